@@ -1,0 +1,308 @@
+//! The SDK adapter: the only module that names AWS SDK types. Implements the ports over the
+//! official AWS SDK for Rust; honours `AWS_ENDPOINT_URL*` (used by the tests to reach moto).
+
+mod taskdef;
+
+use crate::error::{Error, Result};
+use crate::ports::*;
+use crate::taskdef::TaskDefinition;
+use async_trait::async_trait;
+use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ecs::types as t;
+use std::sync::Arc;
+
+pub use taskdef::{from_sdk as task_definition_from_sdk, to_request as task_definition_to_request};
+
+/// The SDK clients behind the ports.
+pub struct Aws {
+    pub ecs: aws_sdk_ecs::Client,
+    pub ecr: aws_sdk_ecr::Client,
+    calls: CallCounter,
+}
+
+/// Load the AWS config (env, profile, SSO, …) with adaptive retries and build the ports.
+pub async fn connect(region: Option<&str>) -> Result<Ports> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(5));
+    if let Some(r) = region {
+        loader = loader.region(Region::new(r.to_string()));
+    }
+    let conf = loader.load().await;
+    if conf.region().is_none() {
+        return Err(Error::usage("no AWS region configured", "set `service.region` in the deployspec, or AWS_REGION / a profile region"));
+    }
+    let calls = CallCounter::default();
+    let aws = Arc::new(Aws { ecs: aws_sdk_ecs::Client::new(&conf), ecr: aws_sdk_ecr::Client::new(&conf), calls: calls.clone() });
+    Ok(Ports { ecs: aws.clone(), ecr: aws, clock: Arc::new(SystemClock), calls })
+}
+
+/// Classify an SDK error for the engine.
+pub fn map_err<E, R>(op: &str, e: SdkError<E, R>) -> PortError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+    SdkError<E, R>: std::error::Error + 'static,
+{
+    let op = op.to_string();
+    let text = DisplayErrorContext(&e).to_string();
+    match &e {
+        SdkError::ServiceError(ctx) => {
+            let status = raw_status(ctx.raw());
+            let code = ctx.err().code().map(str::to_string);
+            let message = ctx.err().message().unwrap_or_default().to_string();
+            match code.as_deref() {
+                Some(c) if c.contains("Throttl") || c == "RequestLimitExceeded" || c == "TooManyRequestsException" => PortError::Throttled { op },
+                Some(c) if c.ends_with("NotFoundException") || c == "RepositoryNotFoundException" => PortError::NotFound { op, message: format!("{c}: {message}") },
+                Some("UnknownOperationException") | Some("UnsupportedFeatureException") => PortError::Unsupported { op, message },
+                Some(c) if status >= 500 => PortError::Transient { op, message: format!("{c}: {message}") },
+                Some(c) => PortError::Rejected { op, code: c.to_string(), message },
+                // AWS always answers with an error code; a bare 500/404 comes from an endpoint that
+                // does not implement the operation (an emulator, a proxy).
+                None if status == 500 || status == 404 => PortError::Unsupported { op, message: format!("HTTP {status} without an AWS error body") },
+                None => PortError::Transient { op, message: text },
+            }
+        }
+        SdkError::ConstructionFailure(_) => PortError::Rejected { op, code: "RequestConstruction".into(), message: text },
+        _ if text.contains("credentials") || text.contains("Credentials") => PortError::Rejected { op, code: "NoCredentials".into(), message: text },
+        _ => PortError::Transient { op, message: text },
+    }
+}
+
+fn raw_status<R: std::fmt::Debug>(raw: &R) -> u16 {
+    // `R` is the HTTP response; its Debug output carries the status. Kept generic so this works
+    // for every service's error type without naming the runtime's response type.
+    let d = format!("{raw:?}");
+    d.split("status: StatusCode(").nth(1).and_then(|s| s.split(')').next()).and_then(|s| s.trim().parse().ok()).unwrap_or(0)
+}
+
+fn ts(d: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
+    d.map(|d| d.as_secs_f64())
+}
+
+fn service_from(s: &t::Service) -> ServiceState {
+    let dc = s.deployment_configuration();
+    ServiceState {
+        arn: s.service_arn().unwrap_or_default().to_string(),
+        name: s.service_name().unwrap_or_default().to_string(),
+        cluster_arn: s.cluster_arn().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        desired_count: s.desired_count(),
+        running_count: s.running_count(),
+        pending_count: s.pending_count(),
+        task_definition: s.task_definition().unwrap_or_default().to_string(),
+        deployment_controller: s.deployment_controller().map_or("ECS".to_string(), |c| c.r#type().as_str().to_string()),
+        deployment_config: DeploymentConfig {
+            minimum_healthy_percent: dc.and_then(|c| c.minimum_healthy_percent()),
+            maximum_percent: dc.and_then(|c| c.maximum_percent()),
+            circuit_breaker: dc.and_then(|c| c.deployment_circuit_breaker()).map(|b| CircuitBreaker { enable: b.enable(), rollback: b.rollback() }),
+            alarms: dc.and_then(|c| c.alarms()).map(|a| Alarms { names: a.alarm_names().to_vec(), enable: a.enable(), rollback: a.rollback() }),
+        },
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| Deployment {
+                id: d.id().unwrap_or_default().to_string(),
+                status: d.status().unwrap_or_default().to_string(),
+                task_definition: d.task_definition().unwrap_or_default().to_string(),
+                desired: d.desired_count(),
+                running: d.running_count(),
+                pending: d.pending_count(),
+                failed_tasks: d.failed_tasks(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_string),
+                created_at: ts(d.created_at()),
+            })
+            .collect(),
+        events: s.events().iter().map(|e| ServiceEvent { id: e.id().unwrap_or_default().to_string(), created_at: ts(e.created_at()), message: e.message().unwrap_or_default().to_string() }).collect(),
+        load_balancers: s
+            .load_balancers()
+            .iter()
+            .map(|l| LoadBalancer { target_group_arn: l.target_group_arn().map(str::to_string), container_name: l.container_name().map(str::to_string), container_port: l.container_port() })
+            .collect(),
+        network: s.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|v| Network {
+            subnets: v.subnets().to_vec(),
+            security_groups: v.security_groups().to_vec(),
+            assign_public_ip: v.assign_public_ip().is_some_and(|a| a.as_str() == "ENABLED"),
+        }),
+        launch_type: s.launch_type().map(|l| l.as_str().to_string()),
+        platform_version: s.platform_version().map(str::to_string),
+        current_service_deployment: s.current_service_deployment().map(str::to_string),
+    }
+}
+
+fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
+    ServiceDeployment {
+        arn: sd.service_deployment_arn().unwrap_or_default().to_string(),
+        status: sd.status().map_or("UNKNOWN".into(), |s| s.as_str().to_string()),
+        status_reason: sd.status_reason().map(str::to_string),
+        target_revision: sd.target_service_revision().and_then(|r| r.arn()).map(str::to_string),
+        // A service revision names its task definition only through DescribeServiceRevisions.
+        target_task_definition: None,
+        source_task_definitions: Vec::new(),
+        created_at: ts(sd.created_at()),
+        finished_at: ts(sd.finished_at()),
+        rollback_reason: sd.rollback().and_then(|r| r.reason()).map(str::to_string),
+        circuit_breaker: sd.deployment_circuit_breaker().map(|c| ServiceDeploymentCircuitBreaker {
+            status: c.status().map(|s| s.as_str().to_string()),
+            failure_count: c.failure_count(),
+            threshold: c.threshold(),
+        }),
+        lifecycle_stage: sd.lifecycle_stage().map(|s| s.as_str().to_string()),
+    }
+}
+
+fn task_from(task: &t::Task) -> Task {
+    Task {
+        arn: task.task_arn().unwrap_or_default().to_string(),
+        task_definition: task.task_definition_arn().unwrap_or_default().to_string(),
+        last_status: task.last_status().unwrap_or_default().to_string(),
+        desired_status: task.desired_status().unwrap_or_default().to_string(),
+        started_by: task.started_by().map(str::to_string),
+        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
+        stopped_reason: task.stopped_reason().map(str::to_string),
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| ContainerState { name: c.name().unwrap_or_default().to_string(), exit_code: c.exit_code(), reason: c.reason().map(str::to_string), last_status: c.last_status().map(str::to_string) })
+            .collect(),
+    }
+}
+
+fn td_from(out_td: Option<&t::TaskDefinition>, tags: &[t::Tag], op: &str) -> PortResult<RegisteredTaskDefinition> {
+    let td = out_td.ok_or_else(|| PortError::Transient { op: op.into(), message: "response without taskDefinition".into() })?;
+    Ok(RegisteredTaskDefinition {
+        arn: td.task_definition_arn().unwrap_or_default().to_string(),
+        family: td.family().unwrap_or_default().to_string(),
+        revision: td.revision(),
+        definition: taskdef::from_sdk(td, tags),
+    })
+}
+
+#[async_trait]
+impl Ecs for Aws {
+    async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
+        let op = "ecs:DescribeServices";
+        self.calls.record(op);
+        let out = self.ecs.describe_services().cluster(cluster).services(service).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.services().iter().find(|s| s.status() != Some("INACTIVE")).map(service_from))
+    }
+
+    async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
+        let op = "ecs:DescribeTaskDefinition";
+        self.calls.record(op);
+        let out = self.ecs.describe_task_definition().task_definition(td).include(t::TaskDefinitionField::Tags).send().await.map_err(|e| map_err(op, e))?;
+        td_from(out.task_definition(), out.tags(), op)
+    }
+
+    async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {
+        let op = "ecs:RegisterTaskDefinition";
+        self.calls.record(op);
+        let req = taskdef::to_request(self.ecs.register_task_definition(), td)
+            .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidTaskDefinition".into(), message: e.to_string() })?;
+        let out = req.send().await.map_err(|e| map_err(op, e))?;
+        td_from(out.task_definition(), out.tags(), op)
+    }
+
+    async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
+        let op = "ecs:UpdateService";
+        self.calls.record(op);
+        let mut b = self.ecs.update_service().cluster(&req.cluster).service(&req.service).task_definition(&req.task_definition).set_desired_count(req.desired_count);
+        if let Some(c) = &req.deployment_config {
+            let mut cfg = t::DeploymentConfiguration::builder().set_minimum_healthy_percent(c.minimum_healthy_percent).set_maximum_percent(c.maximum_percent);
+            if let Some(cb) = &c.circuit_breaker {
+                cfg = cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
+            }
+            if let Some(a) = &c.alarms {
+                let alarms = t::DeploymentAlarms::builder()
+                    .set_alarm_names(Some(a.names.clone()))
+                    .enable(a.enable)
+                    .rollback(a.rollback)
+                    .build()
+                    .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?;
+                cfg = cfg.alarms(alarms);
+            }
+            b = b.deployment_configuration(cfg.build());
+        }
+        let out = b.send().await.map_err(|e| map_err(op, e))?;
+        out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
+    }
+
+    async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
+        let op = "ecs:ListServiceDeployments";
+        self.calls.record(op);
+        let mut b = self.ecs.list_service_deployments().cluster(cluster).service(service).max_results(20);
+        if let Some(after) = created_after {
+            b = b.created_at(t::CreatedAt::builder().after(aws_smithy_types::DateTime::from_secs_f64(after)).build());
+        }
+        let out = b.send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.service_deployments().iter().filter_map(|s| s.service_deployment_arn().map(str::to_string)).collect())
+    }
+
+    async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
+        let op = "ecs:DescribeServiceDeployments";
+        self.calls.record(op);
+        let out = self.ecs.describe_service_deployments().set_service_deployment_arns(Some(arns.to_vec())).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.service_deployments().iter().map(sd_from).collect())
+    }
+
+    async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()> {
+        let op = "ecs:StopServiceDeployment";
+        self.calls.record(op);
+        self.ecs
+            .stop_service_deployment()
+            .service_deployment_arn(arn)
+            .stop_type(t::StopServiceDeploymentStopType::Rollback)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(())
+    }
+
+    async fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> PortResult<Vec<String>> {
+        let op = "ecs:ListTasks";
+        self.calls.record(op);
+        let status = if stopped { t::DesiredStatus::Stopped } else { t::DesiredStatus::Running };
+        let out = self.ecs.list_tasks().cluster(cluster).started_by(started_by).desired_status(status).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.task_arns().to_vec())
+    }
+
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>> {
+        let op = "ecs:DescribeTasks";
+        let mut out = Vec::new();
+        for chunk in arns.chunks(100) {
+            self.calls.record(op);
+            let r = self.ecs.describe_tasks().cluster(cluster).set_tasks(Some(chunk.to_vec())).send().await.map_err(|e| map_err(op, e))?;
+            out.extend(r.tasks().iter().map(task_from));
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl Ecr for Aws {
+    async fn repository_uri(&self, repository: &str) -> PortResult<String> {
+        let op = "ecr:DescribeRepositories";
+        self.calls.record(op);
+        let out = self.ecr.describe_repositories().repository_names(repository).send().await.map_err(|e| map_err(op, e))?;
+        out.repositories()
+            .first()
+            .and_then(|r| r.repository_uri())
+            .map(str::to_string)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("repository {repository} not found") })
+    }
+
+    async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
+        let op = "ecr:BatchGetImage";
+        self.calls.record(op);
+        let out = self
+            .ecr
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        // A missing tag comes back in `failures` (ImageNotFound), not as an error.
+        Ok(out.images().first().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).map(str::to_string))
+    }
+}

@@ -1,0 +1,323 @@
+//! The command line: parsing, choosing the adapter and renderer, and rendering the one error.
+
+use crate::engine::{Engine, Interrupt, ReleaseOptions};
+use crate::error::{Error, exit};
+use crate::plan::PlanOptions;
+use crate::ports::Ports;
+use crate::render::{self, Renderer, Style, Verbosity};
+use crate::sandbox::{self, Scenario};
+use crate::spec::Spec;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "fgdeploy", version, about = "Release containerised services to Amazon ECS on Fargate: plan, migrate, register, deploy, verify, roll back.")]
+pub struct Cli {
+    /// Output: human (TTY progress, or plain lines in CI) or json (newline-delimited events).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Human, env = "FGDEPLOY_OUTPUT")]
+    pub output: Output,
+    /// Only warnings, errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail (AWS SDK debug logs on stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a release would do, without one mutating AWS call. Exit 0: no changes, 2: changes.
+    Plan(PlanArgs),
+    /// Release: build/push → migrate → register → deploy → verify; roll back on failure.
+    Release(ReleaseArgs),
+    /// Roll back: stop the deployment in flight, or redeploy the revision that served before.
+    Rollback(RollbackArgs),
+    /// Show the service, its deployments, tasks, serving revision and last events.
+    Status(StatusArgs),
+    /// Check a deployspec and its task-definition template offline (no AWS call).
+    Validate(SpecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The deployspec (TOML), e.g. deployspecs/web.toml.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
+    pub file: PathBuf,
+    /// Use this image tag instead of the deployspec's `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Rehearse against the built-in simulator instead of AWS (no account needed).
+    #[arg(long, env = "FGDEPLOY_SANDBOX")]
+    pub sandbox: bool,
+    /// With --sandbox: the fault to rehearse.
+    #[arg(long, value_enum, default_value_t = Scenario::Happy, requires = "sandbox")]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanFlags {
+    /// Do not build or push; the image tag must exist.
+    #[arg(long)]
+    pub skip_build: bool,
+    /// Do not run the migration.
+    #[arg(long)]
+    pub skip_migration: bool,
+    /// Allow rollout settings that can stop every task of a load-balanced service.
+    #[arg(long)]
+    pub allow_downtime: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the plan and stop (same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start even when another deployment is in progress.
+    #[arg(long)]
+    pub force: bool,
+    /// Start the deployment and exit without watching it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Override deploy.timeout, e.g. 15m.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The revision to restore: a number (same family), family:revision, or an ARN.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Show what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Override rollback.timeout.
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 90s, 10m, 1h"))
+}
+
+/// Parse arguments, run, render the error once; returns the process exit code.
+pub fn run<I, T>(args: I) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => exit::OK,
+                _ => exit::INPUT,
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    if cli.verbose {
+        let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("info,fgdeploy=debug,aws_smithy_runtime=debug").try_init();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let json = cli.output == Output::Json;
+    match runtime.block_on(dispatch(&cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            if json {
+                println!("{}", serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()}));
+            }
+            eprintln!("error: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+struct Ctx {
+    renderer: Arc<Renderer>,
+    style: Style,
+}
+
+fn ctx(cli: &Cli) -> Ctx {
+    let tty = std::io::stdout().is_terminal();
+    let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
+    let style = render::choose_style(cli.output == Output::Json, github, tty);
+    let verbosity = if cli.quiet { Verbosity::Quiet } else if cli.verbose { Verbosity::Verbose } else { Verbosity::Normal };
+    Ctx { renderer: Arc::new(Renderer::new(style, verbosity, render::use_color(tty), Box::new(std::io::stdout()))), style }
+}
+
+fn load(args: &SpecArgs) -> Result<Spec, Error> {
+    Ok(Spec::load(&args.file, args.image_tag.as_deref())?)
+}
+
+async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Renderer, style: Style) -> Result<Ports, Error> {
+    if target.sandbox {
+        if style != Style::Json {
+            use crate::engine::EventSink;
+            renderer.emit(
+                crate::sim::EPOCH,
+                spec.service(),
+                &crate::engine::Event::Info { message: format!("SANDBOX: rehearsal against the built-in simulator (scenario {:?}); no AWS call is made, times are virtual", target.scenario) },
+            );
+        }
+        Ok(sandbox::world_for(spec, target.scenario)?.ports())
+    } else {
+        crate::aws::connect(spec.file.service.region.as_deref()).await
+    }
+}
+
+/// Ctrl-C / SIGTERM: the first one interrupts the engine (rollback or detach, as configured),
+/// the second exits at once with 130.
+fn install_signals(interrupt: Interrupt) {
+    tokio::spawn(async move {
+        let mut count = 0;
+        loop {
+            #[cfg(unix)]
+            {
+                let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            #[cfg(not(unix))]
+            if tokio::signal::ctrl_c().await.is_err() {
+                return;
+            }
+            count += 1;
+            if count == 1 {
+                eprintln!("interrupt received: stopping the release (again to exit at once)");
+                interrupt.trigger();
+            } else {
+                eprintln!("second interrupt: exiting now; the service may be mid-deployment (see `fgdeploy status`)");
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+async fn dispatch(cli: &Cli) -> Result<i32, Error> {
+    match &cli.command {
+        Command::Validate(args) => {
+            let spec = load(args)?;
+            let td = spec.render_task_definition("validate.invalid/image:tag")?;
+            if cli.output == Output::Json {
+                println!("{}", serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()}));
+            } else if !cli.quiet {
+                println!("ok: {} and {} are valid (family {}, {} container(s))", spec.path.display(), spec.template_path.display(), td.family, td.container_definitions.len());
+            }
+            Ok(exit::OK)
+        }
+        Command::Plan(a) => {
+            let spec = load(&a.spec)?;
+            release(cli, &spec, &a.flags, &a.target, true, false, false, None).await
+        }
+        Command::Release(a) => {
+            let spec = load(&a.spec)?;
+            release(cli, &spec, &a.flags, &a.target, a.dry_run, a.force, a.no_wait, a.timeout).await
+        }
+        Command::Rollback(a) => {
+            let spec = load(&a.spec)?;
+            let c = ctx(cli);
+            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+            let interrupt = Interrupt::default();
+            install_signals(interrupt.clone());
+            let mut engine = Engine::new(ports.clone(), c.renderer.clone(), interrupt);
+            let result = engine.rollback_command(&spec, a.to.as_deref(), a.dry_run, a.timeout).await;
+            c.renderer.finish();
+            let plan = result?;
+            if cli.output == Output::Json {
+                println!("{}", serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()}));
+            } else {
+                println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
+            }
+            Ok(if a.dry_run && plan.current != plan.target { exit::CHANGES } else { exit::OK })
+        }
+        Command::Status(a) => {
+            let spec = load(&a.spec)?;
+            let c = ctx(cli);
+            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+            let report = crate::engine::status(&spec, &ports).await?;
+            c.renderer.finish();
+            if cli.output == Output::Json {
+                println!("{}", serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()}));
+            } else {
+                println!("{}", render::status_text(&report));
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn release(cli: &Cli, spec: &Spec, flags: &PlanFlags, target: &TargetArgs, dry_run: bool, force: bool, no_wait: bool, timeout: Option<Duration>) -> Result<i32, Error> {
+    let c = ctx(cli);
+    let ports = ports_for(spec, target, &c.renderer, c.style).await?;
+    let interrupt = Interrupt::default();
+    install_signals(interrupt.clone());
+    let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
+    let opts = ReleaseOptions {
+        plan: PlanOptions { skip_build: flags.skip_build, skip_migration: flags.skip_migration, allow_downtime: flags.allow_downtime },
+        force,
+        dry_run,
+        no_wait,
+        timeout,
+    };
+    let result = engine.release(spec, &opts).await;
+    c.renderer.finish();
+    Ok(result?.exit_code(dry_run))
+}

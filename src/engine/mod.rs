@@ -1,0 +1,158 @@
+//! The deploy engine: runs the pipeline through the ports and reports what happens as typed
+//! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
+
+mod observe;
+mod release;
+mod rollback;
+mod rolling;
+mod status;
+
+pub use observe::observe;
+pub use release::{ReleaseOptions, ReleaseReport};
+pub use rollback::RollbackPlan;
+pub use rolling::{FailKind, Tracker, Verdict, decide};
+pub use status::{StatusReport, status};
+
+use crate::plan::{Plan, Stage};
+use crate::ports::Ports;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Task counts of one side of a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+pub struct Counts {
+    pub running: i32,
+    pub pending: i32,
+    pub desired: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: Stage,
+    pub secs: f64,
+}
+
+/// Everything the engine reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    Plan { plan: Box<Plan> },
+    StageStarted { stage: Stage },
+    StageSkipped { stage: Stage, reason: String },
+    StageFinished { stage: Stage, secs: f64 },
+    Info { message: String },
+    Warning { message: String },
+    Registered { arn: String, revision: i32 },
+    DeploymentStarted { deployment_id: String, service_deployment_arn: Option<String>, task_definition: String },
+    Progress { new: Counts, old: Counts, failed_tasks: i32, rollout_state: Option<String>, service_deployment_status: Option<String> },
+    TaskFailed { task_id: String, reason: String },
+    ServiceEvent { message: String },
+    RollbackStarted { reason: String, to: String, how: String },
+    RollbackFinished { ok: bool, serving: String },
+    Finished {
+        outcome: String,
+        exit_code: i32,
+        message: String,
+        stages: Vec<StageTime>,
+        api_calls: BTreeMap<String, u64>,
+        api_calls_total: u64,
+        secs: f64,
+    },
+}
+
+/// Where events go. `at` is the (possibly virtual) time in seconds since the epoch.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, at: f64, service: &str, event: &Event);
+}
+
+/// Collects events in memory (tests, fleet summaries).
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<(f64, Event)>>);
+
+impl EventSink for Recorder {
+    fn emit(&self, at: f64, _service: &str, event: &Event) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push((at, event.clone()));
+        }
+    }
+}
+
+impl Recorder {
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().map(|v| v.iter().map(|(_, e)| e.clone()).collect()).unwrap_or_default()
+    }
+}
+
+/// Ctrl-C / SIGTERM, as seen by the engine.
+#[derive(Clone, Default, Debug)]
+pub struct Interrupt {
+    flag: Arc<AtomicBool>,
+    notify: Arc<tokio::sync::Notify>,
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.notify.notify_waiters();
+    }
+    pub fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+    async fn wait(&self) {
+        if !self.is_set() {
+            self.notify.notified().await
+        }
+    }
+}
+
+/// Polling: fast while things change, backing off when idle, never beyond `max`.
+#[derive(Debug, Clone, Copy)]
+pub struct PollConfig {
+    pub min: Duration,
+    pub max: Duration,
+    pub factor: f64,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig { min: Duration::from_secs(2), max: Duration::from_secs(15), factor: 1.5 }
+    }
+}
+
+/// The engine: ports, an event sink and an interrupt.
+pub struct Engine {
+    pub ports: Ports,
+    pub sink: Arc<dyn EventSink>,
+    pub interrupt: Interrupt,
+    pub poll: PollConfig,
+    service: String,
+}
+
+impl Engine {
+    pub fn new(ports: Ports, sink: Arc<dyn EventSink>, interrupt: Interrupt) -> Engine {
+        Engine { ports, sink, interrupt, poll: PollConfig::default(), service: String::new() }
+    }
+
+    fn emit(&self, e: Event) {
+        self.sink.emit(self.ports.clock.now(), &self.service, &e);
+    }
+
+    fn info(&self, m: impl Into<String>) {
+        self.emit(Event::Info { message: m.into() });
+    }
+
+    fn warn(&self, m: impl Into<String>) {
+        self.emit(Event::Warning { message: m.into() });
+    }
+
+    /// Sleep on the clock, waking early on interrupt.
+    async fn sleep(&self, d: Duration) {
+        tokio::select! {
+            _ = self.ports.clock.sleep(d) => {}
+            _ = self.interrupt.wait() => {}
+        }
+    }
+}

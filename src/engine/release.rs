@@ -1,0 +1,372 @@
+//! `release`: resolve → build/push → migrate → register → deploy → verify, with automatic rollback.
+//! The same code path serves `plan` and `release --dry-run` (it stops after the plan).
+
+use super::rolling::{FailKind, Tracker, Verdict, WatchState};
+use super::{Engine, Event, StageTime};
+use crate::error::{Error, Result, exit};
+use crate::plan::{self, Plan, PlanOptions, Stage, StageAction, TAG_PREVIOUS};
+use crate::ports::{PortError, ServiceState, UpdateService};
+use crate::spec::{OnInterrupt, Spec, Strategy};
+use crate::taskdef::model::Tag;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default)]
+pub struct ReleaseOptions {
+    pub plan: PlanOptions,
+    /// Start even when another deployment is in progress.
+    pub force: bool,
+    /// Stop after the plan (`plan`, `release --dry-run`).
+    pub dry_run: bool,
+    /// Start the deployment and return without watching it.
+    pub no_wait: bool,
+    /// Overrides `deploy.timeout`.
+    pub timeout: Option<Duration>,
+}
+
+/// What a release did, when it did not fail.
+#[derive(Debug, Clone)]
+pub struct ReleaseReport {
+    pub plan: Plan,
+    /// `planned`, `unchanged`, `deployed`, `started` (with --no-wait).
+    pub outcome: &'static str,
+    pub task_definition: Option<String>,
+}
+
+impl ReleaseReport {
+    pub fn exit_code(&self, dry_run: bool) -> i32 {
+        if dry_run && self.plan.has_changes { exit::CHANGES } else { exit::OK }
+    }
+}
+
+impl Engine {
+    pub async fn release(&mut self, spec: &Spec, opts: &ReleaseOptions) -> Result<ReleaseReport> {
+        self.service = spec.service().to_string();
+        let t0 = self.ports.clock.now();
+        let mut stages = Vec::new();
+        let result = self.release_inner(spec, opts, &mut stages).await;
+        let (outcome, code, message) = match &result {
+            Ok(r) => (r.outcome.to_string(), r.exit_code(opts.dry_run), match r.outcome {
+                "planned" if r.plan.has_changes => "plan has changes".to_string(),
+                "planned" => "no changes".to_string(),
+                "unchanged" => "nothing to release: the live service already runs this".to_string(),
+                "started" => format!("deployment started, not watched (--no-wait): {}", r.task_definition.clone().unwrap_or_default()),
+                _ => format!("released {}", r.task_definition.clone().unwrap_or_default()),
+            }),
+            Err(e) => (e.kind().to_string(), e.exit_code(), e.to_string()),
+        };
+        self.emit(Event::Finished {
+            outcome,
+            exit_code: code,
+            message,
+            stages,
+            api_calls: self.ports.calls.snapshot(),
+            api_calls_total: self.ports.calls.total(),
+            secs: self.ports.clock.now() - t0,
+        });
+        result
+    }
+
+    async fn release_inner(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<ReleaseReport> {
+        let live = super::observe(spec, &self.ports).await?;
+        let plan = plan::build(spec, &live, &opts.plan)?;
+        self.emit(Event::Plan { plan: Box::new(plan.clone()) });
+        if opts.dry_run {
+            return Ok(ReleaseReport { plan, outcome: "planned", task_definition: None });
+        }
+        if !opts.force {
+            self.guard(&live.service).await?;
+        }
+        if spec.file.deploy.strategy == Strategy::BlueGreen {
+            return Err(Error::usage(
+                "strategy \"blue-green\" can be planned but not yet released by this version of fgdeploy",
+                "use strategy = \"rolling\", or deploy this service with CodeDeploy directly",
+            ));
+        }
+        if live.service.deployment_controller != "ECS" {
+            return Err(Error::usage(
+                format!("service {} uses the {} deployment controller; a rolling release needs the ECS controller", spec.service(), live.service.deployment_controller),
+                "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
+            ));
+        }
+
+        // build + push
+        match plan.stage(Stage::Build) {
+            Some(StageAction::Run { .. }) => {
+                return Err(Error::usage(
+                    format!("image {} is not in ECR, and this version of fgdeploy cannot build and push it yet", plan.image),
+                    "push the image first (docker build + docker push), or pass --image-tag with a tag that exists, or --skip-build",
+                ));
+            }
+            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
+            None => {}
+        }
+        // migrate
+        match plan.stage(Stage::Migrate) {
+            Some(StageAction::Run { .. }) => {
+                return Err(Error::usage(
+                    "the deployspec has a [migration], and this version of fgdeploy cannot run migration tasks yet; nothing was changed",
+                    "run the migration yourself, then release with --skip-migration",
+                ));
+            }
+            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Migrate, reason: reason.clone() }),
+            None => {}
+        }
+        // register
+        let previous_td = live.service.task_definition.clone();
+        let new_td = if plan.runs(Stage::Register) {
+            let t = self.stage_start(Stage::Register);
+            let mut td = plan.desired_task_definition.clone();
+            let tags = td.tags.get_or_insert_with(Vec::new);
+            tags.retain(|t| t.key.as_deref() != Some(TAG_PREVIOUS));
+            if !previous_td.is_empty() {
+                tags.push(Tag { key: Some(TAG_PREVIOUS.into()), value: Some(previous_td.clone()) });
+            }
+            let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
+            self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
+            self.stage_end(Stage::Register, t, stages);
+            reg.arn
+        } else {
+            if let Some(StageAction::Skip { reason }) = plan.stage(Stage::Register) {
+                self.emit(Event::StageSkipped { stage: Stage::Register, reason: reason.clone() });
+            }
+            previous_td.clone()
+        };
+        if !plan.runs(Stage::Deploy) {
+            self.emit(Event::StageSkipped { stage: Stage::Deploy, reason: "nothing changed".into() });
+            self.emit(Event::StageSkipped { stage: Stage::Verify, reason: "nothing deployed".into() });
+            return Ok(ReleaseReport { plan, outcome: "unchanged", task_definition: Some(new_td) });
+        }
+
+        // deploy
+        let t = self.stage_start(Stage::Deploy);
+        let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        let mut update = plan.update.clone();
+        update.task_definition = new_td.clone();
+        let started_at = self.ports.clock.now();
+        let svc = self.update_service_once(&update).await?;
+        let deployment_id = svc
+            .deployments
+            .iter()
+            .find(|d| d.status == "PRIMARY" && d.task_definition == new_td)
+            .map(|d| d.id.clone())
+            .ok_or_else(|| Error::ManualAction {
+                reason: "UpdateService answered without a PRIMARY deployment of the new revision".into(),
+                state: format!("service {} was updated to {new_td}, but its deployment cannot be tracked", spec.service()),
+                next: format!("run `fgdeploy status -f {}` and, if needed, `fgdeploy rollback -f {}`", spec.path.display(), spec.path.display()),
+            })?;
+        let sd_arn = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
+        self.emit(Event::DeploymentStarted { deployment_id: deployment_id.clone(), service_deployment_arn: sd_arn.clone(), task_definition: new_td.clone() });
+        if opts.no_wait {
+            self.stage_end(Stage::Deploy, t, stages);
+            return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+        }
+        let r = &spec.file.deploy.rolling;
+        let tracker = Tracker {
+            cluster: spec.cluster().to_string(),
+            service: spec.service().to_string(),
+            deployment_id,
+            service_deployment_arn: sd_arn,
+            new_td: new_td.clone(),
+            previous_td: previous_td.clone(),
+            previous_desired: live.service.desired_count,
+            ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
+            started_at,
+            deadline: started_at + timeout.as_secs_f64(),
+        };
+        let mut ws = WatchState::baseline(&live.service);
+        let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
+        self.stage_end(Stage::Deploy, t, stages);
+        match verdict {
+            Verdict::Success => {}
+            Verdict::Failed(kind) => return Err(self.handle_failure(spec, &tracker, kind).await),
+            Verdict::Continue => return Err(Error::Internal("watch returned Continue".into())),
+        }
+
+        // verify
+        let t = self.stage_start(Stage::Verify);
+        let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+        let ok = svc.as_ref().and_then(ServiceState::primary).is_some_and(|p| p.task_definition == new_td && p.running == p.desired);
+        if !ok {
+            return Err(self.handle_failure(spec, &tracker, FailKind::Failed("verification: the new revision is not serving at its desired count".into())).await);
+        }
+        self.stage_end(Stage::Verify, t, stages);
+        Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    fn stage_start(&self, stage: Stage) -> f64 {
+        self.emit(Event::StageStarted { stage });
+        self.ports.clock.now()
+    }
+
+    fn stage_end(&self, stage: Stage, t: f64, stages: &mut Vec<StageTime>) {
+        let secs = self.ports.clock.now() - t;
+        stages.push(StageTime { stage, secs });
+        self.emit(Event::StageFinished { stage, secs });
+    }
+
+    /// Refuse to start while another deployment is in progress.
+    async fn guard(&self, svc: &ServiceState) -> Result<()> {
+        let busy: Vec<String> = svc
+            .deployments
+            .iter()
+            .filter(|d| d.status != "PRIMARY" || d.rollout_state.as_deref() == Some("IN_PROGRESS"))
+            .map(|d| format!("{} ({} {}, {})", d.id, d.status, d.rollout_state.as_deref().unwrap_or("-"), d.task_definition))
+            .collect();
+        if svc.deployments.len() > 1 || !busy.is_empty() {
+            return Err(Error::Conflict(format!(
+                "service {} already has a deployment in progress: {}\n  fix: wait for it to finish (fgdeploy status), or pass --force",
+                svc.name,
+                busy.join(", ")
+            )));
+        }
+        if let Some(arn) = &svc.current_service_deployment
+            && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
+            && let Some(sd) = sds.into_iter().find(|sd| !sd.is_terminal())
+        {
+            return Err(Error::Conflict(format!(
+                "service {} has service deployment {} in status {}\n  fix: wait for it to finish (fgdeploy status), or pass --force",
+                svc.name, sd.arn, sd.status
+            )));
+        }
+        Ok(())
+    }
+
+    /// Retry a read or an idempotent call on throttling / transient errors.
+    pub(super) async fn retry<T, F, Fut>(&self, op: &str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, PortError>>,
+    {
+        let mut delay = Duration::from_secs(1);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.is_retryable() && attempt < 8 => {
+                    self.warn(format!("{e}; retrying {op} in {}s", delay.as_secs()));
+                    self.ports.clock.sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(20));
+                }
+                Err(e) => return Err(Error::Aws(e)),
+            }
+        }
+    }
+
+    /// UpdateService exactly once: after a transient error the service is read back, and the call
+    /// is only repeated when it demonstrably did not take effect.
+    pub(super) async fn update_service_once(&self, update: &UpdateService) -> Result<ServiceState> {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=8 {
+            match self.ports.ecs.update_service(update).await {
+                Ok(s) => return Ok(s),
+                Err(e) if e.is_retryable() && attempt < 8 => {
+                    self.warn(format!("{e}; checking whether the update took effect"));
+                    self.ports.clock.sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(20));
+                    let now = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
+                    if let Some(s) = now
+                        && s.primary().is_some_and(|p| p.task_definition == update.task_definition && p.rollout_state.as_deref() != Some("COMPLETED"))
+                    {
+                        return Ok(s);
+                    }
+                }
+                Err(e) => return Err(Error::Aws(e)),
+            }
+        }
+        Err(Error::Internal("update_service_once: loop ended".into()))
+    }
+
+    /// Find the service-deployment ARN of the deployment just started (eventually consistent:
+    /// tried for up to ~10 s). `None` when the endpoint has no such API.
+    async fn resolve_service_deployment(&self, spec: &Spec, svc: &ServiceState, new_td: &str, started_at: f64) -> Option<String> {
+        // The SDK adapter does not know a service deployment's task definition (that needs
+        // DescribeServiceRevisions); there, the one created after our UpdateService is ours.
+        let matches = |sd: &crate::ports::ServiceDeployment| {
+            !sd.is_terminal()
+                && match sd.target_task_definition.as_deref() {
+                    Some(td) => td == new_td,
+                    None => sd.created_at.is_some_and(|c| c >= started_at - 5.0),
+                }
+        };
+        if let Some(arn) = &svc.current_service_deployment
+            && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
+            && sds.iter().any(matches)
+        {
+            return Some(arn.clone());
+        }
+        for _ in 0..5 {
+            match self.ports.ecs.list_service_deployments(spec.cluster(), spec.service(), Some(started_at - 60.0)).await {
+                Ok(arns) if !arns.is_empty() => {
+                    let batch: Vec<String> = arns.into_iter().take(20).collect();
+                    if let Ok(sds) = self.ports.ecs.describe_service_deployments(&batch).await
+                        && let Some(sd) = sds.iter().find(|sd| matches(sd))
+                    {
+                        return Some(sd.arn.clone());
+                    }
+                }
+                Ok(_) => {}
+                Err(PortError::Unsupported { .. }) | Err(PortError::Rejected { .. }) | Err(PortError::NotFound { .. }) => {
+                    self.warn("the service-deployment API is not available here; tracking the deployment by its id only");
+                    return None;
+                }
+                Err(_) => {}
+            }
+            self.ports.clock.sleep(Duration::from_secs(2)).await;
+        }
+        self.warn("no service deployment found for this release; tracking the deployment by its id only");
+        None
+    }
+
+    fn lost_track(&self, spec: &Spec, t: &Tracker, e: Error) -> Error {
+        Error::ManualAction {
+            reason: format!("lost track of the deployment: {e}"),
+            state: format!("deployment {} of {} was started and its outcome is unknown", t.deployment_id, t.new_td),
+            next: format!("run `fgdeploy status -f {0}`; to undo, `fgdeploy rollback -f {0} --to {1}`", spec.path.display(), t.previous_td),
+        }
+    }
+
+    /// Turn a failed deployment into the final error, rolling back where the policy says so.
+    async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind) -> Error {
+        let path = spec.path.display();
+        match &kind {
+            FailKind::Interrupted if spec.file.rollback.on_interrupt == OnInterrupt::Detach => {
+                return Error::Detached(format!(
+                    "interrupted; deployment {} of {} goes on without fgdeploy (on_interrupt = \"detach\"). Watch it with `fgdeploy status -f {path}`",
+                    t.deployment_id, t.new_td
+                ));
+            }
+            FailKind::Replaced(td) => {
+                return Error::ManualAction {
+                    reason: kind.describe(),
+                    state: format!("the service is now deploying {td}, which fgdeploy did not start; fgdeploy does not roll back someone else's deployment"),
+                    next: format!("find out who deployed {td}; `fgdeploy status -f {path}` shows the service"),
+                };
+            }
+            FailKind::RollbackFailed(_) => {
+                return Error::ManualAction {
+                    reason: kind.describe(),
+                    state: format!("the release of {} failed and ECS could not restore {}", t.new_td, t.previous_td),
+                    next: format!("inspect with `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
+                };
+            }
+            _ => {}
+        }
+        let ecs_is_rolling_back = matches!(kind, FailKind::EcsRollingBack(_));
+        if !spec.file.rollback.automatic && !ecs_is_rolling_back {
+            return Error::ManualAction {
+                reason: kind.describe(),
+                state: format!("automatic rollback is off; the service is left deploying {}", t.new_td),
+                next: format!("`fgdeploy rollback -f {path}` restores {}", t.previous_td),
+            };
+        }
+        match self.roll_back(t, &kind, spec.file.rollback.timeout).await {
+            Ok(serving) => Error::RolledBack { reason: kind.describe(), serving },
+            Err(e) => Error::ManualAction {
+                reason: format!("{}; then the rollback failed: {e}", kind.describe()),
+                state: format!("the service may be serving {} or {}, or a mix", t.new_td, t.previous_td),
+                next: format!("run `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
+            },
+        }
+    }
+}

@@ -1,0 +1,248 @@
+//! Rolling back: ECS's own rollback followed to its end, StopServiceDeployment(ROLLBACK), or an
+//! UpdateService to the previous revision; and the `rollback` command.
+
+use super::rolling::{FailKind, Tracker, Verdict, WatchState};
+use super::{Engine, Event};
+use crate::error::{Error, Result};
+use crate::plan::TAG_PREVIOUS;
+use crate::ports::{ServiceState, UpdateService};
+use crate::spec::Spec;
+use std::time::Duration;
+
+/// What `fgdeploy rollback` will do / did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RollbackPlan {
+    pub current: String,
+    pub target: String,
+    /// `stop-in-flight` or `redeploy-previous`
+    pub action: String,
+    pub source: String,
+}
+
+impl Engine {
+    /// Restore `t.previous_td` and wait until it serves at its desired count. Returns it.
+    pub(super) async fn roll_back(&self, t: &Tracker, kind: &FailKind, timeout: Duration) -> Result<String> {
+        let mut how = "ECS is rolling back by itself; following it".to_string();
+        if !matches!(kind, FailKind::EcsRollingBack(_)) {
+            let mut stopped = false;
+            if let Some(arn) = &t.service_deployment_arn {
+                match self.ports.ecs.stop_service_deployment_rollback(arn).await {
+                    Ok(()) => {
+                        stopped = true;
+                        how = "StopServiceDeployment(ROLLBACK)".into();
+                    }
+                    Err(e) => self.warn(format!("{e}; falling back to UpdateService")),
+                }
+            }
+            if !stopped {
+                let update = UpdateService {
+                    cluster: t.cluster.clone(),
+                    service: t.service.clone(),
+                    task_definition: t.previous_td.clone(),
+                    desired_count: Some(t.previous_desired),
+                    deployment_config: None,
+                };
+                self.update_service_once(&update).await?;
+                how = "UpdateService to the previous revision".into();
+            }
+        }
+        self.emit(Event::RollbackStarted { reason: kind.describe(), to: t.previous_td.clone(), how });
+        let ok = self.wait_serving(t, timeout).await;
+        self.emit(Event::RollbackFinished { ok: ok.is_ok(), serving: t.previous_td.clone() });
+        ok.map(|_| t.previous_td.clone())
+    }
+
+    /// Poll until the service serves `t.previous_td`, steady, at `t.previous_desired` tasks.
+    async fn wait_serving(&self, t: &Tracker, timeout: Duration) -> Result<()> {
+        let deadline = self.ports.clock.now() + timeout.as_secs_f64();
+        let mut ws = WatchState::default();
+        let mut interval = self.poll.min;
+        loop {
+            let now = self.ports.clock.now();
+            match self.ports.ecs.describe_service(&t.cluster, &t.service).await {
+                Ok(Some(svc)) => {
+                    let _ = self.report_rollback_progress(t, &mut ws, &svc).await;
+                    if serving(&svc, &t.previous_td) {
+                        return Ok(());
+                    }
+                    if let Some(arn) = &t.service_deployment_arn
+                        && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
+                        && sds.iter().any(|sd| sd.status == "ROLLBACK_FAILED")
+                    {
+                        return Err(Error::Internal("ECS reports ROLLBACK_FAILED".into()).into_rollback_error());
+                    }
+                    interval = (interval.mul_f64(self.poll.factor)).min(self.poll.max);
+                }
+                Ok(None) => return Err(Error::Internal("the service disappeared".into()).into_rollback_error()),
+                Err(e) if e.is_retryable() => {
+                    interval = (interval * 2).min(self.poll.max);
+                }
+                Err(e) => return Err(Error::Aws(e)),
+            }
+            if now >= deadline {
+                return Err(Error::Internal(format!("the rollback did not finish within {}", humantime::format_duration(timeout))).into_rollback_error());
+            }
+            // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse.
+            self.ports.clock.sleep(interval).await;
+        }
+    }
+
+    async fn report_rollback_progress(&self, t: &Tracker, ws: &mut WatchState, svc: &ServiceState) -> bool {
+        self.report_progress(t, ws, svc, None, &t.previous_td).await
+    }
+
+    /// `fgdeploy rollback`: stop an in-flight deployment with rollback, or redeploy the revision
+    /// that served before the current one (or `to`).
+    pub async fn rollback_command(&mut self, spec: &Spec, to: Option<&str>, dry_run: bool, timeout: Option<Duration>) -> Result<RollbackPlan> {
+        self.service = spec.service().to_string();
+        let svc = self
+            .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service()))
+            .await?
+            .ok_or_else(|| Error::Aws(crate::ports::PortError::NotFound { op: "ecs:DescribeServices".into(), message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()) }))?;
+        let current = svc.task_definition.clone();
+        let in_flight = svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
+        let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
+        let now = self.ports.clock.now();
+
+        if in_flight && to.is_none() {
+            // Stop the in-flight deployment; ECS restores the last successful revision.
+            let older = svc.deployments.iter().filter(|d| d.status != "PRIMARY").max_by_key(|d| d.running).map(|d| d.task_definition.clone());
+            let target = older.clone().unwrap_or_else(|| current.clone());
+            let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "stop-in-flight".into(), source: "the deployment in progress".into() };
+            if dry_run {
+                return Ok(plan);
+            }
+            let sd_arn = svc.current_service_deployment.clone();
+            let tracker = Tracker {
+                cluster: spec.cluster().into(),
+                service: spec.service().into(),
+                deployment_id: svc.primary().map(|p| p.id.clone()).unwrap_or_default(),
+                service_deployment_arn: sd_arn,
+                new_td: current.clone(),
+                previous_td: target,
+                previous_desired: svc.desired_count,
+                ecs_rolls_back: false,
+                started_at: now,
+                deadline: now + timeout.as_secs_f64(),
+            };
+            return match self.roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), timeout).await {
+                Ok(_) => Ok(plan),
+                Err(e) => Err(manual(spec, &tracker, e)),
+            };
+        }
+
+        let (target, source) = match to {
+            Some(to) => (resolve_to(to, &current), "--to".to_string()),
+            None => self.previous_revision(spec, &svc).await?,
+        };
+        let target = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&target)).await?.arn;
+        let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
+        if dry_run || target == current {
+            if target == current {
+                self.info(format!("{current} is already serving; nothing to roll back"));
+            }
+            return Ok(plan);
+        }
+        let update = UpdateService { cluster: spec.cluster().into(), service: spec.service().into(), task_definition: target.clone(), desired_count: None, deployment_config: None };
+        let started = self.ports.clock.now();
+        let resp = self.update_service_once(&update).await?;
+        let deployment_id = resp.primary().map(|p| p.id.clone()).unwrap_or_default();
+        self.emit(Event::RollbackStarted { reason: "manual rollback".into(), to: target.clone(), how: "UpdateService to the previous revision".into() });
+        let tracker = Tracker {
+            cluster: spec.cluster().into(),
+            service: spec.service().into(),
+            deployment_id,
+            service_deployment_arn: None,
+            new_td: target.clone(),
+            previous_td: current.clone(),
+            previous_desired: svc.desired_count,
+            ecs_rolls_back: false,
+            started_at: started,
+            deadline: started + timeout.as_secs_f64(),
+        };
+        let mut ws = WatchState::baseline(&svc);
+        let (verdict, _) = self.watch(&tracker, &mut ws, &target).await.map_err(|e| manual(spec, &tracker, e))?;
+        self.emit(Event::RollbackFinished { ok: verdict == Verdict::Success, serving: if verdict == Verdict::Success { target.clone() } else { String::new() } });
+        match verdict {
+            Verdict::Success => Ok(plan),
+            Verdict::Failed(kind) => Err(Error::ManualAction {
+                reason: format!("the rollback to {target} failed: {}", kind.describe()),
+                state: "the service may be serving either revision".into(),
+                next: format!("run `fgdeploy status -f {}`", spec.path.display()),
+            }),
+            Verdict::Continue => Err(Error::Internal("watch returned Continue".into())),
+        }
+    }
+
+    /// The revision that served before the current one: from the service-deployment history,
+    /// else from the `fgdeploy:previous-task-definition` tag fgdeploy puts on what it registers.
+    async fn previous_revision(&self, spec: &Spec, svc: &ServiceState) -> Result<(String, String)> {
+        let current = &svc.task_definition;
+        if let Ok(arns) = self.ports.ecs.list_service_deployments(spec.cluster(), spec.service(), None).await
+            && !arns.is_empty()
+        {
+            let batch: Vec<String> = arns.into_iter().take(20).collect();
+            if let Ok(mut sds) = self.ports.ecs.describe_service_deployments(&batch).await {
+                sds.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
+                if let Some(td) = sds.iter().filter(|sd| sd.status == "SUCCESSFUL").filter_map(|sd| sd.target_task_definition.clone()).find(|td| td != current) {
+                    return Ok((td, "service deployment history".into()));
+                }
+            }
+        }
+        let reg = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(current)).await?;
+        if let Some(prev) = reg.definition.tags.iter().flatten().find(|t| t.key.as_deref() == Some(TAG_PREVIOUS)).and_then(|t| t.value.clone()) {
+            return Ok((prev, format!("the {TAG_PREVIOUS} tag of {current}")));
+        }
+        Err(Error::usage(
+            format!("cannot tell which revision served before {current}: no service-deployment history and no {TAG_PREVIOUS} tag"),
+            "name the revision with --to REVISION (a number, family:revision or an ARN)",
+        ))
+    }
+}
+
+fn serving(svc: &ServiceState, td: &str) -> bool {
+    svc.primary().is_some_and(|p| {
+        p.task_definition == td
+            && p.running == p.desired
+            && match p.rollout_state.as_deref() {
+                Some(s) => s == "COMPLETED",
+                None => svc.deployments.len() == 1,
+            }
+    })
+}
+
+/// `7` → `family:7` of the current revision; anything else as given.
+fn resolve_to(to: &str, current: &str) -> String {
+    if to.chars().all(|c| c.is_ascii_digit()) {
+        let family = current.rsplit('/').next().and_then(|x| x.split(':').next()).unwrap_or(current);
+        format!("{family}:{to}")
+    } else {
+        to.to_string()
+    }
+}
+
+fn manual(spec: &Spec, t: &Tracker, e: Error) -> Error {
+    Error::ManualAction {
+        reason: format!("the rollback could not be completed: {e}"),
+        state: format!("the service may be serving {} or {}", t.new_td, t.previous_td),
+        next: format!("run `fgdeploy status -f {}` and retry `fgdeploy rollback`", spec.path.display()),
+    }
+}
+
+impl Error {
+    fn into_rollback_error(self) -> Error {
+        match self {
+            Error::Internal(m) => Error::Aws(crate::ports::PortError::Rejected { op: "rollback".into(), code: "RollbackFailed".into(), message: m }),
+            e => e,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn to_revision_numbers() {
+        assert_eq!(super::resolve_to("7", "arn:aws:ecs:us-east-1:1:task-definition/web:9"), "web:7");
+        assert_eq!(super::resolve_to("web:3", "x"), "web:3");
+    }
+}

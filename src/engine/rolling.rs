@@ -1,0 +1,306 @@
+//! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
+
+use super::{Counts, Engine, Event};
+use crate::error::{Error, Result};
+use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// What fgdeploy knows about the deployment it started.
+#[derive(Debug, Clone)]
+pub struct Tracker {
+    pub cluster: String,
+    pub service: String,
+    /// `ecs-svc/…` of the deployment UpdateService created.
+    pub deployment_id: String,
+    /// The service-deployment ARN, when the endpoint has that API.
+    pub service_deployment_arn: Option<String>,
+    pub new_td: String,
+    pub previous_td: String,
+    pub previous_desired: i32,
+    /// ECS itself rolls back on a circuit-breaker or alarm failure.
+    pub ecs_rolls_back: bool,
+    pub started_at: Timestamp,
+    pub deadline: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FailKind {
+    /// ECS is rolling back (or has rolled back) by itself: wait for it.
+    EcsRollingBack(String),
+    /// The deployment failed and ECS will not roll back: fgdeploy must.
+    Failed(String),
+    /// Somebody else's deployment replaced ours.
+    Replaced(String),
+    Timeout,
+    Interrupted,
+    /// ECS reports that its own rollback failed.
+    RollbackFailed(String),
+}
+
+impl FailKind {
+    pub fn describe(&self) -> String {
+        match self {
+            FailKind::EcsRollingBack(r) => format!("the deployment failed and ECS is rolling back: {r}"),
+            FailKind::Failed(r) => format!("the deployment failed: {r}"),
+            FailKind::Replaced(td) => format!("another deployment replaced this release (now deploying {td})"),
+            FailKind::Timeout => "the deployment did not finish within deploy.timeout".into(),
+            FailKind::Interrupted => "interrupted (Ctrl-C / SIGTERM)".into(),
+            FailKind::RollbackFailed(r) => format!("ECS's rollback failed: {r}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Continue,
+    Success,
+    Failed(FailKind),
+}
+
+/// Decide from one snapshot whether *this* deployment succeeded, failed or goes on.
+/// Success needs this deployment COMPLETED (and its service deployment SUCCESSFUL when known)
+/// with the new task definition PRIMARY; "services stable" alone is never success.
+pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, now: Timestamp) -> Verdict {
+    let primary = svc.primary();
+    if let Some(sd) = sd {
+        let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.clone());
+        match sd.status.as_str() {
+            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL" => return Verdict::Failed(FailKind::EcsRollingBack(reason())),
+            "ROLLBACK_FAILED" => return Verdict::Failed(FailKind::RollbackFailed(reason())),
+            "STOPPED" => {
+                return match primary {
+                    Some(p) if p.task_definition != t.new_td => Verdict::Failed(FailKind::Replaced(p.task_definition.clone())),
+                    _ => Verdict::Failed(FailKind::Failed(reason())),
+                };
+            }
+            _ => {}
+        }
+    }
+    let ours = svc.deployment(&t.deployment_id);
+    if let Some(d) = ours
+        && d.rollout_state.as_deref() == Some("FAILED")
+    {
+        let reason = d.rollout_state_reason.clone().unwrap_or_else(|| "rolloutState FAILED".into());
+        return if t.ecs_rolls_back { Verdict::Failed(FailKind::EcsRollingBack(reason)) } else { Verdict::Failed(FailKind::Failed(reason)) };
+    }
+    match primary {
+        Some(p) if p.id != t.deployment_id => {
+            if p.task_definition == t.previous_td && t.ecs_rolls_back {
+                return Verdict::Failed(FailKind::EcsRollingBack(p.rollout_state_reason.clone().unwrap_or_else(|| "ECS started a rollback deployment".into())));
+            }
+            return Verdict::Failed(FailKind::Replaced(p.task_definition.clone()));
+        }
+        None if !svc.deployments.is_empty() => return Verdict::Failed(FailKind::Replaced("(no PRIMARY deployment)".into())),
+        _ => {}
+    }
+    if let Some(d) = ours
+        && d.task_definition == t.new_td
+    {
+        let completed = match d.rollout_state.as_deref() {
+            Some(state) => state == "COMPLETED",
+            // Services without rolloutState (classic load balancers): one deployment at its count.
+            None => svc.deployments.len() == 1 && d.running == d.desired,
+        };
+        let sd_ok = sd.is_none_or(|sd| sd.status == "SUCCESSFUL");
+        if completed && sd_ok {
+            return Verdict::Success;
+        }
+    }
+    if now >= t.deadline {
+        return Verdict::Failed(FailKind::Timeout);
+    }
+    Verdict::Continue
+}
+
+/// What the watch loop remembers between ticks.
+#[derive(Default)]
+pub(super) struct WatchState {
+    seen_events: BTreeSet<String>,
+    seen_failed: BTreeSet<String>,
+    last_fingerprint: String,
+    last_failed_count: i32,
+}
+
+impl WatchState {
+    /// Events that existed before the release are not news.
+    pub(super) fn baseline(svc: &ServiceState) -> Self {
+        WatchState { seen_events: svc.events.iter().map(|e| e.id.clone()).collect(), ..Default::default() }
+    }
+}
+
+impl Engine {
+    /// Poll until `decide` says success or failure. Returns the verdict and the last snapshot.
+    pub(super) async fn watch(&self, t: &Tracker, ws: &mut WatchState, target_td: &str) -> Result<(Verdict, Option<ServiceState>)> {
+        let mut interval = self.poll.min;
+        let mut last: Option<ServiceState> = None;
+        let mut errors_in_row = 0u32;
+        loop {
+            if self.interrupt.is_set() {
+                return Ok((Verdict::Failed(FailKind::Interrupted), last));
+            }
+            let now = self.ports.clock.now();
+            match self.observe_once(t).await {
+                Ok((svc, sd)) => {
+                    errors_in_row = 0;
+                    let changed = self.report_progress(t, ws, &svc, sd.as_ref(), target_td).await;
+                    let verdict = decide(t, &svc, sd.as_ref(), now);
+                    last = Some(svc);
+                    if verdict != Verdict::Continue {
+                        return Ok((verdict, last));
+                    }
+                    interval = if changed { self.poll.min } else { next_interval(interval, self.poll.factor, self.poll.max) };
+                }
+                Err(e) if e.is_retryable() => {
+                    errors_in_row += 1;
+                    if errors_in_row == 1 || errors_in_row % 5 == 0 {
+                        self.warn(format!("{e}; retrying ({errors_in_row} in a row)"));
+                    }
+                    interval = next_interval(interval.max(Duration::from_secs(4)), 2.0, self.poll.max);
+                    if now >= t.deadline {
+                        return Ok((Verdict::Failed(FailKind::Timeout), last));
+                    }
+                }
+                Err(e) => return Err(Error::Aws(e)),
+            }
+            self.sleep(interval).await;
+        }
+    }
+
+    async fn observe_once(&self, t: &Tracker) -> std::result::Result<(ServiceState, Option<ServiceDeployment>), PortError> {
+        let svc = self.ports.ecs.describe_service(&t.cluster, &t.service).await?.ok_or_else(|| PortError::NotFound {
+            op: "ecs:DescribeServices".into(),
+            message: format!("service {} disappeared during the release", t.service),
+        })?;
+        let sd = match &t.service_deployment_arn {
+            Some(arn) => self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next(),
+            None => None,
+        };
+        Ok((svc, sd))
+    }
+
+    /// Emit progress, new service events and newly failed tasks. Returns whether anything changed.
+    pub(super) async fn report_progress(&self, t: &Tracker, ws: &mut WatchState, svc: &ServiceState, sd: Option<&ServiceDeployment>, target_td: &str) -> bool {
+        let mut new = Counts::default();
+        let mut old = Counts::default();
+        let mut failed = 0;
+        let mut rollout = None;
+        for d in &svc.deployments {
+            let c = if d.task_definition == target_td { &mut new } else { &mut old };
+            c.running += d.running;
+            c.pending += d.pending;
+            c.desired += d.desired;
+            if d.task_definition == target_td {
+                failed += d.failed_tasks;
+                rollout = d.rollout_state.clone();
+            }
+        }
+        let sd_status = sd.map(|s| s.status.clone());
+        let newest_event = svc.events.first().map(|e| e.id.clone()).unwrap_or_default();
+        let fingerprint = format!("{new:?}{old:?}{failed}{rollout:?}{sd_status:?}{newest_event}{}", svc.deployments.len());
+        let changed = fingerprint != ws.last_fingerprint;
+        if changed {
+            self.emit(Event::Progress { new, old, failed_tasks: failed, rollout_state: rollout, service_deployment_status: sd_status });
+            ws.last_fingerprint = fingerprint;
+        }
+        for e in svc.events.iter().rev() {
+            if ws.seen_events.insert(e.id.clone()) {
+                self.emit(Event::ServiceEvent { message: e.message.clone() });
+            }
+        }
+        if failed > ws.last_failed_count {
+            self.report_failed_tasks(t, ws).await;
+        }
+        ws.last_failed_count = failed;
+        changed
+    }
+
+    /// ListTasks(startedBy = deployment id, STOPPED) + DescribeTasks for the stoppedReason.
+    async fn report_failed_tasks(&self, t: &Tracker, ws: &mut WatchState) {
+        let arns = match self.ports.ecs.list_tasks(&t.cluster, &t.deployment_id, true).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.warn(format!("cannot list failed tasks: {e}"));
+                return;
+            }
+        };
+        let fresh: Vec<String> = arns.into_iter().filter(|a| !ws.seen_failed.contains(a)).take(100).collect();
+        if fresh.is_empty() {
+            return;
+        }
+        match self.ports.ecs.describe_tasks(&t.cluster, &fresh).await {
+            Ok(tasks) => {
+                for task in tasks {
+                    ws.seen_failed.insert(task.arn.clone());
+                    let reason = task.stopped_reason.clone().or(task.stop_code.clone()).unwrap_or_else(|| "stopped".into());
+                    self.emit(Event::TaskFailed { task_id: task.id().to_string(), reason });
+                }
+            }
+            Err(e) => self.warn(format!("cannot describe failed tasks: {e}")),
+        }
+    }
+}
+
+fn next_interval(cur: Duration, factor: f64, max: Duration) -> Duration {
+    cur.mul_f64(factor).min(max)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{Deployment, DeploymentConfig};
+
+    fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
+        Deployment { id: id.into(), status: status.into(), task_definition: td.into(), desired: 2, running: 2, pending: 0, failed_tasks: 0, rollout_state: Some(rollout.into()), rollout_state_reason: None, created_at: None }
+    }
+
+    fn svc(deps: Vec<Deployment>) -> ServiceState {
+        ServiceState {
+            arn: "s".into(), name: "web".into(), cluster_arn: "c".into(), status: "ACTIVE".into(), desired_count: 2, running_count: 2, pending_count: 0,
+            task_definition: "new".into(), deployment_controller: "ECS".into(),
+            deployment_config: DeploymentConfig { minimum_healthy_percent: None, maximum_percent: None, circuit_breaker: None, alarms: None },
+            deployments: deps, events: vec![], load_balancers: vec![], network: None, launch_type: None, platform_version: None, current_service_deployment: None,
+        }
+    }
+
+    fn tracker() -> Tracker {
+        Tracker { cluster: "c".into(), service: "web".into(), deployment_id: "d1".into(), service_deployment_arn: None, new_td: "new".into(), previous_td: "old".into(), previous_desired: 2, ecs_rolls_back: true, started_at: 0.0, deadline: 100.0 }
+    }
+
+    #[test]
+    fn stable_on_old_revision_is_not_success() {
+        // Trap 1: after a circuit-breaker rollback the service is "stable" — on the old revision.
+        let s = svc(vec![dep("d2", "PRIMARY", "old", "COMPLETED")]);
+        assert_eq!(decide(&tracker(), &s, None, 1.0), Verdict::Failed(FailKind::EcsRollingBack("ECS started a rollback deployment".into())));
+        let mut t = tracker();
+        t.ecs_rolls_back = false;
+        assert!(matches!(decide(&t, &s, None, 1.0), Verdict::Failed(FailKind::Replaced(_))));
+    }
+
+    #[test]
+    fn success_needs_completed_and_successful() {
+        let t = tracker();
+        let mut s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        assert_eq!(decide(&t, &s, None, 1.0), Verdict::Continue);
+        s.deployments[0].rollout_state = Some("COMPLETED".into());
+        assert_eq!(decide(&t, &s, None, 1.0), Verdict::Success);
+        let mut sd = ServiceDeployment { arn: "a".into(), status: "IN_PROGRESS".into(), status_reason: None, target_revision: None, target_task_definition: Some("new".into()), source_task_definitions: vec![], created_at: None, finished_at: None, rollback_reason: None, circuit_breaker: None, lifecycle_stage: None };
+        assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Continue);
+        sd.status = "SUCCESSFUL".into();
+        assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Success);
+        sd.status = "ROLLBACK_IN_PROGRESS".into();
+        assert!(matches!(decide(&t, &s, Some(&sd), 1.0), Verdict::Failed(FailKind::EcsRollingBack(_))));
+    }
+
+    #[test]
+    fn timeout_and_failure() {
+        let t = tracker();
+        let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS"), dep("d0", "ACTIVE", "old", "COMPLETED")]);
+        assert_eq!(decide(&t, &s, None, 100.0), Verdict::Failed(FailKind::Timeout));
+        let mut s2 = s.clone();
+        s2.deployments[0].rollout_state = Some("FAILED".into());
+        let mut t2 = t.clone();
+        t2.ecs_rolls_back = false;
+        assert!(matches!(decide(&t2, &s2, None, 1.0), Verdict::Failed(FailKind::Failed(_))));
+    }
+}

@@ -1,0 +1,157 @@
+//! One error type for the whole library. Each variant knows its exit code; the CLI edge renders
+//! it once. The exit codes are documented in the README ("Exit codes") and are the same for
+//! every command.
+
+use crate::ports::PortError;
+use std::fmt;
+use std::path::PathBuf;
+
+/// Documented exit codes (terraform-like: 0 nothing to do / success, 2 changes pending).
+pub mod exit {
+    /// Success; for `plan` and `--dry-run`: nothing would change.
+    pub const OK: i32 = 0;
+    /// A bug in fgdeploy (please report it).
+    pub const INTERNAL: i32 = 1;
+    /// `plan` / `--dry-run` only: the plan has changes.
+    pub const CHANGES: i32 = 2;
+    /// Bad input: flags, deployspec, task definition, unsafe settings. Nothing was changed.
+    pub const INPUT: i32 = 3;
+    /// AWS refused or failed a call (credentials, permissions, missing resource). Nothing was
+    /// changed unless the message says otherwise.
+    pub const AWS: i32 = 4;
+    /// Another deployment is in progress on the service; nothing was changed (`--force` overrides).
+    pub const CONFLICT: i32 = 5;
+    /// The migration task failed; nothing the service uses was changed.
+    pub const MIGRATION_FAILED: i32 = 6;
+    /// The release failed and was rolled back: the service is healthy on the previous version.
+    pub const ROLLED_BACK: i32 = 7;
+    /// The release failed and the rollback failed too, or the state is unknown: a human must act.
+    pub const MANUAL_ACTION: i32 = 8;
+    /// Interrupted with `on_interrupt = "detach"`: the deployment goes on without fgdeploy.
+    pub const DETACHED: i32 = 9;
+}
+
+/// Where in an input file something is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    None,
+    /// 1-based line and column.
+    LineCol(usize, usize),
+    /// A field path such as `containerDefinitions[0].image` or `deploy.rolling.maximum_percent`.
+    Field(String),
+}
+
+/// Bad input in a file or on the command line: names the file, the field and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub file: PathBuf,
+    pub location: Location,
+    pub message: String,
+    pub fix: String,
+}
+
+impl InputError {
+    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+        InputError {
+            file: file.into(),
+            location: Location::None,
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+    pub fn at_field(mut self, field: impl Into<String>) -> Self {
+        self.location = Location::Field(field.into());
+        self
+    }
+    pub fn at_line_col(mut self, line: usize, col: usize) -> Self {
+        self.location = Location::LineCol(line, col);
+        self
+    }
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        match &self.location {
+            Location::None => {}
+            Location::LineCol(l, c) => write!(f, ":{l}:{c}")?,
+            Location::Field(p) => write!(f, ": field `{p}`")?,
+        }
+        write!(f, ": {}", self.message)?;
+        if !self.fix.is_empty() {
+            write!(f, "\n  fix: {}", self.fix)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Input(Box<InputError>),
+    #[error("{message}\n  fix: {fix}")]
+    Usage { message: String, fix: String },
+    #[error("{0}")]
+    Aws(#[from] PortError),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("migration failed: {0}")]
+    MigrationFailed(String),
+    #[error("release failed and was rolled back: {reason}\n  the service is serving {serving}")]
+    RolledBack { reason: String, serving: String },
+    #[error("{reason}\n  MANUAL ACTION NEEDED: {state}\n  next: {next}")]
+    ManualAction {
+        reason: String,
+        state: String,
+        next: String,
+    },
+    #[error("detached: {0}")]
+    Detached(String),
+    #[error("internal error (a bug in fgdeploy, please report it): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Input(_) | Error::Usage { .. } => exit::INPUT,
+            Error::Aws(_) => exit::AWS,
+            Error::Conflict(_) => exit::CONFLICT,
+            Error::MigrationFailed(_) => exit::MIGRATION_FAILED,
+            Error::RolledBack { .. } => exit::ROLLED_BACK,
+            Error::ManualAction { .. } => exit::MANUAL_ACTION,
+            Error::Detached(_) => exit::DETACHED,
+            Error::Internal(_) => exit::INTERNAL,
+        }
+    }
+
+    /// A short machine-readable name of the outcome, used in JSON output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Input(_) => "input_error",
+            Error::Usage { .. } => "usage_error",
+            Error::Aws(_) => "aws_error",
+            Error::Conflict(_) => "conflict",
+            Error::MigrationFailed(_) => "migration_failed",
+            Error::RolledBack { .. } => "rolled_back",
+            Error::ManualAction { .. } => "manual_action_needed",
+            Error::Detached(_) => "detached",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn usage(message: impl Into<String>, fix: impl Into<String>) -> Self {
+        Error::Usage {
+            message: message.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+impl From<InputError> for Error {
+    fn from(e: InputError) -> Self {
+        Error::Input(Box::new(e))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,19 @@
+//! fgdeploy: release containerised services to Amazon ECS on Fargate.
+//!
+//! See ARCHITECTURE.md for where each concept lives.
+
+pub mod aws;
+pub mod cli;
+pub mod diff;
+pub mod engine;
+pub mod error;
+pub mod plan;
+pub mod ports;
+pub mod render;
+pub mod sandbox;
+pub mod sim;
+pub mod spec;
+pub mod taskdef;
+pub mod vars;
+
+pub use cli::run;

@@ -1,0 +1,391 @@
+//! `plan = f(spec, live state)`: pure, so `plan`, `release --dry-run` and the first step of
+//! `release` are the same computation and can be snapshot-tested.
+
+use crate::diff::{self, Change};
+use crate::error::InputError;
+use crate::ports::{Alarms, CircuitBreaker, DeploymentConfig, Network, RegisteredTaskDefinition, ServiceState, UpdateService};
+use crate::spec::{Spec, Strategy};
+use crate::taskdef::{self, TaskDefinition};
+use serde::Serialize;
+
+/// What the engine observed before planning (read-only calls only).
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub service: ServiceState,
+    pub task_definition: Option<RegisteredTaskDefinition>,
+    pub repository_uri: String,
+    /// Digest of the release tag in ECR, if it exists.
+    pub image_digest: Option<String>,
+}
+
+/// Flags that change the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub skip_build: bool,
+    pub skip_migration: bool,
+    pub allow_downtime: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Build,
+    Migrate,
+    Register,
+    Deploy,
+    Verify,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Build => "build",
+            Stage::Migrate => "migrate",
+            Stage::Register => "register",
+            Stage::Deploy => "deploy",
+            Stage::Verify => "verify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StageAction {
+    Run { detail: String },
+    Skip { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StagePlan {
+    pub stage: Stage,
+    #[serde(flatten)]
+    pub action: StageAction,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlan {
+    pub image: String,
+    pub container: String,
+    pub command: Vec<String>,
+    pub network: Option<Network>,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollingSchedule {
+    pub desired: i32,
+    pub minimum_healthy_percent: i32,
+    pub maximum_percent: i32,
+    /// ceil(desired × min / 100): tasks that stay healthy throughout.
+    pub floor_tasks: i32,
+    /// floor(desired × max / 100): most tasks running or pending at once.
+    pub ceiling_tasks: i32,
+    /// The batches, assuming every new task turns healthy.
+    pub steps: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "strategy", rename_all = "kebab-case")]
+pub enum Rollout {
+    Rolling(RollingSchedule),
+    BlueGreen { deployment_config: String, steps: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub service: String,
+    pub image: String,
+    pub image_digest: Option<String>,
+    pub live_task_definition: Option<String>,
+    pub live_image: Option<String>,
+    pub task_definition_changes: Vec<Change>,
+    pub service_changes: Vec<Change>,
+    pub migration: Option<MigrationPlan>,
+    pub rollout: Rollout,
+    pub stages: Vec<StagePlan>,
+    pub has_changes: bool,
+    /// The task definition that would be registered.
+    #[serde(skip)]
+    pub desired_task_definition: TaskDefinition,
+    /// The UpdateService call the deploy stage would make.
+    #[serde(skip)]
+    pub update: UpdateService,
+}
+
+impl Plan {
+    pub fn stage(&self, s: Stage) -> Option<&StageAction> {
+        self.stages.iter().find(|p| p.stage == s).map(|p| &p.action)
+    }
+    pub fn runs(&self, s: Stage) -> bool {
+        matches!(self.stage(s), Some(StageAction::Run { .. }))
+    }
+}
+
+/// Tags fgdeploy writes itself; they never count as a change.
+pub const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
+
+fn without_own_tags(mut td: TaskDefinition) -> TaskDefinition {
+    if let Some(tags) = &mut td.tags {
+        tags.retain(|t| !t.key.as_deref().unwrap_or("").starts_with("fgdeploy:"));
+    }
+    td
+}
+
+pub fn desired_deployment_config(spec: &Spec) -> DeploymentConfig {
+    let r = &spec.file.deploy.rolling;
+    DeploymentConfig {
+        minimum_healthy_percent: Some(r.minimum_healthy_percent),
+        maximum_percent: Some(r.maximum_percent),
+        circuit_breaker: Some(CircuitBreaker { enable: r.circuit_breaker, rollback: r.circuit_breaker && r.circuit_breaker_rollback }),
+        alarms: Some(Alarms { names: r.alarms.clone(), enable: !r.alarms.is_empty(), rollback: !r.alarms.is_empty() && r.alarm_rollback }),
+    }
+}
+
+fn config_json(c: &DeploymentConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(c).unwrap_or_default();
+    // Absent alarms == alarms disabled with no names; absent breaker == disabled.
+    if let serde_json::Value::Object(m) = &mut v {
+        if m.get("alarms").is_some_and(|a| a.is_null() || a.get("enable") == Some(&false.into()) && a.get("names").is_some_and(|n| n.as_array().is_some_and(Vec::is_empty))) {
+            m.remove("alarms");
+        }
+        if m.get("circuit_breaker").is_some_and(|a| a.is_null() || a.get("enable") == Some(&false.into())) {
+            m.remove("circuit_breaker");
+        }
+        if m.get("minimum_healthy_percent").is_some_and(|x| x.is_null()) {
+            m.insert("minimum_healthy_percent".into(), 100.into());
+        }
+        if m.get("maximum_percent").is_some_and(|x| x.is_null()) {
+            m.insert("maximum_percent".into(), 200.into());
+        }
+    }
+    v
+}
+
+/// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
+pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
+    let image = spec.image_ref(&live.repository_uri);
+    let mut desired = spec.render_task_definition(&image)?;
+    if desired.tags.is_none()
+        && let Some(live_td) = &live.task_definition
+    {
+        desired.tags = without_own_tags(live_td.definition.clone()).tags.filter(|t| !t.is_empty());
+    }
+    let td_changes = match &live.task_definition {
+        Some(l) => diff::diff(
+            &taskdef::normalize(&without_own_tags(l.definition.clone())),
+            &taskdef::normalize(&without_own_tags(desired.clone())),
+        ),
+        None => diff::diff(&serde_json::Value::Null, &taskdef::normalize(&desired)),
+    };
+    let register = !td_changes.is_empty();
+    let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
+
+    // Service changes: desired count and deployment configuration.
+    let svc = &live.service;
+    let mut service_changes = Vec::new();
+    let desired_count = spec.file.service.desired_count.unwrap_or(svc.desired_count);
+    if desired_count != svc.desired_count {
+        service_changes.push(Change::Change { path: "desiredCount".into(), from: svc.desired_count.into(), to: desired_count.into() });
+    }
+    let want_cfg = desired_deployment_config(spec);
+    let rolling = spec.file.deploy.strategy == Strategy::Rolling;
+    if rolling {
+        for c in diff::diff(&config_json(&svc.deployment_config), &config_json(&want_cfg)) {
+            service_changes.push(prefix(c, "deploymentConfiguration"));
+        }
+    }
+    let deploy = register || !service_changes.is_empty();
+
+    let rollout = if rolling {
+        Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?)
+    } else {
+        let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
+        Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
+    };
+
+    let migration = spec.file.migration.as_ref().map(|m| MigrationPlan {
+        image: image.clone(),
+        container: m.container.clone().unwrap_or_else(|| spec.container().to_string()),
+        command: m.command.clone(),
+        network: svc.network.clone(),
+        timeout_secs: m.timeout.as_secs(),
+    });
+
+    let mut stages = Vec::new();
+    let build_action = if opts.skip_build {
+        StageAction::Skip { reason: "--skip-build".into() }
+    } else if let Some(d) = &live.image_digest {
+        StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
+    } else {
+        StageAction::Run { detail: format!("build and push {image}") }
+    };
+    stages.push(StagePlan { stage: Stage::Build, action: build_action });
+    let migrate_action = match (&migration, opts.skip_migration, deploy) {
+        (None, _, _) => StageAction::Skip { reason: "no [migration] in the deployspec".into() },
+        (Some(_), true, _) => StageAction::Skip { reason: "--skip-migration".into() },
+        (Some(_), false, false) => StageAction::Skip { reason: "nothing to release".into() },
+        (Some(m), false, true) => StageAction::Run { detail: format!("run {:?} in container {} with {}", m.command.join(" "), m.container, m.image) },
+    };
+    stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
+    stages.push(StagePlan {
+        stage: Stage::Register,
+        action: if register {
+            StageAction::Run { detail: format!("register a new revision of {} ({} change(s))", desired.family, td_changes.len()) }
+        } else {
+            StageAction::Skip { reason: format!("task definition unchanged ({})", live.task_definition.as_ref().map_or("-", |l| l.arn.as_str())) }
+        },
+    });
+    let deploy_detail = match spec.file.deploy.strategy {
+        Strategy::Rolling => "UpdateService (rolling), then watch the deployment to its end".to_string(),
+        Strategy::BlueGreen => "CodeDeploy blue/green deployment".to_string(),
+    };
+    stages.push(StagePlan {
+        stage: Stage::Deploy,
+        action: if deploy { StageAction::Run { detail: deploy_detail } } else { StageAction::Skip { reason: "nothing changed".into() } },
+    });
+    stages.push(StagePlan {
+        stage: Stage::Verify,
+        action: if deploy { StageAction::Run { detail: "the new revision is PRIMARY, COMPLETED and at its desired count".into() } } else { StageAction::Skip { reason: "nothing deployed".into() } },
+    });
+    let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
+
+    let update = UpdateService {
+        cluster: spec.cluster().to_string(),
+        service: spec.service().to_string(),
+        task_definition: String::new(),
+        desired_count: spec.file.service.desired_count,
+        deployment_config: rolling.then_some(want_cfg),
+    };
+    Ok(Plan {
+        cluster: spec.cluster().to_string(),
+        service: spec.service().to_string(),
+        image,
+        image_digest: live.image_digest.clone(),
+        live_task_definition: live.task_definition.as_ref().map(|l| l.arn.clone()),
+        live_image,
+        task_definition_changes: td_changes,
+        service_changes,
+        migration,
+        rollout,
+        stages,
+        has_changes,
+        desired_task_definition: desired,
+        update,
+    })
+}
+
+fn prefix(c: Change, p: &str) -> Change {
+    match c {
+        Change::Add { path, value } => Change::Add { path: format!("{p}.{path}"), value },
+        Change::Remove { path, value } => Change::Remove { path: format!("{p}.{path}"), value },
+        Change::Change { path, from, to } => Change::Change { path: format!("{p}.{path}"), from, to },
+    }
+}
+
+/// min rounds up, max rounds down (ECS).
+pub fn floor_ceiling(desired: i32, min_pct: i32, max_pct: i32) -> (i32, i32) {
+    let d = desired as i64;
+    let floor = (d * min_pct as i64 + 99) / 100;
+    let ceiling = d * max_pct as i64 / 100;
+    (floor as i32, ceiling as i32)
+}
+
+fn rolling_schedule(spec: &Spec, svc: &ServiceState, desired: i32, opts: &PlanOptions) -> Result<RollingSchedule, InputError> {
+    let r = &spec.file.deploy.rolling;
+    let (floor, ceiling) = floor_ceiling(desired, r.minimum_healthy_percent, r.maximum_percent);
+    let field = "deploy.rolling";
+    let mut warnings = Vec::new();
+    if desired > 0 && floor >= desired && ceiling <= desired {
+        return Err(InputError::new(
+            &spec.path,
+            format!(
+                "minimum_healthy_percent {} / maximum_percent {} with {desired} task(s) gives a floor of {floor} and a ceiling of {ceiling}: ECS can neither stop an old task nor start a new one, so the deployment would never progress",
+                r.minimum_healthy_percent, r.maximum_percent
+            ),
+            "raise maximum_percent (e.g. 200) or lower minimum_healthy_percent (e.g. 50)",
+        )
+        .at_field(field));
+    }
+    if desired > 0 && floor == 0 {
+        if !svc.load_balancers.is_empty() && !opts.allow_downtime {
+            return Err(InputError::new(
+                &spec.path,
+                format!("minimum_healthy_percent {} with {desired} task(s) lets ECS stop every task of a service behind a load balancer: an outage", r.minimum_healthy_percent),
+                "raise minimum_healthy_percent, or pass --allow-downtime if an outage is acceptable",
+            )
+            .at_field(format!("{field}.minimum_healthy_percent")));
+        }
+        warnings.push("minimum healthy tasks is 0: the service may have no running task during the rollout".to_string());
+    }
+    // Walk the batches, assuming each new task turns healthy within its round.
+    let mut steps = Vec::new();
+    let (mut old, mut new) = (svc.running_count.max(0).min(desired.max(svc.running_count)), 0);
+    if old == 0 {
+        old = desired.min(svc.desired_count);
+    }
+    for round in 1..=(desired + 3).max(4) {
+        if new >= desired && old == 0 {
+            break;
+        }
+        let stop = old.min((old + new - floor).max(0));
+        let after_stop = old - stop + new;
+        let start = (desired - new).min((ceiling - after_stop).max(0));
+        if stop == 0 && start == 0 {
+            steps.push(format!("round {round}: no task can be stopped or started — stuck"));
+            break;
+        }
+        old -= stop;
+        new += start;
+        steps.push(format!("round {round}: stop {stop} old, start {start} new → {old} old + {new} new"));
+    }
+    Ok(RollingSchedule { desired, minimum_healthy_percent: r.minimum_healthy_percent, maximum_percent: r.maximum_percent, floor_tasks: floor, ceiling_tasks: ceiling, steps, warnings })
+}
+
+/// Human traffic schedule for a CodeDeploy ECS deployment config.
+pub fn traffic_steps(config: &str) -> Vec<String> {
+    let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config);
+    let lower = name.to_ascii_lowercase();
+    if lower == "ecsallatonce" {
+        return vec!["100 % of production traffic to green at once".into()];
+    }
+    let num = |s: &str| -> Option<u32> { s.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok() };
+    if let Some(rest) = lower.strip_prefix("ecscanary") {
+        let pct = num(rest);
+        let mins = rest.split("percent").nth(1).and_then(num);
+        if let (Some(p), Some(m)) = (pct, mins) {
+            return vec![format!("{p} % to green for {m} min"), "then 100 %".into()];
+        }
+    }
+    if let Some(rest) = lower.strip_prefix("ecslinear") {
+        let pct = num(rest);
+        let mins = rest.split("every").nth(1).and_then(num);
+        if let (Some(p), Some(m)) = (pct, mins) {
+            let n = 100u32.div_ceil(p.max(1));
+            return vec![format!("+{p} % every {m} min ({n} steps, {} min in all)", (n - 1) * m)];
+        }
+    }
+    vec![format!("custom deployment config {config}: steps as defined in CodeDeploy")]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding() {
+        assert_eq!(floor_ceiling(4, 100, 200), (4, 8));
+        assert_eq!(floor_ceiling(2, 75, 200), (2, 4));
+        assert_eq!(floor_ceiling(3, 50, 125), (2, 3));
+        assert_eq!(floor_ceiling(4, 50, 100), (2, 4));
+        assert_eq!(floor_ceiling(3, 0, 100), (0, 3));
+    }
+
+    #[test]
+    fn traffic() {
+        assert_eq!(traffic_steps("CodeDeployDefault.ECSCanary10Percent5Minutes")[0], "10 % to green for 5 min");
+        assert!(traffic_steps("CodeDeployDefault.ECSLinear10PercentEvery1Minutes")[0].contains("10 steps"));
+        assert!(traffic_steps("CodeDeployDefault.ECSAllAtOnce")[0].contains("at once"));
+    }
+}

@@ -1,0 +1,309 @@
+//! The narrow interfaces ("ports") through which the engine sees AWS, and the plain data it gets
+//! back. Two adapters implement them: `aws` (the SDK) and `sim` (the deterministic simulator).
+//! Nothing here names an SDK type.
+
+use crate::taskdef::TaskDefinition;
+use async_trait::async_trait;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Seconds since the Unix epoch (virtual in the simulator).
+pub type Timestamp = f64;
+
+/// Why an AWS call failed, classified for the engine's decisions.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PortError {
+    /// Rate exceeded (after the SDK's own retries): back off and try again.
+    #[error("{op}: throttled by AWS (rate exceeded)")]
+    Throttled { op: String },
+    /// 5xx, timeout, connection or malformed response: may be retried; a mutating call may or
+    /// may not have taken effect.
+    #[error("{op}: transient failure: {message}")]
+    Transient { op: String, message: String },
+    /// The resource does not exist.
+    #[error("{op}: not found: {message}")]
+    NotFound { op: String, message: String },
+    /// The endpoint does not implement this operation (older region, emulator).
+    #[error("{op}: not supported by this endpoint: {message}")]
+    Unsupported { op: String, message: String },
+    /// AWS refused the request (validation, permissions, conflict). Not retried.
+    #[error("{op}: {code}: {message}")]
+    Rejected { op: String, code: String, message: String },
+}
+
+impl PortError {
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, PortError::Throttled { .. } | PortError::Transient { .. })
+    }
+    pub fn op(&self) -> &str {
+        match self {
+            PortError::Throttled { op }
+            | PortError::Transient { op, .. }
+            | PortError::NotFound { op, .. }
+            | PortError::Unsupported { op, .. }
+            | PortError::Rejected { op, .. } => op,
+        }
+    }
+}
+
+pub type PortResult<T> = Result<T, PortError>;
+
+/// Counts every AWS call by operation (`ecs:DescribeServices`), shared by the adapters.
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
+
+impl CallCounter {
+    pub fn record(&self, op: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(op.to_string()).or_default() += 1;
+        }
+    }
+    pub fn snapshot(&self) -> BTreeMap<String, u64> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+    pub fn total(&self) -> u64 {
+        self.snapshot().values().sum()
+    }
+    pub fn count(&self, op: &str) -> u64 {
+        self.snapshot().get(op).copied().unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CircuitBreaker {
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Alarms {
+    pub names: Vec<String>,
+    pub enable: bool,
+    pub rollback: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentConfig {
+    pub minimum_healthy_percent: Option<i32>,
+    pub maximum_percent: Option<i32>,
+    pub circuit_breaker: Option<CircuitBreaker>,
+    pub alarms: Option<Alarms>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deployment {
+    pub id: String,
+    /// PRIMARY | ACTIVE | INACTIVE
+    pub status: String,
+    pub task_definition: String,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    pub failed_tasks: i32,
+    /// IN_PROGRESS | COMPLETED | FAILED (absent for some service kinds)
+    pub rollout_state: Option<String>,
+    pub rollout_state_reason: Option<String>,
+    pub created_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEvent {
+    pub id: String,
+    pub created_at: Option<Timestamp>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub container_name: Option<String>,
+    pub container_port: Option<i32>,
+}
+
+/// What DescribeServices says about one service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceState {
+    pub arn: String,
+    pub name: String,
+    pub cluster_arn: String,
+    /// ACTIVE | DRAINING | INACTIVE
+    pub status: String,
+    pub desired_count: i32,
+    pub running_count: i32,
+    pub pending_count: i32,
+    pub task_definition: String,
+    /// ECS | CODE_DEPLOY | EXTERNAL
+    pub deployment_controller: String,
+    pub deployment_config: DeploymentConfig,
+    pub deployments: Vec<Deployment>,
+    /// Newest first, as ECS returns them.
+    pub events: Vec<ServiceEvent>,
+    pub load_balancers: Vec<LoadBalancer>,
+    pub network: Option<Network>,
+    pub launch_type: Option<String>,
+    pub platform_version: Option<String>,
+    pub current_service_deployment: Option<String>,
+}
+
+impl ServiceState {
+    pub fn primary(&self) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+        self.deployments.iter().find(|d| d.id == id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDeploymentCircuitBreaker {
+    pub status: Option<String>,
+    pub failure_count: i32,
+    pub threshold: i32,
+}
+
+/// What DescribeServiceDeployments says about one service deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDeployment {
+    pub arn: String,
+    /// PENDING | IN_PROGRESS | STOP_REQUESTED | ROLLBACK_REQUESTED | ROLLBACK_IN_PROGRESS |
+    /// SUCCESSFUL | STOPPED | ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED
+    pub status: String,
+    pub status_reason: Option<String>,
+    /// The target service-revision ARN.
+    pub target_revision: Option<String>,
+    /// The target task definition, where the adapter knows it (the simulator does; the SDK
+    /// adapter would need DescribeServiceRevisions, so it leaves this empty).
+    pub target_task_definition: Option<String>,
+    pub source_task_definitions: Vec<String>,
+    pub created_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    pub rollback_reason: Option<String>,
+    pub circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
+    pub lifecycle_stage: Option<String>,
+}
+
+impl ServiceDeployment {
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self.status.as_str(),
+            "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerState {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+    pub last_status: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Task {
+    pub arn: String,
+    pub task_definition: String,
+    pub last_status: String,
+    pub desired_status: String,
+    pub started_by: Option<String>,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerState>,
+}
+
+impl Task {
+    pub fn id(&self) -> &str {
+        self.arn.rsplit('/').next().unwrap_or(&self.arn)
+    }
+}
+
+/// A registered task-definition revision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegisteredTaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: i32,
+    pub definition: TaskDefinition,
+}
+
+/// UpdateService for a rolling (ECS-controller) release: the one mutating call of a deploy.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UpdateService {
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    pub desired_count: Option<i32>,
+    pub deployment_config: Option<DeploymentConfig>,
+}
+
+#[async_trait]
+pub trait Ecs: Send + Sync {
+    /// DescribeServices for one service; `None` when it does not exist (MISSING) or is INACTIVE.
+    async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>>;
+    /// DescribeTaskDefinition with tags.
+    async fn describe_task_definition(&self, task_definition: &str) -> PortResult<RegisteredTaskDefinition>;
+    async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition>;
+    async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState>;
+    /// ListServiceDeployments, newest first; `created_after` filters by creation time.
+    async fn list_service_deployments(
+        &self,
+        cluster: &str,
+        service: &str,
+        created_after: Option<Timestamp>,
+    ) -> PortResult<Vec<String>>;
+    async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>>;
+    /// StopServiceDeployment with stopType ROLLBACK.
+    async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()>;
+    /// ListTasks filtered by startedBy and desired status (STOPPED when `stopped`).
+    async fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> PortResult<Vec<String>>;
+    async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>>;
+}
+
+/// Whether an image tag exists, and where a repository lives.
+#[async_trait]
+pub trait Ecr: Send + Sync {
+    /// The repository URI for a repository name (DescribeRepositories).
+    async fn repository_uri(&self, repository: &str) -> PortResult<String>;
+    /// The digest of `repository:tag`, or `None` when the tag does not exist (BatchGetImage).
+    async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>>;
+}
+
+/// Time, real or virtual. The simulator's clock advances the simulated world when slept on.
+#[async_trait]
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+    async fn sleep(&self, d: std::time::Duration);
+}
+
+/// Everything the engine needs from the outside world.
+#[derive(Clone)]
+pub struct Ports {
+    pub ecs: Arc<dyn Ecs>,
+    pub ecr: Arc<dyn Ecr>,
+    pub clock: Arc<dyn Clock>,
+    pub calls: CallCounter,
+}
+
+/// The real clock.
+pub struct SystemClock;
+
+#[async_trait]
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+    async fn sleep(&self, d: std::time::Duration) {
+        tokio::time::sleep(d).await
+    }
+}

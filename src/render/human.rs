@@ -1,0 +1,190 @@
+//! Human text for events, plans, status and rollback plans.
+
+use crate::engine::{Event, StatusReport};
+use crate::engine::RollbackPlan;
+use crate::plan::{Plan, Rollout, StageAction};
+use std::fmt::Write;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+pub fn rfc3339(at: f64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(at.max(0.0));
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+/// `HH:MM:SS` (UTC).
+pub fn clock(at: f64) -> String {
+    let s = rfc3339(at);
+    s.get(11..19).unwrap_or(&s).to_string()
+}
+
+fn paint(color: bool, code: &str, s: &str) -> String {
+    if color { format!("\x1b[{code}m{s}\x1b[0m") } else { s.to_string() }
+}
+
+/// One line for an event, or None for events shown elsewhere.
+pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
+    use Level::*;
+    Some(match e {
+        Event::Plan { plan } => (Info, plan_text(plan)),
+        Event::StageStarted { stage } => (Info, format!("▶ {}", stage.name())),
+        Event::StageSkipped { stage, reason } => (Info, format!("↷ {} skipped: {reason}", stage.name())),
+        Event::StageFinished { stage, secs } => (Info, format!("✔ {} done in {}", stage.name(), secs_text(*secs))),
+        Event::Info { message } => (Info, message.clone()),
+        Event::Warning { message } => (Warn, paint(color, "33", &format!("warning: {message}"))),
+        Event::Registered { arn, revision } => (Info, format!("registered revision {revision}: {arn}")),
+        Event::DeploymentStarted { deployment_id, service_deployment_arn, task_definition } => (
+            Info,
+            format!(
+                "deployment {deployment_id} started for {task_definition}{}",
+                service_deployment_arn.as_ref().map(|a| format!(" (service deployment {a})")).unwrap_or_default()
+            ),
+        ),
+        Event::Progress { new, old, failed_tasks, rollout_state, service_deployment_status } => (
+            Info,
+            format!(
+                "new {}/{} running ({} pending) · old {} running · failed {}{}{}",
+                new.running,
+                new.desired,
+                new.pending,
+                old.running,
+                failed_tasks,
+                rollout_state.as_ref().map(|s| format!(" · rollout {s}")).unwrap_or_default(),
+                service_deployment_status.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
+            ),
+        ),
+        Event::TaskFailed { task_id, reason } => (Warn, paint(color, "33", &format!("task {task_id} stopped: {reason}"))),
+        Event::ServiceEvent { message } => (Info, format!("ecs: {message}")),
+        Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
+        Event::RollbackFinished { ok, serving } => {
+            if *ok {
+                (Warn, paint(color, "33", &format!("rollback finished: serving {serving}")))
+            } else {
+                (Error, paint(color, "31", "rollback did not finish"))
+            }
+        }
+        Event::Finished { outcome, exit_code, message, api_calls_total, secs, .. } => {
+            let text = format!("{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls: {}", secs_text(*secs), message.lines().next().unwrap_or(""));
+            if *exit_code == 0 || *exit_code == 2 { (Error, paint(color, "32", &text)) } else { (Error, paint(color, "31", &text)) }
+        }
+    })
+}
+
+fn secs_text(s: f64) -> String {
+    if s >= 60.0 { format!("{}m{:02}s", (s / 60.0) as u64, (s % 60.0) as u64) } else { format!("{s:.1}s") }
+}
+
+pub fn plan_text(p: &Plan) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Plan for service {} in cluster {}", p.service, p.cluster);
+    let _ = writeln!(o, "  image: {}{}", p.image, p.image_digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default());
+    if let Some(l) = &p.live_image {
+        let _ = writeln!(o, "  live:  {} ({})", l, p.live_task_definition.as_deref().unwrap_or("-"));
+    }
+    let _ = writeln!(o, "Stages:");
+    for s in &p.stages {
+        match &s.action {
+            StageAction::Run { detail } => {
+                let _ = writeln!(o, "  + {:<8} {detail}", s.stage.name());
+            }
+            StageAction::Skip { reason } => {
+                let _ = writeln!(o, "  · {:<8} skip: {reason}", s.stage.name());
+            }
+        }
+    }
+    if let Some(m) = &p.migration {
+        let _ = writeln!(o, "Migration task: {:?} in container {} ({}), timeout {}s", m.command.join(" "), m.container, m.image, m.timeout_secs);
+        if let Some(n) = &m.network {
+            let _ = writeln!(o, "  network: subnets {} · security groups {} · public IP {}", n.subnets.join(","), n.security_groups.join(","), if n.assign_public_ip { "ENABLED" } else { "DISABLED" });
+        }
+    }
+    if p.task_definition_changes.is_empty() {
+        let _ = writeln!(o, "Task definition: no changes");
+    } else {
+        let _ = writeln!(o, "Task definition changes:");
+        for c in &p.task_definition_changes {
+            let _ = writeln!(o, "  {c}");
+        }
+    }
+    if p.service_changes.is_empty() {
+        let _ = writeln!(o, "Service: no changes");
+    } else {
+        let _ = writeln!(o, "Service changes:");
+        for c in &p.service_changes {
+            let _ = writeln!(o, "  {c}");
+        }
+    }
+    match &p.rollout {
+        Rollout::Rolling(r) => {
+            let _ = writeln!(
+                o,
+                "Rollout (rolling): {} task(s), min {}% → at least {} healthy, max {}% → at most {} running or pending",
+                r.desired, r.minimum_healthy_percent, r.floor_tasks, r.maximum_percent, r.ceiling_tasks
+            );
+            for s in &r.steps {
+                let _ = writeln!(o, "  {s}");
+            }
+            for w in &r.warnings {
+                let _ = writeln!(o, "  warning: {w}");
+            }
+        }
+        Rollout::BlueGreen { deployment_config, steps } => {
+            let _ = writeln!(o, "Rollout (blue/green, {deployment_config}):");
+            for s in steps {
+                let _ = writeln!(o, "  {s}");
+            }
+        }
+    }
+    let _ = write!(o, "{}", if p.has_changes { "Result: changes pending" } else { "Result: no changes" });
+    o
+}
+
+pub fn status_text(s: &StatusReport) -> String {
+    let mut o = String::new();
+    let svc = &s.service;
+    let _ = writeln!(o, "Service {} ({}) · {} · controller {}", svc.name, svc.cluster_arn, svc.status, svc.deployment_controller);
+    let _ = writeln!(o, "  tasks: {} running, {} pending, {} desired", svc.running_count, svc.pending_count, svc.desired_count);
+    let _ = writeln!(o, "  task definition: {}", svc.task_definition);
+    if let Some(i) = &s.image {
+        let _ = writeln!(o, "  image: {i}");
+    }
+    let _ = writeln!(o, "Deployments:");
+    for d in &svc.deployments {
+        let _ = writeln!(
+            o,
+            "  {} {} {} · {}/{} running, {} pending, {} failed · {}",
+            d.status,
+            d.id,
+            d.task_definition,
+            d.running,
+            d.desired,
+            d.pending,
+            d.failed_tasks,
+            d.rollout_state.as_deref().unwrap_or("-")
+        );
+        if let Some(r) = &d.rollout_state_reason {
+            let _ = writeln!(o, "      {r}");
+        }
+    }
+    if let Some(sd) = &s.service_deployment {
+        let _ = writeln!(o, "Service deployment {}: {}{}", sd.arn, sd.status, sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+    }
+    let _ = writeln!(o, "Last events:");
+    for e in svc.events.iter().take(5) {
+        let _ = writeln!(o, "  {} {}", e.created_at.map(clock).unwrap_or_default(), e.message);
+    }
+    o.trim_end().to_string()
+}
+
+pub fn rollback_plan_text(p: &RollbackPlan) -> String {
+    match p.action.as_str() {
+        "stop-in-flight" => format!("Rollback: stop the deployment in progress ({}) and restore {}", p.current, p.target),
+        _ if p.current == p.target => format!("Rollback: {} is already serving; nothing to do", p.current),
+        _ => format!("Rollback: redeploy {} (from {}) in place of {}", p.target, p.source, p.current),
+    }
+}

@@ -1,0 +1,134 @@
+//! Renderers: turn engine events, plans and reports into output. The only place (with `cli`)
+//! that knows about terminals.
+//!
+//! - `tty`: an indicatif spinner with the live rollout counts, lines above it;
+//! - `plain`: timestamped lines (CI logs);
+//! - `github`: plain lines plus `::group::` per stage and `::warning::`/`::error::` annotations
+//!   (chosen when `GITHUB_ACTIONS=true`);
+//! - `json`: one JSON object per event (NDJSON), chosen by `--output json`.
+
+mod human;
+
+pub use human::{plan_text, rollback_plan_text, status_text};
+
+use crate::engine::{Event, EventSink};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Tty,
+    Plain,
+    Github,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Verbosity {
+    Quiet,
+    Normal,
+    Verbose,
+}
+
+/// Pick the style: `--output json` wins, then GitHub Actions, then a TTY, else plain.
+pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
+    if json {
+        Style::Json
+    } else if github {
+        Style::Github
+    } else if tty {
+        Style::Tty
+    } else {
+        Style::Plain
+    }
+}
+
+/// Colours: only on a TTY, never with NO_COLOR set.
+pub fn use_color(tty: bool) -> bool {
+    tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+pub struct Renderer {
+    style: Style,
+    verbosity: Verbosity,
+    color: bool,
+    bar: Option<ProgressBar>,
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Renderer {
+    pub fn new(style: Style, verbosity: Verbosity, color: bool, out: Box<dyn Write + Send>) -> Renderer {
+        let bar = (style == Style::Tty && verbosity != Verbosity::Quiet).then(|| {
+            let pb = ProgressBar::new_spinner();
+            pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+            pb.enable_steady_tick(Duration::from_millis(120));
+            pb
+        });
+        Renderer { style, verbosity, color, bar, out: Mutex::new(out) }
+    }
+
+    fn print(&self, s: &str) {
+        match &self.bar {
+            Some(pb) => pb.println(s),
+            None => {
+                if let Ok(mut o) = self.out.lock() {
+                    let _ = writeln!(o, "{s}");
+                    let _ = o.flush();
+                }
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(pb) = &self.bar {
+            pb.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Renderer {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+impl EventSink for Renderer {
+    fn emit(&self, at: f64, service: &str, event: &Event) {
+        if self.style == Style::Json {
+            let mut v = serde_json::to_value(event).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("at".into(), human::rfc3339(at).into());
+                m.insert("service".into(), service.into());
+            }
+            self.print(&v.to_string());
+            return;
+        }
+        let Some((level, text)) = human::event_line(event, self.color) else { return };
+        if self.verbosity == Verbosity::Quiet && level == human::Level::Info {
+            return;
+        }
+        if let (Some(pb), Event::Progress { .. }) = (&self.bar, event) {
+            pb.set_message(text.clone());
+        }
+        let stamp = human::clock(at);
+        let line = if self.style == Style::Tty { text.clone() } else { format!("[{stamp}] {text}") };
+        if self.style == Style::Github {
+            match event {
+                Event::StageStarted { stage } => return self.print(&format!("::group::{}", stage.name())),
+                Event::StageFinished { .. } => {
+                    self.print(&line);
+                    return self.print("::endgroup::");
+                }
+                Event::Warning { message } => return self.print(&format!("::warning::{message}")),
+                Event::Finished { exit_code, message, .. } if *exit_code != 0 && *exit_code != 2 => {
+                    self.print(&line);
+                    return self.print(&format!("::error::{}", message.replace('\n', "%0A")));
+                }
+                _ => {}
+            }
+        }
+        self.print(&line);
+    }
+}

@@ -1,0 +1,853 @@
+//! The simulated AWS state and its step function.
+
+use crate::engine::Interrupt;
+use crate::plan::floor_ceiling;
+use crate::ports::*;
+use crate::taskdef::TaskDefinition;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+/// The virtual epoch: 2026-01-01T00:00:00Z.
+pub const EPOCH: f64 = 1_767_225_600.0;
+const ROLLBACK_BAKE: f64 = 120.0;
+
+/// Injected faults and timing. Images are matched by substring of the container image.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Tasks whose image contains one of these never start (CannotPullContainerError).
+    pub fail_start: BTreeSet<String>,
+    /// Tasks whose image contains one of these run but fail their health checks.
+    pub unhealthy: BTreeSet<String>,
+    /// Seconds from launch to RUNNING.
+    pub start_secs: f64,
+    /// Seconds from RUNNING to healthy (or to the failed health check).
+    pub health_secs: f64,
+    /// The next N calls of an operation (`ecs:DescribeServices`) answer ThrottlingException.
+    pub throttle: BTreeMap<String, u32>,
+    /// Every k-th call of any operation is throttled (a throttling storm).
+    pub throttle_every: Option<u64>,
+    /// The next N calls of an operation answer HTTP 500.
+    pub server_error: BTreeMap<String, u32>,
+    /// The next N calls of an operation answer a malformed response.
+    pub malformed: BTreeMap<String, u32>,
+    /// A deployment alarm goes into ALARM this many seconds after the start.
+    pub alarm_at: Option<f64>,
+    /// Someone else deploys a new revision this many seconds after the start.
+    pub foreign_deploy_at: Option<f64>,
+    /// The endpoint has no service-deployment API (older regions, emulators).
+    pub no_service_deployments_api: bool,
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            fail_start: BTreeSet::new(),
+            unhealthy: BTreeSet::new(),
+            start_secs: 15.0,
+            health_secs: 20.0,
+            throttle: BTreeMap::new(),
+            throttle_every: None,
+            server_error: BTreeMap::new(),
+            malformed: BTreeMap::new(),
+            alarm_at: None,
+            foreign_deploy_at: None,
+            no_service_deployments_api: false,
+        }
+    }
+}
+
+/// How to seed a running service.
+#[derive(Debug, Clone)]
+pub struct SeedService {
+    pub cluster: String,
+    pub name: String,
+    pub desired: i32,
+    pub task_definition: TaskDefinition,
+    pub config: DeploymentConfig,
+    pub load_balanced: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SimDeployment {
+    id: String,
+    td: String,
+    primary: bool,
+    desired: i32,
+    rollout_state: String,
+    reason: Option<String>,
+    failed_tasks: i32,
+    had_healthy: bool,
+    created_at: f64,
+    steady_at: Option<f64>,
+    sd_arn: String,
+    /// This deployment is a rollback performed for this service deployment.
+    rollback_of: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct SimSd {
+    arn: String,
+    status: String,
+    status_reason: Option<String>,
+    target: String,
+    sources: Vec<String>,
+    created_at: f64,
+    finished_at: Option<f64>,
+    rollback_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct SimTask {
+    arn: String,
+    cluster: String,
+    service: String,
+    td: String,
+    image: String,
+    containers: Vec<String>,
+    started_by: String,
+    last_status: String,
+    desired_stopped: bool,
+    healthy: bool,
+    created_at: f64,
+    running_at: Option<f64>,
+    stop_code: Option<String>,
+    stopped_reason: Option<String>,
+    exit_code: Option<i32>,
+}
+
+#[derive(Debug, Clone)]
+struct SimService {
+    arn: String,
+    cluster: String,
+    name: String,
+    desired: i32,
+    td: String,
+    config: DeploymentConfig,
+    load_balanced: bool,
+    deployments: Vec<SimDeployment>,
+    sds: Vec<SimSd>,
+    events: Vec<ServiceEvent>,
+    stuck_reported: bool,
+}
+
+/// The whole simulated account.
+pub struct World {
+    now: f64,
+    pub faults: Faults,
+    services: Vec<SimService>,
+    families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
+    tasks: Vec<SimTask>,
+    repos: BTreeSet<String>,
+    images: BTreeMap<(String, String), String>,
+    seq: u64,
+    calls_seen: u64,
+    interrupt: Option<(f64, Interrupt)>,
+    alarm_fired: bool,
+    foreign_done: bool,
+    /// Every mutating call, in order, with its virtual time (for invariant tests).
+    pub mutations: Vec<(f64, String)>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new(Faults::default())
+    }
+}
+
+fn td_arn(family: &str, rev: usize) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{rev}")
+}
+
+impl World {
+    pub fn new(faults: Faults) -> World {
+        World {
+            now: EPOCH,
+            faults,
+            services: Vec::new(),
+            families: BTreeMap::new(),
+            tasks: Vec::new(),
+            repos: BTreeSet::new(),
+            images: BTreeMap::new(),
+            seq: 0,
+            calls_seen: 0,
+            interrupt: None,
+            alarm_fired: false,
+            foreign_done: false,
+            mutations: Vec::new(),
+        }
+    }
+
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    /// Seconds since the world started.
+    pub fn elapsed(&self) -> f64 {
+        self.now - EPOCH
+    }
+
+    fn next(&mut self) -> u64 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn hex_id(&mut self) -> String {
+        let n = self.next();
+        format!("{:032x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5eed)
+    }
+
+    pub(crate) fn schedule_interrupt(&mut self, at: f64, i: Interrupt) {
+        self.interrupt = Some((EPOCH + at, i));
+    }
+
+    /// Apply the throttling / 5xx faults for one call.
+    pub(crate) fn gate(&mut self, op: &str) -> PortResult<()> {
+        self.calls_seen += 1;
+        if let Some(n) = self.faults.throttle.get_mut(op)
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(PortError::Throttled { op: op.into() });
+        }
+        if let Some(n) = self.faults.server_error.get_mut(op)
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(PortError::Transient { op: op.into(), message: "HTTP 500 InternalFailure (injected)".into() });
+        }
+        if let Some(n) = self.faults.malformed.get_mut(op)
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(PortError::Transient { op: op.into(), message: "malformed response: unknown enum value (injected)".into() });
+        }
+        if let Some(k) = self.faults.throttle_every
+            && k > 0
+            && self.calls_seen.is_multiple_of(k)
+        {
+            return Err(PortError::Throttled { op: op.into() });
+        }
+        if self.faults.no_service_deployments_api && op.contains("ServiceDeployment") {
+            return Err(PortError::Unsupported { op: op.into(), message: "UnknownOperationException (simulated endpoint without the service-deployment API)".into() });
+        }
+        Ok(())
+    }
+
+    // ----- seeding -------------------------------------------------------------------------
+
+    pub fn create_repository(&mut self, name: &str) {
+        self.repos.insert(name.to_string());
+    }
+
+    pub fn put_image(&mut self, repo: &str, tag: &str) {
+        self.repos.insert(repo.to_string());
+        let digest = format!("sha256:{}{}", self.hex_id(), self.hex_id());
+        self.images.insert((repo.to_string(), tag.to_string()), digest);
+    }
+
+    /// A service that has been running `seed.task_definition` steadily (its one deployment
+    /// COMPLETED, tasks healthy). Returns the service ARN.
+    pub fn seed_service(&mut self, seed: SeedService) -> String {
+        let reg = self.register_task_definition(seed.task_definition.clone());
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}", seed.cluster, seed.name);
+        let dep_id = format!("ecs-svc/{:019}", self.next());
+        let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{}", seed.cluster, seed.name, self.hex_id());
+        let now = self.now;
+        let ev_id = format!("ev-{}", self.next());
+        self.services.push(SimService {
+            arn: arn.clone(),
+            cluster: seed.cluster.clone(),
+            name: seed.name.clone(),
+            desired: seed.desired,
+            td: reg.arn.clone(),
+            config: seed.config,
+            load_balanced: seed.load_balanced,
+            deployments: vec![SimDeployment {
+                id: dep_id.clone(),
+                td: reg.arn.clone(),
+                primary: true,
+                desired: seed.desired,
+                rollout_state: "COMPLETED".into(),
+                reason: Some("ECS deployment completed.".into()),
+                failed_tasks: 0,
+                had_healthy: true,
+                created_at: now - 86_400.0,
+                steady_at: Some(now - 86_000.0),
+                sd_arn: sd_arn.clone(),
+                rollback_of: None,
+            }],
+            sds: vec![SimSd {
+                arn: sd_arn,
+                status: "SUCCESSFUL".into(),
+                status_reason: None,
+                target: reg.arn.clone(),
+                sources: Vec::new(),
+                created_at: now - 86_400.0,
+                finished_at: Some(now - 86_000.0),
+                rollback_reason: None,
+            }],
+            events: vec![ServiceEvent { id: ev_id, created_at: Some(now - 86_000.0), message: format!("(service {}) has reached a steady state.", seed.name) }],
+            stuck_reported: false,
+        });
+        for _ in 0..seed.desired {
+            let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
+            t.last_status = "RUNNING".into();
+            t.running_at = Some(now - 86_000.0);
+            t.healthy = true;
+            self.tasks.push(t);
+        }
+        arn
+    }
+
+    fn new_task(&mut self, cluster: &str, service: &str, td: &str, started_by: &str) -> SimTask {
+        let id = self.hex_id();
+        let def = self.lookup_td(td).map(|(d, _)| d.clone());
+        let image = def.as_ref().and_then(|d| d.container_definitions.iter().find_map(|c| c.image.clone())).unwrap_or_default();
+        let containers = def.map(|d| d.container_definitions.iter().map(|c| c.name.clone()).collect()).unwrap_or_default();
+        SimTask {
+            arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task/{cluster}/{id}"),
+            cluster: cluster.into(),
+            service: service.into(),
+            td: td.into(),
+            image,
+            containers,
+            started_by: started_by.into(),
+            last_status: "PENDING".into(),
+            desired_stopped: false,
+            healthy: false,
+            created_at: self.now,
+            running_at: None,
+            stop_code: None,
+            stopped_reason: None,
+            exit_code: None,
+        }
+    }
+
+    // ----- task definitions / ECR ----------------------------------------------------------
+
+    fn lookup_td(&self, r: &str) -> Option<(&TaskDefinition, String)> {
+        let tail = r.rsplit('/').next().unwrap_or(r);
+        let (family, rev) = match tail.split_once(':') {
+            Some((f, r)) => (f, r.parse::<usize>().ok()?),
+            None => (tail, self.families.get(tail)?.len()),
+        };
+        let revs = self.families.get(family)?;
+        let (td, _) = revs.get(rev.checked_sub(1)?)?;
+        Some((td, td_arn(family, rev)))
+    }
+
+    pub fn register_task_definition(&mut self, td: TaskDefinition) -> RegisteredTaskDefinition {
+        let family = td.family.clone();
+        let revs = self.families.entry(family.clone()).or_default();
+        revs.push((td.clone(), true));
+        let rev = revs.len();
+        self.mutations.push((self.now, format!("RegisterTaskDefinition {family}:{rev}")));
+        RegisteredTaskDefinition { arn: td_arn(&family, rev), family, revision: rev as i32, definition: td }
+    }
+
+    pub fn describe_task_definition(&self, r: &str) -> PortResult<RegisteredTaskDefinition> {
+        let (td, arn) = self.lookup_td(r).ok_or_else(|| PortError::Rejected {
+            op: "ecs:DescribeTaskDefinition".into(),
+            code: "ClientException".into(),
+            message: format!("Unable to describe task definition {r}."),
+        })?;
+        let revision = arn.rsplit(':').next().and_then(|x| x.parse().ok()).unwrap_or(0);
+        Ok(RegisteredTaskDefinition { arn, family: td.family.clone(), revision, definition: td.clone() })
+    }
+
+    pub fn task_definition_count(&self, family: &str) -> usize {
+        self.families.get(family).map_or(0, Vec::len)
+    }
+
+    pub fn repository_uri(&self, repo: &str) -> PortResult<String> {
+        if self.repos.contains(repo) {
+            Ok(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}"))
+        } else {
+            Err(PortError::NotFound { op: "ecr:DescribeRepositories".into(), message: format!("The repository with name '{repo}' does not exist in the registry with id '{ACCOUNT}'") })
+        }
+    }
+
+    pub fn image_digest(&self, repo: &str, tag: &str) -> Option<String> {
+        self.images.get(&(repo.to_string(), tag.to_string())).cloned()
+    }
+
+    // ----- services ------------------------------------------------------------------------
+
+    fn svc_index(&self, cluster: &str, name: &str) -> Option<usize> {
+        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+        let name = name.rsplit('/').next().unwrap_or(name);
+        self.services.iter().position(|s| s.cluster == cluster && s.name == name)
+    }
+
+    pub fn describe_service(&self, cluster: &str, name: &str) -> PortResult<Option<ServiceState>> {
+        Ok(self.svc_index(cluster, name).map(|i| self.service_state(i)))
+    }
+
+    fn service_state(&self, i: usize) -> ServiceState {
+        let s = &self.services[i];
+        let counts = |dep: &str| {
+            let mut running = 0;
+            let mut pending = 0;
+            for t in self.tasks.iter().filter(|t| t.started_by == dep && !t.desired_stopped && t.last_status != "STOPPED") {
+                if t.last_status == "RUNNING" { running += 1 } else { pending += 1 }
+            }
+            (running, pending)
+        };
+        let mut deployments: Vec<Deployment> = s
+            .deployments
+            .iter()
+            .map(|d| {
+                let (running, pending) = counts(&d.id);
+                Deployment {
+                    id: d.id.clone(),
+                    status: if d.primary { "PRIMARY".into() } else { "ACTIVE".into() },
+                    task_definition: d.td.clone(),
+                    desired: d.desired,
+                    running,
+                    pending,
+                    failed_tasks: d.failed_tasks,
+                    rollout_state: Some(d.rollout_state.clone()),
+                    rollout_state_reason: d.reason.clone(),
+                    created_at: Some(d.created_at),
+                }
+            })
+            .collect();
+        deployments.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
+        let running = deployments.iter().map(|d| d.running).sum();
+        let pending = deployments.iter().map(|d| d.pending).sum();
+        let mut events = s.events.clone();
+        events.reverse();
+        events.truncate(100);
+        ServiceState {
+            arn: s.arn.clone(),
+            name: s.name.clone(),
+            cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", s.cluster),
+            status: "ACTIVE".into(),
+            desired_count: s.desired,
+            running_count: running,
+            pending_count: pending,
+            task_definition: s.td.clone(),
+            deployment_controller: "ECS".into(),
+            deployment_config: s.config.clone(),
+            deployments,
+            events,
+            load_balancers: if s.load_balanced {
+                vec![LoadBalancer { target_group_arn: Some(format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef", s.name)), container_name: None, container_port: None }]
+            } else {
+                Vec::new()
+            },
+            network: Some(Network { subnets: vec!["subnet-0sim0a".into(), "subnet-0sim0b".into()], security_groups: vec!["sg-0sim".into()], assign_public_ip: false }),
+            launch_type: Some("FARGATE".into()),
+            platform_version: Some("LATEST".into()),
+            current_service_deployment: if self.faults.no_service_deployments_api { None } else { s.sds.last().map(|sd| sd.arn.clone()) },
+        }
+    }
+
+    fn event(&mut self, i: usize, message: String) {
+        let id = format!("ev-{}", self.next());
+        let now = self.now;
+        self.services[i].events.push(ServiceEvent { id, created_at: Some(now), message });
+    }
+
+    pub fn update_service(&mut self, req: &UpdateService, foreign: bool) -> PortResult<ServiceState> {
+        let i = self.svc_index(&req.cluster, &req.service).ok_or_else(|| PortError::NotFound { op: "ecs:UpdateService".into(), message: "ServiceNotFoundException: Service not found.".into() })?;
+        if self.lookup_td(&req.task_definition).is_none() {
+            return Err(PortError::Rejected { op: "ecs:UpdateService".into(), code: "ClientException".into(), message: "TaskDefinition not found.".into() });
+        }
+        let td = self.lookup_td(&req.task_definition).map(|(_, a)| a).unwrap_or_default();
+        self.mutations.push((self.now, format!("UpdateService {} {}{}", req.service, td, if foreign { " (foreign)" } else { "" })));
+        let dep_id = format!("ecs-svc/{:019}", self.next());
+        let hex = self.hex_id();
+        let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", self.services[i].cluster, self.services[i].name);
+        let now = self.now;
+        let s = &mut self.services[i];
+        if let Some(n) = req.desired_count {
+            s.desired = n;
+        }
+        if let Some(c) = &req.deployment_config {
+            s.config = c.clone();
+        }
+        let sources: Vec<String> = s.deployments.iter().map(|d| d.td.clone()).collect();
+        for sd in s.sds.iter_mut().filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED")) {
+            sd.status = "STOPPED".into();
+            sd.status_reason = Some("Service deployment was superseded by a newer deployment.".into());
+            sd.finished_at = Some(now);
+        }
+        for d in s.deployments.iter_mut() {
+            d.primary = false;
+            if d.rollout_state == "IN_PROGRESS" {
+                d.rollout_state = "FAILED".into();
+                d.reason = Some("Deployment was replaced by a newer deployment.".into());
+            }
+        }
+        s.td = td.clone();
+        s.stuck_reported = false;
+        let desired = s.desired;
+        s.deployments.push(SimDeployment {
+            id: dep_id.clone(),
+            td: td.clone(),
+            primary: true,
+            desired,
+            rollout_state: "IN_PROGRESS".into(),
+            reason: Some("ECS deployment in progress.".into()),
+            failed_tasks: 0,
+            had_healthy: false,
+            created_at: now,
+            steady_at: None,
+            sd_arn: sd_arn.clone(),
+            rollback_of: None,
+        });
+        s.sds.push(SimSd { arn: sd_arn, status: "IN_PROGRESS".into(), status_reason: None, target: td, sources, created_at: now, finished_at: None, rollback_reason: None });
+        Ok(self.service_state(i))
+    }
+
+    pub fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<f64>) -> PortResult<Vec<String>> {
+        let i = self.svc_index(cluster, service).ok_or_else(|| PortError::NotFound { op: "ecs:ListServiceDeployments".into(), message: "ServiceNotFoundException".into() })?;
+        let mut v: Vec<&SimSd> = self.services[i].sds.iter().filter(|sd| created_after.is_none_or(|t| sd.created_at >= t)).collect();
+        v.reverse();
+        Ok(v.into_iter().map(|sd| sd.arn.clone()).collect())
+    }
+
+    pub fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
+        let mut out = Vec::new();
+        for arn in arns {
+            for s in &self.services {
+                if let Some(sd) = s.sds.iter().find(|sd| &sd.arn == arn) {
+                    let dep = s.deployments.iter().find(|d| &d.sd_arn == arn && d.rollback_of.is_none());
+                    let threshold = circuit_threshold(s.desired);
+                    out.push(ServiceDeployment {
+                        arn: sd.arn.clone(),
+                        status: sd.status.clone(),
+                        status_reason: sd.status_reason.clone(),
+                        target_revision: None,
+                        target_task_definition: Some(sd.target.clone()),
+                        source_task_definitions: sd.sources.clone(),
+                        created_at: Some(sd.created_at),
+                        finished_at: sd.finished_at,
+                        rollback_reason: sd.rollback_reason.clone(),
+                        circuit_breaker: s.config.circuit_breaker.as_ref().filter(|c| c.enable).map(|_| ServiceDeploymentCircuitBreaker {
+                            status: Some(if dep.is_some_and(|d| d.rollout_state == "FAILED") { "TRIGGERED".into() } else { "MONITORING".into() }),
+                            failure_count: dep.map_or(0, |d| d.failed_tasks),
+                            threshold,
+                        }),
+                        lifecycle_stage: None,
+                    });
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn stop_service_deployment(&mut self, arn: &str) -> PortResult<()> {
+        let op = "ecs:StopServiceDeployment";
+        let Some(i) = self.services.iter().position(|s| s.sds.iter().any(|sd| sd.arn == arn)) else {
+            return Err(PortError::NotFound { op: op.into(), message: "ServiceDeploymentNotFoundException".into() });
+        };
+        let sd = self.services[i].sds.iter().find(|sd| sd.arn == arn).cloned().ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
+        if sd.status != "IN_PROGRESS" && sd.status != "PENDING" {
+            return Err(PortError::Rejected { op: op.into(), code: "ConflictException".into(), message: format!("The service deployment is in status {} and cannot be stopped.", sd.status) });
+        }
+        self.mutations.push((self.now, format!("StopServiceDeployment {arn}")));
+        self.start_rollback(i, arn, "Service deployment rolled back because of a stop request.");
+        Ok(())
+    }
+
+    /// Roll the service back to the revision its last successful deployment ran.
+    fn start_rollback(&mut self, i: usize, sd_arn: &str, reason: &str) {
+        let now = self.now;
+        let dep_id = format!("ecs-svc/{:019}", self.next());
+        let s = &mut self.services[i];
+        let Some(sd_pos) = s.sds.iter().position(|sd| sd.arn == sd_arn) else { return };
+        let previous = s.sds[..sd_pos].iter().rev().find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL")).map(|sd| if sd.status == "SUCCESSFUL" { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() });
+        let Some(previous) = previous.or_else(|| s.sds[sd_pos].sources.first().cloned()) else { return };
+        let sd = &mut s.sds[sd_pos];
+        sd.status = "ROLLBACK_IN_PROGRESS".into();
+        sd.rollback_reason = Some(reason.into());
+        for d in s.deployments.iter_mut() {
+            if d.primary {
+                d.primary = false;
+                if d.rollout_state == "IN_PROGRESS" {
+                    d.rollout_state = "FAILED".into();
+                    d.reason = Some(reason.into());
+                }
+            }
+        }
+        s.td = previous.clone();
+        let desired = s.desired;
+        s.deployments.push(SimDeployment {
+            id: dep_id.clone(),
+            td: previous,
+            primary: true,
+            desired,
+            rollout_state: "IN_PROGRESS".into(),
+            reason: Some("ECS deployment in progress (rollback).".into()),
+            failed_tasks: 0,
+            had_healthy: false,
+            created_at: now,
+            steady_at: None,
+            sd_arn: sd_arn.to_string(),
+            rollback_of: Some(sd_arn.to_string()),
+        });
+        let name = s.name.clone();
+        self.event(i, format!("(service {name}) rolling back to deployment {dep_id}: {reason}"));
+    }
+
+    pub fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> Vec<String> {
+        let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
+        self.tasks
+            .iter()
+            .filter(|t| t.cluster == cluster && t.started_by == started_by && (t.last_status == "STOPPED") == stopped)
+            .map(|t| t.arn.clone())
+            .collect()
+    }
+
+    pub fn describe_tasks(&self, _cluster: &str, arns: &[String]) -> Vec<Task> {
+        self.tasks
+            .iter()
+            .filter(|t| arns.contains(&t.arn))
+            .map(|t| Task {
+                arn: t.arn.clone(),
+                task_definition: t.td.clone(),
+                last_status: t.last_status.clone(),
+                desired_status: if t.desired_stopped || t.last_status == "STOPPED" { "STOPPED".into() } else { "RUNNING".into() },
+                started_by: Some(t.started_by.clone()),
+                stop_code: t.stop_code.clone(),
+                stopped_reason: t.stopped_reason.clone(),
+                containers: t.containers.iter().map(|c| ContainerState { name: c.clone(), exit_code: t.exit_code, reason: None, last_status: Some(t.last_status.clone()) }).collect(),
+            })
+            .collect()
+    }
+
+    // ----- time ----------------------------------------------------------------------------
+
+    /// Move the world forward by `secs`, one simulated second at a time.
+    pub fn advance(&mut self, secs: f64) {
+        let end = self.now + secs.max(0.0);
+        while self.now < end {
+            let step = (end - self.now).min(1.0);
+            self.now += step;
+            self.tick();
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = self.now;
+        if let Some((at, i)) = &self.interrupt
+            && now >= *at
+        {
+            i.trigger();
+            self.interrupt = None;
+        }
+        if let Some(at) = self.faults.foreign_deploy_at
+            && !self.foreign_done
+            && now >= EPOCH + at
+        {
+            self.foreign_done = true;
+            self.foreign_deploy();
+        }
+        self.step_tasks();
+        for i in 0..self.services.len() {
+            self.step_service(i);
+        }
+    }
+
+    fn foreign_deploy(&mut self) {
+        let Some(s) = self.services.first() else { return };
+        let (cluster, name, td) = (s.cluster.clone(), s.name.clone(), s.td.clone());
+        let Some((def, _)) = self.lookup_td(&td) else { return };
+        let mut def = def.clone();
+        if let Some(c) = def.container_definitions.first_mut() {
+            c.image = Some(format!("{}-hotfix", c.image.clone().unwrap_or_default()));
+        }
+        let reg = self.register_task_definition(def);
+        let _ = self.update_service(&UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None }, true);
+    }
+
+    fn step_tasks(&mut self) {
+        let now = self.now;
+        let f = self.faults.clone();
+        let mut failures: Vec<(String, String)> = Vec::new();
+        let mut healthy: Vec<String> = Vec::new();
+        for t in self.tasks.iter_mut().filter(|t| t.last_status != "STOPPED") {
+            if t.desired_stopped {
+                t.last_status = "STOPPED".into();
+                t.exit_code = Some(0);
+                continue;
+            }
+            if t.last_status == "PENDING" && now >= t.created_at + f.start_secs {
+                if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
+                    t.last_status = "STOPPED".into();
+                    t.stop_code = Some("TaskFailedToStart".into());
+                    t.stopped_reason = Some(format!("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found", t.image));
+                    failures.push((t.started_by.clone(), t.arn.clone()));
+                } else {
+                    t.last_status = "RUNNING".into();
+                    t.running_at = Some(now);
+                }
+            } else if t.last_status == "RUNNING" && !t.healthy && t.running_at.is_some_and(|r| now >= r + f.health_secs) {
+                if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
+                    t.last_status = "STOPPED".into();
+                    t.stop_code = Some("ServiceSchedulerInitiated".into());
+                    t.stopped_reason = Some("Task failed ELB health checks in (target-group web-tg)".into());
+                    t.exit_code = Some(137);
+                    failures.push((t.started_by.clone(), t.arn.clone()));
+                } else {
+                    t.healthy = true;
+                    healthy.push(t.started_by.clone());
+                }
+            }
+        }
+        for s in self.services.iter_mut() {
+            for d in s.deployments.iter_mut() {
+                if healthy.contains(&d.id) {
+                    d.had_healthy = true;
+                    d.failed_tasks = 0;
+                }
+                let n = failures.iter().filter(|(by, _)| by == &d.id).count() as i32;
+                if n > 0 && !d.had_healthy {
+                    d.failed_tasks += n;
+                }
+            }
+        }
+    }
+
+    fn step_service(&mut self, i: usize) {
+        let now = self.now;
+        let Some(p) = self.services[i].deployments.iter().position(|d| d.primary) else { return };
+        let s = self.services[i].clone();
+        let primary = &s.deployments[p];
+        let d = s.desired;
+        let (floor, ceiling) = floor_ceiling(d, s.config.minimum_healthy_percent.unwrap_or(100), s.config.maximum_percent.unwrap_or(200));
+        let live = |t: &&SimTask| t.cluster == s.cluster && t.service == s.name && !t.desired_stopped && t.last_status != "STOPPED";
+
+        // Circuit breaker.
+        let cb = s.config.circuit_breaker.clone().filter(|c| c.enable);
+        if primary.rollout_state == "IN_PROGRESS"
+            && let Some(cb) = &cb
+            && primary.failed_tasks >= circuit_threshold(d)
+        {
+            let reason = "ECS deployment circuit breaker: tasks failed to start.".to_string();
+            let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
+            {
+                let dep = &mut self.services[i].deployments[p];
+                dep.rollout_state = "FAILED".into();
+                dep.reason = Some(reason.clone());
+            }
+            self.event(i, format!("(service {}) (deployment {id}) deployment failed: tasks failed to start.", s.name));
+            if is_rollback {
+                self.finish_sd(i, &sd_arn, "ROLLBACK_FAILED", Some("the rollback deployment failed too".into()));
+            } else if cb.rollback {
+                self.start_rollback(i, &sd_arn, &reason);
+            } else {
+                self.finish_sd(i, &sd_arn, "STOPPED", Some(reason));
+            }
+            return;
+        }
+        // Alarm rollback.
+        let alarms = s.config.alarms.clone().filter(|a| a.enable && !a.names.is_empty());
+        if let (Some(at), Some(a)) = (self.faults.alarm_at, &alarms)
+            && !self.alarm_fired
+            && now >= EPOCH + at
+            && primary.rollout_state == "IN_PROGRESS"
+            && primary.rollback_of.is_none()
+        {
+            self.alarm_fired = true;
+            let reason = format!("ECS deployment alarm(s) in ALARM state: {}", a.names.join(", "));
+            let (id, sd_arn) = (primary.id.clone(), primary.sd_arn.clone());
+            {
+                let dep = &mut self.services[i].deployments[p];
+                dep.rollout_state = "FAILED".into();
+                dep.reason = Some(reason.clone());
+            }
+            self.event(i, format!("(service {}) (deployment {id}) deployment failed: alarm detected.", s.name));
+            if a.rollback { self.start_rollback(i, &sd_arn, &reason) } else { self.finish_sd(i, &sd_arn, "STOPPED", Some(reason)) }
+            return;
+        }
+        if primary.rollout_state == "FAILED" {
+            return;
+        }
+
+        let tasks: Vec<SimTask> = self.tasks.iter().filter(live).cloned().collect();
+        let healthy_total = tasks.iter().filter(|t| t.healthy).count() as i32;
+        let mine: Vec<&SimTask> = tasks.iter().filter(|t| t.started_by == primary.id).collect();
+        let mine_healthy = mine.iter().filter(|t| t.healthy).count() as i32;
+        let others: Vec<&SimTask> = tasks.iter().filter(|t| t.started_by != primary.id).collect();
+
+        // Stop old tasks: unhealthy ones freely, healthy ones down to the floor.
+        let mut to_stop: Vec<String> = others.iter().filter(|t| !t.healthy).map(|t| t.arn.clone()).collect();
+        let mut can_stop = (healthy_total - floor).max(0);
+        for t in others.iter().filter(|t| t.healthy) {
+            if can_stop == 0 {
+                break;
+            }
+            to_stop.push(t.arn.clone());
+            can_stop -= 1;
+        }
+        // Start new tasks up to the ceiling.
+        let remaining = tasks.len() as i32 - to_stop.len() as i32;
+        let start = (d - mine.len() as i32).min(ceiling - remaining).max(0);
+        if !to_stop.is_empty() {
+            let ids: Vec<String> = to_stop.iter().map(|a| format!("(task {})", a.rsplit('/').next().unwrap_or(a))).collect();
+            for t in self.tasks.iter_mut().filter(|t| to_stop.contains(&t.arn)) {
+                t.desired_stopped = true;
+                t.stop_code = Some("ServiceSchedulerInitiated".into());
+                t.stopped_reason = Some(format!("Scaling activity initiated by (deployment {})", primary.id));
+            }
+            self.event(i, format!("(service {}) has stopped {} running tasks: {}.", s.name, to_stop.len(), ids.join(" ")));
+        }
+        if start > 0 {
+            let mut ids = Vec::new();
+            for _ in 0..start {
+                let t = self.new_task(&s.cluster, &s.name, &primary.td, &primary.id);
+                ids.push(format!("(task {})", t.arn.rsplit('/').next().unwrap_or_default()));
+                self.tasks.push(t);
+            }
+            self.event(i, format!("(service {}) has started {} tasks: {}.", s.name, start, ids.join(" ")));
+        }
+        if start == 0 && to_stop.is_empty() && !others.is_empty() && d > 0 && primary.rollout_state == "IN_PROGRESS" && !s.stuck_reported && mine.len() as i32 == mine_healthy {
+            self.services[i].stuck_reported = true;
+            self.event(i, format!("(service {}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.", s.name));
+        }
+
+        // Steady state.
+        if primary.rollout_state == "IN_PROGRESS" && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
+            let bake = if alarms.is_some() && primary.rollback_of.is_none() { ROLLBACK_BAKE } else { 0.0 };
+            let steady = primary.steady_at.unwrap_or(now);
+            if primary.steady_at.is_none() {
+                self.services[i].deployments[p].steady_at = Some(now);
+                self.event(i, format!("(service {}) has reached a steady state.", s.name));
+            }
+            if now >= steady + bake {
+                let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
+                let svc = &mut self.services[i];
+                svc.deployments[p].rollout_state = "COMPLETED".into();
+                svc.deployments[p].reason = Some("ECS deployment completed.".into());
+                svc.deployments.retain(|d| d.primary);
+                self.event(i, format!("(service {}) (deployment {id}) deployment completed.", s.name));
+                self.finish_sd(i, &sd_arn, if is_rollback { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }, None);
+            }
+        }
+    }
+
+    fn finish_sd(&mut self, i: usize, arn: &str, status: &str, reason: Option<String>) {
+        let now = self.now;
+        if let Some(sd) = self.services[i].sds.iter_mut().find(|sd| sd.arn == arn) {
+            sd.status = status.into();
+            sd.status_reason = reason;
+            sd.finished_at = Some(now);
+        }
+    }
+
+    /// The task definition the service is serving, and whether it is steady on it.
+    pub fn serving(&self, cluster: &str, name: &str) -> Option<(String, bool)> {
+        let s = &self.services[self.svc_index(cluster, name)?];
+        let p = s.deployments.iter().find(|d| d.primary)?;
+        Some((p.td.clone(), s.deployments.len() == 1 && p.rollout_state == "COMPLETED"))
+    }
+}
+
+/// clamp(ceil(desired / 2), 3, 200): the current ECS default threshold.
+pub fn circuit_threshold(desired: i32) -> i32 {
+    ((desired + 1) / 2).clamp(3, 200)
+}

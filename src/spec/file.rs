@@ -1,0 +1,362 @@
+//! The deployspec file format (TOML, snake_case keys). Unknown keys are errors.
+
+use crate::error::InputError;
+use crate::vars::{Vars, join_path};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpecFile {
+    pub service: ServiceSection,
+    pub image: ImageSection,
+    #[serde(default)]
+    pub build: Option<BuildSection>,
+    pub task_definition: TaskDefinitionSection,
+    #[serde(default)]
+    pub migration: Option<MigrationSection>,
+    #[serde(default)]
+    pub deploy: DeploySection,
+    #[serde(default)]
+    pub rollback: RollbackSection,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSection {
+    /// ECS cluster name or ARN.
+    pub cluster: String,
+    /// ECS service name.
+    pub name: String,
+    /// AWS region; default: the AWS config (AWS_REGION, profile).
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Desired task count to set on release; default: keep the live count.
+    #[serde(default)]
+    pub desired_count: Option<i32>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSection {
+    /// ECR repository name (URI looked up in ECR) or full repository URI.
+    pub repository: String,
+    /// Image tag; default `{{ git.sha }}`.
+    #[serde(default = "default_tag")]
+    pub tag: String,
+}
+
+fn default_tag() -> String {
+    "{{ git.sha }}".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildSection {
+    /// Build context, relative to the deployspec's folder.
+    #[serde(default = "default_context")]
+    pub context: String,
+    #[serde(default = "default_dockerfile")]
+    pub dockerfile: String,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub args: BTreeMap<String, String>,
+}
+
+fn default_context() -> String {
+    ".".into()
+}
+fn default_dockerfile() -> String {
+    "Dockerfile".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDefinitionSection {
+    /// Path of the RegisterTaskDefinition JSON template, relative to the deployspec's folder.
+    pub template: String,
+    /// The container that gets the released image.
+    pub container: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MigrationSection {
+    /// Command override for the migration task, e.g. ["bin/migrate", "up"].
+    pub command: Vec<String>,
+    /// Container that runs the command; default: `task_definition.container`.
+    #[serde(default)]
+    pub container: Option<String>,
+    /// How long the migration may take; then it is stopped and the release fails.
+    #[serde(default = "default_migration_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+}
+
+fn default_migration_timeout() -> Duration {
+    Duration::from_secs(600)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    #[default]
+    Rolling,
+    BlueGreen,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeploySection {
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// How long the rollout may take before fgdeploy calls it failed and rolls back.
+    #[serde(default = "default_deploy_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+    #[serde(default)]
+    pub rolling: RollingSection,
+    #[serde(default)]
+    pub blue_green: Option<BlueGreenSection>,
+}
+
+impl Default for DeploySection {
+    fn default() -> Self {
+        DeploySection {
+            strategy: Strategy::Rolling,
+            timeout: default_deploy_timeout(),
+            rolling: RollingSection::default(),
+            blue_green: None,
+        }
+    }
+}
+
+fn default_deploy_timeout() -> Duration {
+    Duration::from_secs(1200)
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollingSection {
+    #[serde(default = "default_min")]
+    pub minimum_healthy_percent: i32,
+    #[serde(default = "default_max")]
+    pub maximum_percent: i32,
+    /// ECS deployment circuit breaker.
+    #[serde(default = "yes")]
+    pub circuit_breaker: bool,
+    /// Let ECS roll back by itself when the circuit breaker trips.
+    #[serde(default = "yes")]
+    pub circuit_breaker_rollback: bool,
+    /// CloudWatch alarm names that fail the deployment.
+    #[serde(default)]
+    pub alarms: Vec<String>,
+    #[serde(default = "yes")]
+    pub alarm_rollback: bool,
+}
+
+impl Default for RollingSection {
+    fn default() -> Self {
+        RollingSection {
+            minimum_healthy_percent: default_min(),
+            maximum_percent: default_max(),
+            circuit_breaker: true,
+            circuit_breaker_rollback: true,
+            alarms: Vec::new(),
+            alarm_rollback: true,
+        }
+    }
+}
+
+fn default_min() -> i32 {
+    100
+}
+fn default_max() -> i32 {
+    200
+}
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlueGreenSection {
+    /// CodeDeploy application; default `AppECS-<cluster>-<service>` (as `aws ecs deploy`).
+    #[serde(default)]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group; default `DgpECS-<cluster>-<service>`.
+    #[serde(default)]
+    pub deployment_group: Option<String>,
+    /// CodeDeploy deployment config, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes.
+    #[serde(default = "default_dconfig")]
+    pub deployment_config: String,
+    /// Container port behind the load balancer.
+    pub container_port: i32,
+    /// Base URL of the test listener; default: from the listener (DNS name + port).
+    #[serde(default)]
+    pub test_url: Option<String>,
+    #[serde(default)]
+    pub checks: Vec<CheckSection>,
+}
+
+fn default_dconfig() -> String {
+    "CodeDeployDefault.ECSAllAtOnce".into()
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSection {
+    pub path: String,
+    #[serde(default = "default_status")]
+    pub status: u16,
+    #[serde(default)]
+    pub body_contains: Option<String>,
+    #[serde(default = "default_consecutive")]
+    pub consecutive: u32,
+}
+
+fn default_status() -> u16 {
+    200
+}
+fn default_consecutive() -> u32 {
+    3
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnInterrupt {
+    #[default]
+    Rollback,
+    Detach,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackSection {
+    /// Roll back automatically when the release fails.
+    #[serde(default = "yes")]
+    pub automatic: bool,
+    /// What Ctrl-C / SIGTERM does mid-release.
+    #[serde(default)]
+    pub on_interrupt: OnInterrupt,
+    /// How long a rollback may take before fgdeploy reports "manual action needed".
+    #[serde(default = "default_deploy_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+}
+
+impl Default for RollbackSection {
+    fn default() -> Self {
+        RollbackSection {
+            automatic: true,
+            on_interrupt: OnInterrupt::Rollback,
+            timeout: default_deploy_timeout(),
+        }
+    }
+}
+
+fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let s = String::deserialize(d)?;
+    humantime::parse_duration(&s)
+        .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"")))
+}
+
+fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&humantime::format_duration(*d).to_string())
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, InputError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let (l, c) = e.span().map_or((0, 0), |s| line_col(text, s.start));
+        let msg = e.message().to_string();
+        let err = InputError::new(path, format!("not valid TOML: {msg}"), "fix the TOML syntax at that line and column");
+        if l > 0 { err.at_line_col(l, c) } else { err }
+    })?;
+    let mut value = serde_json::to_value(&table)
+        .map_err(|e| InputError::new(path, format!("cannot read the deployspec: {e}"), "use plain TOML values"))?;
+    let mut p = Vec::new();
+    vars.expand_json(&mut value, &mut p)
+        .map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
+    serde_path_to_error::deserialize::<_, SpecFile>(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let fix = if inner.starts_with("unknown field") {
+            "check the spelling against the configuration reference in the README, or remove the key"
+        } else if inner.starts_with("missing field") {
+            "add the required key (see the examples in deployspecs/)"
+        } else {
+            "give the key a value of the documented type (see the README's configuration reference)"
+        };
+        let err = InputError::new(path, inner, fix);
+        if field == "." { err } else { err.at_field(field) }
+    })
+}
+
+pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
+    let err = |field: &str, msg: String, fix: &str| Err(InputError::new(path, msg, fix).at_field(field));
+    for (field, v) in [("service.cluster", &f.service.cluster), ("service.name", &f.service.name), ("image.repository", &f.image.repository), ("task_definition.container", &f.task_definition.container)] {
+        if v.trim().is_empty() {
+            return err(field, "must not be empty".into(), "give it a value");
+        }
+    }
+    let tag = &f.image.tag;
+    if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || tag.starts_with(['.', '-']) {
+        return err("image.tag", format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
+    }
+    if let Some(n) = f.service.desired_count
+        && n < 0
+    {
+        return err("service.desired_count", format!("{n} is negative"), "use 0 or more");
+    }
+    let r = &f.deploy.rolling;
+    if !(0..=100).contains(&r.minimum_healthy_percent) {
+        return err(
+            "deploy.rolling.minimum_healthy_percent",
+            format!("{} is out of range", r.minimum_healthy_percent),
+            "use 0 to 100",
+        );
+    }
+    if !(100..=1000).contains(&r.maximum_percent) {
+        return err(
+            "deploy.rolling.maximum_percent",
+            format!("{} is out of range", r.maximum_percent),
+            "use 100 or more (ECS default 200)",
+        );
+    }
+    if let Some(m) = &f.migration
+        && m.command.is_empty()
+    {
+        return err("migration.command", "empty command".into(), "give the command as a list, e.g. [\"bin/migrate\", \"up\"]");
+    }
+    match (f.deploy.strategy, &f.deploy.blue_green) {
+        (Strategy::BlueGreen, None) => {
+            return err(
+                "deploy.blue_green",
+                "strategy \"blue-green\" needs a [deploy.blue_green] section".into(),
+                "add [deploy.blue_green] with at least container_port",
+            );
+        }
+        (Strategy::BlueGreen, Some(bg)) => {
+            if !(1..=65535).contains(&bg.container_port) {
+                return err("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
+            }
+            for (i, c) in bg.checks.iter().enumerate() {
+                if !c.path.starts_with('/') {
+                    return err(&join_path(&["deploy.blue_green.checks".into(), format!("[{i}]"), "path".into()]), format!("{:?} does not start with /", c.path), "write the path as /health");
+                }
+            }
+        }
+        _ => {}
+    }
+    if f.deploy.timeout.is_zero() {
+        return err("deploy.timeout", "must be more than 0".into(), "write e.g. \"20m\"");
+    }
+    Ok(())
+}

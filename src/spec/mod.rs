@@ -1,0 +1,97 @@
+//! The deployspec: one TOML file per service (see `deployspecs/` and the README's configuration
+//! reference). Loading expands variables, deserializes with field paths in errors, and checks
+//! everything that can be checked without AWS.
+
+mod file;
+
+pub use file::*;
+
+use crate::error::InputError;
+use crate::taskdef::{self, TaskDefinition};
+use crate::vars::Vars;
+use std::path::{Path, PathBuf};
+
+/// A loaded, checked deployspec.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The deployspec file.
+    pub path: PathBuf,
+    pub file: SpecFile,
+    /// The task-definition template file and its text (variables not yet expanded).
+    pub template_path: PathBuf,
+    template_text: String,
+    env: std::collections::BTreeMap<String, String>,
+    git_sha: Option<String>,
+}
+
+impl Spec {
+    /// Read and check a deployspec. `image_tag` overrides `image.tag` (`--image-tag`).
+    pub fn load(path: &Path, image_tag: Option<&str>) -> Result<Spec, InputError> {
+        let vars = Vars::from_process(path.parent().unwrap_or(Path::new(".")));
+        Self::load_with(path, image_tag, vars)
+    }
+
+    pub fn load_with(path: &Path, image_tag: Option<&str>, vars: Vars) -> Result<Spec, InputError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            InputError::new(
+                path,
+                format!("cannot read the deployspec: {e}"),
+                "check the path given with -f (deployspecs live in deployspecs/)",
+            )
+        })?;
+        let mut file = file::parse(path, &text, &vars)?;
+        if let Some(tag) = image_tag {
+            file.image.tag = tag.to_string();
+        }
+        file::validate(path, &file)?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let template_path = dir.join(&file.task_definition.template);
+        let template_text = std::fs::read_to_string(&template_path).map_err(|e| {
+            InputError::new(
+                path,
+                format!("cannot read the task-definition template {}: {e}", template_path.display()),
+                "the path is relative to the deployspec's folder; fix `task_definition.template`",
+            )
+            .at_field("task_definition.template")
+        })?;
+        let spec = Spec {
+            path: path.to_path_buf(),
+            file,
+            template_path,
+            template_text,
+            env: vars.env().clone(),
+            git_sha: vars.cached_git_sha(),
+        };
+        // Validate the template now, with a stand-in image, so errors surface before any AWS call.
+        spec.render_task_definition("stand-in.invalid/validate:0")?;
+        Ok(spec)
+    }
+
+    pub fn cluster(&self) -> &str {
+        &self.file.service.cluster
+    }
+    pub fn service(&self) -> &str {
+        &self.file.service.name
+    }
+    pub fn container(&self) -> &str {
+        &self.file.task_definition.container
+    }
+
+    /// The task definition to register for `image`.
+    pub fn render_task_definition(&self, image: &str) -> Result<TaskDefinition, InputError> {
+        let mut vars = Vars::from_process(self.path.parent().unwrap_or(Path::new("."))).with_env(self.env.clone());
+        if let Some(sha) = &self.git_sha {
+            vars = vars.with_git_sha(sha.clone());
+        }
+        vars.set_image(image);
+        let mut td = taskdef::parse(&self.template_path, &self.template_text, &vars)?;
+        taskdef::validate(&td, self.container(), &self.template_path)?;
+        taskdef::set_image(&mut td, self.container(), image);
+        Ok(td)
+    }
+
+    /// The full image reference for a repository URI.
+    pub fn image_ref(&self, repository_uri: &str) -> String {
+        format!("{repository_uri}:{}", self.file.image.tag)
+    }
+}

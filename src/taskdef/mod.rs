@@ -1,0 +1,336 @@
+//! Task definitions: parsing the template with full fidelity, local validation of what AWS would
+//! reject, and the normal form used for semantic diffs.
+
+pub mod fargate;
+pub mod model;
+
+pub use model::TaskDefinition;
+
+use crate::error::InputError;
+use crate::vars::Vars;
+use serde_json::Value;
+use std::path::Path;
+
+/// Parse a task-definition template (RegisterTaskDefinition JSON, or pasted
+/// `describe-task-definition` output) and expand its variables.
+pub fn parse(path: &Path, text: &str, vars: &Vars) -> Result<TaskDefinition, InputError> {
+    let mut value: Value = serde_json::from_str(text).map_err(|e| {
+        InputError::new(
+            path,
+            format!("not valid JSON: {e}"),
+            "fix the JSON syntax at that line and column",
+        )
+        .at_line_col(e.line(), e.column())
+    })?;
+    // `aws ecs describe-task-definition --include TAGS` output: {"taskDefinition": {...}, "tags": [...]}
+    if let Value::Object(map) = &mut value
+        && let Some(Value::Object(inner)) = map.get("taskDefinition")
+    {
+        let mut inner = inner.clone();
+        if let Some(tags) = map.get("tags")
+            && !inner.contains_key("tags")
+        {
+            inner.insert("tags".into(), tags.clone());
+        }
+        value = Value::Object(inner);
+    }
+    vars.expand_json(&mut value, &mut Vec::new())
+        .map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
+    from_value(path, value)
+}
+
+/// Deserialize a JSON value into the model; errors name the JSON path.
+pub fn from_value(path: &Path, value: Value) -> Result<TaskDefinition, InputError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let (message, fix) = if let Some(rest) = inner.strip_prefix("unknown field ") {
+            let name = rest.split(',').next().unwrap_or(rest).trim();
+            (
+                format!("unknown field {name}: RegisterTaskDefinition has no such field here"),
+                "check the spelling and nesting against `aws ecs register-task-definition --generate-cli-skeleton`, or remove it".to_string(),
+            )
+        } else if inner.starts_with("missing field") {
+            (inner.clone(), "add the required field".to_string())
+        } else {
+            (inner.clone(), "give the field the type ECS expects".to_string())
+        };
+        let err = InputError::new(path, message, fix);
+        if field == "." || field.is_empty() { err } else { err.at_field(field) }
+    })
+}
+
+/// Put `image` into the container named `container`.
+pub fn set_image(td: &mut TaskDefinition, container: &str, image: &str) -> bool {
+    match td.container_definitions.iter_mut().find(|c| c.name == container) {
+        Some(c) => {
+            c.image = Some(image.to_string());
+            true
+        }
+        None => false,
+    }
+}
+
+/// The image of the container named `container`.
+pub fn image_of<'a>(td: &'a TaskDefinition, container: &str) -> Option<&'a str> {
+    td.container_definitions
+        .iter()
+        .find(|c| c.name == container)
+        .and_then(|c| c.image.as_deref())
+}
+
+pub fn is_fargate(td: &TaskDefinition) -> bool {
+    td.requires_compatibilities
+        .as_ref()
+        .is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
+}
+
+/// Check locally what RegisterTaskDefinition / a Fargate service would reject.
+pub fn validate(
+    td: &TaskDefinition,
+    image_container: &str,
+    path: &Path,
+) -> Result<(), InputError> {
+    let err = |field: &str, msg: String, fix: &str| {
+        Err(InputError::new(path, msg, fix).at_field(field))
+    };
+    if td.family.is_empty()
+        || td.family.len() > 255
+        || !td
+            .family
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return err(
+            "family",
+            format!("invalid family {:?}", td.family),
+            "use 1-255 letters, digits, hyphens and underscores",
+        );
+    }
+    if td.container_definitions.is_empty() {
+        return err(
+            "containerDefinitions",
+            "no containers".into(),
+            "define at least one container",
+        );
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, c) in td.container_definitions.iter().enumerate() {
+        if c.name.is_empty() {
+            return err(
+                &format!("containerDefinitions[{i}].name"),
+                "empty container name".into(),
+                "give every container a unique name",
+            );
+        }
+        if !seen.insert(c.name.as_str()) {
+            return err(
+                &format!("containerDefinitions[{i}].name"),
+                format!("container name {:?} is used twice", c.name),
+                "container names must be unique within a task definition",
+            );
+        }
+        if c.name != image_container && c.image.as_deref().is_none_or(str::is_empty) {
+            return err(
+                &format!("containerDefinitions[{i}].image"),
+                format!("container {:?} has no image", c.name),
+                "set its image (only the release container gets {{ image }} automatically)",
+            );
+        }
+    }
+    if !seen.contains(image_container) {
+        let names: Vec<_> = seen.iter().copied().collect();
+        return err(
+            "containerDefinitions",
+            format!(
+                "the release container {image_container:?} named by the deployspec is not in the task definition (containers: {})",
+                names.join(", ")
+            ),
+            "set `task_definition.container` in the deployspec to one of these names",
+        );
+    }
+    if is_fargate(td) {
+        match td.network_mode.as_deref() {
+            Some("awsvpc") => {}
+            other => {
+                return err(
+                    "networkMode",
+                    format!("Fargate requires networkMode \"awsvpc\", found {other:?}"),
+                    "set \"networkMode\": \"awsvpc\"",
+                );
+            }
+        }
+        let (Some(cpu), Some(mem)) = (&td.cpu, &td.memory) else {
+            return err(
+                "cpu",
+                "Fargate requires task-level cpu and memory".into(),
+                "set e.g. \"cpu\": \"256\", \"memory\": \"512\"",
+            );
+        };
+        let cpu_s = cpu.as_string();
+        let mem_s = mem.as_string();
+        let Some(cpu_units) = fargate::parse_cpu(&cpu_s) else {
+            return err(
+                "cpu",
+                format!("cannot read cpu {cpu_s:?}"),
+                "use CPU units (\"256\", \"1024\") or vCPU (\"1 vCPU\")",
+            );
+        };
+        let Some(mem_mib) = fargate::parse_memory(&mem_s) else {
+            return err(
+                "memory",
+                format!("cannot read memory {mem_s:?}"),
+                "use MiB (\"512\", \"2048\") or GB (\"2 GB\")",
+            );
+        };
+        if let Err(valid) = fargate::check(cpu_units, mem_mib) {
+            return err("memory", format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), &valid);
+        }
+    }
+    Ok(())
+}
+
+/// The normal form of a task definition for comparison: fields ECS fills in with defaults are
+/// removed, lists keyed by name are sorted, empty lists and maps dropped, cpu/memory canonical.
+pub fn normalize(td: &TaskDefinition) -> Value {
+    let mut v = serde_json::to_value(td).unwrap_or(Value::Null);
+    let awsvpc = td.network_mode.as_deref() == Some("awsvpc");
+    if let Value::Object(top) = &mut v {
+        if let Some(Value::String(cpu)) = top.get("cpu").cloned()
+            && let Some(u) = fargate::parse_cpu(&cpu)
+        {
+            top.insert("cpu".into(), Value::String(u.to_string()));
+        }
+        if let Some(Value::String(mem)) = top.get("memory").cloned()
+            && let Some(m) = fargate::parse_memory(&mem)
+        {
+            top.insert("memory".into(), Value::String(m.to_string()));
+        }
+        if let Some(Value::Number(n)) = top.get("cpu").cloned() {
+            top.insert("cpu".into(), Value::String(n.to_string()));
+        }
+        if let Some(Value::Number(n)) = top.get("memory").cloned() {
+            top.insert("memory".into(), Value::String(n.to_string()));
+        }
+        if let Some(Value::Array(containers)) = top.get_mut("containerDefinitions") {
+            for c in containers.iter_mut() {
+                let Value::Object(c) = c else { continue };
+                if c.get("essential") == Some(&Value::Bool(true)) {
+                    c.remove("essential");
+                }
+                if c.get("cpu") == Some(&Value::from(0)) {
+                    c.remove("cpu");
+                }
+                if let Some(Value::Array(pms)) = c.get_mut("portMappings") {
+                    for pm in pms.iter_mut() {
+                        let Value::Object(pm) = pm else { continue };
+                        if pm.get("protocol") == Some(&Value::from("tcp")) {
+                            pm.remove("protocol");
+                        }
+                        if awsvpc && pm.get("hostPort").is_some() && pm.get("hostPort") == pm.get("containerPort") {
+                            pm.remove("hostPort");
+                        }
+                    }
+                }
+                for key in ["environment", "secrets"] {
+                    sort_by_key(c.get_mut(key), "name");
+                }
+            }
+        }
+        sort_by_key(top.get_mut("tags"), "key");
+        if let Some(Value::Array(rc)) = top.get_mut("requiresCompatibilities") {
+            rc.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+        }
+    }
+    drop_empty(&mut v);
+    v
+}
+
+fn sort_by_key(v: Option<&mut Value>, key: &str) {
+    if let Some(Value::Array(items)) = v {
+        items.sort_by(|a, b| {
+            let ka = a.get(key).and_then(Value::as_str).unwrap_or("");
+            let kb = b.get(key).and_then(Value::as_str).unwrap_or("");
+            ka.cmp(kb)
+        });
+    }
+}
+
+fn drop_empty(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            for val in map.values_mut() {
+                drop_empty(val);
+            }
+            map.retain(|_, val| match val {
+                Value::Null => false,
+                Value::Array(a) => !a.is_empty(),
+                Value::Object(o) => !o.is_empty(),
+                _ => true,
+            });
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn vars() -> Vars {
+        Vars::from_process(Path::new(".")).with_env(BTreeMap::new()).with_git_sha("abc")
+    }
+
+    fn td(json: &str) -> Result<TaskDefinition, InputError> {
+        parse(Path::new("t.json"), json, &vars())
+    }
+
+    const OK: &str = r#"{"family":"web","networkMode":"awsvpc","requiresCompatibilities":["FARGATE"],
+        "cpu":"256","memory":"512","containerDefinitions":[{"name":"web","image":"x"}]}"#;
+
+    #[test]
+    fn unknown_field_names_its_path() {
+        let e = td(r#"{"family":"web","containerDefinitions":[{"name":"web","imagee":"x"}]}"#).unwrap_err();
+        assert_eq!(e.location, crate::error::Location::Field("containerDefinitions[0]".into()));
+        assert!(e.message.contains("imagee"), "{}", e.message);
+    }
+
+    #[test]
+    fn describe_output_is_accepted() {
+        let t = td(r#"{"taskDefinition":{"family":"web","revision":3,"status":"ACTIVE","taskDefinitionArn":"arn:x",
+            "registeredAt":"2026-01-01","compatibilities":["EC2"],"requiresAttributes":[],"registeredBy":"me",
+            "deregisteredAt":null,"deleteRequestedAt":null,
+            "containerDefinitions":[{"name":"web","image":"x"}]},"tags":[{"key":"a","value":"b"}]}"#)
+            .unwrap();
+        assert_eq!(t.tags.unwrap()[0].key.as_deref(), Some("a"));
+        let out = serde_json::to_value(td(OK).unwrap()).unwrap();
+        assert!(out.get("revision").is_none());
+    }
+
+    #[test]
+    fn fargate_rules() {
+        let ok = td(OK).unwrap();
+        validate(&ok, "web", Path::new("t.json")).unwrap();
+        let e = validate(&ok, "app", Path::new("t.json")).unwrap_err();
+        assert!(e.message.contains("\"app\""), "{}", e.message);
+        let bad = td(&OK.replace("\"512\"", "\"4096\"")).unwrap();
+        assert!(validate(&bad, "web", Path::new("t.json")).unwrap_err().message.contains("no task size"));
+        let bad = td(&OK.replace("awsvpc", "bridge")).unwrap();
+        assert!(validate(&bad, "web", Path::new("t.json")).unwrap_err().message.contains("awsvpc"));
+    }
+
+    #[test]
+    fn normal_form_ignores_ecs_defaults() {
+        let a = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1 vCPU","containerDefinitions":[{"name":"web","image":"x",
+            "portMappings":[{"containerPort":80}],"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}]}]}"#).unwrap();
+        let b = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1024","volumes":[],"placementConstraints":[],
+            "containerDefinitions":[{"name":"web","image":"x","cpu":0,"essential":true,"mountPoints":[],
+            "portMappings":[{"containerPort":80,"hostPort":80,"protocol":"tcp"}],
+            "environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]}"#).unwrap();
+        assert_eq!(normalize(&a), normalize(&b));
+        let c = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1024","containerDefinitions":[{"name":"web","image":"y"}]}"#).unwrap();
+        assert_ne!(normalize(&a), normalize(&c));
+    }
+}
