@@ -30,7 +30,6 @@ pub enum Scenario {
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
 /// (revision 1), healthy; the release image exists in the sandbox's ECR.
 pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
-    let repo = repo_name(&spec.file.image.repository);
     let tag = spec.file.image.tag.clone();
     let mut faults = Faults::default();
     let marker = format!(":{tag}");
@@ -47,6 +46,13 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,
     }
+    seeded(spec, faults)
+}
+
+/// A sandbox world for `spec` with the given faults (see [`world_for`]).
+pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
+    let repo = repo_name(&spec.file.image.repository);
+    let tag = spec.file.image.tag.clone();
     let mut world = World::new(faults);
     world.put_image(&repo, &tag);
     let uri = world.repository_uri(&repo)?;
@@ -60,6 +66,8 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         config: desired_deployment_config(spec),
         load_balanced,
     });
+    // Seeding is not part of what the tests observe.
+    world.mutations.clear();
     Ok(Sim::new(world))
 }
 

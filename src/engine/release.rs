@@ -237,20 +237,24 @@ impl Engine {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, PortError>>,
     {
-        let mut delay = Duration::from_secs(1);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match f().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.is_retryable() && attempt < 8 => {
-                    self.warn(format!("{e}; retrying {op} in {}s", delay.as_secs()));
-                    self.ports.clock.sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(20));
+        let mut warned = false;
+        super::observe::retrying(self.ports.clock.as_ref(), || {
+            let fut = f();
+            let first = !warned;
+            warned = true;
+            async move {
+                let r = fut.await;
+                if let Err(e) = &r
+                    && e.is_retryable()
+                    && first
+                {
+                    self.warn(format!("{e}; retrying {op}"));
                 }
-                Err(e) => return Err(Error::Aws(e)),
+                r
             }
-        }
+        })
+        .await
+        .map_err(Error::Aws)
     }
 
     /// UpdateService exactly once: after a transient error the service is read back, and the call

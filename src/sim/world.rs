@@ -25,7 +25,7 @@ pub struct Faults {
     pub health_secs: f64,
     /// The next N calls of an operation (`ecs:DescribeServices`) answer ThrottlingException.
     pub throttle: BTreeMap<String, u32>,
-    /// Every k-th call of any operation is throttled (a throttling storm).
+    /// About one call in k, of any operation, is throttled (a throttling storm).
     pub throttle_every: Option<u64>,
     /// The next N calls of an operation answer HTTP 500.
     pub server_error: BTreeMap<String, u32>,
@@ -192,9 +192,16 @@ impl World {
         self.seq
     }
 
+    /// A deterministic 32-hex-digit id (splitmix64 of a counter).
     fn hex_id(&mut self) -> String {
+        let mix = |mut z: u64| {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^ (z >> 31)
+        };
         let n = self.next();
-        format!("{:032x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5eed)
+        format!("{:016x}{:016x}", mix(n), mix(n ^ 0xA5A5_A5A5))
     }
 
     pub(crate) fn schedule_interrupt(&mut self, at: f64, i: Interrupt) {
@@ -222,9 +229,10 @@ impl World {
             *n -= 1;
             return Err(PortError::Transient { op: op.into(), message: "malformed response: unknown enum value (injected)".into() });
         }
+        // A storm throttles about one call in k, spread pseudo-randomly (deterministic).
         if let Some(k) = self.faults.throttle_every
             && k > 0
-            && self.calls_seen.is_multiple_of(k)
+            && (self.calls_seen.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33).is_multiple_of(k)
         {
             return Err(PortError::Throttled { op: op.into() });
         }
@@ -727,7 +735,8 @@ impl World {
             && let Some(cb) = &cb
             && primary.failed_tasks >= circuit_threshold(d)
         {
-            let reason = "ECS deployment circuit breaker: tasks failed to start.".to_string();
+            let health = self.tasks.iter().any(|t| t.started_by == primary.id && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated") && t.exit_code == Some(137));
+            let reason = if health { "ECS deployment circuit breaker: tasks failed health checks." } else { "ECS deployment circuit breaker: tasks failed to start." }.to_string();
             let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
             {
                 let dep = &mut self.services[i].deployments[p];

@@ -1,1 +1,8 @@
-fn main(){}
+//! The one integration-test binary: CLI behaviour, simulator scenarios, the bad-input corpus and
+//! the moto wire tests, as modules.
+
+mod bad_inputs;
+mod engine;
+mod harness;
+mod moto;
+mod sandbox_cli;

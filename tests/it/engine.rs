@@ -1,0 +1,323 @@
+//! Simulator scenarios for the rolling release, in virtual time (each well under a second).
+
+use crate::harness::spec_dir;
+use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
+use fgdeploy::error::{Error, exit};
+use fgdeploy::sandbox::seeded;
+use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::spec::Spec;
+use std::sync::Arc;
+use std::time::Duration;
+
+struct Run {
+    result: Result<fgdeploy::engine::ReleaseReport, Error>,
+    events: Vec<Event>,
+    sim: Sim,
+}
+
+impl Run {
+    fn code(&self) -> i32 {
+        match &self.result {
+            Ok(r) => r.exit_code(false),
+            Err(e) => e.exit_code(),
+        }
+    }
+    /// The task definition the service serves, and whether it is steady there.
+    fn serving(&self) -> (String, bool) {
+        self.sim.world().serving("demo", "web").expect("service exists")
+    }
+    fn updates_to(&self, td: &str) -> usize {
+        self.sim.world().mutations.iter().filter(|(_, m)| m.starts_with("UpdateService") && m.contains(td) && !m.contains("(foreign)")).count()
+    }
+    fn has(&self, f: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(f)
+    }
+}
+
+const TD1: &str = "task-definition/web:1";
+const TD2: &str = "task-definition/web:2";
+
+fn load(extra: &str) -> (tempfile::TempDir, Spec) {
+    let (dir, path) = spec_dir(extra);
+    let spec = Spec::load(&path, None).expect("spec loads");
+    (dir, spec)
+}
+
+async fn release_with(extra: &str, faults: Faults, opts: ReleaseOptions, interrupt_at: Option<f64>) -> Run {
+    let (_dir, spec) = load(extra);
+    let sim = seeded(&spec, faults).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let interrupt = Interrupt::default();
+    if let Some(at) = interrupt_at {
+        sim.interrupt_at(at, interrupt.clone());
+    }
+    let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
+    let result = engine.release(&spec, &opts).await;
+    Run { result, events: rec.events(), sim }
+}
+
+async fn release(extra: &str, faults: Faults) -> Run {
+    release_with(extra, faults, ReleaseOptions::default(), None).await
+}
+
+fn marker() -> String {
+    ":v2".to_string()
+}
+
+#[tokio::test]
+async fn happy_path_deploys_the_new_revision() {
+    let r = release("", Faults::default()).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    let (td, steady) = r.serving();
+    assert!(td.ends_with(TD2) && steady, "serving {td} steady={steady}");
+    assert_eq!(r.updates_to(TD2), 1);
+    // The final event carries outcome, stage durations and AWS call counts.
+    let Some(Event::Finished { outcome, stages, api_calls, api_calls_total, .. }) = r.events.last() else { panic!("no Finished event") };
+    assert_eq!(outcome, "deployed");
+    assert!(stages.iter().any(|s| s.stage == fgdeploy::plan::Stage::Deploy && s.secs > 30.0), "{stages:?}");
+    assert_eq!(api_calls.get("ecs:UpdateService"), Some(&1));
+    assert_eq!(*api_calls_total, api_calls.values().sum::<u64>());
+    // The registered revision records what served before it (used by `rollback`).
+    let reg = r.sim.world().describe_task_definition("web:2").expect("web:2");
+    let tag = reg.definition.tags.unwrap_or_default().into_iter().find(|t| t.key.as_deref() == Some("fgdeploy:previous-task-definition"));
+    assert!(tag.and_then(|t| t.value).is_some_and(|v| v.ends_with(TD1)));
+}
+
+#[tokio::test]
+async fn tasks_that_never_start_trip_the_circuit_breaker_and_roll_back() {
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
+    let (td, steady) = r.serving();
+    assert!(td.ends_with(TD1) && steady, "serving {td}");
+    assert!(r.has(|e| matches!(e, Event::TaskFailed { reason, .. } if reason.contains("CannotPullContainerError"))), "failed tasks are reported with their stoppedReason");
+    assert!(r.has(|e| matches!(e, Event::RollbackFinished { ok: true, .. })));
+    let msg = r.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(msg.contains("circuit breaker"), "{msg}");
+}
+
+#[tokio::test]
+async fn failing_health_checks_time_out_and_fgdeploy_rolls_back() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let r = release("\n[deploy]\ntimeout = \"5m\"\n[deploy.rolling]\ncircuit_breaker = false\n", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
+    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("deploy.timeout")));
+    let (td, steady) = r.serving();
+    assert!(td.ends_with(TD1) && steady, "serving {td}");
+    // fgdeploy itself stopped the service deployment with rollback.
+    assert!(r.sim.world().mutations.iter().any(|(_, m)| m.starts_with("StopServiceDeployment")));
+}
+
+#[tokio::test]
+async fn without_the_service_deployment_api_rollback_uses_update_service() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    f.no_service_deployments_api = true;
+    let r = release("\n[deploy]\ntimeout = \"5m\"\n[deploy.rolling]\ncircuit_breaker = false\n", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
+    assert_eq!(r.updates_to(TD1), 1, "one UpdateService back to the previous revision");
+    assert!(r.serving().0.ends_with(TD1));
+}
+
+#[tokio::test]
+async fn alarm_during_bake_rolls_back() {
+    let mut f = Faults::default();
+    f.alarm_at = Some(60.0); // after steady state (~40 s), inside the bake time
+    let r = release("\n[deploy.rolling]\nalarms = [\"web-5xx\"]\n", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
+    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("ALARM")));
+    assert!(r.serving().0.ends_with(TD1));
+}
+
+#[tokio::test]
+async fn someone_elses_deployment_mid_release_is_a_failure_not_rolled_back() {
+    let mut f = Faults::default();
+    f.foreign_deploy_at = Some(20.0);
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::MANUAL_ACTION, "{:?}", r.result.as_ref().err());
+    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("another deployment")));
+    assert_eq!(r.updates_to(TD1), 0, "fgdeploy does not fight the other deployment");
+}
+
+#[tokio::test]
+async fn interrupt_rolls_back_by_default() {
+    let r = release_with("", Faults::default(), ReleaseOptions::default(), Some(10.0)).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
+    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("interrupted")));
+    let (td, steady) = r.serving();
+    assert!(td.ends_with(TD1) && steady);
+}
+
+#[tokio::test]
+async fn interrupt_with_detach_leaves_the_deployment_running() {
+    let r = release_with("\n[rollback]\non_interrupt = \"detach\"\n", Faults::default(), ReleaseOptions::default(), Some(10.0)).await;
+    assert_eq!(r.code(), exit::DETACHED, "{:?}", r.result.as_ref().err());
+    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("goes on without fgdeploy")));
+    assert!(r.serving().0.ends_with(TD2), "the deployment continues");
+    assert_eq!(r.updates_to(TD1), 0);
+}
+
+#[tokio::test]
+async fn a_throttling_storm_does_not_abort_the_release() {
+    let mut f = Faults::default();
+    f.throttle_every = Some(2);
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    assert!(r.serving().0.ends_with(TD2));
+    assert_eq!(r.updates_to(TD2), 1);
+}
+
+#[tokio::test]
+async fn a_5xx_on_update_service_is_not_sent_twice_when_it_took_effect() {
+    // The first UpdateService answers 500 *after* taking effect is not modelled by the simulator
+    // (it fails before acting), so the retry happens exactly once more and only once succeeds.
+    let mut f = Faults::default();
+    f.server_error.insert("ecs:UpdateService".into(), 1);
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    assert_eq!(r.updates_to(TD2), 1);
+}
+
+#[tokio::test]
+async fn deadlocking_settings_are_refused_at_plan_time() {
+    let r = release("\n[deploy.rolling]\nminimum_healthy_percent = 100\nmaximum_percent = 100\n", Faults::default()).await;
+    assert_eq!(r.code(), exit::INPUT);
+    let msg = r.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(msg.contains("never progress") && msg.contains("deploy.rolling"), "{msg}");
+    assert!(r.sim.world().mutations.is_empty(), "nothing was changed");
+}
+
+#[tokio::test]
+async fn a_deployment_in_progress_blocks_the_release_unless_forced() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    // Start someone's deployment and leave it running.
+    {
+        let mut w = sim.world();
+        let td = w.describe_task_definition("web:1").expect("web:1").definition;
+        let reg = w.register_task_definition(td);
+        w.update_service(&fgdeploy::ports::UpdateService { cluster: "demo".into(), service: "web".into(), task_definition: reg.arn, desired_count: None, deployment_config: None }, true).expect("update");
+    }
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec, Interrupt::default());
+    let err = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("refused");
+    assert_eq!(err.exit_code(), exit::CONFLICT);
+    assert!(err.to_string().contains("--force"), "{err}");
+    let ok = engine.release(&spec, &ReleaseOptions { force: true, ..Default::default() }).await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
+}
+
+#[tokio::test]
+async fn an_unchanged_service_is_not_redeployed() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions::default()).await.expect("first release");
+    let before = sim.world().mutations.len();
+    let again = engine.release(&spec, &ReleaseOptions::default()).await.expect("second release");
+    assert_eq!(again.outcome, "unchanged");
+    assert!(!again.plan.has_changes);
+    assert_eq!(sim.world().mutations.len(), before, "no mutating call");
+}
+
+#[tokio::test]
+async fn dry_run_makes_no_mutating_call() {
+    let r = release_with("", Faults::default(), ReleaseOptions { dry_run: true, ..Default::default() }, None).await;
+    let rep = r.result.as_ref().expect("plan");
+    assert!(rep.plan.has_changes);
+    assert_eq!(rep.exit_code(true), exit::CHANGES);
+    assert!(r.sim.world().mutations.is_empty());
+    assert!(r.sim.calls().snapshot().keys().all(|op| op.contains(":Describe") || op.contains(":BatchGet") || op.contains(":List")), "{:?}", r.sim.calls().snapshot());
+}
+
+#[tokio::test]
+async fn manual_rollback_restores_the_previous_revision() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
+    let dry = engine.rollback_command(&spec, None, true, None).await.expect("dry run");
+    assert!(dry.target.ends_with(TD1) && dry.current.ends_with(TD2), "{dry:?}");
+    assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2), "dry run changes nothing");
+    engine.rollback_command(&spec, None, false, None).await.expect("rollback");
+    let (td, steady) = sim.world().serving("demo", "web").expect("svc");
+    assert!(td.ends_with(TD1) && steady);
+    // And forward again by number.
+    engine.rollback_command(&spec, Some("2"), false, None).await.expect("rollback --to 2");
+    assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2));
+}
+
+#[tokio::test]
+async fn rollback_stops_a_deployment_in_flight() {
+    let (_dir, spec) = load("\n[deploy]\ntimeout = \"20m\"\n");
+    let mut f = Faults::default();
+    f.start_secs = 600.0; // the new tasks take 10 minutes to start
+    let sim = seeded(&spec, f).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
+    let plan = engine.rollback_command(&spec, None, false, None).await.expect("rollback");
+    assert_eq!(plan.action, "stop-in-flight");
+    let (td, steady) = sim.world().serving("demo", "web").expect("svc");
+    assert!(td.ends_with(TD1) && steady, "{td}");
+}
+
+/// Invariant: in any rolling scenario, one release sends at most one UpdateService for its new
+/// revision, and ends with the new revision COMPLETED or the previous one serving.
+#[tokio::test]
+async fn invariant_one_update_and_a_defined_end_state() {
+    let mut seed: u64 = 0x5eed_f00d;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let mut outcomes = std::collections::BTreeMap::<i32, u32>::new();
+    for case in 0..40 {
+        let mut f = Faults::default();
+        match next(6) {
+            0 => {}
+            1 => {
+                f.fail_start.insert(marker());
+            }
+            2 => {
+                f.unhealthy.insert(marker());
+            }
+            3 => f.throttle_every = Some(2 + next(4)),
+            4 => f.start_secs = 5.0 + next(300) as f64,
+            _ => f.alarm_at = Some(next(200) as f64),
+        }
+        if next(3) == 0 {
+            f.server_error.insert(["ecs:UpdateService", "ecs:DescribeServices", "ecs:RegisterTaskDefinition"][next(3) as usize].into(), 1 + next(2) as u32);
+        }
+        let min = [0, 50, 100][next(3) as usize];
+        let max = [150, 200][next(2) as usize];
+        let cb = next(2) == 0;
+        let extra = format!("\n[deploy]\ntimeout = \"6m\"\n[deploy.rolling]\nminimum_healthy_percent = {min}\nmaximum_percent = {max}\ncircuit_breaker = {cb}\nalarms = [\"a\"]\n");
+        let interrupt = (next(5) == 0).then(|| next(120) as f64);
+        let r = release_with(&extra, f.clone(), ReleaseOptions { plan: fgdeploy::plan::PlanOptions { allow_downtime: true, ..Default::default() }, ..Default::default() }, interrupt).await;
+        let code = r.code();
+        *outcomes.entry(code).or_default() += 1;
+        assert!(r.updates_to(TD2) <= 1, "case {case}: {} UpdateService calls for the new revision ({f:?})", r.updates_to(TD2));
+        let (td, steady) = r.serving();
+        match code {
+            0 => assert!(td.ends_with(TD2) && steady, "case {case}: success but serving {td}"),
+            7 => assert!(td.ends_with(TD1) && steady, "case {case}: rolled back but serving {td} steady={steady}"),
+            other => panic!("case {case}: unexpected exit {other}: {:?} ({f:?}, interrupt {interrupt:?})", r.result.err()),
+        }
+    }
+    println!("invariant outcomes by exit code: {outcomes:?}");
+    assert!(outcomes.len() >= 2, "the scenarios exercise both success and rollback: {outcomes:?}");
+}
+
+#[tokio::test]
+async fn adaptive_polling_is_cheap() {
+    let r = release("", Faults::default()).await;
+    let calls = r.sim.calls().count("ecs:DescribeServices");
+    let Some(Event::Finished { secs, .. }) = r.events.last() else { panic!() };
+    // A fixed 2 s poller would make secs/2 calls; backing off while idle must do better.
+    assert!((calls as f64) < secs / 2.0, "{calls} DescribeServices in {secs} virtual seconds");
+    let _ = Duration::from_secs(1);
+}
