@@ -15,7 +15,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "fgdeploy", version, about = "Release containerised services to Amazon ECS on Fargate: plan, migrate, register, deploy, verify, roll back.")]
+#[command(
+    name = "fgdeploy",
+    version,
+    about = "Release containerised services to Amazon ECS on Fargate: plan, migrate, register, deploy, verify, roll back."
+)]
 pub struct Cli {
     /// Output: human (TTY progress, or plain lines in CI) or json (newline-delimited events).
     #[arg(long, global = true, value_enum, default_value_t = Output::Human, env = "FGDEPLOY_OUTPUT")]
@@ -127,6 +131,9 @@ pub struct RollbackArgs {
     /// Show what would be done.
     #[arg(long)]
     pub dry_run: bool,
+    /// Start the rollback and exit without watching it.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Override rollback.timeout.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
@@ -162,7 +169,10 @@ where
         }
     };
     if cli.verbose {
-        let _ = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter("info,fgdeploy=debug,aws_smithy_runtime=debug").try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter("info,fgdeploy=debug,aws_smithy_runtime=debug")
+            .try_init();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
@@ -176,7 +186,10 @@ where
         Ok(code) => code,
         Err(e) => {
             if json {
-                println!("{}", serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
+                );
             }
             eprintln!("error: {e}");
             e.exit_code()
@@ -193,7 +206,13 @@ fn ctx(cli: &Cli) -> Ctx {
     let tty = std::io::stdout().is_terminal();
     let github = std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true");
     let style = render::choose_style(cli.output == Output::Json, github, tty);
-    let verbosity = if cli.quiet { Verbosity::Quiet } else if cli.verbose { Verbosity::Verbose } else { Verbosity::Normal };
+    let verbosity = if cli.quiet {
+        Verbosity::Quiet
+    } else if cli.verbose {
+        Verbosity::Verbose
+    } else {
+        Verbosity::Normal
+    };
     Ctx { renderer: Arc::new(Renderer::new(style, verbosity, render::use_color(tty), Box::new(std::io::stdout()))), style }
 }
 
@@ -208,7 +227,12 @@ async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Renderer, style:
             renderer.emit(
                 crate::sim::EPOCH,
                 spec.service(),
-                &crate::engine::Event::Info { message: format!("SANDBOX: rehearsal against the built-in simulator (scenario {:?}); no AWS call is made, times are virtual", target.scenario) },
+                &crate::engine::Event::Info {
+                    message: format!(
+                        "SANDBOX: rehearsal against the built-in simulator (scenario {:?}); no AWS call is made, times are virtual",
+                        target.scenario
+                    ),
+                },
             );
         }
         Ok(sandbox::world_for(spec, target.scenario)?.ports())
@@ -256,9 +280,18 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             let spec = load(args)?;
             let td = spec.render_task_definition("validate.invalid/image:tag")?;
             if cli.output == Output::Json {
-                println!("{}", serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
+                );
             } else if !cli.quiet {
-                println!("ok: {} and {} are valid (family {}, {} container(s))", spec.path.display(), spec.template_path.display(), td.family, td.container_definitions.len());
+                println!(
+                    "ok: {} and {} are valid (family {}, {} container(s))",
+                    spec.path.display(),
+                    spec.template_path.display(),
+                    td.family,
+                    td.container_definitions.len()
+                );
             }
             Ok(exit::OK)
         }
@@ -277,11 +310,14 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             let interrupt = Interrupt::default();
             install_signals(interrupt.clone());
             let mut engine = Engine::new(ports.clone(), c.renderer.clone(), interrupt);
-            let result = engine.rollback_command(&spec, a.to.as_deref(), a.dry_run, a.timeout).await;
+            let result = engine.rollback_command(&spec, a.to.as_deref(), a.dry_run, a.no_wait, a.timeout).await;
             c.renderer.finish();
             let plan = result?;
             if cli.output == Output::Json {
-                println!("{}", serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()}));
+                println!(
+                    "{}",
+                    serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
+                );
             } else {
                 println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
             }
@@ -304,7 +340,16 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn release(cli: &Cli, spec: &Spec, flags: &PlanFlags, target: &TargetArgs, dry_run: bool, force: bool, no_wait: bool, timeout: Option<Duration>) -> Result<i32, Error> {
+async fn release(
+    cli: &Cli,
+    spec: &Spec,
+    flags: &PlanFlags,
+    target: &TargetArgs,
+    dry_run: bool,
+    force: bool,
+    no_wait: bool,
+    timeout: Option<Duration>,
+) -> Result<i32, Error> {
     let c = ctx(cli);
     let ports = ports_for(spec, target, &c.renderer, c.style).await?;
     let interrupt = Interrupt::default();

@@ -43,13 +43,11 @@ fn child(path: &str, key: &str) -> String {
 
 fn list_key(items: &[Value]) -> Option<&'static str> {
     ["name", "key", "containerName"].into_iter().find(|k| {
-        !items.is_empty()
-            && items.iter().all(|i| i.get(*k).and_then(Value::as_str).is_some())
-            && {
-                let mut names: Vec<_> = items.iter().filter_map(|i| i.get(*k).and_then(Value::as_str)).collect();
-                names.sort();
-                names.windows(2).all(|w| w[0] != w[1])
-            }
+        !items.is_empty() && items.iter().all(|i| i.get(*k).and_then(Value::as_str).is_some()) && {
+            let mut names: Vec<_> = items.iter().filter_map(|i| i.get(*k).and_then(Value::as_str)).collect();
+            names.sort();
+            names.windows(2).all(|w| w[0] != w[1])
+        }
     })
 }
 

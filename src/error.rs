@@ -52,12 +52,7 @@ pub struct InputError {
 
 impl InputError {
     pub fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        InputError {
-            file: file.into(),
-            location: Location::None,
-            message: message.into(),
-            fix: fix.into(),
-        }
+        InputError { file: file.into(), location: Location::None, message: message.into(), fix: fix.into() }
     }
     pub fn at_field(mut self, field: impl Into<String>) -> Self {
         self.location = Location::Field(field.into());
@@ -100,11 +95,7 @@ pub enum Error {
     #[error("release failed and was rolled back: {reason}\n  the service is serving {serving}")]
     RolledBack { reason: String, serving: String },
     #[error("{reason}\n  MANUAL ACTION NEEDED: {state}\n  next: {next}")]
-    ManualAction {
-        reason: String,
-        state: String,
-        next: String,
-    },
+    ManualAction { reason: String, state: String, next: String },
     #[error("detached: {0}")]
     Detached(String),
     #[error("internal error (a bug in fgdeploy, please report it): {0}")]
@@ -141,10 +132,7 @@ impl Error {
     }
 
     pub fn usage(message: impl Into<String>, fix: impl Into<String>) -> Self {
-        Error::Usage {
-            message: message.into(),
-            fix: fix.into(),
-        }
+        Error::Usage { message: message.into(), fix: fix.into() }
     }
 }
 

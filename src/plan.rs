@@ -147,7 +147,9 @@ fn config_json(c: &DeploymentConfig) -> serde_json::Value {
     let mut v = serde_json::to_value(c).unwrap_or_default();
     // Absent alarms == alarms disabled with no names; absent breaker == disabled.
     if let serde_json::Value::Object(m) = &mut v {
-        if m.get("alarms").is_some_and(|a| a.is_null() || a.get("enable") == Some(&false.into()) && a.get("names").is_some_and(|n| n.as_array().is_some_and(Vec::is_empty))) {
+        if m.get("alarms").is_some_and(|a| {
+            a.is_null() || a.get("enable") == Some(&false.into()) && a.get("names").is_some_and(|n| n.as_array().is_some_and(Vec::is_empty))
+        }) {
             m.remove("alarms");
         }
         if m.get("circuit_breaker").is_some_and(|a| a.is_null() || a.get("enable") == Some(&false.into())) {
@@ -226,7 +228,9 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         (None, _, _) => StageAction::Skip { reason: "no [migration] in the deployspec".into() },
         (Some(_), true, _) => StageAction::Skip { reason: "--skip-migration".into() },
         (Some(_), false, false) => StageAction::Skip { reason: "nothing to release".into() },
-        (Some(m), false, true) => StageAction::Run { detail: format!("run {:?} in container {} with {}", m.command.join(" "), m.container, m.image) },
+        (Some(m), false, true) => {
+            StageAction::Run { detail: format!("run {:?} in container {} with {}", m.command.join(" "), m.container, m.image) }
+        }
     };
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
     stages.push(StagePlan {
@@ -234,7 +238,9 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         action: if register {
             StageAction::Run { detail: format!("register a new revision of {} ({} change(s))", desired.family, td_changes.len()) }
         } else {
-            StageAction::Skip { reason: format!("task definition unchanged ({})", live.task_definition.as_ref().map_or("-", |l| l.arn.as_str())) }
+            StageAction::Skip {
+                reason: format!("task definition unchanged ({})", live.task_definition.as_ref().map_or("-", |l| l.arn.as_str())),
+            }
         },
     });
     let deploy_detail = match spec.file.deploy.strategy {
@@ -247,7 +253,11 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     });
     stages.push(StagePlan {
         stage: Stage::Verify,
-        action: if deploy { StageAction::Run { detail: "the new revision is PRIMARY, COMPLETED and at its desired count".into() } } else { StageAction::Skip { reason: "nothing deployed".into() } },
+        action: if deploy {
+            StageAction::Run { detail: "the new revision is PRIMARY, COMPLETED and at its desired count".into() }
+        } else {
+            StageAction::Skip { reason: "nothing deployed".into() }
+        },
     });
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
 
@@ -340,7 +350,15 @@ fn rolling_schedule(spec: &Spec, svc: &ServiceState, desired: i32, opts: &PlanOp
         new += start;
         steps.push(format!("round {round}: stop {stop} old, start {start} new → {old} old + {new} new"));
     }
-    Ok(RollingSchedule { desired, minimum_healthy_percent: r.minimum_healthy_percent, maximum_percent: r.maximum_percent, floor_tasks: floor, ceiling_tasks: ceiling, steps, warnings })
+    Ok(RollingSchedule {
+        desired,
+        minimum_healthy_percent: r.minimum_healthy_percent,
+        maximum_percent: r.maximum_percent,
+        floor_tasks: floor,
+        ceiling_tasks: ceiling,
+        steps,
+        warnings,
+    })
 }
 
 /// Human traffic schedule for a CodeDeploy ECS deployment config.

@@ -192,10 +192,7 @@ pub struct ServiceDeployment {
 
 impl ServiceDeployment {
     pub fn is_terminal(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"
-        )
+        matches!(self.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED")
     }
 }
 
@@ -253,12 +250,7 @@ pub trait Ecs: Send + Sync {
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition>;
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState>;
     /// ListServiceDeployments, newest first; `created_after` filters by creation time.
-    async fn list_service_deployments(
-        &self,
-        cluster: &str,
-        service: &str,
-        created_after: Option<Timestamp>,
-    ) -> PortResult<Vec<String>>;
+    async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>>;
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>>;
     /// StopServiceDeployment with stopType ROLLBACK.
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()>;
@@ -298,10 +290,7 @@ pub struct SystemClock;
 #[async_trait]
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
     }
     async fn sleep(&self, d: std::time::Duration) {
         tokio::time::sleep(d).await

@@ -28,12 +28,7 @@ pub struct Vars {
 impl Vars {
     /// Variables from the process environment; git is asked in `dir`.
     pub fn from_process(dir: &Path) -> Self {
-        Vars {
-            env: std::env::vars().collect(),
-            git_dir: dir.to_path_buf(),
-            git_sha: OnceCell::new(),
-            image: None,
-        }
+        Vars { env: std::env::vars().collect(), git_dir: dir.to_path_buf(), git_sha: OnceCell::new(), image: None }
     }
 
     pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
@@ -61,26 +56,16 @@ impl Vars {
 
     fn git_sha(&self) -> Result<&str, VarError> {
         let r = self.git_sha.get_or_init(|| {
-            let out = std::process::Command::new("git")
-                .arg("-C")
-                .arg(&self.git_dir)
-                .args(["rev-parse", "HEAD"])
-                .output();
+            let out = std::process::Command::new("git").arg("-C").arg(&self.git_dir).args(["rev-parse", "HEAD"]).output();
             match out {
-                Ok(o) if o.status.success() => {
-                    Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-                }
+                Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
                 Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
                 Err(e) => Err(format!("cannot run git: {e}")),
             }
         });
         r.as_deref().map_err(|why| VarError {
-            message: format!(
-                "`{{{{ git.sha }}}}` is used but {} is not a git checkout with a commit ({why})",
-                self.git_dir.display()
-            ),
-            fix: "run inside the repository, set `image.tag` to a fixed value, or pass --image-tag"
-                .into(),
+            message: format!("`{{{{ git.sha }}}}` is used but {} is not a git checkout with a commit ({why})", self.git_dir.display()),
+            fix: "run inside the repository, set `image.tag` to a fixed value, or pass --image-tag".into(),
         })
     }
 
@@ -100,8 +85,7 @@ impl Vars {
             }),
             _ => Err(VarError {
                 message: format!("unknown variable `{{{{ {name} }}}}`"),
-                fix: "known variables: {{ env.NAME }}, {{ git.sha }}, {{ git.short_sha }}, {{ image }}"
-                    .into(),
+                fix: "known variables: {{ env.NAME }}, {{ git.sha }}, {{ git.short_sha }}, {{ image }}".into(),
             }),
         }
     }
@@ -114,10 +98,7 @@ impl Vars {
             out.push_str(&rest[..start]);
             let after = &rest[start + 2..];
             let Some(end) = after.find("}}") else {
-                return Err(VarError {
-                    message: format!("unterminated `{{{{` in {s:?}"),
-                    fix: "close the variable with `}}`".into(),
-                });
+                return Err(VarError { message: format!("unterminated `{{{{` in {s:?}"), fix: "close the variable with `}}`".into() });
             };
             let name = after[..end].trim();
             if name.is_empty() {
@@ -134,11 +115,7 @@ impl Vars {
     }
 
     /// Expand every string in a JSON value; the error carries the JSON path of the string.
-    pub fn expand_json(
-        &self,
-        value: &mut serde_json::Value,
-        path: &mut Vec<String>,
-    ) -> Result<(), (String, VarError)> {
+    pub fn expand_json(&self, value: &mut serde_json::Value, path: &mut Vec<String>) -> Result<(), (String, VarError)> {
         match value {
             serde_json::Value::String(s) => {
                 if s.contains("{{") {
@@ -186,9 +163,7 @@ mod tests {
     fn vars() -> Vars {
         let mut env = BTreeMap::new();
         env.insert("STAGE".to_string(), "prod".to_string());
-        let mut v = Vars::from_process(Path::new("."))
-            .with_env(env)
-            .with_git_sha("0123456789abcdef0123");
+        let mut v = Vars::from_process(Path::new(".")).with_env(env).with_git_sha("0123456789abcdef0123");
         v.set_image("repo:tag");
         v
     }

@@ -31,9 +31,19 @@ pub async fn connect(region: Option<&str>) -> Result<Ports> {
     if conf.region().is_none() {
         return Err(Error::usage("no AWS region configured", "set `service.region` in the deployspec, or AWS_REGION / a profile region"));
     }
+    Ok(ports_from_config(&conf))
+}
+
+/// The ports over an already loaded SDK config (tests point it at the emulator).
+pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
+    ports_from_clients(aws_sdk_ecs::Client::new(conf), aws_sdk_ecr::Client::new(conf))
+}
+
+/// The ports over given clients (tests add interceptors to see the requests on the wire).
+pub fn ports_from_clients(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client) -> Ports {
     let calls = CallCounter::default();
-    let aws = Arc::new(Aws { ecs: aws_sdk_ecs::Client::new(&conf), ecr: aws_sdk_ecr::Client::new(&conf), calls: calls.clone() });
-    Ok(Ports { ecs: aws.clone(), ecr: aws, clock: Arc::new(SystemClock), calls })
+    let aws = Arc::new(Aws { ecs, ecr, calls: calls.clone() });
+    Ports { ecs: aws.clone(), ecr: aws, clock: Arc::new(SystemClock), calls }
 }
 
 /// Classify an SDK error for the engine.
@@ -51,19 +61,27 @@ where
             let code = ctx.err().code().map(str::to_string);
             let message = ctx.err().message().unwrap_or_default().to_string();
             match code.as_deref() {
-                Some(c) if c.contains("Throttl") || c == "RequestLimitExceeded" || c == "TooManyRequestsException" => PortError::Throttled { op },
-                Some(c) if c.ends_with("NotFoundException") || c == "RepositoryNotFoundException" => PortError::NotFound { op, message: format!("{c}: {message}") },
+                Some(c) if c.contains("Throttl") || c == "RequestLimitExceeded" || c == "TooManyRequestsException" => {
+                    PortError::Throttled { op }
+                }
+                Some(c) if c.ends_with("NotFoundException") || c == "RepositoryNotFoundException" => {
+                    PortError::NotFound { op, message: format!("{c}: {message}") }
+                }
                 Some("UnknownOperationException") | Some("UnsupportedFeatureException") => PortError::Unsupported { op, message },
                 Some(c) if status >= 500 => PortError::Transient { op, message: format!("{c}: {message}") },
                 Some(c) => PortError::Rejected { op, code: c.to_string(), message },
                 // AWS always answers with an error code; a bare 500/404 comes from an endpoint that
                 // does not implement the operation (an emulator, a proxy).
-                None if status == 500 || status == 404 => PortError::Unsupported { op, message: format!("HTTP {status} without an AWS error body") },
+                None if status == 500 || status == 404 => {
+                    PortError::Unsupported { op, message: format!("HTTP {status} without an AWS error body") }
+                }
                 None => PortError::Transient { op, message: text },
             }
         }
         SdkError::ConstructionFailure(_) => PortError::Rejected { op, code: "RequestConstruction".into(), message: text },
-        _ if text.contains("credentials") || text.contains("Credentials") => PortError::Rejected { op, code: "NoCredentials".into(), message: text },
+        _ if text.contains("credentials") || text.contains("Credentials") => {
+            PortError::Rejected { op, code: "NoCredentials".into(), message: text }
+        }
         _ => PortError::Transient { op, message: text },
     }
 }
@@ -94,8 +112,14 @@ fn service_from(s: &t::Service) -> ServiceState {
         deployment_config: DeploymentConfig {
             minimum_healthy_percent: dc.and_then(|c| c.minimum_healthy_percent()),
             maximum_percent: dc.and_then(|c| c.maximum_percent()),
-            circuit_breaker: dc.and_then(|c| c.deployment_circuit_breaker()).map(|b| CircuitBreaker { enable: b.enable(), rollback: b.rollback() }),
-            alarms: dc.and_then(|c| c.alarms()).map(|a| Alarms { names: a.alarm_names().to_vec(), enable: a.enable(), rollback: a.rollback() }),
+            circuit_breaker: dc
+                .and_then(|c| c.deployment_circuit_breaker())
+                .map(|b| CircuitBreaker { enable: b.enable(), rollback: b.rollback() }),
+            alarms: dc.and_then(|c| c.alarms()).map(|a| Alarms {
+                names: a.alarm_names().to_vec(),
+                enable: a.enable(),
+                rollback: a.rollback(),
+            }),
         },
         deployments: s
             .deployments()
@@ -113,11 +137,23 @@ fn service_from(s: &t::Service) -> ServiceState {
                 created_at: ts(d.created_at()),
             })
             .collect(),
-        events: s.events().iter().map(|e| ServiceEvent { id: e.id().unwrap_or_default().to_string(), created_at: ts(e.created_at()), message: e.message().unwrap_or_default().to_string() }).collect(),
+        events: s
+            .events()
+            .iter()
+            .map(|e| ServiceEvent {
+                id: e.id().unwrap_or_default().to_string(),
+                created_at: ts(e.created_at()),
+                message: e.message().unwrap_or_default().to_string(),
+            })
+            .collect(),
         load_balancers: s
             .load_balancers()
             .iter()
-            .map(|l| LoadBalancer { target_group_arn: l.target_group_arn().map(str::to_string), container_name: l.container_name().map(str::to_string), container_port: l.container_port() })
+            .map(|l| LoadBalancer {
+                target_group_arn: l.target_group_arn().map(str::to_string),
+                container_name: l.container_name().map(str::to_string),
+                container_port: l.container_port(),
+            })
             .collect(),
         network: s.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|v| Network {
             subnets: v.subnets().to_vec(),
@@ -163,7 +199,12 @@ fn task_from(task: &t::Task) -> Task {
         containers: task
             .containers()
             .iter()
-            .map(|c| ContainerState { name: c.name().unwrap_or_default().to_string(), exit_code: c.exit_code(), reason: c.reason().map(str::to_string), last_status: c.last_status().map(str::to_string) })
+            .map(|c| ContainerState {
+                name: c.name().unwrap_or_default().to_string(),
+                exit_code: c.exit_code(),
+                reason: c.reason().map(str::to_string),
+                last_status: c.last_status().map(str::to_string),
+            })
             .collect(),
     }
 }
@@ -190,15 +231,25 @@ impl Ecs for Aws {
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
         let op = "ecs:DescribeTaskDefinition";
         self.calls.record(op);
-        let out = self.ecs.describe_task_definition().task_definition(td).include(t::TaskDefinitionField::Tags).send().await.map_err(|e| map_err(op, e))?;
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(td)
+            .include(t::TaskDefinitionField::Tags)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
         td_from(out.task_definition(), out.tags(), op)
     }
 
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {
         let op = "ecs:RegisterTaskDefinition";
         self.calls.record(op);
-        let req = taskdef::to_request(self.ecs.register_task_definition(), td)
-            .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidTaskDefinition".into(), message: e.to_string() })?;
+        let req = taskdef::to_request(self.ecs.register_task_definition(), td).map_err(|e| PortError::Rejected {
+            op: op.into(),
+            code: "InvalidTaskDefinition".into(),
+            message: e.to_string(),
+        })?;
         let out = req.send().await.map_err(|e| map_err(op, e))?;
         td_from(out.task_definition(), out.tags(), op)
     }
@@ -206,11 +257,20 @@ impl Ecs for Aws {
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let op = "ecs:UpdateService";
         self.calls.record(op);
-        let mut b = self.ecs.update_service().cluster(&req.cluster).service(&req.service).task_definition(&req.task_definition).set_desired_count(req.desired_count);
+        let mut b = self
+            .ecs
+            .update_service()
+            .cluster(&req.cluster)
+            .service(&req.service)
+            .task_definition(&req.task_definition)
+            .set_desired_count(req.desired_count);
         if let Some(c) = &req.deployment_config {
-            let mut cfg = t::DeploymentConfiguration::builder().set_minimum_healthy_percent(c.minimum_healthy_percent).set_maximum_percent(c.maximum_percent);
+            let mut cfg = t::DeploymentConfiguration::builder()
+                .set_minimum_healthy_percent(c.minimum_healthy_percent)
+                .set_maximum_percent(c.maximum_percent);
             if let Some(cb) = &c.circuit_breaker {
-                cfg = cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
+                cfg =
+                    cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
             }
             if let Some(a) = &c.alarms {
                 let alarms = t::DeploymentAlarms::builder()
@@ -241,7 +301,13 @@ impl Ecs for Aws {
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
         let op = "ecs:DescribeServiceDeployments";
         self.calls.record(op);
-        let out = self.ecs.describe_service_deployments().set_service_deployment_arns(Some(arns.to_vec())).send().await.map_err(|e| map_err(op, e))?;
+        let out = self
+            .ecs
+            .describe_service_deployments()
+            .set_service_deployment_arns(Some(arns.to_vec()))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
         Ok(out.service_deployments().iter().map(sd_from).collect())
     }
 
@@ -262,7 +328,15 @@ impl Ecs for Aws {
         let op = "ecs:ListTasks";
         self.calls.record(op);
         let status = if stopped { t::DesiredStatus::Stopped } else { t::DesiredStatus::Running };
-        let out = self.ecs.list_tasks().cluster(cluster).started_by(started_by).desired_status(status).send().await.map_err(|e| map_err(op, e))?;
+        let out = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .started_by(started_by)
+            .desired_status(status)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
         Ok(out.task_arns().to_vec())
     }
 

@@ -76,7 +76,10 @@ pub fn to_request(b: RegisterTaskDefinitionFluentBuilder, td: &TaskDefinition) -
         })?)
         .set_ephemeral_storage(td.ephemeral_storage.as_ref().map(|e| t::EphemeralStorage::builder().size_in_gib(e.size_in_gi_b).build()))
         .set_runtime_platform(td.runtime_platform.as_ref().map(|r| {
-            t::RuntimePlatform::builder().set_cpu_architecture(en(&r.cpu_architecture)).set_operating_system_family(en(&r.operating_system_family)).build()
+            t::RuntimePlatform::builder()
+                .set_cpu_architecture(en(&r.cpu_architecture))
+                .set_operating_system_family(en(&r.operating_system_family))
+                .build()
         }))
         .set_enable_fault_injection(td.enable_fault_injection))
 }
@@ -136,7 +139,10 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .name(&c.name)
         .set_image(c.image.clone())
         .set_repository_credentials(
-            c.repository_credentials.as_ref().map(|r| t::RepositoryCredentials::builder().credentials_parameter(&r.credentials_parameter).build()).transpose()?,
+            c.repository_credentials
+                .as_ref()
+                .map(|r| t::RepositoryCredentials::builder().credentials_parameter(&r.credentials_parameter).build())
+                .transpose()?,
         )
         .set_cpu(c.cpu)
         .set_memory(c.memory)
@@ -168,23 +174,45 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_entry_point(c.entry_point.clone())
         .set_command(c.command.clone())
         .set_environment(map_vec(&c.environment, kv)?)
-        .set_environment_files(map_vec(&c.environment_files, |f| t::EnvironmentFile::builder().value(&f.value).r#type(f.kind.as_str().into()).build())?)
-        .set_mount_points(map_vec(&c.mount_points, |m| {
-            Ok(t::MountPoint::builder().set_source_volume(m.source_volume.clone()).set_container_path(m.container_path.clone()).set_read_only(m.read_only).build())
+        .set_environment_files(map_vec(&c.environment_files, |f| {
+            t::EnvironmentFile::builder().value(&f.value).r#type(f.kind.as_str().into()).build()
         })?)
-        .set_volumes_from(map_vec(&c.volumes_from, |v| Ok(t::VolumeFrom::builder().set_source_container(v.source_container.clone()).set_read_only(v.read_only).build()))?)
+        .set_mount_points(map_vec(&c.mount_points, |m| {
+            Ok(t::MountPoint::builder()
+                .set_source_volume(m.source_volume.clone())
+                .set_container_path(m.container_path.clone())
+                .set_read_only(m.read_only)
+                .build())
+        })?)
+        .set_volumes_from(map_vec(&c.volumes_from, |v| {
+            Ok(t::VolumeFrom::builder().set_source_container(v.source_container.clone()).set_read_only(v.read_only).build())
+        })?)
         .set_linux_parameters(
             c.linux_parameters
                 .as_ref()
                 .map(|l| -> R<t::LinuxParameters> {
                     Ok(t::LinuxParameters::builder()
-                        .set_capabilities(l.capabilities.as_ref().map(|k| t::KernelCapabilities::builder().set_add(k.add.clone()).set_drop(k.drop.clone()).build()))
+                        .set_capabilities(
+                            l.capabilities
+                                .as_ref()
+                                .map(|k| t::KernelCapabilities::builder().set_add(k.add.clone()).set_drop(k.drop.clone()).build()),
+                        )
                         .set_devices(map_vec(&l.devices, |d| {
-                            t::Device::builder().host_path(&d.host_path).set_container_path(d.container_path.clone()).set_permissions(ens(&d.permissions)).build()
+                            t::Device::builder()
+                                .host_path(&d.host_path)
+                                .set_container_path(d.container_path.clone())
+                                .set_permissions(ens(&d.permissions))
+                                .build()
                         })?)
                         .set_init_process_enabled(l.init_process_enabled)
                         .set_shared_memory_size(l.shared_memory_size)
-                        .set_tmpfs(map_vec(&l.tmpfs, |x| t::Tmpfs::builder().container_path(&x.container_path).size(x.size).set_mount_options(x.mount_options.clone()).build())?)
+                        .set_tmpfs(map_vec(&l.tmpfs, |x| {
+                            t::Tmpfs::builder()
+                                .container_path(&x.container_path)
+                                .size(x.size)
+                                .set_mount_options(x.mount_options.clone())
+                                .build()
+                        })?)
                         .set_max_swap(l.max_swap)
                         .set_swappiness(l.swappiness)
                         .build())
@@ -192,7 +220,9 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
                 .transpose()?,
         )
         .set_secrets(map_vec(&c.secrets, secret)?)
-        .set_depends_on(map_vec(&c.depends_on, |d| t::ContainerDependency::builder().container_name(&d.container_name).condition(d.condition.as_str().into()).build())?)
+        .set_depends_on(map_vec(&c.depends_on, |d| {
+            t::ContainerDependency::builder().container_name(&d.container_name).condition(d.condition.as_str().into()).build()
+        })?)
         .set_start_timeout(c.start_timeout)
         .set_stop_timeout(c.stop_timeout)
         .set_version_consistency(en(&c.version_consistency))
@@ -209,12 +239,18 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_interactive(c.interactive)
         .set_pseudo_terminal(c.pseudo_terminal)
         .set_docker_labels(hm(&c.docker_labels))
-        .set_ulimits(map_vec(&c.ulimits, |u| t::Ulimit::builder().name(u.name.as_str().into()).soft_limit(u.soft_limit).hard_limit(u.hard_limit).build())?)
+        .set_ulimits(map_vec(&c.ulimits, |u| {
+            t::Ulimit::builder().name(u.name.as_str().into()).soft_limit(u.soft_limit).hard_limit(u.hard_limit).build()
+        })?)
         .set_log_configuration(
             c.log_configuration
                 .as_ref()
                 .map(|l| -> R<t::LogConfiguration> {
-                    t::LogConfiguration::builder().log_driver(l.log_driver.as_str().into()).set_options(hm(&l.options)).set_secret_options(map_vec(&l.secret_options, secret)?).build()
+                    t::LogConfiguration::builder()
+                        .log_driver(l.log_driver.as_str().into())
+                        .set_options(hm(&l.options))
+                        .set_secret_options(map_vec(&l.secret_options, secret)?)
+                        .build()
                 })
                 .transpose()?,
         )
@@ -232,12 +268,21 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
                 })
                 .transpose()?,
         )
-        .set_system_controls(map_vec(&c.system_controls, |s| Ok(t::SystemControl::builder().set_namespace(s.namespace.clone()).set_value(s.value.clone()).build()))?)
+        .set_system_controls(map_vec(&c.system_controls, |s| {
+            Ok(t::SystemControl::builder().set_namespace(s.namespace.clone()).set_value(s.value.clone()).build())
+        })?)
         .set_resource_requirements(map_vec(&c.resource_requirements, |r| {
-            t::ResourceRequirement::builder().value(&r.value).r#type(r.kind.as_str().into()).set_sharing_strategy(sharing_to(&r.sharing_strategy)?).build()
+            t::ResourceRequirement::builder()
+                .value(&r.value)
+                .r#type(r.kind.as_str().into())
+                .set_sharing_strategy(sharing_to(&r.sharing_strategy)?)
+                .build()
         })?)
         .set_firelens_configuration(
-            c.firelens_configuration.as_ref().map(|f| t::FirelensConfiguration::builder().r#type(f.kind.as_str().into()).set_options(hm(&f.options)).build()).transpose()?,
+            c.firelens_configuration
+                .as_ref()
+                .map(|f| t::FirelensConfiguration::builder().r#type(f.kind.as_str().into()).set_options(hm(&f.options)).build())
+                .transpose()?,
         )
         .set_credential_specs(c.credential_specs.clone())
         .build())
@@ -274,7 +319,10 @@ pub fn from_sdk(td: &t::TaskDefinition, tags: &[t::Tag]) -> TaskDefinition {
             container_name: p.container_name().to_string(),
             properties: opt_vec(p.properties(), kv_from),
         }),
-        inference_accelerators: opt_vec(td.inference_accelerators(), |a| InferenceAccelerator { device_name: a.device_name().to_string(), device_type: a.device_type().to_string() }),
+        inference_accelerators: opt_vec(td.inference_accelerators(), |a| InferenceAccelerator {
+            device_name: a.device_name().to_string(),
+            device_type: a.device_type().to_string(),
+        }),
         ephemeral_storage: td.ephemeral_storage().map(|e| EphemeralStorage { size_in_gi_b: e.size_in_gib() }),
         runtime_platform: td.runtime_platform().map(|r| RuntimePlatform {
             cpu_architecture: r.cpu_architecture().map(|x| x.as_str().to_string()),
@@ -311,7 +359,10 @@ fn volume_from(v: &t::Volume) -> Volume {
             root_directory: f.root_directory().to_string(),
             authorization_config: f
                 .authorization_config()
-                .map(|a| FsxAuthorizationConfig { credentials_parameter: a.credentials_parameter().to_string(), domain: a.domain().to_string() })
+                .map(|a| FsxAuthorizationConfig {
+                    credentials_parameter: a.credentials_parameter().to_string(),
+                    domain: a.domain().to_string(),
+                })
                 .unwrap_or_default(),
         }),
         configured_at_launch: v.configured_at_launch(),
@@ -322,7 +373,9 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
     ContainerDefinition {
         name: c.name().unwrap_or_default().to_string(),
         image: c.image().map(str::to_string),
-        repository_credentials: c.repository_credentials().map(|r| RepositoryCredentials { credentials_parameter: r.credentials_parameter().to_string() }),
+        repository_credentials: c
+            .repository_credentials()
+            .map(|r| RepositoryCredentials { credentials_parameter: r.credentials_parameter().to_string() }),
         cpu: Some(c.cpu()).filter(|x| *x != 0),
         memory: c.memory(),
         memory_reservation: c.memory_reservation(),
@@ -344,13 +397,19 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
         entry_point: strs(c.entry_point()),
         command: strs(c.command()),
         environment: opt_vec(c.environment(), kv_from),
-        environment_files: opt_vec(c.environment_files(), |f| EnvironmentFile { value: f.value().to_string(), kind: f.r#type().as_str().to_string() }),
+        environment_files: opt_vec(c.environment_files(), |f| EnvironmentFile {
+            value: f.value().to_string(),
+            kind: f.r#type().as_str().to_string(),
+        }),
         mount_points: opt_vec(c.mount_points(), |m| MountPoint {
             source_volume: m.source_volume().map(str::to_string),
             container_path: m.container_path().map(str::to_string),
             read_only: m.read_only(),
         }),
-        volumes_from: opt_vec(c.volumes_from(), |v| VolumeFrom { source_container: v.source_container().map(str::to_string), read_only: v.read_only() }),
+        volumes_from: opt_vec(c.volumes_from(), |v| VolumeFrom {
+            source_container: v.source_container().map(str::to_string),
+            read_only: v.read_only(),
+        }),
         linux_parameters: c.linux_parameters().map(|l| LinuxParameters {
             capabilities: l.capabilities().map(|k| KernelCapabilities { add: strs(k.add()), drop: strs(k.drop()) }),
             devices: opt_vec(l.devices(), |d| Device {
@@ -360,12 +419,19 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
             }),
             init_process_enabled: l.init_process_enabled(),
             shared_memory_size: l.shared_memory_size(),
-            tmpfs: opt_vec(l.tmpfs(), |x| Tmpfs { container_path: x.container_path().to_string(), size: x.size(), mount_options: strs(x.mount_options()) }),
+            tmpfs: opt_vec(l.tmpfs(), |x| Tmpfs {
+                container_path: x.container_path().to_string(),
+                size: x.size(),
+                mount_options: strs(x.mount_options()),
+            }),
             max_swap: l.max_swap(),
             swappiness: l.swappiness(),
         }),
         secrets: opt_vec(c.secrets(), secret_from),
-        depends_on: opt_vec(c.depends_on(), |d| ContainerDependency { container_name: d.container_name().to_string(), condition: d.condition().as_str().to_string() }),
+        depends_on: opt_vec(c.depends_on(), |d| ContainerDependency {
+            container_name: d.container_name().to_string(),
+            condition: d.condition().as_str().to_string(),
+        }),
         start_timeout: c.start_timeout(),
         stop_timeout: c.stop_timeout(),
         version_consistency: c.version_consistency().map(|x| x.as_str().to_string()),
@@ -382,7 +448,11 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
         interactive: c.interactive(),
         pseudo_terminal: c.pseudo_terminal(),
         docker_labels: bm(c.docker_labels()),
-        ulimits: opt_vec(c.ulimits(), |u| Ulimit { name: u.name().as_str().to_string(), soft_limit: u.soft_limit(), hard_limit: u.hard_limit() }),
+        ulimits: opt_vec(c.ulimits(), |u| Ulimit {
+            name: u.name().as_str().to_string(),
+            soft_limit: u.soft_limit(),
+            hard_limit: u.hard_limit(),
+        }),
         log_configuration: c.log_configuration().map(|l| LogConfiguration {
             log_driver: l.log_driver().as_str().to_string(),
             options: bm(l.options()),
@@ -395,7 +465,10 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
             retries: h.retries(),
             start_period: h.start_period(),
         }),
-        system_controls: opt_vec(c.system_controls(), |s| SystemControl { namespace: s.namespace().map(str::to_string), value: s.value().map(str::to_string) }),
+        system_controls: opt_vec(c.system_controls(), |s| SystemControl {
+            namespace: s.namespace().map(str::to_string),
+            value: s.value().map(str::to_string),
+        }),
         resource_requirements: opt_vec(c.resource_requirements(), |r| ResourceRequirement {
             value: r.value().to_string(),
             kind: r.r#type().as_str().to_string(),
@@ -403,7 +476,9 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
                 nvidia_mps: x.as_nvidia_mps().ok().map(|m| NvidiaMps { memory: m.memory, max_compute_percent: m.max_compute_percent }),
             }),
         }),
-        firelens_configuration: c.firelens_configuration().map(|f| FirelensConfiguration { kind: f.r#type().as_str().to_string(), options: bm(f.options()) }),
+        firelens_configuration: c
+            .firelens_configuration()
+            .map(|f| FirelensConfiguration { kind: f.r#type().as_str().to_string(), options: bm(f.options()) }),
         credential_specs: strs(c.credential_specs()),
     }
 }

@@ -39,19 +39,58 @@ pub struct StageTime {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    Plan { plan: Box<Plan> },
-    StageStarted { stage: Stage },
-    StageSkipped { stage: Stage, reason: String },
-    StageFinished { stage: Stage, secs: f64 },
-    Info { message: String },
-    Warning { message: String },
-    Registered { arn: String, revision: i32 },
-    DeploymentStarted { deployment_id: String, service_deployment_arn: Option<String>, task_definition: String },
-    Progress { new: Counts, old: Counts, failed_tasks: i32, rollout_state: Option<String>, service_deployment_status: Option<String> },
-    TaskFailed { task_id: String, reason: String },
-    ServiceEvent { message: String },
-    RollbackStarted { reason: String, to: String, how: String },
-    RollbackFinished { ok: bool, serving: String },
+    Plan {
+        plan: Box<Plan>,
+    },
+    StageStarted {
+        stage: Stage,
+    },
+    StageSkipped {
+        stage: Stage,
+        reason: String,
+    },
+    StageFinished {
+        stage: Stage,
+        secs: f64,
+    },
+    Info {
+        message: String,
+    },
+    Warning {
+        message: String,
+    },
+    Registered {
+        arn: String,
+        revision: i32,
+    },
+    DeploymentStarted {
+        deployment_id: String,
+        service_deployment_arn: Option<String>,
+        task_definition: String,
+    },
+    Progress {
+        new: Counts,
+        old: Counts,
+        failed_tasks: i32,
+        rollout_state: Option<String>,
+        service_deployment_status: Option<String>,
+    },
+    TaskFailed {
+        task_id: String,
+        reason: String,
+    },
+    ServiceEvent {
+        message: String,
+    },
+    RollbackStarted {
+        reason: String,
+        to: String,
+        how: String,
+    },
+    RollbackFinished {
+        ok: bool,
+        serving: String,
+    },
     Finished {
         outcome: String,
         exit_code: i32,

@@ -31,7 +31,7 @@ use crate::spec::Spec;
 /// No mutating call.
 pub async fn observe(spec: &Spec, ports: &Ports) -> Result<Live> {
     let clock = ports.clock.as_ref();
-    let service = retrying(clock, || ports.ecs.describe_service(spec.cluster(), spec.service())).await?.ok_or_else(|| {
+    let missing = || {
         Error::Aws(PortError::NotFound {
             op: "ecs:DescribeServices".into(),
             message: format!(
@@ -41,7 +41,12 @@ pub async fn observe(spec: &Spec, ports: &Ports) -> Result<Live> {
                 spec.path.display()
             ),
         })
-    })?;
+    };
+    let service = match retrying(clock, || ports.ecs.describe_service(spec.cluster(), spec.service())).await {
+        Ok(Some(s)) => s,
+        Ok(None) | Err(PortError::NotFound { .. }) => return Err(missing()),
+        Err(e) => return Err(e.into()),
+    };
     let task_definition = if service.task_definition.is_empty() {
         None
     } else {

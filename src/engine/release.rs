@@ -45,13 +45,17 @@ impl Engine {
         let mut stages = Vec::new();
         let result = self.release_inner(spec, opts, &mut stages).await;
         let (outcome, code, message) = match &result {
-            Ok(r) => (r.outcome.to_string(), r.exit_code(opts.dry_run), match r.outcome {
-                "planned" if r.plan.has_changes => "plan has changes".to_string(),
-                "planned" => "no changes".to_string(),
-                "unchanged" => "nothing to release: the live service already runs this".to_string(),
-                "started" => format!("deployment started, not watched (--no-wait): {}", r.task_definition.clone().unwrap_or_default()),
-                _ => format!("released {}", r.task_definition.clone().unwrap_or_default()),
-            }),
+            Ok(r) => (
+                r.outcome.to_string(),
+                r.exit_code(opts.dry_run),
+                match r.outcome {
+                    "planned" if r.plan.has_changes => "plan has changes".to_string(),
+                    "planned" => "no changes".to_string(),
+                    "unchanged" => "nothing to release: the live service already runs this".to_string(),
+                    "started" => format!("deployment started, not watched (--no-wait): {}", r.task_definition.clone().unwrap_or_default()),
+                    _ => format!("released {}", r.task_definition.clone().unwrap_or_default()),
+                },
+            ),
             Err(e) => (e.kind().to_string(), e.exit_code(), e.to_string()),
         };
         self.emit(Event::Finished {
@@ -84,7 +88,11 @@ impl Engine {
         }
         if live.service.deployment_controller != "ECS" {
             return Err(Error::usage(
-                format!("service {} uses the {} deployment controller; a rolling release needs the ECS controller", spec.service(), live.service.deployment_controller),
+                format!(
+                    "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
+                    spec.service(),
+                    live.service.deployment_controller
+                ),
                 "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
             ));
         }
@@ -144,18 +152,27 @@ impl Engine {
         update.task_definition = new_td.clone();
         let started_at = self.ports.clock.now();
         let svc = self.update_service_once(&update).await?;
-        let deployment_id = svc
-            .deployments
-            .iter()
-            .find(|d| d.status == "PRIMARY" && d.task_definition == new_td)
-            .map(|d| d.id.clone())
-            .ok_or_else(|| Error::ManualAction {
-                reason: "UpdateService answered without a PRIMARY deployment of the new revision".into(),
-                state: format!("service {} was updated to {new_td}, but its deployment cannot be tracked", spec.service()),
-                next: format!("run `fgdeploy status -f {}` and, if needed, `fgdeploy rollback -f {}`", spec.path.display(), spec.path.display()),
-            })?;
+        let deployment_id = match self.find_deployment(spec, &svc, &new_td).await {
+            Some(id) => id,
+            None if opts.no_wait => {
+                self.warn("the new deployment is not visible in the service yet; not watching (--no-wait)");
+                self.stage_end(Stage::Deploy, t, stages);
+                return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+            }
+            None => {
+                return Err(Error::ManualAction {
+                    reason: "ECS shows no PRIMARY deployment of the new revision after UpdateService".into(),
+                    state: format!("service {} was updated to {new_td}, but its deployment cannot be tracked", spec.service()),
+                    next: format!("run `fgdeploy status -f {0}` and, if needed, `fgdeploy rollback -f {0}`", spec.path.display()),
+                });
+            }
+        };
         let sd_arn = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
-        self.emit(Event::DeploymentStarted { deployment_id: deployment_id.clone(), service_deployment_arn: sd_arn.clone(), task_definition: new_td.clone() });
+        self.emit(Event::DeploymentStarted {
+            deployment_id: deployment_id.clone(),
+            service_deployment_arn: sd_arn.clone(),
+            task_definition: new_td.clone(),
+        });
         if opts.no_wait {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -187,10 +204,34 @@ impl Engine {
         let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
         let ok = svc.as_ref().and_then(ServiceState::primary).is_some_and(|p| p.task_definition == new_td && p.running == p.desired);
         if !ok {
-            return Err(self.handle_failure(spec, &tracker, FailKind::Failed("verification: the new revision is not serving at its desired count".into())).await);
+            return Err(self
+                .handle_failure(
+                    spec,
+                    &tracker,
+                    FailKind::Failed("verification: the new revision is not serving at its desired count".into()),
+                )
+                .await);
         }
         self.stage_end(Stage::Verify, t, stages);
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    /// The id of the PRIMARY deployment of `td`: from the UpdateService answer, else read back a
+    /// few times (eventual consistency).
+    async fn find_deployment(&self, spec: &Spec, svc: &ServiceState, td: &str) -> Option<String> {
+        let find = |s: &ServiceState| s.deployments.iter().find(|d| d.status == "PRIMARY" && d.task_definition == td).map(|d| d.id.clone());
+        if let Some(id) = find(svc) {
+            return Some(id);
+        }
+        for _ in 0..3 {
+            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            if let Ok(Some(s)) = self.ports.ecs.describe_service(spec.cluster(), spec.service()).await
+                && let Some(id) = find(&s)
+            {
+                return Some(id);
+            }
+        }
+        None
     }
 
     fn stage_start(&self, stage: Stage) -> f64 {
@@ -268,9 +309,11 @@ impl Engine {
                     self.warn(format!("{e}; checking whether the update took effect"));
                     self.ports.clock.sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(20));
-                    let now = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
+                    let now =
+                        self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
                     if let Some(s) = now
-                        && s.primary().is_some_and(|p| p.task_definition == update.task_definition && p.rollout_state.as_deref() != Some("COMPLETED"))
+                        && s.primary()
+                            .is_some_and(|p| p.task_definition == update.task_definition && p.rollout_state.as_deref() != Some("COMPLETED"))
                     {
                         return Ok(s);
                     }
@@ -343,7 +386,9 @@ impl Engine {
             FailKind::Replaced(td) => {
                 return Error::ManualAction {
                     reason: kind.describe(),
-                    state: format!("the service is now deploying {td}, which fgdeploy did not start; fgdeploy does not roll back someone else's deployment"),
+                    state: format!(
+                        "the service is now deploying {td}, which fgdeploy did not start; fgdeploy does not roll back someone else's deployment"
+                    ),
                     next: format!("find out who deployed {td}; `fgdeploy status -f {path}` shows the service"),
                 };
             }

@@ -80,7 +80,8 @@ impl Engine {
                 Err(e) => return Err(Error::Aws(e)),
             }
             if now >= deadline {
-                return Err(Error::Internal(format!("the rollback did not finish within {}", humantime::format_duration(timeout))).into_rollback_error());
+                return Err(Error::Internal(format!("the rollback did not finish within {}", humantime::format_duration(timeout)))
+                    .into_rollback_error());
             }
             // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse.
             self.ports.clock.sleep(interval).await;
@@ -93,12 +94,24 @@ impl Engine {
 
     /// `fgdeploy rollback`: stop an in-flight deployment with rollback, or redeploy the revision
     /// that served before the current one (or `to`).
-    pub async fn rollback_command(&mut self, spec: &Spec, to: Option<&str>, dry_run: bool, timeout: Option<Duration>) -> Result<RollbackPlan> {
+    pub async fn rollback_command(
+        &mut self,
+        spec: &Spec,
+        to: Option<&str>,
+        dry_run: bool,
+        no_wait: bool,
+        timeout: Option<Duration>,
+    ) -> Result<RollbackPlan> {
         self.service = spec.service().to_string();
         let svc = self
             .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service()))
             .await?
-            .ok_or_else(|| Error::Aws(crate::ports::PortError::NotFound { op: "ecs:DescribeServices".into(), message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()) }))?;
+            .ok_or_else(|| {
+                Error::Aws(crate::ports::PortError::NotFound {
+                    op: "ecs:DescribeServices".into(),
+                    message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()),
+                })
+            })?;
         let current = svc.task_definition.clone();
         let in_flight = svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
@@ -106,9 +119,15 @@ impl Engine {
 
         if in_flight && to.is_none() {
             // Stop the in-flight deployment; ECS restores the last successful revision.
-            let older = svc.deployments.iter().filter(|d| d.status != "PRIMARY").max_by_key(|d| d.running).map(|d| d.task_definition.clone());
+            let older =
+                svc.deployments.iter().filter(|d| d.status != "PRIMARY").max_by_key(|d| d.running).map(|d| d.task_definition.clone());
             let target = older.clone().unwrap_or_else(|| current.clone());
-            let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "stop-in-flight".into(), source: "the deployment in progress".into() };
+            let plan = RollbackPlan {
+                current: current.clone(),
+                target: target.clone(),
+                action: "stop-in-flight".into(),
+                source: "the deployment in progress".into(),
+            };
             if dry_run {
                 return Ok(plan);
             }
@@ -143,11 +162,25 @@ impl Engine {
             }
             return Ok(plan);
         }
-        let update = UpdateService { cluster: spec.cluster().into(), service: spec.service().into(), task_definition: target.clone(), desired_count: None, deployment_config: None };
+        let update = UpdateService {
+            cluster: spec.cluster().into(),
+            service: spec.service().into(),
+            task_definition: target.clone(),
+            desired_count: None,
+            deployment_config: None,
+        };
         let started = self.ports.clock.now();
         let resp = self.update_service_once(&update).await?;
         let deployment_id = resp.primary().map(|p| p.id.clone()).unwrap_or_default();
-        self.emit(Event::RollbackStarted { reason: "manual rollback".into(), to: target.clone(), how: "UpdateService to the previous revision".into() });
+        self.emit(Event::RollbackStarted {
+            reason: "manual rollback".into(),
+            to: target.clone(),
+            how: "UpdateService to the previous revision".into(),
+        });
+        if no_wait {
+            self.info("not watching the rollback (--no-wait); follow it with `fgdeploy status`");
+            return Ok(plan);
+        }
         let tracker = Tracker {
             cluster: spec.cluster().into(),
             service: spec.service().into(),
@@ -162,7 +195,10 @@ impl Engine {
         };
         let mut ws = WatchState::baseline(&svc);
         let (verdict, _) = self.watch(&tracker, &mut ws, &target).await.map_err(|e| manual(spec, &tracker, e))?;
-        self.emit(Event::RollbackFinished { ok: verdict == Verdict::Success, serving: if verdict == Verdict::Success { target.clone() } else { String::new() } });
+        self.emit(Event::RollbackFinished {
+            ok: verdict == Verdict::Success,
+            serving: if verdict == Verdict::Success { target.clone() } else { String::new() },
+        });
         match verdict {
             Verdict::Success => Ok(plan),
             Verdict::Failed(kind) => Err(Error::ManualAction {
@@ -184,13 +220,20 @@ impl Engine {
             let batch: Vec<String> = arns.into_iter().take(20).collect();
             if let Ok(mut sds) = self.ports.ecs.describe_service_deployments(&batch).await {
                 sds.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
-                if let Some(td) = sds.iter().filter(|sd| sd.status == "SUCCESSFUL").filter_map(|sd| sd.target_task_definition.clone()).find(|td| td != current) {
+                if let Some(td) = sds
+                    .iter()
+                    .filter(|sd| sd.status == "SUCCESSFUL")
+                    .filter_map(|sd| sd.target_task_definition.clone())
+                    .find(|td| td != current)
+                {
                     return Ok((td, "service deployment history".into()));
                 }
             }
         }
         let reg = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(current)).await?;
-        if let Some(prev) = reg.definition.tags.iter().flatten().find(|t| t.key.as_deref() == Some(TAG_PREVIOUS)).and_then(|t| t.value.clone()) {
+        if let Some(prev) =
+            reg.definition.tags.iter().flatten().find(|t| t.key.as_deref() == Some(TAG_PREVIOUS)).and_then(|t| t.value.clone())
+        {
             return Ok((prev, format!("the {TAG_PREVIOUS} tag of {current}")));
         }
         Err(Error::usage(
@@ -232,7 +275,9 @@ fn manual(spec: &Spec, t: &Tracker, e: Error) -> Error {
 impl Error {
     fn into_rollback_error(self) -> Error {
         match self {
-            Error::Internal(m) => Error::Aws(crate::ports::PortError::Rejected { op: "rollback".into(), code: "RollbackFailed".into(), message: m }),
+            Error::Internal(m) => {
+                Error::Aws(crate::ports::PortError::Rejected { op: "rollback".into(), code: "RollbackFailed".into(), message: m })
+            }
             e => e,
         }
     }

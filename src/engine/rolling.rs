@@ -66,7 +66,9 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
     if let Some(sd) = sd {
         let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.clone());
         match sd.status.as_str() {
-            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL" => return Verdict::Failed(FailKind::EcsRollingBack(reason())),
+            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL" => {
+                return Verdict::Failed(FailKind::EcsRollingBack(reason()));
+            }
             "ROLLBACK_FAILED" => return Verdict::Failed(FailKind::RollbackFailed(reason())),
             "STOPPED" => {
                 return match primary {
@@ -82,12 +84,18 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
         && d.rollout_state.as_deref() == Some("FAILED")
     {
         let reason = d.rollout_state_reason.clone().unwrap_or_else(|| "rolloutState FAILED".into());
-        return if t.ecs_rolls_back { Verdict::Failed(FailKind::EcsRollingBack(reason)) } else { Verdict::Failed(FailKind::Failed(reason)) };
+        return if t.ecs_rolls_back {
+            Verdict::Failed(FailKind::EcsRollingBack(reason))
+        } else {
+            Verdict::Failed(FailKind::Failed(reason))
+        };
     }
     match primary {
         Some(p) if p.id != t.deployment_id => {
             if p.task_definition == t.previous_td && t.ecs_rolls_back {
-                return Verdict::Failed(FailKind::EcsRollingBack(p.rollout_state_reason.clone().unwrap_or_else(|| "ECS started a rollback deployment".into())));
+                return Verdict::Failed(FailKind::EcsRollingBack(
+                    p.rollout_state_reason.clone().unwrap_or_else(|| "ECS started a rollback deployment".into()),
+                ));
             }
             return Verdict::Failed(FailKind::Replaced(p.task_definition.clone()));
         }
@@ -180,7 +188,14 @@ impl Engine {
     }
 
     /// Emit progress, new service events and newly failed tasks. Returns whether anything changed.
-    pub(super) async fn report_progress(&self, t: &Tracker, ws: &mut WatchState, svc: &ServiceState, sd: Option<&ServiceDeployment>, target_td: &str) -> bool {
+    pub(super) async fn report_progress(
+        &self,
+        t: &Tracker,
+        ws: &mut WatchState,
+        svc: &ServiceState,
+        sd: Option<&ServiceDeployment>,
+        target_td: &str,
+    ) -> bool {
         let mut new = Counts::default();
         let mut old = Counts::default();
         let mut failed = 0;
@@ -251,27 +266,70 @@ mod tests {
     use crate::ports::{Deployment, DeploymentConfig};
 
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
-        Deployment { id: id.into(), status: status.into(), task_definition: td.into(), desired: 2, running: 2, pending: 0, failed_tasks: 0, rollout_state: Some(rollout.into()), rollout_state_reason: None, created_at: None }
+        Deployment {
+            id: id.into(),
+            status: status.into(),
+            task_definition: td.into(),
+            desired: 2,
+            running: 2,
+            pending: 0,
+            failed_tasks: 0,
+            rollout_state: Some(rollout.into()),
+            rollout_state_reason: None,
+            created_at: None,
+        }
     }
 
     fn svc(deps: Vec<Deployment>) -> ServiceState {
         ServiceState {
-            arn: "s".into(), name: "web".into(), cluster_arn: "c".into(), status: "ACTIVE".into(), desired_count: 2, running_count: 2, pending_count: 0,
-            task_definition: "new".into(), deployment_controller: "ECS".into(),
-            deployment_config: DeploymentConfig { minimum_healthy_percent: None, maximum_percent: None, circuit_breaker: None, alarms: None },
-            deployments: deps, events: vec![], load_balancers: vec![], network: None, launch_type: None, platform_version: None, current_service_deployment: None,
+            arn: "s".into(),
+            name: "web".into(),
+            cluster_arn: "c".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: "new".into(),
+            deployment_controller: "ECS".into(),
+            deployment_config: DeploymentConfig {
+                minimum_healthy_percent: None,
+                maximum_percent: None,
+                circuit_breaker: None,
+                alarms: None,
+            },
+            deployments: deps,
+            events: vec![],
+            load_balancers: vec![],
+            network: None,
+            launch_type: None,
+            platform_version: None,
+            current_service_deployment: None,
         }
     }
 
     fn tracker() -> Tracker {
-        Tracker { cluster: "c".into(), service: "web".into(), deployment_id: "d1".into(), service_deployment_arn: None, new_td: "new".into(), previous_td: "old".into(), previous_desired: 2, ecs_rolls_back: true, started_at: 0.0, deadline: 100.0 }
+        Tracker {
+            cluster: "c".into(),
+            service: "web".into(),
+            deployment_id: "d1".into(),
+            service_deployment_arn: None,
+            new_td: "new".into(),
+            previous_td: "old".into(),
+            previous_desired: 2,
+            ecs_rolls_back: true,
+            started_at: 0.0,
+            deadline: 100.0,
+        }
     }
 
     #[test]
     fn stable_on_old_revision_is_not_success() {
         // Trap 1: after a circuit-breaker rollback the service is "stable" — on the old revision.
         let s = svc(vec![dep("d2", "PRIMARY", "old", "COMPLETED")]);
-        assert_eq!(decide(&tracker(), &s, None, 1.0), Verdict::Failed(FailKind::EcsRollingBack("ECS started a rollback deployment".into())));
+        assert_eq!(
+            decide(&tracker(), &s, None, 1.0),
+            Verdict::Failed(FailKind::EcsRollingBack("ECS started a rollback deployment".into()))
+        );
         let mut t = tracker();
         t.ecs_rolls_back = false;
         assert!(matches!(decide(&t, &s, None, 1.0), Verdict::Failed(FailKind::Replaced(_))));
@@ -284,7 +342,19 @@ mod tests {
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Continue);
         s.deployments[0].rollout_state = Some("COMPLETED".into());
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Success);
-        let mut sd = ServiceDeployment { arn: "a".into(), status: "IN_PROGRESS".into(), status_reason: None, target_revision: None, target_task_definition: Some("new".into()), source_task_definitions: vec![], created_at: None, finished_at: None, rollback_reason: None, circuit_breaker: None, lifecycle_stage: None };
+        let mut sd = ServiceDeployment {
+            arn: "a".into(),
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target_revision: None,
+            target_task_definition: Some("new".into()),
+            source_task_definitions: vec![],
+            created_at: None,
+            finished_at: None,
+            rollback_reason: None,
+            circuit_breaker: None,
+            lifecycle_stage: None,
+        };
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Continue);
         sd.status = "SUCCESSFUL".into();
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Success);

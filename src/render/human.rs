@@ -1,7 +1,7 @@
 //! Human text for events, plans, status and rollback plans.
 
-use crate::engine::{Event, StatusReport};
 use crate::engine::RollbackPlan;
+use crate::engine::{Event, StatusReport};
 use crate::plan::{Plan, Rollout, StageAction};
 use std::fmt::Write;
 
@@ -69,7 +69,11 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
             }
         }
         Event::Finished { outcome, exit_code, message, api_calls_total, secs, .. } => {
-            let text = format!("{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls: {}", secs_text(*secs), message.lines().next().unwrap_or(""));
+            let text = format!(
+                "{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls: {}",
+                secs_text(*secs),
+                message.lines().next().unwrap_or("")
+            );
             if *exit_code == 0 || *exit_code == 2 { (Error, paint(color, "32", &text)) } else { (Error, paint(color, "31", &text)) }
         }
     })
@@ -98,9 +102,22 @@ pub fn plan_text(p: &Plan) -> String {
         }
     }
     if let Some(m) = &p.migration {
-        let _ = writeln!(o, "Migration task: {:?} in container {} ({}), timeout {}s", m.command.join(" "), m.container, m.image, m.timeout_secs);
+        let _ = writeln!(
+            o,
+            "Migration task: {:?} in container {} ({}), timeout {}s",
+            m.command.join(" "),
+            m.container,
+            m.image,
+            m.timeout_secs
+        );
         if let Some(n) = &m.network {
-            let _ = writeln!(o, "  network: subnets {} · security groups {} · public IP {}", n.subnets.join(","), n.security_groups.join(","), if n.assign_public_ip { "ENABLED" } else { "DISABLED" });
+            let _ = writeln!(
+                o,
+                "  network: subnets {} · security groups {} · public IP {}",
+                n.subnets.join(","),
+                n.security_groups.join(","),
+                if n.assign_public_ip { "ENABLED" } else { "DISABLED" }
+            );
         }
     }
     if p.task_definition_changes.is_empty() {
@@ -172,7 +189,13 @@ pub fn status_text(s: &StatusReport) -> String {
         }
     }
     if let Some(sd) = &s.service_deployment {
-        let _ = writeln!(o, "Service deployment {}: {}{}", sd.arn, sd.status, sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default());
+        let _ = writeln!(
+            o,
+            "Service deployment {}: {}{}",
+            sd.arn,
+            sd.status,
+            sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
+        );
     }
     let _ = writeln!(o, "Last events:");
     for e in svc.events.iter().take(5) {

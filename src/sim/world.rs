@@ -237,7 +237,10 @@ impl World {
             return Err(PortError::Throttled { op: op.into() });
         }
         if self.faults.no_service_deployments_api && op.contains("ServiceDeployment") {
-            return Err(PortError::Unsupported { op: op.into(), message: "UnknownOperationException (simulated endpoint without the service-deployment API)".into() });
+            return Err(PortError::Unsupported {
+                op: op.into(),
+                message: "UnknownOperationException (simulated endpoint without the service-deployment API)".into(),
+            });
         }
         Ok(())
     }
@@ -295,7 +298,11 @@ impl World {
                 finished_at: Some(now - 86_000.0),
                 rollback_reason: None,
             }],
-            events: vec![ServiceEvent { id: ev_id, created_at: Some(now - 86_000.0), message: format!("(service {}) has reached a steady state.", seed.name) }],
+            events: vec![ServiceEvent {
+                id: ev_id,
+                created_at: Some(now - 86_000.0),
+                message: format!("(service {}) has reached a steady state.", seed.name),
+            }],
             stuck_reported: false,
         });
         for _ in 0..seed.desired {
@@ -372,7 +379,10 @@ impl World {
         if self.repos.contains(repo) {
             Ok(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}"))
         } else {
-            Err(PortError::NotFound { op: "ecr:DescribeRepositories".into(), message: format!("The repository with name '{repo}' does not exist in the registry with id '{ACCOUNT}'") })
+            Err(PortError::NotFound {
+                op: "ecr:DescribeRepositories".into(),
+                message: format!("The repository with name '{repo}' does not exist in the registry with id '{ACCOUNT}'"),
+            })
         }
     }
 
@@ -441,11 +451,22 @@ impl World {
             deployments,
             events,
             load_balancers: if s.load_balanced {
-                vec![LoadBalancer { target_group_arn: Some(format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef", s.name)), container_name: None, container_port: None }]
+                vec![LoadBalancer {
+                    target_group_arn: Some(format!(
+                        "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef",
+                        s.name
+                    )),
+                    container_name: None,
+                    container_port: None,
+                }]
             } else {
                 Vec::new()
             },
-            network: Some(Network { subnets: vec!["subnet-0sim0a".into(), "subnet-0sim0b".into()], security_groups: vec!["sg-0sim".into()], assign_public_ip: false }),
+            network: Some(Network {
+                subnets: vec!["subnet-0sim0a".into(), "subnet-0sim0b".into()],
+                security_groups: vec!["sg-0sim".into()],
+                assign_public_ip: false,
+            }),
             launch_type: Some("FARGATE".into()),
             platform_version: Some("LATEST".into()),
             current_service_deployment: if self.faults.no_service_deployments_api { None } else { s.sds.last().map(|sd| sd.arn.clone()) },
@@ -459,15 +480,23 @@ impl World {
     }
 
     pub fn update_service(&mut self, req: &UpdateService, foreign: bool) -> PortResult<ServiceState> {
-        let i = self.svc_index(&req.cluster, &req.service).ok_or_else(|| PortError::NotFound { op: "ecs:UpdateService".into(), message: "ServiceNotFoundException: Service not found.".into() })?;
+        let i = self.svc_index(&req.cluster, &req.service).ok_or_else(|| PortError::NotFound {
+            op: "ecs:UpdateService".into(),
+            message: "ServiceNotFoundException: Service not found.".into(),
+        })?;
         if self.lookup_td(&req.task_definition).is_none() {
-            return Err(PortError::Rejected { op: "ecs:UpdateService".into(), code: "ClientException".into(), message: "TaskDefinition not found.".into() });
+            return Err(PortError::Rejected {
+                op: "ecs:UpdateService".into(),
+                code: "ClientException".into(),
+                message: "TaskDefinition not found.".into(),
+            });
         }
         let td = self.lookup_td(&req.task_definition).map(|(_, a)| a).unwrap_or_default();
         self.mutations.push((self.now, format!("UpdateService {} {}{}", req.service, td, if foreign { " (foreign)" } else { "" })));
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let hex = self.hex_id();
-        let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", self.services[i].cluster, self.services[i].name);
+        let sd_arn =
+            format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", self.services[i].cluster, self.services[i].name);
         let now = self.now;
         let s = &mut self.services[i];
         if let Some(n) = req.desired_count {
@@ -477,7 +506,11 @@ impl World {
             s.config = c.clone();
         }
         let sources: Vec<String> = s.deployments.iter().map(|d| d.td.clone()).collect();
-        for sd in s.sds.iter_mut().filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED")) {
+        for sd in s
+            .sds
+            .iter_mut()
+            .filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"))
+        {
             sd.status = "STOPPED".into();
             sd.status_reason = Some("Service deployment was superseded by a newer deployment.".into());
             sd.finished_at = Some(now);
@@ -506,12 +539,23 @@ impl World {
             sd_arn: sd_arn.clone(),
             rollback_of: None,
         });
-        s.sds.push(SimSd { arn: sd_arn, status: "IN_PROGRESS".into(), status_reason: None, target: td, sources, created_at: now, finished_at: None, rollback_reason: None });
+        s.sds.push(SimSd {
+            arn: sd_arn,
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target: td,
+            sources,
+            created_at: now,
+            finished_at: None,
+            rollback_reason: None,
+        });
         Ok(self.service_state(i))
     }
 
     pub fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<f64>) -> PortResult<Vec<String>> {
-        let i = self.svc_index(cluster, service).ok_or_else(|| PortError::NotFound { op: "ecs:ListServiceDeployments".into(), message: "ServiceNotFoundException".into() })?;
+        let i = self
+            .svc_index(cluster, service)
+            .ok_or_else(|| PortError::NotFound { op: "ecs:ListServiceDeployments".into(), message: "ServiceNotFoundException".into() })?;
         let mut v: Vec<&SimSd> = self.services[i].sds.iter().filter(|sd| created_after.is_none_or(|t| sd.created_at >= t)).collect();
         v.reverse();
         Ok(v.into_iter().map(|sd| sd.arn.clone()).collect())
@@ -535,7 +579,11 @@ impl World {
                         finished_at: sd.finished_at,
                         rollback_reason: sd.rollback_reason.clone(),
                         circuit_breaker: s.config.circuit_breaker.as_ref().filter(|c| c.enable).map(|_| ServiceDeploymentCircuitBreaker {
-                            status: Some(if dep.is_some_and(|d| d.rollout_state == "FAILED") { "TRIGGERED".into() } else { "MONITORING".into() }),
+                            status: Some(if dep.is_some_and(|d| d.rollout_state == "FAILED") {
+                                "TRIGGERED".into()
+                            } else {
+                                "MONITORING".into()
+                            }),
                             failure_count: dep.map_or(0, |d| d.failed_tasks),
                             threshold,
                         }),
@@ -552,9 +600,18 @@ impl World {
         let Some(i) = self.services.iter().position(|s| s.sds.iter().any(|sd| sd.arn == arn)) else {
             return Err(PortError::NotFound { op: op.into(), message: "ServiceDeploymentNotFoundException".into() });
         };
-        let sd = self.services[i].sds.iter().find(|sd| sd.arn == arn).cloned().ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
+        let sd = self.services[i]
+            .sds
+            .iter()
+            .find(|sd| sd.arn == arn)
+            .cloned()
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
         if sd.status != "IN_PROGRESS" && sd.status != "PENDING" {
-            return Err(PortError::Rejected { op: op.into(), code: "ConflictException".into(), message: format!("The service deployment is in status {} and cannot be stopped.", sd.status) });
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "ConflictException".into(),
+                message: format!("The service deployment is in status {} and cannot be stopped.", sd.status),
+            });
         }
         self.mutations.push((self.now, format!("StopServiceDeployment {arn}")));
         self.start_rollback(i, arn, "Service deployment rolled back because of a stop request.");
@@ -567,7 +624,11 @@ impl World {
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let s = &mut self.services[i];
         let Some(sd_pos) = s.sds.iter().position(|sd| sd.arn == sd_arn) else { return };
-        let previous = s.sds[..sd_pos].iter().rev().find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL")).map(|sd| if sd.status == "SUCCESSFUL" { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() });
+        let previous = s.sds[..sd_pos]
+            .iter()
+            .rev()
+            .find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL"))
+            .map(|sd| if sd.status == "SUCCESSFUL" { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() });
         let Some(previous) = previous.or_else(|| s.sds[sd_pos].sources.first().cloned()) else { return };
         let sd = &mut s.sds[sd_pos];
         sd.status = "ROLLBACK_IN_PROGRESS".into();
@@ -622,7 +683,16 @@ impl World {
                 started_by: Some(t.started_by.clone()),
                 stop_code: t.stop_code.clone(),
                 stopped_reason: t.stopped_reason.clone(),
-                containers: t.containers.iter().map(|c| ContainerState { name: c.clone(), exit_code: t.exit_code, reason: None, last_status: Some(t.last_status.clone()) }).collect(),
+                containers: t
+                    .containers
+                    .iter()
+                    .map(|c| ContainerState {
+                        name: c.clone(),
+                        exit_code: t.exit_code,
+                        reason: None,
+                        last_status: Some(t.last_status.clone()),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -669,7 +739,10 @@ impl World {
             c.image = Some(format!("{}-hotfix", c.image.clone().unwrap_or_default()));
         }
         let reg = self.register_task_definition(def);
-        let _ = self.update_service(&UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None }, true);
+        let _ = self.update_service(
+            &UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None },
+            true,
+        );
     }
 
     fn step_tasks(&mut self) {
@@ -687,7 +760,10 @@ impl World {
                 if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = "STOPPED".into();
                     t.stop_code = Some("TaskFailedToStart".into());
-                    t.stopped_reason = Some(format!("CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found", t.image));
+                    t.stopped_reason = Some(format!(
+                        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found",
+                        t.image
+                    ));
                     failures.push((t.started_by.clone(), t.arn.clone()));
                 } else {
                     t.last_status = "RUNNING".into();
@@ -735,8 +811,15 @@ impl World {
             && let Some(cb) = &cb
             && primary.failed_tasks >= circuit_threshold(d)
         {
-            let health = self.tasks.iter().any(|t| t.started_by == primary.id && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated") && t.exit_code == Some(137));
-            let reason = if health { "ECS deployment circuit breaker: tasks failed health checks." } else { "ECS deployment circuit breaker: tasks failed to start." }.to_string();
+            let health = self.tasks.iter().any(|t| {
+                t.started_by == primary.id && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated") && t.exit_code == Some(137)
+            });
+            let reason = if health {
+                "ECS deployment circuit breaker: tasks failed health checks."
+            } else {
+                "ECS deployment circuit breaker: tasks failed to start."
+            }
+            .to_string();
             let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
             {
                 let dep = &mut self.services[i].deployments[p];
@@ -770,7 +853,11 @@ impl World {
                 dep.reason = Some(reason.clone());
             }
             self.event(i, format!("(service {}) (deployment {id}) deployment failed: alarm detected.", s.name));
-            if a.rollback { self.start_rollback(i, &sd_arn, &reason) } else { self.finish_sd(i, &sd_arn, "STOPPED", Some(reason)) }
+            if a.rollback {
+                self.start_rollback(i, &sd_arn, &reason)
+            } else {
+                self.finish_sd(i, &sd_arn, "STOPPED", Some(reason))
+            }
             return;
         }
         if primary.rollout_state == "FAILED" {
@@ -814,7 +901,14 @@ impl World {
             }
             self.event(i, format!("(service {}) has started {} tasks: {}.", s.name, start, ids.join(" ")));
         }
-        if start == 0 && to_stop.is_empty() && !others.is_empty() && d > 0 && primary.rollout_state == "IN_PROGRESS" && !s.stuck_reported && mine.len() as i32 == mine_healthy {
+        if start == 0
+            && to_stop.is_empty()
+            && !others.is_empty()
+            && d > 0
+            && primary.rollout_state == "IN_PROGRESS"
+            && !s.stuck_reported
+            && mine.len() as i32 == mine_healthy
+        {
             self.services[i].stuck_reported = true;
             self.event(i, format!("(service {}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.", s.name));
         }

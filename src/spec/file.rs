@@ -247,11 +247,7 @@ pub struct RollbackSection {
 
 impl Default for RollbackSection {
     fn default() -> Self {
-        RollbackSection {
-            automatic: true,
-            on_interrupt: OnInterrupt::Rollback,
-            timeout: default_deploy_timeout(),
-        }
+        RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: default_deploy_timeout() }
     }
 }
 
@@ -282,8 +278,7 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, In
     let mut value = serde_json::to_value(&table)
         .map_err(|e| InputError::new(path, format!("cannot read the deployspec: {e}"), "use plain TOML values"))?;
     let mut p = Vec::new();
-    vars.expand_json(&mut value, &mut p)
-        .map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
+    vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
     serde_path_to_error::deserialize::<_, SpecFile>(value).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner().to_string();
@@ -301,13 +296,22 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, In
 
 pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     let err = |field: &str, msg: String, fix: &str| Err(InputError::new(path, msg, fix).at_field(field));
-    for (field, v) in [("service.cluster", &f.service.cluster), ("service.name", &f.service.name), ("image.repository", &f.image.repository), ("task_definition.container", &f.task_definition.container)] {
+    for (field, v) in [
+        ("service.cluster", &f.service.cluster),
+        ("service.name", &f.service.name),
+        ("image.repository", &f.image.repository),
+        ("task_definition.container", &f.task_definition.container),
+    ] {
         if v.trim().is_empty() {
             return err(field, "must not be empty".into(), "give it a value");
         }
     }
     let tag = &f.image.tag;
-    if tag.is_empty() || tag.len() > 128 || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)) || tag.starts_with(['.', '-']) {
+    if tag.is_empty()
+        || tag.len() > 128
+        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || tag.starts_with(['.', '-'])
+    {
         return err("image.tag", format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
     }
     if let Some(n) = f.service.desired_count
@@ -317,11 +321,7 @@ pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     }
     let r = &f.deploy.rolling;
     if !(0..=100).contains(&r.minimum_healthy_percent) {
-        return err(
-            "deploy.rolling.minimum_healthy_percent",
-            format!("{} is out of range", r.minimum_healthy_percent),
-            "use 0 to 100",
-        );
+        return err("deploy.rolling.minimum_healthy_percent", format!("{} is out of range", r.minimum_healthy_percent), "use 0 to 100");
     }
     if !(100..=1000).contains(&r.maximum_percent) {
         return err(
@@ -349,7 +349,11 @@ pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
             }
             for (i, c) in bg.checks.iter().enumerate() {
                 if !c.path.starts_with('/') {
-                    return err(&join_path(&["deploy.blue_green.checks".into(), format!("[{i}]"), "path".into()]), format!("{:?} does not start with /", c.path), "write the path as /health");
+                    return err(
+                        &join_path(&["deploy.blue_green.checks".into(), format!("[{i}]"), "path".into()]),
+                        format!("{:?} does not start with /", c.path),
+                        "write the path as /health",
+                    );
                 }
             }
         }

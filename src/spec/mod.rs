@@ -54,14 +54,8 @@ impl Spec {
             )
             .at_field("task_definition.template")
         })?;
-        let spec = Spec {
-            path: path.to_path_buf(),
-            file,
-            template_path,
-            template_text,
-            env: vars.env().clone(),
-            git_sha: vars.cached_git_sha(),
-        };
+        let spec =
+            Spec { path: path.to_path_buf(), file, template_path, template_text, env: vars.env().clone(), git_sha: vars.cached_git_sha() };
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
         spec.render_task_definition("stand-in.invalid/validate:0")?;
         Ok(spec)

@@ -38,18 +38,11 @@ fn table() -> Vec<(u32, Vec<u32>)> {
 pub fn check(cpu: u32, memory: u32) -> Result<(), String> {
     let t = table();
     match t.iter().find(|(c, _)| *c == cpu) {
-        None => Err(format!(
-            "Fargate cpu must be one of {}",
-            t.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(", ")
-        )),
+        None => Err(format!("Fargate cpu must be one of {}", t.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(", "))),
         Some((_, mems)) if mems.contains(&memory) => Ok(()),
         Some((_, mems)) => Err(format!(
             "with cpu {cpu}, memory must be {} MiB ({}…{})",
-            if mems.len() <= 4 {
-                mems.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
-            } else {
-                "one of".to_string()
-            },
+            if mems.len() <= 4 { mems.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ") } else { "one of".to_string() },
             mems.first().copied().unwrap_or_default(),
             mems.last().copied().unwrap_or_default()
         )),

@@ -15,12 +15,8 @@ use std::path::Path;
 /// `describe-task-definition` output) and expand its variables.
 pub fn parse(path: &Path, text: &str, vars: &Vars) -> Result<TaskDefinition, InputError> {
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
-        InputError::new(
-            path,
-            format!("not valid JSON: {e}"),
-            "fix the JSON syntax at that line and column",
-        )
-        .at_line_col(e.line(), e.column())
+        InputError::new(path, format!("not valid JSON: {e}"), "fix the JSON syntax at that line and column")
+            .at_line_col(e.line(), e.column())
     })?;
     // `aws ecs describe-task-definition --include TAGS` output: {"taskDefinition": {...}, "tags": [...]}
     if let Value::Object(map) = &mut value
@@ -34,8 +30,7 @@ pub fn parse(path: &Path, text: &str, vars: &Vars) -> Result<TaskDefinition, Inp
         }
         value = Value::Object(inner);
     }
-    vars.expand_json(&mut value, &mut Vec::new())
-        .map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
+    vars.expand_json(&mut value, &mut Vec::new()).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
     from_value(path, value)
 }
 
@@ -48,7 +43,8 @@ pub fn from_value(path: &Path, value: Value) -> Result<TaskDefinition, InputErro
             let name = rest.split(',').next().unwrap_or(rest).trim();
             (
                 format!("unknown field {name}: RegisterTaskDefinition has no such field here"),
-                "check the spelling and nesting against `aws ecs register-task-definition --generate-cli-skeleton`, or remove it".to_string(),
+                "check the spelling and nesting against `aws ecs register-task-definition --generate-cli-skeleton`, or remove it"
+                    .to_string(),
             )
         } else if inner.starts_with("missing field") {
             (inner.clone(), "add the required field".to_string())
@@ -73,55 +69,26 @@ pub fn set_image(td: &mut TaskDefinition, container: &str, image: &str) -> bool 
 
 /// The image of the container named `container`.
 pub fn image_of<'a>(td: &'a TaskDefinition, container: &str) -> Option<&'a str> {
-    td.container_definitions
-        .iter()
-        .find(|c| c.name == container)
-        .and_then(|c| c.image.as_deref())
+    td.container_definitions.iter().find(|c| c.name == container).and_then(|c| c.image.as_deref())
 }
 
 pub fn is_fargate(td: &TaskDefinition) -> bool {
-    td.requires_compatibilities
-        .as_ref()
-        .is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
+    td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
 }
 
 /// Check locally what RegisterTaskDefinition / a Fargate service would reject.
-pub fn validate(
-    td: &TaskDefinition,
-    image_container: &str,
-    path: &Path,
-) -> Result<(), InputError> {
-    let err = |field: &str, msg: String, fix: &str| {
-        Err(InputError::new(path, msg, fix).at_field(field))
-    };
-    if td.family.is_empty()
-        || td.family.len() > 255
-        || !td
-            .family
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        return err(
-            "family",
-            format!("invalid family {:?}", td.family),
-            "use 1-255 letters, digits, hyphens and underscores",
-        );
+pub fn validate(td: &TaskDefinition, image_container: &str, path: &Path) -> Result<(), InputError> {
+    let err = |field: &str, msg: String, fix: &str| Err(InputError::new(path, msg, fix).at_field(field));
+    if td.family.is_empty() || td.family.len() > 255 || !td.family.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        return err("family", format!("invalid family {:?}", td.family), "use 1-255 letters, digits, hyphens and underscores");
     }
     if td.container_definitions.is_empty() {
-        return err(
-            "containerDefinitions",
-            "no containers".into(),
-            "define at least one container",
-        );
+        return err("containerDefinitions", "no containers".into(), "define at least one container");
     }
     let mut seen = std::collections::BTreeSet::new();
     for (i, c) in td.container_definitions.iter().enumerate() {
         if c.name.is_empty() {
-            return err(
-                &format!("containerDefinitions[{i}].name"),
-                "empty container name".into(),
-                "give every container a unique name",
-            );
+            return err(&format!("containerDefinitions[{i}].name"), "empty container name".into(), "give every container a unique name");
         }
         if !seen.insert(c.name.as_str()) {
             return err(
@@ -161,27 +128,15 @@ pub fn validate(
             }
         }
         let (Some(cpu), Some(mem)) = (&td.cpu, &td.memory) else {
-            return err(
-                "cpu",
-                "Fargate requires task-level cpu and memory".into(),
-                "set e.g. \"cpu\": \"256\", \"memory\": \"512\"",
-            );
+            return err("cpu", "Fargate requires task-level cpu and memory".into(), "set e.g. \"cpu\": \"256\", \"memory\": \"512\"");
         };
         let cpu_s = cpu.as_string();
         let mem_s = mem.as_string();
         let Some(cpu_units) = fargate::parse_cpu(&cpu_s) else {
-            return err(
-                "cpu",
-                format!("cannot read cpu {cpu_s:?}"),
-                "use CPU units (\"256\", \"1024\") or vCPU (\"1 vCPU\")",
-            );
+            return err("cpu", format!("cannot read cpu {cpu_s:?}"), "use CPU units (\"256\", \"1024\") or vCPU (\"1 vCPU\")");
         };
         let Some(mem_mib) = fargate::parse_memory(&mem_s) else {
-            return err(
-                "memory",
-                format!("cannot read memory {mem_s:?}"),
-                "use MiB (\"512\", \"2048\") or GB (\"2 GB\")",
-            );
+            return err("memory", format!("cannot read memory {mem_s:?}"), "use MiB (\"512\", \"2048\") or GB (\"2 GB\")");
         };
         if let Err(valid) = fargate::check(cpu_units, mem_mib) {
             return err("memory", format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), &valid);
@@ -303,7 +258,7 @@ mod tests {
             "registeredAt":"2026-01-01","compatibilities":["EC2"],"requiresAttributes":[],"registeredBy":"me",
             "deregisteredAt":null,"deleteRequestedAt":null,
             "containerDefinitions":[{"name":"web","image":"x"}]},"tags":[{"key":"a","value":"b"}]}"#)
-            .unwrap();
+        .unwrap();
         assert_eq!(t.tags.unwrap()[0].key.as_deref(), Some("a"));
         let out = serde_json::to_value(td(OK).unwrap()).unwrap();
         assert!(out.get("revision").is_none());
@@ -324,11 +279,13 @@ mod tests {
     #[test]
     fn normal_form_ignores_ecs_defaults() {
         let a = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1 vCPU","containerDefinitions":[{"name":"web","image":"x",
-            "portMappings":[{"containerPort":80}],"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}]}]}"#).unwrap();
+            "portMappings":[{"containerPort":80}],"environment":[{"name":"B","value":"2"},{"name":"A","value":"1"}]}]}"#)
+        .unwrap();
         let b = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1024","volumes":[],"placementConstraints":[],
             "containerDefinitions":[{"name":"web","image":"x","cpu":0,"essential":true,"mountPoints":[],
             "portMappings":[{"containerPort":80,"hostPort":80,"protocol":"tcp"}],
-            "environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]}"#).unwrap();
+            "environment":[{"name":"A","value":"1"},{"name":"B","value":"2"}]}]}"#)
+        .unwrap();
         assert_eq!(normalize(&a), normalize(&b));
         let c = td(r#"{"family":"web","networkMode":"awsvpc","cpu":"1024","containerDefinitions":[{"name":"web","image":"y"}]}"#).unwrap();
         assert_ne!(normalize(&a), normalize(&c));

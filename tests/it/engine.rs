@@ -27,7 +27,12 @@ impl Run {
         self.sim.world().serving("demo", "web").expect("service exists")
     }
     fn updates_to(&self, td: &str) -> usize {
-        self.sim.world().mutations.iter().filter(|(_, m)| m.starts_with("UpdateService") && m.contains(td) && !m.contains("(foreign)")).count()
+        self.sim
+            .world()
+            .mutations
+            .iter()
+            .filter(|(_, m)| m.starts_with("UpdateService") && m.contains(td) && !m.contains("(foreign)"))
+            .count()
     }
     fn has(&self, f: impl Fn(&Event) -> bool) -> bool {
         self.events.iter().any(f)
@@ -91,7 +96,10 @@ async fn tasks_that_never_start_trip_the_circuit_breaker_and_roll_back() {
     assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
     let (td, steady) = r.serving();
     assert!(td.ends_with(TD1) && steady, "serving {td}");
-    assert!(r.has(|e| matches!(e, Event::TaskFailed { reason, .. } if reason.contains("CannotPullContainerError"))), "failed tasks are reported with their stoppedReason");
+    assert!(
+        r.has(|e| matches!(e, Event::TaskFailed { reason, .. } if reason.contains("CannotPullContainerError"))),
+        "failed tasks are reported with their stoppedReason"
+    );
     assert!(r.has(|e| matches!(e, Event::RollbackFinished { ok: true, .. })));
     let msg = r.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
     assert!(msg.contains("circuit breaker"), "{msg}");
@@ -198,7 +206,17 @@ async fn a_deployment_in_progress_blocks_the_release_unless_forced() {
         let mut w = sim.world();
         let td = w.describe_task_definition("web:1").expect("web:1").definition;
         let reg = w.register_task_definition(td);
-        w.update_service(&fgdeploy::ports::UpdateService { cluster: "demo".into(), service: "web".into(), task_definition: reg.arn, desired_count: None, deployment_config: None }, true).expect("update");
+        w.update_service(
+            &fgdeploy::ports::UpdateService {
+                cluster: "demo".into(),
+                service: "web".into(),
+                task_definition: reg.arn,
+                desired_count: None,
+                deployment_config: None,
+            },
+            true,
+        )
+        .expect("update");
     }
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec, Interrupt::default());
@@ -229,7 +247,11 @@ async fn dry_run_makes_no_mutating_call() {
     assert!(rep.plan.has_changes);
     assert_eq!(rep.exit_code(true), exit::CHANGES);
     assert!(r.sim.world().mutations.is_empty());
-    assert!(r.sim.calls().snapshot().keys().all(|op| op.contains(":Describe") || op.contains(":BatchGet") || op.contains(":List")), "{:?}", r.sim.calls().snapshot());
+    assert!(
+        r.sim.calls().snapshot().keys().all(|op| op.contains(":Describe") || op.contains(":BatchGet") || op.contains(":List")),
+        "{:?}",
+        r.sim.calls().snapshot()
+    );
 }
 
 #[tokio::test]
@@ -238,14 +260,14 @@ async fn manual_rollback_restores_the_previous_revision() {
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
-    let dry = engine.rollback_command(&spec, None, true, None).await.expect("dry run");
+    let dry = engine.rollback_command(&spec, None, true, false, None).await.expect("dry run");
     assert!(dry.target.ends_with(TD1) && dry.current.ends_with(TD2), "{dry:?}");
     assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2), "dry run changes nothing");
-    engine.rollback_command(&spec, None, false, None).await.expect("rollback");
+    engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
     let (td, steady) = sim.world().serving("demo", "web").expect("svc");
     assert!(td.ends_with(TD1) && steady);
     // And forward again by number.
-    engine.rollback_command(&spec, Some("2"), false, None).await.expect("rollback --to 2");
+    engine.rollback_command(&spec, Some("2"), false, false, None).await.expect("rollback --to 2");
     assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2));
 }
 
@@ -257,7 +279,7 @@ async fn rollback_stops_a_deployment_in_flight() {
     let sim = seeded(&spec, f).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
-    let plan = engine.rollback_command(&spec, None, false, None).await.expect("rollback");
+    let plan = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
     assert_eq!(plan.action, "stop-in-flight");
     let (td, steady) = sim.world().serving("demo", "web").expect("svc");
     assert!(td.ends_with(TD1) && steady, "{td}");
@@ -290,14 +312,25 @@ async fn invariant_one_update_and_a_defined_end_state() {
             _ => f.alarm_at = Some(next(200) as f64),
         }
         if next(3) == 0 {
-            f.server_error.insert(["ecs:UpdateService", "ecs:DescribeServices", "ecs:RegisterTaskDefinition"][next(3) as usize].into(), 1 + next(2) as u32);
+            f.server_error.insert(
+                ["ecs:UpdateService", "ecs:DescribeServices", "ecs:RegisterTaskDefinition"][next(3) as usize].into(),
+                1 + next(2) as u32,
+            );
         }
         let min = [0, 50, 100][next(3) as usize];
         let max = [150, 200][next(2) as usize];
         let cb = next(2) == 0;
-        let extra = format!("\n[deploy]\ntimeout = \"6m\"\n[deploy.rolling]\nminimum_healthy_percent = {min}\nmaximum_percent = {max}\ncircuit_breaker = {cb}\nalarms = [\"a\"]\n");
+        let extra = format!(
+            "\n[deploy]\ntimeout = \"6m\"\n[deploy.rolling]\nminimum_healthy_percent = {min}\nmaximum_percent = {max}\ncircuit_breaker = {cb}\nalarms = [\"a\"]\n"
+        );
         let interrupt = (next(5) == 0).then(|| next(120) as f64);
-        let r = release_with(&extra, f.clone(), ReleaseOptions { plan: fgdeploy::plan::PlanOptions { allow_downtime: true, ..Default::default() }, ..Default::default() }, interrupt).await;
+        let r = release_with(
+            &extra,
+            f.clone(),
+            ReleaseOptions { plan: fgdeploy::plan::PlanOptions { allow_downtime: true, ..Default::default() }, ..Default::default() },
+            interrupt,
+        )
+        .await;
         let code = r.code();
         *outcomes.entry(code).or_default() += 1;
         assert!(r.updates_to(TD2) <= 1, "case {case}: {} UpdateService calls for the new revision ({f:?})", r.updates_to(TD2));

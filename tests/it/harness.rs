@@ -27,7 +27,11 @@ impl Output {
     }
     /// The JSON events on stdout (with --output json).
     pub fn events(&self) -> Vec<serde_json::Value> {
-        self.stdout.lines().filter(|l| l.starts_with('{')).map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}"))).collect()
+        self.stdout
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+            .collect()
     }
 }
 
@@ -62,13 +66,21 @@ impl Test {
             cmd.current_dir(d);
         }
         let out = cmd.output().expect("run fgdeploy");
-        Output { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     }
     /// Run and assert the exit code.
     pub fn status(self, code: i32) -> Output {
         let args = self.args.join(" ");
         let out = self.run();
-        assert_eq!(out.code, code, "fgdeploy {args}: exit {} (want {code})\n--- stdout\n{}\n--- stderr\n{}", out.code, out.stdout, out.stderr);
+        assert_eq!(
+            out.code, code,
+            "fgdeploy {args}: exit {} (want {code})\n--- stdout\n{}\n--- stderr\n{}",
+            out.code, out.stdout, out.stderr
+        );
         assert!(!out.stderr.contains("panicked"), "panic: {}", out.stderr);
         out
     }

@@ -1,0 +1,285 @@
+//! Wire-level tests against the moto emulator (started by `scripts/test`, endpoint in
+//! FGDEPLOY_TEST_MOTO). They prove request and response shapes through the real AWS SDK.
+//!
+//! What moto can show here: RegisterTaskDefinition / DescribeTaskDefinition (with tags) echo
+//! every field, so the full-fidelity round-trip is real; DescribeServices, UpdateService,
+//! ECR DescribeRepositories / BatchGetImage / PutImage parse; `plan` reads a live service.
+//! What it cannot show: moto drops deploymentConfiguration, never progresses a deployment (its
+//! one PRIMARY deployment stays IN_PROGRESS on the *old* task definition even after
+//! UpdateService), and lacks List/Describe/StopServiceDeployments. So rollouts, circuit breakers
+//! and rollbacks are proven on the simulator (tests/it/engine.rs), and here a release is started
+//! with `--force --no-wait` (moto's eternal IN_PROGRESS would trip the concurrent-release guard).
+
+use crate::harness::{Test, spec_dir_with};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use fgdeploy::error::exit;
+use fgdeploy::ports::{Ports, UpdateService};
+use fgdeploy::spec::Spec;
+use std::path::Path;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+struct Moto {
+    endpoint: String,
+    conf: SdkConfig,
+}
+
+/// The emulator, or None (loudly) outside CI when it is not running. Under CI it must run.
+async fn moto() -> Option<Moto> {
+    let Ok(endpoint) = std::env::var("FGDEPLOY_TEST_MOTO") else {
+        if std::env::var_os("CI").is_some() {
+            panic!("FGDEPLOY_TEST_MOTO is not set: under CI the moto tests must run; use scripts/test");
+        }
+        eprintln!("\n*** SKIPPED: moto wire test (FGDEPLOY_TEST_MOTO unset); run scripts/test to include it ***\n");
+        return None;
+    };
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "tests"))
+        .load()
+        .await;
+    Some(Moto { endpoint, conf })
+}
+
+/// Records the HTTP request bodies the SDK sends.
+#[derive(Debug, Clone, Default)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>);
+
+impl aws_sdk_ecs::config::Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "capture-request-bodies"
+    }
+    fn read_before_transmit(
+        &self,
+        ctx: &aws_sdk_ecs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_sdk_ecs::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ecs::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let (Some(bytes), Ok(mut v)) = (ctx.request().body().bytes(), self.0.lock()) {
+            v.push(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst))
+}
+
+impl Moto {
+    fn ports(&self) -> Ports {
+        fgdeploy::aws::ports_from_config(&self.conf)
+    }
+    fn cli(&self) -> Test {
+        Test::new().env("AWS_ENDPOINT_URL", &self.endpoint)
+    }
+    /// Cluster, ECR repository with `tags` pushed, and a service running `spec`'s template with
+    /// the image tag `live_tag`. Returns the registered task-definition ARN.
+    async fn service_for(&self, spec: &Spec, live_tag: &str, tags: &[&str]) -> String {
+        let ecs = aws_sdk_ecs::Client::new(&self.conf);
+        let ecr = aws_sdk_ecr::Client::new(&self.conf);
+        ecs.create_cluster().cluster_name(spec.cluster()).send().await.expect("create cluster");
+        let repo = ecr.create_repository().repository_name(&spec.file.image.repository).send().await.expect("create repository");
+        let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
+        for tag in tags {
+            let manifest = format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
+                tag.len()
+            );
+            ecr.put_image()
+                .repository_name(&spec.file.image.repository)
+                .image_tag(*tag)
+                .image_manifest(manifest)
+                .send()
+                .await
+                .expect("put image");
+        }
+        let td = spec.render_task_definition(&format!("{uri}:{live_tag}")).expect("render");
+        let reg = self.ports().ecs.register_task_definition(&td).await.expect("register through the adapter");
+        ecs.create_service()
+            .cluster(spec.cluster())
+            .service_name(spec.service())
+            .task_definition(&reg.arn)
+            .desired_count(2)
+            .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+            .send()
+            .await
+            .expect("create service");
+        reg.arn
+    }
+}
+
+fn template(family: &str) -> String {
+    format!(
+        r#"{{"family": "{family}", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+  "containerDefinitions": [{{"name": "web", "image": "{{{{ image }}}}", "memory": 512, "portMappings": [{{"containerPort": 8080}}],
+    "environment": [{{"name": "A", "value": "1"}}]}}]}}"#
+    )
+}
+
+/// A spec matching what moto keeps of a service: it drops deploymentConfiguration, so the spec
+/// asks for ECS's defaults (100/200, no circuit breaker, no alarms).
+fn moto_spec() -> (tempfile::TempDir, std::path::PathBuf) {
+    let (cluster, service, family) = (unique("c"), unique("s"), unique("f"));
+    let spec = format!(
+        "[service]\ncluster = \"{cluster}\"\nname = \"{service}\"\n\n[image]\nrepository = \"{}\"\ntag = \"v2\"\n\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n\n[deploy.rolling]\ncircuit_breaker = false\n",
+        unique("r")
+    );
+    spec_dir_with(&spec, &template(&family))
+}
+
+#[tokio::test]
+async fn every_register_task_definition_field_round_trips() {
+    let Some(m) = moto().await else { return };
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/every-field.taskdef.json");
+    let text = std::fs::read_to_string(&path).expect("fixture");
+    let mut vars = fgdeploy::vars::Vars::from_process(Path::new("."));
+    vars.set_image("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1");
+    let td = fgdeploy::taskdef::parse(&path, &text, &vars).expect("parse");
+    // The fixture really uses every input field of RegisterTaskDefinition and of
+    // ContainerDefinition (the lists are the SDK's, aws-sdk-ecs 1.157).
+    let json = serde_json::to_value(&td).expect("json");
+    let top = "family taskRoleArn executionRoleArn networkMode containerDefinitions volumes placementConstraints requiresCompatibilities cpu memory tags pidMode ipcMode proxyConfiguration inferenceAccelerators ephemeralStorage runtimePlatform enableFaultInjection";
+    let container = "name image repositoryCredentials cpu memory memoryReservation links portMappings essential restartPolicy entryPoint command environment environmentFiles mountPoints volumesFrom linuxParameters secrets dependsOn startTimeout stopTimeout versionConsistency hostname user workingDirectory disableNetworking privileged readonlyRootFilesystem dnsServers dnsSearchDomains extraHosts dockerSecurityOptions interactive pseudoTerminal dockerLabels ulimits logConfiguration healthCheck systemControls resourceRequirements firelensConfiguration credentialSpecs";
+    for key in top.split(' ') {
+        assert!(json.get(key).is_some(), "the fixture lacks {key}");
+    }
+    let containers = json["containerDefinitions"].as_array().expect("containers");
+    for key in container.split(' ') {
+        assert!(containers.iter().any(|c| c.get(key).is_some()), "the fixture lacks containerDefinitions[].{key}");
+    }
+
+    // Model → SDK: the RegisterTaskDefinition body on the wire is exactly the model's JSON.
+    let capture = Capture::default();
+    let ecs_conf = aws_sdk_ecs::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
+    let ports = fgdeploy::aws::ports_from_clients(aws_sdk_ecs::Client::from_conf(ecs_conf), aws_sdk_ecr::Client::new(&m.conf));
+    let reg = ports.ecs.register_task_definition(&td).await.expect("register");
+    let body = capture.0.lock().expect("lock").first().cloned().expect("a request body");
+    let mut wire: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
+    // The SDK models container `cpu` as a plain i32 and always sends it; 0 is ECS's "unset".
+    for c in wire["containerDefinitions"].as_array_mut().expect("containers") {
+        if c["cpu"] == 0 {
+            c.as_object_mut().expect("object").remove("cpu");
+        }
+    }
+    let lines = |c: Vec<fgdeploy::diff::Change>| c.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+    let to_wire = fgdeploy::diff::diff(&json, &wire);
+    assert!(to_wire.is_empty(), "the request differs from the template:\n{}", lines(to_wire));
+
+    // SDK → model: what DescribeTaskDefinition returns parses back to the same model. moto does
+    // not store enableFaultInjection (measured), so that one field is checked on the request only.
+    let back = ports.ecs.describe_task_definition(&reg.arn).await.expect("describe");
+    let mut sent = json.clone();
+    if let Some(obj) = sent.as_object_mut() {
+        obj.remove("enableFaultInjection");
+    }
+    let got = serde_json::to_value(&back.definition).expect("json");
+    let changes = fgdeploy::diff::diff(&sent, &got);
+    assert!(changes.is_empty(), "fields lost or changed on the way through the SDK and back:\n{}", lines(changes));
+    assert_eq!(back.revision, 1);
+}
+
+#[tokio::test]
+async fn plan_against_a_live_service_diffs_only_what_changed() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    let arn = m.service_for(&spec, "v1", &["v1", "v2"]).await;
+    let f = path.to_str().expect("utf-8 path");
+
+    // The new image: a task-definition diff, exit 2 (changes).
+    let out = m.cli().args(["plan", "-f", f]).status(exit::CHANGES);
+    out.stdout_has("~ containerDefinitions[web].image")
+        .stdout_has(":v1\" → \"")
+        .stdout_has(":v2\"")
+        .stdout_has("+ register")
+        .stdout_has("build    skip");
+
+    // The live image: no diff at all, exit 0.
+    let out = m.cli().args(["plan", "-f", f, "--image-tag", "v1"]).status(exit::OK);
+    out.stdout_has("Task definition: no changes").stdout_has("Service: no changes").stdout_has(&arn);
+
+    // A tag that is not in ECR: the build stage would run.
+    m.cli().args(["plan", "-f", f, "--image-tag", "v3"]).status(exit::CHANGES).stdout_has("+ build    build and push");
+
+    // JSON: one document with the same plan.
+    let out = m.cli().args(["plan", "-f", f, "--output", "json"]).status(exit::CHANGES);
+    let plan = out.events().into_iter().find(|e| e["event"] == "plan").expect("plan event");
+    assert_eq!(plan["plan"]["task_definition_changes"][0]["path"], "containerDefinitions[web].image");
+    assert_eq!(plan["plan"]["rollout"]["floor_tasks"], 2);
+    assert_eq!(plan["plan"]["rollout"]["ceiling_tasks"], 4);
+    let fin = out.events().into_iter().find(|e| e["event"] == "finished").expect("finished");
+    assert_eq!(fin["exit_code"], 2);
+    assert!(fin["api_calls"]["ecs:DescribeServices"].as_u64().is_some_and(|n| n >= 1));
+    assert!(
+        fin["api_calls"].as_object().expect("map").keys().all(|k| !k.contains("Register") && !k.contains("Update")),
+        "plan made a mutating call: {}",
+        fin["api_calls"]
+    );
+}
+
+#[tokio::test]
+async fn release_status_and_rollback_speak_the_wire_protocol() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    let first = m.service_for(&spec, "v1", &["v1", "v2"]).await;
+    let f = path.to_str().expect("utf-8 path");
+
+    // Without --force the guard sees moto's eternal IN_PROGRESS deployment and refuses.
+    m.cli().args(["release", "-f", f]).status(exit::CONFLICT).stderr_has("already has a deployment in progress");
+
+    // Register + UpdateService through the SDK, not watched (moto never finishes deployments).
+    let out = m.cli().args(["release", "-f", f, "--force", "--no-wait", "--output", "json"]).status(exit::OK);
+    let registered = out.events().into_iter().find(|e| e["event"] == "registered").expect("registered event");
+    let second = registered["arn"].as_str().expect("arn").to_string();
+    assert!(second.ends_with(":2"), "{second}");
+    let ports = m.ports();
+    let svc = ports.ecs.describe_service(spec.cluster(), spec.service()).await.expect("describe").expect("service");
+    assert!(second.ends_with(svc.task_definition.rsplit('/').next().unwrap_or_default()), "service now on {}", svc.task_definition);
+    // The new revision records the one it replaced, for `rollback`.
+    let reg = ports.ecs.describe_task_definition(&second).await.expect("describe td");
+    let tags = reg.definition.tags.unwrap_or_default();
+    assert!(
+        tags.iter().any(|t| t.key.as_deref() == Some("fgdeploy:previous-task-definition") && t.value.as_deref() == Some(first.as_str())),
+        "{tags:?}"
+    );
+
+    // status reads it back.
+    m.cli().args(["status", "-f", f]).status(exit::OK).stdout_has(spec.service()).stdout_has(":v2");
+
+    // rollback: dry run names the target, then UpdateService back to revision 1.
+    m.cli().args(["rollback", "-f", f, "--to", "1", "--dry-run"]).status(exit::CHANGES).stdout_has(&first);
+    m.cli().args(["rollback", "-f", f, "--to", "1", "--no-wait"]).status(exit::OK);
+    let svc = ports.ecs.describe_service(spec.cluster(), spec.service()).await.expect("describe").expect("service");
+    assert!(first.ends_with(svc.task_definition.rsplit('/').next().unwrap_or_default()), "service back on {}", svc.task_definition);
+
+    // UpdateService through the adapter parses the answer.
+    let back = ports
+        .ecs
+        .update_service(&UpdateService {
+            cluster: spec.cluster().into(),
+            service: spec.service().into(),
+            task_definition: second.clone(),
+            desired_count: Some(3),
+            deployment_config: None,
+        })
+        .await
+        .expect("update");
+    assert_eq!(back.desired_count, 3);
+}
+
+#[tokio::test]
+async fn aws_errors_are_mapped_and_named() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    // No such cluster/service: exit 4 with a message naming the service and the deployspec.
+    let out = m.cli().args(["plan", "-f", path.to_str().expect("utf-8")]).status(exit::AWS);
+    out.stderr_has("does not exist").stderr_has("web.toml");
+    let ports = m.ports();
+    let err = ports.ecs.describe_task_definition("no-such-family:9").await.expect_err("missing");
+    assert!(matches!(err, fgdeploy::ports::PortError::Rejected { .. } | fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
+    let err = ports.ecr.repository_uri("no-such-repo").await.expect_err("missing");
+    assert!(matches!(err, fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
+}
