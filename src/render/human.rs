@@ -7,9 +7,11 @@ use std::fmt::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
+    /// Progress; hidden by -q.
     Info,
     Warn,
-    Error,
+    /// The plan, failures and the outcome: always shown.
+    Result,
 }
 
 pub fn rfc3339(at: f64) -> String {
@@ -31,7 +33,7 @@ fn paint(color: bool, code: &str, s: &str) -> String {
 pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
     use Level::*;
     Some(match e {
-        Event::Plan { plan } => (Info, plan_text(plan)),
+        Event::Plan { plan } => (Result, plan_text(plan)),
         Event::StageStarted { stage } => (Info, format!("▶ {}", stage.name())),
         Event::StageSkipped { stage, reason } => (Info, format!("↷ {} skipped: {reason}", stage.name())),
         Event::StageFinished { stage, secs } => (Info, format!("✔ {} done in {}", stage.name(), secs_text(*secs))),
@@ -65,7 +67,7 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
             if *ok {
                 (Warn, paint(color, "33", &format!("rollback finished: serving {serving}")))
             } else {
-                (Error, paint(color, "31", "rollback did not finish"))
+                (Result, paint(color, "31", "rollback did not finish"))
             }
         }
         Event::Finished { outcome, exit_code, message, api_calls_total, secs, .. } => {
@@ -74,7 +76,7 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
                 secs_text(*secs),
                 message.lines().next().unwrap_or("")
             );
-            if *exit_code == 0 || *exit_code == 2 { (Error, paint(color, "32", &text)) } else { (Error, paint(color, "31", &text)) }
+            if *exit_code == 0 || *exit_code == 2 { (Result, paint(color, "32", &text)) } else { (Result, paint(color, "31", &text)) }
         }
     })
 }

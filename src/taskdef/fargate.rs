@@ -34,6 +34,11 @@ fn table() -> Vec<(u32, Vec<u32>)> {
     ]
 }
 
+/// Whether `cpu` is a Fargate task cpu size at all.
+pub fn check_cpu(cpu: u32) -> bool {
+    table().iter().any(|(c, _)| *c == cpu)
+}
+
 /// Ok, or Err with a fix text listing what is valid.
 pub fn check(cpu: u32, memory: u32) -> Result<(), String> {
     let t = table();

@@ -120,9 +120,10 @@ pub fn validate(td: &TaskDefinition, image_container: &str, path: &Path) -> Resu
         match td.network_mode.as_deref() {
             Some("awsvpc") => {}
             other => {
+                let found = other.map_or("nothing".to_string(), |m| format!("{m:?}"));
                 return err(
                     "networkMode",
-                    format!("Fargate requires networkMode \"awsvpc\", found {other:?}"),
+                    format!("Fargate requires networkMode \"awsvpc\", found {found}"),
                     "set \"networkMode\": \"awsvpc\"",
                 );
             }
@@ -139,7 +140,8 @@ pub fn validate(td: &TaskDefinition, image_container: &str, path: &Path) -> Resu
             return err("memory", format!("cannot read memory {mem_s:?}"), "use MiB (\"512\", \"2048\") or GB (\"2 GB\")");
         };
         if let Err(valid) = fargate::check(cpu_units, mem_mib) {
-            return err("memory", format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), &valid);
+            let field = if fargate::check_cpu(cpu_units) { "memory" } else { "cpu" };
+            return err(field, format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), &valid);
         }
     }
     Ok(())

@@ -1,1 +1,328 @@
+//! The bad-input corpus: every case exits with the documented code and a message that names the
+//! file (and the field, where there is one) and the fix; never a panic.
 
+use crate::harness::{TEMPLATE, Test, base_spec};
+use fgdeploy::error::exit;
+
+struct Case {
+    name: &'static str,
+    /// Spec text; `BASE` is replaced by a valid base spec.
+    spec: &'static str,
+    /// Template text; None = the valid default.
+    template: Option<&'static str>,
+    /// Command (`validate` is offline; `plan --sandbox` needs a live service).
+    cmd: &'static [&'static str],
+    code: i32,
+    /// Substrings the error must contain (besides the file name and "fix:").
+    expect: &'static [&'static str],
+    /// Which file the message must name: "spec", "template" or "" (flags).
+    names: &'static str,
+}
+
+const BASE: &str = "BASE";
+const VALIDATE: &[&str] = &["validate"];
+const SANDBOX_PLAN: &[&str] = &["plan", "--sandbox"];
+
+fn cases() -> Vec<Case> {
+    let c = |name, spec, template, cmd, code, expect, names| Case { name, spec, template, cmd, code, expect, names };
+    vec![
+        c("malformed TOML", "[service\ncluster = 1", None, VALIDATE, exit::INPUT, &["not valid TOML", "web.toml:1:"], "spec"),
+        c(
+            "unknown key",
+            "BASE\n[rollback]\nautomatc = true\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["unknown field `automatc`", "field `rollback.automatc`"],
+            "spec",
+        ),
+        c(
+            "missing required key",
+            "[service]\ncluster = \"c\"\n[image]\nrepository = \"r\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["missing field `name`", "field `service`"],
+            "spec",
+        ),
+        c(
+            "undefined env variable",
+            "BASE\n[migration]\ncommand = [\"{{ env.FGDEPLOY_TEST_UNDEFINED }}\"]\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["FGDEPLOY_TEST_UNDEFINED", "migration.command[0]", "export"],
+            "spec",
+        ),
+        c(
+            "unknown variable",
+            "BASE\n[build]\ncontext = \"{{ foo.bar }}\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["unknown variable", "build.context"],
+            "spec",
+        ),
+        c("unterminated variable", "BASE\n[build]\ncontext = \"{{ git.sha\"\n", None, VALIDATE, exit::INPUT, &["unterminated"], "spec"),
+        c(
+            "bad duration",
+            "BASE\n[deploy]\ntimeout = \"soon\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["invalid duration", "deploy.timeout"],
+            "spec",
+        ),
+        c(
+            "unknown strategy",
+            "BASE\n[deploy]\nstrategy = \"yolo\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["unknown variant `yolo`", "deploy.strategy"],
+            "spec",
+        ),
+        c(
+            "percent out of range",
+            "BASE\n[deploy.rolling]\nminimum_healthy_percent = 150\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["out of range", "minimum_healthy_percent"],
+            "spec",
+        ),
+        c(
+            "blue-green without section",
+            "BASE\n[deploy]\nstrategy = \"blue-green\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["deploy.blue_green"],
+            "spec",
+        ),
+        c(
+            "wrong value type",
+            "[service]\ncluster = \"c\"\nname = \"s\"\ndesired_count = \"four\"\n[image]\nrepository = \"r\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["invalid type", "service.desired_count"],
+            "spec",
+        ),
+        c(
+            "invalid image tag",
+            "[service]\ncluster = \"c\"\nname = \"s\"\n[image]\nrepository = \"r\"\ntag = \"not a tag!\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["invalid image tag", "image.tag"],
+            "spec",
+        ),
+        c(
+            "missing template file",
+            "[service]\ncluster = \"c\"\nname = \"s\"\n[image]\nrepository = \"r\"\ntag = \"v1\"\n[task_definition]\ntemplate = \"nope.json\"\ncontainer = \"web\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["cannot read the task-definition template", "task_definition.template"],
+            "spec",
+        ),
+        c(
+            "malformed JSON template",
+            BASE,
+            Some("{\"family\": \"web\",\n  \"containerDefinitions\": [}"),
+            VALIDATE,
+            exit::INPUT,
+            &["not valid JSON", "web.taskdef.json:2:"],
+            "template",
+        ),
+        c(
+            "unknown task-definition field",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"web","image":"x","portMapings":[]}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["unknown field `portMapings`", "containerDefinitions[0]"],
+            "template",
+        ),
+        c(
+            "unknown nested field",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"web","image":"x","healthCheck":{"command":["x"],"intervall":5}}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["intervall", "containerDefinitions[0].healthCheck"],
+            "template",
+        ),
+        c(
+            "undefined variable in template",
+            BASE,
+            Some(
+                r#"{"family":"web","containerDefinitions":[{"name":"web","image":"{{ image }}","environment":[{"name":"X","value":"{{ env.FGDEPLOY_TEST_NOPE }}"}]}]}"#,
+            ),
+            VALIDATE,
+            exit::INPUT,
+            &["FGDEPLOY_TEST_NOPE", "containerDefinitions[0].environment[0].value"],
+            "template",
+        ),
+        c(
+            "wrong type in template",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"web","image":"x","memory":"lots"}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["invalid type", "containerDefinitions[0].memory"],
+            "template",
+        ),
+        c(
+            "bad Fargate cpu/memory",
+            BASE,
+            Some(
+                r#"{"family":"web","networkMode":"awsvpc","requiresCompatibilities":["FARGATE"],"cpu":"256","memory":"4096","containerDefinitions":[{"name":"web","image":"x"}]}"#,
+            ),
+            VALIDATE,
+            exit::INPUT,
+            &["no task size", "memory must be"],
+            "template",
+        ),
+        c(
+            "bad Fargate cpu",
+            BASE,
+            Some(
+                r#"{"family":"web","networkMode":"awsvpc","requiresCompatibilities":["FARGATE"],"cpu":"300","memory":"512","containerDefinitions":[{"name":"web","image":"x"}]}"#,
+            ),
+            VALIDATE,
+            exit::INPUT,
+            &["cpu must be one of", "field `cpu`"],
+            "template",
+        ),
+        c(
+            "Fargate without awsvpc",
+            BASE,
+            Some(
+                r#"{"family":"web","networkMode":"bridge","requiresCompatibilities":["FARGATE"],"cpu":"256","memory":"512","containerDefinitions":[{"name":"web","image":"x"}]}"#,
+            ),
+            VALIDATE,
+            exit::INPUT,
+            &["found \"bridge\"", "networkMode"],
+            "template",
+        ),
+        c(
+            "Fargate without task size",
+            BASE,
+            Some(
+                r#"{"family":"web","networkMode":"awsvpc","requiresCompatibilities":["FARGATE"],"containerDefinitions":[{"name":"web","image":"x"}]}"#,
+            ),
+            VALIDATE,
+            exit::INPUT,
+            &["task-level cpu and memory"],
+            "template",
+        ),
+        c(
+            "release container missing",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"app","image":"x"}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["\"web\"", "not in the task definition", "task_definition.container"],
+            "template",
+        ),
+        c(
+            "duplicate container names",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"web","image":"x"},{"name":"web","image":"y"}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["used twice", "containerDefinitions[1].name"],
+            "template",
+        ),
+        c(
+            "sidecar without image",
+            BASE,
+            Some(r#"{"family":"web","containerDefinitions":[{"name":"web"},{"name":"log"}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["\"log\" has no image", "containerDefinitions[1].image"],
+            "template",
+        ),
+        c(
+            "bad family",
+            BASE,
+            Some(r#"{"family":"web app","containerDefinitions":[{"name":"web","image":"x"}]}"#),
+            VALIDATE,
+            exit::INPUT,
+            &["invalid family"],
+            "template",
+        ),
+        c(
+            "100/100 deadlock",
+            "BASE\n[deploy.rolling]\nminimum_healthy_percent = 100\nmaximum_percent = 100\n",
+            None,
+            SANDBOX_PLAN,
+            exit::INPUT,
+            &["never progress", "deploy.rolling", "maximum_percent"],
+            "spec",
+        ),
+        c(
+            "outage behind a load balancer",
+            "BASE\n[deploy.rolling]\nminimum_healthy_percent = 0\nmaximum_percent = 100\n",
+            None,
+            SANDBOX_PLAN,
+            exit::INPUT,
+            &["outage", "--allow-downtime"],
+            "spec",
+        ),
+        c("bad flag value", BASE, None, &["release", "--sandbox", "--timeout", "soon"], exit::INPUT, &["--timeout"], ""),
+        c("unknown flag", BASE, None, &["plan", "--frobnicate"], exit::INPUT, &["--frobnicate"], ""),
+    ]
+}
+
+#[test]
+fn every_bad_input_exits_with_its_code_and_names_file_field_and_fix() {
+    let mut table = Vec::new();
+    let cases = cases();
+    assert!(cases.len() >= 20, "the corpus has {} cases", cases.len());
+    for case in &cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spec_text = case.spec.replace(BASE, &base_spec("demo", "web"));
+        std::fs::write(dir.path().join("web.toml"), spec_text).expect("write spec");
+        std::fs::write(dir.path().join("web.taskdef.json"), case.template.unwrap_or(TEMPLATE)).expect("write template");
+        let spec = dir.path().join("web.toml");
+        let mut args: Vec<String> = case.cmd.iter().map(|s| s.to_string()).collect();
+        args.extend(["-f".to_string(), spec.display().to_string()]);
+        let out = Test::new().args(&args).run();
+        let msg = out.stderr.clone();
+        let mut problems = Vec::new();
+        if out.code != case.code {
+            problems.push(format!("exit {} (want {})", out.code, case.code));
+        }
+        if msg.contains("panicked") {
+            problems.push("panic".into());
+        }
+        for e in case.expect {
+            if !msg.contains(e) {
+                problems.push(format!("message lacks {e:?}"));
+            }
+        }
+        let file = match case.names {
+            "spec" => Some("web.toml"),
+            "template" => Some("web.taskdef.json"),
+            _ => None,
+        };
+        if let Some(f) = file {
+            if !msg.contains(f) {
+                problems.push(format!("message does not name {f}"));
+            }
+            if !msg.contains("fix:") {
+                problems.push("message has no fix".into());
+            }
+        }
+        table.push((case.name, out.code, problems.clone(), msg.lines().next().unwrap_or("").to_string()));
+    }
+    println!("{:<34} {:>4}  result", "bad input", "exit");
+    for (name, code, problems, first) in &table {
+        println!("{name:<34} {code:>4}  {}", if problems.is_empty() { format!("ok: {first}") } else { problems.join("; ") });
+    }
+    let failed: Vec<_> = table.iter().filter(|t| !t.2.is_empty()).collect();
+    assert!(failed.is_empty(), "{} case(s) failed: {:?}", failed.len(), failed.iter().map(|t| (t.0, &t.2)).collect::<Vec<_>>());
+}

@@ -1,1 +1,149 @@
+//! The CLI end to end on the sandbox: the README's first command, output styles, snapshots.
 
+use crate::harness::{Test, spec_dir};
+use fgdeploy::error::exit;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Compare with tests/snapshots/NAME (UPDATE_SNAPSHOTS=1 rewrites it).
+fn snapshot(name: &str, actual: &str) {
+    let path = root().join("tests/snapshots").join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected =
+        std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("missing snapshot {}; run with UPDATE_SNAPSHOTS=1", path.display()));
+    if expected != actual {
+        let first = expected.lines().zip(actual.lines()).position(|(a, b)| a != b).unwrap_or(0);
+        panic!(
+            "snapshot {name} differs at line {}:\n  expected: {:?}\n  actual:   {:?}\n(UPDATE_SNAPSHOTS=1 rewrites it)\n--- actual\n{actual}",
+            first + 1,
+            expected.lines().nth(first),
+            actual.lines().nth(first)
+        );
+    }
+}
+
+#[test]
+fn readme_quick_start_release_runs_in_the_sandbox() {
+    // Exactly the README's first command (cargo run -- …), from the repository root.
+    let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/example.toml", "--sandbox"]).status(exit::OK);
+    out.stdout_has("SANDBOX")
+        .stdout_has("▶ deploy")
+        .stdout_has("deployed (exit 0)")
+        .stdout_has("ecs: (service web) has reached a steady state.");
+}
+
+#[test]
+fn human_release_output_snapshot() {
+    let out =
+        Test::new().dir(root()).args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
+    snapshot("release-example.txt", &out.stdout);
+}
+
+#[test]
+fn human_plan_output_snapshot() {
+    let out = Test::new()
+        .dir(root())
+        .args(["plan", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "-q"])
+        .status(exit::CHANGES);
+    snapshot("plan-example.txt", &out.stdout);
+    let out = Test::new()
+        .dir(root())
+        .args(["plan", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "-q"])
+        .status(exit::CHANGES);
+    out.stdout_has("10 % to green for 5 min").stdout_has("Migration task: \"bin/migrate up\"");
+}
+
+#[test]
+fn a_failed_release_is_rolled_back_and_reported_as_a_failure() {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "fail-start", "--image-tag", "v2"])
+        .status(exit::ROLLED_BACK);
+    out.stdout_has("task ").stdout_has("CannotPullContainerError").stdout_has("rollback finished: serving");
+    out.stderr_has("release failed and was rolled back").stderr_has("task-definition/web:1");
+}
+
+#[test]
+fn json_output_is_one_event_per_line_ending_with_the_outcome() {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--output", "json"])
+        .status(exit::OK);
+    let events = out.events();
+    assert_eq!(events.len(), out.stdout.lines().count(), "every line is a JSON event");
+    assert_eq!(events[0]["event"], "plan");
+    let last = events.last().expect("events");
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["outcome"], "deployed");
+    assert_eq!(last["exit_code"], 0);
+    assert_eq!(last["api_calls"]["ecs:UpdateService"], 1);
+    let stages: Vec<&str> = last["stages"].as_array().expect("stages").iter().filter_map(|s| s["stage"].as_str()).collect();
+    assert_eq!(stages, ["register", "deploy", "verify"]);
+    assert!(events.iter().all(|e| e["at"].is_string() && e["service"] == "web"));
+}
+
+#[test]
+fn github_actions_get_groups_and_annotations() {
+    let out = Test::new()
+        .dir(root())
+        .env("GITHUB_ACTIONS", "true")
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "fail-start", "--image-tag", "v2"])
+        .status(exit::ROLLED_BACK);
+    out.stdout_has("::group::deploy").stdout_has("::endgroup::").stdout_has("::error::release failed and was rolled back");
+}
+
+#[test]
+fn quiet_shows_only_the_result() {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "-q"])
+        .status(exit::OK);
+    assert!(!out.stdout.contains("▶ deploy"), "{}", out.stdout);
+    out.stdout_has("deployed (exit 0)");
+}
+
+#[test]
+fn status_and_rollback_in_the_sandbox() {
+    let out = Test::new()
+        .dir(root())
+        .args(["status", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--output", "json"])
+        .status(exit::OK);
+    let status = out.events().into_iter().find(|e| e["event"] == "status").expect("status event");
+    assert_eq!(status["status"]["service"]["desired_count"], 4);
+    assert!(status["status"]["image"].as_str().is_some_and(|i| i.ends_with(":previous")));
+    // A fresh sandbox service has no earlier revision to return to: say how to name one.
+    Test::new()
+        .dir(root())
+        .args(["rollback", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"])
+        .status(exit::INPUT)
+        .stderr_has("--to");
+}
+
+#[test]
+fn shipped_deployspecs_validate() {
+    for f in ["deployspecs/example.toml", "deployspecs/bluegreen.toml"] {
+        Test::new().dir(root()).args(["validate", "-f", f, "--image-tag", "v1"]).status(exit::OK).stdout_has("ok:");
+    }
+}
+
+#[test]
+fn release_refuses_what_it_cannot_do_yet_before_changing_anything() {
+    // A deployspec with a migration: the migrate stage is not implemented, so nothing changes.
+    let (_d, spec) = spec_dir("\n[migration]\ncommand = [\"migrate\"]\n");
+    let out = Test::new().args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")]).status(exit::INPUT);
+    out.stderr_has("--skip-migration");
+    Test::new().args(["release", "--sandbox", "--skip-migration", "-f", spec.to_str().expect("utf-8")]).status(exit::OK);
+}
+
+#[test]
+fn help_and_version() {
+    Test::new().args(["--help"]).status(exit::OK).stdout_has("release");
+    Test::new().args(["--version"]).status(exit::OK).stdout_has("fgdeploy");
+}
