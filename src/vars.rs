@@ -117,10 +117,8 @@ impl Vars {
     /// Expand every string in a JSON value; the error carries the JSON path of the string.
     pub fn expand_json(&self, value: &mut serde_json::Value, path: &mut Vec<String>) -> Result<(), (String, VarError)> {
         match value {
-            serde_json::Value::String(s) => {
-                if s.contains("{{") {
-                    *s = self.expand(s).map_err(|e| (join_path(path), e))?;
-                }
+            serde_json::Value::String(s) if s.contains("{{") => {
+                *s = self.expand(s).map_err(|e| (join_path(path), e))?;
             }
             serde_json::Value::Array(items) => {
                 for (i, item) in items.iter_mut().enumerate() {

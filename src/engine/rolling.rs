@@ -161,7 +161,7 @@ impl Engine {
                 }
                 Err(e) if e.is_retryable() => {
                     errors_in_row += 1;
-                    if errors_in_row == 1 || errors_in_row % 5 == 0 {
+                    if errors_in_row == 1 || errors_in_row.is_multiple_of(5) {
                         self.warn(format!("{e}; retrying ({errors_in_row} in a row)"));
                     }
                     interval = next_interval(interval.max(Duration::from_secs(4)), 2.0, self.poll.max);

@@ -196,7 +196,7 @@ pub fn normalize(td: &TaskDefinition) -> Value {
         }
         sort_by_key(top.get_mut("tags"), "key");
         if let Some(Value::Array(rc)) = top.get_mut("requiresCompatibilities") {
-            rc.sort_by(|a, b| a.to_string().cmp(&b.to_string()));
+            rc.sort_by_key(|a| a.to_string());
         }
     }
     drop_empty(&mut v);

@@ -131,8 +131,7 @@ async fn without_the_service_deployment_api_rollback_uses_update_service() {
 
 #[tokio::test]
 async fn alarm_during_bake_rolls_back() {
-    let mut f = Faults::default();
-    f.alarm_at = Some(60.0); // after steady state (~40 s), inside the bake time
+    let f = Faults { alarm_at: Some(60.0), ..Default::default() }; // after steady state (~40 s), inside the bake time
     let r = release("\n[deploy.rolling]\nalarms = [\"web-5xx\"]\n", f).await;
     assert_eq!(r.code(), exit::ROLLED_BACK, "{:?}", r.result.as_ref().err());
     assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("ALARM")));
@@ -141,8 +140,7 @@ async fn alarm_during_bake_rolls_back() {
 
 #[tokio::test]
 async fn someone_elses_deployment_mid_release_is_a_failure_not_rolled_back() {
-    let mut f = Faults::default();
-    f.foreign_deploy_at = Some(20.0);
+    let f = Faults { foreign_deploy_at: Some(20.0), ..Default::default() };
     let r = release("", f).await;
     assert_eq!(r.code(), exit::MANUAL_ACTION, "{:?}", r.result.as_ref().err());
     assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("another deployment")));
@@ -169,8 +167,7 @@ async fn interrupt_with_detach_leaves_the_deployment_running() {
 
 #[tokio::test]
 async fn a_throttling_storm_does_not_abort_the_release() {
-    let mut f = Faults::default();
-    f.throttle_every = Some(2);
+    let f = Faults { throttle_every: Some(2), ..Default::default() };
     let r = release("", f).await;
     assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
     assert!(r.serving().0.ends_with(TD2));
@@ -274,8 +271,7 @@ async fn manual_rollback_restores_the_previous_revision() {
 #[tokio::test]
 async fn rollback_stops_a_deployment_in_flight() {
     let (_dir, spec) = load("\n[deploy]\ntimeout = \"20m\"\n");
-    let mut f = Faults::default();
-    f.start_secs = 600.0; // the new tasks take 10 minutes to start
+    let f = Faults { start_secs: 600.0, ..Default::default() }; // the new tasks take 10 minutes to start
     let sim = seeded(&spec, f).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
