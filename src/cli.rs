@@ -50,8 +50,28 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show the service, its deployments, tasks, serving revision and last events.
     Status(StatusArgs),
+    /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
+    /// container's exit code (6 if it never ran).
+    Run(RunArgs),
     /// Check a deployspec and its task-definition template offline (no AWS call).
     Validate(SpecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The container whose command is overridden; default: task_definition.container.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Stop the task after this long.
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+    /// The command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -323,6 +343,17 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             }
             Ok(if a.dry_run && plan.current != plan.target { exit::CHANGES } else { exit::OK })
         }
+        Command::Run(a) => {
+            let spec = load(&a.spec)?;
+            let c = ctx(cli);
+            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+            let interrupt = Interrupt::default();
+            install_signals(interrupt.clone());
+            let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
+            let result = engine.run_command(&spec, a.container.as_deref(), &a.command, a.timeout).await;
+            c.renderer.finish();
+            result
+        }
         Command::Status(a) => {
             let spec = load(&a.spec)?;
             let c = ctx(cli);
@@ -351,6 +382,9 @@ async fn release(
     timeout: Option<Duration>,
 ) -> Result<i32, Error> {
     let c = ctx(cli);
+    if dry_run && c.style == Style::Json {
+        return plan_json(spec, flags, target, &c.renderer, c.style).await;
+    }
     let ports = ports_for(spec, target, &c.renderer, c.style).await?;
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
@@ -365,4 +399,28 @@ async fn release(
     let result = engine.release(spec, &opts).await;
     c.renderer.finish();
     Ok(result?.exit_code(dry_run))
+}
+
+/// `plan --output json` (and `release --dry-run --output json`): the plan as one JSON document.
+async fn plan_json(spec: &Spec, flags: &PlanFlags, target: &TargetArgs, renderer: &Renderer, style: Style) -> Result<i32, Error> {
+    let ports = ports_for(spec, target, renderer, style).await?;
+    let recorder = Arc::new(crate::engine::Recorder::default());
+    let mut engine = Engine::new(ports.clone(), recorder.clone(), Interrupt::default());
+    let opts = ReleaseOptions {
+        plan: PlanOptions { skip_build: flags.skip_build, skip_migration: flags.skip_migration, allow_downtime: flags.allow_downtime },
+        dry_run: true,
+        ..Default::default()
+    };
+    let report = engine.release(spec, &opts).await?;
+    let code = report.exit_code(true);
+    println!(
+        "{}",
+        serde_json::json!({
+            "plan": report.plan,
+            "exit_code": code,
+            "api_calls": ports.calls.snapshot(),
+            "api_calls_total": ports.calls.total(),
+        })
+    );
+    Ok(code)
 }

@@ -90,7 +90,8 @@ pub enum Error {
     Aws(#[from] PortError),
     #[error("{0}")]
     Conflict(String),
-    #[error("migration failed: {0}")]
+    /// A one-off task (the migration, `fgdeploy run`) failed or could not run.
+    #[error("{0}")]
     MigrationFailed(String),
     #[error("release failed and was rolled back: {reason}\n  the service is serving {serving}")]
     RolledBack { reason: String, serving: String },

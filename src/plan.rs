@@ -211,7 +211,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         image: image.clone(),
         container: m.container.clone().unwrap_or_else(|| spec.container().to_string()),
         command: m.command.clone(),
-        network: svc.network.clone(),
+        network: migration_network(m, svc.network.as_ref()),
         timeout_secs: m.timeout.as_secs(),
     });
 
@@ -283,6 +283,19 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         has_changes,
         desired_task_definition: desired,
         update,
+    })
+}
+
+/// The migration's network: the spec's overrides over the service's own awsvpc settings.
+pub fn migration_network(m: &crate::spec::MigrationSection, live: Option<&Network>) -> Option<Network> {
+    let subnets = m.subnets.clone().or_else(|| live.map(|n| n.subnets.clone())).unwrap_or_default();
+    if subnets.is_empty() {
+        return None;
+    }
+    Some(Network {
+        subnets,
+        security_groups: m.security_groups.clone().or_else(|| live.map(|n| n.security_groups.clone())).unwrap_or_default(),
+        assign_public_ip: m.assign_public_ip.or(live.map(|n| n.assign_public_ip)).unwrap_or(false),
     })
 }
 

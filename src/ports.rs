@@ -241,6 +241,38 @@ pub struct UpdateService {
     pub deployment_config: Option<DeploymentConfig>,
 }
 
+/// RunTask for a one-off task (migration, `fgdeploy run`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunTask {
+    pub cluster: String,
+    pub task_definition: String,
+    pub container: String,
+    pub command: Vec<String>,
+    pub network: Option<Network>,
+    /// FARGATE unless a capacity provider strategy is used.
+    pub launch_type: Option<String>,
+    pub capacity_providers: Vec<String>,
+    pub platform_version: Option<String>,
+    pub started_by: String,
+    /// Idempotency token: a retried RunTask with the same token never starts a second task.
+    pub client_token: String,
+}
+
+/// RunTask's answer: it can succeed over HTTP with `failures` and no task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunTaskResult {
+    pub tasks: Vec<Task>,
+    /// (reason, detail)
+    pub failures: Vec<(String, String)>,
+}
+
+/// One page of CloudWatch Logs events, oldest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LogPage {
+    pub lines: Vec<String>,
+    pub next_token: Option<String>,
+}
+
 #[async_trait]
 pub trait Ecs: Send + Sync {
     /// DescribeServices for one service; `None` when it does not exist (MISSING) or is INACTIVE.
@@ -256,7 +288,17 @@ pub trait Ecs: Send + Sync {
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()>;
     /// ListTasks filtered by startedBy and desired status (STOPPED when `stopped`).
     async fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> PortResult<Vec<String>>;
+    /// DescribeTasks; tasks ECS does not (yet) know are absent (MISSING).
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>>;
+    async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult>;
+    async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()>;
+}
+
+/// CloudWatch Logs, for the migration's output.
+#[async_trait]
+pub trait Logs: Send + Sync {
+    /// GetLogEvents with startFromHead; `NotFound` while the stream does not exist yet.
+    async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage>;
 }
 
 /// Whether an image tag exists, and where a repository lives.
@@ -280,6 +322,7 @@ pub trait Clock: Send + Sync {
 pub struct Ports {
     pub ecs: Arc<dyn Ecs>,
     pub ecr: Arc<dyn Ecr>,
+    pub logs: Arc<dyn Logs>,
     pub clock: Arc<dyn Clock>,
     pub calls: CallCounter,
 }

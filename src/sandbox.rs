@@ -25,6 +25,8 @@ pub enum Scenario {
     ThrottleStorm,
     /// Tasks take 3 minutes to start.
     SlowStart,
+    /// One-off tasks (the migration, `run`) exit 1.
+    MigrationFails,
 }
 
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
@@ -45,6 +47,9 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(30.0),
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,
+        Scenario::MigrationFails => {
+            faults.task_exit.insert(spec.container().to_string(), 1);
+        }
     }
     seeded(spec, faults)
 }

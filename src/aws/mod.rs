@@ -18,6 +18,7 @@ pub use taskdef::{from_sdk as task_definition_from_sdk, to_request as task_defin
 pub struct Aws {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     calls: CallCounter,
 }
 
@@ -36,14 +37,14 @@ pub async fn connect(region: Option<&str>) -> Result<Ports> {
 
 /// The ports over an already loaded SDK config (tests point it at the emulator).
 pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
-    ports_from_clients(aws_sdk_ecs::Client::new(conf), aws_sdk_ecr::Client::new(conf))
+    ports_from_clients(aws_sdk_ecs::Client::new(conf), aws_sdk_ecr::Client::new(conf), aws_sdk_cloudwatchlogs::Client::new(conf))
 }
 
 /// The ports over given clients (tests add interceptors to see the requests on the wire).
-pub fn ports_from_clients(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client) -> Ports {
+pub fn ports_from_clients(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client, logs: aws_sdk_cloudwatchlogs::Client) -> Ports {
     let calls = CallCounter::default();
-    let aws = Arc::new(Aws { ecs, ecr, calls: calls.clone() });
-    Ports { ecs: aws.clone(), ecr: aws, clock: Arc::new(SystemClock), calls }
+    let aws = Arc::new(Aws { ecs, ecr, logs, calls: calls.clone() });
+    Ports { ecs: aws.clone(), ecr: aws.clone(), logs: aws, clock: Arc::new(SystemClock), calls }
 }
 
 /// Classify an SDK error for the engine.
@@ -349,6 +350,88 @@ impl Ecs for Aws {
             out.extend(r.tasks().iter().map(task_from));
         }
         Ok(out)
+    }
+
+    async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult> {
+        let op = "ecs:RunTask";
+        self.calls.record(op);
+        let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError::Rejected {
+            op: op.into(),
+            code: "InvalidRequest".into(),
+            message: e.to_string(),
+        };
+        let mut b = self
+            .ecs
+            .run_task()
+            .cluster(&req.cluster)
+            .task_definition(&req.task_definition)
+            .started_by(&req.started_by)
+            .client_token(&req.client_token)
+            .count(1)
+            .set_platform_version(req.platform_version.clone())
+            .overrides(
+                t::TaskOverride::builder()
+                    .container_overrides(
+                        t::ContainerOverride::builder().name(&req.container).set_command(Some(req.command.clone())).build(),
+                    )
+                    .build(),
+            );
+        if req.capacity_providers.is_empty() {
+            b = b.launch_type(t::LaunchType::from(req.launch_type.as_deref().unwrap_or("FARGATE")));
+        } else {
+            for cp in &req.capacity_providers {
+                b = b.capacity_provider_strategy(
+                    t::CapacityProviderStrategyItem::builder().capacity_provider(cp).weight(1).build().map_err(invalid)?,
+                );
+            }
+        }
+        if let Some(n) = &req.network {
+            let vpc = t::AwsVpcConfiguration::builder()
+                .set_subnets(Some(n.subnets.clone()))
+                .set_security_groups(Some(n.security_groups.clone()))
+                .assign_public_ip(if n.assign_public_ip { t::AssignPublicIp::Enabled } else { t::AssignPublicIp::Disabled })
+                .build()
+                .map_err(invalid)?;
+            b = b.network_configuration(t::NetworkConfiguration::builder().awsvpc_configuration(vpc).build());
+        }
+        let out = b.send().await.map_err(|e| map_err(op, e))?;
+        Ok(RunTaskResult {
+            tasks: out.tasks().iter().map(task_from).collect(),
+            failures: out
+                .failures()
+                .iter()
+                .map(|f| (f.reason().unwrap_or_default().to_string(), f.detail().unwrap_or_default().to_string()))
+                .collect(),
+        })
+    }
+
+    async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()> {
+        let op = "ecs:StopTask";
+        self.calls.record(op);
+        self.ecs.stop_task().cluster(cluster).task(task).reason(reason).send().await.map_err(|e| map_err(op, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Logs for Aws {
+    async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
+        let op = "logs:GetLogEvents";
+        self.calls.record(op);
+        let out = self
+            .logs
+            .get_log_events()
+            .log_group_name(group)
+            .log_stream_name(stream)
+            .start_from_head(true)
+            .set_next_token(token.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(LogPage {
+            lines: out.events().iter().filter_map(|e| e.message()).map(|m| m.trim_end().to_string()).collect(),
+            next_token: out.next_forward_token().map(str::to_string),
+        })
     }
 }
 

@@ -2,12 +2,14 @@
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
 mod observe;
+mod oneoff;
 mod release;
 mod rollback;
 mod rolling;
 mod status;
 
 pub use observe::observe;
+pub use oneoff::{OneOff, OneOffResult};
 pub use release::{ReleaseOptions, ReleaseReport};
 pub use rollback::RollbackPlan;
 pub use rolling::{FailKind, Tracker, Verdict, decide};
@@ -86,6 +88,20 @@ pub enum Event {
         reason: String,
         to: String,
         how: String,
+    },
+    TaskStarted {
+        task_id: String,
+        task_definition: String,
+        command: Vec<String>,
+    },
+    TaskLog {
+        line: String,
+    },
+    TaskStopped {
+        task_id: String,
+        stop_code: Option<String>,
+        reason: Option<String>,
+        exit_codes: Vec<(String, Option<i32>)>,
     },
     RollbackFinished {
         ok: bool,

@@ -108,29 +108,40 @@ impl Engine {
             Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
             None => {}
         }
-        // migrate
+        // migrate: runs the new image before anything the service uses changes
+        let previous_td = live.service.task_definition.clone();
+        let mut registered = None;
         match plan.stage(Stage::Migrate) {
             Some(StageAction::Run { .. }) => {
-                return Err(Error::usage(
-                    "the deployspec has a [migration], and this version of fgdeploy cannot run migration tasks yet; nothing was changed",
-                    "run the migration yourself, then release with --skip-migration",
-                ));
+                let t = self.stage_start(Stage::Migrate);
+                let (arn, definition) = if plan.runs(Stage::Register) {
+                    let reg = self.register_new(&plan, &previous_td).await?;
+                    registered = Some(reg.arn.clone());
+                    (reg.arn, reg.definition)
+                } else {
+                    let live_td = live.task_definition.clone().ok_or_else(|| Error::Internal("no live task definition".into()))?;
+                    (live_td.arn, live_td.definition)
+                };
+                let oneoff = self.migration_task(spec, &plan, &live.service, arn, definition)?;
+                let result = self.run_one_off(&oneoff).await?;
+                if !result.succeeded() {
+                    return Err(Error::MigrationFailed(format!(
+                        "the migration failed, so nothing else was changed: {}",
+                        result.summary("migration")
+                    )));
+                }
+                self.stage_end(Stage::Migrate, t, stages);
             }
             Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Migrate, reason: reason.clone() }),
             None => {}
         }
         // register
-        let previous_td = live.service.task_definition.clone();
-        let new_td = if plan.runs(Stage::Register) {
+        let new_td = if let Some(arn) = registered {
+            self.emit(Event::StageSkipped { stage: Stage::Register, reason: format!("registered for the migration: {arn}") });
+            arn
+        } else if plan.runs(Stage::Register) {
             let t = self.stage_start(Stage::Register);
-            let mut td = plan.desired_task_definition.clone();
-            let tags = td.tags.get_or_insert_with(Vec::new);
-            tags.retain(|t| t.key.as_deref() != Some(TAG_PREVIOUS));
-            if !previous_td.is_empty() {
-                tags.push(Tag { key: Some(TAG_PREVIOUS.into()), value: Some(previous_td.clone()) });
-            }
-            let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
-            self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
+            let reg = self.register_new(&plan, &previous_td).await?;
             self.stage_end(Stage::Register, t, stages);
             reg.arn
         } else {
@@ -214,6 +225,99 @@ impl Engine {
         }
         self.stage_end(Stage::Verify, t, stages);
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    /// Register the plan's task definition, tagged with the revision it replaces.
+    async fn register_new(&self, plan: &Plan, previous_td: &str) -> Result<crate::ports::RegisteredTaskDefinition> {
+        let mut td = plan.desired_task_definition.clone();
+        let tags = td.tags.get_or_insert_with(Vec::new);
+        tags.retain(|t| t.key.as_deref() != Some(TAG_PREVIOUS));
+        if !previous_td.is_empty() {
+            tags.push(Tag { key: Some(TAG_PREVIOUS.into()), value: Some(previous_td.to_string()) });
+        }
+        let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
+        self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
+        Ok(reg)
+    }
+
+    /// The migration as a one-off task of `arn`, in the service's network.
+    fn migration_task(
+        &self,
+        spec: &Spec,
+        plan: &Plan,
+        svc: &ServiceState,
+        arn: String,
+        definition: crate::taskdef::TaskDefinition,
+    ) -> Result<super::OneOff> {
+        let m = spec.file.migration.as_ref().ok_or_else(|| Error::Internal("migrate stage without [migration]".into()))?;
+        let mp = plan.migration.as_ref().ok_or_else(|| Error::Internal("migrate stage without a migration plan".into()))?;
+        let network = mp.network.clone();
+        if network.is_none() && definition.network_mode.as_deref() == Some("awsvpc") {
+            return Err(Error::usage(
+                format!(
+                    "the migration needs subnets: service {} has no awsvpc network configuration and [migration] sets none",
+                    spec.service()
+                ),
+                format!("set migration.subnets and migration.security_groups in {}", spec.path.display()),
+            ));
+        }
+        let release_id = format!("{:x}", (self.ports.clock.now() * 1000.0) as u64);
+        Ok(super::OneOff {
+            cluster: spec.cluster().to_string(),
+            task_definition: arn,
+            definition,
+            container: mp.container.clone(),
+            command: mp.command.clone(),
+            network,
+            capacity_providers: m.capacity_providers.clone(),
+            platform_version: m.platform_version.clone().or_else(|| svc.platform_version.clone()),
+            started_by: super::oneoff::sanitize(&format!("fgdeploy/migrate/{}", spec.file.image.tag), 128),
+            client_token: super::oneoff::sanitize(&format!("{release_id}-{}", spec.service()), 64),
+            timeout: m.timeout,
+            label: "migration".into(),
+        })
+    }
+
+    /// `fgdeploy run -- CMD…`: the command as a one-off task of the live revision. Returns the
+    /// command container's exit code (6 when it never ran).
+    pub async fn run_command(&mut self, spec: &Spec, container: Option<&str>, command: &[String], timeout: Duration) -> Result<i32> {
+        self.service = spec.service().to_string();
+        let svc = self
+            .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service()))
+            .await?
+            .ok_or_else(|| {
+                Error::Aws(PortError::NotFound {
+                    op: "ecs:DescribeServices".into(),
+                    message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()),
+                })
+            })?;
+        let reg = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&svc.task_definition)).await?;
+        let container = container.unwrap_or(spec.container()).to_string();
+        let overrides = spec.file.migration.clone();
+        let network = match &overrides {
+            Some(m) => plan::migration_network(m, svc.network.as_ref()),
+            None => svc.network.clone(),
+        };
+        let release_id = format!("{:x}", (self.ports.clock.now() * 1000.0) as u64);
+        let oneoff = super::OneOff {
+            cluster: spec.cluster().to_string(),
+            task_definition: reg.arn.clone(),
+            definition: reg.definition,
+            container: container.clone(),
+            command: command.to_vec(),
+            network,
+            capacity_providers: overrides.as_ref().map(|m| m.capacity_providers.clone()).unwrap_or_default(),
+            platform_version: overrides.as_ref().and_then(|m| m.platform_version.clone()).or(svc.platform_version.clone()),
+            started_by: "fgdeploy/run".into(),
+            client_token: super::oneoff::sanitize(&format!("{release_id}-run-{}", spec.service()), 64),
+            timeout,
+            label: "task".into(),
+        };
+        let result = self.run_one_off(&oneoff).await?;
+        if !result.succeeded() {
+            self.warn(result.summary("task"));
+        }
+        Ok(result.exit_code_of(&container).unwrap_or(crate::error::exit::MIGRATION_FAILED))
     }
 
     /// The id of the PRIMARY deployment of `td`: from the UpdateService answer, else read back a

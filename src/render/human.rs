@@ -62,6 +62,23 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
         ),
         Event::TaskFailed { task_id, reason } => (Warn, paint(color, "33", &format!("task {task_id} stopped: {reason}"))),
         Event::ServiceEvent { message } => (Info, format!("ecs: {message}")),
+        Event::TaskStarted { task_id, task_definition, command } => {
+            (Info, format!("task {task_id} started from {task_definition}: {}", command.join(" ")))
+        }
+        Event::TaskLog { line } => (Info, format!("  │ {line}")),
+        Event::TaskStopped { task_id, stop_code, reason, exit_codes } => (
+            Info,
+            format!(
+                "task {task_id} stopped: {} ({}); exit codes: {}",
+                stop_code.as_deref().unwrap_or("-"),
+                reason.as_deref().unwrap_or("-"),
+                exit_codes
+                    .iter()
+                    .map(|(n, c)| format!("{n}={}", c.map_or("none".into(), |c| c.to_string())))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::RollbackFinished { ok, serving } => {
             if *ok {

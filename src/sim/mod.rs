@@ -41,7 +41,7 @@ impl Sim {
 
     pub fn ports(&self) -> Ports {
         let me = Arc::new(self.clone());
-        Ports { ecs: me.clone(), ecr: me.clone(), clock: me, calls: self.calls.clone() }
+        Ports { ecs: me.clone(), ecr: me.clone(), logs: me.clone(), clock: me, calls: self.calls.clone() }
     }
 
     pub fn calls(&self) -> &CallCounter {
@@ -77,7 +77,9 @@ impl Ecs for Sim {
     }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let mut w = self.call("ecs:UpdateService")?;
-        w.update_service(req, false)
+        let s = w.update_service(req, false)?;
+        w.lose_response("ecs:UpdateService")?;
+        Ok(s)
     }
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
         let w = self.call("ecs:ListServiceDeployments")?;
@@ -98,6 +100,24 @@ impl Ecs for Sim {
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>> {
         let w = self.call("ecs:DescribeTasks")?;
         Ok(w.describe_tasks(cluster, arns))
+    }
+    async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult> {
+        let mut w = self.call("ecs:RunTask")?;
+        let r = w.run_task(req)?;
+        w.lose_response("ecs:RunTask")?;
+        Ok(r)
+    }
+    async fn stop_task(&self, _cluster: &str, task: &str, reason: &str) -> PortResult<()> {
+        let mut w = self.call("ecs:StopTask")?;
+        w.stop_task(task, reason)
+    }
+}
+
+#[async_trait]
+impl Logs for Sim {
+    async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
+        let w = self.call("logs:GetLogEvents")?;
+        w.log_events(group, stream, token)
     }
 }
 

@@ -37,6 +37,18 @@ pub struct Faults {
     pub foreign_deploy_at: Option<f64>,
     /// The endpoint has no service-deployment API (older regions, emulators).
     pub no_service_deployments_api: bool,
+    /// One-off tasks: exit code per container name (others exit 0).
+    pub task_exit: BTreeMap<String, i32>,
+    /// One-off tasks never start: stopped with TaskFailedToStart and this reason.
+    pub run_never_starts: Option<String>,
+    /// Seconds a one-off task runs before its containers exit.
+    pub run_secs: f64,
+    /// The next N RunTask calls answer `failures[]` with "Capacity is unavailable at this time".
+    pub run_capacity_failures: u32,
+    /// The next N calls of an operation take effect but their answer is lost (a timeout).
+    pub lost_responses: BTreeMap<String, u32>,
+    /// DescribeTasks does not know a new task for this long (eventual consistency: MISSING).
+    pub describe_lag_secs: f64,
 }
 
 impl Default for Faults {
@@ -53,6 +65,12 @@ impl Default for Faults {
             alarm_at: None,
             foreign_deploy_at: None,
             no_service_deployments_api: false,
+            task_exit: BTreeMap::new(),
+            run_never_starts: None,
+            run_secs: 30.0,
+            run_capacity_failures: 0,
+            lost_responses: BTreeMap::new(),
+            describe_lag_secs: 0.0,
         }
     }
 }
@@ -114,6 +132,18 @@ struct SimTask {
     stop_code: Option<String>,
     stopped_reason: Option<String>,
     exit_code: Option<i32>,
+    /// A one-off task (RunTask), with its RunTask details.
+    one_off: Option<OneOff>,
+}
+
+#[derive(Debug, Clone)]
+struct OneOff {
+    client_token: String,
+    command: Vec<String>,
+    /// Per container: exit code once stopped.
+    exits: Vec<(String, Option<i32>)>,
+    /// awslogs group and stream prefix of each container, when configured.
+    logs: Vec<(String, String, String)>,
 }
 
 #[derive(Debug, Clone)]
@@ -147,6 +177,8 @@ pub struct World {
     foreign_done: bool,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
     pub mutations: Vec<(f64, String)>,
+    /// CloudWatch Logs: (group, stream) → lines.
+    logs: BTreeMap<(String, String), Vec<String>>,
 }
 
 impl Default for World {
@@ -175,6 +207,7 @@ impl World {
             alarm_fired: false,
             foreign_done: false,
             mutations: Vec::new(),
+            logs: BTreeMap::new(),
         }
     }
 
@@ -206,6 +239,20 @@ impl World {
 
     pub(crate) fn schedule_interrupt(&mut self, at: f64, i: Interrupt) {
         self.interrupt = Some((EPOCH + at, i));
+    }
+
+    /// A lost answer for a call that took effect (checked after acting).
+    pub(crate) fn lose_response(&mut self, op: &str) -> PortResult<()> {
+        if let Some(n) = self.faults.lost_responses.get_mut(op)
+            && *n > 0
+        {
+            *n -= 1;
+            return Err(PortError::Transient {
+                op: op.into(),
+                message: "timeout waiting for the response (injected; the call took effect)".into(),
+            });
+        }
+        Ok(())
     }
 
     /// Apply the throttling / 5xx faults for one call.
@@ -336,6 +383,7 @@ impl World {
             stop_code: None,
             stopped_reason: None,
             exit_code: None,
+            one_off: None,
         }
     }
 
@@ -675,6 +723,7 @@ impl World {
         self.tasks
             .iter()
             .filter(|t| arns.contains(&t.arn))
+            .filter(|t| t.one_off.is_none() || self.now >= t.created_at + self.faults.describe_lag_secs)
             .map(|t| Task {
                 arn: t.arn.clone(),
                 task_definition: t.td.clone(),
@@ -683,18 +732,224 @@ impl World {
                 started_by: Some(t.started_by.clone()),
                 stop_code: t.stop_code.clone(),
                 stopped_reason: t.stopped_reason.clone(),
-                containers: t
-                    .containers
-                    .iter()
-                    .map(|c| ContainerState {
-                        name: c.clone(),
-                        exit_code: t.exit_code,
-                        reason: None,
-                        last_status: Some(t.last_status.clone()),
-                    })
-                    .collect(),
+                containers: match &t.one_off {
+                    Some(o) => o
+                        .exits
+                        .iter()
+                        .map(|(n, code)| ContainerState {
+                            name: n.clone(),
+                            exit_code: *code,
+                            reason: None,
+                            last_status: Some(t.last_status.clone()),
+                        })
+                        .collect(),
+                    None => t
+                        .containers
+                        .iter()
+                        .map(|c| ContainerState {
+                            name: c.clone(),
+                            exit_code: t.exit_code,
+                            reason: None,
+                            last_status: Some(t.last_status.clone()),
+                        })
+                        .collect(),
+                },
             })
             .collect()
+    }
+
+    // ----- one-off tasks and logs -----------------------------------------------------------
+
+    /// RunTask: idempotent by client token; may answer capacity failures.
+    pub fn run_task(&mut self, req: &RunTask) -> PortResult<RunTaskResult> {
+        let op = "ecs:RunTask";
+        if let Some(t) = self.tasks.iter().find(|t| t.one_off.as_ref().is_some_and(|o| o.client_token == req.client_token)) {
+            return Ok(RunTaskResult { tasks: self.describe_tasks_now(std::slice::from_ref(&t.arn)), failures: Vec::new() });
+        }
+        if req.client_token.is_empty() || req.client_token.len() > 64 {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: "clientToken must be 1-64 characters".into(),
+            });
+        }
+        if req.started_by.len() > 128 || !req.started_by.chars().all(|c| c.is_ascii_alphanumeric() || "-/_".contains(c)) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: "startedBy may have up to 128 letters, numbers, hyphens, forward slashes and underscores".into(),
+            });
+        }
+        let Some((def, arn)) = self.lookup_td(&req.task_definition).map(|(d, a)| (d.clone(), a)) else {
+            return Err(PortError::Rejected { op: op.into(), code: "ClientException".into(), message: "TaskDefinition not found.".into() });
+        };
+        if def.network_mode.as_deref() == Some("awsvpc") && req.network.as_ref().is_none_or(|n| n.subnets.is_empty()) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: "Network Configuration must be provided when networkMode 'awsvpc' is specified.".into(),
+            });
+        }
+        if !def.container_definitions.iter().any(|c| c.name == req.container) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: format!("Override for container named {} is not a container in the TaskDefinition.", req.container),
+            });
+        }
+        if self.faults.run_capacity_failures > 0 {
+            self.faults.run_capacity_failures -= 1;
+            return Ok(RunTaskResult {
+                tasks: Vec::new(),
+                failures: vec![(
+                    "Capacity is unavailable at this time. Please try again later or in a different availability zone".into(),
+                    String::new(),
+                )],
+            });
+        }
+        let cluster = req.cluster.rsplit('/').next().unwrap_or(&req.cluster).to_string();
+        let mut t = self.new_task(&cluster, "", &arn, &req.started_by);
+        t.one_off = Some(OneOff {
+            client_token: req.client_token.clone(),
+            command: req.command.clone(),
+            exits: def.container_definitions.iter().map(|c| (c.name.clone(), None)).collect(),
+            logs: def
+                .container_definitions
+                .iter()
+                .filter_map(|c| {
+                    let l = c.log_configuration.as_ref().filter(|l| l.log_driver == "awslogs")?;
+                    let o = l.options.as_ref()?;
+                    Some((c.name.clone(), o.get("awslogs-group")?.clone(), o.get("awslogs-stream-prefix")?.clone()))
+                })
+                .collect(),
+        });
+        self.mutations.push((self.now, format!("RunTask {} {:?}", arn, req.command)));
+        let arn = t.arn.clone();
+        self.tasks.push(t);
+        Ok(RunTaskResult { tasks: self.describe_tasks_now(&[arn]), failures: Vec::new() })
+    }
+
+    fn describe_tasks_now(&self, arns: &[String]) -> Vec<Task> {
+        let lag = self.faults.describe_lag_secs;
+        let mut w = self.describe_tasks("", arns);
+        if w.is_empty() && lag > 0.0 {
+            // RunTask itself always answers with the task.
+            w = self
+                .tasks
+                .iter()
+                .filter(|t| arns.contains(&t.arn))
+                .map(|t| Task {
+                    arn: t.arn.clone(),
+                    task_definition: t.td.clone(),
+                    last_status: t.last_status.clone(),
+                    desired_status: "RUNNING".into(),
+                    started_by: Some(t.started_by.clone()),
+                    stop_code: None,
+                    stopped_reason: None,
+                    containers: Vec::new(),
+                })
+                .collect();
+        }
+        w
+    }
+
+    pub fn stop_task(&mut self, task: &str, reason: &str) -> PortResult<()> {
+        let now = self.now;
+        let Some(t) = self.tasks.iter_mut().find(|t| t.arn == task || t.arn.ends_with(&format!("/{task}"))) else {
+            return Err(PortError::Rejected {
+                op: "ecs:StopTask".into(),
+                code: "InvalidParameterException".into(),
+                message: "The referenced task was not found.".into(),
+            });
+        };
+        if t.last_status != "STOPPED" {
+            t.desired_stopped = true;
+            t.stop_code = Some("UserInitiated".into());
+            t.stopped_reason = Some(reason.to_string());
+            if let Some(o) = &mut t.one_off {
+                for (_, code) in o.exits.iter_mut() {
+                    if t.last_status == "RUNNING" {
+                        *code = Some(143);
+                    }
+                }
+            }
+        }
+        let arn = t.arn.clone();
+        self.mutations.push((now, format!("StopTask {arn}")));
+        Ok(())
+    }
+
+    pub fn tasks_started_by(&self, started_by_prefix: &str) -> usize {
+        self.tasks.iter().filter(|t| t.started_by.starts_with(started_by_prefix)).count()
+    }
+
+    pub fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
+        let lines = self.logs.get(&(group.to_string(), stream.to_string())).ok_or_else(|| PortError::NotFound {
+            op: "logs:GetLogEvents".into(),
+            message: "ResourceNotFoundException: The specified log stream does not exist.".into(),
+        })?;
+        let from: usize = token.and_then(|t| t.strip_prefix("f/")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        Ok(LogPage { lines: lines.iter().skip(from).cloned().collect(), next_token: Some(format!("f/{}", lines.len())) })
+    }
+
+    fn log(&mut self, t_idx: usize, line: &str) {
+        let t = &self.tasks[t_idx];
+        let Some(o) = &t.one_off else { return };
+        let id = t.arn.rsplit('/').next().unwrap_or_default().to_string();
+        for (container, group, prefix) in o.logs.clone() {
+            self.logs.entry((group, format!("{prefix}/{container}/{id}"))).or_default().push(format!("[{container}] {line}"));
+        }
+    }
+
+    fn step_one_offs(&mut self) {
+        let now = self.now;
+        let f = self.faults.clone();
+        for i in 0..self.tasks.len() {
+            let t = &self.tasks[i];
+            if t.one_off.is_none() || t.last_status == "STOPPED" {
+                continue;
+            }
+            if t.desired_stopped {
+                let t = &mut self.tasks[i];
+                t.last_status = "STOPPED".into();
+                self.log(i, "received SIGTERM, exiting");
+                continue;
+            }
+            if t.last_status == "PENDING" && now >= t.created_at + f.start_secs {
+                let t = &mut self.tasks[i];
+                if let Some(reason) = &f.run_never_starts {
+                    t.last_status = "STOPPED".into();
+                    t.stop_code = Some("TaskFailedToStart".into());
+                    t.stopped_reason = Some(reason.clone());
+                } else {
+                    t.last_status = "RUNNING".into();
+                    t.running_at = Some(now);
+                    let cmd = t.one_off.as_ref().map(|o| o.command.join(" ")).unwrap_or_default();
+                    self.log(i, &format!("$ {cmd}"));
+                    self.log(i, "connecting to the database");
+                }
+            } else if t.last_status == "RUNNING" && t.running_at.is_some_and(|r| now >= r + f.run_secs) {
+                let mut lines = Vec::new();
+                let t = &mut self.tasks[i];
+                t.last_status = "STOPPED".into();
+                t.stop_code = Some("EssentialContainerExited".into());
+                t.stopped_reason = Some("Essential container in task exited".into());
+                if let Some(o) = &mut t.one_off {
+                    for (name, code) in o.exits.iter_mut() {
+                        let c = f.task_exit.get(name).copied().unwrap_or(0);
+                        *code = Some(c);
+                        lines.push(if c == 0 {
+                            format!("{name}: done")
+                        } else {
+                            format!("{name}: error: migration 0042_add_index failed (exit {c})")
+                        });
+                    }
+                }
+                for l in lines {
+                    self.log(i, &l);
+                }
+            }
+        }
     }
 
     // ----- time ----------------------------------------------------------------------------
@@ -724,6 +979,7 @@ impl World {
             self.foreign_done = true;
             self.foreign_deploy();
         }
+        self.step_one_offs();
         self.step_tasks();
         for i in 0..self.services.len() {
             self.step_service(i);
@@ -750,7 +1006,7 @@ impl World {
         let f = self.faults.clone();
         let mut failures: Vec<(String, String)> = Vec::new();
         let mut healthy: Vec<String> = Vec::new();
-        for t in self.tasks.iter_mut().filter(|t| t.last_status != "STOPPED") {
+        for t in self.tasks.iter_mut().filter(|t| t.last_status != "STOPPED" && t.one_off.is_none()) {
             if t.desired_stopped {
                 t.last_status = "STOPPED".into();
                 t.exit_code = Some(0);

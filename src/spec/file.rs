@@ -93,6 +93,21 @@ pub struct MigrationSection {
     /// How long the migration may take; then it is stopped and the release fails.
     #[serde(default = "default_migration_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub timeout: Duration,
+    /// Subnets for the task; default: the service's.
+    #[serde(default)]
+    pub subnets: Option<Vec<String>>,
+    /// Security groups for the task; default: the service's.
+    #[serde(default)]
+    pub security_groups: Option<Vec<String>>,
+    /// Public IP for the task; default: as the service.
+    #[serde(default)]
+    pub assign_public_ip: Option<bool>,
+    /// Capacity providers (e.g. ["FARGATE_SPOT"]); default: launch type FARGATE.
+    #[serde(default)]
+    pub capacity_providers: Vec<String>,
+    /// Fargate platform version; default: the service's, else LATEST.
+    #[serde(default)]
+    pub platform_version: Option<String>,
 }
 
 fn default_migration_timeout() -> Duration {

@@ -250,7 +250,7 @@ mod tests {
     #[test]
     fn unknown_field_names_its_path() {
         let e = td(r#"{"family":"web","containerDefinitions":[{"name":"web","imagee":"x"}]}"#).unwrap_err();
-        assert_eq!(e.location, crate::error::Location::Field("containerDefinitions[0]".into()));
+        assert_eq!(e.location, crate::error::Location::Field("containerDefinitions[0].imagee".into()));
         assert!(e.message.contains("imagee"), "{}", e.message);
     }
 

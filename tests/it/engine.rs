@@ -350,3 +350,144 @@ async fn adaptive_polling_is_cheap() {
     assert!((calls as f64) < secs / 2.0, "{calls} DescribeServices in {secs} virtual seconds");
     let _ = Duration::from_secs(1);
 }
+
+// ----- the migration gate ---------------------------------------------------------------------
+
+const MIGRATION_TEMPLATE: &str = r#"{
+  "family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+  "containerDefinitions": [
+    {"name": "web", "image": "{{ image }}", "essential": true,
+     "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}},
+    {"name": "log-router", "image": "fluent/fluent-bit:3", "essential": true},
+    {"name": "metrics", "image": "prom/statsd-exporter:1", "essential": false}
+  ]
+}"#;
+
+async fn migrate_with(faults: Faults, timeout: &str) -> Run {
+    let spec_text = format!(
+        "{}\n[migration]\ncommand = [\"bin/migrate\", \"up\"]\ntimeout = \"{timeout}\"\n",
+        crate::harness::base_spec("demo", "web")
+    );
+    let (_dir, path) = crate::harness::spec_dir_with(&spec_text, MIGRATION_TEMPLATE);
+    let spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&spec, faults).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    Run { result, events: rec.events(), sim }
+}
+
+impl Run {
+    fn mutations(&self) -> Vec<String> {
+        self.sim.world().mutations.iter().map(|(_, m)| m.clone()).collect()
+    }
+    fn err_text(&self) -> String {
+        self.result.as_ref().err().map(ToString::to_string).unwrap_or_default()
+    }
+    /// The migration failed and the service was left exactly as it was.
+    fn assert_gate_held(&self) {
+        assert_eq!(self.code(), exit::MIGRATION_FAILED, "{}", self.err_text());
+        assert_eq!(self.updates_to(TD2), 0, "no UpdateService after a failed migration: {:?}", self.mutations());
+        let (td, steady) = self.serving();
+        assert!(td.ends_with(TD1) && steady, "the service keeps running its previous revision: {td}");
+    }
+}
+
+#[tokio::test]
+async fn a_successful_migration_lets_the_release_continue() {
+    let r = migrate_with(Faults::default(), "10m").await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let m = r.mutations();
+    let run = m.iter().position(|x| x.starts_with("RunTask")).expect("RunTask");
+    let update = m.iter().position(|x| x.starts_with("UpdateService")).expect("UpdateService");
+    assert!(run < update, "the migration runs before the deployment: {m:?}");
+    assert!(m[run].contains("web:2") && m[run].contains("bin/migrate"), "it runs the new revision with the command override: {}", m[run]);
+    assert_eq!(m.iter().filter(|x| x.starts_with("RegisterTaskDefinition")).count(), 1, "one revision serves the migration and the deploy");
+    assert!(r.has(|e| matches!(e, Event::TaskLog { line } if line.contains("$ bin/migrate up"))), "the log is streamed");
+    assert!(r.serving().0.ends_with(TD2));
+}
+
+#[tokio::test]
+async fn a_failed_migration_stops_the_release_before_the_deploy() {
+    let f = Faults { task_exit: [("web".to_string(), 1)].into(), ..Default::default() };
+    let r = migrate_with(f, "10m").await;
+    r.assert_gate_held();
+    let e = r.err_text();
+    assert!(e.contains("web=1") && e.contains("last log lines") && e.contains("migration 0042_add_index failed"), "{e}");
+    // The revision registered for the migration exists but was never deployed.
+    assert_eq!(r.sim.world().task_definition_count("web"), 2);
+}
+
+#[tokio::test]
+async fn a_sidecar_exiting_zero_does_not_mask_the_app_failing() {
+    let f = Faults {
+        task_exit: [("web".to_string(), 3), ("log-router".to_string(), 0), ("metrics".to_string(), 0)].into(),
+        ..Default::default()
+    };
+    let r = migrate_with(f, "10m").await;
+    r.assert_gate_held();
+    assert!(r.err_text().contains("web=3"), "{}", r.err_text());
+}
+
+#[tokio::test]
+async fn a_non_essential_container_failing_does_not_fail_the_migration() {
+    let f = Faults { task_exit: [("metrics".to_string(), 2)].into(), ..Default::default() };
+    let r = migrate_with(f, "10m").await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+}
+
+#[tokio::test]
+async fn a_migration_that_never_starts_fails_with_the_stopped_reason() {
+    let f = Faults {
+        run_never_starts: Some("ResourceInitializationError: unable to pull secrets or registry auth".into()),
+        ..Default::default()
+    };
+    let r = migrate_with(f, "10m").await;
+    r.assert_gate_held();
+    let e = r.err_text();
+    assert!(e.contains("never ran") && e.contains("ResourceInitializationError"), "{e}");
+}
+
+#[tokio::test]
+async fn a_migration_timeout_stops_the_task() {
+    let f = Faults { run_secs: 3600.0, ..Default::default() };
+    let r = migrate_with(f, "2m").await;
+    r.assert_gate_held();
+    assert!(r.mutations().iter().any(|m| m.starts_with("StopTask")), "StopTask sent: {:?}", r.mutations());
+    assert!(r.err_text().contains("did not finish within 2m"), "{}", r.err_text());
+}
+
+#[tokio::test]
+async fn a_throttled_and_retried_run_task_starts_exactly_one_migration() {
+    let f = Faults {
+        throttle: [("ecs:RunTask".to_string(), 2)].into(),
+        lost_responses: [("ecs:RunTask".to_string(), 1)].into(),
+        ..Default::default()
+    };
+    let r = migrate_with(f, "10m").await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    assert_eq!(r.sim.world().tasks_started_by("fgdeploy/migrate"), 1, "the client token made the retry idempotent");
+    assert!(r.sim.calls().count("ecs:RunTask") >= 4);
+}
+
+#[tokio::test]
+async fn capacity_errors_and_missing_tasks_are_waited_out() {
+    let f = Faults { run_capacity_failures: 2, describe_lag_secs: 8.0, ..Default::default() };
+    let r = migrate_with(f, "10m").await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    assert_eq!(r.sim.world().tasks_started_by("fgdeploy/migrate"), 1);
+}
+
+#[tokio::test]
+async fn run_exits_with_the_containers_exit_code() {
+    let spec_text = crate::harness::base_spec("demo", "web");
+    let (_dir, path) = crate::harness::spec_dir_with(&spec_text, MIGRATION_TEMPLATE);
+    let spec = Spec::load(&path, None).expect("spec");
+    for code in [0, 5] {
+        let sim = seeded(&spec, Faults { task_exit: [("web".to_string(), code)].into(), ..Default::default() }).expect("seed");
+        let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+        let got = engine.run_command(&spec, None, &["bin/rake".into(), "db:seed".into()], Duration::from_secs(600)).await.expect("ran");
+        assert_eq!(got, code);
+        assert!(sim.world().mutations.iter().any(|(_, m)| m.starts_with("RunTask") && m.contains("web:1") && m.contains("db:seed")));
+    }
+}

@@ -153,7 +153,11 @@ async fn every_register_task_definition_field_round_trips() {
     // Model → SDK: the RegisterTaskDefinition body on the wire is exactly the model's JSON.
     let capture = Capture::default();
     let ecs_conf = aws_sdk_ecs::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
-    let ports = fgdeploy::aws::ports_from_clients(aws_sdk_ecs::Client::from_conf(ecs_conf), aws_sdk_ecr::Client::new(&m.conf));
+    let ports = fgdeploy::aws::ports_from_clients(
+        aws_sdk_ecs::Client::from_conf(ecs_conf),
+        aws_sdk_ecr::Client::new(&m.conf),
+        aws_sdk_cloudwatchlogs::Client::new(&m.conf),
+    );
     let reg = ports.ecs.register_task_definition(&td).await.expect("register");
     let body = capture.0.lock().expect("lock").first().cloned().expect("a request body");
     let mut wire: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
@@ -205,11 +209,13 @@ async fn plan_against_a_live_service_diffs_only_what_changed() {
 
     // JSON: one document with the same plan.
     let out = m.cli().args(["plan", "-f", f, "--output", "json"]).status(exit::CHANGES);
-    let plan = out.events().into_iter().find(|e| e["event"] == "plan").expect("plan event");
-    assert_eq!(plan["plan"]["task_definition_changes"][0]["path"], "containerDefinitions[web].image");
-    assert_eq!(plan["plan"]["rollout"]["floor_tasks"], 2);
-    assert_eq!(plan["plan"]["rollout"]["ceiling_tasks"], 4);
-    let fin = out.events().into_iter().find(|e| e["event"] == "finished").expect("finished");
+    let docs = out.events();
+    assert_eq!(docs.len(), 1, "one JSON document: {}", out.stdout);
+    let fin = &docs[0];
+    assert_eq!(fin["plan"]["task_definition_changes"][0]["path"], "containerDefinitions[web].image");
+    assert_eq!(fin["plan"]["rollout"]["floor_tasks"], 2);
+    assert_eq!(fin["plan"]["rollout"]["ceiling_tasks"], 4);
+    assert_eq!(fin["plan"]["has_changes"], true);
     assert_eq!(fin["exit_code"], 2);
     assert!(fin["api_calls"]["ecs:DescribeServices"].as_u64().is_some_and(|n| n >= 1));
     assert!(
@@ -282,4 +288,121 @@ async fn aws_errors_are_mapped_and_named() {
     assert!(matches!(err, fgdeploy::ports::PortError::Rejected { .. } | fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
     let err = ports.ecr.repository_uri("no-such-repo").await.expect_err("missing");
     assert!(matches!(err, fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
+}
+
+/// A subnet of moto's default VPC (EC2 query API over plain HTTP; moto does not check signatures).
+fn default_subnet(endpoint: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        s,
+        "GET /?Action=DescribeSubnets&Version=2016-11-15 HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("response");
+    let start = body.find("<subnetId>").expect("a subnet in the default VPC") + "<subnetId>".len();
+    let end = body[start..].find("</subnetId>").expect("closing tag") + start;
+    body[start..end].to_string()
+}
+
+#[tokio::test]
+async fn run_task_for_a_migration_is_well_formed() {
+    let Some(m) = moto().await else { return };
+    let cluster = unique("mig");
+    let ecs = aws_sdk_ecs::Client::new(&m.conf);
+    ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
+    let family = unique("mig");
+    let td: fgdeploy::taskdef::TaskDefinition = serde_json::from_value(serde_json::json!({
+        "family": family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "web", "image": "x:2", "memory": 512}]
+    }))
+    .expect("td");
+    let capture = Capture::default();
+    let ecs_conf = aws_sdk_ecs::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
+    let ports = fgdeploy::aws::ports_from_clients(
+        aws_sdk_ecs::Client::from_conf(ecs_conf),
+        aws_sdk_ecr::Client::new(&m.conf),
+        aws_sdk_cloudwatchlogs::Client::new(&m.conf),
+    );
+    let reg = ports.ecs.register_task_definition(&td).await.expect("register");
+    let subnet = default_subnet(&m.endpoint);
+    let req = fgdeploy::ports::RunTask {
+        cluster: cluster.clone(),
+        task_definition: reg.arn.clone(),
+        container: "web".into(),
+        command: vec!["bin/migrate".into(), "up".into()],
+        network: Some(fgdeploy::ports::Network {
+            subnets: vec![subnet.clone()],
+            security_groups: vec!["sg-12345".into()],
+            assign_public_ip: false,
+        }),
+        launch_type: Some("FARGATE".into()),
+        capacity_providers: vec![],
+        platform_version: Some("LATEST".into()),
+        started_by: "fgdeploy/migrate/v2".into(),
+        client_token: "18c0ffee-web".into(),
+    };
+    let res = ports.ecs.run_task(&req).await.expect("RunTask");
+    assert!(res.failures.is_empty(), "{:?}", res.failures);
+    let task = res.tasks.first().expect("a task").clone();
+    assert_eq!(task.started_by.as_deref(), Some("fgdeploy/migrate/v2"));
+
+    // The request on the wire.
+    let bodies = capture.0.lock().expect("lock").clone();
+    let body: serde_json::Value = serde_json::from_slice(bodies.last().expect("RunTask body")).expect("json");
+    assert_eq!(body["launchType"], "FARGATE");
+    assert_eq!(body["clientToken"], "18c0ffee-web");
+    assert_eq!(body["startedBy"], "fgdeploy/migrate/v2");
+    assert_eq!(body["platformVersion"], "LATEST");
+    assert_eq!(body["overrides"]["containerOverrides"][0], serde_json::json!({"name": "web", "command": ["bin/migrate", "up"]}));
+    assert_eq!(
+        body["networkConfiguration"]["awsvpcConfiguration"],
+        serde_json::json!({"subnets": [subnet], "securityGroups": ["sg-12345"], "assignPublicIp": "DISABLED"})
+    );
+
+    // DescribeTasks parses; moto walks the task to STOPPED, one step per call.
+    let mut last = String::new();
+    for _ in 0..8 {
+        let t = ports.ecs.describe_tasks(&cluster, std::slice::from_ref(&task.arn)).await.expect("describe");
+        let t = t.first().expect("the task");
+        last = t.last_status.clone();
+        if last == "STOPPED" {
+            assert_eq!(t.containers.first().and_then(|c| c.exit_code), Some(0));
+            break;
+        }
+    }
+    assert_eq!(last, "STOPPED");
+    ports.ecs.stop_task(&cluster, &task.arn, "fgdeploy: test").await.expect("StopTask parses");
+}
+
+#[tokio::test]
+async fn migration_logs_are_read_from_cloudwatch_logs() {
+    let Some(m) = moto().await else { return };
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&m.conf);
+    let group = format!("/ecs/{}", unique("mig"));
+    let stream = "web/web/0123456789abcdef";
+    logs.create_log_group().log_group_name(&group).send().await.expect("group");
+    let ports = m.ports();
+    // Before the stream exists: NotFound, which the runner tolerates.
+    let err = ports.logs.log_events(&group, stream, None).await.expect_err("no stream yet");
+    assert!(matches!(err, fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
+    logs.create_log_stream().log_group_name(&group).log_stream_name(stream).send().await.expect("stream");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let event =
+        |i: i64, m: &str| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now + i).message(m).build().expect("event");
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name(stream)
+        .log_events(event(0, "applying 0041_users"))
+        .log_events(event(1, "applying 0042_add_index"))
+        .send()
+        .await
+        .expect("put");
+    let page = ports.logs.log_events(&group, stream, None).await.expect("read");
+    assert_eq!(page.lines, ["applying 0041_users", "applying 0042_add_index"], "oldest first (startFromHead)");
+    logs.put_log_events().log_group_name(&group).log_stream_name(stream).log_events(event(2, "done")).send().await.expect("put");
+    let next = ports.logs.log_events(&group, stream, page.next_token.as_deref()).await.expect("read on");
+    assert_eq!(next.lines, ["done"], "the forward token continues where the last page ended");
 }

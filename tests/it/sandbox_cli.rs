@@ -134,12 +134,29 @@ fn shipped_deployspecs_validate() {
 }
 
 #[test]
-fn release_refuses_what_it_cannot_do_yet_before_changing_anything() {
-    // A deployspec with a migration: the migrate stage is not implemented, so nothing changes.
+fn a_release_with_a_migration_runs_it_first_and_a_failed_one_stops_the_release() {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--dry-run"])
+        .status(exit::CHANGES);
+    out.stdout_has("+ migrate  run \"bin/migrate up\"");
     let (_d, spec) = spec_dir("\n[migration]\ncommand = [\"migrate\"]\n");
-    let out = Test::new().args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")]).status(exit::INPUT);
-    out.stderr_has("--skip-migration");
-    Test::new().args(["release", "--sandbox", "--skip-migration", "-f", spec.to_str().expect("utf-8")]).status(exit::OK);
+    let f = spec.to_str().expect("utf-8");
+    let out = Test::new().args(["release", "--sandbox", "-f", f]).status(exit::OK);
+    out.stdout_has("▶ migrate").stdout_has("task ").stdout_has("exit codes: web=0").stdout_has("▶ deploy");
+    let out = Test::new().args(["release", "--sandbox", "--scenario", "migration-fails", "-f", f]).status(exit::MIGRATION_FAILED);
+    assert!(!out.stdout.contains("▶ deploy"), "{}", out.stdout);
+    out.stderr_has("the migration failed, so nothing else was changed").stderr_has("web=1");
+    Test::new().args(["release", "--sandbox", "--scenario", "migration-fails", "--skip-migration", "-f", f]).status(exit::OK);
+}
+
+#[test]
+fn run_exits_with_the_commands_exit_code() {
+    let (_d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    Test::new().args(["run", "--sandbox", "-f", f, "--", "bin/rake", "db:seed"]).status(0).stdout_has("exit codes: web=0");
+    Test::new().args(["run", "--sandbox", "--scenario", "migration-fails", "-f", f, "--", "bin/rake", "db:seed"]).status(1);
+    Test::new().args(["run", "--sandbox", "-f", f]).status(exit::INPUT);
 }
 
 #[test]

@@ -1,0 +1,319 @@
+//! One-off Fargate tasks: the migration gate and `fgdeploy run`. RunTask with an idempotency
+//! token, our own wait loop (no SDK waiter), logs streamed from CloudWatch Logs, and a strict
+//! verdict: success only when the task stopped with EssentialContainerExited and every
+//! essential container exited 0.
+
+use super::{Engine, Event};
+use crate::error::{Error, Result};
+use crate::ports::{Network, PortError, RunTask, Task};
+use crate::taskdef::TaskDefinition;
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct OneOff {
+    pub cluster: String,
+    pub task_definition: String,
+    /// The definition behind `task_definition` (essential containers, log configuration).
+    pub definition: TaskDefinition,
+    pub container: String,
+    pub command: Vec<String>,
+    pub network: Option<Network>,
+    pub capacity_providers: Vec<String>,
+    pub platform_version: Option<String>,
+    pub started_by: String,
+    pub client_token: String,
+    pub timeout: Duration,
+    /// What to call it in messages ("migration", "task").
+    pub label: String,
+}
+
+/// How a one-off task ended (it did run to STOPPED).
+#[derive(Debug, Clone)]
+pub struct OneOffResult {
+    pub task_arn: String,
+    pub stop_code: Option<String>,
+    pub stopped_reason: Option<String>,
+    pub exit_codes: Vec<(String, Option<i32>)>,
+    pub essential: Vec<String>,
+    /// The last log lines (for the failure summary).
+    pub last_lines: Vec<String>,
+}
+
+impl OneOffResult {
+    pub fn succeeded(&self) -> bool {
+        self.stop_code.as_deref() == Some("EssentialContainerExited")
+            && self.essential.iter().all(|e| self.exit_codes.iter().any(|(n, c)| n == e && *c == Some(0)))
+    }
+
+    pub fn exit_code_of(&self, container: &str) -> Option<i32> {
+        self.exit_codes.iter().find(|(n, _)| n == container).and_then(|(_, c)| *c)
+    }
+
+    /// One paragraph: why it failed, the exit codes, the last log lines.
+    pub fn summary(&self, label: &str) -> String {
+        let codes: Vec<String> = self
+            .exit_codes
+            .iter()
+            .map(|(n, c)| {
+                format!(
+                    "{n}{}={}",
+                    if self.essential.contains(n) { "" } else { " (not essential)" },
+                    c.map_or("none (never ran)".to_string(), |c| c.to_string())
+                )
+            })
+            .collect();
+        let mut s = format!(
+            "{label} task {} stopped ({}: {}); exit codes: {}",
+            self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn),
+            self.stop_code.as_deref().unwrap_or("no stop code"),
+            self.stopped_reason.as_deref().unwrap_or("no reason"),
+            codes.join(", ")
+        );
+        if !self.last_lines.is_empty() {
+            s.push_str(&format!("\n  last log lines:\n    {}", self.last_lines.join("\n    ")));
+        }
+        s
+    }
+}
+
+/// `[A-Za-z0-9-/_]`, at most `max` characters.
+pub fn sanitize(s: &str, max: usize) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || "-/_".contains(c) { c } else { '-' }).take(max).collect()
+}
+
+/// awslogs targets per container: (container, group, stream prefix); and where other logs go.
+fn log_targets(td: &TaskDefinition) -> (Vec<(String, String, String)>, Vec<String>) {
+    let mut targets = Vec::new();
+    let mut elsewhere = Vec::new();
+    for c in &td.container_definitions {
+        match &c.log_configuration {
+            Some(l) if l.log_driver == "awslogs" => {
+                let o = l.options.clone().unwrap_or_default();
+                match (o.get("awslogs-group"), o.get("awslogs-stream-prefix")) {
+                    (Some(g), Some(p)) => targets.push((c.name.clone(), g.clone(), p.clone())),
+                    (Some(g), None) => elsewhere
+                        .push(format!("{}: awslogs group {g} without awslogs-stream-prefix (stream named by task id only on EC2)", c.name)),
+                    _ => elsewhere.push(format!("{}: awslogs without a group", c.name)),
+                }
+            }
+            Some(l) => elsewhere.push(format!("{}: log driver {} (see its destination)", c.name, l.log_driver)),
+            None => elsewhere.push(format!("{}: no log configuration (output is not kept)", c.name)),
+        }
+    }
+    (targets, elsewhere)
+}
+
+struct LogTail {
+    streams: Vec<(String, String, Option<String>)>,
+    last: VecDeque<String>,
+}
+
+impl Engine {
+    /// Run a one-off task to its end. `Err` when it could not run to a verdict (RunTask refused,
+    /// never started, MISSING, timed out); `Ok` with the exit codes otherwise.
+    pub async fn run_one_off(&self, o: &OneOff) -> Result<OneOffResult> {
+        let fail = |m: String| Error::MigrationFailed(m);
+        let (targets, elsewhere) = log_targets(&o.definition);
+        for e in &elsewhere {
+            if e.starts_with(&format!("{}:", o.container)) {
+                self.info(format!("logs of {}: not streamed — {e}", o.label));
+            }
+        }
+        let essential: Vec<String> =
+            o.definition.container_definitions.iter().filter(|c| c.essential != Some(false)).map(|c| c.name.clone()).collect();
+
+        // RunTask: retried with the same token on throttling/5xx (idempotent); capacity
+        // failures (no task started) retried with a fresh token and back-off.
+        let mut capacity_tries = 0;
+        let task = loop {
+            let req = RunTask {
+                cluster: o.cluster.clone(),
+                task_definition: o.task_definition.clone(),
+                container: o.container.clone(),
+                command: o.command.clone(),
+                network: o.network.clone(),
+                launch_type: o.capacity_providers.is_empty().then(|| "FARGATE".to_string()),
+                capacity_providers: o.capacity_providers.clone(),
+                platform_version: o.platform_version.clone(),
+                started_by: o.started_by.clone(),
+                client_token: if capacity_tries == 0 {
+                    o.client_token.clone()
+                } else {
+                    sanitize(&format!("{}-r{capacity_tries}", o.client_token), 64)
+                },
+            };
+            let res = self
+                .retry("ecs:RunTask", || self.ports.ecs.run_task(&req))
+                .await
+                .map_err(|e| fail(format!("RunTask for the {} failed: {e}", o.label)))?;
+            if let Some(t) = res.tasks.into_iter().next() {
+                break t;
+            }
+            let reasons: Vec<String> =
+                res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
+            let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
+            if capacity && capacity_tries < 4 {
+                capacity_tries += 1;
+                let wait = Duration::from_secs(10 * (1 << capacity_tries));
+                self.warn(format!("RunTask: {}; retrying in {}s", reasons.join("; "), wait.as_secs()));
+                self.ports.clock.sleep(wait).await;
+                continue;
+            }
+            return Err(fail(format!(
+                "RunTask started no {} task: {}",
+                o.label,
+                if reasons.is_empty() { "no task and no failure reported".into() } else { reasons.join("; ") }
+            )));
+        };
+        let task_id = task.id().to_string();
+        self.emit(Event::TaskStarted { task_id: task_id.clone(), task_definition: o.task_definition.clone(), command: o.command.clone() });
+
+        let started = self.ports.clock.now();
+        let deadline = started + o.timeout.as_secs_f64();
+        let mut tail = LogTail {
+            streams: targets.iter().map(|(c, g, p)| (g.clone(), format!("{p}/{c}/{task_id}"), None)).collect(),
+            last: VecDeque::new(),
+        };
+        let mut interval = Duration::from_secs(2);
+        let mut stop_sent = false;
+        let mut last_status = String::new();
+        loop {
+            let now = self.ports.clock.now();
+            self.pump_logs(&mut tail).await;
+            match self.ports.ecs.describe_tasks(&o.cluster, std::slice::from_ref(&task.arn)).await {
+                Ok(tasks) => match tasks.into_iter().next() {
+                    Some(t) if t.last_status == "STOPPED" => {
+                        // Logs arrive with a short delay: read until nothing new, a few times.
+                        for _ in 0..3 {
+                            self.ports.clock.sleep(Duration::from_secs(2)).await;
+                            if self.pump_logs(&mut tail).await == 0 {
+                                break;
+                            }
+                        }
+                        let result = finish(&t, &essential, &tail);
+                        self.emit(Event::TaskStopped {
+                            task_id: task_id.clone(),
+                            stop_code: result.stop_code.clone(),
+                            reason: result.stopped_reason.clone(),
+                            exit_codes: result.exit_codes.clone(),
+                        });
+                        if stop_sent {
+                            return Err(fail(format!(
+                                "the {} did not finish within {}; StopTask was sent\n  {}",
+                                o.label,
+                                humantime::format_duration(o.timeout),
+                                result.summary(&o.label)
+                            )));
+                        }
+                        if result.stop_code.as_deref() == Some("TaskFailedToStart") || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
+                            return Err(fail(format!("the {} task never ran: {}", o.label, result.summary(&o.label))));
+                        }
+                        return Ok(result);
+                    }
+                    Some(t) => {
+                        if t.last_status != last_status {
+                            self.info(format!("{} {task_id}: {}", o.label, t.last_status));
+                            last_status = t.last_status.clone();
+                        }
+                    }
+                    None if now - started > 120.0 => {
+                        return Err(fail(format!("{} task {task_id} is MISSING two minutes after RunTask", o.label)));
+                    }
+                    None => {} // eventual consistency right after RunTask
+                },
+                Err(e) if e.is_retryable() => {}
+                Err(e) => return Err(fail(format!("cannot follow the {} task {task_id}: {e}", o.label))),
+            }
+            if !stop_sent && (now >= deadline || self.interrupt.is_set()) {
+                let why = if self.interrupt.is_set() { "interrupted" } else { "timed out" };
+                let reason = format!("fgdeploy: {} {why}", o.label);
+                match self.retry("ecs:StopTask", || self.ports.ecs.stop_task(&o.cluster, &task.arn, &reason)).await {
+                    Ok(()) => self.warn(format!("the {} {why}; StopTask sent for {task_id}", o.label)),
+                    Err(e) => self.warn(format!("the {} {why}; StopTask failed: {e}", o.label)),
+                }
+                stop_sent = true;
+                if self.interrupt.is_set() {
+                    return Err(fail(format!("interrupted; the {} task {task_id} was stopped and nothing else was changed", o.label)));
+                }
+            }
+            if stop_sent && now >= deadline + 120.0 {
+                return Err(fail(format!("the {} timed out and task {task_id} did not stop within two minutes of StopTask", o.label)));
+            }
+            self.ports.clock.sleep(interval).await;
+            interval = (interval + Duration::from_secs(1)).min(Duration::from_secs(6));
+        }
+    }
+
+    /// Read new log lines of every stream; returns how many arrived.
+    async fn pump_logs(&self, tail: &mut LogTail) -> usize {
+        let mut n = 0;
+        for (group, stream, token) in tail.streams.iter_mut() {
+            for _ in 0..10 {
+                match self.ports.logs.log_events(group, stream, token.as_deref()).await {
+                    Ok(page) => {
+                        let fresh = page.lines.len();
+                        for line in page.lines {
+                            self.emit(Event::TaskLog { line: line.clone() });
+                            tail.last.push_back(line);
+                            if tail.last.len() > 20 {
+                                tail.last.pop_front();
+                            }
+                        }
+                        n += fresh;
+                        // The stream is read to its end when the token stops changing.
+                        let same = page.next_token.is_some() && page.next_token == *token;
+                        *token = page.next_token;
+                        if fresh == 0 || same {
+                            break;
+                        }
+                    }
+                    Err(PortError::NotFound { .. }) => break, // not created yet
+                    Err(_) => break,
+                }
+            }
+        }
+        n
+    }
+}
+
+fn finish(t: &Task, essential: &[String], tail: &LogTail) -> OneOffResult {
+    let mut codes: BTreeMap<String, Option<i32>> = BTreeMap::new();
+    for c in &t.containers {
+        codes.insert(c.name.clone(), c.exit_code);
+    }
+    OneOffResult {
+        task_arn: t.arn.clone(),
+        stop_code: t.stop_code.clone(),
+        stopped_reason: t.stopped_reason.clone(),
+        exit_codes: codes.into_iter().collect(),
+        essential: essential.to_vec(),
+        last_lines: tail.last.iter().cloned().collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(stop: &str, codes: &[(&str, Option<i32>)]) -> OneOffResult {
+        OneOffResult {
+            task_arn: "arn:t/1".into(),
+            stop_code: Some(stop.into()),
+            stopped_reason: None,
+            exit_codes: codes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
+            essential: vec!["app".into(), "sidecar".into()],
+            last_lines: vec![],
+        }
+    }
+
+    #[test]
+    fn every_essential_container_must_exit_zero() {
+        assert!(result("EssentialContainerExited", &[("app", Some(0)), ("sidecar", Some(0))]).succeeded());
+        assert!(!result("EssentialContainerExited", &[("app", Some(3)), ("sidecar", Some(0))]).succeeded());
+        assert!(!result("EssentialContainerExited", &[("app", None), ("sidecar", Some(0))]).succeeded());
+        assert!(!result("TaskFailedToStart", &[("app", Some(0)), ("sidecar", Some(0))]).succeeded());
+        assert_eq!(sanitize("fgdeploy migrate v1.2+x", 128), "fgdeploy-migrate-v1-2-x");
+    }
+}
