@@ -212,12 +212,11 @@ impl Engine {
                         }
                         return Ok(result);
                     }
-                    Some(t) => {
-                        if t.last_status != last_status {
-                            self.info(format!("{} {task_id}: {}", o.label, t.last_status));
-                            last_status = t.last_status.clone();
-                        }
+                    Some(t) if t.last_status != last_status => {
+                        self.info(format!("{} {task_id}: {}", o.label, t.last_status));
+                        last_status = t.last_status.clone();
                     }
+                    Some(_) => {}
                     None if now - started > 120.0 => {
                         return Err(fail(format!("{} task {task_id} is MISSING two minutes after RunTask", o.label)));
                     }
