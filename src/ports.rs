@@ -291,6 +291,9 @@ pub trait Ecs: Send + Sync {
     /// DescribeTasks; tasks ECS does not (yet) know are absent (MISSING).
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>>;
     async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult>;
+    /// ListTaskDefinitions: the ACTIVE revisions of a family, oldest first.
+    async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>>;
+    async fn deregister_task_definition(&self, arn: &str) -> PortResult<()>;
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()>;
 }
 

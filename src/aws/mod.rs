@@ -405,6 +405,43 @@ impl Ecs for Aws {
         })
     }
 
+    async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {
+        let op = "ecs:ListTaskDefinitions";
+        let mut out = Vec::new();
+        let mut token = None;
+        loop {
+            self.calls.record(op);
+            let r = self
+                .ecs
+                .list_task_definitions()
+                .family_prefix(family)
+                .status(t::TaskDefinitionStatus::Active)
+                .sort(t::SortOrder::Asc)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| map_err(op, e))?;
+            // familyPrefix matches prefixes: keep this family only.
+            out.extend(
+                r.task_definition_arns()
+                    .iter()
+                    .filter(|a| a.rsplit('/').next().and_then(|x| x.rsplit_once(':')).is_some_and(|(f, _)| f == family))
+                    .cloned(),
+            );
+            token = r.next_token().map(str::to_string);
+            if token.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+
+    async fn deregister_task_definition(&self, arn: &str) -> PortResult<()> {
+        let op = "ecs:DeregisterTaskDefinition";
+        self.calls.record(op);
+        self.ecs.deregister_task_definition().task_definition(arn).send().await.map_err(|e| map_err(op, e))?;
+        Ok(())
+    }
+
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()> {
         let op = "ecs:StopTask";
         self.calls.record(op);

@@ -107,6 +107,14 @@ impl Ecs for Sim {
         w.lose_response("ecs:RunTask")?;
         Ok(r)
     }
+    async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {
+        let w = self.call("ecs:ListTaskDefinitions")?;
+        Ok(w.list_task_definitions(family))
+    }
+    async fn deregister_task_definition(&self, arn: &str) -> PortResult<()> {
+        let mut w = self.call("ecs:DeregisterTaskDefinition")?;
+        w.deregister_task_definition(arn)
+    }
     async fn stop_task(&self, _cluster: &str, task: &str, reason: &str) -> PortResult<()> {
         let mut w = self.call("ecs:StopTask")?;
         w.stop_task(task, reason)

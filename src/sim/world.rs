@@ -419,6 +419,37 @@ impl World {
         Ok(RegisteredTaskDefinition { arn, family: td.family.clone(), revision, definition: td.clone() })
     }
 
+    pub fn list_task_definitions(&self, family: &str) -> Vec<String> {
+        self.families.get(family).map_or_else(Vec::new, |revs| {
+            revs.iter().enumerate().filter(|(_, (_, active))| *active).map(|(i, _)| td_arn(family, i + 1)).collect()
+        })
+    }
+
+    pub fn deregister_task_definition(&mut self, arn: &str) -> PortResult<()> {
+        let tail = arn.rsplit('/').next().unwrap_or(arn);
+        let (family, rev) =
+            tail.split_once(':').and_then(|(f, r)| Some((f.to_string(), r.parse::<usize>().ok()?))).ok_or_else(|| PortError::Rejected {
+                op: "ecs:DeregisterTaskDefinition".into(),
+                code: "ClientException".into(),
+                message: format!("invalid revision {arn}"),
+            })?;
+        let now = self.now;
+        let entry =
+            self.families.get_mut(&family).and_then(|revs| revs.get_mut(rev.wrapping_sub(1))).ok_or_else(|| PortError::Rejected {
+                op: "ecs:DeregisterTaskDefinition".into(),
+                code: "ClientException".into(),
+                message: format!("Unable to describe task definition {arn}."),
+            })?;
+        entry.1 = false;
+        self.mutations.push((now, format!("DeregisterTaskDefinition {family}:{rev}")));
+        Ok(())
+    }
+
+    /// Whether a revision is ACTIVE.
+    pub fn is_active(&self, family: &str, rev: usize) -> bool {
+        self.families.get(family).and_then(|r| r.get(rev.wrapping_sub(1))).is_some_and(|(_, a)| *a)
+    }
+
     pub fn task_definition_count(&self, family: &str) -> usize {
         self.families.get(family).map_or(0, Vec::len)
     }

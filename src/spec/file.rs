@@ -80,6 +80,10 @@ pub struct TaskDefinitionSection {
     pub template: String,
     /// The container that gets the released image.
     pub container: String,
+    /// After a successful release, deregister older revisions of the family, keeping the one
+    /// serving and the last N deployed before it. Default: never deregister anything.
+    #[serde(default)]
+    pub keep_revisions: Option<u32>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -373,6 +377,13 @@ pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
             }
         }
         _ => {}
+    }
+    if f.task_definition.keep_revisions == Some(0) {
+        return err(
+            "task_definition.keep_revisions",
+            "0 would leave no revision to roll back to".into(),
+            "keep at least 1, or remove the key to keep every revision",
+        );
     }
     if f.deploy.timeout.is_zero() {
         return err("deploy.timeout", "must be more than 0".into(), "write e.g. \"20m\"");

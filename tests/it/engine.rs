@@ -491,3 +491,23 @@ async fn run_exits_with_the_containers_exit_code() {
         assert!(sim.world().mutations.iter().any(|(_, m)| m.starts_with("RunTask") && m.contains("web:1") && m.contains("db:seed")));
     }
 }
+
+#[tokio::test]
+async fn keep_revisions_never_removes_the_serving_or_the_last_deployed() {
+    let (_dir, spec0) = load("");
+    let sim = seeded(&spec0, Faults::default()).expect("seed");
+    let text =
+        std::fs::read_to_string(&spec0.path).expect("spec").replace("container = \"web\"\n", "container = \"web\"\nkeep_revisions = 1\n");
+    std::fs::write(&spec0.path, text).expect("write");
+    for tag in ["v3", "v4", "v5"] {
+        let spec = Spec::load(&spec0.path, Some(tag)).expect("spec");
+        sim.world().put_image("web", tag);
+        let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+        engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
+    }
+    let w = sim.world();
+    // web:1 seed, web:2 v3, web:3 v4, web:4 v5 (serving): keep 4 and 3, deregister 1 and 2.
+    assert!(w.serving("demo", "web").expect("svc").0.ends_with("web:4"));
+    assert!(w.is_active("web", 4) && w.is_active("web", 3));
+    assert!(!w.is_active("web", 2) && !w.is_active("web", 1));
+}
