@@ -53,8 +53,25 @@ pub enum Command {
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
+    /// Tag an image already in ECR with another tag, without rebuilding (exact manifest bytes).
+    Promote(PromoteArgs),
     /// Check a deployspec and its task-definition template offline (no AWS call).
     Validate(SpecArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The deployspec naming the ECR repository.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The tag that exists, e.g. the commit built in staging.
+    #[arg(long)]
+    pub from_tag: String,
+    /// The new tag, e.g. prod-2026-11-23.
+    #[arg(long)]
+    pub to_tag: String,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +122,24 @@ pub struct PlanFlags {
     /// Allow rollout settings that can stop every task of a load-balanced service.
     #[arg(long)]
     pub allow_downtime: bool,
+    /// Build and push even when the tag exists in ECR.
+    #[arg(long, conflicts_with = "skip_build")]
+    pub force_build: bool,
+    /// Release from a checkout with uncommitted changes (tag `<sha>-dirty`).
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+impl PlanFlags {
+    fn options(&self) -> PlanOptions {
+        PlanOptions {
+            skip_build: self.skip_build,
+            skip_migration: self.skip_migration,
+            allow_downtime: self.allow_downtime,
+            force_build: self.force_build,
+            allow_dirty: self.allow_dirty,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -354,6 +389,27 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             c.renderer.finish();
             result
         }
+        Command::Promote(a) => {
+            let spec = Spec::load(&a.file, Some(&a.from_tag))?;
+            let c = ctx(cli);
+            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+            let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
+            c.renderer.finish();
+            if cli.output == Output::Json {
+                println!("{}", serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()}));
+            } else {
+                println!(
+                    "{} {}:{} → {}:{} ({})",
+                    if report.created { "promoted" } else { "already promoted" },
+                    report.repository,
+                    report.from_tag,
+                    report.repository,
+                    report.to_tag,
+                    report.digest.as_deref().unwrap_or("digest unknown")
+                );
+            }
+            Ok(exit::OK)
+        }
         Command::Status(a) => {
             let spec = load(&a.spec)?;
             let c = ctx(cli);
@@ -389,13 +445,7 @@ async fn release(
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
     let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
-    let opts = ReleaseOptions {
-        plan: PlanOptions { skip_build: flags.skip_build, skip_migration: flags.skip_migration, allow_downtime: flags.allow_downtime },
-        force,
-        dry_run,
-        no_wait,
-        timeout,
-    };
+    let opts = ReleaseOptions { plan: flags.options(), force, dry_run, no_wait, timeout };
     let result = engine.release(spec, &opts).await;
     c.renderer.finish();
     Ok(result?.exit_code(dry_run))
@@ -406,11 +456,7 @@ async fn plan_json(spec: &Spec, flags: &PlanFlags, target: &TargetArgs, renderer
     let ports = ports_for(spec, target, renderer, style).await?;
     let recorder = Arc::new(crate::engine::Recorder::default());
     let mut engine = Engine::new(ports.clone(), recorder.clone(), Interrupt::default());
-    let opts = ReleaseOptions {
-        plan: PlanOptions { skip_build: flags.skip_build, skip_migration: flags.skip_migration, allow_downtime: flags.allow_downtime },
-        dry_run: true,
-        ..Default::default()
-    };
+    let opts = ReleaseOptions { plan: flags.options(), dry_run: true, ..Default::default() };
     let report = engine.release(spec, &opts).await?;
     let code = report.exit_code(true);
     println!(

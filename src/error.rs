@@ -29,6 +29,8 @@ pub mod exit {
     pub const MANUAL_ACTION: i32 = 8;
     /// Interrupted with `on_interrupt = "detach"`: the deployment goes on without fgdeploy.
     pub const DETACHED: i32 = 9;
+    /// Building or pushing the image failed (or no builder is available); nothing was changed.
+    pub const BUILD_FAILED: i32 = 10;
 }
 
 /// Where in an input file something is wrong.
@@ -99,6 +101,8 @@ pub enum Error {
     ManualAction { reason: String, state: String, next: String },
     #[error("detached: {0}")]
     Detached(String),
+    #[error("build failed, nothing was changed: {0}")]
+    Build(String),
     #[error("internal error (a bug in fgdeploy, please report it): {0}")]
     Internal(String),
 }
@@ -113,6 +117,7 @@ impl Error {
             Error::RolledBack { .. } => exit::ROLLED_BACK,
             Error::ManualAction { .. } => exit::MANUAL_ACTION,
             Error::Detached(_) => exit::DETACHED,
+            Error::Build(_) => exit::BUILD_FAILED,
             Error::Internal(_) => exit::INTERNAL,
         }
     }
@@ -128,6 +133,7 @@ impl Error {
             Error::RolledBack { .. } => "rolled_back",
             Error::ManualAction { .. } => "manual_action_needed",
             Error::Detached(_) => "detached",
+            Error::Build(_) => "build_failed",
             Error::Internal(_) => "internal_error",
         }
     }

@@ -16,6 +16,8 @@ pub struct Live {
     pub repository_uri: String,
     /// Digest of the release tag in ECR, if it exists.
     pub image_digest: Option<String>,
+    /// The ECR repository does not exist yet (and `image.create_repository` is set).
+    pub repository_missing: bool,
 }
 
 /// Flags that change the plan.
@@ -24,6 +26,10 @@ pub struct PlanOptions {
     pub skip_build: bool,
     pub skip_migration: bool,
     pub allow_downtime: bool,
+    /// Build even when the tag exists in ECR.
+    pub force_build: bool,
+    /// Release a `-dirty` tag (uncommitted changes).
+    pub allow_dirty: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -168,7 +174,11 @@ fn config_json(c: &DeploymentConfig) -> serde_json::Value {
 /// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
 pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
     let image = spec.image_ref(&live.repository_uri);
-    let mut desired = spec.render_task_definition(&image)?;
+    let deployed_image = match (&live.image_digest, spec.file.image.pin_digest && !opts.force_build) {
+        (Some(d), true) => format!("{}@{d}", live.repository_uri),
+        _ => image.clone(),
+    };
+    let mut desired = spec.render_task_definition(&deployed_image)?;
     if desired.tags.is_none()
         && let Some(live_td) = &live.task_definition
     {
@@ -218,10 +228,17 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let mut stages = Vec::new();
     let build_action = if opts.skip_build {
         StageAction::Skip { reason: "--skip-build".into() }
-    } else if let Some(d) = &live.image_digest {
+    } else if let (Some(d), false) = (&live.image_digest, opts.force_build) {
         StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
+    } else if live.repository_missing {
+        StageAction::Run { detail: format!("create ECR repository {}, then build and push {image}", spec.file.image.repository) }
     } else {
-        StageAction::Run { detail: format!("build and push {image}") }
+        StageAction::Run {
+            detail: format!(
+                "build and push {image}{}",
+                if opts.force_build && live.image_digest.is_some() { " (--force-build)" } else { "" }
+            ),
+        }
     };
     stages.push(StagePlan { stage: Stage::Build, action: build_action });
     let migrate_action = match (&migration, opts.skip_migration, deploy) {
@@ -260,6 +277,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         },
     });
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
+    let image = deployed_image;
 
     let update = UpdateService {
         cluster: spec.cluster().to_string(),

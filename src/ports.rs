@@ -304,13 +304,86 @@ pub trait Logs: Send + Sync {
     async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage>;
 }
 
-/// Whether an image tag exists, and where a repository lives.
+/// Registry credentials from GetAuthorizationToken (valid 12 h).
+#[derive(Clone, PartialEq)]
+pub struct RegistryAuth {
+    pub username: String,
+    pub password: String,
+    /// `https://<account>.dkr.ecr.<region>.amazonaws.com`
+    pub endpoint: String,
+}
+
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the password.
+        f.debug_struct("RegistryAuth").field("username", &self.username).field("endpoint", &self.endpoint).finish_non_exhaustive()
+    }
+}
+
+impl RegistryAuth {
+    /// The registry host (`<account>.dkr.ecr.<region>.amazonaws.com`).
+    pub fn host(&self) -> &str {
+        self.endpoint.trim_start_matches("https://").trim_start_matches("http://").trim_end_matches('/')
+    }
+}
+
+/// An image manifest exactly as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub body: String,
+    pub media_type: Option<String>,
+    pub digest: Option<String>,
+}
+
+/// ECR: repositories, tags, credentials, manifests.
 #[async_trait]
 pub trait Ecr: Send + Sync {
     /// The repository URI for a repository name (DescribeRepositories).
     async fn repository_uri(&self, repository: &str) -> PortResult<String>;
     /// The digest of `repository:tag`, or `None` when the tag does not exist (BatchGetImage).
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>>;
+    /// CreateRepository; returns its URI.
+    async fn create_repository(&self, repository: &str) -> PortResult<String>;
+    /// GetAuthorizationToken, decoded.
+    async fn authorization(&self) -> PortResult<RegistryAuth>;
+    /// BatchGetImage with every accepted manifest media type; `None` when the tag is missing.
+    async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>>;
+    /// PutImage with the exact manifest bytes; `Ok(false)` when the tag already had it.
+    async fn put_manifest(&self, repository: &str, tag: &str, manifest: &Manifest) -> PortResult<bool>;
+}
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildRequest {
+    /// The full image reference to push (`<registry>/<repo>:<tag>`).
+    pub image: String,
+    /// `<registry>/<repo>`, for the registry build cache.
+    pub repository_uri: String,
+    pub context: std::path::PathBuf,
+    pub dockerfile: std::path::PathBuf,
+    pub target: Option<String>,
+    pub args: BTreeMap<String, String>,
+    /// e.g. `linux/arm64`, from the task definition's runtimePlatform.
+    pub platform: Option<String>,
+    /// A user command that builds *and pushes* instead of docker (variables expanded).
+    pub command: Option<Vec<String>>,
+    /// Use the registry as a build cache (buildx only).
+    pub cache: bool,
+}
+
+/// Why a build or push failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildError(pub String);
+
+/// The container builder, driven as a subprocess (or simulated).
+#[async_trait]
+pub trait Builder: Send + Sync {
+    /// Log in to `registry`, the password on stdin (never in argv, never printed).
+    async fn login(&self, auth: &RegistryAuth) -> Result<(), BuildError>;
+    /// Build and push; each output line goes to `progress`. Returns the pushed digest if the
+    /// builder printed it.
+    async fn build_and_push(&self, req: &BuildRequest, progress: &(dyn Fn(String) + Send + Sync)) -> Result<Option<String>, BuildError>;
 }
 
 /// Time, real or virtual. The simulator's clock advances the simulated world when slept on.
@@ -326,6 +399,7 @@ pub struct Ports {
     pub ecs: Arc<dyn Ecs>,
     pub ecr: Arc<dyn Ecr>,
     pub logs: Arc<dyn Logs>,
+    pub builder: Arc<dyn Builder>,
     pub clock: Arc<dyn Clock>,
     pub calls: CallCounter,
 }

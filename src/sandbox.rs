@@ -27,6 +27,8 @@ pub enum Scenario {
     SlowStart,
     /// One-off tasks (the migration, `run`) exit 1.
     MigrationFails,
+    /// The image build fails.
+    BuildFails,
 }
 
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
@@ -47,6 +49,7 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(30.0),
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,
+        Scenario::BuildFails => faults.build_fails = true,
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
@@ -59,7 +62,13 @@ pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
     let repo = repo_name(&spec.file.image.repository);
     let tag = spec.file.image.tag.clone();
     let mut world = World::new(faults);
-    world.put_image(&repo, &tag);
+    // With a [build] section the sandbox builds (and checks the context exists); without one
+    // the image is taken as pushed by someone else.
+    if spec.file.build.is_some() {
+        world.create_repository(&repo);
+    } else {
+        world.put_image(&repo, &tag);
+    }
     let uri = world.repository_uri(&repo)?;
     let previous = spec.render_task_definition(&format!("{uri}:previous"))?;
     let load_balanced = previous.container_definitions.iter().any(|c| c.port_mappings.as_ref().is_some_and(|p| !p.is_empty()));

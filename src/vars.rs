@@ -58,7 +58,17 @@ impl Vars {
         let r = self.git_sha.get_or_init(|| {
             let out = std::process::Command::new("git").arg("-C").arg(&self.git_dir).args(["rev-parse", "HEAD"]).output();
             match out {
-                Ok(o) if o.status.success() => Ok(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+                Ok(o) if o.status.success() => {
+                    let sha = String::from_utf8_lossy(&o.stdout).trim().to_string();
+                    // Uncommitted changes to tracked files: the commit does not describe the build.
+                    let dirty = std::process::Command::new("git")
+                        .arg("-C")
+                        .arg(&self.git_dir)
+                        .args(["status", "--porcelain", "--untracked-files=no"])
+                        .output()
+                        .is_ok_and(|s| s.status.success() && !s.stdout.is_empty());
+                    Ok(if dirty { format!("{sha}-dirty") } else { sha })
+                }
                 Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_string()),
                 Err(e) => Err(format!("cannot run git: {e}")),
             }
@@ -78,7 +88,10 @@ impl Vars {
         }
         match name {
             "git.sha" => self.git_sha().map(str::to_string),
-            "git.short_sha" => self.git_sha().map(|s| s.chars().take(12).collect()),
+            "git.short_sha" => self.git_sha().map(|s| {
+                let short: String = s.chars().take(12).collect();
+                if s.ends_with("-dirty") { format!("{short}-dirty") } else { short }
+            }),
             "image" => self.image.clone().ok_or_else(|| VarError {
                 message: "`{{ image }}` is only defined in the task-definition template".into(),
                 fix: "use `{{ git.sha }}` or `{{ env.NAME }}` here".into(),

@@ -44,7 +44,14 @@ pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
 pub fn ports_from_clients(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client, logs: aws_sdk_cloudwatchlogs::Client) -> Ports {
     let calls = CallCounter::default();
     let aws = Arc::new(Aws { ecs, ecr, logs, calls: calls.clone() });
-    Ports { ecs: aws.clone(), ecr: aws.clone(), logs: aws, clock: Arc::new(SystemClock), calls }
+    Ports {
+        ecs: aws.clone(),
+        ecr: aws.clone(),
+        logs: aws,
+        builder: Arc::new(crate::build::DockerBuilder::default()),
+        clock: Arc::new(SystemClock),
+        calls,
+    }
 }
 
 /// Classify an SDK error for the engine.
@@ -472,8 +479,94 @@ impl Logs for Aws {
     }
 }
 
+const MANIFEST_TYPES: [&str; 4] = [
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+];
+
 #[async_trait]
 impl Ecr for Aws {
+    async fn create_repository(&self, repository: &str) -> PortResult<String> {
+        let op = "ecr:CreateRepository";
+        self.calls.record(op);
+        let out = self.ecr.create_repository().repository_name(repository).send().await.map_err(|e| map_err(op, e))?;
+        out.repository()
+            .and_then(|r| r.repository_uri())
+            .map(str::to_string)
+            .ok_or_else(|| PortError::Transient { op: op.into(), message: "response without repositoryUri".into() })
+    }
+
+    async fn authorization(&self) -> PortResult<RegistryAuth> {
+        let op = "ecr:GetAuthorizationToken";
+        self.calls.record(op);
+        let out = self.ecr.get_authorization_token().send().await.map_err(|e| map_err(op, e))?;
+        let data = out
+            .authorization_data()
+            .first()
+            .ok_or_else(|| PortError::Transient { op: op.into(), message: "no authorizationData".into() })?;
+        let bad = |m: &str| PortError::Transient { op: op.into(), message: m.to_string() };
+        let token = data.authorization_token().ok_or_else(|| bad("no authorizationToken"))?;
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad("authorizationToken is not base64"))?;
+        let text = String::from_utf8(decoded).map_err(|_| bad("authorizationToken is not UTF-8"))?;
+        let (username, password) = text.split_once(':').ok_or_else(|| bad("authorizationToken is not user:password"))?;
+        Ok(RegistryAuth {
+            username: username.to_string(),
+            password: password.to_string(),
+            endpoint: data.proxy_endpoint().ok_or_else(|| bad("no proxyEndpoint"))?.to_string(),
+        })
+    }
+
+    async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>> {
+        let op = "ecr:BatchGetImage";
+        self.calls.record(op);
+        let out = self
+            .ecr
+            .batch_get_image()
+            .repository_name(repository)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
+            .set_accepted_media_types(Some(MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(out.images().first().and_then(|i| {
+            Some(Manifest {
+                body: i.image_manifest()?.to_string(),
+                media_type: i.image_manifest_media_type().map(str::to_string),
+                digest: i.image_id().and_then(|x| x.image_digest()).map(str::to_string),
+            })
+        }))
+    }
+
+    async fn put_manifest(&self, repository: &str, tag: &str, m: &Manifest) -> PortResult<bool> {
+        let op = "ecr:PutImage";
+        self.calls.record(op);
+        // A manifest without its own mediaType needs imageManifestMediaType.
+        let media_type = m.media_type.clone().or_else(|| {
+            serde_json::from_str::<serde_json::Value>(&m.body)
+                .ok()
+                .and_then(|v| v.get("mediaType").and_then(|t| t.as_str()).map(str::to_string))
+        });
+        match self
+            .ecr
+            .put_image()
+            .repository_name(repository)
+            .image_tag(tag)
+            .image_manifest(&m.body)
+            .set_image_manifest_media_type(media_type)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) => match map_err(op, e) {
+                PortError::Rejected { code, .. } if code == "ImageAlreadyExistsException" => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn repository_uri(&self, repository: &str) -> PortResult<String> {
         let op = "ecr:DescribeRepositories";
         self.calls.record(op);

@@ -3,6 +3,7 @@
 
 mod observe;
 mod oneoff;
+mod promote;
 mod release;
 mod rollback;
 mod rolling;
@@ -10,6 +11,7 @@ mod status;
 
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};
+pub use promote::{PromoteReport, promote};
 pub use release::{ReleaseOptions, ReleaseReport};
 pub use rollback::RollbackPlan;
 pub use rolling::{FailKind, Tracker, Verdict, decide};
@@ -96,6 +98,13 @@ pub enum Event {
     },
     TaskLog {
         line: String,
+    },
+    BuildLog {
+        line: String,
+    },
+    ImagePushed {
+        image: String,
+        digest: Option<String>,
     },
     TaskStopped {
         task_id: String,

@@ -53,12 +53,38 @@ pub async fn observe(spec: &Spec, ports: &Ports) -> Result<Live> {
         Some(retrying(clock, || ports.ecs.describe_task_definition(&service.task_definition)).await?)
     };
     let repo = &spec.file.image.repository;
-    let (repository_uri, repo_name) = if repo.contains('/') && repo.contains('.') {
-        let name = repo.split_once('/').map_or(repo.as_str(), |(_, n)| n).to_string();
-        (repo.clone(), name)
+    let repo_name = repository_name(repo);
+    let (repository_uri, repository_missing) = if repo.contains('/') && repo.contains('.') {
+        (repo.clone(), false)
     } else {
-        (retrying(clock, || ports.ecr.repository_uri(repo)).await?, repo.clone())
+        match retrying(clock, || ports.ecr.repository_uri(repo)).await {
+            Ok(uri) => (uri, false),
+            Err(PortError::NotFound { .. }) if spec.file.image.create_repository => {
+                // Its URI is the registry host (GetAuthorizationToken, read-only) and the name.
+                let auth = retrying(clock, || ports.ecr.authorization()).await?;
+                (format!("{}/{repo}", auth.host()), true)
+            }
+            Err(PortError::NotFound { message, .. }) => {
+                return Err(crate::error::InputError::new(
+                    &spec.path,
+                    format!("ECR repository {repo:?} does not exist ({message})"),
+                    "create it, fix `image.repository`, or set `image.create_repository = true`",
+                )
+                .at_field("image.repository")
+                .into());
+            }
+            Err(e) => return Err(e.into()),
+        }
     };
-    let image_digest = retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await?;
-    Ok(Live { service, task_definition, repository_uri, image_digest })
+    let image_digest =
+        if repository_missing { None } else { retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await? };
+    Ok(Live { service, task_definition, repository_uri, image_digest, repository_missing })
+}
+
+/// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.
+pub fn repository_name(repo: &str) -> String {
+    match repo.split_once('/') {
+        Some((host, name)) if host.contains('.') => name.to_string(),
+        _ => repo.to_string(),
+    }
 }

@@ -97,13 +97,30 @@ impl Engine {
             ));
         }
 
+        let tag = &spec.file.image.tag;
+        if tag.ends_with("-dirty") && !opts.plan.allow_dirty {
+            return Err(crate::error::InputError::new(
+                &spec.path,
+                format!("the checkout has uncommitted changes, so the image tag would be {tag}: that commit does not describe what would be built"),
+                "commit the changes, or pass --allow-dirty (or --image-tag)",
+            )
+            .at_field("image.tag")
+            .into());
+        }
         // build + push
+        let mut plan = plan;
         match plan.stage(Stage::Build) {
             Some(StageAction::Run { .. }) => {
-                return Err(Error::usage(
-                    format!("image {} is not in ECR, and this version of fgdeploy cannot build and push it yet", plan.image),
-                    "push the image first (docker build + docker push), or pass --image-tag with a tag that exists, or --skip-build",
-                ));
+                let t = self.stage_start(Stage::Build);
+                let digest = self.build_and_push(spec, &live).await?;
+                if spec.file.image.pin_digest
+                    && let Some(d) = &digest
+                {
+                    let pinned = format!("{}@{d}", live.repository_uri);
+                    crate::taskdef::set_image(&mut plan.desired_task_definition, spec.container(), &pinned);
+                    plan.image = pinned;
+                }
+                self.stage_end(Stage::Build, t, stages);
             }
             Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
             None => {}
@@ -262,6 +279,72 @@ impl Engine {
         if !doomed.is_empty() {
             self.info(format!("keep_revisions = {keep}: deregistered {} older revision(s); kept {}", doomed.len(), kept.join(", ")));
         }
+    }
+
+    /// The build stage: create the repository if asked, log in with GetAuthorizationToken (the
+    /// password on stdin), build and push, and read the digest back from ECR.
+    async fn build_and_push(&self, spec: &Spec, live: &crate::plan::Live) -> Result<Option<String>> {
+        let b = spec.file.build.as_ref().ok_or_else(|| {
+            Error::Build(format!(
+                "image {} is not in ECR and the deployspec has no [build] section, so fgdeploy cannot build it",
+                spec.image_ref(&live.repository_uri)
+            ))
+        })?;
+        let repo = super::observe::repository_name(&spec.file.image.repository);
+        if live.repository_missing {
+            self.retry("ecr:CreateRepository", || self.ports.ecr.create_repository(&repo)).await?;
+            self.info(format!("created ECR repository {repo}"));
+        }
+        let auth = self.retry("ecr:GetAuthorizationToken", || self.ports.ecr.authorization()).await?;
+        self.ports.builder.login(&auth).await.map_err(|e| Error::Build(e.0))?;
+        let dir = spec.path.parent().unwrap_or(std::path::Path::new("."));
+        let context = dir.join(&b.context);
+        let dockerfile = context.join(&b.dockerfile);
+        let image = spec.image_ref(&live.repository_uri);
+        let platform = b.platform.clone().or_else(|| {
+            let rp = spec.render_task_definition(&image).ok()?.runtime_platform?;
+            crate::build::platform_for(rp.cpu_architecture.as_deref(), rp.operating_system_family.as_deref())
+        });
+        let command = b.command.as_ref().map(|cmd| {
+            cmd.iter()
+                .map(|a| {
+                    a.replace("{{ image }}", &image)
+                        .replace("{{ context }}", &context.display().to_string())
+                        .replace("{{ dockerfile }}", &dockerfile.display().to_string())
+                        .replace("{{ platform }}", platform.as_deref().unwrap_or("linux/amd64"))
+                })
+                .collect()
+        });
+        let req = crate::ports::BuildRequest {
+            image: image.clone(),
+            repository_uri: live.repository_uri.clone(),
+            context,
+            dockerfile,
+            target: b.target.clone(),
+            args: b.args.clone(),
+            platform,
+            command,
+            cache: b.cache,
+        };
+        let printed =
+            self.ports.builder.build_and_push(&req, &|line| self.emit(Event::BuildLog { line })).await.map_err(|e| Error::Build(e.0))?;
+        // ECR is the truth: the tag must be there now.
+        let mut digest = None;
+        for _ in 0..5 {
+            digest = self.retry("ecr:BatchGetImage", || self.ports.ecr.image_digest(&repo, &spec.file.image.tag)).await?;
+            if digest.is_some() {
+                break;
+            }
+            self.ports.clock.sleep(Duration::from_secs(2)).await;
+        }
+        let digest = digest.ok_or_else(|| Error::Build(format!("the builder finished but ECR does not show {image}")))?;
+        if let Some(p) = printed
+            && p != digest
+        {
+            self.warn(format!("the builder printed digest {p}, ECR has {digest}; using ECR's"));
+        }
+        self.emit(Event::ImagePushed { image, digest: Some(digest.clone()) });
+        Ok(Some(digest))
     }
 
     /// Register the plan's task definition, tagged with the revision it replaces.

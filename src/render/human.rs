@@ -66,6 +66,10 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
             (Info, format!("task {task_id} started from {task_definition}: {}", command.join(" ")))
         }
         Event::TaskLog { line } => (Info, format!("  │ {line}")),
+        Event::BuildLog { line } => (Info, format!("  ┆ {line}")),
+        Event::ImagePushed { image, digest } => {
+            (Info, format!("pushed {image}{}", digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()))
+        }
         Event::TaskStopped { task_id, stop_code, reason, exit_codes } => (
             Info,
             format!(

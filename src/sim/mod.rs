@@ -41,7 +41,7 @@ impl Sim {
 
     pub fn ports(&self) -> Ports {
         let me = Arc::new(self.clone());
-        Ports { ecs: me.clone(), ecr: me.clone(), logs: me.clone(), clock: me, calls: self.calls.clone() }
+        Ports { ecs: me.clone(), ecr: me.clone(), logs: me.clone(), builder: me.clone(), clock: me, calls: self.calls.clone() }
     }
 
     pub fn calls(&self) -> &CallCounter {
@@ -138,6 +138,76 @@ impl Ecr for Sim {
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
         let w = self.call("ecr:BatchGetImage")?;
         Ok(w.image_digest(repository, tag))
+    }
+    async fn create_repository(&self, repository: &str) -> PortResult<String> {
+        let mut w = self.call("ecr:CreateRepository")?;
+        w.create_repository(repository);
+        let now = w.now();
+        w.mutations.push((now, format!("CreateRepository {repository}")));
+        w.repository_uri(repository)
+    }
+    async fn authorization(&self) -> PortResult<RegistryAuth> {
+        let _w = self.call("ecr:GetAuthorizationToken")?;
+        Ok(RegistryAuth {
+            username: "AWS".into(),
+            password: "sandbox-password".into(),
+            endpoint: format!("https://{}.dkr.ecr.{}.amazonaws.com", world::ACCOUNT, world::REGION),
+        })
+    }
+    async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>> {
+        let w = self.call("ecr:BatchGetImage")?;
+        Ok(w.image_digest(repository, tag).map(|digest| Manifest {
+            body: format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"digest":"{digest}"}},"layers":[]}}"#),
+            media_type: Some("application/vnd.oci.image.manifest.v1+json".into()),
+            digest: Some(digest),
+        }))
+    }
+    async fn put_manifest(&self, repository: &str, tag: &str, m: &Manifest) -> PortResult<bool> {
+        let mut w = self.call("ecr:PutImage")?;
+        let digest = m.digest.clone().unwrap_or_default();
+        if w.image_digest(repository, tag).as_deref() == Some(digest.as_str()) {
+            return Ok(false);
+        }
+        w.put_image_digest(repository, tag, &digest);
+        Ok(true)
+    }
+}
+
+/// The sandbox's builder: checks that the build context and Dockerfile exist, takes 45 virtual
+/// seconds, and "pushes" the image into the simulated ECR.
+#[async_trait]
+impl Builder for Sim {
+    async fn login(&self, auth: &RegistryAuth) -> Result<(), BuildError> {
+        let mut w = self.world();
+        let now = w.now();
+        w.mutations.push((now, format!("docker login {}", auth.host())));
+        Ok(())
+    }
+    async fn build_and_push(&self, req: &BuildRequest, progress: &(dyn Fn(String) + Send + Sync)) -> Result<Option<String>, BuildError> {
+        if !req.context.is_dir() {
+            return Err(BuildError(format!("build context {} is not a directory; fix build.context", req.context.display())));
+        }
+        if !req.dockerfile.is_file() {
+            return Err(BuildError(format!("Dockerfile {} does not exist; fix build.dockerfile", req.dockerfile.display())));
+        }
+        if self.world().faults.build_fails {
+            progress("#5 ERROR: process \"/bin/sh -c make\" did not complete successfully: exit code: 2".into());
+            return Err(BuildError("`docker buildx build` failed (exit 1): see the builder's output above".into()));
+        }
+        progress(format!(
+            "#1 [internal] load build definition from {}",
+            req.dockerfile.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()
+        ));
+        self.sleep(Duration::from_secs(40)).await;
+        progress(format!("#8 exporting to image; pushing {}", req.image));
+        self.sleep(Duration::from_secs(5)).await;
+        let (repo_ref, tag) = req.image.rsplit_once(':').ok_or_else(|| BuildError(format!("image {} has no tag", req.image)))?;
+        let repo = repo_ref.split_once('/').map_or(repo_ref, |(_, r)| r);
+        let mut w = self.world();
+        let now = w.now();
+        w.mutations.push((now, format!("docker push {}", req.image)));
+        w.put_image(repo, tag);
+        Ok(w.image_digest(repo, tag))
     }
 }
 

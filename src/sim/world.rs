@@ -49,6 +49,8 @@ pub struct Faults {
     pub lost_responses: BTreeMap<String, u32>,
     /// DescribeTasks does not know a new task for this long (eventual consistency: MISSING).
     pub describe_lag_secs: f64,
+    /// The image build fails.
+    pub build_fails: bool,
 }
 
 impl Default for Faults {
@@ -71,6 +73,7 @@ impl Default for Faults {
             run_capacity_failures: 0,
             lost_responses: BTreeMap::new(),
             describe_lag_secs: 0.0,
+            build_fails: false,
         }
     }
 }
@@ -296,6 +299,12 @@ impl World {
 
     pub fn create_repository(&mut self, name: &str) {
         self.repos.insert(name.to_string());
+    }
+
+    pub fn put_image_digest(&mut self, repo: &str, tag: &str, digest: &str) {
+        self.repos.insert(repo.to_string());
+        self.mutations.push((self.now, format!("PutImage {repo}:{tag}")));
+        self.images.insert((repo.to_string(), tag.to_string()), digest.to_string());
     }
 
     pub fn put_image(&mut self, repo: &str, tag: &str) {

@@ -43,9 +43,16 @@ pub struct ServiceSection {
 pub struct ImageSection {
     /// ECR repository name (URI looked up in ECR) or full repository URI.
     pub repository: String,
-    /// Image tag; default `{{ git.sha }}`.
+    /// Image tag; default `{{ git.sha }}` (with `-dirty` on a checkout with uncommitted changes,
+    /// which `release` refuses unless --allow-dirty).
     #[serde(default = "default_tag")]
     pub tag: String,
+    /// Create the ECR repository when it does not exist.
+    #[serde(default)]
+    pub create_repository: bool,
+    /// Put the image digest (`repo@sha256:…`) into the task definition instead of the tag.
+    #[serde(default)]
+    pub pin_digest: bool,
 }
 
 fn default_tag() -> String {
@@ -64,6 +71,17 @@ pub struct BuildSection {
     pub target: Option<String>,
     #[serde(default)]
     pub args: BTreeMap<String, String>,
+    /// Platform, e.g. "linux/arm64"; default: from the task definition's runtimePlatform.
+    #[serde(default)]
+    pub platform: Option<String>,
+    /// Use the ECR repository as a registry build cache (`<repo>:buildcache`, buildx only).
+    #[serde(default = "yes")]
+    pub cache: bool,
+    /// Another builder: a command that builds *and pushes* `{{ image }}`, e.g.
+    /// ["podman", "build", "--push", "-t", "{{ image }}", "{{ context }}"]. Variables:
+    /// {{ image }}, {{ context }}, {{ dockerfile }}, {{ platform }}.
+    #[serde(default)]
+    pub command: Option<Vec<String>>,
 }
 
 fn default_context() -> String {
@@ -296,6 +314,12 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, In
     })?;
     let mut value = serde_json::to_value(&table)
         .map_err(|e| InputError::new(path, format!("cannot read the deployspec: {e}"), "use plain TOML values"))?;
+    // The default tag is a variable too: put it in before expanding.
+    if let Some(serde_json::Value::Object(image)) = value.get_mut("image")
+        && !image.contains_key("tag")
+    {
+        image.insert("tag".into(), default_tag().into());
+    }
     let mut p = Vec::new();
     vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
     serde_path_to_error::deserialize::<_, SpecFile>(value).map_err(|e| {

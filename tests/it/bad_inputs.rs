@@ -38,7 +38,7 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "missing required key",
-            "[service]\ncluster = \"c\"\n[image]\nrepository = \"r\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+            "[service]\ncluster = \"c\"\n[image]\nrepository = \"r\"\ntag = \"v1\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
             None,
             VALIDATE,
             exit::INPUT,
@@ -102,7 +102,7 @@ fn cases() -> Vec<Case> {
         ),
         c(
             "wrong value type",
-            "[service]\ncluster = \"c\"\nname = \"s\"\ndesired_count = \"four\"\n[image]\nrepository = \"r\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+            "[service]\ncluster = \"c\"\nname = \"s\"\ndesired_count = \"four\"\n[image]\nrepository = \"r\"\ntag = \"v1\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
             None,
             VALIDATE,
             exit::INPUT,

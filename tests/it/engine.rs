@@ -511,3 +511,22 @@ async fn keep_revisions_never_removes_the_serving_or_the_last_deployed() {
     assert!(w.is_active("web", 4) && w.is_active("web", 3));
     assert!(!w.is_active("web", 2) && !w.is_active("web", 1));
 }
+
+#[tokio::test]
+async fn pin_digest_deploys_the_pushed_digest() {
+    let (dir, spec) = load("\n[build]\ncontext = \".\"\n");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("dockerfile");
+    let text = std::fs::read_to_string(&spec.path).expect("spec").replace("tag = \"v2\"\n", "tag = \"v2\"\npin_digest = true\n");
+    std::fs::write(&spec.path, text).expect("write");
+    let spec = Spec::load(&spec.path, None).expect("spec");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
+    let w = sim.world();
+    let digest = w.image_digest("web", "v2").expect("pushed");
+    let td = w.describe_task_definition("web:2").expect("web:2").definition;
+    assert_eq!(
+        fgdeploy::taskdef::image_of(&td, "web"),
+        Some(format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{digest}").as_str())
+    );
+}

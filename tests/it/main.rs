@@ -5,4 +5,5 @@ mod bad_inputs;
 mod engine;
 mod harness;
 mod moto;
+mod registry;
 mod sandbox_cli;

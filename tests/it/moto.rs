@@ -406,3 +406,51 @@ async fn migration_logs_are_read_from_cloudwatch_logs() {
     let next = ports.logs.log_events(&group, stream, page.next_token.as_deref()).await.expect("read on");
     assert_eq!(next.lines, ["done"], "the forward token continues where the last page ended");
 }
+
+#[tokio::test]
+async fn ecr_authorization_token_is_decoded() {
+    let Some(m) = moto().await else { return };
+    let auth = m.ports().ecr.authorization().await.expect("GetAuthorizationToken");
+    assert_eq!(auth.username, "AWS");
+    assert!(!auth.password.is_empty() && !auth.password.contains(':'), "the password is what follows AWS:");
+    assert_eq!(auth.host(), "123456789012.dkr.ecr.us-east-1.amazonaws.com");
+    assert!(!format!("{auth:?}").contains(&auth.password), "Debug output never shows the password");
+}
+
+#[tokio::test]
+async fn promote_copies_the_exact_manifest_to_a_new_tag() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1"]).await;
+    let f = path.to_str().expect("utf-8");
+    m.cli().args(["promote", "-f", f, "--from-tag", "v1", "--to-tag", "prod"]).status(exit::OK).stdout_has("promoted");
+    let ecr = m.ports().ecr;
+    let repo = &spec.file.image.repository;
+    let (a, b) = (
+        ecr.manifest(repo, "v1").await.expect("v1").expect("v1 exists"),
+        ecr.manifest(repo, "prod").await.expect("prod").expect("prod exists"),
+    );
+    assert_eq!(a.body, b.body, "the same manifest bytes");
+    assert_eq!(a.digest, b.digest);
+    assert_eq!(b.media_type.as_deref(), Some("application/vnd.docker.distribution.manifest.v2+json"));
+    // Again: ImageAlreadyExistsException is success.
+    m.cli().args(["promote", "-f", f, "--from-tag", "v1", "--to-tag", "prod"]).status(exit::OK).stdout_has("already promoted");
+    // A tag that does not exist.
+    m.cli().args(["promote", "-f", f, "--from-tag", "nope", "--to-tag", "x"]).status(exit::AWS).stderr_has("is not in ECR");
+}
+
+#[tokio::test]
+async fn plan_shows_build_or_skip_from_ecr() {
+    let Some(m) = moto().await else { return };
+    let (dir, path) = moto_spec();
+    let text = std::fs::read_to_string(&path).expect("spec") + "\n[build]\ncontext = \".\"\n";
+    std::fs::write(&path, text).expect("write");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("dockerfile");
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1"]).await;
+    let f = path.to_str().expect("utf-8");
+    m.cli().args(["plan", "-f", f, "--image-tag", "v1"]).status(exit::OK).stdout_has("· build    skip:").stdout_has("exists in ECR");
+    m.cli().args(["plan", "-f", f, "--image-tag", "v9"]).status(exit::CHANGES).stdout_has("+ build    build and push").stdout_has(":v9");
+    m.cli().args(["plan", "-f", f, "--image-tag", "v1", "--force-build"]).status(exit::CHANGES).stdout_has("(--force-build)");
+}

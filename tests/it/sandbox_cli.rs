@@ -31,8 +31,20 @@ fn snapshot(name: &str, actual: &str) {
 
 #[test]
 fn readme_quick_start_release_runs_in_the_sandbox() {
-    // Exactly the README's first command (cargo run -- …), from the repository root.
-    let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/example.toml", "--sandbox"]).status(exit::OK);
+    // Exactly the README's first command (cargo run -- …), from the repository root. In a
+    // checkout with uncommitted changes the tag is `<sha>-dirty`, which release refuses by
+    // design; a fresh clone (CI) runs the exact command.
+    let dirty = std::process::Command::new("git")
+        .args(["status", "--porcelain", "--untracked-files=no"])
+        .current_dir(root())
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty());
+    let mut args = vec!["release", "-f", "deployspecs/example.toml", "--sandbox"];
+    if dirty {
+        eprintln!("note: uncommitted changes here; running the README command with --allow-dirty");
+        args.push("--allow-dirty");
+    }
+    let out = Test::new().dir(root()).args(args).status(exit::OK);
     out.stdout_has("SANDBOX")
         .stdout_has("▶ deploy")
         .stdout_has("deployed (exit 0)")
@@ -85,7 +97,7 @@ fn json_output_is_one_event_per_line_ending_with_the_outcome() {
     assert_eq!(last["exit_code"], 0);
     assert_eq!(last["api_calls"]["ecs:UpdateService"], 1);
     let stages: Vec<&str> = last["stages"].as_array().expect("stages").iter().filter_map(|s| s["stage"].as_str()).collect();
-    assert_eq!(stages, ["register", "deploy", "verify"]);
+    assert_eq!(stages, ["build", "register", "deploy", "verify"]);
     assert!(events.iter().all(|e| e["at"].is_string() && e["service"] == "web"));
 }
 
@@ -163,4 +175,52 @@ fn run_exits_with_the_commands_exit_code() {
 fn help_and_version() {
     Test::new().args(["--help"]).status(exit::OK).stdout_has("release");
     Test::new().args(["--version"]).status(exit::OK).stdout_has("fgdeploy");
+}
+
+#[test]
+fn the_sandbox_builds_and_a_failed_build_changes_nothing() {
+    let out =
+        Test::new().dir(root()).args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
+    out.stdout_has("▶ build").stdout_has("pushed 123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2 (sha256:");
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--scenario", "build-fails"])
+        .status(exit::BUILD_FAILED);
+    assert!(!out.stdout.contains("▶ register"), "{}", out.stdout);
+    out.stderr_has("build failed, nothing was changed");
+    // A missing build context is named.
+    let (_d, spec) = spec_dir("\n[build]\ncontext = \"no-such-dir\"\n");
+    let (_d2, spec2) = (0, spec.clone());
+    let text = std::fs::read_to_string(&spec2).expect("spec").replace("tag = \"v2\"", "tag = \"v9\"");
+    std::fs::write(&spec2, text).expect("write");
+    Test::new().args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")]).status(exit::BUILD_FAILED).stderr_has("no-such-dir");
+}
+
+#[test]
+fn a_dirty_checkout_is_refused_unless_allowed() {
+    let (dir, spec) = spec_dir("");
+    let text = std::fs::read_to_string(&spec).expect("spec").replace("tag = \"v2\"\n", "");
+    std::fs::write(&spec, text).expect("write");
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git").args(args).current_dir(dir.path()).output().expect("git").status.success();
+        assert!(ok, "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "add", "."]);
+    git(&["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"]);
+    let f = spec.to_str().expect("utf-8");
+    Test::new().args(["release", "--sandbox", "-f", f]).status(exit::OK);
+    std::fs::write(dir.path().join("web.taskdef.json"), crate::harness::TEMPLATE.replace("\"1\"", "\"2\"")).expect("edit");
+    let out = Test::new().args(["release", "--sandbox", "-f", f]).status(exit::INPUT);
+    out.stderr_has("uncommitted changes").stderr_has("-dirty").stderr_has("--allow-dirty");
+    Test::new().args(["release", "--sandbox", "--allow-dirty", "-f", f]).status(exit::OK);
+}
+
+#[test]
+fn promote_in_the_sandbox() {
+    Test::new()
+        .dir(root())
+        .args(["promote", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--from-tag", "v1", "--to-tag", "prod"])
+        .status(exit::OK)
+        .stdout_has("promoted api:v1 → api:prod");
 }

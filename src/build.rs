@@ -1,0 +1,213 @@
+//! The container builder as a subprocess: `docker buildx build --push` when buildx is there,
+//! else `docker build` + `docker push`, or the deployspec's own `build.command`. Registry login
+//! passes the password on stdin. Every output line is forwarded as progress.
+
+use crate::ports::{BuildError, BuildRequest, Builder, RegistryAuth};
+use async_trait::async_trait;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// Drives the `docker` CLI (or another program with the same verbs).
+#[derive(Debug, Clone)]
+pub struct DockerBuilder {
+    pub program: String,
+    /// Extra environment for every invocation (tests set DOCKER_CONFIG).
+    pub env: Vec<(String, String)>,
+}
+
+impl Default for DockerBuilder {
+    fn default() -> Self {
+        DockerBuilder { program: std::env::var("FGDEPLOY_DOCKER").unwrap_or_else(|_| "docker".into()), env: Vec::new() }
+    }
+}
+
+/// `X86_64` → `linux/amd64`, `ARM64` → `linux/arm64`.
+pub fn platform_for(cpu_architecture: Option<&str>, os_family: Option<&str>) -> Option<String> {
+    if os_family.is_some_and(|o| o != "LINUX") {
+        return None;
+    }
+    match cpu_architecture {
+        Some("ARM64") => Some("linux/arm64".into()),
+        Some("X86_64") => Some("linux/amd64".into()),
+        _ => None,
+    }
+}
+
+/// The last `sha256:<64 hex>` in the text.
+pub fn find_digest(text: &str) -> Option<String> {
+    let mut found = None;
+    let mut rest = text;
+    while let Some(i) = rest.find("sha256:") {
+        let cand = &rest[i..];
+        let hex: String = cand[7..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+        if hex.len() == 64 {
+            found = Some(format!("sha256:{hex}"));
+        }
+        rest = &rest[i + 7..];
+    }
+    found
+}
+
+impl DockerBuilder {
+    /// Run a program, forwarding output lines; returns all output.
+    async fn run(
+        &self,
+        program: &str,
+        args: &[String],
+        stdin: Option<&str>,
+        progress: &(dyn Fn(String) + Send + Sync),
+    ) -> Result<String, BuildError> {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().map_err(|e| {
+            BuildError(if e.kind() == std::io::ErrorKind::NotFound {
+                format!("`{program}` is not installed or not on PATH; install Docker, or set build.command in the deployspec")
+            } else {
+                format!("cannot start `{program}`: {e}")
+            })
+        })?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input.as_bytes()).await.map_err(|e| BuildError(format!("cannot write to `{program}`: {e}")))?;
+            drop(pipe);
+        }
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        for pipe in [
+            child.stdout.take().map(|p| Box::new(p) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child.stderr.take().map(|p| Box::new(p) as _),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(pipe).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    if tx.send(l).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut all = String::new();
+        while let Some(line) = rx.recv().await {
+            all.push_str(&line);
+            all.push('\n');
+            progress(line);
+        }
+        let status = child.wait().await.map_err(|e| BuildError(format!("`{program}` did not finish: {e}")))?;
+        if status.success() { Ok(all) } else { Err(BuildError(explain(program, args, &all, status.code()))) }
+    }
+
+    async fn quiet(&self, args: &[&str]) -> Result<String, BuildError> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        self.run(&self.program, &args, None, &|_| {}).await
+    }
+}
+
+/// A clear message for the usual failures.
+fn explain(program: &str, args: &[String], output: &str, code: Option<i32>) -> String {
+    let verb = args.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+    let last: Vec<&str> = output.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
+    let hint = if output.contains("Cannot connect to the Docker daemon") || output.contains("Is the docker daemon running") {
+        "the Docker daemon is not running or not reachable; start it (or set DOCKER_HOST)"
+    } else if output.contains("immutable") || output.contains("already exists") && output.contains("cannot be overwritten") {
+        "the repository's tags are IMMUTABLE and this tag exists already; release a new tag"
+    } else if output.contains("name unknown") || output.contains("does not exist in the registry") {
+        "the ECR repository does not exist; create it or set image.create_repository = true"
+    } else if output.contains("denied") || output.contains("unauthorized") || output.contains("no basic auth credentials") {
+        "the registry refused the credentials; check the ECR permissions (ecr:GetAuthorizationToken, ecr:*Upload*, ecr:PutImage)"
+    } else {
+        "see the builder's output above"
+    };
+    format!("`{program} {verb}` failed (exit {}): {hint}\n  {}", code.map_or("signal".into(), |c| c.to_string()), last.join("\n  "))
+}
+
+#[async_trait]
+impl Builder for DockerBuilder {
+    async fn login(&self, auth: &RegistryAuth) -> Result<(), BuildError> {
+        let args =
+            vec!["login".to_string(), "--username".into(), auth.username.clone(), "--password-stdin".into(), auth.host().to_string()];
+        self.run(&self.program, &args, Some(&auth.password), &|_| {}).await.map(|_| ())
+    }
+
+    async fn build_and_push(&self, req: &BuildRequest, progress: &(dyn Fn(String) + Send + Sync)) -> Result<Option<String>, BuildError> {
+        if let Some(cmd) = &req.command {
+            let (program, args) = cmd.split_first().ok_or_else(|| BuildError("build.command is empty".into()))?;
+            let out = self.run(program, args, None, progress).await?;
+            return Ok(find_digest(&out));
+        }
+        self.quiet(&["version", "--format", "{{.Server.Version}}"])
+            .await
+            .map_err(|e| BuildError(format!("the Docker daemon is not reachable: {e}")))?;
+        let buildx = self.quiet(&["buildx", "version"]).await.is_ok();
+        let mut common: Vec<String> = Vec::new();
+        if let Some(p) = &req.platform {
+            common.extend(["--platform".into(), p.clone()]);
+        }
+        common.extend(["--file".into(), req.dockerfile.display().to_string()]);
+        if let Some(t) = &req.target {
+            common.extend(["--target".into(), t.clone()]);
+        }
+        for (k, v) in &req.args {
+            common.extend(["--build-arg".into(), format!("{k}={v}")]);
+        }
+        common.extend(["--tag".into(), req.image.clone()]);
+        if buildx {
+            let meta = std::env::temp_dir().join(format!("fgdeploy-build-{}.json", std::process::id()));
+            let mut args: Vec<String> = vec!["buildx".into(), "build".into()];
+            args.extend(common);
+            if req.cache {
+                let cache = format!("{}:buildcache", req.repository_uri);
+                args.extend([
+                    "--cache-from".into(),
+                    format!("type=registry,ref={cache}"),
+                    "--cache-to".into(),
+                    format!("type=registry,ref={cache},mode=max,image-manifest=true"),
+                ]);
+            }
+            args.extend(["--push".into(), "--metadata-file".into(), meta.display().to_string(), req.context.display().to_string()]);
+            let out = self.run(&self.program, &args, None, progress).await?;
+            let digest = std::fs::read_to_string(&meta)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .and_then(|v| v.get("containerimage.digest").and_then(|d| d.as_str()).map(str::to_string))
+                .or_else(|| find_digest(&out));
+            let _ = std::fs::remove_file(&meta);
+            return Ok(digest);
+        }
+        progress("docker buildx is not available; using `docker build` + `docker push`".into());
+        let mut args: Vec<String> = vec!["build".into()];
+        args.extend(common);
+        args.push(req.context.display().to_string());
+        self.run(&self.program, &args, None, progress).await?;
+        let out = self.run(&self.program, &["push".to_string(), req.image.clone()], None, progress).await?;
+        Ok(find_digest(&out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_and_platforms() {
+        let d = "a".repeat(64);
+        assert_eq!(find_digest(&format!("v1: digest: sha256:{d} size: 524")), Some(format!("sha256:{d}")));
+        assert_eq!(find_digest("sha256:abc"), None);
+        assert_eq!(platform_for(Some("ARM64"), Some("LINUX")).as_deref(), Some("linux/arm64"));
+        assert_eq!(platform_for(Some("X86_64"), None).as_deref(), Some("linux/amd64"));
+        assert_eq!(platform_for(Some("X86_64"), Some("WINDOWS_SERVER_2022_CORE")), None);
+    }
+
+    #[tokio::test]
+    async fn a_missing_builder_is_a_clear_error() {
+        let b = DockerBuilder { program: "fgdeploy-no-such-docker".into(), env: vec![] };
+        let auth = RegistryAuth { username: "AWS".into(), password: "pw".into(), endpoint: "https://r.example".into() };
+        let e = b.login(&auth).await.unwrap_err();
+        assert!(e.0.contains("not installed"), "{e}");
+    }
+}
