@@ -57,6 +57,13 @@ pub enum Command {
     Promote(PromoteArgs),
     /// Check a deployspec and its task-definition template offline (no AWS call).
     Validate(SpecArgs),
+    /// Print a shell completion script: `fgdeploy completions bash > /etc/bash_completion.d/fgdeploy`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `fgdeploy man > /usr/local/share/man/man1/fgdeploy.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +179,9 @@ pub struct ReleaseArgs {
     /// Override deploy.timeout, e.g. 15m.
     #[arg(long, value_parser = parse_duration)]
     pub timeout: Option<Duration>,
+    /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
+    #[arg(long)]
+    pub summary_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -331,6 +341,19 @@ fn install_signals(interrupt: Interrupt) {
 
 async fn dispatch(cli: &Cli) -> Result<i32, Error> {
     match &cli.command {
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "fgdeploy", &mut std::io::stdout());
+            Ok(exit::OK)
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut out).map_err(|e| Error::Internal(format!("man page: {e}")))?;
+            use std::io::Write;
+            std::io::stdout().write_all(&out).map_err(|e| Error::Internal(format!("stdout: {e}")))?;
+            Ok(exit::OK)
+        }
         Command::Validate(args) => {
             let spec = load(args)?;
             let td = spec.render_task_definition("validate.invalid/image:tag")?;
@@ -352,11 +375,11 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         }
         Command::Plan(a) => {
             let spec = load(&a.spec)?;
-            release(cli, &spec, &a.flags, &a.target, true, false, false, None).await
+            release(cli, &spec, &a.flags, &a.target, true, false, false, None, None).await
         }
         Command::Release(a) => {
             let spec = load(&a.spec)?;
-            release(cli, &spec, &a.flags, &a.target, a.dry_run, a.force, a.no_wait, a.timeout).await
+            release(cli, &spec, &a.flags, &a.target, a.dry_run, a.force, a.no_wait, a.timeout, a.summary_file.as_deref()).await
         }
         Command::Rollback(a) => {
             let spec = load(&a.spec)?;
@@ -436,6 +459,7 @@ async fn release(
     force: bool,
     no_wait: bool,
     timeout: Option<Duration>,
+    summary_file: Option<&std::path::Path>,
 ) -> Result<i32, Error> {
     let c = ctx(cli);
     if dry_run && c.style == Style::Json {
@@ -444,11 +468,36 @@ async fn release(
     let ports = ports_for(spec, target, &c.renderer, c.style).await?;
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
-    let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
+    let sink: Arc<dyn crate::engine::EventSink> = match summary_file {
+        Some(path) => Arc::new(SummaryFile { inner: c.renderer.clone(), path: path.to_path_buf() }),
+        None => c.renderer.clone(),
+    };
+    let mut engine = Engine::new(ports, sink, interrupt);
     let opts = ReleaseOptions { plan: flags.options(), force, dry_run, no_wait, timeout };
     let result = engine.release(spec, &opts).await;
     c.renderer.finish();
     Ok(result?.exit_code(dry_run))
+}
+
+/// Passes events on, and writes the `finished` event as JSON to a file.
+struct SummaryFile {
+    inner: Arc<Renderer>,
+    path: PathBuf,
+}
+
+impl crate::engine::EventSink for SummaryFile {
+    fn emit(&self, at: f64, service: &str, event: &crate::engine::Event) {
+        self.inner.emit(at, service, event);
+        if let crate::engine::Event::Finished { .. } = event {
+            let mut v = serde_json::to_value(event).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("service".into(), service.into());
+            }
+            if let Err(e) = std::fs::write(&self.path, format!("{v:#}\n")) {
+                eprintln!("warning: cannot write the summary to {}: {e}", self.path.display());
+            }
+        }
+    }
 }
 
 /// `plan --output json` (and `release --dry-run --output json`): the plan as one JSON document.

@@ -297,6 +297,100 @@ pub trait Ecs: Send + Sync {
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()>;
 }
 
+/// A CodeDeploy ECS deployment group, as far as fgdeploy needs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct DeploymentGroup {
+    pub application: String,
+    pub name: String,
+    pub deployment_config: Option<String>,
+    /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
+    pub ready_action: Option<String>,
+    pub ready_wait_minutes: i32,
+    pub auto_rollback_enabled: bool,
+    /// DEPLOYMENT_FAILURE | DEPLOYMENT_STOP_ON_ALARM | DEPLOYMENT_STOP_ON_REQUEST
+    pub auto_rollback_events: Vec<String>,
+    pub target_groups: Vec<String>,
+    pub prod_listeners: Vec<String>,
+    pub test_listeners: Vec<String>,
+    /// TERMINATE | KEEP_ALIVE
+    pub terminate_action: Option<String>,
+    pub termination_wait_minutes: i32,
+    /// (cluster, service)
+    pub ecs_services: Vec<(String, String)>,
+}
+
+/// GetDeployment's deploymentInfo.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct CdDeployment {
+    pub id: String,
+    /// Created | Queued | InProgress | Baking | Ready | Succeeded | Failed | Stopped
+    pub status: String,
+    pub error: Option<String>,
+    pub rollback_deployment_id: Option<String>,
+    pub rollback_message: Option<String>,
+    pub termination_wait_started: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct TaskSetInfo {
+    pub id: String,
+    /// "Blue" | "Green" (CamelCase in the SDK)
+    pub label: Option<String>,
+    pub status: Option<String>,
+    pub desired: i64,
+    pub running: i64,
+    pub pending: i64,
+    /// percent
+    pub traffic_weight: f64,
+    pub target_group: Option<String>,
+}
+
+/// GetDeploymentTarget's ecsTarget.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct CdTarget {
+    pub status: Option<String>,
+    /// (lifecycle event, status)
+    pub lifecycle_events: Vec<(String, String)>,
+    pub task_sets: Vec<TaskSetInfo>,
+}
+
+#[async_trait]
+pub trait CodeDeploy: Send + Sync {
+    async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup>;
+    /// Deployments of the group in Created/Queued/InProgress/Baking/Ready.
+    async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>>;
+    /// CreateDeployment with AppSpecContent and its sha256; returns the deployment id.
+    async fn create_deployment(
+        &self,
+        application: &str,
+        group: &str,
+        config: Option<&str>,
+        appspec: &str,
+        sha256: &str,
+    ) -> PortResult<String>;
+    async fn deployment(&self, id: &str) -> PortResult<CdDeployment>;
+    /// GetDeploymentTarget for `<cluster>:<service>`.
+    async fn deployment_target(&self, id: &str, target: &str) -> PortResult<CdTarget>;
+    /// ContinueDeployment: READY_WAIT (start production traffic) or TERMINATION_WAIT.
+    async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()>;
+    /// StopDeployment; with `rollback`, CodeDeploy starts a rollback deployment.
+    async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()>;
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub load_balancer_arn: Option<String>,
+}
+
+#[async_trait]
+pub trait Elb: Send + Sync {
+    async fn listener(&self, arn: &str) -> PortResult<Listener>;
+    async fn load_balancer_dns(&self, arn: &str) -> PortResult<String>;
+}
+
 /// CloudWatch Logs, for the migration's output.
 #[async_trait]
 pub trait Logs: Send + Sync {
@@ -400,6 +494,8 @@ pub struct Ports {
     pub ecr: Arc<dyn Ecr>,
     pub logs: Arc<dyn Logs>,
     pub builder: Arc<dyn Builder>,
+    pub codedeploy: Arc<dyn CodeDeploy>,
+    pub elb: Arc<dyn Elb>,
     pub clock: Arc<dyn Clock>,
     pub calls: CallCounter,
 }

@@ -1,6 +1,7 @@
 //! The SDK adapter: the only module that names AWS SDK types. Implements the ports over the
 //! official AWS SDK for Rust; honours `AWS_ENDPOINT_URL*` (used by the tests to reach moto).
 
+mod codedeploy;
 mod taskdef;
 
 use crate::error::{Error, Result};
@@ -19,7 +20,9 @@ pub struct Aws {
     pub ecs: aws_sdk_ecs::Client,
     pub ecr: aws_sdk_ecr::Client,
     pub logs: aws_sdk_cloudwatchlogs::Client,
-    calls: CallCounter,
+    pub codedeploy: aws_sdk_codedeploy::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub calls: CallCounter,
 }
 
 /// Load the AWS config (env, profile, SSO, …) with adaptive retries and build the ports.
@@ -37,17 +40,27 @@ pub async fn connect(region: Option<&str>) -> Result<Ports> {
 
 /// The ports over an already loaded SDK config (tests point it at the emulator).
 pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
-    ports_from_clients(aws_sdk_ecs::Client::new(conf), aws_sdk_ecr::Client::new(conf), aws_sdk_cloudwatchlogs::Client::new(conf))
+    let aws = Aws {
+        ecs: aws_sdk_ecs::Client::new(conf),
+        ecr: aws_sdk_ecr::Client::new(conf),
+        logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+        codedeploy: aws_sdk_codedeploy::Client::new(conf),
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+        calls: CallCounter::default(),
+    };
+    ports_from(aws)
 }
 
-/// The ports over given clients (tests add interceptors to see the requests on the wire).
-pub fn ports_from_clients(ecs: aws_sdk_ecs::Client, ecr: aws_sdk_ecr::Client, logs: aws_sdk_cloudwatchlogs::Client) -> Ports {
-    let calls = CallCounter::default();
-    let aws = Arc::new(Aws { ecs, ecr, logs, calls: calls.clone() });
+/// The ports over an `Aws` whose clients the caller built (tests add interceptors).
+pub fn ports_from(aws: Aws) -> Ports {
+    let calls = aws.calls.clone();
+    let aws = Arc::new(aws);
     Ports {
         ecs: aws.clone(),
         ecr: aws.clone(),
-        logs: aws,
+        logs: aws.clone(),
+        codedeploy: aws.clone(),
+        elb: aws,
         builder: Arc::new(crate::build::DockerBuilder::default()),
         clock: Arc::new(SystemClock),
         calls,

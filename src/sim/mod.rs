@@ -11,7 +11,10 @@
 //! Simplifications (documented so nobody mistakes them for AWS facts): tasks drain instantly;
 //! ECS launches at most one batch per simulated second; bake time after alarms is 120 s.
 
+mod codedeploy;
 mod world;
+
+pub use codedeploy::{CdGroupSeed, green_weight};
 
 pub use world::{EPOCH, Faults, SeedService, World, circuit_threshold};
 
@@ -41,7 +44,16 @@ impl Sim {
 
     pub fn ports(&self) -> Ports {
         let me = Arc::new(self.clone());
-        Ports { ecs: me.clone(), ecr: me.clone(), logs: me.clone(), builder: me.clone(), clock: me, calls: self.calls.clone() }
+        Ports {
+            ecs: me.clone(),
+            ecr: me.clone(),
+            logs: me.clone(),
+            builder: me.clone(),
+            codedeploy: me.clone(),
+            elb: me.clone(),
+            clock: me,
+            calls: self.calls.clone(),
+        }
     }
 
     pub fn calls(&self) -> &CallCounter {
@@ -118,6 +130,52 @@ impl Ecs for Sim {
     async fn stop_task(&self, _cluster: &str, task: &str, reason: &str) -> PortResult<()> {
         let mut w = self.call("ecs:StopTask")?;
         w.stop_task(task, reason)
+    }
+}
+
+#[async_trait]
+impl CodeDeploy for Sim {
+    async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup> {
+        self.call("codedeploy:GetDeploymentGroup")?.deployment_group(application, group)
+    }
+    async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
+        Ok(self.call("codedeploy:ListDeployments")?.active_cd_deployments(application, group))
+    }
+    async fn create_deployment(
+        &self,
+        application: &str,
+        group: &str,
+        config: Option<&str>,
+        appspec: &str,
+        sha256: &str,
+    ) -> PortResult<String> {
+        let mut w = self.call("codedeploy:CreateDeployment")?;
+        let id = w.create_cd_deployment(application, group, config, appspec, sha256)?;
+        w.lose_response("codedeploy:CreateDeployment")?;
+        Ok(id)
+    }
+    async fn deployment(&self, id: &str) -> PortResult<CdDeployment> {
+        self.call("codedeploy:GetDeployment")?.cd_deployment(id)
+    }
+    async fn deployment_target(&self, id: &str, _target: &str) -> PortResult<CdTarget> {
+        self.call("codedeploy:GetDeploymentTarget")?.cd_target(id)
+    }
+    async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
+        self.call("codedeploy:ContinueDeployment")?.continue_cd(id, wait_type)
+    }
+    async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
+        self.call("codedeploy:StopDeployment")?.stop_cd(id, rollback)
+    }
+}
+
+#[async_trait]
+impl Elb for Sim {
+    async fn listener(&self, arn: &str) -> PortResult<Listener> {
+        self.call("elasticloadbalancing:DescribeListeners")?.listener(arn)
+    }
+    async fn load_balancer_dns(&self, _arn: &str) -> PortResult<String> {
+        let _w = self.call("elasticloadbalancing:DescribeLoadBalancers")?;
+        Ok("127.0.0.1".into())
     }
 }
 

@@ -162,6 +162,7 @@ struct SimService {
     sds: Vec<SimSd>,
     events: Vec<ServiceEvent>,
     stuck_reported: bool,
+    controller: String,
 }
 
 /// The whole simulated account.
@@ -182,6 +183,7 @@ pub struct World {
     pub mutations: Vec<(f64, String)>,
     /// CloudWatch Logs: (group, stream) → lines.
     logs: BTreeMap<(String, String), Vec<String>>,
+    pub(super) cd: super::codedeploy::CdWorld,
 }
 
 impl Default for World {
@@ -211,6 +213,7 @@ impl World {
             foreign_done: false,
             mutations: Vec::new(),
             logs: BTreeMap::new(),
+            cd: Default::default(),
         }
     }
 
@@ -221,6 +224,39 @@ impl World {
     /// Seconds since the world started.
     pub fn elapsed(&self) -> f64 {
         self.now - EPOCH
+    }
+
+    pub(super) fn next_hex(&mut self) -> String {
+        self.hex_id()
+    }
+
+    pub(super) fn service_desired(&self, cluster: &str, name: &str) -> Option<i32> {
+        self.svc_index(cluster, name).map(|i| self.services[i].desired)
+    }
+
+    pub(super) fn service_td(&self, cluster: &str, name: &str) -> Option<String> {
+        self.svc_index(cluster, name).map(|i| self.services[i].td.clone())
+    }
+
+    pub(super) fn set_service_td(&mut self, cluster: &str, name: &str, td: &str) {
+        if let Some(i) = self.svc_index(cluster, name) {
+            self.services[i].td = td.to_string();
+        }
+    }
+
+    pub(super) fn td_image(&self, td: &str) -> String {
+        self.lookup_td(td).and_then(|(d, _)| d.container_definitions.iter().find_map(|c| c.image.clone())).unwrap_or_default()
+    }
+
+    /// A service with the CODE_DEPLOY controller: task sets, no ECS deployments.
+    pub fn seed_codedeploy_service(&mut self, seed: SeedService) -> String {
+        let arn = self.seed_service(seed);
+        if let Some(s) = self.services.iter_mut().find(|s| s.arn == arn) {
+            s.controller = "CODE_DEPLOY".into();
+            s.deployments.clear();
+            s.sds.clear();
+        }
+        arn
     }
 
     fn next(&mut self) -> u64 {
@@ -360,6 +396,7 @@ impl World {
                 message: format!("(service {}) has reached a steady state.", seed.name),
             }],
             stuck_reported: false,
+            controller: "ECS".into(),
         });
         for _ in 0..seed.desired {
             let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
@@ -520,7 +557,11 @@ impl World {
             })
             .collect();
         deployments.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
-        let running = deployments.iter().map(|d| d.running).sum();
+        let code_deploy = s.controller == "CODE_DEPLOY";
+        if code_deploy {
+            deployments.clear();
+        }
+        let running = if code_deploy { s.desired } else { deployments.iter().map(|d| d.running).sum() };
         let pending = deployments.iter().map(|d| d.pending).sum();
         let mut events = s.events.clone();
         events.reverse();
@@ -534,7 +575,7 @@ impl World {
             running_count: running,
             pending_count: pending,
             task_definition: s.td.clone(),
-            deployment_controller: "ECS".into(),
+            deployment_controller: s.controller.clone(),
             deployment_config: s.config.clone(),
             deployments,
             events,
@@ -572,6 +613,13 @@ impl World {
             op: "ecs:UpdateService".into(),
             message: "ServiceNotFoundException: Service not found.".into(),
         })?;
+        if self.services[i].controller == "CODE_DEPLOY" {
+            return Err(PortError::Rejected {
+                op: "ecs:UpdateService".into(),
+                code: "InvalidParameterException".into(),
+                message: "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.".into(),
+            });
+        }
         if self.lookup_td(&req.task_definition).is_none() {
             return Err(PortError::Rejected {
                 op: "ecs:UpdateService".into(),
@@ -1020,6 +1068,7 @@ impl World {
             self.foreign_deploy();
         }
         self.step_one_offs();
+        self.step_codedeploy();
         self.step_tasks();
         for i in 0..self.services.len() {
             self.step_service(i);

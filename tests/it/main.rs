@@ -2,6 +2,7 @@
 //! the moto wire tests, as modules.
 
 mod bad_inputs;
+mod docs;
 mod engine;
 mod harness;
 mod moto;

@@ -71,6 +71,17 @@ impl Moto {
     fn ports(&self) -> Ports {
         fgdeploy::aws::ports_from_config(&self.conf)
     }
+    /// The ports with this ECS client (an interceptor sees its requests).
+    fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
+        fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
+            calls: Default::default(),
+            ecs,
+            ecr: aws_sdk_ecr::Client::new(&self.conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&self.conf),
+            codedeploy: aws_sdk_codedeploy::Client::new(&self.conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(&self.conf),
+        })
+    }
     fn cli(&self) -> Test {
         Test::new().env("AWS_ENDPOINT_URL", &self.endpoint)
     }
@@ -153,11 +164,7 @@ async fn every_register_task_definition_field_round_trips() {
     // Model → SDK: the RegisterTaskDefinition body on the wire is exactly the model's JSON.
     let capture = Capture::default();
     let ecs_conf = aws_sdk_ecs::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
-    let ports = fgdeploy::aws::ports_from_clients(
-        aws_sdk_ecs::Client::from_conf(ecs_conf),
-        aws_sdk_ecr::Client::new(&m.conf),
-        aws_sdk_cloudwatchlogs::Client::new(&m.conf),
-    );
+    let ports = m.ports_with(aws_sdk_ecs::Client::from_conf(ecs_conf));
     let reg = ports.ecs.register_task_definition(&td).await.expect("register");
     let body = capture.0.lock().expect("lock").first().cloned().expect("a request body");
     let mut wire: serde_json::Value = serde_json::from_slice(&body).expect("JSON body");
@@ -321,11 +328,7 @@ async fn run_task_for_a_migration_is_well_formed() {
     .expect("td");
     let capture = Capture::default();
     let ecs_conf = aws_sdk_ecs::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
-    let ports = fgdeploy::aws::ports_from_clients(
-        aws_sdk_ecs::Client::from_conf(ecs_conf),
-        aws_sdk_ecr::Client::new(&m.conf),
-        aws_sdk_cloudwatchlogs::Client::new(&m.conf),
-    );
+    let ports = m.ports_with(aws_sdk_ecs::Client::from_conf(ecs_conf));
     let reg = ports.ecs.register_task_definition(&td).await.expect("register");
     let subnet = default_subnet(&m.endpoint);
     let req = fgdeploy::ports::RunTask {

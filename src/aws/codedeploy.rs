@@ -1,0 +1,206 @@
+//! CodeDeploy and ELBv2 through the SDK.
+
+use super::{Aws, map_err};
+use crate::ports::*;
+use async_trait::async_trait;
+use aws_sdk_codedeploy::types as cd;
+
+#[async_trait]
+impl CodeDeploy for Aws {
+    async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup> {
+        let op = "codedeploy:GetDeploymentGroup";
+        self.calls.record(op);
+        let out = self
+            .codedeploy
+            .get_deployment_group()
+            .application_name(application)
+            .deployment_group_name(group)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        let g =
+            out.deployment_group_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("{application}/{group}") })?;
+        let bg = g.blue_green_deployment_configuration();
+        let ready = bg.and_then(|b| b.deployment_ready_option());
+        let term = bg.and_then(|b| b.terminate_blue_instances_on_deployment_success());
+        let pairs = g.load_balancer_info().map(|l| l.target_group_pair_info_list()).unwrap_or_default();
+        let mut out_g = DeploymentGroup {
+            application: g.application_name().unwrap_or(application).to_string(),
+            name: g.deployment_group_name().unwrap_or(group).to_string(),
+            deployment_config: g.deployment_config_name().map(str::to_string),
+            ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| a.as_str().to_string()),
+            ready_wait_minutes: ready.map_or(0, |r| r.wait_time_in_minutes()),
+            auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|a| a.enabled()),
+            auto_rollback_events: g
+                .auto_rollback_configuration()
+                .map(|a| a.events().iter().map(|e| e.as_str().to_string()).collect())
+                .unwrap_or_default(),
+            terminate_action: term.and_then(|t| t.action()).map(|a| a.as_str().to_string()),
+            termination_wait_minutes: term.map_or(0, |t| t.termination_wait_time_in_minutes()),
+            ecs_services: g
+                .ecs_services()
+                .iter()
+                .map(|s| (s.cluster_name().unwrap_or_default().to_string(), s.service_name().unwrap_or_default().to_string()))
+                .collect(),
+            ..Default::default()
+        };
+        for p in pairs {
+            out_g.target_groups.extend(p.target_groups().iter().filter_map(|t| t.name().map(str::to_string)));
+            out_g.prod_listeners.extend(p.prod_traffic_route().map(|r| r.listener_arns().to_vec()).unwrap_or_default());
+            out_g.test_listeners.extend(p.test_traffic_route().map(|r| r.listener_arns().to_vec()).unwrap_or_default());
+        }
+        Ok(out_g)
+    }
+
+    async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
+        let op = "codedeploy:ListDeployments";
+        self.calls.record(op);
+        let out = self
+            .codedeploy
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(group)
+            .set_include_only_statuses(Some(vec![
+                cd::DeploymentStatus::Created,
+                cd::DeploymentStatus::Queued,
+                cd::DeploymentStatus::InProgress,
+                cd::DeploymentStatus::Baking,
+                cd::DeploymentStatus::Ready,
+            ]))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(out.deployments().to_vec())
+    }
+
+    async fn create_deployment(
+        &self,
+        application: &str,
+        group: &str,
+        config: Option<&str>,
+        appspec: &str,
+        sha256: &str,
+    ) -> PortResult<String> {
+        let op = "codedeploy:CreateDeployment";
+        self.calls.record(op);
+        let revision = cd::RevisionLocation::builder()
+            .revision_type(cd::RevisionLocationType::AppSpecContent)
+            .app_spec_content(cd::AppSpecContent::builder().content(appspec).sha256(sha256).build())
+            .build();
+        let out = self
+            .codedeploy
+            .create_deployment()
+            .application_name(application)
+            .deployment_group_name(group)
+            .set_deployment_config_name(config.map(str::to_string))
+            .revision(revision)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        out.deployment_id().map(str::to_string).ok_or_else(|| PortError::Transient { op: op.into(), message: "no deploymentId".into() })
+    }
+
+    async fn deployment(&self, id: &str) -> PortResult<CdDeployment> {
+        let op = "codedeploy:GetDeployment";
+        self.calls.record(op);
+        let out = self.codedeploy.get_deployment().deployment_id(id).send().await.map_err(|e| map_err(op, e))?;
+        let d = out.deployment_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: id.into() })?;
+        Ok(CdDeployment {
+            id: d.deployment_id().unwrap_or(id).to_string(),
+            status: d.status().map_or("Unknown".into(), |s| s.as_str().to_string()),
+            error: d
+                .error_information()
+                .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("-"), e.message().unwrap_or_default())),
+            rollback_deployment_id: d.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_string),
+            rollback_message: d.rollback_info().and_then(|r| r.rollback_message()).map(str::to_string),
+            termination_wait_started: d.instance_termination_wait_time_started(),
+        })
+    }
+
+    async fn deployment_target(&self, id: &str, target: &str) -> PortResult<CdTarget> {
+        let op = "codedeploy:GetDeploymentTarget";
+        self.calls.record(op);
+        let out = self.codedeploy.get_deployment_target().deployment_id(id).target_id(target).send().await.map_err(|e| map_err(op, e))?;
+        let Some(t) = out.deployment_target().and_then(|t| t.ecs_target()) else { return Ok(CdTarget::default()) };
+        Ok(CdTarget {
+            status: t.status().map(|s| s.as_str().to_string()),
+            lifecycle_events: t
+                .lifecycle_events()
+                .iter()
+                .map(|e| {
+                    (
+                        e.lifecycle_event_name().unwrap_or_default().to_string(),
+                        e.status().map_or("Unknown".into(), |s| s.as_str().to_string()),
+                    )
+                })
+                .collect(),
+            task_sets: t
+                .task_sets_info()
+                .iter()
+                .map(|s| TaskSetInfo {
+                    id: s.identifer().unwrap_or_default().to_string(),
+                    label: s.task_set_label().map(|l| l.as_str().to_string()),
+                    status: s.status().map(str::to_string),
+                    desired: s.desired_count(),
+                    running: s.running_count(),
+                    pending: s.pending_count(),
+                    traffic_weight: s.traffic_weight(),
+                    target_group: s.target_group().and_then(|g| g.name()).map(str::to_string),
+                })
+                .collect(),
+        })
+    }
+
+    async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
+        let op = "codedeploy:ContinueDeployment";
+        self.calls.record(op);
+        match self
+            .codedeploy
+            .continue_deployment()
+            .deployment_id(id)
+            .deployment_wait_type(cd::DeploymentWaitType::from(wait_type))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => match map_err(op, e) {
+                PortError::Rejected { code, .. } if code == "DeploymentAlreadyCompletedException" => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
+        let op = "codedeploy:StopDeployment";
+        self.calls.record(op);
+        self.codedeploy.stop_deployment().deployment_id(id).auto_rollback_enabled(rollback).send().await.map_err(|e| map_err(op, e))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Elb for Aws {
+    async fn listener(&self, arn: &str) -> PortResult<Listener> {
+        let op = "elasticloadbalancing:DescribeListeners";
+        self.calls.record(op);
+        let out = self.elb.describe_listeners().listener_arns(arn).send().await.map_err(|e| map_err(op, e))?;
+        let l = out.listeners().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
+        Ok(Listener {
+            arn: l.listener_arn().unwrap_or(arn).to_string(),
+            port: l.port(),
+            protocol: l.protocol().map(|p| p.as_str().to_string()),
+            load_balancer_arn: l.load_balancer_arn().map(str::to_string),
+        })
+    }
+
+    async fn load_balancer_dns(&self, arn: &str) -> PortResult<String> {
+        let op = "elasticloadbalancing:DescribeLoadBalancers";
+        self.calls.record(op);
+        let out = self.elb.describe_load_balancers().load_balancer_arns(arn).send().await.map_err(|e| map_err(op, e))?;
+        out.load_balancers()
+            .first()
+            .and_then(|l| l.dns_name())
+            .map(str::to_string)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })
+    }
+}

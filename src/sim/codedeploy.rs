@@ -1,0 +1,448 @@
+//! Simulated CodeDeploy ECS blue/green and the ELB listeners in front of it.
+//!
+//! A deployment walks BeforeInstall → Install (the green task set starts and turns healthy,
+//! or never does) → AfterInstall → AllowTestTraffic → AfterAllowTestTraffic → (Ready, when the
+//! group waits with STOP_DEPLOYMENT) → BeforeAllowTraffic → AllowTraffic (all at once, canary or
+//! linear steps of production traffic) → AfterAllowTraffic → the blue termination wait →
+//! Succeeded. StopDeployment with rollback reroutes traffic to blue through a new rollback
+//! deployment. The load balancers' DNS name is 127.0.0.1, so a test listener's port can be a
+//! real HTTP server on loopback.
+
+use super::world::World;
+use crate::ports::*;
+
+/// How to seed a deployment group for a CODE_DEPLOY service.
+#[derive(Debug, Clone)]
+pub struct CdGroupSeed {
+    pub application: String,
+    pub group: String,
+    pub cluster: String,
+    pub service: String,
+    pub deployment_config: String,
+    /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
+    pub ready_action: String,
+    pub ready_wait_minutes: i32,
+    pub rollback_events: Vec<String>,
+    pub termination_wait_minutes: i32,
+    pub prod_port: u16,
+    pub test_port: Option<u16>,
+}
+
+pub(super) const LIFECYCLE: [&str; 8] = [
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Phase {
+    Install { healthy_at: Option<f64>, fail_at: f64 },
+    Ready { since: f64 },
+    Shifting { since: f64 },
+    Terminating { until: f64 },
+    RollingBack { until: f64 },
+    Done,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CdDep {
+    pub id: String,
+    pub group: usize,
+    pub td: String,
+    /// The revision serving when the deployment started.
+    pub blue: String,
+    pub config: String,
+    pub status: String,
+    pub events: Vec<(String, String)>,
+    pub green: f64,
+    pub max_green: f64,
+    pub phase: Phase,
+    pub error: Option<String>,
+    pub rollback_id: Option<String>,
+    pub rollback_message: Option<String>,
+    pub term_started: bool,
+    pub is_rollback: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct CdWorld {
+    pub groups: Vec<CdGroupSeed>,
+    pub deps: Vec<CdDep>,
+}
+
+/// Green traffic % after `elapsed` seconds of shifting with a CodeDeploy ECS config.
+pub fn green_weight(config: &str, elapsed: f64) -> f64 {
+    let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config).to_ascii_lowercase();
+    let num = |s: &str| -> Option<f64> { s.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok() };
+    if let Some(rest) = name.strip_prefix("ecscanary") {
+        let (p, m) = (num(rest).unwrap_or(10.0), rest.split("percent").nth(1).and_then(num).unwrap_or(5.0));
+        return if elapsed < m * 60.0 { p } else { 100.0 };
+    }
+    if let Some(rest) = name.strip_prefix("ecslinear") {
+        let (p, m) = (num(rest).unwrap_or(10.0), rest.split("every").nth(1).and_then(num).unwrap_or(1.0));
+        return (p * (1.0 + (elapsed / (m * 60.0)).floor())).min(100.0);
+    }
+    100.0
+}
+
+impl World {
+    pub fn seed_deployment_group(&mut self, g: CdGroupSeed) {
+        self.cd.groups.push(g);
+    }
+
+    fn cd_group(&self, app: &str, name: &str) -> Option<usize> {
+        self.cd.groups.iter().position(|g| g.application == app && g.group == name)
+    }
+
+    fn listener_arn(g: &CdGroupSeed, kind: &str) -> String {
+        format!("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/{}/50dc6c495c0c9188/{kind}", g.service)
+    }
+
+    pub fn deployment_group(&self, app: &str, name: &str) -> PortResult<DeploymentGroup> {
+        let i = self.cd_group(app, name).ok_or_else(|| PortError::NotFound {
+            op: "codedeploy:GetDeploymentGroup".into(),
+            message: format!("DeploymentGroupDoesNotExistException: No Deployment Group found for name: {name}"),
+        })?;
+        let g = &self.cd.groups[i];
+        Ok(DeploymentGroup {
+            application: g.application.clone(),
+            name: g.group.clone(),
+            deployment_config: Some(g.deployment_config.clone()),
+            ready_action: Some(g.ready_action.clone()),
+            ready_wait_minutes: g.ready_wait_minutes,
+            auto_rollback_enabled: !g.rollback_events.is_empty(),
+            auto_rollback_events: g.rollback_events.clone(),
+            target_groups: vec![format!("{}-blue", g.service), format!("{}-green", g.service)],
+            prod_listeners: vec![Self::listener_arn(g, "prod")],
+            test_listeners: g.test_port.map(|_| Self::listener_arn(g, "test")).into_iter().collect(),
+            terminate_action: Some("TERMINATE".into()),
+            termination_wait_minutes: g.termination_wait_minutes,
+            ecs_services: vec![(g.cluster.clone(), g.service.clone())],
+        })
+    }
+
+    pub fn listener(&self, arn: &str) -> PortResult<Listener> {
+        for g in &self.cd.groups {
+            for (kind, port) in [("prod", Some(g.prod_port)), ("test", g.test_port)] {
+                if arn == Self::listener_arn(g, kind) {
+                    return Ok(Listener {
+                        arn: arn.into(),
+                        port: port.map(i32::from),
+                        protocol: Some("HTTP".into()),
+                        load_balancer_arn: Some(format!(
+                            "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{}/50dc6c495c0c9188",
+                            g.service
+                        )),
+                    });
+                }
+            }
+        }
+        Err(PortError::NotFound { op: "elasticloadbalancing:DescribeListeners".into(), message: format!("ListenerNotFound: {arn}") })
+    }
+
+    pub fn active_cd_deployments(&self, app: &str, name: &str) -> Vec<String> {
+        let Some(g) = self.cd_group(app, name) else { return Vec::new() };
+        self.cd
+            .deps
+            .iter()
+            .filter(|d| d.group == g && !matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
+            .map(|d| d.id.clone())
+            .collect()
+    }
+
+    pub fn create_cd_deployment(&mut self, app: &str, name: &str, config: Option<&str>, appspec: &str, sha256: &str) -> PortResult<String> {
+        let op = "codedeploy:CreateDeployment";
+        let g = self
+            .cd_group(app, name)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("DeploymentGroupDoesNotExistException: {name}") })?;
+        use sha2::Digest as _;
+        let hex: String = sha2::Sha256::digest(appspec.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        if hex != sha256 {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidRevisionException".into(),
+                message: "The AppSpec content's sha256 does not match.".into(),
+            });
+        }
+        let spec: serde_json::Value = serde_json::from_str(appspec).map_err(|e| PortError::Rejected {
+            op: op.into(),
+            code: "InvalidRevisionException".into(),
+            message: format!("AppSpec is not JSON: {e}"),
+        })?;
+        let td = spec["Resources"][0]["TargetService"]["Properties"]["TaskDefinition"].as_str().unwrap_or_default().to_string();
+        if self.describe_task_definition(&td).is_err() {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidRevisionException".into(),
+                message: format!("task definition {td} not found"),
+            });
+        }
+        if !self.active_cd_deployments(app, name).is_empty() {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "DeploymentLimitExceededException".into(),
+                message: "The number of allowed deployments was exceeded.".into(),
+            });
+        }
+        let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
+        let config = config.map(str::to_string).unwrap_or_else(|| self.cd.groups[g].deployment_config.clone());
+        let (cluster, service) = (self.cd.groups[g].cluster.clone(), self.cd.groups[g].service.clone());
+        let blue = self.service_td(&cluster, &service).unwrap_or_default();
+        self.mutations.push((self.now(), format!("CreateDeployment {id} {td}")));
+        self.cd.deps.push(CdDep {
+            id: id.clone(),
+            group: g,
+            td,
+            blue,
+            config,
+            status: "Created".into(),
+            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            green: 0.0,
+            max_green: 0.0,
+            phase: Phase::Install { healthy_at: None, fail_at: 0.0 },
+            error: None,
+            rollback_id: None,
+            rollback_message: None,
+            term_started: false,
+            is_rollback: false,
+        });
+        Ok(id)
+    }
+
+    fn dep(&self, id: &str, op: &str) -> PortResult<usize> {
+        self.cd
+            .deps
+            .iter()
+            .position(|d| d.id == id)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("DeploymentDoesNotExistException: {id}") })
+    }
+
+    pub fn cd_deployment(&self, id: &str) -> PortResult<CdDeployment> {
+        let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeployment")?];
+        Ok(CdDeployment {
+            id: d.id.clone(),
+            status: d.status.clone(),
+            error: d.error.clone(),
+            rollback_deployment_id: d.rollback_id.clone(),
+            rollback_message: d.rollback_message.clone(),
+            termination_wait_started: d.term_started,
+        })
+    }
+
+    pub fn cd_target(&self, id: &str) -> PortResult<CdTarget> {
+        let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeploymentTarget")?];
+        let g = &self.cd.groups[d.group];
+        let desired = self.service_desired(&g.cluster, &g.service).unwrap_or(1) as i64;
+        let green_running = match &d.phase {
+            Phase::Install { healthy_at: Some(h), .. } if self.now() >= *h => desired,
+            Phase::Install { .. } => 0,
+            Phase::RollingBack { .. } | Phase::Done if d.is_rollback || d.status != "Succeeded" => 0,
+            _ => desired,
+        };
+        Ok(CdTarget {
+            status: Some(d.status.clone()),
+            lifecycle_events: d.events.clone(),
+            task_sets: vec![
+                TaskSetInfo {
+                    id: "ecs-svc/blue".into(),
+                    label: Some("Blue".into()),
+                    status: Some("PRIMARY".into()),
+                    desired,
+                    running: desired,
+                    pending: 0,
+                    traffic_weight: 100.0 - d.green,
+                    target_group: Some(format!("{}-blue", g.service)),
+                },
+                TaskSetInfo {
+                    id: "ecs-svc/green".into(),
+                    label: Some("Green".into()),
+                    status: Some("ACTIVE".into()),
+                    desired,
+                    running: green_running,
+                    pending: desired - green_running,
+                    traffic_weight: d.green,
+                    target_group: Some(format!("{}-green", g.service)),
+                },
+            ],
+        })
+    }
+
+    /// The most production traffic a deployment ever sent to green (tests).
+    pub fn max_green(&self, id: &str) -> Option<f64> {
+        self.cd.deps.iter().find(|d| d.id == id).map(|d| d.max_green)
+    }
+
+    pub fn continue_cd(&mut self, id: &str, wait_type: &str) -> PortResult<()> {
+        let op = "codedeploy:ContinueDeployment";
+        let i = self.dep(id, op)?;
+        let now = self.now();
+        let d = &mut self.cd.deps[i];
+        match (wait_type, &d.phase) {
+            ("READY_WAIT", Phase::Ready { .. }) => {
+                d.status = "InProgress".into();
+                set_event(d, "BeforeAllowTraffic", "Succeeded");
+                set_event(d, "AllowTraffic", "InProgress");
+                d.phase = Phase::Shifting { since: now };
+            }
+            ("READY_WAIT", _) => {
+                return Err(PortError::Rejected {
+                    op: op.into(),
+                    code: "DeploymentIsNotInReadyStateException".into(),
+                    message: format!("The deployment {id} does not have a status of Ready and can't continue yet."),
+                });
+            }
+            ("TERMINATION_WAIT", Phase::Terminating { .. }) => d.phase = Phase::Terminating { until: now },
+            _ => {}
+        }
+        self.mutations.push((now, format!("ContinueDeployment {id} {wait_type}")));
+        Ok(())
+    }
+
+    pub fn stop_cd(&mut self, id: &str, rollback: bool) -> PortResult<()> {
+        let op = "codedeploy:StopDeployment";
+        let i = self.dep(id, op)?;
+        if matches!(self.cd.deps[i].status.as_str(), "Succeeded" | "Failed" | "Stopped") {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "DeploymentAlreadyCompletedException".into(),
+                message: format!("{id} is already completed"),
+            });
+        }
+        let now = self.now();
+        self.mutations.push((now, format!("StopDeployment {id} rollback={rollback}")));
+        self.cd.deps[i].status = "Stopped".into();
+        self.cd.deps[i].error = Some("DEPLOYMENT_STOPPED: the deployment was stopped by a request".into());
+        self.cd.deps[i].phase = Phase::Done;
+        if rollback {
+            self.start_cd_rollback(i, "The deployment was stopped and rolled back by request");
+        }
+        Ok(())
+    }
+
+    fn start_cd_rollback(&mut self, i: usize, message: &str) {
+        let now = self.now();
+        let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
+        let (group, td, blue, config, green) = {
+            let d = &self.cd.deps[i];
+            (d.group, d.td.clone(), d.blue.clone(), d.config.clone(), d.green)
+        };
+        self.cd.deps[i].rollback_id = Some(id.clone());
+        self.cd.deps[i].rollback_message = Some(message.into());
+        self.cd.deps[i].green = 0.0;
+        // Traffic goes back to blue: the service keeps (or gets back) the blue revision.
+        let g = self.cd.groups[group].clone();
+        self.set_service_td(&g.cluster, &g.service, &blue);
+        self.cd.deps.push(CdDep {
+            id,
+            group,
+            td,
+            blue,
+            config,
+            status: "InProgress".into(),
+            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            green,
+            max_green: 0.0,
+            phase: Phase::RollingBack { until: now + 30.0 },
+            error: None,
+            rollback_id: None,
+            rollback_message: None,
+            term_started: false,
+            is_rollback: true,
+        });
+    }
+
+    pub(super) fn step_codedeploy(&mut self) {
+        let now = self.now();
+        for i in 0..self.cd.deps.len() {
+            let g = self.cd.groups[self.cd.deps[i].group].clone();
+            let phase = self.cd.deps[i].phase.clone();
+            match phase {
+                Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == "Created" => {
+                    let image = self.td_image(&self.cd.deps[i].td);
+                    let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
+                    let d = &mut self.cd.deps[i];
+                    d.status = "InProgress".into();
+                    set_event(d, "BeforeInstall", "Succeeded");
+                    set_event(d, "Install", "InProgress");
+                    let ready = now + self.faults.start_secs + self.faults.health_secs;
+                    d.phase = if unhealthy {
+                        Phase::Install { healthy_at: Some(f64::INFINITY), fail_at: now + 300.0 }
+                    } else {
+                        Phase::Install { healthy_at: Some(ready), fail_at: f64::INFINITY }
+                    };
+                }
+                Phase::Install { healthy_at: Some(h), fail_at } => {
+                    if now >= fail_at {
+                        let d = &mut self.cd.deps[i];
+                        set_event(d, "Install", "Failed");
+                        d.status = "Failed".into();
+                        d.error = Some("HEALTH_CONSTRAINTS: The deployment failed because a specified number of ECS tasks were unable to reach a healthy state.".into());
+                        d.phase = Phase::Done;
+                        if g.rollback_events.iter().any(|e| e == "DEPLOYMENT_FAILURE") {
+                            self.start_cd_rollback(i, "Automatic rollback: the deployment failed");
+                        }
+                    } else if now >= h {
+                        let d = &mut self.cd.deps[i];
+                        for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
+                            set_event(d, e, "Succeeded");
+                        }
+                        if g.ready_action == "STOP_DEPLOYMENT" {
+                            d.status = "Ready".into();
+                            d.phase = Phase::Ready { since: now };
+                        } else {
+                            set_event(d, "BeforeAllowTraffic", "Succeeded");
+                            set_event(d, "AllowTraffic", "InProgress");
+                            d.phase = Phase::Shifting { since: now };
+                        }
+                    }
+                }
+                Phase::Ready { since } if now >= since + f64::from(g.ready_wait_minutes) * 60.0 => {
+                    let d = &mut self.cd.deps[i];
+                    d.status = "Stopped".into();
+                    d.error = Some("TIMEOUT: the deployment was not continued within the ready wait time".into());
+                    d.phase = Phase::Done;
+                    if g.rollback_events.iter().any(|e| e == "DEPLOYMENT_STOP_ON_REQUEST") {
+                        self.start_cd_rollback(i, "Automatic rollback: stopped at the end of the ready wait");
+                    }
+                }
+                Phase::Shifting { since } => {
+                    let w = green_weight(&self.cd.deps[i].config, now - since);
+                    let d = &mut self.cd.deps[i];
+                    d.green = w;
+                    d.max_green = d.max_green.max(w);
+                    if w >= 100.0 {
+                        set_event(d, "AllowTraffic", "Succeeded");
+                        set_event(d, "AfterAllowTraffic", "Succeeded");
+                        d.term_started = true;
+                        d.phase = Phase::Terminating { until: now + f64::from(g.termination_wait_minutes) * 60.0 };
+                        let td = d.td.clone();
+                        self.set_service_td(&g.cluster, &g.service, &td);
+                    }
+                }
+                Phase::Terminating { until } if now >= until => {
+                    let d = &mut self.cd.deps[i];
+                    d.status = "Succeeded".into();
+                    d.phase = Phase::Done;
+                }
+                Phase::RollingBack { until } if now >= until => {
+                    let d = &mut self.cd.deps[i];
+                    d.green = 0.0;
+                    d.status = "Succeeded".into();
+                    d.phase = Phase::Done;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+fn set_event(d: &mut CdDep, name: &str, status: &str) {
+    if let Some(e) = d.events.iter_mut().find(|(n, _)| n == name) {
+        e.1 = status.into();
+    }
+}

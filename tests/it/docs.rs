@@ -1,0 +1,197 @@
+//! The documentation cannot drift: the configuration reference against the deployspec types, the
+//! IAM policy against the AWS operations the code calls, the workflows against the CLI.
+
+use crate::harness::Test;
+use fgdeploy::spec::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(root().join(p)).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+/// Every field of the deployspec, spelled out without `..` so that a new field does not compile
+/// until it is added here — and then the README must document it.
+fn every_field() -> SpecFile {
+    SpecFile {
+        service: ServiceSection { cluster: "c".into(), name: "s".into(), region: Some("r".into()), desired_count: Some(1) },
+        image: ImageSection { repository: "r".into(), tag: "t".into(), create_repository: true, pin_digest: true },
+        build: Some(BuildSection {
+            context: ".".into(),
+            dockerfile: "Dockerfile".into(),
+            target: Some("t".into()),
+            args: Default::default(),
+            platform: Some("linux/amd64".into()),
+            cache: true,
+            command: Some(vec!["x".into()]),
+        }),
+        task_definition: TaskDefinitionSection { template: "t.json".into(), container: "web".into(), keep_revisions: Some(3) },
+        migration: Some(MigrationSection {
+            command: vec!["m".into()],
+            container: Some("web".into()),
+            timeout: Duration::from_secs(1),
+            subnets: Some(vec![]),
+            security_groups: Some(vec![]),
+            assign_public_ip: Some(false),
+            capacity_providers: vec![],
+            platform_version: Some("LATEST".into()),
+        }),
+        deploy: DeploySection {
+            strategy: Strategy::Rolling,
+            timeout: Duration::from_secs(1),
+            rolling: RollingSection {
+                minimum_healthy_percent: 100,
+                maximum_percent: 200,
+                circuit_breaker: true,
+                circuit_breaker_rollback: true,
+                alarms: vec![],
+                alarm_rollback: true,
+            },
+            blue_green: Some(BlueGreenSection {
+                application: Some("a".into()),
+                deployment_group: Some("g".into()),
+                deployment_config: "c".into(),
+                container_port: 80,
+                test_url: Some("http://x".into()),
+                checks: vec![CheckSection { path: "/".into(), status: 200, body_contains: Some("ok".into()), consecutive: 3 }],
+            }),
+        },
+        rollback: RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: Duration::from_secs(1) },
+    }
+}
+
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) if !m.is_empty() => {
+            for (k, val) in m {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                key_paths(val, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) if a.first().is_some_and(|x| x.is_object()) => {
+            let p = format!("{prefix}[]");
+            out.insert(p.clone());
+            key_paths(&a[0], &p, out);
+        }
+        _ => {
+            out.insert(prefix.to_string());
+        }
+    }
+}
+
+#[test]
+fn the_configuration_reference_matches_the_deployspec_types() {
+    let mut fields = BTreeSet::new();
+    key_paths(&serde_json::to_value(every_field()).expect("json"), "", &mut fields);
+    let readme = read("README.md");
+    let section =
+        readme.split("## Configuration reference").nth(1).expect("a configuration reference").split("\n## ").next().expect("section");
+    let rows: Vec<(String, String)> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .filter_map(|l| {
+            let key = l.trim_start_matches("| `").split('`').next()?.to_string();
+            Some((key, l.to_string()))
+        })
+        .collect();
+    let documented: BTreeSet<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    let mut missing = Vec::new();
+    for f in &fields {
+        // Fields of a list of tables are documented in the list's row.
+        if let Some((list, field)) = f.split_once("[].") {
+            let row = rows.iter().find(|(k, _)| k == &format!("{list}[]"));
+            if !row.is_some_and(|(_, text)| text.contains(&format!("`{field}`"))) {
+                missing.push(f.clone());
+            }
+        } else if !documented.contains(f.as_str()) {
+            missing.push(f.clone());
+        }
+    }
+    assert!(missing.is_empty(), "deployspec keys missing from the README's configuration reference: {missing:?}");
+    let unknown: Vec<&&str> = documented
+        .iter()
+        .filter(|d| !fields.iter().any(|f| f == **d || f.starts_with(&format!("{d}.")) || f.starts_with(&format!("{d}[]"))))
+        .collect();
+    assert!(unknown.is_empty(), "the README documents keys the deployspec does not have: {unknown:?}");
+}
+
+#[test]
+fn the_iam_policy_covers_every_aws_operation_the_code_calls() {
+    let policy: serde_json::Value = serde_json::from_str(&read("docs/iam-policy.json")).expect("docs/iam-policy.json is JSON");
+    let mut allowed = BTreeSet::new();
+    for st in policy["Statement"].as_array().expect("statements") {
+        match &st["Action"] {
+            serde_json::Value::String(a) => {
+                allowed.insert(a.clone());
+            }
+            serde_json::Value::Array(a) => allowed.extend(a.iter().filter_map(|x| x.as_str().map(str::to_string))),
+            _ => panic!("bad Action in {st}"),
+        }
+    }
+    // Every operation the SDK adapter calls is named once as `let op = "service:Operation"`.
+    let mut called = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("src/aws")).expect("src/aws") {
+        let text = std::fs::read_to_string(entry.expect("entry").path()).expect("read");
+        for part in text.split("let op = \"").skip(1) {
+            called.insert(part.split('"').next().expect("op").to_string());
+        }
+    }
+    assert!(called.len() >= 15, "found only {called:?}");
+    let missing: Vec<_> = called.iter().filter(|op| !allowed.contains(*op)).collect();
+    assert!(missing.is_empty(), "docs/iam-policy.json lacks {missing:?}");
+}
+
+#[test]
+fn workflows_parse_and_call_real_commands() {
+    let cmd = <fgdeploy::cli::Cli as clap::CommandFactory>::command();
+    let mut files = Vec::new();
+    for dir in [".github/workflows", ".github/workflow-examples"] {
+        for e in std::fs::read_dir(root().join(dir)).expect(dir) {
+            files.push(e.expect("entry").path());
+        }
+    }
+    assert!(files.len() >= 3, "{files:?}");
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        let y: serde_yaml::Value = serde_yaml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        let jobs = y.get("jobs").and_then(|j| j.as_mapping()).unwrap_or_else(|| panic!("{}: no jobs", f.display()));
+        assert!(!jobs.is_empty());
+        for (name, job) in jobs {
+            let steps =
+                job.get("steps").and_then(|s| s.as_sequence()).unwrap_or_else(|| panic!("{}: job {name:?} has no steps", f.display()));
+            for step in steps {
+                assert!(step.get("uses").is_some() || step.get("run").is_some(), "{}: a step neither uses nor runs", f.display());
+                let Some(run) = step.get("run").and_then(|r| r.as_str()) else { continue };
+                for line in run.lines() {
+                    if line.contains("scripts/test") {
+                        assert!(root().join("scripts/test").is_file());
+                    }
+                    let Some(rest) = line.trim().strip_prefix("fgdeploy ") else { continue };
+                    let words: Vec<&str> = rest.split_whitespace().collect();
+                    let sub = cmd
+                        .find_subcommand(words[0])
+                        .unwrap_or_else(|| panic!("{}: `fgdeploy {}` is not a command", f.display(), words[0]));
+                    for w in words.iter().filter(|w| w.starts_with("--")) {
+                        let flag = w.trim_start_matches("--");
+                        let known = sub.get_arguments().chain(cmd.get_arguments()).any(|a| a.get_long() == Some(flag));
+                        assert!(known, "{}: `fgdeploy {}` has no flag --{flag}", f.display(), words[0]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn completions_and_man_page_generate() {
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = Test::new().args(["completions", shell]).status(0);
+        assert!(out.stdout.contains("release") && out.stdout.len() > 500, "{shell}");
+    }
+    Test::new().args(["man"]).status(0).stdout_has(".TH fgdeploy 1").stdout_has("release");
+}
