@@ -53,6 +53,8 @@ pub enum Command {
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
+    /// Write a deployspec and task-definition template from a live service.
+    Init(InitArgs),
     /// Tag an image already in ECR with another tag, without rebuilding (exact manifest bytes).
     Promote(PromoteArgs),
     /// Check a deployspec and its task-definition template offline (no AWS call).
@@ -64,6 +66,34 @@ pub enum Command {
     },
     /// Print the man page (roff): `fgdeploy man > /usr/local/share/man/man1/fgdeploy.1`.
     Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The ECS cluster.
+    #[arg(long)]
+    pub cluster: String,
+    /// The ECS service.
+    #[arg(long)]
+    pub service: String,
+    /// Where to write `<service>.toml` and `<service>.taskdef.json`.
+    #[arg(long, default_value = "deployspecs")]
+    pub dir: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// The container that gets the released image (default: the one whose image is in ECR).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// CodeDeploy application (CODE_DEPLOY services; default AppECS-<cluster>-<service>).
+    #[arg(long)]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group (default DgpECS-<cluster>-<service>).
+    #[arg(long)]
+    pub deployment_group: Option<String>,
+    /// AWS region (default: the AWS config).
+    #[arg(long)]
+    pub region: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -411,6 +441,36 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             let result = engine.run_command(&spec, a.container.as_deref(), &a.command, a.timeout).await;
             c.renderer.finish();
             result
+        }
+        Command::Init(a) => {
+            let ports = crate::aws::connect(a.region.as_deref()).await?;
+            let o = crate::engine::InitOptions {
+                cluster: a.cluster.clone(),
+                service: a.service.clone(),
+                dir: a.dir.clone(),
+                force: a.force,
+                container: a.container.clone(),
+                application: a.application.clone(),
+                deployment_group: a.deployment_group.clone(),
+            };
+            let report = crate::engine::init(&ports, &o).await?;
+            if cli.output == Output::Json {
+                println!("{}", serde_json::json!({"event": "init", "init": report}));
+            } else {
+                for w in &report.warnings {
+                    eprintln!("warning: {w}");
+                }
+                println!(
+                    "wrote {} and {} ({}; release container {})
+next: fgdeploy plan -f {}",
+                    report.deployspec.display(),
+                    report.template.display(),
+                    report.strategy,
+                    report.container,
+                    report.deployspec.display()
+                );
+            }
+            Ok(exit::OK)
         }
         Command::Promote(a) => {
             let spec = Spec::load(&a.file, Some(&a.from_tag))?;

@@ -1,6 +1,7 @@
 //! The deploy engine: runs the pipeline through the ports and reports what happens as typed
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
+mod init;
 mod observe;
 mod oneoff;
 mod promote;
@@ -9,6 +10,7 @@ mod rollback;
 mod rolling;
 mod status;
 
+pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};
 pub use promote::{PromoteReport, promote};

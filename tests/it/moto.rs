@@ -457,3 +457,204 @@ async fn plan_shows_build_or_skip_from_ecr() {
     m.cli().args(["plan", "-f", f, "--image-tag", "v9"]).status(exit::CHANGES).stdout_has("+ build    build and push").stdout_has(":v9");
     m.cli().args(["plan", "-f", f, "--image-tag", "v1", "--force-build"]).status(exit::CHANGES).stdout_has("(--force-build)");
 }
+
+/// The EC2 query API's answer (moto does not check signatures).
+fn ec2_query(endpoint: &str, action: &str) -> String {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        s,
+        "GET /?Action={action}&Version=2016-11-15 HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut body = String::new();
+    s.read_to_string(&mut body).expect("response");
+    body
+}
+
+fn xml_values(body: &str, tag: &str) -> Vec<String> {
+    body.split(&format!("<{tag}>")).skip(1).filter_map(|p| p.split(&format!("</{tag}>")).next()).map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn init_writes_specs_that_plan_as_unchanged() {
+    let Some(m) = moto().await else { return };
+    let ecs = aws_sdk_ecs::Client::new(&m.conf);
+    let ecr = aws_sdk_ecr::Client::new(&m.conf);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
+    let cd = aws_sdk_codedeploy::Client::new(&m.conf);
+    let cluster = unique("init");
+    ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
+    let repo_name = unique("initrepo");
+    let repo = ecr.create_repository().repository_name(&repo_name).send().await.expect("repo");
+    let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
+        7
+    );
+    ecr.put_image().repository_name(&repo_name).image_tag("v1").image_manifest(manifest).send().await.expect("put image");
+    let td = |family: &str| {
+        serde_json::from_value::<fgdeploy::taskdef::TaskDefinition>(serde_json::json!({
+            "family": family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+            "containerDefinitions": [
+                {"name": "app", "image": format!("{uri}:v1"), "memory": 512, "essential": true, "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+                 "environment": [{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]},
+                {"name": "log-router", "image": "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable", "memory": 128}
+            ],
+            "tags": [{"key": "team", "value": "payments"}]
+        }))
+        .expect("td")
+    };
+    let ports = m.ports();
+    let rolling_td = ports.ecs.register_task_definition(&td(&unique("initweb"))).await.expect("register");
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&rolling_td.arn)
+        .desired_count(2)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .send()
+        .await
+        .expect("service");
+
+    // A CODE_DEPLOY service behind an ALB with a production and a test listener.
+    let subnets_xml = ec2_query(&m.endpoint, "DescribeSubnets");
+    let subnets = xml_values(&subnets_xml, "subnetId");
+    let vpc = xml_values(&ec2_query(&m.endpoint, "DescribeVpcs"), "vpcId").into_iter().next().expect("a VPC");
+    let lb =
+        elb.create_load_balancer().name(unique("lb")).set_subnets(Some(subnets.into_iter().take(2).collect())).send().await.expect("lb");
+    let lb_arn = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
+    let mut tgs = Vec::new();
+    for color in ["blue", "green"] {
+        let tg = elb
+            .create_target_group()
+            .name(unique(color))
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(8080)
+            .vpc_id(&vpc)
+            .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+            .send()
+            .await
+            .expect("target group");
+        let t = &tg.target_groups()[0];
+        tgs.push((t.target_group_arn().expect("arn").to_string(), t.target_group_name().expect("name").to_string()));
+    }
+    let mut listeners = Vec::new();
+    for (port, tg) in [(80, &tgs[0].0), (8080, &tgs[1].0)] {
+        let l = elb
+            .create_listener()
+            .load_balancer_arn(&lb_arn)
+            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+            .port(port)
+            .default_actions(
+                aws_sdk_elasticloadbalancingv2::types::Action::builder()
+                    .r#type(aws_sdk_elasticloadbalancingv2::types::ActionTypeEnum::Forward)
+                    .target_group_arn(tg)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("listener");
+        listeners.push(l.listeners()[0].listener_arn().expect("arn").to_string());
+    }
+    let bg_td = ports.ecs.register_task_definition(&td(&unique("initapi"))).await.expect("register");
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("api")
+        .task_definition(&bg_td.arn)
+        .desired_count(2)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .deployment_controller(
+            aws_sdk_ecs::types::DeploymentController::builder()
+                .r#type(aws_sdk_ecs::types::DeploymentControllerType::CodeDeploy)
+                .build()
+                .expect("controller"),
+        )
+        .load_balancers(
+            aws_sdk_ecs::types::LoadBalancer::builder().target_group_arn(&tgs[0].0).container_name("app").container_port(8080).build(),
+        )
+        .send()
+        .await
+        .expect("CODE_DEPLOY service");
+    let (app, group) = fgdeploy::engine::init_names(&cluster, "api");
+    use aws_sdk_codedeploy::types as cdt;
+    cd.create_application().application_name(&app).compute_platform(cdt::ComputePlatform::Ecs).send().await.expect("application");
+    cd.create_deployment_group()
+        .application_name(&app)
+        .deployment_group_name(&group)
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .deployment_config_name("CodeDeployDefault.ECSCanary10Percent5Minutes")
+        .deployment_style(
+            cdt::DeploymentStyle::builder()
+                .deployment_type(cdt::DeploymentType::BlueGreen)
+                .deployment_option(cdt::DeploymentOption::WithTrafficControl)
+                .build(),
+        )
+        .blue_green_deployment_configuration(
+            cdt::BlueGreenDeploymentConfiguration::builder()
+                .deployment_ready_option(
+                    cdt::DeploymentReadyOption::builder()
+                        .action_on_timeout(cdt::DeploymentReadyAction::StopDeployment)
+                        .wait_time_in_minutes(30)
+                        .build(),
+                )
+                .build(),
+        )
+        .load_balancer_info(
+            cdt::LoadBalancerInfo::builder()
+                .target_group_pair_info_list(
+                    cdt::TargetGroupPairInfo::builder()
+                        .target_groups(cdt::TargetGroupInfo::builder().name(&tgs[0].1).build())
+                        .target_groups(cdt::TargetGroupInfo::builder().name(&tgs[1].1).build())
+                        .prod_traffic_route(cdt::TrafficRoute::builder().listener_arns(&listeners[0]).build())
+                        .test_traffic_route(cdt::TrafficRoute::builder().listener_arns(&listeners[1]).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .ecs_services(cdt::EcsService::builder().cluster_name(&cluster).service_name("api").build())
+        .send()
+        .await
+        .expect("deployment group");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf-8");
+    for svc in ["web", "api"] {
+        let out = m.cli().args(["init", "--cluster", &cluster, "--service", svc, "--dir", d]).status(0);
+        out.stdout_has(&format!("{svc}.toml")).stdout_has("release container app");
+        let spec = dir.path().join(format!("{svc}.toml"));
+        let f = spec.to_str().expect("utf-8");
+        let plan = m.cli().args(["plan", "-f", f]).run();
+        assert_eq!(
+            plan.code,
+            0,
+            "plan after init must show no change:\n{}\n{}\n--- spec\n{}",
+            plan.stdout,
+            plan.stderr,
+            std::fs::read_to_string(&spec).unwrap_or_default()
+        );
+        plan.stdout_has("Task definition: no changes").stdout_has("Service: no changes");
+        m.cli()
+            .args(["init", "--cluster", &cluster, "--service", svc, "--dir", d])
+            .status(exit::INPUT)
+            .stderr_has("exists already")
+            .stderr_has("--force");
+        m.cli().args(["init", "--cluster", &cluster, "--service", svc, "--dir", d, "--force"]).status(0);
+    }
+    let api = std::fs::read_to_string(dir.path().join("api.toml")).expect("api.toml");
+    assert!(
+        api.contains("strategy = \"blue-green\"")
+            && api.contains(&format!("application = \"{app}\""))
+            && api.contains("ECSCanary10Percent5Minutes")
+            && api.contains("container_port = 8080"),
+        "{api}"
+    );
+    let template = std::fs::read_to_string(dir.path().join("web.taskdef.json")).expect("template");
+    assert!(
+        template.contains("\"image\": \"{{ image }}\"")
+            && !template.contains("\"essential\": true")
+            && !template.contains("\"protocol\": \"tcp\""),
+        "{template}"
+    );
+}

@@ -1,0 +1,213 @@
+//! `init`: write a deployspec and task-definition template from a live service, so that the
+//! first `plan` on them shows no change.
+
+use super::observe::retrying;
+use crate::error::{Error, InputError, Result};
+use crate::ports::{PortError, Ports};
+use crate::taskdef;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    pub cluster: String,
+    pub service: String,
+    pub dir: PathBuf,
+    pub force: bool,
+    /// The container that gets the released image; default: the one whose image is in ECR.
+    pub container: Option<String>,
+    pub application: Option<String>,
+    pub deployment_group: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InitReport {
+    pub deployspec: PathBuf,
+    pub template: PathBuf,
+    pub container: String,
+    pub strategy: String,
+    pub warnings: Vec<String>,
+}
+
+/// `AppECS-<cluster>-<service>` / `DgpECS-…`, each part cut to 46 characters (as `aws ecs deploy`).
+pub fn default_codedeploy_names(cluster: &str, service: &str) -> (String, String) {
+    let cut = |s: &str| s.chars().take(46).collect::<String>();
+    (format!("AppECS-{}-{}", cut(cluster), cut(service)), format!("DgpECS-{}-{}", cut(cluster), cut(service)))
+}
+
+/// `repo:tag` → (repo, Some(tag)); `repo@sha256:…` → (repo, None); a registry port is not a tag.
+pub fn split_image(image: &str) -> (String, Option<String>) {
+    if let Some((repo, _)) = image.split_once('@') {
+        return (repo.to_string(), None);
+    }
+    match image.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo.to_string(), Some(tag.to_string())),
+        _ => (image.to_string(), None),
+    }
+}
+
+fn toml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| format!("{s:?}"))
+}
+
+pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
+    let clock = ports.clock.as_ref();
+    let svc = retrying(clock, || ports.ecs.describe_service(&o.cluster, &o.service)).await?.ok_or_else(|| {
+        Error::Aws(PortError::NotFound {
+            op: "ecs:DescribeServices".into(),
+            message: format!("service {} not found in cluster {}", o.service, o.cluster),
+        })
+    })?;
+    let reg = retrying(clock, || ports.ecs.describe_task_definition(&svc.task_definition)).await?;
+    let mut td = reg.definition.clone();
+    if let Some(tags) = &mut td.tags {
+        tags.retain(|t| !t.key.as_deref().unwrap_or("").starts_with("fgdeploy:"));
+    }
+    let container = match &o.container {
+        Some(c) if td.container_definitions.iter().any(|x| &x.name == c) => c.clone(),
+        Some(c) => {
+            return Err(Error::usage(
+                format!("container {c:?} is not in {}", reg.arn),
+                format!("pick one of: {}", td.container_definitions.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
+            ));
+        }
+        None => td
+            .container_definitions
+            .iter()
+            .find(|c| c.image.as_deref().is_some_and(|i| i.contains(".dkr.ecr.")))
+            .or_else(|| td.container_definitions.iter().find(|c| c.essential != Some(false)))
+            .or(td.container_definitions.first())
+            .map(|c| c.name.clone())
+            .ok_or_else(|| Error::usage(format!("{} has no containers", reg.arn), "check the service's task definition"))?,
+    };
+    let live_image = taskdef::image_of(&td, &container).unwrap_or_default().to_string();
+    let (repository, tag) = split_image(&live_image);
+    let mut warnings = Vec::new();
+
+    // The template: the live definition without what ECS fills in, the image as a variable.
+    let mut template = taskdef::normalize(&td);
+    if let Some(cs) = template.get_mut("containerDefinitions").and_then(|c| c.as_array_mut()) {
+        for c in cs.iter_mut().filter(|c| c["name"] == container.as_str()) {
+            c["image"] = "{{ image }}".into();
+        }
+    }
+    let template_text = serde_json::to_string_pretty(&template).map_err(|e| Error::Internal(e.to_string()))? + "\n";
+
+    let cluster_name = svc.cluster_arn.rsplit('/').next().unwrap_or(&o.cluster).to_string();
+    let mut spec = format!(
+        "# Written by `fgdeploy init` from the live service {}.\n# Review it, commit it, and see the README's configuration reference for every key.\n\n[service]\ncluster = {}\nname = {}\n\n[image]\nrepository = {}\n",
+        svc.arn,
+        toml_str(&cluster_name),
+        toml_str(&svc.name),
+        toml_str(&repository)
+    );
+    match &tag {
+        Some(t) => spec.push_str(&format!(
+            "# The live tag, so that the first plan shows no change; releases usually use \"{{{{ git.sha }}}}\".\ntag = {}\n",
+            toml_str(t)
+        )),
+        None => {
+            spec.push_str("pin_digest = true   # the live service runs a digest\n");
+            warnings.push("the live image is pinned by digest; the first plan will show the image as a change".into());
+        }
+    }
+    let file_stem = svc.name.clone();
+    spec.push_str(&format!(
+        "\n[task_definition]\ntemplate = {}\ncontainer = {}\n",
+        toml_str(&format!("{file_stem}.taskdef.json")),
+        toml_str(&container)
+    ));
+
+    let strategy;
+    if svc.deployment_controller == "CODE_DEPLOY" {
+        strategy = "blue-green".to_string();
+        let (app_default, group_default) = default_codedeploy_names(&cluster_name, &svc.name);
+        let app = o.application.clone().unwrap_or(app_default);
+        let group = o.deployment_group.clone().unwrap_or(group_default);
+        let dg = match retrying(clock, || ports.codedeploy.deployment_group(&app, &group)).await {
+            Ok(g) => Some(g),
+            Err(PortError::NotFound { .. }) => {
+                warnings.push(format!("CodeDeploy deployment group {app}/{group} not found; pass --application and --deployment-group"));
+                None
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let port = svc
+            .load_balancers
+            .iter()
+            .find(|l| l.container_name.as_deref() == Some(container.as_str()))
+            .and_then(|l| l.container_port)
+            .or_else(|| {
+                td.container_definitions
+                    .iter()
+                    .find(|c| c.name == container)
+                    .and_then(|c| c.port_mappings.as_ref()?.first()?.container_port)
+            })
+            .unwrap_or(80);
+        spec.push_str(&format!(
+            "\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\napplication = {}\ndeployment_group = {}\n",
+            toml_str(&app),
+            toml_str(&group)
+        ));
+        if let Some(c) = dg.as_ref().and_then(|g| g.deployment_config.clone()) {
+            spec.push_str(&format!("deployment_config = {}\n", toml_str(&c)));
+        }
+        spec.push_str(&format!("container_port = {port}\n"));
+        if let Some(g) = &dg {
+            if g.ready_action.as_deref() != Some("STOP_DEPLOYMENT") {
+                spec.push_str("# The group continues to production traffic by itself (CONTINUE_DEPLOYMENT), so test-listener\n# checks cannot gate it; set its deploymentReadyOption to STOP_DEPLOYMENT to add [[deploy.blue_green.checks]].\n");
+            } else {
+                spec.push_str("\n# Checks against the test listener before production traffic moves:\n# [[deploy.blue_green.checks]]\n# path = \"/health\"\n# status = 200\n");
+            }
+        }
+    } else {
+        strategy = "rolling".to_string();
+        let c = &svc.deployment_config;
+        let cb = c.circuit_breaker.clone();
+        let alarms = c.alarms.clone().filter(|a| a.enable);
+        spec.push_str(&format!(
+            "\n[deploy]\nstrategy = \"rolling\"\n\n[deploy.rolling]\nminimum_healthy_percent = {}\nmaximum_percent = {}\ncircuit_breaker = {}\ncircuit_breaker_rollback = {}\nalarms = [{}]\nalarm_rollback = {}\n",
+            c.minimum_healthy_percent.unwrap_or(100),
+            c.maximum_percent.unwrap_or(200),
+            cb.as_ref().is_some_and(|b| b.enable),
+            cb.as_ref().is_some_and(|b| b.rollback),
+            alarms.as_ref().map(|a| a.names.iter().map(|n| toml_str(n)).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+            alarms.as_ref().is_none_or(|a| a.rollback),
+        ));
+    }
+
+    std::fs::create_dir_all(&o.dir)
+        .map_err(|e| InputError::new(&o.dir, format!("cannot create the folder: {e}"), "pass --dir with a writable folder"))?;
+    let spec_path = o.dir.join(format!("{file_stem}.toml"));
+    let template_path = o.dir.join(format!("{file_stem}.taskdef.json"));
+    for p in [&spec_path, &template_path] {
+        if p.exists() && !o.force {
+            return Err(InputError::new(
+                p,
+                "exists already; init never overwrites a file",
+                "pass --force to overwrite it, or --dir to write elsewhere",
+            )
+            .into());
+        }
+    }
+    write(&template_path, &template_text)?;
+    write(&spec_path, &spec)?;
+    Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| InputError::new(path, format!("cannot write: {e}"), "check the folder's permissions").into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_images() {
+        assert_eq!(default_codedeploy_names("demo", "web"), ("AppECS-demo-web".into(), "DgpECS-demo-web".into()));
+        assert_eq!(split_image("1.dkr.ecr.x.amazonaws.com/web:v1"), ("1.dkr.ecr.x.amazonaws.com/web".into(), Some("v1".into())));
+        assert_eq!(split_image("localhost:5000/web"), ("localhost:5000/web".into(), None));
+        assert_eq!(split_image("r/web@sha256:abc"), ("r/web".into(), None));
+    }
+}
