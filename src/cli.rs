@@ -212,6 +212,14 @@ pub struct ReleaseArgs {
     /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
     #[arg(long)]
     pub summary_file: Option<PathBuf>,
+    /// Blue/green: release even though the CodeDeploy group does not wait (CONTINUE_DEPLOYMENT),
+    /// so the checks cannot gate production traffic.
+    #[arg(long)]
+    pub no_test_gate: bool,
+    /// Blue/green: wait through the blue termination wait instead of finishing once all traffic
+    /// is on green.
+    #[arg(long)]
+    pub wait_termination: bool,
 }
 
 #[derive(Debug, Args)]
@@ -405,11 +413,21 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         }
         Command::Plan(a) => {
             let spec = load(&a.spec)?;
-            release(cli, &spec, &a.flags, &a.target, true, false, false, None, None).await
+            let opts = ReleaseOptions { plan: a.flags.options(), dry_run: true, ..Default::default() };
+            release(cli, &spec, &a.flags, &a.target, opts, None).await
         }
         Command::Release(a) => {
             let spec = load(&a.spec)?;
-            release(cli, &spec, &a.flags, &a.target, a.dry_run, a.force, a.no_wait, a.timeout, a.summary_file.as_deref()).await
+            let opts = ReleaseOptions {
+                plan: a.flags.options(),
+                force: a.force,
+                dry_run: a.dry_run,
+                no_wait: a.no_wait,
+                timeout: a.timeout,
+                no_test_gate: a.no_test_gate,
+                wait_termination: a.wait_termination,
+            };
+            release(cli, &spec, &a.flags, &a.target, opts, a.summary_file.as_deref()).await
         }
         Command::Rollback(a) => {
             let spec = load(&a.spec)?;
@@ -515,12 +533,10 @@ async fn release(
     spec: &Spec,
     flags: &PlanFlags,
     target: &TargetArgs,
-    dry_run: bool,
-    force: bool,
-    no_wait: bool,
-    timeout: Option<Duration>,
+    opts: ReleaseOptions,
     summary_file: Option<&std::path::Path>,
 ) -> Result<i32, Error> {
+    let dry_run = opts.dry_run;
     let c = ctx(cli);
     if dry_run && c.style == Style::Json {
         return plan_json(spec, flags, target, &c.renderer, c.style).await;
@@ -533,7 +549,7 @@ async fn release(
         None => c.renderer.clone(),
     };
     let mut engine = Engine::new(ports, sink, interrupt);
-    let opts = ReleaseOptions { plan: flags.options(), force, dry_run, no_wait, timeout };
+
     let result = engine.release(spec, &opts).await;
     c.renderer.finish();
     Ok(result?.exit_code(dry_run))

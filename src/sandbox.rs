@@ -29,6 +29,51 @@ pub enum Scenario {
     MigrationFails,
     /// The image build fails.
     BuildFails,
+    /// Blue/green: the green app answers 503 behind the test listener.
+    ChecksFail,
+}
+
+/// A tiny HTTP app on loopback that plays a listener in the sandbox and in tests: it answers
+/// every request with the current status and `ok` (or `unavailable`), and counts requests.
+#[derive(Clone, Debug)]
+pub struct LoopbackApp {
+    pub port: u16,
+    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LoopbackApp {
+    pub fn start(status: u16) -> std::io::Result<LoopbackApp> {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let app = LoopbackApp { port, status: std::sync::Arc::new(status.into()), requests: Default::default() };
+        let me = app.clone();
+        std::thread::spawn(move || {
+            for mut conn in listener.incoming().flatten() {
+                let mut buf = [0u8; 2048];
+                let _ = conn.read(&mut buf);
+                me.requests.fetch_add(1, Ordering::SeqCst);
+                let status = me.status.load(Ordering::SeqCst);
+                let body = if status < 400 { "ok" } else { "unavailable" };
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        Ok(app)
+    }
+
+    pub fn set_status(&self, status: u16) {
+        self.status.store(status, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
@@ -50,11 +95,38 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,
         Scenario::BuildFails => faults.build_fails = true,
+        Scenario::ChecksFail => {}
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
     }
-    seeded(spec, faults)
+    let sim = seeded(spec, faults)?;
+    if spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen {
+        let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
+            .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
+        seed_deployment_group(&sim, spec, app.port, app.port);
+    }
+    Ok(sim)
+}
+
+/// The CodeDeploy group of a blue/green sandbox service: STOP_DEPLOYMENT for 60 min (so the
+/// checks gate), automatic rollback on failure and on stop, a 5-minute blue termination wait.
+pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: u16) {
+    let Some(bg) = &spec.file.deploy.blue_green else { return };
+    let (app, group) = crate::engine::init_names(spec.cluster(), spec.service());
+    sim.world().seed_deployment_group(crate::sim::CdGroupSeed {
+        application: bg.application.clone().unwrap_or(app),
+        group: bg.deployment_group.clone().unwrap_or(group),
+        cluster: spec.cluster().to_string(),
+        service: spec.service().to_string(),
+        deployment_config: bg.deployment_config.clone(),
+        ready_action: "STOP_DEPLOYMENT".into(),
+        ready_wait_minutes: 60,
+        rollback_events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
+        termination_wait_minutes: 5,
+        prod_port,
+        test_port: Some(test_port),
+    });
 }
 
 /// A sandbox world for `spec` with the given faults (see [`world_for`]).
@@ -72,14 +144,19 @@ pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
     let uri = world.repository_uri(&repo)?;
     let previous = spec.render_task_definition(&format!("{uri}:previous"))?;
     let load_balanced = previous.container_definitions.iter().any(|c| c.port_mappings.as_ref().is_some_and(|p| !p.is_empty()));
-    world.seed_service(SeedService {
+    let seed = SeedService {
         cluster: spec.cluster().to_string(),
         name: spec.service().to_string(),
         desired: spec.file.service.desired_count.unwrap_or(3),
         task_definition: previous,
         config: desired_deployment_config(spec),
         load_balanced,
-    });
+    };
+    if spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen {
+        world.seed_codedeploy_service(seed);
+    } else {
+        world.seed_service(seed);
+    }
     // Seeding is not part of what the tests observe.
     world.mutations.clear();
     Ok(Sim::new(world))

@@ -1,6 +1,8 @@
 //! The deploy engine: runs the pipeline through the ports and reports what happens as typed
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
+mod bluegreen;
+mod checks;
 mod init;
 mod observe;
 mod oneoff;
@@ -92,6 +94,12 @@ pub enum Event {
         reason: String,
         to: String,
         how: String,
+    },
+    Traffic {
+        blue: f64,
+        green: f64,
+        status: String,
+        lifecycle: Vec<(String, String)>,
     },
     TaskStarted {
         task_id: String,

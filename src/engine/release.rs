@@ -21,6 +21,10 @@ pub struct ReleaseOptions {
     pub no_wait: bool,
     /// Overrides `deploy.timeout`.
     pub timeout: Option<Duration>,
+    /// Blue/green: release although the group cannot be gated by the checks.
+    pub no_test_gate: bool,
+    /// Blue/green: wait for the blue termination wait too.
+    pub wait_termination: bool,
 }
 
 /// What a release did, when it did not fail.
@@ -80,13 +84,11 @@ impl Engine {
         if !opts.force {
             self.guard(&live.service).await?;
         }
-        if spec.file.deploy.strategy == Strategy::BlueGreen {
-            return Err(Error::usage(
-                "strategy \"blue-green\" can be planned but not yet released by this version of fgdeploy",
-                "use strategy = \"rolling\", or deploy this service with CodeDeploy directly",
-            ));
-        }
-        if live.service.deployment_controller != "ECS" {
+        let blue_green = match spec.file.deploy.strategy {
+            Strategy::BlueGreen => Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?),
+            Strategy::Rolling => None,
+        };
+        if blue_green.is_none() && live.service.deployment_controller != "ECS" {
             return Err(Error::usage(
                 format!(
                     "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
@@ -176,6 +178,23 @@ impl Engine {
         // deploy
         let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        if let Some(bg) = &blue_green {
+            let done = self.deploy_codedeploy(spec, bg, &live.service, &new_td, timeout, opts.no_wait, opts.wait_termination).await?;
+            self.stage_end(Stage::Deploy, t, stages);
+            if done.is_none() {
+                return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+            }
+            let t = self.stage_start(Stage::Verify);
+            let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+            if svc.as_ref().is_some_and(|s| s.task_definition != new_td) {
+                self.warn(format!(
+                    "the service still reports {} (the task-set swap can lag)",
+                    svc.map(|s| s.task_definition).unwrap_or_default()
+                ));
+            }
+            self.stage_end(Stage::Verify, t, stages);
+            return Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) });
+        }
         let mut update = plan.update.clone();
         update.task_definition = new_td.clone();
         let started_at = self.ports.clock.now();

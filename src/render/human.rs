@@ -66,6 +66,13 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
             (Info, format!("task {task_id} started from {task_definition}: {}", command.join(" ")))
         }
         Event::TaskLog { line } => (Info, format!("  │ {line}")),
+        Event::Traffic { blue, green, status, lifecycle } => (
+            Info,
+            format!(
+                "traffic blue {blue:.0} % · green {green:.0} % · {status}{}",
+                lifecycle.iter().rev().find(|(_, s)| s != "Pending").map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default()
+            ),
+        ),
         Event::BuildLog { line } => (Info, format!("  ┆ {line}")),
         Event::ImagePushed { image, digest } => {
             (Info, format!("pushed {image}{}", digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()))

@@ -235,6 +235,35 @@ pub struct BlueGreenSection {
     pub test_url: Option<String>,
     #[serde(default)]
     pub checks: Vec<CheckSection>,
+    /// How long the checks may take in all before the release is rolled back.
+    #[serde(default = "default_check_budget", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub check_budget: Duration,
+    /// Also run the checks against the production listener after every traffic step.
+    #[serde(default)]
+    pub production_checks: bool,
+    /// Base URL of the production listener for those checks; default: from the listener.
+    #[serde(default)]
+    pub production_url: Option<String>,
+    /// Lambda hooks passed through to the AppSpec, e.g. { AfterAllowTestTraffic = "arn:…" }.
+    #[serde(default)]
+    pub hooks: BTreeMap<String, String>,
+    /// AppSpec PlatformVersion.
+    #[serde(default)]
+    pub platform_version: Option<String>,
+    /// AppSpec NetworkConfiguration (all three or none); default: the service's.
+    #[serde(default)]
+    pub subnets: Option<Vec<String>>,
+    #[serde(default)]
+    pub security_groups: Option<Vec<String>>,
+    #[serde(default)]
+    pub assign_public_ip: Option<bool>,
+    /// AppSpec CapacityProviderStrategy (capacity provider names, weight 1 each).
+    #[serde(default)]
+    pub capacity_providers: Vec<String>,
+}
+
+fn default_check_budget() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn default_dconfig() -> String {
@@ -251,6 +280,16 @@ pub struct CheckSection {
     pub body_contains: Option<String>,
     #[serde(default = "default_consecutive")]
     pub consecutive: u32,
+    /// A response header that must be present, `name` or `name: value-substring`.
+    #[serde(default)]
+    pub header: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_check_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub timeout: Duration,
+}
+
+fn default_check_timeout() -> Duration {
+    Duration::from_secs(5)
 }
 
 fn default_status() -> u16 {

@@ -1,0 +1,376 @@
+//! Blue/green releases through CodeDeploy (services with the CODE_DEPLOY controller): AppSpec +
+//! CreateDeployment, fgdeploy's own checks against the test listener while the deployment waits
+//! in Ready, then ContinueDeployment or StopDeployment with rollback, traffic progress from
+//! GetDeploymentTarget, and the rollback deployment followed to its end.
+
+use super::{Engine, Event};
+use crate::error::{Error, Result};
+use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
+use crate::spec::{BlueGreenSection, OnInterrupt, Spec};
+use std::time::Duration;
+
+/// What the pre-flight found out.
+#[derive(Debug, Clone)]
+pub struct BlueGreen {
+    pub application: String,
+    pub group: DeploymentGroup,
+    pub test_url: Option<String>,
+    pub production_url: Option<String>,
+    /// fgdeploy's checks gate the traffic shift (STOP_DEPLOYMENT group with checks).
+    pub gated: bool,
+}
+
+fn section(spec: &Spec) -> Result<&BlueGreenSection> {
+    spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("blue-green strategy without [deploy.blue_green]".into()))
+}
+
+/// The AppSpec (JSON) for `td`.
+pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState) -> String {
+    let mut props = serde_json::json!({
+        "TaskDefinition": td,
+        "LoadBalancerInfo": {"ContainerName": spec.container(), "ContainerPort": bg.container_port},
+    });
+    if let Some(p) = bg.platform_version.clone().or_else(|| svc.platform_version.clone()) {
+        props["PlatformVersion"] = p.into();
+    }
+    // NetworkConfiguration: all three keys or none; without it CodeDeploy keeps the service's.
+    if let Some(subnets) = &bg.subnets {
+        let live = svc.network.as_ref();
+        props["NetworkConfiguration"] = serde_json::json!({"AwsvpcConfiguration": {
+            "Subnets": subnets,
+            "SecurityGroups": bg.security_groups.clone().or_else(|| live.map(|n| n.security_groups.clone())).unwrap_or_default(),
+            "AssignPublicIp": if bg.assign_public_ip.or(live.map(|n| n.assign_public_ip)).unwrap_or(false) { "ENABLED" } else { "DISABLED" },
+        }});
+    }
+    if !bg.capacity_providers.is_empty() {
+        props["CapacityProviderStrategy"] =
+            bg.capacity_providers.iter().map(|c| serde_json::json!({"CapacityProvider": c, "Weight": 1, "Base": 0})).collect();
+    }
+    let mut doc = serde_json::json!({
+        "version": 0.0,
+        "Resources": [{"TargetService": {"Type": "AWS::ECS::Service", "Properties": props}}],
+    });
+    if !bg.hooks.is_empty() {
+        doc["Hooks"] = bg.hooks.iter().map(|(stage, f)| serde_json::json!({stage: f})).collect();
+    }
+    doc.to_string()
+}
+
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Engine {
+    /// Before anything changes: the deployment group, the gate, a deployment in progress.
+    pub(super) async fn bluegreen_preflight(&self, spec: &Spec, svc: &ServiceState, no_test_gate: bool, force: bool) -> Result<BlueGreen> {
+        let bg = section(spec)?;
+        if svc.deployment_controller != "CODE_DEPLOY" {
+            return Err(Error::usage(
+                format!(
+                    "service {} uses the {} deployment controller; this version releases blue/green through CodeDeploy only (ECS-native BLUE_GREEN/LINEAR/CANARY is not implemented yet)",
+                    spec.service(),
+                    svc.deployment_controller
+                ),
+                "use strategy = \"rolling\" for this service, or move it to the CODE_DEPLOY controller",
+            ));
+        }
+        let (app_default, group_default) = super::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+        let application = bg.application.clone().unwrap_or(app_default);
+        let group_name = bg.deployment_group.clone().unwrap_or(group_default);
+        let group = self
+            .retry("codedeploy:GetDeploymentGroup", || self.ports.codedeploy.deployment_group(&application, &group_name))
+            .await
+            .map_err(|e| match e {
+                Error::Aws(PortError::NotFound { .. }) => Error::usage(
+                    format!("CodeDeploy deployment group {application}/{group_name} does not exist"),
+                    "set deploy.blue_green.application and deployment_group to the service's group",
+                ),
+                e => e,
+            })?;
+        if !group.ecs_services.is_empty() && !group.ecs_services.iter().any(|(_, s)| s == spec.service()) {
+            return Err(Error::usage(
+                format!("deployment group {group_name} deploys {:?}, not {}", group.ecs_services, spec.service()),
+                "name the service's own deployment group",
+            ));
+        }
+        let stops = group.ready_action.as_deref() == Some("STOP_DEPLOYMENT");
+        let gated = stops && !bg.checks.is_empty();
+        if !bg.checks.is_empty() && !stops && !no_test_gate {
+            return Err(Error::usage(
+                format!(
+                    "deployment group {group_name} continues to production traffic by itself (deploymentReadyOption {}), so the test-listener checks cannot gate the release",
+                    group.ready_action.as_deref().unwrap_or("CONTINUE_DEPLOYMENT")
+                ),
+                "set the group's deploymentReadyOption to STOP_DEPLOYMENT with a wait time longer than check_budget, or pass --no-test-gate",
+            ));
+        }
+        if gated && f64::from(group.ready_wait_minutes) * 60.0 < bg.check_budget.as_secs_f64() {
+            self.warn(format!(
+                "the group waits {} min in Ready, less than check_budget {}: CodeDeploy may stop the deployment first",
+                group.ready_wait_minutes,
+                humantime::format_duration(bg.check_budget)
+            ));
+        }
+        if !force {
+            let active =
+                self.retry("codedeploy:ListDeployments", || self.ports.codedeploy.active_deployments(&application, &group_name)).await?;
+            if !active.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "deployment group {group_name} already has an active deployment: {}\n  fix: wait for it (fgdeploy status), or stop it (fgdeploy rollback)",
+                    active.join(", ")
+                )));
+            }
+        }
+        let test_url = match (&bg.test_url, group.test_listeners.first()) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(l)) => Some(self.listener_url(l).await?),
+            (None, None) => None,
+        };
+        if gated && test_url.is_none() {
+            return Err(Error::usage(
+                format!("deployment group {group_name} has no test listener, so there is nothing to check"),
+                "add a testTrafficRoute to the group, or set deploy.blue_green.test_url",
+            ));
+        }
+        let production_url = match (&bg.production_url, group.prod_listeners.first(), bg.production_checks) {
+            (Some(u), _, _) => Some(u.clone()),
+            (None, Some(l), true) => Some(self.listener_url(l).await?),
+            _ => None,
+        };
+        Ok(BlueGreen { application, group, test_url, production_url, gated })
+    }
+
+    async fn listener_url(&self, arn: &str) -> Result<String> {
+        let l = self.retry("elasticloadbalancing:DescribeListeners", || self.ports.elb.listener(arn)).await?;
+        let lb = l.load_balancer_arn.clone().unwrap_or_default();
+        let dns = self.retry("elasticloadbalancing:DescribeLoadBalancers", || self.ports.elb.load_balancer_dns(&lb)).await?;
+        let scheme = if l.protocol.as_deref() == Some("HTTPS") { "https" } else { "http" };
+        Ok(format!("{scheme}://{dns}{}", l.port.map(|p| format!(":{p}")).unwrap_or_default()))
+    }
+
+    /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
+    /// rather than a second one created.
+    async fn create_cd_deployment(&self, b: &BlueGreen, config: &str, appspec: &str) -> Result<String> {
+        let sha = sha256_hex(appspec);
+        for attempt in 1..=6 {
+            match self.ports.codedeploy.create_deployment(&b.application, &b.group.name, Some(config), appspec, &sha).await {
+                Ok(id) => return Ok(id),
+                Err(e) if e.is_retryable() && attempt < 6 => {
+                    self.warn(format!("{e}; checking whether the deployment was created"));
+                    self.ports.clock.sleep(Duration::from_secs(2 * attempt)).await;
+                    if let Ok(active) = self.ports.codedeploy.active_deployments(&b.application, &b.group.name).await
+                        && let [one] = active.as_slice()
+                    {
+                        return Ok(one.clone());
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(Error::Internal("create_cd_deployment: loop ended".into()))
+    }
+
+    /// The deploy stage of a CodeDeploy blue/green release. Ok(deployment id) on success.
+    pub(super) async fn deploy_codedeploy(
+        &self,
+        spec: &Spec,
+        b: &BlueGreen,
+        svc: &ServiceState,
+        new_td: &str,
+        timeout: Duration,
+        no_wait: bool,
+        wait_termination: bool,
+    ) -> Result<Option<String>> {
+        let bg = section(spec)?;
+        let content = appspec(spec, bg, new_td, svc);
+        let id = self.create_cd_deployment(b, &bg.deployment_config, &content).await?;
+        self.emit(Event::DeploymentStarted {
+            deployment_id: id.clone(),
+            service_deployment_arn: None,
+            task_definition: new_td.to_string(),
+        });
+        if no_wait {
+            return Ok(None);
+        }
+        let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+        let deadline = self.ports.clock.now() + timeout.as_secs_f64();
+        let mut interval = self.poll.min;
+        let mut last_status = String::new();
+        let mut last_target_at = f64::NEG_INFINITY;
+        let mut last_green = -1.0;
+        let mut gate_done = !b.gated;
+        let mut events_seen: Vec<(String, String)> = Vec::new();
+        loop {
+            let now = self.ports.clock.now();
+            if self.interrupt.is_set() {
+                if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+                    return Err(Error::Detached(format!(
+                        "interrupted; CodeDeploy deployment {id} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
+                        spec.path.display()
+                    )));
+                }
+                return Err(self.stop_and_follow(spec, &id, "interrupted (Ctrl-C / SIGTERM)").await);
+            }
+            let d = match self.ports.codedeploy.deployment(&id).await {
+                Ok(d) => d,
+                Err(e) if e.is_retryable() => {
+                    interval = (interval * 2).min(self.poll.max);
+                    self.ports.clock.sleep(interval).await;
+                    continue;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let changed = d.status != last_status;
+            let mut green = last_green;
+            if changed || now - last_target_at >= 15.0 {
+                if let Ok(t) = self.ports.codedeploy.deployment_target(&id, &target).await {
+                    last_target_at = now;
+                    green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
+                    let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
+                    if changed || green != last_green || t.lifecycle_events != events_seen {
+                        self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
+                        events_seen = t.lifecycle_events.clone();
+                    }
+                }
+            }
+            last_status = d.status.clone();
+            match d.status.as_str() {
+                "Succeeded" => return Ok(Some(id)),
+                "Failed" | "Stopped" => {
+                    return Err(self
+                        .follow_cd_rollback(spec, &d, d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status)))
+                        .await);
+                }
+                "Ready" if !gate_done => {
+                    gate_done = true;
+                    let url = b.test_url.clone().unwrap_or_default();
+                    self.info(format!("green is up behind the test listener; checking {url}"));
+                    match self.run_checks(&url, &bg.checks, bg.check_budget, "test-listener").await {
+                        Ok(()) => {
+                            self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT"))
+                                .await?;
+                            self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
+                        }
+                        Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
+                    }
+                }
+                "Ready" if !b.gated => {
+                    // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
+                    self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await?;
+                }
+                _ => {}
+            }
+            if bg.production_checks
+                && green > 0.0
+                && green < 100.0
+                && green != last_green
+                && let Some(url) = &b.production_url
+            {
+                self.info(format!("{green} % of production traffic on green; checking {url}"));
+                if let Err(e) = self.run_checks(url, &bg.checks, bg.check_budget, "production").await {
+                    return Err(self.stop_and_follow(spec, &id, &format!("the production checks failed at {green} %: {e}")).await);
+                }
+            }
+            if green >= 100.0 && d.termination_wait_started && !wait_termination {
+                self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
+                return Ok(Some(id));
+            }
+            last_green = green;
+            if now >= deadline {
+                return Err(self.stop_and_follow(spec, &id, "the deployment did not finish within deploy.timeout").await);
+            }
+            interval = if changed { self.poll.min } else { (interval.mul_f64(self.poll.factor)).min(self.poll.max) };
+            self.sleep(interval).await;
+        }
+    }
+
+    /// StopDeployment with rollback, then follow the rollback deployment.
+    async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
+        self.emit(Event::RollbackStarted {
+            reason: reason.to_string(),
+            to: "blue".into(),
+            how: format!("StopDeployment({id}, autoRollbackEnabled=true)"),
+        });
+        if let Err(e) = self.retry("codedeploy:StopDeployment", || self.ports.codedeploy.stop_deployment(id, true)).await {
+            return Error::ManualAction {
+                reason: format!("{reason}; then StopDeployment failed: {e}"),
+                state: format!("CodeDeploy deployment {id} may still be shifting traffic to green"),
+                next: format!(
+                    "stop it in the console or with `aws deploy stop-deployment --deployment-id {id} --auto-rollback-enabled`, then `fgdeploy status -f {}`",
+                    spec.path.display()
+                ),
+            };
+        }
+        match self.retry("codedeploy:GetDeployment", || self.ports.codedeploy.deployment(id)).await {
+            Ok(d) => self.follow_cd_rollback(spec, &d, reason.to_string()).await,
+            Err(e) => Error::ManualAction {
+                reason: reason.into(),
+                state: format!("unknown: {e}"),
+                next: format!("`fgdeploy status -f {}`", spec.path.display()),
+            },
+        }
+    }
+
+    /// The rollback deployment is a new deployment id: wait on it.
+    async fn follow_cd_rollback(&self, spec: &Spec, d: &CdDeployment, reason: String) -> Error {
+        let path = spec.path.display();
+        let mut d = d.clone();
+        for _ in 0..5 {
+            if d.rollback_deployment_id.is_some() {
+                break;
+            }
+            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            if let Ok(again) = self.ports.codedeploy.deployment(&d.id).await {
+                d = again;
+            }
+        }
+        let Some(rid) = d.rollback_deployment_id.clone() else {
+            return Error::ManualAction {
+                reason,
+                state: format!(
+                    "CodeDeploy deployment {} is {} and started no rollback (is auto-rollback enabled on the group?)",
+                    d.id, d.status
+                ),
+                next: format!(
+                    "check where production traffic points (`fgdeploy status -f {path}`); `fgdeploy rollback -f {path}` redeploys the previous revision"
+                ),
+            };
+        };
+        self.info(format!("following rollback deployment {rid}"));
+        let deadline = self.ports.clock.now() + spec.file.rollback.timeout.as_secs_f64();
+        loop {
+            match self.ports.codedeploy.deployment(&rid).await {
+                Ok(r) if r.status == "Succeeded" => {
+                    self.emit(Event::RollbackFinished { ok: true, serving: "blue (the previous revision)".into() });
+                    return Error::RolledBack { reason, serving: format!("the blue task set (rollback deployment {rid})") };
+                }
+                Ok(r) if matches!(r.status.as_str(), "Failed" | "Stopped") => {
+                    self.emit(Event::RollbackFinished { ok: false, serving: String::new() });
+                    return Error::ManualAction {
+                        reason: format!("{reason}; then rollback deployment {rid} ended {}", r.status),
+                        state: r.error.unwrap_or_else(|| "production traffic may be split between blue and green".into()),
+                        next: format!("inspect the deployment in the CodeDeploy console; `fgdeploy status -f {path}`"),
+                    };
+                }
+                _ => {}
+            }
+            if self.ports.clock.now() >= deadline {
+                return Error::ManualAction {
+                    reason,
+                    state: format!("rollback deployment {rid} did not finish within rollback.timeout"),
+                    next: format!("`fgdeploy status -f {path}`"),
+                };
+            }
+            self.ports.clock.sleep(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_is_hex_of_the_exact_bytes() {
+        assert_eq!(super::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
