@@ -286,7 +286,7 @@ impl Engine {
     }
 
     /// StopDeployment with rollback, then follow the rollback deployment.
-    async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
+    pub(super) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
         self.emit(Event::RollbackStarted {
             reason: reason.to_string(),
             to: "blue".into(),

@@ -12,6 +12,7 @@ mod rollback;
 mod rolling;
 mod status;
 
+pub use bluegreen::{appspec, sha256_hex};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};

@@ -113,6 +113,9 @@ impl Engine {
                 })
             })?;
         let current = svc.task_definition.clone();
+        if svc.deployment_controller == "CODE_DEPLOY" {
+            return self.rollback_codedeploy(spec, &svc, to, dry_run, no_wait).await;
+        }
         let in_flight = svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
         let now = self.ports.clock.now();
@@ -208,6 +211,63 @@ impl Engine {
             }),
             Verdict::Continue => Err(Error::Internal("watch returned Continue".into())),
         }
+    }
+
+    /// CODE_DEPLOY services: stop the active deployment with rollback, or redeploy the previous
+    /// revision through CodeDeploy (without the checks gate: a rollback is not held up).
+    async fn rollback_codedeploy(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        to: Option<&str>,
+        dry_run: bool,
+        no_wait: bool,
+    ) -> Result<RollbackPlan> {
+        let current = svc.task_definition.clone();
+        let status = super::status::codedeploy_status(spec, &self.ports).await?;
+        if let (Some(d), None) = (&status.deployment, to) {
+            let plan = RollbackPlan {
+                current: current.clone(),
+                target: "blue (the task set serving before the deployment)".into(),
+                action: "stop-in-flight".into(),
+                source: format!("CodeDeploy deployment {}", d.id),
+            };
+            if dry_run {
+                return Ok(plan);
+            }
+            return match self.stop_and_follow(spec, &d.id, "manual rollback requested").await {
+                Error::RolledBack { .. } => Ok(plan),
+                e => Err(e),
+            };
+        }
+        let (target, source) = match to {
+            Some(to) => (resolve_to(to, &current), "--to".to_string()),
+            None => self.previous_revision(spec, svc).await?,
+        };
+        let target = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&target)).await?.arn;
+        let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
+        if dry_run || target == current {
+            return Ok(plan);
+        }
+        let group = self
+            .retry("codedeploy:GetDeploymentGroup", || {
+                self.ports.codedeploy.deployment_group(&status.application, &status.deployment_group)
+            })
+            .await?;
+        let b = super::bluegreen::BlueGreen {
+            application: status.application.clone(),
+            group,
+            test_url: None,
+            production_url: None,
+            gated: false,
+        };
+        self.emit(Event::RollbackStarted {
+            reason: "manual rollback".into(),
+            to: target.clone(),
+            how: "a CodeDeploy deployment of the previous revision".into(),
+        });
+        self.deploy_codedeploy(spec, &b, svc, &target, spec.file.deploy.timeout, no_wait, false).await?;
+        Ok(plan)
     }
 
     /// The revision that served before the current one: from the service-deployment history,

@@ -1,7 +1,7 @@
 //! `status`: the service, its deployments, counts, serving revision and image, last events.
 
 use crate::error::{Error, Result};
-use crate::ports::{PortError, Ports, ServiceDeployment, ServiceState};
+use crate::ports::{CdDeployment, CdTarget, PortError, Ports, ServiceDeployment, ServiceState};
 use crate::spec::Spec;
 use crate::taskdef;
 use serde::Serialize;
@@ -11,6 +11,16 @@ pub struct StatusReport {
     pub service: ServiceState,
     pub service_deployment: Option<ServiceDeployment>,
     pub image: Option<String>,
+    /// CODE_DEPLOY services: the active deployment, its task sets and traffic weights.
+    pub codedeploy: Option<CodeDeployStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CodeDeployStatus {
+    pub application: String,
+    pub deployment_group: String,
+    pub deployment: Option<CdDeployment>,
+    pub target: Option<CdTarget>,
 }
 
 pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
@@ -33,5 +43,30 @@ pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
         Ok(td) => taskdef::image_of(&td.definition, spec.container()).map(str::to_string),
         Err(_) => None,
     };
-    Ok(StatusReport { service, service_deployment, image })
+    let codedeploy = if service.deployment_controller == "CODE_DEPLOY" { Some(codedeploy_status(spec, ports).await?) } else { None };
+    Ok(StatusReport { service, service_deployment, image, codedeploy })
+}
+
+/// The group's active deployment (if any) with its task sets and weights.
+pub async fn codedeploy_status(spec: &Spec, ports: &Ports) -> Result<CodeDeployStatus> {
+    let clock = ports.clock.as_ref();
+    let (app, group) = codedeploy_names(spec);
+    let active = super::observe::retrying(clock, || ports.codedeploy.active_deployments(&app, &group)).await?;
+    let (deployment, target) = match active.first() {
+        Some(id) => {
+            let d = super::observe::retrying(clock, || ports.codedeploy.deployment(id)).await?;
+            let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+            let t = super::observe::retrying(clock, || ports.codedeploy.deployment_target(id, &target)).await.ok();
+            (Some(d), t)
+        }
+        None => (None, None),
+    };
+    Ok(CodeDeployStatus { application: app, deployment_group: group, deployment, target })
+}
+
+/// The CodeDeploy application and group of a spec (its own names, else `aws ecs deploy`'s).
+pub fn codedeploy_names(spec: &Spec) -> (String, String) {
+    let (app, group) = super::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+    let bg = spec.file.deploy.blue_green.as_ref();
+    (bg.and_then(|b| b.application.clone()).unwrap_or(app), bg.and_then(|b| b.deployment_group.clone()).unwrap_or(group))
 }

@@ -227,6 +227,28 @@ pub fn status_text(s: &StatusReport) -> String {
             sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
         );
     }
+    if let Some(cd) = &s.codedeploy {
+        match &cd.deployment {
+            Some(d) => {
+                let _ = writeln!(o, "CodeDeploy {}/{}: deployment {} {}", cd.application, cd.deployment_group, d.id, d.status);
+                for t in cd.target.iter().flat_map(|t| t.task_sets.iter()) {
+                    let _ = writeln!(
+                        o,
+                        "  {} task set {} · {}/{} running · {:.0} % of traffic · {}",
+                        t.label.as_deref().unwrap_or("?"),
+                        t.id,
+                        t.running,
+                        t.desired,
+                        t.traffic_weight,
+                        t.target_group.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+            None => {
+                let _ = writeln!(o, "CodeDeploy {}/{}: no deployment in progress", cd.application, cd.deployment_group);
+            }
+        }
+    }
     let _ = writeln!(o, "Last events:");
     for e in svc.events.iter().take(5) {
         let _ = writeln!(o, "  {} {}", e.created_at.map(clock).unwrap_or_default(), e.message);

@@ -126,6 +126,13 @@ impl World {
         })
     }
 
+    /// Change a seeded group's deploymentReadyOption action (tests).
+    pub fn set_ready_action(&mut self, app: &str, name: &str, action: &str) {
+        if let Some(i) = self.cd_group(app, name) {
+            self.cd.groups[i].ready_action = action.to_string();
+        }
+    }
+
     pub fn listener(&self, arn: &str) -> PortResult<Listener> {
         for g in &self.cd.groups {
             for (kind, port) in [("prod", Some(g.prod_port)), ("test", g.test_port)] {

@@ -530,3 +530,211 @@ async fn pin_digest_deploys_the_pushed_digest() {
         Some(format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{digest}").as_str())
     );
 }
+
+// ----- blue/green through CodeDeploy ------------------------------------------------------------
+
+use fgdeploy::sandbox::LoopbackApp;
+
+const BG: &str = "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"30m\"\n[deploy.blue_green]\ndeployment_config = \"CodeDeployDefault.ECSCanary10Percent5Minutes\"\ncontainer_port = 8080\ncheck_budget = \"1m\"\n";
+const CHECKS: &str = "[[deploy.blue_green.checks]]\npath = \"/health\"\nbody_contains = \"ok\"\nconsecutive = 2\n";
+
+/// The task definition a CODE_DEPLOY service serves.
+fn bg_serving(sim: &Sim) -> String {
+    sim.world().describe_service("demo", "web").expect("ok").expect("svc").task_definition
+}
+
+struct BgRun {
+    run: Run,
+    test: LoopbackApp,
+    deployment: Option<String>,
+}
+
+/// A CODE_DEPLOY service whose test and production listeners are real HTTP apps on loopback.
+async fn bluegreen(
+    extra: &str,
+    faults: Faults,
+    test_status: u16,
+    prod: Option<LoopbackApp>,
+    ready: &str,
+    opts: ReleaseOptions,
+    pre: impl FnOnce(&Sim),
+) -> BgRun {
+    let (_dir, spec) = load(&format!("{BG}{extra}{CHECKS}"));
+    let test = LoopbackApp::start(test_status).expect("test listener");
+    let prod = prod.unwrap_or_else(|| LoopbackApp::start(200).expect("prod listener"));
+    let sim = seeded(&spec, faults).expect("seed");
+    fgdeploy::sandbox::seed_deployment_group(&sim, &spec, prod.port, test.port);
+    if ready != "STOP_DEPLOYMENT" {
+        // Re-seed the group with another ready option.
+        let mut w = sim.world();
+        let g = w.deployment_group("AppECS-demo-web", "DgpECS-demo-web").expect("group");
+        drop(g);
+        w.set_ready_action("AppECS-demo-web", "DgpECS-demo-web", ready);
+    }
+    pre(&sim);
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &opts).await;
+    let events = rec.events();
+    let deployment = events.iter().find_map(|e| match e {
+        Event::DeploymentStarted { deployment_id, .. } => Some(deployment_id.clone()),
+        _ => None,
+    });
+    BgRun { run: Run { result, events, sim }, test, deployment }
+}
+
+impl BgRun {
+    fn max_green(&self) -> f64 {
+        self.run.sim.world().max_green(self.deployment.as_deref().expect("a deployment")).expect("deployment")
+    }
+    fn calls(&self, op: &str) -> u64 {
+        self.run.sim.calls().count(op)
+    }
+}
+
+#[tokio::test]
+async fn bluegreen_checks_pass_then_traffic_shifts() {
+    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert!(r.test.requests() >= 2, "the checks made real HTTP requests to the test listener");
+    assert_eq!(r.calls("codedeploy:ContinueDeployment"), 1);
+    assert_eq!(r.max_green(), 100.0);
+    assert!(r.run.has(|e| matches!(e, Event::Traffic { green, .. } if *green == 10.0)), "the canary step was shown");
+    let td = bg_serving(&r.run.sim);
+    assert!(td.ends_with(TD2), "{td}");
+}
+
+#[tokio::test]
+async fn bluegreen_failed_checks_stop_with_rollback_and_prod_never_leaves_blue() {
+    let r = bluegreen("", Faults::default(), 503, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::ROLLED_BACK, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("test-listener checks failed") && r.run.err_text().contains("503"), "{}", r.run.err_text());
+    assert_eq!(r.max_green(), 0.0, "production traffic never left blue");
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 1);
+    assert_eq!(r.calls("codedeploy:ContinueDeployment"), 0);
+    assert!(bg_serving(&r.run.sim).ends_with(TD1));
+}
+
+#[tokio::test]
+async fn bluegreen_green_never_healthy_is_rolled_back_by_codedeploy() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let r = bluegreen("", f, 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::ROLLED_BACK, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("HEALTH_CONSTRAINTS"), "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 0, "CodeDeploy rolled back by itself; fgdeploy followed");
+    assert!(r.run.has(|e| matches!(e, Event::RollbackFinished { ok: true, .. })));
+    assert_eq!(r.max_green(), 0.0);
+}
+
+#[tokio::test]
+async fn bluegreen_refuses_while_a_deployment_is_active() {
+    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |sim| {
+        let mut w = sim.world();
+        let td = w.describe_task_definition("web:1").expect("td").arn;
+        let content = format!(
+            r#"{{"version":0.0,"Resources":[{{"TargetService":{{"Type":"AWS::ECS::Service","Properties":{{"TaskDefinition":"{td}"}}}}}}]}}"#
+        );
+        let sha = fgdeploy::engine::sha256_hex(&content);
+        w.create_cd_deployment("AppECS-demo-web", "DgpECS-demo-web", None, &content, &sha).expect("someone's deployment");
+    })
+    .await;
+    assert_eq!(r.run.code(), exit::CONFLICT, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("already has an active deployment: d-"), "{}", r.run.err_text());
+    assert_eq!(r.run.sim.world().task_definition_count("web"), 1, "nothing was registered");
+}
+
+#[tokio::test]
+async fn bluegreen_canary_step_production_check_failure_rolls_back() {
+    let prod = LoopbackApp::start(200).expect("prod");
+    let flip = prod.clone();
+    let r = bluegreen(
+        "production_checks = true\n",
+        Faults::default(),
+        200,
+        Some(prod),
+        "STOP_DEPLOYMENT",
+        ReleaseOptions::default(),
+        move |_| {
+            // Production answers 500 once green takes traffic.
+            flip.set_status(500);
+        },
+    )
+    .await;
+    assert_eq!(r.run.code(), exit::ROLLED_BACK, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("production checks failed at 10 %"), "{}", r.run.err_text());
+    assert_eq!(r.max_green(), 10.0, "stopped at the canary step");
+}
+
+#[tokio::test]
+async fn bluegreen_checks_cannot_gate_a_continue_deployment_group() {
+    let r = bluegreen("", Faults::default(), 200, None, "CONTINUE_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::INPUT, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("cannot gate") && r.run.err_text().contains("--no-test-gate"), "{}", r.run.err_text());
+    let r = bluegreen(
+        "",
+        Faults::default(),
+        200,
+        None,
+        "CONTINUE_DEPLOYMENT",
+        ReleaseOptions { no_test_gate: true, ..Default::default() },
+        |_| {},
+    )
+    .await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert_eq!(r.test.requests(), 0, "ungated: no checks ran");
+}
+
+#[tokio::test]
+async fn bluegreen_appspec_carries_the_revision_and_its_hash() {
+    let (_dir, spec) = load(&format!(
+        "{BG}hooks = {{ AfterAllowTestTraffic = \"arn:aws:lambda:us-east-1:1:function:smoke\" }}\nplatform_version = \"1.4.0\"\n{CHECKS}"
+    ));
+    let svc = seeded(&spec, Faults::default()).expect("seed").world().describe_service("demo", "web").expect("ok").expect("svc");
+    let bg = spec.file.deploy.blue_green.clone().expect("bg");
+    let text = fgdeploy::engine::appspec(&spec, &bg, "arn:td:2", &svc);
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let p = &v["Resources"][0]["TargetService"]["Properties"];
+    assert_eq!(p["TaskDefinition"], "arn:td:2");
+    assert_eq!(p["LoadBalancerInfo"], serde_json::json!({"ContainerName": "web", "ContainerPort": 8080}));
+    assert_eq!(p["PlatformVersion"], "1.4.0");
+    assert_eq!(v["Hooks"][0]["AfterAllowTestTraffic"], "arn:aws:lambda:us-east-1:1:function:smoke");
+    assert_eq!(fgdeploy::engine::sha256_hex(&text).len(), 64);
+}
+
+#[tokio::test]
+async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_redeploys_previous() {
+    let (_dir, spec) = load(&format!("{BG}{CHECKS}"));
+    let app = LoopbackApp::start(200).expect("listener");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    fgdeploy::sandbox::seed_deployment_group(&sim, &spec, app.port, app.port);
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
+    sim.world().advance(60.0); // green up, waiting in Ready
+    let status = fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status");
+    let cd = status.codedeploy.expect("a CodeDeploy section");
+    assert_eq!(cd.deployment.as_ref().map(|d| d.status.as_str()), Some("Ready"));
+    let sets = cd.target.expect("target").task_sets;
+    assert_eq!(
+        sets.iter().map(|s| (s.label.clone().unwrap_or_default(), s.traffic_weight)).collect::<Vec<_>>(),
+        [("Blue".to_string(), 100.0), ("Green".to_string(), 0.0)]
+    );
+
+    let plan = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback in flight");
+    assert_eq!(plan.action, "stop-in-flight");
+    assert!(bg_serving(&sim).ends_with(TD1));
+    assert!(sim.world().active_cd_deployments("AppECS-demo-web", "DgpECS-demo-web").is_empty());
+
+    // Release for real, then roll back to the revision before (a CodeDeploy deployment of it).
+    let text = std::fs::read_to_string(&spec.path).expect("spec").replace("tag = \"v2\"", "tag = \"v3\"");
+    std::fs::write(&spec.path, text).expect("write");
+    let spec3 = Spec::load(&spec.path, None).expect("spec");
+    sim.world().put_image("web", "v3");
+    engine.release(&spec3, &ReleaseOptions::default()).await.expect("release v3");
+    let released = bg_serving(&sim);
+    assert!(released.ends_with("web:3"), "{released}");
+    sim.world().advance(400.0); // past the blue termination wait: the deployment is over
+    let plan = engine.rollback_command(&spec3, None, false, false, None).await.expect("rollback");
+    assert_eq!(plan.action, "redeploy-previous");
+    assert!(bg_serving(&sim).ends_with(TD1), "back on the revision that served before web:3: {}", bg_serving(&sim));
+}
