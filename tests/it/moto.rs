@@ -9,6 +9,9 @@
 //! UpdateService), and lacks List/Describe/StopServiceDeployments. So rollouts, circuit breakers
 //! and rollbacks are proven on the simulator (tests/it/engine.rs), and here a release is started
 //! with `--force --no-wait` (moto's eternal IN_PROGRESS would trip the concurrent-release guard).
+//! CodeDeploy on moto: applications, deployment groups and Create/Get/ListDeployments parse (the
+//! deployment stays `Created`); it lacks Continue/StopDeployment and GetDeploymentTarget, so the
+//! blue/green flow itself is proven on the simulator with real HTTP listeners (engine.rs).
 
 use crate::harness::{Test, spec_dir_with};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -657,4 +660,76 @@ async fn init_writes_specs_that_plan_as_unchanged() {
             && !template.contains("\"protocol\": \"tcp\""),
         "{template}"
     );
+}
+
+#[tokio::test]
+async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
+    let Some(m) = moto().await else { return };
+    let cd = aws_sdk_codedeploy::Client::new(&m.conf);
+    let (app, group) = (unique("app"), unique("dg"));
+    use aws_sdk_codedeploy::types as cdt;
+    cd.create_application().application_name(&app).compute_platform(cdt::ComputePlatform::Ecs).send().await.expect("application");
+    cd.create_deployment_group()
+        .application_name(&app)
+        .deployment_group_name(&group)
+        .service_role_arn("arn:aws:iam::123456789012:role/codedeploy")
+        .blue_green_deployment_configuration(
+            cdt::BlueGreenDeploymentConfiguration::builder()
+                .deployment_ready_option(
+                    cdt::DeploymentReadyOption::builder()
+                        .action_on_timeout(cdt::DeploymentReadyAction::StopDeployment)
+                        .wait_time_in_minutes(20)
+                        .build(),
+                )
+                .terminate_blue_instances_on_deployment_success(
+                    cdt::BlueInstanceTerminationOption::builder()
+                        .action(cdt::InstanceAction::Terminate)
+                        .termination_wait_time_in_minutes(5)
+                        .build(),
+                )
+                .build(),
+        )
+        .auto_rollback_configuration(
+            cdt::AutoRollbackConfiguration::builder().enabled(true).events(cdt::AutoRollbackEvent::DeploymentStopOnRequest).build(),
+        )
+        .ecs_services(cdt::EcsService::builder().cluster_name("c").service_name("s").build())
+        .send()
+        .await
+        .expect("group");
+    let capture = Capture::default();
+    let cd_conf = aws_sdk_codedeploy::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
+    let ports = fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
+        calls: Default::default(),
+        ecs: aws_sdk_ecs::Client::new(&m.conf),
+        ecr: aws_sdk_ecr::Client::new(&m.conf),
+        logs: aws_sdk_cloudwatchlogs::Client::new(&m.conf),
+        codedeploy: aws_sdk_codedeploy::Client::from_conf(cd_conf),
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&m.conf),
+    });
+    // The group reads back with its ready option and rollback events.
+    let g = ports.codedeploy.deployment_group(&app, &group).await.expect("GetDeploymentGroup");
+    assert_eq!(g.ready_action.as_deref(), Some("STOP_DEPLOYMENT"));
+    assert_eq!(g.ready_wait_minutes, 20);
+    assert_eq!(g.termination_wait_minutes, 5);
+    assert_eq!(g.auto_rollback_events, ["DEPLOYMENT_STOP_ON_REQUEST"]);
+    assert_eq!(g.ecs_services, [("c".to_string(), "s".to_string())]);
+
+    let content = r#"{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service","Properties":{"TaskDefinition":"arn:aws:ecs:us-east-1:123456789012:task-definition/web:2","LoadBalancerInfo":{"ContainerName":"web","ContainerPort":8080}}}}]}"#;
+    let sha = fgdeploy::engine::sha256_hex(content);
+    let id = ports
+        .codedeploy
+        .create_deployment(&app, &group, Some("CodeDeployDefault.ECSAllAtOnce"), content, &sha)
+        .await
+        .expect("CreateDeployment");
+    let bodies = capture.0.lock().expect("lock").clone();
+    let body: serde_json::Value = serde_json::from_slice(bodies.last().expect("body")).expect("json");
+    assert_eq!(body["revision"]["revisionType"], "AppSpecContent");
+    assert_eq!(body["revision"]["appSpecContent"]["content"], content, "the exact AppSpec bytes");
+    assert_eq!(body["revision"]["appSpecContent"]["sha256"], sha);
+    assert_eq!(body["deploymentConfigName"], "CodeDeployDefault.ECSAllAtOnce");
+    // GetDeployment parses; moto leaves it Created (it does not progress deployments).
+    let d = ports.codedeploy.deployment(&id).await.expect("GetDeployment");
+    assert_eq!(d.id, id);
+    assert_eq!(d.status, "Created");
+    assert_eq!(ports.codedeploy.active_deployments(&app, &group).await.expect("ListDeployments"), [id]);
 }
