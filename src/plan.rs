@@ -285,6 +285,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         task_definition: String::new(),
         desired_count: spec.file.service.desired_count,
         deployment_config: rolling.then_some(want_cfg),
+        native: None,
     };
     Ok(Plan {
         cluster: spec.cluster().to_string(),

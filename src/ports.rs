@@ -187,7 +187,9 @@ pub struct ServiceDeployment {
     pub finished_at: Option<Timestamp>,
     pub rollback_reason: Option<String>,
     pub circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
+    /// Kept as a string: stages newer than the SDK (PRE_PRODUCTION_TRAFFIC_SHIFT) arrive as is.
     pub lifecycle_stage: Option<String>,
+    pub hooks: Vec<HookDetail>,
 }
 
 impl ServiceDeployment {
@@ -231,7 +233,7 @@ pub struct RegisteredTaskDefinition {
     pub definition: TaskDefinition,
 }
 
-/// UpdateService for a rolling (ECS-controller) release: the one mutating call of a deploy.
+/// UpdateService for an ECS-controller release: the one mutating call of a deploy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdateService {
     pub cluster: String,
@@ -239,6 +241,44 @@ pub struct UpdateService {
     pub task_definition: String,
     pub desired_count: Option<i32>,
     pub deployment_config: Option<DeploymentConfig>,
+    /// ECS-native blue/green, linear or canary instead of rolling.
+    pub native: Option<NativeDeployment>,
+}
+
+/// `deploymentConfiguration.strategy` BLUE_GREEN | LINEAR | CANARY with its settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NativeDeployment {
+    pub strategy: String,
+    pub bake_time_minutes: Option<i32>,
+    /// (stepPercent, stepBakeTimeInMinutes)
+    pub linear: Option<(f64, i32)>,
+    /// (canaryPercent, canaryBakeTimeInMinutes)
+    pub canary: Option<(f64, i32)>,
+    /// A PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT: fgdeploy's test gate.
+    pub pause_after_test_traffic: bool,
+    pub load_balancer: Option<AdvancedLoadBalancer>,
+}
+
+/// `loadBalancers[].advancedConfiguration`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdvancedLoadBalancer {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: i32,
+    pub alternate_target_group_arn: String,
+    pub production_listener_rule: String,
+    pub test_listener_rule: Option<String>,
+    pub role_arn: String,
+}
+
+/// `lifecycleHookDetails[]` of a service deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HookDetail {
+    pub hook_id: String,
+    /// AWS_LAMBDA | PAUSE
+    pub target_type: Option<String>,
+    /// AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
+    pub status: Option<String>,
 }
 
 /// RunTask for a one-off task (migration, `fgdeploy run`).
@@ -295,6 +335,8 @@ pub trait Ecs: Send + Sync {
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>>;
     async fn deregister_task_definition(&self, arn: &str) -> PortResult<()>;
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()>;
+    /// ContinueServiceDeployment for a PAUSE hook: CONTINUE or ROLLBACK.
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()>;
 }
 
 /// A CodeDeploy ECS deployment group, as far as fgdeploy needs it.

@@ -101,12 +101,28 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         }
     }
     let sim = seeded(spec, faults)?;
-    if spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen {
+    if controller(spec) == "CODE_DEPLOY" {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
         seed_deployment_group(&sim, spec, app.port, app.port);
     }
     Ok(sim)
+}
+
+/// The deployment controller of the sandbox service: CODE_DEPLOY for a blue-green deployspec
+/// unless it uses ECS-native settings (a non-default `ecs_strategy`, linear/canary or
+/// advancedConfiguration keys) and names no CodeDeploy application or group.
+pub fn controller(spec: &Spec) -> &'static str {
+    let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen) else {
+        return "ECS";
+    };
+    let codedeploy = bg.application.is_some() || bg.deployment_group.is_some();
+    let native = bg.ecs_strategy != "BLUE_GREEN"
+        || bg.linear_step_percent.is_some()
+        || bg.canary_percent.is_some()
+        || bg.alternate_target_group_arn.is_some()
+        || bg.test_listener_rule.is_some();
+    if native && !codedeploy { "ECS" } else { "CODE_DEPLOY" }
 }
 
 /// The CodeDeploy group of a blue/green sandbox service: STOP_DEPLOYMENT for 60 min (so the
@@ -152,7 +168,7 @@ pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
         config: desired_deployment_config(spec),
         load_balanced,
     };
-    if spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen {
+    if controller(spec) == "CODE_DEPLOY" {
         world.seed_codedeploy_service(seed);
     } else {
         world.seed_service(seed);

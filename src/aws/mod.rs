@@ -205,6 +205,15 @@ fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
             threshold: c.threshold(),
         }),
         lifecycle_stage: sd.lifecycle_stage().map(|s| s.as_str().to_string()),
+        hooks: sd
+            .lifecycle_hook_details()
+            .iter()
+            .map(|h| HookDetail {
+                hook_id: h.hook_id().unwrap_or_default().to_string(),
+                target_type: h.target_type().map(|x| x.as_str().to_string()),
+                status: h.status().map(|x| x.as_str().to_string()),
+            })
+            .collect(),
     }
 }
 
@@ -303,6 +312,48 @@ impl Ecs for Aws {
                 cfg = cfg.alarms(alarms);
             }
             b = b.deployment_configuration(cfg.build());
+        }
+        if let Some(n) = &req.native {
+            let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError::Rejected {
+                op: op.into(),
+                code: "InvalidRequest".into(),
+                message: e.to_string(),
+            };
+            let mut cfg = t::DeploymentConfiguration::builder()
+                .strategy(t::DeploymentStrategy::from(n.strategy.as_str()))
+                .set_bake_time_in_minutes(n.bake_time_minutes);
+            if let Some((p, m)) = n.linear {
+                cfg = cfg.linear_configuration(t::LinearConfiguration::builder().step_percent(p).step_bake_time_in_minutes(m).build());
+            }
+            if let Some((p, m)) = n.canary {
+                cfg = cfg.canary_configuration(t::CanaryConfiguration::builder().canary_percent(p).canary_bake_time_in_minutes(m).build());
+            }
+            if n.pause_after_test_traffic {
+                cfg = cfg.lifecycle_hooks(
+                    t::DeploymentLifecycleHook::builder()
+                        .target_type(t::DeploymentLifecycleHookTargetType::from("PAUSE"))
+                        .lifecycle_stages(t::DeploymentLifecycleHookStage::PostTestTrafficShift)
+                        .build(),
+                );
+            }
+            b = b.deployment_configuration(cfg.build());
+            if let Some(lb) = &n.load_balancer {
+                let adv = t::AdvancedConfiguration::builder()
+                    .alternate_target_group_arn(&lb.alternate_target_group_arn)
+                    .production_listener_rule(&lb.production_listener_rule)
+                    .set_test_listener_rule(lb.test_listener_rule.clone())
+                    .role_arn(&lb.role_arn)
+                    .build();
+                let _ = invalid;
+                b = b.load_balancers(
+                    t::LoadBalancer::builder()
+                        .target_group_arn(&lb.target_group_arn)
+                        .container_name(&lb.container_name)
+                        .container_port(lb.container_port)
+                        .advanced_configuration(adv)
+                        .build(),
+                );
+            }
         }
         let out = b.send().await.map_err(|e| map_err(op, e))?;
         out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
@@ -423,6 +474,20 @@ impl Ecs for Aws {
                 .map(|f| (f.reason().unwrap_or_default().to_string(), f.detail().unwrap_or_default().to_string()))
                 .collect(),
         })
+    }
+
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+        let op = "ecs:ContinueServiceDeployment";
+        self.calls.record(op);
+        self.ecs
+            .continue_service_deployment()
+            .service_deployment_arn(arn)
+            .hook_id(hook_id)
+            .action(t::DeploymentLifecycleHookAction::from(action))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(())
     }
 
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {

@@ -56,6 +56,16 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
     doc.to_string()
 }
 
+/// How to watch a CodeDeploy deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct Watch {
+    pub timeout: Duration,
+    /// Return once the deployment is created.
+    pub no_wait: bool,
+    /// Wait through the blue termination wait.
+    pub wait_termination: bool,
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -68,11 +78,11 @@ impl Engine {
         if svc.deployment_controller != "CODE_DEPLOY" {
             return Err(Error::usage(
                 format!(
-                    "service {} uses the {} deployment controller; this version releases blue/green through CodeDeploy only (ECS-native BLUE_GREEN/LINEAR/CANARY is not implemented yet)",
+                    "service {} uses the {} deployment controller; blue/green needs CODE_DEPLOY or ECS",
                     spec.service(),
                     svc.deployment_controller
                 ),
-                "use strategy = \"rolling\" for this service, or move it to the CODE_DEPLOY controller",
+                "use strategy = \"rolling\", or move the service to the ECS or CODE_DEPLOY controller",
             ));
         }
         let (app_default, group_default) = super::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
@@ -178,10 +188,9 @@ impl Engine {
         b: &BlueGreen,
         svc: &ServiceState,
         new_td: &str,
-        timeout: Duration,
-        no_wait: bool,
-        wait_termination: bool,
+        watch: Watch,
     ) -> Result<Option<String>> {
+        let Watch { timeout, no_wait, wait_termination } = watch;
         let bg = section(spec)?;
         let content = appspec(spec, bg, new_td, svc);
         let id = self.create_cd_deployment(b, &bg.deployment_config, &content).await?;
@@ -223,15 +232,15 @@ impl Engine {
             };
             let changed = d.status != last_status;
             let mut green = last_green;
-            if changed || now - last_target_at >= 15.0 {
-                if let Ok(t) = self.ports.codedeploy.deployment_target(&id, &target).await {
-                    last_target_at = now;
-                    green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
-                    let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
-                    if changed || green != last_green || t.lifecycle_events != events_seen {
-                        self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
-                        events_seen = t.lifecycle_events.clone();
-                    }
+            if (changed || now - last_target_at >= 15.0)
+                && let Ok(t) = self.ports.codedeploy.deployment_target(&id, &target).await
+            {
+                last_target_at = now;
+                green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
+                let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
+                if changed || green != last_green || t.lifecycle_events != events_seen {
+                    self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
+                    events_seen = t.lifecycle_events.clone();
                 }
             }
             last_status = d.status.clone();

@@ -4,6 +4,7 @@
 mod bluegreen;
 mod checks;
 mod init;
+mod native;
 mod observe;
 mod oneoff;
 mod promote;
@@ -95,6 +96,10 @@ pub enum Event {
         reason: String,
         to: String,
         how: String,
+    },
+    LifecycleStage {
+        stage: String,
+        status: String,
     },
     Traffic {
         blue: f64,

@@ -84,11 +84,12 @@ impl Engine {
         if !opts.force {
             self.guard(&live.service).await?;
         }
-        let blue_green = match spec.file.deploy.strategy {
-            Strategy::BlueGreen => Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?),
-            Strategy::Rolling => None,
+        let (blue_green, native) = match (spec.file.deploy.strategy, live.service.deployment_controller.as_str()) {
+            (Strategy::BlueGreen, "ECS") => (None, Some(self.native_preflight(spec, &live.service).await?)),
+            (Strategy::BlueGreen, _) => (Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?), None),
+            (Strategy::Rolling, _) => (None, None),
         };
-        if blue_green.is_none() && live.service.deployment_controller != "ECS" {
+        if blue_green.is_none() && native.is_none() && live.service.deployment_controller != "ECS" {
             return Err(Error::usage(
                 format!(
                     "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
@@ -178,8 +179,22 @@ impl Engine {
         // deploy
         let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        if let Some(n) = &native {
+            let done = self.deploy_native(spec, n, &live.service, &new_td, timeout, opts.no_wait).await?;
+            self.stage_end(Stage::Deploy, t, stages);
+            let outcome = if done { "deployed" } else { "started" };
+            return Ok(ReleaseReport { plan, outcome, task_definition: Some(new_td) });
+        }
         if let Some(bg) = &blue_green {
-            let done = self.deploy_codedeploy(spec, bg, &live.service, &new_td, timeout, opts.no_wait, opts.wait_termination).await?;
+            let done = self
+                .deploy_codedeploy(
+                    spec,
+                    bg,
+                    &live.service,
+                    &new_td,
+                    super::bluegreen::Watch { timeout, no_wait: opts.no_wait, wait_termination: opts.wait_termination },
+                )
+                .await?;
             self.stage_end(Stage::Deploy, t, stages);
             if done.is_none() {
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -569,7 +584,13 @@ impl Engine {
 
     /// Find the service-deployment ARN of the deployment just started (eventually consistent:
     /// tried for up to ~10 s). `None` when the endpoint has no such API.
-    async fn resolve_service_deployment(&self, spec: &Spec, svc: &ServiceState, new_td: &str, started_at: f64) -> Option<String> {
+    pub(super) async fn resolve_service_deployment(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        new_td: &str,
+        started_at: f64,
+    ) -> Option<String> {
         // The SDK adapter does not know a service deployment's task definition (that needs
         // DescribeServiceRevisions); there, the one created after our UpdateService is ours.
         let matches = |sd: &crate::ports::ServiceDeployment| {

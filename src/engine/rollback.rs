@@ -41,6 +41,7 @@ impl Engine {
                     task_definition: t.previous_td.clone(),
                     desired_count: Some(t.previous_desired),
                     deployment_config: None,
+                    native: None,
                 };
                 self.update_service_once(&update).await?;
                 how = "UpdateService to the previous revision".into();
@@ -171,6 +172,7 @@ impl Engine {
             task_definition: target.clone(),
             desired_count: None,
             deployment_config: None,
+            native: None,
         };
         let started = self.ports.clock.now();
         let resp = self.update_service_once(&update).await?;
@@ -266,7 +268,14 @@ impl Engine {
             to: target.clone(),
             how: "a CodeDeploy deployment of the previous revision".into(),
         });
-        self.deploy_codedeploy(spec, &b, svc, &target, spec.file.deploy.timeout, no_wait, false).await?;
+        self.deploy_codedeploy(
+            spec,
+            &b,
+            svc,
+            &target,
+            super::bluegreen::Watch { timeout: spec.file.deploy.timeout, no_wait, wait_termination: false },
+        )
+        .await?;
         Ok(plan)
     }
 

@@ -354,6 +354,7 @@ mod tests {
             rollback_reason: None,
             circuit_breaker: None,
             lifecycle_stage: None,
+            hooks: vec![],
         };
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Continue);
         sd.status = "SUCCESSFUL".into();

@@ -66,6 +66,7 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
             (Info, format!("task {task_id} started from {task_definition}: {}", command.join(" ")))
         }
         Event::TaskLog { line } => (Info, format!("  │ {line}")),
+        Event::LifecycleStage { stage, status } => (Info, format!("stage {stage} ({status})")),
         Event::Traffic { blue, green, status, lifecycle } => (
             Info,
             format!(

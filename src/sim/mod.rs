@@ -12,6 +12,7 @@
 //! ECS launches at most one batch per simulated second; bake time after alarms is 120 s.
 
 mod codedeploy;
+mod native;
 mod world;
 
 pub use codedeploy::{CdGroupSeed, green_weight};
@@ -118,6 +119,9 @@ impl Ecs for Sim {
         let r = w.run_task(req)?;
         w.lose_response("ecs:RunTask")?;
         Ok(r)
+    }
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+        self.call("ecs:ContinueServiceDeployment")?.continue_service_deployment(arn, hook_id, action)
     }
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {
         let w = self.call("ecs:ListTaskDefinitions")?;

@@ -116,6 +116,7 @@ struct SimSd {
     created_at: f64,
     finished_at: Option<f64>,
     rollback_reason: Option<String>,
+    native: Option<super::native::NativeState>,
 }
 
 #[derive(Debug, Clone)]
@@ -389,6 +390,7 @@ impl World {
                 created_at: now - 86_400.0,
                 finished_at: Some(now - 86_000.0),
                 rollback_reason: None,
+                native: None,
             }],
             events: vec![ServiceEvent {
                 id: ev_id,
@@ -629,6 +631,9 @@ impl World {
         }
         let td = self.lookup_td(&req.task_definition).map(|(_, a)| a).unwrap_or_default();
         self.mutations.push((self.now, format!("UpdateService {} {}{}", req.service, td, if foreign { " (foreign)" } else { "" })));
+        if let Some(native) = &req.native {
+            return self.update_service_native(i, td, native.clone());
+        }
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let hex = self.hex_id();
         let sd_arn =
@@ -684,6 +689,7 @@ impl World {
             created_at: now,
             finished_at: None,
             rollback_reason: None,
+            native: None,
         });
         Ok(self.service_state(i))
     }
@@ -723,7 +729,8 @@ impl World {
                             failure_count: dep.map_or(0, |d| d.failed_tasks),
                             threshold,
                         }),
-                        lifecycle_stage: None,
+                        lifecycle_stage: sd.native.as_ref().map(|n| n.stage.clone()),
+                        hooks: sd.native.as_ref().map(|n| n.hook_details()).unwrap_or_default(),
                     });
                 }
             }
@@ -731,8 +738,126 @@ impl World {
         Ok(out)
     }
 
+    fn update_service_native(&mut self, i: usize, td: String, cfg: NativeDeployment) -> PortResult<ServiceState> {
+        let now = self.now;
+        let hex = self.hex_id();
+        let image = self.td_image(&td);
+        let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
+        let ready = now + self.faults.start_secs + self.faults.health_secs;
+        let s = &mut self.services[i];
+        let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", s.cluster, s.name);
+        let state =
+            super::native::NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
+        let sources = vec![s.td.clone()];
+        s.sds.push(SimSd {
+            arn,
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target: td,
+            sources,
+            created_at: now,
+            finished_at: None,
+            rollback_reason: None,
+            native: Some(state),
+        });
+        Ok(self.service_state(i))
+    }
+
+    pub(super) fn native_state(&self, arn: &str) -> Option<&super::native::NativeState> {
+        self.services.iter().flat_map(|s| s.sds.iter()).find(|sd| sd.arn == arn).and_then(|sd| sd.native.as_ref())
+    }
+
+    pub fn continue_service_deployment(&mut self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+        let op = "ecs:ContinueServiceDeployment";
+        let now = self.now;
+        let sd = self
+            .services
+            .iter_mut()
+            .flat_map(|s| s.sds.iter_mut())
+            .find(|sd| sd.arn == arn)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: "ServiceDeploymentNotFoundException".into() })?;
+        if sd.status != "IN_PROGRESS" {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "ConflictException".into(),
+                message: format!("the service deployment is {}", sd.status),
+            });
+        }
+        let n = sd.native.as_mut().ok_or_else(|| PortError::Rejected {
+            op: op.into(),
+            code: "InvalidParameterException".into(),
+            message: "not a deployment with lifecycle hooks".into(),
+        })?;
+        let hook = n.hooks.iter_mut().find(|h| h.0 == hook_id && h.1 == "AWAITING_ACTION").ok_or_else(|| PortError::Rejected {
+            op: op.into(),
+            code: "InvalidParameterException".into(),
+            message: format!("hook {hook_id} is not awaiting action"),
+        })?;
+        hook.1 = "SUCCEEDED".into();
+        if action == "ROLLBACK" {
+            sd.status = "ROLLBACK_IN_PROGRESS".into();
+            sd.rollback_reason = Some("rolled back at the PAUSE hook by ContinueServiceDeployment(ROLLBACK)".into());
+            n.rollback_until = Some(now + 30.0);
+        }
+        self.mutations.push((now, format!("ContinueServiceDeployment {arn} {action}")));
+        Ok(())
+    }
+
+    pub(super) fn step_native(&mut self) {
+        let now = self.now;
+        for i in 0..self.services.len() {
+            for j in 0..self.services[i].sds.len() {
+                let sd = &mut self.services[i].sds[j];
+                let status = sd.status.clone();
+                let Some(n) = sd.native.as_mut() else { continue };
+                if !matches!(status.as_str(), "IN_PROGRESS" | "ROLLBACK_IN_PROGRESS") {
+                    continue;
+                }
+                match super::native::step(n, &status, now) {
+                    super::native::Outcome::Continue => {}
+                    super::native::Outcome::Shifted => {
+                        let target = sd.target.clone();
+                        self.services[i].td = target;
+                    }
+                    super::native::Outcome::Succeeded => {
+                        sd.status = "SUCCESSFUL".into();
+                        sd.finished_at = Some(now);
+                    }
+                    super::native::Outcome::RollingBack(why) => {
+                        sd.status = "ROLLBACK_IN_PROGRESS".into();
+                        sd.rollback_reason = Some(why);
+                        n.rollback_until = Some(now + 30.0);
+                    }
+                    super::native::Outcome::RolledBack => {
+                        sd.status = "ROLLBACK_SUCCESSFUL".into();
+                        sd.finished_at = Some(now);
+                        let source = sd.sources.first().cloned().unwrap_or_default();
+                        self.services[i].td = source;
+                    }
+                }
+            }
+        }
+    }
+
     pub fn stop_service_deployment(&mut self, arn: &str) -> PortResult<()> {
         let op = "ecs:StopServiceDeployment";
+        let now = self.now;
+        if let Some(sd) = self.services.iter_mut().flat_map(|s| s.sds.iter_mut()).find(|sd| sd.arn == arn && sd.native.is_some()) {
+            if sd.status != "IN_PROGRESS" {
+                return Err(PortError::Rejected {
+                    op: op.into(),
+                    code: "ConflictException".into(),
+                    message: format!("The service deployment is in status {} and cannot be stopped.", sd.status),
+                });
+            }
+            sd.status = "ROLLBACK_IN_PROGRESS".into();
+            sd.rollback_reason = Some("Service deployment rolled back because of a stop request.".into());
+            if let Some(n) = sd.native.as_mut() {
+                n.rollback_until = Some(now + 30.0);
+            }
+            self.mutations.push((now, format!("StopServiceDeployment {arn}")));
+            return Ok(());
+        }
         let Some(i) = self.services.iter().position(|s| s.sds.iter().any(|sd| sd.arn == arn)) else {
             return Err(PortError::NotFound { op: op.into(), message: "ServiceDeploymentNotFoundException".into() });
         };
@@ -1069,6 +1194,7 @@ impl World {
         }
         self.step_one_offs();
         self.step_codedeploy();
+        self.step_native();
         self.step_tasks();
         for i in 0..self.services.len() {
             self.step_service(i);
@@ -1085,7 +1211,7 @@ impl World {
         }
         let reg = self.register_task_definition(def);
         let _ = self.update_service(
-            &UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None },
+            &UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None, native: None },
             true,
         );
     }

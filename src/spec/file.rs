@@ -260,6 +260,38 @@ pub struct BlueGreenSection {
     /// AppSpec CapacityProviderStrategy (capacity provider names, weight 1 each).
     #[serde(default)]
     pub capacity_providers: Vec<String>,
+    /// ECS-native (services with the ECS controller): BLUE_GREEN, LINEAR or CANARY.
+    #[serde(default = "default_ecs_strategy")]
+    pub ecs_strategy: String,
+    /// ECS-native: blue and green run side by side this long after production traffic moved.
+    #[serde(default = "default_bake")]
+    pub bake_time_minutes: i32,
+    /// ECS-native LINEAR: percent per step (3–100) and minutes between steps.
+    #[serde(default)]
+    pub linear_step_percent: Option<f64>,
+    #[serde(default)]
+    pub linear_step_bake_minutes: Option<i32>,
+    /// ECS-native CANARY: canary percent and minutes before the rest.
+    #[serde(default)]
+    pub canary_percent: Option<f64>,
+    #[serde(default)]
+    pub canary_bake_minutes: Option<i32>,
+    /// ECS-native advancedConfiguration (all four, or none to keep the service's).
+    #[serde(default)]
+    pub alternate_target_group_arn: Option<String>,
+    #[serde(default)]
+    pub production_listener_rule: Option<String>,
+    #[serde(default)]
+    pub test_listener_rule: Option<String>,
+    #[serde(default)]
+    pub load_balancer_role_arn: Option<String>,
+}
+
+fn default_ecs_strategy() -> String {
+    "BLUE_GREEN".into()
+}
+fn default_bake() -> i32 {
+    5
 }
 
 fn default_check_budget() -> Duration {
@@ -428,6 +460,26 @@ pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
         (Strategy::BlueGreen, Some(bg)) => {
             if !(1..=65535).contains(&bg.container_port) {
                 return err("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
+            }
+            if !["BLUE_GREEN", "LINEAR", "CANARY"].contains(&bg.ecs_strategy.as_str()) {
+                return err(
+                    "deploy.blue_green.ecs_strategy",
+                    format!("unknown strategy {:?}", bg.ecs_strategy),
+                    "use BLUE_GREEN, LINEAR or CANARY",
+                );
+            }
+            if !(0..=1440).contains(&bg.bake_time_minutes) {
+                return err("deploy.blue_green.bake_time_minutes", format!("{} is out of range", bg.bake_time_minutes), "use 0 to 1440");
+            }
+            if let Some(p) = bg.linear_step_percent
+                && !(3.0..=100.0).contains(&p)
+            {
+                return err("deploy.blue_green.linear_step_percent", format!("{p} is out of range"), "use 3 to 100");
+            }
+            if let Some(p) = bg.canary_percent
+                && !(0.1..=100.0).contains(&p)
+            {
+                return err("deploy.blue_green.canary_percent", format!("{p} is out of range"), "use 0.1 to 100");
             }
             for (i, c) in bg.checks.iter().enumerate() {
                 if !c.path.starts_with('/') {

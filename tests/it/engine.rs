@@ -210,6 +210,7 @@ async fn a_deployment_in_progress_blocks_the_release_unless_forced() {
                 task_definition: reg.arn,
                 desired_count: None,
                 deployment_config: None,
+                native: None,
             },
             true,
         )
@@ -737,4 +738,63 @@ async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_rede
     let plan = engine.rollback_command(&spec3, None, false, false, None).await.expect("rollback");
     assert_eq!(plan.action, "redeploy-previous");
     assert!(bg_serving(&sim).ends_with(TD1), "back on the revision that served before web:3: {}", bg_serving(&sim));
+}
+
+// ----- ECS-native blue/green, linear, canary ------------------------------------------------------
+
+async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, LoopbackApp) {
+    let test = LoopbackApp::start(test_status).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"{strategy}\"\nbake_time_minutes = 3\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
+        test.port
+    );
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, faults).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    (Run { result, events: rec.events(), sim }, test)
+}
+
+fn stages(r: &Run) -> Vec<String> {
+    r.events.iter().filter_map(|e| if let Event::LifecycleStage { stage, .. } = e { Some(stage.clone()) } else { None }).collect()
+}
+
+#[tokio::test]
+async fn native_linear_pauses_for_checks_then_shifts_and_bakes() {
+    let (r, test) = native("LINEAR", Faults::default(), 200).await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    assert!(test.requests() >= 2, "real HTTP checks ran at the PAUSE hook");
+    assert!(r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment") && m.ends_with("CONTINUE")));
+    let st = stages(&r);
+    for s in ["SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"] {
+        assert!(st.iter().any(|x| x == s), "stage {s} shown: {st:?}");
+    }
+    assert!(r.has(|e| matches!(e, Event::Info { message } if message.contains("bake time"))));
+    assert!(bg_serving(&r.sim).ends_with(TD2));
+}
+
+#[tokio::test]
+async fn native_failed_checks_roll_back_at_the_pause_hook() {
+    let (r, _test) = native("CANARY", Faults::default(), 503).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert!(r.err_text().contains("test-traffic checks failed"), "{}", r.err_text());
+    assert!(r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment") && m.ends_with("ROLLBACK")));
+    let arn = r
+        .events
+        .iter()
+        .find_map(|e| if let Event::DeploymentStarted { deployment_id, .. } = e { Some(deployment_id.clone()) } else { None })
+        .expect("started");
+    assert_eq!(r.sim.world().native_max_weight(&arn), Some(0.0), "production traffic never moved");
+    assert!(bg_serving(&r.sim).ends_with(TD1));
+}
+
+#[tokio::test]
+async fn native_green_never_healthy_is_rolled_back_by_ecs() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let (r, test) = native("BLUE_GREEN", f, 200).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert!(r.err_text().contains("failed to reach a healthy state"), "{}", r.err_text());
+    assert_eq!(test.requests(), 0, "no checks: green never came up");
 }

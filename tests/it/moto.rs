@@ -280,6 +280,7 @@ async fn release_status_and_rollback_speak_the_wire_protocol() {
             task_definition: second.clone(),
             desired_count: Some(3),
             deployment_config: None,
+            native: None,
         })
         .await
         .expect("update");

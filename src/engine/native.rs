@@ -1,0 +1,236 @@
+//! ECS-native blue/green, linear and canary releases (the ECS deployment controller with
+//! `deploymentConfiguration.strategy`): one UpdateService with the strategy, a PAUSE lifecycle
+//! hook at POST_TEST_TRAFFIC_SHIFT as the test gate, progress and bake time from
+//! DescribeServiceDeployments, ContinueServiceDeployment CONTINUE or ROLLBACK.
+
+use super::{Engine, Event};
+use crate::error::{Error, Result};
+use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceState, UpdateService};
+use crate::spec::{OnInterrupt, Spec};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Native {
+    pub deployment: NativeDeployment,
+    pub test_url: Option<String>,
+}
+
+/// `…:listener-rule/app/lb/1/listener-id/rule-id` → `…:listener/app/lb/1/listener-id`.
+pub fn listener_of_rule(rule: &str) -> Option<String> {
+    let l = rule.replacen(":listener-rule/", ":listener/", 1);
+    if l == rule {
+        return Some(rule.to_string()); // an NLB "rule" is the listener itself
+    }
+    l.rsplit_once('/').map(|(head, _)| head.to_string())
+}
+
+impl Engine {
+    pub(super) async fn native_preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Native> {
+        let bg = spec
+            .file
+            .deploy
+            .blue_green
+            .as_ref()
+            .ok_or_else(|| Error::Internal("blue-green strategy without [deploy.blue_green]".into()))?;
+        let advanced = [&bg.alternate_target_group_arn, &bg.production_listener_rule, &bg.load_balancer_role_arn];
+        let load_balancer = match advanced.iter().filter(|a| a.is_some()).count() {
+            0 => None,
+            3 => {
+                let tg = svc.load_balancers.first().and_then(|l| l.target_group_arn.clone()).ok_or_else(|| {
+                    Error::usage(
+                        format!("service {} has no load balancer to shift traffic on", spec.service()),
+                        "attach a target group to the service first",
+                    )
+                })?;
+                Some(AdvancedLoadBalancer {
+                    target_group_arn: tg,
+                    container_name: spec.container().to_string(),
+                    container_port: bg.container_port,
+                    alternate_target_group_arn: bg.alternate_target_group_arn.clone().unwrap_or_default(),
+                    production_listener_rule: bg.production_listener_rule.clone().unwrap_or_default(),
+                    test_listener_rule: bg.test_listener_rule.clone(),
+                    role_arn: bg.load_balancer_role_arn.clone().unwrap_or_default(),
+                })
+            }
+            _ => {
+                return Err(crate::error::InputError::new(
+                    &spec.path,
+                    "alternate_target_group_arn, production_listener_rule and load_balancer_role_arn go together",
+                    "set all three (and optionally test_listener_rule), or none to keep the service's advancedConfiguration",
+                )
+                .at_field("deploy.blue_green")
+                .into());
+            }
+        };
+        let gated = !bg.checks.is_empty();
+        let test_url = match (&bg.test_url, &bg.test_listener_rule) {
+            (Some(u), _) => Some(u.clone()),
+            (None, Some(rule)) if gated => {
+                let listener = listener_of_rule(rule).unwrap_or_default();
+                let l = self.retry("elasticloadbalancing:DescribeListeners", || self.ports.elb.listener(&listener)).await?;
+                let lb = l.load_balancer_arn.clone().unwrap_or_default();
+                let dns = self.retry("elasticloadbalancing:DescribeLoadBalancers", || self.ports.elb.load_balancer_dns(&lb)).await?;
+                let scheme = if l.protocol.as_deref() == Some("HTTPS") { "https" } else { "http" };
+                Some(format!("{scheme}://{dns}{}", l.port.map(|p| format!(":{p}")).unwrap_or_default()))
+            }
+            _ => None,
+        };
+        if gated && test_url.is_none() {
+            return Err(Error::usage(
+                "the checks need the test traffic's address",
+                "set deploy.blue_green.test_url, or test_listener_rule (with the other advancedConfiguration keys)",
+            ));
+        }
+        let deployment = NativeDeployment {
+            strategy: bg.ecs_strategy.clone(),
+            bake_time_minutes: Some(bg.bake_time_minutes),
+            linear: (bg.ecs_strategy == "LINEAR")
+                .then(|| (bg.linear_step_percent.unwrap_or(10.0), bg.linear_step_bake_minutes.unwrap_or(6))),
+            canary: (bg.ecs_strategy == "CANARY").then(|| (bg.canary_percent.unwrap_or(5.0), bg.canary_bake_minutes.unwrap_or(10))),
+            pause_after_test_traffic: gated,
+            load_balancer,
+        };
+        Ok(Native { deployment, test_url })
+    }
+
+    /// Ok(true) when the deployment succeeded, Ok(false) when started and not watched.
+    pub(super) async fn deploy_native(
+        &self,
+        spec: &Spec,
+        n: &Native,
+        svc: &ServiceState,
+        new_td: &str,
+        timeout: Duration,
+        no_wait: bool,
+    ) -> Result<bool> {
+        let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
+        let update = UpdateService {
+            cluster: spec.cluster().to_string(),
+            service: spec.service().to_string(),
+            task_definition: new_td.to_string(),
+            desired_count: spec.file.service.desired_count,
+            deployment_config: None,
+            native: Some(n.deployment.clone()),
+        };
+        let started = self.ports.clock.now();
+        let after = self.update_service_once(&update).await?;
+        let arn = self.resolve_service_deployment(spec, &after, new_td, started).await.ok_or_else(|| Error::ManualAction {
+            reason: "an ECS-native blue/green deployment cannot be followed without the service-deployment API".into(),
+            state: format!("service {} was updated to {new_td} with strategy {}", spec.service(), n.deployment.strategy),
+            next: format!("watch it in the ECS console; `fgdeploy status -f {}`", spec.path.display()),
+        })?;
+        self.emit(Event::DeploymentStarted {
+            deployment_id: arn.clone(),
+            service_deployment_arn: Some(arn.clone()),
+            task_definition: new_td.to_string(),
+        });
+        let _ = svc;
+        if no_wait {
+            return Ok(false);
+        }
+        let deadline = started + timeout.as_secs_f64();
+        let rollback_deadline = deadline + spec.file.rollback.timeout.as_secs_f64();
+        let mut stage = String::new();
+        let mut handled: Vec<String> = Vec::new();
+        let mut our_reason: Option<String> = None;
+        let mut interval = self.poll.min;
+        loop {
+            let now = self.ports.clock.now();
+            if our_reason.is_none() && (self.interrupt.is_set() || now >= deadline) {
+                if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+                    return Err(Error::Detached(format!("interrupted; service deployment {arn} goes on without fgdeploy")));
+                }
+                let why = if self.interrupt.is_set() {
+                    "interrupted (Ctrl-C / SIGTERM)"
+                } else {
+                    "the deployment did not finish within deploy.timeout"
+                };
+                self.emit(Event::RollbackStarted {
+                    reason: why.into(),
+                    to: "the source revision".into(),
+                    how: "StopServiceDeployment(ROLLBACK)".into(),
+                });
+                self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await?;
+                our_reason = Some(why.into());
+            }
+            let sd = match self.ports.ecs.describe_service_deployments(std::slice::from_ref(&arn)).await {
+                Ok(v) => v.into_iter().next(),
+                Err(e) if e.is_retryable() => None,
+                Err(e) => return Err(e.into()),
+            };
+            if let Some(sd) = sd {
+                if let Some(s) = &sd.lifecycle_stage
+                    && *s != stage
+                {
+                    // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
+                    self.emit(Event::LifecycleStage { stage: s.clone(), status: sd.status.clone() });
+                    if s == "BAKE_TIME" {
+                        self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
+                    }
+                    stage = s.clone();
+                    interval = self.poll.min;
+                }
+                if let Some(h) = sd.hooks.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION") && !handled.contains(&h.hook_id)) {
+                    handled.push(h.hook_id.clone());
+                    let url = n.test_url.clone().unwrap_or_default();
+                    self.info(format!("paused at {stage}: checking the test traffic at {url}"));
+                    let action = match self.run_checks(&url, &bg.checks, bg.check_budget, "test-traffic").await {
+                        Ok(()) => "CONTINUE",
+                        Err(e) => {
+                            our_reason = Some(format!("the test-traffic checks failed: {e}"));
+                            self.emit(Event::RollbackStarted {
+                                reason: our_reason.clone().unwrap_or_default(),
+                                to: "the source revision".into(),
+                                how: "ContinueServiceDeployment(ROLLBACK)".into(),
+                            });
+                            "ROLLBACK"
+                        }
+                    };
+                    self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action))
+                        .await?;
+                }
+                match sd.status.as_str() {
+                    "SUCCESSFUL" => return Ok(true),
+                    "ROLLBACK_SUCCESSFUL" => {
+                        self.emit(Event::RollbackFinished {
+                            ok: true,
+                            serving: sd.source_task_definitions.first().cloned().unwrap_or_default(),
+                        });
+                        return Err(Error::RolledBack {
+                            reason: our_reason.or(sd.rollback_reason.clone()).unwrap_or_else(|| "ECS rolled the deployment back".into()),
+                            serving: sd.source_task_definitions.first().cloned().unwrap_or_else(|| "the previous revision".into()),
+                        });
+                    }
+                    "ROLLBACK_FAILED" | "STOPPED" => {
+                        return Err(Error::ManualAction {
+                            reason: format!("service deployment {arn} ended {}: {}", sd.status, sd.status_reason.unwrap_or_default()),
+                            state: "production traffic may be on either revision".into(),
+                            next: format!("`fgdeploy status -f {}`", spec.path.display()),
+                        });
+                    }
+                    _ => {}
+                }
+            }
+            if now >= rollback_deadline {
+                return Err(Error::ManualAction {
+                    reason: our_reason.unwrap_or_else(|| "the deployment did not finish".into()),
+                    state: format!("service deployment {arn} did not reach an end within deploy.timeout + rollback.timeout"),
+                    next: format!("`fgdeploy status -f {}`", spec.path.display()),
+                });
+            }
+            self.sleep(interval).await;
+            interval = interval.mul_f64(self.poll.factor).min(self.poll.max);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rule_to_listener() {
+        assert_eq!(
+            super::listener_of_rule("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/lb/50dc/f2f7/9683").as_deref(),
+            Some("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/50dc/f2f7")
+        );
+    }
+}
