@@ -213,8 +213,13 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let rollout = if rolling {
         Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?)
     } else {
-        let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
-        Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
+        match (svc.deployment_controller.as_str(), spec.file.deploy.blue_green.as_ref()) {
+            ("ECS", Some(bg)) => Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) },
+            _ => {
+                let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
+                Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
+            }
+        }
     };
 
     let migration = spec.file.migration.as_ref().map(|m| MigrationPlan {
@@ -391,6 +396,28 @@ fn rolling_schedule(spec: &Spec, svc: &ServiceState, desired: i32, opts: &PlanOp
         steps,
         warnings,
     })
+}
+
+/// Human schedule of an ECS-native blue/green, linear or canary deployment.
+pub fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
+    let mut steps = vec!["green tasks start; test traffic moves to green".to_string()];
+    if !bg.checks.is_empty() {
+        steps.push("PAUSE at POST_TEST_TRAFFIC_SHIFT: fgdeploy checks the test traffic, then CONTINUE or ROLLBACK".into());
+    }
+    match bg.ecs_strategy.as_str() {
+        "LINEAR" => {
+            let (p, m) = (bg.linear_step_percent.unwrap_or(10.0), bg.linear_step_bake_minutes.unwrap_or(6));
+            let n = (100.0 / p).ceil() as u32;
+            steps.push(format!("production traffic +{p} % every {m} min ({n} steps)"));
+        }
+        "CANARY" => {
+            let (p, m) = (bg.canary_percent.unwrap_or(5.0), bg.canary_bake_minutes.unwrap_or(10));
+            steps.push(format!("{p} % of production traffic for {m} min, then 100 %"));
+        }
+        _ => steps.push("100 % of production traffic to green at once".into()),
+    }
+    steps.push(format!("bake {} min with blue kept, then blue is cleaned up", bg.bake_time_minutes));
+    steps
 }
 
 /// Human traffic schedule for a CodeDeploy ECS deployment config.

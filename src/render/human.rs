@@ -222,11 +222,15 @@ pub fn status_text(s: &StatusReport) -> String {
     if let Some(sd) = &s.service_deployment {
         let _ = writeln!(
             o,
-            "Service deployment {}: {}{}",
+            "Service deployment {}: {}{}{}",
             sd.arn,
             sd.status,
+            sd.lifecycle_stage.as_ref().map(|st| format!(" at {st}")).unwrap_or_default(),
             sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
         );
+        for h in &sd.hooks {
+            let _ = writeln!(o, "  hook {} ({}): {}", h.hook_id, h.target_type.as_deref().unwrap_or("-"), h.status.as_deref().unwrap_or("-"));
+        }
     }
     if let Some(cd) = &s.codedeploy {
         match &cd.deployment {

@@ -798,3 +798,27 @@ async fn native_green_never_healthy_is_rolled_back_by_ecs() {
     assert!(r.err_text().contains("failed to reach a healthy state"), "{}", r.err_text());
     assert_eq!(test.requests(), 0, "no checks: green never came up");
 }
+
+#[tokio::test]
+async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!("\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\ncanary_percent = 10\ntest_url = \"http://127.0.0.1:{}\"\n{CHECKS}", test.port);
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let plan = engine.release(&spec, &ReleaseOptions { dry_run: true, ..Default::default() }).await.expect("plan");
+    let fgdeploy::plan::Rollout::BlueGreen { deployment_config, steps } = &plan.plan.rollout else { panic!("a blue/green rollout") };
+    assert_eq!(deployment_config, "ECS-native CANARY");
+    assert!(steps.iter().any(|s| s.contains("10 % of production traffic for 10 min")), "{steps:?}");
+    engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
+    sim.world().advance(60.0);
+    let st = fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status");
+    let sd = st.service_deployment.expect("the service deployment");
+    assert_eq!(sd.lifecycle_stage.as_deref(), Some("POST_TEST_TRAFFIC_SHIFT"));
+    assert_eq!(sd.hooks.first().and_then(|h| h.status.as_deref()), Some("AWAITING_ACTION"));
+    let text = fgdeploy::render::status_text(&fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status"));
+    assert!(text.contains("at POST_TEST_TRAFFIC_SHIFT") && text.contains("AWAITING_ACTION"), "{text}");
+    let rb = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
+    assert_eq!(rb.action, "stop-in-flight");
+    assert!(bg_serving(&sim).ends_with(TD1));
+}
