@@ -14,15 +14,39 @@ pub struct HttpAnswer {
     pub body: String,
 }
 
-/// GET `url` over HTTP/1.1 (plain http; `Connection: close`).
+/// GET over HTTPS with the system's trust roots. Test listeners usually present the production
+/// certificate for another name than the load balancer's DNS name: the checks then fail with the
+/// TLS error, and `test_url` can name the right host.
+async fn https_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
+    use http_body_util::BodyExt as _;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_native_roots()
+        .map_err(|e| format!("no TLS trust roots: {e}"))?
+        .https_only()
+        .enable_http1()
+        .build();
+    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
+        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
+    let req = hyper::Request::get(url)
+        .header("user-agent", "fgdeploy-check")
+        .body(http_body_util::Empty::new())
+        .map_err(|e| format!("bad URL {url}: {e}"))?;
+    let fut = async {
+        let resp = client.request(req).await.map_err(|e| format!("request: {e:?}"))?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
+        let body = resp.into_body().collect().await.map_err(|e| format!("read: {e}"))?.to_bytes();
+        Ok::<_, String>(HttpAnswer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
+    };
+    tokio::time::timeout(timeout, fut).await.map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))?
+}
+
+/// GET `url`: HTTP/1.1 over TCP (`Connection: close`), or HTTPS.
 pub async fn http_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
-    let rest = url.strip_prefix("http://").ok_or_else(|| {
-        if url.starts_with("https://") {
-            "https:// check URLs are not supported by this version; point the checks at an HTTP test listener (or set deploy.blue_green.test_url)".to_string()
-        } else {
-            format!("{url} is not an http:// URL")
-        }
-    })?;
+    if url.starts_with("https://") {
+        return https_get(url, timeout).await;
+    }
+    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url} is not an http:// or https:// URL"))?;
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -145,6 +169,14 @@ mod tests {
             header: Some("content-type: text/plain".into()),
             timeout: Duration::from_secs(1),
         }
+    }
+
+    #[tokio::test]
+    async fn https_errors_are_reported_not_panicked() {
+        // Nothing listens on port 1; a plain-HTTP listener cannot speak TLS either.
+        let e = http_get("https://127.0.0.1:1/health", Duration::from_secs(2)).await.unwrap_err();
+        assert!(e.contains("request"), "{e}");
+        assert!(http_get("ftp://x/", Duration::from_secs(1)).await.unwrap_err().contains("not an http"));
     }
 
     #[test]
