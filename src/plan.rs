@@ -214,7 +214,9 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?)
     } else {
         match (svc.deployment_controller.as_str(), spec.file.deploy.blue_green.as_ref()) {
-            ("ECS", Some(bg)) => Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) },
+            ("ECS", Some(bg)) => {
+                Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) }
+            }
             _ => {
                 let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
                 Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }

@@ -223,12 +223,27 @@ impl Engine {
             }
             let d = match self.ports.codedeploy.deployment(&id).await {
                 Ok(d) => d,
-                Err(e) if e.is_retryable() => {
+                Err(e) if e.is_retryable() && now < deadline => {
                     interval = (interval * 2).min(self.poll.max);
                     self.ports.clock.sleep(interval).await;
                     continue;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) if e.is_retryable() => {
+                    return Err(self
+                        .stop_and_follow(spec, &id, &format!("the deployment could not be followed until deploy.timeout: {e}"))
+                        .await);
+                }
+                Err(e) => {
+                    return Err(Error::ManualAction {
+                        reason: format!("lost track of CodeDeploy deployment {id}: {e}"),
+                        state: "the deployment goes on without fgdeploy; production traffic may be on either task set".into(),
+                        next: format!(
+                            "`fgdeploy status -f {}`; `fgdeploy rollback -f {}` stops it with rollback",
+                            spec.path.display(),
+                            spec.path.display()
+                        ),
+                    });
+                }
             };
             let changed = d.status != last_status;
             let mut green = last_green;
@@ -257,8 +272,12 @@ impl Engine {
                     self.info(format!("green is up behind the test listener; checking {url}"));
                     match self.run_checks(&url, &bg.checks, bg.check_budget, "test-listener").await {
                         Ok(()) => {
-                            self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT"))
-                                .await?;
+                            if let Err(e) = self
+                                .retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT"))
+                                .await
+                            {
+                                return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
+                            }
                             self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
                         }
                         Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
@@ -266,7 +285,11 @@ impl Engine {
                 }
                 "Ready" if !b.gated => {
                     // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
-                    self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await?;
+                    if let Err(e) =
+                        self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await
+                    {
+                        return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
+                    }
                 }
                 _ => {}
             }

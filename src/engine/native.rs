@@ -156,7 +156,13 @@ impl Engine {
             let sd = match self.ports.ecs.describe_service_deployments(std::slice::from_ref(&arn)).await {
                 Ok(v) => v.into_iter().next(),
                 Err(e) if e.is_retryable() => None,
-                Err(e) => return Err(e.into()),
+                Err(e) => {
+                    return Err(Error::ManualAction {
+                        reason: format!("lost track of service deployment {arn}: {e}"),
+                        state: "the deployment goes on without fgdeploy".into(),
+                        next: format!("`fgdeploy status -f {}`; `fgdeploy rollback -f {}`", spec.path.display(), spec.path.display()),
+                    });
+                }
             };
             if let Some(sd) = sd {
                 if let Some(s) = &sd.lifecycle_stage
@@ -186,8 +192,30 @@ impl Engine {
                             "ROLLBACK"
                         }
                     };
-                    self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action))
-                        .await?;
+                    if let Err(e) = self
+                        .retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action))
+                        .await
+                    {
+                        // The hook would time out and roll back by itself (1440 min): do not wait.
+                        let why = format!("ContinueServiceDeployment({action}) failed: {e}");
+                        self.emit(Event::RollbackStarted {
+                            reason: why.clone(),
+                            to: "the source revision".into(),
+                            how: "StopServiceDeployment(ROLLBACK)".into(),
+                        });
+                        if let Err(e2) =
+                            self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await
+                        {
+                            return Err(Error::ManualAction {
+                                reason: format!("{why}; then StopServiceDeployment failed: {e2}"),
+                                state: format!(
+                                    "service deployment {arn} waits at its PAUSE hook; it rolls back by itself when the hook times out"
+                                ),
+                                next: format!("answer the hook in the ECS console, or `fgdeploy rollback -f {}`", spec.path.display()),
+                            });
+                        }
+                        our_reason = Some(our_reason.unwrap_or(why));
+                    }
                 }
                 match sd.status.as_str() {
                     "SUCCESSFUL" => return Ok(true),

@@ -119,10 +119,18 @@ impl Engine {
         }
         // An ECS-native blue/green deployment shows only as an unfinished service deployment.
         let sd_in_flight = match &svc.current_service_deployment {
-            Some(arn) => self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await.ok().and_then(|v| v.into_iter().next()).is_some_and(|sd| !sd.is_terminal()),
+            Some(arn) => self
+                .ports
+                .ecs
+                .describe_service_deployments(std::slice::from_ref(arn))
+                .await
+                .ok()
+                .and_then(|v| v.into_iter().next())
+                .is_some_and(|sd| !sd.is_terminal()),
             None => false,
         };
-        let in_flight = sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
+        let in_flight =
+            sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
         let now = self.ports.clock.now();
 

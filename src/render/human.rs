@@ -229,7 +229,8 @@ pub fn status_text(s: &StatusReport) -> String {
             sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
         );
         for h in &sd.hooks {
-            let _ = writeln!(o, "  hook {} ({}): {}", h.hook_id, h.target_type.as_deref().unwrap_or("-"), h.status.as_deref().unwrap_or("-"));
+            let _ =
+                writeln!(o, "  hook {} ({}): {}", h.hook_id, h.target_type.as_deref().unwrap_or("-"), h.status.as_deref().unwrap_or("-"));
         }
     }
     if let Some(cd) = &s.codedeploy {

@@ -86,7 +86,9 @@ impl Ecs for Sim {
     }
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {
         let mut w = self.call("ecs:RegisterTaskDefinition")?;
-        Ok(w.register_task_definition(td.clone()))
+        let r = w.register_task_definition(td.clone());
+        w.lose_response("ecs:RegisterTaskDefinition")?;
+        Ok(r)
     }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let mut w = self.call("ecs:UpdateService")?;

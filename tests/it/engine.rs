@@ -802,7 +802,10 @@ async fn native_green_never_healthy_is_rolled_back_by_ecs() {
 #[tokio::test]
 async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
     let test = LoopbackApp::start(200).expect("test traffic");
-    let extra = format!("\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\ncanary_percent = 10\ntest_url = \"http://127.0.0.1:{}\"\n{CHECKS}", test.port);
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\ncanary_percent = 10\ntest_url = \"http://127.0.0.1:{}\"\n{CHECKS}",
+        test.port
+    );
     let (_dir, spec) = load(&extra);
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());

@@ -4,6 +4,7 @@
 mod bad_inputs;
 mod docs;
 mod engine;
+mod faults;
 mod harness;
 mod moto;
 mod registry;
