@@ -24,6 +24,13 @@ pub struct Spec {
     git_sha: Option<String>,
 }
 
+/// Parse and check deployspec text (no file access, no template): the fuzzing entry point.
+pub fn parse_text(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, InputError> {
+    let f = file::parse(path, text, vars)?;
+    file::validate(path, &f)?;
+    Ok(f)
+}
+
 impl Spec {
     /// Read and check a deployspec. `image_tag` overrides `image.tag` (`--image-tag`).
     pub fn load(path: &Path, image_tag: Option<&str>) -> Result<Spec, InputError> {
