@@ -426,6 +426,7 @@ impl World {
                         set_event(d, "AllowTraffic", "Succeeded");
                         set_event(d, "AfterAllowTraffic", "Succeeded");
                         d.term_started = true;
+                        self.terminal_log.push((now, "GREEN_100".into()));
                         d.phase = Phase::Terminating { until: now + f64::from(g.termination_wait_minutes) * 60.0 };
                         let td = d.td.clone();
                         self.set_service_td(&g.cluster, &g.service, &td);

@@ -182,6 +182,9 @@ pub struct World {
     foreign_done: bool,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
     pub mutations: Vec<(f64, String)>,
+    /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
+    /// 100 % on green), for the benchmark's detection latency.
+    pub terminal_log: Vec<(f64, String)>,
     /// CloudWatch Logs: (group, stream) → lines.
     logs: BTreeMap<(String, String), Vec<String>>,
     pub(super) cd: super::codedeploy::CdWorld,
@@ -214,6 +217,7 @@ impl World {
             foreign_done: false,
             mutations: Vec::new(),
             logs: BTreeMap::new(),
+            terminal_log: Vec::new(),
             cd: Default::default(),
         }
     }
@@ -891,6 +895,7 @@ impl World {
             .find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL"))
             .map(|sd| if sd.status == "SUCCESSFUL" { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() });
         let Some(previous) = previous.or_else(|| s.sds[sd_pos].sources.first().cloned()) else { return };
+        self.terminal_log.push((now, "ROLLBACK_IN_PROGRESS".into()));
         let sd = &mut s.sds[sd_pos];
         sd.status = "ROLLBACK_IN_PROGRESS".into();
         sd.rollback_reason = Some(reason.into());
@@ -1406,6 +1411,7 @@ impl World {
 
     fn finish_sd(&mut self, i: usize, arn: &str, status: &str, reason: Option<String>) {
         let now = self.now;
+        self.terminal_log.push((now, status.to_string()));
         if let Some(sd) = self.services[i].sds.iter_mut().find(|sd| sd.arn == arn) {
             sd.status = status.into();
             sd.status_reason = reason;

@@ -1,0 +1,293 @@
+//! `cargo bench`: how soon fgdeploy notices what AWS did, and how many calls it spends, against
+//! two reference pollers implemented as the peers document them — all on the simulator with
+//! virtual time, so every figure is a ratio measured in one run. Prints a table and writes
+//! `target/bench.json` (or $FGDEPLOY_BENCH_JSON). It asserts nothing.
+//!
+//! - fgdeploy: the real engine (adaptive 2 s → 15 s polling of DescribeServices +
+//!   DescribeServiceDeployments; GetDeployment/GetDeploymentTarget for CodeDeploy).
+//! - ecspresso-like: DescribeServices + DescribeServiceDeployments every 10 s (GetDeployment for
+//!   CodeDeploy) until the service deployment is terminal.
+//! - aws-cli-like: `services-stable` every 15 s (one deployment, running == desired); for
+//!   CodeDeploy the DeploymentSuccessful waiter (GetDeployment every 15 s until Succeeded).
+//!
+//! Detection latency = virtual seconds from the moment the simulated deployment reached the
+//! state the tool must react to (SUCCESSFUL, a rollback starting, 100 % on green) to the tool's
+//! reaction. A 50-service fleet scenario is not here: fleet releases are not implemented yet.
+
+use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
+use fgdeploy::ports::{Ports, UpdateService};
+use fgdeploy::sandbox::{LoopbackApp, seed_deployment_group, seeded};
+use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::spec::Spec;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TEMPLATE: &str = r#"{"family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+ "containerDefinitions": [{"name": "web", "image": "{{ image }}", "portMappings": [{"containerPort": 8080}]}]}"#;
+
+struct Scenario {
+    name: &'static str,
+    desired: i32,
+    faults: Faults,
+    blue_green: bool,
+}
+
+/// Records events and the call count when the deployment starts (setup calls are not watching).
+struct Sink {
+    rec: Recorder,
+    sim: Sim,
+    at_start: std::sync::Mutex<Option<u64>>,
+}
+
+impl fgdeploy::engine::EventSink for Sink {
+    fn emit(&self, at: f64, service: &str, event: &Event) {
+        if matches!(event, Event::DeploymentStarted { .. })
+            && let Ok(mut s) = self.at_start.lock()
+        {
+            *s = Some(self.sim.calls().total());
+        }
+        self.rec.emit(at, service, event);
+    }
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Row {
+    scenario: String,
+    tool: String,
+    outcome: String,
+    latency_s: Option<f64>,
+    calls: u64,
+    /// Calls after the deployment started (what watching costs).
+    watch_calls: u64,
+    calls_per_min: f64,
+    rollout_s: f64,
+    by_op: BTreeMap<String, u64>,
+    cpu_ms: Option<f64>,
+    peak_rss_mb: Option<f64>,
+}
+
+fn rusage() -> (f64, f64) {
+    // SAFETY: getrusage writes into the zeroed struct we pass; no other invariant.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let cpu =
+        (u.ru_utime.tv_sec as f64 + u.ru_stime.tv_sec as f64) * 1000.0 + (u.ru_utime.tv_usec as f64 + u.ru_stime.tv_usec as f64) / 1000.0;
+    (cpu, u.ru_maxrss as f64 / 1024.0)
+}
+
+fn spec_for(dir: &std::path::Path, s: &Scenario) -> Spec {
+    let mut text = format!(
+        "[service]\ncluster = \"demo\"\nname = \"web\"\ndesired_count = {}\n[image]\nrepository = \"web\"\ntag = \"v2\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n[deploy]\ntimeout = \"2h\"\n",
+        s.desired
+    );
+    if s.blue_green {
+        text = text.replace("[deploy]\n", "[deploy]\nstrategy = \"blue-green\"\n")
+            + "[deploy.blue_green]\ncontainer_port = 8080\ndeployment_config = \"CodeDeployDefault.ECSCanary10Percent5Minutes\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\nconsecutive = 1\n";
+    }
+    std::fs::write(dir.join("web.taskdef.json"), TEMPLATE).expect("template");
+    std::fs::write(dir.join("web.toml"), text).expect("spec");
+    Spec::load(&dir.join("web.toml"), None).expect("spec loads")
+}
+
+fn world(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Sim {
+    let sim = seeded(spec, s.faults.clone()).expect("seed");
+    if s.blue_green {
+        seed_deployment_group(&sim, spec, app.port, app.port);
+    }
+    sim
+}
+
+/// The first terminal state after `after`.
+fn terminal(sim: &Sim, after: f64) -> Option<(f64, String)> {
+    sim.world().terminal_log.iter().find(|(t, _)| *t >= after).cloned()
+}
+
+async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
+    let sim = world(spec, s, app);
+    let sink = Arc::new(Sink { rec: Recorder::default(), sim: sim.clone(), at_start: Default::default() });
+    let mut engine = Engine::new(sim.ports(), sink.clone(), Interrupt::default());
+    let (cpu0, _) = rusage();
+    let wall = Instant::now();
+    let result = engine.release(spec, &ReleaseOptions::default()).await;
+    let _ = wall.elapsed();
+    let (cpu1, rss) = rusage();
+    let events = sink.rec.0.lock().expect("events").clone();
+    let start = events.iter().find(|(_, e)| matches!(e, Event::DeploymentStarted { .. })).map_or(0.0, |(t, _)| *t);
+    let reaction = events
+        .iter()
+        .find(|(_, e)| {
+            matches!(e, Event::RollbackStarted { .. })
+                || matches!(e, Event::StageFinished { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy)
+        })
+        .map(|(t, _)| *t);
+    let term = terminal(&sim, start);
+    let calls = sim.calls().total();
+    let watch_calls = calls - sink.at_start.lock().ok().and_then(|s| *s).unwrap_or(0);
+    let rollout = reaction.unwrap_or(start) - start;
+    Row {
+        scenario: s.name.into(),
+        tool: "fgdeploy".into(),
+        outcome: result.as_ref().map_or_else(|e| e.kind().to_string(), |r| r.outcome.to_string()),
+        latency_s: term.zip(reaction).map(|((t, _), r)| r - t),
+        calls,
+        watch_calls,
+        calls_per_min: watch_calls as f64 / (rollout.max(1.0) / 60.0),
+        rollout_s: rollout,
+        by_op: sim.calls().snapshot(),
+        cpu_ms: Some(cpu1 - cpu0),
+        peak_rss_mb: Some(rss),
+    }
+}
+
+/// A reference poller: registers and starts the deployment as any tool would, then polls.
+async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64, cli: bool) -> Row {
+    let sim = world(spec, s, app);
+    let ports: Ports = sim.ports();
+    let td = spec.render_task_definition("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2").expect("td");
+    let reg = ports.ecs.register_task_definition(&td).await.expect("register");
+    let start = ports.clock.now();
+    let before = sim.calls().total();
+    let mut outcome = "timeout".to_string();
+    let mut reaction = None;
+    if s.blue_green {
+        let bg = spec.file.deploy.blue_green.clone().expect("bg");
+        let svc = ports.ecs.describe_service("demo", "web").await.expect("ok").expect("svc");
+        let content = fgdeploy::engine::appspec(spec, &bg, &reg.arn, &svc);
+        let id = ports
+            .codedeploy
+            .create_deployment(
+                "AppECS-demo-web",
+                "DgpECS-demo-web",
+                Some(&bg.deployment_config),
+                &content,
+                &fgdeploy::engine::sha256_hex(&content),
+            )
+            .await
+            .expect("create");
+        for _ in 0..2000 {
+            ports.clock.sleep(Duration::from_secs(every)).await;
+            let d = ports.codedeploy.deployment(&id).await.expect("get");
+            if d.status == "Ready" {
+                // These tools have no test gate of their own: continue at once.
+                let _ = ports.codedeploy.continue_deployment(&id, "READY_WAIT").await;
+            }
+            let done = if cli { d.status == "Succeeded" } else { d.status == "Succeeded" || (d.termination_wait_started && !cli) };
+            if done || matches!(d.status.as_str(), "Failed" | "Stopped") {
+                outcome = d.status.clone();
+                reaction = Some(ports.clock.now());
+                break;
+            }
+        }
+    } else {
+        let svc = ports
+            .ecs
+            .update_service(&UpdateService {
+                cluster: "demo".into(),
+                service: "web".into(),
+                task_definition: reg.arn.clone(),
+                desired_count: None,
+                deployment_config: None,
+                native: None,
+            })
+            .await
+            .expect("update");
+        let sd = svc.current_service_deployment.clone();
+        for _ in 0..2000 {
+            ports.clock.sleep(Duration::from_secs(every)).await;
+            let svc = ports.ecs.describe_service("demo", "web").await.expect("describe").expect("svc");
+            if cli {
+                if svc.deployments.len() == 1 && svc.running_count == svc.desired_count {
+                    // services-stable: "stable" even when ECS rolled back to the old revision.
+                    outcome = if svc.task_definition == reg.arn { "stable (new)".into() } else { "stable (old revision!)".into() };
+                    reaction = Some(ports.clock.now());
+                    break;
+                }
+            } else if let Some(arn) = &sd {
+                let d = ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await.expect("sd");
+                if let Some(d) = d.first()
+                    && (d.is_terminal() || d.status.starts_with("ROLLBACK"))
+                {
+                    outcome = d.status.clone();
+                    reaction = Some(ports.clock.now());
+                    break;
+                }
+            }
+        }
+    }
+    let term = terminal(&sim, start);
+    let calls = sim.calls().total() - before;
+    let rollout = reaction.unwrap_or(start) - start;
+    Row {
+        scenario: s.name.into(),
+        tool: if cli { format!("aws-cli-like {every}s") } else { format!("ecspresso-like {every}s") },
+        outcome,
+        latency_s: term.zip(reaction).map(|((t, _), r)| (r - t).max(0.0)),
+        calls,
+        watch_calls: calls,
+        calls_per_min: calls as f64 / (rollout.max(1.0) / 60.0),
+        rollout_s: rollout,
+        by_op: sim.calls().snapshot(),
+        cpu_ms: None,
+        peak_rss_mb: None,
+    }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let mut fail_start = Faults::default();
+        fail_start.fail_start.insert(":v2".into());
+        let scenarios = vec![
+            Scenario { name: "rolling-4", desired: 4, faults: Faults::default(), blue_green: false },
+            Scenario { name: "rolling-10", desired: 10, faults: Faults::default(), blue_green: false },
+            Scenario { name: "rolling-100", desired: 100, faults: Faults::default(), blue_green: false },
+            Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false },
+            Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true },
+        ];
+        let app = LoopbackApp::start(200).expect("listener");
+        let mut rows = Vec::new();
+        for s in &scenarios {
+            let dir = tempfile::tempdir().expect("dir");
+            let spec = spec_for(dir.path(), s);
+            rows.push(fgdeploy_run(&spec, s, &app).await);
+            rows.push(reference_run(&spec, s, &app, 10, false).await);
+            rows.push(reference_run(&spec, s, &app, 15, true).await);
+        }
+        println!(
+            "{:<18} {:<20} {:<24} {:>10} {:>7} {:>7} {:>9} {:>9} {:>8} {:>8}",
+            "scenario", "tool", "outcome", "latency s", "calls", "watch", "watch/min", "rollout s", "cpu ms", "rss MB"
+        );
+        for r in &rows {
+            println!(
+                "{:<18} {:<20} {:<24} {:>10} {:>7} {:>7} {:>9.2} {:>9.0} {:>8} {:>8}",
+                r.scenario,
+                r.tool,
+                r.outcome,
+                r.latency_s.map_or("-".into(), |l| format!("{l:.1}")),
+                r.calls,
+                r.watch_calls,
+                r.calls_per_min,
+                r.rollout_s,
+                r.cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
+                r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0}"))
+            );
+        }
+        let mut by_tool: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for r in &rows {
+            if let Some(l) = r.latency_s {
+                by_tool.entry(r.tool.as_str()).or_default().push(l);
+            }
+        }
+        for (tool, ls) in &by_tool {
+            let mean = ls.iter().sum::<f64>() / ls.len() as f64;
+            let max = ls.iter().cloned().fold(0.0, f64::max);
+            println!("detection latency {tool:<20} mean {mean:.1} s, max {max:.1} s");
+        }
+        let path = std::env::var("FGDEPLOY_BENCH_JSON").unwrap_or_else(|_| "target/bench.json".into());
+        match std::fs::write(&path, serde_json::to_string_pretty(&rows).expect("json")) {
+            Ok(()) => println!("written {path}"),
+            Err(e) => eprintln!("cannot write {path}: {e}"),
+        }
+    });
+}
