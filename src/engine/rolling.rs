@@ -128,6 +128,8 @@ pub(super) struct WatchState {
     seen_failed: BTreeSet<String>,
     last_fingerprint: String,
     last_failed_count: i32,
+    last_sd: Option<ServiceDeployment>,
+    tick: u64,
 }
 
 impl WatchState {
@@ -148,7 +150,7 @@ impl Engine {
                 return Ok((Verdict::Failed(FailKind::Interrupted), last));
             }
             let now = self.ports.clock.now();
-            match self.observe_once(t).await {
+            match self.observe_once(t, ws).await {
                 Ok((svc, sd)) => {
                     errors_in_row = 0;
                     let changed = self.report_progress(t, ws, &svc, sd.as_ref(), target_td).await;
@@ -175,16 +177,28 @@ impl Engine {
         }
     }
 
-    async fn observe_once(&self, t: &Tracker) -> std::result::Result<(ServiceState, Option<ServiceDeployment>), PortError> {
+    /// One DescribeServices per tick; DescribeServiceDeployments only when the service shows
+    /// that something decisive may have happened (our deployment no longer IN_PROGRESS, another
+    /// PRIMARY) or every fourth tick as a safety net — half the calls of describing both.
+    async fn observe_once(
+        &self,
+        t: &Tracker,
+        ws: &mut WatchState,
+    ) -> std::result::Result<(ServiceState, Option<ServiceDeployment>), PortError> {
         let svc = self.ports.ecs.describe_service(&t.cluster, &t.service).await?.ok_or_else(|| PortError::NotFound {
             op: "ecs:DescribeServices".into(),
             message: format!("service {} disappeared during the release", t.service),
         })?;
-        let sd = match &t.service_deployment_arn {
-            Some(arn) => self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next(),
-            None => None,
-        };
-        Ok((svc, sd))
+        ws.tick += 1;
+        let ours = svc.deployment(&t.deployment_id);
+        let decisive =
+            ours.is_none_or(|d| d.rollout_state.as_deref() != Some("IN_PROGRESS")) || svc.primary().is_none_or(|p| p.id != t.deployment_id);
+        if let Some(arn) = &t.service_deployment_arn
+            && (decisive || ws.last_sd.is_none() || ws.tick.is_multiple_of(4))
+        {
+            ws.last_sd = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next();
+        }
+        Ok((svc, ws.last_sd.clone()))
     }
 
     /// Emit progress, new service events and newly failed tasks. Returns whether anything changed.
