@@ -314,11 +314,6 @@ impl Ecs for Aws {
             b = b.deployment_configuration(cfg.build());
         }
         if let Some(n) = &req.native {
-            let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError::Rejected {
-                op: op.into(),
-                code: "InvalidRequest".into(),
-                message: e.to_string(),
-            };
             let mut cfg = t::DeploymentConfiguration::builder()
                 .strategy(t::DeploymentStrategy::from(n.strategy.as_str()))
                 .set_bake_time_in_minutes(n.bake_time_minutes);
@@ -344,7 +339,6 @@ impl Ecs for Aws {
                     .set_test_listener_rule(lb.test_listener_rule.clone())
                     .role_arn(&lb.role_arn)
                     .build();
-                let _ = invalid;
                 b = b.load_balancers(
                     t::LoadBalancer::builder()
                         .target_group_arn(&lb.target_group_arn)
@@ -657,17 +651,7 @@ impl Ecr for Aws {
     }
 
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
-        let op = "ecr:BatchGetImage";
-        self.calls.record(op);
-        let out = self
-            .ecr
-            .batch_get_image()
-            .repository_name(repository)
-            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(tag).build())
-            .send()
-            .await
-            .map_err(|e| map_err(op, e))?;
         // A missing tag comes back in `failures` (ImageNotFound), not as an error.
-        Ok(out.images().first().and_then(|i| i.image_id()).and_then(|i| i.image_digest()).map(str::to_string))
+        Ok(self.manifest(repository, tag).await?.and_then(|m| m.digest))
     }
 }

@@ -94,15 +94,7 @@ impl Engine {
     }
 
     /// Ok(true) when the deployment succeeded, Ok(false) when started and not watched.
-    pub(super) async fn deploy_native(
-        &self,
-        spec: &Spec,
-        n: &Native,
-        svc: &ServiceState,
-        new_td: &str,
-        timeout: Duration,
-        no_wait: bool,
-    ) -> Result<bool> {
+    pub(super) async fn deploy_native(&self, spec: &Spec, n: &Native, new_td: &str, timeout: Duration, no_wait: bool) -> Result<bool> {
         let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
         let update = UpdateService {
             cluster: spec.cluster().to_string(),
@@ -124,7 +116,6 @@ impl Engine {
             service_deployment_arn: Some(arn.clone()),
             task_definition: new_td.to_string(),
         });
-        let _ = svc;
         if no_wait {
             return Ok(false);
         }

@@ -180,7 +180,7 @@ impl Engine {
         let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
         if let Some(n) = &native {
-            let done = self.deploy_native(spec, n, &live.service, &new_td, timeout, opts.no_wait).await?;
+            let done = self.deploy_native(spec, n, &new_td, timeout, opts.no_wait).await?;
             self.stage_end(Stage::Deploy, t, stages);
             let outcome = if done { "deployed" } else { "started" };
             return Ok(ReleaseReport { plan, outcome, task_definition: Some(new_td) });
