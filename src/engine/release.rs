@@ -27,6 +27,28 @@ pub struct ReleaseOptions {
     pub wait_termination: bool,
 }
 
+/// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
+pub enum Prepared {
+    Done(ReleaseReport),
+    Ready(Box<ReadyRelease>),
+}
+
+/// What the deploy stage needs from the stages before it.
+pub struct ReadyRelease {
+    pub plan: Plan,
+    live: crate::plan::Live,
+    pub new_td: String,
+    pub previous_td: String,
+    blue_green: Option<super::bluegreen::BlueGreen>,
+    native: Option<super::native::Native>,
+}
+
+impl Prepared {
+    fn done(report: ReleaseReport) -> Prepared {
+        Prepared::Done(report)
+    }
+}
+
 /// What a release did, when it did not fail.
 #[derive(Debug, Clone)]
 pub struct ReleaseReport {
@@ -75,11 +97,17 @@ impl Engine {
     }
 
     async fn release_inner(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<ReleaseReport> {
+        let p = self.prepare(spec, opts, stages).await?;
+        self.deploy_prepared(spec, opts, p, stages).await
+    }
+
+    /// Everything before the deployment: observe, plan, guards, build, migrate, register.
+    pub(super) async fn prepare(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<Prepared> {
         let live = super::observe(spec, &self.ports).await?;
         let plan = plan::build(spec, &live, &opts.plan)?;
         self.emit(Event::Plan { plan: Box::new(plan.clone()) });
         if opts.dry_run {
-            return Ok(ReleaseReport { plan, outcome: "planned", task_definition: None });
+            return Ok(Prepared::done(ReleaseReport { plan, outcome: "planned", task_definition: None }));
         }
         if !opts.force {
             self.guard(&live.service).await?;
@@ -173,9 +201,23 @@ impl Engine {
         if !plan.runs(Stage::Deploy) {
             self.emit(Event::StageSkipped { stage: Stage::Deploy, reason: "nothing changed".into() });
             self.emit(Event::StageSkipped { stage: Stage::Verify, reason: "nothing deployed".into() });
-            return Ok(ReleaseReport { plan, outcome: "unchanged", task_definition: Some(new_td) });
+            return Ok(Prepared::done(ReleaseReport { plan, outcome: "unchanged", task_definition: Some(new_td) }));
         }
+        Ok(Prepared::Ready(Box::new(ReadyRelease { plan, live, new_td, previous_td, blue_green, native })))
+    }
 
+    /// The deployment and its verification, for a prepared release.
+    pub(super) async fn deploy_prepared(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        p: Prepared,
+        stages: &mut Vec<StageTime>,
+    ) -> Result<ReleaseReport> {
+        let ReadyRelease { plan, live, new_td, previous_td, blue_green, native } = match p {
+            Prepared::Done(report) => return Ok(report),
+            Prepared::Ready(r) => *r,
+        };
         // deploy
         let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
