@@ -191,8 +191,18 @@ pub struct PlanArgs {
 
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
+    /// Deployspecs: a file, or a folder of them; repeat -f to release several services (a fleet).
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+    /// Fleet: how many deployments run at once.
+    #[arg(long, default_value_t = 4)]
+    pub parallel: usize,
+    /// Fleet: what a failure does to the other services.
+    #[arg(long, value_enum, default_value_t = crate::engine::FleetPolicy::Independent)]
+    pub policy: crate::engine::FleetPolicy,
     #[command(flatten)]
     pub flags: PlanFlags,
     #[command(flatten)]
@@ -417,7 +427,11 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             release(cli, &spec, &a.flags, &a.target, opts, None).await
         }
         Command::Release(a) => {
-            let spec = load(&a.spec)?;
+            let paths = expand_files(&a.files)?;
+            if paths.len() > 1 {
+                return fleet(cli, a, &paths).await;
+            }
+            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
             let opts = ReleaseOptions {
                 plan: a.flags.options(),
                 force: a.force,
@@ -553,6 +567,82 @@ async fn release(
     let result = engine.release(spec, &opts).await;
     c.renderer.finish();
     Ok(result?.exit_code(dry_run))
+}
+
+/// `-f` values: files as given; a folder means every `*.toml` in it, sorted.
+fn expand_files(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut out = Vec::new();
+    for f in files {
+        if f.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(f)
+                .map_err(|e| {
+                    crate::error::InputError::new(f, format!("cannot read the folder: {e}"), "pass a deployspec file or a readable folder")
+                })?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            if found.is_empty() {
+                return Err(crate::error::InputError::new(
+                    f,
+                    "no *.toml deployspecs in this folder",
+                    "pass the folder that holds them, or files",
+                )
+                .into());
+            }
+            out.extend(found);
+        } else {
+            out.push(f.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Several deployspecs: one fleet release, one summary.
+async fn fleet(cli: &Cli, a: &ReleaseArgs, paths: &[PathBuf]) -> Result<i32, Error> {
+    let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+    let c = ctx(cli);
+    let ports = if a.target.sandbox {
+        sandbox::fleet_world_for(&specs, a.target.scenario)?.ports()
+    } else {
+        let region = specs.iter().find_map(|s| s.file.service.region.clone());
+        crate::aws::connect(region.as_deref()).await?
+    };
+    c.renderer.prefix_service();
+    let interrupt = Interrupt::default();
+    install_signals(interrupt.clone());
+    let opts = ReleaseOptions {
+        plan: a.flags.options(),
+        force: a.force,
+        dry_run: a.dry_run,
+        no_wait: a.no_wait,
+        timeout: a.timeout,
+        no_test_gate: a.no_test_gate,
+        wait_termination: a.wait_termination,
+    };
+    let report = crate::engine::release_fleet(&ports, c.renderer.clone(), &interrupt, &specs, &opts, a.parallel, a.policy).await;
+    c.renderer.finish();
+    let report = report?;
+    let doc = serde_json::json!({"event": "fleet_finished", "fleet": report});
+    if let Some(path) = &a.summary_file
+        && let Err(e) = std::fs::write(path, format!("{doc:#}\n"))
+    {
+        eprintln!("warning: cannot write the summary to {}: {e}", path.display());
+    }
+    if cli.output == Output::Json {
+        println!("{doc}");
+    } else {
+        println!(
+            "Fleet: {} service(s) in {:.0}s (virtual in the sandbox), {} AWS calls",
+            report.outcomes.len(),
+            report.secs,
+            report.api_calls_total
+        );
+        for o in &report.outcomes {
+            println!("  {:<20} {:<22} exit {:<2} {}", o.service, o.outcome, o.exit_code, o.message.lines().next().unwrap_or(""));
+        }
+    }
+    Ok(report.exit_code)
 }
 
 /// Passes events on, and writes the `finished` event as JSON to a file.

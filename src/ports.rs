@@ -527,6 +527,10 @@ pub trait Builder: Send + Sync {
 pub trait Clock: Send + Sync {
     fn now(&self) -> Timestamp;
     async fn sleep(&self, d: std::time::Duration);
+    /// Several engines are about to share this clock concurrently (a fleet release): a virtual
+    /// clock then advances only when all of them sleep. A real clock ignores it.
+    fn join(&self) {}
+    fn leave(&self) {}
 }
 
 /// Everything the engine needs from the outside world.

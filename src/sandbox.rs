@@ -147,14 +147,55 @@ pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: 
 
 /// A sandbox world for `spec` with the given faults (see [`world_for`]).
 pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
+    let mut world = World::new(faults);
+    seed_into(&mut world, spec)?;
+    // Seeding is not part of what the tests observe.
+    world.mutations.clear();
+    Ok(Sim::new(world))
+}
+
+/// One simulated account with every spec's service (a fleet).
+pub fn seeded_fleet(specs: &[Spec], faults: Faults) -> Result<Sim> {
+    let mut world = World::new(faults);
+    for s in specs {
+        seed_into(&mut world, s)?;
+    }
+    world.mutations.clear();
+    Ok(Sim::new(world))
+}
+
+/// The fleet sandbox: every service, and a loopback listener for the blue/green ones.
+pub fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
+    let mut faults = Faults::default();
+    if let Some(first) = specs.first() {
+        let marker = format!(":{}", first.file.image.tag);
+        match scenario {
+            Scenario::FailStart => {
+                faults.fail_start.insert(marker);
+            }
+            Scenario::Unhealthy => {
+                faults.unhealthy.insert(marker);
+            }
+            Scenario::ThrottleStorm => faults.throttle_every = Some(3),
+            _ => {}
+        }
+    }
+    let sim = seeded_fleet(specs, faults)?;
+    for s in specs.iter().filter(|s| controller(s) == "CODE_DEPLOY") {
+        let app = LoopbackApp::start(200).map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
+        seed_deployment_group(&sim, s, app.port, app.port);
+    }
+    Ok(sim)
+}
+
+fn seed_into(world: &mut World, spec: &Spec) -> Result<()> {
     let repo = repo_name(&spec.file.image.repository);
     let tag = spec.file.image.tag.clone();
-    let mut world = World::new(faults);
     // With a [build] section the sandbox builds (and checks the context exists); without one
     // the image is taken as pushed by someone else.
     if spec.file.build.is_some() {
         world.create_repository(&repo);
-    } else {
+    } else if world.image_digest(&repo, &tag).is_none() {
         world.put_image(&repo, &tag);
     }
     let uri = world.repository_uri(&repo)?;
@@ -173,9 +214,7 @@ pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
     } else {
         world.seed_service(seed);
     }
-    // Seeding is not part of what the tests observe.
-    world.mutations.clear();
-    Ok(Sim::new(world))
+    Ok(())
 }
 
 fn repo_name(repo: &str) -> String {

@@ -3,6 +3,7 @@
 
 mod bluegreen;
 mod checks;
+mod fleet;
 mod init;
 mod native;
 mod observe;
@@ -14,6 +15,7 @@ mod rolling;
 mod status;
 
 pub use bluegreen::{appspec, sha256_hex};
+pub use fleet::{FleetOutcome, FleetPolicy, FleetReport, release_fleet};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};
@@ -181,7 +183,7 @@ impl Interrupt {
     pub fn is_set(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
-    async fn wait(&self) {
+    pub async fn wait(&self) {
         if !self.is_set() {
             self.notify.notified().await
         }

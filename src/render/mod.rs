@@ -56,6 +56,8 @@ pub struct Renderer {
     color: bool,
     bar: Option<ProgressBar>,
     out: Mutex<Box<dyn Write + Send>>,
+    /// Fleet releases: name the service on every line.
+    prefix_service: std::sync::atomic::AtomicBool,
 }
 
 impl Renderer {
@@ -66,7 +68,12 @@ impl Renderer {
             pb.enable_steady_tick(Duration::from_millis(120));
             pb
         });
-        Renderer { style, verbosity, color, bar, out: Mutex::new(out) }
+        Renderer { style, verbosity, color, bar, out: Mutex::new(out), prefix_service: false.into() }
+    }
+
+    /// Prefix every human line with its service (fleet releases).
+    pub fn prefix_service(&self) {
+        self.prefix_service.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn print(&self, s: &str) {
@@ -113,6 +120,11 @@ impl EventSink for Renderer {
             pb.set_message(text.clone());
         }
         let stamp = human::clock(at);
+        let text = if self.prefix_service.load(std::sync::atomic::Ordering::Relaxed) && !service.is_empty() {
+            format!("{service}: {text}")
+        } else {
+            text
+        };
         let line = if self.style == Style::Tty { text.clone() } else { format!("[{stamp}] {text}") };
         if self.style == Style::Github {
             match event {

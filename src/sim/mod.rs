@@ -31,11 +31,21 @@ use std::time::Duration;
 pub struct Sim {
     world: Arc<Mutex<World>>,
     calls: CallCounter,
+    clock: Arc<Mutex<VirtualClock>>,
+}
+
+/// Engines sharing the virtual clock: time moves to the earliest wake-up once every
+/// participant sleeps, so concurrent releases see one consistent time line.
+#[derive(Default)]
+struct VirtualClock {
+    participants: usize,
+    next_id: u64,
+    sleepers: std::collections::BTreeMap<u64, f64>,
 }
 
 impl Sim {
     pub fn new(world: World) -> Sim {
-        Sim { world: Arc::new(Mutex::new(world)), calls: CallCounter::default() }
+        Sim { world: Arc::new(Mutex::new(world)), calls: CallCounter::default(), clock: Arc::new(Mutex::new(VirtualClock::default())) }
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -281,6 +291,54 @@ impl Clock for Sim {
         self.world().now()
     }
     async fn sleep(&self, d: Duration) {
-        self.world().advance(d.as_secs_f64());
+        let shared = self.clock.lock().map(|c| c.participants > 1).unwrap_or(false);
+        if !shared {
+            self.world().advance(d.as_secs_f64());
+            return;
+        }
+        let deadline = self.world().now() + d.as_secs_f64();
+        let id = {
+            let mut c = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+            c.next_id += 1;
+            let id = c.next_id;
+            c.sleepers.insert(id, deadline);
+            id
+        };
+        // A sleep cut short (select! on an interrupt drops it) must not leave its wake-up behind.
+        struct Leave<'a>(&'a Mutex<VirtualClock>, u64);
+        impl Drop for Leave<'_> {
+            fn drop(&mut self) {
+                if let Ok(mut c) = self.0.lock() {
+                    c.sleepers.remove(&self.1);
+                }
+            }
+        }
+        let _leave = Leave(&self.clock, id);
+        loop {
+            {
+                let c = self.clock.lock().unwrap_or_else(|e| e.into_inner());
+                let mut w = self.world();
+                if w.now() >= deadline {
+                    return;
+                }
+                if c.sleepers.len() >= c.participants
+                    && let Some(min) = c.sleepers.values().cloned().reduce(f64::min)
+                {
+                    let now = w.now();
+                    w.advance((min - now).max(0.0));
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    fn join(&self) {
+        if let Ok(mut c) = self.clock.lock() {
+            c.participants += 1;
+        }
+    }
+    fn leave(&self) {
+        if let Ok(mut c) = self.clock.lock() {
+            c.participants = c.participants.saturating_sub(1);
+        }
     }
 }

@@ -36,6 +36,9 @@ pub struct ServiceSection {
     /// Desired task count to set on release; default: keep the live count.
     #[serde(default)]
     pub desired_count: Option<i32>,
+    /// Fleet releases: services whose stages (migration first) must run before this one's.
+    #[serde(default)]
+    pub depends_on: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

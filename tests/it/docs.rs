@@ -19,7 +19,13 @@ fn read(p: &str) -> String {
 /// until it is added here — and then the README must document it.
 fn every_field() -> SpecFile {
     SpecFile {
-        service: ServiceSection { cluster: "c".into(), name: "s".into(), region: Some("r".into()), desired_count: Some(1) },
+        service: ServiceSection {
+            cluster: "c".into(),
+            name: "s".into(),
+            region: Some("r".into()),
+            desired_count: Some(1),
+            depends_on: vec![],
+        },
         image: ImageSection { repository: "r".into(), tag: "t".into(), create_repository: true, pin_digest: true },
         build: Some(BuildSection {
             context: ".".into(),

@@ -5,6 +5,7 @@ mod bad_inputs;
 mod docs;
 mod engine;
 mod faults;
+mod fleet;
 mod fuzz;
 mod harness;
 mod moto;

@@ -1,0 +1,271 @@
+//! Fleet releases: many deployspecs in one run. The stages before the deployment run one
+//! service at a time, in `depends_on` order (so migrations run in the declared order and an image
+//! shared by several specs is built once: later specs find it in ECR); then the deployments run
+//! in parallel, at most `parallel` at once, sharing one AWS client and rate budget. A failure
+//! rolls back that service; `fail-fast` also stops (and rolls back) the others in flight;
+//! `all-or-nothing` also rolls back the services that succeeded.
+
+use super::{Engine, EventSink, Interrupt, ReleaseOptions};
+use crate::error::{Error, InputError, exit};
+use crate::ports::Ports;
+use crate::spec::{OnInterrupt, Spec};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FleetPolicy {
+    /// Each service stands alone: a failure rolls back that service only.
+    #[default]
+    Independent,
+    /// The first failure stops and rolls back the deployments still in flight; services not
+    /// yet started are skipped.
+    FailFast,
+    /// Any failure rolls back every service of the fleet, including those that succeeded.
+    AllOrNothing,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetOutcome {
+    pub service: String,
+    pub deployspec: String,
+    pub outcome: String,
+    pub exit_code: i32,
+    pub message: String,
+    pub task_definition: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetReport {
+    pub outcomes: Vec<FleetOutcome>,
+    pub exit_code: i32,
+    pub api_calls: BTreeMap<String, u64>,
+    pub api_calls_total: u64,
+    pub secs: f64,
+}
+
+/// Fail-fast: the first rollback anywhere stops the others at once (not when that service's
+/// own rollback has finished).
+struct FailFast {
+    inner: Arc<dyn EventSink>,
+    stop: Interrupt,
+}
+
+impl EventSink for FailFast {
+    fn emit(&self, at: f64, service: &str, event: &super::Event) {
+        if matches!(event, super::Event::RollbackStarted { .. }) {
+            self.stop.trigger();
+        }
+        self.inner.emit(at, service, event);
+    }
+}
+
+/// Worst first: the fleet's exit code is the most severe of its services'.
+fn severity(code: i32) -> i32 {
+    match code {
+        exit::MANUAL_ACTION => 100,
+        exit::INTERNAL => 90,
+        exit::ROLLED_BACK => 80,
+        exit::MIGRATION_FAILED => 70,
+        exit::BUILD_FAILED => 60,
+        exit::DETACHED => 55,
+        exit::CONFLICT => 50,
+        exit::AWS => 40,
+        exit::INPUT => 30,
+        exit::CHANGES => 10,
+        _ => 0,
+    }
+}
+
+/// `depends_on` order; a cycle or an unknown name is an input error.
+pub fn order(specs: &[Spec]) -> Result<Vec<usize>, InputError> {
+    let names: Vec<&str> = specs.iter().map(|s| s.service()).collect();
+    for s in specs {
+        for d in &s.file.service.depends_on {
+            if !names.contains(&d.as_str()) {
+                return Err(InputError::new(
+                    &s.path,
+                    format!("depends_on names {d:?}, which is not released in this run"),
+                    format!("release it too (-f), or remove it; services here: {}", names.join(", ")),
+                )
+                .at_field("service.depends_on"));
+            }
+        }
+    }
+    let mut done: Vec<usize> = Vec::new();
+    while done.len() < specs.len() {
+        let next = (0..specs.len())
+            .find(|i| !done.contains(i) && specs[*i].file.service.depends_on.iter().all(|d| done.iter().any(|j| specs[*j].service() == d)));
+        match next {
+            Some(i) => done.push(i),
+            None => {
+                let stuck: Vec<&str> = (0..specs.len()).filter(|i| !done.contains(i)).map(|i| specs[i].service()).collect();
+                return Err(InputError::new(
+                    &specs[stuck.len().min(specs.len()) - 1].path,
+                    format!("depends_on has a cycle among {}", stuck.join(", ")),
+                    "remove one of the dependencies",
+                )
+                .at_field("service.depends_on"));
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn outcome_of(spec: &Spec, r: &Result<super::ReleaseReport, Error>) -> FleetOutcome {
+    let (outcome, exit_code, message, td) = match r {
+        Ok(rep) => (
+            rep.outcome.to_string(),
+            exit::OK,
+            format!("{} {}", rep.outcome, rep.task_definition.clone().unwrap_or_default()),
+            rep.task_definition.clone(),
+        ),
+        Err(e) => (e.kind().to_string(), e.exit_code(), e.to_string(), None),
+    };
+    FleetOutcome {
+        service: spec.service().to_string(),
+        deployspec: spec.path.display().to_string(),
+        outcome,
+        exit_code,
+        message,
+        task_definition: td,
+    }
+}
+
+pub async fn release_fleet(
+    ports: &Ports,
+    sink: Arc<dyn EventSink>,
+    interrupt: &Interrupt,
+    specs: &[Spec],
+    opts: &ReleaseOptions,
+    parallel: usize,
+    policy: FleetPolicy,
+) -> Result<FleetReport, Error> {
+    let t0 = ports.clock.now();
+    let order = order(specs)?;
+    let mut outcomes: Vec<Option<FleetOutcome>> = vec![None; specs.len()];
+    let mut ready = Vec::new();
+    let mut failed = false;
+    // Phase 1: one at a time, in dependency order.
+    for &i in &order {
+        let spec = &specs[i];
+        if failed && policy != FleetPolicy::Independent {
+            outcomes[i] = Some(FleetOutcome {
+                service: spec.service().into(),
+                deployspec: spec.path.display().to_string(),
+                outcome: "skipped".into(),
+                exit_code: exit::OK,
+                message: "skipped: another service failed first".into(),
+                task_definition: None,
+            });
+            continue;
+        }
+        let mut engine = Engine::new(ports.clone(), sink.clone(), interrupt.clone());
+        engine.service = spec.service().to_string();
+        let mut stages = Vec::new();
+        match engine.prepare(spec, opts, &mut stages).await {
+            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(rep))),
+            Ok(super::release::Prepared::Ready(r)) => ready.push((i, r)),
+            Err(e) => {
+                failed = true;
+                outcomes[i] = Some(outcome_of(spec, &Err(e)));
+            }
+        }
+    }
+    // Phase 2: the deployments, in parallel.
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
+    let stop_all = Interrupt::default();
+    let sink: Arc<dyn EventSink> =
+        if policy == FleetPolicy::FailFast { Arc::new(FailFast { inner: sink.clone(), stop: stop_all.clone() }) } else { sink };
+    let mut set = tokio::task::JoinSet::new();
+    let mut previous: BTreeMap<usize, String> = BTreeMap::new();
+    if failed && policy != FleetPolicy::Independent {
+        for (i, _) in &ready {
+            outcomes[*i] = Some(FleetOutcome {
+                service: specs[*i].service().into(),
+                deployspec: specs[*i].path.display().to_string(),
+                outcome: "skipped".into(),
+                exit_code: exit::OK,
+                message: "registered, not deployed: another service failed first".into(),
+                task_definition: None,
+            });
+        }
+        ready.clear();
+    }
+    for (i, r) in ready {
+        previous.insert(i, r.previous_td.clone());
+        let mut spec = specs[i].clone();
+        if policy == FleetPolicy::FailFast {
+            spec.file.rollback.on_interrupt = OnInterrupt::Rollback;
+        }
+        let (ports, sink, opts, sem) = (ports.clone(), sink.clone(), opts.clone(), semaphore.clone());
+        let mine = Interrupt::default();
+        let (outer, all) = (interrupt.clone(), stop_all.clone());
+        ports.clock.join();
+        set.spawn(async move {
+            let permit = sem.acquire_owned().await;
+            let mut engine = Engine::new(ports.clone(), sink, mine.clone());
+            engine.service = spec.service().to_string();
+            // Ctrl-C and a fail-fast stop both reach this engine.
+            let relay = tokio::spawn({
+                let mine = mine.clone();
+                async move {
+                    tokio::select! {
+                        _ = outer.wait() => mine.trigger(),
+                        _ = all.wait() => mine.trigger(),
+                    }
+                }
+            });
+            let mut stages = Vec::new();
+            let result = if permit.is_ok() {
+                engine.deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
+            } else {
+                Err(Error::Internal("semaphore closed".into()))
+            };
+            relay.abort();
+            ports.clock.leave();
+            (i, outcome_of(&spec, &result))
+        });
+    }
+    while let Some(joined) = set.join_next().await {
+        let (i, o) = joined.map_err(|e| Error::Internal(format!("a fleet task failed: {e}")))?;
+        if o.exit_code != exit::OK && policy == FleetPolicy::FailFast {
+            stop_all.trigger();
+        }
+        failed |= o.exit_code != exit::OK;
+        outcomes[i] = Some(o);
+    }
+    // all-or-nothing: roll back what succeeded.
+    if failed && policy == FleetPolicy::AllOrNothing {
+        for (i, o) in outcomes.iter_mut().enumerate() {
+            let Some(o) = o else { continue };
+            if o.exit_code == exit::OK && o.outcome == "deployed" {
+                let mut engine = Engine::new(ports.clone(), sink.clone(), Interrupt::default());
+                let to = previous.get(&i).cloned();
+                match engine.rollback_command(&specs[i], to.as_deref(), false, false, None).await {
+                    Ok(_) => {
+                        o.outcome = "rolled_back".into();
+                        o.exit_code = exit::ROLLED_BACK;
+                        o.message =
+                            format!("rolled back because another service failed (all-or-nothing); serving {}", to.unwrap_or_default());
+                    }
+                    Err(e) => {
+                        o.outcome = "manual_action_needed".into();
+                        o.exit_code = exit::MANUAL_ACTION;
+                        o.message = format!("all-or-nothing rollback failed: {e}");
+                    }
+                }
+            }
+        }
+    }
+    let outcomes: Vec<FleetOutcome> = outcomes.into_iter().flatten().collect();
+    let exit_code = outcomes.iter().map(|o| o.exit_code).max_by_key(|c| severity(*c)).unwrap_or(exit::OK);
+    Ok(FleetReport {
+        exit_code,
+        api_calls: ports.calls.snapshot(),
+        api_calls_total: ports.calls.total(),
+        secs: ports.clock.now() - t0,
+        outcomes,
+    })
+}

@@ -1,0 +1,117 @@
+//! Fleet releases on the simulator: one shared build, migrations in `depends_on` order,
+//! parallel deployments on one virtual time line, and the failure policies.
+
+use crate::harness::TEMPLATE;
+use fgdeploy::engine::{FleetPolicy, FleetReport, Interrupt, Recorder, ReleaseOptions, release_fleet};
+use fgdeploy::error::exit;
+use fgdeploy::sandbox::seeded_fleet;
+use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::spec::Spec;
+use std::sync::Arc;
+
+/// Services `names` in one folder, each its own family, all on repository `app`; `tags` per
+/// service, `extra` appended to each deployspec.
+fn specs(dir: &std::path::Path, names: &[(&str, &str, &str)]) -> Vec<Spec> {
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\n").expect("dockerfile");
+    names
+        .iter()
+        .map(|(name, tag, extra)| {
+            std::fs::write(dir.join(format!("{name}.taskdef.json")), TEMPLATE.replace("\"family\": \"web\"", &format!("\"family\": \"{name}\""))).expect("template");
+            let text = format!(
+                "[service]\ncluster = \"demo\"\nname = \"{name}\"\ndesired_count = 2\n{extra}\n[image]\nrepository = \"app\"\ntag = \"{tag}\"\n[build]\ncontext = \".\"\n[task_definition]\ntemplate = \"{name}.taskdef.json\"\ncontainer = \"web\"\n[migration]\ncommand = [\"migrate\", \"{name}\"]\n"
+            );
+            let path = dir.join(format!("{name}.toml"));
+            std::fs::write(&path, text).expect("spec");
+            Spec::load(&path, None).expect("spec loads")
+        })
+        .collect()
+}
+
+async fn fleet(specs: &[Spec], faults: Faults, policy: FleetPolicy) -> (FleetReport, Sim) {
+    let sim = seeded_fleet(specs, faults).expect("seed");
+    let report =
+        release_fleet(&sim.ports(), Arc::new(Recorder::default()), &Interrupt::default(), specs, &ReleaseOptions::default(), 4, policy)
+            .await
+            .expect("fleet");
+    (report, sim)
+}
+
+fn outcome<'a>(r: &'a FleetReport, service: &str) -> &'a str {
+    r.outcomes.iter().find(|o| o.service == service).map(|o| o.outcome.as_str()).unwrap_or("missing")
+}
+
+fn serving(sim: &Sim, service: &str) -> String {
+    sim.world().describe_service("demo", service).expect("ok").expect("svc").task_definition
+}
+
+#[tokio::test]
+async fn a_fleet_builds_once_migrates_in_order_and_deploys_in_parallel() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = specs(dir.path(), &[("worker", "v2", "depends_on = [\"api\"]"), ("api", "v2", ""), ("web", "v2", "")]);
+    let (r, sim) = fleet(&s, Faults::default(), FleetPolicy::Independent).await;
+    assert_eq!(r.exit_code, exit::OK, "{:?}", r.outcomes);
+    for svc in ["api", "web", "worker"] {
+        assert_eq!(outcome(&r, svc), "deployed");
+        assert!(serving(&sim, svc).ends_with(&format!("{svc}:2")), "{svc}: {}", serving(&sim, svc));
+    }
+    let m: Vec<String> = sim.world().mutations.iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(m.iter().filter(|x| x.starts_with("docker push")).count(), 1, "one shared build: {m:?}");
+    let pos = |needle: &str| m.iter().position(|x| x.contains(needle)).unwrap_or(usize::MAX);
+    assert!(pos("\"migrate\", \"api\"") < pos("\"migrate\", \"worker\""), "api migrates before worker (depends_on): {m:?}");
+    let last_migration = m.iter().rposition(|x| x.starts_with("RunTask")).expect("migrations");
+    let first_update = m.iter().position(|x| x.starts_with("UpdateService")).expect("deploys");
+    assert!(last_migration < first_update, "every migration before any deployment");
+    // Parallel on one time line: the deployments overlap, so the fleet takes far less than the
+    // sum of three sequential rollouts (~45 s each after ~45 s of build and ~50 s per migration).
+    assert!(r.secs < 45.0 + 3.0 * 52.0 + 2.0 * 45.0, "fleet took {} virtual seconds", r.secs);
+}
+
+#[tokio::test]
+async fn fail_fast_stops_the_others_and_all_or_nothing_undoes_the_successes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = specs(dir.path(), &[("api", "v2", ""), ("web", "v2", ""), ("bad", "v3", "")]);
+    let mut f = Faults::default();
+    f.fail_start.insert(":v3".into());
+    f.start_secs = 30.0;
+    let (r, sim) = fleet(&s, f.clone(), FleetPolicy::AllOrNothing).await;
+    assert_eq!(outcome(&r, "bad"), "rolled_back", "{:?}", r.outcomes);
+    for svc in ["api", "web"] {
+        assert_eq!(outcome(&r, svc), "rolled_back", "{svc}: {:?}", r.outcomes);
+        assert!(serving(&sim, svc).ends_with(&format!("{svc}:1")), "{svc} back on its previous revision: {}", serving(&sim, svc));
+    }
+    assert_eq!(r.exit_code, exit::ROLLED_BACK);
+
+    let (r, _sim) = fleet(&s, f.clone(), FleetPolicy::Independent).await;
+    assert_eq!((outcome(&r, "api"), outcome(&r, "web"), outcome(&r, "bad")), ("deployed", "deployed", "rolled_back"));
+    assert_eq!(r.exit_code, exit::ROLLED_BACK, "the fleet reports its worst outcome");
+
+    // fail-fast: slow healthy services are still rolling out when `bad` trips its breaker.
+    f.health_secs = 600.0;
+    let (r, sim) = fleet(&s, f, FleetPolicy::FailFast).await;
+    assert_eq!(outcome(&r, "bad"), "rolled_back", "{:?}", r.outcomes);
+    for svc in ["api", "web"] {
+        assert_eq!(outcome(&r, svc), "rolled_back", "{svc} was stopped: {:?}", r.outcomes);
+        assert!(serving(&sim, svc).ends_with(&format!("{svc}:1")));
+    }
+}
+
+#[tokio::test]
+async fn a_dependency_cycle_is_refused_before_anything_changes() {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = specs(dir.path(), &[("a", "v2", "depends_on = [\"b\"]"), ("b", "v2", "depends_on = [\"a\"]")]);
+    let sim = seeded_fleet(&s, Faults::default()).expect("seed");
+    let err = release_fleet(
+        &sim.ports(),
+        Arc::new(Recorder::default()),
+        &Interrupt::default(),
+        &s,
+        &ReleaseOptions::default(),
+        2,
+        FleetPolicy::Independent,
+    )
+    .await
+    .expect_err("a cycle");
+    assert_eq!(err.exit_code(), exit::INPUT);
+    assert!(err.to_string().contains("cycle"), "{err}");
+    assert!(sim.world().mutations.is_empty());
+}
