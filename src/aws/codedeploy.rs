@@ -9,7 +9,7 @@ use aws_sdk_codedeploy::types as cd;
 impl CodeDeploy for Aws {
     async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup> {
         let op = "codedeploy:GetDeploymentGroup";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .codedeploy
             .get_deployment_group()
@@ -54,7 +54,7 @@ impl CodeDeploy for Aws {
 
     async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
         let op = "codedeploy:ListDeployments";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .codedeploy
             .list_deployments()
@@ -82,7 +82,7 @@ impl CodeDeploy for Aws {
         sha256: &str,
     ) -> PortResult<String> {
         let op = "codedeploy:CreateDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         let revision = cd::RevisionLocation::builder()
             .revision_type(cd::RevisionLocationType::AppSpecContent)
             .app_spec_content(cd::AppSpecContent::builder().content(appspec).sha256(sha256).build())
@@ -102,7 +102,7 @@ impl CodeDeploy for Aws {
 
     async fn deployment(&self, id: &str) -> PortResult<CdDeployment> {
         let op = "codedeploy:GetDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.codedeploy.get_deployment().deployment_id(id).send().await.map_err(|e| map_err(op, e))?;
         let d = out.deployment_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: id.into() })?;
         Ok(CdDeployment {
@@ -119,7 +119,7 @@ impl CodeDeploy for Aws {
 
     async fn deployment_target(&self, id: &str, target: &str) -> PortResult<CdTarget> {
         let op = "codedeploy:GetDeploymentTarget";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.codedeploy.get_deployment_target().deployment_id(id).target_id(target).send().await.map_err(|e| map_err(op, e))?;
         let Some(t) = out.deployment_target().and_then(|t| t.ecs_target()) else { return Ok(CdTarget::default()) };
         Ok(CdTarget {
@@ -153,7 +153,7 @@ impl CodeDeploy for Aws {
 
     async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
         let op = "codedeploy:ContinueDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         match self
             .codedeploy
             .continue_deployment()
@@ -172,7 +172,7 @@ impl CodeDeploy for Aws {
 
     async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
         let op = "codedeploy:StopDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         self.codedeploy.stop_deployment().deployment_id(id).auto_rollback_enabled(rollback).send().await.map_err(|e| map_err(op, e))?;
         Ok(())
     }
@@ -182,7 +182,7 @@ impl CodeDeploy for Aws {
 impl Elb for Aws {
     async fn listener(&self, arn: &str) -> PortResult<Listener> {
         let op = "elasticloadbalancing:DescribeListeners";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.elb.describe_listeners().listener_arns(arn).send().await.map_err(|e| map_err(op, e))?;
         let l = out.listeners().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
         Ok(Listener {
@@ -195,7 +195,7 @@ impl Elb for Aws {
 
     async fn load_balancer_dns(&self, arn: &str) -> PortResult<String> {
         let op = "elasticloadbalancing:DescribeLoadBalancers";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.elb.describe_load_balancers().load_balancer_arns(arn).send().await.map_err(|e| map_err(op, e))?;
         out.load_balancers()
             .first()

@@ -23,6 +23,61 @@ pub struct Aws {
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub calls: CallCounter,
+    /// One client-side rate budget for everything this process calls (fleet releases share it).
+    pub budget: RateBudget,
+}
+
+/// Client-side token buckets per API family, so that many parallel releases stay inside the
+/// account's rate limits instead of meeting ThrottlingException (the SDK's adaptive retry is the
+/// second line). Sizes: ECS cluster reads 50 burst / 20 per s (AWS's published figure); the other
+/// families are conservative approximations: 10 burst / 5 per s.
+#[derive(Clone, Default)]
+pub struct RateBudget(Arc<std::sync::Mutex<std::collections::HashMap<&'static str, (f64, std::time::Instant)>>>);
+
+impl RateBudget {
+    fn family(op: &str) -> (&'static str, f64, f64) {
+        let (service, action) = op.split_once(':').unwrap_or(("", op));
+        let read =
+            action.starts_with("Describe") || action.starts_with("List") || action.starts_with("Get") || action.starts_with("BatchGet");
+        match (service, read) {
+            ("ecs", true) => ("ecs-read", 50.0, 20.0),
+            ("ecs", false) => ("ecs-write", 10.0, 5.0),
+            ("ecr", _) => ("ecr", 10.0, 5.0),
+            ("codedeploy", _) => ("codedeploy", 10.0, 5.0),
+            ("logs", _) => ("logs", 10.0, 5.0),
+            _ => ("other", 10.0, 5.0),
+        }
+    }
+
+    /// Take a token of `op`'s family at `now`, or say how long until there is one.
+    pub fn try_take(&self, op: &str, now: std::time::Instant) -> Option<std::time::Duration> {
+        let (family, burst, rate) = Self::family(op);
+        let Ok(mut m) = self.0.lock() else { return None };
+        let (tokens, last) = m.entry(family).or_insert((burst, now));
+        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * rate).min(burst);
+        *last = now;
+        if *tokens >= 1.0 {
+            *tokens -= 1.0;
+            None
+        } else {
+            Some(std::time::Duration::from_secs_f64((1.0 - *tokens) / rate))
+        }
+    }
+
+    /// Wait for a token of `op`'s family.
+    pub async fn acquire(&self, op: &str) {
+        while let Some(d) = self.try_take(op, std::time::Instant::now()) {
+            tokio::time::sleep(d).await;
+        }
+    }
+}
+
+impl Aws {
+    /// Count the call and wait for the rate budget.
+    async fn gate(&self, op: &str) {
+        self.calls.record(op);
+        self.budget.acquire(op).await;
+    }
 }
 
 /// Load the AWS config (env, profile, SSO, …) with adaptive retries and build the ports.
@@ -47,6 +102,7 @@ pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
         codedeploy: aws_sdk_codedeploy::Client::new(conf),
         elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
         calls: CallCounter::default(),
+        budget: RateBudget::default(),
     };
     ports_from(aws)
 }
@@ -253,14 +309,14 @@ fn td_from(out_td: Option<&t::TaskDefinition>, tags: &[t::Tag], op: &str) -> Por
 impl Ecs for Aws {
     async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
         let op = "ecs:DescribeServices";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.ecs.describe_services().cluster(cluster).services(service).send().await.map_err(|e| map_err(op, e))?;
         Ok(out.services().iter().find(|s| s.status() != Some("INACTIVE")).map(service_from))
     }
 
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
         let op = "ecs:DescribeTaskDefinition";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .ecs
             .describe_task_definition()
@@ -274,7 +330,7 @@ impl Ecs for Aws {
 
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {
         let op = "ecs:RegisterTaskDefinition";
-        self.calls.record(op);
+        self.gate(op).await;
         let req = taskdef::to_request(self.ecs.register_task_definition(), td).map_err(|e| PortError::Rejected {
             op: op.into(),
             code: "InvalidTaskDefinition".into(),
@@ -286,7 +342,7 @@ impl Ecs for Aws {
 
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let op = "ecs:UpdateService";
-        self.calls.record(op);
+        self.gate(op).await;
         let mut b = self
             .ecs
             .update_service()
@@ -355,7 +411,7 @@ impl Ecs for Aws {
 
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
         let op = "ecs:ListServiceDeployments";
-        self.calls.record(op);
+        self.gate(op).await;
         let mut b = self.ecs.list_service_deployments().cluster(cluster).service(service).max_results(20);
         if let Some(after) = created_after {
             b = b.created_at(t::CreatedAt::builder().after(aws_smithy_types::DateTime::from_secs_f64(after)).build());
@@ -366,7 +422,7 @@ impl Ecs for Aws {
 
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
         let op = "ecs:DescribeServiceDeployments";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .ecs
             .describe_service_deployments()
@@ -379,7 +435,7 @@ impl Ecs for Aws {
 
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()> {
         let op = "ecs:StopServiceDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         self.ecs
             .stop_service_deployment()
             .service_deployment_arn(arn)
@@ -392,7 +448,7 @@ impl Ecs for Aws {
 
     async fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> PortResult<Vec<String>> {
         let op = "ecs:ListTasks";
-        self.calls.record(op);
+        self.gate(op).await;
         let status = if stopped { t::DesiredStatus::Stopped } else { t::DesiredStatus::Running };
         let out = self
             .ecs
@@ -410,7 +466,7 @@ impl Ecs for Aws {
         let op = "ecs:DescribeTasks";
         let mut out = Vec::new();
         for chunk in arns.chunks(100) {
-            self.calls.record(op);
+            self.gate(op).await;
             let r = self.ecs.describe_tasks().cluster(cluster).set_tasks(Some(chunk.to_vec())).send().await.map_err(|e| map_err(op, e))?;
             out.extend(r.tasks().iter().map(task_from));
         }
@@ -419,7 +475,7 @@ impl Ecs for Aws {
 
     async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult> {
         let op = "ecs:RunTask";
-        self.calls.record(op);
+        self.gate(op).await;
         let invalid = |e: aws_smithy_types::error::operation::BuildError| PortError::Rejected {
             op: op.into(),
             code: "InvalidRequest".into(),
@@ -472,7 +528,7 @@ impl Ecs for Aws {
 
     async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
         let op = "ecs:ContinueServiceDeployment";
-        self.calls.record(op);
+        self.gate(op).await;
         self.ecs
             .continue_service_deployment()
             .service_deployment_arn(arn)
@@ -489,7 +545,7 @@ impl Ecs for Aws {
         let mut out = Vec::new();
         let mut token = None;
         loop {
-            self.calls.record(op);
+            self.gate(op).await;
             let r = self
                 .ecs
                 .list_task_definitions()
@@ -516,14 +572,14 @@ impl Ecs for Aws {
 
     async fn deregister_task_definition(&self, arn: &str) -> PortResult<()> {
         let op = "ecs:DeregisterTaskDefinition";
-        self.calls.record(op);
+        self.gate(op).await;
         self.ecs.deregister_task_definition().task_definition(arn).send().await.map_err(|e| map_err(op, e))?;
         Ok(())
     }
 
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()> {
         let op = "ecs:StopTask";
-        self.calls.record(op);
+        self.gate(op).await;
         self.ecs.stop_task().cluster(cluster).task(task).reason(reason).send().await.map_err(|e| map_err(op, e))?;
         Ok(())
     }
@@ -533,7 +589,7 @@ impl Ecs for Aws {
 impl Logs for Aws {
     async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
         let op = "logs:GetLogEvents";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .logs
             .get_log_events()
@@ -562,7 +618,7 @@ const MANIFEST_TYPES: [&str; 4] = [
 impl Ecr for Aws {
     async fn create_repository(&self, repository: &str) -> PortResult<String> {
         let op = "ecr:CreateRepository";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.ecr.create_repository().repository_name(repository).send().await.map_err(|e| map_err(op, e))?;
         out.repository()
             .and_then(|r| r.repository_uri())
@@ -572,7 +628,7 @@ impl Ecr for Aws {
 
     async fn authorization(&self) -> PortResult<RegistryAuth> {
         let op = "ecr:GetAuthorizationToken";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.ecr.get_authorization_token().send().await.map_err(|e| map_err(op, e))?;
         let data = out
             .authorization_data()
@@ -593,7 +649,7 @@ impl Ecr for Aws {
 
     async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>> {
         let op = "ecr:BatchGetImage";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self
             .ecr
             .batch_get_image()
@@ -614,7 +670,7 @@ impl Ecr for Aws {
 
     async fn put_manifest(&self, repository: &str, tag: &str, m: &Manifest) -> PortResult<bool> {
         let op = "ecr:PutImage";
-        self.calls.record(op);
+        self.gate(op).await;
         // A manifest without its own mediaType needs imageManifestMediaType.
         let media_type = m.media_type.clone().or_else(|| {
             serde_json::from_str::<serde_json::Value>(&m.body)
@@ -641,7 +697,7 @@ impl Ecr for Aws {
 
     async fn repository_uri(&self, repository: &str) -> PortResult<String> {
         let op = "ecr:DescribeRepositories";
-        self.calls.record(op);
+        self.gate(op).await;
         let out = self.ecr.describe_repositories().repository_names(repository).send().await.map_err(|e| map_err(op, e))?;
         out.repositories()
             .first()
@@ -653,5 +709,26 @@ impl Ecr for Aws {
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
         // A missing tag comes back in `failures` (ImageNotFound), not as an error.
         Ok(self.manifest(repository, tag).await?.and_then(|m| m.digest))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn the_rate_budget_paces_a_burst_per_family() {
+        let b = super::RateBudget::default();
+        let t0 = Instant::now();
+        for _ in 0..10 {
+            assert_eq!(b.try_take("ecs:UpdateService", t0), None, "a burst of 10 writes");
+        }
+        let wait = b.try_take("ecs:UpdateService", t0).expect("the 11th waits");
+        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-6, "5 per second: {wait:?}");
+        assert_eq!(b.try_take("ecs:UpdateService", t0 + Duration::from_millis(200)), None, "refilled after 200 ms");
+        for _ in 0..50 {
+            assert_eq!(b.try_take("ecs:DescribeServices", t0), None, "reads have their own bucket of 50");
+        }
+        assert!(b.try_take("ecs:DescribeServices", t0).is_some());
     }
 }

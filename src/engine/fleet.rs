@@ -165,7 +165,7 @@ pub async fn release_fleet(
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
         match engine.prepare(spec, opts, &mut stages).await {
-            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(rep))),
+            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(*rep))),
             Ok(super::release::Prepared::Ready(r)) => ready.push((i, r)),
             Err(e) => {
                 failed = true;

@@ -29,7 +29,7 @@ pub struct ReleaseOptions {
 
 /// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
 pub enum Prepared {
-    Done(ReleaseReport),
+    Done(Box<ReleaseReport>),
     Ready(Box<ReadyRelease>),
 }
 
@@ -45,7 +45,7 @@ pub struct ReadyRelease {
 
 impl Prepared {
     fn done(report: ReleaseReport) -> Prepared {
-        Prepared::Done(report)
+        Prepared::Done(Box::new(report))
     }
 }
 
@@ -215,7 +215,7 @@ impl Engine {
         stages: &mut Vec<StageTime>,
     ) -> Result<ReleaseReport> {
         let ReadyRelease { plan, live, new_td, previous_td, blue_green, native } = match p {
-            Prepared::Done(report) => return Ok(report),
+            Prepared::Done(report) => return Ok(*report),
             Prepared::Ready(r) => *r,
         };
         // deploy

@@ -77,6 +77,7 @@ impl Moto {
     /// The ports with this ECS client (an interceptor sees its requests).
     fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
         fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
+            budget: Default::default(),
             calls: Default::default(),
             ecs,
             ecr: aws_sdk_ecr::Client::new(&self.conf),
@@ -700,6 +701,7 @@ async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
     let capture = Capture::default();
     let cd_conf = aws_sdk_codedeploy::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
     let ports = fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
+        budget: Default::default(),
         calls: Default::default(),
         ecs: aws_sdk_ecs::Client::new(&m.conf),
         ecr: aws_sdk_ecr::Client::new(&m.conf),
