@@ -77,14 +77,16 @@ impl Renderer {
     }
 
     fn print(&self, s: &str) {
-        match &self.bar {
-            Some(pb) => pb.println(s),
-            None => {
-                if let Ok(mut o) = self.out.lock() {
-                    let _ = writeln!(o, "{s}");
-                    let _ = o.flush();
-                }
+        let write = || {
+            if let Ok(mut o) = self.out.lock() {
+                let _ = writeln!(o, "{s}");
+                let _ = o.flush();
             }
+        };
+        match &self.bar {
+            // The spinner lives on stderr; lines go to stdout with the spinner hidden meanwhile.
+            Some(pb) => pb.suspend(write),
+            None => write(),
         }
     }
 
@@ -142,5 +144,37 @@ impl EventSink for Renderer {
             }
         }
         self.print(&line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+    impl Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().map_err(|_| std::io::Error::other("lock"))?.extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_style_writes_every_line() {
+        for style in [Style::Tty, Style::Plain, Style::Github, Style::Json] {
+            let buf = Buf::default();
+            let r = Renderer::new(style, Verbosity::Normal, false, Box::new(buf.clone()));
+            for i in 0..20 {
+                r.emit(0.0, "web", &Event::Info { message: format!("line {i}") });
+            }
+            r.finish();
+            let text = String::from_utf8(buf.0.lock().expect("lock").clone()).expect("utf-8");
+            assert_eq!(text.lines().filter(|l| l.contains("line ")).count(), 20, "{style:?}: {text}");
+        }
     }
 }
