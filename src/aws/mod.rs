@@ -152,15 +152,25 @@ where
                 None if status == 500 || status == 404 => {
                     PortError::Unsupported { op, message: format!("HTTP {status} without an AWS error body") }
                 }
-                None => PortError::Transient { op, message: text },
+                None => PortError::Transient { op, message: short(&text) },
             }
         }
-        SdkError::ConstructionFailure(_) => PortError::Rejected { op, code: "RequestConstruction".into(), message: text },
-        _ if text.contains("credentials") || text.contains("Credentials") => {
-            PortError::Rejected { op, code: "NoCredentials".into(), message: text }
-        }
-        _ => PortError::Transient { op, message: text },
+        SdkError::ConstructionFailure(_) => PortError::Rejected { op, code: "RequestConstruction".into(), message: short(&text) },
+        _ if text.contains("credentials") || text.contains("Credentials") => PortError::Rejected {
+            op,
+            code: "NoCredentials".into(),
+            message: "no usable AWS credentials (environment, profile, SSO, container or instance role); set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, run `aws sso login`, or rehearse with --sandbox".into(),
+        },
+        _ => PortError::Transient { op, message: short(&text) },
     }
+}
+
+/// The SDK's error chain can run to kilobytes of debug output: keep the readable head.
+fn short(text: &str) -> String {
+    // DisplayErrorContext appends the whole Debug chain in parentheses: drop that part.
+    let cut = ["(DispatchFailure", "(ServiceError", "(ResponseError", "(TimeoutError", "(ConstructionFailure"].iter().filter_map(|m| text.find(m)).min();
+    let head = cut.map_or(text, |i| text[..i].trim_end());
+    if head.chars().count() > 300 { format!("{}…", head.chars().take(300).collect::<String>()) } else { head.to_string() }
 }
 
 fn raw_status<R: std::fmt::Debug>(raw: &R) -> u16 {

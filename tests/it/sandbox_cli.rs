@@ -224,3 +224,19 @@ fn promote_in_the_sandbox() {
         .status(exit::OK)
         .stdout_has("promoted api:v1 → api:prod");
 }
+
+#[test]
+fn missing_credentials_are_one_clear_line() {
+    let home = tempfile::tempdir().expect("home");
+    let out = Test::new()
+        .dir(root())
+        .env("AWS_ACCESS_KEY_ID", "")
+        .env("AWS_SECRET_ACCESS_KEY", "")
+        .env("HOME", home.path().to_str().expect("utf-8"))
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .args(["plan", "-f", "deployspecs/example.toml", "--image-tag", "v1"])
+        .status(exit::AWS);
+    out.stderr_has("no usable AWS credentials").stderr_has("--sandbox");
+    assert!(out.stderr.len() < 600, "short: {}", out.stderr);
+}
