@@ -168,7 +168,10 @@ where
 /// The SDK's error chain can run to kilobytes of debug output: keep the readable head.
 fn short(text: &str) -> String {
     // DisplayErrorContext appends the whole Debug chain in parentheses: drop that part.
-    let cut = ["(DispatchFailure", "(ServiceError", "(ResponseError", "(TimeoutError", "(ConstructionFailure"].iter().filter_map(|m| text.find(m)).min();
+    let cut = ["(DispatchFailure", "(ServiceError", "(ResponseError", "(TimeoutError", "(ConstructionFailure"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min();
     let head = cut.map_or(text, |i| text[..i].trim_end());
     if head.chars().count() > 300 { format!("{}…", head.chars().take(300).collect::<String>()) } else { head.to_string() }
 }
