@@ -167,6 +167,20 @@ pub struct PlanFlags {
     pub allow_dirty: bool,
 }
 
+impl ReleaseArgs {
+    fn options(&self) -> ReleaseOptions {
+        ReleaseOptions {
+            plan: self.flags.options(),
+            force: self.force,
+            dry_run: self.dry_run,
+            no_wait: self.no_wait,
+            timeout: self.timeout,
+            no_test_gate: self.no_test_gate,
+            wait_termination: self.wait_termination,
+        }
+    }
+}
+
 impl PlanFlags {
     fn options(&self) -> PlanOptions {
         PlanOptions {
@@ -432,16 +446,7 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
                 return fleet(cli, a, &paths).await;
             }
             let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
-            let opts = ReleaseOptions {
-                plan: a.flags.options(),
-                force: a.force,
-                dry_run: a.dry_run,
-                no_wait: a.no_wait,
-                timeout: a.timeout,
-                no_test_gate: a.no_test_gate,
-                wait_termination: a.wait_termination,
-            };
-            release(cli, &spec, &a.flags, &a.target, opts, a.summary_file.as_deref()).await
+            release(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
         }
         Command::Rollback(a) => {
             let spec = load(&a.spec)?;
@@ -611,15 +616,7 @@ async fn fleet(cli: &Cli, a: &ReleaseArgs, paths: &[PathBuf]) -> Result<i32, Err
     c.renderer.prefix_service();
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
-    let opts = ReleaseOptions {
-        plan: a.flags.options(),
-        force: a.force,
-        dry_run: a.dry_run,
-        no_wait: a.no_wait,
-        timeout: a.timeout,
-        no_test_gate: a.no_test_gate,
-        wait_termination: a.wait_termination,
-    };
+    let opts = a.options();
     let report = crate::engine::release_fleet(&ports, c.renderer.clone(), &interrupt, &specs, &opts, a.parallel, a.policy).await;
     c.renderer.finish();
     let report = report?;
