@@ -119,6 +119,22 @@ struct SimSd {
     native: Option<super::native::NativeState>,
 }
 
+impl SimSd {
+    fn in_progress(arn: String, target: String, sources: Vec<String>, now: f64, native: Option<super::native::NativeState>) -> SimSd {
+        SimSd {
+            arn,
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target,
+            sources,
+            created_at: now,
+            finished_at: None,
+            rollback_reason: None,
+            native,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SimTask {
     arn: String,
@@ -684,17 +700,7 @@ impl World {
             sd_arn: sd_arn.clone(),
             rollback_of: None,
         });
-        s.sds.push(SimSd {
-            arn: sd_arn,
-            status: "IN_PROGRESS".into(),
-            status_reason: None,
-            target: td,
-            sources,
-            created_at: now,
-            finished_at: None,
-            rollback_reason: None,
-            native: None,
-        });
+        s.sds.push(SimSd::in_progress(sd_arn, td, sources, now, None));
         Ok(self.service_state(i))
     }
 
@@ -753,17 +759,7 @@ impl World {
         let state =
             super::native::NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
         let sources = vec![s.td.clone()];
-        s.sds.push(SimSd {
-            arn,
-            status: "IN_PROGRESS".into(),
-            status_reason: None,
-            target: td,
-            sources,
-            created_at: now,
-            finished_at: None,
-            rollback_reason: None,
-            native: Some(state),
-        });
+        s.sds.push(SimSd::in_progress(arn, td, sources, now, Some(state)));
         Ok(self.service_state(i))
     }
 

@@ -74,17 +74,22 @@ impl Moto {
     fn ports(&self) -> Ports {
         fgdeploy::aws::ports_from_config(&self.conf)
     }
-    /// The ports with this ECS client (an interceptor sees its requests).
-    fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
-        fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
+    /// Every client on the emulator; a test swaps one for a client with an interceptor.
+    fn aws(&self) -> fgdeploy::aws::Aws {
+        fgdeploy::aws::Aws {
             budget: Default::default(),
             calls: Default::default(),
-            ecs,
+            ecs: aws_sdk_ecs::Client::new(&self.conf),
             ecr: aws_sdk_ecr::Client::new(&self.conf),
             logs: aws_sdk_cloudwatchlogs::Client::new(&self.conf),
             codedeploy: aws_sdk_codedeploy::Client::new(&self.conf),
             elb: aws_sdk_elasticloadbalancingv2::Client::new(&self.conf),
-        })
+        }
+    }
+
+    /// The ports with this ECS client (an interceptor sees its requests).
+    fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
+        fgdeploy::aws::ports_from(fgdeploy::aws::Aws { ecs, ..self.aws() })
     }
     fn cli(&self) -> Test {
         Test::new().env("AWS_ENDPOINT_URL", &self.endpoint)
@@ -302,21 +307,9 @@ async fn aws_errors_are_mapped_and_named() {
     assert!(matches!(err, fgdeploy::ports::PortError::NotFound { .. }), "{err:?}");
 }
 
-/// A subnet of moto's default VPC (EC2 query API over plain HTTP; moto does not check signatures).
+/// A subnet of moto's default VPC.
 fn default_subnet(endpoint: &str) -> String {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(
-        s,
-        "GET /?Action=DescribeSubnets&Version=2016-11-15 HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("request");
-    let mut body = String::new();
-    s.read_to_string(&mut body).expect("response");
-    let start = body.find("<subnetId>").expect("a subnet in the default VPC") + "<subnetId>".len();
-    let end = body[start..].find("</subnetId>").expect("closing tag") + start;
-    body[start..end].to_string()
+    xml_values(&ec2_query(endpoint, "DescribeSubnets"), "subnetId").into_iter().next().expect("a subnet in the default VPC")
 }
 
 #[tokio::test]
@@ -700,15 +693,7 @@ async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
         .expect("group");
     let capture = Capture::default();
     let cd_conf = aws_sdk_codedeploy::config::Builder::from(&m.conf).interceptor(capture.clone()).build();
-    let ports = fgdeploy::aws::ports_from(fgdeploy::aws::Aws {
-        budget: Default::default(),
-        calls: Default::default(),
-        ecs: aws_sdk_ecs::Client::new(&m.conf),
-        ecr: aws_sdk_ecr::Client::new(&m.conf),
-        logs: aws_sdk_cloudwatchlogs::Client::new(&m.conf),
-        codedeploy: aws_sdk_codedeploy::Client::from_conf(cd_conf),
-        elb: aws_sdk_elasticloadbalancingv2::Client::new(&m.conf),
-    });
+    let ports = fgdeploy::aws::ports_from(fgdeploy::aws::Aws { codedeploy: aws_sdk_codedeploy::Client::from_conf(cd_conf), ..m.aws() });
     // The group reads back with its ready option and rollback events.
     let g = ports.codedeploy.deployment_group(&app, &group).await.expect("GetDeploymentGroup");
     assert_eq!(g.ready_action.as_deref(), Some("STOP_DEPLOYMENT"));
