@@ -176,8 +176,14 @@ async fn a_throttling_storm_does_not_abort_the_release() {
 
 #[tokio::test]
 async fn a_5xx_on_update_service_is_not_sent_twice_when_it_took_effect() {
-    // The first UpdateService answers 500 *after* taking effect is not modelled by the simulator
-    // (it fails before acting), so the retry happens exactly once more and only once succeeds.
+    // The first UpdateService takes effect, then its answer is lost (a timeout): fgdeploy reads
+    // the service back and does not send it again.
+    let mut f = Faults::default();
+    f.lost_responses.insert("ecs:UpdateService".into(), 1);
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    assert_eq!(r.updates_to(TD2), 1);
+    // And when it failed before acting (a plain 500), it is sent once more: still one in effect.
     let mut f = Faults::default();
     f.server_error.insert("ecs:UpdateService".into(), 1);
     let r = release("", f).await;
@@ -349,7 +355,6 @@ async fn adaptive_polling_is_cheap() {
     let Some(Event::Finished { secs, .. }) = r.events.last() else { panic!() };
     // A fixed 2 s poller would make secs/2 calls; backing off while idle must do better.
     assert!((calls as f64) < secs / 2.0, "{calls} DescribeServices in {secs} virtual seconds");
-    let _ = Duration::from_secs(1);
 }
 
 // ----- the migration gate ---------------------------------------------------------------------
