@@ -3,8 +3,11 @@
 //! virtual time, so every figure is a ratio measured in one run. Prints a table and writes
 //! `target/bench.json` (or $FGDEPLOY_BENCH_JSON). It asserts nothing.
 //!
-//! - fgdeploy: the real engine (adaptive 2 s → 15 s polling of DescribeServices +
-//!   DescribeServiceDeployments; GetDeployment/GetDeploymentTarget for CodeDeploy).
+//! - fgdeploy: the real engine. It forecasts when the deployment can change (engine::pace: the
+//!   service's last rollout, one DescribeTasks for its task start time; the CodeDeploy shift
+//!   schedule) and polls every second around those moments, at most 20 s apart elsewhere.
+//!   `rolling-10-slower` runs 1.5× slower than the service's last rollout, so the forecast is off
+//!   and the figures show what that costs.
 //! - ecspresso-like: DescribeServices + DescribeServiceDeployments every 10 s (GetDeployment for
 //!   CodeDeploy) until the service deployment is terminal.
 //! - aws-cli-like: `services-stable` every 15 s (one deployment, running == desired); for
@@ -12,8 +15,10 @@
 //!
 //! Detection latency = virtual seconds from the moment the simulated deployment reached the
 //! state the tool must react to (SUCCESSFUL, a rollback starting, 100 % on green) to the tool's
-//! reaction. The 50-service fleet row reports the fleet's virtual duration against one release
-//! alone. The simulator does not model the account's rate limits, so its "throttling warnings"
+//! reaction. "watch" calls run from the deployment's start call to the reaction, for every tool
+//! alike; "calls" are the whole release (fgdeploy also plans, checks the image, and follows a
+//! rollback to its end). The 50-service fleet row reports the fleet's virtual duration against
+//! one release alone. The simulator does not model the account's rate limits, so its "throttling warnings"
 //! count only shows that none were injected; the client-side budget lives in the AWS adapter.
 
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
@@ -33,21 +38,34 @@ struct Scenario {
     desired: i32,
     faults: Faults,
     blue_green: bool,
+    /// This release's tasks start and turn healthy this much slower than the service's last
+    /// rollout did (the forecast is off; 1.0: the same pace).
+    slower: f64,
 }
 
-/// Records events and the call count when the deployment starts (setup calls are not watching).
+/// Records events, and the call count when the deploy stage starts (before UpdateService or
+/// CreateDeployment) and when fgdeploy reacts: the calls in between are what a reference
+/// poller is compared with, since it makes the same start call and stops at its reaction.
 struct Sink {
     rec: Recorder,
     sim: Sim,
-    at_start: std::sync::Mutex<Option<u64>>,
+    marks: std::sync::Mutex<(Option<u64>, Option<u64>)>,
+}
+
+fn is_reaction(event: &Event) -> bool {
+    matches!(event, Event::RollbackStarted { .. })
+        || matches!(event, Event::StageFinished { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy)
 }
 
 impl fgdeploy::engine::EventSink for Sink {
     fn emit(&self, at: f64, service: &str, event: &Event) {
-        if matches!(event, Event::DeploymentStarted { .. })
-            && let Ok(mut s) = self.at_start.lock()
-        {
-            *s = Some(self.sim.calls().total());
+        if let Ok(mut m) = self.marks.lock() {
+            if matches!(event, Event::StageStarted { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy) {
+                m.0 = Some(self.sim.calls().total());
+            }
+            if is_reaction(event) && m.1.is_none() {
+                m.1 = Some(self.sim.calls().total());
+            }
         }
         self.rec.emit(at, service, event);
     }
@@ -59,8 +77,10 @@ struct Row {
     tool: String,
     outcome: String,
     latency_s: Option<f64>,
+    /// Every call of the release (fgdeploy: plan, build check, register, deploy, watch, and
+    /// following a rollback to its end; the pollers stop at their reaction).
     calls: u64,
-    /// Calls after the deployment started (what watching costs).
+    /// Calls from the start of the deployment (UpdateService / CreateDeployment) to the reaction.
     watch_calls: u64,
     calls_per_min: f64,
     rollout_s: f64,
@@ -94,6 +114,11 @@ fn spec_for(dir: &std::path::Path, s: &Scenario) -> Spec {
 
 fn world(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Sim {
     let sim = seeded(spec, s.faults.clone()).expect("seed");
+    {
+        let mut w = sim.world();
+        w.faults.start_secs *= s.slower;
+        w.faults.health_secs *= s.slower;
+    }
     if s.blue_green {
         seed_deployment_group(&sim, spec, app.port, app.port);
     }
@@ -107,7 +132,7 @@ fn terminal(sim: &Sim, after: f64) -> Option<(f64, String)> {
 
 async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
     let sim = world(spec, s, app);
-    let sink = Arc::new(Sink { rec: Recorder::default(), sim: sim.clone(), at_start: Default::default() });
+    let sink = Arc::new(Sink { rec: Recorder::default(), sim: sim.clone(), marks: Default::default() });
     let mut engine = Engine::new(sim.ports(), sink.clone(), Interrupt::default());
     let (cpu0, _) = rusage();
     let wall = Instant::now();
@@ -116,16 +141,11 @@ async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
     let (cpu1, rss) = rusage();
     let events = sink.rec.0.lock().expect("events").clone();
     let start = events.iter().find(|(_, e)| matches!(e, Event::DeploymentStarted { .. })).map_or(0.0, |(t, _)| *t);
-    let reaction = events
-        .iter()
-        .find(|(_, e)| {
-            matches!(e, Event::RollbackStarted { .. })
-                || matches!(e, Event::StageFinished { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy)
-        })
-        .map(|(t, _)| *t);
+    let reaction = events.iter().find(|(_, e)| is_reaction(e)).map(|(t, _)| *t);
     let term = terminal(&sim, start);
     let calls = sim.calls().total();
-    let watch_calls = calls - sink.at_start.lock().ok().and_then(|s| *s).unwrap_or(0);
+    let (from, to) = sink.marks.lock().map(|m| *m).unwrap_or_default();
+    let watch_calls = to.unwrap_or(calls) - from.unwrap_or(0);
     let rollout = reaction.unwrap_or(start) - start;
     Row {
         scenario: s.name.into(),
@@ -240,16 +260,19 @@ fn main() {
     rt.block_on(async {
         let mut fail_start = Faults::default();
         fail_start.fail_start.insert(":v2".into());
-        let scenarios = vec![
-            Scenario { name: "rolling-4", desired: 4, faults: Faults::default(), blue_green: false },
-            Scenario { name: "rolling-10", desired: 10, faults: Faults::default(), blue_green: false },
-            Scenario { name: "rolling-100", desired: 100, faults: Faults::default(), blue_green: false },
-            Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false },
-            Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true },
+        let scenarios = [
+            Scenario { name: "rolling-4", desired: 4, faults: Faults::default(), blue_green: false, slower: 1.0 },
+            Scenario { name: "rolling-10", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.0 },
+            Scenario { name: "rolling-100", desired: 100, faults: Faults::default(), blue_green: false, slower: 1.0 },
+            Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false, slower: 1.0 },
+            Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true, slower: 1.0 },
+            Scenario { name: "rolling-10-slower", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.5 },
         ];
         let app = LoopbackApp::start(200).expect("listener");
         let mut rows = Vec::new();
-        for s in &scenarios {
+        // FGDEPLOY_BENCH_ONLY=name runs one scenario (and skips the fleet).
+        let only = std::env::var("FGDEPLOY_BENCH_ONLY").ok();
+        for s in scenarios.iter().filter(|s| only.as_deref().is_none_or(|o| o == s.name)) {
             let dir = tempfile::tempdir().expect("dir");
             let spec = spec_for(dir.path(), s);
             rows.push(fgdeploy_run(&spec, s, &app).await);
@@ -276,6 +299,9 @@ fn main() {
             );
         }
         // A 50-service fleet: every deployment in parallel on one virtual time line.
+        if only.as_deref().is_some_and(|o| o != "fleet-50") {
+            return;
+        }
         let dir = tempfile::tempdir().expect("dir");
         std::fs::write(dir.path().join("web.taskdef.json"), TEMPLATE).expect("template");
         let specs: Vec<Spec> = (0..50)

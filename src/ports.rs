@@ -216,6 +216,10 @@ pub struct Task {
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerState>,
+    /// When ECS created the task, and when it reached RUNNING: their difference is how long
+    /// this service's tasks take to start (the pace forecast reads it).
+    pub created_at: Option<Timestamp>,
+    pub started_at: Option<Timestamp>,
 }
 
 impl Task {

@@ -305,6 +305,8 @@ fn task_from(task: &t::Task) -> Task {
                 last_status: c.last_status().map(str::to_string),
             })
             .collect(),
+        created_at: ts(task.created_at()),
+        started_at: ts(task.started_at()),
     }
 }
 

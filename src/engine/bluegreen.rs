@@ -3,6 +3,7 @@
 //! in Ready, then ContinueDeployment or StopDeployment with rollback, traffic progress from
 //! GetDeploymentTarget, and the rollback deployment followed to its end.
 
+use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
@@ -210,6 +211,12 @@ impl Engine {
         let mut last_green = -1.0;
         let mut gate_done = !b.gated;
         let mut events_seen: Vec<(String, String)> = Vec::new();
+        // Once traffic starts to move, the configuration says when it moves next.
+        let mut schedule: Option<Schedule> = None;
+        let shifts = codedeploy_shift_moments(&bg.deployment_config);
+        let new_schedule = |at: f64| {
+            Schedule::new(at, &shifts, HEARTBEAT_SECS, self.poll.min.as_secs_f64(), self.poll.max.as_secs_f64(), self.poll.factor)
+        };
         loop {
             let now = self.ports.clock.now();
             if self.interrupt.is_set() {
@@ -247,7 +254,11 @@ impl Engine {
             };
             let changed = d.status != last_status;
             let mut green = last_green;
-            if (changed || now - last_target_at >= 15.0)
+            // Task-set weights change only at the forecast shifts; elsewhere look every 15 s
+            // (before traffic moves: the green task set coming up) or every minute.
+            let due = schedule.as_ref().is_some_and(|s| s.due(now));
+            let every = if schedule.as_ref().is_some_and(Schedule::forecasting) { 60.0 } else { 15.0 };
+            if (changed || due || now - last_target_at >= every)
                 && let Ok(t) = self.ports.codedeploy.deployment_target(&id, &target).await
             {
                 last_target_at = now;
@@ -279,6 +290,7 @@ impl Engine {
                                 return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                             }
                             self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
+                            schedule = Some(new_schedule(self.ports.clock.now()));
                         }
                         Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
                     }
@@ -290,6 +302,7 @@ impl Engine {
                     {
                         return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                     }
+                    schedule = Some(new_schedule(self.ports.clock.now()));
                 }
                 _ => {}
             }
@@ -308,11 +321,20 @@ impl Engine {
                 self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
                 return Ok(Some(id));
             }
+            if schedule.is_none() && green > 0.0 {
+                // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
+                schedule = Some(new_schedule(now));
+            }
+            let progressed = changed || green != last_green;
             last_green = green;
             if now >= deadline {
                 return Err(self.stop_and_follow(spec, &id, "the deployment did not finish within deploy.timeout").await);
             }
-            interval = if changed { self.poll.min } else { (interval.mul_f64(self.poll.factor)).min(self.poll.max) };
+            interval = match schedule.as_mut() {
+                Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })),
+                None if changed => self.poll.min,
+                None => (interval.mul_f64(self.poll.factor)).min(self.poll.max),
+            };
             self.sleep(interval).await;
         }
     }

@@ -8,6 +8,7 @@ mod init;
 mod native;
 mod observe;
 mod oneoff;
+mod pace;
 mod promote;
 mod release;
 mod rollback;

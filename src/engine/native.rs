@@ -106,11 +106,12 @@ impl Engine {
         };
         let started = self.ports.clock.now();
         let after = self.update_service_once(&update).await?;
-        let arn = self.resolve_service_deployment(spec, &after, new_td, started).await.ok_or_else(|| Error::ManualAction {
-            reason: "an ECS-native blue/green deployment cannot be followed without the service-deployment API".into(),
-            state: format!("service {} was updated to {new_td} with strategy {}", spec.service(), n.deployment.strategy),
-            next: format!("watch it in the ECS console; `fgdeploy status -f {}`", spec.path.display()),
-        })?;
+        let arn =
+            self.resolve_service_deployment(spec, &after, new_td, started).await.map(|sd| sd.arn).ok_or_else(|| Error::ManualAction {
+                reason: "an ECS-native blue/green deployment cannot be followed without the service-deployment API".into(),
+                state: format!("service {} was updated to {new_td} with strategy {}", spec.service(), n.deployment.strategy),
+                next: format!("watch it in the ECS console; `fgdeploy status -f {}`", spec.path.display()),
+            })?;
         self.emit(Event::DeploymentStarted {
             deployment_id: arn.clone(),
             service_deployment_arn: Some(arn.clone()),

@@ -271,7 +271,8 @@ impl Engine {
                 });
             }
         };
-        let sd_arn = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
+        let sd = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
+        let sd_arn = sd.as_ref().map(|sd| sd.arn.clone());
         self.emit(Event::DeploymentStarted {
             deployment_id: deployment_id.clone(),
             service_deployment_arn: sd_arn.clone(),
@@ -293,13 +294,14 @@ impl Engine {
             ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
             started_at,
             deadline: started_at + timeout.as_secs_f64(),
+            forecast: self.rolling_forecast(spec.cluster(), &live.service).await,
         };
-        let mut ws = WatchState::baseline(&live.service);
+        let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
         let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
         self.stage_end(Stage::Deploy, t, stages);
         match verdict {
             Verdict::Success => {}
-            Verdict::Failed(kind) => return Err(self.handle_failure(spec, &tracker, kind).await),
+            Verdict::Failed(kind) => return Err(self.handle_failure(spec, &tracker, kind, Some(&mut ws)).await),
             Verdict::Continue => return Err(Error::Internal("watch returned Continue".into())),
         }
 
@@ -313,6 +315,7 @@ impl Engine {
                     spec,
                     &tracker,
                     FailKind::Failed("verification: the new revision is not serving at its desired count".into()),
+                    None,
                 )
                 .await);
         }
@@ -624,7 +627,7 @@ impl Engine {
         Err(Error::Internal("update_service_once: loop ended".into()))
     }
 
-    /// Find the service-deployment ARN of the deployment just started (eventually consistent:
+    /// Find the service deployment of the deployment just started (eventually consistent:
     /// tried for up to ~10 s). `None` when the endpoint has no such API.
     pub(super) async fn resolve_service_deployment(
         &self,
@@ -632,7 +635,7 @@ impl Engine {
         svc: &ServiceState,
         new_td: &str,
         started_at: f64,
-    ) -> Option<String> {
+    ) -> Option<crate::ports::ServiceDeployment> {
         // The SDK adapter does not know a service deployment's task definition (that needs
         // DescribeServiceRevisions); there, the one created after our UpdateService is ours.
         let matches = |sd: &crate::ports::ServiceDeployment| {
@@ -644,18 +647,18 @@ impl Engine {
         };
         if let Some(arn) = &svc.current_service_deployment
             && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
-            && sds.iter().any(matches)
+            && let Some(sd) = sds.into_iter().find(|sd| matches(sd))
         {
-            return Some(arn.clone());
+            return Some(sd);
         }
         for _ in 0..5 {
             match self.ports.ecs.list_service_deployments(spec.cluster(), spec.service(), Some(started_at - 60.0)).await {
                 Ok(arns) if !arns.is_empty() => {
                     let batch: Vec<String> = arns.into_iter().take(20).collect();
                     if let Ok(sds) = self.ports.ecs.describe_service_deployments(&batch).await
-                        && let Some(sd) = sds.iter().find(|sd| matches(sd))
+                        && let Some(sd) = sds.into_iter().find(|sd| matches(sd))
                     {
-                        return Some(sd.arn.clone());
+                        return Some(sd);
                     }
                 }
                 Ok(_) => {}
@@ -680,7 +683,18 @@ impl Engine {
     }
 
     /// Turn a failed deployment into the final error, rolling back where the policy says so.
-    async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind) -> Error {
+    /// `ws`: the watch state, whose newly failed tasks are reported once fgdeploy has reacted.
+    async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind, mut ws: Option<&mut WatchState>) -> Error {
+        let err = self.react_to_failure(spec, t, &kind, ws.as_deref_mut()).await;
+        if let Some(ws) = ws
+            && ws.failed_unreported
+        {
+            self.report_failed_tasks(t, ws).await;
+        }
+        err
+    }
+
+    async fn react_to_failure(&self, spec: &Spec, t: &Tracker, kind: &FailKind, ws: Option<&mut WatchState>) -> Error {
         let path = spec.path.display();
         match &kind {
             FailKind::Interrupted if spec.file.rollback.on_interrupt == OnInterrupt::Detach => {
@@ -715,7 +729,7 @@ impl Engine {
                 next: format!("`fgdeploy rollback -f {path}` restores {}", t.previous_td),
             };
         }
-        match self.roll_back(t, &kind, spec.file.rollback.timeout).await {
+        match self.roll_back(t, kind, spec.file.rollback.timeout, ws).await {
             Ok(serving) => Error::RolledBack { reason: kind.describe(), serving },
             Err(e) => Error::ManualAction {
                 reason: format!("{}; then the rollback failed: {e}", kind.describe()),

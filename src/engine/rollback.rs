@@ -21,7 +21,8 @@ pub struct RollbackPlan {
 
 impl Engine {
     /// Restore `t.previous_td` and wait until it serves at its desired count. Returns it.
-    pub(super) async fn roll_back(&self, t: &Tracker, kind: &FailKind, timeout: Duration) -> Result<String> {
+    /// `ws`: the release's watch state, whose failed tasks are reported once the rollback started.
+    pub(super) async fn roll_back(&self, t: &Tracker, kind: &FailKind, timeout: Duration, ws: Option<&mut WatchState>) -> Result<String> {
         let mut how = "ECS is rolling back by itself; following it".to_string();
         if !matches!(kind, FailKind::EcsRollingBack(_)) {
             let mut stopped = false;
@@ -48,6 +49,11 @@ impl Engine {
             }
         }
         self.emit(Event::RollbackStarted { reason: kind.describe(), to: t.previous_td.clone(), how });
+        if let Some(ws) = ws
+            && ws.failed_unreported
+        {
+            self.report_failed_tasks(t, ws).await;
+        }
         let ok = self.wait_serving(t, timeout).await;
         self.emit(Event::RollbackFinished { ok: ok.is_ok(), serving: t.previous_td.clone() });
         ok.map(|_| t.previous_td.clone())
@@ -90,7 +96,11 @@ impl Engine {
     }
 
     async fn report_rollback_progress(&self, t: &Tracker, ws: &mut WatchState, svc: &ServiceState) -> bool {
-        self.report_progress(t, ws, svc, None, &t.previous_td).await
+        let changed = self.report_progress(ws, svc, None, &t.previous_td);
+        if ws.failed_unreported {
+            self.report_failed_tasks(t, ws).await;
+        }
+        changed
     }
 
     /// `fgdeploy rollback`: stop an in-flight deployment with rollback, or redeploy the revision
@@ -160,8 +170,9 @@ impl Engine {
                 ecs_rolls_back: false,
                 started_at: now,
                 deadline: now + timeout.as_secs_f64(),
+                forecast: Default::default(),
             };
-            return match self.roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), timeout).await {
+            return match self.roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), timeout, None).await {
                 Ok(_) => Ok(plan),
                 Err(e) => Err(manual(spec, &tracker, e)),
             };
@@ -210,8 +221,9 @@ impl Engine {
             ecs_rolls_back: false,
             started_at: started,
             deadline: started + timeout.as_secs_f64(),
+            forecast: self.rolling_forecast(spec.cluster(), &svc).await,
         };
-        let mut ws = WatchState::baseline(&svc);
+        let mut ws = WatchState::baseline(&svc, &target);
         let (verdict, _) = self.watch(&tracker, &mut ws, &target).await.map_err(|e| manual(spec, &tracker, e))?;
         self.emit(Event::RollbackFinished {
             ok: verdict == Verdict::Success,

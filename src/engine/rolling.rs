@@ -1,5 +1,6 @@
 //! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
 
+use super::pace::{HEARTBEAT_SECS, RollingForecast, Schedule, Seen, previous_rollout_secs, recently_started_task_ids, task_start_secs};
 use super::{Counts, Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
@@ -22,6 +23,8 @@ pub struct Tracker {
     pub ecs_rolls_back: bool,
     pub started_at: Timestamp,
     pub deadline: Timestamp,
+    /// When this deployment can next change, from the service's previous rollout.
+    pub forecast: RollingForecast,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +124,9 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
     Verdict::Continue
 }
 
+/// How often the service deployment is read when DescribeServices shows nothing decisive.
+const SD_SAFETY_NET_SECS: f64 = 30.0;
+
 /// What the watch loop remembers between ticks.
 #[derive(Default)]
 pub(super) struct WatchState {
@@ -128,23 +134,82 @@ pub(super) struct WatchState {
     seen_failed: BTreeSet<String>,
     last_fingerprint: String,
     last_failed_count: i32,
+    /// Tasks failed since the last report of their stopped reasons (reported after the reaction
+    /// when the same poll decided the deployment failed: react first, diagnose after).
+    pub(super) failed_unreported: bool,
     last_sd: Option<ServiceDeployment>,
-    tick: u64,
+    /// The counts and states that mark progress (not pending counts, not events).
+    last_progress: String,
+    /// When the service deployment was last read.
+    sd_read_at: f64,
 }
 
 impl WatchState {
-    /// Events that existed before the release are not news.
-    pub(super) fn baseline(svc: &ServiceState) -> Self {
-        WatchState { seen_events: svc.events.iter().map(|e| e.id.clone()).collect(), ..Default::default() }
+    /// Events that existed before the release are not news; its counts are the starting point.
+    pub(super) fn baseline(svc: &ServiceState, target_td: &str) -> Self {
+        WatchState {
+            seen_events: svc.events.iter().map(|e| e.id.clone()).collect(),
+            last_progress: progress_key(svc, None, target_td),
+            ..Default::default()
+        }
+    }
+
+    /// The service as UpdateService answered and its service deployment as read when it was
+    /// found: progress is counted from there, and the first poll need not read it again.
+    pub(super) fn started(mut self, svc: &ServiceState, sd: Option<ServiceDeployment>, target_td: &str, read_at: f64) -> Self {
+        self.last_progress = progress_key(svc, sd.as_ref(), target_td);
+        self.sd_read_at = read_at;
+        self.last_sd = sd;
+        self
     }
 }
 
+/// What changes when a rolling deployment moves: tasks of the target revision running or
+/// failed, rollout and service-deployment states, the number of deployments.
+fn progress_key(svc: &ServiceState, sd: Option<&ServiceDeployment>, target_td: &str) -> String {
+    let (mut running, mut failed, mut rollout) = (0, 0, None);
+    for d in svc.deployments.iter().filter(|d| d.task_definition == target_td) {
+        running += d.running;
+        failed += d.failed_tasks;
+        rollout = d.rollout_state.clone();
+    }
+    format!("{running}/{failed}/{rollout:?}/{:?}/{}", sd.map(|s| &s.status), svc.deployments.len())
+}
+
 impl Engine {
+    /// The pace forecast for a rolling deployment replacing `svc`'s tasks: one DescribeTasks of
+    /// the tasks its last rollout started; no forecast (adaptive polling) when ECS cannot say.
+    pub(super) async fn rolling_forecast(&self, cluster: &str, svc: &ServiceState) -> RollingForecast {
+        let ids = recently_started_task_ids(&svc.events, 10);
+        let tasks_start = if ids.is_empty() {
+            None
+        } else {
+            self.ports.ecs.describe_tasks(cluster, &ids).await.ok().and_then(|tasks| task_start_secs(&tasks))
+        };
+        RollingForecast { tasks_start, completes: previous_rollout_secs(svc) }
+    }
+
     /// Poll until `decide` says success or failure. Returns the verdict and the last snapshot.
     pub(super) async fn watch(&self, t: &Tracker, ws: &mut WatchState, target_td: &str) -> Result<(Verdict, Option<ServiceState>)> {
         let mut interval = self.poll.min;
         let mut last: Option<ServiceState> = None;
         let mut errors_in_row = 0u32;
+        let mut schedule = Schedule::new(
+            t.started_at,
+            &t.forecast.moments(),
+            HEARTBEAT_SECS,
+            self.poll.min.as_secs_f64(),
+            self.poll.max.as_secs_f64(),
+            self.poll.factor,
+        );
+        if schedule.forecasting() {
+            if let Some(d) = t.forecast.describe() {
+                self.info(d);
+            }
+            // The UpdateService answer is the first look; the next is worth a call at the forecast.
+            let first = schedule.first(self.ports.clock.now());
+            self.sleep(Duration::from_secs_f64(first)).await;
+        }
         loop {
             if self.interrupt.is_set() {
                 return Ok((Verdict::Failed(FailKind::Interrupted), last));
@@ -153,13 +218,22 @@ impl Engine {
             match self.observe_once(t, ws).await {
                 Ok((svc, sd)) => {
                     errors_in_row = 0;
-                    let changed = self.report_progress(t, ws, &svc, sd.as_ref(), target_td).await;
+                    let changed = self.report_progress(ws, &svc, sd.as_ref(), target_td);
+                    let key = progress_key(&svc, sd.as_ref(), target_td);
+                    let progressed = key != ws.last_progress;
+                    ws.last_progress = key;
+                    let trouble = svc
+                        .deployment(&t.deployment_id)
+                        .is_some_and(|d| d.failed_tasks > 0 && d.rollout_state.as_deref() == Some("IN_PROGRESS"));
                     let verdict = decide(t, &svc, sd.as_ref(), now);
                     last = Some(svc);
                     if verdict != Verdict::Continue {
                         return Ok((verdict, last));
                     }
-                    interval = if changed { self.poll.min } else { next_interval(interval, self.poll.factor, self.poll.max) };
+                    if ws.failed_unreported {
+                        self.report_failed_tasks(t, ws).await;
+                    }
+                    interval = Duration::from_secs_f64(schedule.next(now, Seen { changed, progressed, trouble }));
                 }
                 Err(e) if e.is_retryable() => {
                     errors_in_row += 1;
@@ -179,7 +253,8 @@ impl Engine {
 
     /// One DescribeServices per tick; DescribeServiceDeployments only when the service shows
     /// that something decisive may have happened (our deployment no longer IN_PROGRESS, another
-    /// PRIMARY) or every fourth tick as a safety net — half the calls of describing both.
+    /// PRIMARY), or when it was last read [`SD_SAFETY_NET_SECS`] ago (ECS may stop or roll back
+    /// a service deployment before DescribeServices shows it).
     async fn observe_once(
         &self,
         t: &Tracker,
@@ -189,27 +264,22 @@ impl Engine {
             op: "ecs:DescribeServices".into(),
             message: format!("service {} disappeared during the release", t.service),
         })?;
-        ws.tick += 1;
+        let now = self.ports.clock.now();
         let ours = svc.deployment(&t.deployment_id);
         let decisive =
             ours.is_none_or(|d| d.rollout_state.as_deref() != Some("IN_PROGRESS")) || svc.primary().is_none_or(|p| p.id != t.deployment_id);
         if let Some(arn) = &t.service_deployment_arn
-            && (decisive || ws.last_sd.is_none() || ws.tick.is_multiple_of(4))
+            && (decisive || ws.last_sd.is_none() || now - ws.sd_read_at >= SD_SAFETY_NET_SECS)
         {
+            ws.sd_read_at = now;
             ws.last_sd = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next();
         }
         Ok((svc, ws.last_sd.clone()))
     }
 
-    /// Emit progress, new service events and newly failed tasks. Returns whether anything changed.
-    pub(super) async fn report_progress(
-        &self,
-        t: &Tracker,
-        ws: &mut WatchState,
-        svc: &ServiceState,
-        sd: Option<&ServiceDeployment>,
-        target_td: &str,
-    ) -> bool {
+    /// Emit progress and new service events, and note newly failed tasks (their reasons are
+    /// fetched by [`Engine::report_failed_tasks`]). Returns whether anything changed.
+    pub(super) fn report_progress(&self, ws: &mut WatchState, svc: &ServiceState, sd: Option<&ServiceDeployment>, target_td: &str) -> bool {
         let mut new = Counts::default();
         let mut old = Counts::default();
         let mut failed = 0;
@@ -238,14 +308,15 @@ impl Engine {
             }
         }
         if failed > ws.last_failed_count {
-            self.report_failed_tasks(t, ws).await;
+            ws.failed_unreported = true;
         }
         ws.last_failed_count = failed;
         changed
     }
 
     /// ListTasks(startedBy = deployment id, STOPPED) + DescribeTasks for the stoppedReason.
-    async fn report_failed_tasks(&self, t: &Tracker, ws: &mut WatchState) {
+    pub(super) async fn report_failed_tasks(&self, t: &Tracker, ws: &mut WatchState) {
+        ws.failed_unreported = false;
         let arns = match self.ports.ecs.list_tasks(&t.cluster, &t.deployment_id, true).await {
             Ok(a) => a,
             Err(e) => {
@@ -333,6 +404,7 @@ mod tests {
             ecs_rolls_back: true,
             started_at: 0.0,
             deadline: 100.0,
+            forecast: RollingForecast::default(),
         }
     }
 

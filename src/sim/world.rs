@@ -378,7 +378,32 @@ impl World {
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{}", seed.cluster, seed.name, self.hex_id());
         let now = self.now;
-        let ev_id = format!("ev-{}", self.next());
+        // The rollout that put this revision in place, a day ago, at the world's own pace:
+        // tasks launched a second after UpdateService, RUNNING `start_secs` later, healthy
+        // `health_secs` after that, the old tasks gone and the deployment COMPLETED a second
+        // later. Its events and task timestamps are what ECS would still show.
+        let created = now - 86_400.0;
+        let launched = created + 1.0;
+        let running = launched + self.faults.start_secs;
+        let completed = running + self.faults.health_secs + 1.0;
+        let mut tasks = Vec::new();
+        for _ in 0..seed.desired {
+            let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
+            t.last_status = "RUNNING".into();
+            t.created_at = launched;
+            t.running_at = Some(running);
+            t.healthy = true;
+            tasks.push(t);
+        }
+        let ids: Vec<String> = tasks.iter().map(|t| format!("(task {})", t.arn.rsplit('/').next().unwrap_or_default())).collect();
+        let mut events = Vec::new();
+        for (at, message) in [
+            (launched, format!("(service {}) has started {} tasks: {}.", seed.name, seed.desired, ids.join(" "))),
+            (completed, format!("(service {}) has reached a steady state.", seed.name)),
+            (completed, format!("(service {}) (deployment {dep_id}) deployment completed.", seed.name)),
+        ] {
+            events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
+        }
         self.services.push(SimService {
             arn: arn.clone(),
             cluster: seed.cluster.clone(),
@@ -396,8 +421,8 @@ impl World {
                 reason: Some("ECS deployment completed.".into()),
                 failed_tasks: 0,
                 had_healthy: true,
-                created_at: now - 86_400.0,
-                steady_at: Some(now - 86_000.0),
+                created_at: created,
+                steady_at: Some(completed),
                 sd_arn: sd_arn.clone(),
                 rollback_of: None,
             }],
@@ -407,26 +432,16 @@ impl World {
                 status_reason: None,
                 target: reg.arn.clone(),
                 sources: Vec::new(),
-                created_at: now - 86_400.0,
-                finished_at: Some(now - 86_000.0),
+                created_at: created,
+                finished_at: Some(completed),
                 rollback_reason: None,
                 native: None,
             }],
-            events: vec![ServiceEvent {
-                id: ev_id,
-                created_at: Some(now - 86_000.0),
-                message: format!("(service {}) has reached a steady state.", seed.name),
-            }],
+            events,
             stuck_reported: false,
             controller: "ECS".into(),
         });
-        for _ in 0..seed.desired {
-            let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
-            t.last_status = "RUNNING".into();
-            t.running_at = Some(now - 86_000.0);
-            t.healthy = true;
-            self.tasks.push(t);
-        }
+        self.tasks.extend(tasks);
         arn
     }
 
@@ -936,7 +951,8 @@ impl World {
     pub fn describe_tasks(&self, _cluster: &str, arns: &[String]) -> Vec<Task> {
         self.tasks
             .iter()
-            .filter(|t| arns.contains(&t.arn))
+            // Full ARNs or bare task ids, as ECS takes them.
+            .filter(|t| arns.iter().any(|a| *a == t.arn || t.arn.rsplit('/').next() == Some(a.as_str())))
             .filter(|t| t.one_off.is_none() || self.now >= t.created_at + self.faults.describe_lag_secs)
             .map(|t| Task {
                 arn: t.arn.clone(),
@@ -968,6 +984,8 @@ impl World {
                         })
                         .collect(),
                 },
+                created_at: Some(t.created_at),
+                started_at: t.running_at,
             })
             .collect()
     }
@@ -1061,6 +1079,8 @@ impl World {
                     stop_code: None,
                     stopped_reason: None,
                     containers: Vec::new(),
+                    created_at: Some(t.created_at),
+                    started_at: None,
                 })
                 .collect();
         }

@@ -1,0 +1,295 @@
+//! Pace: when can a deployment next change, and so when is a poll worth its call?
+//!
+//! A fixed poller pays for every tick and still sees a change half a tick late on average.
+//! fgdeploy forecasts the moments a deployment can change from what AWS already says:
+//!
+//! - rolling: the service's previous rollout. Its PRIMARY deployment's `createdAt` and the
+//!   "(deployment …) deployment completed." event give how long a rollout of this service takes;
+//!   one DescribeTasks of the tasks named in the latest "has started N tasks" event gives how
+//!   long its tasks take to start (`startedAt − createdAt`), which is when a release that cannot
+//!   start its tasks fails.
+//! - CodeDeploy: the traffic-shifting configuration gives the shift times exactly
+//!   (`ECSCanary10Percent5Minutes`: 100 % five minutes after the first shift).
+//!
+//! The [`Schedule`] polls every second in a short window from each forecast moment, at most
+//! `heartbeat` apart elsewhere (so nothing goes unseen for longer than that), and falls back to
+//! the adaptive 2 s → 15 s back-off when there is no forecast or the deployment runs late.
+//! A window that sees its change moves the later moments by the observed drift, so a service
+//! that rolls out slower (or faster) than last time is followed at its new pace.
+
+use crate::ports::{ServiceEvent, ServiceState, Task};
+
+/// The longest fgdeploy goes without looking while it waits for a forecast moment.
+pub const HEARTBEAT_SECS: f64 = 20.0;
+
+/// Seconds between a task's creation and RUNNING, the median over `tasks` that have both.
+pub fn task_start_secs(tasks: &[Task]) -> Option<f64> {
+    let mut secs: Vec<f64> =
+        tasks.iter().filter_map(|t| Some(t.started_at? - t.created_at?)).filter(|s| s.is_finite() && *s >= 0.0).collect();
+    if secs.is_empty() {
+        return None;
+    }
+    secs.sort_by(f64::total_cmp);
+    Some(secs[secs.len() / 2])
+}
+
+/// How long the service's current PRIMARY deployment took from creation to COMPLETED, read from
+/// its "(deployment ID) deployment completed." event. None when ECS no longer shows that event.
+pub fn previous_rollout_secs(svc: &ServiceState) -> Option<f64> {
+    let primary = svc.primary()?;
+    let created = primary.created_at?;
+    let marker = format!("(deployment {}) deployment completed", primary.id);
+    let done = svc.events.iter().find(|e| e.message.contains(&marker))?.created_at?;
+    let secs = done - created;
+    (secs.is_finite() && secs > 0.0).then_some(secs)
+}
+
+/// The task ids of the newest "has started N tasks: (task a) (task b)." event, at most `limit`.
+pub fn recently_started_task_ids(events: &[ServiceEvent], limit: usize) -> Vec<String> {
+    let Some(e) = events.iter().find(|e| e.message.contains(" has started ") && e.message.contains("(task ")) else {
+        return Vec::new();
+    };
+    e.message
+        .split("(task ")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        .take(limit)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Seconds from the start of a rolling deployment to the moments it can change: its tasks
+/// leaving PENDING (started, or failed to start) and its completion.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RollingForecast {
+    pub tasks_start: Option<f64>,
+    pub completes: Option<f64>,
+}
+
+impl RollingForecast {
+    /// ECS launches the tasks about a second after UpdateService answers.
+    const LAUNCH_LAG: f64 = 1.0;
+
+    /// One line for the user: what the forecast is and where it comes from.
+    pub fn describe(&self) -> Option<String> {
+        let part = match (self.tasks_start, self.completes) {
+            (Some(s), Some(c)) => format!("tasks started in {s:.0} s and the rollout completed in {c:.0} s"),
+            (Some(s), None) => format!("tasks started in {s:.0} s"),
+            (None, Some(c)) => format!("the rollout completed in {c:.0} s"),
+            (None, None) => return None,
+        };
+        Some(format!("pace: last time {part}; looking around those moments (at most {HEARTBEAT_SECS:.0} s apart)"))
+    }
+
+    pub fn moments(&self) -> Vec<f64> {
+        let mut m: Vec<f64> = self.tasks_start.map(|s| s + Self::LAUNCH_LAG).into_iter().chain(self.completes).collect();
+        m.sort_by(f64::total_cmp);
+        m.dedup_by(|a, b| (*a - *b).abs() < 1.0);
+        m
+    }
+}
+
+/// Seconds after the first traffic shift at which a CodeDeploy ECS configuration shifts again,
+/// for the predefined configurations (custom ones are not forecast).
+pub fn codedeploy_shift_moments(config: &str) -> Vec<f64> {
+    let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config).to_ascii_lowercase();
+    if !config.starts_with("CodeDeployDefault.") {
+        return Vec::new();
+    }
+    let num = |s: &str| -> Option<f64> { s.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok() };
+    if let Some(rest) = name.strip_prefix("ecscanary") {
+        return rest.split("percent").nth(1).and_then(num).map(|minutes| vec![minutes * 60.0]).unwrap_or_default();
+    }
+    if let Some(rest) = name.strip_prefix("ecslinear")
+        && let (Some(p), Some(minutes)) = (num(rest), rest.split("every").nth(1).and_then(num))
+        && p > 0.0
+    {
+        let steps = (100.0 / p).ceil() as u32;
+        return (1..steps).map(|k| f64::from(k) * minutes * 60.0).collect();
+    }
+    Vec::new()
+}
+
+/// What one poll saw.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen {
+    /// Anything new to show (counts, events): without a forecast, poll fast again.
+    pub changed: bool,
+    /// The deployment moved (tasks started or failed, a state changed): closes a forecast moment.
+    pub progressed: bool,
+    /// Signs of trouble (failed tasks) that can turn into a failure at any moment: poll fast.
+    pub trouble: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Moment {
+    at: f64,
+    window: f64,
+    /// Its window closed without the change: the deployment runs late.
+    late: bool,
+}
+
+/// When to poll next. Times are absolute seconds on the engine's clock.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    moments: Vec<Moment>,
+    heartbeat: f64,
+    min: f64,
+    max: f64,
+    factor: f64,
+    interval: f64,
+    late_interval: f64,
+    last_poll: Option<f64>,
+}
+
+impl Schedule {
+    /// Moments are seconds after `start`. `min`/`max`/`factor` are the adaptive back-off.
+    pub fn new(start: f64, moments: &[f64], heartbeat: f64, min: f64, max: f64, factor: f64) -> Schedule {
+        let moments = moments.iter().map(|m| Moment { at: start + m, window: (m * 0.05).clamp(2.0, 30.0), late: false }).collect();
+        Schedule { moments, heartbeat, min, max, factor, interval: min, late_interval: 1.0, last_poll: None }
+    }
+
+    /// Whether a forecast moment is still ahead or open.
+    pub fn forecasting(&self) -> bool {
+        !self.moments.is_empty()
+    }
+
+    /// Whether a poll at `now` falls in a forecast window (or the deployment runs late).
+    pub fn due(&self, now: f64) -> bool {
+        self.moments.first().is_some_and(|m| m.late || now >= m.at - 0.5)
+    }
+
+    /// Seconds to sleep before the first poll.
+    pub fn first(&mut self, now: f64) -> f64 {
+        self.last_poll = Some(now);
+        self.plan(now)
+    }
+
+    /// After a poll at `now` and what it saw: seconds to sleep.
+    pub fn next(&mut self, now: f64, seen: Seen) -> f64 {
+        let Seen { changed, progressed, trouble } = seen;
+        let prev = self.last_poll.replace(now).unwrap_or(now);
+        if let Some(first) = self.moments.first().cloned() {
+            if progressed && now >= first.at - self.heartbeat {
+                // The change happened between the last poll and this one: at the forecast moment
+                // if that lies in between, else in the middle.
+                let seen = if (prev..=now).contains(&first.at) { first.at } else { (prev.max(first.at - self.heartbeat) + now) / 2.0 };
+                self.moments.remove(0);
+                self.shift(seen - first.at);
+            } else if !first.late && now >= first.at + first.window {
+                self.shift(first.window);
+                self.late_interval = 1.0;
+                if let Some(m) = self.moments.first_mut() {
+                    m.late = true;
+                }
+            }
+        }
+        self.interval = if changed { self.min } else { (self.interval * self.factor).min(self.max) };
+        if trouble {
+            return self.min;
+        }
+        self.plan(now)
+    }
+
+    fn plan(&mut self, now: f64) -> f64 {
+        let Some(next) = self.moments.first() else {
+            return self.interval;
+        };
+        if next.late {
+            let d = self.late_interval;
+            self.late_interval = (self.late_interval * self.factor).min(self.max);
+            return d;
+        }
+        if now >= next.at {
+            return 1.0;
+        }
+        // Evenly spaced heartbeats up to the window, none further apart than `heartbeat`.
+        let until = next.at - now;
+        until / (until / self.heartbeat).ceil()
+    }
+
+    fn shift(&mut self, by: f64) {
+        for m in &mut self.moments {
+            m.at += by;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn walk(s: &mut Schedule, start: f64, change_at: &[f64], end: f64) -> Vec<f64> {
+        // Poll from `start`; a poll sees a change when a change time passed since the last poll.
+        let mut polls = Vec::new();
+        let mut now = start + s.first(start);
+        let mut last = start;
+        polls.push(now);
+        while now < end && polls.len() < 200 {
+            let changed = change_at.iter().any(|c| *c > last && *c <= now);
+            last = now;
+            now += s.next(now, Seen { changed, progressed: changed, trouble: false });
+            polls.push(now);
+        }
+        polls
+    }
+
+    #[test]
+    fn polls_at_the_forecast_moments_and_sparsely_between() {
+        let mut s = Schedule::new(0.0, &[16.0, 37.0], 20.0, 2.0, 15.0, 1.5);
+        let polls = walk(&mut s, 0.0, &[16.0, 37.0], 37.0);
+        assert_eq!(polls, vec![16.0, 26.5, 37.0]);
+    }
+
+    #[test]
+    fn a_late_deployment_is_followed_at_its_new_pace() {
+        let mut s = Schedule::new(0.0, &[16.0, 37.0], 20.0, 2.0, 15.0, 1.5);
+        // Tasks start 10 s late: the window at 16 sees nothing, adaptive polling finds the change
+        // at 26, and completion is then expected 10 s late too.
+        let polls = walk(&mut s, 0.0, &[26.0, 47.0], 47.0);
+        let seen_start = polls.iter().find(|p| **p >= 26.0).copied().unwrap_or(f64::MAX);
+        assert!(seen_start < 30.0, "{polls:?}");
+        let last = polls.last().copied().unwrap_or_default();
+        assert!((47.0..49.0).contains(&last), "{polls:?}");
+        assert!(polls.len() <= 14, "{polls:?}");
+    }
+
+    #[test]
+    fn without_a_forecast_it_backs_off() {
+        let mut s = Schedule::new(0.0, &[], 20.0, 2.0, 15.0, 1.5);
+        let polls = walk(&mut s, 0.0, &[], 60.0);
+        let gaps: Vec<f64> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(gaps.windows(2).all(|g| g[1] >= g[0]), "{gaps:?}");
+        assert_eq!(gaps.last().copied(), Some(15.0));
+    }
+
+    #[test]
+    fn trouble_polls_fast() {
+        let mut s = Schedule::new(0.0, &[100.0], 20.0, 2.0, 15.0, 1.5);
+        assert_eq!(s.first(0.0), 20.0);
+        assert_eq!(s.next(5.0, Seen { changed: true, progressed: true, trouble: true }), 2.0);
+    }
+
+    #[test]
+    fn codedeploy_configurations() {
+        assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSCanary10Percent5Minutes"), vec![300.0]);
+        assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear10PercentEvery1Minutes").len(), 9);
+        assert!(codedeploy_shift_moments("CodeDeployDefault.ECSAllAtOnce").is_empty());
+        assert!(codedeploy_shift_moments("MyCustomConfig").is_empty());
+    }
+
+    #[test]
+    fn task_ids_from_the_newest_started_event() {
+        let ev = |m: &str| ServiceEvent { id: "e".into(), created_at: Some(1.0), message: m.into() };
+        let events = vec![
+            ev("(service web) has reached a steady state."),
+            ev("(service web) has started 2 tasks: (task abc123) (task def456)."),
+            ev("(service web) has started 1 tasks: (task old)."),
+        ];
+        assert_eq!(recently_started_task_ids(&events, 10), vec!["abc123", "def456"]);
+        assert_eq!(recently_started_task_ids(&events, 1), vec!["abc123"]);
+        assert!(recently_started_task_ids(&events[..1], 10).is_empty());
+    }
+}
