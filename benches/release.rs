@@ -315,22 +315,47 @@ fn main() {
                 Spec::load(&path, None).expect("spec")
             })
             .collect();
-        let sim = fgdeploy::sandbox::seeded_fleet(&specs, Faults::default()).expect("seed");
-        let rec = Arc::new(Recorder::default());
-        let (cpu0, _) = rusage();
-        let report = fgdeploy::engine::release_fleet(&sim.ports(), rec.clone(), &Interrupt::default(), &specs, &ReleaseOptions::default(), 50, fgdeploy::engine::FleetPolicy::Independent)
+        // Twice: with fgdeploy's client-side budget, and without it (the account's limits are
+        // modelled by the simulator either way).
+        let mut fleet = Vec::new();
+        let mut alone = 0.0;
+        for (budget, n) in [(true, 1), (true, 50), (false, 50)] {
+            let specs = &specs[..n];
+            let sim = fgdeploy::sandbox::seeded_fleet(specs, Faults::default()).expect("seed");
+            let sim = if budget { sim } else { sim.without_client_budget() };
+            let rec = Arc::new(Recorder::default());
+            let (cpu0, _) = rusage();
+            let report = fgdeploy::engine::release_fleet(
+                &sim.ports(),
+                rec.clone(),
+                &Interrupt::default(),
+                specs,
+                &ReleaseOptions::default(),
+                50,
+                fgdeploy::engine::FleetPolicy::Independent,
+            )
             .await
             .expect("fleet");
-        let (cpu1, rss) = rusage();
-        let throttled = rec.events().iter().filter(|e| matches!(e, Event::Warning { message } if message.contains("throttled"))).count();
-        let ok = report.outcomes.iter().filter(|o| o.outcome == "deployed").count();
-        println!(
-            "fleet-50           fgdeploy             {ok}/50 deployed in {:.0} virtual s (one rolling release alone: {:.0} s), {} AWS calls, {throttled} throttling warnings, cpu {:.0} ms, rss {rss:.0} MB",
-            report.secs,
-            rows[0].rollout_s,
-            report.api_calls_total,
-            cpu1 - cpu0
-        );
+            let (cpu1, rss) = rusage();
+            let surfaced = rec.events().iter().filter(|e| matches!(e, Event::Warning { message } if message.contains("throttl"))).count();
+            let ok = report.outcomes.iter().filter(|o| o.outcome == "deployed").count();
+            let answered = sim.world().throttled_by_account;
+            if n == 1 {
+                alone = report.secs;
+                continue;
+            }
+            println!(
+                "fleet-50 {:<19} {ok}/50 deployed in {:.0} virtual s (one of them alone: {alone:.0} s), {} AWS calls, {answered} ThrottlingException answered by the account, {surfaced} throttling warnings surfaced, cpu {:.0} ms, rss {rss:.0} MB",
+                if budget { "(client budget)" } else { "(no client budget)" },
+                report.secs,
+                report.api_calls_total,
+                cpu1 - cpu0
+            );
+            fleet.push(serde_json::json!({
+                "client_budget": budget, "deployed": ok, "secs": report.secs, "one_alone_secs": alone,
+                "calls": report.api_calls_total, "account_throttles": answered, "throttling_warnings": surfaced,
+            }));
+        }
         let mut by_tool: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
         for r in &rows {
             if let Some(l) = r.latency_s {
@@ -343,7 +368,8 @@ fn main() {
             println!("detection latency {tool:<20} mean {mean:.1} s, max {max:.1} s");
         }
         let path = std::env::var("FGDEPLOY_BENCH_JSON").unwrap_or_else(|_| "target/bench.json".into());
-        match std::fs::write(&path, serde_json::to_string_pretty(&rows).expect("json")) {
+        let doc = serde_json::json!({ "scenarios": rows, "fleet": fleet });
+        match std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json")) {
             Ok(()) => println!("written {path}"),
             Err(e) => eprintln!("cannot write {path}: {e}"),
         }

@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for where each concept lives.
 
 pub mod aws;
+pub mod budget;
 pub mod build;
 pub mod cli;
 pub mod diff;

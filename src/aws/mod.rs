@@ -4,6 +4,7 @@
 mod codedeploy;
 mod taskdef;
 
+use crate::budget::RateBudget;
 use crate::error::{Error, Result};
 use crate::ports::*;
 use crate::taskdef::TaskDefinition;
@@ -25,58 +26,31 @@ pub struct Aws {
     pub calls: CallCounter,
     /// One client-side rate budget for everything this process calls (fleet releases share it).
     pub budget: RateBudget,
-}
-
-/// Client-side token buckets per API family, so that many parallel releases stay inside the
-/// account's rate limits instead of meeting ThrottlingException (the SDK's adaptive retry is the
-/// second line). Sizes: ECS cluster reads 50 burst / 20 per s (AWS's published figure); the other
-/// families are conservative approximations: 10 burst / 5 per s.
-#[derive(Clone, Default)]
-pub struct RateBudget(Arc<std::sync::Mutex<std::collections::HashMap<&'static str, (f64, std::time::Instant)>>>);
-
-impl RateBudget {
-    fn family(op: &str) -> (&'static str, f64, f64) {
-        let (service, action) = op.split_once(':').unwrap_or(("", op));
-        let read =
-            action.starts_with("Describe") || action.starts_with("List") || action.starts_with("Get") || action.starts_with("BatchGet");
-        match (service, read) {
-            ("ecs", true) => ("ecs-read", 50.0, 20.0),
-            ("ecs", false) => ("ecs-write", 10.0, 5.0),
-            ("ecr", _) => ("ecr", 10.0, 5.0),
-            ("codedeploy", _) => ("codedeploy", 10.0, 5.0),
-            ("logs", _) => ("logs", 10.0, 5.0),
-            _ => ("other", 10.0, 5.0),
-        }
-    }
-
-    /// Take a token of `op`'s family at `now`, or say how long until there is one.
-    pub fn try_take(&self, op: &str, now: std::time::Instant) -> Option<std::time::Duration> {
-        let (family, burst, rate) = Self::family(op);
-        let Ok(mut m) = self.0.lock() else { return None };
-        let (tokens, last) = m.entry(family).or_insert((burst, now));
-        *tokens = (*tokens + now.saturating_duration_since(*last).as_secs_f64() * rate).min(burst);
-        *last = now;
-        if *tokens >= 1.0 {
-            *tokens -= 1.0;
-            None
-        } else {
-            Some(std::time::Duration::from_secs_f64((1.0 - *tokens) / rate))
-        }
-    }
-
-    /// Wait for a token of `op`'s family.
-    pub async fn acquire(&self, op: &str) {
-        while let Some(d) = self.try_take(op, std::time::Instant::now()) {
-            tokio::time::sleep(d).await;
-        }
-    }
+    /// The budget's clock starts here.
+    pub epoch: std::time::Instant,
 }
 
 impl Aws {
+    /// Every client over one SDK config, a fresh call counter and client-side budget.
+    pub fn new(conf: &aws_config::SdkConfig) -> Aws {
+        Aws {
+            ecs: aws_sdk_ecs::Client::new(conf),
+            ecr: aws_sdk_ecr::Client::new(conf),
+            logs: aws_sdk_cloudwatchlogs::Client::new(conf),
+            codedeploy: aws_sdk_codedeploy::Client::new(conf),
+            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
+            calls: CallCounter::default(),
+            budget: RateBudget::default(),
+            epoch: std::time::Instant::now(),
+        }
+    }
+
     /// Count the call and wait for the rate budget.
     async fn gate(&self, op: &str) {
         self.calls.record(op);
-        self.budget.acquire(op).await;
+        while let Some(wait) = self.budget.try_take(op, self.epoch.elapsed().as_secs_f64()) {
+            tokio::time::sleep(std::time::Duration::from_secs_f64(wait)).await;
+        }
     }
 }
 
@@ -95,16 +69,7 @@ pub async fn connect(region: Option<&str>) -> Result<Ports> {
 
 /// The ports over an already loaded SDK config (tests point it at the emulator).
 pub fn ports_from_config(conf: &aws_config::SdkConfig) -> Ports {
-    let aws = Aws {
-        ecs: aws_sdk_ecs::Client::new(conf),
-        ecr: aws_sdk_ecr::Client::new(conf),
-        logs: aws_sdk_cloudwatchlogs::Client::new(conf),
-        codedeploy: aws_sdk_codedeploy::Client::new(conf),
-        elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
-        calls: CallCounter::default(),
-        budget: RateBudget::default(),
-    };
-    ports_from(aws)
+    ports_from(Aws::new(conf))
 }
 
 /// The ports over an `Aws` whose clients the caller built (tests add interceptors).
@@ -724,26 +689,5 @@ impl Ecr for Aws {
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
         // A missing tag comes back in `failures` (ImageNotFound), not as an error.
         Ok(self.manifest(repository, tag).await?.and_then(|m| m.digest))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::time::{Duration, Instant};
-
-    #[test]
-    fn the_rate_budget_paces_a_burst_per_family() {
-        let b = super::RateBudget::default();
-        let t0 = Instant::now();
-        for _ in 0..10 {
-            assert_eq!(b.try_take("ecs:UpdateService", t0), None, "a burst of 10 writes");
-        }
-        let wait = b.try_take("ecs:UpdateService", t0).expect("the 11th waits");
-        assert!((wait.as_secs_f64() - 0.2).abs() < 1e-6, "5 per second: {wait:?}");
-        assert_eq!(b.try_take("ecs:UpdateService", t0 + Duration::from_millis(200)), None, "refilled after 200 ms");
-        for _ in 0..50 {
-            assert_eq!(b.try_take("ecs:DescribeServices", t0), None, "reads have their own bucket of 50");
-        }
-        assert!(b.try_take("ecs:DescribeServices", t0).is_some());
     }
 }

@@ -32,6 +32,7 @@ pub struct Sim {
     world: Arc<Mutex<World>>,
     calls: CallCounter,
     clock: Arc<Mutex<VirtualClock>>,
+    client_budget: Option<crate::budget::RateBudget>,
 }
 
 /// Engines sharing the virtual clock: time moves to the earliest wake-up once every
@@ -45,7 +46,12 @@ struct VirtualClock {
 
 impl Sim {
     pub fn new(world: World) -> Sim {
-        Sim { world: Arc::new(Mutex::new(world)), calls: CallCounter::default(), clock: Arc::new(Mutex::new(VirtualClock::default())) }
+        Sim {
+            world: Arc::new(Mutex::new(world)),
+            calls: CallCounter::default(),
+            clock: Arc::new(Mutex::new(VirtualClock::default())),
+            client_budget: Some(crate::budget::RateBudget::default()),
+        }
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -76,75 +82,88 @@ impl Sim {
         self.world().schedule_interrupt(at, interrupt);
     }
 
-    fn call(&self, op: &str) -> PortResult<MutexGuard<'_, World>> {
+    /// One call: counted, paced by the client-side budget (as the AWS adapter paces it), then
+    /// answered by the world (which enforces the account's limits and the injected faults).
+    async fn call(&self, op: &str) -> PortResult<MutexGuard<'_, World>> {
         self.calls.record(op);
+        if let Some(budget) = &self.client_budget {
+            while let Some(wait) = budget.try_take(op, Clock::now(self)) {
+                Clock::sleep(self, Duration::from_secs_f64(wait)).await;
+            }
+        }
         let mut w = self.world();
         w.gate(op)?;
         Ok(w)
+    }
+
+    /// Without fgdeploy's client-side budget (to show what the account's limits do then).
+    pub fn without_client_budget(mut self) -> Sim {
+        self.client_budget = None;
+        self
     }
 }
 
 #[async_trait]
 impl Ecs for Sim {
     async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
-        let w = self.call("ecs:DescribeServices")?;
+        let w = self.call("ecs:DescribeServices").await?;
         w.describe_service(cluster, service)
     }
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
-        let w = self.call("ecs:DescribeTaskDefinition")?;
+        let w = self.call("ecs:DescribeTaskDefinition").await?;
         w.describe_task_definition(td)
     }
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {
-        let mut w = self.call("ecs:RegisterTaskDefinition")?;
+        let mut w = self.call("ecs:RegisterTaskDefinition").await?;
         let r = w.register_task_definition(td.clone());
         w.lose_response("ecs:RegisterTaskDefinition")?;
         Ok(r)
     }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
-        let mut w = self.call("ecs:UpdateService")?;
+        let mut w = self.call("ecs:UpdateService").await?;
         let s = w.update_service(req, false)?;
         w.lose_response("ecs:UpdateService")?;
         Ok(s)
     }
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
-        let w = self.call("ecs:ListServiceDeployments")?;
+        let w = self.call("ecs:ListServiceDeployments").await?;
         w.list_service_deployments(cluster, service, created_after)
     }
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
-        let w = self.call("ecs:DescribeServiceDeployments")?;
+        let w = self.call("ecs:DescribeServiceDeployments").await?;
         w.describe_service_deployments(arns)
     }
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()> {
-        let mut w = self.call("ecs:StopServiceDeployment")?;
+        let mut w = self.call("ecs:StopServiceDeployment").await?;
         w.stop_service_deployment(arn)
     }
     async fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> PortResult<Vec<String>> {
-        let w = self.call("ecs:ListTasks")?;
+        let w = self.call("ecs:ListTasks").await?;
         Ok(w.list_tasks(cluster, started_by, stopped))
     }
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>> {
-        let w = self.call("ecs:DescribeTasks")?;
+        let w = self.call("ecs:DescribeTasks").await?;
         Ok(w.describe_tasks(cluster, arns))
     }
     async fn run_task(&self, req: &RunTask) -> PortResult<RunTaskResult> {
-        let mut w = self.call("ecs:RunTask")?;
+        let mut w = self.call("ecs:RunTask").await?;
         let r = w.run_task(req)?;
         w.lose_response("ecs:RunTask")?;
         Ok(r)
     }
     async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
-        self.call("ecs:ContinueServiceDeployment")?.continue_service_deployment(arn, hook_id, action)
+        self.call("ecs:ContinueServiceDeployment").await?.continue_service_deployment(arn, hook_id, action)
     }
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {
-        let w = self.call("ecs:ListTaskDefinitions")?;
+        let w = self.call("ecs:ListTaskDefinitions").await?;
         Ok(w.list_task_definitions(family))
     }
     async fn deregister_task_definition(&self, arn: &str) -> PortResult<()> {
-        let mut w = self.call("ecs:DeregisterTaskDefinition")?;
+        let mut w = self.call("ecs:DeregisterTaskDefinition").await?;
         w.deregister_task_definition(arn)
     }
     async fn stop_task(&self, _cluster: &str, task: &str, reason: &str) -> PortResult<()> {
-        let mut w = self.call("ecs:StopTask")?;
+        let mut w = self.call("ecs:StopTask").await?;
         w.stop_task(task, reason)
     }
 }
@@ -152,10 +171,10 @@ impl Ecs for Sim {
 #[async_trait]
 impl CodeDeploy for Sim {
     async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup> {
-        self.call("codedeploy:GetDeploymentGroup")?.deployment_group(application, group)
+        self.call("codedeploy:GetDeploymentGroup").await?.deployment_group(application, group)
     }
     async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
-        Ok(self.call("codedeploy:ListDeployments")?.active_cd_deployments(application, group))
+        Ok(self.call("codedeploy:ListDeployments").await?.active_cd_deployments(application, group))
     }
     async fn create_deployment(
         &self,
@@ -165,32 +184,32 @@ impl CodeDeploy for Sim {
         appspec: &str,
         sha256: &str,
     ) -> PortResult<String> {
-        let mut w = self.call("codedeploy:CreateDeployment")?;
+        let mut w = self.call("codedeploy:CreateDeployment").await?;
         let id = w.create_cd_deployment(application, group, config, appspec, sha256)?;
         w.lose_response("codedeploy:CreateDeployment")?;
         Ok(id)
     }
     async fn deployment(&self, id: &str) -> PortResult<CdDeployment> {
-        self.call("codedeploy:GetDeployment")?.cd_deployment(id)
+        self.call("codedeploy:GetDeployment").await?.cd_deployment(id)
     }
     async fn deployment_target(&self, id: &str, _target: &str) -> PortResult<CdTarget> {
-        self.call("codedeploy:GetDeploymentTarget")?.cd_target(id)
+        self.call("codedeploy:GetDeploymentTarget").await?.cd_target(id)
     }
     async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
-        self.call("codedeploy:ContinueDeployment")?.continue_cd(id, wait_type)
+        self.call("codedeploy:ContinueDeployment").await?.continue_cd(id, wait_type)
     }
     async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
-        self.call("codedeploy:StopDeployment")?.stop_cd(id, rollback)
+        self.call("codedeploy:StopDeployment").await?.stop_cd(id, rollback)
     }
 }
 
 #[async_trait]
 impl Elb for Sim {
     async fn listener(&self, arn: &str) -> PortResult<Listener> {
-        self.call("elasticloadbalancing:DescribeListeners")?.listener(arn)
+        self.call("elasticloadbalancing:DescribeListeners").await?.listener(arn)
     }
     async fn load_balancer_dns(&self, _arn: &str) -> PortResult<String> {
-        let _w = self.call("elasticloadbalancing:DescribeLoadBalancers")?;
+        let _w = self.call("elasticloadbalancing:DescribeLoadBalancers").await?;
         Ok("127.0.0.1".into())
     }
 }
@@ -198,7 +217,7 @@ impl Elb for Sim {
 #[async_trait]
 impl Logs for Sim {
     async fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
-        let w = self.call("logs:GetLogEvents")?;
+        let w = self.call("logs:GetLogEvents").await?;
         w.log_events(group, stream, token)
     }
 }
@@ -206,22 +225,22 @@ impl Logs for Sim {
 #[async_trait]
 impl Ecr for Sim {
     async fn repository_uri(&self, repository: &str) -> PortResult<String> {
-        let w = self.call("ecr:DescribeRepositories")?;
+        let w = self.call("ecr:DescribeRepositories").await?;
         w.repository_uri(repository)
     }
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
-        let w = self.call("ecr:BatchGetImage")?;
+        let w = self.call("ecr:BatchGetImage").await?;
         Ok(w.image_digest(repository, tag))
     }
     async fn create_repository(&self, repository: &str) -> PortResult<String> {
-        let mut w = self.call("ecr:CreateRepository")?;
+        let mut w = self.call("ecr:CreateRepository").await?;
         w.create_repository(repository);
         let now = w.now();
         w.mutations.push((now, format!("CreateRepository {repository}")));
         w.repository_uri(repository)
     }
     async fn authorization(&self) -> PortResult<RegistryAuth> {
-        let _w = self.call("ecr:GetAuthorizationToken")?;
+        let _w = self.call("ecr:GetAuthorizationToken").await?;
         Ok(RegistryAuth {
             username: "AWS".into(),
             password: "sandbox-password".into(),
@@ -229,7 +248,7 @@ impl Ecr for Sim {
         })
     }
     async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>> {
-        let w = self.call("ecr:BatchGetImage")?;
+        let w = self.call("ecr:BatchGetImage").await?;
         Ok(w.image_digest(repository, tag).map(|digest| Manifest {
             body: format!(r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{{"digest":"{digest}"}},"layers":[]}}"#),
             media_type: Some("application/vnd.oci.image.manifest.v1+json".into()),
@@ -237,7 +256,7 @@ impl Ecr for Sim {
         }))
     }
     async fn put_manifest(&self, repository: &str, tag: &str, m: &Manifest) -> PortResult<bool> {
-        let mut w = self.call("ecr:PutImage")?;
+        let mut w = self.call("ecr:PutImage").await?;
         let digest = m.digest.clone().unwrap_or_default();
         if w.image_digest(repository, tag).as_deref() == Some(digest.as_str()) {
             return Ok(false);

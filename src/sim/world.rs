@@ -51,6 +51,9 @@ pub struct Faults {
     pub describe_lag_secs: f64,
     /// The image build fails.
     pub build_fails: bool,
+    /// The account's rate limits (`budget::ACCOUNT_LIMITS`) answer ThrottlingException when
+    /// exceeded, as AWS does.
+    pub account_limits: bool,
 }
 
 impl Default for Faults {
@@ -74,6 +77,7 @@ impl Default for Faults {
             lost_responses: BTreeMap::new(),
             describe_lag_secs: 0.0,
             build_fails: false,
+            account_limits: true,
         }
     }
 }
@@ -201,6 +205,9 @@ pub struct World {
     /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
     /// 100 % on green), for the benchmark's detection latency.
     pub terminal_log: Vec<(f64, String)>,
+    /// The account's token buckets, and how many calls they throttled.
+    account: crate::budget::RateBudget,
+    pub throttled_by_account: u64,
     /// CloudWatch Logs: (group, stream) → lines.
     logs: BTreeMap<(String, String), Vec<String>>,
     pub(super) cd: super::codedeploy::CdWorld,
@@ -234,6 +241,8 @@ impl World {
             mutations: Vec::new(),
             logs: BTreeMap::new(),
             terminal_log: Vec::new(),
+            account: crate::budget::RateBudget::with_share(1.0),
+            throttled_by_account: 0,
             cd: Default::default(),
         }
     }
@@ -341,6 +350,10 @@ impl World {
             && k > 0
             && (self.calls_seen.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33).is_multiple_of(k)
         {
+            return Err(PortError::Throttled { op: op.into() });
+        }
+        if self.faults.account_limits && self.account.try_take(op, self.now).is_some() {
+            self.throttled_by_account += 1;
             return Err(PortError::Throttled { op: op.into() });
         }
         if self.faults.no_service_deployments_api && op.contains("ServiceDeployment") {

@@ -76,15 +76,7 @@ impl Moto {
     }
     /// Every client on the emulator; a test swaps one for a client with an interceptor.
     fn aws(&self) -> fgdeploy::aws::Aws {
-        fgdeploy::aws::Aws {
-            budget: Default::default(),
-            calls: Default::default(),
-            ecs: aws_sdk_ecs::Client::new(&self.conf),
-            ecr: aws_sdk_ecr::Client::new(&self.conf),
-            logs: aws_sdk_cloudwatchlogs::Client::new(&self.conf),
-            codedeploy: aws_sdk_codedeploy::Client::new(&self.conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(&self.conf),
-        }
+        fgdeploy::aws::Aws::new(&self.conf)
     }
 
     /// The ports with this ECS client (an interceptor sees its requests).
