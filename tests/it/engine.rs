@@ -12,10 +12,16 @@ use std::time::Duration;
 struct Run {
     result: Result<fgdeploy::engine::ReleaseReport, Error>,
     events: Vec<Event>,
+    /// The events with their (virtual) times.
+    timed: Vec<(f64, Event)>,
     sim: Sim,
 }
 
 impl Run {
+    fn new(result: Result<fgdeploy::engine::ReleaseReport, Error>, rec: &Recorder, sim: Sim) -> Run {
+        let timed = rec.0.lock().map(|v| v.clone()).unwrap_or_default();
+        Run { result, events: rec.events(), timed, sim }
+    }
     fn code(&self) -> i32 {
         match &self.result {
             Ok(r) => r.exit_code(false),
@@ -58,7 +64,7 @@ async fn release_with(extra: &str, faults: Faults, opts: ReleaseOptions, interru
     }
     let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
     let result = engine.release(&spec, &opts).await;
-    Run { result, events: rec.events(), sim }
+    Run::new(result, &rec, sim)
 }
 
 async fn release(extra: &str, faults: Faults) -> Run {
@@ -380,7 +386,7 @@ async fn migrate_with(faults: Faults, timeout: &str) -> Run {
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
     let result = engine.release(&spec, &ReleaseOptions::default()).await;
-    Run { result, events: rec.events(), sim }
+    Run::new(result, &rec, sim)
 }
 
 impl Run {
@@ -581,12 +587,12 @@ async fn bluegreen(
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
     let result = engine.release(&spec, &opts).await;
-    let events = rec.events();
-    let deployment = events.iter().find_map(|e| match e {
+    let run = Run::new(result, &rec, sim);
+    let deployment = run.events.iter().find_map(|e| match e {
         Event::DeploymentStarted { deployment_id, .. } => Some(deployment_id.clone()),
         _ => None,
     });
-    BgRun { run: Run { result, events, sim }, test, deployment }
+    BgRun { run, test, deployment }
 }
 
 impl BgRun {
@@ -758,7 +764,7 @@ async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, Loopb
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
     let result = engine.release(&spec, &ReleaseOptions::default()).await;
-    (Run { result, events: rec.events(), sim }, test)
+    (Run::new(result, &rec, sim), test)
 }
 
 fn stages(r: &Run) -> Vec<String> {
@@ -829,4 +835,79 @@ async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
     let rb = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
     assert_eq!(rb.action, "stop-in-flight");
     assert!(bg_serving(&sim).ends_with(TD1));
+}
+
+// ----- pace: when the watch looks ------------------------------------------------------------
+
+impl Run {
+    /// Virtual seconds from the deployment's terminal state in the simulator to fgdeploy's
+    /// reaction (the deploy stage ends, or a rollback starts). Simulated time: this checks what
+    /// the poll schedule does, deterministically; it measures no speed.
+    fn detection_delay(&self) -> f64 {
+        let terminal = self.sim.world().terminal_log.first().map(|(t, _)| *t);
+        let reaction = self.timed.iter().find_map(|(t, e)| match e {
+            Event::StageFinished { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy => Some(*t),
+            Event::RollbackStarted { .. } => Some(*t),
+            _ => None,
+        });
+        match (terminal, reaction) {
+            (Some(a), Some(b)) => b - a,
+            _ => f64::NAN,
+        }
+    }
+    fn calls(&self, op: &str) -> u64 {
+        self.sim.calls().count(op)
+    }
+}
+
+#[tokio::test]
+async fn the_watch_looks_when_the_last_rollout_says_it_can_change() {
+    // The seeded service rolled out before at the simulator's pace: tasks RUNNING 15 s after
+    // launch, COMPLETED 37 s after UpdateService. fgdeploy reads that (events + one DescribeTasks)...
+    let r = release("", Faults::default()).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    assert!(
+        r.has(
+            |e| matches!(e, Event::Info { message } if message.contains("tasks started in 15 s") && message.contains("completed in 37 s"))
+        ),
+        "the forecast is shown"
+    );
+    // ...and polls at those moments: it sees the end at once, with fewer DescribeServices than
+    // a 10 s poller would spend on a 37 s rollout (4), plan and verify reads included.
+    assert!(r.detection_delay().abs() < 1e-9, "detected {} s after the end", r.detection_delay());
+    assert!(r.calls("ecs:DescribeServices") <= 5, "{:?}", r.sim.calls().snapshot());
+    assert_eq!(r.calls("ecs:DescribeTasks"), 1, "one DescribeTasks for the forecast");
+}
+
+#[tokio::test]
+async fn a_rollout_slower_than_last_time_is_followed_at_its_new_pace() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    {
+        // This release's tasks take 60 % longer to start and to turn healthy than last time.
+        let mut w = sim.world();
+        w.faults.start_secs *= 1.6;
+        w.faults.health_secs *= 1.6;
+    }
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    let d = r.detection_delay();
+    assert!((0.0..=2.0).contains(&d), "the late completion is still seen within 2 simulated s: {d}");
+}
+
+#[tokio::test]
+async fn a_circuit_breaker_trip_is_seen_at_the_forecast_task_start() {
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK);
+    assert!(r.detection_delay().abs() < 1e-9, "reacted {} s after ECS started its rollback", r.detection_delay());
+    // React first, diagnose after: the failed tasks' reasons follow the rollback's start.
+    let pos = |f: &dyn Fn(&Event) -> bool| r.events.iter().position(f).unwrap_or(usize::MAX);
+    let started = pos(&|e| matches!(e, Event::RollbackStarted { .. }));
+    let diagnosed = pos(&|e| matches!(e, Event::TaskFailed { .. }));
+    assert!(started < diagnosed && diagnosed != usize::MAX, "rollback at {started}, task reasons at {diagnosed}");
 }

@@ -115,3 +115,51 @@ async fn a_dependency_cycle_is_refused_before_anything_changes() {
     assert!(err.to_string().contains("cycle"), "{err}");
     assert!(sim.world().mutations.is_empty());
 }
+
+/// `n` services with no build and no migration (their image exists): only the deployments.
+fn plain_specs(dir: &std::path::Path, n: usize) -> Vec<Spec> {
+    (0..n)
+        .map(|i| {
+            let name = format!("svc{i:02}");
+            std::fs::write(dir.join(format!("{name}.taskdef.json")), TEMPLATE.replace("\"family\": \"web\"", &format!("\"family\": \"{name}\"")))
+                .expect("template");
+            let text = format!(
+                "[service]\ncluster = \"demo\"\nname = \"{name}\"\ndesired_count = {}\n[image]\nrepository = \"app\"\ntag = \"v2\"\n[task_definition]\ntemplate = \"{name}.taskdef.json\"\ncontainer = \"web\"\n",
+                2 + i % 5
+            );
+            let path = dir.join(format!("{name}.toml"));
+            std::fs::write(&path, text).expect("spec");
+            Spec::load(&path, None).expect("spec loads")
+        })
+        .collect()
+}
+
+async fn throttling_in_a_fleet_of_50(client_budget: bool) -> (FleetReport, u64, usize) {
+    let dir = tempfile::tempdir().expect("dir");
+    let s = plain_specs(dir.path(), 50);
+    let sim = seeded_fleet(&s, Faults::default()).expect("seed");
+    let sim = if client_budget { sim } else { sim.without_client_budget() };
+    let rec = Arc::new(Recorder::default());
+    let report =
+        release_fleet(&sim.ports(), rec.clone(), &Interrupt::default(), &s, &ReleaseOptions::default(), 50, FleetPolicy::Independent)
+            .await
+            .expect("fleet");
+    let warnings =
+        rec.events().iter().filter(|e| matches!(e, fgdeploy::engine::Event::Warning { message } if message.contains("throttl"))).count();
+    let answered = sim.world().throttled_by_account;
+    (report, answered, warnings)
+}
+
+#[tokio::test]
+async fn fifty_services_in_parallel_stay_inside_the_accounts_rate_limits() {
+    // The simulator enforces the account's token buckets (budget::ACCOUNT_LIMITS). Without
+    // fgdeploy's client-side budget, 50 parallel releases exceed them...
+    let (r, answered, _) = throttling_in_a_fleet_of_50(false).await;
+    assert!(answered > 0, "the modelled limits must bite without the client budget");
+    assert_eq!(r.exit_code, exit::OK, "retries absorb the throttles: {:?}", r.outcomes);
+    // ...with it, no call is throttled, and nothing about throttling reaches the user.
+    let (r, answered, warnings) = throttling_in_a_fleet_of_50(true).await;
+    assert_eq!(r.exit_code, exit::OK, "{:?}", r.outcomes);
+    assert_eq!(r.outcomes.iter().filter(|o| o.outcome == "deployed").count(), 50);
+    assert_eq!((answered, warnings), (0, 0), "ThrottlingException answered by the account / throttling warnings shown");
+}
