@@ -195,8 +195,12 @@ impl PlanFlags {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
+    /// Deployspecs: a file, or a folder of them; repeat -f to plan several services (a fleet).
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
     #[command(flatten)]
     pub flags: PlanFlags,
     #[command(flatten)]
@@ -436,14 +440,34 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             Ok(exit::OK)
         }
         Command::Plan(a) => {
-            let spec = load(&a.spec)?;
+            let paths = expand_files(&a.files)?;
             let opts = ReleaseOptions { plan: a.flags.options(), dry_run: true, ..Default::default() };
+            if paths.len() > 1 {
+                let how = FleetRun {
+                    image_tag: a.image_tag.as_deref(),
+                    target: &a.target,
+                    opts,
+                    parallel: 1,
+                    policy: Default::default(),
+                    summary_file: None,
+                };
+                return fleet(cli, &how, &paths).await;
+            }
+            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
             release(cli, &spec, &a.flags, &a.target, opts, None).await
         }
         Command::Release(a) => {
             let paths = expand_files(&a.files)?;
             if paths.len() > 1 {
-                return fleet(cli, a, &paths).await;
+                let how = FleetRun {
+                    image_tag: a.image_tag.as_deref(),
+                    target: &a.target,
+                    opts: a.options(),
+                    parallel: a.parallel,
+                    policy: a.policy,
+                    summary_file: a.summary_file.as_deref(),
+                };
+                return fleet(cli, &how, &paths).await;
             }
             let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
             release(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
@@ -603,9 +627,19 @@ fn expand_files(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     Ok(out)
 }
 
-/// Several deployspecs: one fleet release, one summary.
-async fn fleet(cli: &Cli, a: &ReleaseArgs, paths: &[PathBuf]) -> Result<i32, Error> {
-    let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+/// How to run a fleet: from `release` (or `release --dry-run`) or `plan` with several deployspecs.
+struct FleetRun<'a> {
+    image_tag: Option<&'a str>,
+    target: &'a TargetArgs,
+    opts: ReleaseOptions,
+    parallel: usize,
+    policy: crate::engine::FleetPolicy,
+    summary_file: Option<&'a std::path::Path>,
+}
+
+/// Several deployspecs: one fleet release (or plan), one summary.
+async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Error> {
+    let specs = paths.iter().map(|p| Spec::load(p, a.image_tag)).collect::<Result<Vec<_>, _>>()?;
     let c = ctx(cli);
     let ports = if a.target.sandbox {
         sandbox::fleet_world_for(&specs, a.target.scenario)?.ports()
@@ -616,12 +650,19 @@ async fn fleet(cli: &Cli, a: &ReleaseArgs, paths: &[PathBuf]) -> Result<i32, Err
     c.renderer.prefix_service();
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
-    let opts = a.options();
-    let report = crate::engine::release_fleet(&ports, c.renderer.clone(), &interrupt, &specs, &opts, a.parallel, a.policy).await;
+    // A planned fleet in JSON is one document, like `plan --output json`: the plans are collected.
+    let plans = Arc::new(PlanCollector::default());
+    let sink: Arc<dyn crate::engine::EventSink> = if a.opts.dry_run && c.style == Style::Json { plans.clone() } else { c.renderer.clone() };
+    let report = crate::engine::release_fleet(&ports, sink, &interrupt, &specs, &a.opts, a.parallel, a.policy).await;
     c.renderer.finish();
     let report = report?;
-    let doc = serde_json::json!({"event": "fleet_finished", "fleet": report});
-    if let Some(path) = &a.summary_file
+    let doc = if a.opts.dry_run && c.style == Style::Json {
+        let plans = plans.0.lock().map(|p| p.clone()).unwrap_or_default();
+        serde_json::json!({"plans": plans, "fleet": report})
+    } else {
+        serde_json::json!({"event": "fleet_finished", "fleet": report})
+    };
+    if let Some(path) = a.summary_file
         && let Err(e) = std::fs::write(path, format!("{doc:#}\n"))
     {
         eprintln!("warning: cannot write the summary to {}: {e}", path.display());
@@ -640,6 +681,20 @@ async fn fleet(cli: &Cli, a: &ReleaseArgs, paths: &[PathBuf]) -> Result<i32, Err
         }
     }
     Ok(report.exit_code)
+}
+
+/// The plans of a planned fleet, by service.
+#[derive(Default)]
+struct PlanCollector(std::sync::Mutex<Vec<serde_json::Value>>);
+
+impl crate::engine::EventSink for PlanCollector {
+    fn emit(&self, _at: f64, service: &str, event: &crate::engine::Event) {
+        if let crate::engine::Event::Plan { plan } = event
+            && let Ok(mut v) = self.0.lock()
+        {
+            v.push(serde_json::json!({"service": service, "plan": plan}));
+        }
+    }
 }
 
 /// Passes events on, and writes the `finished` event as JSON to a file.

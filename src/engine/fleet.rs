@@ -113,12 +113,13 @@ pub fn order(specs: &[Spec]) -> Result<Vec<usize>, InputError> {
     Ok(done)
 }
 
-fn outcome_of(spec: &Spec, r: &Result<super::ReleaseReport, Error>) -> FleetOutcome {
+/// `dry_run`: a planned service with changes exits 2, as `plan` does.
+fn outcome_of(spec: &Spec, r: &Result<super::ReleaseReport, Error>, dry_run: bool) -> FleetOutcome {
     let (outcome, exit_code, message, td) = match r {
         Ok(rep) => (
             rep.outcome.to_string(),
-            exit::OK,
-            format!("{} {}", rep.outcome, rep.task_definition.clone().unwrap_or_default()),
+            rep.exit_code(dry_run),
+            format!("{} {}", rep.outcome, rep.task_definition.clone().unwrap_or_default()).trim_end().to_string(),
             rep.task_definition.clone(),
         ),
         Err(e) => (e.kind().to_string(), e.exit_code(), e.to_string(), None),
@@ -165,11 +166,11 @@ pub async fn release_fleet(
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
         match engine.prepare(spec, opts, &mut stages).await {
-            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(*rep))),
+            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(*rep), opts.dry_run)),
             Ok(super::release::Prepared::Ready(r)) => ready.push((i, r)),
             Err(e) => {
                 failed = true;
-                outcomes[i] = Some(outcome_of(spec, &Err(e)));
+                outcomes[i] = Some(outcome_of(spec, &Err(e), opts.dry_run));
             }
         }
     }
@@ -225,7 +226,7 @@ pub async fn release_fleet(
             };
             relay.abort();
             ports.clock.leave();
-            (i, outcome_of(&spec, &result))
+            (i, outcome_of(&spec, &result, false))
         });
     }
     while let Some(joined) = set.join_next().await {

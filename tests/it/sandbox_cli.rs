@@ -240,3 +240,26 @@ fn missing_credentials_are_one_clear_line() {
     out.stderr_has("no usable AWS credentials").stderr_has("--sandbox");
     assert!(out.stderr.len() < 600, "short: {}", out.stderr);
 }
+
+#[test]
+fn a_folder_is_planned_and_released_as_a_fleet() {
+    // `plan` on a folder: one JSON document with every service's plan, exit 2, nothing changed.
+    let out = Test::new()
+        .dir(root())
+        .args(["plan", "-f", "deployspecs/", "--sandbox", "--image-tag", "v2", "--output", "json"])
+        .status(exit::CHANGES);
+    let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
+    let mut services: Vec<&str> = doc["plans"].as_array().expect("plans").iter().filter_map(|p| p["service"].as_str()).collect();
+    services.sort();
+    assert_eq!(services, ["api", "web"]);
+    assert!(doc["plans"][0]["plan"]["task_definition_diff"].is_array() || doc["plans"][0]["plan"].is_object());
+    assert_eq!(doc["fleet"]["exit_code"], exit::CHANGES);
+    let calls = doc["fleet"]["api_calls"].as_object().expect("api calls");
+    for op in calls.keys() {
+        let action = op.split(':').nth(1).unwrap_or(op);
+        assert!(["Describe", "List", "Get", "BatchGet"].iter().any(|p| action.starts_with(p)), "a plan made the call {op}");
+    }
+    // `release` on the same folder: both services, one summary.
+    let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
+    out.stdout_has("Fleet: 2 service(s)").stdout_has("api").stdout_has("web");
+}
