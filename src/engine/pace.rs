@@ -119,7 +119,8 @@ pub struct Seen {
     pub changed: bool,
     /// The deployment moved (tasks started or failed, a state changed): closes a forecast moment.
     pub progressed: bool,
-    /// Signs of trouble (failed tasks) that can turn into a failure at any moment: poll fast.
+    /// Signs of trouble (failed tasks) that can turn into a failure at any moment: poll
+    /// adaptively, fast while more tasks fail.
     pub trouble: bool,
 }
 
@@ -188,7 +189,9 @@ impl Schedule {
         }
         self.interval = if changed { self.min } else { (self.interval * self.factor).min(self.max) };
         if trouble {
-            return self.min;
+            // Failing tasks can trip the circuit breaker at any poll: adaptive polling (fast while
+            // more fail, backing off while nothing changes) instead of the forecast.
+            return self.interval;
         }
         self.plan(now)
     }
@@ -270,6 +273,8 @@ mod tests {
         let mut s = Schedule::new(0.0, &[100.0], 20.0, 2.0, 15.0, 1.5);
         assert_eq!(s.first(0.0), 20.0);
         assert_eq!(s.next(5.0, Seen { changed: true, progressed: true, trouble: true }), 2.0);
+        // Backing off while the failures do not change, not waiting for the far moment.
+        assert_eq!(s.next(7.0, Seen { changed: false, progressed: false, trouble: true }), 3.0);
     }
 
     #[test]
