@@ -6,8 +6,8 @@
 //! - fgdeploy: the real engine. It forecasts when the deployment can change (engine::pace: the
 //!   service's last rollout, one DescribeTasks for its task start time; the CodeDeploy shift
 //!   schedule) and polls every second around those moments, at most 20 s apart elsewhere.
-//!   `rolling-10-slower` runs 1.5× slower than the service's last rollout, so the forecast is off
-//!   and the figures show what that costs.
+//!   `rolling-10-slower` / `-faster` run 1.5× slower / 0.6× as long as the service's last
+//!   rollout, so the forecast is off and the figures show what that costs.
 //! - ecspresso-like: DescribeServices + DescribeServiceDeployments every 10 s (GetDeployment for
 //!   CodeDeploy) until the service deployment is terminal.
 //! - aws-cli-like: `services-stable` every 15 s (one deployment, running == desired); for
@@ -267,6 +267,7 @@ fn main() {
             Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false, slower: 1.0 },
             Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true, slower: 1.0 },
             Scenario { name: "rolling-10-slower", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.5 },
+            Scenario { name: "rolling-10-faster", desired: 10, faults: Faults::default(), blue_green: false, slower: 0.6 },
         ];
         let app = LoopbackApp::start(200).expect("listener");
         let mut rows = Vec::new();

@@ -3,6 +3,7 @@
 //! hook at POST_TEST_TRAFFIC_SHIFT as the test gate, progress and bake time from
 //! DescribeServiceDeployments, ContinueServiceDeployment CONTINUE or ROLLBACK.
 
+use super::pace::{HEARTBEAT_SECS, Schedule, Seen, native_stage_moments};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceState, UpdateService};
@@ -126,8 +127,13 @@ impl Engine {
         let mut handled: Vec<String> = Vec::new();
         let mut our_reason: Option<String> = None;
         let mut interval = self.poll.min;
+        // Traffic steps and the bake have known lengths: once in those stages, poll at their ends.
+        let mut schedule: Option<Schedule> = None;
+        let mut shifting_forecast = false;
+        let mut last_status = String::new();
         loop {
             let now = self.ports.clock.now();
+            let mut changed = false;
             if our_reason.is_none() && (self.interrupt.is_set() || now >= deadline) {
                 if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
                     return Err(Error::Detached(format!("interrupted; service deployment {arn} goes on without fgdeploy")));
@@ -165,9 +171,24 @@ impl Engine {
                     if s == "BAKE_TIME" {
                         self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
                     }
+                    let moments = native_stage_moments(&n.deployment, s);
+                    let first_shift = s == "PRODUCTION_TRAFFIC_SHIFT" && !shifting_forecast;
+                    if !moments.is_empty() && (s != "PRODUCTION_TRAFFIC_SHIFT" || first_shift) {
+                        shifting_forecast |= first_shift;
+                        schedule = Some(Schedule::new(
+                            now,
+                            &moments,
+                            HEARTBEAT_SECS,
+                            self.poll.min.as_secs_f64(),
+                            self.poll.max.as_secs_f64(),
+                            self.poll.factor,
+                        ));
+                    }
                     stage = s.clone();
-                    interval = self.poll.min;
+                    changed = true;
                 }
+                changed |= sd.status != last_status;
+                last_status = sd.status.clone();
                 if let Some(h) = sd.hooks.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION") && !handled.contains(&h.hook_id)) {
                     handled.push(h.hook_id.clone());
                     let url = n.test_url.clone().unwrap_or_default();
@@ -238,8 +259,14 @@ impl Engine {
                     next: format!("`fgdeploy status -f {}`", spec.path.display()),
                 });
             }
-            self.sleep(interval).await;
-            interval = interval.mul_f64(self.poll.factor).min(self.poll.max);
+            let wait = match schedule.as_mut().filter(|s| s.forecasting() && our_reason.is_none()) {
+                Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed: changed, trouble: false })),
+                None => {
+                    interval = if changed { self.poll.min } else { interval.mul_f64(self.poll.factor).min(self.poll.max) };
+                    interval
+                }
+            };
+            self.sleep(wait).await;
         }
     }
 }

@@ -124,6 +124,24 @@ pub struct Seen {
     pub trouble: bool,
 }
 
+/// ECS-native blue/green, linear and canary: seconds after entering `stage` at which the
+/// service deployment can next change — the traffic steps from the start of
+/// PRODUCTION_TRAFFIC_SHIFT, the end of the bake from the start of BAKE_TIME.
+pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &str) -> Vec<f64> {
+    match stage {
+        "PRODUCTION_TRAFFIC_SHIFT" => match (cfg.strategy.as_str(), cfg.linear, cfg.canary) {
+            ("LINEAR", Some((p, minutes)), _) if p > 0.0 => {
+                let steps = (100.0 / p).ceil() as u32;
+                (1..steps).map(|k| f64::from(k) * f64::from(minutes) * 60.0).collect()
+            }
+            ("CANARY", _, Some((_, minutes))) => vec![f64::from(minutes) * 60.0],
+            _ => Vec::new(),
+        },
+        "BAKE_TIME" => cfg.bake_time_minutes.filter(|m| *m > 0).map(|m| vec![f64::from(m) * 60.0]).unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Moment {
     at: f64,
@@ -283,6 +301,23 @@ mod tests {
         assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear10PercentEvery1Minutes").len(), 9);
         assert!(codedeploy_shift_moments("CodeDeployDefault.ECSAllAtOnce").is_empty());
         assert!(codedeploy_shift_moments("MyCustomConfig").is_empty());
+    }
+
+    #[test]
+    fn native_stages() {
+        let cfg = |strategy: &str| crate::ports::NativeDeployment {
+            strategy: strategy.into(),
+            bake_time_minutes: Some(3),
+            linear: Some((25.0, 2)),
+            canary: Some((10.0, 5)),
+            pause_after_test_traffic: true,
+            load_balancer: None,
+        };
+        assert_eq!(native_stage_moments(&cfg("LINEAR"), "PRODUCTION_TRAFFIC_SHIFT"), vec![120.0, 240.0, 360.0]);
+        assert_eq!(native_stage_moments(&cfg("CANARY"), "PRODUCTION_TRAFFIC_SHIFT"), vec![300.0]);
+        assert!(native_stage_moments(&cfg("BLUE_GREEN"), "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+        assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), "BAKE_TIME"), vec![180.0]);
+        assert!(native_stage_moments(&cfg("LINEAR"), "SCALE_UP").is_empty());
     }
 
     #[test]

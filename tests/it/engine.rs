@@ -911,3 +911,17 @@ async fn a_circuit_breaker_trip_is_seen_at_the_forecast_task_start() {
     let diagnosed = pos(&|e| matches!(e, Event::TaskFailed { .. }));
     assert!(started < diagnosed && diagnosed != usize::MAX, "rollback at {started}, task reasons at {diagnosed}");
 }
+
+#[tokio::test]
+async fn native_traffic_steps_and_the_bake_are_watched_at_their_ends() {
+    // LINEAR: 25 % every 2 min, then a 3 min bake (about 11 simulated minutes in all).
+    let (r, _test) = native("LINEAR", Faults::default(), 200).await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let polls = r.calls("ecs:DescribeServiceDeployments");
+    let secs = r.timed.last().map(|(t, _)| *t).unwrap_or_default() - r.timed.first().map(|(t, _)| *t).unwrap_or_default();
+    // Fewer looks than a fixed 10 s poller would take (the adaptive 2 s → 15 s back-off it
+    // replaces took 68 here, restarting at 2 s on every stage change).
+    assert!((polls as f64) < secs / 10.0, "{polls} DescribeServiceDeployments in {secs} simulated s");
+    let st = stages(&r);
+    assert!(st.iter().any(|s| s == "BAKE_TIME") && st.iter().any(|s| s == "CLEAN_UP"), "{st:?}");
+}
