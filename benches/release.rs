@@ -17,9 +17,10 @@
 //! state the tool must react to (SUCCESSFUL, a rollback starting, 100 % on green) to the tool's
 //! reaction. "watch" calls run from the deployment's start call to the reaction, for every tool
 //! alike; "calls" are the whole release (fgdeploy also plans, checks the image, and follows a
-//! rollback to its end). The 50-service fleet row reports the fleet's virtual duration against
-//! one release alone. The simulator does not model the account's rate limits, so its "throttling warnings"
-//! count only shows that none were injected; the client-side budget lives in the AWS adapter.
+//! rollback to its end). The 50-service fleet rows run all deployments in parallel while the
+//! simulator enforces the account's rate limits (`budget::ACCOUNT_LIMITS`), once with fgdeploy's
+//! client-side budget and once without, and compare the fleet's virtual duration with one of its
+//! services released alone.
 
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::ports::{Ports, UpdateService};
