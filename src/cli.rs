@@ -272,8 +272,12 @@ pub struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    #[command(flatten)]
-    pub spec: SpecArgs,
+    /// Deployspecs: a file, or a folder of them; repeat -f to see several services.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
 }
@@ -555,8 +559,26 @@ next: fgdeploy plan -f {}",
             Ok(exit::OK)
         }
         Command::Status(a) => {
-            let spec = load(&a.spec)?;
+            let paths = expand_files(&a.files)?;
             let c = ctx(cli);
+            if paths.len() > 1 {
+                // Several services: one status each, read through one client.
+                let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+                let ports = fleet_ports(&specs, &a.target).await?;
+                let mut reports = Vec::new();
+                for spec in &specs {
+                    reports.push(crate::engine::status(spec, &ports).await?);
+                }
+                c.renderer.finish();
+                if cli.output == Output::Json {
+                    println!("{}", serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": ports.calls.total()}));
+                } else {
+                    let texts: Vec<String> = reports.iter().map(render::status_text).collect();
+                    println!("{}", texts.join("\n\n"));
+                }
+                return Ok(exit::OK);
+            }
+            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
             let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
             let report = crate::engine::status(&spec, &ports).await?;
             c.renderer.finish();
@@ -637,16 +659,21 @@ struct FleetRun<'a> {
     summary_file: Option<&'a std::path::Path>,
 }
 
+/// One set of ports for several services: the sandbox seeded with all of them, or one AWS client
+/// (the region of the first deployspec that names one).
+async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<Ports, Error> {
+    if target.sandbox {
+        return Ok(sandbox::fleet_world_for(specs, target.scenario)?.ports());
+    }
+    let region = specs.iter().find_map(|s| s.file.service.region.clone());
+    crate::aws::connect(region.as_deref()).await
+}
+
 /// Several deployspecs: one fleet release (or plan), one summary.
 async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Error> {
     let specs = paths.iter().map(|p| Spec::load(p, a.image_tag)).collect::<Result<Vec<_>, _>>()?;
     let c = ctx(cli);
-    let ports = if a.target.sandbox {
-        sandbox::fleet_world_for(&specs, a.target.scenario)?.ports()
-    } else {
-        let region = specs.iter().find_map(|s| s.file.service.region.clone());
-        crate::aws::connect(region.as_deref()).await?
-    };
+    let ports = fleet_ports(&specs, a.target).await?;
     c.renderer.prefix_service();
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());

@@ -262,4 +262,11 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     // `release` on the same folder: both services, one summary.
     let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
     out.stdout_has("Fleet: 2 service(s)").stdout_has("api").stdout_has("web");
+    // `status` on the folder: one status per service.
+    let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox", "--output", "json"]).status(exit::OK);
+    let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
+    let statuses = doc["statuses"].as_array().expect("statuses");
+    assert_eq!(statuses.len(), 2, "{doc}");
+    let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox"]).status(exit::OK);
+    out.stdout_has("Service api").stdout_has("Service web");
 }
