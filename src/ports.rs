@@ -397,6 +397,8 @@ pub struct CdTarget {
     pub status: Option<String>,
     /// (lifecycle event, status)
     pub lifecycle_events: Vec<(String, String)>,
+    /// (lifecycle event, start, end), where CodeDeploy reports them.
+    pub event_times: Vec<(String, Option<Timestamp>, Option<Timestamp>)>,
     pub task_sets: Vec<TaskSetInfo>,
 }
 
@@ -405,6 +407,8 @@ pub trait CodeDeploy: Send + Sync {
     async fn deployment_group(&self, application: &str, group: &str) -> PortResult<DeploymentGroup>;
     /// Deployments of the group in Created/Queued/InProgress/Baking/Ready.
     async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>>;
+    /// Succeeded deployments of the group, as ListDeployments returns them (newest first).
+    async fn succeeded_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>>;
     /// CreateDeployment with AppSpecContent and its sha256; returns the deployment id.
     async fn create_deployment(
         &self,

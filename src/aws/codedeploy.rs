@@ -1,6 +1,6 @@
 //! CodeDeploy and ELBv2 through the SDK.
 
-use super::{Aws, map_err};
+use super::{Aws, map_err, ts};
 use crate::ports::*;
 use async_trait::async_trait;
 use aws_sdk_codedeploy::types as cd;
@@ -53,24 +53,12 @@ impl CodeDeploy for Aws {
     }
 
     async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
-        let op = "codedeploy:ListDeployments";
-        self.gate(op).await;
-        let out = self
-            .codedeploy
-            .list_deployments()
-            .application_name(application)
-            .deployment_group_name(group)
-            .set_include_only_statuses(Some(vec![
-                cd::DeploymentStatus::Created,
-                cd::DeploymentStatus::Queued,
-                cd::DeploymentStatus::InProgress,
-                cd::DeploymentStatus::Baking,
-                cd::DeploymentStatus::Ready,
-            ]))
-            .send()
-            .await
-            .map_err(|e| map_err(op, e))?;
-        Ok(out.deployments().to_vec())
+        use cd::DeploymentStatus as S;
+        self.list_deployments(application, group, vec![S::Created, S::Queued, S::InProgress, S::Baking, S::Ready]).await
+    }
+
+    async fn succeeded_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
+        self.list_deployments(application, group, vec![cd::DeploymentStatus::Succeeded]).await
     }
 
     async fn create_deployment(
@@ -133,6 +121,11 @@ impl CodeDeploy for Aws {
                         e.status().map_or("Unknown".into(), |s| s.as_str().to_string()),
                     )
                 })
+                .collect(),
+            event_times: t
+                .lifecycle_events()
+                .iter()
+                .map(|e| (e.lifecycle_event_name().unwrap_or_default().to_string(), ts(e.start_time()), ts(e.end_time())))
                 .collect(),
             task_sets: t
                 .task_sets_info()
@@ -202,5 +195,23 @@ impl Elb for Aws {
             .and_then(|l| l.dns_name())
             .map(str::to_string)
             .ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })
+    }
+}
+
+impl Aws {
+    /// ListDeployments of a group in these statuses (one page: the newest).
+    async fn list_deployments(&self, application: &str, group: &str, statuses: Vec<cd::DeploymentStatus>) -> PortResult<Vec<String>> {
+        let op = "codedeploy:ListDeployments";
+        self.gate(op).await;
+        let out = self
+            .codedeploy
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(group)
+            .set_include_only_statuses(Some(statuses))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(out.deployments().to_vec())
     }
 }

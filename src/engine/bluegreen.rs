@@ -3,7 +3,7 @@
 //! in Ready, then ContinueDeployment or StopDeployment with rollback, traffic progress from
 //! GetDeploymentTarget, and the rollback deployment followed to its end.
 
-use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments};
+use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
@@ -162,6 +162,15 @@ impl Engine {
 
     /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
     /// rather than a second one created.
+    /// Seconds from CreateDeployment to Ready, as the group's last succeeded deployment took
+    /// (ListDeployments + GetDeploymentTarget: its first lifecycle event's start to the end of
+    /// AfterAllowTestTraffic). None when CodeDeploy cannot say.
+    async fn codedeploy_ready_forecast(&self, b: &BlueGreen, target: &str) -> Option<f64> {
+        let ids = self.ports.codedeploy.succeeded_deployments(&b.application, &b.group.name).await.ok()?;
+        let t = self.ports.codedeploy.deployment_target(ids.first()?, target).await.ok()?;
+        ready_secs(&t)
+    }
+
     async fn create_cd_deployment(&self, b: &BlueGreen, config: &str, appspec: &str) -> Result<String> {
         let sha = sha256_hex(appspec);
         for attempt in 1..=6 {
@@ -194,6 +203,10 @@ impl Engine {
         let Watch { timeout, no_wait, wait_termination } = watch;
         let bg = section(spec)?;
         let content = appspec(spec, bg, new_td, svc);
+        let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+        // Read before CreateDeployment: afterwards the newest deployment of the group is ours.
+        let ready_in = if b.gated { self.codedeploy_ready_forecast(b, &target).await } else { None };
+        let created_at = self.ports.clock.now();
         let id = self.create_cd_deployment(b, &bg.deployment_config, &content).await?;
         self.emit(Event::DeploymentStarted {
             deployment_id: id.clone(),
@@ -203,7 +216,6 @@ impl Engine {
         if no_wait {
             return Ok(None);
         }
-        let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
         let deadline = self.ports.clock.now() + timeout.as_secs_f64();
         let mut interval = self.poll.min;
         let mut last_status = String::new();
@@ -211,12 +223,24 @@ impl Engine {
         let mut last_green = -1.0;
         let mut gate_done = !b.gated;
         let mut events_seen: Vec<(String, String)> = Vec::new();
-        // Once traffic starts to move, the configuration says when it moves next.
-        let mut schedule: Option<Schedule> = None;
-        let shifts = codedeploy_shift_moments(&bg.deployment_config);
-        let new_schedule = |at: f64| {
-            Schedule::new(at, &shifts, HEARTBEAT_SECS, self.poll.min.as_secs_f64(), self.poll.max.as_secs_f64(), self.poll.factor)
+        // Green is ready for test traffic when it was last time; once traffic starts to move, the
+        // configuration says when it moves next.
+        let new_schedule = |at: f64, moments: &[f64]| {
+            Schedule::new(at, moments, HEARTBEAT_SECS, self.poll.min.as_secs_f64(), self.poll.max.as_secs_f64(), self.poll.factor)
         };
+        let mut schedule: Option<Schedule> = ready_in.map(|r| new_schedule(created_at, &[r]));
+        if let Some(r) = ready_in {
+            self.info(format!(
+                "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
+            ));
+        }
+        let shifts = codedeploy_shift_moments(&bg.deployment_config);
+        let mut shifting = false;
+        if let Some(s) = schedule.as_mut() {
+            // CreateDeployment's answer is the first look; the next is worth a call near Ready.
+            let first = s.first(self.ports.clock.now());
+            self.sleep(Duration::from_secs_f64(first)).await;
+        }
         loop {
             let now = self.ports.clock.now();
             if self.interrupt.is_set() {
@@ -290,7 +314,8 @@ impl Engine {
                                 return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                             }
                             self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
-                            schedule = Some(new_schedule(self.ports.clock.now()));
+                            schedule = Some(new_schedule(self.ports.clock.now(), &shifts));
+                            shifting = true;
                         }
                         Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
                     }
@@ -302,7 +327,8 @@ impl Engine {
                     {
                         return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                     }
-                    schedule = Some(new_schedule(self.ports.clock.now()));
+                    schedule = Some(new_schedule(self.ports.clock.now(), &shifts));
+                    shifting = true;
                 }
                 _ => {}
             }
@@ -321,11 +347,18 @@ impl Engine {
                 self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
                 return Ok(Some(id));
             }
-            if schedule.is_none() && green > 0.0 {
+            if !shifting && green > 0.0 {
                 // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
-                schedule = Some(new_schedule(now));
+                schedule = Some(new_schedule(now, &shifts));
+                shifting = true;
             }
-            let progressed = changed || green != last_green;
+            // What the forecast moments are about: Ready (or an end) before traffic moves, the
+            // green weight afterwards.
+            let progressed = if shifting {
+                green != last_green || (changed && matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
+            } else {
+                changed && matches!(d.status.as_str(), "Ready" | "Succeeded" | "Failed" | "Stopped")
+            };
             last_green = green;
             if now >= deadline {
                 return Err(self.stop_and_follow(spec, &id, "the deployment did not finish within deploy.timeout").await);

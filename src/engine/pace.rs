@@ -17,7 +17,7 @@
 //! A window that sees its change moves the later moments by the observed drift, so a service
 //! that rolls out slower (or faster) than last time is followed at its new pace.
 
-use crate::ports::{ServiceEvent, ServiceState, Task};
+use crate::ports::{CdTarget, ServiceEvent, ServiceState, Task};
 
 /// The longest fgdeploy goes without looking while it waits for a forecast moment.
 pub const HEARTBEAT_SECS: f64 = 20.0;
@@ -122,6 +122,15 @@ pub struct Seen {
     /// Signs of trouble (failed tasks) that can turn into a failure at any moment: poll
     /// adaptively, fast while more tasks fail.
     pub trouble: bool,
+}
+
+/// From a finished deployment's lifecycle-event times: seconds from its start to Ready (the end
+/// of AfterAllowTestTraffic), plus the second CodeDeploy takes to start one.
+pub fn ready_secs(t: &CdTarget) -> Option<f64> {
+    let start = t.event_times.iter().filter_map(|(_, s, _)| *s).reduce(f64::min)?;
+    let ready = t.event_times.iter().find(|(n, _, _)| n == "AfterAllowTestTraffic").and_then(|(_, _, e)| *e)?;
+    let secs = ready - start;
+    (secs.is_finite() && secs > 0.0).then_some(secs + 1.0)
 }
 
 /// ECS-native blue/green, linear and canary: seconds after entering `stage` at which the
@@ -301,6 +310,21 @@ mod tests {
         assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear10PercentEvery1Minutes").len(), 9);
         assert!(codedeploy_shift_moments("CodeDeployDefault.ECSAllAtOnce").is_empty());
         assert!(codedeploy_shift_moments("MyCustomConfig").is_empty());
+    }
+
+    #[test]
+    fn ready_from_the_last_deployments_lifecycle_times() {
+        let t = CdTarget {
+            event_times: vec![
+                ("BeforeInstall".into(), Some(100.0), Some(101.0)),
+                ("Install".into(), Some(101.0), Some(135.0)),
+                ("AfterAllowTestTraffic".into(), Some(135.0), Some(135.0)),
+                ("AllowTraffic".into(), None, None),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(ready_secs(&t), Some(36.0));
+        assert_eq!(ready_secs(&CdTarget::default()), None);
     }
 
     #[test]

@@ -67,6 +67,8 @@ pub(super) struct CdDep {
     pub rollback_message: Option<String>,
     pub term_started: bool,
     pub is_rollback: bool,
+    /// Lifecycle event → (start, end).
+    pub times: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -91,8 +93,51 @@ pub fn green_weight(config: &str, elapsed: f64) -> f64 {
 }
 
 impl World {
+    /// A deployment group, with the deployment that put the service's revision in place a day
+    /// ago at the world's own pace (its lifecycle-event times are what fgdeploy's forecast reads).
     pub fn seed_deployment_group(&mut self, g: CdGroupSeed) {
+        let blue = self.service_td(&g.cluster, &g.service).unwrap_or_default();
+        let config = g.deployment_config.clone();
         self.cd.groups.push(g);
+        let created = self.now() - 86_400.0;
+        let started = created + 1.0;
+        let ready = started + self.faults.start_secs + self.faults.health_secs;
+        let mut d = CdDep {
+            id: format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase()),
+            group: self.cd.groups.len() - 1,
+            td: blue.clone(),
+            blue,
+            config,
+            status: "Succeeded".into(),
+            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            green: 100.0,
+            max_green: 100.0,
+            phase: Phase::Done,
+            error: None,
+            rollback_id: None,
+            rollback_message: None,
+            term_started: true,
+            is_rollback: false,
+            times: Default::default(),
+        };
+        for e in LIFECYCLE {
+            let at = match e {
+                "BeforeInstall" => started,
+                "Install" | "AfterInstall" | "AllowTestTraffic" | "AfterAllowTestTraffic" => ready,
+                _ => ready + 300.0,
+            };
+            set_event(&mut d, e, "Succeeded", at);
+        }
+        if let Some(t) = d.times.get_mut("Install") {
+            t.0 = Some(started);
+        }
+        self.cd.deps.push(d);
+    }
+
+    /// Succeeded deployments of a group, newest first.
+    pub fn succeeded_cd_deployments(&self, app: &str, name: &str) -> Vec<String> {
+        let Some(g) = self.cd_group(app, name) else { return Vec::new() };
+        self.cd.deps.iter().rev().filter(|d| d.group == g && d.status == "Succeeded" && !d.is_rollback).map(|d| d.id.clone()).collect()
     }
 
     fn cd_group(&self, app: &str, name: &str) -> Option<usize> {
@@ -217,6 +262,7 @@ impl World {
             rollback_message: None,
             term_started: false,
             is_rollback: false,
+            times: Default::default(),
         });
         Ok(id)
     }
@@ -254,6 +300,12 @@ impl World {
         Ok(CdTarget {
             status: Some(d.status.clone()),
             lifecycle_events: d.events.clone(),
+            event_times: d
+                .events
+                .iter()
+                .map(|(n, _)| (n.clone(), d.times.get(n).copied().unwrap_or((None, None))))
+                .map(|(n, (a, b))| (n, a, b))
+                .collect(),
             task_sets: vec![
                 TaskSetInfo {
                     id: "ecs-svc/blue".into(),
@@ -292,8 +344,8 @@ impl World {
         match (wait_type, &d.phase) {
             ("READY_WAIT", Phase::Ready { .. }) => {
                 d.status = "InProgress".into();
-                set_event(d, "BeforeAllowTraffic", "Succeeded");
-                set_event(d, "AllowTraffic", "InProgress");
+                set_event(d, "BeforeAllowTraffic", "Succeeded", now);
+                set_event(d, "AllowTraffic", "InProgress", now);
                 d.phase = Phase::Shifting { since: now };
             }
             ("READY_WAIT", _) => {
@@ -360,6 +412,7 @@ impl World {
             rollback_message: None,
             term_started: false,
             is_rollback: true,
+            times: Default::default(),
         });
     }
 
@@ -374,8 +427,8 @@ impl World {
                     let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
                     let d = &mut self.cd.deps[i];
                     d.status = "InProgress".into();
-                    set_event(d, "BeforeInstall", "Succeeded");
-                    set_event(d, "Install", "InProgress");
+                    set_event(d, "BeforeInstall", "Succeeded", now);
+                    set_event(d, "Install", "InProgress", now);
                     let ready = now + self.faults.start_secs + self.faults.health_secs;
                     d.phase = if unhealthy {
                         Phase::Install { healthy_at: Some(f64::INFINITY), fail_at: now + 300.0 }
@@ -386,7 +439,7 @@ impl World {
                 Phase::Install { healthy_at: Some(h), fail_at } => {
                     if now >= fail_at {
                         let d = &mut self.cd.deps[i];
-                        set_event(d, "Install", "Failed");
+                        set_event(d, "Install", "Failed", now);
                         d.status = "Failed".into();
                         d.error = Some("HEALTH_CONSTRAINTS: The deployment failed because a specified number of ECS tasks were unable to reach a healthy state.".into());
                         d.phase = Phase::Done;
@@ -396,14 +449,14 @@ impl World {
                     } else if now >= h {
                         let d = &mut self.cd.deps[i];
                         for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
-                            set_event(d, e, "Succeeded");
+                            set_event(d, e, "Succeeded", now);
                         }
                         if g.ready_action == "STOP_DEPLOYMENT" {
                             d.status = "Ready".into();
                             d.phase = Phase::Ready { since: now };
                         } else {
-                            set_event(d, "BeforeAllowTraffic", "Succeeded");
-                            set_event(d, "AllowTraffic", "InProgress");
+                            set_event(d, "BeforeAllowTraffic", "Succeeded", now);
+                            set_event(d, "AllowTraffic", "InProgress", now);
                             d.phase = Phase::Shifting { since: now };
                         }
                     }
@@ -423,8 +476,8 @@ impl World {
                     d.green = w;
                     d.max_green = d.max_green.max(w);
                     if w >= 100.0 {
-                        set_event(d, "AllowTraffic", "Succeeded");
-                        set_event(d, "AfterAllowTraffic", "Succeeded");
+                        set_event(d, "AllowTraffic", "Succeeded", now);
+                        set_event(d, "AfterAllowTraffic", "Succeeded", now);
                         d.term_started = true;
                         self.terminal_log.push((now, "GREEN_100".into()));
                         d.phase = Phase::Terminating { until: now + f64::from(g.termination_wait_minutes) * 60.0 };
@@ -449,8 +502,14 @@ impl World {
     }
 }
 
-fn set_event(d: &mut CdDep, name: &str, status: &str) {
+fn set_event(d: &mut CdDep, name: &str, status: &str, now: f64) {
     if let Some(e) = d.events.iter_mut().find(|(n, _)| n == name) {
         e.1 = status.into();
+    }
+    // Start and end times, as GetDeploymentTarget reports them.
+    let t = d.times.entry(name.to_string()).or_insert((None, None));
+    t.0.get_or_insert(now);
+    if status != "InProgress" {
+        t.1 = Some(now);
     }
 }

@@ -176,6 +176,9 @@ impl CodeDeploy for Sim {
     async fn active_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
         Ok(self.call("codedeploy:ListDeployments").await?.active_cd_deployments(application, group))
     }
+    async fn succeeded_deployments(&self, application: &str, group: &str) -> PortResult<Vec<String>> {
+        Ok(self.call("codedeploy:ListDeployments").await?.succeeded_cd_deployments(application, group))
+    }
     async fn create_deployment(
         &self,
         application: &str,

@@ -925,3 +925,22 @@ async fn native_traffic_steps_and_the_bake_are_watched_at_their_ends() {
     let st = stages(&r);
     assert!(st.iter().any(|s| s == "BAKE_TIME") && st.iter().any(|s| s == "CLEAN_UP"), "{st:?}");
 }
+
+#[tokio::test]
+async fn bluegreen_ready_and_the_canary_shift_are_seen_when_they_happen() {
+    // The group's last deployment (seeded at the simulator's pace) was Ready 36 s after it was
+    // created; the canary config moves 100 % five minutes after the first shift.
+    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert!(r.run.has(|e| matches!(e, Event::Info { message } if message.contains("ready for test traffic 36 s"))));
+    let at = |f: &dyn Fn(&Event) -> bool| r.run.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).unwrap_or(f64::NAN);
+    let created = at(&|e| matches!(e, Event::DeploymentStarted { .. }));
+    let ready = at(&|e| matches!(e, Event::Traffic { status, .. } if status == "Ready"));
+    assert!((ready - created - 36.0).abs() < 1e-9, "Ready seen {} s after CreateDeployment", ready - created);
+    let continued = at(&|e| matches!(e, Event::Info { message } if message.starts_with("ContinueDeployment(READY_WAIT)")));
+    let full = at(&|e| matches!(e, Event::Traffic { green, .. } if *green == 100.0));
+    assert!((full - continued - 300.0).abs() < 1e-9, "100 % seen {} s after ContinueDeployment", full - continued);
+    // Fewer looks than a 10 s poller over the same time (GetDeployment each 10 s).
+    let polls = r.calls("codedeploy:GetDeployment");
+    assert!((polls as f64) < (full - created) / 10.0, "{polls} GetDeployment in {} s", full - created);
+}
