@@ -160,8 +160,6 @@ impl Engine {
         Ok(format!("{scheme}://{dns}{}", l.port.map(|p| format!(":{p}")).unwrap_or_default()))
     }
 
-    /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
-    /// rather than a second one created.
     /// Seconds from CreateDeployment to Ready, as the group's last succeeded deployment took
     /// (ListDeployments + GetDeploymentTarget: its first lifecycle event's start to the end of
     /// AfterAllowTestTraffic). None when CodeDeploy cannot say.
@@ -171,6 +169,8 @@ impl Engine {
         ready_secs(&t)
     }
 
+    /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
+    /// rather than a second one created.
     async fn create_cd_deployment(&self, b: &BlueGreen, config: &str, appspec: &str) -> Result<String> {
         let sha = sha256_hex(appspec);
         for attempt in 1..=6 {
@@ -225,10 +225,7 @@ impl Engine {
         let mut events_seen: Vec<(String, String)> = Vec::new();
         // Green is ready for test traffic when it was last time; once traffic starts to move, the
         // configuration says when it moves next.
-        let new_schedule = |at: f64, moments: &[f64]| {
-            Schedule::new(at, moments, HEARTBEAT_SECS, self.poll.min.as_secs_f64(), self.poll.max.as_secs_f64(), self.poll.factor)
-        };
-        let mut schedule: Option<Schedule> = ready_in.map(|r| new_schedule(created_at, &[r]));
+        let mut schedule: Option<Schedule> = ready_in.map(|r| self.schedule(created_at, &[r]));
         if let Some(r) = ready_in {
             self.info(format!(
                 "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
@@ -314,7 +311,7 @@ impl Engine {
                                 return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                             }
                             self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
-                            schedule = Some(new_schedule(self.ports.clock.now(), &shifts));
+                            schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
                             shifting = true;
                         }
                         Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
@@ -327,7 +324,7 @@ impl Engine {
                     {
                         return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                     }
-                    schedule = Some(new_schedule(self.ports.clock.now(), &shifts));
+                    schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
                     shifting = true;
                 }
                 _ => {}
@@ -349,7 +346,7 @@ impl Engine {
             }
             if !shifting && green > 0.0 {
                 // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
-                schedule = Some(new_schedule(now, &shifts));
+                schedule = Some(self.schedule(now, &shifts));
                 shifting = true;
             }
             // What the forecast moments are about: Ready (or an end) before traffic moves, the

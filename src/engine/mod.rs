@@ -219,6 +219,19 @@ impl Engine {
         Engine { ports, sink, interrupt, poll: PollConfig::default(), service: String::new() }
     }
 
+    /// A poll schedule from `start` around `moments` (seconds after it), with this engine's
+    /// back-off for the stretches without a forecast.
+    fn schedule(&self, start: f64, moments: &[f64]) -> pace::Schedule {
+        pace::Schedule::new(
+            start,
+            moments,
+            pace::HEARTBEAT_SECS,
+            self.poll.min.as_secs_f64(),
+            self.poll.max.as_secs_f64(),
+            self.poll.factor,
+        )
+    }
+
     fn emit(&self, e: Event) {
         self.sink.emit(self.ports.clock.now(), &self.service, &e);
     }

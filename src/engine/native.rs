@@ -3,7 +3,7 @@
 //! hook at POST_TEST_TRAFFIC_SHIFT as the test gate, progress and bake time from
 //! DescribeServiceDeployments, ContinueServiceDeployment CONTINUE or ROLLBACK.
 
-use super::pace::{HEARTBEAT_SECS, Schedule, Seen, native_stage_moments};
+use super::pace::{Schedule, Seen, native_stage_moments};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceState, UpdateService};
@@ -171,18 +171,14 @@ impl Engine {
                     if s == "BAKE_TIME" {
                         self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
                     }
+                    // PRODUCTION_TRAFFIC_SHIFT comes back after each step: its steps are counted
+                    // from the first time only.
                     let moments = native_stage_moments(&n.deployment, s);
-                    let first_shift = s == "PRODUCTION_TRAFFIC_SHIFT" && !shifting_forecast;
-                    if !moments.is_empty() && (s != "PRODUCTION_TRAFFIC_SHIFT" || first_shift) {
-                        shifting_forecast |= first_shift;
-                        schedule = Some(Schedule::new(
-                            now,
-                            &moments,
-                            HEARTBEAT_SECS,
-                            self.poll.min.as_secs_f64(),
-                            self.poll.max.as_secs_f64(),
-                            self.poll.factor,
-                        ));
+                    let shift = s == "PRODUCTION_TRAFFIC_SHIFT";
+                    let repeated_shift = shift && shifting_forecast;
+                    if !moments.is_empty() && !repeated_shift {
+                        shifting_forecast |= shift;
+                        schedule = Some(self.schedule(now, &moments));
                     }
                     stage = s.clone();
                     changed = true;

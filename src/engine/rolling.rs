@@ -1,6 +1,6 @@
 //! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
 
-use super::pace::{HEARTBEAT_SECS, RollingForecast, Schedule, Seen, previous_rollout_secs, recently_started_task_ids, task_start_secs};
+use super::pace::{RollingForecast, Seen, previous_rollout_secs, recently_started_task_ids, task_start_secs};
 use super::{Counts, Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
@@ -194,14 +194,7 @@ impl Engine {
         let mut interval = self.poll.min;
         let mut last: Option<ServiceState> = None;
         let mut errors_in_row = 0u32;
-        let mut schedule = Schedule::new(
-            t.started_at,
-            &t.forecast.moments(),
-            HEARTBEAT_SECS,
-            self.poll.min.as_secs_f64(),
-            self.poll.max.as_secs_f64(),
-            self.poll.factor,
-        );
+        let mut schedule = self.schedule(t.started_at, &t.forecast.moments());
         if schedule.forecasting() {
             if let Some(d) = t.forecast.describe() {
                 self.info(d);

@@ -71,6 +71,30 @@ pub(super) struct CdDep {
     pub times: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
 }
 
+impl CdDep {
+    /// A deployment with every lifecycle event Pending, no traffic on green, no error.
+    fn new(id: String, group: usize, td: String, blue: String, config: String, status: &str, phase: Phase) -> CdDep {
+        CdDep {
+            id,
+            group,
+            td,
+            blue,
+            config,
+            status: status.into(),
+            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            green: 0.0,
+            max_green: 0.0,
+            phase,
+            error: None,
+            rollback_id: None,
+            rollback_message: None,
+            term_started: false,
+            is_rollback: false,
+            times: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub(super) struct CdWorld {
     pub groups: Vec<CdGroupSeed>,
@@ -102,34 +126,20 @@ impl World {
         let created = self.now() - 86_400.0;
         let started = created + 1.0;
         let ready = started + self.faults.start_secs + self.faults.health_secs;
-        let mut d = CdDep {
-            id: format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase()),
-            group: self.cd.groups.len() - 1,
-            td: blue.clone(),
-            blue,
-            config,
-            status: "Succeeded".into(),
-            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
-            green: 100.0,
-            max_green: 100.0,
-            phase: Phase::Done,
-            error: None,
-            rollback_id: None,
-            rollback_message: None,
-            term_started: true,
-            is_rollback: false,
-            times: Default::default(),
-        };
+        let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
+        let mut d = CdDep::new(id, self.cd.groups.len() - 1, blue.clone(), blue, config, "Succeeded", Phase::Done);
+        (d.green, d.max_green, d.term_started) = (100.0, 100.0, true);
+        // Install runs from the start until green is healthy; the test-traffic hooks end then;
+        // production traffic took the canary's five minutes.
         for e in LIFECYCLE {
-            let at = match e {
-                "BeforeInstall" => started,
-                "Install" | "AfterInstall" | "AllowTestTraffic" | "AfterAllowTestTraffic" => ready,
-                _ => ready + 300.0,
+            let (from, to) = match e {
+                "BeforeInstall" => (started, started),
+                "Install" => (started, ready),
+                "AfterInstall" | "AllowTestTraffic" | "AfterAllowTestTraffic" => (ready, ready),
+                _ => (ready, ready + 300.0),
             };
-            set_event(&mut d, e, "Succeeded", at);
-        }
-        if let Some(t) = d.times.get_mut("Install") {
-            t.0 = Some(started);
+            set_event(&mut d, e, "InProgress", from);
+            set_event(&mut d, e, "Succeeded", to);
         }
         self.cd.deps.push(d);
     }
@@ -246,24 +256,7 @@ impl World {
         let (cluster, service) = (self.cd.groups[g].cluster.clone(), self.cd.groups[g].service.clone());
         let blue = self.service_td(&cluster, &service).unwrap_or_default();
         self.mutations.push((self.now(), format!("CreateDeployment {id} {td}")));
-        self.cd.deps.push(CdDep {
-            id: id.clone(),
-            group: g,
-            td,
-            blue,
-            config,
-            status: "Created".into(),
-            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
-            green: 0.0,
-            max_green: 0.0,
-            phase: Phase::Install { healthy_at: None, fail_at: 0.0 },
-            error: None,
-            rollback_id: None,
-            rollback_message: None,
-            term_started: false,
-            is_rollback: false,
-            times: Default::default(),
-        });
+        self.cd.deps.push(CdDep::new(id.clone(), g, td, blue, config, "Created", Phase::Install { healthy_at: None, fail_at: 0.0 }));
         Ok(id)
     }
 
@@ -303,8 +296,10 @@ impl World {
             event_times: d
                 .events
                 .iter()
-                .map(|(n, _)| (n.clone(), d.times.get(n).copied().unwrap_or((None, None))))
-                .map(|(n, (a, b))| (n, a, b))
+                .map(|(n, _)| {
+                    let (start, end) = d.times.get(n).copied().unwrap_or_default();
+                    (n.clone(), start, end)
+                })
                 .collect(),
             task_sets: vec![
                 TaskSetInfo {
@@ -396,24 +391,10 @@ impl World {
         // Traffic goes back to blue: the service keeps (or gets back) the blue revision.
         let g = self.cd.groups[group].clone();
         self.set_service_td(&g.cluster, &g.service, &blue);
-        self.cd.deps.push(CdDep {
-            id,
-            group,
-            td,
-            blue,
-            config,
-            status: "InProgress".into(),
-            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
-            green,
-            max_green: 0.0,
-            phase: Phase::RollingBack { until: now + 30.0 },
-            error: None,
-            rollback_id: None,
-            rollback_message: None,
-            term_started: false,
-            is_rollback: true,
-            times: Default::default(),
-        });
+        let mut d = CdDep::new(id, group, td, blue, config, "InProgress", Phase::RollingBack { until: now + 30.0 });
+        d.green = green;
+        d.is_rollback = true;
+        self.cd.deps.push(d);
     }
 
     pub(super) fn step_codedeploy(&mut self) {

@@ -600,7 +600,7 @@ impl BgRun {
         self.run.sim.world().max_green(self.deployment.as_deref().expect("a deployment")).expect("deployment")
     }
     fn calls(&self, op: &str) -> u64 {
-        self.run.sim.calls().count(op)
+        self.run.calls(op)
     }
 }
 
