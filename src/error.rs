@@ -31,6 +31,10 @@ pub mod exit {
     pub const DETACHED: i32 = 9;
     /// Building or pushing the image failed (or no builder is available); nothing was changed.
     pub const BUILD_FAILED: i32 = 10;
+    /// A gated blue/green release completed, but not through fgdeploy's gate: someone (or
+    /// something) continued it before fgdeploy's checks passed. The new revision serves; the
+    /// message says what the checks found against it afterwards.
+    pub const GATE_BYPASSED: i32 = 11;
 }
 
 /// Where in an input file something is wrong.
@@ -105,6 +109,11 @@ pub enum Error {
     Build(String),
     #[error("internal error (a bug in fgdeploy, please report it): {0}")]
     Internal(String),
+    /// The deployment completed outside fgdeploy's checks (the gate was bypassed).
+    #[error(
+        "the deployment completed outside fgdeploy's checks (gate bypassed): {reason}\n  checks run afterwards: {checks}\n  next: {next}"
+    )]
+    GateBypassed { reason: String, checks: String, next: String },
 }
 
 impl Error {
@@ -119,6 +128,7 @@ impl Error {
             Error::Detached(_) => exit::DETACHED,
             Error::Build(_) => exit::BUILD_FAILED,
             Error::Internal(_) => exit::INTERNAL,
+            Error::GateBypassed { .. } => exit::GATE_BYPASSED,
         }
     }
 
@@ -135,6 +145,7 @@ impl Error {
             Error::Detached(_) => "detached",
             Error::Build(_) => "build_failed",
             Error::Internal(_) => "internal_error",
+            Error::GateBypassed { .. } => "gate_bypassed",
         }
     }
 

@@ -31,6 +31,10 @@ pub enum Scenario {
     BuildFails,
     /// Blue/green: the green app answers 503 behind the test listener.
     ChecksFail,
+    /// Blue/green with checks: someone continues the deployment past fgdeploy's test gate
+    /// (CodeDeploy: "Reroute traffic" before Ready; ECS-native: the PAUSE hook answered by
+    /// someone else). fgdeploy exits 11 and runs the checks once against production.
+    GateBypassed,
 }
 
 /// A tiny HTTP app on loopback that plays a listener in the sandbox and in tests: it answers
@@ -96,6 +100,7 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::SlowStart => faults.start_secs = 180.0,
         Scenario::BuildFails => faults.build_fails = true,
         Scenario::ChecksFail => {}
+        Scenario::GateBypassed => faults.gate_bypassed = true,
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }

@@ -28,6 +28,9 @@ pub struct Aws {
     pub budget: RateBudget,
     /// The budget's clock starts here.
     pub epoch: std::time::Instant,
+    /// Service-revision ARN → its task definition (DescribeServiceRevisions; revisions never
+    /// change, so one look per revision per run).
+    pub revisions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
 impl Aws {
@@ -42,6 +45,32 @@ impl Aws {
             calls: CallCounter::default(),
             budget: RateBudget::default(),
             epoch: std::time::Instant::now(),
+            revisions: Default::default(),
+        }
+    }
+
+    /// DescribeServiceRevisions for every revision not yet known, 20 per call (the API's
+    /// limit). A failure leaves those revisions unknown: the engine then matches by ARN only.
+    async fn resolve_revisions(&self, arns: &[String]) {
+        let mut missing: Vec<String> = {
+            let known = self.revisions.lock().map(|m| m.keys().cloned().collect::<std::collections::HashSet<_>>()).unwrap_or_default();
+            arns.iter().filter(|a| !known.contains(*a)).cloned().collect()
+        };
+        missing.sort();
+        missing.dedup();
+        for batch in missing.chunks(20) {
+            let op = "ecs:DescribeServiceRevisions";
+            self.gate(op).await;
+            let Ok(out) = self.ecs.describe_service_revisions().set_service_revision_arns(Some(batch.to_vec())).send().await else {
+                return;
+            };
+            if let Ok(mut m) = self.revisions.lock() {
+                for r in out.service_revisions() {
+                    if let (Some(arn), Some(td)) = (r.service_revision_arn(), r.task_definition()) {
+                        m.insert(arn.to_string(), td.to_string());
+                    }
+                }
+            }
         }
     }
 
@@ -227,7 +256,8 @@ fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
         status: sd.status().map_or("UNKNOWN".into(), |s| s.as_str().to_string()),
         status_reason: sd.status_reason().map(str::to_string),
         target_revision: sd.target_service_revision().and_then(|r| r.arn()).map(str::to_string),
-        // A service revision names its task definition only through DescribeServiceRevisions.
+        // A service revision names its task definition only through DescribeServiceRevisions:
+        // `describe_service_deployments` fills these in.
         target_task_definition: None,
         source_task_definitions: Vec::new(),
         created_at: ts(sd.created_at()),
@@ -410,7 +440,26 @@ impl Ecs for Aws {
             .send()
             .await
             .map_err(|e| map_err(op, e))?;
-        Ok(out.service_deployments().iter().map(sd_from).collect())
+        let mut sds: Vec<ServiceDeployment> = out.service_deployments().iter().map(sd_from).collect();
+        let wanted: Vec<String> = out
+            .service_deployments()
+            .iter()
+            .flat_map(|sd| {
+                sd.target_service_revision()
+                    .and_then(|r| r.arn())
+                    .into_iter()
+                    .chain(sd.source_service_revisions().iter().filter_map(|r| r.arn()))
+            })
+            .map(str::to_string)
+            .collect();
+        self.resolve_revisions(&wanted).await;
+        let known = self.revisions.lock().map(|m| m.clone()).unwrap_or_default();
+        for (sd, raw) in sds.iter_mut().zip(out.service_deployments()) {
+            sd.target_task_definition = sd.target_revision.as_ref().and_then(|r| known.get(r)).cloned();
+            sd.source_task_definitions =
+                raw.source_service_revisions().iter().filter_map(|r| r.arn()).filter_map(|r| known.get(r)).cloned().collect();
+        }
+        Ok(sds)
     }
 
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()> {

@@ -222,6 +222,8 @@ impl Engine {
         let mut last_target_at = f64::NEG_INFINITY;
         let mut last_green = -1.0;
         let mut gate_done = !b.gated;
+        // Only true once fgdeploy's own checks passed and fgdeploy itself continued the deployment.
+        let mut gate_passed = !b.gated;
         let mut events_seen: Vec<(String, String)> = Vec::new();
         // Green is ready for test traffic when it was last time; once traffic starts to move, the
         // configuration says when it moves next.
@@ -292,6 +294,13 @@ impl Engine {
             }
             last_status = d.status.clone();
             match d.status.as_str() {
+                "Succeeded" if !gate_passed => {
+                    let url = b.production_url.clone().or_else(|| b.test_url.clone());
+                    let why = format!(
+                        "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
+                    );
+                    return Err(self.gate_bypassed(spec, why, url.as_deref(), &bg.checks, bg.check_budget).await);
+                }
                 "Succeeded" => return Ok(Some(id)),
                 "Failed" | "Stopped" => {
                     return Err(self
@@ -310,6 +319,7 @@ impl Engine {
                             {
                                 return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
                             }
+                            gate_passed = true;
                             self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
                             schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
                             shifting = true;
@@ -340,9 +350,14 @@ impl Engine {
                     return Err(self.stop_and_follow(spec, &id, &format!("the production checks failed at {green} %: {e}")).await);
                 }
             }
-            if green >= 100.0 && d.termination_wait_started && !wait_termination {
+            if green >= 100.0 && d.termination_wait_started && !wait_termination && gate_passed {
                 self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
                 return Ok(Some(id));
+            }
+            if !gate_passed && green > 0.0 && !shifting {
+                self.warn(format!(
+                    "production traffic is moving to green ({green} %) before fgdeploy's checks ran: the deployment was continued outside fgdeploy"
+                ));
             }
             if !shifting && green > 0.0 {
                 // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
@@ -366,6 +381,32 @@ impl Engine {
                 None => (interval.mul_f64(self.poll.factor)).min(self.poll.max),
             };
             self.sleep(interval).await;
+        }
+    }
+
+    /// A gated deployment completed without fgdeploy's gate: say so, and run the checks once
+    /// against production so the user knows the state the service is in now.
+    pub(super) async fn gate_bypassed(
+        &self,
+        spec: &Spec,
+        reason: String,
+        url: Option<&str>,
+        checks: &[crate::spec::CheckSection],
+        budget: Duration,
+    ) -> Error {
+        self.warn(format!("gate bypassed: {reason}"));
+        let checks = match url {
+            None => "none (no production or test URL is known; set deploy.blue_green.production_url)".to_string(),
+            Some(url) => match self.run_checks(url, checks, budget, "production (after the bypassed gate)").await {
+                Ok(()) => format!("passed against {url}"),
+                Err(e) => format!("FAILED against {url}: {e}"),
+            },
+        };
+        let path = spec.path.display();
+        Error::GateBypassed {
+            reason,
+            checks,
+            next: format!("the new revision serves; `fgdeploy status -f {path}`, and `fgdeploy rollback -f {path}` if it must not"),
         }
     }
 

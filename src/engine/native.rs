@@ -131,6 +131,9 @@ impl Engine {
         let mut schedule: Option<Schedule> = None;
         let mut shifting_forecast = false;
         let mut last_status = String::new();
+        // Only true once fgdeploy's checks passed and fgdeploy itself answered the hook CONTINUE.
+        let mut gate_passed = !n.deployment.pause_after_test_traffic;
+        let mut bypass_warned = false;
         loop {
             let now = self.ports.clock.now();
             let mut changed = false;
@@ -201,10 +204,11 @@ impl Engine {
                             "ROLLBACK"
                         }
                     };
-                    if let Err(e) = self
+                    let answered = self
                         .retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action))
-                        .await
-                    {
+                        .await;
+                    gate_passed |= answered.is_ok() && action == "CONTINUE";
+                    if let Err(e) = answered {
                         // The hook would time out and roll back by itself (1440 min): do not wait.
                         let why = format!("ContinueServiceDeployment({action}) failed: {e}");
                         self.emit(Event::RollbackStarted {
@@ -226,7 +230,20 @@ impl Engine {
                         our_reason = Some(our_reason.unwrap_or(why));
                     }
                 }
+                if !gate_passed && !bypass_warned && past_test_gate(&stage) {
+                    bypass_warned = true;
+                    self.warn(format!(
+                        "service deployment {arn} is at {stage} but fgdeploy never continued its PAUSE hook: someone else answered it"
+                    ));
+                }
                 match sd.status.as_str() {
+                    "SUCCESSFUL" if !gate_passed => {
+                        let why = format!(
+                            "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
+                        );
+                        let url = bg.production_url.clone().or_else(|| n.test_url.clone());
+                        return Err(self.gate_bypassed(spec, why, url.as_deref(), &bg.checks, bg.check_budget).await);
+                    }
                     "SUCCESSFUL" => return Ok(true),
                     "ROLLBACK_SUCCESSFUL" => {
                         self.emit(Event::RollbackFinished {
@@ -265,6 +282,14 @@ impl Engine {
             self.sleep(wait).await;
         }
     }
+}
+
+/// Stages a deployment only reaches once its test-traffic PAUSE hook was answered CONTINUE.
+fn past_test_gate(stage: &str) -> bool {
+    matches!(
+        stage,
+        "PRODUCTION_TRAFFIC_SHIFT" | "PRE_PRODUCTION_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME" | "CLEAN_UP"
+    )
 }
 
 #[cfg(test)]

@@ -224,8 +224,11 @@ impl Engine {
         if let Some(n) = &native {
             let done = self.deploy_native(spec, n, &new_td, timeout, opts.no_wait).await?;
             self.stage_end(Stage::Deploy, t, stages);
-            let outcome = if done { "deployed" } else { "started" };
-            return Ok(ReleaseReport { plan, outcome, task_definition: Some(new_td) });
+            if !done {
+                return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+            }
+            self.verify_blue_green(spec, &new_td, stages).await?;
+            return Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) });
         }
         if let Some(bg) = &blue_green {
             let done = self
@@ -241,15 +244,7 @@ impl Engine {
             if done.is_none() {
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
             }
-            let t = self.stage_start(Stage::Verify);
-            let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
-            if svc.as_ref().is_some_and(|s| s.task_definition != new_td) {
-                self.warn(format!(
-                    "the service still reports {} (the task-set swap can lag)",
-                    svc.map(|s| s.task_definition).unwrap_or_default()
-                ));
-            }
-            self.stage_end(Stage::Verify, t, stages);
+            self.verify_blue_green(spec, &new_td, stages).await?;
             return Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) });
         }
         let mut update = plan.update.clone();
@@ -308,13 +303,12 @@ impl Engine {
         // verify
         let t = self.stage_start(Stage::Verify);
         let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
-        let ok = svc.as_ref().and_then(ServiceState::primary).is_some_and(|p| p.task_definition == new_td && p.running == p.desired);
-        if !ok {
+        if let Err(saw) = serves(svc.as_ref(), &new_td) {
             return Err(self
                 .handle_failure(
                     spec,
                     &tracker,
-                    FailKind::Failed("verification: the new revision is not serving at its desired count".into()),
+                    FailKind::Failed(format!("verification: the new revision is not serving at its desired count ({saw})")),
                     None,
                 )
                 .await);
@@ -324,6 +318,31 @@ impl Engine {
             self.clean_up_revisions(&new_td, &plan.desired_task_definition.family, keep).await;
         }
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    /// The verify stage of a blue/green release (CodeDeploy or ECS-native): the deployment
+    /// succeeded, so the service must now report the new revision at its desired count. The
+    /// primary task-set swap can lag the deployment's end by a few seconds: read up to 30 s.
+    async fn verify_blue_green(&self, spec: &Spec, new_td: &str, stages: &mut Vec<StageTime>) -> Result<()> {
+        let t = self.stage_start(Stage::Verify);
+        let deadline = t + 30.0;
+        loop {
+            let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+            match serves(svc.as_ref(), new_td) {
+                Ok(()) => break,
+                Err(saw) if self.ports.clock.now() >= deadline => {
+                    let path = spec.path.display();
+                    return Err(Error::ManualAction {
+                        reason: format!("verification failed: the deployment ended, but the service does not serve {new_td} ({saw})"),
+                        state: "the deployment reports success while the service runs something else".into(),
+                        next: format!("`fgdeploy status -f {path}`; `fgdeploy rollback -f {path}` if needed"),
+                    });
+                }
+                Err(_) => self.sleep(Duration::from_secs_f64((deadline - self.ports.clock.now()).clamp(0.0, 5.0))).await,
+            }
+        }
+        self.stage_end(Stage::Verify, t, stages);
+        Ok(())
     }
 
     /// `keep_revisions`: deregister ACTIVE revisions of the family older than the one serving,
@@ -636,18 +655,15 @@ impl Engine {
         new_td: &str,
         started_at: f64,
     ) -> Option<crate::ports::ServiceDeployment> {
-        // The SDK adapter does not know a service deployment's task definition (that needs
-        // DescribeServiceRevisions); there, the one created after our UpdateService is ours.
-        let matches = |sd: &crate::ports::ServiceDeployment| {
-            !sd.is_terminal()
-                && match sd.target_task_definition.as_deref() {
-                    Some(td) => td == new_td,
-                    None => sd.created_at.is_some_and(|c| c >= started_at - 5.0),
-                }
-        };
+        // Ours is the service deployment UpdateService's answer named, unless its target revision
+        // runs another task definition; found by listing, only one whose target revision runs
+        // `new_td`. Never by creation time: a colleague's deployment can be just as new.
+        let named =
+            |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && sd.target_task_definition.as_deref().is_none_or(|td| td == new_td);
+        let matches = |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && sd.target_task_definition.as_deref() == Some(new_td);
         if let Some(arn) = &svc.current_service_deployment
             && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
-            && let Some(sd) = sds.into_iter().find(|sd| matches(sd))
+            && let Some(sd) = sds.into_iter().find(|sd| &sd.arn == arn && named(sd))
         {
             return Some(sd);
         }
@@ -737,5 +753,21 @@ impl Engine {
                 next: format!("run `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
             },
         }
+    }
+}
+
+/// Whether the service serves `td`: its PRIMARY deployment (or, for CODE_DEPLOY services, which
+/// have no deployments list, the service itself) runs `td` at its desired count. `Err` says what
+/// it saw instead.
+pub(super) fn serves(svc: Option<&ServiceState>, td: &str) -> std::result::Result<(), String> {
+    let Some(svc) = svc else { return Err("the service does not exist".into()) };
+    let (serving, running, desired) = match svc.primary() {
+        Some(p) => (p.task_definition.as_str(), p.running, p.desired),
+        None => (svc.task_definition.as_str(), svc.running_count, svc.desired_count),
+    };
+    if serving == td && running >= desired && desired == svc.desired_count {
+        Ok(())
+    } else {
+        Err(format!("primary {serving}: {running} running of {desired} desired; service desired {}", svc.desired_count))
     }
 }

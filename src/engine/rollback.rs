@@ -128,17 +128,13 @@ impl Engine {
             return self.rollback_codedeploy(spec, &svc, to, dry_run, no_wait).await;
         }
         // An ECS-native blue/green deployment shows only as an unfinished service deployment.
-        let sd_in_flight = match &svc.current_service_deployment {
-            Some(arn) => self
-                .ports
-                .ecs
-                .describe_service_deployments(std::slice::from_ref(arn))
-                .await
-                .ok()
-                .and_then(|v| v.into_iter().next())
-                .is_some_and(|sd| !sd.is_terminal()),
-            None => false,
+        let current_sd = match &svc.current_service_deployment {
+            Some(arn) => {
+                self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await.ok().and_then(|v| v.into_iter().next())
+            }
+            None => None,
         };
+        let sd_in_flight = current_sd.as_ref().is_some_and(|sd| !sd.is_terminal());
         let in_flight =
             sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
@@ -146,9 +142,7 @@ impl Engine {
 
         if in_flight && to.is_none() {
             // Stop the in-flight deployment; ECS restores the last successful revision.
-            let older =
-                svc.deployments.iter().filter(|d| d.status != "PRIMARY").max_by_key(|d| d.running).map(|d| d.task_definition.clone());
-            let target = older.clone().unwrap_or_else(|| current.clone());
+            let target = in_flight_target(&svc, current_sd.as_ref().filter(|sd| !sd.is_terminal())).unwrap_or_else(|| current.clone());
             let plan = RollbackPlan {
                 current: current.clone(),
                 target: target.clone(),
@@ -337,6 +331,22 @@ impl Engine {
     }
 }
 
+/// Where stopping an in-flight deployment takes the service: the in-flight service deployment's
+/// source revision where it is known; else the ACTIVE (never INACTIVE) deployment running the
+/// most tasks, the newest one on a tie.
+fn in_flight_target(svc: &ServiceState, sd: Option<&crate::ports::ServiceDeployment>) -> Option<String> {
+    if let Some(td) = sd.and_then(|sd| sd.source_task_definitions.first()) {
+        return Some(td.clone());
+    }
+    // ECS lists deployments newest first; `max_by` keeps the last of equals, so walk oldest first.
+    svc.deployments
+        .iter()
+        .rev()
+        .filter(|d| d.status == "ACTIVE")
+        .max_by(|a, b| a.running.cmp(&b.running).then(a.created_at.partial_cmp(&b.created_at).unwrap_or(std::cmp::Ordering::Equal)))
+        .map(|d| d.task_definition.clone())
+}
+
 fn serving(svc: &ServiceState, td: &str) -> bool {
     svc.primary().is_some_and(|p| {
         p.task_definition == td
@@ -379,6 +389,85 @@ impl Error {
 
 #[cfg(test)]
 mod tests {
+    use crate::ports::{Deployment, DeploymentConfig, ServiceState};
+
+    fn dep(status: &str, td: &str, running: i32, created: f64) -> Deployment {
+        Deployment {
+            id: format!("ecs-svc/{td}"),
+            status: status.into(),
+            task_definition: td.into(),
+            desired: 2,
+            running,
+            pending: 0,
+            failed_tasks: 0,
+            rollout_state: None,
+            rollout_state_reason: None,
+            created_at: Some(created),
+        }
+    }
+
+    fn svc(deployments: Vec<Deployment>) -> ServiceState {
+        ServiceState {
+            arn: "s".into(),
+            name: "web".into(),
+            cluster_arn: "c".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            pending_count: 0,
+            task_definition: "web:9".into(),
+            deployment_controller: "ECS".into(),
+            deployment_config: DeploymentConfig {
+                minimum_healthy_percent: None,
+                maximum_percent: None,
+                circuit_breaker: None,
+                alarms: None,
+            },
+            deployments,
+            events: vec![],
+            load_balancers: vec![],
+            network: None,
+            launch_type: None,
+            platform_version: None,
+            current_service_deployment: None,
+        }
+    }
+
+    #[test]
+    fn in_flight_rollback_prefers_the_newest_active_on_a_tie_and_never_an_inactive_one() {
+        let s = svc(vec![
+            dep("PRIMARY", "web:9", 0, 30.0),
+            dep("ACTIVE", "web:8", 1, 20.0),
+            dep("ACTIVE", "web:7", 1, 10.0),
+            dep("INACTIVE", "web:6", 5, 5.0),
+        ]);
+        assert_eq!(super::in_flight_target(&s, None).as_deref(), Some("web:8"));
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("ACTIVE", "web:8", 1, 20.0), dep("ACTIVE", "web:7", 2, 10.0)]);
+        assert_eq!(super::in_flight_target(&s, None).as_deref(), Some("web:7"), "more running wins");
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("INACTIVE", "web:6", 5, 5.0)]);
+        assert_eq!(super::in_flight_target(&s, None), None);
+    }
+
+    #[test]
+    fn in_flight_rollback_uses_the_service_deployments_source_revision() {
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("ACTIVE", "web:7", 2, 10.0)]);
+        let sd = crate::ports::ServiceDeployment {
+            arn: "sd".into(),
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target_revision: None,
+            target_task_definition: Some("web:9".into()),
+            source_task_definitions: vec!["web:8".into()],
+            created_at: None,
+            finished_at: None,
+            rollback_reason: None,
+            circuit_breaker: None,
+            lifecycle_stage: None,
+            hooks: vec![],
+        };
+        assert_eq!(super::in_flight_target(&s, Some(&sd)).as_deref(), Some("web:8"));
+    }
+
     #[test]
     fn to_revision_numbers() {
         assert_eq!(super::resolve_to("7", "arn:aws:ecs:us-east-1:1:task-definition/web:9"), "web:7");

@@ -432,7 +432,7 @@ impl World {
                         for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
                             set_event(d, e, "Succeeded", now);
                         }
-                        if g.ready_action == "STOP_DEPLOYMENT" {
+                        if g.ready_action == "STOP_DEPLOYMENT" && !self.faults.gate_bypassed {
                             d.status = "Ready".into();
                             d.phase = Phase::Ready { since: now };
                         } else {

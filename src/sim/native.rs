@@ -19,6 +19,8 @@ pub(super) struct NativeState {
     pub fail_at: Option<f64>,
     pub rollback_until: Option<f64>,
     pub step_started: f64,
+    /// Someone else answers the PAUSE hook CONTINUE as soon as it waits (fault).
+    pub someone_continues: bool,
 }
 
 impl NativeState {
@@ -34,6 +36,7 @@ impl NativeState {
             fail_at,
             rollback_until: None,
             step_started: now,
+            someone_continues: false,
         }
     }
 
@@ -96,7 +99,8 @@ pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
         "TEST_TRAFFIC_SHIFT" if elapsed >= 2.0 => {
             n.go("POST_TEST_TRAFFIC_SHIFT", now);
             if n.cfg.pause_after_test_traffic {
-                n.hooks.push((format!("hook-{}", now as u64), "AWAITING_ACTION".into()));
+                let status = if n.someone_continues { "SUCCEEDED" } else { "AWAITING_ACTION" };
+                n.hooks.push((format!("hook-{}", now as u64), status.into()));
             }
         }
         "POST_TEST_TRAFFIC_SHIFT" => match n.hooks.last().map(|h| h.1.as_str()) {

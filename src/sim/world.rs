@@ -54,6 +54,10 @@ pub struct Faults {
     /// The account's rate limits (`budget::ACCOUNT_LIMITS`) answer ThrottlingException when
     /// exceeded, as AWS does.
     pub account_limits: bool,
+    /// Someone continues a gated blue/green deployment before fgdeploy does: a CodeDeploy
+    /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
+    /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
+    pub gate_bypassed: bool,
 }
 
 impl Default for Faults {
@@ -78,6 +82,7 @@ impl Default for Faults {
             describe_lag_secs: 0.0,
             build_fails: false,
             account_limits: true,
+            gate_bypassed: false,
         }
     }
 }
@@ -784,8 +789,9 @@ impl World {
         let ready = now + self.faults.start_secs + self.faults.health_secs;
         let s = &mut self.services[i];
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", s.cluster, s.name);
-        let state =
+        let mut state =
             super::native::NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
+        state.someone_continues = self.faults.gate_bypassed;
         let sources = vec![s.td.clone()];
         s.sds.push(SimSd::in_progress(arn, td, sources, now, Some(state)));
         Ok(self.service_state(i))
@@ -845,7 +851,7 @@ impl World {
                     super::native::Outcome::Continue => {}
                     super::native::Outcome::Shifted => {
                         let target = sd.target.clone();
-                        self.services[i].td = target;
+                        self.relabel_primary(i, &target);
                     }
                     super::native::Outcome::Succeeded => {
                         sd.status = "SUCCESSFUL".into();
@@ -860,10 +866,24 @@ impl World {
                         sd.status = "ROLLBACK_SUCCESSFUL".into();
                         sd.finished_at = Some(now);
                         let source = sd.sources.first().cloned().unwrap_or_default();
-                        self.services[i].td = source;
+                        self.relabel_primary(i, &source);
                     }
                 }
             }
+        }
+    }
+
+    /// ECS-native traffic moved: the service, its PRIMARY deployment and that deployment's
+    /// tasks now run `td` (the simulator models the green fleet by relabelling the blue one,
+    /// so DescribeServices shows what AWS shows once traffic moved: the PRIMARY on `td`).
+    fn relabel_primary(&mut self, i: usize, td: &str) {
+        let s = &mut self.services[i];
+        s.td = td.to_string();
+        let Some(p) = s.deployments.iter_mut().find(|d| d.primary) else { return };
+        p.td = td.to_string();
+        let id = p.id.clone();
+        for t in self.tasks.iter_mut().filter(|t| t.started_by == id) {
+            t.td = td.to_string();
         }
     }
 

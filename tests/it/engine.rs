@@ -944,3 +944,61 @@ async fn bluegreen_ready_and_the_canary_shift_are_seen_when_they_happen() {
     let polls = r.calls("codedeploy:GetDeployment");
     assert!((polls as f64) < (full - created) / 10.0, "{polls} GetDeployment in {} s", full - created);
 }
+
+// ----- gate integrity: a gated release that completes past fgdeploy's gate ------------------------
+
+#[tokio::test]
+async fn bluegreen_completed_without_ready_is_a_bypassed_gate_not_a_success() {
+    let f = Faults { gate_bypassed: true, ..Faults::default() };
+    let prod = LoopbackApp::start(503).expect("prod listener");
+    let r = bluegreen(
+        "production_url = \"http://127.0.0.1:1\"\n",
+        f,
+        200,
+        Some(prod.clone()),
+        "STOP_DEPLOYMENT",
+        ReleaseOptions::default(),
+        |_| {},
+    )
+    .await;
+    assert_eq!(r.run.code(), exit::GATE_BYPASSED, "{}", r.run.err_text());
+    let text = r.run.err_text();
+    assert!(text.contains("gate bypassed") && text.contains("without being Ready"), "{text}");
+    assert_eq!(r.calls("codedeploy:ContinueDeployment"), 0, "fgdeploy never continued it");
+    assert_eq!(r.test.requests(), 0, "the test-listener gate never ran");
+    assert!(text.contains("checks run afterwards: FAILED against http://127.0.0.1:1"), "checks ran once against production: {text}");
+}
+
+#[tokio::test]
+async fn bluegreen_bypassed_gate_checks_production_afterwards() {
+    let f = Faults { gate_bypassed: true, ..Faults::default() };
+    let prod = LoopbackApp::start(200).expect("prod listener");
+    let extra = format!("production_url = \"http://127.0.0.1:{}\"\n", prod.port);
+    let r = bluegreen(&extra, f, 200, Some(prod.clone()), "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::GATE_BYPASSED, "{}", r.run.err_text());
+    assert!(prod.requests() >= 2, "the checks ran against production after the fact");
+    assert!(r.run.err_text().contains("checks run afterwards: passed"), "{}", r.run.err_text());
+}
+
+#[tokio::test]
+async fn native_pause_hook_answered_by_someone_else_is_a_bypassed_gate() {
+    let f = Faults { gate_bypassed: true, ..Faults::default() };
+    let (r, test) = native("LINEAR", f, 200).await;
+    assert_eq!(r.code(), exit::GATE_BYPASSED, "{}", r.err_text());
+    assert!(r.err_text().contains("PAUSE hook was answered outside fgdeploy"), "{}", r.err_text());
+    assert!(!r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment")), "fgdeploy never answered the hook");
+    assert!(test.requests() >= 2, "the checks ran once, after the fact");
+    assert!(r.has(|e| matches!(e, Event::Warning { message } if message.contains("someone else answered it"))));
+}
+
+#[tokio::test]
+async fn ungated_bluegreen_without_ready_is_still_a_success() {
+    // No checks: there is no gate to bypass (a CONTINUE_DEPLOYMENT group shifts by itself).
+    let (_dir, spec) = load(BG);
+    let test = LoopbackApp::start(200).expect("test");
+    let sim = seeded(&spec, Faults { gate_bypassed: true, ..Faults::default() }).expect("seed");
+    fgdeploy::sandbox::seed_deployment_group(&sim, &spec, test.port, test.port);
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let r = engine.release(&spec, &ReleaseOptions::default()).await;
+    assert!(r.is_ok(), "{:?}", r.err());
+}
