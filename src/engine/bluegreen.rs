@@ -61,6 +61,8 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
 #[derive(Debug, Clone, Copy)]
 pub struct Watch {
     pub timeout: Duration,
+    /// Where `timeout` comes from (named when it passes).
+    pub setting: super::TimeoutSetting,
     /// Return once the deployment is created.
     pub no_wait: bool,
     /// Wait through the blue termination wait.
@@ -200,7 +202,7 @@ impl Engine {
         new_td: &str,
         watch: Watch,
     ) -> Result<Option<String>> {
-        let Watch { timeout, no_wait, wait_termination } = watch;
+        let Watch { timeout, setting, no_wait, wait_termination } = watch;
         let bg = section(spec)?;
         let content = appspec(spec, bg, new_td, svc);
         let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
@@ -255,12 +257,12 @@ impl Engine {
                 Ok(d) => d,
                 Err(e) if e.is_retryable() && now < deadline => {
                     interval = (interval * 2).min(self.poll.max);
-                    self.ports.clock.sleep(interval).await;
+                    self.sleep_within(interval, deadline).await;
                     continue;
                 }
                 Err(e) if e.is_retryable() => {
                     return Err(self
-                        .stop_and_follow(spec, &id, &format!("the deployment could not be followed until deploy.timeout: {e}"))
+                        .stop_and_follow(spec, &id, &format!("the deployment could not be followed until {setting}: {e}"))
                         .await);
                 }
                 Err(e) => {
@@ -373,14 +375,14 @@ impl Engine {
             };
             last_green = green;
             if now >= deadline {
-                return Err(self.stop_and_follow(spec, &id, "the deployment did not finish within deploy.timeout").await);
+                return Err(self.stop_and_follow(spec, &id, &format!("the deployment did not finish within {setting}")).await);
             }
             interval = match schedule.as_mut() {
                 Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })),
                 None if changed => self.poll.min,
                 None => (interval.mul_f64(self.poll.factor)).min(self.poll.max),
             };
-            self.sleep(interval).await;
+            self.sleep_within(interval, deadline).await;
         }
     }
 
@@ -483,11 +485,15 @@ impl Engine {
             if self.ports.clock.now() >= deadline {
                 return Error::ManualAction {
                     reason,
-                    state: format!("rollback deployment {rid} did not finish within rollback.timeout"),
+                    state: format!(
+                        "rollback deployment {rid} did not finish within rollback.timeout ({})",
+                        humantime::format_duration(spec.file.rollback.timeout)
+                    ),
                     next: format!("`fgdeploy status -f {path}`"),
                 };
             }
-            self.ports.clock.sleep(Duration::from_secs(5)).await;
+            let left = (deadline - self.ports.clock.now()).max(0.0);
+            self.ports.clock.sleep(Duration::from_secs(5).min(Duration::from_secs_f64(left))).await;
         }
     }
 }

@@ -148,10 +148,14 @@ impl Engine {
                 return Err(if self.interrupt.is_set() {
                     "interrupted".into()
                 } else {
-                    format!("{what} checks did not pass within {}: {last_error}", humantime::format_duration(budget))
+                    format!(
+                        "{what} checks did not pass within deploy.blue_green.check_budget ({}): {last_error}",
+                        humantime::format_duration(budget)
+                    )
                 });
             }
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            let left = (deadline - self.ports.clock.now()).max(0.0);
+            self.ports.clock.sleep(Duration::from_secs(2).min(Duration::from_secs_f64(left))).await;
         }
     }
 }

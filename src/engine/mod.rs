@@ -244,11 +244,42 @@ impl Engine {
         self.emit(Event::Warning { message: m.into() });
     }
 
+    /// Sleep `d`, but never past `deadline` (an exact deadline: the last look happens at it, not
+    /// up to a poll interval later), waking early on interrupt.
+    async fn sleep_within(&self, d: Duration, deadline: f64) {
+        let left = (deadline - self.ports.clock.now()).max(0.0);
+        self.sleep(d.min(Duration::from_secs_f64(left))).await
+    }
+
     /// Sleep on the clock, waking early on interrupt.
     async fn sleep(&self, d: Duration) {
         tokio::select! {
             _ = self.ports.clock.sleep(d) => {}
             _ = self.interrupt.wait() => {}
         }
+    }
+}
+
+/// The setting or flag a wait's deadline comes from: a timeout message names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum TimeoutSetting {
+    /// `deploy.timeout` in the deployspec.
+    DeployTimeout,
+    /// `release --timeout` / `rollback --timeout`.
+    TimeoutFlag,
+    /// `rollback.timeout` in the deployspec.
+    RollbackTimeout,
+    /// `migration.timeout` in the deployspec.
+    MigrationTimeout,
+}
+
+impl std::fmt::Display for TimeoutSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TimeoutSetting::DeployTimeout => "deploy.timeout",
+            TimeoutSetting::TimeoutFlag => "--timeout",
+            TimeoutSetting::RollbackTimeout => "rollback.timeout",
+            TimeoutSetting::MigrationTimeout => "migration.timeout",
+        })
     }
 }

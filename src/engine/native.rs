@@ -95,7 +95,14 @@ impl Engine {
     }
 
     /// Ok(true) when the deployment succeeded, Ok(false) when started and not watched.
-    pub(super) async fn deploy_native(&self, spec: &Spec, n: &Native, new_td: &str, timeout: Duration, no_wait: bool) -> Result<bool> {
+    pub(super) async fn deploy_native(
+        &self,
+        spec: &Spec,
+        n: &Native,
+        new_td: &str,
+        (timeout, setting): (Duration, super::TimeoutSetting),
+        no_wait: bool,
+    ) -> Result<bool> {
         let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
         let update = UpdateService {
             cluster: spec.cluster().to_string(),
@@ -142,17 +149,17 @@ impl Engine {
                     return Err(Error::Detached(format!("interrupted; service deployment {arn} goes on without fgdeploy")));
                 }
                 let why = if self.interrupt.is_set() {
-                    "interrupted (Ctrl-C / SIGTERM)"
+                    "interrupted (Ctrl-C / SIGTERM)".to_string()
                 } else {
-                    "the deployment did not finish within deploy.timeout"
+                    format!("the deployment did not finish within {setting}")
                 };
                 self.emit(Event::RollbackStarted {
-                    reason: why.into(),
+                    reason: why.clone(),
                     to: "the source revision".into(),
                     how: "StopServiceDeployment(ROLLBACK)".into(),
                 });
                 self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await?;
-                our_reason = Some(why.into());
+                our_reason = Some(why);
             }
             let sd = match self.ports.ecs.describe_service_deployments(std::slice::from_ref(&arn)).await {
                 Ok(v) => v.into_iter().next(),
@@ -268,7 +275,7 @@ impl Engine {
             if now >= rollback_deadline {
                 return Err(Error::ManualAction {
                     reason: our_reason.unwrap_or_else(|| "the deployment did not finish".into()),
-                    state: format!("service deployment {arn} did not reach an end within deploy.timeout + rollback.timeout"),
+                    state: format!("service deployment {arn} did not reach an end within {setting} + rollback.timeout"),
                     next: format!("`fgdeploy status -f {}`", spec.path.display()),
                 });
             }
@@ -279,7 +286,7 @@ impl Engine {
                     interval
                 }
             };
-            self.sleep(wait).await;
+            self.sleep_within(wait, if our_reason.is_none() { deadline } else { rollback_deadline }).await;
         }
     }
 }

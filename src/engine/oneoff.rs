@@ -25,6 +25,8 @@ pub struct OneOff {
     pub started_by: String,
     pub client_token: String,
     pub timeout: Duration,
+    /// Where `timeout` comes from (named when it passes).
+    pub timeout_setting: super::TimeoutSetting,
     /// What to call it in messages ("migration", "task").
     pub label: String,
 }
@@ -201,8 +203,9 @@ impl Engine {
                         });
                         if stop_sent {
                             return Err(fail(format!(
-                                "the {} did not finish within {}; StopTask was sent\n  {}",
+                                "the {} did not finish within {} ({}); StopTask was sent\n  {}",
                                 o.label,
+                                o.timeout_setting,
                                 humantime::format_duration(o.timeout),
                                 result.summary(&o.label)
                             )));
@@ -240,7 +243,9 @@ impl Engine {
             if stop_sent && now >= deadline + 120.0 {
                 return Err(fail(format!("the {} timed out and task {task_id} did not stop within two minutes of StopTask", o.label)));
             }
-            self.ports.clock.sleep(interval).await;
+            // Exact deadlines: the look that sends StopTask happens at the deadline itself.
+            let until = if stop_sent { deadline + 120.0 } else { deadline };
+            self.ports.clock.sleep(interval.min(Duration::from_secs_f64((until - self.ports.clock.now()).max(0.0)))).await;
             interval = (interval + Duration::from_secs(1)).min(Duration::from_secs(6));
         }
     }

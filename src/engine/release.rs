@@ -2,7 +2,7 @@
 //! The same code path serves `plan` and `release --dry-run` (it stops after the plan).
 
 use super::rolling::{FailKind, Tracker, Verdict, WatchState};
-use super::{Engine, Event, StageTime};
+use super::{Engine, Event, StageTime, TimeoutSetting};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Plan, PlanOptions, Stage, StageAction, TAG_PREVIOUS};
 use crate::ports::{PortError, ServiceState, UpdateService};
@@ -222,7 +222,8 @@ impl Engine {
         let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
         if let Some(n) = &native {
-            let done = self.deploy_native(spec, n, &new_td, timeout, opts.no_wait).await?;
+            let setting = if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
+            let done = self.deploy_native(spec, n, &new_td, (timeout, setting), opts.no_wait).await?;
             self.stage_end(Stage::Deploy, t, stages);
             if !done {
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -237,7 +238,12 @@ impl Engine {
                     bg,
                     &live.service,
                     &new_td,
-                    super::bluegreen::Watch { timeout, no_wait: opts.no_wait, wait_termination: opts.wait_termination },
+                    super::bluegreen::Watch {
+                        timeout,
+                        setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
+                        no_wait: opts.no_wait,
+                        wait_termination: opts.wait_termination,
+                    },
                 )
                 .await?;
             self.stage_end(Stage::Deploy, t, stages);
@@ -289,6 +295,7 @@ impl Engine {
             ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
             started_at,
             deadline: started_at + timeout.as_secs_f64(),
+            timeout_setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
             forecast: self.rolling_forecast(spec.cluster(), &live.service).await,
         };
         let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
@@ -492,6 +499,7 @@ impl Engine {
             started_by: super::oneoff::sanitize(&format!("fgdeploy/migrate/{}", spec.file.image.tag), 128),
             client_token: super::oneoff::sanitize(&format!("{release_id}-{}", spec.service()), 64),
             timeout: m.timeout,
+            timeout_setting: TimeoutSetting::MigrationTimeout,
             label: "migration".into(),
         })
     }
@@ -529,6 +537,7 @@ impl Engine {
             started_by: "fgdeploy/run".into(),
             client_token: super::oneoff::sanitize(&format!("{release_id}-run-{}", spec.service()), 64),
             timeout,
+            timeout_setting: TimeoutSetting::TimeoutFlag,
             label: "task".into(),
         };
         let result = self.run_one_off(&oneoff).await?;
@@ -745,7 +754,7 @@ impl Engine {
                 next: format!("`fgdeploy rollback -f {path}` restores {}", t.previous_td),
             };
         }
-        match self.roll_back(t, kind, spec.file.rollback.timeout, ws).await {
+        match self.roll_back(t, kind, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout), ws).await {
             Ok(serving) => Error::RolledBack { reason: kind.describe(), serving },
             Err(e) => Error::ManualAction {
                 reason: format!("{}; then the rollback failed: {e}", kind.describe()),

@@ -2,7 +2,7 @@
 //! UpdateService to the previous revision; and the `rollback` command.
 
 use super::rolling::{FailKind, Tracker, Verdict, WatchState};
-use super::{Engine, Event};
+use super::{Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::plan::TAG_PREVIOUS;
 use crate::ports::{ServiceState, UpdateService};
@@ -22,7 +22,13 @@ pub struct RollbackPlan {
 impl Engine {
     /// Restore `t.previous_td` and wait until it serves at its desired count. Returns it.
     /// `ws`: the release's watch state, whose failed tasks are reported once the rollback started.
-    pub(super) async fn roll_back(&self, t: &Tracker, kind: &FailKind, timeout: Duration, ws: Option<&mut WatchState>) -> Result<String> {
+    pub(super) async fn roll_back(
+        &self,
+        t: &Tracker,
+        kind: &FailKind,
+        timeout: (Duration, TimeoutSetting),
+        ws: Option<&mut WatchState>,
+    ) -> Result<String> {
         let mut how = "ECS is rolling back by itself; following it".to_string();
         if !matches!(kind, FailKind::EcsRollingBack(_)) {
             let mut stopped = false;
@@ -60,7 +66,7 @@ impl Engine {
     }
 
     /// Poll until the service serves `t.previous_td`, steady, at `t.previous_desired` tasks.
-    async fn wait_serving(&self, t: &Tracker, timeout: Duration) -> Result<()> {
+    async fn wait_serving(&self, t: &Tracker, (timeout, setting): (Duration, TimeoutSetting)) -> Result<()> {
         let deadline = self.ports.clock.now() + timeout.as_secs_f64();
         let mut ws = WatchState::default();
         let mut interval = self.poll.min;
@@ -87,11 +93,15 @@ impl Engine {
                 Err(e) => return Err(Error::Aws(e)),
             }
             if now >= deadline {
-                return Err(Error::Internal(format!("the rollback did not finish within {}", humantime::format_duration(timeout)))
-                    .into_rollback_error());
+                return Err(Error::Internal(format!(
+                    "the rollback did not finish within {setting} ({})",
+                    humantime::format_duration(timeout)
+                ))
+                .into_rollback_error());
             }
-            // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse.
-            self.ports.clock.sleep(interval).await;
+            // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse. The last
+            // look is at the deadline, not a poll interval past it.
+            self.ports.clock.sleep(interval.min(Duration::from_secs_f64((deadline - self.ports.clock.now()).max(0.0)))).await;
         }
     }
 
@@ -137,6 +147,7 @@ impl Engine {
         let sd_in_flight = current_sd.as_ref().is_some_and(|sd| !sd.is_terminal());
         let in_flight =
             sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
+        let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
         let now = self.ports.clock.now();
 
@@ -164,9 +175,13 @@ impl Engine {
                 ecs_rolls_back: false,
                 started_at: now,
                 deadline: now + timeout.as_secs_f64(),
+                timeout_setting,
                 forecast: Default::default(),
             };
-            return match self.roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), timeout, None).await {
+            return match self
+                .roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), (timeout, timeout_setting), None)
+                .await
+            {
                 Ok(_) => Ok(plan),
                 Err(e) => Err(manual(spec, &tracker, e)),
             };
@@ -215,6 +230,7 @@ impl Engine {
             ecs_rolls_back: false,
             started_at: started,
             deadline: started + timeout.as_secs_f64(),
+            timeout_setting,
             forecast: self.rolling_forecast(spec.cluster(), &svc).await,
         };
         let mut ws = WatchState::baseline(&svc, &target);
@@ -292,7 +308,12 @@ impl Engine {
             &b,
             svc,
             &target,
-            super::bluegreen::Watch { timeout: spec.file.deploy.timeout, no_wait, wait_termination: false },
+            super::bluegreen::Watch {
+                timeout: spec.file.deploy.timeout,
+                setting: TimeoutSetting::DeployTimeout,
+                no_wait,
+                wait_termination: false,
+            },
         )
         .await?;
         Ok(plan)

@@ -1,7 +1,7 @@
 //! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
 
 use super::pace::{RollingForecast, Seen, previous_rollout_secs, recently_started_task_ids, task_start_secs};
-use super::{Counts, Engine, Event};
+use super::{Counts, Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
 use std::collections::BTreeSet;
@@ -23,6 +23,8 @@ pub struct Tracker {
     pub ecs_rolls_back: bool,
     pub started_at: Timestamp,
     pub deadline: Timestamp,
+    /// Where `deadline` comes from (named in the timeout message).
+    pub timeout_setting: TimeoutSetting,
     /// When this deployment can next change, from the service's previous rollout.
     pub forecast: RollingForecast,
 }
@@ -35,7 +37,8 @@ pub enum FailKind {
     Failed(String),
     /// Somebody else's deployment replaced ours.
     Replaced(String),
-    Timeout,
+    /// The deadline passed; the setting that set it.
+    Timeout(TimeoutSetting),
     Interrupted,
     /// ECS reports that its own rollback failed.
     RollbackFailed(String),
@@ -47,7 +50,7 @@ impl FailKind {
             FailKind::EcsRollingBack(r) => format!("the deployment failed and ECS is rolling back: {r}"),
             FailKind::Failed(r) => format!("the deployment failed: {r}"),
             FailKind::Replaced(td) => format!("another deployment replaced this release (now deploying {td})"),
-            FailKind::Timeout => "the deployment did not finish within deploy.timeout".into(),
+            FailKind::Timeout(setting) => format!("the deployment did not finish within {setting}"),
             FailKind::Interrupted => "interrupted (Ctrl-C / SIGTERM)".into(),
             FailKind::RollbackFailed(r) => format!("ECS's rollback failed: {r}"),
         }
@@ -119,7 +122,7 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
         }
     }
     if now >= t.deadline {
-        return Verdict::Failed(FailKind::Timeout);
+        return Verdict::Failed(FailKind::Timeout(t.timeout_setting));
     }
     Verdict::Continue
 }
@@ -201,7 +204,7 @@ impl Engine {
             }
             // The UpdateService answer is the first look; the next is worth a call at the forecast.
             let first = schedule.first(self.ports.clock.now());
-            self.sleep(Duration::from_secs_f64(first)).await;
+            self.sleep_within(Duration::from_secs_f64(first), t.deadline).await;
         }
         loop {
             if self.interrupt.is_set() {
@@ -235,12 +238,12 @@ impl Engine {
                     }
                     interval = next_interval(interval.max(Duration::from_secs(4)), 2.0, self.poll.max);
                     if now >= t.deadline {
-                        return Ok((Verdict::Failed(FailKind::Timeout), last));
+                        return Ok((Verdict::Failed(FailKind::Timeout(t.timeout_setting)), last));
                     }
                 }
                 Err(e) => return Err(Error::Aws(e)),
             }
-            self.sleep(interval).await;
+            self.sleep_within(interval, t.deadline).await;
         }
     }
 
@@ -397,6 +400,7 @@ mod tests {
             ecs_rolls_back: true,
             started_at: 0.0,
             deadline: 100.0,
+            timeout_setting: TimeoutSetting::DeployTimeout,
             forecast: RollingForecast::default(),
         }
     }
@@ -446,7 +450,7 @@ mod tests {
     fn timeout_and_failure() {
         let t = tracker();
         let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS"), dep("d0", "ACTIVE", "old", "COMPLETED")]);
-        assert_eq!(decide(&t, &s, None, 100.0), Verdict::Failed(FailKind::Timeout));
+        assert_eq!(decide(&t, &s, None, 100.0), Verdict::Failed(FailKind::Timeout(TimeoutSetting::DeployTimeout)));
         let mut s2 = s.clone();
         s2.deployments[0].rollout_state = Some("FAILED".into());
         let mut t2 = t.clone();

@@ -466,7 +466,7 @@ async fn a_migration_timeout_stops_the_task() {
     let r = migrate_with(f, "2m").await;
     r.assert_gate_held();
     assert!(r.mutations().iter().any(|m| m.starts_with("StopTask")), "StopTask sent: {:?}", r.mutations());
-    assert!(r.err_text().contains("did not finish within 2m"), "{}", r.err_text());
+    assert!(r.err_text().contains("did not finish within migration.timeout (2m)"), "{}", r.err_text());
 }
 
 #[tokio::test]
@@ -1001,4 +1001,72 @@ async fn ungated_bluegreen_without_ready_is_still_a_success() {
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     let r = engine.release(&spec, &ReleaseOptions::default()).await;
     assert!(r.is_ok(), "{:?}", r.err());
+}
+
+// ----- exact deadlines ------------------------------------------------------------------------------
+
+/// Seconds from the release's DeploymentStarted to its RollbackStarted (virtual time).
+fn reaction(r: &Run) -> f64 {
+    let at = |f: &dyn Fn(&Event) -> bool| r.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).expect("event");
+    at(&|e| matches!(e, Event::RollbackStarted { .. })) - at(&|e| matches!(e, Event::DeploymentStarted { .. }))
+}
+
+#[tokio::test]
+async fn a_rolling_timeout_ends_at_its_deadline_and_names_the_flag() {
+    for secs in [30u64, 41, 97, 300] {
+        // The new tasks take longer to start than any of these timeouts (no circuit breaker trips).
+        let f = Faults { start_secs: 5_000.0, ..Faults::default() };
+        let opts = ReleaseOptions { timeout: Some(Duration::from_secs(secs)), ..Default::default() };
+        let r = release_with("", f, opts, None).await;
+        // Every task is slow to start here, the rollback's too: it may outlast rollback.timeout.
+        assert!([exit::ROLLED_BACK, exit::MANUAL_ACTION].contains(&r.code()), "{}", r.err_text());
+        assert!(r.err_text().contains("did not finish within --timeout"), "{}", r.err_text());
+        let took = reaction(&r);
+        assert!(took <= secs as f64 + 0.01, "--timeout {secs}s reacted after {took:.1} s (overshoot)");
+        assert!(took >= secs as f64 - 1.0, "--timeout {secs}s reacted early, after {took:.1} s");
+    }
+}
+
+#[tokio::test]
+async fn a_rolling_timeout_from_the_deployspec_names_deploy_timeout() {
+    let f = Faults { start_secs: 5_000.0, ..Faults::default() };
+    let r = release("\n[deploy]\ntimeout = \"77s\"\n", f).await;
+    assert!([exit::ROLLED_BACK, exit::MANUAL_ACTION].contains(&r.code()), "{}", r.err_text());
+    assert!(r.err_text().contains("within rollback.timeout (20m)"), "the rollback's deadline is named too: {}", r.err_text());
+    assert!(r.err_text().contains("within deploy.timeout"), "{}", r.err_text());
+    let took = reaction(&r);
+    assert!((76.0..=77.01).contains(&took), "deploy.timeout 77s reacted after {took:.1} s");
+}
+
+#[tokio::test]
+async fn a_native_timeout_ends_at_its_deadline() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"53s\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\ntest_url = \"http://127.0.0.1:{}\"\n",
+        test.port
+    );
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    // Green never gets healthy within 53 s (ECS itself would give up after 300 s).
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, f).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert!(r.err_text().contains("within deploy.timeout"), "{}", r.err_text());
+    let took = reaction(&r);
+    assert!(took <= 53.01, "reacted after {took:.1} s");
+}
+
+#[tokio::test]
+async fn a_migration_timeout_stops_the_task_at_its_deadline_and_names_it() {
+    let r = migrate_with(Faults { run_secs: 10_000.0, ..Faults::default() }, "47s").await;
+    assert_eq!(r.code(), exit::MIGRATION_FAILED, "{}", r.err_text());
+    assert!(r.err_text().contains("within migration.timeout"), "{}", r.err_text());
+    let at = |f: &dyn Fn(&Event) -> bool| r.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).expect("event");
+    let started = at(&|e| matches!(e, Event::TaskStarted { .. }));
+    let stop = r.sim.world().mutations.iter().find(|(_, m)| m.starts_with("StopTask")).map(|(t, _)| *t).expect("StopTask");
+    assert!(stop - started <= 47.01 && stop - started >= 46.0, "StopTask {:.1} s after the start", stop - started);
 }
