@@ -10,4 +10,5 @@ mod fuzz;
 mod harness;
 mod moto;
 mod registry;
+mod replay;
 mod sandbox_cli;
