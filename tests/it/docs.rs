@@ -227,3 +227,18 @@ fn completions_and_man_page_generate() {
     }
     Test::new().args(["man"]).status(0).stdout_has(".TH fgdeploy 1").stdout_has("release");
 }
+
+#[test]
+fn the_readme_documents_every_exit_code() {
+    let readme = read("README.md");
+    let table = readme.split("## Exit codes").nth(1).expect("an exit-code section");
+    let codes: Vec<i32> = read("src/error.rs")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub const ").and_then(|l| l.split("i32 = ").nth(1)))
+        .filter_map(|n| n.trim_end_matches(';').parse().ok())
+        .collect();
+    assert!(codes.len() >= 12, "{codes:?}");
+    for c in codes {
+        assert!(table.contains(&format!("\n| {c} |")), "exit code {c} is missing from the README's table");
+    }
+}

@@ -272,3 +272,17 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox"]).status(exit::OK);
     out.stdout_has("Service api").stdout_has("Service web");
 }
+
+#[test]
+fn a_bypassed_test_gate_is_not_reported_as_success() {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--scenario", "gate-bypassed"])
+        .status(exit::GATE_BYPASSED);
+    out.stderr_has("gate bypassed").stderr_has("checks run afterwards: passed");
+    let json = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--scenario", "gate-bypassed", "--output", "json"])
+        .status(exit::GATE_BYPASSED);
+    json.stdout_has("gate_bypassed");
+}
