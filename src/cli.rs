@@ -121,7 +121,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub container: Option<String>,
     /// Stop the task after this long.
-    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    #[arg(long, value_parser = parse_timeout, default_value = "30m")]
     pub timeout: Duration,
     /// The command, after `--`.
     #[arg(last = true, required = true)]
@@ -215,8 +215,8 @@ pub struct ReleaseArgs {
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub image_tag: Option<String>,
-    /// Fleet: how many deployments run at once.
-    #[arg(long, default_value_t = 4)]
+    /// Fleet: how many deployments run at once (1 or more).
+    #[arg(long, default_value_t = 4, value_parser = parse_parallel)]
     pub parallel: usize,
     /// Fleet: what a failure does to the other services.
     #[arg(long, value_enum, default_value_t = crate::engine::FleetPolicy::Independent)]
@@ -235,7 +235,7 @@ pub struct ReleaseArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// Override deploy.timeout, e.g. 15m.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
     /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
     #[arg(long)]
@@ -266,7 +266,7 @@ pub struct RollbackArgs {
     #[arg(long)]
     pub no_wait: bool,
     /// Override rollback.timeout.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
 }
 
@@ -282,8 +282,37 @@ pub struct StatusArgs {
     pub target: TargetArgs,
 }
 
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{e}; write e.g. 90s, 10m, 1h"))
+/// A timeout flag: a duration of more than 0 (a zero timeout would fail every wait at once).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("a timeout must be more than 0; write e.g. 90s, 10m, 1h".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e}; write e.g. 90s, 10m, 1h")),
+    }
+}
+
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 would run nothing; use 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; use a whole number, 1 or more")),
+    }
+}
+
+/// `--summary-file` must be writable before the release starts (not found out at its end).
+fn check_writable(path: Option<&std::path::Path>) -> Result<(), Error> {
+    let Some(path) = path else { return Ok(()) };
+    let existed = path.exists();
+    let opened = std::fs::OpenOptions::new().append(true).create(true).open(path);
+    if !existed && opened.is_ok() {
+        let _ = std::fs::remove_file(path);
+    }
+    opened.map(|_| ()).map_err(|e| {
+        Error::usage(
+            format!("--summary-file {}: cannot write there: {e}", path.display()),
+            "give a path in a writable folder (the folder must exist)",
+        )
+    })
 }
 
 /// Parse arguments, run, render the error once; returns the process exit code.
@@ -461,6 +490,7 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             release(cli, &spec, &a.flags, &a.target, opts, None).await
         }
         Command::Release(a) => {
+            check_writable(a.summary_file.as_deref())?;
             let paths = expand_files(&a.files)?;
             if paths.len() > 1 {
                 let how = FleetRun {
@@ -672,6 +702,7 @@ async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<Ports, Error
 /// Several deployspecs: one fleet release (or plan), one summary.
 async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Error> {
     let specs = paths.iter().map(|p| Spec::load(p, a.image_tag)).collect::<Result<Vec<_>, _>>()?;
+    unique_services(&specs)?;
     let c = ctx(cli);
     let ports = fleet_ports(&specs, a.target).await?;
     c.renderer.prefix_service();
@@ -708,6 +739,24 @@ async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Er
         }
     }
     Ok(report.exit_code)
+}
+
+/// A fleet names each service (cluster + name + region) once: twice would deploy it twice at once.
+fn unique_services(specs: &[Spec]) -> Result<(), Error> {
+    let mut seen: std::collections::BTreeMap<(String, String, Option<String>), &std::path::Path> = Default::default();
+    for s in specs {
+        let key = (s.cluster().to_string(), s.service().to_string(), s.file.service.region.clone());
+        if let Some(first) = seen.insert(key, &s.path) {
+            return Err(crate::error::InputError::new(
+                &s.path,
+                format!("service {} in cluster {} is also released by {}", s.service(), s.cluster(), first.display()),
+                "keep one deployspec per service in a fleet",
+            )
+            .at_field("service.name")
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// The plans of a planned fleet, by service.

@@ -54,11 +54,35 @@ pub struct InputError {
     pub location: Location,
     pub message: String,
     pub fix: String,
+    /// Further problems found in the same check (every problem of a file is reported at once).
+    pub also: Vec<InputError>,
 }
 
 impl InputError {
     pub fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        InputError { file: file.into(), location: Location::None, message: message.into(), fix: fix.into() }
+        InputError { file: file.into(), location: Location::None, message: message.into(), fix: fix.into(), also: Vec::new() }
+    }
+
+    /// `Ok` when `problems` is empty, else the first with the others attached.
+    pub fn all(problems: Vec<InputError>) -> Result<(), InputError> {
+        let mut it = problems.into_iter();
+        match it.next() {
+            None => Ok(()),
+            Some(mut first) => {
+                first.also.extend(it);
+                Err(first)
+            }
+        }
+    }
+
+    /// This problem and every one attached to it.
+    pub fn flatten(mut self) -> Vec<InputError> {
+        let also = std::mem::take(&mut self.also);
+        let mut out = vec![self];
+        for a in also {
+            out.extend(a.flatten());
+        }
+        out
     }
     pub fn at_field(mut self, field: impl Into<String>) -> Self {
         self.location = Location::Field(field.into());
@@ -81,6 +105,9 @@ impl fmt::Display for InputError {
         write!(f, ": {}", self.message)?;
         if !self.fix.is_empty() {
             write!(f, "\n  fix: {}", self.fix)?;
+        }
+        for more in &self.also {
+            write!(f, "\n{more}")?;
         }
         Ok(())
     }
@@ -161,3 +188,30 @@ impl From<InputError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Collects every problem of one input file, so that all of them are reported at once.
+#[derive(Debug)]
+pub struct Problems {
+    file: PathBuf,
+    list: Vec<InputError>,
+}
+
+impl Problems {
+    pub fn new(file: impl Into<PathBuf>) -> Self {
+        Problems { file: file.into(), list: Vec::new() }
+    }
+    /// A problem at a field (a deployspec key path or a JSON path of the template).
+    pub fn at(&mut self, field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+        self.list.push(InputError::new(&self.file, message, fix).at_field(field));
+    }
+    /// A problem found by a check that returns `InputError` (all of its problems are kept).
+    pub fn push(&mut self, e: InputError) {
+        self.list.extend(e.flatten());
+    }
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+    pub fn finish(self) -> Result<(), InputError> {
+        InputError::all(self.list)
+    }
+}

@@ -203,9 +203,35 @@ pub async fn release_fleet(
         let (ports, sink, opts, sem) = (ports.clone(), sink.clone(), opts.clone(), semaphore.clone());
         let mine = Interrupt::default();
         let (outer, all) = (interrupt.clone(), stop_all.clone());
-        ports.clock.join();
+        // A shared virtual clock advances only when every participant sleeps: a service waiting
+        // for its turn is not one (it would never sleep, and the clock would stop). The first
+        // `parallel` take their permits here, in order; the rest join once they have one.
+        let early = sem.clone().try_acquire_owned().ok();
+        if early.is_some() {
+            ports.clock.join();
+        }
         set.spawn(async move {
-            let permit = sem.acquire_owned().await;
+            let permit = match early {
+                Some(p) => Ok(p),
+                None => {
+                    let p = sem.acquire_owned().await;
+                    ports.clock.join();
+                    p
+                }
+            };
+            if outer.is_set() || all.is_set() {
+                ports.clock.leave();
+                let why = if outer.is_set() { "interrupted" } else { "another service failed first" };
+                let o = FleetOutcome {
+                    service: spec.service().into(),
+                    deployspec: spec.path.display().to_string(),
+                    outcome: "skipped".into(),
+                    exit_code: exit::OK,
+                    message: format!("registered, not deployed: {why} before its turn"),
+                    task_definition: None,
+                };
+                return (i, o);
+            }
             let mut engine = Engine::new(ports.clone(), sink, mine.clone());
             engine.service = spec.service().to_string();
             // Ctrl-C and a fail-fast stop both reach this engine.

@@ -1,7 +1,7 @@
 //! The deployspec file format (TOML, snake_case keys). Unknown keys are errors.
 
 use crate::error::InputError;
-use crate::vars::{Vars, join_path};
+use crate::vars::Vars;
 use serde::{Deserialize, Deserializer, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -105,6 +105,10 @@ pub struct TaskDefinitionSection {
     /// serving and the last N deployed before it. Default: never deregister anything.
     #[serde(default)]
     pub keep_revisions: Option<u32>,
+    /// The release container's image in the template is not `{{ image }}` and fgdeploy may
+    /// replace it with the released image anyway. Default: such a template is an error.
+    #[serde(default)]
+    pub allow_pinned_image: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -379,7 +383,9 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, InputError> {
+/// Parse deployspec text. `image_tag` (`--image-tag`) replaces `image.tag` before variables
+/// are expanded, so the default `{{ git.sha }}` is never evaluated when a tag is given.
+pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str>) -> Result<SpecFile, InputError> {
     let table: toml::Table = toml::from_str(text).map_err(|e| {
         let (l, c) = e.span().map_or((0, 0), |s| line_col(text, s.start));
         let msg = e.message().to_string();
@@ -388,11 +394,28 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, In
     })?;
     let mut value = serde_json::to_value(&table)
         .map_err(|e| InputError::new(path, format!("cannot read the deployspec: {e}"), "use plain TOML values"))?;
-    // The default tag is a variable too: put it in before expanding.
-    if let Some(serde_json::Value::Object(image)) = value.get_mut("image")
-        && !image.contains_key("tag")
+    // The default tag is a variable too: put it in before expanding (or the given tag instead).
+    if let Some(serde_json::Value::Object(image)) = value.get_mut("image") {
+        match image_tag {
+            Some(tag) => {
+                image.insert("tag".into(), tag.into());
+            }
+            None if !image.contains_key("tag") => {
+                image.insert("tag".into(), default_tag().into());
+            }
+            None => {}
+        }
+    }
+    if let Some(deploy) = value.get("deploy")
+        && deploy.get("rolling").is_some()
+        && deploy.get("blue_green").is_some()
     {
-        image.insert("tag".into(), default_tag().into());
+        return Err(InputError::new(
+            path,
+            "[deploy.rolling] and [deploy.blue_green] are both present: only the one `deploy.strategy` names would apply, the other would be ignored silently",
+            "keep the section of the strategy you use and remove the other",
+        )
+        .at_field("deploy"));
     }
     let mut p = Vec::new();
     vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
@@ -409,102 +432,4 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, In
         let err = InputError::new(path, inner, fix);
         if field == "." { err } else { err.at_field(field) }
     })
-}
-
-pub(super) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
-    let err = |field: &str, msg: String, fix: &str| Err(InputError::new(path, msg, fix).at_field(field));
-    for (field, v) in [
-        ("service.cluster", &f.service.cluster),
-        ("service.name", &f.service.name),
-        ("image.repository", &f.image.repository),
-        ("task_definition.container", &f.task_definition.container),
-    ] {
-        if v.trim().is_empty() {
-            return err(field, "must not be empty".into(), "give it a value");
-        }
-    }
-    let tag = &f.image.tag;
-    if tag.is_empty()
-        || tag.len() > 128
-        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        || tag.starts_with(['.', '-'])
-    {
-        return err("image.tag", format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
-    }
-    if let Some(n) = f.service.desired_count
-        && n < 0
-    {
-        return err("service.desired_count", format!("{n} is negative"), "use 0 or more");
-    }
-    let r = &f.deploy.rolling;
-    if !(0..=100).contains(&r.minimum_healthy_percent) {
-        return err("deploy.rolling.minimum_healthy_percent", format!("{} is out of range", r.minimum_healthy_percent), "use 0 to 100");
-    }
-    if !(100..=1000).contains(&r.maximum_percent) {
-        return err(
-            "deploy.rolling.maximum_percent",
-            format!("{} is out of range", r.maximum_percent),
-            "use 100 or more (ECS default 200)",
-        );
-    }
-    if let Some(m) = &f.migration
-        && m.command.is_empty()
-    {
-        return err("migration.command", "empty command".into(), "give the command as a list, e.g. [\"bin/migrate\", \"up\"]");
-    }
-    match (f.deploy.strategy, &f.deploy.blue_green) {
-        (Strategy::BlueGreen, None) => {
-            return err(
-                "deploy.blue_green",
-                "strategy \"blue-green\" needs a [deploy.blue_green] section".into(),
-                "add [deploy.blue_green] with at least container_port",
-            );
-        }
-        (Strategy::BlueGreen, Some(bg)) => {
-            if !(1..=65535).contains(&bg.container_port) {
-                return err("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
-            }
-            if !["BLUE_GREEN", "LINEAR", "CANARY"].contains(&bg.ecs_strategy.as_str()) {
-                return err(
-                    "deploy.blue_green.ecs_strategy",
-                    format!("unknown strategy {:?}", bg.ecs_strategy),
-                    "use BLUE_GREEN, LINEAR or CANARY",
-                );
-            }
-            if !(0..=1440).contains(&bg.bake_time_minutes) {
-                return err("deploy.blue_green.bake_time_minutes", format!("{} is out of range", bg.bake_time_minutes), "use 0 to 1440");
-            }
-            if let Some(p) = bg.linear_step_percent
-                && !(3.0..=100.0).contains(&p)
-            {
-                return err("deploy.blue_green.linear_step_percent", format!("{p} is out of range"), "use 3 to 100");
-            }
-            if let Some(p) = bg.canary_percent
-                && !(0.1..=100.0).contains(&p)
-            {
-                return err("deploy.blue_green.canary_percent", format!("{p} is out of range"), "use 0.1 to 100");
-            }
-            for (i, c) in bg.checks.iter().enumerate() {
-                if !c.path.starts_with('/') {
-                    return err(
-                        &join_path(&["deploy.blue_green.checks".into(), format!("[{i}]"), "path".into()]),
-                        format!("{:?} does not start with /", c.path),
-                        "write the path as /health",
-                    );
-                }
-            }
-        }
-        _ => {}
-    }
-    if f.task_definition.keep_revisions == Some(0) {
-        return err(
-            "task_definition.keep_revisions",
-            "0 would leave no revision to roll back to".into(),
-            "keep at least 1, or remove the key to keep every revision",
-        );
-    }
-    if f.deploy.timeout.is_zero() {
-        return err("deploy.timeout", "must be more than 0".into(), "write e.g. \"20m\"");
-    }
-    Ok(())
 }

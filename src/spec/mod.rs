@@ -3,6 +3,7 @@
 //! everything that can be checked without AWS.
 
 mod file;
+pub mod rules;
 
 pub use file::*;
 
@@ -26,8 +27,8 @@ pub struct Spec {
 
 /// Parse and check deployspec text (no file access, no template): the fuzzing entry point.
 pub fn parse_text(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, InputError> {
-    let f = file::parse(path, text, vars)?;
-    file::validate(path, &f)?;
+    let f = file::parse(path, text, vars, None)?;
+    rules::validate(path, &f)?;
     Ok(f)
 }
 
@@ -46,11 +47,8 @@ impl Spec {
                 "check the path given with -f (deployspecs live in deployspecs/)",
             )
         })?;
-        let mut file = file::parse(path, &text, &vars)?;
-        if let Some(tag) = image_tag {
-            file.image.tag = tag.to_string();
-        }
-        file::validate(path, &file)?;
+        let file = file::parse(path, &text, &vars, image_tag)?;
+        rules::validate(path, &file)?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let template_path = dir.join(&file.task_definition.template);
         let template_text = std::fs::read_to_string(&template_path).map_err(|e| {
@@ -64,7 +62,9 @@ impl Spec {
         let spec =
             Spec { path: path.to_path_buf(), file, template_path, template_text, env: vars.env().clone(), git_sha: vars.cached_git_sha() };
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
-        spec.render_task_definition("stand-in.invalid/validate:0")?;
+        let td = spec.render_task_definition("stand-in.invalid/validate:0")?;
+        let raw: serde_json::Value = serde_json::from_str(&spec.template_text).unwrap_or_default();
+        rules::validate_with_template(&spec.path, &spec.template_path, &spec.file, &td, &raw)?;
         Ok(spec)
     }
 

@@ -3,6 +3,7 @@
 
 pub mod fargate;
 pub mod model;
+pub mod rules;
 
 pub use model::TaskDefinition;
 
@@ -14,6 +15,14 @@ use std::path::Path;
 /// Parse a task-definition template (RegisterTaskDefinition JSON, or pasted
 /// `describe-task-definition` output) and expand its variables.
 pub fn parse(path: &Path, text: &str, vars: &Vars) -> Result<TaskDefinition, InputError> {
+    if let Some((key, line, col)) = rules::duplicate_key(text) {
+        return Err(InputError::new(
+            path,
+            format!("duplicate key {key:?}: JSON parsers keep only one of the two values"),
+            "remove one of the two (or merge them)",
+        )
+        .at_line_col(line, col));
+    }
     let mut value: Value = serde_json::from_str(text).map_err(|e| {
         InputError::new(path, format!("not valid JSON: {e}"), "fix the JSON syntax at that line and column")
             .at_line_col(e.line(), e.column())
@@ -76,75 +85,10 @@ pub fn is_fargate(td: &TaskDefinition) -> bool {
     td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
 }
 
-/// Check locally what RegisterTaskDefinition / a Fargate service would reject.
+/// Check locally what RegisterTaskDefinition / a Fargate service would reject (every problem
+/// at once; see [`rules`]).
 pub fn validate(td: &TaskDefinition, image_container: &str, path: &Path) -> Result<(), InputError> {
-    let err = |field: &str, msg: String, fix: &str| Err(InputError::new(path, msg, fix).at_field(field));
-    if td.family.is_empty() || td.family.len() > 255 || !td.family.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-        return err("family", format!("invalid family {:?}", td.family), "use 1-255 letters, digits, hyphens and underscores");
-    }
-    if td.container_definitions.is_empty() {
-        return err("containerDefinitions", "no containers".into(), "define at least one container");
-    }
-    let mut seen = std::collections::BTreeSet::new();
-    for (i, c) in td.container_definitions.iter().enumerate() {
-        if c.name.is_empty() {
-            return err(&format!("containerDefinitions[{i}].name"), "empty container name".into(), "give every container a unique name");
-        }
-        if !seen.insert(c.name.as_str()) {
-            return err(
-                &format!("containerDefinitions[{i}].name"),
-                format!("container name {:?} is used twice", c.name),
-                "container names must be unique within a task definition",
-            );
-        }
-        if c.name != image_container && c.image.as_deref().is_none_or(str::is_empty) {
-            return err(
-                &format!("containerDefinitions[{i}].image"),
-                format!("container {:?} has no image", c.name),
-                "set its image (only the release container gets {{ image }} automatically)",
-            );
-        }
-    }
-    if !seen.contains(image_container) {
-        let names: Vec<_> = seen.iter().copied().collect();
-        return err(
-            "containerDefinitions",
-            format!(
-                "the release container {image_container:?} named by the deployspec is not in the task definition (containers: {})",
-                names.join(", ")
-            ),
-            "set `task_definition.container` in the deployspec to one of these names",
-        );
-    }
-    if is_fargate(td) {
-        match td.network_mode.as_deref() {
-            Some("awsvpc") => {}
-            other => {
-                let found = other.map_or("nothing".to_string(), |m| format!("{m:?}"));
-                return err(
-                    "networkMode",
-                    format!("Fargate requires networkMode \"awsvpc\", found {found}"),
-                    "set \"networkMode\": \"awsvpc\"",
-                );
-            }
-        }
-        let (Some(cpu), Some(mem)) = (&td.cpu, &td.memory) else {
-            return err("cpu", "Fargate requires task-level cpu and memory".into(), "set e.g. \"cpu\": \"256\", \"memory\": \"512\"");
-        };
-        let cpu_s = cpu.as_string();
-        let mem_s = mem.as_string();
-        let Some(cpu_units) = fargate::parse_cpu(&cpu_s) else {
-            return err("cpu", format!("cannot read cpu {cpu_s:?}"), "use CPU units (\"256\", \"1024\") or vCPU (\"1 vCPU\")");
-        };
-        let Some(mem_mib) = fargate::parse_memory(&mem_s) else {
-            return err("memory", format!("cannot read memory {mem_s:?}"), "use MiB (\"512\", \"2048\") or GB (\"2 GB\")");
-        };
-        if let Err(valid) = fargate::check(cpu_units, mem_mib) {
-            let field = if fargate::check_cpu(cpu_units) { "memory" } else { "cpu" };
-            return err(field, format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), &valid);
-        }
-    }
-    Ok(())
+    rules::validate(td, image_container, path)
 }
 
 /// The normal form of a task definition for comparison: fields ECS fills in with defaults are

@@ -36,7 +36,12 @@ fn every_field() -> SpecFile {
             cache: true,
             command: Some(vec!["x".into()]),
         }),
-        task_definition: TaskDefinitionSection { template: "t.json".into(), container: "web".into(), keep_revisions: Some(3) },
+        task_definition: TaskDefinitionSection {
+            template: "t.json".into(),
+            container: "web".into(),
+            keep_revisions: Some(3),
+            allow_pinned_image: true,
+        },
         migration: Some(MigrationSection {
             command: vec!["m".into()],
             container: Some("web".into()),

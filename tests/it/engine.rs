@@ -198,12 +198,26 @@ async fn a_5xx_on_update_service_is_not_sent_twice_when_it_took_effect() {
 }
 
 #[tokio::test]
-async fn deadlocking_settings_are_refused_at_plan_time() {
-    let r = release("\n[deploy.rolling]\nminimum_healthy_percent = 100\nmaximum_percent = 100\n", Faults::default()).await;
-    assert_eq!(r.code(), exit::INPUT);
-    let msg = r.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+async fn deadlocking_settings_are_refused_offline_before_any_call() {
+    // The spec's desired count (4) with 100/100: refused when the deployspec loads (validate,
+    // plan and release alike), so no port is ever called.
+    let (_dir, path) = spec_dir("\n[deploy.rolling]\nminimum_healthy_percent = 100\nmaximum_percent = 100\n");
+    let e = Spec::load(&path, None).expect_err("refused offline");
+    let msg = e.to_string();
     assert!(msg.contains("never progress") && msg.contains("deploy.rolling"), "{msg}");
-    assert!(r.sim.world().mutations.is_empty(), "nothing was changed");
+    // Without a desired count in the spec, the live count decides at plan time.
+    let text = std::fs::read_to_string(&path)
+        .expect("spec")
+        .replace("desired_count = 4\n", "")
+        .replace("maximum_percent = 100", "maximum_percent = 130");
+    std::fs::write(&path, text).expect("write");
+    let spec = Spec::load(&path, None).expect("130 % is fine for some counts");
+    let sim = seeded(&spec, Faults::default()).expect("seed"); // 3 tasks live
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let r = engine.release(&spec, &ReleaseOptions::default()).await;
+    let msg = r.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(msg.contains("never progress"), "three tasks, min 100 %, max 130 %: {msg}");
+    assert!(sim.world().mutations.is_empty(), "nothing was changed");
 }
 
 #[tokio::test]

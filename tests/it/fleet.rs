@@ -163,3 +163,43 @@ async fn fifty_services_in_parallel_stay_inside_the_accounts_rate_limits() {
     assert_eq!(r.outcomes.iter().filter(|o| o.outcome == "deployed").count(), 50);
     assert_eq!((answered, warnings), (0, 0), "ThrottlingException answered by the account / throttling warnings shown");
 }
+
+/// More services than `--parallel` (and `--parallel 1`): every one is deployed, none waits
+/// forever for a turn on the shared virtual clock. Bounded in real time so a hang fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_services_than_parallel_all_deploy_without_a_hang() {
+    for parallel in [1usize, 2, 3] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let names: Vec<(String, &str, &str)> = (0..5).map(|i| (format!("svc{i}"), "v2", "")).collect();
+        let refs: Vec<(&str, &str, &str)> = names.iter().map(|(n, t, e)| (n.as_str(), *t, *e)).collect();
+        let specs = specs(dir.path(), &refs);
+        let sim = seeded_fleet(&specs, Faults::default()).expect("seed");
+        let (ports, sink, interrupt, opts) = (sim.ports(), Arc::new(Recorder::default()), Interrupt::default(), ReleaseOptions::default());
+        let run = release_fleet(&ports, sink, &interrupt, &specs, &opts, parallel, FleetPolicy::Independent);
+        let report = tokio::time::timeout(std::time::Duration::from_secs(20), run)
+            .await
+            .unwrap_or_else(|_| panic!("--parallel {parallel} with 5 services hung"))
+            .expect("fleet");
+        assert_eq!(report.exit_code, exit::OK, "--parallel {parallel}: {:?}", report.outcomes);
+        for (n, _, _) in &refs {
+            assert_eq!(outcome(&report, n), "deployed", "--parallel {parallel}: {n}");
+            assert!(serving(&sim, n).ends_with(":2"), "{n} serves {}", serving(&sim, n));
+        }
+    }
+}
+
+#[test]
+fn parallel_zero_and_a_service_named_twice_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let specs = specs(dir.path(), &[("a", "v2", ""), ("b", "v2", "")]);
+    let (a, b) = (specs[0].path.display().to_string(), specs[1].path.display().to_string());
+    crate::harness::Test::new()
+        .args(["release", "--sandbox", "--parallel", "0", "-f", &a, "-f", &b])
+        .status(exit::INPUT)
+        .stderr_has("--parallel");
+    // The same service (cluster + name + region) twice.
+    let copy = dir.path().join("a-again.toml");
+    std::fs::copy(&specs[0].path, &copy).expect("copy");
+    let out = crate::harness::Test::new().args(["release", "--sandbox", "-f", &a, "-f", &copy.display().to_string()]).status(exit::INPUT);
+    out.stderr_has("is also released by").stderr_has("a-again.toml");
+}

@@ -282,7 +282,18 @@ fn a_bypassed_test_gate_is_not_reported_as_success() {
     out.stderr_has("gate bypassed").stderr_has("checks run afterwards: passed");
     let json = Test::new()
         .dir(root())
-        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--scenario", "gate-bypassed", "--output", "json"])
+        .args([
+            "release",
+            "-f",
+            "deployspecs/bluegreen.toml",
+            "--sandbox",
+            "--image-tag",
+            "v2",
+            "--scenario",
+            "gate-bypassed",
+            "--output",
+            "json",
+        ])
         .status(exit::GATE_BYPASSED);
     json.stdout_has("gate_bypassed");
 }

@@ -1,0 +1,318 @@
+//! The deployspec's offline rules: what AWS would reject (name and tag formats, ranges), what
+//! could never work (a deadlocking rollout, a zero timeout), and what contradicts the template
+//! (a container port that is not mapped, a migration container that does not exist). Every
+//! problem of the file is reported at once, each with its key path and the fix. `validate`,
+//! `plan` and `release` all run these before any AWS call.
+
+use super::file::{BlueGreenSection, SpecFile, Strategy};
+use crate::error::{InputError, Problems};
+use crate::taskdef::TaskDefinition;
+use crate::taskdef::rules::valid_name;
+use std::path::Path;
+use std::time::Duration;
+
+/// An ECS cluster is named by its name or its ARN.
+fn valid_cluster(s: &str) -> bool {
+    match s.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            parts.len() == 5
+                && parts[0].starts_with("aws")
+                && parts[1] == "ecs"
+                && parts[4].strip_prefix("cluster/").is_some_and(valid_name)
+        }
+        None => valid_name(s),
+    }
+}
+
+/// ECR repository names (`API_CreateRepository`): 2–256 characters of lowercase path components
+/// `[a-z0-9]+(?:[._-][a-z0-9]+)*` separated by `/`. A full URI (`host[:port]/path`) has its
+/// path checked by the same rule (the OCI distribution spec's).
+pub fn valid_repository(s: &str) -> bool {
+    let path = match s.split_once('/') {
+        Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => rest,
+        _ => s,
+    };
+    let component = |c: &str| {
+        !c.is_empty()
+            && c.split(['.', '_', '-']).all(|w| !w.is_empty() && w.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit()))
+    };
+    (2..=256).contains(&path.len()) && path.split('/').all(component)
+}
+
+fn valid_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && parts.last().is_some_and(|p| p.chars().all(|c| c.is_ascii_digit()))
+}
+
+fn positive(p: &mut Problems, field: &str, d: Duration) {
+    if d.is_zero() {
+        p.at(field, "must be more than 0", "write e.g. \"90s\", \"10m\"");
+    }
+}
+
+/// Rules on the deployspec alone.
+pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
+    let mut p = Problems::new(path);
+    names(f, &mut p);
+    let tag = &f.image.tag;
+    if tag.is_empty()
+        || tag.len() > 128
+        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || tag.starts_with(['.', '-'])
+    {
+        p.at("image.tag", format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
+    }
+    if let Some(n) = f.service.desired_count
+        && n < 0
+    {
+        p.at("service.desired_count", format!("{n} is negative"), "use 0 or more");
+    }
+    rolling(f, &mut p);
+    migration(f, &mut p);
+    if let Some(b) = &f.build {
+        for (field, v) in [("build.context", &b.context), ("build.dockerfile", &b.dockerfile)] {
+            if v.trim().is_empty() {
+                p.at(field, "must not be empty", "give a path relative to the deployspec's folder");
+            }
+        }
+        if let Some(cmd) = &b.command
+            && (cmd.is_empty() || cmd.iter().any(|a| a.is_empty()))
+        {
+            p.at("build.command", "an empty command or argument", "give the command as a list of non-empty strings");
+        }
+    }
+    match (f.deploy.strategy, &f.deploy.blue_green) {
+        (Strategy::BlueGreen, None) => p.at(
+            "deploy.blue_green",
+            "strategy \"blue-green\" needs a [deploy.blue_green] section",
+            "add [deploy.blue_green] with at least container_port",
+        ),
+        (Strategy::BlueGreen, Some(bg)) => blue_green(bg, &mut p),
+        _ => {}
+    }
+    if f.task_definition.keep_revisions == Some(0) {
+        p.at(
+            "task_definition.keep_revisions",
+            "0 would leave no revision to roll back to",
+            "keep at least 1, or remove the key to keep every revision",
+        );
+    }
+    positive(&mut p, "deploy.timeout", f.deploy.timeout);
+    positive(&mut p, "rollback.timeout", f.rollback.timeout);
+    if f.service.depends_on.contains(&f.service.name) {
+        p.at("service.depends_on", "a service cannot depend on itself", "remove its own name");
+    }
+    p.finish()
+}
+
+fn names(f: &SpecFile, p: &mut Problems) {
+    if !valid_cluster(&f.service.cluster) {
+        p.at(
+            "service.cluster",
+            format!("invalid cluster {:?}", f.service.cluster),
+            "a cluster name is 1-255 letters, digits, hyphens and underscores (or the cluster's ARN)",
+        );
+    }
+    if !valid_name(&f.service.name) {
+        p.at(
+            "service.name",
+            format!("invalid service name {:?}", f.service.name),
+            "a service name is 1-255 letters, digits, hyphens and underscores",
+        );
+    }
+    if let Some(r) = &f.service.region
+        && !valid_region(r)
+    {
+        p.at("service.region", format!("invalid region {r:?}"), "write a region code such as \"us-east-1\"");
+    }
+    if !valid_name(&f.task_definition.container) {
+        p.at(
+            "task_definition.container",
+            format!("invalid container name {:?}", f.task_definition.container),
+            "a container name is 1-255 letters, digits, hyphens and underscores",
+        );
+    }
+    if !valid_repository(&f.image.repository) {
+        p.at(
+            "image.repository",
+            format!("invalid repository {:?}", f.image.repository),
+            "an ECR repository name is 2-256 lowercase letters, digits and . _ - / (or a full URI host/path)",
+        );
+    }
+}
+
+fn rolling(f: &SpecFile, p: &mut Problems) {
+    let r = &f.deploy.rolling;
+    let (min, max) = (r.minimum_healthy_percent, r.maximum_percent);
+    if !(0..=100).contains(&min) {
+        p.at("deploy.rolling.minimum_healthy_percent", format!("{min} is out of range"), "use 0 to 100");
+    }
+    if !(100..=1000).contains(&max) {
+        p.at("deploy.rolling.maximum_percent", format!("{max} is out of range"), "use 100 or more (ECS default 200)");
+    }
+    // The deadlock `plan` refuses, wherever it holds without the live service: for the spec's
+    // desired count, or for every count (min 100 % and max 100 %).
+    let counts: Vec<i32> = match f.service.desired_count {
+        Some(d) if d > 0 => vec![d],
+        _ if min >= 100 && max <= 100 => vec![1],
+        _ => vec![],
+    };
+    for d in counts {
+        let (floor, ceiling) = crate::plan::floor_ceiling(d, min, max);
+        if floor >= d && ceiling <= d {
+            p.at(
+                "deploy.rolling",
+                format!(
+                    "minimum_healthy_percent {min} / maximum_percent {max} with {d} task(s) gives a floor of {floor} and a ceiling of {ceiling}: ECS can neither stop an old task nor start a new one, so the deployment would never progress"
+                ),
+                "raise maximum_percent (e.g. 200) or lower minimum_healthy_percent (e.g. 50)",
+            );
+        }
+    }
+    for (i, a) in r.alarms.iter().enumerate() {
+        if a.trim().is_empty() || a.len() > 255 {
+            p.at(
+                format!("deploy.rolling.alarms[{i}]"),
+                format!("invalid alarm name {a:?}"),
+                "give the CloudWatch alarm's name (1-255 characters)",
+            );
+        }
+    }
+}
+
+fn migration(f: &SpecFile, p: &mut Problems) {
+    let Some(m) = &f.migration else { return };
+    if m.command.is_empty() {
+        p.at("migration.command", "empty command", "give the command as a list, e.g. [\"bin/migrate\", \"up\"]");
+    }
+    for (i, a) in m.command.iter().enumerate() {
+        if a.is_empty() {
+            p.at(format!("migration.command[{i}]"), "empty argument", "remove it, or give it a value");
+        }
+    }
+    positive(p, "migration.timeout", m.timeout);
+    if let Some(c) = &m.container
+        && !valid_name(c)
+    {
+        p.at("migration.container", format!("invalid container name {c:?}"), "name a container of the template");
+    }
+}
+
+fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
+    if !(1..=65535).contains(&bg.container_port) {
+        p.at("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
+    }
+    if !["BLUE_GREEN", "LINEAR", "CANARY"].contains(&bg.ecs_strategy.as_str()) {
+        p.at("deploy.blue_green.ecs_strategy", format!("unknown strategy {:?}", bg.ecs_strategy), "use BLUE_GREEN, LINEAR or CANARY");
+    }
+    for (field, v) in [
+        ("bake_time_minutes", Some(bg.bake_time_minutes)),
+        ("linear_step_bake_minutes", bg.linear_step_bake_minutes),
+        ("canary_bake_minutes", bg.canary_bake_minutes),
+    ] {
+        if let Some(v) = v
+            && !(0..=1440).contains(&v)
+        {
+            p.at(format!("deploy.blue_green.{field}"), format!("{v} is out of range"), "use 0 to 1440");
+        }
+    }
+    if let Some(x) = bg.linear_step_percent
+        && !(3.0..=100.0).contains(&x)
+    {
+        p.at("deploy.blue_green.linear_step_percent", format!("{x} is out of range"), "use 3 to 100");
+    }
+    if let Some(x) = bg.canary_percent
+        && !(0.1..=100.0).contains(&x)
+    {
+        p.at("deploy.blue_green.canary_percent", format!("{x} is out of range"), "use 0.1 to 100");
+    }
+    positive(p, "deploy.blue_green.check_budget", bg.check_budget);
+    for (i, c) in bg.checks.iter().enumerate() {
+        let at = |f: &str| format!("deploy.blue_green.checks[{i}].{f}");
+        if !c.path.starts_with('/') || c.path.chars().any(char::is_control) {
+            p.at(at("path"), format!("{:?} is not an absolute path", c.path), "write the path as /health");
+        }
+        if c.consecutive < 1 {
+            p.at(at("consecutive"), "0 passes would check nothing", "use 1 or more");
+        }
+        if !(100..=599).contains(&c.status) {
+            p.at(at("status"), format!("{} is not an HTTP status", c.status), "use 100 to 599");
+        }
+        positive(p, &at("timeout"), c.timeout);
+        if let Some(h) = &c.header
+            && h.split(':').next().is_none_or(|n| n.trim().is_empty())
+        {
+            p.at(at("header"), format!("{h:?} names no header"), "write `name` or `name: value`");
+        }
+    }
+}
+
+/// Rules between the deployspec and its (rendered) template. `raw` is the template's JSON before
+/// variables were expanded (to see where `{{ image }}` stands).
+pub fn validate_with_template(
+    path: &Path,
+    template_path: &Path,
+    f: &SpecFile,
+    td: &TaskDefinition,
+    raw: &serde_json::Value,
+) -> Result<(), InputError> {
+    let mut p = Problems::new(path);
+    let release = &f.task_definition.container;
+    let names: Vec<&str> = td.container_definitions.iter().map(|c| c.name.as_str()).collect();
+    if let Some(m) = &f.migration {
+        let c = m.container.as_deref().unwrap_or(release);
+        if !names.contains(&c) {
+            p.at(
+                "migration.container",
+                format!("the migration container {c:?} is not in the template (containers: {})", names.join(", ")),
+                "name a container of the template",
+            );
+        }
+    }
+    if f.deploy.strategy == Strategy::BlueGreen
+        && let Some(bg) = &f.deploy.blue_green
+        && let Some(c) = td.container_definitions.iter().find(|c| &c.name == release)
+    {
+        let mapped: Vec<i32> = c.port_mappings.iter().flatten().filter_map(|m| m.container_port).collect();
+        if !mapped.contains(&bg.container_port) {
+            p.at(
+                "deploy.blue_green.container_port",
+                format!("{} is not a mapped port of the release container {release:?} (mapped: {mapped:?})", bg.container_port),
+                "use one of the container's portMappings, or add the port to them",
+            );
+        }
+    }
+    let mut t = Problems::new(template_path);
+    let mut at = Vec::new();
+    crate::taskdef::rules::image_placeholders(raw.get("taskDefinition").unwrap_or(raw), "", &mut at);
+    let index = td.container_definitions.iter().position(|c| &c.name == release);
+    let expected = index.map(|i| format!("containerDefinitions[{i}].image"));
+    let elsewhere: Vec<&String> = at.iter().filter(|a| Some(*a) != expected.as_ref()).collect();
+    if !elsewhere.is_empty() {
+        t.at(
+            elsewhere[0].as_str(),
+            "`{{ image }}` stands outside the release container's image",
+            "use {{ image }} only as the release container's \"image\"",
+        );
+    }
+    if let (Some(e), false) = (&expected, f.task_definition.allow_pinned_image)
+        && !at.contains(e)
+    {
+        t.at(
+            e.as_str(),
+            format!("the release container {release:?} does not take `{{{{ image }}}}`: the released image would silently replace what is written there"),
+            "write \"image\": \"{{ image }}\", or set task_definition.allow_pinned_image = true to replace the pinned image knowingly",
+        );
+    }
+    let mut all = Vec::new();
+    if let Err(e) = p.finish() {
+        all.extend(e.flatten());
+    }
+    if let Err(e) = t.finish() {
+        all.extend(e.flatten());
+    }
+    InputError::all(all)
+}
