@@ -11,14 +11,48 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 #[derive(Debug, Clone)]
 pub struct DockerBuilder {
     pub program: String,
-    /// Extra environment for every invocation (tests set DOCKER_CONFIG).
+    /// Extra environment for every invocation (a DOCKER_CONFIG here wins over the private one).
     pub env: Vec<(String, String)>,
+    /// A private DOCKER_CONFIG for this run: `docker login` stores the ECR token there, never in
+    /// the user's `~/.docker/config.json`; removed when fgdeploy exits. The user's CLI plugins
+    /// (buildx) stay reachable through a link to their `cli-plugins` folder.
+    config: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Default for DockerBuilder {
     fn default() -> Self {
-        DockerBuilder { program: std::env::var("FGDEPLOY_DOCKER").unwrap_or_else(|_| "docker".into()), env: Vec::new() }
+        DockerBuilder {
+            program: std::env::var("FGDEPLOY_DOCKER").unwrap_or_else(|_| "docker".into()),
+            env: Vec::new(),
+            config: private_docker_config().map(std::sync::Arc::new),
+        }
     }
+}
+
+impl DockerBuilder {
+    pub fn new(program: impl Into<String>, env: Vec<(String, String)>) -> Self {
+        DockerBuilder { program: program.into(), env, ..Default::default() }
+    }
+
+    /// The DOCKER_CONFIG every invocation gets.
+    pub fn docker_config(&self) -> Option<std::path::PathBuf> {
+        match self.env.iter().find(|(k, _)| k == "DOCKER_CONFIG") {
+            Some((_, v)) => Some(v.into()),
+            None => self.config.as_ref().map(|d| d.path().to_path_buf()),
+        }
+    }
+}
+
+fn private_docker_config() -> Option<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("fgdeploy-docker-").tempdir().ok()?;
+    let user = std::env::var_os("DOCKER_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".docker")));
+    if let Some(plugins) = user.map(|u| u.join("cli-plugins")).filter(|p| p.is_dir()) {
+        #[cfg(unix)]
+        let _ = std::os::unix::fs::symlink(plugins, dir.path().join("cli-plugins"));
+    }
+    Some(dir)
 }
 
 /// `X86_64` → `linux/amd64`, `ARM64` → `linux/arm64`.
@@ -59,6 +93,9 @@ impl DockerBuilder {
     ) -> Result<String, BuildError> {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+        if let Some(dir) = self.docker_config() {
+            cmd.env("DOCKER_CONFIG", dir);
+        }
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
@@ -205,9 +242,40 @@ mod tests {
 
     #[tokio::test]
     async fn a_missing_builder_is_a_clear_error() {
-        let b = DockerBuilder { program: "fgdeploy-no-such-docker".into(), env: vec![] };
+        let b = DockerBuilder::new("fgdeploy-no-such-docker", vec![]);
         let auth = RegistryAuth { username: "AWS".into(), password: "pw".into(), endpoint: "https://r.example".into() };
         let e = b.login(&auth).await.unwrap_err();
         assert!(e.0.contains("not installed"), "{e}");
+    }
+
+    /// `docker login` gets a private DOCKER_CONFIG: the token never lands in the user's
+    /// `~/.docker/config.json`. A stand-in `docker` records what it was given.
+    #[tokio::test]
+    async fn login_uses_a_private_docker_config_and_the_password_only_on_stdin() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let record = dir.path().join("record");
+        let fake = dir.path().join("docker");
+        std::fs::write(&fake, format!("#!/bin/sh\necho \"config=$DOCKER_CONFIG args=$*\" > {0}\ncat >> {0}\n", record.display()))
+            .expect("script");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let b = DockerBuilder::new(fake.display().to_string(), vec![]);
+        let auth = RegistryAuth {
+            username: "AWS".into(),
+            password: "s3cr3t-token".into(),
+            endpoint: "https://1.dkr.ecr.us-east-1.amazonaws.com".into(),
+        };
+        b.login(&auth).await.expect("login");
+        let text = std::fs::read_to_string(&record).expect("recorded");
+        let config = b.docker_config().expect("a private config");
+        assert!(text.contains(&format!("config={}", config.display())), "{text}");
+        let home = std::env::var("HOME").unwrap_or_default();
+        assert!(!config.starts_with(std::path::Path::new(&home).join(".docker")), "{}", config.display());
+        let first = text.lines().next().unwrap_or_default();
+        assert!(!first.contains("s3cr3t-token"), "the password is not in argv: {first}");
+        assert!(text.contains("s3cr3t-token"), "the password went to stdin");
     }
 }

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod plan;
 pub mod ports;
+pub mod redact;
 pub mod render;
 pub mod sandbox;
 pub mod sim;

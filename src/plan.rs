@@ -192,6 +192,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         None => diff::diff(&serde_json::Value::Null, &taskdef::normalize(&desired)),
     };
     let register = !td_changes.is_empty();
+    let td_changes = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
 
     // Service changes: desired count and deployment configuration.

@@ -31,7 +31,38 @@ fn paint(color: bool, code: &str, s: &str) -> String {
 
 /// One line for an event, or None for events shown elsewhere.
 pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
+    let (level, text) = event_text(e)?;
+    // Names, messages and reasons come from input files and AWS answers: a control character or
+    // a newline in them must not forge a line of its own. The plan escapes its values itself.
+    let text = if matches!(e, Event::Plan { .. }) { text } else { esc(&text) };
+    let code = match e {
+        Event::Finished { exit_code, .. } => Some(if *exit_code == 0 || *exit_code == 2 { "32" } else { "31" }),
+        Event::RollbackFinished { ok: false, .. } => Some("31"),
+        _ if level == Level::Warn => Some("33"),
+        _ => None,
+    };
+    Some((level, code.map_or_else(|| text.clone(), |c| paint(color, c, &text))))
+}
+
+/// Control characters (newlines, escape sequences, carriage returns…) written visibly.
+pub fn esc(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_string();
+    }
+    s.chars()
+        .map(|c| match c {
+            '\n' => "\\n".to_string(),
+            '\r' => "\\r".to_string(),
+            '\t' => "\\t".to_string(),
+            c if c.is_control() => format!("\\u{{{:x}}}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn event_text(e: &Event) -> Option<(Level, String)> {
     use Level::*;
+    let color = false;
     Some(match e {
         Event::Plan { plan } => (Result, plan_text(plan)),
         Event::StageStarted { stage } => (Info, format!("▶ {}", stage.name())),
@@ -116,8 +147,8 @@ fn secs_text(s: f64) -> String {
 
 pub fn plan_text(p: &Plan) -> String {
     let mut o = String::new();
-    let _ = writeln!(o, "Plan for service {} in cluster {}", p.service, p.cluster);
-    let _ = writeln!(o, "  image: {}{}", p.image, p.image_digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default());
+    let _ = writeln!(o, "Plan for service {} in cluster {}", esc(&p.service), esc(&p.cluster));
+    let _ = writeln!(o, "  image: {}{}", esc(&p.image), p.image_digest.as_ref().map(|d| format!(" ({})", esc(d))).unwrap_or_default());
     if let Some(l) = &p.live_image {
         let _ = writeln!(o, "  live:  {} ({})", l, p.live_task_definition.as_deref().unwrap_or("-"));
     }
@@ -125,10 +156,10 @@ pub fn plan_text(p: &Plan) -> String {
     for s in &p.stages {
         match &s.action {
             StageAction::Run { detail } => {
-                let _ = writeln!(o, "  + {:<8} {detail}", s.stage.name());
+                let _ = writeln!(o, "  + {:<8} {}", s.stage.name(), esc(detail));
             }
             StageAction::Skip { reason } => {
-                let _ = writeln!(o, "  · {:<8} skip: {reason}", s.stage.name());
+                let _ = writeln!(o, "  · {:<8} skip: {}", s.stage.name(), esc(reason));
             }
         }
     }
@@ -156,7 +187,7 @@ pub fn plan_text(p: &Plan) -> String {
     } else {
         let _ = writeln!(o, "Task definition changes:");
         for c in &p.task_definition_changes {
-            let _ = writeln!(o, "  {c}");
+            let _ = writeln!(o, "  {}", esc(&c.to_string()));
         }
     }
     if p.service_changes.is_empty() {
@@ -164,7 +195,7 @@ pub fn plan_text(p: &Plan) -> String {
     } else {
         let _ = writeln!(o, "Service changes:");
         for c in &p.service_changes {
-            let _ = writeln!(o, "  {c}");
+            let _ = writeln!(o, "  {}", esc(&c.to_string()));
         }
     }
     match &p.rollout {
@@ -175,7 +206,7 @@ pub fn plan_text(p: &Plan) -> String {
                 r.desired, r.minimum_healthy_percent, r.floor_tasks, r.maximum_percent, r.ceiling_tasks
             );
             for s in &r.steps {
-                let _ = writeln!(o, "  {s}");
+                let _ = writeln!(o, "  {}", esc(s));
             }
             for w in &r.warnings {
                 let _ = writeln!(o, "  warning: {w}");
@@ -184,7 +215,7 @@ pub fn plan_text(p: &Plan) -> String {
         Rollout::BlueGreen { deployment_config, steps } => {
             let _ = writeln!(o, "Rollout (blue/green, {deployment_config}):");
             for s in steps {
-                let _ = writeln!(o, "  {s}");
+                let _ = writeln!(o, "  {}", esc(s));
             }
         }
     }
@@ -195,7 +226,8 @@ pub fn plan_text(p: &Plan) -> String {
 pub fn status_text(s: &StatusReport) -> String {
     let mut o = String::new();
     let svc = &s.service;
-    let _ = writeln!(o, "Service {} ({}) · {} · controller {}", svc.name, svc.cluster_arn, svc.status, svc.deployment_controller);
+    let _ =
+        writeln!(o, "Service {} ({}) · {} · controller {}", esc(&svc.name), esc(&svc.cluster_arn), svc.status, svc.deployment_controller);
     let _ = writeln!(o, "  tasks: {} running, {} pending, {} desired", svc.running_count, svc.pending_count, svc.desired_count);
     let _ = writeln!(o, "  task definition: {}", svc.task_definition);
     if let Some(i) = &s.image {
@@ -257,7 +289,7 @@ pub fn status_text(s: &StatusReport) -> String {
     }
     let _ = writeln!(o, "Last events:");
     for e in svc.events.iter().take(5) {
-        let _ = writeln!(o, "  {} {}", e.created_at.map(clock).unwrap_or_default(), e.message);
+        let _ = writeln!(o, "  {} {}", e.created_at.map(clock).unwrap_or_default(), esc(&e.message));
     }
     o.trim_end().to_string()
 }

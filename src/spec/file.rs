@@ -109,6 +109,10 @@ pub struct TaskDefinitionSection {
     /// replace it with the released image anyway. Default: such a template is an error.
     #[serde(default)]
     pub allow_pinned_image: bool,
+    /// More name fragments (besides PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL, …) whose
+    /// environment values are never shown.
+    #[serde(default)]
+    pub secret_patterns: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -552,3 +552,41 @@ fn every_bad_input_exits_with_its_code_and_names_file_field_and_fix() {
     let failed: Vec<_> = table.iter().filter(|t| !t.2.is_empty()).collect();
     assert!(failed.is_empty(), "{} case(s) failed: {:?}", failed.len(), failed.iter().map(|t| (t.0, &t.2)).collect::<Vec<_>>());
 }
+
+/// Every offline case above is refused the same way by `validate`, `plan --sandbox` and
+/// `release --sandbox`: exit 3, no panic, well under 20 s, and nothing secret on screen.
+#[test]
+fn validate_plan_and_release_refuse_the_same_inputs_without_leaking_secrets() {
+    const SECRET: &str = "hunter2-do-not-print";
+    let mut failures = Vec::new();
+    for case in cases().iter().filter(|c| c.cmd == VALIDATE) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("web.toml"), case.spec.replace(BASE, &base_spec("demo", "web"))).expect("spec");
+        // A secret next to whatever is wrong: it must never be echoed.
+        let template = case.template.unwrap_or(TEMPLATE).replacen(
+            "\"containerDefinitions\"",
+            &format!("\"tags\": [{{\"key\": \"DB_PASSWORD\", \"value\": \"{SECRET}\"}}], \"containerDefinitions\""),
+            usize::from(!case.template.unwrap_or(TEMPLATE).contains("\"tags\"")),
+        );
+        std::fs::write(dir.path().join("web.taskdef.json"), template).expect("template");
+        let spec = dir.path().join("web.toml").display().to_string();
+        for cmd in [&["validate"][..], &["plan", "--sandbox"], &["release", "--sandbox"]] {
+            let mut args: Vec<String> = cmd.iter().map(|s| s.to_string()).collect();
+            args.extend(["-f".into(), spec.clone()]);
+            let started = std::time::Instant::now();
+            let out = Test::new().args(&args).run();
+            let took = started.elapsed();
+            let all = format!("{}{}", out.stdout, out.stderr);
+            if out.code != exit::INPUT || all.contains("panicked") || all.contains(SECRET) || took.as_secs() >= 20 {
+                failures.push(format!(
+                    "{} / {}: exit {} in {took:?}: {}",
+                    case.name,
+                    cmd.join(" "),
+                    out.code,
+                    all.lines().next().unwrap_or("")
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}

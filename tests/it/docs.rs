@@ -41,6 +41,7 @@ fn every_field() -> SpecFile {
             container: "web".into(),
             keep_revisions: Some(3),
             allow_pinned_image: true,
+            secret_patterns: vec!["SESSION".into()],
         },
         migration: Some(MigrationSection {
             command: vec!["m".into()],

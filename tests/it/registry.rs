@@ -32,7 +32,7 @@ fn docker_available() -> bool {
 }
 
 fn builder(config: &Path) -> DockerBuilder {
-    DockerBuilder { program: "docker".into(), env: vec![("DOCKER_CONFIG".into(), config.display().to_string())] }
+    DockerBuilder::new("docker", vec![("DOCKER_CONFIG".into(), config.display().to_string())])
 }
 
 fn docker(config: &Path, args: &[&str]) -> std::process::Output {
