@@ -259,6 +259,9 @@ pub struct RollbackArgs {
     /// The revision to restore: a number (same family), family:revision, or an ARN.
     #[arg(long)]
     pub to: Option<String>,
+    /// Allow `--to` to name a revision of another task-definition family than the one serving.
+    #[arg(long)]
+    pub allow_family_change: bool,
     /// Show what would be done.
     #[arg(long)]
     pub dry_run: bool,
@@ -513,7 +516,18 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             let interrupt = Interrupt::default();
             install_signals(interrupt.clone());
             let mut engine = Engine::new(ports.clone(), c.renderer.clone(), interrupt);
-            let result = engine.rollback_command(&spec, a.to.as_deref(), a.dry_run, a.no_wait, a.timeout).await;
+            let result = engine
+                .rollback_command(
+                    &spec,
+                    &crate::engine::RollbackOptions {
+                        to: a.to.clone(),
+                        dry_run: a.dry_run,
+                        no_wait: a.no_wait,
+                        timeout: a.timeout,
+                        allow_family_change: a.allow_family_change,
+                    },
+                )
+                .await;
             c.renderer.finish();
             let plan = result?;
             if cli.output == Output::Json {

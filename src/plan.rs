@@ -238,6 +238,13 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         StageAction::Skip { reason: "--skip-build".into() }
     } else if let (Some(d), false) = (&live.image_digest, opts.force_build) {
         StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
+    } else if spec.file.build.is_none() {
+        StageAction::Run {
+            detail: format!(
+                "FAILS: {image} is not in {} and the deployspec has no [build] section; the release will stop here (push the image, pass an existing --image-tag, or add [build])",
+                if live.repository_missing { "ECR (the repository does not exist)" } else { "ECR" }
+            ),
+        }
     } else if live.repository_missing {
         StageAction::Run { detail: format!("create ECR repository {}, then build and push {image}", spec.file.image.repository) }
     } else {

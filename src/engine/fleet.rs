@@ -270,7 +270,7 @@ pub async fn release_fleet(
             if o.exit_code == exit::OK && o.outcome == "deployed" {
                 let mut engine = Engine::new(ports.clone(), sink.clone(), Interrupt::default());
                 let to = previous.get(&i).cloned();
-                match engine.rollback_command(&specs[i], to.as_deref(), false, false, None).await {
+                match engine.rollback_command(&specs[i], &super::RollbackOptions { to: to.clone(), ..Default::default() }).await {
                     Ok(_) => {
                         o.outcome = "rolled_back".into();
                         o.exit_code = exit::ROLLED_BACK;

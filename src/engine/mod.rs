@@ -22,7 +22,7 @@ pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};
 pub use promote::{PromoteReport, promote};
 pub use release::{ReleaseOptions, ReleaseReport};
-pub use rollback::RollbackPlan;
+pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use status::{StatusReport, status};
 

@@ -9,6 +9,19 @@ use crate::ports::{ServiceState, UpdateService};
 use crate::spec::Spec;
 use std::time::Duration;
 
+/// `fgdeploy rollback`'s flags.
+#[derive(Debug, Clone, Default)]
+pub struct RollbackOptions {
+    /// `--to`: a revision number, `family:revision` or a task-definition ARN.
+    pub to: Option<String>,
+    pub dry_run: bool,
+    pub no_wait: bool,
+    /// `--timeout` (else `rollback.timeout`).
+    pub timeout: Option<Duration>,
+    /// `--allow-family-change`: `--to` may name another family.
+    pub allow_family_change: bool,
+}
+
 /// What `fgdeploy rollback` will do / did.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RollbackPlan {
@@ -115,14 +128,12 @@ impl Engine {
 
     /// `fgdeploy rollback`: stop an in-flight deployment with rollback, or redeploy the revision
     /// that served before the current one (or `to`).
-    pub async fn rollback_command(
-        &mut self,
-        spec: &Spec,
-        to: Option<&str>,
-        dry_run: bool,
-        no_wait: bool,
-        timeout: Option<Duration>,
-    ) -> Result<RollbackPlan> {
+    pub async fn rollback_command(&mut self, spec: &Spec, o: &RollbackOptions) -> Result<RollbackPlan> {
+        let (dry_run, no_wait, timeout) = (o.dry_run, o.no_wait, o.timeout);
+        let to = o.to.as_deref();
+        if let Some(t) = to {
+            check_to_syntax(t)?;
+        }
         self.service = spec.service().to_string();
         let svc = self
             .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service()))
@@ -135,7 +146,7 @@ impl Engine {
             })?;
         let current = svc.task_definition.clone();
         if svc.deployment_controller == "CODE_DEPLOY" {
-            return self.rollback_codedeploy(spec, &svc, to, dry_run, no_wait).await;
+            return self.rollback_codedeploy(spec, &svc, to, (dry_run, no_wait), o.allow_family_change).await;
         }
         // An ECS-native blue/green deployment shows only as an unfinished service deployment.
         let current_sd = match &svc.current_service_deployment {
@@ -187,11 +198,7 @@ impl Engine {
             };
         }
 
-        let (target, source) = match to {
-            Some(to) => (resolve_to(to, &current), "--to".to_string()),
-            None => self.previous_revision(spec, &svc).await?,
-        };
-        let target = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&target)).await?.arn;
+        let (target, source) = self.target_revision(spec, &svc, to, o.allow_family_change).await?;
         let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
         if dry_run || target == current {
             if target == current {
@@ -257,8 +264,8 @@ impl Engine {
         spec: &Spec,
         svc: &ServiceState,
         to: Option<&str>,
-        dry_run: bool,
-        no_wait: bool,
+        (dry_run, no_wait): (bool, bool),
+        allow_family_change: bool,
     ) -> Result<RollbackPlan> {
         let current = svc.task_definition.clone();
         let status = super::status::codedeploy_status(spec, &self.ports).await?;
@@ -277,11 +284,7 @@ impl Engine {
                 e => Err(e),
             };
         }
-        let (target, source) = match to {
-            Some(to) => (resolve_to(to, &current), "--to".to_string()),
-            None => self.previous_revision(spec, svc).await?,
-        };
-        let target = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&target)).await?.arn;
+        let (target, source) = self.target_revision(spec, svc, to, allow_family_change).await?;
         let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
         if dry_run || target == current {
             return Ok(plan);
@@ -317,6 +320,41 @@ impl Engine {
         )
         .await?;
         Ok(plan)
+    }
+
+    /// The revision to roll back to, as an ARN that exists, and where it came from: `--to`
+    /// (of the serving family unless `allow_family_change`), else the history or the tag.
+    async fn target_revision(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        to: Option<&str>,
+        allow_family_change: bool,
+    ) -> Result<(String, String)> {
+        let current = &svc.task_definition;
+        let (target, source) = match to {
+            Some(to) => (resolve_to(to, current), "--to".to_string()),
+            None => self.previous_revision(spec, svc).await?,
+        };
+        let (want, have) = (family_of(&target), family_of(current));
+        if to.is_some() && want != have && !allow_family_change {
+            return Err(Error::usage(
+                format!("--to {target} is of family {want:?}, but the service runs family {have:?}"),
+                "name a revision of the serving family, or pass --allow-family-change to switch families on purpose",
+            ));
+        }
+        match self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&target)).await {
+            Ok(reg) => Ok((reg.arn, source)),
+            Err(Error::Aws(crate::ports::PortError::NotFound { .. })) | Err(Error::Aws(crate::ports::PortError::Rejected { .. }))
+                if to.is_some() =>
+            {
+                Err(Error::usage(
+                    format!("--to {target}: no such task-definition revision"),
+                    "list the revisions with `aws ecs list-task-definitions --family-prefix <family>`",
+                ))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The revision that served before the current one: from the service-deployment history,
@@ -377,6 +415,32 @@ fn serving(svc: &ServiceState, td: &str) -> bool {
                 None => svc.deployments.len() == 1,
             }
     })
+}
+
+/// `--to` is a revision number, `family:revision` or a task-definition ARN.
+fn check_to_syntax(to: &str) -> Result<()> {
+    let digits = |s: &str| !s.is_empty() && s.len() <= 10 && s.chars().all(|c| c.is_ascii_digit()) && s.parse::<u32>().is_ok_and(|n| n > 0);
+    let family_rev = |s: &str| s.rsplit_once(':').is_some_and(|(f, r)| crate::taskdef::rules::valid_name(f) && digits(r));
+    let ok = digits(to)
+        || family_rev(to)
+        || to.split_once(":task-definition/").is_some_and(|(head, tail)| {
+            let p: Vec<&str> = head.split(':').collect();
+            p.len() == 5 && p[0] == "arn" && p[1].starts_with("aws") && p[2] == "ecs" && family_rev(tail)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::usage(
+            format!("--to {to:?} is not a revision"),
+            "write a revision number (41), family:revision (web:41) or a task-definition ARN",
+        ))
+    }
+}
+
+/// The family of `family:rev` or of a task-definition ARN.
+fn family_of(td: &str) -> &str {
+    let tail = td.rsplit('/').next().unwrap_or(td);
+    tail.rsplit_once(':').map_or(tail, |(f, _)| f)
 }
 
 /// `7` → `family:7` of the current revision; anything else as given.
@@ -487,6 +551,23 @@ mod tests {
             hooks: vec![],
         };
         assert_eq!(super::in_flight_target(&s, Some(&sd)).as_deref(), Some("web:8"));
+    }
+
+    #[test]
+    fn to_must_be_a_revision() {
+        for ok in [
+            "41",
+            "web:41",
+            "arn:aws:ecs:us-east-1:123456789012:task-definition/web:41",
+            "arn:aws-cn:ecs:cn-north-1:1:task-definition/a_b-c:2",
+        ] {
+            assert!(super::check_to_syntax(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "0", "-1", "web", "web:", "web:x", "latest", "web:41; rm -rf /", "arn:aws:s3:::bucket/web:1", "99999999999"] {
+            assert!(super::check_to_syntax(bad).is_err(), "{bad}");
+        }
+        assert_eq!(super::family_of("arn:aws:ecs:us-east-1:1:task-definition/web:9"), "web");
+        assert_eq!(super::family_of("api:3"), "api");
     }
 
     #[test]

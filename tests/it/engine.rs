@@ -284,14 +284,18 @@ async fn manual_rollback_restores_the_previous_revision() {
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
-    let dry = engine.rollback_command(&spec, None, true, false, None).await.expect("dry run");
+    let dry =
+        engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions { dry_run: true, ..Default::default() }).await.expect("dry run");
     assert!(dry.target.ends_with(TD1) && dry.current.ends_with(TD2), "{dry:?}");
     assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2), "dry run changes nothing");
-    engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
+    engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");
     let (td, steady) = sim.world().serving("demo", "web").expect("svc");
     assert!(td.ends_with(TD1) && steady);
     // And forward again by number.
-    engine.rollback_command(&spec, Some("2"), false, false, None).await.expect("rollback --to 2");
+    engine
+        .rollback_command(&spec, &fgdeploy::engine::RollbackOptions { to: Some("2".into()), ..Default::default() })
+        .await
+        .expect("rollback --to 2");
     assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with(TD2));
 }
 
@@ -302,7 +306,7 @@ async fn rollback_stops_a_deployment_in_flight() {
     let sim = seeded(&spec, f).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     engine.release(&spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
-    let plan = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
+    let plan = engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");
     assert_eq!(plan.action, "stop-in-flight");
     let (td, steady) = sim.world().serving("demo", "web").expect("svc");
     assert!(td.ends_with(TD1) && steady, "{td}");
@@ -746,7 +750,7 @@ async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_rede
         [("Blue".to_string(), 100.0), ("Green".to_string(), 0.0)]
     );
 
-    let plan = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback in flight");
+    let plan = engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback in flight");
     assert_eq!(plan.action, "stop-in-flight");
     assert!(bg_serving(&sim).ends_with(TD1));
     assert!(sim.world().active_cd_deployments("AppECS-demo-web", "DgpECS-demo-web").is_empty());
@@ -760,7 +764,7 @@ async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_rede
     let released = bg_serving(&sim);
     assert!(released.ends_with("web:3"), "{released}");
     sim.world().advance(400.0); // past the blue termination wait: the deployment is over
-    let plan = engine.rollback_command(&spec3, None, false, false, None).await.expect("rollback");
+    let plan = engine.rollback_command(&spec3, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");
     assert_eq!(plan.action, "redeploy-previous");
     assert!(bg_serving(&sim).ends_with(TD1), "back on the revision that served before web:3: {}", bg_serving(&sim));
 }
@@ -846,7 +850,7 @@ async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
     assert_eq!(sd.hooks.first().and_then(|h| h.status.as_deref()), Some("AWAITING_ACTION"));
     let text = fgdeploy::render::status_text(&fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status"));
     assert!(text.contains("at POST_TEST_TRAFFIC_SHIFT") && text.contains("AWAITING_ACTION"), "{text}");
-    let rb = engine.rollback_command(&spec, None, false, false, None).await.expect("rollback");
+    let rb = engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");
     assert_eq!(rb.action, "stop-in-flight");
     assert!(bg_serving(&sim).ends_with(TD1));
 }
@@ -1083,4 +1087,20 @@ async fn a_migration_timeout_stops_the_task_at_its_deadline_and_names_it() {
     let started = at(&|e| matches!(e, Event::TaskStarted { .. }));
     let stop = r.sim.world().mutations.iter().find(|(_, m)| m.starts_with("StopTask")).map(|(t, _)| *t).expect("StopTask");
     assert!(stop - started <= 47.01 && stop - started >= 46.0, "StopTask {:.1} s after the start", stop - started);
+}
+
+#[tokio::test]
+async fn a_plan_says_a_release_will_fail_when_the_image_is_missing_and_nothing_can_build_it() {
+    let (_dir, path) = spec_dir("");
+    let seeded_spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&seeded_spec, Faults::default()).expect("seed"); // ECR has web:v2 only
+    let missing = Spec::load(&path, Some("v9")).expect("spec");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let r = engine.release(&missing, &ReleaseOptions { dry_run: true, ..Default::default() }).await.expect("plan");
+    let build = r.plan.stages.iter().find(|s| s.stage == fgdeploy::plan::Stage::Build).expect("build stage");
+    let text = format!("{:?}", build.action);
+    assert!(text.contains("FAILS") && text.contains("no [build] section"), "{text}");
+    let e = engine.release(&missing, &ReleaseOptions::default()).await.expect_err("the release fails");
+    assert_eq!(e.exit_code(), exit::BUILD_FAILED, "{e}");
+    assert!(sim.world().mutations.is_empty(), "nothing was changed: {:?}", sim.world().mutations);
 }

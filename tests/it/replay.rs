@@ -465,7 +465,8 @@ async fn rollback_takes_the_last_successful_other_revision_from_the_history() {
     let (_dir, path) = crate::harness::spec_dir_with(&crate::harness::base_spec("example", "sd-example"), crate::harness::TEMPLATE);
     let spec = fgdeploy::spec::Spec::load(&path, None).expect("spec");
     let mut engine = Engine::new(ports.clone(), Arc::new(Recorder::default()), Interrupt::default());
-    let plan = engine.rollback_command(&spec, None, true, false, None).await.expect("dry run");
+    let plan =
+        engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions { dry_run: true, ..Default::default() }).await.expect("dry run");
     assert_eq!(plan.target, "arn:aws:ecs:us-west-2:123456789012:task-definition/sd-example:8");
     assert_eq!(plan.source, "service deployment history");
     assert_eq!(plan.action, "redeploy-previous");

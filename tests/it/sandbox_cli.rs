@@ -297,3 +297,17 @@ fn a_bypassed_test_gate_is_not_reported_as_success() {
         .status(exit::GATE_BYPASSED);
     json.stdout_has("gate_bypassed");
 }
+
+#[test]
+fn rollback_to_must_name_an_existing_revision_of_the_serving_family() {
+    let (_d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    for (to, says) in [
+        ("latest", "is not a revision"),
+        ("web:0", "is not a revision"),
+        ("other:1", "--allow-family-change"),
+        ("99", "no such task-definition revision"),
+    ] {
+        Test::new().args(["rollback", "--sandbox", "--dry-run", "--to", to, "-f", f]).status(exit::INPUT).stderr_has(says);
+    }
+}
