@@ -268,7 +268,13 @@ mod tests {
             password: "s3cr3t-token".into(),
             endpoint: "https://1.dkr.ecr.us-east-1.amazonaws.com".into(),
         };
-        b.login(&auth).await.expect("login");
+        // A freshly written executable can be "busy" while another test thread forks: retry.
+        let mut tries = 0;
+        while let Err(e) = b.login(&auth).await {
+            tries += 1;
+            assert!(e.0.contains("busy") && tries < 20, "login: {e}");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
         let text = std::fs::read_to_string(&record).expect("recorded");
         let config = b.docker_config().expect("a private config");
         assert!(text.contains(&format!("config={}", config.display())), "{text}");

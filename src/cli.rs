@@ -352,7 +352,7 @@ where
     match runtime.block_on(dispatch(&cli)) {
         Ok(code) => code,
         Err(e) => {
-            if json {
+            if json && !render::finished_written() {
                 println!(
                     "{}",
                     serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
@@ -743,9 +743,10 @@ async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Er
         println!("{doc}");
     } else {
         println!(
-            "Fleet: {} service(s) in {:.0}s (virtual in the sandbox), {} AWS calls",
+            "Fleet: {} service(s) in {:.0}s{}, {} AWS calls (SDK retries included)",
             report.outcomes.len(),
             report.secs,
+            if a.target.sandbox { " (virtual, in the sandbox)" } else { "" },
             report.api_calls_total
         );
         for o in &report.outcomes {

@@ -33,16 +33,59 @@ pub struct Aws {
     pub revisions: std::sync::Mutex<std::collections::HashMap<String, String>>,
 }
 
+/// Counts the SDK's own retry attempts (throttling, 5xx, timeouts) as calls of their own, under
+/// `<service>:retry`: every request sent counts against the account's rate limits.
+#[derive(Debug, Clone)]
+struct RetryCounter {
+    calls: CallCounter,
+    service: &'static str,
+}
+
+/// Marks an operation whose first attempt was seen.
+#[derive(Debug, Clone)]
+struct Attempted;
+
+impl aws_smithy_types::config_bag::Storable for Attempted {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl aws_sdk_ecs::config::Intercept for RetryCounter {
+    fn name(&self) -> &'static str {
+        "fgdeploy-retry-counter"
+    }
+    fn read_before_attempt(
+        &self,
+        _ctx: &aws_sdk_ecs::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &aws_sdk_ecs::config::RuntimeComponents,
+        cfg: &mut aws_sdk_ecs::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if cfg.load::<Attempted>().is_some() {
+            self.calls.record(&format!("{}:retry", self.service));
+        } else {
+            cfg.interceptor_state().store_put(Attempted);
+        }
+        Ok(())
+    }
+}
+
 impl Aws {
     /// Every client over one SDK config, a fresh call counter and client-side budget.
     pub fn new(conf: &aws_config::SdkConfig) -> Aws {
+        let calls = CallCounter::default();
+        let counter = |service| RetryCounter { calls: calls.clone(), service };
         Aws {
-            ecs: aws_sdk_ecs::Client::new(conf),
-            ecr: aws_sdk_ecr::Client::new(conf),
-            logs: aws_sdk_cloudwatchlogs::Client::new(conf),
-            codedeploy: aws_sdk_codedeploy::Client::new(conf),
-            elb: aws_sdk_elasticloadbalancingv2::Client::new(conf),
-            calls: CallCounter::default(),
+            ecs: aws_sdk_ecs::Client::from_conf(aws_sdk_ecs::config::Builder::from(conf).interceptor(counter("ecs")).build()),
+            ecr: aws_sdk_ecr::Client::from_conf(aws_sdk_ecr::config::Builder::from(conf).interceptor(counter("ecr")).build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+                aws_sdk_cloudwatchlogs::config::Builder::from(conf).interceptor(counter("logs")).build(),
+            ),
+            codedeploy: aws_sdk_codedeploy::Client::from_conf(
+                aws_sdk_codedeploy::config::Builder::from(conf).interceptor(counter("codedeploy")).build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(conf).interceptor(counter("elasticloadbalancing")).build(),
+            ),
+            calls,
             budget: RateBudget::default(),
             epoch: std::time::Instant::now(),
             revisions: Default::default(),

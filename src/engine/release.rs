@@ -300,9 +300,9 @@ impl Engine {
         };
         let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
         let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
-        self.stage_end(Stage::Deploy, t, stages);
         match verdict {
-            Verdict::Success => {}
+            // A failed deploy stage is never shown as done.
+            Verdict::Success => self.stage_end(Stage::Deploy, t, stages),
             Verdict::Failed(kind) => return Err(self.handle_failure(spec, &tracker, kind, Some(&mut ws)).await),
             Verdict::Continue => return Err(Error::Internal("watch returned Continue".into())),
         }

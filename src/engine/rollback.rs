@@ -68,20 +68,22 @@ impl Engine {
             }
         }
         self.emit(Event::RollbackStarted { reason: kind.describe(), to: t.previous_td.clone(), how });
-        if let Some(ws) = ws
-            && ws.failed_unreported
-        {
-            self.report_failed_tasks(t, ws).await;
+        let mut seen = WatchState::default();
+        if let Some(ws) = ws {
+            if ws.failed_unreported {
+                self.report_failed_tasks(t, ws).await;
+            }
+            // Service events and failed tasks already shown are not shown again.
+            seen = ws.continuing();
         }
-        let ok = self.wait_serving(t, timeout).await;
+        let ok = self.wait_serving(t, timeout, seen).await;
         self.emit(Event::RollbackFinished { ok: ok.is_ok(), serving: t.previous_td.clone() });
         ok.map(|_| t.previous_td.clone())
     }
 
     /// Poll until the service serves `t.previous_td`, steady, at `t.previous_desired` tasks.
-    async fn wait_serving(&self, t: &Tracker, (timeout, setting): (Duration, TimeoutSetting)) -> Result<()> {
+    async fn wait_serving(&self, t: &Tracker, (timeout, setting): (Duration, TimeoutSetting), mut ws: WatchState) -> Result<()> {
         let deadline = self.ports.clock.now() + timeout.as_secs_f64();
-        let mut ws = WatchState::default();
         let mut interval = self.poll.min;
         loop {
             let now = self.ports.clock.now();

@@ -148,6 +148,11 @@ pub(super) struct WatchState {
 }
 
 impl WatchState {
+    /// A fresh watch (of a rollback) that knows the events and failed tasks already shown.
+    pub(super) fn continuing(&self) -> Self {
+        WatchState { seen_events: self.seen_events.clone(), seen_failed: self.seen_failed.clone(), ..Default::default() }
+    }
+
     /// Events that existed before the release are not news; its counts are the starting point.
     pub(super) fn baseline(svc: &ServiceState, target_td: &str) -> Self {
         WatchState {

@@ -131,10 +131,12 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
             }
         }
         Event::Finished { outcome, exit_code, message, api_calls_total, secs, .. } => {
+            // A failure's message is the error, which the edge prints once, in full.
+            let ok = *exit_code == 0 || *exit_code == 2;
             let text = format!(
-                "{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls: {}",
+                "{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls{}",
                 secs_text(*secs),
-                message.lines().next().unwrap_or("")
+                if ok { format!(": {}", message.lines().next().unwrap_or("")) } else { String::new() }
             );
             if *exit_code == 0 || *exit_code == 2 { (Result, paint(color, "32", &text)) } else { (Result, paint(color, "31", &text)) }
         }

@@ -34,11 +34,12 @@ pub enum Verbosity {
 
 /// Pick the style: `--output json` wins, then GitHub Actions, then a TTY, else plain.
 pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     if json {
         Style::Json
     } else if github {
         Style::Github
-    } else if tty {
+    } else if tty && !dumb {
         Style::Tty
     } else {
         Style::Plain
@@ -46,8 +47,17 @@ pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
 }
 
 /// Colours: only on a TTY, never with NO_COLOR set.
+/// Colours: only on a TTY, never with NO_COLOR set or TERM=dumb.
 pub fn use_color(tty: bool) -> bool {
-    tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::env::var("TERM").is_ok_and(|t| t != "dumb")
+}
+
+/// Whether this process already wrote its terminal `finished` event (JSON): the edge then does
+/// not write an `error` event after it (one terminal event per stream).
+static FINISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn finished_written() -> bool {
+    FINISHED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 pub struct Renderer {
@@ -105,6 +115,9 @@ impl Drop for Renderer {
 
 impl EventSink for Renderer {
     fn emit(&self, at: f64, service: &str, event: &Event) {
+        if matches!(event, Event::Finished { .. }) {
+            FINISHED.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         if self.style == Style::Json {
             let mut v = serde_json::to_value(event).unwrap_or_default();
             if let serde_json::Value::Object(m) = &mut v {

@@ -212,8 +212,12 @@ async fn plan_against_a_live_service_diffs_only_what_changed() {
     let out = m.cli().args(["plan", "-f", f, "--image-tag", "v1"]).status(exit::OK);
     out.stdout_has("Task definition: no changes").stdout_has("Service: no changes").stdout_has(&arn);
 
-    // A tag that is not in ECR: the build stage would run.
-    m.cli().args(["plan", "-f", f, "--image-tag", "v3"]).status(exit::CHANGES).stdout_has("+ build    build and push");
+    // A tag that is not in ECR, and no [build]: the plan says the release would fail there.
+    m.cli()
+        .args(["plan", "-f", f, "--image-tag", "v3"])
+        .status(exit::CHANGES)
+        .stdout_has("+ build    FAILS")
+        .stdout_has("no [build] section");
 
     // JSON: one document with the same plan.
     let out = m.cli().args(["plan", "-f", f, "--output", "json"]).status(exit::CHANGES);

@@ -412,6 +412,8 @@ async fn throttling_is_retried_by_the_sdk_then_classified_not_fatal() {
     let ports = r.ports().await;
     assert!(ports.ecs.describe_service("default", "ecs-simple-service").await.expect("retried").is_some());
     assert_eq!(r.requests("DescribeServices").len(), 3, "every attempt reached the server");
+    // …and every attempt is counted: one call and two SDK retries.
+    assert_eq!((ports.calls.count("ecs:DescribeServices"), ports.calls.count("ecs:retry"), ports.calls.total()), (1, 2, 3));
     // Throttled beyond the SDK's attempts: a retryable PortError, never a rejection.
     let r = Replay::default().answer("DescribeServices", 400, THROTTLED);
     let ports = r.ports().await;

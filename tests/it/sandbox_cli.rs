@@ -311,3 +311,22 @@ fn rollback_to_must_name_an_existing_revision_of_the_serving_family() {
         Test::new().args(["rollback", "--sandbox", "--dry-run", "--to", to, "-f", f]).status(exit::INPUT).stderr_has(says);
     }
 }
+
+#[test]
+fn a_failed_release_has_one_terminal_event_one_error_and_no_deploy_done() {
+    let (_d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    let json =
+        Test::new().args(["release", "--sandbox", "--scenario", "fail-start", "--output", "json", "-f", f]).status(exit::ROLLED_BACK);
+    let terminal: Vec<&str> =
+        json.stdout.lines().filter(|l| l.contains("\"event\":\"finished\"") || l.contains("\"event\":\"error\"")).collect();
+    assert_eq!(terminal.len(), 1, "exactly one terminal event: {terminal:?}");
+    assert_eq!(json.stdout.lines().last(), terminal.first().copied(), "and it is the last line");
+    let human = Test::new().args(["release", "--sandbox", "--scenario", "fail-start", "-f", f]).status(exit::ROLLED_BACK);
+    assert!(!human.stdout.contains("deploy done"), "a failed deploy stage shown as done:\n{}", human.stdout);
+    assert_eq!(human.stderr.matches("release failed and was rolled back").count(), 1, "the error once:\n{}", human.stderr);
+    assert!(!human.stdout.contains("release failed and was rolled back"), "not repeated on stdout:\n{}", human.stdout);
+    let events: Vec<&str> = human.stdout.lines().filter_map(|l| l.split_once("ecs: ").map(|(_, m)| m)).collect();
+    let unique: std::collections::BTreeSet<&str> = events.iter().copied().collect();
+    assert_eq!(events.len(), unique.len(), "service events shown once each: {events:#?}");
+}
