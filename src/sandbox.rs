@@ -37,6 +37,27 @@ pub enum Scenario {
     GateBypassed,
 }
 
+impl Scenario {
+    /// Why this scenario cannot happen to `spec` (it would silently play the happy path).
+    /// `migration-fails` always applies: `run` starts one-off tasks without a [migration].
+    pub fn does_not_apply(self, spec: &Spec) -> Option<&'static str> {
+        let f = &spec.file;
+        let blue_green = f.deploy.strategy == crate::spec::Strategy::BlueGreen;
+        let checks = blue_green && f.deploy.blue_green.as_ref().is_some_and(|b| !b.checks.is_empty());
+        match self {
+            Scenario::Alarm if blue_green || f.deploy.rolling.alarms.is_empty() => {
+                Some("it needs a rolling deployment with deploy.rolling.alarms")
+            }
+            Scenario::BuildFails if f.build.is_none() => Some("the deployspec has no [build]"),
+            Scenario::ChecksFail | Scenario::GateBypassed if !checks => {
+                Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
+            }
+            Scenario::ForeignDeploy if blue_green => Some("it plays a rolling deployment"),
+            _ => None,
+        }
+    }
+}
+
 /// A tiny HTTP app on loopback that plays a listener in the sandbox and in tests: it answers
 /// every request with the current status and `ok` (or `unavailable`), and counts requests.
 #[derive(Clone, Debug)]
@@ -83,6 +104,13 @@ impl LoopbackApp {
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
 /// (revision 1), healthy; the release image exists in the sandbox's ECR.
 pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
+    if let Some(why) = scenario.does_not_apply(spec) {
+        let name = scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        return Err(crate::error::Error::usage(
+            format!("--scenario {name} does not apply to {}: {why}", spec.path.display()),
+            "pick a scenario this deployspec can meet (fgdeploy release --help lists them), or add what it needs",
+        ));
+    }
     let tag = spec.file.image.tag.clone();
     let mut faults = Faults::default();
     let marker = format!(":{tag}");
@@ -105,7 +133,7 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
     }
-    let sim = seeded(spec, faults)?;
+    let sim = seeded_with(spec, faults, true)?;
     if controller(spec) == "CODE_DEPLOY" {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
@@ -150,10 +178,17 @@ pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: 
     });
 }
 
-/// A sandbox world for `spec` with the given faults (see [`world_for`]).
+/// A sandbox world for `spec` with the given faults (see [`world_for`]): the service runs
+/// revision 1 (tests count revisions from there).
 pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
+    seeded_with(spec, faults, false)
+}
+
+/// As [`seeded`]; with `history` the service runs revision 2 and has served revision 1 before
+/// (a service-deployment history and fgdeploy's previous-revision tag), as on a real account.
+pub fn seeded_with(spec: &Spec, faults: Faults, history: bool) -> Result<Sim> {
     let mut world = World::new(faults);
-    seed_into(&mut world, spec)?;
+    seed_into(&mut world, spec, history)?;
     // Seeding is not part of what the tests observe.
     world.mutations.clear();
     Ok(Sim::new(world))
@@ -163,7 +198,7 @@ pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
 pub fn seeded_fleet(specs: &[Spec], faults: Faults) -> Result<Sim> {
     let mut world = World::new(faults);
     for s in specs {
-        seed_into(&mut world, s)?;
+        seed_into(&mut world, s, false)?;
     }
     world.mutations.clear();
     Ok(Sim::new(world))
@@ -193,7 +228,7 @@ pub fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
     Ok(sim)
 }
 
-fn seed_into(world: &mut World, spec: &Spec) -> Result<()> {
+fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
     let repo = repo_name(&spec.file.image.repository);
     let tag = spec.file.image.tag.clone();
     // With a [build] section the sandbox builds (and checks the context exists); without one
@@ -213,6 +248,7 @@ fn seed_into(world: &mut World, spec: &Spec) -> Result<()> {
         task_definition: previous,
         config: desired_deployment_config(spec),
         load_balanced,
+        history: if history { Some(spec.render_task_definition(&format!("{uri}:earlier"))?) } else { None },
     };
     if controller(spec) == "CODE_DEPLOY" {
         world.seed_codedeploy_service(seed);

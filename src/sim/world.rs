@@ -96,6 +96,10 @@ pub struct SeedService {
     pub task_definition: TaskDefinition,
     pub config: DeploymentConfig,
     pub load_balanced: bool,
+    /// An earlier revision that served before `task_definition` (registered first, deployed two
+    /// days ago; the live revision carries fgdeploy's previous-revision tag pointing at it), so
+    /// that `rollback` and `status` have the history a real account has.
+    pub history: Option<TaskDefinition>,
 }
 
 #[derive(Debug, Clone)]
@@ -391,10 +395,20 @@ impl World {
     /// A service that has been running `seed.task_definition` steadily (its one deployment
     /// COMPLETED, tasks healthy). Returns the service ARN.
     pub fn seed_service(&mut self, seed: SeedService) -> String {
-        let reg = self.register_task_definition(seed.task_definition.clone());
+        let earlier = seed.history.clone().map(|td| self.register_task_definition(td).arn);
+        let mut live = seed.task_definition.clone();
+        if let Some(prev) = &earlier {
+            let tag = crate::taskdef::model::Tag { key: Some(crate::plan::TAG_PREVIOUS.into()), value: Some(prev.clone()) };
+            live.tags.get_or_insert_with(Vec::new).push(tag);
+        }
+        let reg = self.register_task_definition(live);
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}", seed.cluster, seed.name);
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{}", seed.cluster, seed.name, self.hex_id());
+        let earlier_sd = match earlier {
+            Some(_) => format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{}", seed.cluster, seed.name, self.hex_id()),
+            None => String::new(),
+        };
         let now = self.now;
         // The rollout that put this revision in place, a day ago, at the world's own pace:
         // tasks launched a second after UpdateService, RUNNING `start_secs` later, healthy
@@ -444,17 +458,31 @@ impl World {
                 sd_arn: sd_arn.clone(),
                 rollback_of: None,
             }],
-            sds: vec![SimSd {
-                arn: sd_arn,
-                status: "SUCCESSFUL".into(),
-                status_reason: None,
-                target: reg.arn.clone(),
-                sources: Vec::new(),
-                created_at: created,
-                finished_at: Some(completed),
-                rollback_reason: None,
-                native: None,
-            }],
+            sds: earlier
+                .iter()
+                .map(|prev| SimSd {
+                    arn: earlier_sd.clone(),
+                    status: "SUCCESSFUL".into(),
+                    status_reason: None,
+                    target: prev.clone(),
+                    sources: Vec::new(),
+                    created_at: created - 86_400.0,
+                    finished_at: Some(completed - 86_400.0),
+                    rollback_reason: None,
+                    native: None,
+                })
+                .chain(std::iter::once(SimSd {
+                    arn: sd_arn,
+                    status: "SUCCESSFUL".into(),
+                    status_reason: None,
+                    target: reg.arn.clone(),
+                    sources: earlier.iter().cloned().collect(),
+                    created_at: created,
+                    finished_at: Some(completed),
+                    rollback_reason: None,
+                    native: None,
+                }))
+                .collect(),
             events,
             stuck_reported: false,
             controller: "ECS".into(),

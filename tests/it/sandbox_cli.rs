@@ -79,7 +79,7 @@ fn a_failed_release_is_rolled_back_and_reported_as_a_failure() {
         .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "fail-start", "--image-tag", "v2"])
         .status(exit::ROLLED_BACK);
     out.stdout_has("task ").stdout_has("CannotPullContainerError").stdout_has("rollback finished: serving");
-    out.stderr_has("release failed and was rolled back").stderr_has("task-definition/web:1");
+    out.stderr_has("release failed and was rolled back").stderr_has("task-definition/web:2");
 }
 
 #[test]
@@ -130,12 +130,18 @@ fn status_and_rollback_in_the_sandbox() {
     let status = out.events().into_iter().find(|e| e["event"] == "status").expect("status event");
     assert_eq!(status["status"]["service"]["desired_count"], 4);
     assert!(status["status"]["image"].as_str().is_some_and(|i| i.ends_with(":previous")));
-    // A fresh sandbox service has no earlier revision to return to: say how to name one.
-    Test::new()
+    // The sandbox service has served an earlier revision, as on a real account: `rollback` finds
+    // it in the service-deployment history and goes back to it.
+    let out =
+        Test::new().dir(root()).args(["rollback", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
+    out.stdout_has("task-definition/web:1").stdout_has("service deployment history");
+    let dry = Test::new()
         .dir(root())
-        .args(["rollback", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"])
-        .status(exit::INPUT)
-        .stderr_has("--to");
+        .args(["rollback", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--dry-run", "--output", "json"])
+        .status(exit::CHANGES);
+    let plan = dry.events().into_iter().find(|e| e["event"] == "rollback").expect("rollback document");
+    assert!(plan["plan"]["target"].as_str().is_some_and(|t| t.ends_with("web:1")), "{plan}");
+    assert!(plan["plan"]["current"].as_str().is_some_and(|t| t.ends_with("web:2")), "{plan}");
 }
 
 #[test]
@@ -329,4 +335,17 @@ fn a_failed_release_has_one_terminal_event_one_error_and_no_deploy_done() {
     let events: Vec<&str> = human.stdout.lines().filter_map(|l| l.split_once("ecs: ").map(|(_, m)| m)).collect();
     let unique: std::collections::BTreeSet<&str> = events.iter().copied().collect();
     assert_eq!(events.len(), unique.len(), "service events shown once each: {events:#?}");
+}
+
+#[test]
+fn a_scenario_that_does_not_apply_says_so() {
+    let (_d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    for (scenario, says) in [("alarm", "deploy.rolling.alarms"), ("gate-bypassed", "checks"), ("build-fails", "no [build]")] {
+        Test::new()
+            .args(["release", "--sandbox", "--scenario", scenario, "-f", f])
+            .status(exit::INPUT)
+            .stderr_has("does not apply")
+            .stderr_has(says);
+    }
 }
