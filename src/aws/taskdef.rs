@@ -113,6 +113,19 @@ fn volume_to(v: &Volume) -> R<t::Volume> {
                 })
                 .transpose()?,
         )
+        .set_s3files_volume_configuration(
+            v.s3files_volume_configuration
+                .as_ref()
+                .map(|f| {
+                    t::S3FilesVolumeConfiguration::builder()
+                        .file_system_arn(&f.file_system_arn)
+                        .set_root_directory(f.root_directory.clone())
+                        .set_transit_encryption_port(f.transit_encryption_port)
+                        .set_access_point_arn(f.access_point_arn.clone())
+                        .build()
+                })
+                .transpose()?,
+        )
         .set_fsx_windows_file_server_volume_configuration(
             v.fsx_windows_file_server_volume_configuration
                 .as_ref()
@@ -353,6 +366,12 @@ fn volume_from(v: &t::Volume) -> Volume {
                 access_point_id: a.access_point_id().map(str::to_string),
                 iam: a.iam().map(|x| x.as_str().to_string()),
             }),
+        }),
+        s3files_volume_configuration: v.s3files_volume_configuration().map(|f| S3FilesVolumeConfiguration {
+            file_system_arn: f.file_system_arn().to_string(),
+            root_directory: f.root_directory().map(str::to_string),
+            transit_encryption_port: f.transit_encryption_port(),
+            access_point_arn: f.access_point_arn().map(str::to_string),
         }),
         fsx_windows_file_server_volume_configuration: v.fsx_windows_file_server_volume_configuration().map(|f| FsxVolumeConfiguration {
             file_system_id: f.file_system_id().to_string(),

@@ -404,6 +404,8 @@ pub struct Volume {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub efs_volume_configuration: Option<EfsVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3files_volume_configuration: Option<S3FilesVolumeConfiguration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fsx_windows_file_server_volume_configuration: Option<FsxVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub configured_at_launch: Option<bool>,
@@ -443,6 +445,19 @@ pub struct EfsVolumeConfiguration {
     pub transit_encryption_port: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_config: Option<EfsAuthorizationConfig>,
+}
+
+/// An Amazon S3 Files file system mounted as a volume.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct S3FilesVolumeConfiguration {
+    pub file_system_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub root_directory: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transit_encryption_port: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_point_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

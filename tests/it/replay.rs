@@ -474,3 +474,108 @@ async fn rollback_takes_the_last_successful_other_revision_from_the_history() {
     assert_eq!(plan.action, "redeploy-previous");
     assert!(r.requests("UpdateService").is_empty(), "a dry run changes nothing");
 }
+
+// ----- task-definition fidelity against the ECS service model -------------------------------------
+
+/// Members of RegisterTaskDefinition's input that fgdeploy deliberately does not carry, and why.
+/// A template that uses one is refused ("unknown field"), never silently dropped.
+const NOT_CARRIED: &[(&str, &str)] =
+    &[("trustedExecutionConfiguration", "not in aws-sdk-ecs 1.157 (newer than the SDK this build uses); refused in templates")];
+
+/// The ECS service model that ships with botocore (pinned through moto in `scripts/test`).
+fn ecs_model() -> Option<serde_json::Value> {
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/moto-venv/lib");
+    let path = std::fs::read_dir(&venv)
+        .ok()?
+        .flatten()
+        .map(|d| d.path().join("site-packages/botocore/data/ecs/2014-11-13/service-2.json.gz"))
+        .find(|p| p.exists());
+    let Some(path) = path else {
+        assert!(std::env::var_os("CI").is_none(), "under CI the botocore model must be there (scripts/test installs moto)");
+        eprintln!("\n*** SKIPPED: the botocore ECS model is not installed; run scripts/test ***\n");
+        return None;
+    };
+    let out = std::process::Command::new("gzip").arg("-dc").arg(&path).output().expect("gzip");
+    Some(serde_json::from_slice(&out.stdout).expect("model JSON"))
+}
+
+/// A value with every member of `shape`, recursively (enums take their first value).
+fn sample(model: &serde_json::Value, shape: &str, depth: usize) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let s = &model["shapes"][shape];
+    match s["type"].as_str().unwrap_or_default() {
+        "structure" if depth < 8 => {
+            let mut m = serde_json::Map::new();
+            for (name, member) in s["members"].as_object().into_iter().flatten() {
+                m.insert(name.clone(), sample(model, member["shape"].as_str().unwrap_or_default(), depth + 1));
+            }
+            Value::Object(m)
+        }
+        "list" => json!([sample(model, s["member"]["shape"].as_str().unwrap_or_default(), depth + 1)]),
+        "map" => json!({"k1": sample(model, s["value"]["shape"].as_str().unwrap_or_default(), depth + 1)}),
+        "string" => s["enum"].get(0).cloned().unwrap_or_else(|| json!("v1")),
+        "integer" | "long" => json!(2),
+        "boolean" => json!(true),
+        "double" | "float" => json!(1.5),
+        _ => Value::Null,
+    }
+}
+
+/// Every key path of a JSON value (`volumes[].s3filesVolumeConfiguration.fileSystemArn`).
+fn key_paths(v: &serde_json::Value, prefix: &str, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                out.insert(p.clone());
+                key_paths(x, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| key_paths(x, &format!("{prefix}[]"), out)),
+        _ => {}
+    }
+}
+
+/// Walk RegisterTaskDefinition's input in the pinned service model: every member must be carried
+/// by the template model, sent by the SDK adapter (the request on the wire), and read back from
+/// DescribeTaskDefinition (what `init` and `plan` see). Lists every member that is not.
+#[tokio::test]
+async fn every_register_task_definition_member_is_carried_both_ways() {
+    let Some(model) = ecs_model() else { return };
+    let mut instance = sample(&model, "RegisterTaskDefinitionRequest", 0);
+    for (skip, _) in NOT_CARRIED {
+        instance.as_object_mut().expect("object").remove(*skip);
+    }
+    // Fargate-valid essentials so the instance is also a well-formed request.
+    instance["family"] = "walk".into();
+    let mut want = std::collections::BTreeSet::new();
+    key_paths(&instance, "", &mut want);
+    let path = std::path::Path::new("model-walk.json");
+    let td = match fgdeploy::taskdef::from_value(path, instance.clone()) {
+        Ok(td) => td,
+        Err(e) => panic!("the template model refuses a member of RegisterTaskDefinition: {e}"),
+    };
+    let mut failures = Vec::new();
+    let mut have = std::collections::BTreeSet::new();
+    key_paths(&serde_json::to_value(&td).expect("json"), "", &mut have);
+    failures.extend(want.difference(&have).map(|p| format!("template model drops {p}")));
+
+    // The SDK adapter: what goes on the wire, and what comes back from DescribeTaskDefinition.
+    // DescribeTaskDefinition answers the tags beside the task definition (include TAGS).
+    let mut bare = instance.clone();
+    let tags = bare.as_object_mut().and_then(|m| m.remove("tags")).unwrap_or_default();
+    let described = serde_json::json!({"taskDefinition": bare, "tags": tags}).to_string();
+    let registered = serde_json::json!({"taskDefinition": instance.clone(), "tags": []}).to_string();
+    let r = Replay::default().answer("RegisterTaskDefinition", 200, &registered).answer("DescribeTaskDefinition", 200, &described);
+    let ports = r.ports().await;
+    ports.ecs.register_task_definition(&td).await.expect("register");
+    let sent: serde_json::Value = serde_json::from_str(&r.requests("RegisterTaskDefinition")[0]).expect("request JSON");
+    let mut on_wire = std::collections::BTreeSet::new();
+    key_paths(&sent, "", &mut on_wire);
+    failures.extend(want.difference(&on_wire).map(|p| format!("SDK adapter does not send {p}")));
+    let back = ports.ecs.describe_task_definition("walk:1").await.expect("describe");
+    let mut read = std::collections::BTreeSet::new();
+    key_paths(&serde_json::to_value(&back.definition).expect("json"), "", &mut read);
+    failures.extend(want.difference(&read).map(|p| format!("SDK adapter does not read back {p}")));
+    assert!(failures.is_empty(), "{} member(s) not carried:\n{}", failures.len(), failures.join("\n"));
+}
