@@ -326,7 +326,10 @@ impl Engine {
                             schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
                             shifting = true;
                         }
-                        Err(e) => return Err(self.stop_and_follow(spec, &id, &format!("the test-listener checks failed: {e}")).await),
+                        Err(e) => {
+                            let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
+                            return Err(self.stop_and_follow(spec, &id, &why).await);
+                        }
                     }
                 }
                 "Ready" if !b.gated => {
@@ -349,7 +352,8 @@ impl Engine {
             {
                 self.info(format!("{green} % of production traffic on green; checking {url}"));
                 if let Err(e) = self.run_checks(url, &bg.checks, bg.check_budget, "production").await {
-                    return Err(self.stop_and_follow(spec, &id, &format!("the production checks failed at {green} %: {e}")).await);
+                    let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), &format!("production ({green} %)"), &e)?;
+                    return Err(self.stop_and_follow(spec, &id, &why).await);
                 }
             }
             if green >= 100.0 && d.termination_wait_started && !wait_termination && gate_passed {
@@ -384,6 +388,21 @@ impl Engine {
             };
             self.sleep_within(interval, deadline).await;
         }
+    }
+
+    /// Why checks ended without passing, as the rollback's reason: the operator's interrupt is
+    /// not a failed check. With `on_interrupt = "detach"` the interrupt detaches instead (Err).
+    pub(super) fn checks_failure(&self, spec: &Spec, deployment: &str, what: &str, error: &str) -> Result<String> {
+        if !self.interrupt.is_set() {
+            return Ok(format!("the {what} checks failed: {error}"));
+        }
+        if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+            return Err(Error::Detached(format!(
+                "interrupted during the {what} checks; {deployment} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
+                spec.path.display()
+            )));
+        }
+        Ok(format!("interrupted by the operator (Ctrl-C / SIGTERM) during the {what} checks"))
     }
 
     /// A gated deployment completed without fgdeploy's gate: say so, and run the checks once

@@ -202,7 +202,7 @@ impl Engine {
                     let action = match self.run_checks(&url, &bg.checks, bg.check_budget, "test-traffic").await {
                         Ok(()) => "CONTINUE",
                         Err(e) => {
-                            our_reason = Some(format!("the test-traffic checks failed: {e}"));
+                            our_reason = Some(self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?);
                             self.emit(Event::RollbackStarted {
                                 reason: our_reason.clone().unwrap_or_default(),
                                 to: "the source revision".into(),

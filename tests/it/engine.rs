@@ -1104,3 +1104,35 @@ async fn a_plan_says_a_release_will_fail_when_the_image_is_missing_and_nothing_c
     assert_eq!(e.exit_code(), exit::BUILD_FAILED, "{e}");
     assert!(sim.world().mutations.is_empty(), "nothing was changed: {:?}", sim.world().mutations);
 }
+
+// ----- interrupts during the checks ---------------------------------------------------------------
+
+async fn interrupted_during_checks(on_interrupt: &str) -> Run {
+    let (_dir, spec) = load(&format!("{BG}{CHECKS}[rollback]\non_interrupt = \"{on_interrupt}\"\n"));
+    let test = LoopbackApp::start(503).expect("test listener"); // the checks keep trying…
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    fgdeploy::sandbox::seed_deployment_group(&sim, &spec, test.port, test.port);
+    let interrupt = Interrupt::default();
+    sim.interrupt_at(60.0, interrupt.clone()); // …when the operator interrupts
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    assert!(test.requests() > 0, "the checks were running");
+    Run::new(result, &rec, sim)
+}
+
+#[tokio::test]
+async fn an_interrupt_during_the_checks_detaches_when_asked() {
+    let r = interrupted_during_checks("detach").await;
+    assert_eq!(r.code(), exit::DETACHED, "{}", r.err_text());
+    assert!(r.err_text().contains("interrupted during the test-listener checks"), "{}", r.err_text());
+    assert!(!r.mutations().iter().any(|m| m.starts_with("StopDeployment")), "nothing stopped: {:?}", r.mutations());
+}
+
+#[tokio::test]
+async fn an_interrupt_during_the_checks_rolls_back_as_an_interrupt_not_a_failed_check() {
+    let r = interrupted_during_checks("rollback").await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert!(r.err_text().contains("interrupted by the operator"), "{}", r.err_text());
+    assert!(!r.err_text().contains("checks failed"), "{}", r.err_text());
+}

@@ -349,3 +349,87 @@ fn a_scenario_that_does_not_apply_says_so() {
             .stderr_has(says);
     }
 }
+
+// ----- real OS signals to the built binary ------------------------------------------------------
+
+/// A test listener that accepts connections and never answers: the checks wait in real time.
+fn silent_listener() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in l.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    port
+}
+
+/// Start a blue/green sandbox release whose checks hang, wait until they run, send `signals`
+/// SIGINTs (200 ms apart); returns the exit code and the output.
+fn release_interrupted(on_interrupt: &str, signals: usize) -> (i32, String) {
+    use std::io::BufRead;
+    let port = silent_listener();
+    let (_d, spec) = spec_dir(&format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\napplication = \"AppECS-demo-web\"\ncontainer_port = 8080\ntest_url = \"http://127.0.0.1:{port}\"\ncheck_budget = \"5m\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\ntimeout = \"2s\"\n[rollback]\non_interrupt = \"{on_interrupt}\"\n"
+    ));
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgdeploy"))
+        .args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.contains("checking http://127.0.0.1") {
+        let line = rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())).expect("the checks start");
+        seen.push_str(&line);
+        seen.push('\n');
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for _ in 0..signals {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(started.elapsed().as_secs() < 20, "the release did not end within 20 s of the interrupt");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().expect("stderr"), &mut err).expect("stderr");
+    seen.extend(rx.try_iter().map(|l| l + "\n"));
+    (status.code().unwrap_or(-1), format!("{seen}{err}"))
+}
+
+#[test]
+fn one_sigint_rolls_back_as_an_interrupt() {
+    let (code, out) = release_interrupted("rollback", 1);
+    assert_eq!(code, exit::ROLLED_BACK, "{out}");
+    assert!(out.contains("interrupted by the operator"), "{out}");
+}
+
+#[test]
+fn one_sigint_detaches_when_asked() {
+    let (code, out) = release_interrupted("detach", 1);
+    assert_eq!(code, exit::DETACHED, "{out}");
+    assert!(out.contains("goes on without fgdeploy"), "{out}");
+}
+
+#[test]
+fn a_second_sigint_exits_at_once_with_130() {
+    let (code, out) = release_interrupted("rollback", 2);
+    assert_eq!(code, 130, "{out}");
+    assert!(out.contains("second interrupt"), "{out}");
+}
