@@ -21,6 +21,9 @@ pub enum PortError {
     /// may not have taken effect.
     #[error("{op}: transient failure: {message}")]
     Transient { op: String, message: String },
+    /// The endpoint cannot be reached (DNS, connection refused, connect or attempt timeout).
+    #[error("{op}: cannot reach {endpoint}: {message}")]
+    Unreachable { op: String, endpoint: String, message: String },
     /// The resource does not exist.
     #[error("{op}: not found: {message}")]
     NotFound { op: String, message: String },
@@ -34,12 +37,13 @@ pub enum PortError {
 
 impl PortError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PortError::Throttled { .. } | PortError::Transient { .. })
+        matches!(self, PortError::Throttled { .. } | PortError::Transient { .. } | PortError::Unreachable { .. })
     }
     pub fn op(&self) -> &str {
         match self {
             PortError::Throttled { op }
             | PortError::Transient { op, .. }
+            | PortError::Unreachable { op, .. }
             | PortError::NotFound { op, .. }
             | PortError::Unsupported { op, .. }
             | PortError::Rejected { op, .. } => op,

@@ -126,16 +126,40 @@ impl Aws {
     }
 }
 
-/// Load the AWS config (env, profile, SSO, …) with adaptive retries and build the ports.
+/// The region the clients talk to, for messages that name an endpoint.
+static REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The endpoint a service's calls go to: the `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`
+/// override, else the regional AWS endpoint.
+pub fn endpoint_of(service: &str) -> String {
+    let env_name = match service {
+        "elasticloadbalancing" => "ELASTIC_LOAD_BALANCING_V2".to_string(),
+        "logs" => "CLOUDWATCH_LOGS".to_string(),
+        s => s.to_ascii_uppercase(),
+    };
+    std::env::var(format!("AWS_ENDPOINT_URL_{env_name}"))
+        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
+        .unwrap_or_else(|_| format!("https://{service}.{}.amazonaws.com", REGION.get().map_or("<region>", String::as_str)))
+}
+
+/// Load the AWS config (env, profile, SSO, …) and build the ports. The SDK makes one attempt
+/// per call (fgdeploy's own back-off with jitter is the one retry layer: `engine::observe::retrying`),
+/// and an attempt that cannot connect within 3 s or answer within 20 s fails as unreachable.
 pub async fn connect(region: Option<&str>) -> Result<Ports> {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::adaptive().with_max_attempts(5));
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_secs(3))
+        .operation_attempt_timeout(std::time::Duration::from_secs(20))
+        .build();
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(RetryConfig::standard().with_max_attempts(1)).timeout_config(timeouts);
     if let Some(r) = region {
         loader = loader.region(Region::new(r.to_string()));
     }
     let conf = loader.load().await;
-    if conf.region().is_none() {
+    let Some(r) = conf.region() else {
         return Err(Error::usage("no AWS region configured", "set `service.region` in the deployspec, or AWS_REGION / a profile region"));
-    }
+    };
+    let _ = REGION.set(r.to_string());
     Ok(ports_from_config(&conf))
 }
 
@@ -193,6 +217,10 @@ where
             }
         }
         SdkError::ConstructionFailure(_) => PortError::Rejected { op, code: "RequestConstruction".into(), message: short(&text) },
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) if !text.contains("redentials") => {
+            let service = op.split(':').next().unwrap_or_default().to_string();
+            PortError::Unreachable { op, endpoint: endpoint_of(&service), message: short(&text) }
+        }
         _ if text.contains("credentials") || text.contains("Credentials") => PortError::Rejected {
             op,
             code: "NoCredentials".into(),

@@ -103,7 +103,7 @@ impl Engine {
 
     /// Everything before the deployment: observe, plan, guards, build, migrate, register.
     pub(super) async fn prepare(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<Prepared> {
-        let live = super::observe(spec, &self.ports).await?;
+        let live = super::observe::observe_with(spec, &self.ports, &|m| self.warn(m)).await?;
         let plan = plan::build(spec, &live, &opts.plan)?;
         self.emit(Event::Plan { plan: Box::new(plan.clone()) });
         if opts.dry_run {
@@ -603,30 +603,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Retry a read or an idempotent call on throttling / transient errors.
-    pub(super) async fn retry<T, F, Fut>(&self, op: &str, mut f: F) -> Result<T>
+    /// Retry a read or an idempotent call on throttling / transient errors (the one retry
+    /// layer), saying at the first retry what failed.
+    pub(super) async fn retry<T, F, Fut>(&self, _op: &str, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, PortError>>,
     {
-        let mut warned = false;
-        super::observe::retrying(self.ports.clock.as_ref(), || {
-            let fut = f();
-            let first = !warned;
-            warned = true;
-            async move {
-                let r = fut.await;
-                if let Err(e) = &r
-                    && e.is_retryable()
-                    && first
-                {
-                    self.warn(format!("{e}; retrying {op}"));
-                }
-                r
-            }
-        })
-        .await
-        .map_err(Error::Aws)
+        super::observe::retrying_with(self.ports.clock.as_ref(), f, &|m| self.warn(m)).await.map_err(Error::Aws)
     }
 
     /// UpdateService exactly once: after a transient error the service is read back, and the call

@@ -89,7 +89,8 @@ impl Engine {
             let now = self.ports.clock.now();
             match self.ports.ecs.describe_service(&t.cluster, &t.service).await {
                 Ok(Some(svc)) => {
-                    let _ = self.report_rollback_progress(t, &mut ws, &svc).await;
+                    let changed = self.report_rollback_progress(t, &mut ws, &svc).await;
+                    self.heartbeat(&mut ws, changed, now, deadline, setting, "the rollback");
                     if serving(&svc, &t.previous_td) {
                         return Ok(());
                     }
@@ -116,7 +117,7 @@ impl Engine {
             }
             // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse. The last
             // look is at the deadline, not a poll interval past it.
-            self.ports.clock.sleep(interval.min(Duration::from_secs_f64((deadline - self.ports.clock.now()).max(0.0)))).await;
+            self.wait_alive(interval, (deadline, setting), &mut ws, "the rollback", false).await;
         }
     }
 

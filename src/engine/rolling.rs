@@ -145,7 +145,12 @@ pub(super) struct WatchState {
     last_progress: String,
     /// When the service deployment was last read.
     sd_read_at: f64,
+    /// When progress was last shown (a heartbeat follows after [`HEARTBEAT_EVERY_SECS`]).
+    pub(super) last_said: f64,
 }
+
+/// A wait shows it is alive at least this often, even when nothing changes.
+pub const HEARTBEAT_EVERY_SECS: f64 = 15.0;
 
 impl WatchState {
     /// A fresh watch (of a rollback) that knows the events and failed tasks already shown.
@@ -209,7 +214,8 @@ impl Engine {
             }
             // The UpdateService answer is the first look; the next is worth a call at the forecast.
             let first = schedule.first(self.ports.clock.now());
-            self.sleep_within(Duration::from_secs_f64(first), t.deadline).await;
+            ws.last_said = self.ports.clock.now();
+            self.wait_alive(Duration::from_secs_f64(first), (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
         }
         loop {
             if self.interrupt.is_set() {
@@ -220,6 +226,7 @@ impl Engine {
                 Ok((svc, sd)) => {
                     errors_in_row = 0;
                     let changed = self.report_progress(ws, &svc, sd.as_ref(), target_td);
+                    self.heartbeat(ws, changed, now, t.deadline, t.timeout_setting, "the deployment");
                     let key = progress_key(&svc, sd.as_ref(), target_td);
                     let progressed = key != ws.last_progress;
                     ws.last_progress = key;
@@ -248,7 +255,7 @@ impl Engine {
                 }
                 Err(e) => return Err(Error::Aws(e)),
             }
-            self.sleep_within(interval, t.deadline).await;
+            self.wait_alive(interval, (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
         }
     }
 
@@ -276,6 +283,46 @@ impl Engine {
             ws.last_sd = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next();
         }
         Ok((svc, ws.last_sd.clone()))
+    }
+
+    /// Sleep `d` but never past the deadline, showing a heartbeat whenever nothing was shown for
+    /// [`HEARTBEAT_EVERY_SECS`] (no AWS call for it). `interruptible`: an interrupt wakes it.
+    pub(super) async fn wait_alive(
+        &self,
+        d: Duration,
+        (deadline, setting): (f64, TimeoutSetting),
+        ws: &mut WatchState,
+        what: &str,
+        interruptible: bool,
+    ) {
+        let until = (self.ports.clock.now() + d.as_secs_f64()).min(deadline);
+        loop {
+            let now = self.ports.clock.now();
+            if now >= until || (interruptible && self.interrupt.is_set()) {
+                return;
+            }
+            let next_beat = ws.last_said.max(now - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
+            let step = Duration::from_secs_f64((until.min(next_beat) - now).max(0.001));
+            if interruptible {
+                self.sleep(step).await;
+            } else {
+                self.ports.clock.sleep(step).await;
+            }
+            let now = self.ports.clock.now();
+            if now < until {
+                self.heartbeat(ws, false, now, deadline, setting, what);
+            }
+        }
+    }
+
+    /// Say that a wait goes on when it has shown nothing for [`HEARTBEAT_EVERY_SECS`].
+    pub(super) fn heartbeat(&self, ws: &mut WatchState, changed: bool, now: f64, deadline: f64, setting: TimeoutSetting, what: &str) {
+        if changed || ws.last_said == 0.0 {
+            ws.last_said = now;
+        } else if now - ws.last_said >= HEARTBEAT_EVERY_SECS {
+            ws.last_said = now;
+            self.info(format!("still waiting for {what}; {:.0} s left of {setting}", (deadline - now).max(0.0)));
+        }
     }
 
     /// Emit progress and new service events, and note newly failed tasks (their reasons are

@@ -692,7 +692,7 @@ async fn bluegreen_canary_step_production_check_failure_rolls_back() {
     )
     .await;
     assert_eq!(r.run.code(), exit::ROLLED_BACK, "{}", r.run.err_text());
-    assert!(r.run.err_text().contains("production checks failed at 10 %"), "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("the production (10 %) checks failed"), "{}", r.run.err_text());
     assert_eq!(r.max_green(), 10.0, "stopped at the canary step");
 }
 
@@ -1135,4 +1135,17 @@ async fn an_interrupt_during_the_checks_rolls_back_as_an_interrupt_not_a_failed_
     assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
     assert!(r.err_text().contains("interrupted by the operator"), "{}", r.err_text());
     assert!(!r.err_text().contains("checks failed"), "{}", r.err_text());
+}
+
+#[tokio::test]
+async fn every_wait_shows_it_is_alive_at_least_every_15_s() {
+    // Tasks take 200 s to start: long stretches where nothing changes.
+    let f = Faults { start_secs: 200.0, ..Faults::default() };
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let from = r.timed.iter().position(|(_, e)| matches!(e, Event::DeploymentStarted { .. })).expect("started");
+    let times: Vec<f64> = r.timed[from..].iter().map(|(t, _)| *t).collect();
+    let gap = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    assert!(gap <= 15.0 + 1e-6, "a {gap:.1} s silence while waiting");
+    assert!(r.has(|e| matches!(e, Event::Info { message } if message.contains("still waiting for the deployment") && message.contains("deploy.timeout"))));
 }

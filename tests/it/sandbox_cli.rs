@@ -433,3 +433,25 @@ fn a_second_sigint_exits_at_once_with_130() {
     assert_eq!(code, 130, "{out}");
     assert!(out.contains("second interrupt"), "{out}");
 }
+
+#[test]
+fn an_unreachable_endpoint_fails_within_30_s_naming_it_and_saying_it_retries() {
+    let (_d, spec) = spec_dir("");
+    // A loopback port nobody listens on: every connection is refused.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+    let endpoint = format!("http://127.0.0.1:{port}");
+    let started = std::time::Instant::now();
+    let out = Test::new()
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .args(["plan", "-f", spec.to_str().expect("utf-8")])
+        .status(exit::AWS);
+    let took = started.elapsed();
+    assert!(took.as_secs() < 30, "took {took:?}");
+    let all = format!("{}{}", out.stdout, out.stderr);
+    assert!(all.contains(&format!("cannot reach {endpoint}")), "{all}");
+    assert!(all.contains("retrying"), "it said it retries: {all}");
+    println!("unreachable endpoint: failed after {took:?}");
+}
