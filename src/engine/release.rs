@@ -651,8 +651,7 @@ impl Engine {
         // Ours is the service deployment UpdateService's answer named, unless its target revision
         // runs another task definition; found by listing, only one whose target revision runs
         // `new_td`. Never by creation time: a colleague's deployment can be just as new.
-        let named =
-            |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && sd.target_task_definition.as_deref().is_none_or(|td| td == new_td);
+        let named = |sd: &crate::ports::ServiceDeployment| sd.target_task_definition.as_deref().is_none_or(|td| td == new_td);
         let matches = |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && sd.target_task_definition.as_deref() == Some(new_td);
         if let Some(arn) = &svc.current_service_deployment
             && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await

@@ -34,7 +34,7 @@ type Answer = (u16, String);
 #[derive(Clone, Default)]
 struct Replay {
     answers: Arc<Mutex<BTreeMap<String, VecDeque<Answer>>>>,
-    seen: Arc<Mutex<Vec<(String, String)>>>,
+    seen: Arc<Mutex<Vec<(String, String, std::time::Instant)>>>,
 }
 
 impl Replay {
@@ -56,7 +56,12 @@ impl Replay {
 
     /// Requests received for `op` (every attempt the SDK made).
     fn requests(&self, op: &str) -> Vec<String> {
-        self.seen.lock().expect("lock").iter().filter(|(o, _)| o == op).map(|(_, b)| b.clone()).collect()
+        self.seen.lock().expect("lock").iter().filter(|(o, _, _)| o == op).map(|(_, b, _)| b.clone()).collect()
+    }
+
+    /// When `op` was first received.
+    fn first_at(&self, op: &str) -> Option<std::time::Instant> {
+        self.seen.lock().expect("lock").iter().find(|(o, _, _)| o == op).map(|(_, _, t)| *t)
     }
 
     /// Serve on a free loopback port; returns the endpoint URL.
@@ -106,7 +111,7 @@ impl Replay {
             if reader.read_exact(&mut body).is_err() {
                 return;
             }
-            self.seen.lock().expect("lock").push((target.clone(), String::from_utf8_lossy(&body).into_owned()));
+            self.seen.lock().expect("lock").push((target.clone(), String::from_utf8_lossy(&body).into_owned(), std::time::Instant::now()));
             let (status, answer) = self.next(&target);
             let head = format!(
                 "HTTP/1.1 {status} X\r\nContent-Type: application/x-amz-json-1.1\r\nx-amzn-RequestId: replay-{}\r\nContent-Length: {}\r\n\r\n",
@@ -578,4 +583,149 @@ async fn every_register_task_definition_member_is_carried_both_ways() {
     key_paths(&serde_json::to_value(&back.definition).expect("json"), "", &mut read);
     failures.extend(want.difference(&read).map(|p| format!("SDK adapter does not read back {p}")));
     assert!(failures.is_empty(), "{} member(s) not carried:\n{}", failures.len(), failures.join("\n"));
+}
+
+// ----- whole releases through the SDK against documented answers ------------------------------------
+
+/// A live ECS-controller service running sd-example:8 (same sources as
+/// [`DESCRIBE_SERVICES_IN_FLIGHT`]), steady, with no deployment in flight.
+fn steady_service(td_rev: u32) -> String {
+    let mut svc: serde_json::Value = serde_json::from_str(DESCRIBE_SERVICES_IN_FLIGHT).expect("json");
+    let s = &mut svc["services"][0];
+    s["taskDefinition"] = format!("arn:aws:ecs:us-west-2:123456789012:task-definition/sd-example:{td_rev}").into();
+    s["runningCount"] = 2.into();
+    s["pendingCount"] = 0.into();
+    s.as_object_mut().expect("object").remove("currentServiceDeployment");
+    let td = s["taskDefinition"].clone();
+    let deps = s["deployments"].as_array_mut().expect("deployments");
+    deps.truncate(1);
+    deps[0]["taskDefinition"] = td;
+    deps[0]["rolloutState"] = "COMPLETED".into();
+    deps[0]["runningCount"] = 2.into();
+    deps[0]["pendingCount"] = 0.into();
+    deps[0]["failedTasks"] = 0.into();
+    svc.to_string()
+}
+
+/// UpdateService's answer (`API_UpdateService`: the service) naming the new service deployment.
+fn updated_service() -> String {
+    let mut svc: serde_json::Value = serde_json::from_str(&steady_service(8)).expect("json");
+    let mut s = svc["services"][0].take();
+    s["currentServiceDeployment"] = SD_ARN.into();
+    serde_json::json!({ "service": s }).to_string()
+}
+
+/// An ECS-native service deployment of revision 9 (`API_ServiceDeployment`) in `status` at `stage`.
+fn native_sd(status: &str, stage: &str) -> String {
+    let mut v: serde_json::Value = serde_json::from_str(&describe_sd_paused(stage)).expect("json");
+    let sd = &mut v["serviceDeployments"][0];
+    sd["status"] = status.into();
+    sd["lifecycleHookDetails"] = serde_json::json!([]);
+    v.to_string()
+}
+
+/// The documented answers a release of `sd-example` needs, before the deployment itself.
+fn release_answers() -> Replay {
+    Replay::default()
+        .answer("DescribeServices", 200, &steady_service(8))
+        .answer("DescribeTaskDefinition", 200, &describe_td(8))
+        // ECR API Reference `API_DescribeRepositories`, `API_BatchGetImage` (the tag exists).
+        .answer("DescribeRepositories", 200, r#"{"repositories": [{"repositoryName": "web", "repositoryUri": "123456789012.dkr.ecr.us-west-2.amazonaws.com/web", "registryId": "123456789012", "repositoryArn": "arn:aws:ecr:us-west-2:123456789012:repository/web"}]}"#)
+        .answer("BatchGetImage", 200, r#"{"images": [{"registryId": "123456789012", "repositoryName": "web", "imageId": {"imageDigest": "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "imageTag": "v2"}, "imageManifest": "{}", "imageManifestMediaType": "application/vnd.oci.image.manifest.v1+json"}], "failures": []}"#)
+        .answer("RegisterTaskDefinition", 200, &describe_td(9))
+        .answer("UpdateService", 200, &updated_service())
+        .answer("DescribeServiceRevisions", 200, &describe_revisions())
+}
+
+/// `fgdeploy release` of a blue/green (ECS-native) deployspec against `r`, real clock.
+fn native_release(r: &Replay, test_url: &str, checks: bool) -> crate::harness::Output {
+    let endpoint = r.start();
+    let checks = if checks { "[[deploy.blue_green.checks]]\npath = \"/health\"\nconsecutive = 1\n" } else { "" };
+    let (_d, spec) = crate::harness::spec_dir_with(
+        &format!(
+            "{}\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"LINEAR\"\ntest_url = \"{test_url}\"\ncheck_budget = \"10s\"\n{checks}",
+            crate::harness::base_spec("example", "sd-example").replace("desired_count = 4\n", "")
+        ),
+        crate::harness::TEMPLATE,
+    );
+    crate::harness::Test::new()
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "replay")
+        .env("AWS_SECRET_ACCESS_KEY", "replay")
+        .args(["release", "-f", spec.to_str().expect("utf-8")])
+        .run()
+}
+
+/// The deployment reaches production traffic and SUCCESSFUL without its PAUSE hook ever
+/// waiting for fgdeploy (someone answered it): through the real SDK, exit 11, never 0.
+#[test]
+fn replay_a_native_deployment_whose_hook_someone_else_answered_is_a_bypassed_gate() {
+    let app = fgdeploy::sandbox::LoopbackApp::start(200).expect("app");
+    let r = release_answers().answer("DescribeServiceDeployments", 200, &native_sd("IN_PROGRESS", "PRODUCTION_TRAFFIC_SHIFT")).answer(
+        "DescribeServiceDeployments",
+        200,
+        &native_sd("SUCCESSFUL", "CLEAN_UP"),
+    );
+    let out = native_release(&r, &format!("http://127.0.0.1:{}", app.port), true);
+    assert_eq!(out.code, fgdeploy::error::exit::GATE_BYPASSED, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("gate bypassed") && out.stderr.contains("answered outside fgdeploy"), "{}", out.stderr);
+    assert!(r.requests("ContinueServiceDeployment").is_empty(), "fgdeploy never continued it");
+    assert!(app.requests() >= 1, "the checks ran once against production afterwards");
+}
+
+/// SUCCESSFUL, but DescribeServices still shows the old revision: verify fails with the counts.
+#[test]
+fn replay_a_deployment_that_ends_without_the_new_revision_serving_fails_verification() {
+    let r = release_answers().answer("DescribeServiceDeployments", 200, &native_sd("SUCCESSFUL", "CLEAN_UP"));
+    let out = native_release(&r, "http://127.0.0.1:1", false);
+    assert_eq!(out.code, fgdeploy::error::exit::MANUAL_ACTION, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("verification failed") && out.stderr.contains("2 running of 2 desired"), "{}", out.stderr);
+}
+
+/// The release's deployment is the one UpdateService named, resolved through its service
+/// revision; the revisions were read in one batched call.
+#[test]
+fn replay_the_release_follows_the_service_deployment_update_service_named() {
+    let r = release_answers()
+        .answer("DescribeServiceDeployments", 200, &native_sd("SUCCESSFUL", "CLEAN_UP"))
+        .answer("DescribeServices", 200, &steady_service(8))
+        .answer("DescribeServices", 200, &steady_service(9));
+    let out = native_release(&r, "http://127.0.0.1:1", false);
+    assert_eq!(out.code, fgdeploy::error::exit::OK, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains(&format!("(service deployment {SD_ARN})")), "{}", out.stdout);
+    let asked = r.requests("DescribeServiceDeployments");
+    assert!(asked.iter().all(|b| b.contains(SD_ARN)), "only the deployment UpdateService named: {asked:?}");
+    assert!(r.requests("ListServiceDeployments").is_empty(), "no search by time: {:?}", r.requests("ListServiceDeployments"));
+}
+
+/// `--timeout 3s` on a deployment that never ends: StopServiceDeployment(ROLLBACK) is sent at the
+/// deadline (not a poll interval later), and the message names the flag.
+#[test]
+fn replay_a_timeout_ends_at_its_deadline_and_names_the_flag() {
+    let r = release_answers().answer("DescribeServiceDeployments", 200, &native_sd("IN_PROGRESS", "BAKE_TIME")).answer(
+        "StopServiceDeployment",
+        200,
+        &format!(r#"{{"serviceDeploymentArn": "{SD_ARN}"}}"#),
+    );
+    let endpoint = r.start();
+    let (_d, spec) = crate::harness::spec_dir_with(
+        &format!(
+            "{}\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"LINEAR\"\n[rollback]\ntimeout = \"2s\"\n",
+            crate::harness::base_spec("example", "sd-example").replace("desired_count = 4\n", "")
+        ),
+        crate::harness::TEMPLATE,
+    );
+    let out = crate::harness::Test::new()
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "replay")
+        .env("AWS_SECRET_ACCESS_KEY", "replay")
+        .args(["release", "--timeout", "3s", "-f", spec.to_str().expect("utf-8")])
+        .run();
+    assert_eq!(out.code, fgdeploy::error::exit::MANUAL_ACTION, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("did not finish within --timeout"), "{}", out.stdout);
+    let (update, stop) = (r.first_at("UpdateService").expect("update"), r.first_at("StopServiceDeployment").expect("stop"));
+    let took = stop.duration_since(update).as_secs_f64();
+    assert!((2.9..3.6).contains(&took), "StopServiceDeployment {took:.2} s after UpdateService (deadline 3 s)");
 }
