@@ -626,8 +626,13 @@ fn native_sd(status: &str, stage: &str) -> String {
 
 /// The documented answers a release of `sd-example` needs, before the deployment itself.
 fn release_answers() -> Replay {
+    release_answers_for(&steady_service(8))
+}
+
+/// [`release_answers`] for another live service.
+fn release_answers_for(service: &str) -> Replay {
     Replay::default()
-        .answer("DescribeServices", 200, &steady_service(8))
+        .answer("DescribeServices", 200, service)
         .answer("DescribeTaskDefinition", 200, &describe_td(8))
         // ECR API Reference `API_DescribeRepositories`, `API_BatchGetImage` (the tag exists).
         .answer("DescribeRepositories", 200, r#"{"repositories": [{"repositoryName": "web", "repositoryUri": "123456789012.dkr.ecr.us-west-2.amazonaws.com/web", "registryId": "123456789012", "repositoryArn": "arn:aws:ecr:us-west-2:123456789012:repository/web"}]}"#)
@@ -728,4 +733,53 @@ fn replay_a_timeout_ends_at_its_deadline_and_names_the_flag() {
     let (update, stop) = (r.first_at("UpdateService").expect("update"), r.first_at("StopServiceDeployment").expect("stop"));
     let took = stop.duration_since(update).as_secs_f64();
     assert!((2.9..3.6).contains(&took), "StopServiceDeployment {took:.2} s after UpdateService (deadline 3 s)");
+}
+
+/// Source: CodeDeploy API Reference `API_GetDeploymentGroup` / `API_DeploymentGroupInfo`
+/// (`deploymentReadyOption` STOP_DEPLOYMENT: the group waits in Ready for ContinueDeployment).
+const GET_DEPLOYMENT_GROUP: &str = r#"{"deploymentGroupInfo": {"applicationName": "AppECS-example-sd-example", "deploymentGroupName": "DgpECS-example-sd-example",
+ "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce", "computePlatform": "ECS",
+ "deploymentStyle": {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"},
+ "blueGreenDeploymentConfiguration": {"deploymentReadyOption": {"actionOnTimeout": "STOP_DEPLOYMENT", "waitTimeInMinutes": 60},
+   "terminateBlueInstancesOnDeploymentSuccess": {"action": "TERMINATE", "terminationWaitTimeInMinutes": 5}},
+ "autoRollbackConfiguration": {"enabled": true, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]},
+ "ecsServices": [{"serviceName": "sd-example", "clusterName": "example"}],
+ "loadBalancerInfo": {"targetGroupPairInfoList": [{"targetGroups": [{"name": "tg-blue"}, {"name": "tg-green"}],
+   "prodTrafficRoute": {"listenerArns": ["arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/lb/1/prod"]},
+   "testTrafficRoute": {"listenerArns": ["arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/app/lb/1/test"]}}]}}}"#;
+
+/// A CodeDeploy deployment that reaches Succeeded without ever being Ready (as an emulator that
+/// has no Ready phase does, or after "Reroute traffic" in the console): exit 11, never 0.
+#[test]
+fn replay_a_codedeploy_deployment_that_never_was_ready_is_a_bypassed_gate() {
+    let app = fgdeploy::sandbox::LoopbackApp::start(200).expect("app");
+    let mut svc: serde_json::Value = serde_json::from_str(&steady_service(8)).expect("json");
+    svc["services"][0]["deploymentController"] = serde_json::json!({"type": "CODE_DEPLOY"});
+    svc["services"][0]["deployments"] = serde_json::json!([]);
+    let r = release_answers_for(&svc.to_string())
+        .answer("GetDeploymentGroup", 200, GET_DEPLOYMENT_GROUP)
+        .answer("ListDeployments", 200, r#"{"deployments": []}"#)
+        .answer("CreateDeployment", 200, r#"{"deploymentId": "d-A1B2C3D4E"}"#)
+        .answer("GetDeployment", 200, &GET_DEPLOYMENT_READY.replace("\"Ready\"", "\"InProgress\""))
+        .answer("GetDeployment", 200, &GET_DEPLOYMENT_READY.replace("\"Ready\"", "\"Succeeded\""));
+    let endpoint = r.start();
+    let (_d, spec) = crate::harness::spec_dir_with(
+        &format!(
+            "{}\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\napplication = \"AppECS-example-sd-example\"\ndeployment_group = \"DgpECS-example-sd-example\"\ncontainer_port = 8080\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"10s\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\nconsecutive = 1\n",
+            crate::harness::base_spec("example", "sd-example").replace("desired_count = 4\n", ""),
+            app.port
+        ),
+        crate::harness::TEMPLATE,
+    );
+    let out = crate::harness::Test::new()
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "replay")
+        .env("AWS_SECRET_ACCESS_KEY", "replay")
+        .args(["release", "-f", spec.to_str().expect("utf-8")])
+        .run();
+    assert_eq!(out.code, fgdeploy::error::exit::GATE_BYPASSED, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("without being Ready"), "{}", out.stderr);
+    assert!(r.requests("ContinueDeployment").is_empty(), "fgdeploy never continued it");
+    assert!(app.requests() >= 1, "the checks ran once afterwards");
 }
