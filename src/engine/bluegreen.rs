@@ -301,7 +301,7 @@ impl Engine {
                     let why = format!(
                         "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
                     );
-                    return Err(self.gate_bypassed(spec, why, url.as_deref(), &bg.checks, bg.check_budget).await);
+                    return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
                 }
                 "Succeeded" => return Ok(Some(id)),
                 "Failed" | "Stopped" => {
@@ -313,7 +313,7 @@ impl Engine {
                     gate_done = true;
                     let url = b.test_url.clone().unwrap_or_default();
                     self.info(format!("green is up behind the test listener; checking {url}"));
-                    match self.run_checks(&url, &bg.checks, bg.check_budget, "test-listener").await {
+                    match self.run_checks(spec, &url, "test-listener").await {
                         Ok(()) => {
                             if let Err(e) = self
                                 .retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT"))
@@ -351,7 +351,7 @@ impl Engine {
                 && let Some(url) = &b.production_url
             {
                 self.info(format!("{green} % of production traffic on green; checking {url}"));
-                if let Err(e) = self.run_checks(url, &bg.checks, bg.check_budget, "production").await {
+                if let Err(e) = self.run_checks(spec, url, "production").await {
                     let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), &format!("production ({green} %)"), &e)?;
                     return Err(self.stop_and_follow(spec, &id, &why).await);
                 }
@@ -407,18 +407,11 @@ impl Engine {
 
     /// A gated deployment completed without fgdeploy's gate: say so, and run the checks once
     /// against production so the user knows the state the service is in now.
-    pub(super) async fn gate_bypassed(
-        &self,
-        spec: &Spec,
-        reason: String,
-        url: Option<&str>,
-        checks: &[crate::spec::CheckSection],
-        budget: Duration,
-    ) -> Error {
+    pub(super) async fn gate_bypassed(&self, spec: &Spec, reason: String, url: Option<&str>) -> Error {
         self.warn(format!("gate bypassed: {reason}"));
         let checks = match url {
             None => "none (no production or test URL is known; set deploy.blue_green.production_url)".to_string(),
-            Some(url) => match self.run_checks(url, checks, budget, "production (after the bypassed gate)").await {
+            Some(url) => match self.run_checks(spec, url, "production (after the bypassed gate)").await {
                 Ok(()) => format!("passed against {url}"),
                 Err(e) => format!("FAILED against {url}: {e}"),
             },

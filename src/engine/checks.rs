@@ -2,9 +2,9 @@
 //! a per-request timeout and an overall budget.
 
 use super::{Engine, Event};
-use crate::spec::CheckSection;
+use crate::spec::{BlueGreenSection, CheckSection, Spec};
+use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One HTTP answer.
 #[derive(Debug, Clone)]
@@ -14,81 +14,81 @@ pub struct HttpAnswer {
     pub body: String,
 }
 
-/// GET over HTTPS with the system's trust roots. Test listeners usually present the production
-/// certificate for another name than the load balancer's DNS name: the checks then fail with the
-/// TLS error, and `test_url` can name the right host.
-async fn https_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
-    use http_body_util::BodyExt as _;
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| format!("no TLS trust roots: {e}"))?
-        .https_only()
-        .enable_http1()
-        .build();
-    let client: hyper_util::client::legacy::Client<_, http_body_util::Empty<bytes::Bytes>> =
-        hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build(connector);
-    let req = hyper::Request::get(url)
-        .header("user-agent", "fgdeploy-check")
-        .body(http_body_util::Empty::new())
-        .map_err(|e| format!("bad URL {url}: {e}"))?;
-    let fut = async {
-        let resp = client.request(req).await.map_err(|e| format!("request: {e:?}"))?;
-        let status = resp.status().as_u16();
-        let headers = resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string())).collect();
-        let body = resp.into_body().collect().await.map_err(|e| format!("read: {e}"))?.to_bytes();
-        Ok::<_, String>(HttpAnswer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
-    };
-    tokio::time::timeout(timeout, fut).await.map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))?
+/// The HTTP(S) client of the checks: reqwest over rustls (the platform's trust roots, plus the
+/// deployspec's `ca_file`), connections reused across checks and rounds, `HTTP(S)_PROXY` /
+/// `NO_PROXY` honoured. Redirects are not followed: a check sees the redirect's own status (an
+/// ALB health check does the same), so `status = 301` can expect one.
+#[derive(Clone)]
+pub struct Prober {
+    client: reqwest::Client,
 }
 
-/// GET `url`: HTTP/1.1 over TCP (`Connection: close`), or HTTPS.
-pub async fn http_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
-    if url.starts_with("https://") {
-        return https_get(url, timeout).await;
+impl Prober {
+    /// `ca_pem`: extra trusted roots in PEM (a self-signed test listener's CA).
+    pub fn new(ca_pem: Option<&[u8]>) -> Result<Prober, String> {
+        let base = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).user_agent("fgdeploy-check");
+        let client = match ca_pem {
+            None => base().build(),
+            Some(pem) => {
+                let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("the CA file is not PEM certificates: {e}"))?;
+                // Merge with the platform's roots; a verifier that cannot merge trusts the CA alone.
+                base().tls_certs_merge(certs.clone()).build().or_else(|_| base().tls_certs_only(certs).build())
+            }
+        };
+        client.map(|client| Prober { client }).map_err(|e| format!("cannot build the HTTP client: {}", chain(&e)))
     }
-    let rest = url.strip_prefix("http://").ok_or_else(|| format!("{url} is not an http:// or https:// URL"))?;
-    let (hostport, path) = match rest.find('/') {
-        Some(i) => (&rest[..i], &rest[i..]),
-        None => (rest, "/"),
-    };
-    let addr = if hostport.contains(':') { hostport.to_string() } else { format!("{hostport}:80") };
-    let fut = async {
-        let mut s = tokio::net::TcpStream::connect(&addr).await.map_err(|e| format!("connect {addr}: {e}"))?;
-        let req =
-            format!("GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: fgdeploy-check\r\nAccept: */*\r\nConnection: close\r\n\r\n");
-        s.write_all(req.as_bytes()).await.map_err(|e| format!("send: {e}"))?;
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf).await.map_err(|e| format!("read: {e}"))?;
-        Ok::<_, String>(buf)
-    };
-    let raw =
-        tokio::time::timeout(timeout, fut).await.map_err(|_| format!("no answer within {}", humantime::format_duration(timeout)))??;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| "malformed HTTP answer".to_string())?;
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| "no HTTP status line".to_string())?;
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())).collect();
-    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
-    Ok(HttpAnswer { status, headers, body })
-}
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 || rest.len() < n {
-            break;
+    /// GET `url` with `headers` (a `Host` header overrides the URL's host, for ALB host-based
+    /// rules), within `timeout` for the whole answer, body included.
+    pub async fn get(&self, url: &str, headers: &BTreeMap<String, String>, timeout: Duration) -> Result<HttpAnswer, String> {
+        if !url.starts_with("http://") && !url.starts_with("https://") {
+            return Err(format!("{url} is not an http:// or https:// URL"));
         }
-        out.push_str(&rest[..n]);
-        s = rest[n..].trim_start_matches("\r\n");
+        let mut req = self.client.get(url).timeout(timeout);
+        for (k, v) in headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        let too_slow = || format!("no complete answer within {}", humantime::format_duration(timeout));
+        let resp = req.send().await.map_err(|e| if e.is_timeout() { too_slow() } else { format!("request: {}", chain(&e)) })?;
+        let status = resp.status().as_u16();
+        let headers =
+            resp.headers().iter().map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect();
+        let body = resp.bytes().await.map_err(|e| if e.is_timeout() { too_slow() } else { format!("read: {}", chain(&e)) })?;
+        Ok(HttpAnswer { status, headers, body: String::from_utf8_lossy(&body).into_owned() })
     }
-    out
+}
+
+/// An error with its causes: reqwest's own text ("error sending request") says little alone.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        cur = c.source();
+    }
+    parts.join(": ")
+}
+
+/// GET `url` once with a fresh client (no extra roots, no headers).
+#[cfg(test)]
+async fn http_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
+    Prober::new(None)?.get(url, &BTreeMap::new(), timeout).await
+}
+
+/// The checks' client for a deployspec: with `deploy.blue_green.ca_file` (relative to the
+/// deployspec's folder) trusted as well.
+pub fn prober_for(spec: &Spec, bg: &BlueGreenSection) -> Result<Prober, String> {
+    match &bg.ca_file {
+        None => Prober::new(None),
+        Some(f) => {
+            let path = spec.path.parent().unwrap_or(std::path::Path::new(".")).join(f);
+            let pem = std::fs::read(&path).map_err(|e| format!("cannot read deploy.blue_green.ca_file {}: {e}", path.display()))?;
+            Prober::new(Some(&pem))
+        }
+    }
 }
 
 /// Whether one answer passes one check; the reason when not.
@@ -115,10 +115,13 @@ pub fn judge(c: &CheckSection, a: &HttpAnswer) -> Result<(), String> {
 impl Engine {
     /// Run every check against `base` until each has passed `consecutive` times in a row, or the
     /// budget runs out. Ok, or Err with the last failure.
-    pub(super) async fn run_checks(&self, base: &str, checks: &[CheckSection], budget: Duration, what: &str) -> Result<(), String> {
+    pub(super) async fn run_checks(&self, spec: &Spec, base: &str, what: &str) -> Result<(), String> {
+        let Some(bg) = spec.file.deploy.blue_green.as_ref() else { return Ok(()) };
+        let (checks, budget) = (&bg.checks, bg.check_budget);
         if checks.is_empty() {
             return Ok(());
         }
+        let prober = prober_for(spec, bg)?;
         let base = base.trim_end_matches('/');
         let deadline = self.ports.clock.now() + budget.as_secs_f64();
         let mut streak = vec![0u32; checks.len()];
@@ -129,7 +132,7 @@ impl Engine {
                     continue;
                 }
                 let url = format!("{base}{}", c.path);
-                match http_get(&url, c.timeout).await.and_then(|a| judge(c, &a)) {
+                match prober.get(&url, &c.headers, c.timeout).await.and_then(|a| judge(c, &a)) {
                     Ok(()) => streak[i] += 1,
                     Err(e) => {
                         if streak[i] > 0 || last_error != e {
@@ -172,6 +175,7 @@ mod tests {
             consecutive: 1,
             header: Some("content-type: text/plain".into()),
             timeout: Duration::from_secs(1),
+            headers: BTreeMap::new(),
         }
     }
 
@@ -191,6 +195,5 @@ mod tests {
         assert!(judge(&check(), &HttpAnswer { status: 503, ..a.clone() }).unwrap_err().contains("503"));
         assert!(judge(&check(), &HttpAnswer { body: "bad".into(), ..a.clone() }).unwrap_err().contains("lacks"));
         assert!(judge(&check(), &HttpAnswer { headers: vec![], ..a }).unwrap_err().contains("header"));
-        assert_eq!(dechunk("2\r\nok\r\n3\r\n!!!\r\n0\r\n\r\n"), "ok!!!");
     }
 }

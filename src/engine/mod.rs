@@ -2,7 +2,7 @@
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
 mod bluegreen;
-mod checks;
+pub mod checks;
 mod fleet;
 mod init;
 mod native;

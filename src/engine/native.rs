@@ -199,7 +199,7 @@ impl Engine {
                     handled.push(h.hook_id.clone());
                     let url = n.test_url.clone().unwrap_or_default();
                     self.info(format!("paused at {stage}: checking the test traffic at {url}"));
-                    let action = match self.run_checks(&url, &bg.checks, bg.check_budget, "test-traffic").await {
+                    let action = match self.run_checks(spec, &url, "test-traffic").await {
                         Ok(()) => "CONTINUE",
                         Err(e) => {
                             our_reason = Some(self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?);
@@ -249,7 +249,7 @@ impl Engine {
                             "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
                         );
                         let url = bg.production_url.clone().or_else(|| n.test_url.clone());
-                        return Err(self.gate_bypassed(spec, why, url.as_deref(), &bg.checks, bg.check_budget).await);
+                        return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
                     }
                     "SUCCESSFUL" => return Ok(true),
                     "ROLLBACK_SUCCESSFUL" => {

@@ -249,6 +249,10 @@ pub struct BlueGreenSection {
     /// How long the checks may take in all before the release is rolled back.
     #[serde(default = "default_check_budget", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub check_budget: Duration,
+    /// A PEM file of extra trusted CA certificates for HTTPS checks (a test listener with a
+    /// private CA), relative to the deployspec's folder.
+    #[serde(default)]
+    pub ca_file: Option<String>,
     /// Also run the checks against the production listener after every traffic step.
     #[serde(default)]
     pub production_checks: bool,
@@ -326,9 +330,12 @@ pub struct CheckSection {
     /// A response header that must be present, `name` or `name: value-substring`.
     #[serde(default)]
     pub header: Option<String>,
-    /// Per-request timeout.
+    /// Per-request timeout (the whole answer, body included).
     #[serde(default = "default_check_timeout", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub timeout: Duration,
+    /// Request headers, e.g. { Host = "api.example.com" } for an ALB host-based rule.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 fn default_check_timeout() -> Duration {

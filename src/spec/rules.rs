@@ -90,7 +90,10 @@ pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
             "strategy \"blue-green\" needs a [deploy.blue_green] section",
             "add [deploy.blue_green] with at least container_port",
         ),
-        (Strategy::BlueGreen, Some(bg)) => blue_green(bg, &mut p),
+        (Strategy::BlueGreen, Some(bg)) => {
+            blue_green(bg, &mut p);
+            ca_file(path, bg, &mut p);
+        }
         _ => {}
     }
     if f.task_definition.keep_revisions == Some(0) {
@@ -247,6 +250,34 @@ fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
         {
             p.at(at("header"), format!("{h:?} names no header"), "write `name` or `name: value`");
         }
+        for (k, v) in &c.headers {
+            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(v).is_err() {
+                p.at(
+                    at(&format!("headers.{k}")),
+                    format!("{k:?}: {v:?} is not a valid HTTP header"),
+                    "use a token name and a value without control characters",
+                );
+            }
+        }
+    }
+}
+
+/// `ca_file` must be readable PEM certificates, found now rather than during the checks.
+fn ca_file(path: &Path, bg: &BlueGreenSection, p: &mut Problems) {
+    let Some(f) = &bg.ca_file else { return };
+    let file = path.parent().unwrap_or(Path::new(".")).join(f);
+    match std::fs::read(&file) {
+        Err(e) => p.at(
+            "deploy.blue_green.ca_file",
+            format!("cannot read {}: {e}", file.display()),
+            "give a PEM file, relative to the deployspec's folder",
+        ),
+        Ok(pem) if reqwest::Certificate::from_pem_bundle(&pem).map_or(true, |c| c.is_empty()) => p.at(
+            "deploy.blue_green.ca_file",
+            format!("{} holds no PEM certificate", file.display()),
+            "give the CA certificate in PEM (-----BEGIN CERTIFICATE-----)",
+        ),
+        Ok(_) => {}
     }
 }
 

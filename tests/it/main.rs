@@ -2,6 +2,7 @@
 //! the moto wire tests, as modules.
 
 mod bad_inputs;
+mod checks;
 mod docs;
 mod engine;
 mod faults;
