@@ -606,16 +606,17 @@ next: fgdeploy plan -f {}",
             let paths = expand_files(&a.files)?;
             let c = ctx(cli);
             if paths.len() > 1 {
-                // Several services: one status each, read through one client.
+                // Several services: one status each, read through one client per region.
                 let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
                 let ports = fleet_ports(&specs, &a.target).await?;
                 let mut reports = Vec::new();
-                for spec in &specs {
-                    reports.push(crate::engine::status(spec, &ports).await?);
+                for (i, spec) in specs.iter().enumerate() {
+                    reports.push(crate::engine::status(spec, ports.for_spec(i)).await?);
                 }
                 c.renderer.finish();
                 if cli.output == Output::Json {
-                    println!("{}", serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": ports.calls.total()}));
+                    let total: u64 = ports.calls().values().sum();
+                    println!("{}", serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total}));
                 } else {
                     let texts: Vec<String> = reports.iter().map(render::status_text).collect();
                     println!("{}", texts.join("\n\n"));
@@ -703,14 +704,22 @@ struct FleetRun<'a> {
     summary_file: Option<&'a std::path::Path>,
 }
 
-/// One set of ports for several services: the sandbox seeded with all of them, or one AWS client
-/// (the region of the first deployspec that names one).
-async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<Ports, Error> {
+/// The ports of several services: the sandbox seeded with all of them, or one AWS client per
+/// region the deployspecs name (a deployspec without `service.region` uses the AWS config's).
+async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<crate::engine::FleetPorts, Error> {
     if target.sandbox {
-        return Ok(sandbox::fleet_world_for(specs, target.scenario)?.ports());
+        return Ok(crate::engine::FleetPorts::shared(&sandbox::fleet_world_for(specs, target.scenario)?.ports(), specs.len()));
     }
-    let region = specs.iter().find_map(|s| s.file.service.region.clone());
-    crate::aws::connect(region.as_deref()).await
+    let mut clients: std::collections::BTreeMap<Option<String>, Ports> = Default::default();
+    let mut by_spec = Vec::new();
+    for s in specs {
+        let region = s.file.service.region.clone();
+        if !clients.contains_key(&region) {
+            clients.insert(region.clone(), crate::aws::connect(region.as_deref()).await?);
+        }
+        by_spec.push(clients[&region].clone());
+    }
+    Ok(crate::engine::FleetPorts::per_spec(by_spec))
 }
 
 /// Several deployspecs: one fleet release (or plan), one summary.
@@ -725,7 +734,7 @@ async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Er
     // A planned fleet in JSON is one document, like `plan --output json`: the plans are collected.
     let plans = Arc::new(PlanCollector::default());
     let sink: Arc<dyn crate::engine::EventSink> = if a.opts.dry_run && c.style == Style::Json { plans.clone() } else { c.renderer.clone() };
-    let report = crate::engine::release_fleet(&ports, sink, &interrupt, &specs, &a.opts, a.parallel, a.policy).await;
+    let report = crate::engine::release_fleet_in(&ports, sink, &interrupt, &specs, &a.opts, (a.parallel, a.policy)).await;
     c.renderer.finish();
     let report = report?;
     let doc = if a.opts.dry_run && c.style == Style::Json {

@@ -72,6 +72,10 @@ impl CallCounter {
     pub fn count(&self, op: &str) -> u64 {
         self.snapshot().get(op).copied().unwrap_or(0)
     }
+    /// Whether both count into the same table (clones of one counter).
+    pub fn same(&self, other: &CallCounter) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

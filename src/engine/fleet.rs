@@ -134,6 +134,47 @@ fn outcome_of(spec: &Spec, r: &Result<super::ReleaseReport, Error>, dry_run: boo
     }
 }
 
+/// The ports of each service of a fleet: one AWS client per region (a fleet may span regions),
+/// or one simulated account for all.
+#[derive(Clone)]
+pub struct FleetPorts {
+    by_spec: Vec<Ports>,
+}
+
+impl FleetPorts {
+    /// The same ports for `n` services.
+    pub fn shared(ports: &Ports, n: usize) -> FleetPorts {
+        FleetPorts { by_spec: vec![ports.clone(); n.max(1)] }
+    }
+    /// One entry per service, in the order of the specs.
+    pub fn per_spec(by_spec: Vec<Ports>) -> FleetPorts {
+        FleetPorts { by_spec }
+    }
+    /// The ports of the `i`-th service.
+    pub fn for_spec(&self, i: usize) -> &Ports {
+        &self.by_spec[i.min(self.by_spec.len() - 1)]
+    }
+    fn get(&self, i: usize) -> &Ports {
+        self.for_spec(i)
+    }
+    /// Every call of every client (each counter once).
+    pub fn calls(&self) -> BTreeMap<String, u64> {
+        let mut seen: Vec<&crate::ports::CallCounter> = Vec::new();
+        let mut all = BTreeMap::new();
+        for p in &self.by_spec {
+            if seen.iter().any(|c| c.same(&p.calls)) {
+                continue;
+            }
+            seen.push(&p.calls);
+            for (op, n) in p.calls.snapshot() {
+                *all.entry(op).or_insert(0) += n;
+            }
+        }
+        all
+    }
+}
+
+/// A fleet on one set of ports (one region, or the simulator).
 pub async fn release_fleet(
     ports: &Ports,
     sink: Arc<dyn EventSink>,
@@ -143,6 +184,19 @@ pub async fn release_fleet(
     parallel: usize,
     policy: FleetPolicy,
 ) -> Result<FleetReport, Error> {
+    release_fleet_in(&FleetPorts::shared(ports, specs.len()), sink, interrupt, specs, opts, (parallel, policy)).await
+}
+
+/// A fleet whose services may live in different regions: each service's calls go to its own.
+pub async fn release_fleet_in(
+    fleet: &FleetPorts,
+    sink: Arc<dyn EventSink>,
+    interrupt: &Interrupt,
+    specs: &[Spec],
+    opts: &ReleaseOptions,
+    (parallel, policy): (usize, FleetPolicy),
+) -> Result<FleetReport, Error> {
+    let ports = fleet.get(0);
     let t0 = ports.clock.now();
     let order = order(specs)?;
     let mut outcomes: Vec<Option<FleetOutcome>> = vec![None; specs.len()];
@@ -162,7 +216,7 @@ pub async fn release_fleet(
             });
             continue;
         }
-        let mut engine = Engine::new(ports.clone(), sink.clone(), interrupt.clone());
+        let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), interrupt.clone());
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
         match engine.prepare(spec, opts, &mut stages).await {
@@ -200,7 +254,7 @@ pub async fn release_fleet(
         if policy == FleetPolicy::FailFast {
             spec.file.rollback.on_interrupt = OnInterrupt::Rollback;
         }
-        let (ports, sink, opts, sem) = (ports.clone(), sink.clone(), opts.clone(), semaphore.clone());
+        let (ports, sink, opts, sem) = (fleet.get(i).clone(), sink.clone(), opts.clone(), semaphore.clone());
         let mine = Interrupt::default();
         let (outer, all) = (interrupt.clone(), stop_all.clone());
         // A shared virtual clock advances only when every participant sleeps: a service waiting
@@ -268,7 +322,7 @@ pub async fn release_fleet(
         for (i, o) in outcomes.iter_mut().enumerate() {
             let Some(o) = o else { continue };
             if o.exit_code == exit::OK && o.outcome == "deployed" {
-                let mut engine = Engine::new(ports.clone(), sink.clone(), Interrupt::default());
+                let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), Interrupt::default());
                 let to = previous.get(&i).cloned();
                 match engine.rollback_command(&specs[i], &super::RollbackOptions { to: to.clone(), ..Default::default() }).await {
                     Ok(_) => {
@@ -290,8 +344,8 @@ pub async fn release_fleet(
     let exit_code = outcomes.iter().map(|o| o.exit_code).max_by_key(|c| severity(*c)).unwrap_or(exit::OK);
     Ok(FleetReport {
         exit_code,
-        api_calls: ports.calls.snapshot(),
-        api_calls_total: ports.calls.total(),
+        api_calls_total: fleet.calls().values().sum(),
+        api_calls: fleet.calls(),
         secs: ports.clock.now() - t0,
         outcomes,
     })

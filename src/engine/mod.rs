@@ -16,7 +16,7 @@ mod rolling;
 mod status;
 
 pub use bluegreen::{appspec, sha256_hex};
-pub use fleet::{FleetOutcome, FleetPolicy, FleetReport, release_fleet};
+pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};

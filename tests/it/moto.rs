@@ -717,3 +717,38 @@ async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
     assert_eq!(d.status, "Created");
     assert_eq!(ports.codedeploy.active_deployments(&app, &group).await.expect("ListDeployments"), [id]);
 }
+
+/// A fleet whose deployspecs name two regions talks to each region: every service is found in
+/// its own (moto keeps one account state per region), and one status lists both.
+#[tokio::test]
+async fn a_fleet_across_regions_uses_one_client_per_region() {
+    let Some(m) = moto().await else { return };
+    let mut paths = Vec::new();
+    let mut dirs = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let (dir, path) = moto_spec();
+        let text = std::fs::read_to_string(&path).expect("spec").replacen("[service]\n", &format!("[service]\nregion = \"{region}\"\n"), 1);
+        std::fs::write(&path, text).expect("write");
+        let spec = Spec::load(&path, None).expect("spec");
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&m.endpoint)
+            .region(Region::new(region))
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new("testing", "testing", None, None, "tests"))
+            .load()
+            .await;
+        Moto { endpoint: m.endpoint.clone(), conf }.service_for(&spec, "v1", &["v1", "v2"]).await;
+        paths.push(path.display().to_string());
+        dirs.push(dir);
+    }
+    let out = m.cli().args(["status", "-f", &paths[0], "-f", &paths[1], "--output", "json"]).status(exit::OK);
+    let doc = out.events().into_iter().find(|e| e["event"] == "status").expect("status document");
+    let arns: Vec<String> = doc["statuses"]
+        .as_array()
+        .expect("statuses")
+        .iter()
+        .map(|s| s["service"]["arn"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(arns[0].contains(":us-east-1:") && arns[1].contains(":eu-west-1:"), "{arns:?}");
+    // And a fleet plan reads each service in its region.
+    m.cli().args(["plan", "-f", &paths[0], "-f", &paths[1]]).status(exit::CHANGES);
+}
