@@ -68,6 +68,79 @@ impl aws_sdk_ecs::config::Intercept for RetryCounter {
     }
 }
 
+/// Keeps the raw JSON body of a response (DescribeTaskDefinition), to see fields the SDK's types
+/// do not have.
+#[derive(Debug, Clone, Default)]
+struct RawBody(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
+
+/// DescribeTaskDefinition fields that describe the registration, not the definition.
+const READ_ONLY_TASK_DEFINITION_FIELDS: &[&str] = &[
+    "taskDefinitionArn",
+    "revision",
+    "status",
+    "requiresAttributes",
+    "compatibilities",
+    "registeredAt",
+    "deregisteredAt",
+    "registeredBy",
+    "deleteRequestedAt",
+];
+
+impl RawBody {
+    /// The first field path of the raw `taskDefinition` with a value that `carried` lacks.
+    fn uncarried(&self, carried: &TaskDefinition) -> Option<String> {
+        let bytes = self.0.lock().ok()?.clone()?;
+        let raw: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let mut raw_td = raw.get("taskDefinition")?.clone();
+        for f in READ_ONLY_TASK_DEFINITION_FIELDS {
+            raw_td.as_object_mut()?.remove(*f);
+        }
+        let ours = serde_json::to_value(carried).ok()?;
+        let (mut want, mut have) = (Vec::new(), Vec::new());
+        meaningful_paths(&raw_td, "", &mut want);
+        meaningful_paths(&ours, "", &mut have);
+        want.into_iter().find(|p| !have.contains(p) && p != "tags" && !p.starts_with("tags."))
+    }
+}
+
+/// Paths of values that carry something (not null, empty, false, 0 or "").
+fn meaningful_paths(v: &serde_json::Value, prefix: &str, out: &mut Vec<String>) {
+    use serde_json::Value::*;
+    match v {
+        Object(m) => {
+            for (k, x) in m {
+                meaningful_paths(x, &if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") }, out);
+            }
+        }
+        Array(a) => a.iter().for_each(|x| meaningful_paths(x, &format!("{prefix}[]"), out)),
+        Null | Bool(false) => {}
+        String(s) if s.is_empty() => {}
+        Number(n) if n.as_f64() == Some(0.0) => {}
+        _ => {
+            if !out.iter().any(|p| p == prefix) {
+                out.push(prefix.to_string());
+            }
+        }
+    }
+}
+
+impl aws_sdk_ecs::config::Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "fgdeploy-raw-body"
+    }
+    fn read_after_deserialization(
+        &self,
+        ctx: &aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _rc: &aws_sdk_ecs::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_ecs::config::ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if let (Some(bytes), Ok(mut slot)) = (ctx.response().body().bytes(), self.0.lock()) {
+            *slot = Some(bytes.to_vec());
+        }
+        Ok(())
+    }
+}
+
 impl Aws {
     /// Every client over one SDK config, a fresh call counter and client-side budget.
     pub fn new(conf: &aws_config::SdkConfig) -> Aws {
@@ -398,15 +471,31 @@ impl Ecs for Aws {
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
         let op = "ecs:DescribeTaskDefinition";
         self.gate(op).await;
+        let raw = RawBody::default();
         let out = self
             .ecs
             .describe_task_definition()
             .task_definition(td)
             .include(t::TaskDefinitionField::Tags)
+            .customize()
+            .interceptor(raw.clone())
             .send()
             .await
             .map_err(|e| map_err(op, e))?;
-        td_from(out.task_definition(), out.tags(), op)
+        let reg = td_from(out.task_definition(), out.tags(), op)?;
+        // A field newer than this SDK (or one the mapping misses) would be dropped silently: a
+        // plan would show "no changes" and a release would register the revision without it.
+        if let Some(field) = raw.uncarried(&reg.definition) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "UnsupportedField".into(),
+                message: format!(
+                    "revision {} has `{field}`, which this fgdeploy cannot carry; releasing it would drop the field. Upgrade fgdeploy, or change that revision by other means",
+                    reg.arn
+                ),
+            });
+        }
+        Ok(reg)
     }
 
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition> {

@@ -783,3 +783,18 @@ fn replay_a_codedeploy_deployment_that_never_was_ready_is_a_bypassed_gate() {
     assert!(r.requests("ContinueDeployment").is_empty(), "fgdeploy never continued it");
     assert!(app.requests() >= 1, "the checks ran once afterwards");
 }
+
+/// A live revision with a field this build cannot carry (newer than the SDK) is refused, never
+/// read without it: `plan` would show no change and a release would drop it.
+#[tokio::test]
+async fn a_revision_with_a_field_fgdeploy_cannot_carry_is_refused_not_dropped() {
+    let mut td: serde_json::Value = serde_json::from_str(&describe_td(8)).expect("json");
+    td["taskDefinition"]["trustedExecutionConfiguration"] = serde_json::json!({"type": "SEV_SNP"});
+    let r = Replay::default().answer("DescribeTaskDefinition", 200, &td.to_string());
+    let e = r.ports().await.ecs.describe_task_definition("sd-example:8").await.expect_err("refused");
+    let text = e.to_string();
+    assert!(text.contains("trustedExecutionConfiguration") && text.contains("cannot carry"), "{text}");
+    // The documented example itself carries through.
+    let r = Replay::default().answer("DescribeTaskDefinition", 200, &describe_td(8));
+    r.ports().await.ecs.describe_task_definition("sd-example:8").await.expect("every field carried");
+}
