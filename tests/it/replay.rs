@@ -642,6 +642,15 @@ fn release_answers_for(service: &str) -> Replay {
         .answer("DescribeServiceRevisions", 200, &describe_revisions())
 }
 
+/// The CLI, talking to the replay server at `endpoint` with fake credentials.
+fn on_replay(endpoint: &str) -> crate::harness::Test {
+    crate::harness::Test::new()
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", "us-west-2")
+        .env("AWS_ACCESS_KEY_ID", "replay")
+        .env("AWS_SECRET_ACCESS_KEY", "replay")
+}
+
 /// `fgdeploy release` of a blue/green (ECS-native) deployspec against `r`, real clock.
 fn native_release(r: &Replay, test_url: &str, checks: bool) -> crate::harness::Output {
     let endpoint = r.start();
@@ -653,13 +662,7 @@ fn native_release(r: &Replay, test_url: &str, checks: bool) -> crate::harness::O
         ),
         crate::harness::TEMPLATE,
     );
-    crate::harness::Test::new()
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "replay")
-        .env("AWS_SECRET_ACCESS_KEY", "replay")
-        .args(["release", "-f", spec.to_str().expect("utf-8")])
-        .run()
+    on_replay(&endpoint).args(["release", "-f", spec.to_str().expect("utf-8")]).run()
 }
 
 /// The deployment reaches production traffic and SUCCESSFUL without its PAUSE hook ever
@@ -721,13 +724,7 @@ fn replay_a_timeout_ends_at_its_deadline_and_names_the_flag() {
         ),
         crate::harness::TEMPLATE,
     );
-    let out = crate::harness::Test::new()
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "replay")
-        .env("AWS_SECRET_ACCESS_KEY", "replay")
-        .args(["release", "--timeout", "3s", "-f", spec.to_str().expect("utf-8")])
-        .run();
+    let out = on_replay(&endpoint).args(["release", "--timeout", "3s", "-f", spec.to_str().expect("utf-8")]).run();
     assert_eq!(out.code, fgdeploy::error::exit::MANUAL_ACTION, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stdout.contains("did not finish within --timeout"), "{}", out.stdout);
     let (update, stop) = (r.first_at("UpdateService").expect("update"), r.first_at("StopServiceDeployment").expect("stop"));
@@ -771,13 +768,7 @@ fn replay_a_codedeploy_deployment_that_never_was_ready_is_a_bypassed_gate() {
         ),
         crate::harness::TEMPLATE,
     );
-    let out = crate::harness::Test::new()
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .env("AWS_REGION", "us-west-2")
-        .env("AWS_ACCESS_KEY_ID", "replay")
-        .env("AWS_SECRET_ACCESS_KEY", "replay")
-        .args(["release", "-f", spec.to_str().expect("utf-8")])
-        .run();
+    let out = on_replay(&endpoint).args(["release", "-f", spec.to_str().expect("utf-8")]).run();
     assert_eq!(out.code, fgdeploy::error::exit::GATE_BYPASSED, "{}\n{}", out.stdout, out.stderr);
     assert!(out.stderr.contains("without being Ready"), "{}", out.stderr);
     assert!(r.requests("ContinueDeployment").is_empty(), "fgdeploy never continued it");
