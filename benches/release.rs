@@ -25,7 +25,7 @@
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::ports::{Ports, UpdateService};
 use fgdeploy::sandbox::{LoopbackApp, seed_deployment_group, seeded};
-use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::sim::{Faults, Noise, Sim};
 use fgdeploy::spec::Spec;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -165,6 +165,34 @@ async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
 
 /// A reference poller: registers and starts the deployment as any tool would, then polls.
 async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64, cli: bool) -> Row {
+    reference_run_phased(spec, s, app, (every as f64, every as f64), if cli { Poller::ServicesStable } else { Poller::Ecspresso }).await
+}
+
+/// How a reference tool decides that a rolling deployment ended.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Poller {
+    /// DescribeServices + DescribeServiceDeployments until the service deployment is terminal.
+    Ecspresso,
+    /// `services-stable`: one deployment, running == desired.
+    ServicesStable,
+    /// DescribeServices alone, until the PRIMARY deployment's rolloutState is terminal.
+    DescribeServicesOnly,
+}
+
+impl Poller {
+    fn name(self, every: f64) -> String {
+        match self {
+            Poller::Ecspresso => format!("ecspresso-like {every:.0}s"),
+            Poller::ServicesStable => format!("aws-cli-like {every:.0}s"),
+            Poller::DescribeServicesOnly => format!("DescribeServices {every:.0}s"),
+        }
+    }
+}
+
+/// A reference poller whose first look comes `phase` seconds after the start call, then every
+/// `every` seconds (a random phase neither flatters nor punishes it by luck).
+async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (every, phase): (f64, f64), kind: Poller) -> Row {
+    let cli = kind == Poller::ServicesStable;
     let sim = world(spec, s, app);
     let ports: Ports = sim.ports();
     let td = spec.render_task_definition("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2").expect("td");
@@ -188,8 +216,8 @@ async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64,
             )
             .await
             .expect("create");
-        for _ in 0..2000 {
-            ports.clock.sleep(Duration::from_secs(every)).await;
+        for k in 0..2000 {
+            ports.clock.sleep(Duration::from_secs_f64(if k == 0 { phase } else { every })).await;
             let d = ports.codedeploy.deployment(&id).await.expect("get");
             if d.status == "Ready" {
                 // These tools have no test gate of their own: continue at once.
@@ -216,10 +244,18 @@ async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64,
             .await
             .expect("update");
         let sd = svc.current_service_deployment.clone();
-        for _ in 0..2000 {
-            ports.clock.sleep(Duration::from_secs(every)).await;
+        for k in 0..2000 {
+            ports.clock.sleep(Duration::from_secs_f64(if k == 0 { phase } else { every })).await;
             let svc = ports.ecs.describe_service("demo", "web").await.expect("describe").expect("svc");
-            if cli {
+            if kind == Poller::DescribeServicesOnly {
+                if let Some(p) = svc.primary()
+                    && matches!(p.rollout_state.as_deref(), Some("COMPLETED") | Some("FAILED"))
+                {
+                    outcome = p.rollout_state.clone().unwrap_or_default();
+                    reaction = Some(ports.clock.now());
+                    break;
+                }
+            } else if cli {
                 if svc.deployments.len() == 1 && svc.running_count == svc.desired_count {
                     // services-stable: "stable" even when ECS rolled back to the old revision.
                     outcome = if svc.task_definition == reg.arn { "stable (new)".into() } else { "stable (old revision!)".into() };
@@ -243,7 +279,7 @@ async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64,
     let rollout = reaction.unwrap_or(start) - start;
     Row {
         scenario: s.name.into(),
-        tool: if cli { format!("aws-cli-like {every}s") } else { format!("ecspresso-like {every}s") },
+        tool: kind.name(every),
         outcome,
         latency_s: term.zip(reaction).map(|((t, _), r)| (r - t).max(0.0)),
         calls,
@@ -254,6 +290,97 @@ async fn reference_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, every: u64,
         cpu_ms: None,
         peak_rss_mb: None,
     }
+}
+
+/// A seeded draw in [0, 1) for the bench's own choices (SplitMix64, as the simulator's).
+fn draw(seed: u64, k: u64) -> f64 {
+    let mut z = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).wrapping_add(k.wrapping_mul(0xBF58_476D_1CE4_E5B9));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// The noise cases: what varies, as a function of the seed.
+fn noise_cases() -> Vec<(&'static str, fn(u64) -> Noise)> {
+    vec![
+        ("per-task ±10 %", |seed| Noise { seed, per_task: 0.1, ..Noise::default() }),
+        ("per-task ±30 %", |seed| Noise { seed, per_task: 0.3, ..Noise::default() }),
+        ("per-task ±60 %", |seed| Noise { seed, per_task: 0.6, ..Noise::default() }),
+        ("slower ×2", |seed| Noise { seed, per_task: 0.1, pace: 2.0, ..Noise::default() }),
+        ("faster ×2", |seed| Noise { seed, per_task: 0.1, pace: 0.5, ..Noise::default() }),
+        ("bimodal pulls", |seed| Noise { seed, per_task: 0.1, slow_pull_fraction: 0.25, slow_pull_factor: 3.0, ..Noise::default() }),
+        ("no history", |seed| Noise { seed, per_task: 0.3, no_history: true, ..Noise::default() }),
+        ("realistic mix", |seed| Noise {
+            seed,
+            per_task: 0.3,
+            pace: 0.7 + 0.6 * draw(seed, 1),
+            history_pace: 0.7 + 0.6 * draw(seed, 2),
+            ..Noise::default()
+        }),
+    ]
+}
+
+#[derive(Debug, Default, serde::Serialize)]
+struct Summary {
+    case: String,
+    tool: String,
+    runs: usize,
+    mean_s: f64,
+    p90_s: f64,
+    max_s: f64,
+    mean_watch_calls: f64,
+}
+
+fn summarize(case: &str, tool: &str, rows: &[Row]) -> Summary {
+    let mut l: Vec<f64> = rows.iter().filter_map(|r| r.latency_s).collect();
+    l.sort_by(f64::total_cmp);
+    let n = l.len().max(1) as f64;
+    Summary {
+        case: case.into(),
+        tool: tool.into(),
+        runs: rows.len(),
+        mean_s: l.iter().sum::<f64>() / n,
+        p90_s: l.get(((l.len() as f64 * 0.9).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN),
+        max_s: l.last().copied().unwrap_or(f64::NAN),
+        mean_watch_calls: rows.iter().map(|r| r.watch_calls as f64).sum::<f64>() / rows.len().max(1) as f64,
+    }
+}
+
+/// Every noise case × seeds × tools, on a 10-task rolling release: mean / p90 / max detection
+/// latency and mean watch calls per tool. Reference pollers start at a seeded random phase.
+async fn noise_table(app: &LoopbackApp, seeds: u64) -> Vec<Summary> {
+    let mut out = Vec::new();
+    for (case, noise) in noise_cases() {
+        let mut by_tool: BTreeMap<String, Vec<Row>> = BTreeMap::new();
+        for seed in 1..=seeds {
+            let faults = Faults { noise: Some(noise(seed)), ..Faults::default() };
+            let s = Scenario { name: "noise", desired: 10, faults, blue_green: false, slower: 1.0 };
+            let dir = tempfile::tempdir().expect("dir");
+            let spec = spec_for(dir.path(), &s);
+            let r = fgdeploy_run(&spec, &s, app).await;
+            if std::env::var_os("FGDEPLOY_BENCH_DEBUG").is_some() {
+                eprintln!("{case} seed {seed}: latency {:?} watch {} {:?}", r.latency_s, r.watch_calls, r.by_op);
+            }
+            by_tool.entry(r.tool.clone()).or_default().push(r);
+            for (k, (every, kind)) in
+                [(10.0, Poller::Ecspresso), (15.0, Poller::ServicesStable), (5.0, Poller::DescribeServicesOnly)].into_iter().enumerate()
+            {
+                let phase = every * draw(seed, 10 + k as u64).max(0.01);
+                let r = reference_run_phased(&spec, &s, app, (every, phase), kind).await;
+                by_tool.entry(r.tool.clone()).or_default().push(r);
+            }
+        }
+        for (tool, rows) in &by_tool {
+            out.push(summarize(case, tool, rows));
+        }
+    }
+    println!("\nnoise: 10 tasks, {seeds} seeds per case (latency in virtual seconds; calls from the start call to the reaction)");
+    println!("{:<16} {:<20} {:>7} {:>7} {:>7} {:>8}", "case", "tool", "mean s", "p90 s", "max s", "calls");
+    for x in &out {
+        println!("{:<16} {:<20} {:>7.1} {:>7.1} {:>7.1} {:>8.1}", x.case, x.tool, x.mean_s, x.p90_s, x.max_s, x.mean_watch_calls);
+    }
+    out
 }
 
 fn main() {
@@ -299,6 +426,13 @@ fn main() {
                 r.cpu_ms.map_or("-".into(), |c| format!("{c:.1}")),
                 r.peak_rss_mb.map_or("-".into(), |m| format!("{m:.0}"))
             );
+        }
+        let seeds = std::env::var("FGDEPLOY_BENCH_SEEDS").ok().and_then(|s| s.parse().ok()).unwrap_or(20);
+        let noise = if only.as_deref().is_none_or(|o| o == "noise") { noise_table(&app, seeds).await } else { Vec::new() };
+        if only.as_deref() == Some("noise") {
+            let path = std::env::var("FGDEPLOY_BENCH_JSON").unwrap_or_else(|_| "target/bench.json".into());
+            let _ = std::fs::write(&path, serde_json::to_string_pretty(&serde_json::json!({ "noise": noise })).expect("json"));
+            return;
         }
         // A 50-service fleet: every deployment in parallel on one virtual time line.
         if only.as_deref().is_some_and(|o| o != "fleet-50") {
@@ -370,7 +504,7 @@ fn main() {
             println!("detection latency {tool:<20} mean {mean:.1} s, max {max:.1} s");
         }
         let path = std::env::var("FGDEPLOY_BENCH_JSON").unwrap_or_else(|_| "target/bench.json".into());
-        let doc = serde_json::json!({ "scenarios": rows, "fleet": fleet });
+        let doc = serde_json::json!({ "scenarios": rows, "noise": noise, "fleet": fleet });
         match std::fs::write(&path, serde_json::to_string_pretty(&doc).expect("json")) {
             Ok(()) => println!("written {path}"),
             Err(e) => eprintln!("cannot write {path}: {e}"),

@@ -17,7 +17,7 @@ mod world;
 
 pub use codedeploy::{CdGroupSeed, green_weight};
 
-pub use world::{EPOCH, Faults, SeedService, World, circuit_threshold};
+pub use world::{EPOCH, Faults, Noise, SeedService, World, circuit_threshold};
 
 use crate::engine::Interrupt;
 use crate::ports::*;

@@ -58,6 +58,54 @@ pub struct Faults {
     /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
     /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
     pub gate_bypassed: bool,
+    /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
+    /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
+    pub noise: Option<Noise>,
+}
+
+/// How real rollouts vary: per task (image pulls, AZ capacity), per rollout (a slower or faster
+/// release than the last one), and in what the service's history says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Noise {
+    pub seed: u64,
+    /// Each task's start and health times vary uniformly by up to ± this fraction.
+    pub per_task: f64,
+    /// This fraction of tasks pulls its image slowly and starts `slow_pull_factor` × later.
+    pub slow_pull_fraction: f64,
+    pub slow_pull_factor: f64,
+    /// This release's tasks run at this pace (2.0: twice as slow as `start_secs`/`health_secs`).
+    pub pace: f64,
+    /// The seeded history (the service's previous rollout) ran at this pace, drawn apart.
+    pub history_pace: f64,
+    /// The history is aged out: no events say how the last rollout went.
+    pub no_history: bool,
+}
+
+impl Default for Noise {
+    fn default() -> Self {
+        Noise { seed: 1, per_task: 0.0, slow_pull_fraction: 0.0, slow_pull_factor: 1.0, pace: 1.0, history_pace: 1.0, no_history: false }
+    }
+}
+
+/// A small seeded generator (SplitMix64): the simulator's draws must be reproducible from the seed
+/// alone, whatever version of a random-number crate is around.
+#[derive(Debug, Clone)]
+pub(super) struct Draws(u64);
+
+impl Draws {
+    /// Uniform in [0, 1).
+    pub(super) fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in [1 - spread, 1 + spread].
+    pub(super) fn spread(&mut self, spread: f64) -> f64 {
+        1.0 + spread * (2.0 * self.unit() - 1.0)
+    }
 }
 
 impl Default for Faults {
@@ -83,6 +131,7 @@ impl Default for Faults {
             build_fails: false,
             account_limits: true,
             gate_bypassed: false,
+            noise: None,
         }
     }
 }
@@ -162,6 +211,9 @@ struct SimTask {
     healthy: bool,
     created_at: f64,
     running_at: Option<f64>,
+    /// Seconds from creation to RUNNING, and from RUNNING to healthy, for this task.
+    start_delay: f64,
+    health_delay: f64,
     stop_code: Option<String>,
     stopped_reason: Option<String>,
     exit_code: Option<i32>,
@@ -199,6 +251,7 @@ struct SimService {
 pub struct World {
     now: f64,
     pub faults: Faults,
+    draws: Draws,
     services: Vec<SimService>,
     families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
     tasks: Vec<SimTask>,
@@ -236,6 +289,7 @@ impl World {
     pub fn new(faults: Faults) -> World {
         World {
             now: EPOCH,
+            draws: Draws(faults.noise.as_ref().map_or(1, |n| n.seed)),
             faults,
             services: Vec::new(),
             families: BTreeMap::new(),
@@ -416,8 +470,11 @@ impl World {
         // later. Its events and task timestamps are what ECS would still show.
         let created = now - 86_400.0;
         let launched = created + 1.0;
-        let running = launched + self.faults.start_secs;
-        let completed = running + self.faults.health_secs + 1.0;
+        // With noise, the last rollout ran at its own pace, its slowest task setting the end.
+        let (history_pace, spread, aged_out) =
+            self.faults.noise.as_ref().map_or((1.0, 0.0, false), |n| (n.history_pace, n.per_task, n.no_history));
+        let running = launched + self.faults.start_secs * history_pace;
+        let completed = running + self.faults.health_secs * history_pace * (1.0 + spread * self.draws.unit()) + 1.0;
         let mut tasks = Vec::new();
         for _ in 0..seed.desired {
             let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
@@ -434,7 +491,9 @@ impl World {
             (completed, format!("(service {}) has reached a steady state.", seed.name)),
             (completed, format!("(service {}) (deployment {dep_id}) deployment completed.", seed.name)),
         ] {
-            events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
+            if !aged_out {
+                events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
+            }
         }
         self.services.push(SimService {
             arn: arn.clone(),
@@ -491,7 +550,17 @@ impl World {
         arn
     }
 
+    /// This task's start and health delays: the faults' times, with the noise when there is some.
+    fn task_delays(&mut self) -> (f64, f64) {
+        let (start, health) = (self.faults.start_secs, self.faults.health_secs);
+        let Some(n) = self.faults.noise.clone() else { return (start, health) };
+        let d = &mut self.draws;
+        let slow = if d.unit() < n.slow_pull_fraction { n.slow_pull_factor } else { 1.0 };
+        (start * n.pace * d.spread(n.per_task) * slow, health * n.pace * d.spread(n.per_task))
+    }
+
     fn new_task(&mut self, cluster: &str, service: &str, td: &str, started_by: &str) -> SimTask {
+        let (start_delay, health_delay) = self.task_delays();
         let id = self.hex_id();
         let def = self.lookup_td(td).map(|(d, _)| d.clone());
         let image = def.as_ref().and_then(|d| d.container_definitions.iter().find_map(|c| c.image.clone())).unwrap_or_default();
@@ -509,6 +578,8 @@ impl World {
             healthy: false,
             created_at: self.now,
             running_at: None,
+            start_delay,
+            health_delay,
             stop_code: None,
             stopped_reason: None,
             exit_code: None,
@@ -1309,7 +1380,7 @@ impl World {
                 t.exit_code = Some(0);
                 continue;
             }
-            if t.last_status == "PENDING" && now >= t.created_at + f.start_secs {
+            if t.last_status == "PENDING" && now >= t.created_at + t.start_delay {
                 if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = "STOPPED".into();
                     t.stop_code = Some("TaskFailedToStart".into());
@@ -1322,7 +1393,7 @@ impl World {
                     t.last_status = "RUNNING".into();
                     t.running_at = Some(now);
                 }
-            } else if t.last_status == "RUNNING" && !t.healthy && t.running_at.is_some_and(|r| now >= r + f.health_secs) {
+            } else if t.last_status == "RUNNING" && !t.healthy && t.running_at.is_some_and(|r| now >= r + t.health_delay) {
                 if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = "STOPPED".into();
                     t.stop_code = Some("ServiceSchedulerInitiated".into());
