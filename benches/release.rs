@@ -301,8 +301,11 @@ fn draw(seed: u64, k: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The noise cases: what varies, as a function of the seed.
-fn noise_cases() -> Vec<(&'static str, fn(u64) -> Noise)> {
+/// A noise case: its name, and what varies as a function of the seed.
+type NoiseCase = (&'static str, fn(u64) -> Noise);
+
+/// The noise cases.
+fn noise_cases() -> Vec<NoiseCase> {
     vec![
         ("per-task ±10 %", |seed| Noise { seed, per_task: 0.1, ..Noise::default() }),
         ("per-task ±30 %", |seed| Noise { seed, per_task: 0.3, ..Noise::default() }),

@@ -8,7 +8,7 @@ mod init;
 mod native;
 mod observe;
 mod oneoff;
-mod pace;
+pub mod pace;
 mod promote;
 mod release;
 mod rollback;

@@ -17,21 +17,10 @@
 //! A window that sees its change moves the later moments by the observed drift, so a service
 //! that rolls out slower (or faster) than last time is followed at its new pace.
 
-use crate::ports::{CdTarget, ServiceEvent, ServiceState, Task};
+use crate::ports::{CdTarget, ServiceState};
 
 /// The longest fgdeploy goes without looking while it waits for a forecast moment.
 pub const HEARTBEAT_SECS: f64 = 20.0;
-
-/// Seconds between a task's creation and RUNNING, the median over `tasks` that have both.
-pub fn task_start_secs(tasks: &[Task]) -> Option<f64> {
-    let mut secs: Vec<f64> =
-        tasks.iter().filter_map(|t| Some(t.started_at? - t.created_at?)).filter(|s| s.is_finite() && *s >= 0.0).collect();
-    if secs.is_empty() {
-        return None;
-    }
-    secs.sort_by(f64::total_cmp);
-    Some(secs[secs.len() / 2])
-}
 
 /// How long the service's current PRIMARY deployment took from creation to COMPLETED, read from
 /// its "(deployment ID) deployment completed." event. None when ECS no longer shows that event.
@@ -44,50 +33,20 @@ pub fn previous_rollout_secs(svc: &ServiceState) -> Option<f64> {
     (secs.is_finite() && secs > 0.0).then_some(secs)
 }
 
-/// The task ids of the newest "has started N tasks: (task a) (task b)." event, at most `limit`.
-pub fn recently_started_task_ids(events: &[ServiceEvent], limit: usize) -> Vec<String> {
-    let Some(e) = events.iter().find(|e| e.message.contains(" has started ") && e.message.contains("(task ")) else {
-        return Vec::new();
-    };
-    e.message
-        .split("(task ")
-        .skip(1)
-        .filter_map(|rest| rest.split(')').next())
-        .map(str::trim)
-        .filter(|id| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-        .take(limit)
-        .map(str::to_string)
-        .collect()
-}
-
-/// Seconds from the start of a rolling deployment to the moments it can change: its tasks
-/// leaving PENDING (started, or failed to start) and its completion.
+/// What the service's previous rollout says about this one: how long it took from creation to
+/// COMPLETED (from DescribeServices alone: the PRIMARY's `createdAt` and its completion event).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RollingForecast {
-    pub tasks_start: Option<f64>,
     pub completes: Option<f64>,
 }
 
 impl RollingForecast {
-    /// ECS launches the tasks about a second after UpdateService answers.
-    const LAUNCH_LAG: f64 = 1.0;
-
     /// One line for the user: what the forecast is and where it comes from.
     pub fn describe(&self) -> Option<String> {
-        let part = match (self.tasks_start, self.completes) {
-            (Some(s), Some(c)) => format!("tasks started in {s:.0} s and the rollout completed in {c:.0} s"),
-            (Some(s), None) => format!("tasks started in {s:.0} s"),
-            (None, Some(c)) => format!("the rollout completed in {c:.0} s"),
-            (None, None) => return None,
-        };
-        Some(format!("pace: last time {part}; looking around those moments (at most {HEARTBEAT_SECS:.0} s apart)"))
-    }
-
-    pub fn moments(&self) -> Vec<f64> {
-        let mut m: Vec<f64> = self.tasks_start.map(|s| s + Self::LAUNCH_LAG).into_iter().chain(self.completes).collect();
-        m.sort_by(f64::total_cmp);
-        m.dedup_by(|a, b| (*a - *b).abs() < 1.0);
-        m
+        let c = self.completes?;
+        Some(format!(
+            "pace: the last rollout completed in {c:.0} s; looking at fractions of that until tasks drain, then at most {ROLLING_ENDGAME_GAP:.0} s apart"
+        ))
     }
 }
 
@@ -148,6 +107,110 @@ pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &str) -
         },
         "BAKE_TIME" => cfg.bake_time_minutes.filter(|m| *m > 0).map(|m| vec![f64::from(m) * 60.0]).unwrap_or_default(),
         _ => Vec::new(),
+    }
+}
+
+/// What one look (DescribeServices) showed of a rolling deployment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RollingLook {
+    /// Tasks of the old revisions still running: they stop as the new ones turn healthy.
+    pub old_running: i32,
+    /// Anything new to show.
+    pub changed: bool,
+    /// Failed tasks while the rollout is in progress: the circuit breaker can trip at any look.
+    pub trouble: bool,
+}
+
+/// When to look at a rolling deployment, designed for rollouts that do not repeat the last one.
+///
+/// Measured under noise (`cargo bench`, the noise table), what decides latency is the end of a
+/// rollout: the moment its slowest new task turns healthy. Per-task spread makes that moment a
+/// distribution, and a rollout can run at another pace than the last one, so:
+///
+/// - **Before the rollout drains** (no old task stopped yet), looks fall on fractions of the
+///   last rollout's duration (40 %, 60 %, 75 %, 88 %, 100 %, then every 15 % more; at most
+///   [`ROLLING_MAX_GAP`] apart): a rollout twice as fast as the last one is seen draining at
+///   its half, one twice as slow at its double. Without a history, every [`ROLLING_MAX_GAP`].
+/// - **While it drains** (old tasks stopping as new ones turn healthy), the end is extrapolated
+///   from the drain rate so far (linear in the fraction stopped), and looks come at most
+///   [`ROLLING_ENDGAME_GAP`] apart, closer as the extrapolated end nears.
+/// - **Failed tasks**: adaptive, fast while more fail (the circuit breaker's moment).
+///
+/// One DescribeServices per look; the service deployment is read only when a look is decisive.
+#[derive(Debug, Clone)]
+pub struct RollingPace {
+    start: f64,
+    /// The last rollout's duration, when the service's events still tell it.
+    last_rollout: Option<f64>,
+    fractions: std::collections::VecDeque<f64>,
+    old_initial: Option<i32>,
+    drain_started: Option<f64>,
+    prev_look: f64,
+    interval: f64,
+}
+
+/// Longest gap between looks before a rollout drains.
+pub const ROLLING_MAX_GAP: f64 = 6.0;
+/// Gap between looks before a rollout drains when there is no history to scale by.
+pub const NO_HISTORY_GAP: f64 = 5.0;
+/// Longest gap between looks while it drains.
+pub const ROLLING_ENDGAME_GAP: f64 = 6.0;
+/// Shortest gap between looks while it drains (the end is a distribution: looking every second
+/// buys less than it costs).
+pub const ROLLING_ENDGAME_MIN_GAP: f64 = 4.0;
+
+impl RollingPace {
+    /// `old_running`: tasks of the old revisions running when the deployment started.
+    pub fn new(start: f64, last_rollout: Option<f64>, old_running: i32) -> RollingPace {
+        let fractions = [0.45, 0.7, 0.9, 1.05].into_iter().collect();
+        let old_initial = (old_running > 0).then_some(old_running);
+        RollingPace { start, last_rollout, fractions, old_initial, drain_started: None, prev_look: start, interval: 2.0 }
+    }
+
+    /// Seconds from `now` to the first look (the start call's answer was the look before).
+    pub fn first(&mut self, now: f64) -> f64 {
+        self.prev_look = now;
+        self.before_drain(now)
+    }
+
+    /// After a look at `now`: seconds to the next.
+    pub fn next(&mut self, now: f64, look: RollingLook) -> f64 {
+        let prev = std::mem::replace(&mut self.prev_look, now);
+        let old_initial = *self.old_initial.get_or_insert(look.old_running);
+        self.old_initial = Some(old_initial.max(look.old_running));
+        if look.trouble {
+            self.interval = if look.changed { 2.0 } else { (self.interval * 1.5).min(15.0) };
+            return self.interval;
+        }
+        let stopped = (old_initial - look.old_running).max(0);
+        if stopped > 0 && self.drain_started.is_none() {
+            // The first old task stopped between the two looks.
+            self.drain_started = Some((prev + now) / 2.0);
+        }
+        match self.drain_started {
+            Some(t0) if old_initial > 0 => {
+                let done = f64::from(stopped) / f64::from(old_initial);
+                let end = t0 + (now - t0).max(1.0) / done.max(0.1);
+                ((end - now) * 0.75).clamp(ROLLING_ENDGAME_MIN_GAP, ROLLING_ENDGAME_GAP)
+            }
+            _ => self.before_drain(now),
+        }
+    }
+
+    fn before_drain(&mut self, now: f64) -> f64 {
+        let Some(c) = self.last_rollout else { return NO_HISTORY_GAP };
+        while let Some(f) = self.fractions.front().copied() {
+            if self.start + f * c > now + 0.5 {
+                break;
+            }
+            self.fractions.pop_front();
+        }
+        let next = match self.fractions.front() {
+            Some(f) => self.start + f * c,
+            // Later than the last rollout: every 15 % of it.
+            None => now + 0.15 * c,
+        };
+        (next - now).clamp(1.0, ROLLING_MAX_GAP)
     }
 }
 
@@ -304,6 +367,47 @@ mod tests {
         assert_eq!(s.next(7.0, Seen { changed: false, progressed: false, trouble: true }), 3.0);
     }
 
+    fn look(old_running: i32) -> RollingLook {
+        RollingLook { old_running, changed: false, trouble: false }
+    }
+
+    #[test]
+    fn before_the_drain_looks_fall_on_fractions_of_the_last_rollout() {
+        let mut p = RollingPace::new(100.0, Some(40.0), 10);
+        assert_eq!(p.first(100.0), 6.0, "0.45 × 40 = 18 s away, but never more than the pre-drain gap");
+        assert_eq!(p.next(106.0, look(10)), 6.0);
+        assert_eq!(p.next(112.0, look(10)), 6.0);
+        assert!((p.next(118.0, look(10)) - 6.0).abs() < 1e-9, "toward 0.7 × 40 = 128");
+        assert!((p.next(124.0, look(10)) - 4.0).abs() < 1e-9, "the look at 128");
+        // Past the whole list (1.05 × 40 = 142): every 15 % of the last rollout (6 s).
+        assert!((p.next(143.0, look(10)) - 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn once_old_tasks_stop_the_end_is_extrapolated_and_looked_at_closely() {
+        let mut p = RollingPace::new(0.0, Some(40.0), 10);
+        p.first(0.0);
+        // First look: 2 of 10 old tasks already stopped (the drain began between 0 and 18 s).
+        let gap = p.next(18.0, look(8));
+        assert!((ROLLING_ENDGAME_MIN_GAP..=ROLLING_ENDGAME_GAP).contains(&gap), "{gap}");
+        // 9 of 10 stopped: the end is near, the gap shrinks to the minimum.
+        assert_eq!(p.next(30.0, look(1)), ROLLING_ENDGAME_MIN_GAP);
+        // Early in a slow drain (1 of 10 stopped), the end is far: the longest endgame gap.
+        let mut q = RollingPace::new(0.0, Some(40.0), 10);
+        q.first(0.0);
+        assert_eq!(q.next(20.0, look(9)), ROLLING_ENDGAME_GAP);
+    }
+
+    #[test]
+    fn without_history_or_with_failing_tasks() {
+        let mut p = RollingPace::new(0.0, None, 4);
+        assert_eq!(p.first(0.0), NO_HISTORY_GAP);
+        assert_eq!(p.next(5.0, look(4)), NO_HISTORY_GAP);
+        let failing = RollingLook { old_running: 4, changed: true, trouble: true };
+        assert_eq!(p.next(10.0, failing), 2.0, "fast while tasks fail");
+        assert_eq!(p.next(12.0, RollingLook { changed: false, ..failing }), 3.0, "backing off while nothing changes");
+    }
+
     #[test]
     fn codedeploy_configurations() {
         assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSCanary10Percent5Minutes"), vec![300.0]);
@@ -342,18 +446,5 @@ mod tests {
         assert!(native_stage_moments(&cfg("BLUE_GREEN"), "PRODUCTION_TRAFFIC_SHIFT").is_empty());
         assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), "BAKE_TIME"), vec![180.0]);
         assert!(native_stage_moments(&cfg("LINEAR"), "SCALE_UP").is_empty());
-    }
-
-    #[test]
-    fn task_ids_from_the_newest_started_event() {
-        let ev = |m: &str| ServiceEvent { id: "e".into(), created_at: Some(1.0), message: m.into() };
-        let events = vec![
-            ev("(service web) has reached a steady state."),
-            ev("(service web) has started 2 tasks: (task abc123) (task def456)."),
-            ev("(service web) has started 1 tasks: (task old)."),
-        ];
-        assert_eq!(recently_started_task_ids(&events, 10), vec!["abc123", "def456"]);
-        assert_eq!(recently_started_task_ids(&events, 1), vec!["abc123"]);
-        assert!(recently_started_task_ids(&events[..1], 10).is_empty());
     }
 }

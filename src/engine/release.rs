@@ -272,8 +272,16 @@ impl Engine {
                 });
             }
         };
-        let sd = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
-        let sd_arn = sd.as_ref().map(|sd| sd.arn.clone());
+        // The service deployment UpdateService named is ours; its target revision is checked
+        // when it is first read (at the first decisive look), which costs no call now.
+        let (sd, sd_arn) = match &svc.current_service_deployment {
+            Some(arn) => (None, Some(arn.clone())),
+            None => {
+                let sd = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
+                let arn = sd.as_ref().map(|sd| sd.arn.clone());
+                (sd, arn)
+            }
+        };
         self.emit(Event::DeploymentStarted {
             deployment_id: deployment_id.clone(),
             service_deployment_arn: sd_arn.clone(),

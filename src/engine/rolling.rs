@@ -1,6 +1,6 @@
 //! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
 
-use super::pace::{RollingForecast, Seen, previous_rollout_secs, recently_started_task_ids, task_start_secs};
+use super::pace::{RollingForecast, RollingLook, RollingPace, previous_rollout_secs};
 use super::{Counts, Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
@@ -70,6 +70,12 @@ pub enum Verdict {
 pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, now: Timestamp) -> Verdict {
     let primary = svc.primary();
     if let Some(sd) = sd {
+        // The service deployment UpdateService named must target the release's revision.
+        if let Some(td) = sd.target_task_definition.as_deref()
+            && td != t.new_td
+        {
+            return Verdict::Failed(FailKind::Replaced(td.to_string()));
+        }
         let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.clone());
         match sd.status.as_str() {
             "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL" => {
@@ -128,7 +134,7 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
 }
 
 /// How often the service deployment is read when DescribeServices shows nothing decisive.
-const SD_SAFETY_NET_SECS: f64 = 30.0;
+const SD_SAFETY_NET_SECS: f64 = 60.0;
 
 /// What the watch loop remembers between ticks.
 #[derive(Default)]
@@ -145,6 +151,10 @@ pub(super) struct WatchState {
     last_progress: String,
     /// When the service deployment was last read.
     sd_read_at: f64,
+    /// The endpoint has no service-deployment API.
+    sd_unavailable: bool,
+    /// Tasks of the old revisions running when the deployment started.
+    old_running_at_start: i32,
     /// When progress was last shown (a heartbeat follows after [`HEARTBEAT_EVERY_SECS`]).
     pub(super) last_said: f64,
 }
@@ -171,6 +181,7 @@ impl WatchState {
     /// found: progress is counted from there, and the first poll need not read it again.
     pub(super) fn started(mut self, svc: &ServiceState, sd: Option<ServiceDeployment>, target_td: &str, read_at: f64) -> Self {
         self.last_progress = progress_key(svc, sd.as_ref(), target_td);
+        self.old_running_at_start = svc.deployments.iter().filter(|d| d.task_definition != target_td).map(|d| d.running).sum();
         self.sd_read_at = read_at;
         self.last_sd = sd;
         self
@@ -192,14 +203,9 @@ fn progress_key(svc: &ServiceState, sd: Option<&ServiceDeployment>, target_td: &
 impl Engine {
     /// The pace forecast for a rolling deployment replacing `svc`'s tasks: one DescribeTasks of
     /// the tasks its last rollout started; no forecast (adaptive polling) when ECS cannot say.
-    pub(super) async fn rolling_forecast(&self, cluster: &str, svc: &ServiceState) -> RollingForecast {
-        let ids = recently_started_task_ids(&svc.events, 10);
-        let tasks_start = if ids.is_empty() {
-            None
-        } else {
-            self.ports.ecs.describe_tasks(cluster, &ids).await.ok().and_then(|tasks| task_start_secs(&tasks))
-        };
-        RollingForecast { tasks_start, completes: previous_rollout_secs(svc) }
+    pub(super) async fn rolling_forecast(&self, _cluster: &str, svc: &ServiceState) -> RollingForecast {
+        // The last rollout's duration, from what DescribeServices already said (no call).
+        RollingForecast { completes: previous_rollout_secs(svc) }
     }
 
     /// Poll until `decide` says success or failure. Returns the verdict and the last snapshot.
@@ -207,16 +213,14 @@ impl Engine {
         let mut interval = self.poll.min;
         let mut last: Option<ServiceState> = None;
         let mut errors_in_row = 0u32;
-        let mut schedule = self.schedule(t.started_at, &t.forecast.moments());
-        if schedule.forecasting() {
-            if let Some(d) = t.forecast.describe() {
-                self.info(d);
-            }
-            // The UpdateService answer is the first look; the next is worth a call at the forecast.
-            let first = schedule.first(self.ports.clock.now());
-            ws.last_said = self.ports.clock.now();
-            self.wait_alive(Duration::from_secs_f64(first), (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
+        let mut pace = RollingPace::new(t.started_at, t.forecast.completes, ws.old_running_at_start);
+        if let Some(d) = t.forecast.describe() {
+            self.info(d);
         }
+        // The UpdateService answer is the first look; the next is worth a call at the forecast.
+        let first = pace.first(self.ports.clock.now());
+        ws.last_said = self.ports.clock.now();
+        self.wait_alive(Duration::from_secs_f64(first), (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
         loop {
             if self.interrupt.is_set() {
                 return Ok((Verdict::Failed(FailKind::Interrupted), last));
@@ -227,9 +231,8 @@ impl Engine {
                     errors_in_row = 0;
                     let changed = self.report_progress(ws, &svc, sd.as_ref(), target_td);
                     self.heartbeat(ws, changed, now, t.deadline, t.timeout_setting, "the deployment");
-                    let key = progress_key(&svc, sd.as_ref(), target_td);
-                    let progressed = key != ws.last_progress;
-                    ws.last_progress = key;
+                    ws.last_progress = progress_key(&svc, sd.as_ref(), target_td);
+                    let old_running = svc.deployments.iter().filter(|d| d.id != t.deployment_id).map(|d| d.running).sum();
                     let trouble = svc
                         .deployment(&t.deployment_id)
                         .is_some_and(|d| d.failed_tasks > 0 && d.rollout_state.as_deref() == Some("IN_PROGRESS"));
@@ -241,7 +244,7 @@ impl Engine {
                     if ws.failed_unreported {
                         self.report_failed_tasks(t, ws).await;
                     }
-                    interval = Duration::from_secs_f64(schedule.next(now, Seen { changed, progressed, trouble }));
+                    interval = Duration::from_secs_f64(pace.next(now, RollingLook { old_running, changed, trouble }));
                 }
                 Err(e) if e.is_retryable() => {
                     errors_in_row += 1;
@@ -277,10 +280,19 @@ impl Engine {
         let decisive =
             ours.is_none_or(|d| d.rollout_state.as_deref() != Some("IN_PROGRESS")) || svc.primary().is_none_or(|p| p.id != t.deployment_id);
         if let Some(arn) = &t.service_deployment_arn
-            && (decisive || ws.last_sd.is_none() || now - ws.sd_read_at >= SD_SAFETY_NET_SECS)
+            && !ws.sd_unavailable
+            && (decisive || now - ws.sd_read_at >= SD_SAFETY_NET_SECS)
         {
             ws.sd_read_at = now;
-            ws.last_sd = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await?.into_iter().next();
+            match self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await {
+                Ok(sds) => ws.last_sd = sds.into_iter().next(),
+                Err(PortError::Unsupported { .. }) => {
+                    // An endpoint without the service-deployment API: follow the deployment alone.
+                    ws.sd_unavailable = true;
+                    self.warn("the service-deployment API is not available here; tracking the deployment by its id only");
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok((svc, ws.last_sd.clone()))
     }
