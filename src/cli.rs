@@ -30,6 +30,9 @@ pub struct Cli {
     /// More detail (AWS SDK debug logs on stderr).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Colours: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = render::ColorChoice::Auto, env = "FGDEPLOY_COLOR")]
+    pub color: render::ColorChoice,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -355,7 +358,9 @@ where
             if json && !render::finished_written() {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
+                    render::json_line(
+                        serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
+                    )
                 );
             }
             eprintln!("error: {e}");
@@ -380,7 +385,8 @@ fn ctx(cli: &Cli) -> Ctx {
     } else {
         Verbosity::Normal
     };
-    Ctx { renderer: Arc::new(Renderer::new(style, verbosity, render::use_color(tty), Box::new(std::io::stdout()))), style }
+    let color = cli.color.resolve(tty);
+    Ctx { renderer: Arc::new(Renderer::new(style, verbosity, color, Box::new(std::io::stdout()))), style }
 }
 
 fn load(args: &SpecArgs) -> Result<Spec, Error> {
@@ -462,7 +468,9 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             if cli.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
+                    render::json_line(
+                        serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
+                    )
                 );
             } else if !cli.quiet {
                 println!(
@@ -533,7 +541,9 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             if cli.output == Output::Json {
                 println!(
                     "{}",
-                    serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
+                    render::json_line(
+                        serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
+                    )
                 );
             } else {
                 println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
@@ -564,7 +574,7 @@ async fn dispatch(cli: &Cli) -> Result<i32, Error> {
             };
             let report = crate::engine::init(&ports, &o).await?;
             if cli.output == Output::Json {
-                println!("{}", serde_json::json!({"event": "init", "init": report}));
+                println!("{}", render::json_line(serde_json::json!({"event": "init", "init": report})));
             } else {
                 for w in &report.warnings {
                     eprintln!("warning: {w}");
@@ -588,7 +598,10 @@ next: fgdeploy plan -f {}",
             let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
             c.renderer.finish();
             if cli.output == Output::Json {
-                println!("{}", serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()}));
+                println!(
+                    "{}",
+                    render::json_line(serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()}))
+                );
             } else {
                 println!(
                     "{} {}:{} → {}:{} ({})",
@@ -616,7 +629,10 @@ next: fgdeploy plan -f {}",
                 c.renderer.finish();
                 if cli.output == Output::Json {
                     let total: u64 = ports.calls().values().sum();
-                    println!("{}", serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total}));
+                    println!(
+                        "{}",
+                        render::json_line(serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total}))
+                    );
                 } else {
                     let texts: Vec<String> = reports.iter().map(render::status_text).collect();
                     println!("{}", texts.join("\n\n"));
@@ -628,7 +644,10 @@ next: fgdeploy plan -f {}",
             let report = crate::engine::status(&spec, &ports).await?;
             c.renderer.finish();
             if cli.output == Output::Json {
-                println!("{}", serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()}));
+                println!(
+                    "{}",
+                    render::json_line(serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()}))
+                );
             } else {
                 println!("{}", render::status_text(&report));
             }
@@ -739,10 +758,11 @@ async fn fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Er
     let report = report?;
     let doc = if a.opts.dry_run && c.style == Style::Json {
         let plans = plans.0.lock().map(|p| p.clone()).unwrap_or_default();
-        serde_json::json!({"plans": plans, "fleet": report})
+        serde_json::json!({"event": "fleet_planned", "plans": plans, "fleet": report})
     } else {
         serde_json::json!({"event": "fleet_finished", "fleet": report})
     };
+    let doc = render::with_schema_version(doc);
     if let Some(path) = a.summary_file
         && let Err(e) = std::fs::write(path, format!("{doc:#}\n"))
     {
@@ -811,6 +831,7 @@ impl crate::engine::EventSink for SummaryFile {
             if let serde_json::Value::Object(m) = &mut v {
                 m.insert("service".into(), service.into());
             }
+            let v = render::with_schema_version(v);
             if let Err(e) = std::fs::write(&self.path, format!("{v:#}\n")) {
                 eprintln!("warning: cannot write the summary to {}: {e}", self.path.display());
             }
@@ -828,12 +849,13 @@ async fn plan_json(spec: &Spec, flags: &PlanFlags, target: &TargetArgs, renderer
     let code = report.exit_code(true);
     println!(
         "{}",
-        serde_json::json!({
+        render::json_line(serde_json::json!({
+            "event": "plan",
             "plan": report.plan,
             "exit_code": code,
             "api_calls": ports.calls.snapshot(),
             "api_calls_total": ports.calls.total(),
-        })
+        }))
     );
     Ok(code)
 }

@@ -139,6 +139,8 @@ pub enum Event {
         outcome: String,
         exit_code: i32,
         message: String,
+        /// The task definition released (or that would be), when there is one.
+        task_definition: Option<String>,
         stages: Vec<StageTime>,
         api_calls: BTreeMap<String, u64>,
         api_calls_total: u64,

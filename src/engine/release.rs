@@ -84,10 +84,12 @@ impl Engine {
             ),
             Err(e) => (e.kind().to_string(), e.exit_code(), e.to_string()),
         };
+        let task_definition = result.as_ref().ok().and_then(|r| r.task_definition.clone());
         self.emit(Event::Finished {
             outcome,
             exit_code: code,
             message,
+            task_definition,
             stages,
             api_calls: self.ports.calls.snapshot(),
             api_calls_total: self.ports.calls.total(),

@@ -47,6 +47,44 @@ pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
 }
 
 /// Colours: only on a TTY, never with NO_COLOR set.
+/// The version of the JSON contract: every event and document carries it as `schema_version`.
+/// Within one major version, changes are additive only (new fields, new events); the schemas are
+/// in `docs/schema/`.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A JSON event or document with its `schema_version`.
+pub fn with_schema_version(mut v: serde_json::Value) -> serde_json::Value {
+    if let serde_json::Value::Object(m) = &mut v {
+        m.insert("schema_version".into(), SCHEMA_VERSION.into());
+    }
+    v
+}
+
+/// One line of JSON output (an event or a document), with its `schema_version`.
+pub fn json_line(v: serde_json::Value) -> String {
+    with_schema_version(v).to_string()
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ColorChoice {
+    /// On a terminal, unless NO_COLOR is set or TERM=dumb.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn resolve(self, tty: bool) -> bool {
+        match self {
+            ColorChoice::Auto => use_color(tty),
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+        }
+    }
+}
+
 /// Colours: only on a TTY, never with NO_COLOR set or TERM=dumb.
 pub fn use_color(tty: bool) -> bool {
     tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::env::var("TERM").is_ok_and(|t| t != "dumb")
@@ -124,7 +162,7 @@ impl EventSink for Renderer {
                 m.insert("at".into(), human::rfc3339(at).into());
                 m.insert("service".into(), service.into());
             }
-            self.print(&v.to_string());
+            self.print(&json_line(v));
             return;
         }
         let Some((level, text)) = human::event_line(event, self.color) else { return };

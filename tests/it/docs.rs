@@ -250,3 +250,34 @@ fn the_readme_documents_every_exit_code() {
         assert!(table.contains(&format!("\n| {c} |")), "exit code {c} is missing from the README's table");
     }
 }
+
+#[test]
+fn every_json_event_and_document_follows_the_published_schemas() {
+    use crate::harness::{Test, check_json, spec_dir};
+    let (d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    let summary = d.path().join("summary.json");
+    // The stream of a release (every line is checked by the harness), and its summary file.
+    let out = Test::new()
+        .args(["release", "--sandbox", "--output", "json", "--summary-file", summary.to_str().expect("utf-8"), "-f", f])
+        .status(fgdeploy::error::exit::OK);
+    assert!(out.events().iter().all(|e| e["schema_version"] == 1), "every event carries schema_version");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    check_json(&doc, "summary");
+    assert!(doc["task_definition"].as_str().is_some_and(|t| t.contains("task-definition/web:")), "{doc}");
+    // The documents: plan, status, rollback, validate; and an error.
+    Test::new().args(["plan", "--sandbox", "--output", "json", "-f", f]).status(fgdeploy::error::exit::CHANGES);
+    Test::new().args(["status", "--sandbox", "--output", "json", "-f", f]).status(fgdeploy::error::exit::OK);
+    Test::new().args(["rollback", "--sandbox", "--dry-run", "--output", "json", "-f", f]).status(fgdeploy::error::exit::CHANGES);
+    Test::new().args(["validate", "--output", "json", "-f", f]).status(fgdeploy::error::exit::OK);
+    Test::new()
+        .args(["release", "--sandbox", "--scenario", "fail-start", "--output", "json", "-f", f])
+        .status(fgdeploy::error::exit::ROLLED_BACK);
+    // The schemas are not vacuous: what breaks the contract is refused.
+    let bad = serde_json::json!({"event": "finished", "schema_version": 1, "outcome": "deployed"});
+    assert!(std::panic::catch_unwind(|| check_json(&bad, "events")).is_err(), "a finished event without exit_code");
+    let unknown = serde_json::json!({"event": "no_such_event", "schema_version": 1});
+    assert!(std::panic::catch_unwind(|| check_json(&unknown, "events")).is_err());
+    let old = serde_json::json!({"event": "info", "message": "x"});
+    assert!(std::panic::catch_unwind(|| check_json(&old, "events")).is_err(), "no schema_version");
+}

@@ -66,11 +66,24 @@ impl Test {
             cmd.current_dir(d);
         }
         let out = cmd.output().expect("run fgdeploy");
-        Output {
+        let out = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into(),
             stderr: String::from_utf8_lossy(&out.stderr).into(),
+        };
+        // The JSON contract: every event and document any test makes fgdeploy print is checked
+        // against the schemas in docs/schema/.
+        if self.args.windows(2).any(|w| w[0] == "--output" && w[1] == "json") {
+            for v in out.events() {
+                check_json(&v, "events");
+                match v["event"].as_str() {
+                    Some("plan") if v.get("exit_code").is_some() => check_json(&v, "plan"),
+                    Some("status") => check_json(&v, "status"),
+                    _ => {}
+                }
+            }
         }
+        out
     }
     /// Run and assert the exit code.
     pub fn status(self, code: i32) -> Output {
@@ -116,4 +129,21 @@ pub fn spec_dir_with(spec: &str, template: &str) -> (tempfile::TempDir, PathBuf)
     let path = dir.path().join("web.toml");
     std::fs::write(&path, spec).expect("write spec");
     (dir, path)
+}
+
+/// The JSON schemas of docs/schema/, compiled once.
+fn schema(name: &str) -> &'static jsonschema::Validator {
+    static CACHE: std::sync::OnceLock<std::sync::Mutex<BTreeMap<String, &'static jsonschema::Validator>>> = std::sync::OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().expect("lock");
+    cache.entry(name.to_string()).or_insert_with(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/schema/{name}.schema.json"));
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("schema")).expect("schema JSON");
+        Box::leak(Box::new(jsonschema::validator_for(&doc).unwrap_or_else(|e| panic!("{}: {e}", path.display()))))
+    })
+}
+
+/// Panic (naming the schema and every violation) unless `v` satisfies docs/schema/NAME.schema.json.
+pub fn check_json(v: &serde_json::Value, name: &str) {
+    let errors: Vec<String> = schema(name).iter_errors(v).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(errors.is_empty(), "not a valid {name} document per docs/schema/{name}.schema.json: {errors:?}\n{v}");
 }

@@ -455,3 +455,18 @@ fn an_unreachable_endpoint_fails_within_30_s_naming_it_and_saying_it_retries() {
     assert!(all.contains("retrying"), "it said it retries: {all}");
     println!("unreachable endpoint: failed after {took:?}");
 }
+
+#[test]
+fn color_always_and_never() {
+    let (_d, spec) = spec_dir("");
+    let f = spec.to_str().expect("utf-8");
+    // NO_COLOR is set by the harness and stdout is a pipe: `always` still paints, `never` never.
+    let out =
+        Test::new().args(["release", "--sandbox", "--scenario", "fail-start", "--color", "always", "-f", f]).status(exit::ROLLED_BACK);
+    assert!(out.stdout.contains("\x1b["), "{}", out.stdout);
+    let out = Test::new()
+        .env("TERM", "xterm")
+        .args(["release", "--sandbox", "--scenario", "fail-start", "--color", "never", "-f", f])
+        .status(exit::ROLLED_BACK);
+    assert!(!out.stdout.contains('\x1b'), "{}", out.stdout);
+}
