@@ -281,3 +281,197 @@ fn every_json_event_and_document_follows_the_published_schemas() {
     let old = serde_json::json!({"event": "info", "message": "x"});
     assert!(std::panic::catch_unwind(|| check_json(&old, "events")).is_err(), "no schema_version");
 }
+
+/// The inputs of every action the workflows use, as their action.yml declares them at the major
+/// version pinned (kept here by hand: a workflow passing an input the action does not have is
+/// silently ignored by GitHub, so this test is the only thing that notices).
+const ACTION_INPUTS: &[(&str, &[&str])] = &[
+    (
+        "actions/checkout@v6",
+        &[
+            "repository",
+            "ref",
+            "token",
+            "ssh-key",
+            "ssh-known-hosts",
+            "ssh-strict",
+            "ssh-user",
+            "persist-credentials",
+            "path",
+            "clean",
+            "filter",
+            "sparse-checkout",
+            "sparse-checkout-cone-mode",
+            "fetch-depth",
+            "fetch-tags",
+            "show-progress",
+            "lfs",
+            "submodules",
+            "set-safe-directory",
+            "github-server-url",
+        ],
+    ),
+    (
+        "actions/setup-python@v6",
+        &[
+            "python-version",
+            "python-version-file",
+            "cache",
+            "architecture",
+            "check-latest",
+            "token",
+            "cache-dependency-path",
+            "update-environment",
+            "allow-prereleases",
+            "freethreaded",
+            "pip-version",
+            "pip-install",
+        ],
+    ),
+    (
+        "actions/upload-artifact@v6",
+        &["name", "path", "if-no-files-found", "retention-days", "compression-level", "overwrite", "include-hidden-files"],
+    ),
+    (
+        "actions/download-artifact@v6",
+        &["name", "artifact-ids", "path", "pattern", "merge-multiple", "github-token", "repository", "run-id"],
+    ),
+    (
+        "aws-actions/configure-aws-credentials@v5",
+        &[
+            "audience",
+            "aws-access-key-id",
+            "aws-secret-access-key",
+            "aws-session-token",
+            "aws-region",
+            "mask-aws-account-id",
+            "role-to-assume",
+            "web-identity-token-file",
+            "role-duration-seconds",
+            "role-session-name",
+            "role-external-id",
+            "role-skip-session-tagging",
+            "inline-session-policy",
+            "managed-session-policies",
+            "output-credentials",
+            "output-env-credentials",
+            "unset-current-credentials",
+            "disable-retry",
+            "retry-max-attempts",
+            "special-characters-workaround",
+            "use-existing-credentials",
+            "http-proxy",
+            "no-proxy",
+        ],
+    ),
+    (
+        "docker/setup-buildx-action@v3",
+        &[
+            "version",
+            "driver",
+            "driver-opts",
+            "buildkitd-flags",
+            "buildkitd-config",
+            "buildkitd-config-inline",
+            "install",
+            "use",
+            "name",
+            "endpoint",
+            "platforms",
+            "append",
+            "keep-state",
+            "cache-binary",
+            "cleanup",
+        ],
+    ),
+    ("docker/login-action@v3", &["registry", "username", "password", "ecr", "logout"]),
+    ("dtolnay/rust-toolchain@stable", &["toolchain", "targets", "target", "components"]),
+    (
+        "Swatinem/rust-cache@v2",
+        &[
+            "prefix-key",
+            "shared-key",
+            "key",
+            "env-vars",
+            "workspaces",
+            "cache-directories",
+            "cache-targets",
+            "cache-on-failure",
+            "cache-all-crates",
+            "save-if",
+            "cache-provider",
+            "cache-bin",
+            "lookup-only",
+        ],
+    ),
+    (
+        "softprops/action-gh-release@v2",
+        &[
+            "body",
+            "body_path",
+            "name",
+            "tag_name",
+            "draft",
+            "prerelease",
+            "preserve_order",
+            "files",
+            "overwrite_files",
+            "working_directory",
+            "fail_on_unmatched_files",
+            "repository",
+            "token",
+            "target_commitish",
+            "discussion_category_name",
+            "generate_release_notes",
+            "append_body",
+            "make_latest",
+        ],
+    ),
+];
+
+#[test]
+fn every_action_input_the_workflows_pass_exists() {
+    let action: serde_yaml::Value = serde_yaml::from_str(&read("action.yml")).expect("action.yml");
+    let ours: Vec<String> = action["inputs"].as_mapping().expect("inputs").keys().filter_map(|k| k.as_str().map(str::to_string)).collect();
+    assert_eq!(action["runs"]["using"], "composite");
+    for step in action["runs"]["steps"].as_sequence().expect("steps") {
+        let run = step["run"].as_str().unwrap_or_default();
+        let script = run.trim_matches(|c| c == '"' || c == '\'').replace("$GITHUB_ACTION_PATH/", "");
+        assert!(root().join(&script).is_file(), "action.yml runs {script}, which is not in the repository");
+    }
+    let cmd = <fgdeploy::cli::Cli as clap::CommandFactory>::command();
+    let mut checked = 0;
+    for dir in [".github/workflows", ".github/workflow-examples"] {
+        for e in std::fs::read_dir(root().join(dir)).expect(dir) {
+            let path = e.expect("entry").path();
+            let y: serde_yaml::Value = serde_yaml::from_str(&std::fs::read_to_string(&path).expect("read")).expect("yaml");
+            for (_, job) in y["jobs"].as_mapping().expect("jobs") {
+                for step in job["steps"].as_sequence().into_iter().flatten() {
+                    let Some(uses) = step["uses"].as_str() else { continue };
+                    let with: Vec<String> = step["with"]
+                        .as_mapping()
+                        .map(|m| m.keys().filter_map(|k| k.as_str().map(str::to_string)).collect())
+                        .unwrap_or_default();
+                    let known: Vec<String> = if uses.starts_with("fgdeploy/fgdeploy@") || uses == "./" {
+                        if let Some(args) = step["with"]["args"].as_str() {
+                            let sub = args.split_whitespace().next().unwrap_or_default();
+                            assert!(cmd.find_subcommand(sub).is_some(), "{}: args start with `{sub}`, not a command", path.display());
+                        }
+                        ours.clone()
+                    } else {
+                        let (_, inputs) = ACTION_INPUTS
+                            .iter()
+                            .find(|(a, _)| *a == uses)
+                            .unwrap_or_else(|| panic!("{}: `{uses}` is not in the pinned input lists; add it", path.display()));
+                        inputs.iter().map(|s| s.to_string()).collect()
+                    };
+                    for w in &with {
+                        assert!(known.contains(w), "{}: `{uses}` has no input `{w}`", path.display());
+                    }
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} steps checked");
+}

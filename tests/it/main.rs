@@ -1,6 +1,7 @@
 //! The one integration-test binary: CLI behaviour, simulator scenarios, the bad-input corpus and
 //! the moto wire tests, as modules.
 
+mod action;
 mod bad_inputs;
 mod checks;
 mod docs;
