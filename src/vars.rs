@@ -28,6 +28,8 @@ pub struct Vars {
 impl Vars {
     /// Variables from the process environment; git is asked in `dir`.
     pub fn from_process(dir: &Path) -> Self {
+        // A deployspec given as `web.toml` has the parent "": that is the current folder.
+        let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
         Vars { env: std::env::vars().collect(), git_dir: dir.to_path_buf(), git_sha: OnceCell::new(), image: None }
     }
 
