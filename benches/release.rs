@@ -21,6 +21,7 @@
 //! simulator enforces the account's rate limits (`budget::ACCOUNT_LIMITS`), once with fgdeploy's
 //! client-side budget and once without, and compare the fleet's virtual duration with one of its
 //! services released alone.
+#![allow(clippy::too_many_lines)]
 
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::ports::{Ports, UpdateService};

@@ -171,6 +171,86 @@ fn config_json(c: &DeploymentConfig) -> serde_json::Value {
     v
 }
 
+/// The build stage: skipped, built, or — nothing can build a missing image — said to fail.
+fn build_action(spec: &Spec, live: &Live, opts: &PlanOptions, image: &str) -> StageAction {
+    if opts.skip_build {
+        StageAction::Skip { reason: "--skip-build".into() }
+    } else if let (Some(d), false) = (&live.image_digest, opts.force_build) {
+        StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
+    } else if spec.file.build.is_none() {
+        StageAction::Run {
+            detail: format!(
+                "FAILS: {image} is not in {} and the deployspec has no [build] section; the release will stop here (push the image, pass an existing --image-tag, or add [build])",
+                if live.repository_missing { "ECR (the repository does not exist)" } else { "ECR" }
+            ),
+        }
+    } else if live.repository_missing {
+        StageAction::Run { detail: format!("create ECR repository {}, then build and push {image}", spec.file.image.repository) }
+    } else {
+        StageAction::Run {
+            detail: format!(
+                "build and push {image}{}",
+                if opts.force_build && live.image_digest.is_some() { " (--force-build)" } else { "" }
+            ),
+        }
+    }
+}
+
+/// The service's own changes: the desired count, and a rolling release's deployment configuration.
+fn service_changes(svc: &ServiceState, desired_count: i32, want_cfg: Option<&DeploymentConfig>) -> Vec<Change> {
+    let mut out = Vec::new();
+    if desired_count != svc.desired_count {
+        out.push(Change::Change { path: "desiredCount".into(), from: svc.desired_count.into(), to: desired_count.into() });
+    }
+    if let Some(want) = want_cfg {
+        out.extend(
+            diff::diff(&config_json(&svc.deployment_config), &config_json(want)).into_iter().map(|c| prefix(c, "deploymentConfiguration")),
+        );
+    }
+    out
+}
+
+/// The rollout schedule: rolling rounds with ECS's rounding, or the blue/green traffic steps.
+fn rollout(spec: &Spec, svc: &ServiceState, desired_count: i32, opts: &PlanOptions) -> Result<Rollout, InputError> {
+    if spec.file.deploy.strategy == Strategy::Rolling {
+        return Ok(Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?));
+    }
+    Ok(match (svc.deployment_controller.as_str(), spec.file.deploy.blue_green.as_ref()) {
+        ("ECS", Some(bg)) => Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) },
+        _ => {
+            let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
+            Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
+        }
+    })
+}
+
+/// The register, deploy and verify stages.
+fn later_stages(spec: &Spec, live: &Live, (register, deploy): (bool, bool), (family, changes): (&str, usize)) -> Vec<StagePlan> {
+    let register_action = if register {
+        StageAction::Run { detail: format!("register a new revision of {family} ({changes} change(s))") }
+    } else {
+        StageAction::Skip {
+            reason: format!("task definition unchanged ({})", live.task_definition.as_ref().map_or("-", |l| l.arn.as_str())),
+        }
+    };
+    let deploy_detail = match spec.file.deploy.strategy {
+        Strategy::Rolling => "UpdateService (rolling), then watch the deployment to its end".to_string(),
+        Strategy::BlueGreen => "CodeDeploy blue/green deployment".to_string(),
+    };
+    let deploy_action =
+        if deploy { StageAction::Run { detail: deploy_detail } } else { StageAction::Skip { reason: "nothing changed".into() } };
+    let verify_action = if deploy {
+        StageAction::Run { detail: "the new revision is PRIMARY, COMPLETED and at its desired count".into() }
+    } else {
+        StageAction::Skip { reason: "nothing deployed".into() }
+    };
+    vec![
+        StagePlan { stage: Stage::Register, action: register_action },
+        StagePlan { stage: Stage::Deploy, action: deploy_action },
+        StagePlan { stage: Stage::Verify, action: verify_action },
+    ]
+}
+
 /// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
 pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
     let image = spec.image_ref(&live.repository_uri);
@@ -197,33 +277,13 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
 
     // Service changes: desired count and deployment configuration.
     let svc = &live.service;
-    let mut service_changes = Vec::new();
     let desired_count = spec.file.service.desired_count.unwrap_or(svc.desired_count);
-    if desired_count != svc.desired_count {
-        service_changes.push(Change::Change { path: "desiredCount".into(), from: svc.desired_count.into(), to: desired_count.into() });
-    }
     let want_cfg = desired_deployment_config(spec);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
-    if rolling {
-        for c in diff::diff(&config_json(&svc.deployment_config), &config_json(&want_cfg)) {
-            service_changes.push(prefix(c, "deploymentConfiguration"));
-        }
-    }
+    let service_changes = service_changes(svc, desired_count, rolling.then_some(&want_cfg));
     let deploy = register || !service_changes.is_empty();
 
-    let rollout = if rolling {
-        Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?)
-    } else {
-        match (svc.deployment_controller.as_str(), spec.file.deploy.blue_green.as_ref()) {
-            ("ECS", Some(bg)) => {
-                Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) }
-            }
-            _ => {
-                let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
-                Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
-            }
-        }
-    };
+    let rollout = rollout(spec, svc, desired_count, opts)?;
 
     let migration = spec.file.migration.as_ref().map(|m| MigrationPlan {
         image: image.clone(),
@@ -234,27 +294,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     });
 
     let mut stages = Vec::new();
-    let build_action = if opts.skip_build {
-        StageAction::Skip { reason: "--skip-build".into() }
-    } else if let (Some(d), false) = (&live.image_digest, opts.force_build) {
-        StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
-    } else if spec.file.build.is_none() {
-        StageAction::Run {
-            detail: format!(
-                "FAILS: {image} is not in {} and the deployspec has no [build] section; the release will stop here (push the image, pass an existing --image-tag, or add [build])",
-                if live.repository_missing { "ECR (the repository does not exist)" } else { "ECR" }
-            ),
-        }
-    } else if live.repository_missing {
-        StageAction::Run { detail: format!("create ECR repository {}, then build and push {image}", spec.file.image.repository) }
-    } else {
-        StageAction::Run {
-            detail: format!(
-                "build and push {image}{}",
-                if opts.force_build && live.image_digest.is_some() { " (--force-build)" } else { "" }
-            ),
-        }
-    };
+    let build_action = build_action(spec, live, opts, &image);
     stages.push(StagePlan { stage: Stage::Build, action: build_action });
     let migrate_action = match (&migration, opts.skip_migration, deploy) {
         (None, _, _) => StageAction::Skip { reason: "no [migration] in the deployspec".into() },
@@ -265,32 +305,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         }
     };
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
-    stages.push(StagePlan {
-        stage: Stage::Register,
-        action: if register {
-            StageAction::Run { detail: format!("register a new revision of {} ({} change(s))", desired.family, td_changes.len()) }
-        } else {
-            StageAction::Skip {
-                reason: format!("task definition unchanged ({})", live.task_definition.as_ref().map_or("-", |l| l.arn.as_str())),
-            }
-        },
-    });
-    let deploy_detail = match spec.file.deploy.strategy {
-        Strategy::Rolling => "UpdateService (rolling), then watch the deployment to its end".to_string(),
-        Strategy::BlueGreen => "CodeDeploy blue/green deployment".to_string(),
-    };
-    stages.push(StagePlan {
-        stage: Stage::Deploy,
-        action: if deploy { StageAction::Run { detail: deploy_detail } } else { StageAction::Skip { reason: "nothing changed".into() } },
-    });
-    stages.push(StagePlan {
-        stage: Stage::Verify,
-        action: if deploy {
-            StageAction::Run { detail: "the new revision is PRIMARY, COMPLETED and at its desired count".into() }
-        } else {
-            StageAction::Skip { reason: "nothing deployed".into() }
-        },
-    });
+    stages.extend(later_stages(spec, live, (register, deploy), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let image = deployed_image;
 

@@ -147,6 +147,73 @@ fn volume_to(v: &Volume) -> R<t::Volume> {
         .build())
 }
 
+fn linux_parameters_to(l: &LinuxParameters) -> R<t::LinuxParameters> {
+    Ok(t::LinuxParameters::builder()
+        .set_capabilities(
+            l.capabilities.as_ref().map(|k| t::KernelCapabilities::builder().set_add(k.add.clone()).set_drop(k.drop.clone()).build()),
+        )
+        .set_devices(map_vec(&l.devices, |d| {
+            t::Device::builder()
+                .host_path(&d.host_path)
+                .set_container_path(d.container_path.clone())
+                .set_permissions(ens(&d.permissions))
+                .build()
+        })?)
+        .set_init_process_enabled(l.init_process_enabled)
+        .set_shared_memory_size(l.shared_memory_size)
+        .set_tmpfs(map_vec(&l.tmpfs, |x| {
+            t::Tmpfs::builder().container_path(&x.container_path).size(x.size).set_mount_options(x.mount_options.clone()).build()
+        })?)
+        .set_max_swap(l.max_swap)
+        .set_swappiness(l.swappiness)
+        .build())
+}
+
+fn log_configuration_to(l: &LogConfiguration) -> R<t::LogConfiguration> {
+    t::LogConfiguration::builder()
+        .log_driver(l.log_driver.as_str().into())
+        .set_options(hm(&l.options))
+        .set_secret_options(map_vec(&l.secret_options, secret)?)
+        .build()
+}
+
+fn health_check_to(h: &HealthCheck) -> R<t::HealthCheck> {
+    t::HealthCheck::builder()
+        .set_command(Some(h.command.clone()))
+        .set_interval(h.interval)
+        .set_timeout(h.timeout)
+        .set_retries(h.retries)
+        .set_start_period(h.start_period)
+        .build()
+}
+
+fn port_mapping_to(p: &PortMapping) -> R<t::PortMapping> {
+    Ok(t::PortMapping::builder()
+        .set_container_port(p.container_port)
+        .set_host_port(p.host_port)
+        .set_protocol(en(&p.protocol))
+        .set_name(p.name.clone())
+        .set_app_protocol(en(&p.app_protocol))
+        .set_container_port_range(p.container_port_range.clone())
+        .build())
+}
+
+fn restart_policy_to(r: &RestartPolicy) -> R<t::ContainerRestartPolicy> {
+    t::ContainerRestartPolicy::builder()
+        .enabled(r.enabled)
+        .set_ignored_exit_codes(r.ignored_exit_codes.clone())
+        .set_restart_attempt_period(r.restart_attempt_period)
+        .build()
+}
+
+fn resource_requirement_to(r: &ResourceRequirement) -> R<t::ResourceRequirement> {
+    t::ResourceRequirement::builder()
+        .value(&r.value)
+        .r#type(r.kind.as_str().into())
+        .set_sharing_strategy(sharing_to(&r.sharing_strategy)?)
+        .build()
+}
+
 fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
     Ok(t::ContainerDefinition::builder()
         .name(&c.name)
@@ -161,29 +228,9 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_memory(c.memory)
         .set_memory_reservation(c.memory_reservation)
         .set_links(c.links.clone())
-        .set_port_mappings(map_vec(&c.port_mappings, |p| {
-            Ok(t::PortMapping::builder()
-                .set_container_port(p.container_port)
-                .set_host_port(p.host_port)
-                .set_protocol(en(&p.protocol))
-                .set_name(p.name.clone())
-                .set_app_protocol(en(&p.app_protocol))
-                .set_container_port_range(p.container_port_range.clone())
-                .build())
-        })?)
+        .set_port_mappings(map_vec(&c.port_mappings, port_mapping_to)?)
         .set_essential(c.essential)
-        .set_restart_policy(
-            c.restart_policy
-                .as_ref()
-                .map(|r| {
-                    t::ContainerRestartPolicy::builder()
-                        .enabled(r.enabled)
-                        .set_ignored_exit_codes(r.ignored_exit_codes.clone())
-                        .set_restart_attempt_period(r.restart_attempt_period)
-                        .build()
-                })
-                .transpose()?,
-        )
+        .set_restart_policy(c.restart_policy.as_ref().map(restart_policy_to).transpose()?)
         .set_entry_point(c.entry_point.clone())
         .set_command(c.command.clone())
         .set_environment(map_vec(&c.environment, kv)?)
@@ -200,38 +247,7 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_volumes_from(map_vec(&c.volumes_from, |v| {
             Ok(t::VolumeFrom::builder().set_source_container(v.source_container.clone()).set_read_only(v.read_only).build())
         })?)
-        .set_linux_parameters(
-            c.linux_parameters
-                .as_ref()
-                .map(|l| -> R<t::LinuxParameters> {
-                    Ok(t::LinuxParameters::builder()
-                        .set_capabilities(
-                            l.capabilities
-                                .as_ref()
-                                .map(|k| t::KernelCapabilities::builder().set_add(k.add.clone()).set_drop(k.drop.clone()).build()),
-                        )
-                        .set_devices(map_vec(&l.devices, |d| {
-                            t::Device::builder()
-                                .host_path(&d.host_path)
-                                .set_container_path(d.container_path.clone())
-                                .set_permissions(ens(&d.permissions))
-                                .build()
-                        })?)
-                        .set_init_process_enabled(l.init_process_enabled)
-                        .set_shared_memory_size(l.shared_memory_size)
-                        .set_tmpfs(map_vec(&l.tmpfs, |x| {
-                            t::Tmpfs::builder()
-                                .container_path(&x.container_path)
-                                .size(x.size)
-                                .set_mount_options(x.mount_options.clone())
-                                .build()
-                        })?)
-                        .set_max_swap(l.max_swap)
-                        .set_swappiness(l.swappiness)
-                        .build())
-                })
-                .transpose()?,
-        )
+        .set_linux_parameters(c.linux_parameters.as_ref().map(linux_parameters_to).transpose()?)
         .set_secrets(map_vec(&c.secrets, secret)?)
         .set_depends_on(map_vec(&c.depends_on, |d| {
             t::ContainerDependency::builder().container_name(&d.container_name).condition(d.condition.as_str().into()).build()
@@ -255,42 +271,12 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_ulimits(map_vec(&c.ulimits, |u| {
             t::Ulimit::builder().name(u.name.as_str().into()).soft_limit(u.soft_limit).hard_limit(u.hard_limit).build()
         })?)
-        .set_log_configuration(
-            c.log_configuration
-                .as_ref()
-                .map(|l| -> R<t::LogConfiguration> {
-                    t::LogConfiguration::builder()
-                        .log_driver(l.log_driver.as_str().into())
-                        .set_options(hm(&l.options))
-                        .set_secret_options(map_vec(&l.secret_options, secret)?)
-                        .build()
-                })
-                .transpose()?,
-        )
-        .set_health_check(
-            c.health_check
-                .as_ref()
-                .map(|h| {
-                    t::HealthCheck::builder()
-                        .set_command(Some(h.command.clone()))
-                        .set_interval(h.interval)
-                        .set_timeout(h.timeout)
-                        .set_retries(h.retries)
-                        .set_start_period(h.start_period)
-                        .build()
-                })
-                .transpose()?,
-        )
+        .set_log_configuration(c.log_configuration.as_ref().map(log_configuration_to).transpose()?)
+        .set_health_check(c.health_check.as_ref().map(health_check_to).transpose()?)
         .set_system_controls(map_vec(&c.system_controls, |s| {
             Ok(t::SystemControl::builder().set_namespace(s.namespace.clone()).set_value(s.value.clone()).build())
         })?)
-        .set_resource_requirements(map_vec(&c.resource_requirements, |r| {
-            t::ResourceRequirement::builder()
-                .value(&r.value)
-                .r#type(r.kind.as_str().into())
-                .set_sharing_strategy(sharing_to(&r.sharing_strategy)?)
-                .build()
-        })?)
+        .set_resource_requirements(map_vec(&c.resource_requirements, resource_requirement_to)?)
         .set_firelens_configuration(
             c.firelens_configuration
                 .as_ref()
@@ -388,6 +374,55 @@ fn volume_from(v: &t::Volume) -> Volume {
     }
 }
 
+fn linux_parameters_from(l: &t::LinuxParameters) -> LinuxParameters {
+    LinuxParameters {
+        capabilities: l.capabilities().map(|k| KernelCapabilities { add: strs(k.add()), drop: strs(k.drop()) }),
+        devices: opt_vec(l.devices(), |d| Device {
+            host_path: d.host_path().to_string(),
+            container_path: d.container_path().map(str::to_string),
+            permissions: opt_vec(d.permissions(), |p| p.as_str().to_string()),
+        }),
+        init_process_enabled: l.init_process_enabled(),
+        shared_memory_size: l.shared_memory_size(),
+        tmpfs: opt_vec(l.tmpfs(), |x| Tmpfs {
+            container_path: x.container_path().to_string(),
+            size: x.size(),
+            mount_options: strs(x.mount_options()),
+        }),
+        max_swap: l.max_swap(),
+        swappiness: l.swappiness(),
+    }
+}
+
+fn log_configuration_from(l: &t::LogConfiguration) -> LogConfiguration {
+    LogConfiguration {
+        log_driver: l.log_driver().as_str().to_string(),
+        options: bm(l.options()),
+        secret_options: opt_vec(l.secret_options(), secret_from),
+    }
+}
+
+fn health_check_from(h: &t::HealthCheck) -> HealthCheck {
+    HealthCheck {
+        command: h.command().to_vec(),
+        interval: h.interval(),
+        timeout: h.timeout(),
+        retries: h.retries(),
+        start_period: h.start_period(),
+    }
+}
+
+fn port_mapping_from(p: &t::PortMapping) -> PortMapping {
+    PortMapping {
+        container_port: p.container_port(),
+        host_port: p.host_port(),
+        protocol: p.protocol().map(|x| x.as_str().to_string()),
+        name: p.name().map(str::to_string),
+        app_protocol: p.app_protocol().map(|x| x.as_str().to_string()),
+        container_port_range: p.container_port_range().map(str::to_string),
+    }
+}
+
 fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
     ContainerDefinition {
         name: c.name().unwrap_or_default().to_string(),
@@ -399,14 +434,7 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
         memory: c.memory(),
         memory_reservation: c.memory_reservation(),
         links: strs(c.links()),
-        port_mappings: opt_vec(c.port_mappings(), |p| PortMapping {
-            container_port: p.container_port(),
-            host_port: p.host_port(),
-            protocol: p.protocol().map(|x| x.as_str().to_string()),
-            name: p.name().map(str::to_string),
-            app_protocol: p.app_protocol().map(|x| x.as_str().to_string()),
-            container_port_range: p.container_port_range().map(str::to_string),
-        }),
+        port_mappings: opt_vec(c.port_mappings(), port_mapping_from),
         essential: c.essential(),
         restart_policy: c.restart_policy().map(|r| RestartPolicy {
             enabled: r.enabled(),
@@ -429,23 +457,7 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
             source_container: v.source_container().map(str::to_string),
             read_only: v.read_only(),
         }),
-        linux_parameters: c.linux_parameters().map(|l| LinuxParameters {
-            capabilities: l.capabilities().map(|k| KernelCapabilities { add: strs(k.add()), drop: strs(k.drop()) }),
-            devices: opt_vec(l.devices(), |d| Device {
-                host_path: d.host_path().to_string(),
-                container_path: d.container_path().map(str::to_string),
-                permissions: opt_vec(d.permissions(), |p| p.as_str().to_string()),
-            }),
-            init_process_enabled: l.init_process_enabled(),
-            shared_memory_size: l.shared_memory_size(),
-            tmpfs: opt_vec(l.tmpfs(), |x| Tmpfs {
-                container_path: x.container_path().to_string(),
-                size: x.size(),
-                mount_options: strs(x.mount_options()),
-            }),
-            max_swap: l.max_swap(),
-            swappiness: l.swappiness(),
-        }),
+        linux_parameters: c.linux_parameters().map(linux_parameters_from),
         secrets: opt_vec(c.secrets(), secret_from),
         depends_on: opt_vec(c.depends_on(), |d| ContainerDependency {
             container_name: d.container_name().to_string(),
@@ -472,18 +484,8 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
             soft_limit: u.soft_limit(),
             hard_limit: u.hard_limit(),
         }),
-        log_configuration: c.log_configuration().map(|l| LogConfiguration {
-            log_driver: l.log_driver().as_str().to_string(),
-            options: bm(l.options()),
-            secret_options: opt_vec(l.secret_options(), secret_from),
-        }),
-        health_check: c.health_check().map(|h| HealthCheck {
-            command: h.command().to_vec(),
-            interval: h.interval(),
-            timeout: h.timeout(),
-            retries: h.retries(),
-            start_period: h.start_period(),
-        }),
+        log_configuration: c.log_configuration().map(log_configuration_from),
+        health_check: c.health_check().map(health_check_from),
         system_controls: opt_vec(c.system_controls(), |s| SystemControl {
             namespace: s.namespace().map(str::to_string),
             value: s.value().map(str::to_string),

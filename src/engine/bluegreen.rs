@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// What the pre-flight found out.
 #[derive(Debug, Clone)]
-pub struct BlueGreen {
+pub(super) struct BlueGreen {
     pub application: String,
     pub group: DeploymentGroup,
     pub test_url: Option<String>,
@@ -59,7 +59,7 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
 
 /// How to watch a CodeDeploy deployment.
 #[derive(Debug, Clone, Copy)]
-pub struct Watch {
+pub(super) struct Watch {
     pub timeout: Duration,
     /// Where `timeout` comes from (named when it passes).
     pub setting: super::TimeoutSetting,

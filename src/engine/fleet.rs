@@ -79,7 +79,7 @@ fn severity(code: i32) -> i32 {
 }
 
 /// `depends_on` order; a cycle or an unknown name is an input error.
-pub fn order(specs: &[Spec]) -> Result<Vec<usize>, InputError> {
+pub(super) fn order(specs: &[Spec]) -> Result<Vec<usize>, InputError> {
     let names: Vec<&str> = specs.iter().map(|s| s.service()).collect();
     for s in specs {
         for d in &s.file.service.depends_on {

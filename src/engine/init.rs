@@ -3,8 +3,10 @@
 
 use super::observe::retrying;
 use crate::error::{Error, InputError, Result};
+use crate::ports::ServiceState;
 use crate::ports::{PortError, Ports};
 use crate::taskdef;
+use crate::taskdef::TaskDefinition;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -36,7 +38,7 @@ pub fn default_codedeploy_names(cluster: &str, service: &str) -> (String, String
 }
 
 /// `repo:tag` → (repo, Some(tag)); `repo@sha256:…` → (repo, None); a registry port is not a tag.
-pub fn split_image(image: &str) -> (String, Option<String>) {
+pub(super) fn split_image(image: &str) -> (String, Option<String>) {
     if let Some((repo, _)) = image.split_once('@') {
         return (repo.to_string(), None);
     }
@@ -118,64 +120,24 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
         toml_str(&container)
     ));
 
-    let strategy;
-    if svc.deployment_controller == "CODE_DEPLOY" {
-        strategy = "blue-green".to_string();
-        let (app_default, group_default) = default_codedeploy_names(&cluster_name, &svc.name);
-        let app = o.application.clone().unwrap_or(app_default);
-        let group = o.deployment_group.clone().unwrap_or(group_default);
-        let dg = match retrying(clock, || ports.codedeploy.deployment_group(&app, &group)).await {
-            Ok(g) => Some(g),
-            Err(PortError::NotFound { .. }) => {
-                warnings.push(format!("CodeDeploy deployment group {app}/{group} not found; pass --application and --deployment-group"));
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let port = svc
-            .load_balancers
-            .iter()
-            .find(|l| l.container_name.as_deref() == Some(container.as_str()))
-            .and_then(|l| l.container_port)
-            .or_else(|| {
-                td.container_definitions
-                    .iter()
-                    .find(|c| c.name == container)
-                    .and_then(|c| c.port_mappings.as_ref()?.first()?.container_port)
-            })
-            .unwrap_or(80);
-        spec.push_str(&format!(
-            "\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\napplication = {}\ndeployment_group = {}\n",
-            toml_str(&app),
-            toml_str(&group)
-        ));
-        if let Some(c) = dg.as_ref().and_then(|g| g.deployment_config.clone()) {
-            spec.push_str(&format!("deployment_config = {}\n", toml_str(&c)));
-        }
-        spec.push_str(&format!("container_port = {port}\n"));
-        if let Some(g) = &dg {
-            if g.ready_action.as_deref() != Some("STOP_DEPLOYMENT") {
-                spec.push_str("# The group continues to production traffic by itself (CONTINUE_DEPLOYMENT), so test-listener\n# checks cannot gate it; set its deploymentReadyOption to STOP_DEPLOYMENT to add [[deploy.blue_green.checks]].\n");
-            } else {
-                spec.push_str("\n# Checks against the test listener before production traffic moves:\n# [[deploy.blue_green.checks]]\n# path = \"/health\"\n# status = 200\n");
-            }
-        }
+    let strategy = if svc.deployment_controller == "CODE_DEPLOY" {
+        spec.push_str(&codedeploy_section(ports, o, (&svc, &td, &container), &cluster_name, &mut warnings).await?);
+        "blue-green".to_string()
     } else {
-        strategy = "rolling".to_string();
-        let c = &svc.deployment_config;
-        let cb = c.circuit_breaker.clone();
-        let alarms = c.alarms.clone().filter(|a| a.enable);
-        spec.push_str(&format!(
-            "\n[deploy]\nstrategy = \"rolling\"\n\n[deploy.rolling]\nminimum_healthy_percent = {}\nmaximum_percent = {}\ncircuit_breaker = {}\ncircuit_breaker_rollback = {}\nalarms = [{}]\nalarm_rollback = {}\n",
-            c.minimum_healthy_percent.unwrap_or(100),
-            c.maximum_percent.unwrap_or(200),
-            cb.as_ref().is_some_and(|b| b.enable),
-            cb.as_ref().is_some_and(|b| b.rollback),
-            alarms.as_ref().map(|a| a.names.iter().map(|n| toml_str(n)).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
-            alarms.as_ref().is_none_or(|a| a.rollback),
-        ));
-    }
+        spec.push_str(&rolling_section(&svc));
+        "rolling".to_string()
+    };
 
+    let (spec_path, template_path) = write_files(o, &file_stem, &template_text, &spec)?;
+    Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    std::fs::write(path, text).map_err(|e| InputError::new(path, format!("cannot write: {e}"), "check the folder's permissions").into())
+}
+
+/// Write the deployspec and its template into `o.dir`, never over an existing file unless `--force`.
+fn write_files(o: &InitOptions, file_stem: &str, template_text: &str, spec: &str) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(&o.dir)
         .map_err(|e| InputError::new(&o.dir, format!("cannot create the folder: {e}"), "pass --dir with a writable folder"))?;
     let spec_path = o.dir.join(format!("{file_stem}.toml"));
@@ -190,13 +152,74 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
             .into());
         }
     }
-    write(&template_path, &template_text)?;
-    write(&spec_path, &spec)?;
-    Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
+    write(&template_path, template_text)?;
+    write(&spec_path, spec)?;
+    Ok((spec_path, template_path))
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| InputError::new(path, format!("cannot write: {e}"), "check the folder's permissions").into())
+/// `[deploy]` for a CODE_DEPLOY service: the CodeDeploy application, group and configuration.
+async fn codedeploy_section(
+    ports: &Ports,
+    o: &InitOptions,
+    (svc, td, container): (&ServiceState, &TaskDefinition, &str),
+    cluster_name: &str,
+    warnings: &mut Vec<String>,
+) -> Result<String> {
+    let clock = ports.clock.as_ref();
+    let mut spec = String::new();
+    let (app_default, group_default) = default_codedeploy_names(cluster_name, &svc.name);
+    let app = o.application.clone().unwrap_or(app_default);
+    let group = o.deployment_group.clone().unwrap_or(group_default);
+    let dg = match retrying(clock, || ports.codedeploy.deployment_group(&app, &group)).await {
+        Ok(g) => Some(g),
+        Err(PortError::NotFound { .. }) => {
+            warnings.push(format!("CodeDeploy deployment group {app}/{group} not found; pass --application and --deployment-group"));
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let port = svc
+        .load_balancers
+        .iter()
+        .find(|l| l.container_name.as_deref() == Some(container))
+        .and_then(|l| l.container_port)
+        .or_else(|| {
+            td.container_definitions.iter().find(|c| c.name == container).and_then(|c| c.port_mappings.as_ref()?.first()?.container_port)
+        })
+        .unwrap_or(80);
+    spec.push_str(&format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\napplication = {}\ndeployment_group = {}\n",
+        toml_str(&app),
+        toml_str(&group)
+    ));
+    if let Some(c) = dg.as_ref().and_then(|g| g.deployment_config.clone()) {
+        spec.push_str(&format!("deployment_config = {}\n", toml_str(&c)));
+    }
+    spec.push_str(&format!("container_port = {port}\n"));
+    if let Some(g) = &dg {
+        if g.ready_action.as_deref() != Some("STOP_DEPLOYMENT") {
+            spec.push_str("# The group continues to production traffic by itself (CONTINUE_DEPLOYMENT), so test-listener\n# checks cannot gate it; set its deploymentReadyOption to STOP_DEPLOYMENT to add [[deploy.blue_green.checks]].\n");
+        } else {
+            spec.push_str("\n# Checks against the test listener before production traffic moves:\n# [[deploy.blue_green.checks]]\n# path = \"/health\"\n# status = 200\n");
+        }
+    }
+    Ok(spec)
+}
+
+/// `[deploy]` for a rolling service: its live deployment configuration.
+fn rolling_section(svc: &ServiceState) -> String {
+    let c = &svc.deployment_config;
+    let cb = c.circuit_breaker.clone();
+    let alarms = c.alarms.clone().filter(|a| a.enable);
+    format!(
+        "\n[deploy]\nstrategy = \"rolling\"\n\n[deploy.rolling]\nminimum_healthy_percent = {}\nmaximum_percent = {}\ncircuit_breaker = {}\ncircuit_breaker_rollback = {}\nalarms = [{}]\nalarm_rollback = {}\n",
+        c.minimum_healthy_percent.unwrap_or(100),
+        c.maximum_percent.unwrap_or(200),
+        cb.as_ref().is_some_and(|b| b.enable),
+        cb.as_ref().is_some_and(|b| b.rollback),
+        alarms.as_ref().map(|a| a.names.iter().map(|n| toml_str(n)).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+        alarms.as_ref().is_none_or(|a| a.rollback),
+    )
 }
 
 #[cfg(test)]

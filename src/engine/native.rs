@@ -11,13 +11,13 @@ use crate::spec::{OnInterrupt, Spec};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
-pub struct Native {
+pub(super) struct Native {
     pub deployment: NativeDeployment,
     pub test_url: Option<String>,
 }
 
 /// `…:listener-rule/app/lb/1/listener-id/rule-id` → `…:listener/app/lb/1/listener-id`.
-pub fn listener_of_rule(rule: &str) -> Option<String> {
+pub(super) fn listener_of_rule(rule: &str) -> Option<String> {
     let l = rule.replacen(":listener-rule/", ":listener/", 1);
     if l == rule {
         return Some(rule.to_string()); // an NLB "rule" is the listener itself

@@ -6,12 +6,12 @@ use crate::ports::{Clock, PortError, PortResult, Ports};
 use std::time::Duration;
 
 /// How long an unreachable endpoint is retried before the call fails (DNS, refused, timeouts).
-pub const UNREACHABLE_BUDGET_SECS: f64 = 20.0;
+pub(super) const UNREACHABLE_BUDGET_SECS: f64 = 20.0;
 
 /// Retry a call on throttling / transient errors with exponential back-off and jitter (1 s …
 /// 20 s, 8 tries; an unreachable endpoint for at most [`UNREACHABLE_BUDGET_SECS`]). This is the
 /// only retry layer: the SDK clients make one attempt each.
-pub async fn retrying<T, F, Fut>(clock: &dyn Clock, f: F) -> PortResult<T>
+pub(super) async fn retrying<T, F, Fut>(clock: &dyn Clock, f: F) -> PortResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = PortResult<T>>,
@@ -20,7 +20,7 @@ where
 }
 
 /// [`retrying`], telling `warn` once, at the first retry, what failed and that it retries.
-pub async fn retrying_with<T, F, Fut>(clock: &dyn Clock, mut f: F, warn: &(dyn Fn(String) + Send + Sync)) -> PortResult<T>
+pub(super) async fn retrying_with<T, F, Fut>(clock: &dyn Clock, mut f: F, warn: &(dyn Fn(String) + Send + Sync)) -> PortResult<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = PortResult<T>>,
@@ -63,7 +63,7 @@ pub async fn observe(spec: &Spec, ports: &Ports) -> Result<Live> {
 
 /// [`observe`], telling `warn` when the first read has to be retried (an endpoint that cannot
 /// be reached, throttling).
-pub async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(String) + Send + Sync)) -> Result<Live> {
+pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(String) + Send + Sync)) -> Result<Live> {
     let clock = ports.clock.as_ref();
     let missing = || {
         Error::Aws(PortError::NotFound {
@@ -116,7 +116,7 @@ pub async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(String) + S
 }
 
 /// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.
-pub fn repository_name(repo: &str) -> String {
+pub(super) fn repository_name(repo: &str) -> String {
     match repo.split_once('/') {
         Some((host, name)) if host.contains('.') => name.to_string(),
         _ => repo.to_string(),

@@ -81,7 +81,7 @@ impl OneOffResult {
 }
 
 /// `[A-Za-z0-9-/_]`, at most `max` characters.
-pub fn sanitize(s: &str, max: usize) -> String {
+pub(super) fn sanitize(s: &str, max: usize) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || "-/_".contains(c) { c } else { '-' }).take(max).collect()
 }
 

@@ -28,13 +28,13 @@ pub struct ReleaseOptions {
 }
 
 /// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
-pub enum Prepared {
+pub(super) enum Prepared {
     Done(Box<ReleaseReport>),
     Ready(Box<ReadyRelease>),
 }
 
 /// What the deploy stage needs from the stages before it.
-pub struct ReadyRelease {
+pub(super) struct ReadyRelease {
     pub plan: Plan,
     live: crate::plan::Live,
     pub new_td: String,

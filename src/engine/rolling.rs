@@ -160,7 +160,7 @@ pub(super) struct WatchState {
 }
 
 /// A wait shows it is alive at least this often, even when nothing changes.
-pub const HEARTBEAT_EVERY_SECS: f64 = 15.0;
+pub(super) const HEARTBEAT_EVERY_SECS: f64 = 15.0;
 
 impl WatchState {
     /// A fresh watch (of a rollback) that knows the events and failed tasks already shown.

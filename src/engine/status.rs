@@ -48,7 +48,7 @@ pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
 }
 
 /// The group's active deployment (if any) with its task sets and weights.
-pub async fn codedeploy_status(spec: &Spec, ports: &Ports) -> Result<CodeDeployStatus> {
+pub(super) async fn codedeploy_status(spec: &Spec, ports: &Ports) -> Result<CodeDeployStatus> {
     let clock = ports.clock.as_ref();
     let (app, group) = codedeploy_names(spec);
     let active = super::observe::retrying(clock, || ports.codedeploy.active_deployments(&app, &group)).await?;
@@ -65,7 +65,7 @@ pub async fn codedeploy_status(spec: &Spec, ports: &Ports) -> Result<CodeDeployS
 }
 
 /// The CodeDeploy application and group of a spec (its own names, else `aws ecs deploy`'s).
-pub fn codedeploy_names(spec: &Spec) -> (String, String) {
+pub(super) fn codedeploy_names(spec: &Spec) -> (String, String) {
     let (app, group) = super::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
     let bg = spec.file.deploy.blue_green.as_ref();
     (bg.and_then(|b| b.application.clone()).unwrap_or(app), bg.and_then(|b| b.deployment_group.clone()).unwrap_or(group))

@@ -6,7 +6,7 @@ use crate::plan::{Plan, Rollout, StageAction};
 use std::fmt::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
+pub(super) enum Level {
     /// Progress; hidden by -q.
     Info,
     Warn,
@@ -14,13 +14,13 @@ pub enum Level {
     Result,
 }
 
-pub fn rfc3339(at: f64) -> String {
+pub(super) fn rfc3339(at: f64) -> String {
     let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(at.max(0.0));
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
 /// `HH:MM:SS` (UTC).
-pub fn clock(at: f64) -> String {
+pub(super) fn clock(at: f64) -> String {
     let s = rfc3339(at);
     s.get(11..19).unwrap_or(&s).to_string()
 }
@@ -30,7 +30,7 @@ fn paint(color: bool, code: &str, s: &str) -> String {
 }
 
 /// One line for an event, or None for events shown elsewhere.
-pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
+pub(super) fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
     let (level, text) = event_text(e)?;
     // Names, messages and reasons come from input files and AWS answers: a control character or
     // a newline in them must not forge a line of its own. The plan escapes its values itself.
@@ -45,7 +45,7 @@ pub fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
 }
 
 /// Control characters (newlines, escape sequences, carriage returns…) written visibly.
-pub fn esc(s: &str) -> String {
+pub(super) fn esc(s: &str) -> String {
     if !s.chars().any(char::is_control) {
         return s.to_string();
     }

@@ -397,26 +397,30 @@ impl World {
         self.cd.deps.push(d);
     }
 
+    /// A created deployment starts installing green: healthy after the task start and health
+    /// times, or never (unhealthy images fail after 300 s).
+    fn start_cd_install(&mut self, i: usize, now: f64) {
+        let image = self.td_image(&self.cd.deps[i].td);
+        let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
+        let ready = now + self.faults.start_secs + self.faults.health_secs;
+        let d = &mut self.cd.deps[i];
+        d.status = "InProgress".into();
+        set_event(d, "BeforeInstall", "Succeeded", now);
+        set_event(d, "Install", "InProgress", now);
+        d.phase = if unhealthy {
+            Phase::Install { healthy_at: Some(f64::INFINITY), fail_at: now + 300.0 }
+        } else {
+            Phase::Install { healthy_at: Some(ready), fail_at: f64::INFINITY }
+        };
+    }
+
     pub(super) fn step_codedeploy(&mut self) {
         let now = self.now();
         for i in 0..self.cd.deps.len() {
             let g = self.cd.groups[self.cd.deps[i].group].clone();
             let phase = self.cd.deps[i].phase.clone();
             match phase {
-                Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == "Created" => {
-                    let image = self.td_image(&self.cd.deps[i].td);
-                    let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
-                    let d = &mut self.cd.deps[i];
-                    d.status = "InProgress".into();
-                    set_event(d, "BeforeInstall", "Succeeded", now);
-                    set_event(d, "Install", "InProgress", now);
-                    let ready = now + self.faults.start_secs + self.faults.health_secs;
-                    d.phase = if unhealthy {
-                        Phase::Install { healthy_at: Some(f64::INFINITY), fail_at: now + 300.0 }
-                    } else {
-                        Phase::Install { healthy_at: Some(ready), fail_at: f64::INFINITY }
-                    };
-                }
+                Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == "Created" => self.start_cd_install(i, now),
                 Phase::Install { healthy_at: Some(h), fail_at } => {
                     if now >= fail_at {
                         let d = &mut self.cd.deps[i];

@@ -24,7 +24,7 @@ pub(super) struct NativeState {
 }
 
 impl NativeState {
-    pub fn new(cfg: NativeDeployment, now: f64, green_ready_at: f64, fail_at: Option<f64>) -> Self {
+    pub(super) fn new(cfg: NativeDeployment, now: f64, green_ready_at: f64, fail_at: Option<f64>) -> Self {
         NativeState {
             cfg,
             stage: "RECONCILE_SERVICE".into(),
@@ -40,7 +40,7 @@ impl NativeState {
         }
     }
 
-    pub fn hook_details(&self) -> Vec<HookDetail> {
+    pub(super) fn hook_details(&self) -> Vec<HookDetail> {
         self.hooks
             .iter()
             .map(|(id, st)| HookDetail { hook_id: id.clone(), target_type: Some("PAUSE".into()), status: Some(st.clone()) })

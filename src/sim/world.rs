@@ -6,8 +6,8 @@ use crate::ports::*;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 
-pub const ACCOUNT: &str = "123456789012";
-pub const REGION: &str = "us-east-1";
+pub(super) const ACCOUNT: &str = "123456789012";
+pub(super) const REGION: &str = "us-east-1";
 /// The virtual epoch: 2026-01-01T00:00:00Z.
 pub const EPOCH: f64 = 1_767_225_600.0;
 const ROLLBACK_BAKE: f64 = 120.0;
@@ -517,31 +517,7 @@ impl World {
                 sd_arn: sd_arn.clone(),
                 rollback_of: None,
             }],
-            sds: earlier
-                .iter()
-                .map(|prev| SimSd {
-                    arn: earlier_sd.clone(),
-                    status: "SUCCESSFUL".into(),
-                    status_reason: None,
-                    target: prev.clone(),
-                    sources: Vec::new(),
-                    created_at: created - 86_400.0,
-                    finished_at: Some(completed - 86_400.0),
-                    rollback_reason: None,
-                    native: None,
-                })
-                .chain(std::iter::once(SimSd {
-                    arn: sd_arn,
-                    status: "SUCCESSFUL".into(),
-                    status_reason: None,
-                    target: reg.arn.clone(),
-                    sources: earlier.iter().cloned().collect(),
-                    created_at: created,
-                    finished_at: Some(completed),
-                    rollback_reason: None,
-                    native: None,
-                }))
-                .collect(),
+            sds: seeded_sds(earlier.as_deref(), &earlier_sd, &sd_arn, &reg.arn, (created, completed)),
             events,
             stuck_reported: false,
             controller: "ECS".into(),
@@ -1420,15 +1396,11 @@ impl World {
         }
     }
 
-    fn step_service(&mut self, i: usize) {
-        let now = self.now;
-        let Some(p) = self.services[i].deployments.iter().position(|d| d.primary) else { return };
+    /// ECS's circuit breaker on the PRIMARY deployment `p` of service `i`: true when it tripped.
+    fn trip_circuit_breaker(&mut self, i: usize, p: usize) -> bool {
         let s = self.services[i].clone();
         let primary = &s.deployments[p];
         let d = s.desired;
-        let (floor, ceiling) = floor_ceiling(d, s.config.minimum_healthy_percent.unwrap_or(100), s.config.maximum_percent.unwrap_or(200));
-        let live = |t: &&SimTask| t.cluster == s.cluster && t.service == s.name && !t.desired_stopped && t.last_status != "STOPPED";
-
         // Circuit breaker.
         let cb = s.config.circuit_breaker.clone().filter(|c| c.enable);
         if primary.rollout_state == "IN_PROGRESS"
@@ -1458,8 +1430,16 @@ impl World {
             } else {
                 self.finish_sd(i, &sd_arn, "STOPPED", Some(reason));
             }
-            return;
+            return true;
         }
+        false
+    }
+
+    /// A deployment alarm going into ALARM during the rollout: true when it fired.
+    fn fire_alarm(&mut self, i: usize, p: usize) -> bool {
+        let now = self.now;
+        let s = self.services[i].clone();
+        let primary = &s.deployments[p];
         // Alarm rollback.
         let alarms = s.config.alarms.clone().filter(|a| a.enable && !a.names.is_empty());
         if let (Some(at), Some(a)) = (self.faults.alarm_at, &alarms)
@@ -1482,8 +1462,24 @@ impl World {
             } else {
                 self.finish_sd(i, &sd_arn, "STOPPED", Some(reason))
             }
+            return true;
+        }
+        false
+    }
+
+    fn step_service(&mut self, i: usize) {
+        let now = self.now;
+        let Some(p) = self.services[i].deployments.iter().position(|d| d.primary) else { return };
+        let s = self.services[i].clone();
+        let primary = &s.deployments[p];
+        let d = s.desired;
+        let (floor, ceiling) = floor_ceiling(d, s.config.minimum_healthy_percent.unwrap_or(100), s.config.maximum_percent.unwrap_or(200));
+        let live = |t: &&SimTask| t.cluster == s.cluster && t.service == s.name && !t.desired_stopped && t.last_status != "STOPPED";
+
+        if self.trip_circuit_breaker(i, p) || self.fire_alarm(i, p) {
             return;
         }
+        let alarms = s.config.alarms.clone().filter(|a| a.enable && !a.names.is_empty());
         if primary.rollout_state == "FAILED" {
             return;
         }
@@ -1578,4 +1574,23 @@ impl World {
 /// clamp(ceil(desired / 2), 3, 200): the current ECS default threshold.
 pub fn circuit_threshold(desired: i32) -> i32 {
     ((desired + 1) / 2).clamp(3, 200)
+}
+
+/// The service-deployment history of a seeded service: the earlier revision's deployment (a day
+/// before), then the one that put `target` in place, both SUCCESSFUL.
+fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &str, (created, completed): (f64, f64)) -> Vec<SimSd> {
+    let sd = |arn: &str, target: &str, sources: Vec<String>, at: f64| SimSd {
+        arn: arn.to_string(),
+        status: "SUCCESSFUL".into(),
+        status_reason: None,
+        target: target.to_string(),
+        sources,
+        created_at: at,
+        finished_at: Some(at + (completed - created)),
+        rollback_reason: None,
+        native: None,
+    };
+    let mut out: Vec<SimSd> = earlier.iter().map(|prev| sd(earlier_sd, prev, Vec::new(), created - 86_400.0)).collect();
+    out.push(sd(sd_arn, target, earlier.iter().map(|p| p.to_string()).collect(), created));
+    out
 }
