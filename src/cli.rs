@@ -449,211 +449,222 @@ fn install_signals(interrupt: Interrupt) {
 
 async fn dispatch(cli: &Cli) -> Result<i32, Error> {
     match &cli.command {
-        Command::Completions { shell } => {
-            let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(*shell, &mut cmd, "fgdeploy", &mut std::io::stdout());
-            Ok(exit::OK)
-        }
-        Command::Man => {
-            let cmd = <Cli as clap::CommandFactory>::command();
-            let mut out = Vec::new();
-            clap_mangen::Man::new(cmd).render(&mut out).map_err(|e| Error::Internal(format!("man page: {e}")))?;
-            use std::io::Write;
-            std::io::stdout().write_all(&out).map_err(|e| Error::Internal(format!("stdout: {e}")))?;
-            Ok(exit::OK)
-        }
-        Command::Validate(args) => {
-            let spec = load(args)?;
-            let td = spec.render_task_definition("validate.invalid/image:tag")?;
-            if cli.output == Output::Json {
-                println!(
-                    "{}",
-                    render::json_line(
-                        serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
-                    )
-                );
-            } else if !cli.quiet {
-                println!(
-                    "ok: {} and {} are valid (family {}, {} container(s))",
-                    spec.path.display(),
-                    spec.template_path.display(),
-                    td.family,
-                    td.container_definitions.len()
-                );
-            }
-            Ok(exit::OK)
-        }
-        Command::Plan(a) => {
-            let paths = expand_files(&a.files)?;
-            let opts = ReleaseOptions { plan: a.flags.options(), dry_run: true, ..Default::default() };
-            if paths.len() > 1 {
-                let how = FleetRun {
-                    image_tag: a.image_tag.as_deref(),
-                    target: &a.target,
-                    opts,
-                    parallel: 1,
-                    policy: Default::default(),
-                    summary_file: None,
-                };
-                return fleet(cli, &how, &paths).await;
-            }
-            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
-            release(cli, &spec, &a.flags, &a.target, opts, None).await
-        }
-        Command::Release(a) => {
-            check_writable(a.summary_file.as_deref())?;
-            let paths = expand_files(&a.files)?;
-            if paths.len() > 1 {
-                let how = FleetRun {
-                    image_tag: a.image_tag.as_deref(),
-                    target: &a.target,
-                    opts: a.options(),
-                    parallel: a.parallel,
-                    policy: a.policy,
-                    summary_file: a.summary_file.as_deref(),
-                };
-                return fleet(cli, &how, &paths).await;
-            }
-            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
-            release(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
-        }
-        Command::Rollback(a) => {
-            let spec = load(&a.spec)?;
-            let c = ctx(cli);
-            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
-            let interrupt = Interrupt::default();
-            install_signals(interrupt.clone());
-            let mut engine = Engine::new(ports.clone(), c.renderer.clone(), interrupt);
-            let result = engine
-                .rollback_command(
-                    &spec,
-                    &crate::engine::RollbackOptions {
-                        to: a.to.clone(),
-                        dry_run: a.dry_run,
-                        no_wait: a.no_wait,
-                        timeout: a.timeout,
-                        allow_family_change: a.allow_family_change,
-                    },
-                )
-                .await;
-            c.renderer.finish();
-            let plan = result?;
-            if cli.output == Output::Json {
-                println!(
-                    "{}",
-                    render::json_line(
-                        serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
-                    )
-                );
-            } else {
-                println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
-            }
-            Ok(if a.dry_run && plan.current != plan.target { exit::CHANGES } else { exit::OK })
-        }
-        Command::Run(a) => {
-            let spec = load(&a.spec)?;
-            let c = ctx(cli);
-            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
-            let interrupt = Interrupt::default();
-            install_signals(interrupt.clone());
-            let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
-            let result = engine.run_command(&spec, a.container.as_deref(), &a.command, a.timeout).await;
-            c.renderer.finish();
-            result
-        }
-        Command::Init(a) => {
-            let ports = crate::aws::connect(a.region.as_deref()).await?;
-            let o = crate::engine::InitOptions {
-                cluster: a.cluster.clone(),
-                service: a.service.clone(),
-                dir: a.dir.clone(),
-                force: a.force,
-                container: a.container.clone(),
-                application: a.application.clone(),
-                deployment_group: a.deployment_group.clone(),
-            };
-            let report = crate::engine::init(&ports, &o).await?;
-            if cli.output == Output::Json {
-                println!("{}", render::json_line(serde_json::json!({"event": "init", "init": report})));
-            } else {
-                for w in &report.warnings {
-                    eprintln!("warning: {w}");
-                }
-                println!(
-                    "wrote {} and {} ({}; release container {})
-next: fgdeploy plan -f {}",
-                    report.deployspec.display(),
-                    report.template.display(),
-                    report.strategy,
-                    report.container,
-                    report.deployspec.display()
-                );
-            }
-            Ok(exit::OK)
-        }
-        Command::Promote(a) => {
-            let spec = Spec::load(&a.file, Some(&a.from_tag))?;
-            let c = ctx(cli);
-            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
-            let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
-            c.renderer.finish();
-            if cli.output == Output::Json {
-                println!(
-                    "{}",
-                    render::json_line(serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()}))
-                );
-            } else {
-                println!(
-                    "{} {}:{} → {}:{} ({})",
-                    if report.created { "promoted" } else { "already promoted" },
-                    report.repository,
-                    report.from_tag,
-                    report.repository,
-                    report.to_tag,
-                    report.digest.as_deref().unwrap_or("digest unknown")
-                );
-            }
-            Ok(exit::OK)
-        }
-        Command::Status(a) => {
-            let paths = expand_files(&a.files)?;
-            let c = ctx(cli);
-            if paths.len() > 1 {
-                // Several services: one status each, read through one client per region.
-                let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
-                let ports = fleet_ports(&specs, &a.target).await?;
-                let mut reports = Vec::new();
-                for (i, spec) in specs.iter().enumerate() {
-                    reports.push(crate::engine::status(spec, ports.for_spec(i)).await?);
-                }
-                c.renderer.finish();
-                if cli.output == Output::Json {
-                    let total: u64 = ports.calls().values().sum();
-                    println!(
-                        "{}",
-                        render::json_line(serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total}))
-                    );
-                } else {
-                    let texts: Vec<String> = reports.iter().map(render::status_text).collect();
-                    println!("{}", texts.join("\n\n"));
-                }
-                return Ok(exit::OK);
-            }
-            let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
-            let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
-            let report = crate::engine::status(&spec, &ports).await?;
-            c.renderer.finish();
-            if cli.output == Output::Json {
-                println!(
-                    "{}",
-                    render::json_line(serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()}))
-                );
-            } else {
-                println!("{}", render::status_text(&report));
-            }
-            Ok(exit::OK)
-        }
+        Command::Completions { shell } => cmd_completions(*shell),
+        Command::Man => cmd_man(),
+        Command::Validate(args) => cmd_validate(cli, args).await,
+        Command::Plan(a) => cmd_plan(cli, a).await,
+        Command::Release(a) => cmd_release(cli, a).await,
+        Command::Rollback(a) => cmd_rollback(cli, a).await,
+        Command::Run(a) => cmd_run(cli, a).await,
+        Command::Init(a) => cmd_init(cli, a).await,
+        Command::Promote(a) => cmd_promote(cli, a).await,
+        Command::Status(a) => cmd_status(cli, a).await,
     }
+}
+
+fn cmd_completions(shell: clap_complete::Shell) -> Result<i32, Error> {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    clap_complete::generate(shell, &mut cmd, "fgdeploy", &mut std::io::stdout());
+    Ok(exit::OK)
+}
+
+fn cmd_man() -> Result<i32, Error> {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd).render(&mut out).map_err(|e| Error::Internal(format!("man page: {e}")))?;
+    use std::io::Write;
+    std::io::stdout().write_all(&out).map_err(|e| Error::Internal(format!("stdout: {e}")))?;
+    Ok(exit::OK)
+}
+
+async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Error> {
+    let spec = load(args)?;
+    let td = spec.render_task_definition("validate.invalid/image:tag")?;
+    if cli.output == Output::Json {
+        println!(
+            "{}",
+            render::json_line(
+                serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
+            )
+        );
+    } else if !cli.quiet {
+        println!(
+            "ok: {} and {} are valid (family {}, {} container(s))",
+            spec.path.display(),
+            spec.template_path.display(),
+            td.family,
+            td.container_definitions.len()
+        );
+    }
+    Ok(exit::OK)
+}
+
+async fn cmd_plan(cli: &Cli, a: &PlanArgs) -> Result<i32, Error> {
+    let paths = expand_files(&a.files)?;
+    let opts = ReleaseOptions { plan: a.flags.options(), dry_run: true, ..Default::default() };
+    if paths.len() > 1 {
+        let how = FleetRun {
+            image_tag: a.image_tag.as_deref(),
+            target: &a.target,
+            opts,
+            parallel: 1,
+            policy: Default::default(),
+            summary_file: None,
+        };
+        return fleet(cli, &how, &paths).await;
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    release(cli, &spec, &a.flags, &a.target, opts, None).await
+}
+
+async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error> {
+    check_writable(a.summary_file.as_deref())?;
+    let paths = expand_files(&a.files)?;
+    if paths.len() > 1 {
+        let how = FleetRun {
+            image_tag: a.image_tag.as_deref(),
+            target: &a.target,
+            opts: a.options(),
+            parallel: a.parallel,
+            policy: a.policy,
+            summary_file: a.summary_file.as_deref(),
+        };
+        return fleet(cli, &how, &paths).await;
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    release(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
+}
+
+async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Error> {
+    let spec = load(&a.spec)?;
+    let c = ctx(cli);
+    let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+    let interrupt = Interrupt::default();
+    install_signals(interrupt.clone());
+    let mut engine = Engine::new(ports.clone(), c.renderer.clone(), interrupt);
+    let result = engine
+        .rollback_command(
+            &spec,
+            &crate::engine::RollbackOptions {
+                to: a.to.clone(),
+                dry_run: a.dry_run,
+                no_wait: a.no_wait,
+                timeout: a.timeout,
+                allow_family_change: a.allow_family_change,
+            },
+        )
+        .await;
+    c.renderer.finish();
+    let plan = result?;
+    if cli.output == Output::Json {
+        println!(
+            "{}",
+            render::json_line(
+                serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
+            )
+        );
+    } else {
+        println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
+    }
+    Ok(if a.dry_run && plan.current != plan.target { exit::CHANGES } else { exit::OK })
+}
+
+async fn cmd_run(cli: &Cli, a: &RunArgs) -> Result<i32, Error> {
+    let spec = load(&a.spec)?;
+    let c = ctx(cli);
+    let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+    let interrupt = Interrupt::default();
+    install_signals(interrupt.clone());
+    let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
+    let result = engine.run_command(&spec, a.container.as_deref(), &a.command, a.timeout).await;
+    c.renderer.finish();
+    result
+}
+
+async fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<i32, Error> {
+    let ports = crate::aws::connect(a.region.as_deref()).await?;
+    let o = crate::engine::InitOptions {
+        cluster: a.cluster.clone(),
+        service: a.service.clone(),
+        dir: a.dir.clone(),
+        force: a.force,
+        container: a.container.clone(),
+        application: a.application.clone(),
+        deployment_group: a.deployment_group.clone(),
+    };
+    let report = crate::engine::init(&ports, &o).await?;
+    if cli.output == Output::Json {
+        println!("{}", render::json_line(serde_json::json!({"event": "init", "init": report})));
+    } else {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        println!(
+            "wrote {} and {} ({}; release container {})
+next: fgdeploy plan -f {}",
+            report.deployspec.display(),
+            report.template.display(),
+            report.strategy,
+            report.container,
+            report.deployspec.display()
+        );
+    }
+    Ok(exit::OK)
+}
+
+async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error> {
+    let spec = Spec::load(&a.file, Some(&a.from_tag))?;
+    let c = ctx(cli);
+    let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+    let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
+    c.renderer.finish();
+    if cli.output == Output::Json {
+        println!("{}", render::json_line(serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()})));
+    } else {
+        println!(
+            "{} {}:{} → {}:{} ({})",
+            if report.created { "promoted" } else { "already promoted" },
+            report.repository,
+            report.from_tag,
+            report.repository,
+            report.to_tag,
+            report.digest.as_deref().unwrap_or("digest unknown")
+        );
+    }
+    Ok(exit::OK)
+}
+
+async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> {
+    let paths = expand_files(&a.files)?;
+    let c = ctx(cli);
+    if paths.len() > 1 {
+        // Several services: one status each, read through one client per region.
+        let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+        let ports = fleet_ports(&specs, &a.target).await?;
+        let mut reports = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            reports.push(crate::engine::status(spec, ports.for_spec(i)).await?);
+        }
+        c.renderer.finish();
+        if cli.output == Output::Json {
+            let total: u64 = ports.calls().values().sum();
+            println!("{}", render::json_line(serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total})));
+        } else {
+            let texts: Vec<String> = reports.iter().map(render::status_text).collect();
+            println!("{}", texts.join("\n\n"));
+        }
+        return Ok(exit::OK);
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+    let report = crate::engine::status(&spec, &ports).await?;
+    c.renderer.finish();
+    if cli.output == Output::Json {
+        println!("{}", render::json_line(serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()})));
+    } else {
+        println!("{}", render::status_text(&report));
+    }
+    Ok(exit::OK)
 }
 
 #[allow(clippy::too_many_arguments)]
