@@ -114,50 +114,9 @@ impl Engine {
         if !opts.force {
             self.guard(&live.service).await?;
         }
-        let (blue_green, native) = match (spec.file.deploy.strategy, live.service.deployment_controller.as_str()) {
-            (Strategy::BlueGreen, "ECS") => (None, Some(self.native_preflight(spec, &live.service).await?)),
-            (Strategy::BlueGreen, _) => (Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?), None),
-            (Strategy::Rolling, _) => (None, None),
-        };
-        if blue_green.is_none() && native.is_none() && live.service.deployment_controller != "ECS" {
-            return Err(Error::usage(
-                format!(
-                    "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
-                    spec.service(),
-                    live.service.deployment_controller
-                ),
-                "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
-            ));
-        }
-
-        let tag = &spec.file.image.tag;
-        if tag.ends_with("-dirty") && !opts.plan.allow_dirty {
-            return Err(crate::error::InputError::new(
-                &spec.path,
-                format!("the checkout has uncommitted changes, so the image tag would be {tag}: that commit does not describe what would be built"),
-                "commit the changes, or pass --allow-dirty (or --image-tag)",
-            )
-            .at_field("image.tag")
-            .into());
-        }
-        // build + push
+        let (blue_green, native) = self.preflight(spec, &live, opts).await?;
         let mut plan = plan;
-        match plan.stage(Stage::Build) {
-            Some(StageAction::Run { .. }) => {
-                let t = self.stage_start(Stage::Build);
-                let digest = self.build_and_push(spec, &live).await?;
-                if spec.file.image.pin_digest
-                    && let Some(d) = &digest
-                {
-                    let pinned = format!("{}@{d}", live.repository_uri);
-                    crate::taskdef::set_image(&mut plan.desired_task_definition, spec.container(), &pinned);
-                    plan.image = pinned;
-                }
-                self.stage_end(Stage::Build, t, stages);
-            }
-            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
-            None => {}
-        }
+        self.build_stage(spec, &live, &mut plan, stages).await?;
         // migrate: runs the new image before anything the service uses changes
         let previous_td = live.service.task_definition.clone();
         let mut registered = None;
@@ -208,20 +167,72 @@ impl Engine {
         Ok(Prepared::Ready(Box::new(ReadyRelease { plan, live, new_td, previous_td, blue_green, native })))
     }
 
-    /// The deployment and its verification, for a prepared release.
-    pub(super) async fn deploy_prepared(
+    /// The build stage: build and push (pinning the digest when asked), or say why not.
+    async fn build_stage(&self, spec: &Spec, live: &crate::plan::Live, plan: &mut Plan, stages: &mut Vec<StageTime>) -> Result<()> {
+        match plan.stage(Stage::Build) {
+            Some(StageAction::Run { .. }) => {
+                let t = self.stage_start(Stage::Build);
+                let digest = self.build_and_push(spec, live).await?;
+                if spec.file.image.pin_digest
+                    && let Some(d) = &digest
+                {
+                    let pinned = format!("{}@{d}", live.repository_uri);
+                    crate::taskdef::set_image(&mut plan.desired_task_definition, spec.container(), &pinned);
+                    plan.image = pinned;
+                }
+                self.stage_end(Stage::Build, t, stages);
+            }
+            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
+            None => {}
+        }
+        Ok(())
+    }
+
+    /// The deploy strategy's preflight, and the refusals that need the live service and the tag.
+    async fn preflight(
+        &self,
+        spec: &Spec,
+        live: &crate::plan::Live,
+        opts: &ReleaseOptions,
+    ) -> Result<(Option<super::bluegreen::BlueGreen>, Option<super::native::Native>)> {
+        let (blue_green, native) = match (spec.file.deploy.strategy, live.service.deployment_controller.as_str()) {
+            (Strategy::BlueGreen, "ECS") => (None, Some(self.native_preflight(spec, &live.service).await?)),
+            (Strategy::BlueGreen, _) => (Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?), None),
+            (Strategy::Rolling, _) => (None, None),
+        };
+        if blue_green.is_none() && native.is_none() && live.service.deployment_controller != "ECS" {
+            return Err(Error::usage(
+                format!(
+                    "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
+                    spec.service(),
+                    live.service.deployment_controller
+                ),
+                "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
+            ));
+        }
+
+        let tag = &spec.file.image.tag;
+        if tag.ends_with("-dirty") && !opts.plan.allow_dirty {
+            return Err(crate::error::InputError::new(
+                &spec.path,
+                format!("the checkout has uncommitted changes, so the image tag would be {tag}: that commit does not describe what would be built"),
+                "commit the changes, or pass --allow-dirty (or --image-tag)",
+            )
+            .at_field("image.tag")
+            .into());
+        }
+        Ok((blue_green, native))
+    }
+
+    /// The deploy and verify stages of a blue/green release, CodeDeploy or ECS-native.
+    async fn deploy_blue_green_kind(
         &self,
         spec: &Spec,
         opts: &ReleaseOptions,
-        p: Prepared,
-        stages: &mut Vec<StageTime>,
+        (plan, live, new_td): (Plan, &crate::plan::Live, String),
+        (blue_green, native): (Option<super::bluegreen::BlueGreen>, Option<super::native::Native>),
+        (t, stages): (f64, &mut Vec<StageTime>),
     ) -> Result<ReleaseReport> {
-        let ReadyRelease { plan, live, new_td, previous_td, blue_green, native } = match p {
-            Prepared::Done(report) => return Ok(*report),
-            Prepared::Ready(r) => *r,
-        };
-        // deploy
-        let t = self.stage_start(Stage::Deploy);
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
         if let Some(n) = &native {
             let setting = if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
@@ -254,6 +265,53 @@ impl Engine {
             }
             self.verify_blue_green(spec, &new_td, stages).await?;
             return Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) });
+        }
+        Err(Error::Internal("no blue/green deployment to run".into()))
+    }
+
+    /// What the rolling watch knows of the deployment it follows.
+    async fn rolling_tracker(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        live: &ServiceState,
+        (deployment_id, sd_arn, new_td, previous_td): (String, Option<String>, &str, &str),
+        started_at: f64,
+    ) -> Tracker {
+        let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        let r = &spec.file.deploy.rolling;
+        Tracker {
+            cluster: spec.cluster().to_string(),
+            service: spec.service().to_string(),
+            deployment_id,
+            service_deployment_arn: sd_arn,
+            new_td: new_td.to_string(),
+            previous_td: previous_td.to_string(),
+            previous_desired: live.desired_count,
+            ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
+            started_at,
+            deadline: started_at + timeout.as_secs_f64(),
+            timeout_setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
+            forecast: self.rolling_forecast(spec.cluster(), live).await,
+        }
+    }
+
+    /// The deployment and its verification, for a prepared release.
+    pub(super) async fn deploy_prepared(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        p: Prepared,
+        stages: &mut Vec<StageTime>,
+    ) -> Result<ReleaseReport> {
+        let ReadyRelease { plan, live, new_td, previous_td, blue_green, native } = match p {
+            Prepared::Done(report) => return Ok(*report),
+            Prepared::Ready(r) => *r,
+        };
+        // deploy
+        let t = self.stage_start(Stage::Deploy);
+        if native.is_some() || blue_green.is_some() {
+            return self.deploy_blue_green_kind(spec, opts, (plan, &live, new_td), (blue_green, native), (t, stages)).await;
         }
         let mut update = plan.update.clone();
         update.task_definition = new_td.clone();
@@ -293,21 +351,7 @@ impl Engine {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
         }
-        let r = &spec.file.deploy.rolling;
-        let tracker = Tracker {
-            cluster: spec.cluster().to_string(),
-            service: spec.service().to_string(),
-            deployment_id,
-            service_deployment_arn: sd_arn,
-            new_td: new_td.clone(),
-            previous_td: previous_td.clone(),
-            previous_desired: live.service.desired_count,
-            ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
-            started_at,
-            deadline: started_at + timeout.as_secs_f64(),
-            timeout_setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
-            forecast: self.rolling_forecast(spec.cluster(), &live.service).await,
-        };
+        let tracker = self.rolling_tracker(spec, opts, &live.service, (deployment_id, sd_arn, &new_td, &previous_td), started_at).await;
         let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
         let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
         match verdict {
