@@ -163,45 +163,67 @@ impl Engine {
             sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
         let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
-        let now = self.ports.clock.now();
 
         if in_flight && to.is_none() {
-            // Stop the in-flight deployment; ECS restores the last successful revision.
             let target = in_flight_target(&svc, current_sd.as_ref().filter(|sd| !sd.is_terminal())).unwrap_or_else(|| current.clone());
-            let plan = RollbackPlan {
-                current: current.clone(),
-                target: target.clone(),
-                action: "stop-in-flight".into(),
-                source: "the deployment in progress".into(),
-            };
-            if dry_run {
-                return Ok(plan);
-            }
-            let sd_arn = svc.current_service_deployment.clone();
-            let tracker = Tracker {
-                cluster: spec.cluster().into(),
-                service: spec.service().into(),
-                deployment_id: svc.primary().map(|p| p.id.clone()).unwrap_or_default(),
-                service_deployment_arn: sd_arn,
-                new_td: current.clone(),
-                previous_td: target,
-                previous_desired: svc.desired_count,
-                ecs_rolls_back: false,
-                started_at: now,
-                deadline: now + timeout.as_secs_f64(),
-                timeout_setting,
-                forecast: Default::default(),
-            };
-            return match self
-                .roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), (timeout, timeout_setting), None)
-                .await
-            {
-                Ok(_) => Ok(plan),
-                Err(e) => Err(manual(spec, &tracker, e)),
-            };
+            return self.stop_in_flight(spec, &svc, target, dry_run, (timeout, timeout_setting)).await;
         }
+        self.redeploy_previous(spec, &svc, o, (timeout, timeout_setting)).await
+    }
 
-        let (target, source) = self.target_revision(spec, &svc, to, o.allow_family_change).await?;
+    /// Stop the deployment in flight; ECS restores `target`, the revision that served before.
+    async fn stop_in_flight(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        target: String,
+        dry_run: bool,
+        (timeout, timeout_setting): (Duration, TimeoutSetting),
+    ) -> Result<RollbackPlan> {
+        let current = svc.task_definition.clone();
+        let now = self.ports.clock.now();
+        let plan = RollbackPlan {
+            current: current.clone(),
+            target: target.clone(),
+            action: "stop-in-flight".into(),
+            source: "the deployment in progress".into(),
+        };
+        if dry_run {
+            return Ok(plan);
+        }
+        let sd_arn = svc.current_service_deployment.clone();
+        let tracker = Tracker {
+            cluster: spec.cluster().into(),
+            service: spec.service().into(),
+            deployment_id: svc.primary().map(|p| p.id.clone()).unwrap_or_default(),
+            service_deployment_arn: sd_arn,
+            new_td: current.clone(),
+            previous_td: target,
+            previous_desired: svc.desired_count,
+            ecs_rolls_back: false,
+            started_at: now,
+            deadline: now + timeout.as_secs_f64(),
+            timeout_setting,
+            forecast: Default::default(),
+        };
+        return match self.roll_back(&tracker, &FailKind::Failed("manual rollback requested".into()), (timeout, timeout_setting), None).await
+        {
+            Ok(_) => Ok(plan),
+            Err(e) => Err(manual(spec, &tracker, e)),
+        };
+    }
+
+    /// Redeploy the revision that served before the current one (or `--to`), and watch it.
+    async fn redeploy_previous(
+        &mut self,
+        spec: &Spec,
+        svc: &ServiceState,
+        o: &RollbackOptions,
+        (timeout, timeout_setting): (Duration, TimeoutSetting),
+    ) -> Result<RollbackPlan> {
+        let (dry_run, no_wait, to) = (o.dry_run, o.no_wait, o.to.as_deref());
+        let current = svc.task_definition.clone();
+        let (target, source) = self.target_revision(spec, svc, to, o.allow_family_change).await?;
         let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
         if dry_run || target == current {
             if target == current {
@@ -241,9 +263,9 @@ impl Engine {
             started_at: started,
             deadline: started + timeout.as_secs_f64(),
             timeout_setting,
-            forecast: self.rolling_forecast(spec.cluster(), &svc).await,
+            forecast: self.rolling_forecast(spec.cluster(), svc).await,
         };
-        let mut ws = WatchState::baseline(&svc, &target);
+        let mut ws = WatchState::baseline(svc, &target);
         let (verdict, _) = self.watch(&tracker, &mut ws, &target).await.map_err(|e| manual(spec, &tracker, e))?;
         self.emit(Event::RollbackFinished {
             ok: verdict == Verdict::Success,
