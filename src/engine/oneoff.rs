@@ -126,49 +126,7 @@ impl Engine {
         let essential: Vec<String> =
             o.definition.container_definitions.iter().filter(|c| c.essential != Some(false)).map(|c| c.name.clone()).collect();
 
-        // RunTask: retried with the same token on throttling/5xx (idempotent); capacity
-        // failures (no task started) retried with a fresh token and back-off.
-        let mut capacity_tries = 0;
-        let task = loop {
-            let req = RunTask {
-                cluster: o.cluster.clone(),
-                task_definition: o.task_definition.clone(),
-                container: o.container.clone(),
-                command: o.command.clone(),
-                network: o.network.clone(),
-                launch_type: o.capacity_providers.is_empty().then(|| "FARGATE".to_string()),
-                capacity_providers: o.capacity_providers.clone(),
-                platform_version: o.platform_version.clone(),
-                started_by: o.started_by.clone(),
-                client_token: if capacity_tries == 0 {
-                    o.client_token.clone()
-                } else {
-                    sanitize(&format!("{}-r{capacity_tries}", o.client_token), 64)
-                },
-            };
-            let res = self
-                .retry("ecs:RunTask", || self.ports.ecs.run_task(&req))
-                .await
-                .map_err(|e| fail(format!("RunTask for the {} failed: {e}", o.label)))?;
-            if let Some(t) = res.tasks.into_iter().next() {
-                break t;
-            }
-            let reasons: Vec<String> =
-                res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
-            let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
-            if capacity && capacity_tries < 4 {
-                capacity_tries += 1;
-                let wait = Duration::from_secs(10 * (1 << capacity_tries));
-                self.warn(format!("RunTask: {}; retrying in {}s", reasons.join("; "), wait.as_secs()));
-                self.ports.clock.sleep(wait).await;
-                continue;
-            }
-            return Err(fail(format!(
-                "RunTask started no {} task: {}",
-                o.label,
-                if reasons.is_empty() { "no task and no failure reported".into() } else { reasons.join("; ") }
-            )));
-        };
+        let task = self.start_one_off(o).await?;
         let task_id = task.id().to_string();
         self.emit(Event::TaskStarted { task_id: task_id.clone(), task_definition: o.task_definition.clone(), command: o.command.clone() });
 
@@ -186,35 +144,7 @@ impl Engine {
             self.pump_logs(&mut tail).await;
             match self.ports.ecs.describe_tasks(&o.cluster, std::slice::from_ref(&task.arn)).await {
                 Ok(tasks) => match tasks.into_iter().next() {
-                    Some(t) if t.last_status == "STOPPED" => {
-                        // Logs arrive with a short delay: read until nothing new, a few times.
-                        for _ in 0..3 {
-                            self.ports.clock.sleep(Duration::from_secs(2)).await;
-                            if self.pump_logs(&mut tail).await == 0 {
-                                break;
-                            }
-                        }
-                        let result = finish(&t, &essential, &tail);
-                        self.emit(Event::TaskStopped {
-                            task_id: task_id.clone(),
-                            stop_code: result.stop_code.clone(),
-                            reason: result.stopped_reason.clone(),
-                            exit_codes: result.exit_codes.clone(),
-                        });
-                        if stop_sent {
-                            return Err(fail(format!(
-                                "the {} did not finish within {} ({}); StopTask was sent\n  {}",
-                                o.label,
-                                o.timeout_setting,
-                                humantime::format_duration(o.timeout),
-                                result.summary(&o.label)
-                            )));
-                        }
-                        if result.stop_code.as_deref() == Some("TaskFailedToStart") || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
-                            return Err(fail(format!("the {} task never ran: {}", o.label, result.summary(&o.label))));
-                        }
-                        return Ok(result);
-                    }
+                    Some(t) if t.last_status == "STOPPED" => return self.one_off_ended(o, &t, (&essential, &mut tail), stop_sent).await,
                     Some(t) if t.last_status != last_status => {
                         self.info(format!("{} {task_id}: {}", o.label, t.last_status));
                         last_status = t.last_status.clone();
@@ -248,6 +178,92 @@ impl Engine {
             self.ports.clock.sleep(interval.min(Duration::from_secs_f64((until - self.ports.clock.now()).max(0.0)))).await;
             interval = (interval + Duration::from_secs(1)).min(Duration::from_secs(6));
         }
+    }
+
+    /// RunTask: retried with the same token on throttling/5xx (idempotent); capacity failures
+    /// (no task started) retried with a fresh token and back-off.
+    async fn start_one_off(&self, o: &OneOff) -> Result<crate::ports::Task> {
+        let fail = |m: String| Error::MigrationFailed(m);
+        let mut capacity_tries = 0;
+        loop {
+            let req = RunTask {
+                cluster: o.cluster.clone(),
+                task_definition: o.task_definition.clone(),
+                container: o.container.clone(),
+                command: o.command.clone(),
+                network: o.network.clone(),
+                launch_type: o.capacity_providers.is_empty().then(|| "FARGATE".to_string()),
+                capacity_providers: o.capacity_providers.clone(),
+                platform_version: o.platform_version.clone(),
+                started_by: o.started_by.clone(),
+                client_token: if capacity_tries == 0 {
+                    o.client_token.clone()
+                } else {
+                    sanitize(&format!("{}-r{capacity_tries}", o.client_token), 64)
+                },
+            };
+            let res = self
+                .retry("ecs:RunTask", || self.ports.ecs.run_task(&req))
+                .await
+                .map_err(|e| fail(format!("RunTask for the {} failed: {e}", o.label)))?;
+            if let Some(t) = res.tasks.into_iter().next() {
+                return Ok(t);
+            }
+            let reasons: Vec<String> =
+                res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
+            let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
+            if capacity && capacity_tries < 4 {
+                capacity_tries += 1;
+                let wait = Duration::from_secs(10 * (1 << capacity_tries));
+                self.warn(format!("RunTask: {}; retrying in {}s", reasons.join("; "), wait.as_secs()));
+                self.ports.clock.sleep(wait).await;
+                continue;
+            }
+            return Err(fail(format!(
+                "RunTask started no {} task: {}",
+                o.label,
+                if reasons.is_empty() { "no task and no failure reported".into() } else { reasons.join("; ") }
+            )));
+        }
+    }
+
+    /// The one-off task stopped: read the last log lines, and judge every essential container.
+    async fn one_off_ended(
+        &self,
+        o: &OneOff,
+        t: &crate::ports::Task,
+        (essential, tail): (&[String], &mut LogTail),
+        stop_sent: bool,
+    ) -> Result<OneOffResult> {
+        let fail = |m: String| Error::MigrationFailed(m);
+        let task_id = t.id().to_string();
+        // Logs arrive with a short delay: read until nothing new, a few times.
+        for _ in 0..3 {
+            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            if self.pump_logs(tail).await == 0 {
+                break;
+            }
+        }
+        let result = finish(t, essential, tail);
+        self.emit(Event::TaskStopped {
+            task_id: task_id.clone(),
+            stop_code: result.stop_code.clone(),
+            reason: result.stopped_reason.clone(),
+            exit_codes: result.exit_codes.clone(),
+        });
+        if stop_sent {
+            return Err(fail(format!(
+                "the {} did not finish within {} ({}); StopTask was sent\n  {}",
+                o.label,
+                o.timeout_setting,
+                humantime::format_duration(o.timeout),
+                result.summary(&o.label)
+            )));
+        }
+        if result.stop_code.as_deref() == Some("TaskFailedToStart") || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
+            return Err(fail(format!("the {} task never ran: {}", o.label, result.summary(&o.label))));
+        }
+        return Ok(result);
     }
 
     /// Read new log lines of every stream; returns how many arrived.
