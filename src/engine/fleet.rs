@@ -174,6 +174,98 @@ impl FleetPorts {
     }
 }
 
+/// What one service's deployment in a fleet needs: its ports, its turn, and who can stop it.
+struct Turn {
+    ports: Ports,
+    sink: Arc<dyn EventSink>,
+    opts: ReleaseOptions,
+    sem: Arc<tokio::sync::Semaphore>,
+    early: Option<tokio::sync::OwnedSemaphorePermit>,
+    mine: Interrupt,
+    outer: Interrupt,
+    all: Interrupt,
+}
+
+/// One service's deployment in a fleet: wait for its turn, deploy, report its outcome.
+async fn deploy_one(i: usize, spec: Spec, r: Box<super::release::ReadyRelease>, turn: Turn) -> (usize, FleetOutcome) {
+    let Turn { ports, sink, opts, sem, early, mine, outer, all } = turn;
+    let permit = match early {
+        Some(p) => Ok(p),
+        None => {
+            let p = sem.acquire_owned().await;
+            ports.clock.join();
+            p
+        }
+    };
+    if outer.is_set() || all.is_set() {
+        ports.clock.leave();
+        let why = if outer.is_set() { "interrupted" } else { "another service failed first" };
+        return (i, skipped(&spec, format!("registered, not deployed: {why} before its turn")));
+    }
+    let mut engine = Engine::new(ports.clone(), sink, mine.clone());
+    engine.service = spec.service().to_string();
+    // Ctrl-C and a fail-fast stop both reach this engine.
+    let relay = tokio::spawn({
+        let mine = mine.clone();
+        async move {
+            tokio::select! {
+                _ = outer.wait() => mine.trigger(),
+                _ = all.wait() => mine.trigger(),
+            }
+        }
+    });
+    let mut stages = Vec::new();
+    let result = if permit.is_ok() {
+        engine.deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
+    } else {
+        Err(Error::Internal("semaphore closed".into()))
+    };
+    relay.abort();
+    ports.clock.leave();
+    (i, outcome_of(&spec, &result, false))
+}
+
+/// A service that was not deployed, and why.
+fn skipped(spec: &Spec, message: String) -> FleetOutcome {
+    FleetOutcome {
+        service: spec.service().into(),
+        deployspec: spec.path.display().to_string(),
+        outcome: "skipped".into(),
+        exit_code: exit::OK,
+        message,
+        task_definition: None,
+    }
+}
+
+/// all-or-nothing: roll back every service that succeeded, to the revision it served before.
+async fn undo_successes(
+    fleet: &FleetPorts,
+    sink: &Arc<dyn EventSink>,
+    specs: &[Spec],
+    previous: &BTreeMap<usize, String>,
+    outcomes: &mut [Option<FleetOutcome>],
+) {
+    for (i, o) in outcomes.iter_mut().enumerate() {
+        let Some(o) = o else { continue };
+        if o.exit_code == exit::OK && o.outcome == "deployed" {
+            let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), Interrupt::default());
+            let to = previous.get(&i).cloned();
+            match engine.rollback_command(&specs[i], &super::RollbackOptions { to: to.clone(), ..Default::default() }).await {
+                Ok(_) => {
+                    o.outcome = "rolled_back".into();
+                    o.exit_code = exit::ROLLED_BACK;
+                    o.message = format!("rolled back because another service failed (all-or-nothing); serving {}", to.unwrap_or_default());
+                }
+                Err(e) => {
+                    o.outcome = "manual_action_needed".into();
+                    o.exit_code = exit::MANUAL_ACTION;
+                    o.message = format!("all-or-nothing rollback failed: {e}");
+                }
+            }
+        }
+    }
+}
+
 /// A fleet on one set of ports (one region, or the simulator).
 pub async fn release_fleet(
     ports: &Ports,
@@ -206,14 +298,7 @@ pub async fn release_fleet_in(
     for &i in &order {
         let spec = &specs[i];
         if failed && policy != FleetPolicy::Independent {
-            outcomes[i] = Some(FleetOutcome {
-                service: spec.service().into(),
-                deployspec: spec.path.display().to_string(),
-                outcome: "skipped".into(),
-                exit_code: exit::OK,
-                message: "skipped: another service failed first".into(),
-                task_definition: None,
-            });
+            outcomes[i] = Some(skipped(spec, "skipped: another service failed first".into()));
             continue;
         }
         let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), interrupt.clone());
@@ -237,14 +322,7 @@ pub async fn release_fleet_in(
     let mut previous: BTreeMap<usize, String> = BTreeMap::new();
     if failed && policy != FleetPolicy::Independent {
         for (i, _) in &ready {
-            outcomes[*i] = Some(FleetOutcome {
-                service: specs[*i].service().into(),
-                deployspec: specs[*i].path.display().to_string(),
-                outcome: "skipped".into(),
-                exit_code: exit::OK,
-                message: "registered, not deployed: another service failed first".into(),
-                task_definition: None,
-            });
+            outcomes[*i] = Some(skipped(&specs[*i], "registered, not deployed: another service failed first".into()));
         }
         ready.clear();
     }
@@ -264,50 +342,7 @@ pub async fn release_fleet_in(
         if early.is_some() {
             ports.clock.join();
         }
-        set.spawn(async move {
-            let permit = match early {
-                Some(p) => Ok(p),
-                None => {
-                    let p = sem.acquire_owned().await;
-                    ports.clock.join();
-                    p
-                }
-            };
-            if outer.is_set() || all.is_set() {
-                ports.clock.leave();
-                let why = if outer.is_set() { "interrupted" } else { "another service failed first" };
-                let o = FleetOutcome {
-                    service: spec.service().into(),
-                    deployspec: spec.path.display().to_string(),
-                    outcome: "skipped".into(),
-                    exit_code: exit::OK,
-                    message: format!("registered, not deployed: {why} before its turn"),
-                    task_definition: None,
-                };
-                return (i, o);
-            }
-            let mut engine = Engine::new(ports.clone(), sink, mine.clone());
-            engine.service = spec.service().to_string();
-            // Ctrl-C and a fail-fast stop both reach this engine.
-            let relay = tokio::spawn({
-                let mine = mine.clone();
-                async move {
-                    tokio::select! {
-                        _ = outer.wait() => mine.trigger(),
-                        _ = all.wait() => mine.trigger(),
-                    }
-                }
-            });
-            let mut stages = Vec::new();
-            let result = if permit.is_ok() {
-                engine.deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
-            } else {
-                Err(Error::Internal("semaphore closed".into()))
-            };
-            relay.abort();
-            ports.clock.leave();
-            (i, outcome_of(&spec, &result, false))
-        });
+        set.spawn(deploy_one(i, spec, r, Turn { ports, sink, opts, sem, early, mine, outer, all }));
     }
     while let Some(joined) = set.join_next().await {
         let (i, o) = joined.map_err(|e| Error::Internal(format!("a fleet task failed: {e}")))?;
@@ -317,28 +352,8 @@ pub async fn release_fleet_in(
         failed |= o.exit_code != exit::OK;
         outcomes[i] = Some(o);
     }
-    // all-or-nothing: roll back what succeeded.
     if failed && policy == FleetPolicy::AllOrNothing {
-        for (i, o) in outcomes.iter_mut().enumerate() {
-            let Some(o) = o else { continue };
-            if o.exit_code == exit::OK && o.outcome == "deployed" {
-                let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), Interrupt::default());
-                let to = previous.get(&i).cloned();
-                match engine.rollback_command(&specs[i], &super::RollbackOptions { to: to.clone(), ..Default::default() }).await {
-                    Ok(_) => {
-                        o.outcome = "rolled_back".into();
-                        o.exit_code = exit::ROLLED_BACK;
-                        o.message =
-                            format!("rolled back because another service failed (all-or-nothing); serving {}", to.unwrap_or_default());
-                    }
-                    Err(e) => {
-                        o.outcome = "manual_action_needed".into();
-                        o.exit_code = exit::MANUAL_ACTION;
-                        o.message = format!("all-or-nothing rollback failed: {e}");
-                    }
-                }
-            }
-        }
+        undo_successes(fleet, &sink, specs, &previous, &mut outcomes).await;
     }
     let outcomes: Vec<FleetOutcome> = outcomes.into_iter().flatten().collect();
     let exit_code = outcomes.iter().map(|o| o.exit_code).max_by_key(|c| severity(*c)).unwrap_or(exit::OK);

@@ -263,7 +263,7 @@ impl Engine {
         if result.stop_code.as_deref() == Some("TaskFailedToStart") || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
             return Err(fail(format!("the {} task never ran: {}", o.label, result.summary(&o.label))));
         }
-        return Ok(result);
+        Ok(result)
     }
 
     /// Read new log lines of every stream; returns how many arrived.
