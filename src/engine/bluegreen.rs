@@ -69,6 +69,26 @@ pub(super) struct Watch {
     pub wait_termination: bool,
 }
 
+/// The state of one CodeDeploy watch, between looks.
+struct CdWatch {
+    id: String,
+    /// `<cluster>:<service>`, the deployment target.
+    target: String,
+    deadline: f64,
+    watch: Watch,
+    interval: Duration,
+    last_status: String,
+    last_target_at: f64,
+    last_green: f64,
+    gate_done: bool,
+    /// Only true once fgdeploy's own checks passed and fgdeploy itself continued the deployment.
+    gate_passed: bool,
+    events_seen: Vec<(String, String)>,
+    schedule: Option<Schedule>,
+    shifts: Vec<f64>,
+    shifting: bool,
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -202,7 +222,6 @@ impl Engine {
         new_td: &str,
         watch: Watch,
     ) -> Result<Option<String>> {
-        let Watch { timeout, setting, no_wait, wait_termination } = watch;
         let bg = section(spec)?;
         let content = appspec(spec, bg, new_td, svc);
         let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
@@ -215,29 +234,33 @@ impl Engine {
             service_deployment_arn: None,
             task_definition: new_td.to_string(),
         });
-        if no_wait {
+        if watch.no_wait {
             return Ok(None);
         }
-        let deadline = self.ports.clock.now() + timeout.as_secs_f64();
-        let mut interval = self.poll.min;
-        let mut last_status = String::new();
-        let mut last_target_at = f64::NEG_INFINITY;
-        let mut last_green = -1.0;
-        let mut gate_done = !b.gated;
-        // Only true once fgdeploy's own checks passed and fgdeploy itself continued the deployment.
-        let mut gate_passed = !b.gated;
-        let mut events_seen: Vec<(String, String)> = Vec::new();
         // Green is ready for test traffic when it was last time; once traffic starts to move, the
         // configuration says when it moves next.
-        let mut schedule: Option<Schedule> = ready_in.map(|r| self.schedule(created_at, &[r]));
+        let mut w = CdWatch {
+            id,
+            target,
+            deadline: self.ports.clock.now() + watch.timeout.as_secs_f64(),
+            watch,
+            interval: self.poll.min,
+            last_status: String::new(),
+            last_target_at: f64::NEG_INFINITY,
+            last_green: -1.0,
+            gate_done: !b.gated,
+            gate_passed: !b.gated,
+            events_seen: Vec::new(),
+            schedule: ready_in.map(|r| self.schedule(created_at, &[r])),
+            shifts: codedeploy_shift_moments(&bg.deployment_config),
+            shifting: false,
+        };
         if let Some(r) = ready_in {
             self.info(format!(
                 "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
             ));
         }
-        let shifts = codedeploy_shift_moments(&bg.deployment_config);
-        let mut shifting = false;
-        if let Some(s) = schedule.as_mut() {
+        if let Some(s) = w.schedule.as_mut() {
             // CreateDeployment's answer is the first look; the next is worth a call near Ready.
             let first = s.first(self.ports.clock.now());
             self.sleep(Duration::from_secs_f64(first)).await;
@@ -245,149 +268,177 @@ impl Engine {
         loop {
             let now = self.ports.clock.now();
             if self.interrupt.is_set() {
-                if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
-                    return Err(Error::Detached(format!(
-                        "interrupted; CodeDeploy deployment {id} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
-                        spec.path.display()
-                    )));
-                }
-                return Err(self.stop_and_follow(spec, &id, "interrupted (Ctrl-C / SIGTERM)").await);
+                return Err(self.cd_interrupted(spec, &w.id).await);
             }
-            let d = match self.ports.codedeploy.deployment(&id).await {
-                Ok(d) => d,
-                Err(e) if e.is_retryable() && now < deadline => {
-                    interval = (interval * 2).min(self.poll.max);
-                    self.sleep_within(interval, deadline).await;
-                    continue;
-                }
-                Err(e) if e.is_retryable() => {
-                    return Err(self
-                        .stop_and_follow(spec, &id, &format!("the deployment could not be followed until {setting}: {e}"))
-                        .await);
-                }
-                Err(e) => {
-                    return Err(Error::ManualAction {
-                        reason: format!("lost track of CodeDeploy deployment {id}: {e}"),
-                        state: "the deployment goes on without fgdeploy; production traffic may be on either task set".into(),
-                        next: format!(
-                            "`fgdeploy status -f {}`; `fgdeploy rollback -f {}` stops it with rollback",
-                            spec.path.display(),
-                            spec.path.display()
-                        ),
-                    });
-                }
-            };
-            let changed = d.status != last_status;
-            let mut green = last_green;
-            // Task-set weights change only at the forecast shifts; elsewhere look every 15 s
-            // (before traffic moves: the green task set coming up) or every minute.
-            let due = schedule.as_ref().is_some_and(|s| s.due(now));
-            let every = if schedule.as_ref().is_some_and(Schedule::forecasting) { 60.0 } else { 15.0 };
-            if (changed || due || now - last_target_at >= every)
-                && let Ok(t) = self.ports.codedeploy.deployment_target(&id, &target).await
-            {
-                last_target_at = now;
-                green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
-                let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
-                if changed || green != last_green || t.lifecycle_events != events_seen {
-                    self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
-                    events_seen = t.lifecycle_events.clone();
-                }
+            let Some(d) = self.cd_read(spec, &mut w, now).await? else { continue };
+            let changed = d.status != w.last_status;
+            let green = self.cd_look_target(&mut w, &d, now, changed).await;
+            w.last_status = d.status.clone();
+            if let Some(end) = self.cd_on_status(spec, b, &mut w, &d).await? {
+                return end;
             }
-            last_status = d.status.clone();
-            match d.status.as_str() {
-                "Succeeded" if !gate_passed => {
-                    let url = b.production_url.clone().or_else(|| b.test_url.clone());
-                    let why = format!(
-                        "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
-                    );
-                    return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
-                }
-                "Succeeded" => return Ok(Some(id)),
-                "Failed" | "Stopped" => {
-                    return Err(self
-                        .follow_cd_rollback(spec, &d, d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status)))
-                        .await);
-                }
-                "Ready" if !gate_done => {
-                    gate_done = true;
-                    let url = b.test_url.clone().unwrap_or_default();
-                    self.info(format!("green is up behind the test listener; checking {url}"));
-                    match self.run_checks(spec, &url, "test-listener").await {
-                        Ok(()) => {
-                            if let Err(e) = self
-                                .retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT"))
-                                .await
-                            {
-                                return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
-                            }
-                            gate_passed = true;
-                            self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
-                            schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
-                            shifting = true;
-                        }
-                        Err(e) => {
-                            let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
-                            return Err(self.stop_and_follow(spec, &id, &why).await);
-                        }
-                    }
-                }
-                "Ready" if !b.gated => {
-                    // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
-                    if let Err(e) =
-                        self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await
-                    {
-                        return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
-                    }
-                    schedule = Some(self.schedule(self.ports.clock.now(), &shifts));
-                    shifting = true;
-                }
-                _ => {}
-            }
-            if bg.production_checks
-                && green > 0.0
-                && green < 100.0
-                && green != last_green
-                && let Some(url) = &b.production_url
-            {
-                self.info(format!("{green} % of production traffic on green; checking {url}"));
-                if let Err(e) = self.run_checks(spec, url, "production").await {
-                    let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), &format!("production ({green} %)"), &e)?;
-                    return Err(self.stop_and_follow(spec, &id, &why).await);
-                }
-            }
-            if green >= 100.0 && d.termination_wait_started && !wait_termination && gate_passed {
-                self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
-                return Ok(Some(id));
-            }
-            if !gate_passed && green > 0.0 && !shifting {
-                self.warn(format!(
-                    "production traffic is moving to green ({green} %) before fgdeploy's checks ran: the deployment was continued outside fgdeploy"
-                ));
-            }
-            if !shifting && green > 0.0 {
-                // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
-                schedule = Some(self.schedule(now, &shifts));
-                shifting = true;
+            if let Some(end) = self.cd_after_look(spec, b, &mut w, (&d, green, now)).await? {
+                return end;
             }
             // What the forecast moments are about: Ready (or an end) before traffic moves, the
             // green weight afterwards.
-            let progressed = if shifting {
-                green != last_green || (changed && matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
+            let progressed = if w.shifting {
+                green != w.last_green || (changed && matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
             } else {
                 changed && matches!(d.status.as_str(), "Ready" | "Succeeded" | "Failed" | "Stopped")
             };
-            last_green = green;
-            if now >= deadline {
-                return Err(self.stop_and_follow(spec, &id, &format!("the deployment did not finish within {setting}")).await);
+            w.last_green = green;
+            if now >= w.deadline {
+                let why = format!("the deployment did not finish within {}", w.watch.setting);
+                return Err(self.stop_and_follow(spec, &w.id, &why).await);
             }
-            interval = match schedule.as_mut() {
+            w.interval = match w.schedule.as_mut() {
                 Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })),
                 None if changed => self.poll.min,
-                None => (interval.mul_f64(self.poll.factor)).min(self.poll.max),
+                None => (w.interval.mul_f64(self.poll.factor)).min(self.poll.max),
             };
-            self.sleep_within(interval, deadline).await;
+            self.sleep_within(w.interval, w.deadline).await;
         }
+    }
+
+    /// Ctrl-C / SIGTERM while a CodeDeploy deployment runs: detach, or stop it with rollback.
+    async fn cd_interrupted(&self, spec: &Spec, id: &str) -> Error {
+        if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+            return Error::Detached(format!(
+                "interrupted; CodeDeploy deployment {id} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
+                spec.path.display()
+            ));
+        }
+        self.stop_and_follow(spec, id, "interrupted (Ctrl-C / SIGTERM)").await
+    }
+
+    /// GetDeployment; `None` after a transient failure (slept, look again).
+    async fn cd_read(&self, spec: &Spec, w: &mut CdWatch, now: f64) -> Result<Option<CdDeployment>> {
+        match self.ports.codedeploy.deployment(&w.id).await {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if e.is_retryable() && now < w.deadline => {
+                w.interval = (w.interval * 2).min(self.poll.max);
+                self.sleep_within(w.interval, w.deadline).await;
+                Ok(None)
+            }
+            Err(e) if e.is_retryable() => {
+                let why = format!("the deployment could not be followed until {}: {e}", w.watch.setting);
+                Err(self.stop_and_follow(spec, &w.id, &why).await)
+            }
+            Err(e) => Err(Error::ManualAction {
+                reason: format!("lost track of CodeDeploy deployment {}: {e}", w.id),
+                state: "the deployment goes on without fgdeploy; production traffic may be on either task set".into(),
+                next: format!("`fgdeploy status -f {0}`; `fgdeploy rollback -f {0}` stops it with rollback", spec.path.display()),
+            }),
+        }
+    }
+
+    /// GetDeploymentTarget when it can have changed: the green weight, and the traffic shown.
+    async fn cd_look_target(&self, w: &mut CdWatch, d: &CdDeployment, now: f64, changed: bool) -> f64 {
+        // Task-set weights change only at the forecast shifts; elsewhere look every 15 s
+        // (before traffic moves: the green task set coming up) or every minute.
+        let due = w.schedule.as_ref().is_some_and(|s| s.due(now));
+        let every = if w.schedule.as_ref().is_some_and(Schedule::forecasting) { 60.0 } else { 15.0 };
+        let mut green = w.last_green;
+        if (changed || due || now - w.last_target_at >= every)
+            && let Ok(t) = self.ports.codedeploy.deployment_target(&w.id, &w.target).await
+        {
+            w.last_target_at = now;
+            green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
+            let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
+            if changed || green != w.last_green || t.lifecycle_events != w.events_seen {
+                self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
+                w.events_seen = t.lifecycle_events.clone();
+            }
+        }
+        green
+    }
+
+    /// What the deployment's status means: its end, or fgdeploy's gate at Ready.
+    async fn cd_on_status(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch, d: &CdDeployment) -> Result<Option<Result<Option<String>>>> {
+        let id = w.id.clone();
+        match d.status.as_str() {
+            "Succeeded" if !w.gate_passed => {
+                let url = b.production_url.clone().or_else(|| b.test_url.clone());
+                let why = format!(
+                    "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
+                );
+                Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)))
+            }
+            "Succeeded" => Ok(Some(Ok(Some(id)))),
+            "Failed" | "Stopped" => {
+                let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
+                Ok(Some(Err(self.follow_cd_rollback(spec, d, why).await)))
+            }
+            "Ready" if !w.gate_done => {
+                w.gate_done = true;
+                let url = b.test_url.clone().unwrap_or_default();
+                self.info(format!("green is up behind the test listener; checking {url}"));
+                if let Err(e) = self.run_checks(spec, &url, "test-listener").await {
+                    let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
+                    return Ok(Some(Err(self.stop_and_follow(spec, &id, &why).await)));
+                }
+                if let Err(e) = self.cd_continue(spec, w).await {
+                    return Ok(Some(Err(e)));
+                }
+                w.gate_passed = true;
+                self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
+                Ok(None)
+            }
+            // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
+            "Ready" if !b.gated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
+            _ => Ok(None),
+        }
+    }
+
+    /// ContinueDeployment(READY_WAIT), then look at the traffic shifts (a failure stops it).
+    async fn cd_continue(&self, spec: &Spec, w: &mut CdWatch) -> std::result::Result<(), Error> {
+        let id = w.id.clone();
+        if let Err(e) = self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await {
+            return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
+        }
+        w.schedule = Some(self.schedule(self.ports.clock.now(), &w.shifts));
+        w.shifting = true;
+        Ok(())
+    }
+
+    /// After a look: the production checks at each traffic step, the early end of a release
+    /// that does not wait for the blue termination, and traffic moving outside fgdeploy.
+    async fn cd_after_look(
+        &self,
+        spec: &Spec,
+        b: &BlueGreen,
+        w: &mut CdWatch,
+        (d, green, now): (&CdDeployment, f64, f64),
+    ) -> Result<Option<Result<Option<String>>>> {
+        let bg = section(spec)?;
+        if bg.production_checks
+            && green > 0.0
+            && green < 100.0
+            && green != w.last_green
+            && let Some(url) = &b.production_url
+        {
+            self.info(format!("{green} % of production traffic on green; checking {url}"));
+            if let Err(e) = self.run_checks(spec, url, "production").await {
+                let why = self.checks_failure(spec, &format!("CodeDeploy deployment {}", w.id), &format!("production ({green} %)"), &e)?;
+                return Ok(Some(Err(self.stop_and_follow(spec, &w.id, &why).await)));
+            }
+        }
+        if green >= 100.0 && d.termination_wait_started && !w.watch.wait_termination && w.gate_passed {
+            self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
+            return Ok(Some(Ok(Some(w.id.clone()))));
+        }
+        if !w.gate_passed && green > 0.0 && !w.shifting {
+            self.warn(format!(
+                "production traffic is moving to green ({green} %) before fgdeploy's checks ran: the deployment was continued outside fgdeploy"
+            ));
+        }
+        if !w.shifting && green > 0.0 {
+            // Shifting started by itself (a CONTINUE_DEPLOYMENT group): count from now.
+            w.schedule = Some(self.schedule(now, &w.shifts));
+            w.shifting = true;
+        }
+        Ok(None)
     }
 
     /// Why checks ended without passing, as the rollback's reason: the operator's interrupt is
