@@ -6,7 +6,7 @@
 use super::pace::{Schedule, Seen, native_stage_moments};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
-use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceState, UpdateService};
+use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceDeployment, ServiceState, UpdateService};
 use crate::spec::{OnInterrupt, Spec};
 use std::time::Duration;
 
@@ -129,166 +129,214 @@ impl Engine {
             return Ok(false);
         }
         let deadline = started + timeout.as_secs_f64();
-        let rollback_deadline = deadline + spec.file.rollback.timeout.as_secs_f64();
-        let mut stage = String::new();
-        let mut handled: Vec<String> = Vec::new();
-        let mut our_reason: Option<String> = None;
-        let mut interval = self.poll.min;
-        // Traffic steps and the bake have known lengths: once in those stages, poll at their ends.
-        let mut schedule: Option<Schedule> = None;
-        let mut shifting_forecast = false;
-        let mut last_status = String::new();
-        // Only true once fgdeploy's checks passed and fgdeploy itself answered the hook CONTINUE.
-        let mut gate_passed = !n.deployment.pause_after_test_traffic;
-        let mut bypass_warned = false;
+        let mut w = NativeWatch {
+            arn,
+            setting,
+            deadline,
+            rollback_deadline: deadline + spec.file.rollback.timeout.as_secs_f64(),
+            stage: String::new(),
+            handled: Vec::new(),
+            our_reason: None,
+            interval: self.poll.min,
+            schedule: None,
+            shifting_forecast: false,
+            last_status: String::new(),
+            gate_passed: !n.deployment.pause_after_test_traffic,
+            bypass_warned: false,
+        };
         loop {
             let now = self.ports.clock.now();
+            if w.our_reason.is_none() && (self.interrupt.is_set() || now >= w.deadline) {
+                self.native_stop(spec, &mut w).await?;
+            }
             let mut changed = false;
-            if our_reason.is_none() && (self.interrupt.is_set() || now >= deadline) {
-                if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
-                    return Err(Error::Detached(format!("interrupted; service deployment {arn} goes on without fgdeploy")));
-                }
-                let why = if self.interrupt.is_set() {
-                    "interrupted (Ctrl-C / SIGTERM)".to_string()
-                } else {
-                    format!("the deployment did not finish within {setting}")
-                };
-                self.emit(Event::RollbackStarted {
-                    reason: why.clone(),
-                    to: "the source revision".into(),
-                    how: "StopServiceDeployment(ROLLBACK)".into(),
-                });
-                self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await?;
-                our_reason = Some(why);
-            }
-            let sd = match self.ports.ecs.describe_service_deployments(std::slice::from_ref(&arn)).await {
-                Ok(v) => v.into_iter().next(),
-                Err(e) if e.is_retryable() => None,
-                Err(e) => {
-                    return Err(Error::ManualAction {
-                        reason: format!("lost track of service deployment {arn}: {e}"),
-                        state: "the deployment goes on without fgdeploy".into(),
-                        next: format!("`fgdeploy status -f {}`; `fgdeploy rollback -f {}`", spec.path.display(), spec.path.display()),
-                    });
-                }
-            };
-            if let Some(sd) = sd {
-                if let Some(s) = &sd.lifecycle_stage
-                    && *s != stage
-                {
-                    // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
-                    self.emit(Event::LifecycleStage { stage: s.clone(), status: sd.status.clone() });
-                    if s == "BAKE_TIME" {
-                        self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
-                    }
-                    // PRODUCTION_TRAFFIC_SHIFT comes back after each step: its steps are counted
-                    // from the first time only.
-                    let moments = native_stage_moments(&n.deployment, s);
-                    let shift = s == "PRODUCTION_TRAFFIC_SHIFT";
-                    let repeated_shift = shift && shifting_forecast;
-                    if !moments.is_empty() && !repeated_shift {
-                        shifting_forecast |= shift;
-                        schedule = Some(self.schedule(now, &moments));
-                    }
-                    stage = s.clone();
-                    changed = true;
-                }
-                changed |= sd.status != last_status;
-                last_status = sd.status.clone();
-                if let Some(h) = sd.hooks.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION") && !handled.contains(&h.hook_id)) {
-                    handled.push(h.hook_id.clone());
-                    let url = n.test_url.clone().unwrap_or_default();
-                    self.info(format!("paused at {stage}: checking the test traffic at {url}"));
-                    let action = match self.run_checks(spec, &url, "test-traffic").await {
-                        Ok(()) => "CONTINUE",
-                        Err(e) => {
-                            our_reason = Some(self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?);
-                            self.emit(Event::RollbackStarted {
-                                reason: our_reason.clone().unwrap_or_default(),
-                                to: "the source revision".into(),
-                                how: "ContinueServiceDeployment(ROLLBACK)".into(),
-                            });
-                            "ROLLBACK"
-                        }
-                    };
-                    let answered = self
-                        .retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action))
-                        .await;
-                    gate_passed |= answered.is_ok() && action == "CONTINUE";
-                    if let Err(e) = answered {
-                        // The hook would time out and roll back by itself (1440 min): do not wait.
-                        let why = format!("ContinueServiceDeployment({action}) failed: {e}");
-                        self.emit(Event::RollbackStarted {
-                            reason: why.clone(),
-                            to: "the source revision".into(),
-                            how: "StopServiceDeployment(ROLLBACK)".into(),
-                        });
-                        if let Err(e2) =
-                            self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await
-                        {
-                            return Err(Error::ManualAction {
-                                reason: format!("{why}; then StopServiceDeployment failed: {e2}"),
-                                state: format!(
-                                    "service deployment {arn} waits at its PAUSE hook; it rolls back by itself when the hook times out"
-                                ),
-                                next: format!("answer the hook in the ECS console, or `fgdeploy rollback -f {}`", spec.path.display()),
-                            });
-                        }
-                        our_reason = Some(our_reason.unwrap_or(why));
-                    }
-                }
-                if !gate_passed && !bypass_warned && past_test_gate(&stage) {
-                    bypass_warned = true;
-                    self.warn(format!(
-                        "service deployment {arn} is at {stage} but fgdeploy never continued its PAUSE hook: someone else answered it"
-                    ));
-                }
-                match sd.status.as_str() {
-                    "SUCCESSFUL" if !gate_passed => {
-                        let why = format!(
-                            "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
-                        );
-                        let url = bg.production_url.clone().or_else(|| n.test_url.clone());
-                        return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
-                    }
-                    "SUCCESSFUL" => return Ok(true),
-                    "ROLLBACK_SUCCESSFUL" => {
-                        self.emit(Event::RollbackFinished {
-                            ok: true,
-                            serving: sd.source_task_definitions.first().cloned().unwrap_or_default(),
-                        });
-                        return Err(Error::RolledBack {
-                            reason: our_reason.or(sd.rollback_reason.clone()).unwrap_or_else(|| "ECS rolled the deployment back".into()),
-                            serving: sd.source_task_definitions.first().cloned().unwrap_or_else(|| "the previous revision".into()),
-                        });
-                    }
-                    "ROLLBACK_FAILED" | "STOPPED" => {
-                        return Err(Error::ManualAction {
-                            reason: format!("service deployment {arn} ended {}: {}", sd.status, sd.status_reason.unwrap_or_default()),
-                            state: "production traffic may be on either revision".into(),
-                            next: format!("`fgdeploy status -f {}`", spec.path.display()),
-                        });
-                    }
-                    _ => {}
+            if let Some(sd) = self.native_read(spec, &w.arn).await? {
+                changed = self.native_stage(n, bg, &mut w, &sd, now);
+                self.native_hook(spec, n, &mut w, &sd).await?;
+                if let Some(end) = self.native_status(spec, n, &mut w, sd).await {
+                    return end;
                 }
             }
-            if now >= rollback_deadline {
+            if now >= w.rollback_deadline {
                 return Err(Error::ManualAction {
-                    reason: our_reason.unwrap_or_else(|| "the deployment did not finish".into()),
-                    state: format!("service deployment {arn} did not reach an end within {setting} + rollback.timeout"),
+                    reason: w.our_reason.clone().unwrap_or_else(|| "the deployment did not finish".into()),
+                    state: format!("service deployment {} did not reach an end within {} + rollback.timeout", w.arn, w.setting),
                     next: format!("`fgdeploy status -f {}`", spec.path.display()),
                 });
             }
-            let wait = match schedule.as_mut().filter(|s| s.forecasting() && our_reason.is_none()) {
+            let wait = match w.schedule.as_mut().filter(|s| s.forecasting()).filter(|_| w.our_reason.is_none()) {
                 Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed: changed, trouble: false })),
                 None => {
-                    interval = if changed { self.poll.min } else { interval.mul_f64(self.poll.factor).min(self.poll.max) };
-                    interval
+                    w.interval = if changed { self.poll.min } else { w.interval.mul_f64(self.poll.factor).min(self.poll.max) };
+                    w.interval
                 }
             };
-            self.sleep_within(wait, if our_reason.is_none() { deadline } else { rollback_deadline }).await;
+            self.sleep_within(wait, if w.our_reason.is_none() { w.deadline } else { w.rollback_deadline }).await;
         }
     }
+
+    /// Ctrl-C or the deadline: detach, or StopServiceDeployment(ROLLBACK) and follow it.
+    async fn native_stop(&self, spec: &Spec, w: &mut NativeWatch) -> Result<()> {
+        if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+            return Err(Error::Detached(format!("interrupted; service deployment {} goes on without fgdeploy", w.arn)));
+        }
+        let why = if self.interrupt.is_set() {
+            "interrupted (Ctrl-C / SIGTERM)".to_string()
+        } else {
+            format!("the deployment did not finish within {}", w.setting)
+        };
+        self.emit(Event::RollbackStarted {
+            reason: why.clone(),
+            to: "the source revision".into(),
+            how: "StopServiceDeployment(ROLLBACK)".into(),
+        });
+        let arn = w.arn.clone();
+        self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await?;
+        w.our_reason = Some(why);
+        Ok(())
+    }
+
+    /// DescribeServiceDeployments of the deployment; None after a transient failure.
+    async fn native_read(&self, spec: &Spec, arn: &str) -> Result<Option<ServiceDeployment>> {
+        match self.ports.ecs.describe_service_deployments(&[arn.to_string()]).await {
+            Ok(v) => Ok(v.into_iter().next()),
+            Err(e) if e.is_retryable() => Ok(None),
+            Err(e) => Err(Error::ManualAction {
+                reason: format!("lost track of service deployment {arn}: {e}"),
+                state: "the deployment goes on without fgdeploy".into(),
+                next: format!("`fgdeploy status -f {0}`; `fgdeploy rollback -f {0}`", spec.path.display()),
+            }),
+        }
+    }
+
+    /// A new lifecycle stage: shown, and the traffic steps and the bake looked at at their ends.
+    /// Returns whether anything changed.
+    fn native_stage(&self, n: &Native, bg: &crate::spec::BlueGreenSection, w: &mut NativeWatch, sd: &ServiceDeployment, now: f64) -> bool {
+        let mut changed = false;
+        if let Some(s) = &sd.lifecycle_stage
+            && *s != w.stage
+        {
+            // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
+            self.emit(Event::LifecycleStage { stage: s.clone(), status: sd.status.clone() });
+            if s == "BAKE_TIME" {
+                self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
+            }
+            // PRODUCTION_TRAFFIC_SHIFT comes back after each step: its steps are counted from the
+            // first time only.
+            let moments = native_stage_moments(&n.deployment, s);
+            let shift = s == "PRODUCTION_TRAFFIC_SHIFT";
+            if !moments.is_empty() && (!shift || !w.shifting_forecast) {
+                w.shifting_forecast |= shift;
+                w.schedule = Some(self.schedule(now, &moments));
+            }
+            w.stage = s.clone();
+            changed = true;
+        }
+        changed |= sd.status != w.last_status;
+        w.last_status = sd.status.clone();
+        if !w.gate_passed && !w.bypass_warned && past_test_gate(&w.stage) {
+            w.bypass_warned = true;
+            self.warn(format!(
+                "service deployment {} is at {} but fgdeploy never continued its PAUSE hook: someone else answered it",
+                w.arn, w.stage
+            ));
+        }
+        changed
+    }
+
+    /// A PAUSE hook waiting: fgdeploy's checks against the test traffic, then CONTINUE or
+    /// ROLLBACK (and StopServiceDeployment when the answer fails).
+    async fn native_hook(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: &ServiceDeployment) -> Result<()> {
+        let Some(h) = sd.hooks.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION") && !w.handled.contains(&h.hook_id)) else {
+            return Ok(());
+        };
+        w.handled.push(h.hook_id.clone());
+        let arn = w.arn.clone();
+        let url = n.test_url.clone().unwrap_or_default();
+        self.info(format!("paused at {}: checking the test traffic at {url}", w.stage));
+        let action = match self.run_checks(spec, &url, "test-traffic").await {
+            Ok(()) => "CONTINUE",
+            Err(e) => {
+                let why = self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?;
+                self.emit(Event::RollbackStarted {
+                    reason: why.clone(),
+                    to: "the source revision".into(),
+                    how: "ContinueServiceDeployment(ROLLBACK)".into(),
+                });
+                w.our_reason = Some(why);
+                "ROLLBACK"
+            }
+        };
+        let answered =
+            self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action)).await;
+        w.gate_passed |= answered.is_ok() && action == "CONTINUE";
+        let Err(e) = answered else { return Ok(()) };
+        // The hook would time out and roll back by itself (1440 min): do not wait.
+        let why = format!("ContinueServiceDeployment({action}) failed: {e}");
+        self.emit(Event::RollbackStarted {
+            reason: why.clone(),
+            to: "the source revision".into(),
+            how: "StopServiceDeployment(ROLLBACK)".into(),
+        });
+        if let Err(e2) = self.retry("ecs:StopServiceDeployment", || self.ports.ecs.stop_service_deployment_rollback(&arn)).await {
+            return Err(Error::ManualAction {
+                reason: format!("{why}; then StopServiceDeployment failed: {e2}"),
+                state: format!("service deployment {arn} waits at its PAUSE hook; it rolls back by itself when the hook times out"),
+                next: format!("answer the hook in the ECS console, or `fgdeploy rollback -f {}`", spec.path.display()),
+            });
+        }
+        w.our_reason = Some(w.our_reason.clone().unwrap_or(why));
+        Ok(())
+    }
+
+    /// The end a status means, if it is one (a bypassed gate is not a success).
+    async fn native_status(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: ServiceDeployment) -> Option<Result<bool>> {
+        let arn = &w.arn;
+        Some(match sd.status.as_str() {
+            "SUCCESSFUL" if !w.gate_passed => {
+                let why = format!(
+                    "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
+                );
+                let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
+                Err(self.gate_bypassed(spec, why, url.as_deref()).await)
+            }
+            "SUCCESSFUL" => Ok(true),
+            "ROLLBACK_SUCCESSFUL" => {
+                let serving = sd.source_task_definitions.first().cloned();
+                self.emit(Event::RollbackFinished { ok: true, serving: serving.clone().unwrap_or_default() });
+                Err(Error::RolledBack {
+                    reason: w.our_reason.clone().or(sd.rollback_reason.clone()).unwrap_or_else(|| "ECS rolled the deployment back".into()),
+                    serving: serving.unwrap_or_else(|| "the previous revision".into()),
+                })
+            }
+            "ROLLBACK_FAILED" | "STOPPED" => Err(Error::ManualAction {
+                reason: format!("service deployment {arn} ended {}: {}", sd.status, sd.status_reason.unwrap_or_default()),
+                state: "production traffic may be on either revision".into(),
+                next: format!("`fgdeploy status -f {}`", spec.path.display()),
+            }),
+            _ => return None,
+        })
+    }
+}
+
+/// The state of one ECS-native watch, between looks.
+struct NativeWatch {
+    arn: String,
+    setting: super::TimeoutSetting,
+    deadline: f64,
+    rollback_deadline: f64,
+    stage: String,
+    handled: Vec<String>,
+    /// Why fgdeploy stopped or rolled back the deployment, once it did.
+    our_reason: Option<String>,
+    interval: Duration,
+    /// Traffic steps and the bake have known lengths: once in those stages, looks at their ends.
+    schedule: Option<Schedule>,
+    shifting_forecast: bool,
+    last_status: String,
+    /// Only true once fgdeploy's checks passed and fgdeploy itself answered the hook CONTINUE.
+    gate_passed: bool,
+    bypass_warned: bool,
 }
 
 /// Stages a deployment only reaches once its test-traffic PAUSE hook was answered CONTINUE.
