@@ -297,7 +297,8 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
 /// child process that does nothing else.
 fn measured_alone(scenario: &str) -> (Option<f64>, Option<f64>) {
     let Ok(exe) = std::env::current_exe() else { return (None, None) };
-    let Ok(out) = std::process::Command::new(exe).env("FGDEPLOY_BENCH_CHILD", scenario).env("FGDEPLOY_BENCH_ONLY", scenario).output() else {
+    let Ok(out) = std::process::Command::new(exe).env("FGDEPLOY_BENCH_CHILD", scenario).env("FGDEPLOY_BENCH_ONLY", scenario).output()
+    else {
         return (None, None);
     };
     let text = String::from_utf8_lossy(&out.stdout);

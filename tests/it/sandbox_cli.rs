@@ -368,13 +368,29 @@ fn silent_listener() -> u16 {
 /// Start a blue/green sandbox release whose checks hang, wait until they run, send `signals`
 /// SIGINTs (200 ms apart); returns the exit code and the output.
 fn release_interrupted(on_interrupt: &str, signals: usize) -> (i32, String) {
+    release_interrupted_fleet(on_interrupt, signals, false)
+}
+
+/// As [`release_interrupted`]; with `fleet`, two services are released together.
+fn release_interrupted_fleet(on_interrupt: &str, signals: usize, fleet: bool) -> (i32, String) {
     use std::io::BufRead;
     let port = silent_listener();
-    let (_d, spec) = spec_dir(&format!(
-        "\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\napplication = \"AppECS-demo-web\"\ncontainer_port = 8080\ntest_url = \"http://127.0.0.1:{port}\"\ncheck_budget = \"5m\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\ntimeout = \"2s\"\n[rollback]\non_interrupt = \"{on_interrupt}\"\n"
+    let (d, spec) = spec_dir(&format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\ntest_url = \"http://127.0.0.1:{port}\"\ncheck_budget = \"5m\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\ntimeout = \"2s\"\n[rollback]\non_interrupt = \"{on_interrupt}\"\n"
     ));
+    let text = std::fs::read_to_string(&spec)
+        .expect("spec")
+        .replace("[deploy.blue_green]\n", "[deploy.blue_green]\napplication = \"AppECS-demo-web\"\n");
+    std::fs::write(&spec, &text).expect("write");
+    let mut args = vec!["release".to_string(), "--sandbox".into(), "-f".into(), spec.to_str().expect("utf-8").into()];
+    if fleet {
+        let other = d.path().join("api.toml");
+        std::fs::write(&other, text.replace("name = \"web\"", "name = \"api\"").replace("AppECS-demo-web", "AppECS-demo-api"))
+            .expect("write");
+        args.extend(["-f".into(), other.display().to_string()]);
+    }
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgdeploy"))
-        .args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")])
+        .args(&args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -469,4 +485,11 @@ fn color_always_and_never() {
         .args(["release", "--sandbox", "--scenario", "fail-start", "--color", "never", "-f", f])
         .status(exit::ROLLED_BACK);
     assert!(!out.stdout.contains('\x1b'), "{}", out.stdout);
+}
+
+#[test]
+fn one_sigint_ends_a_fleet_whose_services_all_hang_in_their_checks() {
+    let (code, out) = release_interrupted_fleet("rollback", 1, true);
+    assert_eq!(code, exit::ROLLED_BACK, "{out}");
+    assert!(out.contains("api") && out.contains("web"), "{out}");
 }
