@@ -493,3 +493,26 @@ fn one_sigint_ends_a_fleet_whose_services_all_hang_in_their_checks() {
     assert_eq!(code, exit::ROLLED_BACK, "{out}");
     assert!(out.contains("api") && out.contains("web"), "{out}");
 }
+
+#[test]
+fn image_tag_replaces_the_default_git_tag_and_an_unwritable_summary_is_refused_first() {
+    // A deployspec with the default tag ({{ git.sha }}) in a folder that is no git checkout:
+    // --image-tag means git is never asked.
+    let (d, _) = spec_dir("");
+    let spec = d.path().join("nogit.toml");
+    std::fs::write(
+        &spec,
+        "[service]\ncluster = \"demo\"\nname = \"web\"\n[image]\nrepository = \"web\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n",
+    )
+    .expect("write");
+    let f = spec.to_str().expect("utf-8");
+    Test::new().args(["validate", "-f", f]).status(exit::INPUT).stderr_has("git.sha");
+    Test::new().args(["validate", "--image-tag", "v7", "-f", f]).status(exit::OK);
+    Test::new().args(["release", "--sandbox", "--image-tag", "v7", "-f", f]).status(exit::OK);
+    // --summary-file in a folder that does not exist: refused before anything runs.
+    let out = Test::new()
+        .args(["release", "--sandbox", "--image-tag", "v7", "--summary-file", "/nonexistent-folder/summary.json", "-f", f])
+        .status(exit::INPUT);
+    out.stderr_has("--summary-file");
+    assert!(!out.stdout.contains("▶ deploy"), "{}", out.stdout);
+}
