@@ -6,6 +6,7 @@ pub mod aws;
 pub mod budget;
 pub mod build;
 pub mod cli;
+pub mod commands;
 pub mod diff;
 pub mod engine;
 pub mod error;
@@ -19,4 +20,4 @@ pub mod spec;
 pub mod taskdef;
 pub mod vars;
 
-pub use cli::run;
+pub use commands::run;

@@ -1,0 +1,302 @@
+//! The command line's definitions (clap): commands, flags and their parsers, nothing else.
+//! What each command does is in `commands/`.
+
+use crate::render;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::engine::ReleaseOptions;
+pub use crate::plan::PlanOptions;
+pub use crate::sandbox::Scenario;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fgdeploy",
+    version,
+    about = "Release containerised services to Amazon ECS on Fargate: plan, migrate, register, deploy, verify, roll back."
+)]
+pub struct Cli {
+    /// Output: human (TTY progress, or plain lines in CI) or json (newline-delimited events).
+    #[arg(long, global = true, value_enum, default_value_t = Output::Human, env = "FGDEPLOY_OUTPUT")]
+    pub output: Output,
+    /// Only warnings, errors and the result.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// More detail (AWS SDK debug logs on stderr).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Colours: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never.
+    #[arg(long, global = true, value_enum, default_value_t = render::ColorChoice::Auto, env = "FGDEPLOY_COLOR")]
+    pub color: render::ColorChoice,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what a release would do, without one mutating AWS call. Exit 0: no changes, 2: changes.
+    Plan(PlanArgs),
+    /// Release: build/push → migrate → register → deploy → verify; roll back on failure.
+    Release(ReleaseArgs),
+    /// Roll back: stop the deployment in flight, or redeploy the revision that served before.
+    Rollback(RollbackArgs),
+    /// Show the service, its deployments, tasks, serving revision and last events.
+    Status(StatusArgs),
+    /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
+    /// container's exit code (6 if it never ran).
+    Run(RunArgs),
+    /// Write a deployspec and task-definition template from a live service.
+    Init(InitArgs),
+    /// Tag an image already in ECR with another tag, without rebuilding (exact manifest bytes).
+    Promote(PromoteArgs),
+    /// Check a deployspec and its task-definition template offline (no AWS call).
+    Validate(SpecArgs),
+    /// Print a shell completion script: `fgdeploy completions bash > /etc/bash_completion.d/fgdeploy`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `fgdeploy man > /usr/local/share/man/man1/fgdeploy.1`.
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The ECS cluster.
+    #[arg(long)]
+    pub cluster: String,
+    /// The ECS service.
+    #[arg(long)]
+    pub service: String,
+    /// Where to write `<service>.toml` and `<service>.taskdef.json`.
+    #[arg(long, default_value = "deployspecs")]
+    pub dir: PathBuf,
+    /// Overwrite existing files.
+    #[arg(long)]
+    pub force: bool,
+    /// The container that gets the released image (default: the one whose image is in ECR).
+    #[arg(long)]
+    pub container: Option<String>,
+    /// CodeDeploy application (CODE_DEPLOY services; default AppECS-<cluster>-<service>).
+    #[arg(long)]
+    pub application: Option<String>,
+    /// CodeDeploy deployment group (default DgpECS-<cluster>-<service>).
+    #[arg(long)]
+    pub deployment_group: Option<String>,
+    /// AWS region (default: the AWS config).
+    #[arg(long)]
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PromoteArgs {
+    /// The deployspec naming the ECR repository.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The tag that exists, e.g. the commit built in staging.
+    #[arg(long)]
+    pub from_tag: String,
+    /// The new tag, e.g. prod-2026-11-23.
+    #[arg(long)]
+    pub to_tag: String,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The container whose command is overridden; default: task_definition.container.
+    #[arg(long)]
+    pub container: Option<String>,
+    /// Stop the task after this long.
+    #[arg(long, value_parser = parse_timeout, default_value = "30m")]
+    pub timeout: Duration,
+    /// The command, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SpecArgs {
+    /// The deployspec (TOML), e.g. deployspecs/web.toml.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
+    pub file: PathBuf,
+    /// Use this image tag instead of the deployspec's `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// Rehearse against the built-in simulator instead of AWS (no account needed).
+    #[arg(long, env = "FGDEPLOY_SANDBOX")]
+    pub sandbox: bool,
+    /// With --sandbox: the fault to rehearse.
+    #[arg(long, value_enum, default_value_t = Scenario::Happy, requires = "sandbox")]
+    pub scenario: Scenario,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanFlags {
+    /// Do not build or push; the image tag must exist.
+    #[arg(long)]
+    pub skip_build: bool,
+    /// Do not run the migration.
+    #[arg(long)]
+    pub skip_migration: bool,
+    /// Allow rollout settings that can stop every task of a load-balanced service.
+    #[arg(long)]
+    pub allow_downtime: bool,
+    /// Build and push even when the tag exists in ECR.
+    #[arg(long, conflicts_with = "skip_build")]
+    pub force_build: bool,
+    /// Release from a checkout with uncommitted changes (tag `<sha>-dirty`).
+    #[arg(long)]
+    pub allow_dirty: bool,
+}
+
+impl ReleaseArgs {
+    pub fn options(&self) -> ReleaseOptions {
+        ReleaseOptions {
+            plan: self.flags.options(),
+            force: self.force,
+            dry_run: self.dry_run,
+            no_wait: self.no_wait,
+            timeout: self.timeout,
+            no_test_gate: self.no_test_gate,
+            wait_termination: self.wait_termination,
+        }
+    }
+}
+
+impl PlanFlags {
+    pub fn options(&self) -> PlanOptions {
+        PlanOptions {
+            skip_build: self.skip_build,
+            skip_migration: self.skip_migration,
+            allow_downtime: self.allow_downtime,
+            force_build: self.force_build,
+            allow_dirty: self.allow_dirty,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Deployspecs: a file, or a folder of them; repeat -f to plan several services (a fleet).
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// Deployspecs: a file, or a folder of them; repeat -f to release several services (a fleet).
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+    /// Fleet: how many deployments run at once (1 or more).
+    #[arg(long, default_value_t = 4, value_parser = parse_parallel)]
+    pub parallel: usize,
+    /// Fleet: what a failure does to the other services.
+    #[arg(long, value_enum, default_value_t = crate::engine::FleetPolicy::Independent)]
+    pub policy: crate::engine::FleetPolicy,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// Print the plan and stop (same as `plan`).
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start even when another deployment is in progress.
+    #[arg(long)]
+    pub force: bool,
+    /// Start the deployment and exit without watching it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Override deploy.timeout, e.g. 15m.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
+    #[arg(long)]
+    pub summary_file: Option<PathBuf>,
+    /// Blue/green: release even though the CodeDeploy group does not wait (CONTINUE_DEPLOYMENT),
+    /// so the checks cannot gate production traffic.
+    #[arg(long)]
+    pub no_test_gate: bool,
+    /// Blue/green: wait through the blue termination wait instead of finishing once all traffic
+    /// is on green.
+    #[arg(long)]
+    pub wait_termination: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The revision to restore: a number (same family), family:revision, or an ARN.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Allow `--to` to name a revision of another task-definition family than the one serving.
+    #[arg(long)]
+    pub allow_family_change: bool,
+    /// Show what would be done.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Start the rollback and exit without watching it.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// Override rollback.timeout.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Deployspecs: a file, or a folder of them; repeat -f to see several services.
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    pub files: Vec<PathBuf>,
+    /// Use this image tag instead of the deployspecs' `image.tag`.
+    #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
+    pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// A timeout flag: a duration of more than 0 (a zero timeout would fail every wait at once).
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("a timeout must be more than 0; write e.g. 90s, 10m, 1h".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e}; write e.g. 90s, 10m, 1h")),
+    }
+}
+
+fn parse_parallel(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("0 would run nothing; use 1 or more".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}; use a whole number, 1 or more")),
+    }
+}

@@ -1,0 +1,71 @@
+//! `release`: one service, with its summary file.
+
+use super::*;
+
+pub(crate) async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error> {
+    check_writable(a.summary_file.as_deref())?;
+    let paths = expand_files(&a.files)?;
+    if paths.len() > 1 {
+        let how = FleetRun {
+            image_tag: a.image_tag.as_deref(),
+            target: &a.target,
+            opts: a.options(),
+            parallel: a.parallel,
+            policy: a.policy,
+            summary_file: a.summary_file.as_deref(),
+        };
+        return run_fleet(cli, &how, &paths).await;
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    release_one(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn release_one(
+    cli: &Cli,
+    spec: &Spec,
+    flags: &PlanFlags,
+    target: &TargetArgs,
+    opts: ReleaseOptions,
+    summary_file: Option<&std::path::Path>,
+) -> Result<i32, Error> {
+    let dry_run = opts.dry_run;
+    let c = ctx(cli);
+    if dry_run && c.style == Style::Json {
+        return plan_json(spec, flags, target, &c.renderer, c.style).await;
+    }
+    let ports = ports_for(spec, target, &c.renderer, c.style).await?;
+    let interrupt = Interrupt::default();
+    install_signals(interrupt.clone());
+    let sink: Arc<dyn crate::engine::EventSink> = match summary_file {
+        Some(path) => Arc::new(SummaryFile { inner: c.renderer.clone(), path: path.to_path_buf() }),
+        None => c.renderer.clone(),
+    };
+    let mut engine = Engine::new(ports, sink, interrupt);
+
+    let result = engine.release(spec, &opts).await;
+    c.renderer.finish();
+    Ok(result?.exit_code(dry_run))
+}
+
+/// Passes events on, and writes the `finished` event as JSON to a file.
+pub(crate) struct SummaryFile {
+    inner: Arc<Renderer>,
+    path: PathBuf,
+}
+
+impl crate::engine::EventSink for SummaryFile {
+    fn emit(&self, at: f64, service: &str, event: &crate::engine::Event) {
+        self.inner.emit(at, service, event);
+        if let crate::engine::Event::Finished { .. } = event {
+            let mut v = serde_json::to_value(event).unwrap_or_default();
+            if let serde_json::Value::Object(m) = &mut v {
+                m.insert("service".into(), service.into());
+            }
+            let v = render::with_schema_version(v);
+            if let Err(e) = std::fs::write(&self.path, format!("{v:#}\n")) {
+                eprintln!("warning: cannot write the summary to {}: {e}", self.path.display());
+            }
+        }
+    }
+}

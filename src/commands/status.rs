@@ -1,0 +1,36 @@
+//! `status`: one service or several.
+
+use super::*;
+
+pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> {
+    let paths = expand_files(&a.files)?;
+    let c = ctx(cli);
+    if paths.len() > 1 {
+        // Several services: one status each, read through one client per region.
+        let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+        let ports = fleet_ports(&specs, &a.target).await?;
+        let mut reports = Vec::new();
+        for (i, spec) in specs.iter().enumerate() {
+            reports.push(crate::engine::status(spec, ports.for_spec(i)).await?);
+        }
+        c.renderer.finish();
+        if cli.output == Output::Json {
+            let total: u64 = ports.calls().values().sum();
+            println!("{}", render::json_line(serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total})));
+        } else {
+            let texts: Vec<String> = reports.iter().map(render::status_text).collect();
+            println!("{}", texts.join("\n\n"));
+        }
+        return Ok(exit::OK);
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
+    let report = crate::engine::status(&spec, &ports).await?;
+    c.renderer.finish();
+    if cli.output == Output::Json {
+        println!("{}", render::json_line(serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()})));
+    } else {
+        println!("{}", render::status_text(&report));
+    }
+    Ok(exit::OK)
+}

@@ -1,0 +1,25 @@
+//! `validate`: the deployspec and its template, offline.
+
+use super::*;
+
+pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Error> {
+    let spec = load(args)?;
+    let td = spec.render_task_definition("validate.invalid/image:tag")?;
+    if cli.output == Output::Json {
+        println!(
+            "{}",
+            render::json_line(
+                serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
+            )
+        );
+    } else if !cli.quiet {
+        println!(
+            "ok: {} and {} are valid (family {}, {} container(s))",
+            spec.path.display(),
+            spec.template_path.display(),
+            td.family,
+            td.container_definitions.len()
+        );
+    }
+    Ok(exit::OK)
+}
