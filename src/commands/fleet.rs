@@ -45,13 +45,13 @@ pub(crate) async fn run_fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) ->
     let report = crate::engine::release_fleet_in(&ports, sink, &interrupt, &specs, &a.opts, (a.parallel, a.policy)).await;
     c.renderer.finish();
     let report = report?;
+    let plans = plans.0.lock().map(|p| p.clone()).unwrap_or_default();
     let doc = if a.opts.dry_run && c.style == Style::Json {
-        let plans = plans.0.lock().map(|p| p.clone()).unwrap_or_default();
-        serde_json::json!({"event": "fleet_planned", "plans": plans, "fleet": report})
+        Document::FleetPlanned { plans: &plans, fleet: &report }
     } else {
-        serde_json::json!({"event": "fleet_finished", "fleet": report})
-    };
-    let doc = render::with_schema_version(doc);
+        Document::FleetFinished { fleet: &report }
+    }
+    .to_value();
     if let Some(path) = a.summary_file
         && let Err(e) = std::fs::write(path, format!("{doc:#}\n"))
     {

@@ -15,7 +15,7 @@ pub(crate) async fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<i32, Error> {
     };
     let report = crate::engine::init(&ports, &o).await?;
     if cli.output == Output::Json {
-        println!("{}", render::json_line(serde_json::json!({"event": "init", "init": report})));
+        println!("{}", Document::Init { init: &report }.line());
     } else {
         for w in &report.warnings {
             eprintln!("warning: {w}");

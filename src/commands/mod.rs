@@ -30,6 +30,7 @@ use crate::cli::*;
 use crate::engine::{Engine, Interrupt, ReleaseOptions};
 use crate::error::{Error, exit};
 use crate::ports::Ports;
+use crate::render::documents::Document;
 use crate::render::{self, Renderer, Style, Verbosity};
 use crate::sandbox;
 use crate::spec::Spec;
@@ -74,12 +75,7 @@ where
         Ok(code) => code,
         Err(e) => {
             if json && !render::finished_written() {
-                println!(
-                    "{}",
-                    render::json_line(
-                        serde_json::json!({"event": "error", "outcome": e.kind(), "exit_code": e.exit_code(), "message": e.to_string()})
-                    )
-                );
+                println!("{}", Document::Error { outcome: e.kind(), exit_code: e.exit_code(), message: e.to_string() }.line());
             }
             eprintln!("error: {e}");
             e.exit_code()

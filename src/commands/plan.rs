@@ -50,13 +50,8 @@ pub(crate) async fn plan_json(
     let code = report.exit_code(true);
     println!(
         "{}",
-        render::json_line(serde_json::json!({
-            "event": "plan",
-            "plan": report.plan,
-            "exit_code": code,
-            "api_calls": ports.calls.snapshot(),
-            "api_calls_total": ports.calls.total(),
-        }))
+        Document::Plan { plan: &report.plan, exit_code: code, api_calls: ports.calls.snapshot(), api_calls_total: ports.calls.total() }
+            .line()
     );
     Ok(code)
 }

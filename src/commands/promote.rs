@@ -9,7 +9,7 @@ pub(crate) async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error
     let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
     c.renderer.finish();
     if cli.output == Output::Json {
-        println!("{}", render::json_line(serde_json::json!({"event": "promoted", "promote": report, "api_calls": ports.calls.snapshot()})));
+        println!("{}", Document::Promoted { promote: &report, api_calls: ports.calls.snapshot() }.line());
     } else {
         println!(
             "{} {}:{} → {}:{} ({})",

@@ -26,9 +26,8 @@ pub(crate) async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Err
     if cli.output == Output::Json {
         println!(
             "{}",
-            render::json_line(
-                serde_json::json!({"event": "rollback", "dry_run": a.dry_run, "plan": plan, "api_calls": ports.calls.snapshot(), "api_calls_total": ports.calls.total()})
-            )
+            Document::Rollback { dry_run: a.dry_run, plan: &plan, api_calls: ports.calls.snapshot(), api_calls_total: ports.calls.total() }
+                .line()
         );
     } else {
         println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });

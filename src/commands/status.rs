@@ -16,7 +16,7 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
         c.renderer.finish();
         if cli.output == Output::Json {
             let total: u64 = ports.calls().values().sum();
-            println!("{}", render::json_line(serde_json::json!({"event": "status", "statuses": reports, "api_calls_total": total})));
+            println!("{}", Document::Status { status: None, statuses: Some(&reports), api_calls_total: total }.line());
         } else {
             let texts: Vec<String> = reports.iter().map(render::status_text).collect();
             println!("{}", texts.join("\n\n"));
@@ -28,7 +28,7 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
     let report = crate::engine::status(&spec, &ports).await?;
     c.renderer.finish();
     if cli.output == Output::Json {
-        println!("{}", render::json_line(serde_json::json!({"event": "status", "status": report, "api_calls_total": ports.calls.total()})));
+        println!("{}", Document::Status { status: Some(&report), statuses: None, api_calls_total: ports.calls.total() }.line());
     } else {
         println!("{}", render::status_text(&report));
     }

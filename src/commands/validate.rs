@@ -8,9 +8,13 @@ pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Erro
     if cli.output == Output::Json {
         println!(
             "{}",
-            render::json_line(
-                serde_json::json!({"event": "valid", "deployspec": spec.path, "template": spec.template_path, "family": td.family, "containers": td.container_definitions.len()})
-            )
+            Document::Valid {
+                deployspec: &spec.path,
+                template: &spec.template_path,
+                family: &td.family,
+                containers: td.container_definitions.len()
+            }
+            .line()
         );
     } else if !cli.quiet {
         println!(
