@@ -226,7 +226,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
             }
             let done = if cli { d.status == "Succeeded" } else { d.status == "Succeeded" || (d.termination_wait_started && !cli) };
             if done || matches!(d.status.as_str(), "Failed" | "Stopped") {
-                outcome = d.status.clone();
+                outcome = d.status.to_string();
                 reaction = Some(ports.clock.now());
                 break;
             }
@@ -252,7 +252,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
                 if let Some(p) = svc.primary()
                     && matches!(p.rollout_state.as_deref(), Some("COMPLETED") | Some("FAILED"))
                 {
-                    outcome = p.rollout_state.clone().unwrap_or_default();
+                    outcome = p.rollout_state.as_ref().map(ToString::to_string).unwrap_or_default();
                     reaction = Some(ports.clock.now());
                     break;
                 }
@@ -268,7 +268,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
                 if let Some(d) = d.first()
                     && (d.is_terminal() || d.status.starts_with("ROLLBACK"))
                 {
-                    outcome = d.status.clone();
+                    outcome = d.status.to_string();
                     reaction = Some(ports.clock.now());
                     break;
                 }

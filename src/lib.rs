@@ -17,6 +17,7 @@ pub mod render;
 pub mod sandbox;
 pub mod sim;
 pub mod spec;
+pub mod states;
 pub mod taskdef;
 pub mod vars;
 

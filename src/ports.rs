@@ -2,6 +2,7 @@
 //! back. Two adapters implement them: `aws` (the SDK) and `sim` (the deterministic simulator).
 //! Nothing here names an SDK type.
 
+use crate::states::{CdStatus, DeploymentStatus, LifecycleStage, RolloutState, SdStatus, StopCode, TaskStatus};
 use crate::taskdef::TaskDefinition;
 use async_trait::async_trait;
 use serde::Serialize;
@@ -102,15 +103,14 @@ pub struct DeploymentConfig {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Deployment {
     pub id: String,
-    /// PRIMARY | ACTIVE | INACTIVE
-    pub status: String,
+    pub status: DeploymentStatus,
     pub task_definition: String,
     pub desired: i32,
     pub running: i32,
     pub pending: i32,
     pub failed_tasks: i32,
-    /// IN_PROGRESS | COMPLETED | FAILED (absent for some service kinds)
-    pub rollout_state: Option<String>,
+    /// Absent for some service kinds (classic load balancers).
+    pub rollout_state: Option<RolloutState>,
     pub rollout_state_reason: Option<String>,
     pub created_at: Option<Timestamp>,
 }
@@ -181,9 +181,7 @@ pub struct ServiceDeploymentCircuitBreaker {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceDeployment {
     pub arn: String,
-    /// PENDING | IN_PROGRESS | STOP_REQUESTED | ROLLBACK_REQUESTED | ROLLBACK_IN_PROGRESS |
-    /// SUCCESSFUL | STOPPED | ROLLBACK_SUCCESSFUL | ROLLBACK_FAILED
-    pub status: String,
+    pub status: SdStatus,
     pub status_reason: Option<String>,
     /// The target service-revision ARN.
     pub target_revision: Option<String>,
@@ -195,14 +193,14 @@ pub struct ServiceDeployment {
     pub finished_at: Option<Timestamp>,
     pub rollback_reason: Option<String>,
     pub circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
-    /// Kept as a string: stages newer than the SDK (PRE_PRODUCTION_TRAFFIC_SHIFT) arrive as is.
-    pub lifecycle_stage: Option<String>,
+    /// Stages newer than the SDK (PRE_PRODUCTION_TRAFFIC_SHIFT) arrive as `Unknown(text)`.
+    pub lifecycle_stage: Option<LifecycleStage>,
     pub hooks: Vec<HookDetail>,
 }
 
 impl ServiceDeployment {
     pub fn is_terminal(&self) -> bool {
-        matches!(self.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED")
+        self.status.is_terminal()
     }
 }
 
@@ -218,10 +216,10 @@ pub struct ContainerState {
 pub struct Task {
     pub arn: String,
     pub task_definition: String,
-    pub last_status: String,
-    pub desired_status: String,
+    pub last_status: TaskStatus,
+    pub desired_status: TaskStatus,
     pub started_by: Option<String>,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<StopCode>,
     pub stopped_reason: Option<String>,
     pub containers: Vec<ContainerState>,
     /// When ECS created the task, and when it reached RUNNING: their difference is how long
@@ -377,8 +375,7 @@ pub struct DeploymentGroup {
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct CdDeployment {
     pub id: String,
-    /// Created | Queued | InProgress | Baking | Ready | Succeeded | Failed | Stopped
-    pub status: String,
+    pub status: CdStatus,
     pub error: Option<String>,
     pub rollback_deployment_id: Option<String>,
     pub rollback_message: Option<String>,

@@ -2,6 +2,7 @@
 
 use super::{Aws, map_err, ts};
 use crate::ports::*;
+use crate::states::CdStatus;
 use async_trait::async_trait;
 use aws_sdk_codedeploy::types as cd;
 
@@ -95,7 +96,7 @@ impl CodeDeploy for Aws {
         let d = out.deployment_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: id.into() })?;
         Ok(CdDeployment {
             id: d.deployment_id().unwrap_or(id).to_string(),
-            status: d.status().map_or("Unknown".into(), |s| s.as_str().to_string()),
+            status: d.status().map_or(CdStatus::default(), |s| s.as_str().into()),
             error: d
                 .error_information()
                 .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("-"), e.message().unwrap_or_default())),

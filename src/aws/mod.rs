@@ -7,6 +7,7 @@ mod taskdef;
 use crate::budget::RateBudget;
 use crate::error::{Error, Result};
 use crate::ports::*;
+use crate::states::SdStatus;
 use crate::taskdef::TaskDefinition;
 use async_trait::async_trait;
 use aws_config::{BehaviorVersion, Region, retry::RetryConfig};
@@ -354,13 +355,13 @@ fn service_from(s: &t::Service) -> ServiceState {
             .iter()
             .map(|d| Deployment {
                 id: d.id().unwrap_or_default().to_string(),
-                status: d.status().unwrap_or_default().to_string(),
+                status: d.status().unwrap_or_default().into(),
                 task_definition: d.task_definition().unwrap_or_default().to_string(),
                 desired: d.desired_count(),
                 running: d.running_count(),
                 pending: d.pending_count(),
                 failed_tasks: d.failed_tasks(),
-                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_state: d.rollout_state().map(|r| r.as_str().into()),
                 rollout_state_reason: d.rollout_state_reason().map(str::to_string),
                 created_at: ts(d.created_at()),
             })
@@ -397,7 +398,7 @@ fn service_from(s: &t::Service) -> ServiceState {
 fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
     ServiceDeployment {
         arn: sd.service_deployment_arn().unwrap_or_default().to_string(),
-        status: sd.status().map_or("UNKNOWN".into(), |s| s.as_str().to_string()),
+        status: sd.status().map_or(SdStatus::default(), |s| s.as_str().into()),
         status_reason: sd.status_reason().map(str::to_string),
         target_revision: sd.target_service_revision().and_then(|r| r.arn()).map(str::to_string),
         // A service revision names its task definition only through DescribeServiceRevisions:
@@ -412,7 +413,7 @@ fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
             failure_count: c.failure_count(),
             threshold: c.threshold(),
         }),
-        lifecycle_stage: sd.lifecycle_stage().map(|s| s.as_str().to_string()),
+        lifecycle_stage: sd.lifecycle_stage().map(|s| s.as_str().into()),
         hooks: sd
             .lifecycle_hook_details()
             .iter()
@@ -429,10 +430,10 @@ fn task_from(task: &t::Task) -> Task {
     Task {
         arn: task.task_arn().unwrap_or_default().to_string(),
         task_definition: task.task_definition_arn().unwrap_or_default().to_string(),
-        last_status: task.last_status().unwrap_or_default().to_string(),
-        desired_status: task.desired_status().unwrap_or_default().to_string(),
+        last_status: task.last_status().unwrap_or_default().into(),
+        desired_status: task.desired_status().unwrap_or_default().into(),
         started_by: task.started_by().map(str::to_string),
-        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
+        stop_code: task.stop_code().map(|c| c.as_str().into()),
         stopped_reason: task.stopped_reason().map(str::to_string),
         containers: task
             .containers()

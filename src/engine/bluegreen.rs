@@ -8,6 +8,7 @@ use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
 use crate::spec::{BlueGreenSection, OnInterrupt, Spec};
+use crate::states::CdStatus;
 use std::time::Duration;
 
 /// What the pre-flight found out.
@@ -77,7 +78,7 @@ struct CdWatch {
     deadline: f64,
     watch: Watch,
     interval: Duration,
-    last_status: String,
+    last_status: CdStatus,
     last_target_at: f64,
     last_green: f64,
     gate_done: bool,
@@ -245,7 +246,7 @@ impl Engine {
             deadline: self.ports.clock.now() + watch.timeout.as_secs_f64(),
             watch,
             interval: self.poll.min,
-            last_status: String::new(),
+            last_status: CdStatus::default(),
             last_target_at: f64::NEG_INFINITY,
             last_green: -1.0,
             gate_done: !b.gated,
@@ -347,7 +348,7 @@ impl Engine {
             green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
             let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
             if changed || green != w.last_green || t.lifecycle_events != w.events_seen {
-                self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
+                self.emit(Event::Traffic { blue, green, status: d.status.to_string(), lifecycle: t.lifecycle_events.clone() });
                 w.events_seen = t.lifecycle_events.clone();
             }
         }
@@ -357,20 +358,20 @@ impl Engine {
     /// What the deployment's status means: its end, or fgdeploy's gate at Ready.
     async fn cd_on_status(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch, d: &CdDeployment) -> Result<Option<Result<Option<String>>>> {
         let id = w.id.clone();
-        match d.status.as_str() {
-            "Succeeded" if !w.gate_passed => {
+        match &d.status {
+            CdStatus::Succeeded if !w.gate_passed => {
                 let url = b.production_url.clone().or_else(|| b.test_url.clone());
                 let why = format!(
                     "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
                 );
                 Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)))
             }
-            "Succeeded" => Ok(Some(Ok(Some(id)))),
-            "Failed" | "Stopped" => {
+            CdStatus::Succeeded => Ok(Some(Ok(Some(id)))),
+            CdStatus::Failed | CdStatus::Stopped => {
                 let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
                 Ok(Some(Err(self.follow_cd_rollback(spec, d, why).await)))
             }
-            "Ready" if !w.gate_done => {
+            CdStatus::Ready if !w.gate_done => {
                 w.gate_done = true;
                 let url = b.test_url.clone().unwrap_or_default();
                 self.info(format!("green is up behind the test listener; checking {url}"));
@@ -386,8 +387,10 @@ impl Engine {
                 Ok(None)
             }
             // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
-            "Ready" if !b.gated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
-            _ => Ok(None),
+            CdStatus::Ready if !b.gated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
+            CdStatus::Ready | CdStatus::Created | CdStatus::Queued | CdStatus::InProgress | CdStatus::Baking | CdStatus::Unknown(_) => {
+                Ok(None)
+            }
         }
     }
 

@@ -8,6 +8,7 @@ use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceDeployment, ServiceState, UpdateService};
 use crate::spec::{OnInterrupt, Spec};
+use crate::states::SdStatus;
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -214,10 +215,10 @@ impl Engine {
     fn native_stage(&self, n: &Native, bg: &crate::spec::BlueGreenSection, w: &mut NativeWatch, sd: &ServiceDeployment, now: f64) -> bool {
         let mut changed = false;
         if let Some(s) = &sd.lifecycle_stage
-            && *s != w.stage
+            && s.as_str() != w.stage
         {
             // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
-            self.emit(Event::LifecycleStage { stage: s.clone(), status: sd.status.clone() });
+            self.emit(Event::LifecycleStage { stage: s.to_string(), status: sd.status.to_string() });
             if s == "BAKE_TIME" {
                 self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
             }
@@ -229,11 +230,11 @@ impl Engine {
                 w.shifting_forecast |= shift;
                 w.schedule = Some(self.schedule(now, &moments));
             }
-            w.stage = s.clone();
+            w.stage = s.to_string();
             changed = true;
         }
-        changed |= sd.status != w.last_status;
-        w.last_status = sd.status.clone();
+        changed |= sd.status.as_str() != w.last_status;
+        w.last_status = sd.status.to_string();
         if !w.gate_passed && !w.bypass_warned && past_test_gate(&w.stage) {
             w.bypass_warned = true;
             self.warn(format!(
@@ -292,16 +293,16 @@ impl Engine {
     /// The end a status means, if it is one (a bypassed gate is not a success).
     async fn native_status(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: ServiceDeployment) -> Option<Result<bool>> {
         let arn = &w.arn;
-        Some(match sd.status.as_str() {
-            "SUCCESSFUL" if !w.gate_passed => {
+        Some(match &sd.status {
+            SdStatus::Successful if !w.gate_passed => {
                 let why = format!(
                     "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
                 );
                 let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
                 Err(self.gate_bypassed(spec, why, url.as_deref()).await)
             }
-            "SUCCESSFUL" => Ok(true),
-            "ROLLBACK_SUCCESSFUL" => {
+            SdStatus::Successful => Ok(true),
+            SdStatus::RollbackSuccessful => {
                 let serving = sd.source_task_definitions.first().cloned();
                 self.emit(Event::RollbackFinished { ok: true, serving: serving.clone().unwrap_or_default() });
                 Err(Error::RolledBack {
@@ -309,12 +310,17 @@ impl Engine {
                     serving: serving.unwrap_or_else(|| "the previous revision".into()),
                 })
             }
-            "ROLLBACK_FAILED" | "STOPPED" => Err(Error::ManualAction {
+            SdStatus::RollbackFailed | SdStatus::Stopped => Err(Error::ManualAction {
                 reason: format!("service deployment {arn} ended {}: {}", sd.status, sd.status_reason.unwrap_or_default()),
                 state: "production traffic may be on either revision".into(),
                 next: format!("`fgdeploy status -f {}`", spec.path.display()),
             }),
-            _ => return None,
+            SdStatus::Pending
+            | SdStatus::InProgress
+            | SdStatus::StopRequested
+            | SdStatus::RollbackRequested
+            | SdStatus::RollbackInProgress
+            | SdStatus::Unknown(_) => return None,
         })
     }
 }

@@ -145,9 +145,9 @@ impl Engine {
             match self.ports.ecs.describe_tasks(&o.cluster, std::slice::from_ref(&task.arn)).await {
                 Ok(tasks) => match tasks.into_iter().next() {
                     Some(t) if t.last_status == "STOPPED" => return self.one_off_ended(o, &t, (&essential, &mut tail), stop_sent).await,
-                    Some(t) if t.last_status != last_status => {
+                    Some(t) if t.last_status.as_str() != last_status => {
                         self.info(format!("{} {task_id}: {}", o.label, t.last_status));
-                        last_status = t.last_status.clone();
+                        last_status = t.last_status.to_string();
                     }
                     Some(_) => {}
                     None if now - started > 120.0 => {
@@ -305,7 +305,7 @@ fn finish(t: &Task, essential: &[String], tail: &LogTail) -> OneOffResult {
     }
     OneOffResult {
         task_arn: t.arn.clone(),
-        stop_code: t.stop_code.clone(),
+        stop_code: t.stop_code.as_ref().map(ToString::to_string),
         stopped_reason: t.stopped_reason.clone(),
         exit_codes: codes.into_iter().collect(),
         essential: essential.to_vec(),

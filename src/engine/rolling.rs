@@ -4,6 +4,7 @@ use super::pace::{RollingForecast, RollingLook, RollingPace, previous_rollout_se
 use super::{Counts, Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
+use crate::states::{RolloutState, SdStatus};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -76,24 +77,24 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
         {
             return Verdict::Failed(FailKind::Replaced(td.to_string()));
         }
-        let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.clone());
-        match sd.status.as_str() {
-            "ROLLBACK_REQUESTED" | "ROLLBACK_IN_PROGRESS" | "ROLLBACK_SUCCESSFUL" => {
+        let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.to_string());
+        match &sd.status {
+            SdStatus::RollbackRequested | SdStatus::RollbackInProgress | SdStatus::RollbackSuccessful => {
                 return Verdict::Failed(FailKind::EcsRollingBack(reason()));
             }
-            "ROLLBACK_FAILED" => return Verdict::Failed(FailKind::RollbackFailed(reason())),
-            "STOPPED" => {
+            SdStatus::RollbackFailed => return Verdict::Failed(FailKind::RollbackFailed(reason())),
+            SdStatus::Stopped => {
                 return match primary {
                     Some(p) if p.task_definition != t.new_td => Verdict::Failed(FailKind::Replaced(p.task_definition.clone())),
                     _ => Verdict::Failed(FailKind::Failed(reason())),
                 };
             }
-            _ => {}
+            SdStatus::Pending | SdStatus::InProgress | SdStatus::StopRequested | SdStatus::Successful | SdStatus::Unknown(_) => {}
         }
     }
     let ours = svc.deployment(&t.deployment_id);
     if let Some(d) = ours
-        && d.rollout_state.as_deref() == Some("FAILED")
+        && d.rollout_state == Some(RolloutState::Failed)
     {
         let reason = d.rollout_state_reason.clone().unwrap_or_else(|| "rolloutState FAILED".into());
         return if t.ecs_rolls_back {
@@ -117,12 +118,13 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
     if let Some(d) = ours
         && d.task_definition == t.new_td
     {
-        let completed = match d.rollout_state.as_deref() {
-            Some(state) => state == "COMPLETED",
+        let completed = match &d.rollout_state {
+            Some(RolloutState::Completed) => true,
+            Some(RolloutState::InProgress | RolloutState::Failed | RolloutState::Unknown(_)) => false,
             // Services without rolloutState (classic load balancers): one deployment at its count.
             None => svc.deployments.len() == 1 && d.running == d.desired,
         };
-        let sd_ok = sd.is_none_or(|sd| sd.status == "SUCCESSFUL");
+        let sd_ok = sd.is_none_or(|sd| sd.status == SdStatus::Successful);
         if completed && sd_ok {
             return Verdict::Success;
         }
@@ -359,7 +361,13 @@ impl Engine {
         let fingerprint = format!("{new:?}{old:?}{failed}{rollout:?}{sd_status:?}{newest_event}{}", svc.deployments.len());
         let changed = fingerprint != ws.last_fingerprint;
         if changed {
-            self.emit(Event::Progress { new, old, failed_tasks: failed, rollout_state: rollout, service_deployment_status: sd_status });
+            self.emit(Event::Progress {
+                new,
+                old,
+                failed_tasks: failed,
+                rollout_state: rollout.map(|r| r.to_string()),
+                service_deployment_status: sd_status.map(|s| s.to_string()),
+            });
             ws.last_fingerprint = fingerprint;
         }
         for e in svc.events.iter().rev() {
@@ -392,7 +400,11 @@ impl Engine {
             Ok(tasks) => {
                 for task in tasks {
                     ws.seen_failed.insert(task.arn.clone());
-                    let reason = task.stopped_reason.clone().or(task.stop_code.clone()).unwrap_or_else(|| "stopped".into());
+                    let reason = task
+                        .stopped_reason
+                        .clone()
+                        .or(task.stop_code.as_ref().map(ToString::to_string))
+                        .unwrap_or_else(|| "stopped".into());
                     self.emit(Event::TaskFailed { task_id: task.id().to_string(), reason });
                 }
             }

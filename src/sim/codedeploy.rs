@@ -272,7 +272,7 @@ impl World {
         let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeployment")?];
         Ok(CdDeployment {
             id: d.id.clone(),
-            status: d.status.clone(),
+            status: d.status.as_str().into(),
             error: d.error.clone(),
             rollback_deployment_id: d.rollback_id.clone(),
             rollback_message: d.rollback_message.clone(),

@@ -680,7 +680,7 @@ impl World {
                     running,
                     pending,
                     failed_tasks: d.failed_tasks,
-                    rollout_state: Some(d.rollout_state.clone()),
+                    rollout_state: Some(d.rollout_state.as_str().into()),
                     rollout_state_reason: d.reason.clone(),
                     created_at: Some(d.created_at),
                 }
@@ -830,7 +830,7 @@ impl World {
                     let threshold = circuit_threshold(s.desired);
                     out.push(ServiceDeployment {
                         arn: sd.arn.clone(),
-                        status: sd.status.clone(),
+                        status: sd.status.as_str().into(),
                         status_reason: sd.status_reason.clone(),
                         target_revision: None,
                         target_task_definition: Some(sd.target.clone()),
@@ -847,7 +847,7 @@ impl World {
                             failure_count: dep.map_or(0, |d| d.failed_tasks),
                             threshold,
                         }),
-                        lifecycle_stage: sd.native.as_ref().map(|n| n.stage.clone()),
+                        lifecycle_stage: sd.native.as_ref().map(|n| n.stage.as_str().into()),
                         hooks: sd.native.as_ref().map(|n| n.hook_details()).unwrap_or_default(),
                     });
                 }
@@ -1065,10 +1065,10 @@ impl World {
             .map(|t| Task {
                 arn: t.arn.clone(),
                 task_definition: t.td.clone(),
-                last_status: t.last_status.clone(),
+                last_status: t.last_status.as_str().into(),
                 desired_status: if t.desired_stopped || t.last_status == "STOPPED" { "STOPPED".into() } else { "RUNNING".into() },
                 started_by: Some(t.started_by.clone()),
-                stop_code: t.stop_code.clone(),
+                stop_code: t.stop_code.as_deref().map(Into::into),
                 stopped_reason: t.stopped_reason.clone(),
                 containers: match &t.one_off {
                     Some(o) => o
@@ -1181,7 +1181,7 @@ impl World {
                 .map(|t| Task {
                     arn: t.arn.clone(),
                     task_definition: t.td.clone(),
-                    last_status: t.last_status.clone(),
+                    last_status: t.last_status.as_str().into(),
                     desired_status: "RUNNING".into(),
                     started_by: Some(t.started_by.clone()),
                     stop_code: None,

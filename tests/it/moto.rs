@@ -364,7 +364,7 @@ async fn run_task_for_a_migration_is_well_formed() {
     for _ in 0..8 {
         let t = ports.ecs.describe_tasks(&cluster, std::slice::from_ref(&task.arn)).await.expect("describe");
         let t = t.first().expect("the task");
-        last = t.last_status.clone();
+        last = t.last_status.to_string();
         if last == "STOPPED" {
             assert_eq!(t.containers.first().and_then(|c| c.exit_code), Some(0));
             break;

@@ -1,0 +1,187 @@
+//! The AWS statuses fgdeploy reads, as enums: parsed once in the adapters, matched exhaustively
+//! in the decisions. Every enum keeps what AWS sent but this build does not know as
+//! `Unknown(text)` (AWS adds values: a newer lifecycle stage must be shown, not rejected).
+//! They serialize as AWS's own strings, so the JSON contract is unchanged, and compare with
+//! `&str` for messages and tests.
+
+macro_rules! aws_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+            /// A value this build does not know, as AWS sent it.
+            Unknown(String),
+        }
+
+        impl $name {
+            pub fn parse(text: &str) -> Self {
+                match text {
+                    $($text => Self::$variant,)+
+                    other => Self::Unknown(other.to_string()),
+                }
+            }
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)+
+                    Self::Unknown(text) => text,
+                }
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::Unknown(String::new())
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::ops::Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(text: &str) -> Self {
+                Self::parse(text)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> Self {
+                Self::parse(&text)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
+
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+aws_enum! {
+    /// `deployments[].status` of DescribeServices.
+    DeploymentStatus { Primary = "PRIMARY", Active = "ACTIVE", Inactive = "INACTIVE" }
+}
+
+aws_enum! {
+    /// `deployments[].rolloutState`.
+    RolloutState { InProgress = "IN_PROGRESS", Completed = "COMPLETED", Failed = "FAILED" }
+}
+
+aws_enum! {
+    /// A service deployment's `status` (DescribeServiceDeployments).
+    SdStatus {
+        Pending = "PENDING",
+        InProgress = "IN_PROGRESS",
+        StopRequested = "STOP_REQUESTED",
+        RollbackRequested = "ROLLBACK_REQUESTED",
+        RollbackInProgress = "ROLLBACK_IN_PROGRESS",
+        Successful = "SUCCESSFUL",
+        Stopped = "STOPPED",
+        RollbackSuccessful = "ROLLBACK_SUCCESSFUL",
+        RollbackFailed = "ROLLBACK_FAILED",
+    }
+}
+
+impl SdStatus {
+    /// The service deployment will not change any more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, SdStatus::Successful | SdStatus::Stopped | SdStatus::RollbackSuccessful | SdStatus::RollbackFailed)
+    }
+}
+
+aws_enum! {
+    /// A CodeDeploy deployment's `status` (GetDeployment).
+    CdStatus {
+        Created = "Created",
+        Queued = "Queued",
+        InProgress = "InProgress",
+        Baking = "Baking",
+        Ready = "Ready",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Stopped = "Stopped",
+    }
+}
+
+aws_enum! {
+    /// A task's `lastStatus` / `desiredStatus`.
+    TaskStatus {
+        Provisioning = "PROVISIONING",
+        Pending = "PENDING",
+        Activating = "ACTIVATING",
+        Running = "RUNNING",
+        Deactivating = "DEACTIVATING",
+        Stopping = "STOPPING",
+        Deprovisioning = "DEPROVISIONING",
+        Stopped = "STOPPED",
+        Deleted = "DELETED",
+    }
+}
+
+aws_enum! {
+    /// A stopped task's `stopCode`.
+    StopCode {
+        TaskFailedToStart = "TaskFailedToStart",
+        EssentialContainerExited = "EssentialContainerExited",
+        UserInitiated = "UserInitiated",
+        ServiceSchedulerInitiated = "ServiceSchedulerInitiated",
+        SpotInterruption = "SpotInterruption",
+        TerminationNotice = "TerminationNotice",
+    }
+}
+
+aws_enum! {
+    /// An ECS-native service deployment's `lifecycleStage`.
+    LifecycleStage {
+        ReconcileService = "RECONCILE_SERVICE",
+        PreScaleUp = "PRE_SCALE_UP",
+        ScaleUp = "SCALE_UP",
+        PostScaleUp = "POST_SCALE_UP",
+        TestTrafficShift = "TEST_TRAFFIC_SHIFT",
+        PostTestTrafficShift = "POST_TEST_TRAFFIC_SHIFT",
+        ProductionTrafficShift = "PRODUCTION_TRAFFIC_SHIFT",
+        PostProductionTrafficShift = "POST_PRODUCTION_TRAFFIC_SHIFT",
+        BakeTime = "BAKE_TIME",
+        CleanUp = "CLEAN_UP",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_and_unknown_values_round_trip() {
+        assert_eq!(SdStatus::parse("ROLLBACK_FAILED"), SdStatus::RollbackFailed);
+        assert_eq!(SdStatus::parse("ROLLBACK_FAILED").as_str(), "ROLLBACK_FAILED");
+        let newer = LifecycleStage::parse("PRE_PRODUCTION_TRAFFIC_SHIFT");
+        assert_eq!(newer, LifecycleStage::Unknown("PRE_PRODUCTION_TRAFFIC_SHIFT".into()));
+        assert_eq!(newer.to_string(), "PRE_PRODUCTION_TRAFFIC_SHIFT", "shown as AWS sent it");
+        assert_eq!(serde_json::to_string(&CdStatus::Ready).expect("json"), "\"Ready\"");
+        assert!(SdStatus::Successful.is_terminal() && !SdStatus::InProgress.is_terminal());
+        assert!(DeploymentStatus::Primary == "PRIMARY");
+    }
+}
