@@ -533,4 +533,117 @@ mod tests {
         t2.ecs_rolls_back = false;
         assert!(matches!(decide(&t2, &s2, None, 1.0), Verdict::Failed(FailKind::Failed(_))));
     }
+
+    fn sd(status: &str) -> ServiceDeployment {
+        ServiceDeployment {
+            arn: "a".into(),
+            status: status.into(),
+            status_reason: None,
+            target_revision: None,
+            target_task_definition: Some("new".into()),
+            source_task_definitions: vec![],
+            created_at: None,
+            finished_at: None,
+            rollback_reason: None,
+            circuit_breaker: None,
+            lifecycle_stage: None,
+            hooks: vec![],
+        }
+    }
+
+    #[test]
+    fn every_service_deployment_status_has_its_verdict() {
+        let t = tracker();
+        let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        let v = |status: &str| decide(&t, &s, Some(&sd(status)), 1.0);
+        for rolling_back in ["ROLLBACK_REQUESTED", "ROLLBACK_IN_PROGRESS", "ROLLBACK_SUCCESSFUL"] {
+            assert_eq!(v(rolling_back), Verdict::Failed(FailKind::EcsRollingBack(rolling_back.into())), "{rolling_back}");
+        }
+        assert_eq!(v("ROLLBACK_FAILED"), Verdict::Failed(FailKind::RollbackFailed("ROLLBACK_FAILED".into())));
+        assert_eq!(v("STOPPED"), Verdict::Failed(FailKind::Failed("STOPPED".into())));
+        for going_on in ["PENDING", "IN_PROGRESS", "STOP_REQUESTED", "SUCCESSFUL", "SOMETHING_NEW"] {
+            assert_eq!(v(going_on), Verdict::Continue, "{going_on}");
+        }
+    }
+
+    #[test]
+    fn reasons_prefer_rollback_reason_then_status_reason() {
+        let t = tracker();
+        let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        let mut d = sd("ROLLBACK_FAILED");
+        d.status_reason = Some("status reason".into());
+        assert_eq!(decide(&t, &s, Some(&d), 1.0), Verdict::Failed(FailKind::RollbackFailed("status reason".into())));
+        d.rollback_reason = Some("rollback reason".into());
+        assert_eq!(decide(&t, &s, Some(&d), 1.0), Verdict::Failed(FailKind::RollbackFailed("rollback reason".into())));
+    }
+
+    #[test]
+    fn a_stopped_or_retargeted_service_deployment_names_the_replacement() {
+        let t = tracker();
+        let replaced = svc(vec![dep("d9", "PRIMARY", "other", "IN_PROGRESS")]);
+        assert_eq!(decide(&t, &replaced, Some(&sd("STOPPED")), 1.0), Verdict::Failed(FailKind::Replaced("other".into())));
+        let ours = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        let mut d = sd("IN_PROGRESS");
+        d.target_task_definition = Some("someone-else".into());
+        assert_eq!(decide(&t, &ours, Some(&d), 1.0), Verdict::Failed(FailKind::Replaced("someone-else".into())));
+    }
+
+    #[test]
+    fn rollout_failed_reports_its_reason_and_who_rolls_back() {
+        let mut s = svc(vec![dep("d1", "PRIMARY", "new", "FAILED")]);
+        assert_eq!(decide(&tracker(), &s, None, 1.0), Verdict::Failed(FailKind::EcsRollingBack("rolloutState FAILED".into())));
+        s.deployments[0].rollout_state_reason = Some("circuit breaker".into());
+        let mut t = tracker();
+        t.ecs_rolls_back = false;
+        assert_eq!(decide(&t, &s, None, 1.0), Verdict::Failed(FailKind::Failed("circuit breaker".into())));
+    }
+
+    #[test]
+    fn primary_replaced_or_missing_fails() {
+        let t = tracker();
+        let other = svc(vec![dep("d2", "PRIMARY", "new", "IN_PROGRESS"), dep("d1", "ACTIVE", "new", "IN_PROGRESS")]);
+        assert_eq!(decide(&t, &other, None, 1.0), Verdict::Failed(FailKind::Replaced("new".into())));
+        let mut rb = svc(vec![dep("d2", "PRIMARY", "old", "IN_PROGRESS")]);
+        rb.deployments[0].rollout_state_reason = Some("why".into());
+        assert_eq!(decide(&t, &rb, None, 1.0), Verdict::Failed(FailKind::EcsRollingBack("why".into())));
+        let none = svc(vec![dep("d1", "ACTIVE", "new", "COMPLETED")]);
+        assert_eq!(decide(&t, &none, None, 1.0), Verdict::Failed(FailKind::Replaced("(no PRIMARY deployment)".into())));
+        assert_eq!(decide(&t, &svc(vec![]), None, 1.0), Verdict::Continue);
+    }
+
+    #[test]
+    fn classic_load_balancer_completion_needs_one_deployment_at_its_count() {
+        let t = tracker();
+        let mut one = svc(vec![dep("d1", "PRIMARY", "new", "COMPLETED")]);
+        one.deployments[0].rollout_state = None;
+        assert_eq!(decide(&t, &one, None, 1.0), Verdict::Success);
+        one.deployments[0].running = 1;
+        assert_eq!(decide(&t, &one, None, 1.0), Verdict::Continue);
+        let mut two = svc(vec![dep("d1", "PRIMARY", "new", "COMPLETED"), dep("d0", "ACTIVE", "old", "COMPLETED")]);
+        two.deployments[0].rollout_state = None;
+        assert_eq!(decide(&t, &two, None, 1.0), Verdict::Continue);
+    }
+
+    #[test]
+    fn success_needs_the_new_revision_and_a_successful_service_deployment() {
+        let t = tracker();
+        let wrong_td = svc(vec![dep("d1", "PRIMARY", "older", "COMPLETED")]);
+        assert_eq!(decide(&t, &wrong_td, None, 1.0), Verdict::Continue);
+        let done = svc(vec![dep("d1", "PRIMARY", "new", "COMPLETED")]);
+        let mut d = sd("PENDING");
+        d.target_task_definition = None;
+        assert_eq!(decide(&t, &done, Some(&d), 1.0), Verdict::Continue);
+        let unknown = svc(vec![dep("d1", "PRIMARY", "new", "NEWER_STATE")]);
+        assert_eq!(decide(&t, &unknown, None, 1.0), Verdict::Continue);
+    }
+
+    #[test]
+    fn the_deadline_is_exact() {
+        let t = tracker();
+        let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        assert_eq!(decide(&t, &s, None, 99.999), Verdict::Continue);
+        assert_eq!(decide(&t, &s, None, 100.0), Verdict::Failed(FailKind::Timeout(TimeoutSetting::DeployTimeout)));
+        let done = svc(vec![dep("d1", "PRIMARY", "new", "COMPLETED")]);
+        assert_eq!(decide(&t, &done, None, 100.0), Verdict::Success, "success seen at the deadline still counts");
+    }
 }
