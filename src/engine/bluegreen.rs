@@ -90,6 +90,37 @@ struct CdWatch {
     shifting: bool,
 }
 
+/// What one CodeDeploy status means to the watch (pure; the watch acts on it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CdStep {
+    /// Not decisive: look again.
+    Wait,
+    /// Ready and fgdeploy gates the shift: run the checks against the test listener.
+    RunGate,
+    /// Ready in a group fgdeploy does not gate (no checks): continue it.
+    ContinueUngated,
+    /// Succeeded after fgdeploy's gate passed.
+    Succeeded,
+    /// Succeeded although fgdeploy never passed its gate.
+    Bypassed,
+    /// Failed or Stopped: follow the rollback.
+    Failed,
+}
+
+fn cd_decide(status: &CdStatus, gated: bool, gate_done: bool, gate_passed: bool) -> CdStep {
+    match status {
+        CdStatus::Succeeded if !gate_passed => CdStep::Bypassed,
+        CdStatus::Succeeded => CdStep::Succeeded,
+        CdStatus::Failed | CdStatus::Stopped => CdStep::Failed,
+        CdStatus::Ready if !gate_done => CdStep::RunGate,
+        // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
+        CdStatus::Ready if !gated => CdStep::ContinueUngated,
+        CdStatus::Ready | CdStatus::Created | CdStatus::Queued | CdStatus::InProgress | CdStatus::Baking | CdStatus::Unknown(_) => {
+            CdStep::Wait
+        }
+    }
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -358,20 +389,20 @@ impl Engine {
     /// What the deployment's status means: its end, or fgdeploy's gate at Ready.
     async fn cd_on_status(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch, d: &CdDeployment) -> Result<Option<Result<Option<String>>>> {
         let id = w.id.clone();
-        match &d.status {
-            CdStatus::Succeeded if !w.gate_passed => {
+        match cd_decide(&d.status, b.gated, w.gate_done, w.gate_passed) {
+            CdStep::Bypassed => {
                 let url = b.production_url.clone().or_else(|| b.test_url.clone());
                 let why = format!(
                     "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
                 );
                 Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)))
             }
-            CdStatus::Succeeded => Ok(Some(Ok(Some(id)))),
-            CdStatus::Failed | CdStatus::Stopped => {
+            CdStep::Succeeded => Ok(Some(Ok(Some(id)))),
+            CdStep::Failed => {
                 let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
                 Ok(Some(Err(self.follow_cd_rollback(spec, d, why).await)))
             }
-            CdStatus::Ready if !w.gate_done => {
+            CdStep::RunGate => {
                 w.gate_done = true;
                 let url = b.test_url.clone().unwrap_or_default();
                 self.info(format!("green is up behind the test listener; checking {url}"));
@@ -386,11 +417,8 @@ impl Engine {
                 self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
                 Ok(None)
             }
-            // A STOP_DEPLOYMENT group without checks: nothing to verify, go on.
-            CdStatus::Ready if !b.gated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
-            CdStatus::Ready | CdStatus::Created | CdStatus::Queued | CdStatus::InProgress | CdStatus::Baking | CdStatus::Unknown(_) => {
-                Ok(None)
-            }
+            CdStep::ContinueUngated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
+            CdStep::Wait => Ok(None),
         }
     }
 
@@ -569,5 +597,31 @@ mod tests {
     #[test]
     fn sha256_is_hex_of_the_exact_bytes() {
         assert_eq!(super::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn every_codedeploy_status_has_its_step() {
+        use super::{CdStep, cd_decide};
+        use crate::states::CdStatus;
+        // (status, gated, gate_done, gate_passed) → step
+        let cases = [
+            ("Succeeded", true, true, true, CdStep::Succeeded),
+            ("Succeeded", true, true, false, CdStep::Bypassed),
+            ("Succeeded", false, true, true, CdStep::Succeeded),
+            ("Failed", true, true, true, CdStep::Failed),
+            ("Stopped", true, false, false, CdStep::Failed),
+            ("Ready", true, false, false, CdStep::RunGate),
+            ("Ready", true, true, true, CdStep::Wait),
+            ("Ready", false, true, true, CdStep::ContinueUngated),
+            ("Created", true, false, false, CdStep::Wait),
+            ("Queued", true, false, false, CdStep::Wait),
+            ("InProgress", true, false, false, CdStep::Wait),
+            ("Baking", true, true, true, CdStep::Wait),
+            ("SomethingNew", true, false, false, CdStep::Wait),
+        ];
+        for (status, gated, done, passed, want) in cases {
+            let parsed = CdStatus::from(status);
+            assert_eq!(cd_decide(&parsed, gated, done, passed), want, "{status} gated={gated} done={done} passed={passed}");
+        }
     }
 }

@@ -293,16 +293,16 @@ impl Engine {
     /// The end a status means, if it is one (a bypassed gate is not a success).
     async fn native_status(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: ServiceDeployment) -> Option<Result<bool>> {
         let arn = &w.arn;
-        Some(match &sd.status {
-            SdStatus::Successful if !w.gate_passed => {
+        Some(match native_decide(&sd.status, w.gate_passed)? {
+            NativeEnd::Bypassed => {
                 let why = format!(
                     "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
                 );
                 let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
                 Err(self.gate_bypassed(spec, why, url.as_deref()).await)
             }
-            SdStatus::Successful => Ok(true),
-            SdStatus::RollbackSuccessful => {
+            NativeEnd::Succeeded => Ok(true),
+            NativeEnd::RolledBack => {
                 let serving = sd.source_task_definitions.first().cloned();
                 self.emit(Event::RollbackFinished { ok: true, serving: serving.clone().unwrap_or_default() });
                 Err(Error::RolledBack {
@@ -310,17 +310,11 @@ impl Engine {
                     serving: serving.unwrap_or_else(|| "the previous revision".into()),
                 })
             }
-            SdStatus::RollbackFailed | SdStatus::Stopped => Err(Error::ManualAction {
+            NativeEnd::Unresolved => Err(Error::ManualAction {
                 reason: format!("service deployment {arn} ended {}: {}", sd.status, sd.status_reason.unwrap_or_default()),
                 state: "production traffic may be on either revision".into(),
                 next: format!("`fgdeploy status -f {}`", spec.path.display()),
             }),
-            SdStatus::Pending
-            | SdStatus::InProgress
-            | SdStatus::StopRequested
-            | SdStatus::RollbackRequested
-            | SdStatus::RollbackInProgress
-            | SdStatus::Unknown(_) => return None,
         })
     }
 }
@@ -345,6 +339,35 @@ struct NativeWatch {
     bypass_warned: bool,
 }
 
+/// How an ECS-native blue/green service deployment ended, when its status is an end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NativeEnd {
+    /// SUCCESSFUL after fgdeploy's own checks passed and fgdeploy answered the hook.
+    Succeeded,
+    /// SUCCESSFUL although fgdeploy never passed its gate.
+    Bypassed,
+    /// ECS rolled it back: the old revision serves.
+    RolledBack,
+    /// ROLLBACK_FAILED or STOPPED: traffic may be on either revision.
+    Unresolved,
+}
+
+/// The end a status means (pure); `None` while the deployment goes on.
+fn native_decide(status: &SdStatus, gate_passed: bool) -> Option<NativeEnd> {
+    match status {
+        SdStatus::Successful if !gate_passed => Some(NativeEnd::Bypassed),
+        SdStatus::Successful => Some(NativeEnd::Succeeded),
+        SdStatus::RollbackSuccessful => Some(NativeEnd::RolledBack),
+        SdStatus::RollbackFailed | SdStatus::Stopped => Some(NativeEnd::Unresolved),
+        SdStatus::Pending
+        | SdStatus::InProgress
+        | SdStatus::StopRequested
+        | SdStatus::RollbackRequested
+        | SdStatus::RollbackInProgress
+        | SdStatus::Unknown(_) => None,
+    }
+}
+
 /// Stages a deployment only reaches once its test-traffic PAUSE hook was answered CONTINUE.
 fn past_test_gate(stage: &str) -> bool {
     matches!(
@@ -361,5 +384,40 @@ mod tests {
             super::listener_of_rule("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/lb/50dc/f2f7/9683").as_deref(),
             Some("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/50dc/f2f7")
         );
+    }
+
+    #[test]
+    fn every_service_deployment_status_has_its_end() {
+        use super::{NativeEnd, native_decide};
+        use crate::states::SdStatus;
+        let cases = [
+            ("SUCCESSFUL", true, Some(NativeEnd::Succeeded)),
+            ("SUCCESSFUL", false, Some(NativeEnd::Bypassed)),
+            ("ROLLBACK_SUCCESSFUL", true, Some(NativeEnd::RolledBack)),
+            ("ROLLBACK_SUCCESSFUL", false, Some(NativeEnd::RolledBack)),
+            ("ROLLBACK_FAILED", false, Some(NativeEnd::Unresolved)),
+            ("STOPPED", true, Some(NativeEnd::Unresolved)),
+            ("PENDING", false, None),
+            ("IN_PROGRESS", true, None),
+            ("STOP_REQUESTED", true, None),
+            ("ROLLBACK_REQUESTED", false, None),
+            ("ROLLBACK_IN_PROGRESS", false, None),
+            ("SOMETHING_NEW", true, None),
+        ];
+        for (status, passed, want) in cases {
+            assert_eq!(native_decide(&SdStatus::from(status), passed), want, "{status} gate_passed={passed}");
+        }
+    }
+
+    #[test]
+    fn only_stages_after_the_test_pause_pass_the_gate() {
+        for stage in ["PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+        {
+            assert!(super::past_test_gate(stage), "{stage}");
+        }
+        for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", ""]
+        {
+            assert!(!super::past_test_gate(stage), "{stage}");
+        }
     }
 }
