@@ -140,4 +140,18 @@ mod tests {
         let granted = (0..200).filter(|_| b.try_take("ecs:UpdateService", 0.0).is_none()).count();
         assert_eq!(granted, 40);
     }
+
+    #[test]
+    fn refill_is_elapsed_time_at_the_shared_rate() {
+        // ecs-service-change at half the account: burst 25, 2.5 tokens per second.
+        let b = RateBudget::with_share(0.5);
+        let granted = (0..100).filter(|_| b.try_take("ecs:UpdateService", 10.0).is_none()).count();
+        assert_eq!(granted, 25);
+        // 0.2 s later half a token has come back: the wait is the missing half at 2.5/s.
+        let wait = b.try_take("ecs:UpdateService", 10.2).expect("no whole token yet");
+        assert!((wait - 0.2).abs() < 1e-9, "{wait}");
+        assert!(b.try_take("ecs:UpdateService", 10.4).is_none());
+        // A clock read out of order refills nothing.
+        assert!(b.try_take("ecs:UpdateService", 5.0).is_some());
+    }
 }

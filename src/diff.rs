@@ -122,4 +122,26 @@ mod tests {
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path(), "cmd");
     }
+
+    #[test]
+    fn keyed_lists_add_and_remove_by_name() {
+        let a = json!({"c": [{"name": "web", "image": "a"}, {"name": "log", "image": "l"}]});
+        let b = json!({"c": [{"name": "web", "image": "a"}, {"name": "sidecar", "image": "s"}]});
+        let s: Vec<String> = diff(&a, &b).iter().map(ToString::to_string).collect();
+        assert_eq!(s, vec![r#"- c[log]: {"name":"log","image":"l"}"#, r#"+ c[sidecar]: {"name":"sidecar","image":"s"}"#]);
+    }
+
+    #[test]
+    fn unkeyed_lists_of_objects_of_one_length_diff_by_position() {
+        let d = diff(
+            &json!({"p": [{"containerPort": 80}, {"containerPort": 81}]}),
+            &json!({"p": [{"containerPort": 80}, {"containerPort": 82}]}),
+        );
+        assert_eq!(d.iter().map(Change::path).collect::<Vec<_>>(), vec!["p[1].containerPort"]);
+        // Different lengths, or scalars: the whole list is one change.
+        let d = diff(&json!({"p": [{"x": 1}]}), &json!({"p": [{"x": 1}, {"x": 2}]}));
+        assert_eq!(d.iter().map(Change::path).collect::<Vec<_>>(), vec!["p"]);
+        let d = diff(&json!({"cmd": ["a", "b"]}), &json!({"cmd": ["a", "c"]}));
+        assert_eq!(d.iter().map(Change::path).collect::<Vec<_>>(), vec!["cmd"]);
+    }
 }

@@ -70,4 +70,14 @@ mod tests {
         assert_eq!(parse_memory("2 GB"), Some(2048));
         assert_eq!(parse_memory("lots"), None);
     }
+
+    #[test]
+    fn cpu_sizes_are_exactly_the_table() {
+        for cpu in [256, 512, 1024, 2048, 4096, 8192, 16384] {
+            assert!(check_cpu(cpu), "{cpu}");
+        }
+        for cpu in [0, 128, 300, 768, 3072, 32768] {
+            assert!(!check_cpu(cpu), "{cpu}");
+        }
+    }
 }
