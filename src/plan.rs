@@ -251,6 +251,28 @@ fn later_stages(spec: &Spec, live: &Live, (register, deploy): (bool, bool), (fam
     ]
 }
 
+/// The name-keyed diff of the live task definition (fgdeploy's own tags aside) to the desired one.
+fn td_changes(live: &Live, desired: &TaskDefinition) -> Vec<diff::Change> {
+    match &live.task_definition {
+        Some(l) => diff::diff(
+            &taskdef::normalize(&without_own_tags(l.definition.clone())),
+            &taskdef::normalize(&without_own_tags(desired.clone())),
+        ),
+        None => diff::diff(&serde_json::Value::Null, &taskdef::normalize(desired)),
+    }
+}
+
+fn migrate_action(migration: Option<&MigrationPlan>, skip: bool, deploy: bool) -> StageAction {
+    match (migration, skip, deploy) {
+        (None, _, _) => StageAction::Skip { reason: "no [migration] in the deployspec".into() },
+        (Some(_), true, _) => StageAction::Skip { reason: "--skip-migration".into() },
+        (Some(_), false, false) => StageAction::Skip { reason: "nothing to release".into() },
+        (Some(m), false, true) => {
+            StageAction::Run { detail: format!("run {:?} in container {} with {}", m.command.join(" "), m.container, m.image) }
+        }
+    }
+}
+
 /// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
 pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
     let image = spec.image_ref(&live.repository_uri);
@@ -264,13 +286,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     {
         desired.tags = without_own_tags(live_td.definition.clone()).tags.filter(|t| !t.is_empty());
     }
-    let td_changes = match &live.task_definition {
-        Some(l) => diff::diff(
-            &taskdef::normalize(&without_own_tags(l.definition.clone())),
-            &taskdef::normalize(&without_own_tags(desired.clone())),
-        ),
-        None => diff::diff(&serde_json::Value::Null, &taskdef::normalize(&desired)),
-    };
+    let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
     let td_changes = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
@@ -296,14 +312,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let mut stages = Vec::new();
     let build_action = build_action(spec, live, opts, &image);
     stages.push(StagePlan { stage: Stage::Build, action: build_action });
-    let migrate_action = match (&migration, opts.skip_migration, deploy) {
-        (None, _, _) => StageAction::Skip { reason: "no [migration] in the deployspec".into() },
-        (Some(_), true, _) => StageAction::Skip { reason: "--skip-migration".into() },
-        (Some(_), false, false) => StageAction::Skip { reason: "nothing to release".into() },
-        (Some(m), false, true) => {
-            StageAction::Run { detail: format!("run {:?} in container {} with {}", m.command.join(" "), m.container, m.image) }
-        }
-    };
+    let migrate_action = migrate_action(migration.as_ref(), opts.skip_migration, deploy);
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
     stages.extend(later_stages(spec, live, (register, deploy), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });

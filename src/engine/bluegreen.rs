@@ -121,6 +121,13 @@ fn cd_decide(status: &CdStatus, gated: bool, gate_done: bool, gate_passed: bool)
     }
 }
 
+/// What the forecast moments are about: Ready (or an end) before traffic moves, the green
+/// weight afterwards.
+fn cd_progressed(status: &CdStatus, changed: bool, shifting: bool, green_moved: bool) -> bool {
+    let ended = matches!(status, CdStatus::Succeeded | CdStatus::Failed | CdStatus::Stopped);
+    if shifting { green_moved || (changed && ended) } else { changed && (ended || *status == CdStatus::Ready) }
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -287,16 +294,7 @@ impl Engine {
             shifts: codedeploy_shift_moments(&bg.deployment_config),
             shifting: false,
         };
-        if let Some(r) = ready_in {
-            self.info(format!(
-                "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
-            ));
-        }
-        if let Some(s) = w.schedule.as_mut() {
-            // CreateDeployment's answer is the first look; the next is worth a call near Ready.
-            let first = s.first(self.ports.clock.now());
-            self.sleep(Duration::from_secs_f64(first)).await;
-        }
+        self.cd_first_look(&mut w, ready_in).await;
         loop {
             let now = self.ports.clock.now();
             if self.interrupt.is_set() {
@@ -312,13 +310,7 @@ impl Engine {
             if let Some(end) = self.cd_after_look(spec, b, &mut w, (&d, green, now)).await? {
                 return end;
             }
-            // What the forecast moments are about: Ready (or an end) before traffic moves, the
-            // green weight afterwards.
-            let progressed = if w.shifting {
-                green != w.last_green || (changed && matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
-            } else {
-                changed && matches!(d.status.as_str(), "Ready" | "Succeeded" | "Failed" | "Stopped")
-            };
+            let progressed = cd_progressed(&d.status, changed, w.shifting, green != w.last_green);
             w.last_green = green;
             if now >= w.deadline {
                 let why = format!("the deployment did not finish within {}", w.watch.setting);
@@ -330,6 +322,20 @@ impl Engine {
                 None => (w.interval.mul_f64(self.poll.factor)).min(self.poll.max),
             };
             self.sleep_within(w.interval, w.deadline).await;
+        }
+    }
+
+    /// Say what the pace is based on; CreateDeployment's answer is the first look, the next is
+    /// worth a call near Ready.
+    async fn cd_first_look(&self, w: &mut CdWatch, ready_in: Option<f64>) {
+        if let Some(r) = ready_in {
+            self.info(format!(
+                "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
+            ));
+        }
+        if let Some(s) = w.schedule.as_mut() {
+            let first = s.first(self.ports.clock.now());
+            self.sleep(Duration::from_secs_f64(first)).await;
         }
     }
 

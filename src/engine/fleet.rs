@@ -279,23 +279,20 @@ pub async fn release_fleet(
     release_fleet_in(&FleetPorts::shared(ports, specs.len()), sink, interrupt, specs, opts, (parallel, policy)).await
 }
 
-/// A fleet whose services may live in different regions: each service's calls go to its own.
-pub async fn release_fleet_in(
+/// Phase 1: build, migrate and register one service at a time, in dependency order. Returns the
+/// services ready to deploy and whether one failed.
+async fn prepare_in_order(
     fleet: &FleetPorts,
-    sink: Arc<dyn EventSink>,
+    sink: &Arc<dyn EventSink>,
     interrupt: &Interrupt,
     specs: &[Spec],
     opts: &ReleaseOptions,
-    (parallel, policy): (usize, FleetPolicy),
-) -> Result<FleetReport, Error> {
-    let ports = fleet.get(0);
-    let t0 = ports.clock.now();
-    let order = order(specs)?;
-    let mut outcomes: Vec<Option<FleetOutcome>> = vec![None; specs.len()];
+    policy: FleetPolicy,
+    outcomes: &mut [Option<FleetOutcome>],
+) -> Result<(Vec<(usize, Box<super::release::ReadyRelease>)>, bool), Error> {
     let mut ready = Vec::new();
     let mut failed = false;
-    // Phase 1: one at a time, in dependency order.
-    for &i in &order {
+    for i in order(specs)? {
         let spec = &specs[i];
         if failed && policy != FleetPolicy::Independent {
             outcomes[i] = Some(skipped(spec, "skipped: another service failed first".into()));
@@ -313,6 +310,22 @@ pub async fn release_fleet_in(
             }
         }
     }
+    Ok((ready, failed))
+}
+
+/// A fleet whose services may live in different regions: each service's calls go to its own.
+pub async fn release_fleet_in(
+    fleet: &FleetPorts,
+    sink: Arc<dyn EventSink>,
+    interrupt: &Interrupt,
+    specs: &[Spec],
+    opts: &ReleaseOptions,
+    (parallel, policy): (usize, FleetPolicy),
+) -> Result<FleetReport, Error> {
+    let ports = fleet.get(0);
+    let t0 = ports.clock.now();
+    let mut outcomes: Vec<Option<FleetOutcome>> = vec![None; specs.len()];
+    let (mut ready, mut failed) = prepare_in_order(fleet, &sink, interrupt, specs, opts, policy, &mut outcomes).await?;
     // Phase 2: the deployments, in parallel.
     let semaphore = Arc::new(tokio::sync::Semaphore::new(parallel.max(1)));
     let stop_all = Interrupt::default();

@@ -332,16 +332,7 @@ impl Engine {
                 });
             }
         };
-        // The service deployment UpdateService named is ours; its target revision is checked
-        // when it is first read (at the first decisive look), which costs no call now.
-        let (sd, sd_arn) = match &svc.current_service_deployment {
-            Some(arn) => (None, Some(arn.clone())),
-            None => {
-                let sd = self.resolve_service_deployment(spec, &svc, &new_td, started_at).await;
-                let arn = sd.as_ref().map(|sd| sd.arn.clone());
-                (sd, arn)
-            }
-        };
+        let (sd, sd_arn) = self.our_service_deployment(spec, &svc, &new_td, started_at).await;
         self.emit(Event::DeploymentStarted {
             deployment_id: deployment_id.clone(),
             service_deployment_arn: sd_arn.clone(),
@@ -379,6 +370,26 @@ impl Engine {
             self.clean_up_revisions(&new_td, &plan.desired_task_definition.family, keep).await;
         }
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    /// The service deployment UpdateService named is ours; its target revision is checked when
+    /// it is first read (at the first decisive look), which costs no call now. Without that ARN
+    /// in the answer, it is resolved (and read) here.
+    async fn our_service_deployment(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        new_td: &str,
+        started_at: f64,
+    ) -> (Option<crate::ports::ServiceDeployment>, Option<String>) {
+        match &svc.current_service_deployment {
+            Some(arn) => (None, Some(arn.clone())),
+            None => {
+                let sd = self.resolve_service_deployment(spec, svc, new_td, started_at).await;
+                let arn = sd.as_ref().map(|sd| sd.arn.clone());
+                (sd, arn)
+            }
+        }
     }
 
     /// The verify stage of a blue/green release (CodeDeploy or ECS-native): the deployment

@@ -501,20 +501,7 @@ mod tests {
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Continue);
         s.deployments[0].rollout_state = Some("COMPLETED".into());
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Success);
-        let mut sd = ServiceDeployment {
-            arn: "a".into(),
-            status: "IN_PROGRESS".into(),
-            status_reason: None,
-            target_revision: None,
-            target_task_definition: Some("new".into()),
-            source_task_definitions: vec![],
-            created_at: None,
-            finished_at: None,
-            rollback_reason: None,
-            circuit_breaker: None,
-            lifecycle_stage: None,
-            hooks: vec![],
-        };
+        let mut sd = sd("IN_PROGRESS");
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Continue);
         sd.status = "SUCCESSFUL".into();
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Success);

@@ -109,19 +109,9 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         Event::ImagePushed { image, digest } => {
             (Info, format!("pushed {image}{}", digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()))
         }
-        Event::TaskStopped { task_id, stop_code, reason, exit_codes } => (
-            Info,
-            format!(
-                "task {task_id} stopped: {} ({}); exit codes: {}",
-                stop_code.as_deref().unwrap_or("-"),
-                reason.as_deref().unwrap_or("-"),
-                exit_codes
-                    .iter()
-                    .map(|(n, c)| format!("{n}={}", c.map_or("none".into(), |c| c.to_string())))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
+        Event::TaskStopped { task_id, stop_code, reason, exit_codes } => {
+            (Info, task_stopped_text(task_id, stop_code.as_deref(), reason.as_deref(), exit_codes))
+        }
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::RollbackFinished { ok, serving } => {
             if *ok {
@@ -138,9 +128,14 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
                 secs_text(*secs),
                 if ok { format!(": {}", message.lines().next().unwrap_or("")) } else { String::new() }
             );
-            if *exit_code == 0 || *exit_code == 2 { (Result, paint(color, "32", &text)) } else { (Result, paint(color, "31", &text)) }
+            (Result, paint(color, if ok { "32" } else { "31" }, &text))
         }
     })
+}
+
+fn task_stopped_text(task_id: &str, stop_code: Option<&str>, reason: Option<&str>, exit_codes: &[(String, Option<i32>)]) -> String {
+    let codes: Vec<String> = exit_codes.iter().map(|(n, c)| format!("{n}={}", c.map_or("none".into(), |c| c.to_string()))).collect();
+    format!("task {task_id} stopped: {} ({}); exit codes: {}", stop_code.unwrap_or("-"), reason.unwrap_or("-"), codes.join(", "))
 }
 
 fn secs_text(s: f64) -> String {

@@ -1468,7 +1468,6 @@ impl World {
     }
 
     fn step_service(&mut self, i: usize) {
-        let now = self.now;
         let Some(p) = self.services[i].deployments.iter().position(|d| d.primary) else { return };
         let s = self.services[i].clone();
         let primary = &s.deployments[p];
@@ -1535,21 +1534,30 @@ impl World {
 
         // Steady state.
         if primary.rollout_state == "IN_PROGRESS" && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
-            let bake = if alarms.is_some() && primary.rollback_of.is_none() { ROLLBACK_BAKE } else { 0.0 };
-            let steady = primary.steady_at.unwrap_or(now);
-            if primary.steady_at.is_none() {
-                self.services[i].deployments[p].steady_at = Some(now);
-                self.event(i, format!("(service {}) has reached a steady state.", s.name));
-            }
-            if now >= steady + bake {
-                let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
-                let svc = &mut self.services[i];
-                svc.deployments[p].rollout_state = "COMPLETED".into();
-                svc.deployments[p].reason = Some("ECS deployment completed.".into());
-                svc.deployments.retain(|d| d.primary);
-                self.event(i, format!("(service {}) (deployment {id}) deployment completed.", s.name));
-                self.finish_sd(i, &sd_arn, if is_rollback { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }, None);
-            }
+            self.settle(i, p, alarms.is_some());
+        }
+    }
+
+    /// The primary deployment runs alone at its count: steady, then COMPLETED (after the alarm
+    /// bake when alarms watch it, except for a rollback).
+    fn settle(&mut self, i: usize, p: usize, alarms: bool) {
+        let now = self.now;
+        let name = self.services[i].name.clone();
+        let primary = self.services[i].deployments[p].clone();
+        let bake = if alarms && primary.rollback_of.is_none() { ROLLBACK_BAKE } else { 0.0 };
+        let steady = primary.steady_at.unwrap_or(now);
+        if primary.steady_at.is_none() {
+            self.services[i].deployments[p].steady_at = Some(now);
+            self.event(i, format!("(service {name}) has reached a steady state."));
+        }
+        if now >= steady + bake {
+            let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
+            let svc = &mut self.services[i];
+            svc.deployments[p].rollout_state = "COMPLETED".into();
+            svc.deployments[p].reason = Some("ECS deployment completed.".into());
+            svc.deployments.retain(|d| d.primary);
+            self.event(i, format!("(service {name}) (deployment {id}) deployment completed."));
+            self.finish_sd(i, &sd_arn, if is_rollback { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }, None);
         }
     }
 
