@@ -217,7 +217,7 @@ pub fn endpoint_of(service: &str) -> String {
 }
 
 /// Load the AWS config (env, profile, SSO, …) and build the ports. The SDK makes one attempt
-/// per call (fgdeploy's own back-off with jitter is the one retry layer: `engine::observe::retrying`),
+/// per call (fgdeploy's own back-off with jitter is the one retry layer: `engine::watch::retrying_with`),
 /// and an attempt that cannot connect within 3 s or answer within 20 s fails as unreachable.
 pub async fn connect(region: Option<&str>) -> Result<Ports> {
     let timeouts = aws_config::timeout::TimeoutConfig::builder()

@@ -4,6 +4,7 @@
 //! GetDeploymentTarget, and the rollback deployment followed to its end.
 
 use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
@@ -77,7 +78,6 @@ struct CdWatch {
     target: String,
     deadline: f64,
     watch: Watch,
-    interval: Duration,
     last_status: CdStatus,
     last_target_at: f64,
     last_green: f64,
@@ -239,7 +239,7 @@ impl Engine {
                 Ok(id) => return Ok(id),
                 Err(e) if e.is_retryable() && attempt < 6 => {
                     self.warn(format!("{e}; checking whether the deployment was created"));
-                    self.ports.clock.sleep(Duration::from_secs(2 * attempt)).await;
+                    self.pause(Duration::from_secs(2 * attempt)).await;
                     if let Ok(active) = self.ports.codedeploy.active_deployments(&b.application, &b.group.name).await
                         && let [one] = active.as_slice()
                     {
@@ -283,7 +283,6 @@ impl Engine {
             target,
             deadline: self.ports.clock.now() + watch.timeout.as_secs_f64(),
             watch,
-            interval: self.poll.min,
             last_status: CdStatus::default(),
             last_target_at: f64::NEG_INFINITY,
             last_green: -1.0,
@@ -294,49 +293,19 @@ impl Engine {
             shifts: codedeploy_shift_moments(&bg.deployment_config),
             shifting: false,
         };
-        self.cd_first_look(&mut w, ready_in).await;
-        loop {
-            let now = self.ports.clock.now();
-            if self.interrupt.is_set() {
-                return Err(self.cd_interrupted(spec, &w.id).await);
-            }
-            let Some(d) = self.cd_read(spec, &mut w, now).await? else { continue };
-            let changed = d.status != w.last_status;
-            let green = self.cd_look_target(&mut w, &d, now, changed).await;
-            w.last_status = d.status.clone();
-            if let Some(end) = self.cd_on_status(spec, b, &mut w, &d).await? {
-                return end;
-            }
-            if let Some(end) = self.cd_after_look(spec, b, &mut w, (&d, green, now)).await? {
-                return end;
-            }
-            let progressed = cd_progressed(&d.status, changed, w.shifting, green != w.last_green);
-            w.last_green = green;
-            if now >= w.deadline {
-                let why = format!("the deployment did not finish within {}", w.watch.setting);
-                return Err(self.stop_and_follow(spec, &w.id, &why).await);
-            }
-            w.interval = match w.schedule.as_mut() {
-                Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })),
-                None if changed => self.poll.min,
-                None => (w.interval.mul_f64(self.poll.factor)).min(self.poll.max),
-            };
-            self.sleep_within(w.interval, w.deadline).await;
-        }
+        let first = self.cd_first_look(&mut w, ready_in);
+        self.drive(&mut CdRun { e: self, spec, b, w }, first).await
     }
 
     /// Say what the pace is based on; CreateDeployment's answer is the first look, the next is
     /// worth a call near Ready.
-    async fn cd_first_look(&self, w: &mut CdWatch, ready_in: Option<f64>) {
+    fn cd_first_look(&self, w: &mut CdWatch, ready_in: Option<f64>) -> Duration {
         if let Some(r) = ready_in {
             self.info(format!(
                 "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
             ));
         }
-        if let Some(s) = w.schedule.as_mut() {
-            let first = s.first(self.ports.clock.now());
-            self.sleep(Duration::from_secs_f64(first)).await;
-        }
+        w.schedule.as_mut().map_or(Duration::ZERO, |s| Duration::from_secs_f64(s.first(self.ports.clock.now())))
     }
 
     /// Ctrl-C / SIGTERM while a CodeDeploy deployment runs: detach, or stop it with rollback.
@@ -350,19 +319,11 @@ impl Engine {
         self.stop_and_follow(spec, id, "interrupted (Ctrl-C / SIGTERM)").await
     }
 
-    /// GetDeployment; `None` after a transient failure (slept, look again).
-    async fn cd_read(&self, spec: &Spec, w: &mut CdWatch, now: f64) -> Result<Option<CdDeployment>> {
+    /// GetDeployment (a transient failure is the driver's: it backs off and looks again).
+    async fn cd_read(&self, spec: &Spec, w: &CdWatch) -> Result<CdDeployment> {
         match self.ports.codedeploy.deployment(&w.id).await {
-            Ok(d) => Ok(Some(d)),
-            Err(e) if e.is_retryable() && now < w.deadline => {
-                w.interval = (w.interval * 2).min(self.poll.max);
-                self.sleep_within(w.interval, w.deadline).await;
-                Ok(None)
-            }
-            Err(e) if e.is_retryable() => {
-                let why = format!("the deployment could not be followed until {}: {e}", w.watch.setting);
-                Err(self.stop_and_follow(spec, &w.id, &why).await)
-            }
+            Ok(d) => Ok(d),
+            Err(e) if e.is_retryable() => Err(Error::Aws(e)),
             Err(e) => Err(Error::ManualAction {
                 reason: format!("lost track of CodeDeploy deployment {}: {e}", w.id),
                 state: "the deployment goes on without fgdeploy; production traffic may be on either task set".into(),
@@ -547,7 +508,7 @@ impl Engine {
             if d.rollback_deployment_id.is_some() {
                 break;
             }
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            self.pause(Duration::from_secs(2)).await;
             if let Ok(again) = self.ports.codedeploy.deployment(&d.id).await {
                 d = again;
             }
@@ -566,35 +527,119 @@ impl Engine {
         };
         self.info(format!("following rollback deployment {rid}"));
         let deadline = self.ports.clock.now() + spec.file.rollback.timeout.as_secs_f64();
-        loop {
-            match self.ports.codedeploy.deployment(&rid).await {
-                Ok(r) if r.status == "Succeeded" => {
-                    self.emit(Event::RollbackFinished { ok: true, serving: "blue (the previous revision)".into() });
-                    return Error::RolledBack { reason, serving: format!("the blue task set (rollback deployment {rid})") };
-                }
-                Ok(r) if matches!(r.status.as_str(), "Failed" | "Stopped") => {
-                    self.emit(Event::RollbackFinished { ok: false, serving: String::new() });
-                    return Error::ManualAction {
-                        reason: format!("{reason}; then rollback deployment {rid} ended {}", r.status),
-                        state: r.error.unwrap_or_else(|| "production traffic may be split between blue and green".into()),
-                        next: format!("inspect the deployment in the CodeDeploy console; `fgdeploy status -f {path}`"),
-                    };
-                }
-                _ => {}
-            }
-            if self.ports.clock.now() >= deadline {
-                return Error::ManualAction {
-                    reason,
-                    state: format!(
-                        "rollback deployment {rid} did not finish within rollback.timeout ({})",
-                        humantime::format_duration(spec.file.rollback.timeout)
-                    ),
-                    next: format!("`fgdeploy status -f {path}`"),
-                };
-            }
-            let left = (deadline - self.ports.clock.now()).max(0.0);
-            self.ports.clock.sleep(Duration::from_secs(5).min(Duration::from_secs_f64(left))).await;
+        let mut w = CdRollbackWait { e: self, spec, rid, reason, deadline };
+        self.drive(&mut w, Duration::ZERO).await.unwrap_or_else(|e| e)
+    }
+}
+
+/// A CodeDeploy deployment looked at through [`Engine::drive`]: GetDeployment a look (and
+/// GetDeploymentTarget when the traffic can have moved); the gate at Ready; at the deadline or on
+/// Ctrl-C, StopDeployment with rollback (or detach), then the rollback deployment followed.
+struct CdRun<'a> {
+    e: &'a Engine,
+    spec: &'a Spec,
+    b: &'a BlueGreen,
+    w: CdWatch,
+}
+
+impl Watched for CdRun<'_> {
+    type Out = Option<String>;
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.w.deadline, setting: self.w.watch.setting.name(), what: "the deployment", interruptible: true }
+    }
+
+    async fn look(&mut self, now: f64) -> Result<Next<Option<String>>> {
+        let (e, spec, b) = (self.e, self.spec, self.b);
+        let d = e.cd_read(spec, &self.w).await?;
+        let w = &mut self.w;
+        let changed = d.status != w.last_status;
+        let green = e.cd_look_target(w, &d, now, changed).await;
+        w.last_status = d.status.clone();
+        if let Some(end) = e.cd_on_status(spec, b, w, &d).await? {
+            return end.map(Next::Done);
         }
+        if let Some(end) = e.cd_after_look(spec, b, w, (&d, green, now)).await? {
+            return end.map(Next::Done);
+        }
+        let progressed = cd_progressed(&d.status, changed, w.shifting, green != w.last_green);
+        w.last_green = green;
+        Ok(Next::Again(match w.schedule.as_mut() {
+            Some(s) => Pause::after(Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })), changed),
+            None => Pause::adaptive(changed),
+        }))
+    }
+
+    async fn cut(&mut self, why: Cut) -> Result<Next<Option<String>>> {
+        let (e, spec, id) = (self.e, self.spec, &self.w.id);
+        Err(match why {
+            Cut::Interrupt => e.cd_interrupted(spec, id).await,
+            Cut::Deadline => {
+                let why = format!("the deployment did not finish within {}", self.w.watch.setting);
+                e.stop_and_follow(spec, id, &why).await
+            }
+        })
+    }
+}
+
+/// The rollback deployment CodeDeploy started, followed until it ends or `rollback.timeout`
+/// passes (not cut short by Ctrl-C). Its outcome is the release's error.
+struct CdRollbackWait<'a> {
+    e: &'a Engine,
+    spec: &'a Spec,
+    rid: String,
+    reason: String,
+    deadline: f64,
+}
+
+impl Watched for CdRollbackWait<'_> {
+    type Out = Error;
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.deadline, setting: "rollback.timeout", what: "the rollback deployment", interruptible: false }
+    }
+
+    async fn look(&mut self, _now: f64) -> Result<Next<Error>> {
+        let (e, rid, reason) = (self.e, &self.rid, std::mem::take(&mut self.reason));
+        let path = self.spec.path.display();
+        let r = match e.ports.codedeploy.deployment(rid).await {
+            Ok(r) => r,
+            // Looked at again in 5 s, whatever went wrong: the rollback goes on without us.
+            Err(_) => {
+                self.reason = reason;
+                return Ok(Next::Again(Pause::after(Duration::from_secs(5), false)));
+            }
+        };
+        Ok(Next::Done(match r.status {
+            CdStatus::Succeeded => {
+                e.emit(Event::RollbackFinished { ok: true, serving: "blue (the previous revision)".into() });
+                Error::RolledBack { reason, serving: format!("the blue task set (rollback deployment {rid})") }
+            }
+            CdStatus::Failed | CdStatus::Stopped => {
+                e.emit(Event::RollbackFinished { ok: false, serving: String::new() });
+                Error::ManualAction {
+                    reason: format!("{reason}; then rollback deployment {rid} ended {}", r.status),
+                    state: r.error.unwrap_or_else(|| "production traffic may be split between blue and green".into()),
+                    next: format!("inspect the deployment in the CodeDeploy console; `fgdeploy status -f {path}`"),
+                }
+            }
+            _ => {
+                self.reason = reason;
+                return Ok(Next::Again(Pause::after(Duration::from_secs(5), false)));
+            }
+        }))
+    }
+
+    async fn cut(&mut self, _why: Cut) -> Result<Next<Error>> {
+        Ok(Next::Done(Error::ManualAction {
+            reason: std::mem::take(&mut self.reason),
+            state: format!(
+                "rollback deployment {} did not finish within rollback.timeout ({})",
+                self.rid,
+                humantime::format_duration(self.spec.file.rollback.timeout)
+            ),
+            next: format!("`fgdeploy status -f {}`", self.spec.path.display()),
+        }))
     }
 }
 

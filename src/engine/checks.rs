@@ -1,6 +1,7 @@
 //! HTTP checks against a test (or production) listener: real requests, N consecutive passes,
 //! a per-request timeout and an overall budget.
 
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
 use crate::spec::{BlueGreenSection, CheckSection, Spec};
 use std::collections::BTreeMap;
@@ -124,42 +125,69 @@ impl Engine {
         let prober = prober_for(spec, bg)?;
         let base = base.trim_end_matches('/');
         let deadline = self.ports.clock.now() + budget.as_secs_f64();
-        let mut streak = vec![0u32; checks.len()];
-        let mut last_error = String::new();
-        loop {
-            for (i, c) in checks.iter().enumerate() {
-                if streak[i] >= c.consecutive {
-                    continue;
-                }
-                let url = format!("{base}{}", c.path);
-                match prober.get(&url, &c.headers, c.timeout).await.and_then(|a| judge(c, &a)) {
-                    Ok(()) => streak[i] += 1,
-                    Err(e) => {
-                        if streak[i] > 0 || last_error != e {
-                            self.emit(Event::Warning { message: format!("{what} check {url}: {e}") });
-                        }
-                        streak[i] = 0;
-                        last_error = e;
+        let mut w =
+            ChecksWatch { e: self, checks, prober, base, what, budget, deadline, streak: vec![0; checks.len()], last_error: String::new() };
+        self.drive(&mut w, Duration::ZERO).await.unwrap_or_else(|e| Err(e.to_string()))
+    }
+}
+
+/// The checks looked at through [`Engine::drive`]: one round of requests a look (checks that
+/// already passed `consecutive` times are not asked again), every 2 s, until all passed or
+/// `check_budget` ran out. Ctrl-C ends them.
+struct ChecksWatch<'a> {
+    e: &'a Engine,
+    checks: &'a [CheckSection],
+    prober: Prober,
+    base: &'a str,
+    what: &'a str,
+    budget: Duration,
+    deadline: f64,
+    streak: Vec<u32>,
+    last_error: String,
+}
+
+impl Watched for ChecksWatch<'_> {
+    type Out = Result<(), String>;
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.deadline, setting: "deploy.blue_green.check_budget", what: "the checks to pass", interruptible: true }
+    }
+
+    async fn look(&mut self, _now: f64) -> crate::error::Result<Next<Self::Out>> {
+        let (e, base, what) = (self.e, self.base, self.what);
+        for (c, streak) in self.checks.iter().zip(self.streak.iter_mut()) {
+            if *streak >= c.consecutive {
+                continue;
+            }
+            let url = format!("{base}{}", c.path);
+            match self.prober.get(&url, &c.headers, c.timeout).await.and_then(|a| judge(c, &a)) {
+                Ok(()) => *streak += 1,
+                Err(err) => {
+                    if *streak > 0 || self.last_error != err {
+                        e.emit(Event::Warning { message: format!("{what} check {url}: {err}") });
                     }
+                    *streak = 0;
+                    self.last_error = err;
                 }
             }
-            if checks.iter().zip(&streak).all(|(c, s)| *s >= c.consecutive) {
-                self.info(format!("{what} checks passed: {} path(s) against {base}", checks.len()));
-                return Ok(());
-            }
-            if self.ports.clock.now() >= deadline || self.interrupt.is_set() {
-                return Err(if self.interrupt.is_set() {
-                    "interrupted".into()
-                } else {
-                    format!(
-                        "{what} checks did not pass within deploy.blue_green.check_budget ({}): {last_error}",
-                        humantime::format_duration(budget)
-                    )
-                });
-            }
-            let left = (deadline - self.ports.clock.now()).max(0.0);
-            self.ports.clock.sleep(Duration::from_secs(2).min(Duration::from_secs_f64(left))).await;
         }
+        if self.checks.iter().zip(&self.streak).all(|(c, s)| *s >= c.consecutive) {
+            e.info(format!("{what} checks passed: {} path(s) against {base}", self.checks.len()));
+            return Ok(Next::Done(Ok(())));
+        }
+        Ok(Next::Again(Pause::after(Duration::from_secs(2), false)))
+    }
+
+    async fn cut(&mut self, why: Cut) -> crate::error::Result<Next<Self::Out>> {
+        Ok(Next::Done(Err(match why {
+            Cut::Interrupt => "interrupted".into(),
+            Cut::Deadline => format!(
+                "{} checks did not pass within deploy.blue_green.check_budget ({}): {}",
+                self.what,
+                humantime::format_duration(self.budget),
+                self.last_error
+            ),
+        })))
     }
 }
 

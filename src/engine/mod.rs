@@ -14,6 +14,7 @@ mod release;
 mod rollback;
 mod rolling;
 mod status;
+mod watch;
 
 pub use bluegreen::{appspec, sha256_hex};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
@@ -245,21 +246,6 @@ impl Engine {
     fn warn(&self, m: impl Into<String>) {
         self.emit(Event::Warning { message: m.into() });
     }
-
-    /// Sleep `d`, but never past `deadline` (an exact deadline: the last look happens at it, not
-    /// up to a poll interval later), waking early on interrupt.
-    async fn sleep_within(&self, d: Duration, deadline: f64) {
-        let left = (deadline - self.ports.clock.now()).max(0.0);
-        self.sleep(d.min(Duration::from_secs_f64(left))).await
-    }
-
-    /// Sleep on the clock, waking early on interrupt.
-    async fn sleep(&self, d: Duration) {
-        tokio::select! {
-            _ = self.ports.clock.sleep(d) => {}
-            _ = self.interrupt.wait() => {}
-        }
-    }
 }
 
 /// The setting or flag a wait's deadline comes from: a timeout message names it.
@@ -275,13 +261,20 @@ pub enum TimeoutSetting {
     MigrationTimeout,
 }
 
-impl std::fmt::Display for TimeoutSetting {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+impl TimeoutSetting {
+    /// The setting as the user writes it.
+    pub fn name(self) -> &'static str {
+        match self {
             TimeoutSetting::DeployTimeout => "deploy.timeout",
             TimeoutSetting::TimeoutFlag => "--timeout",
             TimeoutSetting::RollbackTimeout => "rollback.timeout",
             TimeoutSetting::MigrationTimeout => "migration.timeout",
-        })
+        }
+    }
+}
+
+impl std::fmt::Display for TimeoutSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
     }
 }

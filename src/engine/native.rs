@@ -4,6 +4,7 @@
 //! DescribeServiceDeployments, ContinueServiceDeployment CONTINUE or ROLLBACK.
 
 use super::pace::{Schedule, Seen, native_stage_moments};
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceDeployment, ServiceState, UpdateService};
@@ -130,7 +131,7 @@ impl Engine {
             return Ok(false);
         }
         let deadline = started + timeout.as_secs_f64();
-        let mut w = NativeWatch {
+        let w = NativeWatch {
             arn,
             setting,
             deadline,
@@ -138,42 +139,13 @@ impl Engine {
             stage: String::new(),
             handled: Vec::new(),
             our_reason: None,
-            interval: self.poll.min,
             schedule: None,
             shifting_forecast: false,
             last_status: String::new(),
             gate_passed: !n.deployment.pause_after_test_traffic,
             bypass_warned: false,
         };
-        loop {
-            let now = self.ports.clock.now();
-            if w.our_reason.is_none() && (self.interrupt.is_set() || now >= w.deadline) {
-                self.native_stop(spec, &mut w).await?;
-            }
-            let mut changed = false;
-            if let Some(sd) = self.native_read(spec, &w.arn).await? {
-                changed = self.native_stage(n, bg, &mut w, &sd, now);
-                self.native_hook(spec, n, &mut w, &sd).await?;
-                if let Some(end) = self.native_status(spec, n, &mut w, sd).await {
-                    return end;
-                }
-            }
-            if now >= w.rollback_deadline {
-                return Err(Error::ManualAction {
-                    reason: w.our_reason.clone().unwrap_or_else(|| "the deployment did not finish".into()),
-                    state: format!("service deployment {} did not reach an end within {} + rollback.timeout", w.arn, w.setting),
-                    next: format!("`fgdeploy status -f {}`", spec.path.display()),
-                });
-            }
-            let wait = match w.schedule.as_mut().filter(|s| s.forecasting()).filter(|_| w.our_reason.is_none()) {
-                Some(s) => Duration::from_secs_f64(s.next(now, Seen { changed, progressed: changed, trouble: false })),
-                None => {
-                    w.interval = if changed { self.poll.min } else { w.interval.mul_f64(self.poll.factor).min(self.poll.max) };
-                    w.interval
-                }
-            };
-            self.sleep_within(wait, if w.our_reason.is_none() { w.deadline } else { w.rollback_deadline }).await;
-        }
+        self.drive(&mut NativeRun { e: self, spec, n, bg, w }, Duration::ZERO).await
     }
 
     /// Ctrl-C or the deadline: detach, or StopServiceDeployment(ROLLBACK) and follow it.
@@ -197,11 +169,11 @@ impl Engine {
         Ok(())
     }
 
-    /// DescribeServiceDeployments of the deployment; None after a transient failure.
+    /// DescribeServiceDeployments of the deployment (a transient failure is the driver's).
     async fn native_read(&self, spec: &Spec, arn: &str) -> Result<Option<ServiceDeployment>> {
         match self.ports.ecs.describe_service_deployments(&[arn.to_string()]).await {
             Ok(v) => Ok(v.into_iter().next()),
-            Err(e) if e.is_retryable() => Ok(None),
+            Err(e) if e.is_retryable() => Err(Error::Aws(e)),
             Err(e) => Err(Error::ManualAction {
                 reason: format!("lost track of service deployment {arn}: {e}"),
                 state: "the deployment goes on without fgdeploy".into(),
@@ -329,7 +301,6 @@ struct NativeWatch {
     handled: Vec<String>,
     /// Why fgdeploy stopped or rolled back the deployment, once it did.
     our_reason: Option<String>,
-    interval: Duration,
     /// Traffic steps and the bake have known lengths: once in those stages, looks at their ends.
     schedule: Option<Schedule>,
     shifting_forecast: bool,
@@ -337,6 +308,55 @@ struct NativeWatch {
     /// Only true once fgdeploy's checks passed and fgdeploy itself answered the hook CONTINUE.
     gate_passed: bool,
     bypass_warned: bool,
+}
+
+/// An ECS-native deployment looked at through [`Engine::drive`]: DescribeServiceDeployments a
+/// look; at the deadline or on Ctrl-C, StopServiceDeployment(ROLLBACK), then its rollback is
+/// followed (not interruptible) until `rollback.timeout` more.
+struct NativeRun<'a> {
+    e: &'a Engine,
+    spec: &'a Spec,
+    n: &'a Native,
+    bg: &'a crate::spec::BlueGreenSection,
+    w: NativeWatch,
+}
+
+impl Watched for NativeRun<'_> {
+    type Out = bool;
+
+    fn limit(&self) -> Limit {
+        match self.w.our_reason {
+            None => Limit { at: self.w.deadline, setting: self.w.setting.name(), what: "the deployment", interruptible: true },
+            Some(_) => Limit { at: self.w.rollback_deadline, setting: "rollback.timeout", what: "the rollback", interruptible: false },
+        }
+    }
+
+    async fn look(&mut self, now: f64) -> Result<Next<bool>> {
+        let (e, spec, n) = (self.e, self.spec, self.n);
+        let Some(sd) = e.native_read(spec, &self.w.arn).await? else { return Ok(Next::Again(Pause::adaptive(false))) };
+        let changed = e.native_stage(n, self.bg, &mut self.w, &sd, now);
+        e.native_hook(spec, n, &mut self.w, &sd).await?;
+        if let Some(end) = e.native_status(spec, n, &mut self.w, sd).await {
+            return end.map(Next::Done);
+        }
+        let w = &mut self.w;
+        Ok(Next::Again(match w.schedule.as_mut().filter(|s| s.forecasting()).filter(|_| w.our_reason.is_none()) {
+            Some(s) => Pause::after(Duration::from_secs_f64(s.next(now, Seen { changed, progressed: changed, trouble: false })), changed),
+            None => Pause::adaptive(changed),
+        }))
+    }
+
+    async fn cut(&mut self, _why: Cut) -> Result<Next<bool>> {
+        if self.w.our_reason.is_none() {
+            self.e.native_stop(self.spec, &mut self.w).await?;
+            return Ok(Next::Again(Pause::after(Duration::ZERO, true)));
+        }
+        Err(Error::ManualAction {
+            reason: self.w.our_reason.clone().unwrap_or_else(|| "the deployment did not finish".into()),
+            state: format!("service deployment {} did not reach an end within {} + rollback.timeout", self.w.arn, self.w.setting),
+            next: format!("`fgdeploy status -f {}`", self.spec.path.display()),
+        })
+    }
 }
 
 /// How an ECS-native blue/green service deployment ended, when its status is an end.

@@ -1,16 +1,12 @@
 //! Read-only observation of the live state a plan is computed from.
 
+use super::watch::retrying_with;
 use crate::error::{Error, Result};
 use crate::plan::Live;
 use crate::ports::{Clock, PortError, PortResult, Ports};
-use std::time::Duration;
 
-/// How long an unreachable endpoint is retried before the call fails (DNS, refused, timeouts).
-pub(super) const UNREACHABLE_BUDGET_SECS: f64 = 20.0;
-
-/// Retry a call on throttling / transient errors with exponential back-off and jitter (1 s …
-/// 20 s, 8 tries; an unreachable endpoint for at most [`UNREACHABLE_BUDGET_SECS`]). This is the
-/// only retry layer: the SDK clients make one attempt each.
+/// Retry a call on throttling / transient errors (the one retry layer for single calls:
+/// [`super::watch::retrying_with`], silent).
 pub(super) async fn retrying<T, F, Fut>(clock: &dyn Clock, f: F) -> PortResult<T>
 where
     F: FnMut() -> Fut,
@@ -19,40 +15,6 @@ where
     retrying_with(clock, f, &|_| {}).await
 }
 
-/// [`retrying`], telling `warn` once, at the first retry, what failed and that it retries.
-pub(super) async fn retrying_with<T, F, Fut>(clock: &dyn Clock, mut f: F, warn: &(dyn Fn(String) + Send + Sync)) -> PortResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = PortResult<T>>,
-{
-    let mut delay = Duration::from_secs(1);
-    let started = clock.now();
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match f().await {
-            Err(e) if e.is_retryable() && attempt < 8 => {
-                let unreachable = matches!(e, PortError::Unreachable { .. });
-                if unreachable && clock.now() - started + delay.as_secs_f64() > UNREACHABLE_BUDGET_SECS {
-                    return Err(e);
-                }
-                if attempt == 1 {
-                    warn(format!("{e}; retrying{}", if unreachable { " for up to 20 s" } else { "" }));
-                }
-                clock.sleep(jitter(delay, clock.now())).await;
-                delay = (delay * 2).min(Duration::from_secs(20));
-            }
-            r => return r,
-        }
-    }
-}
-
-/// 50–100 % of `d` ("equal jitter"): many clients that failed together do not retry together.
-/// Drawn from the clock's sub-second digits: random on a real clock, reproducible on a virtual one.
-fn jitter(d: Duration, now: f64) -> Duration {
-    let draw = ((now * 1_000_003.0) as u64 % 1000) as f64 / 1000.0;
-    d.mul_f64(0.5 + draw / 2.0)
-}
 use crate::spec::Spec;
 
 /// DescribeServices, DescribeTaskDefinition (with tags), DescribeRepositories, BatchGetImage.

@@ -3,9 +3,11 @@
 //! verdict: success only when the task stopped with EssentialContainerExited and every
 //! essential container exited 0.
 
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{Network, PortError, RunTask, Task};
+use crate::states::TaskStatus;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -107,6 +109,96 @@ fn log_targets(td: &TaskDefinition) -> (Vec<(String, String, String)>, Vec<Strin
     (targets, elsewhere)
 }
 
+/// A one-off task looked at through [`Engine::drive`]: its logs and DescribeTasks a look, 2 s
+/// apart and then slower (up to 6 s). At the deadline (or on Ctrl-C) StopTask; after a deadline
+/// the task is followed two more minutes to its exit codes, after Ctrl-C not at all.
+struct OneOffWatch<'a> {
+    e: &'a Engine,
+    o: &'a OneOff,
+    task: Task,
+    essential: Vec<String>,
+    tail: LogTail,
+    started: f64,
+    deadline: f64,
+    stop_sent: bool,
+    last_status: TaskStatus,
+    interval: Duration,
+}
+
+impl OneOffWatch<'_> {
+    fn fail(&self, m: String) -> Error {
+        Error::MigrationFailed(m)
+    }
+
+    /// StopTask, said either way (a failed StopTask leaves the task to its own end).
+    async fn stop(&mut self, why: &str) {
+        let (e, o, arn) = (self.e, self.o, &self.task.arn);
+        let reason = format!("fgdeploy: {} {why}", o.label);
+        match e.retry("ecs:StopTask", || e.ports.ecs.stop_task(&o.cluster, arn, &reason)).await {
+            Ok(()) => e.warn(format!("the {} {why}; StopTask sent for {}", o.label, self.task.id())),
+            Err(err) => e.warn(format!("the {} {why}; StopTask failed: {err}", o.label)),
+        }
+        self.stop_sent = true;
+    }
+}
+
+impl Watched for OneOffWatch<'_> {
+    type Out = OneOffResult;
+
+    fn limit(&self) -> Limit {
+        if self.stop_sent {
+            Limit { at: self.deadline + 120.0, setting: "the two minutes after StopTask", what: "the task to stop", interruptible: false }
+        } else {
+            Limit { at: self.deadline, setting: self.o.timeout_setting.name(), what: "the task", interruptible: true }
+        }
+    }
+
+    async fn look(&mut self, now: f64) -> Result<Next<OneOffResult>> {
+        let (e, o) = (self.e, self.o);
+        let task_id = self.task.id().to_string();
+        e.pump_logs(&mut self.tail).await;
+        let tasks = e.ports.ecs.describe_tasks(&o.cluster, std::slice::from_ref(&self.task.arn)).await.map_err(|err| match err {
+            err if err.is_retryable() => Error::Aws(err),
+            err => self.fail(format!("cannot follow the {} task {task_id}: {err}", o.label)),
+        })?;
+        let changed = match tasks.into_iter().next() {
+            Some(t) if t.last_status == TaskStatus::Stopped => {
+                return e.one_off_ended(o, &t, (&self.essential, &mut self.tail), self.stop_sent).await.map(Next::Done);
+            }
+            Some(t) if t.last_status != self.last_status => {
+                e.info(format!("{} {task_id}: {}", o.label, t.last_status));
+                self.last_status = t.last_status;
+                true
+            }
+            Some(_) => false,
+            None if now - self.started > 120.0 => {
+                return Err(self.fail(format!("{} task {task_id} is MISSING two minutes after RunTask", o.label)));
+            }
+            None => false, // eventual consistency right after RunTask
+        };
+        let pause = Pause::after(self.interval, changed);
+        self.interval = (self.interval + Duration::from_secs(1)).min(Duration::from_secs(6));
+        Ok(Next::Again(pause))
+    }
+
+    async fn cut(&mut self, why: Cut) -> Result<Next<OneOffResult>> {
+        let (o, task_id) = (self.o, self.task.id().to_string());
+        match why {
+            Cut::Interrupt => {
+                self.stop("interrupted").await;
+                Err(self.fail(format!("interrupted; the {} task {task_id} was stopped and nothing else was changed", o.label)))
+            }
+            Cut::Deadline if !self.stop_sent => {
+                self.stop("timed out").await;
+                Ok(Next::Again(Pause::after(self.interval, true)))
+            }
+            Cut::Deadline => {
+                Err(self.fail(format!("the {} timed out and task {task_id} did not stop within two minutes of StopTask", o.label)))
+            }
+        }
+    }
+}
+
 struct LogTail {
     streams: Vec<(String, String, Option<String>)>,
     last: VecDeque<String>,
@@ -116,7 +208,6 @@ impl Engine {
     /// Run a one-off task to its end. `Err` when it could not run to a verdict (RunTask refused,
     /// never started, MISSING, timed out); `Ok` with the exit codes otherwise.
     pub async fn run_one_off(&self, o: &OneOff) -> Result<OneOffResult> {
-        let fail = |m: String| Error::MigrationFailed(m);
         let (targets, elsewhere) = log_targets(&o.definition);
         for e in &elsewhere {
             if e.starts_with(&format!("{}:", o.container)) {
@@ -132,52 +223,23 @@ impl Engine {
 
         let started = self.ports.clock.now();
         let deadline = started + o.timeout.as_secs_f64();
-        let mut tail = LogTail {
+        let tail = LogTail {
             streams: targets.iter().map(|(c, g, p)| (g.clone(), format!("{p}/{c}/{task_id}"), None)).collect(),
             last: VecDeque::new(),
         };
-        let mut interval = Duration::from_secs(2);
-        let mut stop_sent = false;
-        let mut last_status = String::new();
-        loop {
-            let now = self.ports.clock.now();
-            self.pump_logs(&mut tail).await;
-            match self.ports.ecs.describe_tasks(&o.cluster, std::slice::from_ref(&task.arn)).await {
-                Ok(tasks) => match tasks.into_iter().next() {
-                    Some(t) if t.last_status == "STOPPED" => return self.one_off_ended(o, &t, (&essential, &mut tail), stop_sent).await,
-                    Some(t) if t.last_status.as_str() != last_status => {
-                        self.info(format!("{} {task_id}: {}", o.label, t.last_status));
-                        last_status = t.last_status.to_string();
-                    }
-                    Some(_) => {}
-                    None if now - started > 120.0 => {
-                        return Err(fail(format!("{} task {task_id} is MISSING two minutes after RunTask", o.label)));
-                    }
-                    None => {} // eventual consistency right after RunTask
-                },
-                Err(e) if e.is_retryable() => {}
-                Err(e) => return Err(fail(format!("cannot follow the {} task {task_id}: {e}", o.label))),
-            }
-            if !stop_sent && (now >= deadline || self.interrupt.is_set()) {
-                let why = if self.interrupt.is_set() { "interrupted" } else { "timed out" };
-                let reason = format!("fgdeploy: {} {why}", o.label);
-                match self.retry("ecs:StopTask", || self.ports.ecs.stop_task(&o.cluster, &task.arn, &reason)).await {
-                    Ok(()) => self.warn(format!("the {} {why}; StopTask sent for {task_id}", o.label)),
-                    Err(e) => self.warn(format!("the {} {why}; StopTask failed: {e}", o.label)),
-                }
-                stop_sent = true;
-                if self.interrupt.is_set() {
-                    return Err(fail(format!("interrupted; the {} task {task_id} was stopped and nothing else was changed", o.label)));
-                }
-            }
-            if stop_sent && now >= deadline + 120.0 {
-                return Err(fail(format!("the {} timed out and task {task_id} did not stop within two minutes of StopTask", o.label)));
-            }
-            // Exact deadlines: the look that sends StopTask happens at the deadline itself.
-            let until = if stop_sent { deadline + 120.0 } else { deadline };
-            self.ports.clock.sleep(interval.min(Duration::from_secs_f64((until - self.ports.clock.now()).max(0.0)))).await;
-            interval = (interval + Duration::from_secs(1)).min(Duration::from_secs(6));
-        }
+        let mut w = OneOffWatch {
+            e: self,
+            o,
+            task,
+            essential,
+            tail,
+            started,
+            deadline,
+            stop_sent: false,
+            last_status: TaskStatus::default(),
+            interval: Duration::from_secs(2),
+        };
+        self.drive(&mut w, Duration::ZERO).await
     }
 
     /// RunTask: retried with the same token on throttling/5xx (idempotent); capacity failures
@@ -216,7 +278,7 @@ impl Engine {
                 capacity_tries += 1;
                 let wait = Duration::from_secs(10 * (1 << capacity_tries));
                 self.warn(format!("RunTask: {}; retrying in {}s", reasons.join("; "), wait.as_secs()));
-                self.ports.clock.sleep(wait).await;
+                self.pause(wait).await;
                 continue;
             }
             return Err(fail(format!(
@@ -239,7 +301,7 @@ impl Engine {
         let task_id = t.id().to_string();
         // Logs arrive with a short delay: read until nothing new, a few times.
         for _ in 0..3 {
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            self.pause(Duration::from_secs(2)).await;
             if self.pump_logs(tail).await == 0 {
                 break;
             }

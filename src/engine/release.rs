@@ -2,6 +2,7 @@
 //! The same code path serves `plan` and `release --dry-run` (it stops after the plan).
 
 use super::rolling::{FailKind, Tracker, Verdict, WatchState};
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event, StageTime, TimeoutSetting};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Plan, PlanOptions, Stage, StageAction, TAG_PREVIOUS};
@@ -397,22 +398,7 @@ impl Engine {
     /// primary task-set swap can lag the deployment's end by a few seconds: read up to 30 s.
     async fn verify_blue_green(&self, spec: &Spec, new_td: &str, stages: &mut Vec<StageTime>) -> Result<()> {
         let t = self.stage_start(Stage::Verify);
-        let deadline = t + 30.0;
-        loop {
-            let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
-            match serves(svc.as_ref(), new_td) {
-                Ok(()) => break,
-                Err(saw) if self.ports.clock.now() >= deadline => {
-                    let path = spec.path.display();
-                    return Err(Error::ManualAction {
-                        reason: format!("verification failed: the deployment ended, but the service does not serve {new_td} ({saw})"),
-                        state: "the deployment reports success while the service runs something else".into(),
-                        next: format!("`fgdeploy status -f {path}`; `fgdeploy rollback -f {path}` if needed"),
-                    });
-                }
-                Err(_) => self.sleep(Duration::from_secs_f64((deadline - self.ports.clock.now()).clamp(0.0, 5.0))).await,
-            }
-        }
+        self.drive(&mut VerifyWait { e: self, spec, new_td, deadline: t + 30.0, saw: String::new() }, Duration::ZERO).await?;
         self.stage_end(Stage::Verify, t, stages);
         Ok(())
     }
@@ -505,7 +491,7 @@ impl Engine {
             if digest.is_some() {
                 break;
             }
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            self.pause(Duration::from_secs(2)).await;
         }
         let digest = digest.ok_or_else(|| Error::Build(format!("the builder finished but ECR does not show {image}")))?;
         if let Some(p) = printed
@@ -620,7 +606,7 @@ impl Engine {
             return Some(id);
         }
         for _ in 0..3 {
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            self.pause(Duration::from_secs(2)).await;
             if let Ok(Some(s)) = self.ports.ecs.describe_service(spec.cluster(), spec.service()).await
                 && let Some(id) = find(&s)
             {
@@ -675,7 +661,7 @@ impl Engine {
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, PortError>>,
     {
-        super::observe::retrying_with(self.ports.clock.as_ref(), f, &|m| self.warn(m)).await.map_err(Error::Aws)
+        super::watch::retrying_with(self.ports.clock.as_ref(), f, &|m| self.warn(m)).await.map_err(Error::Aws)
     }
 
     /// UpdateService exactly once: after a transient error the service is read back, and the call
@@ -687,7 +673,7 @@ impl Engine {
                 Ok(s) => return Ok(s),
                 Err(e) if e.is_retryable() && attempt < 8 => {
                     self.warn(format!("{e}; checking whether the update took effect"));
-                    self.ports.clock.sleep(delay).await;
+                    self.pause(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(20));
                     let now =
                         self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
@@ -741,7 +727,7 @@ impl Engine {
                 }
                 Err(_) => {}
             }
-            self.ports.clock.sleep(Duration::from_secs(2)).await;
+            self.pause(Duration::from_secs(2)).await;
         }
         self.warn("no service deployment found for this release; tracking the deployment by its id only");
         None
@@ -816,6 +802,49 @@ impl Engine {
 /// Whether the service serves `td`: its PRIMARY deployment (or, for CODE_DEPLOY services, which
 /// have no deployments list, the service itself) runs `td` at its desired count. `Err` says what
 /// it saw instead.
+/// The verify stage of a blue/green release: DescribeServices until the service serves the new
+/// revision at its desired count, for up to 30 s (the primary task-set swap lags the
+/// deployment's end by a few seconds), every 5 s. Not cut short by Ctrl-C (it is short, and the
+/// deployment already ended).
+struct VerifyWait<'a> {
+    e: &'a Engine,
+    spec: &'a Spec,
+    new_td: &'a str,
+    deadline: f64,
+    /// What the last look saw instead.
+    saw: String,
+}
+
+impl Watched for VerifyWait<'_> {
+    type Out = ();
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.deadline, setting: "the 30 s verification", what: "the service to serve the new revision", interruptible: false }
+    }
+
+    async fn look(&mut self, _now: f64) -> Result<Next<()>> {
+        let (e, spec) = (self.e, self.spec);
+        let svc = e.retry("ecs:DescribeServices", || e.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+        Ok(match serves(svc.as_ref(), self.new_td) {
+            Ok(()) => Next::Done(()),
+            Err(saw) => {
+                self.saw = saw;
+                Next::Again(Pause::after(Duration::from_secs(5), false))
+            }
+        })
+    }
+
+    async fn cut(&mut self, _why: Cut) -> Result<Next<()>> {
+        let (new_td, saw) = (self.new_td, &self.saw);
+        let path = self.spec.path.display();
+        Err(Error::ManualAction {
+            reason: format!("verification failed: the deployment ended, but the service does not serve {new_td} ({saw})"),
+            state: "the deployment reports success while the service runs something else".into(),
+            next: format!("`fgdeploy status -f {path}`; `fgdeploy rollback -f {path}` if needed"),
+        })
+    }
+}
+
 pub(super) fn serves(svc: Option<&ServiceState>, td: &str) -> std::result::Result<(), String> {
     let Some(svc) = svc else { return Err("the service does not exist".into()) };
     let (serving, running, desired) = match svc.primary() {

@@ -2,11 +2,13 @@
 //! UpdateService to the previous revision; and the `rollback` command.
 
 use super::rolling::{FailKind, Tracker, Verdict, WatchState};
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::plan::TAG_PREVIOUS;
 use crate::ports::{ServiceState, UpdateService};
 use crate::spec::Spec;
+use crate::states::{RolloutState, SdStatus};
 use std::time::Duration;
 
 /// `fgdeploy rollback`'s flags.
@@ -81,44 +83,12 @@ impl Engine {
         ok.map(|_| t.previous_td.clone())
     }
 
-    /// Poll until the service serves `t.previous_td`, steady, at `t.previous_desired` tasks.
-    async fn wait_serving(&self, t: &Tracker, (timeout, setting): (Duration, TimeoutSetting), mut ws: WatchState) -> Result<()> {
+    /// Watch until the service serves `t.previous_td`, steady, at `t.previous_desired` tasks.
+    /// Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse.
+    async fn wait_serving(&self, t: &Tracker, (timeout, setting): (Duration, TimeoutSetting), ws: WatchState) -> Result<()> {
         let deadline = self.ports.clock.now() + timeout.as_secs_f64();
-        let mut interval = self.poll.min;
-        loop {
-            let now = self.ports.clock.now();
-            match self.ports.ecs.describe_service(&t.cluster, &t.service).await {
-                Ok(Some(svc)) => {
-                    let changed = self.report_rollback_progress(t, &mut ws, &svc).await;
-                    self.heartbeat(&mut ws, changed, now, deadline, setting, "the rollback");
-                    if serving(&svc, &t.previous_td) {
-                        return Ok(());
-                    }
-                    if let Some(arn) = &t.service_deployment_arn
-                        && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
-                        && sds.iter().any(|sd| sd.status == "ROLLBACK_FAILED")
-                    {
-                        return Err(Error::Internal("ECS reports ROLLBACK_FAILED".into()).into_rollback_error());
-                    }
-                    interval = (interval.mul_f64(self.poll.factor)).min(self.poll.max);
-                }
-                Ok(None) => return Err(Error::Internal("the service disappeared".into()).into_rollback_error()),
-                Err(e) if e.is_retryable() => {
-                    interval = (interval * 2).min(self.poll.max);
-                }
-                Err(e) => return Err(Error::Aws(e)),
-            }
-            if now >= deadline {
-                return Err(Error::Internal(format!(
-                    "the rollback did not finish within {setting} ({})",
-                    humantime::format_duration(timeout)
-                ))
-                .into_rollback_error());
-            }
-            // Rollback waits are not cut short by Ctrl-C: a half-done rollback is worse. The last
-            // look is at the deadline, not a poll interval past it.
-            self.wait_alive(interval, (deadline, setting), &mut ws, "the rollback", false).await;
-        }
+        let mut w = RollbackWait { e: self, t, ws, deadline, setting, timeout, interval: self.poll.min };
+        self.drive(&mut w, Duration::ZERO).await
     }
 
     async fn report_rollback_progress(&self, t: &Tracker, ws: &mut WatchState, svc: &ServiceState) -> bool {
@@ -431,12 +401,56 @@ fn in_flight_target(svc: &ServiceState, sd: Option<&crate::ports::ServiceDeploym
         .map(|d| d.task_definition.clone())
 }
 
+/// The wait for a rollback: DescribeServices (and the service deployment, for ROLLBACK_FAILED)
+/// until the previous revision serves; slower looks as it goes on.
+struct RollbackWait<'a> {
+    e: &'a Engine,
+    t: &'a Tracker,
+    ws: WatchState,
+    deadline: f64,
+    setting: TimeoutSetting,
+    timeout: Duration,
+    interval: Duration,
+}
+
+impl Watched for RollbackWait<'_> {
+    type Out = ();
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.deadline, setting: self.setting.name(), what: "the rollback", interruptible: false }
+    }
+
+    async fn look(&mut self, _now: f64) -> Result<Next<()>> {
+        let (e, t) = (self.e, self.t);
+        let Some(svc) = e.ports.ecs.describe_service(&t.cluster, &t.service).await? else {
+            return Err(Error::Internal("the service disappeared".into()).into_rollback_error());
+        };
+        let changed = e.report_rollback_progress(t, &mut self.ws, &svc).await;
+        if serving(&svc, &t.previous_td) {
+            return Ok(Next::Done(()));
+        }
+        if let Some(arn) = &t.service_deployment_arn
+            && let Ok(sds) = e.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
+            && sds.iter().any(|sd| sd.status == SdStatus::RollbackFailed)
+        {
+            return Err(Error::Internal("ECS reports ROLLBACK_FAILED".into()).into_rollback_error());
+        }
+        self.interval = self.interval.mul_f64(e.poll.factor).min(e.poll.max);
+        Ok(Next::Again(Pause::after(self.interval, changed)))
+    }
+
+    async fn cut(&mut self, _why: Cut) -> Result<Next<()>> {
+        Err(Error::Internal(format!("the rollback did not finish within {} ({})", self.setting, humantime::format_duration(self.timeout)))
+            .into_rollback_error())
+    }
+}
+
 fn serving(svc: &ServiceState, td: &str) -> bool {
     svc.primary().is_some_and(|p| {
         p.task_definition == td
             && p.running == p.desired
-            && match p.rollout_state.as_deref() {
-                Some(s) => s == "COMPLETED",
+            && match &p.rollout_state {
+                Some(s) => *s == RolloutState::Completed,
                 None => svc.deployments.len() == 1,
             }
     })

@@ -1,6 +1,7 @@
 //! Watching one rolling deployment: the pure decision ([`decide`]) and the polling loop around it.
 
 use super::pace::{RollingForecast, RollingLook, RollingPace, previous_rollout_secs};
+use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Counts, Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{PortError, ServiceDeployment, ServiceState, Timestamp};
@@ -157,12 +158,7 @@ pub(super) struct WatchState {
     sd_unavailable: bool,
     /// Tasks of the old revisions running when the deployment started.
     old_running_at_start: i32,
-    /// When progress was last shown (a heartbeat follows after [`HEARTBEAT_EVERY_SECS`]).
-    pub(super) last_said: f64,
 }
-
-/// A wait shows it is alive at least this often, even when nothing changes.
-pub(super) const HEARTBEAT_EVERY_SECS: f64 = 15.0;
 
 impl WatchState {
     /// A fresh watch (of a rollback) that knows the events and failed tasks already shown.
@@ -210,58 +206,16 @@ impl Engine {
         RollingForecast { completes: previous_rollout_secs(svc) }
     }
 
-    /// Poll until `decide` says success or failure. Returns the verdict and the last snapshot.
+    /// Watch until `decide` says success or failure. Returns the verdict and the last snapshot.
     pub(super) async fn watch(&self, t: &Tracker, ws: &mut WatchState, target_td: &str) -> Result<(Verdict, Option<ServiceState>)> {
-        let mut interval = self.poll.min;
-        let mut last: Option<ServiceState> = None;
-        let mut errors_in_row = 0u32;
         let mut pace = RollingPace::new(t.started_at, t.forecast.completes, ws.old_running_at_start);
         if let Some(d) = t.forecast.describe() {
             self.info(d);
         }
         // The UpdateService answer is the first look; the next is worth a call at the forecast.
-        let first = pace.first(self.ports.clock.now());
-        ws.last_said = self.ports.clock.now();
-        self.wait_alive(Duration::from_secs_f64(first), (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
-        loop {
-            if self.interrupt.is_set() {
-                return Ok((Verdict::Failed(FailKind::Interrupted), last));
-            }
-            let now = self.ports.clock.now();
-            match self.observe_once(t, ws).await {
-                Ok((svc, sd)) => {
-                    errors_in_row = 0;
-                    let changed = self.report_progress(ws, &svc, sd.as_ref(), target_td);
-                    self.heartbeat(ws, changed, now, t.deadline, t.timeout_setting, "the deployment");
-                    ws.last_progress = progress_key(&svc, sd.as_ref(), target_td);
-                    let old_running = svc.deployments.iter().filter(|d| d.id != t.deployment_id).map(|d| d.running).sum();
-                    let trouble = svc
-                        .deployment(&t.deployment_id)
-                        .is_some_and(|d| d.failed_tasks > 0 && d.rollout_state.as_deref() == Some("IN_PROGRESS"));
-                    let verdict = decide(t, &svc, sd.as_ref(), now);
-                    last = Some(svc);
-                    if verdict != Verdict::Continue {
-                        return Ok((verdict, last));
-                    }
-                    if ws.failed_unreported {
-                        self.report_failed_tasks(t, ws).await;
-                    }
-                    interval = Duration::from_secs_f64(pace.next(now, RollingLook { old_running, changed, trouble }));
-                }
-                Err(e) if e.is_retryable() => {
-                    errors_in_row += 1;
-                    if errors_in_row == 1 || errors_in_row.is_multiple_of(5) {
-                        self.warn(format!("{e}; retrying ({errors_in_row} in a row)"));
-                    }
-                    interval = next_interval(interval.max(Duration::from_secs(4)), 2.0, self.poll.max);
-                    if now >= t.deadline {
-                        return Ok((Verdict::Failed(FailKind::Timeout(t.timeout_setting)), last));
-                    }
-                }
-                Err(e) => return Err(Error::Aws(e)),
-            }
-            self.wait_alive(interval, (t.deadline, t.timeout_setting), ws, "the deployment", true).await;
-        }
+        let first = Duration::from_secs_f64(pace.first(self.ports.clock.now()));
+        let mut w = RollingWatch { e: self, t, ws, target_td, pace, last: None };
+        self.drive(&mut w, first).await
     }
 
     /// One DescribeServices per tick; DescribeServiceDeployments only when the service shows
@@ -280,7 +234,7 @@ impl Engine {
         let now = self.ports.clock.now();
         let ours = svc.deployment(&t.deployment_id);
         let decisive =
-            ours.is_none_or(|d| d.rollout_state.as_deref() != Some("IN_PROGRESS")) || svc.primary().is_none_or(|p| p.id != t.deployment_id);
+            ours.is_none_or(|d| d.rollout_state != Some(RolloutState::InProgress)) || svc.primary().is_none_or(|p| p.id != t.deployment_id);
         if let Some(arn) = &t.service_deployment_arn
             && !ws.sd_unavailable
             && (decisive || now - ws.sd_read_at >= SD_SAFETY_NET_SECS)
@@ -297,46 +251,6 @@ impl Engine {
             }
         }
         Ok((svc, ws.last_sd.clone()))
-    }
-
-    /// Sleep `d` but never past the deadline, showing a heartbeat whenever nothing was shown for
-    /// [`HEARTBEAT_EVERY_SECS`] (no AWS call for it). `interruptible`: an interrupt wakes it.
-    pub(super) async fn wait_alive(
-        &self,
-        d: Duration,
-        (deadline, setting): (f64, TimeoutSetting),
-        ws: &mut WatchState,
-        what: &str,
-        interruptible: bool,
-    ) {
-        let until = (self.ports.clock.now() + d.as_secs_f64()).min(deadline);
-        loop {
-            let now = self.ports.clock.now();
-            if now >= until || (interruptible && self.interrupt.is_set()) {
-                return;
-            }
-            let next_beat = ws.last_said.max(now - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
-            let step = Duration::from_secs_f64((until.min(next_beat) - now).max(0.001));
-            if interruptible {
-                self.sleep(step).await;
-            } else {
-                self.ports.clock.sleep(step).await;
-            }
-            let now = self.ports.clock.now();
-            if now < until {
-                self.heartbeat(ws, false, now, deadline, setting, what);
-            }
-        }
-    }
-
-    /// Say that a wait goes on when it has shown nothing for [`HEARTBEAT_EVERY_SECS`].
-    pub(super) fn heartbeat(&self, ws: &mut WatchState, changed: bool, now: f64, deadline: f64, setting: TimeoutSetting, what: &str) {
-        if changed || ws.last_said == 0.0 {
-            ws.last_said = now;
-        } else if now - ws.last_said >= HEARTBEAT_EVERY_SECS {
-            ws.last_said = now;
-            self.info(format!("still waiting for {what}; {:.0} s left of {setting}", (deadline - now).max(0.0)));
-        }
     }
 
     /// Emit progress and new service events, and note newly failed tasks (their reasons are
@@ -413,8 +327,51 @@ impl Engine {
     }
 }
 
-fn next_interval(cur: Duration, factor: f64, max: Duration) -> Duration {
-    cur.mul_f64(factor).min(max)
+/// A rolling deployment (or the deployment a rollback started), looked at through
+/// [`Engine::drive`]: one DescribeServices a look, the pace forecast choosing the next.
+struct RollingWatch<'a> {
+    e: &'a Engine,
+    t: &'a Tracker,
+    ws: &'a mut WatchState,
+    target_td: &'a str,
+    pace: RollingPace,
+    last: Option<ServiceState>,
+}
+
+impl Watched for RollingWatch<'_> {
+    type Out = (Verdict, Option<ServiceState>);
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.t.deadline, setting: self.t.timeout_setting.name(), what: "the deployment", interruptible: true }
+    }
+
+    async fn look(&mut self, now: f64) -> Result<Next<Self::Out>> {
+        let (e, t) = (self.e, self.t);
+        let (svc, sd) = e.observe_once(t, self.ws).await.map_err(Error::Aws)?;
+        let changed = e.report_progress(self.ws, &svc, sd.as_ref(), self.target_td);
+        self.ws.last_progress = progress_key(&svc, sd.as_ref(), self.target_td);
+        let old_running = svc.deployments.iter().filter(|d| d.id != t.deployment_id).map(|d| d.running).sum();
+        let trouble =
+            svc.deployment(&t.deployment_id).is_some_and(|d| d.failed_tasks > 0 && d.rollout_state == Some(RolloutState::InProgress));
+        let verdict = decide(t, &svc, sd.as_ref(), now);
+        self.last = Some(svc);
+        if verdict != Verdict::Continue {
+            return Ok(Next::Done((verdict, self.last.take())));
+        }
+        if self.ws.failed_unreported {
+            e.report_failed_tasks(t, self.ws).await;
+        }
+        let secs = self.pace.next(now, RollingLook { old_running, changed, trouble });
+        Ok(Next::Again(Pause::after(Duration::from_secs_f64(secs), changed)))
+    }
+
+    async fn cut(&mut self, why: Cut) -> Result<Next<Self::Out>> {
+        let kind = match why {
+            Cut::Interrupt => FailKind::Interrupted,
+            Cut::Deadline => FailKind::Timeout(self.t.timeout_setting),
+        };
+        Ok(Next::Done((Verdict::Failed(kind), self.last.take())))
+    }
 }
 
 #[cfg(test)]
