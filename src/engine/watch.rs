@@ -147,11 +147,12 @@ impl Engine {
         Pause::after(backoff(p.interval, self.poll.max), false)
     }
 
-    /// Say that a wait goes on when it has shown nothing for [`HEARTBEAT_EVERY_SECS`].
+    /// Say that a wait goes on when it has shown nothing for [`HEARTBEAT_EVERY_SECS`] (not at
+    /// the deadline: the cut that follows says what happens).
     fn heartbeat(&self, limit: &Limit, changed: bool, now: f64, p: &mut Pacing) {
         if changed {
             p.said_at = now;
-        } else if now - p.said_at >= HEARTBEAT_EVERY_SECS {
+        } else if now - p.said_at >= HEARTBEAT_EVERY_SECS && now < limit.at {
             p.said_at = now;
             self.info(format!("still waiting for {}; {:.0} s left of {}", limit.what, (limit.at - now).max(0.0), limit.setting));
         }
@@ -246,6 +247,181 @@ fn jitter(d: Duration, now: f64) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::{Event, Interrupt, Recorder};
+    use crate::sim::{EPOCH, Sim, World};
+    use std::sync::Arc;
+
+    /// A wait that answers from a script and writes down when it was looked at and cut.
+    struct Script {
+        answers: Vec<Result<Next<&'static str>>>,
+        limit: Limit,
+        looks: Vec<f64>,
+        cuts: Vec<(Cut, f64)>,
+        /// What a cut answers: `None` ends the wait with "cut".
+        on_cut: Option<Limit>,
+        now: Box<dyn Fn() -> f64>,
+    }
+
+    impl Watched for Script {
+        type Out = &'static str;
+        fn limit(&self) -> Limit {
+            self.limit
+        }
+        async fn look(&mut self, now: f64) -> Result<Next<&'static str>> {
+            self.looks.push(now - EPOCH);
+            if self.answers.is_empty() { Ok(Next::Again(Pause::after(Duration::from_secs(7), false))) } else { self.answers.remove(0) }
+        }
+        async fn cut(&mut self, why: Cut) -> Result<Next<&'static str>> {
+            self.cuts.push((why, (self.now)() - EPOCH));
+            match self.on_cut.take() {
+                None => Ok(Next::Done("cut")),
+                Some(l) => {
+                    self.limit = l;
+                    Ok(Next::Again(Pause::after(Duration::ZERO, true)))
+                }
+            }
+        }
+    }
+
+    fn engine() -> (Engine, Sim, Arc<Recorder>) {
+        let sim = Sim::new(World::default());
+        let rec = Arc::new(Recorder::default());
+        (Engine::new(sim.ports(), rec.clone(), Interrupt::default()), sim, rec)
+    }
+
+    fn script(sim: &Sim, deadline_in: f64, answers: Vec<Result<Next<&'static str>>>) -> Script {
+        let clock = sim.clone();
+        Script {
+            answers,
+            limit: Limit { at: EPOCH + deadline_in, setting: "--timeout", what: "the test", interruptible: true },
+            looks: Vec::new(),
+            cuts: Vec::new(),
+            on_cut: None,
+            now: Box::new(move || Clock::now(&clock)),
+        }
+    }
+
+    fn run<T>(f: impl std::future::Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime").block_on(f)
+    }
+
+    fn again(secs: u64) -> Result<Next<&'static str>> {
+        Ok(Next::Again(Pause::after(Duration::from_secs(secs), false)))
+    }
+
+    fn throttled() -> Result<Next<&'static str>> {
+        Err(Error::Aws(PortError::Throttled { op: "ecs:DescribeServices".into() }))
+    }
+
+    #[test]
+    fn the_last_look_is_at_the_deadline_and_the_cut_follows_it() {
+        let (e, sim, rec) = engine();
+        let mut w = script(&sim, 30.0, vec![]);
+        let out = run(e.drive(&mut w, Duration::from_secs(3)));
+        assert_eq!(out.expect("ends"), "cut");
+        assert_eq!(w.looks, vec![3.0, 10.0, 17.0, 24.0, 30.0], "7 s apart, the last one at the deadline");
+        assert_eq!(w.cuts, vec![(Cut::Deadline, 30.0)]);
+        let beats: Vec<String> = rec
+            .events()
+            .into_iter()
+            .filter_map(|e| match e {
+                Event::Info { message } if message.starts_with("still waiting") => Some(message),
+                _ => None,
+            })
+            .collect();
+        // At 15 s, between two looks, without a call; not at the deadline (the cut says what happens).
+        assert_eq!(beats, vec!["still waiting for the test; 15 s left of --timeout".to_string()]);
+    }
+
+    #[test]
+    fn a_done_look_ends_the_wait_without_a_cut() {
+        let (e, sim, _) = engine();
+        let mut w = script(&sim, 100.0, vec![again(5), again(5), Ok(Next::Done("done"))]);
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "done");
+        assert_eq!(w.looks, vec![0.0, 5.0, 10.0]);
+        assert!(w.cuts.is_empty());
+    }
+
+    #[test]
+    fn throttling_backs_off_and_is_said_once_per_five() {
+        let (e, sim, rec) = engine();
+        let answers = vec![throttled(), throttled(), throttled(), throttled(), throttled(), Ok(Next::Done("done"))];
+        let mut w = script(&sim, 200.0, answers);
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "done");
+        assert_eq!(w.looks, vec![0.0, 8.0, 23.0, 38.0, 53.0, 68.0], "8 s, then at most poll.max (15 s)");
+        let warnings = rec.events().into_iter().filter(|e| matches!(e, Event::Warning { .. })).count();
+        assert_eq!(warnings, 2, "the first and the fifth in a row");
+    }
+
+    #[test]
+    fn errors_that_are_not_retryable_end_the_wait() {
+        let (e, sim, _) = engine();
+        let rejected = Err(Error::Aws(PortError::Rejected { op: "x".into(), code: "AccessDenied".into(), message: "no".into() }));
+        let mut w = script(&sim, 100.0, vec![again(1), rejected]);
+        assert!(matches!(run(e.drive(&mut w, Duration::ZERO)), Err(Error::Aws(PortError::Rejected { .. }))));
+        assert_eq!(w.looks.len(), 2);
+    }
+
+    #[test]
+    fn throttled_past_the_deadline_is_a_deadline_cut() {
+        let (e, sim, _) = engine();
+        let mut w = script(&sim, 10.0, vec![throttled(), throttled(), throttled()]);
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "cut");
+        assert_eq!(w.looks, vec![0.0, 8.0, 10.0]);
+        assert_eq!(w.cuts, vec![(Cut::Deadline, 10.0)]);
+    }
+
+    #[test]
+    fn adaptive_pauses_grow_while_idle_and_reset_on_change() {
+        let (e, sim, _) = engine();
+        let idle = || Ok(Next::Again(Pause::adaptive(false)));
+        let answers = vec![idle(), idle(), idle(), Ok(Next::Again(Pause::adaptive(true))), idle(), Ok(Next::Done("done"))];
+        let mut w = script(&sim, 500.0, answers);
+        run(e.drive(&mut w, Duration::ZERO)).expect("ends");
+        assert_eq!(w.looks, vec![0.0, 3.0, 7.5, 14.25, 16.25, 19.25], "×1.5 from 2 s; a change goes back to 2 s");
+    }
+
+    #[test]
+    fn an_interrupt_is_a_cut_before_the_next_look() {
+        let (e, sim, _) = engine();
+        e.interrupt.trigger();
+        let mut w = script(&sim, 100.0, vec![]);
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "cut");
+        assert!(w.looks.is_empty());
+        assert_eq!(w.cuts, vec![(Cut::Interrupt, 0.0)]);
+    }
+
+    #[test]
+    fn a_wait_that_is_not_interruptible_ignores_the_interrupt() {
+        let (e, sim, _) = engine();
+        e.interrupt.trigger();
+        let mut w = script(&sim, 100.0, vec![again(5), Ok(Next::Done("done"))]);
+        w.limit.interruptible = false;
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "done");
+        assert_eq!(w.looks, vec![0.0, 5.0]);
+    }
+
+    #[test]
+    fn a_cut_that_goes_on_must_move_the_deadline_or_stop_being_interruptible() {
+        // Goes on after the deadline with a new one: looked at again, up to the new deadline.
+        let (e, sim, _) = engine();
+        let mut w = script(&sim, 10.0, vec![]);
+        w.on_cut = Some(Limit { at: EPOCH + 20.0, setting: "rollback.timeout", what: "the rollback", interruptible: false });
+        assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "cut");
+        assert_eq!(w.looks, vec![0.0, 7.0, 10.0, 10.0, 17.0, 20.0]);
+        assert_eq!(w.cuts, vec![(Cut::Deadline, 10.0), (Cut::Deadline, 20.0)]);
+        // Goes on without a new deadline: an internal error, never a busy loop.
+        let (e, sim, _) = engine();
+        let mut w = script(&sim, 10.0, vec![]);
+        w.on_cut = Some(w.limit);
+        assert!(matches!(run(e.drive(&mut w, Duration::ZERO)), Err(Error::Internal(_))));
+        // Goes on after an interrupt while still interruptible: the same.
+        let (e, sim, _) = engine();
+        e.interrupt.trigger();
+        let mut w = script(&sim, 10.0, vec![]);
+        w.on_cut = Some(w.limit);
+        assert!(matches!(run(e.drive(&mut w, Duration::ZERO)), Err(Error::Internal(_))));
+    }
 
     #[test]
     fn backoff_doubles_from_four_seconds_up_to_the_max() {
