@@ -28,6 +28,7 @@ use fgdeploy::ports::{Ports, UpdateService};
 use fgdeploy::sandbox::{LoopbackApp, seed_deployment_group, seeded};
 use fgdeploy::sim::{Faults, Noise, Sim};
 use fgdeploy::spec::Spec;
+use fgdeploy::states::{CdStatus, RolloutState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -220,11 +221,12 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
         for k in 0..2000 {
             ports.clock.sleep(Duration::from_secs_f64(if k == 0 { phase } else { every })).await;
             let d = ports.codedeploy.deployment(&id).await.expect("get");
-            if d.status == "Ready" {
+            if d.status == CdStatus::Ready {
                 // These tools have no test gate of their own: continue at once.
                 let _ = ports.codedeploy.continue_deployment(&id, "READY_WAIT").await;
             }
-            let done = if cli { d.status == "Succeeded" } else { d.status == "Succeeded" || (d.termination_wait_started && !cli) };
+            let done =
+                if cli { d.status == CdStatus::Succeeded } else { d.status == CdStatus::Succeeded || (d.termination_wait_started && !cli) };
             if done || matches!(d.status.as_str(), "Failed" | "Stopped") {
                 outcome = d.status.to_string();
                 reaction = Some(ports.clock.now());
@@ -250,7 +252,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
             let svc = ports.ecs.describe_service("demo", "web").await.expect("describe").expect("svc");
             if kind == Poller::DescribeServicesOnly {
                 if let Some(p) = svc.primary()
-                    && matches!(p.rollout_state.as_deref(), Some("COMPLETED") | Some("FAILED"))
+                    && matches!(p.rollout_state, Some(RolloutState::Completed | RolloutState::Failed))
                 {
                     outcome = p.rollout_state.as_ref().map(ToString::to_string).unwrap_or_default();
                     reaction = Some(ports.clock.now());
@@ -266,7 +268,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
             } else if let Some(arn) = &sd {
                 let d = ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await.expect("sd");
                 if let Some(d) = d.first()
-                    && (d.is_terminal() || d.status.starts_with("ROLLBACK"))
+                    && (d.is_terminal() || d.status.as_str().starts_with("ROLLBACK"))
                 {
                     outcome = d.status.to_string();
                     reaction = Some(ports.clock.now());

@@ -163,7 +163,7 @@ pub struct ServiceState {
 
 impl ServiceState {
     pub fn primary(&self) -> Option<&Deployment> {
-        self.deployments.iter().find(|d| d.status == "PRIMARY")
+        self.deployments.iter().find(|d| d.status == DeploymentStatus::Primary)
     }
     pub fn deployment(&self, id: &str) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.id == id)

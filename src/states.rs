@@ -1,8 +1,8 @@
 //! The AWS statuses fgdeploy reads, as enums: parsed once in the adapters, matched exhaustively
 //! in the decisions. Every enum keeps what AWS sent but this build does not know as
 //! `Unknown(text)` (AWS adds values: a newer lifecycle stage must be shown, not rejected).
-//! They serialize as AWS's own strings, so the JSON contract is unchanged, and compare with
-//! `&str` for messages and tests.
+//! They serialize as AWS's own strings, so the JSON contract is unchanged. They do not compare
+//! with strings: code matches variants, so a misspelt status cannot compile.
 
 macro_rules! aws_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
@@ -41,13 +41,6 @@ macro_rules! aws_enum {
             }
         }
 
-        impl std::ops::Deref for $name {
-            type Target = str;
-            fn deref(&self) -> &str {
-                self.as_str()
-            }
-        }
-
         impl From<&str> for $name {
             fn from(text: &str) -> Self {
                 Self::parse(text)
@@ -57,18 +50,6 @@ macro_rules! aws_enum {
         impl From<String> for $name {
             fn from(text: String) -> Self {
                 Self::parse(&text)
-            }
-        }
-
-        impl PartialEq<str> for $name {
-            fn eq(&self, other: &str) -> bool {
-                self.as_str() == other
-            }
-        }
-
-        impl PartialEq<&str> for $name {
-            fn eq(&self, other: &&str) -> bool {
-                self.as_str() == *other
             }
         }
 
@@ -182,6 +163,6 @@ mod tests {
         assert_eq!(newer.to_string(), "PRE_PRODUCTION_TRAFFIC_SHIFT", "shown as AWS sent it");
         assert_eq!(serde_json::to_string(&CdStatus::Ready).expect("json"), "\"Ready\"");
         assert!(SdStatus::Successful.is_terminal() && !SdStatus::InProgress.is_terminal());
-        assert!(DeploymentStatus::Primary == "PRIMARY");
+        assert_eq!(DeploymentStatus::parse("PRIMARY"), DeploymentStatus::Primary);
     }
 }

@@ -9,7 +9,7 @@ use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceDeployment, ServiceState, UpdateService};
 use crate::spec::{OnInterrupt, Spec};
-use crate::states::SdStatus;
+use crate::states::{LifecycleStage, SdStatus};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -191,13 +191,13 @@ impl Engine {
         {
             // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
             self.emit(Event::LifecycleStage { stage: s.to_string(), status: sd.status.to_string() });
-            if s == "BAKE_TIME" {
+            if *s == LifecycleStage::BakeTime {
                 self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
             }
             // PRODUCTION_TRAFFIC_SHIFT comes back after each step: its steps are counted from the
             // first time only.
-            let moments = native_stage_moments(&n.deployment, s);
-            let shift = s == "PRODUCTION_TRAFFIC_SHIFT";
+            let moments = native_stage_moments(&n.deployment, s.as_str());
+            let shift = *s == LifecycleStage::ProductionTrafficShift;
             if !moments.is_empty() && (!shift || !w.shifting_forecast) {
                 w.shifting_forecast |= shift;
                 w.schedule = Some(self.schedule(now, &moments));

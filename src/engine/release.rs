@@ -8,6 +8,7 @@ use crate::error::{Error, Result, exit};
 use crate::plan::{self, Plan, PlanOptions, Stage, StageAction, TAG_PREVIOUS};
 use crate::ports::{PortError, ServiceState, UpdateService};
 use crate::spec::{OnInterrupt, Spec, Strategy};
+use crate::states::{DeploymentStatus, RolloutState};
 use crate::taskdef::model::Tag;
 use std::time::Duration;
 
@@ -601,7 +602,9 @@ impl Engine {
     /// The id of the PRIMARY deployment of `td`: from the UpdateService answer, else read back a
     /// few times (eventual consistency).
     async fn find_deployment(&self, spec: &Spec, svc: &ServiceState, td: &str) -> Option<String> {
-        let find = |s: &ServiceState| s.deployments.iter().find(|d| d.status == "PRIMARY" && d.task_definition == td).map(|d| d.id.clone());
+        let find = |s: &ServiceState| {
+            s.deployments.iter().find(|d| d.status == DeploymentStatus::Primary && d.task_definition == td).map(|d| d.id.clone())
+        };
         if let Some(id) = find(svc) {
             return Some(id);
         }
@@ -632,8 +635,8 @@ impl Engine {
         let busy: Vec<String> = svc
             .deployments
             .iter()
-            .filter(|d| d.status != "PRIMARY" || d.rollout_state.as_deref() == Some("IN_PROGRESS"))
-            .map(|d| format!("{} ({} {}, {})", d.id, d.status, d.rollout_state.as_deref().unwrap_or("-"), d.task_definition))
+            .filter(|d| d.status != DeploymentStatus::Primary || d.rollout_state == Some(RolloutState::InProgress))
+            .map(|d| format!("{} ({} {}, {})", d.id, d.status, d.rollout_state.as_ref().map_or("-", |r| r.as_str()), d.task_definition))
             .collect();
         if svc.deployments.len() > 1 || !busy.is_empty() {
             return Err(Error::Conflict(format!(
@@ -678,8 +681,9 @@ impl Engine {
                     let now =
                         self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
                     if let Some(s) = now
-                        && s.primary()
-                            .is_some_and(|p| p.task_definition == update.task_definition && p.rollout_state.as_deref() != Some("COMPLETED"))
+                        && s.primary().is_some_and(|p| {
+                            p.task_definition == update.task_definition && p.rollout_state != Some(RolloutState::Completed)
+                        })
                     {
                         return Ok(s);
                     }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::plan::TAG_PREVIOUS;
 use crate::ports::{ServiceState, UpdateService};
 use crate::spec::Spec;
-use crate::states::{RolloutState, SdStatus};
+use crate::states::{DeploymentStatus, RolloutState, SdStatus};
 use std::time::Duration;
 
 /// `fgdeploy rollback`'s flags.
@@ -130,7 +130,7 @@ impl Engine {
         };
         let sd_in_flight = current_sd.as_ref().is_some_and(|sd| !sd.is_terminal());
         let in_flight =
-            sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state.as_deref() == Some("IN_PROGRESS"));
+            sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state == Some(RolloutState::InProgress));
         let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
         let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
 
@@ -364,7 +364,7 @@ impl Engine {
                 sds.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
                 if let Some(td) = sds
                     .iter()
-                    .filter(|sd| sd.status == "SUCCESSFUL")
+                    .filter(|sd| sd.status == SdStatus::Successful)
                     .filter_map(|sd| sd.target_task_definition.clone())
                     .find(|td| td != current)
                 {
@@ -396,7 +396,7 @@ fn in_flight_target(svc: &ServiceState, sd: Option<&crate::ports::ServiceDeploym
     svc.deployments
         .iter()
         .rev()
-        .filter(|d| d.status == "ACTIVE")
+        .filter(|d| d.status == DeploymentStatus::Active)
         .max_by(|a, b| a.running.cmp(&b.running).then(a.created_at.partial_cmp(&b.created_at).unwrap_or(std::cmp::Ordering::Equal)))
         .map(|d| d.task_definition.clone())
 }

@@ -242,7 +242,7 @@ pub fn status_text(s: &StatusReport) -> String {
             d.desired,
             d.pending,
             d.failed_tasks,
-            d.rollout_state.as_deref().unwrap_or("-")
+            d.rollout_state.as_ref().map_or("-", |r| r.as_str())
         );
         if let Some(r) = &d.rollout_state_reason {
             let _ = writeln!(o, "      {r}");

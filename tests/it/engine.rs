@@ -846,7 +846,7 @@ async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
     sim.world().advance(60.0);
     let st = fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status");
     let sd = st.service_deployment.expect("the service deployment");
-    assert_eq!(sd.lifecycle_stage.as_deref(), Some("POST_TEST_TRAFFIC_SHIFT"));
+    assert_eq!(sd.lifecycle_stage, Some(fgdeploy::states::LifecycleStage::PostTestTrafficShift));
     assert_eq!(sd.hooks.first().and_then(|h| h.status.as_deref()), Some("AWAITING_ACTION"));
     let text = fgdeploy::render::status_text(&fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status"));
     assert!(text.contains("at POST_TEST_TRAFFIC_SHIFT") && text.contains("AWAITING_ACTION"), "{text}");

@@ -714,7 +714,7 @@ async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
     // GetDeployment parses; moto leaves it Created (it does not progress deployments).
     let d = ports.codedeploy.deployment(&id).await.expect("GetDeployment");
     assert_eq!(d.id, id);
-    assert_eq!(d.status, "Created");
+    assert_eq!(d.status, fgdeploy::states::CdStatus::Created);
     assert_eq!(ports.codedeploy.active_deployments(&app, &group).await.expect("ListDeployments"), [id]);
 }
 

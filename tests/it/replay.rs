@@ -22,6 +22,7 @@
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use fgdeploy::engine::{Engine, Interrupt, Recorder};
 use fgdeploy::ports::{PortError, Ports};
+use fgdeploy::states::{CdStatus, DeploymentStatus, RolloutState, SdStatus, StopCode, TaskStatus};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -327,8 +328,8 @@ async fn a_deployment_in_flight_shows_its_counts_and_the_current_service_deploym
     assert_eq!(svc.current_service_deployment.as_deref(), Some(SD_ARN));
     let p = svc.primary().expect("primary");
     assert_eq!((p.running, p.pending, p.desired, p.failed_tasks), (1, 1, 2, 1));
-    assert_eq!(p.rollout_state.as_deref(), Some("IN_PROGRESS"));
-    assert_eq!(svc.deployments.iter().filter(|d| d.status == "ACTIVE").count(), 1);
+    assert_eq!(p.rollout_state, Some(RolloutState::InProgress));
+    assert_eq!(svc.deployments.iter().filter(|d| d.status == DeploymentStatus::Active).count(), 1);
     assert_eq!(svc.deployment_config.circuit_breaker.as_ref().map(|c| (c.enable, c.rollback)), Some((true, true)));
 }
 
@@ -342,7 +343,7 @@ async fn service_deployments_resolve_their_task_definitions_through_service_revi
     let ports = r.ports().await;
     let sds = ports.ecs.describe_service_deployments(&[SD_ARN.to_string()]).await.expect("ok");
     let sd = &sds[0];
-    assert_eq!(sd.status, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(sd.status, SdStatus::RollbackSuccessful);
     assert_eq!(sd.target_revision.as_deref(), Some(REV_NEW));
     assert_eq!(sd.target_task_definition.as_deref(), Some("arn:aws:ecs:us-west-2:123456789012:task-definition/sd-example:9"));
     assert_eq!(sd.source_task_definitions, vec!["arn:aws:ecs:us-west-2:123456789012:task-definition/sd-example:8".to_string()]);
@@ -383,7 +384,7 @@ async fn a_paused_native_deployment_shows_its_stage_and_hook_even_for_stages_new
         );
         let ports = r.ports().await;
         let sd = ports.ecs.describe_service_deployments(&[SD_ARN.to_string()]).await.expect("ok").remove(0);
-        assert_eq!(sd.lifecycle_stage.as_deref(), Some(stage));
+        assert_eq!(sd.lifecycle_stage.as_ref().map(|s| s.as_str()), Some(stage));
         assert_eq!(sd.hooks.len(), 1);
         assert_eq!(
             (sd.hooks[0].hook_id.as_str(), sd.hooks[0].target_type.as_deref(), sd.hooks[0].status.as_deref()),
@@ -398,8 +399,8 @@ async fn a_stopped_task_gives_every_containers_exit_code_and_the_stop_code() {
     let r = Replay::default().answer("DescribeTasks", 200, DESCRIBE_TASKS_STOPPED);
     let ports = r.ports().await;
     let t = ports.ecs.describe_tasks("example", &["arn".into()]).await.expect("ok").remove(0);
-    assert_eq!(t.last_status, "STOPPED");
-    assert_eq!(t.stop_code.as_deref(), Some("EssentialContainerExited"));
+    assert_eq!(t.last_status, TaskStatus::Stopped);
+    assert_eq!(t.stop_code, Some(StopCode::EssentialContainerExited));
     assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
     let codes: Vec<(&str, Option<i32>)> = t.containers.iter().map(|c| (c.name.as_str(), c.exit_code)).collect();
     assert_eq!(codes, vec![("app", Some(3)), ("log-router", Some(0))]);
@@ -442,9 +443,9 @@ async fn a_codedeploy_ecs_target_gives_weights_labels_and_lifecycle_times() {
     let install = t.event_times.iter().find(|(n, _, _)| n == "Install").expect("Install times");
     assert_eq!((install.1, install.2), (Some(1731000001.0), Some(1731000120.0)));
     let d = ports.codedeploy.deployment("d-A1B2C3D4E").await.expect("ok");
-    assert_eq!(d.status, "Ready");
+    assert_eq!(d.status, CdStatus::Ready);
     let d = ports.codedeploy.deployment("d-A1B2C3D4E").await.expect("ok");
-    assert_eq!(d.status, "Stopped");
+    assert_eq!(d.status, CdStatus::Stopped);
     assert_eq!(d.rollback_deployment_id.as_deref(), Some("d-Z9Y8X7W6V"));
 }
 
