@@ -8,6 +8,7 @@
 //! deployment. The load balancers' DNS name is 127.0.0.1, so a test listener's port can be a
 //! real HTTP server on loopback.
 
+use super::mutation::Mutation;
 use super::world::World;
 use crate::ports::*;
 
@@ -255,7 +256,7 @@ impl World {
         let config = config.map(str::to_string).unwrap_or_else(|| self.cd.groups[g].deployment_config.clone());
         let (cluster, service) = (self.cd.groups[g].cluster.clone(), self.cd.groups[g].service.clone());
         let blue = self.service_td(&cluster, &service).unwrap_or_default();
-        self.mutations.push((self.now(), format!("CreateDeployment {id} {td}")));
+        self.mutations.push((self.now(), Mutation::CreateDeployment { id: id.clone(), task_definition: td.to_string() }));
         self.cd.deps.push(CdDep::new(id.clone(), g, td, blue, config, "Created", Phase::Install { healthy_at: None, fail_at: 0.0 }));
         Ok(id)
     }
@@ -353,7 +354,7 @@ impl World {
             ("TERMINATION_WAIT", Phase::Terminating { .. }) => d.phase = Phase::Terminating { until: now },
             _ => {}
         }
-        self.mutations.push((now, format!("ContinueDeployment {id} {wait_type}")));
+        self.mutations.push((now, Mutation::ContinueDeployment { id: id.to_string(), wait_type: wait_type.to_string() }));
         Ok(())
     }
 
@@ -368,7 +369,7 @@ impl World {
             });
         }
         let now = self.now();
-        self.mutations.push((now, format!("StopDeployment {id} rollback={rollback}")));
+        self.mutations.push((now, Mutation::StopDeployment { id: id.to_string(), rollback }));
         self.cd.deps[i].status = "Stopped".into();
         self.cd.deps[i].error = Some("DEPLOYMENT_STOPPED: the deployment was stopped by a request".into());
         self.cd.deps[i].phase = Phase::Done;

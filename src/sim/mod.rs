@@ -12,11 +12,13 @@
 //! ECS launches at most one batch per simulated second; bake time after alarms is 120 s.
 
 mod codedeploy;
+mod mutation;
 mod native;
 mod world;
 
 pub use codedeploy::{CdGroupSeed, green_weight};
 
+pub use mutation::Mutation;
 pub use world::{EPOCH, Faults, Noise, SeedService, World, circuit_threshold};
 
 use crate::engine::Interrupt;
@@ -239,7 +241,7 @@ impl Ecr for Sim {
         let mut w = self.call("ecr:CreateRepository").await?;
         w.create_repository(repository);
         let now = w.now();
-        w.mutations.push((now, format!("CreateRepository {repository}")));
+        w.mutations.push((now, Mutation::CreateRepository { repository: repository.to_string() }));
         w.repository_uri(repository)
     }
     async fn authorization(&self) -> PortResult<RegistryAuth> {
@@ -276,7 +278,7 @@ impl Builder for Sim {
     async fn login(&self, auth: &RegistryAuth) -> Result<(), BuildError> {
         let mut w = self.world();
         let now = w.now();
-        w.mutations.push((now, format!("docker login {}", auth.host())));
+        w.mutations.push((now, Mutation::DockerLogin { registry: auth.host().to_string() }));
         Ok(())
     }
     async fn build_and_push(&self, req: &BuildRequest, progress: &(dyn Fn(String) + Send + Sync)) -> Result<Option<String>, BuildError> {
@@ -301,7 +303,7 @@ impl Builder for Sim {
         let repo = repo_ref.split_once('/').map_or(repo_ref, |(_, r)| r);
         let mut w = self.world();
         let now = w.now();
-        w.mutations.push((now, format!("docker push {}", req.image)));
+        w.mutations.push((now, Mutation::DockerPush { image: req.image.clone() }));
         w.put_image(repo, tag);
         Ok(w.image_digest(repo, tag))
     }

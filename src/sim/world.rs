@@ -1,5 +1,6 @@
 //! The simulated AWS state and its step function.
 
+use super::mutation::Mutation;
 use crate::engine::Interrupt;
 use crate::plan::floor_ceiling;
 use crate::ports::*;
@@ -263,7 +264,7 @@ pub struct World {
     alarm_fired: bool,
     foreign_done: bool,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
-    pub mutations: Vec<(f64, String)>,
+    pub mutations: Vec<(f64, Mutation)>,
     /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
     /// 100 % on green), for the benchmark's detection latency.
     pub terminal_log: Vec<(f64, String)>,
@@ -436,7 +437,7 @@ impl World {
 
     pub fn put_image_digest(&mut self, repo: &str, tag: &str, digest: &str) {
         self.repos.insert(repo.to_string());
-        self.mutations.push((self.now, format!("PutImage {repo}:{tag}")));
+        self.mutations.push((self.now, Mutation::PutImage { repository: repo.to_string(), tag: tag.to_string() }));
         self.images.insert((repo.to_string(), tag.to_string()), digest.to_string());
     }
 
@@ -581,7 +582,7 @@ impl World {
         let revs = self.families.entry(family.clone()).or_default();
         revs.push((td.clone(), true));
         let rev = revs.len();
-        self.mutations.push((self.now, format!("RegisterTaskDefinition {family}:{rev}")));
+        self.mutations.push((self.now, Mutation::RegisterTaskDefinition { family: family.clone(), revision: rev }));
         RegisteredTaskDefinition { arn: td_arn(&family, rev), family, revision: rev as i32, definition: td }
     }
 
@@ -617,7 +618,7 @@ impl World {
                 message: format!("Unable to describe task definition {arn}."),
             })?;
         entry.1 = false;
-        self.mutations.push((now, format!("DeregisterTaskDefinition {family}:{rev}")));
+        self.mutations.push((now, Mutation::DeregisterTaskDefinition { family: family.to_string(), revision: rev }));
         Ok(())
     }
 
@@ -758,7 +759,7 @@ impl World {
             });
         }
         let td = self.lookup_td(&req.task_definition).map(|(_, a)| a).unwrap_or_default();
-        self.mutations.push((self.now, format!("UpdateService {} {}{}", req.service, td, if foreign { " (foreign)" } else { "" })));
+        self.mutations.push((self.now, Mutation::UpdateService { service: req.service.clone(), task_definition: td.clone(), foreign }));
         if let Some(native) = &req.native {
             return self.update_service_native(i, td, native.clone());
         }
@@ -908,7 +909,7 @@ impl World {
             sd.rollback_reason = Some("rolled back at the PAUSE hook by ContinueServiceDeployment(ROLLBACK)".into());
             n.rollback_until = Some(now + 30.0);
         }
-        self.mutations.push((now, format!("ContinueServiceDeployment {arn} {action}")));
+        self.mutations.push((now, Mutation::ContinueServiceDeployment { arn: arn.to_string(), action: action.to_string() }));
         Ok(())
     }
 
@@ -978,7 +979,7 @@ impl World {
             if let Some(n) = sd.native.as_mut() {
                 n.rollback_until = Some(now + 30.0);
             }
-            self.mutations.push((now, format!("StopServiceDeployment {arn}")));
+            self.mutations.push((now, Mutation::StopServiceDeployment { arn: arn.to_string() }));
             return Ok(());
         }
         let Some(i) = self.services.iter().position(|s| s.sds.iter().any(|sd| sd.arn == arn)) else {
@@ -997,7 +998,7 @@ impl World {
                 message: format!("The service deployment is in status {} and cannot be stopped.", sd.status),
             });
         }
-        self.mutations.push((self.now, format!("StopServiceDeployment {arn}")));
+        self.mutations.push((self.now, Mutation::StopServiceDeployment { arn: arn.to_string() }));
         self.start_rollback(i, arn, "Service deployment rolled back because of a stop request.");
         Ok(())
     }
@@ -1163,7 +1164,7 @@ impl World {
                 })
                 .collect(),
         });
-        self.mutations.push((self.now, format!("RunTask {} {:?}", arn, req.command)));
+        self.mutations.push((self.now, Mutation::RunTask { task_definition: arn.clone(), command: req.command.clone() }));
         let arn = t.arn.clone();
         self.tasks.push(t);
         Ok(RunTaskResult { tasks: self.describe_tasks_now(&[arn]), failures: Vec::new() })
@@ -1217,7 +1218,7 @@ impl World {
             }
         }
         let arn = t.arn.clone();
-        self.mutations.push((now, format!("StopTask {arn}")));
+        self.mutations.push((now, Mutation::StopTask { arn }));
         Ok(())
     }
 

@@ -4,7 +4,7 @@ use crate::harness::spec_dir;
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::error::{Error, exit};
 use fgdeploy::sandbox::seeded;
-use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::sim::{Faults, Mutation, Sim};
 use fgdeploy::spec::Spec;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,12 +33,7 @@ impl Run {
         self.sim.world().serving("demo", "web").expect("service exists")
     }
     fn updates_to(&self, td: &str) -> usize {
-        self.sim
-            .world()
-            .mutations
-            .iter()
-            .filter(|(_, m)| m.starts_with("UpdateService") && m.contains(td) && !m.contains("(foreign)"))
-            .count()
+        self.sim.world().mutations.iter().filter(|(_, m)| m.is_update_to(td)).count()
     }
     fn has(&self, f: impl Fn(&Event) -> bool) -> bool {
         self.events.iter().any(f)
@@ -121,7 +116,7 @@ async fn failing_health_checks_time_out_and_fgdeploy_rolls_back() {
     let (td, steady) = r.serving();
     assert!(td.ends_with(TD1) && steady, "serving {td}");
     // fgdeploy itself stopped the service deployment with rollback.
-    assert!(r.sim.world().mutations.iter().any(|(_, m)| m.starts_with("StopServiceDeployment")));
+    assert!(r.sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::StopServiceDeployment { .. })));
 }
 
 #[tokio::test]
@@ -408,7 +403,7 @@ async fn migrate_with(faults: Faults, timeout: &str) -> Run {
 }
 
 impl Run {
-    fn mutations(&self) -> Vec<String> {
+    fn mutations(&self) -> Vec<Mutation> {
         self.sim.world().mutations.iter().map(|(_, m)| m.clone()).collect()
     }
     fn err_text(&self) -> String {
@@ -428,11 +423,19 @@ async fn a_successful_migration_lets_the_release_continue() {
     let r = migrate_with(Faults::default(), "10m").await;
     assert_eq!(r.code(), exit::OK, "{}", r.err_text());
     let m = r.mutations();
-    let run = m.iter().position(|x| x.starts_with("RunTask")).expect("RunTask");
-    let update = m.iter().position(|x| x.starts_with("UpdateService")).expect("UpdateService");
+    let run = m.iter().position(|x| matches!(x, Mutation::RunTask { .. })).expect("RunTask");
+    let update = m.iter().position(|x| matches!(x, Mutation::UpdateService { .. })).expect("UpdateService");
     assert!(run < update, "the migration runs before the deployment: {m:?}");
-    assert!(m[run].contains("web:2") && m[run].contains("bin/migrate"), "it runs the new revision with the command override: {}", m[run]);
-    assert_eq!(m.iter().filter(|x| x.starts_with("RegisterTaskDefinition")).count(), 1, "one revision serves the migration and the deploy");
+    assert!(
+        matches!(&m[run], Mutation::RunTask { task_definition, command } if task_definition.ends_with("web:2") && command.iter().any(|c| c == "bin/migrate")),
+        "it runs the new revision with the command override: {}",
+        m[run]
+    );
+    assert_eq!(
+        m.iter().filter(|x| matches!(x, Mutation::RegisterTaskDefinition { .. })).count(),
+        1,
+        "one revision serves the migration and the deploy"
+    );
     assert!(r.has(|e| matches!(e, Event::TaskLog { line } if line.contains("$ bin/migrate up"))), "the log is streamed");
     assert!(r.serving().0.ends_with(TD2));
 }
@@ -483,7 +486,7 @@ async fn a_migration_timeout_stops_the_task() {
     let f = Faults { run_secs: 3600.0, ..Default::default() };
     let r = migrate_with(f, "2m").await;
     r.assert_gate_held();
-    assert!(r.mutations().iter().any(|m| m.starts_with("StopTask")), "StopTask sent: {:?}", r.mutations());
+    assert!(r.mutations().iter().any(|m| matches!(m, Mutation::StopTask { .. })), "StopTask sent: {:?}", r.mutations());
     assert!(r.err_text().contains("did not finish within migration.timeout (2m)"), "{}", r.err_text());
 }
 
@@ -518,7 +521,7 @@ async fn run_exits_with_the_containers_exit_code() {
         let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
         let got = engine.run_command(&spec, None, &["bin/rake".into(), "db:seed".into()], Duration::from_secs(600)).await.expect("ran");
         assert_eq!(got, code);
-        assert!(sim.world().mutations.iter().any(|(_, m)| m.starts_with("RunTask") && m.contains("web:1") && m.contains("db:seed")));
+        assert!(sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::RunTask { task_definition, command } if task_definition.ends_with("web:1") && command.iter().any(|c| c.contains("db:seed")))));
     }
 }
 
@@ -794,7 +797,7 @@ async fn native_linear_pauses_for_checks_then_shifts_and_bakes() {
     let (r, test) = native("LINEAR", Faults::default(), 200).await;
     assert_eq!(r.code(), exit::OK, "{}", r.err_text());
     assert!(test.requests() >= 2, "real HTTP checks ran at the PAUSE hook");
-    assert!(r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment") && m.ends_with("CONTINUE")));
+    assert!(r.mutations().iter().any(|m| matches!(m, Mutation::ContinueServiceDeployment { action, .. } if action == "CONTINUE")));
     let st = stages(&r);
     for s in ["SCALE_UP", "POST_TEST_TRAFFIC_SHIFT", "PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"] {
         assert!(st.iter().any(|x| x == s), "stage {s} shown: {st:?}");
@@ -808,7 +811,7 @@ async fn native_failed_checks_roll_back_at_the_pause_hook() {
     let (r, _test) = native("CANARY", Faults::default(), 503).await;
     assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
     assert!(r.err_text().contains("test-traffic checks failed"), "{}", r.err_text());
-    assert!(r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment") && m.ends_with("ROLLBACK")));
+    assert!(r.mutations().iter().any(|m| matches!(m, Mutation::ContinueServiceDeployment { action, .. } if action == "ROLLBACK")));
     let arn = r
         .events
         .iter()
@@ -1011,7 +1014,7 @@ async fn native_pause_hook_answered_by_someone_else_is_a_bypassed_gate() {
     let (r, test) = native("LINEAR", f, 200).await;
     assert_eq!(r.code(), exit::GATE_BYPASSED, "{}", r.err_text());
     assert!(r.err_text().contains("PAUSE hook was answered outside fgdeploy"), "{}", r.err_text());
-    assert!(!r.mutations().iter().any(|m| m.starts_with("ContinueServiceDeployment")), "fgdeploy never answered the hook");
+    assert!(!r.mutations().iter().any(|m| matches!(m, Mutation::ContinueServiceDeployment { .. })), "fgdeploy never answered the hook");
     assert!(test.requests() >= 2, "the checks ran once, after the fact");
     assert!(r.has(|e| matches!(e, Event::Warning { message } if message.contains("someone else answered it"))));
 }
@@ -1092,7 +1095,7 @@ async fn a_migration_timeout_stops_the_task_at_its_deadline_and_names_it() {
     assert!(r.err_text().contains("within migration.timeout"), "{}", r.err_text());
     let at = |f: &dyn Fn(&Event) -> bool| r.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).expect("event");
     let started = at(&|e| matches!(e, Event::TaskStarted { .. }));
-    let stop = r.sim.world().mutations.iter().find(|(_, m)| m.starts_with("StopTask")).map(|(t, _)| *t).expect("StopTask");
+    let stop = r.sim.world().mutations.iter().find(|(_, m)| matches!(m, Mutation::StopTask { .. })).map(|(t, _)| *t).expect("StopTask");
     assert!(stop - started <= 47.01 && stop - started >= 46.0, "StopTask {:.1} s after the start", stop - started);
 }
 
@@ -1133,7 +1136,7 @@ async fn an_interrupt_during_the_checks_detaches_when_asked() {
     let r = interrupted_during_checks("detach").await;
     assert_eq!(r.code(), exit::DETACHED, "{}", r.err_text());
     assert!(r.err_text().contains("interrupted during the test-listener checks"), "{}", r.err_text());
-    assert!(!r.mutations().iter().any(|m| m.starts_with("StopDeployment")), "nothing stopped: {:?}", r.mutations());
+    assert!(!r.mutations().iter().any(|m| matches!(m, Mutation::StopDeployment { .. })), "nothing stopped: {:?}", r.mutations());
 }
 
 #[tokio::test]

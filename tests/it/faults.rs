@@ -7,7 +7,7 @@ use crate::harness::spec_dir;
 use fgdeploy::engine::{Engine, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::error::exit;
 use fgdeploy::sandbox::{LoopbackApp, seeded};
-use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::sim::{Faults, Mutation, Sim};
 use fgdeploy::spec::Spec;
 use std::sync::Arc;
 
@@ -70,7 +70,7 @@ async fn run(extra: &str, blue_green: bool, faults: Faults) -> Case {
     let result = engine.release(&spec, &ReleaseOptions::default()).await;
     let w = sim.world();
     let serving = w.describe_service("demo", "web").ok().flatten().map(|s| s.task_definition).unwrap_or_default();
-    let changed = w.mutations.iter().any(|(_, m)| m.starts_with("UpdateService") || m.starts_with("CreateDeployment"));
+    let changed = w.mutations.iter().any(|(_, m)| matches!(m, Mutation::UpdateService { .. } | Mutation::CreateDeployment { .. }));
     Case {
         code: result.as_ref().map_or_else(|e| e.exit_code(), |r| r.exit_code(false)),
         serving_new: serving.ends_with("web:2") || serving.ends_with("web:3"),

@@ -5,7 +5,7 @@ use crate::harness::TEMPLATE;
 use fgdeploy::engine::{FleetPolicy, FleetReport, Interrupt, Recorder, ReleaseOptions, release_fleet};
 use fgdeploy::error::exit;
 use fgdeploy::sandbox::seeded_fleet;
-use fgdeploy::sim::{Faults, Sim};
+use fgdeploy::sim::{Faults, Mutation, Sim};
 use fgdeploy::spec::Spec;
 use std::sync::Arc;
 
@@ -54,12 +54,16 @@ async fn a_fleet_builds_once_migrates_in_order_and_deploys_in_parallel() {
         assert_eq!(outcome(&r, svc), "deployed");
         assert!(serving(&sim, svc).ends_with(&format!("{svc}:2")), "{svc}: {}", serving(&sim, svc));
     }
-    let m: Vec<String> = sim.world().mutations.iter().map(|(_, m)| m.clone()).collect();
-    assert_eq!(m.iter().filter(|x| x.starts_with("docker push")).count(), 1, "one shared build: {m:?}");
-    let pos = |needle: &str| m.iter().position(|x| x.contains(needle)).unwrap_or(usize::MAX);
-    assert!(pos("\"migrate\", \"api\"") < pos("\"migrate\", \"worker\""), "api migrates before worker (depends_on): {m:?}");
-    let last_migration = m.iter().rposition(|x| x.starts_with("RunTask")).expect("migrations");
-    let first_update = m.iter().position(|x| x.starts_with("UpdateService")).expect("deploys");
+    let m: Vec<Mutation> = sim.world().mutations.iter().map(|(_, m)| m.clone()).collect();
+    assert_eq!(m.iter().filter(|x| matches!(x, Mutation::DockerPush { .. })).count(), 1, "one shared build: {m:?}");
+    let migrates = |svc: &str| {
+        m.iter()
+            .position(|x| matches!(x, Mutation::RunTask { command, .. } if command.windows(2).any(|w| w == ["migrate", svc])))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(migrates("api") < migrates("worker"), "api migrates before worker (depends_on): {m:?}");
+    let last_migration = m.iter().rposition(|x| matches!(x, Mutation::RunTask { .. })).expect("migrations");
+    let first_update = m.iter().position(|x| matches!(x, Mutation::UpdateService { .. })).expect("deploys");
     assert!(last_migration < first_update, "every migration before any deployment");
     // Parallel on one time line: the deployments overlap, so the fleet takes far less than the
     // sum of three sequential rollouts (~45 s each after ~45 s of build and ~50 s per migration).

@@ -1,0 +1,130 @@
+//! The simulator's log of mutating calls, typed: tests match the call and its arguments rather
+//! than grep text. `Display` is the one-line form the sandbox and test messages show.
+
+/// One mutating call the simulated account accepted (or, for `docker`, the simulated registry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mutation {
+    /// An image tag written to a repository (a seeded image or a promoted manifest).
+    PutImage {
+        repository: String,
+        tag: String,
+    },
+    CreateRepository {
+        repository: String,
+    },
+    RegisterTaskDefinition {
+        family: String,
+        revision: usize,
+    },
+    DeregisterTaskDefinition {
+        family: String,
+        revision: usize,
+    },
+    /// `foreign`: made by someone else (a colleague's deployment the fault matrix injects).
+    UpdateService {
+        service: String,
+        task_definition: String,
+        foreign: bool,
+    },
+    ContinueServiceDeployment {
+        arn: String,
+        action: String,
+    },
+    StopServiceDeployment {
+        arn: String,
+    },
+    /// A one-off task: the task-definition ARN it runs and the command override.
+    RunTask {
+        task_definition: String,
+        command: Vec<String>,
+    },
+    StopTask {
+        arn: String,
+    },
+    CreateDeployment {
+        id: String,
+        task_definition: String,
+    },
+    ContinueDeployment {
+        id: String,
+        wait_type: String,
+    },
+    StopDeployment {
+        id: String,
+        rollback: bool,
+    },
+    DockerLogin {
+        registry: String,
+    },
+    DockerPush {
+        image: String,
+    },
+}
+
+impl Mutation {
+    /// The API operation (or docker command) it stands for.
+    pub fn op(&self) -> &'static str {
+        match self {
+            Mutation::PutImage { .. } => "PutImage",
+            Mutation::CreateRepository { .. } => "CreateRepository",
+            Mutation::RegisterTaskDefinition { .. } => "RegisterTaskDefinition",
+            Mutation::DeregisterTaskDefinition { .. } => "DeregisterTaskDefinition",
+            Mutation::UpdateService { .. } => "UpdateService",
+            Mutation::ContinueServiceDeployment { .. } => "ContinueServiceDeployment",
+            Mutation::StopServiceDeployment { .. } => "StopServiceDeployment",
+            Mutation::RunTask { .. } => "RunTask",
+            Mutation::StopTask { .. } => "StopTask",
+            Mutation::CreateDeployment { .. } => "CreateDeployment",
+            Mutation::ContinueDeployment { .. } => "ContinueDeployment",
+            Mutation::StopDeployment { .. } => "StopDeployment",
+            Mutation::DockerLogin { .. } => "docker login",
+            Mutation::DockerPush { .. } => "docker push",
+        }
+    }
+
+    /// An UpdateService by fgdeploy (not a foreign one) to a task definition ending in `td`.
+    pub fn is_update_to(&self, td: &str) -> bool {
+        matches!(self, Mutation::UpdateService { task_definition, foreign: false, .. } if task_definition.ends_with(td))
+    }
+}
+
+impl std::fmt::Display for Mutation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let op = self.op();
+        match self {
+            Mutation::PutImage { repository, tag } => write!(f, "{op} {repository}:{tag}"),
+            Mutation::CreateRepository { repository } => write!(f, "{op} {repository}"),
+            Mutation::RegisterTaskDefinition { family, revision } | Mutation::DeregisterTaskDefinition { family, revision } => {
+                write!(f, "{op} {family}:{revision}")
+            }
+            Mutation::UpdateService { service, task_definition, foreign } => {
+                write!(f, "{op} {service} {task_definition}{}", if *foreign { " (foreign)" } else { "" })
+            }
+            Mutation::ContinueServiceDeployment { arn, action } => write!(f, "{op} {arn} {action}"),
+            Mutation::StopServiceDeployment { arn } | Mutation::StopTask { arn } => write!(f, "{op} {arn}"),
+            Mutation::RunTask { task_definition, command } => write!(f, "{op} {task_definition} {command:?}"),
+            Mutation::CreateDeployment { id, task_definition } => write!(f, "{op} {id} {task_definition}"),
+            Mutation::ContinueDeployment { id, wait_type } => write!(f, "{op} {id} {wait_type}"),
+            Mutation::StopDeployment { id, rollback } => write!(f, "{op} {id} rollback={rollback}"),
+            Mutation::DockerLogin { registry } => write!(f, "{op} {registry}"),
+            Mutation::DockerPush { image } => write!(f, "{op} {image}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mutation;
+
+    #[test]
+    fn shown_as_the_call_and_its_arguments() {
+        let u = Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), foreign: true };
+        assert_eq!(u.to_string(), "UpdateService web arn:…/web:2 (foreign)");
+        assert!(!u.is_update_to("web:2"), "a foreign update is not fgdeploy's");
+        let ours = Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), foreign: false };
+        assert!(ours.is_update_to("web:2") && !ours.is_update_to("web:3"));
+        let r = Mutation::RunTask { task_definition: "web:2".into(), command: vec!["bin/migrate".into()] };
+        assert_eq!(r.to_string(), "RunTask web:2 [\"bin/migrate\"]");
+        assert_eq!(Mutation::StopDeployment { id: "d-1".into(), rollback: true }.to_string(), "StopDeployment d-1 rollback=true");
+    }
+}
