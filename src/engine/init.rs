@@ -1,7 +1,7 @@
 //! `init`: write a deployspec and task-definition template from a live service, so that the
 //! first `plan` on them shows no change.
 
-use super::observe::retrying;
+use super::watch::retrying;
 use crate::error::{Error, InputError, Result};
 use crate::ports::ServiceState;
 use crate::ports::{PortError, Ports};

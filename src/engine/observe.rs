@@ -1,19 +1,9 @@
 //! Read-only observation of the live state a plan is computed from.
 
-use super::watch::retrying_with;
+use super::watch::{retrying, retrying_with};
 use crate::error::{Error, Result};
 use crate::plan::Live;
-use crate::ports::{Clock, PortError, PortResult, Ports};
-
-/// Retry a call on throttling / transient errors (the one retry layer for single calls:
-/// [`super::watch::retrying_with`], silent).
-pub(super) async fn retrying<T, F, Fut>(clock: &dyn Clock, f: F) -> PortResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = PortResult<T>>,
-{
-    retrying_with(clock, f, &|_| {}).await
-}
+use crate::ports::{PortError, Ports};
 
 use crate::spec::Spec;
 

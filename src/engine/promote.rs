@@ -1,7 +1,8 @@
 //! `promote`: give an image that is already in ECR another tag without rebuilding it
 //! (BatchGetImage → PutImage with the exact manifest bytes and media type).
 
-use super::observe::{repository_name, retrying};
+use super::observe::repository_name;
+use super::watch::retrying;
 use crate::error::{Error, Result};
 use crate::ports::{PortError, Ports};
 use crate::spec::Spec;

@@ -25,21 +25,20 @@ pub struct CodeDeployStatus {
 
 pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
     let clock = ports.clock.as_ref();
-    let service =
-        super::observe::retrying(clock, || ports.ecs.describe_service(spec.cluster(), spec.service())).await?.ok_or_else(|| {
-            Error::Aws(PortError::NotFound {
-                op: "ecs:DescribeServices".into(),
-                message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()),
-            })
-        })?;
+    let service = super::watch::retrying(clock, || ports.ecs.describe_service(spec.cluster(), spec.service())).await?.ok_or_else(|| {
+        Error::Aws(PortError::NotFound {
+            op: "ecs:DescribeServices".into(),
+            message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()),
+        })
+    })?;
     let service_deployment = match &service.current_service_deployment {
-        Some(arn) => super::observe::retrying(clock, || ports.ecs.describe_service_deployments(std::slice::from_ref(arn)))
+        Some(arn) => super::watch::retrying(clock, || ports.ecs.describe_service_deployments(std::slice::from_ref(arn)))
             .await
             .ok()
             .and_then(|v| v.into_iter().next()),
         None => None,
     };
-    let image = match super::observe::retrying(clock, || ports.ecs.describe_task_definition(&service.task_definition)).await {
+    let image = match super::watch::retrying(clock, || ports.ecs.describe_task_definition(&service.task_definition)).await {
         Ok(td) => taskdef::image_of(&td.definition, spec.container()).map(str::to_string),
         Err(_) => None,
     };
@@ -51,12 +50,12 @@ pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
 pub(super) async fn codedeploy_status(spec: &Spec, ports: &Ports) -> Result<CodeDeployStatus> {
     let clock = ports.clock.as_ref();
     let (app, group) = codedeploy_names(spec);
-    let active = super::observe::retrying(clock, || ports.codedeploy.active_deployments(&app, &group)).await?;
+    let active = super::watch::retrying(clock, || ports.codedeploy.active_deployments(&app, &group)).await?;
     let (deployment, target) = match active.first() {
         Some(id) => {
-            let d = super::observe::retrying(clock, || ports.codedeploy.deployment(id)).await?;
+            let d = super::watch::retrying(clock, || ports.codedeploy.deployment(id)).await?;
             let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
-            let t = super::observe::retrying(clock, || ports.codedeploy.deployment_target(id, &target)).await.ok();
+            let t = super::watch::retrying(clock, || ports.codedeploy.deployment_target(id, &target)).await.ok();
             (Some(d), t)
         }
         None => (None, None),

@@ -203,6 +203,15 @@ pub(super) async fn rest(clock: &dyn Clock, d: Duration, interrupt: Option<&supe
     }
 }
 
+/// [`retrying_with`], silent.
+pub(super) async fn retrying<T, F, Fut>(clock: &dyn Clock, f: F) -> PortResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = PortResult<T>>,
+{
+    retrying_with(clock, f, &|_| {}).await
+}
+
 /// How long an unreachable endpoint is retried before the call fails (DNS, refused, timeouts).
 pub(super) const UNREACHABLE_BUDGET_SECS: f64 = 20.0;
 
