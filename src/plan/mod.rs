@@ -481,22 +481,4 @@ pub fn traffic_steps(config: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rounding() {
-        assert_eq!(floor_ceiling(4, 100, 200), (4, 8));
-        assert_eq!(floor_ceiling(2, 75, 200), (2, 4));
-        assert_eq!(floor_ceiling(3, 50, 125), (2, 3));
-        assert_eq!(floor_ceiling(4, 50, 100), (2, 4));
-        assert_eq!(floor_ceiling(3, 0, 100), (0, 3));
-    }
-
-    #[test]
-    fn traffic() {
-        assert_eq!(traffic_steps("CodeDeployDefault.ECSCanary10Percent5Minutes")[0], "10 % to green for 5 min");
-        assert!(traffic_steps("CodeDeployDefault.ECSLinear10PercentEvery1Minutes")[0].contains("10 steps"));
-        assert!(traffic_steps("CodeDeployDefault.ECSAllAtOnce")[0].contains("at once"));
-    }
-}
+mod tests;
