@@ -92,7 +92,7 @@ pub struct Alarms {
     pub rollback: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct DeploymentConfig {
     pub minimum_healthy_percent: Option<i32>,
     pub maximum_percent: Option<i32>,
@@ -100,7 +100,7 @@ pub struct DeploymentConfig {
     pub alarms: Option<Alarms>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Deployment {
     pub id: String,
     pub status: DeploymentStatus,
@@ -137,7 +137,7 @@ pub struct LoadBalancer {
 }
 
 /// What DescribeServices says about one service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ServiceState {
     pub arn: String,
     pub name: String,

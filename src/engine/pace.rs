@@ -128,7 +128,7 @@ pub struct RollingLook {
 /// distribution, and a rollout can run at another pace than the last one, so:
 ///
 /// - **Before the rollout drains** (no old task stopped yet), looks fall on fractions of the
-///   last rollout's duration (40 %, 60 %, 75 %, 88 %, 100 %, then every 15 % more; at most
+///   last rollout's duration (45 %, 70 %, 90 %, 105 %, then every 15 % more; at most
 ///   [`ROLLING_MAX_GAP`] apart): a rollout twice as fast as the last one is seen draining at
 ///   its half, one twice as slow at its double. Without a history, every [`ROLLING_MAX_GAP`].
 /// - **While it drains** (old tasks stopping as new ones turn healthy), the end is extrapolated
@@ -446,5 +446,209 @@ mod tests {
         assert!(native_stage_moments(&cfg("BLUE_GREEN"), "PRODUCTION_TRAFFIC_SHIFT").is_empty());
         assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), "BAKE_TIME"), vec![180.0]);
         assert!(native_stage_moments(&cfg("LINEAR"), "SCALE_UP").is_empty());
+    }
+
+    fn service_with_history(created: Option<f64>, completed_at: Option<f64>, id: &str) -> ServiceState {
+        use crate::ports::{Deployment, ServiceEvent};
+        use crate::states::DeploymentStatus;
+        ServiceState {
+            deployments: vec![Deployment {
+                id: "ecs-svc/1".into(),
+                status: DeploymentStatus::Primary,
+                created_at: created,
+                ..Default::default()
+            }],
+            events: vec![
+                ServiceEvent { id: "e2".into(), created_at: Some(5000.0), message: "(service web) has reached a steady state.".into() },
+                ServiceEvent {
+                    id: "e1".into(),
+                    created_at: completed_at,
+                    message: format!("(service web) (deployment {id}) deployment completed."),
+                },
+            ],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_last_rollout_is_read_from_the_primary_and_its_completion_event() {
+        assert_eq!(previous_rollout_secs(&service_with_history(Some(1000.0), Some(1037.0), "ecs-svc/1")), Some(37.0));
+        assert_eq!(
+            previous_rollout_secs(&service_with_history(Some(1000.0), Some(1037.0), "ecs-svc/other")),
+            None,
+            "another deployment's event"
+        );
+        assert_eq!(previous_rollout_secs(&service_with_history(None, Some(1037.0), "ecs-svc/1")), None);
+        assert_eq!(previous_rollout_secs(&service_with_history(Some(1000.0), None, "ecs-svc/1")), None);
+        assert_eq!(previous_rollout_secs(&service_with_history(Some(1000.0), Some(1000.0), "ecs-svc/1")), None, "zero is no duration");
+        assert_eq!(previous_rollout_secs(&service_with_history(Some(1000.0), Some(990.0), "ecs-svc/1")), None);
+        assert_eq!(previous_rollout_secs(&ServiceState::default()), None, "no PRIMARY");
+        let f = RollingForecast { completes: Some(37.4) };
+        assert_eq!(
+            f.describe().as_deref(),
+            Some("pace: the last rollout completed in 37 s; looking at fractions of that until tasks drain, then at most 6 s apart")
+        );
+        assert_eq!(RollingForecast::default().describe(), None);
+    }
+
+    #[test]
+    fn codedeploy_moments_for_each_predefined_configuration() {
+        assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSCanary10Percent15Minutes"), vec![900.0]);
+        assert_eq!(
+            codedeploy_shift_moments("CodeDeployDefault.ECSLinear10PercentEvery3Minutes"),
+            (1..10).map(|k| f64::from(k) * 180.0).collect::<Vec<_>>()
+        );
+        assert_eq!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear30PercentEvery2Minutes"), vec![120.0, 240.0, 360.0]);
+        assert!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear0PercentEvery2Minutes").is_empty(), "a zero step is not forecast");
+        assert!(codedeploy_shift_moments("CodeDeployDefault.ECSLinear10Percent").is_empty());
+        assert!(codedeploy_shift_moments("CodeDeployDefault.ECSCanary10").is_empty());
+        assert!(codedeploy_shift_moments("ECSCanary10Percent5Minutes").is_empty(), "only AWS's predefined names");
+    }
+
+    #[test]
+    fn ready_needs_a_start_and_the_test_traffic_end() {
+        let t = |events: Vec<(&str, Option<f64>, Option<f64>)>| CdTarget {
+            event_times: events.into_iter().map(|(n, s, e)| (n.to_string(), s, e)).collect(),
+            ..Default::default()
+        };
+        // The earliest start counts, wherever it is listed.
+        let late_first = t(vec![
+            ("Install", Some(110.0), Some(130.0)),
+            ("BeforeInstall", Some(100.0), Some(110.0)),
+            ("AfterAllowTestTraffic", Some(130.0), Some(140.0)),
+        ]);
+        assert_eq!(ready_secs(&late_first), Some(41.0));
+        assert_eq!(ready_secs(&t(vec![("Install", Some(100.0), Some(130.0))])), None, "never reached test traffic");
+        assert_eq!(ready_secs(&t(vec![("AfterAllowTestTraffic", None, Some(140.0))])), None, "no start");
+        assert_eq!(ready_secs(&t(vec![("AfterAllowTestTraffic", Some(140.0), Some(140.0))])), None, "no duration");
+    }
+
+    #[test]
+    fn native_moments_default_and_zero_bakes() {
+        let mut cfg = crate::ports::NativeDeployment {
+            strategy: "LINEAR".into(),
+            bake_time_minutes: Some(0),
+            linear: Some((30.0, 1)),
+            canary: None,
+            pause_after_test_traffic: false,
+            load_balancer: None,
+        };
+        assert_eq!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT"), vec![60.0, 120.0, 180.0]);
+        assert!(native_stage_moments(&cfg, "BAKE_TIME").is_empty(), "no bake");
+        cfg.linear = Some((0.0, 1));
+        assert!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+        cfg.strategy = "CANARY".into();
+        assert!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT").is_empty(), "a canary without its settings");
+        cfg.bake_time_minutes = None;
+        assert!(native_stage_moments(&cfg, "BAKE_TIME").is_empty());
+    }
+
+    #[test]
+    fn a_schedule_is_due_in_a_window_and_forecasting_until_its_moments_pass() {
+        let mut s = Schedule::new(0.0, &[40.0], 20.0, 2.0, 15.0, 1.5);
+        assert!(s.forecasting());
+        assert!(!s.due(39.0) && s.due(39.5) && s.due(41.0), "half a second early counts");
+        assert_eq!(s.first(0.0), 20.0, "evenly spaced, at most the heartbeat apart");
+        assert_eq!(s.next(20.0, Seen::default()), 20.0);
+        assert_eq!(s.next(40.0, Seen::default()), 1.0, "in the window: every second");
+        assert_eq!(s.next(41.0, Seen { changed: true, progressed: true, trouble: false }), 2.0, "seen: the adaptive pace after");
+        assert!(!s.forecasting() && !s.due(41.0));
+        assert!(!Schedule::new(0.0, &[], 20.0, 2.0, 15.0, 1.5).due(0.0));
+    }
+
+    #[test]
+    fn a_window_that_closes_without_the_change_goes_late() {
+        // A 40 s moment has a 2 s window: at 42 without a change, the later moments move by the
+        // window and the next look comes after the late interval (1 s, growing by the factor).
+        let mut s = Schedule::new(0.0, &[40.0, 100.0], 20.0, 2.0, 15.0, 1.5);
+        s.first(0.0);
+        assert_eq!(s.next(40.0, Seen::default()), 1.0);
+        assert_eq!(s.next(42.0, Seen::default()), 1.0, "late: look again in 1 s");
+        assert!(s.due(43.0), "a late moment is always due");
+        assert_eq!(s.next(43.0, Seen::default()), 1.5);
+        assert_eq!(s.next(44.5, Seen::default()), 2.25);
+        // Seen at 47: the late moment closes where the change happened; the next one (100 + 2 s
+        // of window) moves by the observed drift.
+        let gap = s.next(47.0, Seen { changed: true, progressed: true, trouble: false });
+        assert!(s.forecasting());
+        let next_moment = 47.0 + gap;
+        assert!(next_moment < 102.0 + 7.0 && gap > 1.0, "{gap}");
+    }
+
+    #[test]
+    fn progress_far_before_a_moment_does_not_spend_it() {
+        let mut s = Schedule::new(0.0, &[100.0], 20.0, 2.0, 15.0, 1.5);
+        s.first(0.0);
+        // Progress at 30 (more than a heartbeat before the 100 s moment) is not the change.
+        s.next(30.0, Seen { changed: true, progressed: true, trouble: false });
+        assert!(s.forecasting() && s.due(99.5));
+        // Progress at 85 (within a heartbeat of it): the moment is spent, between the looks.
+        s.next(85.0, Seen { changed: true, progressed: true, trouble: false });
+        assert!(!s.forecasting());
+    }
+
+    #[test]
+    fn the_drain_starts_between_the_two_looks_that_saw_it() {
+        let mut p = RollingPace::new(0.0, Some(60.0), 10);
+        assert_eq!(p.first(0.0), 6.0);
+        assert_eq!(p.next(20.0, look(10)), 6.0);
+        // 5 of 10 stopped at 30: the drain began at 25 (between 20 and 30), half done in 5 s,
+        // so it ends at 35; 0.75 × 5 s clamps to the endgame minimum.
+        assert_eq!(p.next(30.0, look(5)), ROLLING_ENDGAME_MIN_GAP);
+        // 1 of 10 at 31.5 (drain since 25, 90 % in 6.5 s): ends at 32.2 → the minimum again.
+        assert_eq!(p.next(31.5, look(1)), ROLLING_ENDGAME_MIN_GAP);
+        // A slow drain: 1 of 10 stopped 30 s after it began → the end is far, the longest gap.
+        let mut q = RollingPace::new(0.0, Some(60.0), 10);
+        q.first(0.0);
+        q.next(10.0, look(10));
+        assert_eq!(q.next(20.0, look(9)), ROLLING_ENDGAME_GAP);
+        assert_eq!(q.next(50.0, look(8)), ROLLING_ENDGAME_GAP);
+        // 2 s into a drain with 8 of 10 stopped: 2 s / 0.8 → ends 0.5 s from now: the minimum.
+        let mut r = RollingPace::new(0.0, Some(60.0), 10);
+        r.first(0.0);
+        r.next(10.0, look(10));
+        assert_eq!(r.next(14.0, look(2)), ROLLING_ENDGAME_MIN_GAP);
+    }
+
+    #[test]
+    fn the_endgame_gap_is_three_quarters_of_the_time_left() {
+        // Looks at 18 and 22 saw 12 then 11 old tasks: the drain began at 20.
+        let mut u = RollingPace::new(0.0, Some(100.0), 12);
+        u.first(0.0);
+        u.next(18.0, look(12));
+        // 1 of 12 after 2 s (the fraction counts as at least 10 %): ends at 40, 18 s away → 6.
+        assert_eq!(u.next(22.0, look(11)), ROLLING_ENDGAME_GAP);
+        // 9 of 12 after 19 s: ends at 20 + 19 / 0.75 = 45.33; 0.75 × 6.33 = 4.75.
+        let gap = u.next(39.0, look(3));
+        assert!((gap - 4.75).abs() < 1e-9, "an interior gap: {gap}");
+        // Half drained 1 s after it began (a drain is at least 1 s old): ends 1 s later → 4.
+        let mut r = RollingPace::new(0.0, Some(100.0), 10);
+        r.first(0.0);
+        r.next(18.0, look(10));
+        assert_eq!(r.next(20.0, look(5)), ROLLING_ENDGAME_MIN_GAP);
+    }
+
+    #[test]
+    fn more_old_tasks_than_at_the_start_raise_the_baseline() {
+        // Started with 0 known old tasks: the first look sets the baseline.
+        let mut p = RollingPace::new(0.0, Some(40.0), 0);
+        p.first(0.0);
+        assert_eq!(p.next(6.0, look(4)), 6.0, "4 old running: nothing drained yet");
+        // Scaled up meanwhile: 6 running, still nothing stopped.
+        assert_eq!(p.next(12.0, look(6)), 6.0);
+        // 3 of 6 stopped (not 3 of 4): half drained since 15 → ends at 21: 3 s → the minimum;
+        // with 4 as the baseline it would be 1 of 4 (25 %), far → 6.
+        assert_eq!(p.next(18.0, look(3)), ROLLING_ENDGAME_MIN_GAP);
+    }
+
+    #[test]
+    fn before_the_drain_the_next_fraction_is_at_least_half_a_second_ahead() {
+        let mut p = RollingPace::new(0.0, Some(20.0), 4);
+        // Fractions at 9, 14, 18, 21 s. A look at 8.6 is within 0.5 s of 9: the next is 14.
+        assert!((p.first(8.6) - 5.4).abs() < 1e-9);
+        // At 13.4 the look at 14 is still 0.6 s ahead: it stays, clamped to at least 1 s.
+        assert_eq!(p.next(13.4, look(4)), 1.0);
+        // Past 21 (1.05 × 20): every 15 % of 20 = 3 s.
+        assert!((p.next(21.0, look(4)) - 3.0).abs() < 1e-9);
     }
 }
