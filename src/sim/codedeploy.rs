@@ -126,7 +126,7 @@ impl World {
         self.cd.groups.push(g);
         let created = self.now() - 86_400.0;
         let started = created + 1.0;
-        let ready = started + self.faults.start_secs + self.faults.health_secs;
+        let ready = started + self.task_set_ready_secs(0, true);
         let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
         let mut d = CdDep::new(id, self.cd.groups.len() - 1, blue.clone(), blue, config, "Succeeded", Phase::Done);
         (d.green, d.max_green, d.term_started) = (100.0, 100.0, true);
@@ -403,7 +403,9 @@ impl World {
     fn start_cd_install(&mut self, i: usize, now: f64) {
         let image = self.td_image(&self.cd.deps[i].td);
         let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
-        let ready = now + self.faults.start_secs + self.faults.health_secs;
+        let g = &self.cd.groups[self.cd.deps[i].group];
+        let tasks = self.desired_of(&g.cluster.clone(), &g.service.clone());
+        let ready = now + self.task_set_ready_secs(tasks, false);
         let d = &mut self.cd.deps[i];
         d.status = "InProgress".into();
         set_event(d, "BeforeInstall", "Succeeded", now);

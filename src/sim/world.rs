@@ -536,6 +536,23 @@ impl World {
         (start * n.pace * d.spread(n.per_task) * slow, health * n.pace * d.spread(n.per_task))
     }
 
+    /// Seconds until a whole new task set of `tasks` tasks is healthy (a blue/green green set):
+    /// its slowest task. Without noise, `start_secs + health_secs`. `history`: the seeded
+    /// previous deployment, at the history's own pace (drawn apart from this release's).
+    pub(super) fn task_set_ready_secs(&mut self, tasks: i32, history: bool) -> f64 {
+        let base = self.faults.start_secs + self.faults.health_secs;
+        let Some(n) = self.faults.noise.clone() else { return base };
+        if history {
+            return base * n.history_pace * (1.0 + n.per_task * self.draws.unit());
+        }
+        (0..tasks.max(1)).map(|_| self.task_delays()).map(|(s, h)| s + h).fold(0.0, f64::max)
+    }
+
+    /// The desired count of a service (0 when it does not exist).
+    pub(super) fn desired_of(&self, cluster: &str, name: &str) -> i32 {
+        self.svc_index(cluster, name).map_or(0, |i| self.services[i].desired)
+    }
+
     fn new_task(&mut self, cluster: &str, service: &str, td: &str, started_by: &str) -> SimTask {
         let (start_delay, health_delay) = self.task_delays();
         let id = self.hex_id();
@@ -862,7 +879,8 @@ impl World {
         let hex = self.hex_id();
         let image = self.td_image(&td);
         let unhealthy = self.faults.unhealthy.iter().chain(self.faults.fail_start.iter()).any(|p| image.contains(p.as_str()));
-        let ready = now + self.faults.start_secs + self.faults.health_secs;
+        let tasks = self.services[i].desired;
+        let ready = now + self.task_set_ready_secs(tasks, false);
         let s = &mut self.services[i];
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", s.cluster, s.name);
         let mut state =
@@ -1602,4 +1620,38 @@ fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &st
     let mut out: Vec<SimSd> = earlier.iter().map(|prev| sd(earlier_sd, prev, Vec::new(), created - 86_400.0)).collect();
     out.push(sd(sd_arn, target, earlier.iter().map(|p| p.to_string()).collect(), created));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(noise: Option<Noise>) -> World {
+        World::new(Faults { noise, ..Faults::default() })
+    }
+
+    #[test]
+    fn a_green_set_is_ready_when_its_slowest_task_is() {
+        let base = Faults::default().start_secs + Faults::default().health_secs;
+        let mut quiet = world(None);
+        assert_eq!(quiet.task_set_ready_secs(4, false), base, "no noise: the fixed times");
+        assert_eq!(quiet.task_set_ready_secs(4, true), base);
+        let noisy = Noise { seed: 7, per_task: 0.3, ..Noise::default() };
+        let draws = |n: &Noise, tasks: i32| {
+            let mut w = world(Some(n.clone()));
+            (0..20).map(|_| w.task_set_ready_secs(tasks, false)).collect::<Vec<f64>>()
+        };
+        let a = draws(&noisy, 4);
+        assert_eq!(a, draws(&noisy, 4), "seeded: reproducible");
+        assert!(a.iter().all(|r| (base * 0.7..=base * 1.3).contains(r)), "{a:?}");
+        assert!(a.iter().any(|r| (r - base).abs() > 0.5), "the noise moves it: {a:?}");
+        let one: f64 = draws(&noisy, 1).iter().sum();
+        let ten: f64 = draws(&noisy, 10).iter().sum();
+        assert!(ten > one, "the slowest of ten tasks is later than one task: {ten} vs {one}");
+        let slower = draws(&Noise { pace: 2.0, ..noisy.clone() }, 4);
+        assert!(slower.iter().all(|r| *r >= base * 1.4), "a release at half the pace: {slower:?}");
+        let mut history = world(Some(Noise { history_pace: 0.5, ..noisy }));
+        let h = history.task_set_ready_secs(4, true);
+        assert!((base * 0.5..=base * 0.65).contains(&h), "the history at its own pace: {h}");
+    }
 }
