@@ -7,12 +7,18 @@ use crate::spec::{BlueGreenSection, MigrationSection, Spec};
 use crate::taskdef::model::Tag;
 use std::path::Path;
 
+/// A deployspec of `deployspecs/` with a fixed commit (the tests run outside a git checkout too).
+fn load(name: &str, tag: &str) -> Spec {
+    let vars = crate::vars::Vars::from_process(Path::new("deployspecs")).with_git_sha("0123456789abcdef0123");
+    Spec::load_with(&Path::new("deployspecs").join(name), Some(tag), vars).expect("a deployspec of deployspecs/")
+}
+
 fn example() -> Spec {
-    Spec::load(Path::new("deployspecs/example.toml"), Some("v2")).expect("the example deployspec")
+    load("example.toml", "v2")
 }
 
 fn bluegreen() -> Spec {
-    Spec::load(Path::new("deployspecs/bluegreen.toml"), Some("v2")).expect("the blue/green deployspec")
+    load("bluegreen.toml", "v2")
 }
 
 fn live(spec: &Spec) -> Live {
@@ -65,7 +71,7 @@ fn a_new_image_is_built_registered_deployed_and_verified() {
 
 #[test]
 fn an_unchanged_release_registers_and_deploys_nothing() {
-    let spec = Spec::load(Path::new("deployspecs/example.toml"), Some("previous")).expect("spec");
+    let spec = load("example.toml", "previous");
     let mut l = live(&spec);
     l.image_digest = Some("sha256:aaa".into());
     let p = plan(&spec, &l, &PlanOptions::default());
@@ -193,7 +199,7 @@ fn the_desired_count_and_deployment_configuration_are_service_changes() {
     assert_eq!(p.update.desired_count, None);
     assert!(matches!(&p.rollout, Rollout::Rolling(r) if r.desired == 3));
     // Only a service change (same image): still a deploy.
-    let mut same = Spec::load(Path::new("deployspecs/example.toml"), Some("previous")).expect("spec");
+    let mut same = load("example.toml", "previous");
     same.file.service.desired_count = Some(5);
     let p = plan(&same, &l, &PlanOptions::default());
     assert!(!p.runs(Stage::Register) && p.runs(Stage::Deploy) && p.has_changes);
