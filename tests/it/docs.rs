@@ -475,3 +475,41 @@ fn every_action_input_the_workflows_pass_exists() {
     }
     assert!(checked >= 10, "{checked} steps checked");
 }
+
+/// The house rule the README states: exactly one function in `src/` sleeps while waiting on AWS
+/// (`engine::watch::rest`). Allowed besides it: the clock implementations themselves (the real
+/// clock and the simulator's virtual one) and the adapter's rate-budget wait (fgdeploy's own
+/// token bucket, not AWS).
+#[test]
+fn only_the_watch_driver_sleeps() {
+    let allowed = ["src/engine/watch.rs", "src/ports.rs", "src/aws/mod.rs"];
+    let mut found = Vec::new();
+    let mut stack = vec![root().join("src")];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("src/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path.strip_prefix(root()).expect("under the root").to_string_lossy().replace('\\', "/");
+            if rel.starts_with("src/sim/") || allowed.contains(&rel.as_str()) {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).expect("source");
+            // Test modules may wait on their own fixtures (a subprocess, a local server).
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            for (n, line) in code.lines().enumerate() {
+                if line.contains("sleep(") && !line.trim_start().starts_with("//") {
+                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "sleeps outside engine::watch: {found:#?}");
+    let watch = read("src/engine/watch.rs");
+    let code = watch.split("#[cfg(test)]").next().unwrap_or_default();
+    assert_eq!(code.matches("clock.sleep(").count(), 2, "watch::rest is the one sleep (with and without an interrupt)");
+    let aws = read("src/aws/mod.rs");
+    assert_eq!(aws.matches("sleep(").count(), 1, "the adapter sleeps only in its rate-budget gate");
+}
