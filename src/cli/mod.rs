@@ -49,6 +49,9 @@ pub enum Command {
     Rollback(RollbackArgs),
     /// Show the service, its deployments, tasks, serving revision and last events.
     Status(StatusArgs),
+    /// What was deployed when: the service's deployments, newest first, with revision, image,
+    /// outcome and duration.
+    History(HistoryArgs),
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
@@ -282,6 +285,25 @@ pub struct StatusArgs {
     pub image_tag: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// How many deployments to show, newest first.
+    #[arg(long, default_value_t = 10, value_parser = parse_limit)]
+    pub limit: usize,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+fn parse_limit(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        Ok(_) => Err("show 1 to 100 deployments".into()),
+        Err(e) => Err(format!("{e}; use a whole number from 1 to 100")),
+    }
 }
 
 /// A timeout flag: a duration of more than 0 (a zero timeout would fail every wait at once).

@@ -4,6 +4,7 @@
 
 mod completions;
 mod fleet;
+mod history;
 mod init;
 mod plan;
 mod promote;
@@ -140,6 +141,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Init(a) => cmd_init(cli, a).await,
         Command::Promote(a) => cmd_promote(cli, a).await,
         Command::Status(a) => cmd_status(cli, a).await,
+        Command::History(a) => history::cmd_history(cli, a).await,
     }
 }
 

@@ -4,6 +4,7 @@
 mod bluegreen;
 pub mod checks;
 mod fleet;
+mod history;
 mod init;
 mod native;
 mod observe;
@@ -18,6 +19,7 @@ mod watch;
 
 pub use bluegreen::{appspec, sha256_hex};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
+pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};

@@ -298,3 +298,28 @@ pub fn rollback_plan_text(p: &RollbackPlan) -> String {
         _ => format!("Rollback: redeploy {} (from {}) in place of {}", p.target, p.source, p.current),
     }
 }
+
+/// `history`: one line per deployment, newest first.
+pub fn history_text(h: &crate::engine::HistoryReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(o, "Deployments of service {} in cluster {} (newest first)", esc(&h.service), esc(&h.cluster));
+    if h.entries.is_empty() {
+        let _ = writeln!(o, "  none listed (ECS keeps service deployments for 90 days)");
+    }
+    for e in &h.entries {
+        let revision = e.task_definition.as_deref().map_or("-", |td| td.rsplit('/').next().unwrap_or(td));
+        let _ = writeln!(
+            o,
+            "  {}  {:<20} {:<12} {}  {}",
+            e.created_at.map_or("-".to_string(), rfc3339),
+            e.status.as_str(),
+            esc(revision),
+            e.duration_secs.map_or("…".to_string(), |d| format!("{d:.0} s")),
+            esc(e.image.as_deref().unwrap_or("-")),
+        );
+        if let Some(r) = &e.reason {
+            let _ = writeln!(o, "      {}", esc(r));
+        }
+    }
+    o.trim_end().to_string()
+}

@@ -1159,3 +1159,32 @@ async fn every_wait_shows_it_is_alive_at_least_every_15_s() {
     assert!(gap <= 15.0 + 1e-6, "a {gap:.1} s silence while waiting");
     assert!(r.has(|e| matches!(e, Event::Info { message } if message.contains("still waiting for the deployment") && message.contains("deploy.timeout"))));
 }
+
+/// `history` after releases: the newest deployment first, its revision and image, and a failed
+/// one with its outcome and reason; without the service-deployment API a clear refusal.
+#[tokio::test]
+async fn history_shows_each_release_newest_first_with_its_outcome() {
+    let r = release("", Faults::default()).await;
+    assert_eq!(r.code(), exit::OK);
+    let (_dir, spec) = load("");
+    let h = fgdeploy::engine::history(&spec, &r.sim.ports(), 10).await.expect("history");
+    let newest = &h.entries[0];
+    assert_eq!(newest.status, fgdeploy::states::SdStatus::Successful);
+    assert!(newest.task_definition.as_deref().is_some_and(|t| t.ends_with(TD2)), "{newest:?}");
+    assert!(newest.image.as_deref().is_some_and(|i| i.ends_with(&marker())), "{newest:?}");
+    assert!(newest.duration_secs.is_some_and(|d| d > 30.0), "{newest:?}");
+    assert!(h.entries.windows(2).all(|w| w[0].created_at >= w[1].created_at), "newest first");
+
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK);
+    let h = fgdeploy::engine::history(&spec, &r.sim.ports(), 10).await.expect("history");
+    let failed = h.entries.iter().find(|e| e.task_definition.as_deref().is_some_and(|t| t.ends_with(TD2))).expect("the failed release");
+    assert_eq!(failed.status, fgdeploy::states::SdStatus::RollbackSuccessful, "{failed:?}");
+    assert!(failed.reason.as_deref().is_some_and(|m| m.contains("circuit breaker")), "{failed:?}");
+
+    let sim = seeded(&spec, Faults { no_service_deployments_api: true, ..Default::default() }).expect("seed");
+    let e = fgdeploy::engine::history(&spec, &sim.ports(), 10).await.expect_err("no API");
+    assert!(e.to_string().contains("ListServiceDeployments"), "{e}");
+}

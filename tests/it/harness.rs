@@ -79,6 +79,7 @@ impl Test {
                 match v["event"].as_str() {
                     Some("plan") if v.get("exit_code").is_some() => check_json(&v, "plan"),
                     Some("status") => check_json(&v, "status"),
+                    Some("history") => check_json(&v, "history"),
                     _ => {}
                 }
             }

@@ -790,3 +790,37 @@ async fn a_revision_with_a_field_fgdeploy_cannot_carry_is_refused_not_dropped() 
     let r = Replay::default().answer("DescribeTaskDefinition", 200, &describe_td(8));
     r.ports().await.ecs.describe_task_definition("sd-example:8").await.expect("every field carried");
 }
+
+#[tokio::test]
+async fn history_shows_the_documented_deployments_with_their_revisions_and_images() {
+    let r = Replay::default()
+        .answer("ListServiceDeployments", 200, &list_sds())
+        .answer("DescribeServiceDeployments", 200, &describe_history())
+        .answer("DescribeServiceRevisions", 200, &describe_revisions())
+        .answer("DescribeTaskDefinition", 200, &describe_td(8));
+    let ports = r.ports().await;
+    // The documented task definition runs `wordpress`: the deployspec names that container.
+    let spec_text = crate::harness::base_spec("example", "sd-example").replace("container = \"web\"", "container = \"wordpress\"");
+    let template = crate::harness::TEMPLATE.replace("\"name\": \"web\"", "\"name\": \"wordpress\"");
+    let (_dir, path) = crate::harness::spec_dir_with(&spec_text, &template);
+    let spec = fgdeploy::spec::Spec::load(&path, None).expect("spec");
+    let h = fgdeploy::engine::history(&spec, &ports, 10).await.expect("history");
+    let got: Vec<(String, String)> = h
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.status.as_str().to_string(),
+                e.task_definition.clone().unwrap_or_default().rsplit('/').next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [("SUCCESSFUL", "sd-example:9"), ("STOPPED", "sd-example:7"), ("SUCCESSFUL", "sd-example:8")];
+    assert_eq!(got, want.map(|(s, t)| (s.to_string(), t.to_string())), "newest first, revisions resolved");
+    assert!(h.entries.iter().all(|e| e.image.as_deref() == Some("wordpress")), "each revision's image: {:?}", h.entries);
+    assert_eq!(r.requests("DescribeTaskDefinition").len(), 3, "one DescribeTaskDefinition per revision");
+    assert_eq!(r.requests("ListServiceDeployments").len(), 1);
+    let two = fgdeploy::engine::history(&spec, &ports, 2).await.expect("history");
+    assert_eq!(two.entries.len(), 2);
+    assert_eq!(r.requests("DescribeTaskDefinition").len(), 5, "a second run looks its two revisions up again");
+}

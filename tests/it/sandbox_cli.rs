@@ -516,3 +516,26 @@ fn image_tag_replaces_the_default_git_tag_and_an_unwritable_summary_is_refused_f
     out.stderr_has("--summary-file");
     assert!(!out.stdout.contains("▶ deploy"), "{}", out.stdout);
 }
+
+#[test]
+fn history_lists_the_sandbox_services_deployments_newest_first() {
+    let out = Test::new()
+        .dir(root())
+        .args(["history", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--output", "json"])
+        .status(exit::OK);
+    let doc = out.events().into_iter().find(|e| e["event"] == "history").expect("history document");
+    let entries = doc["history"]["entries"].as_array().expect("entries").clone();
+    let revisions: Vec<&str> = entries.iter().filter_map(|e| e["task_definition"].as_str()).collect();
+    assert!(revisions.len() == 2 && revisions[0].ends_with("web:2") && revisions[1].ends_with("web:1"), "{revisions:?}");
+    assert!(entries[0]["image"].as_str().is_some_and(|i| i.ends_with("web:previous")), "{}", entries[0]);
+    assert_eq!(entries[0]["status"], "SUCCESSFUL");
+    assert!(entries[0]["created_at"].as_f64() > entries[1]["created_at"].as_f64());
+    let one = Test::new()
+        .dir(root())
+        .args(["history", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--limit", "1"])
+        .status(exit::OK);
+    one.stdout_has("web:2").stdout_has("SUCCESSFUL");
+    assert!(!one.stdout.contains("web:1 "), "{}", one.stdout);
+    let bad = Test::new().dir(root()).args(["history", "-f", "deployspecs/example.toml", "--sandbox", "--limit", "0"]).status(exit::INPUT);
+    bad.stderr_has("--limit").stderr_has("1 to 100");
+}
