@@ -52,6 +52,9 @@ pub enum Command {
     /// What was deployed when: the service's deployments, newest first, with revision, image,
     /// outcome and duration.
     History(HistoryArgs),
+    /// Re-attach to the deployment in flight (after `release --no-wait` or a detach) and follow
+    /// it like `release`: same watch, verdict, rollback and exit codes.
+    Wait(WaitArgs),
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
@@ -283,6 +286,24 @@ pub struct StatusArgs {
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The deployment to follow (`ecs-svc/…`, a service-deployment ARN, or a CodeDeploy `d-…`);
+    /// default: the service's in-flight one.
+    #[arg(long)]
+    pub deployment: Option<String>,
+    /// How long to wait from now (default: deploy.timeout); then the release policy applies.
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
+    /// Write the final JSON summary here (as `release --summary-file`).
+    #[arg(long)]
+    pub summary_file: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -14,6 +14,7 @@ mod run_task;
 mod signals;
 mod status;
 mod validate;
+mod wait;
 
 use completions::{cmd_completions, cmd_man};
 use fleet::{FleetRun, fleet_ports, run_fleet};
@@ -142,6 +143,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Promote(a) => cmd_promote(cli, a).await,
         Command::Status(a) => cmd_status(cli, a).await,
         Command::History(a) => history::cmd_history(cli, a).await,
+        Command::Wait(a) => wait::cmd_wait(cli, a).await,
     }
 }
 

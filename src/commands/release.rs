@@ -50,8 +50,8 @@ pub(crate) async fn release_one(
 
 /// Passes events on, and writes the `finished` event as JSON to a file.
 pub(crate) struct SummaryFile {
-    inner: Arc<Renderer>,
-    path: PathBuf,
+    pub(crate) inner: Arc<Renderer>,
+    pub(crate) path: PathBuf,
 }
 
 impl crate::engine::EventSink for SummaryFile {

@@ -71,6 +71,15 @@ pub(super) struct Watch {
     pub wait_termination: bool,
 }
 
+/// What is known of a CodeDeploy deployment's pace when fgdeploy starts to follow it.
+pub(super) struct Forecast {
+    /// Seconds after `created_at` at which green was Ready last time.
+    pub ready_in: Option<f64>,
+    pub created_at: f64,
+    /// Already past Ready (traffic moving or done) when fgdeploy attached.
+    pub past_gate: bool,
+}
+
 /// The state of one CodeDeploy watch, between looks.
 struct CdWatch {
     id: String,
@@ -276,6 +285,22 @@ impl Engine {
         if watch.no_wait {
             return Ok(None);
         }
+        self.follow_codedeploy(spec, b, (id, target), watch, Forecast { ready_in, created_at, past_gate: false }).await
+    }
+
+    /// Follow CodeDeploy deployment `id` (of `target`, `<cluster>:<service>`) to its end: the
+    /// gate at Ready, the traffic shifts, the rollback on failure. `past_gate`: it was already
+    /// past Ready when fgdeploy attached (`wait`), so its gate is not fgdeploy's to run or judge.
+    pub(super) async fn follow_codedeploy(
+        &self,
+        spec: &Spec,
+        b: &BlueGreen,
+        (id, target): (String, String),
+        watch: Watch,
+        f: Forecast,
+    ) -> Result<Option<String>> {
+        let bg = section(spec)?;
+        let gate_open = !b.gated || f.past_gate;
         // Green is ready for test traffic when it was last time; once traffic starts to move, the
         // configuration says when it moves next.
         let mut w = CdWatch {
@@ -286,14 +311,14 @@ impl Engine {
             last_status: CdStatus::default(),
             last_target_at: f64::NEG_INFINITY,
             last_green: -1.0,
-            gate_done: !b.gated,
-            gate_passed: !b.gated,
+            gate_done: gate_open,
+            gate_passed: gate_open,
             events_seen: Vec::new(),
-            schedule: ready_in.map(|r| self.schedule(created_at, &[r])),
+            schedule: f.ready_in.map(|r| self.schedule(f.created_at, &[r])),
             shifts: codedeploy_shift_moments(&bg.deployment_config),
-            shifting: false,
+            shifting: f.past_gate,
         };
-        let first = self.cd_first_look(&mut w, ready_in);
+        let first = self.cd_first_look(&mut w, f.ready_in);
         self.drive(&mut CdRun { e: self, spec, b, w }, first).await
     }
 

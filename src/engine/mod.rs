@@ -15,6 +15,7 @@ mod release;
 mod rollback;
 mod rolling;
 mod status;
+mod wait;
 mod watch;
 
 pub use bluegreen::{appspec, sha256_hex};
@@ -28,6 +29,7 @@ pub use release::{ReleaseOptions, ReleaseReport};
 pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use status::{StatusReport, status};
+pub use wait::{WaitOptions, WaitReport};
 
 use crate::plan::{Plan, Stage};
 use crate::ports::Ports;

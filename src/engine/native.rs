@@ -105,7 +105,6 @@ impl Engine {
         (timeout, setting): (Duration, super::TimeoutSetting),
         no_wait: bool,
     ) -> Result<bool> {
-        let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
         let update = UpdateService {
             cluster: spec.cluster().to_string(),
             service: spec.service().to_string(),
@@ -130,7 +129,21 @@ impl Engine {
         if no_wait {
             return Ok(false);
         }
-        let deadline = started + timeout.as_secs_f64();
+        self.follow_native(spec, n, arn, (started + timeout.as_secs_f64(), setting), false).await
+    }
+
+    /// Follow ECS-native service deployment `arn` until `deadline`: the PAUSE hook's gate, the
+    /// stages, the rollback. `past_gate`: it was already past its test-traffic gate when
+    /// fgdeploy attached (`wait`), so that gate is not fgdeploy's to run or judge.
+    pub(super) async fn follow_native(
+        &self,
+        spec: &Spec,
+        n: &Native,
+        arn: String,
+        (deadline, setting): (f64, super::TimeoutSetting),
+        past_gate: bool,
+    ) -> Result<bool> {
+        let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
         let w = NativeWatch {
             arn,
             setting,
@@ -142,7 +155,7 @@ impl Engine {
             schedule: None,
             shifting_forecast: false,
             last_status: String::new(),
-            gate_passed: !n.deployment.pause_after_test_traffic,
+            gate_passed: !n.deployment.pause_after_test_traffic || past_gate,
             bypass_warned: false,
         };
         self.drive(&mut NativeRun { e: self, spec, n, bg, w }, Duration::ZERO).await
@@ -389,7 +402,7 @@ fn native_decide(status: &SdStatus, gate_passed: bool) -> Option<NativeEnd> {
 }
 
 /// Stages a deployment only reaches once its test-traffic PAUSE hook was answered CONTINUE.
-fn past_test_gate(stage: &str) -> bool {
+pub(super) fn past_test_gate(stage: &str) -> bool {
     matches!(
         stage,
         "PRODUCTION_TRAFFIC_SHIFT" | "PRE_PRODUCTION_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME" | "CLEAN_UP"

@@ -397,7 +397,7 @@ impl Engine {
     /// The verify stage of a blue/green release (CodeDeploy or ECS-native): the deployment
     /// succeeded, so the service must now report the new revision at its desired count. The
     /// primary task-set swap can lag the deployment's end by a few seconds: read up to 30 s.
-    async fn verify_blue_green(&self, spec: &Spec, new_td: &str, stages: &mut Vec<StageTime>) -> Result<()> {
+    pub(super) async fn verify_blue_green(&self, spec: &Spec, new_td: &str, stages: &mut Vec<StageTime>) -> Result<()> {
         let t = self.stage_start(Stage::Verify);
         self.drive(&mut VerifyWait { e: self, spec, new_td, deadline: t + 30.0, saw: String::new() }, Duration::ZERO).await?;
         self.stage_end(Stage::Verify, t, stages);
@@ -619,12 +619,12 @@ impl Engine {
         None
     }
 
-    fn stage_start(&self, stage: Stage) -> f64 {
+    pub(super) fn stage_start(&self, stage: Stage) -> f64 {
         self.emit(Event::StageStarted { stage });
         self.ports.clock.now()
     }
 
-    fn stage_end(&self, stage: Stage, t: f64, stages: &mut Vec<StageTime>) {
+    pub(super) fn stage_end(&self, stage: Stage, t: f64, stages: &mut Vec<StageTime>) {
         let secs = self.ports.clock.now() - t;
         stages.push(StageTime { stage, secs });
         self.emit(Event::StageFinished { stage, secs });
@@ -737,7 +737,7 @@ impl Engine {
         None
     }
 
-    fn lost_track(&self, spec: &Spec, t: &Tracker, e: Error) -> Error {
+    pub(super) fn lost_track(&self, spec: &Spec, t: &Tracker, e: Error) -> Error {
         Error::ManualAction {
             reason: format!("lost track of the deployment: {e}"),
             state: format!("deployment {} of {} was started and its outcome is unknown", t.deployment_id, t.new_td),
@@ -747,7 +747,7 @@ impl Engine {
 
     /// Turn a failed deployment into the final error, rolling back where the policy says so.
     /// `ws`: the watch state, whose newly failed tasks are reported once fgdeploy has reacted.
-    async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind, mut ws: Option<&mut WatchState>) -> Error {
+    pub(super) async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind, mut ws: Option<&mut WatchState>) -> Error {
         let err = self.react_to_failure(spec, t, &kind, ws.as_deref_mut()).await;
         if let Some(ws) = ws
             && ws.failed_unreported

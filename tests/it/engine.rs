@@ -1188,3 +1188,126 @@ async fn history_shows_each_release_newest_first_with_its_outcome() {
     let e = fgdeploy::engine::history(&spec, &sim.ports(), 10).await.expect_err("no API");
     assert!(e.to_string().contains("ListServiceDeployments"), "{e}");
 }
+
+// ----- wait: re-attach to a deployment in flight --------------------------------------------------
+
+/// `wait` on `sim`: the result and the events.
+async fn wait_on(sim: &Sim, spec: &Spec, o: fgdeploy::engine::WaitOptions) -> (Result<fgdeploy::engine::WaitReport, Error>, Vec<Event>) {
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let r = engine.wait_command(spec, &o).await;
+    (r, rec.events())
+}
+
+/// `release --no-wait` on `sim`.
+async fn start(sim: &Sim, spec: &Spec) {
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let r = engine.release(spec, &ReleaseOptions { no_wait: true, ..Default::default() }).await.expect("started");
+    assert_eq!(r.outcome, "started");
+}
+
+fn finished(events: &[Event]) -> (String, i32) {
+    match events.last() {
+        Some(Event::Finished { outcome, exit_code, .. }) => (outcome.clone(), *exit_code),
+        other => panic!("no finished event last: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wait_follows_a_no_wait_release_to_its_end() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    start(&sim, &spec).await;
+    let (r, events) = wait_on(&sim, &spec, Default::default()).await;
+    let w = r.expect("deployed");
+    assert_eq!((w.kind, w.outcome), ("rolling", "deployed"));
+    assert!(w.task_definition.ends_with(TD2), "{w:?}");
+    assert_eq!(finished(&events), ("deployed".to_string(), exit::OK));
+    let (td, steady) = sim.world().serving("demo", "web").expect("service");
+    assert!(td.ends_with(TD2) && steady);
+    assert!(events.iter().any(|e| matches!(e, Event::Progress { .. })), "the same progress as a release");
+    // Nothing in flight any more: said, and a success.
+    let (r, _) = wait_on(&sim, &spec, Default::default()).await;
+    assert_eq!(r.expect("finished").outcome, "already-finished");
+}
+
+#[tokio::test]
+async fn wait_applies_the_release_policy_to_a_failing_deployment() {
+    let (_dir, spec) = load("");
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let sim = seeded(&spec, f).expect("seed");
+    start(&sim, &spec).await;
+    let (r, events) = wait_on(&sim, &spec, Default::default()).await;
+    let e = r.expect_err("the circuit breaker");
+    assert_eq!(e.exit_code(), exit::ROLLED_BACK, "{e}");
+    assert_eq!(finished(&events).1, exit::ROLLED_BACK);
+    assert!(events.iter().any(|e| matches!(e, Event::RollbackFinished { ok: true, .. })));
+    assert!(sim.world().serving("demo", "web").expect("service").0.ends_with(TD1));
+}
+
+#[tokio::test]
+async fn wait_times_out_like_a_release_from_the_attach() {
+    let (_dir, spec) = load("\n[deploy.rolling]\ncircuit_breaker = false\n");
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let sim = seeded(&spec, f).expect("seed");
+    start(&sim, &spec).await;
+    let t0 = fgdeploy::ports::Clock::now(&sim);
+    let o = fgdeploy::engine::WaitOptions { timeout: Some(Duration::from_secs(90)), ..Default::default() };
+    let (r, events) = wait_on(&sim, &spec, o).await;
+    let e = r.expect_err("timed out");
+    assert_eq!(e.exit_code(), exit::ROLLED_BACK, "{e}");
+    assert!(e.to_string().contains("--timeout"), "{e}");
+    let stop =
+        sim.world().mutations.iter().find(|(_, m)| matches!(m, Mutation::StopServiceDeployment { .. })).map(|(t, _)| *t).expect("stopped");
+    assert!((stop - t0 - 90.0).abs() < 3.0, "stopped at the deadline, 90 s after the attach: {}", stop - t0);
+    assert!(events.iter().any(|e| matches!(e, Event::RollbackStarted { .. })));
+}
+
+#[tokio::test]
+async fn wait_names_an_unknown_deployment_and_points_to_history() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let o = fgdeploy::engine::WaitOptions { deployment: Some("ecs-svc/0000".into()), ..Default::default() };
+    let (r, _) = wait_on(&sim, &spec, o).await;
+    let e = r.expect_err("unknown");
+    assert!(e.to_string().contains("ecs-svc/0000") && e.to_string().contains("history"), "{e}");
+    assert!(sim.world().mutations.is_empty(), "nothing changed");
+}
+
+#[tokio::test]
+async fn wait_runs_the_gate_of_a_codedeploy_deployment_started_without_watching() {
+    let no_wait = ReleaseOptions { no_wait: true, ..Default::default() };
+    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", no_wait, |_| {}).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert_eq!(r.test.requests(), 0, "not watched, no checks yet");
+    let (_dir, spec) = load(&format!("{BG}{CHECKS}"));
+    let (w, events) = wait_on(&r.run.sim, &spec, Default::default()).await;
+    let w = w.expect("deployed");
+    assert_eq!((w.kind, w.outcome), ("codedeploy", "deployed"));
+    assert!(r.test.requests() >= 2, "wait ran the test-listener checks");
+    assert_eq!(r.calls("codedeploy:ContinueDeployment"), 1);
+    assert!(bg_serving(&r.run.sim).ends_with(TD2));
+    assert_eq!(finished(&events).1, exit::OK);
+}
+
+#[tokio::test]
+async fn wait_follows_an_ecs_native_deployment_through_its_pause_hook() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\nbake_time_minutes = 1\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
+        test.port
+    );
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    start(&sim, &spec).await;
+    let (w, _) = wait_on(&sim, &spec, Default::default()).await;
+    let w = w.expect("deployed");
+    assert_eq!(w.kind, "ecs-native");
+    assert!(test.requests() >= 2, "wait ran the checks at the PAUSE hook");
+    assert!(
+        sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::ContinueServiceDeployment { action, .. } if action == "CONTINUE"))
+    );
+    assert!(sim.world().serving("demo", "web").expect("service").0.ends_with(TD2));
+}

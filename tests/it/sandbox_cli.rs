@@ -539,3 +539,18 @@ fn history_lists_the_sandbox_services_deployments_newest_first() {
     let bad = Test::new().dir(root()).args(["history", "-f", "deployspecs/example.toml", "--sandbox", "--limit", "0"]).status(exit::INPUT);
     bad.stderr_has("--limit").stderr_has("1 to 100");
 }
+
+#[test]
+fn wait_in_the_sandbox_reports_the_finished_deployment_or_names_a_missing_one() {
+    let out = Test::new()
+        .dir(root())
+        .args(["wait", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--output", "json"])
+        .status(exit::OK);
+    let fin = out.events().into_iter().find(|e| e["event"] == "finished").expect("a terminal event");
+    assert_eq!(fin["outcome"], "already-finished");
+    let out = Test::new()
+        .dir(root())
+        .args(["wait", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2", "--deployment", "ecs-svc/123"])
+        .status(exit::INPUT);
+    out.stderr_has("ecs-svc/123").stderr_has("fgdeploy history");
+}
