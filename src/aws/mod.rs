@@ -1,6 +1,7 @@
 //! The SDK adapter: the only module that names AWS SDK types. Implements the ports over the
 //! official AWS SDK for Rust; honours `AWS_ENDPOINT_URL*` (used by the tests to reach moto).
 
+mod autoscaling;
 mod codedeploy;
 mod taskdef;
 
@@ -24,6 +25,7 @@ pub struct Aws {
     pub logs: aws_sdk_cloudwatchlogs::Client,
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub calls: CallCounter,
     /// One client-side rate budget for everything this process calls (fleet releases share it).
     pub budget: RateBudget,
@@ -159,6 +161,9 @@ impl Aws {
             elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
                 aws_sdk_elasticloadbalancingv2::config::Builder::from(conf).interceptor(counter("elasticloadbalancing")).build(),
             ),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(conf).interceptor(counter("application-autoscaling")).build(),
+            ),
             calls,
             budget: RateBudget::default(),
             epoch: std::time::Instant::now(),
@@ -251,7 +256,8 @@ pub fn ports_from(aws: Aws) -> Ports {
         ecr: aws.clone(),
         logs: aws.clone(),
         codedeploy: aws.clone(),
-        elb: aws,
+        elb: aws.clone(),
+        autoscaling: aws,
         builder: Arc::new(crate::build::DockerBuilder::default()),
         clock: Arc::new(SystemClock),
         calls,

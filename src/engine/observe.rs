@@ -64,7 +64,25 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     };
     let image_digest =
         if repository_missing { None } else { retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await? };
-    Ok(Live { service, task_definition, repository_uri, image_digest, repository_missing })
+    let scalable = scalable_target(spec, ports, warn).await?;
+    Ok(Live { service, task_definition, repository_uri, image_digest, repository_missing, scalable })
+}
+
+/// Application Auto Scaling's target for the service, if any. Without permission to read it (or
+/// an endpoint without the API) the release goes on as if there were none, and says so.
+pub(super) async fn scalable_target(
+    spec: &Spec,
+    ports: &Ports,
+    warn: &(dyn Fn(String) + Send + Sync),
+) -> Result<Option<crate::ports::ScalableTarget>> {
+    match retrying(ports.clock.as_ref(), || ports.autoscaling.scalable_target(spec.cluster(), spec.service())).await {
+        Ok(t) => Ok(t),
+        Err(e @ (PortError::Rejected { .. } | PortError::Unsupported { .. } | PortError::NotFound { .. })) => {
+            warn(format!("cannot read Application Auto Scaling ({e}); service.desired_count applies as written"));
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.

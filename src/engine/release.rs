@@ -102,7 +102,50 @@ impl Engine {
 
     async fn release_inner(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<ReleaseReport> {
         let p = self.prepare(spec, opts, stages).await?;
-        self.deploy_prepared(spec, opts, p, stages).await
+        let suspended = match &p {
+            Prepared::Ready(r) => self.suspend_scale_in(spec, &r.live, opts).await?,
+            Prepared::Done(_) => false,
+        };
+        let result = self.deploy_prepared(spec, opts, p, stages).await;
+        if suspended {
+            self.resume_scale_in(spec).await;
+        }
+        result
+    }
+
+    /// `deploy.suspend_autoscaling`: suspend dynamic scale-in for the deployment (not with
+    /// `--no-wait`: nothing would resume it). Returns whether fgdeploy suspended it (and so must
+    /// resume it); a target already suspended is left to whoever suspended it.
+    async fn suspend_scale_in(&self, spec: &Spec, live: &crate::plan::Live, opts: &ReleaseOptions) -> Result<bool> {
+        if !spec.file.deploy.suspend_autoscaling {
+            return Ok(false);
+        }
+        match live.scalable {
+            None => self.info("deploy.suspend_autoscaling: the service has no scalable target; nothing to suspend"),
+            Some(_) if opts.no_wait => self.warn("deploy.suspend_autoscaling is not applied with --no-wait: nothing would resume it"),
+            Some(t) if t.scale_in_suspended => self.info("dynamic scale-in is already suspended; left as it is"),
+            Some(_) => {
+                let (c, s) = (spec.cluster(), spec.service());
+                self.retry("application-autoscaling:RegisterScalableTarget", || self.ports.autoscaling.suspend_scale_in(c, s, true))
+                    .await?;
+                self.info("suspended Application Auto Scaling's dynamic scale-in for the deployment");
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Resume dynamic scale-in after the deployment, whatever its outcome; a failure is said with
+    /// the command that fixes it.
+    async fn resume_scale_in(&self, spec: &Spec) {
+        let (c, s) = (spec.cluster(), spec.service());
+        match self.retry("application-autoscaling:RegisterScalableTarget", || self.ports.autoscaling.suspend_scale_in(c, s, false)).await {
+            Ok(()) => self.info("resumed Application Auto Scaling's dynamic scale-in"),
+            Err(e) => self.warn(format!(
+                "could not resume dynamic scale-in ({e}); run: aws application-autoscaling register-scalable-target --service-namespace ecs --scalable-dimension ecs:service:DesiredCount --resource-id {} --suspended-state DynamicScalingInSuspended=false",
+                crate::ports::scalable_resource_id(c, s)
+            )),
+        }
     }
 
     /// Everything before the deployment: observe, plan, guards, build, migrate, register.
@@ -276,7 +319,7 @@ impl Engine {
         &self,
         spec: &Spec,
         opts: &ReleaseOptions,
-        live: &ServiceState,
+        live: &crate::plan::Live,
         (deployment_id, sd_arn, new_td, previous_td): (String, Option<String>, &str, &str),
         started_at: f64,
     ) -> Tracker {
@@ -289,12 +332,13 @@ impl Engine {
             service_deployment_arn: sd_arn,
             new_td: new_td.to_string(),
             previous_td: previous_td.to_string(),
-            previous_desired: live.desired_count,
+            // With Application Auto Scaling the count is the autoscaler's: never restored over it.
+            previous_desired: live.scalable.is_none().then_some(live.service.desired_count),
             ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
             started_at,
             deadline: started_at + timeout.as_secs_f64(),
             timeout_setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
-            forecast: self.rolling_forecast(spec.cluster(), live).await,
+            forecast: self.rolling_forecast(spec.cluster(), &live.service).await,
         }
     }
 
@@ -344,7 +388,7 @@ impl Engine {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
         }
-        let tracker = self.rolling_tracker(spec, opts, &live.service, (deployment_id, sd_arn, &new_td, &previous_td), started_at).await;
+        let tracker = self.rolling_tracker(spec, opts, &live, (deployment_id, sd_arn, &new_td, &previous_td), started_at).await;
         let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
         let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
         match verdict {

@@ -20,7 +20,9 @@ pub struct Tracker {
     pub service_deployment_arn: Option<String>,
     pub new_td: String,
     pub previous_td: String,
-    pub previous_desired: i32,
+    /// The desired count to restore with a rollback by UpdateService; `None` leaves the count as
+    /// it is (Application Auto Scaling owns it, or fgdeploy does not know the earlier one).
+    pub previous_desired: Option<i32>,
     /// ECS itself rolls back on a circuit-breaker or alarm failure.
     pub ecs_rolls_back: bool,
     pub started_at: Timestamp,
@@ -429,7 +431,7 @@ mod tests {
             service_deployment_arn: None,
             new_td: "new".into(),
             previous_td: "old".into(),
-            previous_desired: 2,
+            previous_desired: Some(2),
             ecs_rolls_back: true,
             started_at: 0.0,
             deadline: 100.0,

@@ -149,7 +149,8 @@ impl Engine {
             service_deployment_arn: sd.map(|sd| sd.arn),
             new_td: dep.task_definition.clone(),
             previous_td,
-            previous_desired: other.map_or(svc.desired_count, |d| d.desired.max(svc.desired_count)),
+            // The count before the deployment is not known here: a rollback leaves it as it is.
+            previous_desired: None,
             ecs_rolls_back: live_rolls_back || (r.circuit_breaker && r.circuit_breaker_rollback),
             started_at: dep.created_at.unwrap_or(now),
             deadline: now + timeout.as_secs_f64(),

@@ -3,7 +3,9 @@
 
 use crate::diff::{self, Change};
 use crate::error::InputError;
-use crate::ports::{Alarms, CircuitBreaker, DeploymentConfig, Network, RegisteredTaskDefinition, ServiceState, UpdateService};
+use crate::ports::{
+    Alarms, CircuitBreaker, DeploymentConfig, Network, RegisteredTaskDefinition, ScalableTarget, ServiceState, UpdateService,
+};
 use crate::spec::{Spec, Strategy};
 use crate::taskdef::{self, TaskDefinition};
 use serde::Serialize;
@@ -18,6 +20,8 @@ pub struct Live {
     pub image_digest: Option<String>,
     /// The ECR repository does not exist yet (and `image.create_repository` is set).
     pub repository_missing: bool,
+    /// Application Auto Scaling's target for the service's desired count, if it scales it.
+    pub scalable: Option<ScalableTarget>,
 }
 
 /// Flags that change the plan.
@@ -112,6 +116,11 @@ pub struct Plan {
     pub rollout: Rollout,
     pub stages: Vec<StagePlan>,
     pub has_changes: bool,
+    /// Application Auto Scaling's bounds, when it scales the service (the desired count is then
+    /// the autoscaler's, not the deployspec's).
+    pub scalable_target: Option<ScalableTarget>,
+    /// What the plan decided that the user should know (e.g. the desired count kept).
+    pub notes: Vec<String>,
     /// The task definition that would be registered.
     #[serde(skip)]
     pub desired_task_definition: TaskDefinition,
@@ -293,7 +302,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
 
     // Service changes: desired count and deployment configuration.
     let svc = &live.service;
-    let desired_count = spec.file.service.desired_count.unwrap_or(svc.desired_count);
+    let (desired_count, update_count, count_note) = desired_count(spec, live);
     let want_cfg = desired_deployment_config(spec);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
     let service_changes = service_changes(svc, desired_count, rolling.then_some(&want_cfg));
@@ -322,7 +331,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
         task_definition: String::new(),
-        desired_count: spec.file.service.desired_count,
+        desired_count: update_count,
         deployment_config: rolling.then_some(want_cfg),
         native: None,
     };
@@ -339,9 +348,33 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         rollout,
         stages,
         has_changes,
+        scalable_target: live.scalable,
+        notes: count_note.into_iter().collect(),
         desired_task_definition: desired,
         update,
     })
+}
+
+/// The desired count a release sets: the deployspec's (else the live one), unless Application
+/// Auto Scaling scales the service — then the live count, kept within the scalable target's
+/// bounds, so that a release never fights the autoscaler. Returns the count, what UpdateService
+/// sets (`None`: leave it), and a note for the plan when the autoscaler decides.
+pub fn desired_count(spec: &Spec, live: &Live) -> (i32, Option<i32>, Option<String>) {
+    let svc = &live.service;
+    let wanted = spec.file.service.desired_count;
+    let Some(t) = live.scalable else { return (wanted.unwrap_or(svc.desired_count), wanted, None) };
+    let count = t.clamp(svc.desired_count);
+    let mut note = format!(
+        "Application Auto Scaling scales this service ({}–{} tasks): the live desired count {} is kept",
+        t.min, t.max, svc.desired_count
+    );
+    if count != svc.desired_count {
+        note.push_str(&format!(", brought within the bounds to {count}"));
+    }
+    if let Some(n) = wanted.filter(|n| *n != count) {
+        note.push_str(&format!("; service.desired_count = {n} is not applied"));
+    }
+    (count, (count != svc.desired_count).then_some(count), Some(note))
 }
 
 /// The migration's network: the spec's overrides over the service's own awsvpc settings.

@@ -3,6 +3,7 @@
 //! `plan --sandbox` shows), changed per case.
 
 use super::*;
+use crate::ports::ScalableTarget;
 use crate::spec::{BlueGreenSection, MigrationSection, Spec};
 use crate::taskdef::model::Tag;
 use std::path::Path;
@@ -514,4 +515,40 @@ fn a_plan_without_a_stage_does_not_run_it() {
     p.stages.retain(|s| s.stage != Stage::Verify);
     assert_eq!(p.stage(Stage::Verify), None);
     assert!(!p.runs(Stage::Verify));
+}
+
+#[test]
+fn an_autoscaled_service_keeps_its_live_count_within_the_bounds() {
+    let mut spec = example();
+    let mut l = live(&spec);
+    l.service.desired_count = 6;
+    spec.file.service.desired_count = Some(4);
+    assert_eq!(desired_count(&spec, &l), (4, Some(4), None), "no autoscaler: the deployspec's count");
+    spec.file.service.desired_count = None;
+    assert_eq!(desired_count(&spec, &l), (6, None, None), "no count in the deployspec: the live one, untouched");
+    spec.file.service.desired_count = Some(4);
+    l.scalable = Some(ScalableTarget { min: 2, max: 10, scale_in_suspended: false });
+    let (count, update, note) = desired_count(&spec, &l);
+    assert_eq!((count, update), (6, None), "kept, and UpdateService leaves it");
+    let note = note.expect("a note");
+    assert!(
+        note.contains("2–10") && note.contains("live desired count 6 is kept") && note.contains("desired_count = 4 is not applied"),
+        "{note}"
+    );
+    l.service.desired_count = 12;
+    let (count, update, note) = desired_count(&spec, &l);
+    assert_eq!((count, update), (10, Some(10)), "brought within the bounds");
+    assert!(note.is_some_and(|n| n.contains("to 10")));
+    l.service.desired_count = 1;
+    assert_eq!(desired_count(&spec, &l).0, 2, "brought up to the minimum");
+    spec.file.service.desired_count = Some(2);
+    assert!(!desired_count(&spec, &l).2.expect("note").contains("not applied"), "the deployspec agrees");
+    // The plan carries it: the count in the rollout, no service change, the note.
+    l.service.desired_count = 6;
+    let p = plan(&spec, &l, &PlanOptions::default());
+    assert!(matches!(&p.rollout, Rollout::Rolling(r) if r.desired == 6));
+    assert!(p.service_changes.is_empty(), "{:?}", p.service_changes);
+    assert_eq!(p.update.desired_count, None);
+    assert_eq!(p.notes.len(), 1);
+    assert_eq!(p.scalable_target, l.scalable);
 }

@@ -195,26 +195,9 @@ pub fn plan_text(p: &Plan) -> String {
             let _ = writeln!(o, "  {}", esc(&c.to_string()));
         }
     }
-    match &p.rollout {
-        Rollout::Rolling(r) => {
-            let _ = writeln!(
-                o,
-                "Rollout (rolling): {} task(s), min {}% → at least {} healthy, max {}% → at most {} running or pending",
-                r.desired, r.minimum_healthy_percent, r.floor_tasks, r.maximum_percent, r.ceiling_tasks
-            );
-            for s in &r.steps {
-                let _ = writeln!(o, "  {}", esc(s));
-            }
-            for w in &r.warnings {
-                let _ = writeln!(o, "  warning: {w}");
-            }
-        }
-        Rollout::BlueGreen { deployment_config, steps } => {
-            let _ = writeln!(o, "Rollout (blue/green, {deployment_config}):");
-            for s in steps {
-                let _ = writeln!(o, "  {}", esc(s));
-            }
-        }
+    rollout_text(&mut o, &p.rollout);
+    for n in &p.notes {
+        let _ = writeln!(o, "Note: {}", esc(n));
     }
     let _ = write!(o, "{}", if p.has_changes { "Result: changes pending" } else { "Result: no changes" });
     o
@@ -296,6 +279,31 @@ pub fn rollback_plan_text(p: &RollbackPlan) -> String {
         "stop-in-flight" => format!("Rollback: stop the deployment in progress ({}) and restore {}", p.current, p.target),
         _ if p.current == p.target => format!("Rollback: {} is already serving; nothing to do", p.current),
         _ => format!("Rollback: redeploy {} (from {}) in place of {}", p.target, p.source, p.current),
+    }
+}
+
+/// The rollout schedule of a plan.
+fn rollout_text(o: &mut String, rollout: &Rollout) {
+    match rollout {
+        Rollout::Rolling(r) => {
+            let _ = writeln!(
+                o,
+                "Rollout (rolling): {} task(s), min {}% → at least {} healthy, max {}% → at most {} running or pending",
+                r.desired, r.minimum_healthy_percent, r.floor_tasks, r.maximum_percent, r.ceiling_tasks
+            );
+            for s in &r.steps {
+                let _ = writeln!(o, "  {}", esc(s));
+            }
+            for w in &r.warnings {
+                let _ = writeln!(o, "  warning: {w}");
+            }
+        }
+        Rollout::BlueGreen { deployment_config, steps } => {
+            let _ = writeln!(o, "Rollout (blue/green, {deployment_config}):");
+            for s in steps {
+                let _ = writeln!(o, "  {}", esc(s));
+            }
+        }
     }
 }
 

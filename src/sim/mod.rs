@@ -70,6 +70,7 @@ impl Sim {
             builder: me.clone(),
             codedeploy: me.clone(),
             elb: me.clone(),
+            autoscaling: me.clone(),
             clock: me,
             calls: self.calls.clone(),
         }
@@ -205,6 +206,31 @@ impl CodeDeploy for Sim {
     }
     async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
         self.call("codedeploy:StopDeployment").await?.stop_cd(id, rollback)
+    }
+}
+
+#[async_trait]
+impl Autoscaling for Sim {
+    async fn scalable_target(&self, cluster: &str, service: &str) -> PortResult<Option<ScalableTarget>> {
+        let w = self.call("application-autoscaling:DescribeScalableTargets").await?;
+        Ok(w.scalable_targets.get(&scalable_resource_id(cluster, service)).copied())
+    }
+    async fn suspend_scale_in(&self, cluster: &str, service: &str, suspended: bool) -> PortResult<()> {
+        let op = "application-autoscaling:RegisterScalableTarget";
+        let mut w = self.call(op).await?;
+        let id = scalable_resource_id(cluster, service);
+        let Some(t) = w.scalable_targets.get_mut(&id) else {
+            // AWS requires min and max to register a new target: without them it is an error.
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "ValidationException".into(),
+                message: format!("no scalable target {id}"),
+            });
+        };
+        t.scale_in_suspended = suspended;
+        let now = w.now();
+        w.mutations.push((now, Mutation::SuspendScaleIn { resource_id: id, suspended }));
+        Ok(())
     }
 }
 

@@ -21,9 +21,11 @@ pub enum Mutation {
         revision: usize,
     },
     /// `foreign`: made by someone else (a colleague's deployment the fault matrix injects).
+    /// `desired_count`: what the call set (`None`: left as it was).
     UpdateService {
         service: String,
         task_definition: String,
+        desired_count: Option<i32>,
         foreign: bool,
     },
     ContinueServiceDeployment {
@@ -53,6 +55,11 @@ pub enum Mutation {
         id: String,
         rollback: bool,
     },
+    /// RegisterScalableTarget setting `DynamicScalingInSuspended`.
+    SuspendScaleIn {
+        resource_id: String,
+        suspended: bool,
+    },
     DockerLogin {
         registry: String,
     },
@@ -77,6 +84,7 @@ impl Mutation {
             Mutation::CreateDeployment { .. } => "CreateDeployment",
             Mutation::ContinueDeployment { .. } => "ContinueDeployment",
             Mutation::StopDeployment { .. } => "StopDeployment",
+            Mutation::SuspendScaleIn { .. } => "RegisterScalableTarget",
             Mutation::DockerLogin { .. } => "docker login",
             Mutation::DockerPush { .. } => "docker push",
         }
@@ -97,8 +105,9 @@ impl std::fmt::Display for Mutation {
             Mutation::RegisterTaskDefinition { family, revision } | Mutation::DeregisterTaskDefinition { family, revision } => {
                 write!(f, "{op} {family}:{revision}")
             }
-            Mutation::UpdateService { service, task_definition, foreign } => {
-                write!(f, "{op} {service} {task_definition}{}", if *foreign { " (foreign)" } else { "" })
+            Mutation::UpdateService { service, task_definition, desired_count, foreign } => {
+                let count = desired_count.map(|n| format!(" desiredCount={n}")).unwrap_or_default();
+                write!(f, "{op} {service} {task_definition}{count}{}", if *foreign { " (foreign)" } else { "" })
             }
             Mutation::ContinueServiceDeployment { arn, action } => write!(f, "{op} {arn} {action}"),
             Mutation::StopServiceDeployment { arn } | Mutation::StopTask { arn } => write!(f, "{op} {arn}"),
@@ -106,6 +115,7 @@ impl std::fmt::Display for Mutation {
             Mutation::CreateDeployment { id, task_definition } => write!(f, "{op} {id} {task_definition}"),
             Mutation::ContinueDeployment { id, wait_type } => write!(f, "{op} {id} {wait_type}"),
             Mutation::StopDeployment { id, rollback } => write!(f, "{op} {id} rollback={rollback}"),
+            Mutation::SuspendScaleIn { resource_id, suspended } => write!(f, "{op} {resource_id} DynamicScalingInSuspended={suspended}"),
             Mutation::DockerLogin { registry } => write!(f, "{op} {registry}"),
             Mutation::DockerPush { image } => write!(f, "{op} {image}"),
         }
@@ -118,10 +128,16 @@ mod tests {
 
     #[test]
     fn shown_as_the_call_and_its_arguments() {
-        let u = Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), foreign: true };
+        let u =
+            Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), desired_count: None, foreign: true };
         assert_eq!(u.to_string(), "UpdateService web arn:…/web:2 (foreign)");
         assert!(!u.is_update_to("web:2"), "a foreign update is not fgdeploy's");
-        let ours = Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), foreign: false };
+        let ours = Mutation::UpdateService {
+            service: "web".into(),
+            task_definition: "arn:…/web:2".into(),
+            desired_count: Some(3),
+            foreign: false,
+        };
         assert!(ours.is_update_to("web:2") && !ours.is_update_to("web:3"));
         let r = Mutation::RunTask { task_definition: "web:2".into(), command: vec!["bin/migrate".into()] };
         assert_eq!(r.to_string(), "RunTask web:2 [\"bin/migrate\"]");

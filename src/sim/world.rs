@@ -265,6 +265,8 @@ pub struct World {
     foreign_done: bool,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
     pub mutations: Vec<(f64, Mutation)>,
+    /// Application Auto Scaling's scalable targets, by `service/<cluster>/<service>`.
+    pub scalable_targets: BTreeMap<String, crate::ports::ScalableTarget>,
     /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
     /// 100 % on green), for the benchmark's detection latency.
     pub terminal_log: Vec<(f64, String)>,
@@ -303,6 +305,7 @@ impl World {
             alarm_fired: false,
             foreign_done: false,
             mutations: Vec::new(),
+            scalable_targets: BTreeMap::new(),
             logs: BTreeMap::new(),
             terminal_log: Vec::new(),
             account: crate::budget::RateBudget::with_share(1.0),
@@ -594,6 +597,19 @@ impl World {
         Some((td, td_arn(family, rev)))
     }
 
+    /// Application Auto Scaling scales the service between `min` and `max` and has set its
+    /// desired count to `desired` (the tasks follow as ECS would).
+    pub fn autoscale(&mut self, cluster: &str, name: &str, (min, max): (i32, i32), desired: i32) {
+        let id = crate::ports::scalable_resource_id(cluster, name);
+        self.scalable_targets.insert(id, crate::ports::ScalableTarget { min, max, scale_in_suspended: false });
+        if let Some(i) = self.svc_index(cluster, name) {
+            self.services[i].desired = desired;
+            for d in self.services[i].deployments.iter_mut().filter(|d| d.primary) {
+                d.desired = desired;
+            }
+        }
+    }
+
     pub fn register_task_definition(&mut self, td: TaskDefinition) -> RegisteredTaskDefinition {
         let family = td.family.clone();
         let revs = self.families.entry(family.clone()).or_default();
@@ -768,15 +784,19 @@ impl World {
                 message: "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.".into(),
             });
         }
-        if self.lookup_td(&req.task_definition).is_none() {
-            return Err(PortError::Rejected {
-                op: "ecs:UpdateService".into(),
-                code: "ClientException".into(),
-                message: "TaskDefinition not found.".into(),
-            });
-        }
-        let td = self.lookup_td(&req.task_definition).map(|(_, a)| a).unwrap_or_default();
-        self.mutations.push((self.now, Mutation::UpdateService { service: req.service.clone(), task_definition: td.clone(), foreign }));
+        let Some(td) = self.lookup_td(&req.task_definition).map(|(_, a)| a) else {
+            let message = "TaskDefinition not found.".into();
+            return Err(PortError::Rejected { op: "ecs:UpdateService".into(), code: "ClientException".into(), message });
+        };
+        self.mutations.push((
+            self.now,
+            Mutation::UpdateService {
+                service: req.service.clone(),
+                task_definition: td.clone(),
+                desired_count: req.desired_count,
+                foreign,
+            },
+        ));
         if let Some(native) = &req.native {
             return self.update_service_native(i, td, native.clone());
         }

@@ -167,6 +167,10 @@ pub struct DeploySection {
     pub rolling: RollingSection,
     #[serde(default)]
     pub blue_green: Option<BlueGreenSection>,
+    /// Suspend Application Auto Scaling's dynamic scale-in while the deployment runs (resumed
+    /// afterwards, also after a failure or an interrupt).
+    #[serde(default)]
+    pub suspend_autoscaling: bool,
 }
 
 impl Default for DeploySection {
@@ -176,6 +180,7 @@ impl Default for DeploySection {
             timeout: default_deploy_timeout(),
             rolling: RollingSection::default(),
             blue_green: None,
+            suspend_autoscaling: false,
         }
     }
 }

@@ -56,6 +56,7 @@ fn every_field() -> SpecFile {
         deploy: DeploySection {
             strategy: Strategy::Rolling,
             timeout: Duration::from_secs(1),
+            suspend_autoscaling: true,
             rolling: RollingSection {
                 minimum_healthy_percent: 100,
                 maximum_percent: 200,

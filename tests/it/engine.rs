@@ -1311,3 +1311,94 @@ async fn wait_follows_an_ecs_native_deployment_through_its_pause_hook() {
     );
     assert!(sim.world().serving("demo", "web").expect("service").0.ends_with(TD2));
 }
+
+// ----- Application Auto Scaling -------------------------------------------------------------------
+
+/// A release of the base spec (desired_count = 4) on a service the autoscaler runs at 6 (2–10).
+async fn autoscaled(extra: &str, faults: Faults, opts: ReleaseOptions, pre: impl FnOnce(&Sim)) -> Run {
+    let (_dir, spec) = load(extra);
+    let sim = seeded(&spec, faults).expect("seed");
+    sim.world().autoscale("demo", "web", (2, 10), 6);
+    pre(&sim);
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &opts).await;
+    Run::new(result, &rec, sim)
+}
+
+fn desired_now(sim: &Sim) -> i32 {
+    sim.world().describe_service("demo", "web").expect("ok").expect("svc").desired_count
+}
+
+fn scale_in_calls(r: &Run) -> Vec<bool> {
+    r.mutations().iter().filter_map(|m| if let Mutation::SuspendScaleIn { suspended, .. } = m { Some(*suspended) } else { None }).collect()
+}
+
+#[tokio::test]
+async fn a_release_keeps_the_autoscalers_count_and_says_so() {
+    let r = autoscaled("", Faults::default(), ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    assert_eq!(desired_now(&r.sim), 6, "not reset to the deployspec's 4");
+    let update = r.mutations().into_iter().find(|m| m.is_update_to(TD2)).expect("the update");
+    assert!(matches!(update, Mutation::UpdateService { desired_count: None, .. }), "{update}");
+    let Some(Event::Plan { plan }) = r.events.iter().find(|e| matches!(e, Event::Plan { .. })) else { panic!("no plan event") };
+    assert!(plan.notes.iter().any(|n| n.contains("Application Auto Scaling")), "{:?}", plan.notes);
+    assert!(scale_in_calls(&r).is_empty(), "nothing suspended unless asked");
+}
+
+#[tokio::test]
+async fn a_rollback_does_not_restore_an_old_count_over_the_autoscaler() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    f.no_service_deployments_api = true;
+    let r =
+        autoscaled("\n[deploy]\ntimeout = \"5m\"\n[deploy.rolling]\ncircuit_breaker = false\n", f, ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    let back = r.mutations().into_iter().find(|m| m.is_update_to(TD1)).expect("the update back");
+    assert!(matches!(back, Mutation::UpdateService { desired_count: None, .. }), "{back}");
+}
+
+#[tokio::test]
+async fn suspend_autoscaling_suspends_scale_in_for_the_deployment_and_always_resumes_it() {
+    let suspend = "\n[deploy]\nsuspend_autoscaling = true\n";
+    let r = autoscaled(suspend, Faults::default(), ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    assert_eq!(scale_in_calls(&r), vec![true, false]);
+    let m = r.mutations();
+    let at = |p: &dyn Fn(&Mutation) -> bool| m.iter().position(p).expect("present");
+    assert!(at(&|x| matches!(x, Mutation::SuspendScaleIn { suspended: true, .. })) < at(&|x| x.is_update_to(TD2)));
+    assert!(!r.sim.world().scalable_targets.values().any(|t| t.scale_in_suspended), "resumed");
+    // A failed release (ECS rolls back) resumes it too.
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let r = autoscaled(suspend, f, ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert_eq!(scale_in_calls(&r), vec![true, false]);
+    // Already suspended by someone else: left alone.
+    let r = autoscaled(suspend, Faults::default(), ReleaseOptions::default(), |sim| {
+        for t in sim.world().scalable_targets.values_mut() {
+            t.scale_in_suspended = true;
+        }
+    })
+    .await;
+    assert!(scale_in_calls(&r).is_empty());
+    // --no-wait: nothing would resume it, so it is not suspended.
+    let r = autoscaled(suspend, Faults::default(), ReleaseOptions { no_wait: true, ..Default::default() }, |_| {}).await;
+    assert!(scale_in_calls(&r).is_empty());
+    assert!(r.has(|e| matches!(e, Event::Warning { message } if message.contains("--no-wait"))));
+}
+
+#[tokio::test]
+async fn an_interrupted_release_resumes_scale_in_after_its_rollback() {
+    let (_dir, spec) = load("\n[deploy]\nsuspend_autoscaling = true\n");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    sim.world().autoscale("demo", "web", (2, 10), 6);
+    let interrupt = Interrupt::default();
+    sim.interrupt_at(20.0, interrupt.clone());
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
+    assert_eq!(scale_in_calls(&r), vec![true, false]);
+}

@@ -752,3 +752,37 @@ async fn a_fleet_across_regions_uses_one_client_per_region() {
     // And a fleet plan reads each service in its region.
     m.cli().args(["plan", "-f", &paths[0], "-f", &paths[1]]).status(exit::CHANGES);
 }
+
+#[tokio::test]
+async fn application_auto_scaling_targets_are_read_and_scale_in_suspended_on_the_wire() {
+    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1", "v2"]).await;
+    let ports = m.ports();
+    assert_eq!(ports.autoscaling.scalable_target(spec.cluster(), spec.service()).await.expect("read"), None, "not autoscaled yet");
+    let aas = aws_sdk_applicationautoscaling::Client::new(&m.conf);
+    aas.register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(fgdeploy::ports::scalable_resource_id(spec.cluster(), spec.service()))
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .min_capacity(1)
+        .max_capacity(5)
+        .send()
+        .await
+        .expect("register the target");
+    let t = ports.autoscaling.scalable_target(spec.cluster(), spec.service()).await.expect("read");
+    assert_eq!(t, Some(fgdeploy::ports::ScalableTarget { min: 1, max: 5, scale_in_suspended: false }));
+    ports.autoscaling.suspend_scale_in(spec.cluster(), spec.service(), true).await.expect("suspend");
+    let t = ports.autoscaling.scalable_target(spec.cluster(), spec.service()).await.expect("read").expect("target");
+    assert!(t.scale_in_suspended && (t.min, t.max) == (1, 5), "suspended, bounds kept: {t:?}");
+    ports.autoscaling.suspend_scale_in(spec.cluster(), spec.service(), false).await.expect("resume");
+    // The plan over the wire keeps the live count and says why.
+    let f = path.to_str().expect("utf-8 path");
+    let out = m.cli().args(["plan", "-f", f, "--output", "json"]).status(exit::CHANGES);
+    let plan = &out.events()[0]["plan"];
+    assert_eq!(plan["scalable_target"]["max"], 5, "{plan}");
+    assert!(plan["notes"][0].as_str().is_some_and(|n| n.contains("Application Auto Scaling")), "{plan}");
+    assert!(plan["service_changes"].as_array().is_some_and(|c| c.iter().all(|c| c["path"] != "desiredCount")), "{plan}");
+}
