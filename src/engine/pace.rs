@@ -187,8 +187,9 @@ impl RollingPace {
             // The first old task stopped between the two looks.
             self.drain_started = Some((prev + now) / 2.0);
         }
+        // A drain has started only when an old task stopped, so `old_initial` is above 0 here.
         match self.drain_started {
-            Some(t0) if old_initial > 0 => {
+            Some(t0) => {
                 let done = f64::from(stopped) / f64::from(old_initial);
                 let end = t0 + (now - t0).max(1.0) / done.max(0.1);
                 ((end - now) * 0.75).clamp(ROLLING_ENDGAME_MIN_GAP, ROLLING_ENDGAME_GAP)
@@ -650,5 +651,22 @@ mod tests {
         assert_eq!(p.next(13.4, look(4)), 1.0);
         // Past 21 (1.05 × 20): every 15 % of 20 = 3 s.
         assert!((p.next(21.0, look(4)) - 3.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_fraction_exactly_half_a_second_ahead_is_passed() {
+        // 0.45 × 20 = 9 s is exactly 0.5 s after a look at 8.5: passed, the next is 14 s.
+        let mut p = RollingPace::new(0.0, Some(20.0), 4);
+        assert_eq!(p.first(8.5), 5.5);
+    }
+
+    #[test]
+    fn a_change_seen_before_its_moment_moves_the_later_ones_by_the_midpoint() {
+        let mut s = Schedule::new(0.0, &[100.0, 200.0], 20.0, 2.0, 15.0, 1.5);
+        s.first(0.0);
+        s.next(85.0, Seen::default());
+        // Progress between 85 and 95: it happened at 90, 10 s early; 200 becomes 190.
+        s.next(95.0, Seen { changed: true, progressed: true, trouble: false });
+        assert!(s.due(189.5) && !s.due(189.4), "the next moment moved to 190");
     }
 }
