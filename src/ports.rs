@@ -331,6 +331,8 @@ pub trait Ecs: Send + Sync {
     async fn describe_task_definition(&self, task_definition: &str) -> PortResult<RegisteredTaskDefinition>;
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition>;
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState>;
+    /// UpdateService with only `desiredCount` (no new deployment: `scale`).
+    async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState>;
     /// ListServiceDeployments, newest first; `created_after` filters by creation time.
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>>;
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>>;

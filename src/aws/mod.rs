@@ -586,15 +586,33 @@ impl Ecs for Aws {
         out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
     }
 
+    async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {
+        let op = "ecs:UpdateService";
+        self.gate(op).await;
+        let out =
+            self.ecs.update_service().cluster(cluster).service(service).desired_count(count).send().await.map_err(|e| map_err(op, e))?;
+        out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
+    }
+
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
         let op = "ecs:ListServiceDeployments";
         self.gate(op).await;
-        let mut b = self.ecs.list_service_deployments().cluster(cluster).service(service).max_results(20);
-        if let Some(after) = created_after {
-            b = b.created_at(t::CreatedAt::builder().after(aws_smithy_types::DateTime::from_secs_f64(after)).build());
+        // Newest first, 20 a page; at most 100 (five pages: `history --limit`'s maximum).
+        let mut arns = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut b = self.ecs.list_service_deployments().cluster(cluster).service(service).max_results(20).set_next_token(token);
+            if let Some(after) = created_after {
+                b = b.created_at(t::CreatedAt::builder().after(aws_smithy_types::DateTime::from_secs_f64(after)).build());
+            }
+            let out = b.send().await.map_err(|e| map_err(op, e))?;
+            arns.extend(out.service_deployments().iter().filter_map(|s| s.service_deployment_arn().map(str::to_string)));
+            token = out.next_token().map(str::to_string);
+            if token.is_none() || arns.len() >= 100 {
+                return Ok(arns);
+            }
+            self.gate(op).await;
         }
-        let out = b.send().await.map_err(|e| map_err(op, e))?;
-        Ok(out.service_deployments().iter().filter_map(|s| s.service_deployment_arn().map(str::to_string)).collect())
     }
 
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {

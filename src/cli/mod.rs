@@ -55,6 +55,8 @@ pub enum Command {
     /// Re-attach to the deployment in flight (after `release --no-wait` or a detach) and follow
     /// it like `release`: same watch, verdict, rollback and exit codes.
     Wait(WaitArgs),
+    /// Set the desired count (no new deployment) and wait until the service runs that many tasks.
+    Scale(ScaleArgs),
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
@@ -286,6 +288,26 @@ pub struct StatusArgs {
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The desired count (0 to 5000).
+    #[arg(long, value_parser = clap::value_parser!(i32).range(0..=5000))]
+    pub count: i32,
+    /// Set it even outside the Application Auto Scaling target's min/max.
+    #[arg(long)]
+    pub force: bool,
+    /// Return after UpdateService, without waiting for the tasks.
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How long to wait for the tasks (default: deploy.timeout).
+    #[arg(long, value_parser = parse_timeout)]
+    pub timeout: Option<Duration>,
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -11,6 +11,7 @@ mod promote;
 mod release;
 mod rollback;
 mod run_task;
+mod scale;
 mod signals;
 mod status;
 mod validate;
@@ -144,6 +145,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Status(a) => cmd_status(cli, a).await,
         Command::History(a) => history::cmd_history(cli, a).await,
         Command::Wait(a) => wait::cmd_wait(cli, a).await,
+        Command::Scale(a) => scale::cmd_scale(cli, a).await,
     }
 }
 

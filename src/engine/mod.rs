@@ -14,6 +14,7 @@ mod promote;
 mod release;
 mod rollback;
 mod rolling;
+mod scale;
 mod status;
 mod wait;
 mod watch;
@@ -28,6 +29,7 @@ pub use promote::{PromoteReport, promote};
 pub use release::{ReleaseOptions, ReleaseReport};
 pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
+pub use scale::{ScaleOptions, ScaleReport};
 pub use status::{StatusReport, status};
 pub use wait::{WaitOptions, WaitReport};
 

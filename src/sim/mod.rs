@@ -122,6 +122,9 @@ impl Ecs for Sim {
         w.lose_response("ecs:RegisterTaskDefinition")?;
         Ok(r)
     }
+    async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {
+        self.call("ecs:UpdateService").await?.set_desired_count(cluster, service, count)
+    }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let mut w = self.call("ecs:UpdateService").await?;
         let s = w.update_service(req, false)?;

@@ -597,6 +597,20 @@ impl World {
         Some((td, td_arn(family, rev)))
     }
 
+    /// UpdateService with only a desired count: the PRIMARY deployment scales, no new one starts.
+    pub fn set_desired_count(&mut self, cluster: &str, name: &str, count: i32) -> PortResult<ServiceState> {
+        let i = self.svc_index(cluster, name).ok_or_else(|| PortError::NotFound {
+            op: "ecs:UpdateService".into(),
+            message: "ServiceNotFoundException: Service not found.".into(),
+        })?;
+        let s = &mut self.services[i];
+        s.desired = count;
+        s.deployments.iter_mut().filter(|d| d.primary).for_each(|d| d.desired = count);
+        let m = Mutation::UpdateService { service: name.into(), task_definition: s.td.clone(), desired_count: Some(count), foreign: false };
+        self.mutations.push((self.now, m));
+        Ok(self.service_state(i))
+    }
+
     /// Application Auto Scaling scales the service between `min` and `max` and has set its
     /// desired count to `desired` (the tasks follow as ECS would).
     pub fn autoscale(&mut self, cluster: &str, name: &str, (min, max): (i32, i32), desired: i32) {
@@ -1521,6 +1535,9 @@ impl World {
         if primary.rollout_state == "FAILED" {
             return;
         }
+        if self.scale_in(i, p) {
+            return;
+        }
 
         let tasks: Vec<SimTask> = self.tasks.iter().filter(live).cloned().collect();
         let healthy_total = tasks.iter().filter(|t| t.healthy).count() as i32;
@@ -1575,6 +1592,33 @@ impl World {
         if primary.rollout_state == "IN_PROGRESS" && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
             self.settle(i, p, alarms.is_some());
         }
+    }
+
+    /// Scale-in: the PRIMARY deployment runs more tasks than the service now wants (a lower
+    /// desired count): the newest excess tasks stop, as ECS's scheduler stops them. Returns
+    /// whether any did.
+    fn scale_in(&mut self, i: usize, p: usize) -> bool {
+        let (name, desired, primary) =
+            (self.services[i].name.clone(), self.services[i].desired, self.services[i].deployments[p].id.clone());
+        let mine: Vec<String> = self
+            .tasks
+            .iter()
+            .filter(|t| t.started_by == primary && !t.desired_stopped && t.last_status != "STOPPED")
+            .map(|t| t.arn.clone())
+            .collect();
+        let excess = mine.len().saturating_sub(usize::try_from(desired).unwrap_or(0));
+        if excess == 0 {
+            return false;
+        }
+        let stop: Vec<String> = mine.into_iter().rev().take(excess).collect();
+        for t in self.tasks.iter_mut().filter(|t| stop.contains(&t.arn)) {
+            t.desired_stopped = true;
+            t.stop_code = Some("ServiceSchedulerInitiated".into());
+            t.stopped_reason = Some(format!("Scaling activity initiated by (deployment {primary})"));
+        }
+        let ids: Vec<String> = stop.iter().map(|a| format!("(task {})", a.rsplit('/').next().unwrap_or(a))).collect();
+        self.event(i, format!("(service {name}) has stopped {} running tasks: {}.", stop.len(), ids.join(" ")));
+        true
     }
 
     /// The primary deployment runs alone at its count: steady, then COMPLETED (after the alarm

@@ -1402,3 +1402,69 @@ async fn an_interrupted_release_resumes_scale_in_after_its_rollback() {
     assert_eq!(r.code(), exit::ROLLED_BACK, "{}", r.err_text());
     assert_eq!(scale_in_calls(&r), vec![true, false]);
 }
+
+// ----- scale ----------------------------------------------------------------------------------------
+
+async fn scale_on(
+    sim: &Sim,
+    spec: &Spec,
+    o: fgdeploy::engine::ScaleOptions,
+    interrupt: Interrupt,
+) -> (Result<fgdeploy::engine::ScaleReport, Error>, Vec<Event>) {
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
+    let r = engine.scale_command(spec, &o).await;
+    (r, rec.events())
+}
+
+#[tokio::test]
+async fn scale_sets_only_the_count_and_waits_until_the_tasks_run() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let (r, events) = scale_on(&sim, &spec, fgdeploy::engine::ScaleOptions { count: 7, ..Default::default() }, Interrupt::default()).await;
+    let r = r.expect("scaled");
+    assert_eq!((r.from, r.to, r.steady), (4, 7, true));
+    let svc = sim.world().describe_service("demo", "web").expect("ok").expect("svc");
+    assert_eq!((svc.desired_count, svc.running_count, svc.pending_count, svc.deployments.len()), (7, 7, 0, 1), "one deployment, scaled");
+    let m: Vec<Mutation> = sim.world().mutations.iter().map(|(_, m)| m.clone()).collect();
+    assert!(
+        matches!(m.as_slice(), [Mutation::UpdateService { desired_count: Some(7), task_definition, .. }] if task_definition.ends_with(TD1)),
+        "one UpdateService with the count and the same revision: {m:?}"
+    );
+    assert_eq!(finished(&events), ("scaled".to_string(), exit::OK));
+}
+
+#[tokio::test]
+async fn scale_respects_the_autoscalers_bounds_unless_forced() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    sim.world().autoscale("demo", "web", (2, 6), 4);
+    let o = fgdeploy::engine::ScaleOptions { count: 9, ..Default::default() };
+    let (r, _) = scale_on(&sim, &spec, o.clone(), Interrupt::default()).await;
+    let e = r.expect_err("outside the bounds");
+    assert_eq!(e.exit_code(), exit::INPUT);
+    assert!(e.to_string().contains("2–6") && e.to_string().contains("--force"), "{e}");
+    assert!(sim.world().mutations.is_empty(), "refused before any change");
+    let (r, events) = scale_on(&sim, &spec, fgdeploy::engine::ScaleOptions { force: true, ..o }, Interrupt::default()).await;
+    assert!(r.expect("forced").steady);
+    assert!(events.iter().any(|e| matches!(e, Event::Warning { message } if message.contains("--force"))));
+    let (r, _) = scale_on(&sim, &spec, fgdeploy::engine::ScaleOptions { count: 5, ..Default::default() }, Interrupt::default()).await;
+    assert_eq!(r.expect("within").to, 5);
+}
+
+#[tokio::test]
+async fn an_interrupted_scale_detaches_and_a_no_wait_scale_does_not_wait() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let interrupt = Interrupt::default();
+    sim.interrupt_at(5.0, interrupt.clone());
+    let (r, _) = scale_on(&sim, &spec, fgdeploy::engine::ScaleOptions { count: 8, ..Default::default() }, interrupt).await;
+    assert_eq!(r.expect_err("interrupted").exit_code(), exit::DETACHED);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let t0 = fgdeploy::ports::Clock::now(&sim);
+    let (r, events) =
+        scale_on(&sim, &spec, fgdeploy::engine::ScaleOptions { count: 8, no_wait: true, ..Default::default() }, Interrupt::default()).await;
+    assert!(!r.expect("started").steady);
+    assert_eq!(finished(&events).0, "started");
+    assert!(fgdeploy::ports::Clock::now(&sim) - t0 < 1.0, "returned at once");
+}

@@ -786,3 +786,18 @@ async fn application_auto_scaling_targets_are_read_and_scale_in_suspended_on_the
     assert!(plan["notes"][0].as_str().is_some_and(|n| n.contains("Application Auto Scaling")), "{plan}");
     assert!(plan["service_changes"].as_array().is_some_and(|c| c.iter().all(|c| c["path"] != "desiredCount")), "{plan}");
 }
+
+#[tokio::test]
+async fn scale_sets_the_desired_count_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1"]).await;
+    let f = path.to_str().expect("utf-8 path");
+    let out = m.cli().args(["scale", "-f", f, "--count", "5", "--no-wait", "--output", "json"]).status(exit::OK);
+    let fin = out.events().into_iter().find(|e| e["event"] == "finished").expect("finished");
+    assert_eq!(fin["outcome"], "started");
+    let svc = m.ports().ecs.describe_service(spec.cluster(), spec.service()).await.expect("read").expect("service");
+    assert_eq!(svc.desired_count, 5);
+    assert_eq!(svc.deployments.len(), 1, "no new deployment");
+}
