@@ -669,4 +669,15 @@ mod tests {
         s.next(95.0, Seen { changed: true, progressed: true, trouble: false });
         assert!(s.due(189.5) && !s.due(189.4), "the next moment moved to 190");
     }
+
+    #[test]
+    fn an_early_change_is_placed_no_earlier_than_a_heartbeat_before_its_moment() {
+        let mut s = Schedule::new(0.0, &[100.0, 200.0], 20.0, 2.0, 15.0, 1.5);
+        s.first(0.0);
+        s.next(70.0, Seen::default());
+        // Progress between 70 and 95: before 80 (a heartbeat early) it is not looked for, so it
+        // happened between 80 and 95, at 87.5; 200 becomes 187.5.
+        s.next(95.0, Seen { changed: true, progressed: true, trouble: false });
+        assert!(s.due(187.0) && !s.due(186.9), "the next moment moved to 187.5");
+    }
 }
