@@ -159,6 +159,8 @@ pub struct ServiceState {
     pub launch_type: Option<String>,
     pub platform_version: Option<String>,
     pub current_service_deployment: Option<String>,
+    /// `enableExecuteCommand`: ECS Exec works on the tasks started since it was set.
+    pub enable_execute_command: bool,
 }
 
 impl ServiceState {
@@ -210,6 +212,19 @@ pub struct ContainerState {
     pub exit_code: Option<i32>,
     pub reason: Option<String>,
     pub last_status: Option<String>,
+    /// The container runtime's id (ECS Exec's session target names it); set once it runs.
+    pub runtime_id: Option<String>,
+}
+
+/// An ECS Exec session, as ExecuteCommand opens it for the Session Manager plugin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecSession {
+    pub session_id: String,
+    pub stream_url: String,
+    /// A secret: handed to the plugin only, never printed.
+    #[serde(skip)]
+    pub token_value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -331,6 +346,10 @@ pub trait Ecs: Send + Sync {
     async fn describe_task_definition(&self, task_definition: &str) -> PortResult<RegisteredTaskDefinition>;
     async fn register_task_definition(&self, td: &TaskDefinition) -> PortResult<RegisteredTaskDefinition>;
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState>;
+    /// ListTasks of the service's RUNNING tasks (`serviceName`).
+    async fn service_tasks(&self, cluster: &str, service: &str) -> PortResult<Vec<String>>;
+    /// ExecuteCommand, interactive: the Session Manager session to hand to the plugin.
+    async fn execute_command(&self, cluster: &str, task: &str, container: &str, command: &str) -> PortResult<ExecSession>;
     /// UpdateService with only `desiredCount` (no new deployment: `scale`).
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState>;
     /// ListServiceDeployments, newest first; `created_after` filters by creation time.

@@ -221,6 +221,11 @@ pub fn endpoint_of(service: &str) -> String {
         .unwrap_or_else(|_| format!("https://{service}.{}.amazonaws.com", REGION.get().map_or("<region>", String::as_str)))
 }
 
+/// The region the clients talk to, once connected.
+pub fn region() -> Option<&'static str> {
+    REGION.get().map(String::as_str)
+}
+
 /// Load the AWS config (env, profile, SSO, …) and build the ports. The SDK makes one attempt
 /// per call (fgdeploy's own back-off with jitter is the one retry layer: `engine::watch::retrying_with`),
 /// and an attempt that cannot connect within 3 s or answer within 20 s fails as unreachable.
@@ -398,6 +403,7 @@ fn service_from(s: &t::Service) -> ServiceState {
         launch_type: s.launch_type().map(|l| l.as_str().to_string()),
         platform_version: s.platform_version().map(str::to_string),
         current_service_deployment: s.current_service_deployment().map(str::to_string),
+        enable_execute_command: s.enable_execute_command(),
     }
 }
 
@@ -449,6 +455,7 @@ fn task_from(task: &t::Task) -> Task {
                 exit_code: c.exit_code(),
                 reason: c.reason().map(str::to_string),
                 last_status: c.last_status().map(str::to_string),
+                runtime_id: c.runtime_id().map(str::to_string),
             })
             .collect(),
         created_at: ts(task.created_at()),
@@ -584,6 +591,43 @@ impl Ecs for Aws {
         }
         let out = b.send().await.map_err(|e| map_err(op, e))?;
         out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
+    }
+
+    async fn service_tasks(&self, cluster: &str, service: &str) -> PortResult<Vec<String>> {
+        let op = "ecs:ListTasks";
+        self.gate(op).await;
+        let out = self
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .service_name(service)
+            .desired_status(t::DesiredStatus::Running)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        Ok(out.task_arns().to_vec())
+    }
+
+    async fn execute_command(&self, cluster: &str, task: &str, container: &str, command: &str) -> PortResult<ExecSession> {
+        let op = "ecs:ExecuteCommand";
+        self.gate(op).await;
+        let out = self
+            .ecs
+            .execute_command()
+            .cluster(cluster)
+            .task(task)
+            .container(container)
+            .command(command)
+            .interactive(true)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
+        let s = out.session().ok_or_else(|| PortError::Transient { op: op.into(), message: "response without session".into() })?;
+        Ok(ExecSession {
+            session_id: s.session_id().unwrap_or_default().to_string(),
+            stream_url: s.stream_url().unwrap_or_default().to_string(),
+            token_value: s.token_value().unwrap_or_default().to_string(),
+        })
     }
 
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {

@@ -57,6 +57,9 @@ pub enum Command {
     Wait(WaitArgs),
     /// Set the desired count (no new deployment) and wait until the service runs that many tasks.
     Scale(ScaleArgs),
+    /// ECS Exec into a running task of the service (`exec -f spec -- /bin/sh`), through the
+    /// Session Manager plugin; exits with the session's exit code.
+    Exec(ExecArgs),
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
@@ -290,6 +293,23 @@ pub struct StatusArgs {
     pub image_tag: Option<String>,
     #[command(flatten)]
     pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    /// The task (id or ARN); default: the service's first RUNNING task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// The container; default: the deployspec's `task_definition.container`.
+    #[arg(long)]
+    pub container: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// The command (default: /bin/sh).
+    #[arg(last = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 //! Signal handling lives in `signals`; each command in its own module returns an exit status.
 
 mod completions;
+mod exec;
 mod fleet;
 mod history;
 mod init;
@@ -146,6 +147,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::History(a) => history::cmd_history(cli, a).await,
         Command::Wait(a) => wait::cmd_wait(cli, a).await,
         Command::Scale(a) => scale::cmd_scale(cli, a).await,
+        Command::Exec(a) => exec::cmd_exec(cli, a).await,
     }
 }
 

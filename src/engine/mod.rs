@@ -3,6 +3,7 @@
 
 mod bluegreen;
 pub mod checks;
+mod exec;
 mod fleet;
 mod history;
 mod init;
@@ -20,6 +21,7 @@ mod wait;
 mod watch;
 
 pub use bluegreen::{appspec, sha256_hex};
+pub use exec::{ExecHandoff, ExecOptions, exec_session, exec_target};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
 pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};

@@ -420,6 +420,7 @@ mod tests {
             launch_type: None,
             platform_version: None,
             current_service_deployment: None,
+            enable_execute_command: false,
         }
     }
 

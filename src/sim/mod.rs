@@ -122,6 +122,12 @@ impl Ecs for Sim {
         w.lose_response("ecs:RegisterTaskDefinition")?;
         Ok(r)
     }
+    async fn service_tasks(&self, cluster: &str, service: &str) -> PortResult<Vec<String>> {
+        Ok(self.call("ecs:ListTasks").await?.service_tasks(cluster, service))
+    }
+    async fn execute_command(&self, cluster: &str, task: &str, container: &str, _command: &str) -> PortResult<ExecSession> {
+        self.call("ecs:ExecuteCommand").await?.execute_command(cluster, task, container)
+    }
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {
         self.call("ecs:UpdateService").await?.set_desired_count(cluster, service, count)
     }

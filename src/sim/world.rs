@@ -59,6 +59,8 @@ pub struct Faults {
     /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
     /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
     pub gate_bypassed: bool,
+    /// ECS Exec is off on the service (`enableExecuteCommand` false).
+    pub exec_disabled: bool,
     /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
     /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
     pub noise: Option<Noise>,
@@ -132,6 +134,7 @@ impl Default for Faults {
             build_fails: false,
             account_limits: true,
             gate_bypassed: false,
+            exec_disabled: false,
             noise: None,
         }
     }
@@ -597,6 +600,42 @@ impl World {
         Some((td, td_arn(family, rev)))
     }
 
+    /// ListTasks(serviceName, RUNNING).
+    pub fn service_tasks(&self, cluster: &str, service: &str) -> Vec<String> {
+        self.tasks
+            .iter()
+            .filter(|t| t.cluster == cluster && t.service == service && !t.desired_stopped && t.last_status != "STOPPED")
+            .map(|t| t.arn.clone())
+            .collect()
+    }
+
+    /// ExecuteCommand: a session for a RUNNING task's container of a service with ECS Exec on
+    /// (the errors are AWS's own texts).
+    pub fn execute_command(&mut self, _cluster: &str, task: &str, container: &str) -> PortResult<crate::ports::ExecSession> {
+        let op = "ecs:ExecuteCommand";
+        let reject =
+            |message: &str| PortError::Rejected { op: op.into(), code: "InvalidParameterException".into(), message: message.into() };
+        let t = self
+            .tasks
+            .iter()
+            .find(|t| t.arn == task || t.arn.ends_with(&format!("/{task}")))
+            .ok_or_else(|| reject("The specified task was not found."))?;
+        if self.faults.exec_disabled {
+            return Err(reject(
+                "The execute command failed because execute command was not enabled when the task was run or the execute command agent isn't running. Wait and try again or run a new task with execute command enabled and try again.",
+            ));
+        }
+        if !t.containers.iter().any(|c| c == container) {
+            return Err(reject("The specified container was not found."));
+        }
+        let id = format!("ecs-execute-command-{}", self.hex_id());
+        Ok(crate::ports::ExecSession {
+            stream_url: format!("wss://ssmmessages.{REGION}.amazonaws.com/v1/data-channel/{id}?role=publish_subscribe"),
+            session_id: id,
+            token_value: "sandbox-exec-token".into(),
+        })
+    }
+
     /// UpdateService with only a desired count: the PRIMARY deployment scales, no new one starts.
     pub fn set_desired_count(&mut self, cluster: &str, name: &str, count: i32) -> PortResult<ServiceState> {
         let i = self.svc_index(cluster, name).ok_or_else(|| PortError::NotFound {
@@ -777,6 +816,7 @@ impl World {
             launch_type: Some("FARGATE".into()),
             platform_version: Some("LATEST".into()),
             current_service_deployment: if self.faults.no_service_deployments_api { None } else { s.sds.last().map(|sd| sd.arn.clone()) },
+            enable_execute_command: !self.faults.exec_disabled,
         }
     }
 
@@ -1132,6 +1172,7 @@ impl World {
                             exit_code: *code,
                             reason: None,
                             last_status: Some(t.last_status.clone()),
+                            runtime_id: t.running_at.map(|_| format!("{}-{}", t.arn.rsplit('/').next().unwrap_or_default(), n)),
                         })
                         .collect(),
                     None => t
@@ -1142,6 +1183,7 @@ impl World {
                             exit_code: t.exit_code,
                             reason: None,
                             last_status: Some(t.last_status.clone()),
+                            runtime_id: t.running_at.map(|_| format!("{}-{}", t.arn.rsplit('/').next().unwrap_or_default(), c)),
                         })
                         .collect(),
                 },

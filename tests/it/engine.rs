@@ -1468,3 +1468,28 @@ async fn an_interrupted_scale_detaches_and_a_no_wait_scale_does_not_wait() {
     assert_eq!(finished(&events).0, "started");
     assert!(fgdeploy::ports::Clock::now(&sim) - t0 < 1.0, "returned at once");
 }
+
+// ----- exec -----------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn exec_picks_a_running_task_and_its_container_and_says_why_it_cannot() {
+    use fgdeploy::engine::{ExecOptions, exec_session};
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let o = ExecOptions { command: "/bin/sh".into(), ..Default::default() };
+    let h = exec_session(&spec, &sim.ports(), &o).await.expect("a session");
+    let task_id = h.task.rsplit('/').next().expect("id").to_string();
+    assert!(h.target.starts_with(&format!("ecs:demo_{task_id}_")), "{}", h.target);
+    assert_eq!(h.container, "web");
+    assert!(!serde_json::to_string(&h).expect("json").contains("sandbox-exec-token"), "the token never serializes");
+    let e = exec_session(&spec, &sim.ports(), &ExecOptions { container: Some("sidecar".into()), ..o.clone() })
+        .await
+        .expect_err("no such container");
+    assert!(e.to_string().contains("sidecar") && e.to_string().contains("web"), "{e}");
+    let e = exec_session(&spec, &sim.ports(), &ExecOptions { task: Some("nope".into()), ..o.clone() }).await.expect_err("no such task");
+    assert!(e.to_string().contains("nope"), "{e}");
+    let off = seeded(&spec, Faults { exec_disabled: true, ..Default::default() }).expect("seed");
+    let e = exec_session(&spec, &off.ports(), &o).await.expect_err("ECS Exec off");
+    assert!(e.to_string().contains("not enabled") && e.to_string().contains("enableExecuteCommand"), "{e}");
+    assert_eq!(off.calls().count("ecs:ExecuteCommand"), 0, "no session opened");
+}

@@ -634,6 +634,8 @@ fn release_answers() -> Replay {
 fn release_answers_for(service: &str) -> Replay {
     Replay::default()
         .answer("DescribeServices", 200, service)
+        // Application Auto Scaling API Reference `API_DescribeScalableTargets`: not autoscaled.
+        .answer("DescribeScalableTargets", 200, r#"{"ScalableTargets": []}"#)
         .answer("DescribeTaskDefinition", 200, &describe_td(8))
         // ECR API Reference `API_DescribeRepositories`, `API_BatchGetImage` (the tag exists).
         .answer("DescribeRepositories", 200, r#"{"repositories": [{"repositoryName": "web", "repositoryUri": "123456789012.dkr.ecr.us-west-2.amazonaws.com/web", "registryId": "123456789012", "repositoryArn": "arn:aws:ecr:us-west-2:123456789012:repository/web"}]}"#)
@@ -823,4 +825,67 @@ async fn history_shows_the_documented_deployments_with_their_revisions_and_image
     let two = fgdeploy::engine::history(&spec, &ports, 2).await.expect("history");
     assert_eq!(two.entries.len(), 2);
     assert_eq!(r.requests("DescribeTaskDefinition").len(), 5, "a second run looks its two revisions up again");
+}
+
+// ----- ECS Exec -----------------------------------------------------------------------------------
+
+/// Source: ECS API Reference `API_ExecuteCommand` response syntax (`session`: sessionId, streamUrl,
+/// tokenValue) and `API_Container` (`runtimeId`), `API_ListTasks`; `enableExecuteCommand` from
+/// `API_Service`.
+fn exec_answers() -> Replay {
+    let mut svc: serde_json::Value = serde_json::from_str(&steady_service(8)).expect("json");
+    svc["services"][0]["enableExecuteCommand"] = true.into();
+    let task = "arn:aws:ecs:us-west-2:123456789012:task/example/1234567890abcdef0";
+    Replay::default()
+        .answer("DescribeServices", 200, &svc.to_string())
+        .answer("ListTasks", 200, &format!(r#"{{"taskArns": ["{task}"]}}"#))
+        .answer("DescribeTasks", 200, &format!(r#"{{"failures": [], "tasks": [{{"taskArn": "{task}", "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/example", "lastStatus": "RUNNING", "desiredStatus": "RUNNING", "containers": [{{"name": "wordpress", "lastStatus": "RUNNING", "runtimeId": "1234567890abcdef0-2531612879"}}]}}]}}"#))
+        .answer("ExecuteCommand", 200, &format!(r#"{{"clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/example", "containerArn": "arn:aws:ecs:us-west-2:123456789012:container/example/1234567890abcdef0/abc", "containerName": "wordpress", "interactive": true, "session": {{"sessionId": "ecs-execute-command-0123456789abcdef", "streamUrl": "wss://ssmmessages.us-west-2.amazonaws.com/v1/data-channel/ecs-execute-command-0123456789abcdef?role=publish_subscribe", "tokenValue": "AAEAAQ-secret-token"}}, "taskArn": "{task}"}}"#))
+}
+
+/// A stand-in `session-manager-plugin` that writes its arguments to `args.txt` and exits 3.
+fn fake_plugin(dir: &std::path::Path) {
+    let plugin = dir.join("session-manager-plugin");
+    std::fs::write(&plugin, format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {}/args.txt\nexit 3\n", dir.display()))
+        .expect("write");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+}
+
+#[test]
+fn exec_hands_the_documented_session_to_the_session_manager_plugin() {
+    let r = exec_answers();
+    let endpoint = r.start();
+    let spec_text = crate::harness::base_spec("example", "sd-example").replace("container = \"web\"", "container = \"wordpress\"");
+    let template = crate::harness::TEMPLATE.replace("\"name\": \"web\"", "\"name\": \"wordpress\"");
+    let (dir, spec) = crate::harness::spec_dir_with(&spec_text, &template);
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    fake_plugin(&bin);
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = on_replay(&endpoint).env("PATH", &path).args(["exec", "-f", spec.to_str().expect("path"), "--", "/bin/bash", "-l"]).run();
+    assert_eq!(out.code, 3, "the plugin's exit code: {}", out.stderr);
+    assert!(!out.stdout.contains("secret-token") && !out.stderr.contains("secret-token"), "the token is never shown");
+    let args: Vec<String> = std::fs::read_to_string(bin.join("args.txt")).expect("the plugin ran").lines().map(str::to_string).collect();
+    assert_eq!(args.len(), 6, "{args:?}");
+    let session: serde_json::Value = serde_json::from_str(&args[0]).expect("session JSON");
+    assert_eq!(session["sessionId"], "ecs-execute-command-0123456789abcdef");
+    assert_eq!(session["tokenValue"], "AAEAAQ-secret-token", "the token goes to the plugin only");
+    assert_eq!((args[1].as_str(), args[2].as_str()), ("us-west-2", "StartSession"));
+    let target: serde_json::Value = serde_json::from_str(&args[4]).expect("target JSON");
+    assert_eq!(target["Target"], "ecs:example_1234567890abcdef0_1234567890abcdef0-2531612879");
+    assert_eq!(args[5], endpoint, "the SSM endpoint (here the override every service shares)");
+    let exec = r.requests("ExecuteCommand");
+    assert_eq!(exec.len(), 1);
+    assert!(exec[0].contains("\"command\":\"/bin/bash -l\"") && exec[0].contains("\"interactive\":true"), "{}", exec[0]);
+    assert!(exec[0].contains("\"container\":\"wordpress\""), "{}", exec[0]);
+
+    // Without the plugin: refused before any session is opened.
+    let out = on_replay(&endpoint).env("PATH", "/nonexistent").args(["exec", "-f", spec.to_str().expect("path")]).run();
+    assert_eq!(out.code, fgdeploy::error::exit::INPUT, "{}", out.stderr);
+    assert!(out.stderr.contains("session-manager-plugin") && out.stderr.contains("install"), "{}", out.stderr);
+    assert_eq!(r.requests("ExecuteCommand").len(), 1, "no second session");
 }
