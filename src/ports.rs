@@ -583,6 +583,27 @@ pub trait Autoscaling: Send + Sync {
     async fn suspend_scale_in(&self, cluster: &str, service: &str, suspended: bool) -> PortResult<()>;
 }
 
+/// What a release's task definition and service need to exist in the account (`verify`): each
+/// answer is `Ok(true)` when it exists, `Ok(false)` when AWS says it does not.
+#[async_trait]
+pub trait Account: Send + Sync {
+    /// SSM GetParameter (a name or a parameter ARN; the value is not decrypted).
+    async fn parameter_exists(&self, name: &str) -> PortResult<bool>;
+    /// Secrets Manager DescribeSecret (an ARN or a name).
+    async fn secret_exists(&self, id: &str) -> PortResult<bool>;
+    /// IAM GetRole: `None` when the role does not exist, else whether ECS tasks may assume it
+    /// (its trust policy names `ecs-tasks.amazonaws.com`).
+    async fn role_trusts_ecs_tasks(&self, arn: &str) -> PortResult<Option<bool>>;
+    /// EC2 DescribeSubnets: the ids of `ids` that do not exist.
+    async fn missing_subnets(&self, ids: &[String]) -> PortResult<Vec<String>>;
+    /// EC2 DescribeSecurityGroups: the ids of `ids` that do not exist.
+    async fn missing_security_groups(&self, ids: &[String]) -> PortResult<Vec<String>>;
+    /// CloudWatch Logs DescribeLogGroups (exact name).
+    async fn log_group_exists(&self, name: &str) -> PortResult<bool>;
+    /// ELBv2 DescribeTargetGroups.
+    async fn target_group_exists(&self, arn: &str) -> PortResult<bool>;
+}
+
 /// The resource id Application Auto Scaling gives an ECS service: `service/<cluster name>/<service>`.
 pub fn scalable_resource_id(cluster: &str, service: &str) -> String {
     format!("service/{}/{service}", cluster.rsplit('/').next().unwrap_or(cluster))
@@ -609,6 +630,7 @@ pub struct Ports {
     pub codedeploy: Arc<dyn CodeDeploy>,
     pub elb: Arc<dyn Elb>,
     pub autoscaling: Arc<dyn Autoscaling>,
+    pub account: Arc<dyn Account>,
     pub clock: Arc<dyn Clock>,
     pub calls: CallCounter,
 }

@@ -1,6 +1,7 @@
 //! The SDK adapter: the only module that names AWS SDK types. Implements the ports over the
 //! official AWS SDK for Rust; honours `AWS_ENDPOINT_URL*` (used by the tests to reach moto).
 
+mod account;
 mod autoscaling;
 mod codedeploy;
 mod taskdef;
@@ -26,6 +27,10 @@ pub struct Aws {
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub ec2: aws_sdk_ec2::Client,
     pub calls: CallCounter,
     /// One client-side rate budget for everything this process calls (fleet releases share it).
     pub budget: RateBudget,
@@ -164,6 +169,12 @@ impl Aws {
             autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
                 aws_sdk_applicationautoscaling::config::Builder::from(conf).interceptor(counter("application-autoscaling")).build(),
             ),
+            ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(conf).interceptor(counter("ssm")).build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(
+                aws_sdk_secretsmanager::config::Builder::from(conf).interceptor(counter("secretsmanager")).build(),
+            ),
+            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(conf).interceptor(counter("iam")).build()),
+            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(conf).interceptor(counter("ec2")).build()),
             calls,
             budget: RateBudget::default(),
             epoch: std::time::Instant::now(),
@@ -262,7 +273,8 @@ pub fn ports_from(aws: Aws) -> Ports {
         logs: aws.clone(),
         codedeploy: aws.clone(),
         elb: aws.clone(),
-        autoscaling: aws,
+        autoscaling: aws.clone(),
+        account: aws,
         builder: Arc::new(crate::build::DockerBuilder::default()),
         clock: Arc::new(SystemClock),
         calls,

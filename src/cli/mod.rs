@@ -60,6 +60,9 @@ pub enum Command {
     /// ECS Exec into a running task of the service (`exec -f spec -- /bin/sh`), through the
     /// Session Manager plugin; exits with the session's exit code.
     Exec(ExecArgs),
+    /// Check against the account, read-only, what a release needs to exist: image, secrets,
+    /// log groups, roles, subnets, security groups, target groups. Exit 0, or 3 with every problem.
+    Verify(VerifyArgs),
     /// Run a one-off task of the live revision (`run -f spec -- bin/rake db:seed`); exits with the
     /// container's exit code (6 if it never ran).
     Run(RunArgs),
@@ -187,6 +190,7 @@ impl ReleaseArgs {
             timeout: self.timeout,
             no_test_gate: self.no_test_gate,
             wait_termination: self.wait_termination,
+            skip_verify: self.skip_verify,
         }
     }
 }
@@ -258,6 +262,9 @@ pub struct ReleaseArgs {
     /// is on green.
     #[arg(long)]
     pub wait_termination: bool,
+    /// Do not check the account first (secrets, roles, log groups, network, target groups).
+    #[arg(long)]
+    pub skip_verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -291,6 +298,16 @@ pub struct StatusArgs {
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub image_tag: Option<String>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    pub spec: SpecArgs,
+    #[command(flatten)]
+    pub flags: PlanFlags,
     #[command(flatten)]
     pub target: TargetArgs,
 }

@@ -16,6 +16,7 @@ mod scale;
 mod signals;
 mod status;
 mod validate;
+mod verify;
 mod wait;
 
 use completions::{cmd_completions, cmd_man};
@@ -148,6 +149,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Wait(a) => wait::cmd_wait(cli, a).await,
         Command::Scale(a) => scale::cmd_scale(cli, a).await,
         Command::Exec(a) => exec::cmd_exec(cli, a).await,
+        Command::Verify(a) => verify::cmd_verify(cli, a).await,
     }
 }
 

@@ -17,6 +17,7 @@ mod rollback;
 mod rolling;
 mod scale;
 mod status;
+mod verify;
 mod wait;
 mod watch;
 
@@ -33,6 +34,7 @@ pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use scale::{ScaleOptions, ScaleReport};
 pub use status::{StatusReport, status};
+pub use verify::{VerifyCheck, VerifyReport, secret_of, verify};
 pub use wait::{WaitOptions, WaitReport};
 
 use crate::plan::{Plan, Stage};

@@ -27,6 +27,8 @@ pub struct ReleaseOptions {
     pub no_test_gate: bool,
     /// Blue/green: wait for the blue termination wait too.
     pub wait_termination: bool,
+    /// Do not run `verify` first.
+    pub skip_verify: bool,
 }
 
 /// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
@@ -148,6 +150,21 @@ impl Engine {
         }
     }
 
+    /// `verify` before the first mutating call (not with `--skip-verify`): every problem at once.
+    async fn verify_first(&self, spec: &Spec, live: &crate::plan::Live, plan: &Plan, opts: &ReleaseOptions) -> Result<()> {
+        if opts.skip_verify {
+            return Ok(());
+        }
+        let report = super::verify::verify(spec, &self.ports, plan, live).await?;
+        let unchecked: Vec<String> =
+            report.checks.iter().filter(|c| c.ok.is_none()).map(|c| format!("{} ({})", c.what, c.detail)).collect();
+        if !unchecked.is_empty() {
+            self.warn(format!("verify could not check: {}", unchecked.join("; ")));
+        }
+        report.into_result()?;
+        Ok(())
+    }
+
     /// Everything before the deployment: observe, plan, guards, build, migrate, register.
     pub(super) async fn prepare(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<Prepared> {
         let live = super::observe::observe_with(spec, &self.ports, &|m| self.warn(m)).await?;
@@ -160,6 +177,7 @@ impl Engine {
             self.guard(&live.service).await?;
         }
         let (blue_green, native) = self.preflight(spec, &live, opts).await?;
+        self.verify_first(spec, &live, &plan, opts).await?;
         let mut plan = plan;
         self.build_stage(spec, &live, &mut plan, stages).await?;
         // migrate: runs the new image before anything the service uses changes

@@ -1,7 +1,7 @@
 //! The JSON documents fgdeploy prints (besides the event stream): one type, tagged by `event`,
 //! serialized in one place with its `schema_version` (see `docs/schema/`).
 
-use crate::engine::{FleetReport, HistoryReport, InitReport, PromoteReport, RollbackPlan, StatusReport};
+use crate::engine::{FleetReport, HistoryReport, InitReport, PromoteReport, RollbackPlan, StatusReport, VerifyReport};
 use crate::plan::Plan;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -21,6 +21,11 @@ pub enum Document<'a> {
         status: Option<&'a StatusReport>,
         #[serde(skip_serializing_if = "Option::is_none")]
         statuses: Option<&'a [StatusReport]>,
+        api_calls_total: u64,
+    },
+    Verified {
+        verify: &'a VerifyReport,
+        problems: usize,
         api_calls_total: u64,
     },
     History {

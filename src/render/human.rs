@@ -331,3 +331,19 @@ pub fn history_text(h: &crate::engine::HistoryReport) -> String {
     }
     o.trim_end().to_string()
 }
+
+/// `verify`: one line per check.
+pub fn verify_text(r: &crate::engine::VerifyReport) -> String {
+    let mut o = String::new();
+    for k in &r.checks {
+        let mark = match k.ok {
+            Some(true) => "ok     ",
+            Some(false) => "MISSING",
+            None => "?      ",
+        };
+        let _ = writeln!(o, "  {mark} {}: {}", esc(&k.what), esc(&k.detail));
+    }
+    let problems = r.checks.iter().filter(|k| k.ok == Some(false)).count();
+    let _ = write!(o, "{} checked, {problems} problem(s)", r.checks.len());
+    o
+}

@@ -10,7 +10,7 @@
 pub mod documents;
 mod human;
 
-pub use human::{history_text, plan_text, rollback_plan_text, status_text};
+pub use human::{history_text, plan_text, rollback_plan_text, status_text, verify_text};
 
 use crate::engine::{Event, EventSink};
 use indicatif::{ProgressBar, ProgressStyle};

@@ -71,6 +71,7 @@ impl Sim {
             codedeploy: me.clone(),
             elb: me.clone(),
             autoscaling: me.clone(),
+            account: me.clone(),
             clock: me,
             calls: self.calls.clone(),
         }
@@ -215,6 +216,35 @@ impl CodeDeploy for Sim {
     }
     async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
         self.call("codedeploy:StopDeployment").await?.stop_cd(id, rollback)
+    }
+}
+
+/// The account's other resources exist unless the faults list them as missing.
+#[async_trait]
+impl Account for Sim {
+    async fn parameter_exists(&self, name: &str) -> PortResult<bool> {
+        Ok(!self.call("ssm:GetParameter").await?.faults.missing.contains(name))
+    }
+    async fn secret_exists(&self, id: &str) -> PortResult<bool> {
+        Ok(!self.call("secretsmanager:DescribeSecret").await?.faults.missing.contains(id))
+    }
+    async fn role_trusts_ecs_tasks(&self, arn: &str) -> PortResult<Option<bool>> {
+        let w = self.call("iam:GetRole").await?;
+        Ok((!w.faults.missing.contains(arn)).then(|| !w.faults.untrusted_roles.contains(arn)))
+    }
+    async fn missing_subnets(&self, ids: &[String]) -> PortResult<Vec<String>> {
+        let w = self.call("ec2:DescribeSubnets").await?;
+        Ok(ids.iter().filter(|i| w.faults.missing.contains(*i)).cloned().collect())
+    }
+    async fn missing_security_groups(&self, ids: &[String]) -> PortResult<Vec<String>> {
+        let w = self.call("ec2:DescribeSecurityGroups").await?;
+        Ok(ids.iter().filter(|i| w.faults.missing.contains(*i)).cloned().collect())
+    }
+    async fn log_group_exists(&self, name: &str) -> PortResult<bool> {
+        Ok(!self.call("logs:DescribeLogGroups").await?.faults.missing.contains(name))
+    }
+    async fn target_group_exists(&self, arn: &str) -> PortResult<bool> {
+        Ok(!self.call("elasticloadbalancing:DescribeTargetGroups").await?.faults.missing.contains(arn))
     }
 }
 

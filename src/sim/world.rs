@@ -61,6 +61,11 @@ pub struct Faults {
     pub gate_bypassed: bool,
     /// ECS Exec is off on the service (`enableExecuteCommand` false).
     pub exec_disabled: bool,
+    /// Account resources (parameters, secrets, roles, subnets, security groups, log groups,
+    /// target groups — by the id the task definition or service names) that do not exist.
+    pub missing: BTreeSet<String>,
+    /// IAM roles that exist but do not trust `ecs-tasks.amazonaws.com`.
+    pub untrusted_roles: BTreeSet<String>,
     /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
     /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
     pub noise: Option<Noise>,
@@ -135,6 +140,8 @@ impl Default for Faults {
             account_limits: true,
             gate_bypassed: false,
             exec_disabled: false,
+            missing: BTreeSet::new(),
+            untrusted_roles: BTreeSet::new(),
             noise: None,
         }
     }

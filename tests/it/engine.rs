@@ -1493,3 +1493,64 @@ async fn exec_picks_a_running_task_and_its_container_and_says_why_it_cannot() {
     assert!(e.to_string().contains("not enabled") && e.to_string().contains("enableExecuteCommand"), "{e}");
     assert_eq!(off.calls().count("ecs:ExecuteCommand"), 0, "no session opened");
 }
+
+// ----- verify ---------------------------------------------------------------------------------------
+
+const VERIFY_TEMPLATE: &str = r#"{
+  "family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+  "taskRoleArn": "arn:aws:iam::123456789012:role/web-task",
+  "executionRoleArn": "arn:aws:iam::123456789012:role/web-exec",
+  "containerDefinitions": [{"name": "web", "image": "{{ image }}", "memory": 512, "portMappings": [{"containerPort": 8080}],
+    "secrets": [
+      {"name": "DB_URL", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/web/db-url"},
+      {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"}],
+    "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}]
+}"#;
+
+async fn verified_release(faults: Faults, opts: ReleaseOptions) -> Run {
+    let (_dir, path) = crate::harness::spec_dir_with(&crate::harness::base_spec("demo", "web"), VERIFY_TEMPLATE);
+    let spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&spec, faults).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &opts).await;
+    Run::new(result, &rec, sim)
+}
+
+#[tokio::test]
+async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs() {
+    let r = verified_release(Faults::default(), ReleaseOptions::default()).await;
+    assert_eq!(r.code(), exit::OK, "everything exists: {}", r.err_text());
+    let mut f = Faults::default();
+    for missing in [
+        "arn:aws:ssm:us-east-1:123456789012:parameter/web/db-url",
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
+        "/ecs/web",
+        "arn:aws:iam::123456789012:role/web-task",
+        "subnet-0sim0b",
+    ] {
+        f.missing.insert(missing.to_string());
+    }
+    f.untrusted_roles.insert("arn:aws:iam::123456789012:role/web-exec".into());
+    let r = verified_release(f.clone(), ReleaseOptions::default()).await;
+    assert_eq!(r.code(), exit::INPUT, "{}", r.err_text());
+    assert!(r.mutations().is_empty(), "no change at all: {:?}", r.mutations());
+    let text = r.err_text();
+    for field in [
+        "containerDefinitions[web].secrets[DB_URL].valueFrom",
+        "containerDefinitions[web].secrets[DB_PASSWORD].valueFrom",
+        "containerDefinitions[web].logConfiguration.options.awslogs-group",
+        "taskRoleArn",
+        "executionRoleArn",
+        "the service's networkConfiguration.subnets",
+    ] {
+        assert!(text.contains(field), "names {field}: {text}");
+    }
+    assert!(text.contains("ecs-tasks.amazonaws.com") && text.contains("subnet-0sim0b"), "{text}");
+    let Err(Error::Input(e)) = &r.result else { panic!("an input error") };
+    assert_eq!(e.clone().flatten().len(), 6, "every problem at once");
+    // --skip-verify: the release goes on (and fails later, or not, on its own).
+    let r = verified_release(f, ReleaseOptions { skip_verify: true, ..Default::default() }).await;
+    assert_ne!(r.code(), exit::INPUT, "{}", r.err_text());
+    assert!(!r.mutations().is_empty());
+}

@@ -801,3 +801,86 @@ async fn scale_sets_the_desired_count_on_the_wire() {
     assert_eq!(svc.desired_count, 5);
     assert_eq!(svc.deployments.len(), 1, "no new deployment");
 }
+
+#[tokio::test]
+async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let ssm = aws_sdk_ssm::Client::new(&m.conf);
+    ssm.put_parameter().name(unique("/p/db")).value("x").r#type(aws_sdk_ssm::types::ParameterType::String).send().await.expect("parameter");
+    let param = ssm.describe_parameters().send().await.expect("list").parameters()[0].name().expect("name").to_string();
+    let secret =
+        aws_sdk_secretsmanager::Client::new(&m.conf).create_secret().name(unique("db")).secret_string("pw").send().await.expect("secret");
+    let secret_arn = secret.arn().expect("arn").to_string();
+    let iam = aws_sdk_iam::Client::new(&m.conf);
+    let trust = |svc: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}]}}"#
+        )
+    };
+    let exec_role = iam
+        .create_role()
+        .role_name(unique("exec"))
+        .assume_role_policy_document(trust("ecs-tasks.amazonaws.com"))
+        .send()
+        .await
+        .expect("role");
+    let ec2_role =
+        iam.create_role().role_name(unique("ec2")).assume_role_policy_document(trust("ec2.amazonaws.com")).send().await.expect("role");
+    let group = unique("/ecs/web");
+    aws_sdk_cloudwatchlogs::Client::new(&m.conf).create_log_group().log_group_name(&group).send().await.expect("log group");
+    let ec2 = aws_sdk_ec2::Client::new(&m.conf);
+    let vpc = ec2.create_vpc().cidr_block("10.7.0.0/16").send().await.expect("vpc").vpc().and_then(|v| v.vpc_id()).expect("id").to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&vpc)
+        .cidr_block("10.7.1.0/24")
+        .send()
+        .await
+        .expect("subnet")
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .expect("id")
+        .to_string();
+    let sg = ec2
+        .create_security_group()
+        .group_name(unique("sg"))
+        .description("web")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .expect("sg")
+        .group_id()
+        .expect("id")
+        .to_string();
+
+    let role_arn = |r: &aws_sdk_iam::operation::create_role::CreateRoleOutput| r.role().map(|r| r.arn().to_string()).expect("arn");
+    let spec_with = |exec: &str, param: &str, subnet: &str| {
+        let (cluster, service, family) = (unique("c"), unique("s"), unique("f"));
+        let spec = format!(
+            "[service]\ncluster = \"{cluster}\"\nname = \"{service}\"\n\n[image]\nrepository = \"{}\"\ntag = \"v1\"\n\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n\n[migration]\ncommand = [\"migrate\"]\nsubnets = [\"{subnet}\"]\nsecurity_groups = [\"{sg}\"]\n",
+            unique("r")
+        );
+        let template = format!(
+            r#"{{"family": "{family}", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512", "executionRoleArn": "{exec}",
+  "containerDefinitions": [{{"name": "web", "image": "{{{{ image }}}}", "memory": 512,
+    "secrets": [{{"name": "DB", "valueFrom": "{param}"}}, {{"name": "PW", "valueFrom": "{secret_arn}:password::"}}],
+    "logConfiguration": {{"logDriver": "awslogs", "options": {{"awslogs-group": "{group}", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}}}}]}}"#
+        );
+        spec_dir_with(&spec, &template)
+    };
+    let (_good_dir, good) = spec_with(&role_arn(&exec_role), &param, &subnet);
+    let good_spec = Spec::load(&good, None).expect("spec");
+    m.service_for(&good_spec, "v1", &["v1"]).await;
+    let out = m.cli().args(["verify", "-f", good.to_str().expect("path"), "--output", "json"]).status(exit::OK);
+    let doc = out.events().into_iter().find(|e| e["event"] == "verified").expect("verified document");
+    assert_eq!(doc["problems"], 0, "{doc}");
+    let checks = doc["verify"]["checks"].as_array().expect("checks").len();
+    assert!(checks >= 6, "image, 2 secrets, log group, role, subnet, group: {doc}");
+
+    let (_bad_dir, bad) = spec_with(&role_arn(&ec2_role), "/p/nope", "subnet-0000dead");
+    let bad_spec = Spec::load(&bad, None).expect("spec");
+    m.service_for(&bad_spec, "v1", &["v1"]).await;
+    let out = m.cli().args(["verify", "-f", bad.to_str().expect("path")]).status(exit::INPUT);
+    out.stderr_has("secrets[DB].valueFrom").stderr_has("/p/nope").stderr_has("ecs-tasks.amazonaws.com").stderr_has("subnet-0000dead");
+    assert!(!out.stderr.contains("secrets[PW]"), "the existing secret is no problem: {}", out.stderr);
+}

@@ -1,0 +1,127 @@
+//! `verify`'s reads of the account through the SDK: SSM, Secrets Manager, IAM, EC2, CloudWatch
+//! Logs, ELBv2. "Does not exist" is an answer (`false`), not an error.
+
+use super::{Aws, map_err};
+use crate::ports::*;
+use async_trait::async_trait;
+
+/// Whether `e` is AWS saying the thing does not exist (each service has its own code for it).
+fn absent(e: &PortError) -> bool {
+    match e {
+        PortError::NotFound { .. } => true,
+        PortError::Rejected { code, .. } => {
+            matches!(code.as_str(), "ParameterNotFound" | "NoSuchEntity" | "TargetGroupNotFound" | "ResourceNotFoundException")
+                || code.ends_with(".NotFound")
+                || code.ends_with(".Malformed")
+        }
+        _ => false,
+    }
+}
+
+fn exists<T>(r: PortResult<T>) -> PortResult<bool> {
+    match r {
+        Ok(_) => Ok(true),
+        Err(e) if absent(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[async_trait]
+impl Account for Aws {
+    async fn parameter_exists(&self, name: &str) -> PortResult<bool> {
+        let op = "ssm:GetParameter";
+        self.gate(op).await;
+        exists(self.ssm.get_parameter().name(name).with_decryption(false).send().await.map_err(|e| map_err(op, e)))
+    }
+
+    async fn secret_exists(&self, id: &str) -> PortResult<bool> {
+        let op = "secretsmanager:DescribeSecret";
+        self.gate(op).await;
+        exists(self.secrets.describe_secret().secret_id(id).send().await.map_err(|e| map_err(op, e)))
+    }
+
+    async fn role_trusts_ecs_tasks(&self, arn: &str) -> PortResult<Option<bool>> {
+        let op = "iam:GetRole";
+        self.gate(op).await;
+        let name = arn.rsplit('/').next().unwrap_or(arn);
+        match self.iam.get_role().role_name(name).send().await.map_err(|e| map_err(op, e)) {
+            Ok(out) => {
+                let doc = out.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+                // The document comes URL-encoded (IAM API Reference, `Role`).
+                let doc = percent_decode(doc);
+                Ok(Some(doc.contains("ecs-tasks.amazonaws.com")))
+            }
+            Err(e) if absent(&e) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn missing_subnets(&self, ids: &[String]) -> PortResult<Vec<String>> {
+        let op = "ec2:DescribeSubnets";
+        let mut missing = Vec::new();
+        for id in ids {
+            self.gate(op).await;
+            if !exists(self.ec2.describe_subnets().subnet_ids(id).send().await.map_err(|e| map_err(op, e)))? {
+                missing.push(id.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn missing_security_groups(&self, ids: &[String]) -> PortResult<Vec<String>> {
+        let op = "ec2:DescribeSecurityGroups";
+        let mut missing = Vec::new();
+        for id in ids {
+            self.gate(op).await;
+            if !exists(self.ec2.describe_security_groups().group_ids(id).send().await.map_err(|e| map_err(op, e)))? {
+                missing.push(id.clone());
+            }
+        }
+        Ok(missing)
+    }
+
+    async fn log_group_exists(&self, name: &str) -> PortResult<bool> {
+        let op = "logs:DescribeLogGroups";
+        self.gate(op).await;
+        let out = self.logs.describe_log_groups().log_group_name_prefix(name).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.log_groups().iter().any(|g| g.log_group_name() == Some(name)))
+    }
+
+    async fn target_group_exists(&self, arn: &str) -> PortResult<bool> {
+        let op = "elasticloadbalancing:DescribeTargetGroups";
+        self.gate(op).await;
+        exists(self.elb.describe_target_groups().target_group_arns(arn).send().await.map_err(|e| map_err(op, e)))
+    }
+}
+
+/// `%7B%22Version…` → `{"Version…`; text that is not percent-encoded stays as it is.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn trust_policies_are_percent_decoded() {
+        assert_eq!(
+            super::percent_decode("%7B%22Service%22%3A%22ecs-tasks.amazonaws.com%22%7D"),
+            r#"{"Service":"ecs-tasks.amazonaws.com"}"#
+        );
+        assert_eq!(super::percent_decode("plain {} 100%"), "plain {} 100%");
+    }
+}
