@@ -676,6 +676,34 @@ mod tests {
     }
 
     #[test]
+    fn progress_is_ready_or_an_end_before_the_shift_and_the_green_weight_after() {
+        use super::cd_progressed;
+        use crate::states::CdStatus::{self, *};
+        // (status, changed, shifting, green moved) → progressed
+        let cases: [(CdStatus, bool, bool, bool, bool); 12] = [
+            (Ready, true, false, false, true),
+            (Succeeded, true, false, false, true),
+            (Failed, true, false, false, true),
+            (Stopped, true, false, false, true),
+            (InProgress, true, false, false, false),
+            (Ready, false, false, false, false),
+            (Ready, false, false, true, false),
+            (InProgress, false, true, true, true),
+            (InProgress, true, true, false, false),
+            (Succeeded, true, true, false, true),
+            (Succeeded, false, true, false, false),
+            (Ready, true, true, false, false),
+        ];
+        for (status, changed, shifting, moved, want) in cases {
+            assert_eq!(
+                cd_progressed(&status, changed, shifting, moved),
+                want,
+                "{status:?} changed={changed} shifting={shifting} moved={moved}"
+            );
+        }
+    }
+
+    #[test]
     fn every_codedeploy_status_has_its_step() {
         use super::{CdStep, cd_decide};
         use crate::states::CdStatus;
