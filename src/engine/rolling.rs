@@ -593,4 +593,20 @@ mod tests {
         let done = svc(vec![dep("d1", "PRIMARY", "new", "COMPLETED")]);
         assert_eq!(decide(&t, &done, None, 100.0), Verdict::Success, "success seen at the deadline still counts");
     }
+
+    #[test]
+    fn a_watch_starts_from_what_was_already_shown() {
+        let mut s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
+        s.events = vec![crate::ports::ServiceEvent { id: "e1".into(), created_at: None, message: "old news".into() }];
+        let ws = WatchState::baseline(&s, "new");
+        assert!(ws.seen_events.contains("e1"), "events from before the release are not news");
+        assert_eq!(ws.last_progress, progress_key(&s, None, "new"));
+        assert_ne!(ws.last_progress, WatchState::default().last_progress);
+        let mut shown = ws;
+        shown.seen_failed.insert("task-1".into());
+        shown.last_fingerprint = "x".into();
+        let next = shown.continuing();
+        assert!(next.seen_events.contains("e1") && next.seen_failed.contains("task-1"), "a rollback's watch does not show them again");
+        assert!(next.last_fingerprint.is_empty(), "but shows its own progress afresh");
+    }
 }
