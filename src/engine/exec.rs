@@ -4,7 +4,7 @@
 //! Manager plugin needs; the command layer hands it over (as `aws ecs execute-command` does).
 
 use crate::error::{Error, Result};
-use crate::ports::{ExecSession, PortError, Ports};
+use crate::ports::{ExecSession, Ports};
 use crate::spec::Spec;
 use crate::states::TaskStatus;
 
@@ -40,9 +40,7 @@ pub fn exec_target(cluster: &str, task: &str, runtime_id: &str) -> String {
 pub async fn exec_session(spec: &Spec, ports: &Ports, o: &ExecOptions) -> Result<ExecHandoff> {
     let (c, s) = (spec.cluster(), spec.service());
     let clock = ports.clock.as_ref();
-    let svc = super::watch::retrying(clock, || ports.ecs.describe_service(c, s)).await?.ok_or_else(|| {
-        Error::Aws(PortError::NotFound { op: "ecs:DescribeServices".into(), message: format!("service {s} not found in cluster {c}") })
-    })?;
+    let svc = super::watch::retrying(clock, || ports.ecs.describe_service(c, s)).await?.ok_or_else(|| super::no_such_service(c, s))?;
     if !svc.enable_execute_command {
         return Err(Error::usage(
             format!("ECS Exec is not enabled on service {s}"),

@@ -258,6 +258,14 @@ impl Engine {
     }
 }
 
+/// DescribeServices found no such service: the one error every command gives for it.
+pub(super) fn no_such_service(cluster: &str, service: &str) -> crate::error::Error {
+    crate::error::Error::Aws(crate::ports::PortError::NotFound {
+        op: "ecs:DescribeServices".into(),
+        message: format!("service {service} not found in cluster {cluster}"),
+    })
+}
+
 /// The setting or flag a wait's deadline comes from: a timeout message names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum TimeoutSetting {

@@ -6,7 +6,7 @@
 use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
-use crate::ports::{PortError, ScalableTarget, ServiceState};
+use crate::ports::{ScalableTarget, ServiceState};
 use crate::spec::Spec;
 use std::time::Duration;
 
@@ -58,9 +58,10 @@ impl Engine {
 
     async fn scale_inner(&self, spec: &Spec, o: &ScaleOptions) -> Result<ScaleReport> {
         let (c, s) = (spec.cluster(), spec.service());
-        let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(c, s)).await?.ok_or_else(|| {
-            Error::Aws(PortError::NotFound { op: "ecs:DescribeServices".into(), message: format!("service {s} not found in cluster {c}") })
-        })?;
+        let svc = self
+            .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(c, s))
+            .await?
+            .ok_or_else(|| super::no_such_service(c, s))?;
         let target = super::observe::scalable_target(spec, &self.ports, &|m| self.warn(m)).await?;
         if let Some(t) = target
             && t.clamp(o.count) != o.count

@@ -13,7 +13,7 @@ use super::rolling::{Tracker, Verdict, WatchState};
 use super::{Engine, Event, StageTime, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::plan::Stage;
-use crate::ports::{PortError, ServiceState};
+use crate::ports::ServiceState;
 use crate::spec::{Spec, Strategy};
 use crate::states::{CdStatus, RolloutState};
 use serde::Serialize;
@@ -65,12 +65,7 @@ impl Engine {
 
     async fn wait_inner(&self, spec: &Spec, o: &WaitOptions, stages: &mut Vec<StageTime>) -> Result<WaitReport> {
         let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
-        let svc = svc.ok_or_else(|| {
-            Error::Aws(PortError::NotFound {
-                op: "ecs:DescribeServices".into(),
-                message: format!("service {} not found in cluster {}", spec.service(), spec.cluster()),
-            })
-        })?;
+        let svc = svc.ok_or_else(|| super::no_such_service(spec.cluster(), spec.service()))?;
         let setting = if o.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
         let budget = (o.timeout.unwrap_or(spec.file.deploy.timeout), setting);
         let t = self.stage_start(Stage::Deploy);
