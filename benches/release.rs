@@ -243,6 +243,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
                 desired_count: None,
                 deployment_config: None,
                 native: None,
+                settings: Default::default(),
             })
             .await
             .expect("update");

@@ -18,6 +18,16 @@ impl Change {
             Change::Add { path, .. } | Change::Remove { path, .. } | Change::Change { path, .. } => path,
         }
     }
+
+    /// The same change with its path under `p` (`p.path`).
+    pub fn under(self, p: &str) -> Change {
+        let at = |path: String| if path.is_empty() { p.to_string() } else { format!("{p}.{path}") };
+        match self {
+            Change::Add { path, value } => Change::Add { path: at(path), value },
+            Change::Remove { path, value } => Change::Remove { path: at(path), value },
+            Change::Change { path, from, to } => Change::Change { path: at(path), from, to },
+        }
+    }
 }
 
 impl std::fmt::Display for Change {

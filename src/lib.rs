@@ -15,6 +15,7 @@ pub mod ports;
 pub mod redact;
 pub mod render;
 pub mod sandbox;
+pub mod servicedef;
 pub mod sim;
 pub mod spec;
 pub mod states;

@@ -2,6 +2,9 @@
 //! back. Two adapters implement them: `aws` (the SDK) and `sim` (the deterministic simulator).
 //! Nothing here names an SDK type.
 
+pub use crate::servicedef::{
+    AzRebalancing, CapacityProviderItem, Controller, LiveSettings, PropagateTags, ServiceConnect, ServiceDefinition, ServiceRegistry,
+};
 use crate::states::{CdStatus, DeploymentStatus, LifecycleStage, RolloutState, SdStatus, StopCode, TaskStatus};
 use crate::taskdef::TaskDefinition;
 use async_trait::async_trait;
@@ -148,8 +151,7 @@ pub struct ServiceState {
     pub running_count: i32,
     pub pending_count: i32,
     pub task_definition: String,
-    /// ECS | CODE_DEPLOY | EXTERNAL
-    pub deployment_controller: String,
+    pub deployment_controller: Controller,
     pub deployment_config: DeploymentConfig,
     pub deployments: Vec<Deployment>,
     /// Newest first, as ECS returns them.
@@ -161,6 +163,16 @@ pub struct ServiceState {
     pub current_service_deployment: Option<String>,
     /// `enableExecuteCommand`: ECS Exec works on the tasks started since it was set.
     pub enable_execute_command: bool,
+    /// Empty: the launch type.
+    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    pub health_check_grace_period_seconds: Option<i32>,
+    pub service_registries: Vec<ServiceRegistry>,
+    /// The PRIMARY deployment's Service Connect configuration (DescribeServices has it there).
+    pub service_connect: Option<ServiceConnect>,
+    pub propagate_tags: Option<PropagateTags>,
+    pub availability_zone_rebalancing: Option<AzRebalancing>,
+    /// The service's tags (DescribeServices with `include=TAGS`).
+    pub tags: BTreeMap<String, String>,
 }
 
 impl ServiceState {
@@ -169,6 +181,23 @@ impl ServiceState {
     }
     pub fn deployment(&self, id: &str) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.id == id)
+    }
+    /// The settings `[service.definition]` manages, as they are on the service.
+    pub fn settings(&self) -> LiveSettings<'_> {
+        LiveSettings {
+            network: self.network.as_ref(),
+            capacity_provider_strategy: &self.capacity_provider_strategy,
+            platform_version: self.platform_version.as_deref(),
+            load_balancers: &self.load_balancers,
+            health_check_grace_period_seconds: self.health_check_grace_period_seconds,
+            service_registries: &self.service_registries,
+            service_connect: self.service_connect.as_ref(),
+            enable_execute_command: self.enable_execute_command,
+            propagate_tags: self.propagate_tags,
+            availability_zone_rebalancing: self.availability_zone_rebalancing,
+            deployment_controller: self.deployment_controller,
+            tags: &self.tags,
+        }
     }
 }
 
@@ -268,6 +297,21 @@ pub struct UpdateService {
     pub deployment_config: Option<DeploymentConfig>,
     /// ECS-native blue/green, linear or canary instead of rolling.
     pub native: Option<NativeDeployment>,
+    /// The service settings that change (`[service.definition]`); empty: none. Tags are not
+    /// here: UpdateService cannot set them (`tag_service`).
+    pub settings: ServiceDefinition,
+}
+
+/// CreateService from the deployspec's `[service.definition]` (`release --create`, `create`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CreateService {
+    pub cluster: String,
+    pub service: String,
+    pub task_definition: String,
+    pub desired_count: i32,
+    pub deployment_config: Option<DeploymentConfig>,
+    /// Every setting of the definition, tags included.
+    pub settings: ServiceDefinition,
 }
 
 /// `deploymentConfiguration.strategy` BLUE_GREEN | LINEAR | CANARY with its settings.
@@ -350,6 +394,10 @@ pub trait Ecs: Send + Sync {
     async fn service_tasks(&self, cluster: &str, service: &str) -> PortResult<Vec<String>>;
     /// ExecuteCommand, interactive: the Session Manager session to hand to the plugin.
     async fn execute_command(&self, cluster: &str, task: &str, container: &str, command: &str) -> PortResult<ExecSession>;
+    /// CreateService: the service's first deployment starts.
+    async fn create_service(&self, req: &CreateService) -> PortResult<ServiceState>;
+    /// TagResource on the service: these keys set, the others left alone.
+    async fn tag_service(&self, service_arn: &str, tags: &BTreeMap<String, String>) -> PortResult<()>;
     /// UpdateService with only `desiredCount` (no new deployment: `scale`).
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState>;
     /// ListServiceDeployments, newest first; `created_after` filters by creation time.

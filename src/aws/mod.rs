@@ -4,6 +4,7 @@
 mod account;
 mod autoscaling;
 mod codedeploy;
+mod servicedef;
 mod taskdef;
 
 use crate::budget::RateBudget;
@@ -349,9 +350,54 @@ fn ts(d: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
     d.map(|d| d.as_secs_f64())
 }
 
+/// The rolling deployment configuration as the SDK's.
+fn deployment_configuration(op: &str, c: &DeploymentConfig) -> PortResult<t::DeploymentConfiguration> {
+    let mut cfg =
+        t::DeploymentConfiguration::builder().set_minimum_healthy_percent(c.minimum_healthy_percent).set_maximum_percent(c.maximum_percent);
+    if let Some(cb) = &c.circuit_breaker {
+        cfg = cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
+    }
+    if let Some(a) = &c.alarms {
+        let alarms = t::DeploymentAlarms::builder()
+            .set_alarm_names(Some(a.names.clone()))
+            .enable(a.enable)
+            .rollback(a.rollback)
+            .build()
+            .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?;
+        cfg = cfg.alarms(alarms);
+    }
+    Ok(cfg.build())
+}
+
+/// CreateService's idempotency token (36 characters at most): a retried call after a lost
+/// response must not fail as "not idempotent" or create anything twice.
+fn create_token(req: &CreateService) -> String {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(format!("{}/{}/{}", req.cluster, req.service, req.task_definition));
+    let hex: String = h.iter().map(|b| format!("{b:02x}")).collect();
+    format!("fgdeploy-{}", &hex[..27])
+}
+
+/// The `[service.definition]` settings on an UpdateService or CreateService builder.
+macro_rules! with_settings {
+    ($b:expr, $d:expr, $sdk:expr) => {
+        $b.set_network_configuration($sdk.network)
+            .set_capacity_provider_strategy($sdk.capacity_provider_strategy)
+            .set_load_balancers($sdk.load_balancers)
+            .set_service_registries($sdk.service_registries)
+            .set_service_connect_configuration($sdk.service_connect)
+            .set_propagate_tags($sdk.propagate_tags)
+            .set_availability_zone_rebalancing($sdk.az_rebalancing)
+            .set_deployment_controller($sdk.controller)
+            .set_platform_version($d.platform_version.clone())
+            .set_health_check_grace_period_seconds($d.health_check_grace_period_seconds)
+            .set_enable_execute_command($d.enable_execute_command)
+    };
+}
+
 fn service_from(s: &t::Service) -> ServiceState {
     let dc = s.deployment_configuration();
-    ServiceState {
+    let mut st = ServiceState {
         arn: s.service_arn().unwrap_or_default().to_string(),
         name: s.service_name().unwrap_or_default().to_string(),
         cluster_arn: s.cluster_arn().unwrap_or_default().to_string(),
@@ -360,7 +406,6 @@ fn service_from(s: &t::Service) -> ServiceState {
         running_count: s.running_count(),
         pending_count: s.pending_count(),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
-        deployment_controller: s.deployment_controller().map_or("ECS".to_string(), |c| c.r#type().as_str().to_string()),
         deployment_config: DeploymentConfig {
             minimum_healthy_percent: dc.and_then(|c| c.minimum_healthy_percent()),
             maximum_percent: dc.and_then(|c| c.maximum_percent()),
@@ -416,7 +461,10 @@ fn service_from(s: &t::Service) -> ServiceState {
         platform_version: s.platform_version().map(str::to_string),
         current_service_deployment: s.current_service_deployment().map(str::to_string),
         enable_execute_command: s.enable_execute_command(),
-    }
+        ..Default::default()
+    };
+    servicedef::read_settings(s, &mut st);
+    st
 }
 
 fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
@@ -490,7 +538,15 @@ impl Ecs for Aws {
     async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
         let op = "ecs:DescribeServices";
         self.gate(op).await;
-        let out = self.ecs.describe_services().cluster(cluster).services(service).send().await.map_err(|e| map_err(op, e))?;
+        let out = self
+            .ecs
+            .describe_services()
+            .cluster(cluster)
+            .services(service)
+            .include(t::ServiceField::Tags)
+            .send()
+            .await
+            .map_err(|e| map_err(op, e))?;
         Ok(out.services().iter().find(|s| s.status() != Some("INACTIVE")).map(service_from))
     }
 
@@ -539,31 +595,15 @@ impl Ecs for Aws {
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let op = "ecs:UpdateService";
         self.gate(op).await;
-        let mut b = self
-            .ecs
-            .update_service()
+        let settings = servicedef::to_sdk(op, &req.settings)?;
+        let d = &req.settings;
+        let mut b = with_settings!(self.ecs.update_service(), d, settings)
             .cluster(&req.cluster)
             .service(&req.service)
-            .task_definition(&req.task_definition)
+            .set_task_definition((!req.task_definition.is_empty()).then(|| req.task_definition.clone()))
             .set_desired_count(req.desired_count);
         if let Some(c) = &req.deployment_config {
-            let mut cfg = t::DeploymentConfiguration::builder()
-                .set_minimum_healthy_percent(c.minimum_healthy_percent)
-                .set_maximum_percent(c.maximum_percent);
-            if let Some(cb) = &c.circuit_breaker {
-                cfg =
-                    cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
-            }
-            if let Some(a) = &c.alarms {
-                let alarms = t::DeploymentAlarms::builder()
-                    .set_alarm_names(Some(a.names.clone()))
-                    .enable(a.enable)
-                    .rollback(a.rollback)
-                    .build()
-                    .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?;
-                cfg = cfg.alarms(alarms);
-            }
-            b = b.deployment_configuration(cfg.build());
+            b = b.deployment_configuration(deployment_configuration(op, c)?);
         }
         if let Some(n) = &req.native {
             let mut cfg = t::DeploymentConfiguration::builder()
@@ -640,6 +680,36 @@ impl Ecs for Aws {
             stream_url: s.stream_url().unwrap_or_default().to_string(),
             token_value: s.token_value().unwrap_or_default().to_string(),
         })
+    }
+
+    async fn create_service(&self, req: &CreateService) -> PortResult<ServiceState> {
+        let op = "ecs:CreateService";
+        self.gate(op).await;
+        let d = &req.settings;
+        let settings = servicedef::to_sdk(op, d)?;
+        let tags = settings.tags.clone();
+        let launch_type = d.capacity_provider_strategy.as_ref().is_none_or(Vec::is_empty).then_some(t::LaunchType::Fargate);
+        let mut b = with_settings!(self.ecs.create_service(), d, settings)
+            .cluster(&req.cluster)
+            .service_name(&req.service)
+            .task_definition(&req.task_definition)
+            .desired_count(req.desired_count)
+            .set_launch_type(launch_type)
+            .set_tags(tags)
+            // A retried call must not create a second service (ECS dedupes on the token).
+            .client_token(create_token(req));
+        if let Some(c) = &req.deployment_config {
+            b = b.deployment_configuration(deployment_configuration(op, c)?);
+        }
+        let out = b.send().await.map_err(|e| map_err(op, e))?;
+        out.service().map(service_from).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without service".into() })
+    }
+
+    async fn tag_service(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> PortResult<()> {
+        let op = "ecs:TagResource";
+        self.gate(op).await;
+        self.ecs.tag_resource().resource_arn(arn).set_tags(Some(servicedef::tags(tags))).send().await.map_err(|e| map_err(op, e))?;
+        Ok(())
     }
 
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {

@@ -45,6 +45,9 @@ pub enum Command {
     Plan(PlanArgs),
     /// Release: build/push → migrate → register → deploy → verify; roll back on failure.
     Release(ReleaseArgs),
+    /// Create a service that does not exist from the deployspec's [service.definition], then
+    /// release to it and watch its first deployment to COMPLETED (refused if it exists).
+    Create(ReleaseArgs),
     /// Roll back: stop the deployment in flight, or redeploy the revision that served before.
     Rollback(RollbackArgs),
     /// Show the service, its deployments, tasks, serving revision and last events.
@@ -191,6 +194,7 @@ impl ReleaseArgs {
             no_test_gate: self.no_test_gate,
             wait_termination: self.wait_termination,
             skip_verify: self.skip_verify,
+            create: if self.create { crate::engine::CreateMode::IfMissing } else { crate::engine::CreateMode::Refuse },
         }
     }
 }
@@ -265,6 +269,9 @@ pub struct ReleaseArgs {
     /// Do not check the account first (secrets, roles, log groups, network, target groups).
     #[arg(long)]
     pub skip_verify: bool,
+    /// Create the service from [service.definition] if it does not exist (never implicit).
+    #[arg(long)]
+    pub create: bool,
 }
 
 #[derive(Debug, Args)]

@@ -140,6 +140,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Validate(args) => cmd_validate(cli, args).await,
         Command::Plan(a) => cmd_plan(cli, a).await,
         Command::Release(a) => cmd_release(cli, a).await,
+        Command::Create(a) => release::cmd_create(cli, a).await,
         Command::Rollback(a) => cmd_rollback(cli, a).await,
         Command::Run(a) => cmd_run(cli, a).await,
         Command::Init(a) => cmd_init(cli, a).await,

@@ -20,6 +20,17 @@ pub(crate) async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error
     release_one(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
 }
 
+/// `create`: `release` of a service that must not exist yet.
+pub(crate) async fn cmd_create(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error> {
+    let paths = expand_files(&a.files)?;
+    if paths.len() > 1 {
+        return Err(Error::usage("create takes one deployspec", "run `fgdeploy create -f <file>` once per service"));
+    }
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    let opts = ReleaseOptions { create: crate::engine::CreateMode::Required, ..a.options() };
+    release_one(cli, &spec, &a.flags, &a.target, opts, a.summary_file.as_deref()).await
+}
+
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn release_one(
     cli: &Cli,

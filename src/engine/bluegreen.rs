@@ -33,11 +33,22 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
         "TaskDefinition": td,
         "LoadBalancerInfo": {"ContainerName": spec.container(), "ContainerPort": bg.container_port},
     });
-    if let Some(p) = bg.platform_version.clone().or_else(|| svc.platform_version.clone()) {
+    let def = spec.file.service.definition.as_ref();
+    if let Some(p) =
+        def.and_then(|d| d.platform_version.clone()).or_else(|| bg.platform_version.clone()).or_else(|| svc.platform_version.clone())
+    {
         props["PlatformVersion"] = p.into();
     }
     // NetworkConfiguration: all three keys or none; without it CodeDeploy keeps the service's.
-    if let Some(subnets) = &bg.subnets {
+    if def.and_then(|d| d.network.as_ref()).is_some()
+        && let Some(n) = crate::plan::settings::service_network(spec, svc)
+    {
+        props["NetworkConfiguration"] = serde_json::json!({"AwsvpcConfiguration": {
+            "Subnets": n.subnets,
+            "SecurityGroups": n.security_groups,
+            "AssignPublicIp": if n.assign_public_ip { "ENABLED" } else { "DISABLED" },
+        }});
+    } else if let Some(subnets) = &bg.subnets {
         let live = svc.network.as_ref();
         props["NetworkConfiguration"] = serde_json::json!({"AwsvpcConfiguration": {
             "Subnets": subnets,
@@ -45,7 +56,12 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
             "AssignPublicIp": if bg.assign_public_ip.or(live.map(|n| n.assign_public_ip)).unwrap_or(false) { "ENABLED" } else { "DISABLED" },
         }});
     }
-    if !bg.capacity_providers.is_empty() {
+    if let Some(items) = def.and_then(|d| d.capacity_provider_strategy.as_ref()).filter(|i| !i.is_empty()) {
+        props["CapacityProviderStrategy"] = items
+            .iter()
+            .map(|c| serde_json::json!({"CapacityProvider": c.capacity_provider, "Weight": c.weight, "Base": c.base}))
+            .collect();
+    } else if !bg.capacity_providers.is_empty() {
         props["CapacityProviderStrategy"] =
             bg.capacity_providers.iter().map(|c| serde_json::json!({"CapacityProvider": c, "Weight": 1, "Base": 0})).collect();
     }
@@ -146,7 +162,7 @@ impl Engine {
     /// Before anything changes: the deployment group, the gate, a deployment in progress.
     pub(super) async fn bluegreen_preflight(&self, spec: &Spec, svc: &ServiceState, no_test_gate: bool, force: bool) -> Result<BlueGreen> {
         let bg = section(spec)?;
-        if svc.deployment_controller != "CODE_DEPLOY" {
+        if svc.deployment_controller != crate::ports::Controller::CodeDeploy {
             return Err(Error::usage(
                 format!(
                     "service {} uses the {} deployment controller; blue/green needs CODE_DEPLOY or ECS",

@@ -120,13 +120,15 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
         toml_str(&container)
     ));
 
-    let strategy = if svc.deployment_controller == "CODE_DEPLOY" {
+    let strategy = if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
         spec.push_str(&codedeploy_section(ports, o, (&svc, &td, &container), &cluster_name, &mut warnings).await?);
         "blue-green".to_string()
     } else {
         spec.push_str(&rolling_section(&svc));
         "rolling".to_string()
     };
+
+    spec.push_str(&definition_section(&svc)?);
 
     let (spec_path, template_path) = write_files(o, &file_stem, &template_text, &spec)?;
     Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
@@ -204,6 +206,24 @@ async fn codedeploy_section(
         }
     }
     Ok(spec)
+}
+
+/// `[service.definition]`: every managed setting as the live service has it, so that the first
+/// plan shows no change (TOML allows the table after `[deploy]`).
+fn definition_section(svc: &ServiceState) -> Result<String> {
+    #[derive(Serialize)]
+    struct File<'a> {
+        service: Service<'a>,
+    }
+    #[derive(Serialize)]
+    struct Service<'a> {
+        definition: &'a crate::servicedef::ServiceDefinition,
+    }
+    let def = crate::servicedef::ServiceDefinition::from_live(&svc.settings());
+    let text = toml::to_string(&File { service: Service { definition: &def } }).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(format!(
+        "\n# The service's own settings, as they are live. fgdeploy manages what is written here (remove a key\n# to leave it alone); `release --create` creates the service from it.\n{text}"
+    ))
 }
 
 /// `[deploy]` for a rolling service: its live deployment configuration.

@@ -29,7 +29,7 @@ pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, 
 pub use observe::observe;
 pub use oneoff::{OneOff, OneOffResult};
 pub use promote::{PromoteReport, promote};
-pub use release::{ReleaseOptions, ReleaseReport};
+pub use release::{CreateMode, ReleaseOptions, ReleaseReport};
 pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use scale::{ScaleOptions, ScaleReport};

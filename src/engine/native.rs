@@ -100,18 +100,17 @@ impl Engine {
     pub(super) async fn deploy_native(
         &self,
         spec: &Spec,
-        n: &Native,
+        (n, planned): (&Native, &UpdateService),
         new_td: &str,
         (timeout, setting): (Duration, super::TimeoutSetting),
         no_wait: bool,
     ) -> Result<bool> {
+        // The plan's UpdateService (desired count, service settings) with the native strategy.
         let update = UpdateService {
-            cluster: spec.cluster().to_string(),
-            service: spec.service().to_string(),
             task_definition: new_td.to_string(),
-            desired_count: spec.file.service.desired_count,
             deployment_config: None,
             native: Some(n.deployment.clone()),
+            ..planned.clone()
         };
         let started = self.ports.clock.now();
         let after = self.update_service_once(&update).await?;

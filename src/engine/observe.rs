@@ -21,7 +21,7 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
         Error::Aws(PortError::NotFound {
             op: "ecs:DescribeServices".into(),
             message: format!(
-                "service {:?} does not exist in cluster {:?} (or is INACTIVE); fgdeploy releases to existing services — create it first, or fix `service.name` / `service.cluster` in {}",
+                "service {:?} does not exist in cluster {:?} (or is INACTIVE); to create it, add [service.definition] (at least network.subnets) and release with --create — or fix `service.name` / `service.cluster` in {}",
                 spec.service(),
                 spec.cluster(),
                 spec.path.display()
@@ -29,10 +29,17 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
         })
     };
     let service = match retrying_with(clock, || ports.ecs.describe_service(spec.cluster(), spec.service()), warn).await {
-        Ok(Some(s)) => s,
+        Ok(Some(s)) => Some(s),
+        Ok(None) | Err(PortError::NotFound { .. }) if spec.file.service.definition.is_some() => None,
         Ok(None) | Err(PortError::NotFound { .. }) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
+    let service_missing = service.is_none();
+    let service = service.unwrap_or_else(|| crate::ports::ServiceState {
+        name: spec.service().to_string(),
+        status: "MISSING".into(),
+        ..Default::default()
+    });
     let task_definition = if service.task_definition.is_empty() {
         None
     } else {
@@ -64,8 +71,9 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     };
     let image_digest =
         if repository_missing { None } else { retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await? };
-    let scalable = scalable_target(spec, ports, warn).await?;
-    Ok(Live { service, task_definition, repository_uri, image_digest, repository_missing, scalable })
+    // A service that does not exist yet has no scalable target.
+    let scalable = if service_missing { None } else { scalable_target(spec, ports, warn).await? };
+    Ok(Live { service, service_missing, task_definition, repository_uri, image_digest, repository_missing, scalable })
 }
 
 /// Application Auto Scaling's target for the service, if any. Without permission to read it (or

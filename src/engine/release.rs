@@ -29,6 +29,20 @@ pub struct ReleaseOptions {
     pub wait_termination: bool,
     /// Do not run `verify` first.
     pub skip_verify: bool,
+    /// Whether the service may (or must) be created from `[service.definition]`.
+    pub create: CreateMode,
+}
+
+/// Creating a missing service is never implicit: a typo in `service.name` must not create one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CreateMode {
+    /// A missing service is an error (`release`).
+    #[default]
+    Refuse,
+    /// Create it when it is missing (`release --create`).
+    IfMissing,
+    /// The service must not exist yet (`create`).
+    Required,
 }
 
 /// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
@@ -173,6 +187,21 @@ impl Engine {
         if opts.dry_run {
             return Ok(Prepared::done(ReleaseReport { plan, outcome: "planned", task_definition: None }));
         }
+        match (plan.creates_service, opts.create) {
+            (true, CreateMode::Refuse) => {
+                return Err(Error::usage(
+                    format!("service {} does not exist in cluster {}; the plan would create it", spec.service(), spec.cluster()),
+                    "pass --create to create it from [service.definition] (never implicit, so that a typo cannot create a service), or fix service.name / service.cluster",
+                ));
+            }
+            (false, CreateMode::Required) => {
+                return Err(Error::usage(
+                    format!("service {} exists already in cluster {}", spec.service(), spec.cluster()),
+                    format!("release to it with `fgdeploy release -f {}`", spec.path.display()),
+                ));
+            }
+            _ => {}
+        }
         if !opts.force {
             self.guard(&live.service).await?;
         }
@@ -258,12 +287,12 @@ impl Engine {
         live: &crate::plan::Live,
         opts: &ReleaseOptions,
     ) -> Result<(Option<super::bluegreen::BlueGreen>, Option<super::native::Native>)> {
-        let (blue_green, native) = match (spec.file.deploy.strategy, live.service.deployment_controller.as_str()) {
-            (Strategy::BlueGreen, "ECS") => (None, Some(self.native_preflight(spec, &live.service).await?)),
+        let (blue_green, native) = match (spec.file.deploy.strategy, live.service.deployment_controller) {
+            (Strategy::BlueGreen, crate::ports::Controller::Ecs) => (None, Some(self.native_preflight(spec, &live.service).await?)),
             (Strategy::BlueGreen, _) => (Some(self.bluegreen_preflight(spec, &live.service, opts.no_test_gate, opts.force).await?), None),
             (Strategy::Rolling, _) => (None, None),
         };
-        if blue_green.is_none() && native.is_none() && live.service.deployment_controller != "ECS" {
+        if blue_green.is_none() && native.is_none() && live.service.deployment_controller != crate::ports::Controller::Ecs {
             return Err(Error::usage(
                 format!(
                     "service {} uses the {} deployment controller; a rolling release needs the ECS controller",
@@ -297,9 +326,17 @@ impl Engine {
         (t, stages): (f64, &mut Vec<StageTime>),
     ) -> Result<ReleaseReport> {
         let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        self.tag_service(&live.service.arn, &plan).await?;
+        if blue_green.is_some() && !plan.update.settings.is_empty() {
+            // CODE_DEPLOY: the grace period and tag propagation go by UpdateService alone (no
+            // task definition); the network, platform and capacity go in the AppSpec.
+            let settings_only =
+                UpdateService { task_definition: String::new(), desired_count: None, deployment_config: None, ..plan.update.clone() };
+            self.update_service_once(&settings_only).await?;
+        }
         if let Some(n) = &native {
             let setting = if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
-            let done = self.deploy_native(spec, n, &new_td, (timeout, setting), opts.no_wait).await?;
+            let done = self.deploy_native(spec, (n, &plan.update), &new_td, (timeout, setting), opts.no_wait).await?;
             self.stage_end(Stage::Deploy, t, stages);
             if !done {
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -377,10 +414,16 @@ impl Engine {
         if native.is_some() || blue_green.is_some() {
             return self.deploy_blue_green_kind(spec, opts, (plan, &live, new_td), (blue_green, native), (t, stages)).await;
         }
-        let mut update = plan.update.clone();
-        update.task_definition = new_td.clone();
         let started_at = self.ports.clock.now();
-        let svc = self.update_service_once(&update).await?;
+        let svc = if plan.creates_service {
+            self.create_service_once(spec, &plan, &new_td).await?
+        } else {
+            let mut update = plan.update.clone();
+            update.task_definition = new_td.clone();
+            let svc = self.update_service_once(&update).await?;
+            self.tag_service(&svc.arn, &plan).await?;
+            svc
+        };
         let deployment_id = match self.find_deployment(spec, &svc, &new_td).await {
             Some(id) => id,
             None if opts.no_wait => {
@@ -809,6 +852,30 @@ impl Engine {
 
     /// Turn a failed deployment into the final error, rolling back where the policy says so.
     /// `ws`: the watch state, whose newly failed tasks are reported once fgdeploy has reacted.
+    /// CreateService from the plan (a lost answer is retried with the same client token).
+    async fn create_service_once(&self, spec: &Spec, plan: &Plan, new_td: &str) -> Result<ServiceState> {
+        let req = crate::ports::CreateService {
+            cluster: spec.cluster().to_string(),
+            service: spec.service().to_string(),
+            task_definition: new_td.to_string(),
+            desired_count: plan.update.desired_count.unwrap_or(1),
+            deployment_config: plan.update.deployment_config.clone(),
+            settings: spec.file.service.definition.clone().unwrap_or_default(),
+        };
+        let svc = self.retry("ecs:CreateService", || self.ports.ecs.create_service(&req)).await?;
+        self.info(format!("created service {} in {}", svc.name, spec.cluster()));
+        Ok(svc)
+    }
+
+    /// TagResource for the tags the plan sets (UpdateService cannot set tags).
+    pub(super) async fn tag_service(&self, arn: &str, plan: &Plan) -> Result<()> {
+        if plan.service_tags.is_empty() {
+            return Ok(());
+        }
+        self.retry("ecs:TagResource", || self.ports.ecs.tag_service(arn, &plan.service_tags)).await?;
+        Ok(())
+    }
+
     pub(super) async fn handle_failure(&self, spec: &Spec, t: &Tracker, kind: FailKind, mut ws: Option<&mut WatchState>) -> Error {
         let err = self.react_to_failure(spec, t, &kind, ws.as_deref_mut()).await;
         if let Some(ws) = ws
@@ -845,6 +912,18 @@ impl Engine {
                 };
             }
             _ => {}
+        }
+        if t.previous_td.is_empty() {
+            return Error::ManualAction {
+                reason: kind.describe(),
+                state: format!(
+                    "the service was created by this release and has no earlier revision to roll back to; it is left deploying {}",
+                    t.new_td
+                ),
+                next: format!(
+                    "fix the cause (`fgdeploy status -f {path}` shows the tasks' stop reasons) and release again, or scale it to 0 with `fgdeploy scale -f {path} --count 0`"
+                ),
+            };
         }
         let ecs_is_rolling_back = matches!(kind, FailKind::EcsRollingBack(_));
         if !spec.file.rollback.automatic && !ecs_is_rolling_back {

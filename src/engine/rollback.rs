@@ -64,6 +64,7 @@ impl Engine {
                     desired_count: t.previous_desired,
                     deployment_config: None,
                     native: None,
+                    settings: Default::default(),
                 };
                 self.update_service_once(&update).await?;
                 how = "UpdateService to the previous revision".into();
@@ -118,7 +119,7 @@ impl Engine {
                 })
             })?;
         let current = svc.task_definition.clone();
-        if svc.deployment_controller == "CODE_DEPLOY" {
+        if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
             return self.rollback_codedeploy(spec, &svc, to, (dry_run, no_wait), o.allow_family_change).await;
         }
         // An ECS-native blue/green deployment shows only as an unfinished service deployment.
@@ -208,6 +209,7 @@ impl Engine {
             desired_count: None,
             deployment_config: None,
             native: None,
+            settings: Default::default(),
         };
         let started = self.ports.clock.now();
         let resp = self.update_service_once(&update).await?;
@@ -513,7 +515,7 @@ impl Error {
 
 #[cfg(test)]
 mod tests {
-    use crate::ports::{Deployment, DeploymentConfig, ServiceState};
+    use crate::ports::{Deployment, ServiceState};
 
     fn dep(status: &str, td: &str, running: i32, created: f64) -> Deployment {
         Deployment {
@@ -538,23 +540,9 @@ mod tests {
             status: "ACTIVE".into(),
             desired_count: 2,
             running_count: 2,
-            pending_count: 0,
             task_definition: "web:9".into(),
-            deployment_controller: "ECS".into(),
-            deployment_config: DeploymentConfig {
-                minimum_healthy_percent: None,
-                maximum_percent: None,
-                circuit_breaker: None,
-                alarms: None,
-            },
             deployments,
-            events: vec![],
-            load_balancers: vec![],
-            network: None,
-            launch_type: None,
-            platform_version: None,
-            current_service_deployment: None,
-            enable_execute_command: false,
+            ..Default::default()
         }
     }
 

@@ -379,7 +379,7 @@ impl Watched for RollingWatch<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::{Deployment, DeploymentConfig};
+    use crate::ports::Deployment;
 
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
         Deployment {
@@ -404,23 +404,9 @@ mod tests {
             status: "ACTIVE".into(),
             desired_count: 2,
             running_count: 2,
-            pending_count: 0,
             task_definition: "new".into(),
-            deployment_controller: "ECS".into(),
-            deployment_config: DeploymentConfig {
-                minimum_healthy_percent: None,
-                maximum_percent: None,
-                circuit_breaker: None,
-                alarms: None,
-            },
             deployments: deps,
-            events: vec![],
-            load_balancers: vec![],
-            network: None,
-            launch_type: None,
-            platform_version: None,
-            current_service_deployment: None,
-            enable_execute_command: false,
+            ..Default::default()
         }
     }
 

@@ -42,7 +42,11 @@ pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
         Ok(td) => taskdef::image_of(&td.definition, spec.container()).map(str::to_string),
         Err(_) => None,
     };
-    let codedeploy = if service.deployment_controller == "CODE_DEPLOY" { Some(codedeploy_status(spec, ports).await?) } else { None };
+    let codedeploy = if service.deployment_controller == crate::ports::Controller::CodeDeploy {
+        Some(codedeploy_status(spec, ports).await?)
+    } else {
+        None
+    };
     Ok(StatusReport { service, service_deployment, image, codedeploy })
 }
 

@@ -69,8 +69,8 @@ impl Engine {
         let setting = if o.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
         let budget = (o.timeout.unwrap_or(spec.file.deploy.timeout), setting);
         let t = self.stage_start(Stage::Deploy);
-        let report = match (svc.deployment_controller.as_str(), spec.file.deploy.strategy) {
-            ("CODE_DEPLOY", _) => self.wait_codedeploy(spec, &svc, o, budget).await?,
+        let report = match (svc.deployment_controller, spec.file.deploy.strategy) {
+            (crate::ports::Controller::CodeDeploy, _) => self.wait_codedeploy(spec, &svc, o, budget).await?,
             (_, Strategy::BlueGreen) => self.wait_native(spec, &svc, o, budget).await?,
             _ => self.wait_rolling(spec, &svc, o, budget).await?,
         };

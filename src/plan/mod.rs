@@ -13,7 +13,10 @@ use serde::Serialize;
 /// What the engine observed before planning (read-only calls only).
 #[derive(Debug, Clone)]
 pub struct Live {
+    /// The service (a placeholder named as the spec when `service_missing`).
     pub service: ServiceState,
+    /// The service does not exist: the release creates it from `[service.definition]`.
+    pub service_missing: bool,
     pub task_definition: Option<RegisteredTaskDefinition>,
     pub repository_uri: String,
     /// Digest of the release tag in ECR, if it exists.
@@ -121,6 +124,10 @@ pub struct Plan {
     pub scalable_target: Option<ScalableTarget>,
     /// What the plan decided that the user should know (e.g. the desired count kept).
     pub notes: Vec<String>,
+    /// The service does not exist: the deploy stage creates it (CreateService).
+    pub creates_service: bool,
+    /// Tags the deploy stage sets on the service (TagResource; UpdateService cannot).
+    pub service_tags: std::collections::BTreeMap<String, String>,
     /// The task definition that would be registered.
     #[serde(skip)]
     pub desired_task_definition: TaskDefinition,
@@ -213,7 +220,7 @@ fn service_changes(svc: &ServiceState, desired_count: i32, want_cfg: Option<&Dep
     }
     if let Some(want) = want_cfg {
         out.extend(
-            diff::diff(&config_json(&svc.deployment_config), &config_json(want)).into_iter().map(|c| prefix(c, "deploymentConfiguration")),
+            diff::diff(&config_json(&svc.deployment_config), &config_json(want)).into_iter().map(|c| c.under("deploymentConfiguration")),
         );
     }
     out
@@ -224,8 +231,10 @@ fn rollout(spec: &Spec, svc: &ServiceState, desired_count: i32, opts: &PlanOptio
     if spec.file.deploy.strategy == Strategy::Rolling {
         return Ok(Rollout::Rolling(rolling_schedule(spec, svc, desired_count, opts)?));
     }
-    Ok(match (svc.deployment_controller.as_str(), spec.file.deploy.blue_green.as_ref()) {
-        ("ECS", Some(bg)) => Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) },
+    Ok(match (svc.deployment_controller, spec.file.deploy.blue_green.as_ref()) {
+        (crate::ports::Controller::Ecs, Some(bg)) => {
+            Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) }
+        }
         _ => {
             let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
             Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
@@ -260,6 +269,17 @@ fn later_stages(spec: &Spec, live: &Live, (register, deploy): (bool, bool), (fam
     ]
 }
 
+/// The task definition to register; without tags of its own it keeps the live revision's.
+fn desired_task_definition(spec: &Spec, live: &Live, image: &str) -> Result<TaskDefinition, InputError> {
+    let mut desired = spec.render_task_definition(image)?;
+    if desired.tags.is_none()
+        && let Some(live_td) = &live.task_definition
+    {
+        desired.tags = without_own_tags(live_td.definition.clone()).tags.filter(|t| !t.is_empty());
+    }
+    Ok(desired)
+}
+
 /// The name-keyed diff of the live task definition (fgdeploy's own tags aside) to the desired one.
 fn td_changes(live: &Live, desired: &TaskDefinition) -> Vec<diff::Change> {
     match &live.task_definition {
@@ -289,23 +309,25 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         (Some(d), true) => format!("{}@{d}", live.repository_uri),
         _ => image.clone(),
     };
-    let mut desired = spec.render_task_definition(&deployed_image)?;
-    if desired.tags.is_none()
-        && let Some(live_td) = &live.task_definition
-    {
-        desired.tags = without_own_tags(live_td.definition.clone()).tags.filter(|t| !t.is_empty());
-    }
+    let desired = desired_task_definition(spec, live, &deployed_image)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
     let td_changes = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
 
-    // Service changes: desired count and deployment configuration.
+    // Service changes: desired count, deployment configuration and `[service.definition]`.
     let svc = &live.service;
     let (desired_count, update_count, count_note) = desired_count(spec, live);
     let want_cfg = desired_deployment_config(spec);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
-    let service_changes = service_changes(svc, desired_count, rolling.then_some(&want_cfg));
+    let settings = settings::settings_change(spec, live)?;
+    let service_changes = if live.service_missing {
+        settings::creation(spec, desired_count)
+    } else {
+        let mut c = service_changes(svc, desired_count, rolling.then_some(&want_cfg));
+        c.extend(settings.changes.iter().cloned());
+        c
+    };
     let deploy = register || !service_changes.is_empty();
 
     let rollout = rollout(spec, svc, desired_count, opts)?;
@@ -314,7 +336,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         image: image.clone(),
         container: m.container.clone().unwrap_or_else(|| spec.container().to_string()),
         command: m.command.clone(),
-        network: migration_network(m, svc.network.as_ref()),
+        network: migration_network(m, settings::service_network(spec, svc).as_ref()),
         timeout_secs: m.timeout.as_secs(),
     });
 
@@ -324,6 +346,15 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let migrate_action = migrate_action(migration.as_ref(), opts.skip_migration, deploy);
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
     stages.extend(later_stages(spec, live, (register, deploy), (&desired.family, td_changes.len())));
+    if live.service_missing {
+        stages[3].action = StageAction::Run {
+            detail: format!(
+                "CreateService {} in {} ({desired_count} task(s)), then watch its first deployment to COMPLETED (release needs --create)",
+                spec.service(),
+                spec.cluster()
+            ),
+        };
+    }
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let image = deployed_image;
 
@@ -334,6 +365,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         desired_count: update_count,
         deployment_config: rolling.then_some(want_cfg),
         native: None,
+        settings: settings.update,
     };
     Ok(Plan {
         cluster: spec.cluster().to_string(),
@@ -350,6 +382,8 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         has_changes,
         scalable_target: live.scalable,
         notes: count_note.into_iter().collect(),
+        creates_service: live.service_missing,
+        service_tags: settings.tags,
         desired_task_definition: desired,
         update,
     })
@@ -362,6 +396,11 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
 pub fn desired_count(spec: &Spec, live: &Live) -> (i32, Option<i32>, Option<String>) {
     let svc = &live.service;
     let wanted = spec.file.service.desired_count;
+    if live.service_missing {
+        // A new service starts with the spec's count, else one task (as the console does).
+        let n = wanted.unwrap_or(1);
+        return (n, Some(n), None);
+    }
     let Some(t) = live.scalable else { return (wanted.unwrap_or(svc.desired_count), wanted, None) };
     let count = t.clamp(svc.desired_count);
     let mut note = format!(
@@ -388,14 +427,6 @@ pub fn migration_network(m: &crate::spec::MigrationSection, live: Option<&Networ
         security_groups: m.security_groups.clone().or_else(|| live.map(|n| n.security_groups.clone())).unwrap_or_default(),
         assign_public_ip: m.assign_public_ip.or(live.map(|n| n.assign_public_ip)).unwrap_or(false),
     })
-}
-
-fn prefix(c: Change, p: &str) -> Change {
-    match c {
-        Change::Add { path, value } => Change::Add { path: format!("{p}.{path}"), value },
-        Change::Remove { path, value } => Change::Remove { path: format!("{p}.{path}"), value },
-        Change::Change { path, from, to } => Change::Change { path: format!("{p}.{path}"), from, to },
-    }
 }
 
 /// min rounds up, max rounds down (ECS).
@@ -514,6 +545,8 @@ pub fn traffic_steps(config: &str) -> Vec<String> {
     }
     vec![format!("custom deployment config {config}: steps as defined in CodeDeploy")]
 }
+
+pub mod settings;
 
 #[cfg(test)]
 mod tests;

@@ -224,7 +224,7 @@ fn a_blue_green_release_has_no_rolling_configuration() {
         }
         other => panic!("{other:?}"),
     }
-    l.service.deployment_controller = "ECS".into();
+    l.service.deployment_controller = crate::ports::Controller::Ecs;
     match plan(&spec, &l, &PlanOptions::default()).rollout {
         Rollout::BlueGreen { deployment_config, steps } => {
             assert_eq!(deployment_config, format!("ECS-native {}", bg.ecs_strategy));
@@ -338,10 +338,10 @@ fn the_migration_network_overrides_the_services() {
 #[test]
 fn service_changes_are_prefixed_by_their_section() {
     let v = serde_json::Value::from;
-    assert_eq!(prefix(Change::Add { path: "a".into(), value: v(1) }, "p"), Change::Add { path: "p.a".into(), value: v(1) });
-    assert_eq!(prefix(Change::Remove { path: "b".into(), value: v(2) }, "p"), Change::Remove { path: "p.b".into(), value: v(2) });
+    assert_eq!(Change::Add { path: "a".into(), value: v(1) }.under("p"), Change::Add { path: "p.a".into(), value: v(1) });
+    assert_eq!(Change::Remove { path: "b".into(), value: v(2) }.under("p"), Change::Remove { path: "p.b".into(), value: v(2) });
     assert_eq!(
-        prefix(Change::Change { path: "c".into(), from: v(1), to: v(2) }, "p"),
+        Change::Change { path: "c".into(), from: v(1), to: v(2) }.under("p"),
         Change::Change { path: "p.c".into(), from: v(1), to: v(2) }
     );
 }

@@ -14,6 +14,7 @@
 mod codedeploy;
 mod mutation;
 mod native;
+mod settings;
 mod world;
 
 pub use codedeploy::{CdGroupSeed, green_weight};
@@ -131,6 +132,15 @@ impl Ecs for Sim {
     }
     async fn set_desired_count(&self, cluster: &str, service: &str, count: i32) -> PortResult<ServiceState> {
         self.call("ecs:UpdateService").await?.set_desired_count(cluster, service, count)
+    }
+    async fn create_service(&self, req: &CreateService) -> PortResult<ServiceState> {
+        let mut w = self.call("ecs:CreateService").await?;
+        let s = w.create_service(req)?;
+        w.lose_response("ecs:CreateService")?;
+        Ok(s)
+    }
+    async fn tag_service(&self, arn: &str, tags: &std::collections::BTreeMap<String, String>) -> PortResult<()> {
+        self.call("ecs:TagResource").await?.tag_service(arn, tags)
     }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let mut w = self.call("ecs:UpdateService").await?;

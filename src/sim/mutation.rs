@@ -22,11 +22,23 @@ pub enum Mutation {
     },
     /// `foreign`: made by someone else (a colleague's deployment the fault matrix injects).
     /// `desired_count`: what the call set (`None`: left as it was).
+    /// `settings`: the `[service.definition]` fields it changed (deployspec names).
     UpdateService {
         service: String,
         task_definition: String,
         desired_count: Option<i32>,
         foreign: bool,
+        settings: Vec<&'static str>,
+    },
+    CreateService {
+        service: String,
+        task_definition: String,
+        desired_count: i32,
+    },
+    /// TagResource on a service: the keys it set.
+    TagResource {
+        arn: String,
+        keys: Vec<String>,
     },
     ContinueServiceDeployment {
         arn: String,
@@ -77,6 +89,8 @@ impl Mutation {
             Mutation::RegisterTaskDefinition { .. } => "RegisterTaskDefinition",
             Mutation::DeregisterTaskDefinition { .. } => "DeregisterTaskDefinition",
             Mutation::UpdateService { .. } => "UpdateService",
+            Mutation::CreateService { .. } => "CreateService",
+            Mutation::TagResource { .. } => "TagResource",
             Mutation::ContinueServiceDeployment { .. } => "ContinueServiceDeployment",
             Mutation::StopServiceDeployment { .. } => "StopServiceDeployment",
             Mutation::RunTask { .. } => "RunTask",
@@ -105,10 +119,15 @@ impl std::fmt::Display for Mutation {
             Mutation::RegisterTaskDefinition { family, revision } | Mutation::DeregisterTaskDefinition { family, revision } => {
                 write!(f, "{op} {family}:{revision}")
             }
-            Mutation::UpdateService { service, task_definition, desired_count, foreign } => {
+            Mutation::UpdateService { service, task_definition, desired_count, foreign, settings } => {
                 let count = desired_count.map(|n| format!(" desiredCount={n}")).unwrap_or_default();
-                write!(f, "{op} {service} {task_definition}{count}{}", if *foreign { " (foreign)" } else { "" })
+                let settings = if settings.is_empty() { String::new() } else { format!(" settings={}", settings.join(",")) };
+                write!(f, "{op} {service} {task_definition}{count}{settings}{}", if *foreign { " (foreign)" } else { "" })
             }
+            Mutation::CreateService { service, task_definition, desired_count } => {
+                write!(f, "{op} {service} {task_definition} desiredCount={desired_count}")
+            }
+            Mutation::TagResource { arn, keys } => write!(f, "{op} {arn} {}", keys.join(",")),
             Mutation::ContinueServiceDeployment { arn, action } => write!(f, "{op} {arn} {action}"),
             Mutation::StopServiceDeployment { arn } | Mutation::StopTask { arn } => write!(f, "{op} {arn}"),
             Mutation::RunTask { task_definition, command } => write!(f, "{op} {task_definition} {command:?}"),
@@ -128,8 +147,13 @@ mod tests {
 
     #[test]
     fn shown_as_the_call_and_its_arguments() {
-        let u =
-            Mutation::UpdateService { service: "web".into(), task_definition: "arn:…/web:2".into(), desired_count: None, foreign: true };
+        let u = Mutation::UpdateService {
+            service: "web".into(),
+            task_definition: "arn:…/web:2".into(),
+            desired_count: None,
+            foreign: true,
+            settings: vec![],
+        };
         assert_eq!(u.to_string(), "UpdateService web arn:…/web:2 (foreign)");
         assert!(!u.is_update_to("web:2"), "a foreign update is not fgdeploy's");
         let ours = Mutation::UpdateService {
@@ -137,7 +161,9 @@ mod tests {
             task_definition: "arn:…/web:2".into(),
             desired_count: Some(3),
             foreign: false,
+            settings: vec!["network"],
         };
+        assert_eq!(ours.to_string(), "UpdateService web arn:…/web:2 desiredCount=3 settings=network");
         assert!(ours.is_update_to("web:2") && !ours.is_update_to("web:3"));
         let r = Mutation::RunTask { task_definition: "web:2".into(), command: vec!["bin/migrate".into()] };
         assert_eq!(r.to_string(), "RunTask web:2 [\"bin/migrate\"]");

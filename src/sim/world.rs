@@ -1,6 +1,7 @@
 //! The simulated AWS state and its step function.
 
 use super::mutation::Mutation;
+use super::settings::{seed_definition, sim_settings};
 use crate::engine::Interrupt;
 use crate::plan::floor_ceiling;
 use crate::ports::*;
@@ -250,12 +251,12 @@ struct SimService {
     desired: i32,
     td: String,
     config: DeploymentConfig,
-    load_balanced: bool,
+    /// The service's settings, every field present (what `[service.definition]` manages).
+    def: ServiceDefinition,
     deployments: Vec<SimDeployment>,
     sds: Vec<SimSd>,
     events: Vec<ServiceEvent>,
     stuck_reported: bool,
-    controller: String,
 }
 
 /// The whole simulated account.
@@ -359,7 +360,7 @@ impl World {
     pub fn seed_codedeploy_service(&mut self, seed: SeedService) -> String {
         let arn = self.seed_service(seed);
         if let Some(s) = self.services.iter_mut().find(|s| s.arn == arn) {
-            s.controller = "CODE_DEPLOY".into();
+            s.def.deployment_controller = Some(Controller::CodeDeploy);
             s.deployments.clear();
             s.sds.clear();
         }
@@ -509,6 +510,7 @@ impl World {
                 events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
             }
         }
+        let def = seed_definition(&seed);
         self.services.push(SimService {
             arn: arn.clone(),
             cluster: seed.cluster.clone(),
@@ -516,7 +518,7 @@ impl World {
             desired: seed.desired,
             td: reg.arn.clone(),
             config: seed.config,
-            load_balanced: seed.load_balanced,
+            def,
             deployments: vec![SimDeployment {
                 id: dep_id.clone(),
                 td: reg.arn.clone(),
@@ -534,7 +536,6 @@ impl World {
             sds: seeded_sds(earlier.as_deref(), &earlier_sd, &sd_arn, &reg.arn, (created, completed)),
             events,
             stuck_reported: false,
-            controller: "ECS".into(),
         });
         self.tasks.extend(tasks);
         arn
@@ -652,7 +653,13 @@ impl World {
         let s = &mut self.services[i];
         s.desired = count;
         s.deployments.iter_mut().filter(|d| d.primary).for_each(|d| d.desired = count);
-        let m = Mutation::UpdateService { service: name.into(), task_definition: s.td.clone(), desired_count: Some(count), foreign: false };
+        let m = Mutation::UpdateService {
+            service: name.into(),
+            task_definition: s.td.clone(),
+            desired_count: Some(count),
+            foreign: false,
+            settings: Vec::new(),
+        };
         self.mutations.push((self.now, m));
         Ok(self.service_state(i))
     }
@@ -781,7 +788,7 @@ impl World {
             })
             .collect();
         deployments.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
-        let code_deploy = s.controller == "CODE_DEPLOY";
+        let code_deploy = s.def.deployment_controller == Some(Controller::CodeDeploy);
         if code_deploy {
             deployments.clear();
         }
@@ -799,31 +806,12 @@ impl World {
             running_count: running,
             pending_count: pending,
             task_definition: s.td.clone(),
-            deployment_controller: s.controller.clone(),
+            deployment_controller: s.def.deployment_controller.unwrap_or_default(),
             deployment_config: s.config.clone(),
             deployments,
             events,
-            load_balancers: if s.load_balanced {
-                vec![LoadBalancer {
-                    target_group_arn: Some(format!(
-                        "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef",
-                        s.name
-                    )),
-                    container_name: None,
-                    container_port: None,
-                }]
-            } else {
-                Vec::new()
-            },
-            network: Some(Network {
-                subnets: vec!["subnet-0sim0a".into(), "subnet-0sim0b".into()],
-                security_groups: vec!["sg-0sim".into()],
-                assign_public_ip: false,
-            }),
-            launch_type: Some("FARGATE".into()),
-            platform_version: Some("LATEST".into()),
             current_service_deployment: if self.faults.no_service_deployments_api { None } else { s.sds.last().map(|sd| sd.arn.clone()) },
-            enable_execute_command: !self.faults.exec_disabled,
+            ..sim_settings(&s.def, &self.faults)
         }
     }
 
@@ -838,26 +826,24 @@ impl World {
             op: "ecs:UpdateService".into(),
             message: "ServiceNotFoundException: Service not found.".into(),
         })?;
-        if self.services[i].controller == "CODE_DEPLOY" {
-            return Err(PortError::Rejected {
+        let controller = self.services[i].def.deployment_controller.unwrap_or_default();
+        super::settings::check_update(controller, !req.task_definition.is_empty(), &req.settings)?;
+        let td = match req.task_definition.as_str() {
+            "" => String::new(),
+            given => self.lookup_td(given).map(|(_, a)| a).ok_or_else(|| PortError::Rejected {
                 op: "ecs:UpdateService".into(),
-                code: "InvalidParameterException".into(),
-                message: "Unable to update task definition on services with a CODE_DEPLOY deployment controller. Use AWS CodeDeploy to trigger a new deployment.".into(),
-            });
-        }
-        let Some(td) = self.lookup_td(&req.task_definition).map(|(_, a)| a) else {
-            let message = "TaskDefinition not found.".into();
-            return Err(PortError::Rejected { op: "ecs:UpdateService".into(), code: "ClientException".into(), message });
+                code: "ClientException".into(),
+                message: "TaskDefinition not found.".into(),
+            })?,
         };
-        self.mutations.push((
-            self.now,
-            Mutation::UpdateService {
-                service: req.service.clone(),
-                task_definition: td.clone(),
-                desired_count: req.desired_count,
-                foreign,
-            },
-        ));
+        let (service, desired_count, settings) = (req.service.clone(), req.desired_count, req.settings.fields());
+        let m = Mutation::UpdateService { service, task_definition: td.clone(), desired_count, foreign, settings };
+        self.mutations.push((self.now, m));
+        super::settings::apply(&mut self.services[i].def, &req.settings);
+        if td.is_empty() {
+            // Settings only (what a CODE_DEPLOY service accepts): no new deployment.
+            return Ok(self.service_state(i));
+        }
         if let Some(native) = &req.native {
             return self.update_service_native(i, td, native.clone());
         }
@@ -909,6 +895,72 @@ impl World {
         });
         s.sds.push(SimSd::in_progress(sd_arn, td, sources, now, None));
         Ok(self.service_state(i))
+    }
+
+    /// CreateService: the service with its first deployment IN_PROGRESS and no task yet.
+    pub fn create_service(&mut self, req: &CreateService) -> PortResult<ServiceState> {
+        let op = "ecs:CreateService";
+        if let Some(i) = self.svc_index(&req.cluster, &req.service) {
+            // The same request again (a retry after a lost answer) gets the service back.
+            if self.services[i]
+                .deployments
+                .first()
+                .is_some_and(|d| req.task_definition.ends_with(d.td.rsplit('/').next().unwrap_or_default()))
+            {
+                return Ok(self.service_state(i));
+            }
+            let message = "Creation of service was not idempotent.".into();
+            return Err(PortError::Rejected { op: op.into(), code: "InvalidParameterException".into(), message });
+        }
+        super::settings::check_create(&req.settings)?;
+        let Some(td) = self.lookup_td(&req.task_definition).map(|(_, a)| a) else {
+            return Err(PortError::Rejected { op: op.into(), code: "ClientException".into(), message: "TaskDefinition not found.".into() });
+        };
+        let cluster = req.cluster.rsplit('/').next().unwrap_or(&req.cluster).to_string();
+        let dep_id = format!("ecs-svc/{:019}", self.next());
+        let sd_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{cluster}/{}/{}", req.service, self.hex_id());
+        self.mutations.push((
+            self.now,
+            Mutation::CreateService { service: req.service.clone(), task_definition: td.clone(), desired_count: req.desired_count },
+        ));
+        let now = self.now;
+        self.services.push(SimService {
+            arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{}", req.service),
+            cluster,
+            name: req.service.clone(),
+            desired: req.desired_count,
+            td: td.clone(),
+            config: req.deployment_config.clone().unwrap_or_default(),
+            def: super::settings::created(&req.settings),
+            deployments: vec![SimDeployment {
+                id: dep_id,
+                td: td.clone(),
+                primary: true,
+                desired: req.desired_count,
+                rollout_state: "IN_PROGRESS".into(),
+                reason: Some("ECS deployment in progress.".into()),
+                failed_tasks: 0,
+                had_healthy: false,
+                created_at: now,
+                steady_at: None,
+                sd_arn: sd_arn.clone(),
+                rollback_of: None,
+            }],
+            sds: vec![SimSd::in_progress(sd_arn, td, Vec::new(), now, None)],
+            events: Vec::new(),
+            stuck_reported: false,
+        });
+        Ok(self.service_state(self.services.len() - 1))
+    }
+
+    /// TagResource on a service.
+    pub fn tag_service(&mut self, arn: &str, tags: &BTreeMap<String, String>) -> PortResult<()> {
+        let Some(s) = self.services.iter_mut().find(|s| s.arn == arn) else {
+            return Err(PortError::NotFound { op: "ecs:TagResource".into(), message: "The specified resource could not be found.".into() });
+        };
+        s.def.tags.get_or_insert_with(Default::default).extend(tags.clone());
+        self.mutations.push((self.now, Mutation::TagResource { arn: arn.to_string(), keys: tags.keys().cloned().collect() }));
+        Ok(())
     }
 
     pub fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<f64>) -> PortResult<Vec<String>> {
@@ -1442,7 +1494,15 @@ impl World {
         }
         let reg = self.register_task_definition(def);
         let _ = self.update_service(
-            &UpdateService { cluster, service: name, task_definition: reg.arn, desired_count: None, deployment_config: None, native: None },
+            &UpdateService {
+                cluster,
+                service: name,
+                task_definition: reg.arn,
+                desired_count: None,
+                deployment_config: None,
+                native: None,
+                settings: Default::default(),
+            },
             true,
         );
     }

@@ -39,6 +39,10 @@ pub struct ServiceSection {
     /// Fleet releases: services whose stages (migration first) must run before this one's.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// The service's own settings (network, capacity providers, load balancers, …): managed
+    /// by fgdeploy where given, left as they are where not; used to create a missing service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<crate::servicedef::ServiceDefinition>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

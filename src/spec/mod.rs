@@ -4,6 +4,7 @@
 
 mod file;
 pub mod rules;
+mod service_rules;
 
 pub use file::*;
 

@@ -72,6 +72,7 @@ pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     }
     rolling(f, &mut p);
     migration(f, &mut p);
+    super::service_rules::definition(f, &mut p);
     if let Some(b) = &f.build {
         for (field, v) in [("build.context", &b.context), ("build.dockerfile", &b.dockerfile)] {
             if v.trim().is_empty() {
@@ -316,6 +317,7 @@ pub fn validate_with_template(
             );
         }
     }
+    super::service_rules::with_template(f, td, &mut p);
     let mut t = Problems::new(template_path);
     let mut at = Vec::new();
     crate::taskdef::rules::image_placeholders(raw.get("taskDefinition").unwrap_or(raw), "", &mut at);

@@ -25,6 +25,7 @@ fn every_field() -> SpecFile {
             region: Some("r".into()),
             desired_count: Some(1),
             depends_on: vec![],
+            definition: Some(every_service_field()),
         },
         image: ImageSection { repository: "r".into(), tag: "t".into(), create_repository: true, pin_digest: true },
         build: Some(BuildSection {
@@ -103,6 +104,39 @@ fn every_field() -> SpecFile {
             }),
         },
         rollback: RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: Duration::from_secs(1) },
+    }
+}
+
+/// Every field of `[service.definition]`, spelled out.
+fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
+    use fgdeploy::servicedef::*;
+    ServiceDefinition {
+        network: Some(NetworkDef { subnets: Some(vec![]), security_groups: Some(vec![]), assign_public_ip: Some(false) }),
+        capacity_provider_strategy: Some(vec![CapacityProviderItem { capacity_provider: "FARGATE".into(), base: 0, weight: 1 }]),
+        platform_version: Some("LATEST".into()),
+        load_balancers: Some(vec![LoadBalancerDef { target_group_arn: "t".into(), container_name: "c".into(), container_port: 1 }]),
+        health_check_grace_period_seconds: Some(1),
+        service_registries: Some(vec![ServiceRegistry {
+            registry_arn: "r".into(),
+            port: Some(1),
+            container_name: Some("c".into()),
+            container_port: Some(1),
+        }]),
+        service_connect: Some(ServiceConnect {
+            enabled: true,
+            namespace: Some("n".into()),
+            services: vec![ServiceConnectService {
+                port_name: "p".into(),
+                discovery_name: Some("d".into()),
+                client_aliases: vec![ClientAlias { port: 1, dns_name: Some("d".into()) }],
+                ingress_port_override: Some(1),
+            }],
+        }),
+        enable_execute_command: Some(true),
+        propagate_tags: Some(PropagateTags::Service),
+        availability_zone_rebalancing: Some(AzRebalancing::Enabled),
+        deployment_controller: Some(Controller::Ecs),
+        tags: Some(Default::default()),
     }
 }
 

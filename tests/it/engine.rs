@@ -232,6 +232,7 @@ async fn a_deployment_in_progress_blocks_the_release_unless_forced() {
                 desired_count: None,
                 deployment_config: None,
                 native: None,
+                settings: Default::default(),
             },
             true,
         )
@@ -1527,7 +1528,7 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
         "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf",
         "/ecs/web",
         "arn:aws:iam::123456789012:role/web-task",
-        "subnet-0sim0b",
+        "subnet-0a51a0000000000b2",
     ] {
         f.missing.insert(missing.to_string());
     }
@@ -1546,7 +1547,7 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
     ] {
         assert!(text.contains(field), "names {field}: {text}");
     }
-    assert!(text.contains("ecs-tasks.amazonaws.com") && text.contains("subnet-0sim0b"), "{text}");
+    assert!(text.contains("ecs-tasks.amazonaws.com") && text.contains("subnet-0a51a0000000000b2"), "{text}");
     let Err(Error::Input(e)) = &r.result else { panic!("an input error") };
     assert_eq!(e.clone().flatten().len(), 6, "every problem at once");
     // --skip-verify: the release goes on (and fails later, or not, on its own).

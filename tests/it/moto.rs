@@ -283,6 +283,7 @@ async fn release_status_and_rollback_speak_the_wire_protocol() {
             desired_count: Some(3),
             deployment_config: None,
             native: None,
+            settings: Default::default(),
         })
         .await
         .expect("update");

@@ -1,0 +1,168 @@
+//! `[service.definition]` to and from the SDK's service types: what DescribeServices shows, and
+//! what UpdateService / CreateService send.
+
+use crate::ports::{PortError, PortResult, ServiceState};
+use crate::servicedef::{
+    AzRebalancing, CapacityProviderItem, ClientAlias, Controller, PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition,
+    ServiceRegistry, merged_network,
+};
+use aws_sdk_ecs::types as t;
+
+/// The managed settings of a described service into `st`.
+pub(super) fn read_settings(s: &t::Service, st: &mut ServiceState) {
+    st.capacity_provider_strategy = s
+        .capacity_provider_strategy()
+        .iter()
+        .map(|c| CapacityProviderItem { capacity_provider: c.capacity_provider().to_string(), base: c.base(), weight: c.weight() })
+        .collect();
+    st.health_check_grace_period_seconds = s.health_check_grace_period_seconds();
+    st.service_registries = s
+        .service_registries()
+        .iter()
+        .map(|r| ServiceRegistry {
+            registry_arn: r.registry_arn().unwrap_or_default().to_string(),
+            port: r.port(),
+            container_name: r.container_name().map(str::to_string),
+            container_port: r.container_port(),
+        })
+        .collect();
+    // DescribeServices shows Service Connect on the deployments, not on the service.
+    let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
+    st.service_connect = primary.and_then(|d| d.service_connect_configuration()).map(connect_from);
+    st.propagate_tags = s.propagate_tags().and_then(|p| PropagateTags::parse(p.as_str()));
+    st.availability_zone_rebalancing = s.availability_zone_rebalancing().and_then(|a| AzRebalancing::parse(a.as_str()));
+    st.tags = s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
+    st.deployment_controller = s.deployment_controller().and_then(|c| Controller::parse(c.r#type().as_str())).unwrap_or_default();
+}
+
+fn connect_from(c: &t::ServiceConnectConfiguration) -> ServiceConnect {
+    ServiceConnect {
+        enabled: c.enabled(),
+        namespace: c.namespace().map(str::to_string),
+        services: c
+            .services()
+            .iter()
+            .map(|s| ServiceConnectService {
+                port_name: s.port_name().to_string(),
+                discovery_name: s.discovery_name().map(str::to_string),
+                client_aliases: s
+                    .client_aliases()
+                    .iter()
+                    .map(|a| ClientAlias { port: a.port(), dns_name: a.dns_name().map(str::to_string) })
+                    .collect(),
+                ingress_port_override: s.ingress_port_override(),
+            })
+            .collect(),
+    }
+}
+
+/// The definition's settings as SDK values (only the fields it sets).
+#[derive(Default)]
+pub(super) struct Sdk {
+    pub network: Option<t::NetworkConfiguration>,
+    pub capacity_provider_strategy: Option<Vec<t::CapacityProviderStrategyItem>>,
+    pub load_balancers: Option<Vec<t::LoadBalancer>>,
+    pub service_registries: Option<Vec<t::ServiceRegistry>>,
+    pub service_connect: Option<t::ServiceConnectConfiguration>,
+    pub propagate_tags: Option<t::PropagateTags>,
+    pub az_rebalancing: Option<t::AvailabilityZoneRebalancing>,
+    pub controller: Option<t::DeploymentController>,
+    pub tags: Option<Vec<t::Tag>>,
+}
+
+fn invalid(op: &str, e: impl std::fmt::Display) -> PortError {
+    PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() }
+}
+
+pub(super) fn to_sdk(op: &str, d: &ServiceDefinition) -> PortResult<Sdk> {
+    let network = match &d.network {
+        Some(n) => {
+            let n = merged_network(n, None);
+            let vpc = t::AwsVpcConfiguration::builder()
+                .set_subnets(Some(n.subnets))
+                .set_security_groups(Some(n.security_groups))
+                .assign_public_ip(if n.assign_public_ip { t::AssignPublicIp::Enabled } else { t::AssignPublicIp::Disabled })
+                .build()
+                .map_err(|e| invalid(op, e))?;
+            Some(t::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+        }
+        None => None,
+    };
+    let capacity_provider_strategy = match &d.capacity_provider_strategy {
+        Some(items) => Some(
+            items
+                .iter()
+                .map(|c| {
+                    t::CapacityProviderStrategyItem::builder().capacity_provider(&c.capacity_provider).base(c.base).weight(c.weight).build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| invalid(op, e))?,
+        ),
+        None => None,
+    };
+    Ok(Sdk {
+        network,
+        capacity_provider_strategy,
+        load_balancers: d.load_balancers.as_ref().map(|l| {
+            l.iter()
+                .map(|l| {
+                    t::LoadBalancer::builder()
+                        .target_group_arn(&l.target_group_arn)
+                        .container_name(&l.container_name)
+                        .container_port(l.container_port)
+                        .build()
+                })
+                .collect()
+        }),
+        service_registries: d.service_registries.as_ref().map(|r| {
+            r.iter()
+                .map(|r| {
+                    t::ServiceRegistry::builder()
+                        .registry_arn(&r.registry_arn)
+                        .set_port(r.port)
+                        .set_container_name(r.container_name.clone())
+                        .set_container_port(r.container_port)
+                        .build()
+                })
+                .collect()
+        }),
+        service_connect: d.service_connect.as_ref().map(|c| connect_to(op, c)).transpose()?,
+        propagate_tags: d.propagate_tags.map(|p| t::PropagateTags::from(p.as_str())),
+        az_rebalancing: d.availability_zone_rebalancing.map(|a| t::AvailabilityZoneRebalancing::from(a.as_str())),
+        controller: d
+            .deployment_controller
+            .map(|c| t::DeploymentController::builder().r#type(t::DeploymentControllerType::from(c.as_str())).build())
+            .transpose()
+            .map_err(|e| invalid(op, e))?,
+        tags: d.tags.as_ref().map(tags),
+    })
+}
+
+pub(super) fn tags(m: &std::collections::BTreeMap<String, String>) -> Vec<t::Tag> {
+    m.iter().map(|(k, v)| t::Tag::builder().key(k).value(v).build()).collect()
+}
+
+fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfiguration> {
+    let mut services = Vec::new();
+    for s in &c.services {
+        let aliases = s
+            .client_aliases
+            .iter()
+            .map(|a| t::ServiceConnectClientAlias::builder().port(a.port).set_dns_name(a.dns_name.clone()).build())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(op, e))?;
+        let svc = t::ServiceConnectService::builder()
+            .port_name(&s.port_name)
+            .set_discovery_name(s.discovery_name.clone())
+            .set_client_aliases((!aliases.is_empty()).then_some(aliases))
+            .set_ingress_port_override(s.ingress_port_override)
+            .build()
+            .map_err(|e| invalid(op, e))?;
+        services.push(svc);
+    }
+    Ok(t::ServiceConnectConfiguration::builder()
+        .enabled(c.enabled)
+        .set_namespace(c.namespace.clone())
+        .set_services((!services.is_empty()).then_some(services))
+        .build())
+}

@@ -1,0 +1,425 @@
+//! The service definition: the ECS service's own settings as code (`[service.definition]` in the
+//! deployspec) — network, capacity providers, platform version, load balancers, grace period,
+//! service registries, Service Connect, ECS Exec, tag propagation, tags, AZ rebalancing and the
+//! deployment controller.
+//!
+//! Why a TOML table rather than a `CreateService` JSON file next to the task-definition template:
+//! the service's settings are few and flat, reviewers read one file per service, and the table
+//! gets the deployspec's checks (unknown keys, field paths, variables) for free. The task
+//! definition stays JSON because it is large, nested and copied from the console or the CLI.
+//!
+//! Every field is optional: a field the spec does not mention is left as it is on the service.
+//! The comparison with the live service is semantic — ECS's defaults (no grace period, tags not
+//! propagated, public IP off, weight 0) equal their absence, lists that are sets compare as sets —
+//! so that `init` followed by `plan` shows no change.
+
+use crate::diff::{self, Change};
+use crate::ports::{LoadBalancer, Network};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceDefinition {
+    /// awsvpc network: subnets, security groups, public IP (a key left out keeps the live value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub network: Option<NetworkDef>,
+    /// Capacity providers with base and weight (FARGATE, FARGATE_SPOT); `[]` = launch type FARGATE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_strategy: Option<Vec<CapacityProviderItem>>,
+    /// Fargate platform version, e.g. "1.4.0" or "LATEST".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform_version: Option<String>,
+    /// Target groups the service registers its tasks with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_balancers: Option<Vec<LoadBalancerDef>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health_check_grace_period_seconds: Option<i32>,
+    /// Cloud Map service registries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_registries: Option<Vec<ServiceRegistry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_connect: Option<ServiceConnect>,
+    /// ECS Exec (`fgdeploy exec`) on tasks started from now on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_execute_command: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<PropagateTags>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone_rebalancing: Option<AzRebalancing>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_controller: Option<Controller>,
+    /// Tags on the service: these keys are set; other tags on the service are left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkDef {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnets: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_groups: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign_public_ip: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityProviderItem {
+    pub capacity_provider: String,
+    /// Tasks placed on this provider first (ECS default 0).
+    #[serde(default)]
+    pub base: i32,
+    /// Share of the tasks after the bases (ECS default 0).
+    #[serde(default)]
+    pub weight: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerDef {
+    pub target_group_arn: String,
+    pub container_name: String,
+    pub container_port: i32,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRegistry {
+    pub registry_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_port: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConnect {
+    pub enabled: bool,
+    /// Cloud Map namespace, as DescribeServices shows it (`init` writes the live value).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceConnectService>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceConnectService {
+    /// A `portMappings[].name` of the task definition.
+    pub port_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discovery_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client_aliases: Vec<ClientAlias>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress_port_override: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAlias {
+    pub port: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum PropagateTags {
+    #[default]
+    None,
+    Service,
+    TaskDefinition,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AzRebalancing {
+    Enabled,
+    #[default]
+    Disabled,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Controller {
+    #[default]
+    Ecs,
+    CodeDeploy,
+    External,
+}
+
+impl PropagateTags {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PropagateTags::None => "NONE",
+            PropagateTags::Service => "SERVICE",
+            PropagateTags::TaskDefinition => "TASK_DEFINITION",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::None, Self::Service, Self::TaskDefinition].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl AzRebalancing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AzRebalancing::Enabled => "ENABLED",
+            AzRebalancing::Disabled => "DISABLED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Enabled, Self::Disabled].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Controller {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Controller::Ecs => "ECS",
+            Controller::CodeDeploy => "CODE_DEPLOY",
+            Controller::External => "EXTERNAL",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Ecs, Self::CodeDeploy, Self::External].into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+/// The live service's settings, every field present (what `init` writes, what `plan` compares to).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveSettings<'a> {
+    pub network: Option<&'a Network>,
+    pub capacity_provider_strategy: &'a [CapacityProviderItem],
+    pub platform_version: Option<&'a str>,
+    pub load_balancers: &'a [LoadBalancer],
+    pub health_check_grace_period_seconds: Option<i32>,
+    pub service_registries: &'a [ServiceRegistry],
+    pub service_connect: Option<&'a ServiceConnect>,
+    pub enable_execute_command: bool,
+    pub propagate_tags: Option<PropagateTags>,
+    pub availability_zone_rebalancing: Option<AzRebalancing>,
+    pub deployment_controller: Controller,
+    pub tags: &'a BTreeMap<String, String>,
+}
+
+impl ServiceDefinition {
+    /// The definition of a live service: every managed field, as `init` writes it.
+    pub fn from_live(l: &LiveSettings) -> ServiceDefinition {
+        ServiceDefinition {
+            network: l.network.map(|n| NetworkDef {
+                subnets: Some(n.subnets.clone()),
+                security_groups: Some(n.security_groups.clone()),
+                assign_public_ip: Some(n.assign_public_ip),
+            }),
+            capacity_provider_strategy: Some(l.capacity_provider_strategy.to_vec()),
+            platform_version: l.platform_version.map(str::to_string),
+            load_balancers: Some(live_load_balancers(l.load_balancers)),
+            health_check_grace_period_seconds: Some(l.health_check_grace_period_seconds.unwrap_or(0)),
+            service_registries: Some(l.service_registries.to_vec()),
+            service_connect: Some(l.service_connect.cloned().unwrap_or_default()),
+            enable_execute_command: Some(l.enable_execute_command),
+            propagate_tags: Some(l.propagate_tags.unwrap_or_default()),
+            availability_zone_rebalancing: Some(l.availability_zone_rebalancing.unwrap_or_default()),
+            deployment_controller: Some(l.deployment_controller),
+            tags: Some(l.tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect()),
+        }
+    }
+
+    /// The names of the fields it sets, in the deployspec's spelling.
+    pub fn fields(&self) -> Vec<&'static str> {
+        let set = [
+            ("network", self.network.is_some()),
+            ("capacity_provider_strategy", self.capacity_provider_strategy.is_some()),
+            ("platform_version", self.platform_version.is_some()),
+            ("load_balancers", self.load_balancers.is_some()),
+            ("health_check_grace_period_seconds", self.health_check_grace_period_seconds.is_some()),
+            ("service_registries", self.service_registries.is_some()),
+            ("service_connect", self.service_connect.is_some()),
+            ("enable_execute_command", self.enable_execute_command.is_some()),
+            ("propagate_tags", self.propagate_tags.is_some()),
+            ("availability_zone_rebalancing", self.availability_zone_rebalancing.is_some()),
+            ("deployment_controller", self.deployment_controller.is_some()),
+            ("tags", self.tags.is_some()),
+        ];
+        set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+    }
+
+    /// Whether the definition names nothing.
+    pub fn is_empty(&self) -> bool {
+        self == &ServiceDefinition::default()
+    }
+}
+
+fn live_load_balancers(lbs: &[LoadBalancer]) -> Vec<LoadBalancerDef> {
+    lbs.iter()
+        .filter_map(|l| {
+            Some(LoadBalancerDef {
+                target_group_arn: l.target_group_arn.clone()?,
+                container_name: l.container_name.clone()?,
+                container_port: l.container_port?,
+            })
+        })
+        .collect()
+}
+
+/// What a release must change on the service: the plan's lines and the settings to send (only
+/// the fields that differ; the network whole, merged with the live one).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SettingsChange {
+    pub changes: Vec<Change>,
+    /// The fields that differ (tags excluded: they are set with TagResource).
+    pub update: ServiceDefinition,
+    /// Tags to set (new keys and changed values).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One field's normal form: ECS defaults equal their absence; sets are sorted.
+fn normal<T: Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
+fn sorted<T: Clone + Ord>(v: &[T]) -> Vec<T> {
+    let mut v = v.to_vec();
+    v.sort();
+    v
+}
+
+fn normal_connect(c: &ServiceConnect) -> serde_json::Value {
+    if !c.enabled {
+        return serde_json::json!({"enabled": false});
+    }
+    let mut services = c.services.clone();
+    for s in &mut services {
+        s.client_aliases.sort();
+    }
+    services.sort();
+    normal(&ServiceConnect { enabled: true, namespace: c.namespace.clone(), services })
+}
+
+/// The network the spec wants: its keys over the live ones.
+pub fn merged_network(want: &NetworkDef, live: Option<&Network>) -> Network {
+    Network {
+        subnets: want.subnets.clone().or_else(|| live.map(|n| n.subnets.clone())).unwrap_or_default(),
+        security_groups: want.security_groups.clone().or_else(|| live.map(|n| n.security_groups.clone())).unwrap_or_default(),
+        assign_public_ip: want.assign_public_ip.or(live.map(|n| n.assign_public_ip)).unwrap_or(false),
+    }
+}
+
+fn normal_network(n: &Network) -> serde_json::Value {
+    serde_json::json!({
+        "subnets": sorted(&n.subnets),
+        "security_groups": sorted(&n.security_groups),
+        "assign_public_ip": n.assign_public_ip,
+    })
+}
+
+/// Compare one field; on a difference, record the plan's lines and the value to send.
+fn field(
+    out: &mut SettingsChange,
+    name: &str,
+    (live, want): (serde_json::Value, serde_json::Value),
+    set: impl FnOnce(&mut ServiceDefinition),
+) {
+    if live != want {
+        let path = format!("service.definition.{name}");
+        let lines = diff::diff(&live, &want);
+        if lines.is_empty() || matches!((&live, &want), (serde_json::Value::Array(_), _) | (_, serde_json::Value::Array(_))) {
+            out.changes.push(Change::Change { path, from: live, to: want });
+        } else {
+            out.changes.extend(lines.into_iter().map(|c| c.under(&path)));
+        }
+        set(&mut out.update);
+    }
+}
+
+/// The semantic difference between the spec's definition and the live service.
+pub fn compare(want: &ServiceDefinition, live: &LiveSettings) -> SettingsChange {
+    let mut out = SettingsChange::default();
+    if let Some(n) = &want.network {
+        let merged = merged_network(n, live.network);
+        let live_n = live.network.map(normal_network).unwrap_or_else(|| normal_network(&merged_network(&NetworkDef::default(), None)));
+        field(&mut out, "network", (live_n, normal_network(&merged)), |u| {
+            u.network = Some(NetworkDef {
+                subnets: Some(merged.subnets.clone()),
+                security_groups: Some(merged.security_groups.clone()),
+                assign_public_ip: Some(merged.assign_public_ip),
+            })
+        });
+    }
+    if let Some(c) = &want.capacity_provider_strategy {
+        let pair = (normal(&sorted(live.capacity_provider_strategy)), normal(&sorted(c)));
+        field(&mut out, "capacity_provider_strategy", pair, |u| u.capacity_provider_strategy = Some(c.clone()));
+    }
+    if let Some(p) = &want.platform_version {
+        let pair = (normal(&live.platform_version.unwrap_or("LATEST")), normal(p));
+        field(&mut out, "platform_version", pair, |u| u.platform_version = Some(p.clone()));
+    }
+    if let Some(l) = &want.load_balancers {
+        let pair = (normal(&sorted(&live_load_balancers(live.load_balancers))), normal(&sorted(l)));
+        field(&mut out, "load_balancers", pair, |u| u.load_balancers = Some(l.clone()));
+    }
+    if let Some(g) = want.health_check_grace_period_seconds {
+        let pair = (normal(&live.health_check_grace_period_seconds.unwrap_or(0)), normal(&g));
+        field(&mut out, "health_check_grace_period_seconds", pair, |u| u.health_check_grace_period_seconds = Some(g));
+    }
+    if let Some(r) = &want.service_registries {
+        let pair = (normal(&sorted(live.service_registries)), normal(&sorted(r)));
+        field(&mut out, "service_registries", pair, |u| u.service_registries = Some(r.clone()));
+    }
+    compare_flags(want, live, &mut out);
+    if let Some(tags) = &want.tags {
+        for (k, v) in tags {
+            match live.tags.get(k) {
+                Some(l) if l == v => {}
+                Some(l) => out.changes.push(Change::Change {
+                    path: format!("service.definition.tags.{k}"),
+                    from: l.as_str().into(),
+                    to: v.as_str().into(),
+                }),
+                None => out.changes.push(Change::Add { path: format!("service.definition.tags.{k}"), value: v.as_str().into() }),
+            }
+            if live.tags.get(k) != Some(v) {
+                out.tags.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    out
+}
+
+/// Service Connect and the single-valued settings.
+fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut SettingsChange) {
+    if let Some(c) = &want.service_connect {
+        let pair = (normal_connect(live.service_connect.unwrap_or(&ServiceConnect::default())), normal_connect(c));
+        field(out, "service_connect", pair, |u| u.service_connect = Some(c.clone()));
+    }
+    if let Some(e) = want.enable_execute_command {
+        field(out, "enable_execute_command", (normal(&live.enable_execute_command), normal(&e)), |u| u.enable_execute_command = Some(e));
+    }
+    if let Some(p) = want.propagate_tags {
+        field(out, "propagate_tags", (normal(&live.propagate_tags.unwrap_or_default()), normal(&p)), |u| u.propagate_tags = Some(p));
+    }
+    if let Some(a) = want.availability_zone_rebalancing {
+        let pair = (normal(&live.availability_zone_rebalancing.unwrap_or_default()), normal(&a));
+        field(out, "availability_zone_rebalancing", pair, |u| u.availability_zone_rebalancing = Some(a));
+    }
+    if let Some(c) = want.deployment_controller {
+        field(out, "deployment_controller", (normal(&live.deployment_controller), normal(&c)), |u| u.deployment_controller = Some(c));
+    }
+}
+
+#[cfg(test)]
+mod tests;
