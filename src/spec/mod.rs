@@ -49,23 +49,37 @@ impl Spec {
             )
         })?;
         let file = file::parse(path, &text, &vars, image_tag)?;
-        rules::validate(path, &file)?;
+        // Every problem of the deployspec and of its template at once, not the first of each.
+        let mut problems: Vec<InputError> = rules::validate(path, &file).err().map(InputError::flatten).unwrap_or_default();
         let dir = path.parent().unwrap_or(Path::new("."));
         let template_path = dir.join(&file.task_definition.template);
-        let template_text = std::fs::read_to_string(&template_path).map_err(|e| {
-            InputError::new(
-                path,
-                format!("cannot read the task-definition template {}: {e}", template_path.display()),
-                "the path is relative to the deployspec's folder; fix `task_definition.template`",
-            )
-            .at_field("task_definition.template")
-        })?;
+        let template_text = match std::fs::read_to_string(&template_path) {
+            Ok(t) => t,
+            Err(e) => {
+                problems.push(
+                    InputError::new(
+                        path,
+                        format!("cannot read the task-definition template {}: {e}", template_path.display()),
+                        "the path is relative to the deployspec's folder; fix `task_definition.template`",
+                    )
+                    .at_field("task_definition.template"),
+                );
+                return Err(InputError::all(problems).err().unwrap_or_else(|| InputError::new(path, "invalid", "fix it")));
+            }
+        };
         let spec =
             Spec { path: path.to_path_buf(), file, template_path, template_text, env: vars.env().clone(), git_sha: vars.cached_git_sha() };
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
-        let td = spec.render_task_definition("stand-in.invalid/validate:0")?;
-        let raw: serde_json::Value = serde_json::from_str(&spec.template_text).unwrap_or_default();
-        rules::validate_with_template(&spec.path, &spec.template_path, &spec.file, &td, &raw)?;
+        match spec.render_task_definition("stand-in.invalid/validate:0") {
+            Ok(td) => {
+                let raw: serde_json::Value = serde_json::from_str(&spec.template_text).unwrap_or_default();
+                if let Err(e) = rules::validate_with_template(&spec.path, &spec.template_path, &spec.file, &td, &raw) {
+                    problems.extend(e.flatten());
+                }
+            }
+            Err(e) => problems.extend(e.flatten()),
+        }
+        InputError::all(problems)?;
         Ok(spec)
     }
 

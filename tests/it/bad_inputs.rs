@@ -500,6 +500,33 @@ fn cases() -> Vec<Case> {
         c("zero --timeout", BASE, None, &["release", "--sandbox", "--timeout", "0s"], exit::INPUT, &["--timeout"], ""),
         c("bad flag value", BASE, None, &["release", "--sandbox", "--timeout", "soon"], exit::INPUT, &["--timeout"], ""),
         c("unknown flag", BASE, None, &["plan", "--frobnicate"], exit::INPUT, &["--frobnicate"], ""),
+        c(
+            "service definition AWS would reject, all at once",
+            "BASE\n[service.definition]\nplatform_version = \"latest\"\ndeployment_controller = \"EXTERNAL\"\n\n[service.definition.network]\nsubnets = [\"subnet-xyz\"]\n\n[[service.definition.capacity_provider_strategy]]\ncapacity_provider = \"FARGATE\"\nbase = 1\nweight = 1\n\n[[service.definition.capacity_provider_strategy]]\ncapacity_provider = \"FARGATE_SPOT\"\nbase = 2\n\n[[service.definition.load_balancers]]\ntarget_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1\"\ncontainer_name = \"web\"\ncontainer_port = 9090\n\n[service.definition.service_connect]\nenabled = true\n[[service.definition.service_connect.services]]\nport_name = \"grpc\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &[
+                "service.definition.platform_version",
+                "service.definition.deployment_controller",
+                "EXTERNAL",
+                "\"subnet-xyz\" is not a subnet id",
+                "more than one capacity provider has a base",
+                "service.definition.load_balancers[0].container_port",
+                "9090 is not a mapped port",
+                "service.definition.service_connect.services[0].port_name",
+            ],
+            "spec",
+        ),
+        c(
+            "a service definition with an unknown propagate_tags value",
+            "BASE\n[service.definition]\npropagate_tags = \"ALL\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["unknown variant `ALL`", "service.definition.propagate_tags"],
+            "spec",
+        ),
     ]
 }
 

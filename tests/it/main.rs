@@ -15,3 +15,4 @@ mod moto;
 mod registry;
 mod replay;
 mod sandbox_cli;
+mod service;

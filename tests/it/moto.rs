@@ -885,3 +885,69 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
     out.stderr_has("secrets[DB].valueFrom").stderr_has("/p/nope").stderr_has("ecs-tasks.amazonaws.com").stderr_has("subnet-0000dead");
     assert!(!out.stderr.contains("secrets[PW]"), "the existing secret is no problem: {}", out.stderr);
 }
+
+/// `release --create` sends the definition on CreateService; what CreateService does not keep on
+/// moto (it drops the capacity providers, grace period, ECS Exec and AZ rebalancing) the next
+/// plan shows and the next release's UpdateService carries, after which no definition change is
+/// left. Everything is read back through the SDK, not through fgdeploy's own parsing.
+#[tokio::test]
+async fn create_then_update_carry_the_service_definition_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let (dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    let ecs = aws_sdk_ecs::Client::new(&m.conf);
+    let ecr = aws_sdk_ecr::Client::new(&m.conf);
+    ecs.create_cluster().cluster_name(spec.cluster()).send().await.expect("cluster");
+    ecr.create_repository().repository_name(&spec.file.image.repository).send().await.expect("repository");
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
+        2
+    );
+    ecr.put_image().repository_name(&spec.file.image.repository).image_tag("v2").image_manifest(manifest).send().await.expect("image");
+    let subnets = xml_values(&ec2_query(&m.endpoint, "DescribeSubnets"), "subnetId");
+    let sg = xml_values(&ec2_query(&m.endpoint, "DescribeSecurityGroups"), "groupId").into_iter().next().expect("a security group");
+    let quoted = |v: &[String]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
+    let definition = format!(
+        "\n[service.definition]\nplatform_version = \"1.4.0\"\npropagate_tags = \"SERVICE\"\nhealth_check_grace_period_seconds = 30\nenable_execute_command = true\n\n[service.definition.network]\nsubnets = [{}]\nsecurity_groups = [\"{sg}\"]\nassign_public_ip = true\n\n[[service.definition.capacity_provider_strategy]]\ncapacity_provider = \"FARGATE\"\nbase = 1\nweight = 1\n\n[service.definition.tags]\nteam = \"payments\"\n",
+        quoted(&subnets[..2])
+    );
+    let text = std::fs::read_to_string(&path).expect("spec").replace("\n[deploy.rolling]", &format!("{definition}\n[deploy.rolling]"));
+    std::fs::write(&path, text).expect("write");
+    let f = path.to_str().expect("utf-8");
+
+    m.cli().args(["plan", "-f", f]).status(exit::CHANGES).stdout_has("CreateService");
+    m.cli().args(["release", "-f", f, "--no-wait"]).status(exit::INPUT).stderr_has("--create");
+    m.cli().args(["release", "-f", f, "--create", "--no-wait"]).status(exit::OK);
+
+    let described = ecs
+        .describe_services()
+        .cluster(spec.cluster())
+        .services(spec.service())
+        .include(aws_sdk_ecs::types::ServiceField::Tags)
+        .send()
+        .await
+        .expect("describe");
+    let s = &described.services()[0];
+    let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration()).expect("network sent on CreateService");
+    assert_eq!(vpc.subnets(), &subnets[..2]);
+    assert_eq!(vpc.security_groups(), [sg.clone()]);
+    assert_eq!(vpc.assign_public_ip().map(|a| a.as_str()), Some("ENABLED"));
+    assert_eq!(s.platform_version(), Some("1.4.0"));
+    assert_eq!(s.propagate_tags().map(|p| p.as_str()), Some("SERVICE"));
+    assert!(s.tags().iter().any(|t| t.key() == Some("team") && t.value() == Some("payments")), "{:?}", s.tags());
+    assert!(s.task_definition().is_some_and(|t| t.contains(":1")), "created with the registered revision");
+
+    // What moto's CreateService dropped is a change now; a release carries it.
+    let plan = m.cli().args(["plan", "-f", f]).run();
+    let shown: Vec<&str> = plan.stdout.lines().filter(|l| l.contains("service.definition.")).collect();
+    // moto never finishes a deployment, so the first one is still "in progress": --force.
+    let release = m.cli().args(["release", "-f", f, "--no-wait", "--skip-verify", "--force"]).run();
+    assert_eq!(release.code, exit::OK, "{}\n{}", release.stdout, release.stderr);
+    let after = m.cli().args(["plan", "-f", f]).run();
+    let left: Vec<&str> = after.stdout.lines().filter(|l| l.contains("service.definition.")).collect();
+    assert!(left.is_empty(), "after the release no definition change is left: {left:?}\n(before: {shown:?})\n{}", after.stdout);
+    let s = ecs.describe_services().cluster(spec.cluster()).services(spec.service()).send().await.expect("describe");
+    let s = &s.services()[0];
+    assert_eq!(s.health_check_grace_period_seconds(), Some(30), "UpdateService carried the grace period");
+    drop(dir);
+}
