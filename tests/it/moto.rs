@@ -930,7 +930,7 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     let s = &described.services()[0];
     let vpc = s.network_configuration().and_then(|n| n.awsvpc_configuration()).expect("network sent on CreateService");
     assert_eq!(vpc.subnets(), &subnets[..2]);
-    assert_eq!(vpc.security_groups(), [sg.clone()]);
+    assert_eq!(vpc.security_groups(), std::slice::from_ref(&sg));
     assert_eq!(vpc.assign_public_ip().map(|a| a.as_str()), Some("ENABLED"));
     assert_eq!(s.platform_version(), Some("1.4.0"));
     assert_eq!(s.propagate_tags().map(|p| p.as_str()), Some("SERVICE"));
