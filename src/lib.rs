@@ -10,6 +10,7 @@ pub mod commands;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod lookups;
 pub mod plan;
 pub mod ports;
 pub mod redact;

@@ -567,16 +567,10 @@ impl Engine {
             let rp = spec.render_task_definition(&image).ok()?.runtime_platform?;
             crate::build::platform_for(rp.cpu_architecture.as_deref(), rp.operating_system_family.as_deref())
         });
-        let command = b.command.as_ref().map(|cmd| {
-            cmd.iter()
-                .map(|a| {
-                    a.replace("{{ image }}", &image)
-                        .replace("{{ context }}", &context.display().to_string())
-                        .replace("{{ dockerfile }}", &dockerfile.display().to_string())
-                        .replace("{{ platform }}", platform.as_deref().unwrap_or("linux/amd64"))
-                })
-                .collect()
-        });
+        let command = match &b.command {
+            Some(cmd) => Some(build_command(spec, cmd, (&image, &context, &dockerfile), platform.as_deref())?),
+            None => None,
+        };
         let req = crate::ports::BuildRequest {
             image: image.clone(),
             repository_uri: live.repository_uri.clone(),
@@ -942,6 +936,30 @@ impl Engine {
             },
         }
     }
+}
+
+/// A build command rendered by the template engine, with the build's `image`, `context`,
+/// `dockerfile` and `platform` (and every other variable) defined.
+fn build_command(
+    spec: &Spec,
+    cmd: &[String],
+    (image, context, dockerfile): (&str, &std::path::Path, &std::path::Path),
+    platform: Option<&str>,
+) -> Result<Vec<String>> {
+    let extra = [
+        ("context".to_string(), context.display().to_string()),
+        ("dockerfile".to_string(), dockerfile.display().to_string()),
+        ("platform".to_string(), platform.unwrap_or("linux/amd64").to_string()),
+    ];
+    let mut vars = spec.vars().clone().with_extra(extra.into_iter().collect());
+    vars.set_image(image);
+    cmd.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            vars.expand(a)
+                .map_err(|e| crate::error::InputError::new(&spec.path, e.message, e.fix).at_field(format!("build.command[{i}]")).into())
+        })
+        .collect()
 }
 
 /// Whether the service serves `td`: its PRIMARY deployment (or, for CODE_DEPLOY services, which

@@ -437,8 +437,13 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
         )
         .at_field("deploy"));
     }
+    // A build command is rendered when it runs (it uses `image`, `context`, … of that build).
+    let command = value.get_mut("build").and_then(|b| b.as_object_mut()).and_then(|b| b.remove("command"));
     let mut p = Vec::new();
     vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
+    if let (Some(c), Some(serde_json::Value::Object(b))) = (command, value.get_mut("build")) {
+        b.insert("command".into(), c);
+    }
     serde_path_to_error::deserialize::<_, SpecFile>(value).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner().to_string();

@@ -22,8 +22,8 @@ pub struct Spec {
     /// The task-definition template file and its text (variables not yet expanded).
     pub template_path: PathBuf,
     template_text: String,
-    env: std::collections::BTreeMap<String, String>,
-    git_sha: Option<String>,
+    /// The variables the deployspec was rendered with (environment, git, lookups' answers).
+    vars: Vars,
 }
 
 /// Parse and check deployspec text (no file access, no template): the fuzzing entry point.
@@ -67,8 +67,7 @@ impl Spec {
                 return Err(InputError::all(problems).err().unwrap_or_else(|| InputError::new(path, "invalid", "fix it")));
             }
         };
-        let spec =
-            Spec { path: path.to_path_buf(), file, template_path, template_text, env: vars.env().clone(), git_sha: vars.cached_git_sha() };
+        let spec = Spec { path: path.to_path_buf(), file, template_path, template_text, vars };
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
         match spec.render_task_definition("stand-in.invalid/validate:0") {
             Ok(td) => {
@@ -95,15 +94,22 @@ impl Spec {
 
     /// The task definition to register for `image`.
     pub fn render_task_definition(&self, image: &str) -> Result<TaskDefinition, InputError> {
-        let mut vars = Vars::from_process(self.path.parent().unwrap_or(Path::new("."))).with_env(self.env.clone());
-        if let Some(sha) = &self.git_sha {
-            vars = vars.with_git_sha(sha.clone());
-        }
+        let mut vars = self.vars.clone();
         vars.set_image(image);
         let mut td = taskdef::parse(&self.template_path, &self.template_text, &vars)?;
         taskdef::validate(&td, self.container(), &self.template_path)?;
         taskdef::set_image(&mut td, self.container(), image);
         Ok(td)
+    }
+
+    /// The variables for a later render (build commands).
+    pub fn vars(&self) -> &Vars {
+        &self.vars
+    }
+
+    /// The account lookups the templates made, answered (for the plan; secrets hidden).
+    pub fn lookups(&self) -> Vec<crate::lookups::Resolved> {
+        self.vars.lookups().resolved()
     }
 
     /// The full image reference for a repository URI.
