@@ -650,6 +650,14 @@ pub trait Account: Send + Sync {
     async fn log_group_exists(&self, name: &str) -> PortResult<bool>;
     /// ELBv2 DescribeTargetGroups.
     async fn target_group_exists(&self, arn: &str) -> PortResult<bool>;
+    /// SSM GetParameter with decryption: the value, and whether it is a SecureString.
+    async fn parameter_value(&self, name: &str) -> PortResult<(String, bool)>;
+    /// Secrets Manager DescribeSecret: the secret's full ARN.
+    async fn secret_arn(&self, id: &str) -> PortResult<String>;
+    /// CloudFormation DescribeStacks: the stack's output `key` (None: the stack has no such output).
+    async fn stack_output(&self, stack: &str, key: &str) -> PortResult<Option<String>>;
+    /// S3 GetObject (a Terraform state in an S3 backend).
+    async fn object(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>>;
 }
 
 /// The resource id Application Auto Scaling gives an ECS service: `service/<cluster name>/<service>`.

@@ -17,6 +17,8 @@ pub const REDACTED_CHANGED: &str = "(changed, redacted)";
 #[derive(Debug, Clone)]
 pub struct Redactor {
     patterns: Vec<String>,
+    /// Values that are secret wherever they appear (SSM SecureString lookups).
+    values: Vec<String>,
 }
 
 impl Redactor {
@@ -24,7 +26,25 @@ impl Redactor {
     pub fn new(extra: &[String]) -> Redactor {
         let mut patterns: Vec<String> = DEFAULT_PATTERNS.iter().map(|p| p.to_string()).collect();
         patterns.extend(extra.iter().map(|p| p.to_ascii_uppercase()));
-        Redactor { patterns }
+        Redactor { patterns, values: Vec::new() }
+    }
+
+    /// Also hide these values wherever they appear in a change.
+    pub fn with_values(mut self, values: Vec<String>) -> Redactor {
+        self.values = values.into_iter().filter(|v| !v.is_empty()).collect();
+        self
+    }
+
+    /// Replace every secret value inside the strings of `v`.
+    fn scrub(&self, v: &mut Value) {
+        match v {
+            Value::String(s) if self.values.iter().any(|x| s.contains(x.as_str())) => {
+                *s = REDACTED.into();
+            }
+            Value::Array(a) => a.iter_mut().for_each(|x| self.scrub(x)),
+            Value::Object(m) => m.values_mut().for_each(|x| self.scrub(x)),
+            _ => {}
+        }
     }
 
     pub fn is_secret_name(&self, name: &str) -> bool {
@@ -34,7 +54,32 @@ impl Redactor {
 
     /// Redact every change of a diff of normalized task definitions.
     pub fn changes(&self, changes: Vec<Change>) -> Vec<Change> {
-        changes.into_iter().map(|c| self.change(c)).collect()
+        changes.into_iter().map(|c| self.change(c)).map(|c| self.scrubbed(c)).collect()
+    }
+
+    /// The change with the secret values hidden (a changed secret stays visible as a change).
+    pub fn scrubbed(&self, c: Change) -> Change {
+        if self.values.is_empty() {
+            return c;
+        }
+        match c {
+            Change::Add { path, mut value } => {
+                self.scrub(&mut value);
+                Change::Add { path, value }
+            }
+            Change::Remove { path, mut value } => {
+                self.scrub(&mut value);
+                Change::Remove { path, value }
+            }
+            Change::Change { path, mut from, mut to } => {
+                self.scrub(&mut from);
+                self.scrub(&mut to);
+                if from == to && from == Value::String(REDACTED.into()) {
+                    to = Value::String(REDACTED_CHANGED.into());
+                }
+                Change::Change { path, from, to }
+            }
+        }
     }
 
     fn change(&self, c: Change) -> Change {

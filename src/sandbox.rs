@@ -180,6 +180,11 @@ pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: 
 
 /// A sandbox world for `spec` with the given faults (see [`world_for`]): the service runs
 /// revision 1 (tests count revisions from there).
+/// Ports that answer the templates' account lookups with stand-ins (`sandbox:ssm:/path`, …).
+pub fn lookup_ports() -> crate::ports::Ports {
+    Sim::new(World::new(Faults::default())).ports()
+}
+
 pub fn seeded(spec: &Spec, faults: Faults) -> Result<Sim> {
     seeded_with(spec, faults, false)
 }

@@ -269,6 +269,19 @@ impl Vars {
         }
     }
 
+    /// Render every string in a JSON value, ignoring errors: a recording render that must see
+    /// every lookup, not stop at the first problem (the real load reports the problems).
+    pub fn record_json(&self, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::String(s) => {
+                let _ = self.expand(s);
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|i| self.record_json(i)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| self.record_json(v)),
+            _ => {}
+        }
+    }
+
     /// Expand every string in a JSON value; the error carries the JSON path of the string.
     pub fn expand_json(&self, value: &mut serde_json::Value, path: &mut Vec<String>) -> Result<(), (String, VarError)> {
         match value {

@@ -92,6 +92,39 @@ impl Account for Aws {
         self.gate(op).await;
         exists(self.elb.describe_target_groups().target_group_arns(arn).send().await.map_err(|e| map_err(op, e)))
     }
+
+    async fn parameter_value(&self, name: &str) -> PortResult<(String, bool)> {
+        let op = "ssm:GetParameter";
+        self.gate(op).await;
+        let out = self.ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| map_err(op, e))?;
+        let p = out.parameter().ok_or_else(|| PortError::Transient { op: op.into(), message: "response without parameter".into() })?;
+        let secret = p.r#type().is_some_and(|t| t.as_str() == "SecureString");
+        Ok((p.value().unwrap_or_default().to_string(), secret))
+    }
+
+    async fn secret_arn(&self, id: &str) -> PortResult<String> {
+        let op = "secretsmanager:DescribeSecret";
+        self.gate(op).await;
+        let out = self.secrets.describe_secret().secret_id(id).send().await.map_err(|e| map_err(op, e))?;
+        out.arn().map(str::to_string).ok_or_else(|| PortError::Transient { op: op.into(), message: "response without ARN".into() })
+    }
+
+    async fn stack_output(&self, stack: &str, key: &str) -> PortResult<Option<String>> {
+        let op = "cloudformation:DescribeStacks";
+        self.gate(op).await;
+        let out = self.cloudformation.describe_stacks().stack_name(stack).send().await.map_err(|e| map_err(op, e))?;
+        let s =
+            out.stacks().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("stack {stack} does not exist") })?;
+        Ok(s.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value().map(str::to_string)))
+    }
+
+    async fn object(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
+        let op = "s3:GetObject";
+        self.gate(op).await;
+        let out = self.s3.get_object().bucket(bucket).key(key).send().await.map_err(|e| map_err(op, e))?;
+        let body = out.body.collect().await.map_err(|e| PortError::Transient { op: op.into(), message: e.to_string() })?;
+        Ok(body.into_bytes().to_vec())
+    }
 }
 
 /// `%7B%22Version…` → `{"Version…`; text that is not percent-encoded stays as it is.

@@ -32,6 +32,8 @@ pub struct Aws {
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
     pub ec2: aws_sdk_ec2::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
     pub calls: CallCounter,
     /// One client-side rate budget for everything this process calls (fleet releases share it).
     pub budget: RateBudget,
@@ -176,6 +178,13 @@ impl Aws {
             ),
             iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(conf).interceptor(counter("iam")).build()),
             ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(conf).interceptor(counter("ec2")).build()),
+            cloudformation: aws_sdk_cloudformation::Client::from_conf(
+                aws_sdk_cloudformation::config::Builder::from(conf).interceptor(counter("cloudformation")).build(),
+            ),
+            // Path-style against an endpoint override (an emulator); virtual-hosted on AWS.
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::config::Builder::from(conf).force_path_style(conf.endpoint_url().is_some()).interceptor(counter("s3")).build(),
+            ),
             calls,
             budget: RateBudget::default(),
             epoch: std::time::Instant::now(),

@@ -10,7 +10,7 @@ const PLUGIN: &str = "session-manager-plugin";
 const INSTALL: &str = "install the Session Manager plugin: https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html";
 
 pub(crate) async fn cmd_exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Error> {
-    let spec = load(&a.spec)?;
+    let spec = load(&a.spec, &a.target).await?;
     let plugin = if a.target.sandbox {
         None
     } else {

@@ -32,7 +32,10 @@ pub(crate) async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<c
 
 /// Several deployspecs: one fleet release (or plan), one summary.
 pub(crate) async fn run_fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) -> Result<i32, Error> {
-    let specs = paths.iter().map(|p| Spec::load(p, a.image_tag)).collect::<Result<Vec<_>, _>>()?;
+    let mut specs = Vec::new();
+    for p in paths {
+        specs.push(load_path(p, a.image_tag, a.target).await?);
+    }
     unique_services(&specs)?;
     let c = ctx(cli);
     let ports = fleet_ports(&specs, a.target).await?;

@@ -108,8 +108,20 @@ pub(crate) fn ctx(cli: &Cli) -> Ctx {
     Ctx { renderer: Arc::new(Renderer::new(style, verbosity, color, Box::new(std::io::stdout()))), style }
 }
 
-pub(crate) fn load(args: &SpecArgs) -> Result<Spec, Error> {
-    Ok(Spec::load(&args.file, args.image_tag.as_deref())?)
+/// Load a deployspec: a first render finds the account lookups its templates make; they are
+/// answered (read-only calls, or the sandbox's stand-ins) and the real load renders with them.
+pub(crate) async fn load(args: &SpecArgs, target: &TargetArgs) -> Result<Spec, Error> {
+    load_path(&args.file, args.image_tag.as_deref(), target).await
+}
+
+pub(crate) async fn load_path(path: &std::path::Path, image_tag: Option<&str>, target: &TargetArgs) -> Result<Spec, Error> {
+    let scan = crate::spec::scan(path, image_tag)?;
+    if scan.lookups.is_empty() {
+        return Ok(Spec::load(path, image_tag)?);
+    }
+    let ports = if target.sandbox { crate::sandbox::lookup_ports() } else { crate::aws::connect(scan.region.as_deref()).await? };
+    let answers = crate::engine::answer_lookups(&scan, &ports).await?;
+    Ok(Spec::load_answered(path, image_tag, answers)?)
 }
 
 pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Renderer, style: Style) -> Result<Ports, Error> {

@@ -3,7 +3,7 @@
 use super::*;
 
 pub(crate) async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Error> {
-    let spec = load(&a.spec)?;
+    let spec = load(&a.spec, &a.target).await?;
     let c = ctx(cli);
     let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
     let interrupt = Interrupt::default();

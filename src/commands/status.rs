@@ -7,7 +7,10 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
     let c = ctx(cli);
     if paths.len() > 1 {
         // Several services: one status each, read through one client per region.
-        let specs = paths.iter().map(|p| Spec::load(p, a.image_tag.as_deref())).collect::<Result<Vec<_>, _>>()?;
+        let mut specs = Vec::new();
+        for p in &paths {
+            specs.push(load_path(p, a.image_tag.as_deref(), &a.target).await?);
+        }
         let ports = fleet_ports(&specs, &a.target).await?;
         let mut reports = Vec::new();
         for (i, spec) in specs.iter().enumerate() {
@@ -23,7 +26,7 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
         }
         return Ok(exit::OK);
     }
-    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() })?;
+    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() }, &a.target).await?;
     let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
     let report = crate::engine::status(&spec, &ports).await?;
     c.renderer.finish();

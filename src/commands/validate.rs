@@ -3,7 +3,7 @@
 use super::*;
 
 pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Error> {
-    let spec = load(args)?;
+    let spec = load(args, &TargetArgs { sandbox: false, scenario: Default::default() }).await?;
     let td = spec.render_task_definition("validate.invalid/image:tag")?;
     if cli.output == Output::Json {
         println!(

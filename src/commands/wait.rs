@@ -5,7 +5,7 @@ use super::*;
 
 pub(crate) async fn cmd_wait(cli: &Cli, a: &WaitArgs) -> Result<i32, Error> {
     check_writable(a.summary_file.as_deref())?;
-    let spec = load(&a.spec)?;
+    let spec = load(&a.spec, &a.target).await?;
     let c = ctx(cli);
     let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
     let interrupt = Interrupt::default();

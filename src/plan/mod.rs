@@ -128,6 +128,8 @@ pub struct Plan {
     pub creates_service: bool,
     /// Tags the deploy stage sets on the service (TagResource; UpdateService cannot).
     pub service_tags: std::collections::BTreeMap<String, String>,
+    /// The account lookups the templates made, with their answers (secrets as `(secret)`).
+    pub lookups: Vec<crate::lookups::Resolved>,
     /// The task definition that would be registered.
     #[serde(skip)]
     pub desired_task_definition: TaskDefinition,
@@ -312,7 +314,8 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let desired = desired_task_definition(spec, live, &deployed_image)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
-    let td_changes = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).changes(td_changes);
+    let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(spec.vars().lookups().secrets());
+    let td_changes = redactor.changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
 
     // Service changes: desired count, deployment configuration and `[service.definition]`.
@@ -328,6 +331,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         c.extend(settings.changes.iter().cloned());
         c
     };
+    let service_changes: Vec<Change> = service_changes.into_iter().map(|c| redactor.scrubbed(c)).collect();
     let deploy = register || !service_changes.is_empty();
 
     let rollout = rollout(spec, svc, desired_count, opts)?;
@@ -383,6 +387,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         scalable_target: live.scalable,
         notes: count_note.into_iter().collect(),
         creates_service: live.service_missing,
+        lookups: spec.lookups(),
         service_tags: settings.tags,
         desired_task_definition: desired,
         update,

@@ -196,6 +196,12 @@ pub fn plan_text(p: &Plan) -> String {
         }
     }
     rollout_text(&mut o, &p.rollout);
+    if !p.lookups.is_empty() {
+        let _ = writeln!(o, "Lookups:");
+        for l in &p.lookups {
+            let _ = writeln!(o, "  {} = {}", esc(&l.lookup), esc(&l.value));
+        }
+    }
     for n in &p.notes {
         let _ = writeln!(o, "Note: {}", esc(n));
     }

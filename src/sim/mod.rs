@@ -230,8 +230,35 @@ impl CodeDeploy for Sim {
 }
 
 /// The account's other resources exist unless the faults list them as missing.
+fn missing_or<T>(w: &World, op: &str, name: &str, f: impl FnOnce() -> T) -> PortResult<T> {
+    if w.faults.missing.contains(name) {
+        return Err(PortError::NotFound { op: op.into(), message: format!("{name} does not exist") });
+    }
+    Ok(f())
+}
+
 #[async_trait]
 impl Account for Sim {
+    /// The sandbox answers every lookup with a stand-in (`sandbox:<what>`), unless the name is
+    /// in `Faults::missing` (then NotFound, as AWS would say).
+    async fn parameter_value(&self, name: &str) -> PortResult<(String, bool)> {
+        let w = self.call("ssm:GetParameter").await?;
+        missing_or(&w, "ssm:GetParameter", name, || (format!("sandbox:ssm:{name}"), name.contains("secure")))
+    }
+    async fn secret_arn(&self, id: &str) -> PortResult<String> {
+        let w = self.call("secretsmanager:DescribeSecret").await?;
+        missing_or(&w, "secretsmanager:DescribeSecret", id, || format!("arn:aws:secretsmanager:us-east-1:123456789012:secret:{id}-AbCdEf"))
+    }
+    async fn stack_output(&self, stack: &str, key: &str) -> PortResult<Option<String>> {
+        let w = self.call("cloudformation:DescribeStacks").await?;
+        missing_or(&w, "cloudformation:DescribeStacks", stack, || {
+            (!w.faults.missing.contains(key)).then(|| format!("sandbox:{stack}:{key}"))
+        })
+    }
+    async fn object(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
+        let w = self.call("s3:GetObject").await?;
+        missing_or(&w, "s3:GetObject", &format!("s3://{bucket}/{key}"), || br#"{"version":4,"resources":[],"outputs":{}}"#.to_vec())
+    }
     async fn parameter_exists(&self, name: &str) -> PortResult<bool> {
         Ok(!self.call("ssm:GetParameter").await?.faults.missing.contains(name))
     }

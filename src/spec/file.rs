@@ -21,6 +21,20 @@ pub struct SpecFile {
     pub deploy: DeploySection,
     #[serde(default)]
     pub rollback: RollbackSection,
+    /// Where the templates' account lookups read from (`tfstate()`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookups: Option<LookupsSection>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupsSection {
+    /// A local Terraform state file for `tfstate()`, relative to the deployspec's folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tfstate_file: Option<String>,
+    /// A Terraform state in S3 for `tfstate()`: `s3://bucket/key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tfstate_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -26,6 +26,50 @@ pub struct Spec {
     vars: Vars,
 }
 
+/// What a first, recording render of a deployspec and its template found: the account lookups
+/// to answer before the real load, and where they read from.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub path: PathBuf,
+    pub lookups: Vec<crate::lookups::Lookup>,
+    pub region: Option<String>,
+    /// `lookups.tfstate_file`, resolved against the deployspec's folder.
+    pub tfstate_file: Option<PathBuf>,
+    pub tfstate_url: Option<String>,
+}
+
+/// Render the deployspec and its template with a recording lookup table. Errors are the
+/// deployspec's parse errors; anything else is reported by the real load.
+pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
+    let table = std::sync::Arc::new(crate::lookups::LookupTable::recording());
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let vars = Vars::from_process(dir).with_lookups(table.clone());
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        InputError::new(path, format!("cannot read the deployspec: {e}"), "check the path given with -f (deployspecs live in deployspecs/)")
+    })?;
+    // Every string of the deployspec and of its template, whatever fails (the real load reports it).
+    let raw: serde_json::Value = match toml::from_str::<toml::Table>(&text) {
+        Ok(t) => serde_json::to_value(t).unwrap_or_default(),
+        Err(_) => return file::parse(path, &text, &vars, image_tag).map(|_| Scan::default()),
+    };
+    vars.record_json(&raw);
+    let at = |a: &str, b: &str| raw.get(a).and_then(|s| s.get(b)).and_then(|v| v.as_str()).and_then(|v| vars.expand(v).ok());
+    if let Some(t) = at("task_definition", "template").and_then(|t| std::fs::read_to_string(dir.join(t)).ok())
+        && let Ok(json) = serde_json::from_str::<serde_json::Value>(&t)
+    {
+        let mut v = vars.clone();
+        v.set_image("stand-in.invalid/scan:0");
+        v.record_json(&json);
+    }
+    Ok(Scan {
+        path: path.to_path_buf(),
+        lookups: table.lookups(),
+        region: at("service", "region"),
+        tfstate_file: at("lookups", "tfstate_file").map(|f| dir.join(f)),
+        tfstate_url: at("lookups", "tfstate_url"),
+    })
+}
+
 /// Parse and check deployspec text (no file access, no template): the fuzzing entry point.
 pub fn parse_text(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, InputError> {
     let f = file::parse(path, text, vars, None)?;
@@ -37,6 +81,17 @@ impl Spec {
     /// Read and check a deployspec. `image_tag` overrides `image.tag` (`--image-tag`).
     pub fn load(path: &Path, image_tag: Option<&str>) -> Result<Spec, InputError> {
         let vars = Vars::from_process(path.parent().unwrap_or(Path::new(".")));
+        Self::load_with(path, image_tag, vars)
+    }
+
+    /// Load with the answers to the lookups `scan` found.
+    pub fn load_answered(
+        path: &Path,
+        image_tag: Option<&str>,
+        answers: std::collections::BTreeMap<crate::lookups::Lookup, crate::lookups::Answer>,
+    ) -> Result<Spec, InputError> {
+        let table = std::sync::Arc::new(crate::lookups::LookupTable::answered(answers));
+        let vars = Vars::from_process(path.parent().unwrap_or(Path::new("."))).with_lookups(table);
         Self::load_with(path, image_tag, vars)
     }
 

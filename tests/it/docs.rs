@@ -104,6 +104,7 @@ fn every_field() -> SpecFile {
             }),
         },
         rollback: RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: Duration::from_secs(1) },
+        lookups: Some(fgdeploy::spec::LookupsSection { tfstate_file: Some("s".into()), tfstate_url: Some("s3://b/k".into()) }),
     }
 }
 

@@ -16,3 +16,4 @@ mod registry;
 mod replay;
 mod sandbox_cli;
 mod service;
+mod templates;

@@ -951,3 +951,76 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     assert_eq!(s.health_check_grace_period_seconds(), Some(30), "UpdateService carried the grace period");
     drop(dir);
 }
+
+/// The templates' account lookups against moto: an SSM String and SecureString, a Secrets
+/// Manager ARN, a CloudFormation output, and a Terraform state in S3 — answered before the plan,
+/// listed in it, the SecureString never printed; a missing parameter fails with its fix.
+#[tokio::test]
+async fn lookups_answer_from_ssm_secrets_manager_cloudformation_and_s3() {
+    let Some(m) = moto().await else { return };
+    let (dir, path) = moto_spec();
+    let id = unique("lk");
+    let ssm = aws_sdk_ssm::Client::new(&m.conf);
+    ssm.put_parameter()
+        .name(format!("/{id}/host"))
+        .value("db.internal")
+        .r#type(aws_sdk_ssm::types::ParameterType::String)
+        .send()
+        .await
+        .expect("param");
+    ssm.put_parameter()
+        .name(format!("/{id}/password"))
+        .value("hunter2-secret")
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .expect("secure param");
+    let sm = aws_sdk_secretsmanager::Client::new(&m.conf);
+    let secret = sm.create_secret().name(format!("{id}-api")).secret_string("x").send().await.expect("secret");
+    let secret_arn = secret.arn().expect("arn").to_string();
+    let cfn = aws_sdk_cloudformation::Client::new(&m.conf);
+    let stack_template = r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}}}, "Outputs": {"QueueUrl": {"Value": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"}}}"#;
+    // moto can be slow to create a stack: a retried CreateStack then finds it there already.
+    if let Err(e) = cfn.create_stack().stack_name(format!("{id}-stack")).template_body(stack_template).send().await {
+        assert!(format!("{e:?}").contains("AlreadyExists"), "{e:?}");
+    }
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&m.conf).force_path_style(true).build());
+    s3.create_bucket().bucket(&id).send().await.expect("bucket");
+    let state = r#"{"version": 4, "resources": [{"mode": "managed", "type": "aws_security_group", "name": "web", "instances": [{"attributes": {"id": "sg-0123456789abcdef0"}}]}]}"#;
+    s3.put_object().bucket(&id).key("env/terraform.tfstate").body(state.as_bytes().to_vec().into()).send().await.expect("object");
+
+    let template = template("lk").replace(
+        r#""environment": [{"name": "A", "value": "1"}]"#,
+        &format!(
+            r#""environment": [{{"name": "DB_HOST", "value": "{{{{ ssm('/{id}/host') }}}}"}}, {{"name": "DB_PASSWORD", "value": "{{{{ ssm('/{id}/password') }}}}"}}, {{"name": "QUEUE", "value": "{{{{ cfn_output('{id}-stack', 'QueueUrl') }}}}"}}, {{"name": "SG", "value": "{{{{ tfstate('aws_security_group.web.id') }}}}"}}], "secrets": [{{"name": "API", "valueFrom": "{{{{ secret_arn('{id}-api') }}}}"}}]"#
+        ),
+    );
+    std::fs::write(dir.path().join("web.taskdef.json"), template).expect("template");
+    let text = std::fs::read_to_string(&path).expect("spec") + &format!("\n[lookups]\ntfstate_url = \"s3://{id}/env/terraform.tfstate\"\n");
+    std::fs::write(&path, text).expect("spec");
+    let scan = fgdeploy::spec::scan(&path, None).expect("scan");
+    let answers = fgdeploy::engine::answer_lookups(&scan, &m.ports()).await.unwrap_or_else(|e| panic!("{e}"));
+    let spec = Spec::load_answered(&path, None, answers).expect("load");
+    m.service_for(&spec, "v1", &["v1", "v2"]).await;
+    let f = path.to_str().expect("utf-8");
+    let out = m.cli().args(["plan", "-f", f]).status(exit::CHANGES);
+    out.stdout_has(&format!("ssm(\"/{id}/host\") = db.internal"))
+        .stdout_has(&format!("ssm(\"/{id}/password\") = (secret)"))
+        .stdout_has(&format!("secret_arn(\"{id}-api\") = {secret_arn}"))
+        .stdout_has("= https://sqs.us-east-1.amazonaws.com/123456789012/jobs")
+        .stdout_has("tfstate(\"aws_security_group.web.id\") = sg-0123456789abcdef0");
+    assert!(!out.stdout.contains("hunter2-secret") && !out.stderr.contains("hunter2-secret"), "{}", out.stdout);
+    let td = spec.render_task_definition("r/web:1").expect("render");
+    let env = td.container_definitions[0].environment.clone().unwrap_or_default();
+    assert!(env.iter().any(|e| e.value.as_deref() == Some("hunter2-secret")), "the SecureString reaches the value that needs it");
+
+    // A parameter that does not exist: exit 3, the lookup and the fix named, nothing changed.
+    let t =
+        std::fs::read_to_string(dir.path().join("web.taskdef.json")).expect("t").replace(&format!("/{id}/host"), &format!("/{id}/nope"));
+    std::fs::write(dir.path().join("web.taskdef.json"), t).expect("t");
+    m.cli()
+        .args(["release", "-f", f])
+        .status(exit::INPUT)
+        .stderr_has(&format!("lookup ssm(\"/{id}/nope\") failed"))
+        .stderr_has("aws ssm put-parameter");
+}

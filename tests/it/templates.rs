@@ -1,0 +1,109 @@
+//! The template engine end to end: account lookups answered before the real load (the sandbox's
+//! stand-ins here; moto in `moto.rs`), listed in the plan, SecureStrings never shown, a failing
+//! lookup reported with its fix before any change; a build command rendered by the same engine.
+
+use crate::harness::{TEMPLATE, Test, base_spec, spec_dir_with};
+use fgdeploy::error::exit;
+
+const LOOKUP_TEMPLATE: &str = r#"{
+  "family": "web",
+  "networkMode": "awsvpc",
+  "requiresCompatibilities": ["FARGATE"],
+  "cpu": "256",
+  "memory": "512",
+  "containerDefinitions": [
+    {"name": "web", "image": "{{ image }}", "memory": 512,
+     "portMappings": [{"containerPort": 8080}],
+     "environment": [
+       {"name": "DB_URL", "value": "{{ ssm('/app/secure/db_url') }}"},
+       {"name": "QUEUE", "value": "{{ cfn_output('queues', 'Url') }}"},
+       {"name": "SUBNET", "value": "{{ tfstate('aws_subnet.a.id') }}"},
+       {"name": "STAGE", "value": "{{ env('FGDEPLOY_TEST_STAGE_UNSET', 'staging') }}"},
+       {"name": "QUOTED", "value": "{{ env.FGDEPLOY_TEST_QUOTED }}"}
+     ],
+     "secrets": [{"name": "API", "valueFrom": "{{ secret_arn('api-key') }}"}]}
+  ]
+}"#;
+
+const STATE: &str = r#"{"version": 4, "resources": [{"mode": "managed", "type": "aws_subnet", "name": "a", "instances": [{"attributes": {"id": "subnet-0123456789abcdef0"}}]}]}"#;
+
+fn spec_with_lookups() -> (tempfile::TempDir, std::path::PathBuf) {
+    let spec = format!("{}\n[lookups]\ntfstate_file = \"terraform.tfstate\"\n", base_spec("demo", "web"));
+    let (dir, path) = spec_dir_with(&spec, LOOKUP_TEMPLATE);
+    std::fs::write(dir.path().join("terraform.tfstate"), STATE).expect("state");
+    (dir, path)
+}
+
+#[test]
+fn lookups_are_answered_listed_and_secure_strings_never_shown() {
+    let (_dir, path) = spec_with_lookups();
+    let f = path.to_str().expect("utf-8");
+    let out = Test::new().env("FGDEPLOY_TEST_QUOTED", "a \"quoted\" \\ value").args(["plan", "-f", f, "--sandbox"]).status(exit::CHANGES);
+    out.stdout_has("Lookups:")
+        .stdout_has("ssm(\"/app/secure/db_url\") = (secret)")
+        .stdout_has("cfn_output(\"queues\", \"Url\") = sandbox:queues:Url")
+        .stdout_has("tfstate(\"aws_subnet.a.id\") = subnet-0123456789abcdef0")
+        .stdout_has("secret_arn(\"api-key\") = arn:aws:secretsmanager:us-east-1:123456789012:secret:api-key-AbCdEf");
+    assert!(!out.stdout.contains("sandbox:ssm:/app/secure/db_url"), "a SecureString is never printed:\n{}", out.stdout);
+    let json = Test::new().env("FGDEPLOY_TEST_QUOTED", "x").args(["plan", "-f", f, "--sandbox", "--output", "json"]).status(exit::CHANGES);
+    assert!(!json.stdout.contains("sandbox:ssm:/app/secure/db_url"), "nor in JSON:\n{}", json.stdout);
+    assert!(json.stdout.contains("\"lookups\""), "{}", json.stdout);
+}
+
+#[test]
+fn a_failing_lookup_names_itself_and_the_fix_before_any_change() {
+    let spec = format!("{}\n[lookups]\ntfstate_file = \"missing.tfstate\"\n", base_spec("demo", "web"));
+    let (_dir, path) = spec_dir_with(&spec, LOOKUP_TEMPLATE);
+    let f = path.to_str().expect("utf-8");
+    let out = Test::new().env("FGDEPLOY_TEST_QUOTED", "x").args(["release", "-f", f, "--sandbox"]).status(exit::INPUT);
+    out.stderr_has("lookup tfstate(\"aws_subnet.a.id\") failed").stderr_has("missing.tfstate").stderr_has("lookups.tfstate_file");
+    // An unset variable without a default, and must_env, name the variable and how to set it.
+    let t = TEMPLATE.replace("\"value\": \"1\"", "\"value\": \"{{ must_env('FGDEPLOY_TEST_NOPE') }}\"");
+    let (_d, p) = spec_dir_with(&base_spec("demo", "web"), &t);
+    Test::new()
+        .args(["validate", "-f", p.to_str().expect("utf-8")])
+        .status(exit::INPUT)
+        .stderr_has("FGDEPLOY_TEST_NOPE is not set")
+        .stderr_has("export FGDEPLOY_TEST_NOPE");
+}
+
+#[test]
+fn the_old_variable_syntax_and_jinja_expressions_both_work() {
+    let spec = format!(
+        "{}\n[migration]\ncommand = [\"{{{{ env.FGDEPLOY_TEST_CMD }}}}\", \"{{% if env.FGDEPLOY_TEST_CMD == 'migrate' %}}up{{% else %}}down{{% endif %}}\", \"{{{{ env('FGDEPLOY_TEST_UNSET_X', 'fallback') }}}}\"]\n",
+        base_spec("demo", "web")
+    );
+    let (_d, p) = spec_dir_with(&spec, TEMPLATE);
+    let out = Test::new().env("FGDEPLOY_TEST_CMD", "migrate").args(["plan", "-f", p.to_str().expect("utf-8"), "--sandbox"]).run();
+    assert!(out.stdout.contains("migrate up fallback"), "{}\n{}", out.stdout, out.stderr);
+}
+
+/// The answers land in the task definition as values, escaped by the JSON serializer.
+#[tokio::test]
+async fn answers_land_in_the_task_definition_escaped() {
+    let (_dir, path) = spec_with_lookups();
+    let scan = fgdeploy::spec::scan(&path, None).expect("scan");
+    assert_eq!(scan.lookups.len(), 4, "{:?}", scan.lookups);
+    let answers = fgdeploy::engine::answer_lookups(&scan, &fgdeploy::sandbox::lookup_ports()).await.expect("answers");
+    // SAFETY of the test: a variable name no other test uses.
+    let spec = {
+        let vars = fgdeploy::vars::Vars::from_process(path.parent().expect("dir"))
+            .with_env([("FGDEPLOY_TEST_QUOTED".to_string(), "a \"quoted\" \\ value".to_string())].into())
+            .with_lookups(std::sync::Arc::new(fgdeploy::lookups::LookupTable::answered(answers)));
+        fgdeploy::spec::Spec::load_with(&path, None, vars).expect("load")
+    };
+    let td = spec.render_task_definition("r/web:1").expect("render");
+    let env: std::collections::BTreeMap<String, String> = td.container_definitions[0]
+        .environment
+        .iter()
+        .flatten()
+        .map(|e| (e.name.clone().unwrap_or_default(), e.value.clone().unwrap_or_default()))
+        .collect();
+    assert_eq!(env["DB_URL"], "sandbox:ssm:/app/secure/db_url", "a SecureString reaches the value that needs it");
+    assert_eq!(env["SUBNET"], "subnet-0123456789abcdef0");
+    assert_eq!(env["STAGE"], "staging");
+    assert_eq!(env["QUOTED"], "a \"quoted\" \\ value");
+    let json = serde_json::to_string(&td).expect("json");
+    assert!(json.contains(r#"a \"quoted\" \\ value"#), "escaped where it lands: {json}");
+    assert_eq!(spec.lookups().iter().filter(|l| l.value == "(secret)").count(), 1);
+}
