@@ -114,9 +114,9 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 pub struct PromoteArgs {
-    /// The deployspec naming the ECR repository.
+    /// The deployspec naming the ECR repository (default: found upward, see `discover`).
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
     /// The tag that exists, e.g. the commit built in staging.
@@ -146,9 +146,10 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct SpecArgs {
-    /// The deployspec (TOML), e.g. deployspecs/web.toml.
+    /// The deployspec (TOML), e.g. deployspecs/web.toml. Default: `fgdeploy.toml` or the one
+    /// `deployspecs/*.toml`, found upward from the working directory to the repository root.
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
-    pub file: PathBuf,
+    pub file: Option<PathBuf>,
     /// Use this image tag instead of the deployspec's `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub image_tag: Option<String>,
@@ -214,7 +215,7 @@ impl PlanFlags {
 #[derive(Debug, Args)]
 pub struct PlanArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to plan several services (a fleet).
-    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
     pub files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
@@ -228,7 +229,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ReleaseArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to release several services (a fleet).
-    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
     pub files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
@@ -300,7 +301,7 @@ pub struct RollbackArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to see several services.
-    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',', required = true)]
+    #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
     pub files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]

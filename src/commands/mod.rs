@@ -3,6 +3,7 @@
 //! Signal handling lives in `signals`; each command in its own module returns an exit status.
 
 mod completions;
+mod discover;
 mod exec;
 mod fleet;
 mod history;
@@ -111,7 +112,11 @@ pub(crate) fn ctx(cli: &Cli) -> Ctx {
 /// Load a deployspec: a first render finds the account lookups its templates make; they are
 /// answered (read-only calls, or the sandbox's stand-ins) and the real load renders with them.
 pub(crate) async fn load(args: &SpecArgs, target: &TargetArgs) -> Result<Spec, Error> {
-    load_path(&args.file, args.image_tag.as_deref(), target).await
+    let path = match &args.file {
+        Some(p) => p.clone(),
+        None => discover::discover_one(&std::env::current_dir().unwrap_or_default())?,
+    };
+    load_path(&path, args.image_tag.as_deref(), target).await
 }
 
 pub(crate) async fn load_path(path: &std::path::Path, image_tag: Option<&str>, target: &TargetArgs) -> Result<Spec, Error> {
@@ -168,6 +173,9 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
 
 /// `-f` values: files as given; a folder means every `*.toml` in it, sorted.
 pub(crate) fn expand_files(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    if files.is_empty() {
+        return discover::discover(&std::env::current_dir().unwrap_or_default());
+    }
     let mut out = Vec::new();
     for f in files {
         if f.is_dir() {

@@ -3,7 +3,11 @@
 use super::*;
 
 pub(crate) async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error> {
-    let spec = load_path(&a.file, Some(&a.from_tag), &a.target).await?;
+    let path = match &a.file {
+        Some(p) => p.clone(),
+        None => discover::discover_one(&std::env::current_dir().unwrap_or_default())?,
+    };
+    let spec = load_path(&path, Some(&a.from_tag), &a.target).await?;
     let c = ctx(cli);
     let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
     let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;

@@ -16,7 +16,7 @@ pub(crate) async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error
         };
         return run_fleet(cli, &how, &paths).await;
     }
-    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() }, &a.target).await?;
+    let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
     release_one(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
 }
 
@@ -26,7 +26,7 @@ pub(crate) async fn cmd_create(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error>
     if paths.len() > 1 {
         return Err(Error::usage("create takes one deployspec", "run `fgdeploy create -f <file>` once per service"));
     }
-    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() }, &a.target).await?;
+    let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
     let opts = ReleaseOptions { create: crate::engine::CreateMode::Required, ..a.options() };
     release_one(cli, &spec, &a.flags, &a.target, opts, a.summary_file.as_deref()).await
 }

@@ -26,7 +26,7 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
         }
         return Ok(exit::OK);
     }
-    let spec = load(&SpecArgs { file: paths[0].clone(), image_tag: a.image_tag.clone() }, &a.target).await?;
+    let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
     let ports = ports_for(&spec, &a.target, &c.renderer, c.style).await?;
     let report = crate::engine::status(&spec, &ports).await?;
     c.renderer.finish();

@@ -554,3 +554,27 @@ fn wait_in_the_sandbox_reports_the_finished_deployment_or_names_a_missing_one() 
         .status(exit::INPUT);
     out.stderr_has("ecs-svc/123").stderr_has("fgdeploy history");
 }
+
+/// Without -f the deployspec is found upward: `fgdeploy.toml` in a folder above, or the
+/// `deployspecs/` folder (a fleet for plan; one file required for single-service commands).
+#[test]
+fn without_f_the_deployspec_is_found_upward() {
+    let (dir, path) = crate::harness::spec_dir("");
+    std::fs::rename(&path, dir.path().join("fgdeploy.toml")).expect("rename");
+    let deep = dir.path().join("src/handlers");
+    std::fs::create_dir_all(&deep).expect("dirs");
+    std::fs::create_dir_all(dir.path().join(".git")).expect("a repository root");
+    Test::new().dir(&deep).args(["validate"]).status(exit::OK).stdout_has("fgdeploy.toml");
+    Test::new().dir(&deep).args(["plan", "--sandbox"]).status(exit::CHANGES).stdout_has("Plan for service web");
+    // -f still wins.
+    let (_other_dir, other) = crate::harness::spec_dir("");
+    Test::new()
+        .dir(&deep)
+        .args(["validate", "-f", other.to_str().expect("utf-8")])
+        .status(exit::OK)
+        .stdout_has(other.to_str().expect("utf-8"));
+    // Nothing to find: exit 3 with the way out.
+    let empty = tempfile::tempdir().expect("dir");
+    std::fs::create_dir_all(empty.path().join(".git")).expect("root");
+    Test::new().dir(empty.path()).args(["status"]).status(exit::INPUT).stderr_has("none found").stderr_has("-f");
+}
