@@ -14,6 +14,7 @@ pub mod lookups;
 pub mod plan;
 pub mod ports;
 pub mod redact;
+pub mod registry;
 pub mod render;
 pub mod sandbox;
 pub mod servicedef;

@@ -560,6 +560,9 @@ pub trait Ecr: Send + Sync {
     async fn repository_uri(&self, repository: &str) -> PortResult<String>;
     /// The digest of `repository:tag`, or `None` when the tag does not exist (BatchGetImage).
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>>;
+    /// BatchGetImage in the registry `registry_id` (another account's ECR in this region):
+    /// whether `repository:reference` (a tag or a digest) exists.
+    async fn image_exists_in(&self, registry_id: &str, repository: &str, reference: &str) -> PortResult<bool>;
     /// CreateRepository; returns its URI.
     async fn create_repository(&self, repository: &str) -> PortResult<String>;
     /// GetAuthorizationToken, decoded.
@@ -687,6 +690,8 @@ pub struct Ports {
     pub elb: Arc<dyn Elb>,
     pub autoscaling: Arc<dyn Autoscaling>,
     pub account: Arc<dyn Account>,
+    /// Registries other than this account's ECR (the registry v2 API).
+    pub registry: Arc<dyn crate::registry::Registry>,
     pub clock: Arc<dyn Clock>,
     pub calls: CallCounter,
 }

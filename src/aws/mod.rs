@@ -285,6 +285,7 @@ pub fn ports_from(aws: Aws) -> Ports {
         elb: aws.clone(),
         autoscaling: aws.clone(),
         account: aws,
+        registry: Arc::new(crate::registry::Oci::default()),
         builder: Arc::new(crate::build::DockerBuilder::default()),
         clock: Arc::new(SystemClock),
         calls,
@@ -1015,6 +1016,29 @@ impl Ecr for Aws {
                 digest: i.image_id().and_then(|x| x.image_digest()).map(str::to_string),
             })
         }))
+    }
+
+    async fn image_exists_in(&self, registry_id: &str, repository: &str, reference: &str) -> PortResult<bool> {
+        let op = "ecr:BatchGetImage";
+        self.gate(op).await;
+        let id = aws_sdk_ecr::types::ImageIdentifier::builder();
+        let id = if reference.starts_with("sha256:") { id.image_digest(reference) } else { id.image_tag(reference) };
+        let out = self
+            .ecr
+            .batch_get_image()
+            .registry_id(registry_id)
+            .repository_name(repository)
+            .image_ids(id.build())
+            .set_accepted_media_types(Some(MANIFEST_TYPES.iter().map(|s| s.to_string()).collect()))
+            .send()
+            .await
+            .map_err(|e| map_err(op, e));
+        match out {
+            Ok(o) => Ok(!o.images().is_empty()),
+            Err(PortError::NotFound { .. }) => Ok(false),
+            Err(PortError::Rejected { code, .. }) if code == "RepositoryNotFoundException" => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     async fn put_manifest(&self, repository: &str, tag: &str, m: &Manifest) -> PortResult<bool> {

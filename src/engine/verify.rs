@@ -79,9 +79,42 @@ pub async fn verify(spec: &Spec, ports: &Ports, plan: &Plan, live: &Live) -> Res
         c.record(format!("image {}", plan.image), found, (&spec.path, "image.tag", fix));
     }
     task_definition_checks(&mut c, ports, &plan.desired_task_definition).await;
+    image_checks(&mut c, ports, &plan.desired_task_definition, &live.repository_uri).await;
     network_checks(&mut c, ports, live).await;
     target_group_checks(&mut c, ports, live).await;
     Ok(c.report)
+}
+
+/// The images of the other containers (sidecars), which this release does not build: in ECR of
+/// this region (this account's or another's, by the registry id in the URI) with BatchGetImage,
+/// anywhere else through the registry v2 API. An image in another region's ECR is not checked.
+async fn image_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition, own_repository: &str) {
+    use crate::registry::{ImageRef, Location};
+    let own_region = ImageRef::parse(own_repository).and_then(|r| match r.location() {
+        Location::Ecr { region, .. } => Some(region),
+        Location::Oci => None,
+    });
+    let template = c.spec.template_path.clone();
+    for k in td.container_definitions.iter().filter(|k| k.name != c.spec.container()) {
+        let Some(image) = k.image.as_deref() else { continue };
+        let field = format!("containerDefinitions[{}].image", k.name);
+        let fix = "push the image, fix the reference, or `docker login` to the registry so that fgdeploy can see it";
+        let Some(r) = ImageRef::parse(image) else {
+            c.record(format!("image {image}"), Ok(false), (&template, &field, "write a valid image reference (registry/repository:tag)"));
+            continue;
+        };
+        let answer = match r.location() {
+            Location::Ecr { account, region } if Some(&region) == own_region.as_ref() => {
+                retrying(ports.clock.as_ref(), || ports.ecr.image_exists_in(&account, &r.repository, &r.reference)).await
+            }
+            Location::Ecr { region, .. } => Err(crate::ports::PortError::Unsupported {
+                op: "ecr:BatchGetImage".into(),
+                message: format!("the image is in ECR of {region}, another region"),
+            }),
+            Location::Oci => retrying(ports.clock.as_ref(), || ports.registry.manifest_exists(&r)).await,
+        };
+        c.record(format!("image {image}"), answer, (&template, &field, fix));
+    }
 }
 
 async fn task_definition_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition) {

@@ -73,6 +73,7 @@ impl Sim {
             elb: me.clone(),
             autoscaling: me.clone(),
             account: me.clone(),
+            registry: me.clone(),
             clock: me,
             calls: self.calls.clone(),
         }
@@ -230,6 +231,15 @@ impl CodeDeploy for Sim {
 }
 
 /// The account's other resources exist unless the faults list them as missing.
+/// Other registries: every image exists unless `Faults::missing` names `host/repo:ref`.
+#[async_trait]
+impl crate::registry::Registry for Sim {
+    async fn manifest_exists(&self, image: &crate::registry::ImageRef) -> PortResult<bool> {
+        let w = self.call("registry:HEAD manifest").await?;
+        Ok(!w.faults.missing.contains(&format!("{}/{}:{}", image.host, image.repository, image.reference)))
+    }
+}
+
 fn missing_or<T>(w: &World, op: &str, name: &str, f: impl FnOnce() -> T) -> PortResult<T> {
     if w.faults.missing.contains(name) {
         return Err(PortError::NotFound { op: op.into(), message: format!("{name} does not exist") });
@@ -338,6 +348,11 @@ impl Ecr for Sim {
     async fn image_digest(&self, repository: &str, tag: &str) -> PortResult<Option<String>> {
         let w = self.call("ecr:BatchGetImage").await?;
         Ok(w.image_digest(repository, tag))
+    }
+    /// Another account's ECR: every image exists unless `Faults::missing` names `repo:ref`.
+    async fn image_exists_in(&self, _registry_id: &str, repository: &str, reference: &str) -> PortResult<bool> {
+        let w = self.call("ecr:BatchGetImage").await?;
+        Ok(!w.faults.missing.contains(&format!("{repository}:{reference}")))
     }
     async fn create_repository(&self, repository: &str) -> PortResult<String> {
         let mut w = self.call("ecr:CreateRepository").await?;

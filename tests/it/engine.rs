@@ -1505,7 +1505,10 @@ const VERIFY_TEMPLATE: &str = r#"{
     "secrets": [
       {"name": "DB_URL", "valueFrom": "arn:aws:ssm:us-east-1:123456789012:parameter/web/db-url"},
       {"name": "DB_PASSWORD", "valueFrom": "arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf:password::"}],
-    "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}}]
+    "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}},
+    {"name": "agent", "image": "ghcr.io/acme/agent:1.4", "memory": 64, "essential": false},
+    {"name": "proxy", "image": "999999999999.dkr.ecr.us-east-1.amazonaws.com/shared/proxy:2", "memory": 64, "essential": false},
+    {"name": "far", "image": "999999999999.dkr.ecr.eu-west-1.amazonaws.com/x/y:1", "memory": 64, "essential": false}]
 }"#;
 
 async fn verified_release(faults: Faults, opts: ReleaseOptions) -> Run {
@@ -1529,6 +1532,8 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
         "/ecs/web",
         "arn:aws:iam::123456789012:role/web-task",
         "subnet-0a51a0000000000b2",
+        "ghcr.io/acme/agent:1.4",
+        "shared/proxy:2",
     ] {
         f.missing.insert(missing.to_string());
     }
@@ -1544,12 +1549,15 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
         "taskRoleArn",
         "executionRoleArn",
         "the service's networkConfiguration.subnets",
+        "containerDefinitions[agent].image",
+        "containerDefinitions[proxy].image",
     ] {
         assert!(text.contains(field), "names {field}: {text}");
     }
     assert!(text.contains("ecs-tasks.amazonaws.com") && text.contains("subnet-0a51a0000000000b2"), "{text}");
     let Err(Error::Input(e)) = &r.result else { panic!("an input error") };
-    assert_eq!(e.clone().flatten().len(), 6, "every problem at once");
+    assert_eq!(e.clone().flatten().len(), 8, "every problem at once");
+    assert!(!text.contains("containerDefinitions[far]"), "an image in another region's ECR is not checked, not a problem: {text}");
     // --skip-verify: the release goes on (and fails later, or not, on its own).
     let r = verified_release(f, ReleaseOptions { skip_verify: true, ..Default::default() }).await;
     assert_ne!(r.code(), exit::INPUT, "{}", r.err_text());

@@ -1024,3 +1024,17 @@ async fn lookups_answer_from_ssm_secrets_manager_cloudformation_and_s3() {
         .stderr_has(&format!("lookup ssm(\"/{id}/nope\") failed"))
         .stderr_has("aws ssm put-parameter");
 }
+
+/// A sidecar in another account's ECR is asked with BatchGetImage and that registry id.
+#[tokio::test]
+async fn an_image_in_an_ecr_registry_is_asked_by_its_registry_id() {
+    let Some(m) = moto().await else { return };
+    let (_dir, path) = moto_spec();
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1"]).await;
+    let ecr = m.ports().ecr;
+    let repo = &spec.file.image.repository;
+    assert_eq!(ecr.image_exists_in("123456789012", repo, "v1").await, Ok(true));
+    assert_eq!(ecr.image_exists_in("123456789012", repo, "v404").await, Ok(false));
+    assert_eq!(ecr.image_exists_in("123456789012", "no-such-repo", "v1").await, Ok(false));
+}

@@ -111,3 +111,104 @@ async fn wrong_credentials_and_a_broken_dockerfile_are_clear_errors() {
     let e = b.build_and_push(&req, &|_| {}).await.expect_err("the build fails");
     assert!(e.0.contains("failed (exit"), "{e}");
 }
+
+/// Upload `repo:tag` to the registry through the v2 API (a config blob and an OCI manifest).
+async fn upload(reg: &Registry, repo: &str, tag: &str) {
+    use base64::Engine as _;
+    use sha2::Digest;
+    let http = reqwest::Client::new();
+    let auth = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", reg.password)));
+    let config = br#"{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}"#;
+    let digest = format!("sha256:{:x}", sha2::Sha256::digest(config));
+    let start =
+        http.post(format!("http://{}/v2/{repo}/blobs/uploads/", reg.host)).header("Authorization", &auth).send().await.expect("start");
+    assert_eq!(start.status().as_u16(), 202, "upload start");
+    let location = start.headers().get("location").and_then(|l| l.to_str().ok()).expect("location").to_string();
+    let url = if location.starts_with("http") { location } else { format!("http://{}{location}", reg.host) };
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let put =
+        http.put(format!("{url}{sep}digest={digest}")).header("Authorization", &auth).body(config.to_vec()).send().await.expect("blob");
+    assert_eq!(put.status().as_u16(), 201, "blob");
+    let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": config.len()}, "layers": []});
+    let put = http
+        .put(format!("http://{}/v2/{repo}/manifests/{tag}", reg.host))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+        .body(manifest.to_string())
+        .send()
+        .await
+        .expect("manifest");
+    assert_eq!(put.status().as_u16(), 201, "manifest");
+}
+
+/// A sidecar in another registry (what `verify` checks of images fgdeploy does not build): asked
+/// through the v2 API with the credentials of the Docker config (`auths`), the registry's Basic
+/// challenge answered; a missing tag is `false`; without credentials the refusal says to log in.
+#[tokio::test]
+async fn images_in_another_registry_are_checked_with_the_docker_credentials() {
+    use base64::Engine as _;
+    use fgdeploy::registry::{ImageRef, Oci, Registry as _};
+    let Some(reg) = registry() else { return };
+    upload(&reg, "acme/agent", "1.4").await;
+    let config = tempfile::tempdir().expect("dir");
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", reg.password));
+    std::fs::write(config.path().join("config.json"), serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string())
+        .expect("config");
+    let oci = Oci::with_config_dir(Some(config.path().to_path_buf()));
+    let image = |t: &str| ImageRef::parse(&format!("{}/acme/agent:{t}", reg.host)).expect("ref");
+    assert_eq!(oci.manifest_exists(&image("1.4")).await, Ok(true));
+    assert_eq!(oci.manifest_exists(&image("9.9")).await, Ok(false));
+    let anonymous = Oci::with_config_dir(None);
+    let err = anonymous.manifest_exists(&image("1.4")).await.expect_err("no credentials");
+    assert!(err.to_string().contains("docker login"), "{err}");
+}
+
+/// A registry with token auth, as GHCR, Docker Hub and ECR Public answer: 401 with a Bearer
+/// challenge, a token from the realm (asked with the scope), then the manifest with the token.
+#[tokio::test]
+async fn a_bearer_challenge_is_followed_to_a_token() {
+    use fgdeploy::registry::{ImageRef, Oci, Registry as _};
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut request = String::new();
+            let _ = reader.read_line(&mut request);
+            let mut auth = String::new();
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if line.to_ascii_lowercase().starts_with("authorization:") {
+                    auth = line.trim().to_string();
+                }
+                line.clear();
+            }
+            log.lock().expect("log").push(format!("{} {auth}", request.trim()));
+            let mut out = stream;
+            let response = if request.starts_with("GET /token?") && request.contains("scope=repository%3Aacme%2Fagent%3Apull") {
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 17\r\nConnection: close\r\n\r\n{\"token\":\"tok-1\"}"
+                    .to_string()
+            } else if auth.contains("Bearer tok-1") && request.contains("/manifests/1.4") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            } else if auth.contains("Bearer tok-1") {
+                "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            } else {
+                format!(
+                    "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"test-registry\",scope=\"repository:acme/agent:pull\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
+            };
+            let _ = out.write_all(response.as_bytes());
+        }
+    });
+    let oci = Oci::with_config_dir(None);
+    let image = |t: &str| ImageRef::parse(&format!("127.0.0.1:{port}/acme/agent:{t}")).expect("ref");
+    assert_eq!(oci.manifest_exists(&image("1.4")).await, Ok(true));
+    assert_eq!(oci.manifest_exists(&image("2.0")).await, Ok(false));
+    let seen = seen.lock().expect("log").clone();
+    assert!(seen.iter().any(|l| l.starts_with("GET /token?") && l.contains("service=test-registry")), "{seen:?}");
+    assert!(seen.iter().any(|l| l.starts_with("HEAD /v2/acme/agent/manifests/1.4") && l.contains("Bearer tok-1")), "{seen:?}");
+}
