@@ -47,20 +47,59 @@ pub enum Location {
     Field(String),
 }
 
+/// One input problem as data (the JSON error document's `problems`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Problem {
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<usize>,
+    pub message: String,
+    pub fix: String,
+}
+
 /// Bad input in a file or on the command line: names the file, the field and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
     pub file: PathBuf,
     pub location: Location,
     pub message: String,
-    pub fix: String,
+    pub fix: Box<str>,
     /// Further problems found in the same check (every problem of a file is reported at once).
     pub also: Vec<InputError>,
+    /// The line of the file it stands on, for a snippet with a caret.
+    pub source: Option<Box<crate::spans::SourceSpan>>,
 }
 
 impl InputError {
     pub fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
-        InputError { file: file.into(), location: Location::None, message: message.into(), fix: fix.into(), also: Vec::new() }
+        InputError {
+            file: file.into(),
+            location: Location::None,
+            message: message.into(),
+            fix: fix.into().into_boxed_str(),
+            also: Vec::new(),
+            source: None,
+        }
+    }
+
+    /// Find this problem (and those attached) in `text`, the content of `file`: a field path in a
+    /// TOML file through its spans, a line and column as they are.
+    pub fn located(mut self, file: &std::path::Path, text: &str) -> Self {
+        if self.file == file && self.source.is_none() {
+            let toml = file.extension().is_some_and(|e| e == "toml");
+            self.source = match &self.location {
+                Location::LineCol(l, c) => crate::spans::line_col(text, *l, *c),
+                Location::Field(p) if toml => crate::spans::toml_field(text, p),
+                _ => None,
+            }
+            .map(|s| Box::new(s.guarded()));
+        }
+        self.also = std::mem::take(&mut self.also).into_iter().map(|a| a.located(file, text)).collect();
+        self
     }
 
     /// `Ok` when `problems` is empty, else the first with the others attached.
@@ -73,6 +112,25 @@ impl InputError {
                 Err(first)
             }
         }
+    }
+
+    /// Every problem as data.
+    pub fn problems(&self) -> Vec<Problem> {
+        self.clone()
+            .flatten()
+            .into_iter()
+            .map(|p| Problem {
+                file: p.file.display().to_string(),
+                field: match &p.location {
+                    Location::Field(f) => Some(f.clone()),
+                    _ => None,
+                },
+                line: p.source.as_ref().map(|s| s.line),
+                column: p.source.as_ref().map(|s| s.col),
+                message: p.message,
+                fix: p.fix.into_string(),
+            })
+            .collect()
     }
 
     /// This problem and every one attached to it.
@@ -103,6 +161,9 @@ impl fmt::Display for InputError {
             Location::Field(p) => write!(f, ": field `{p}`")?,
         }
         write!(f, ": {}", self.message)?;
+        if let Some(s) = &self.source {
+            write!(f, "\n{s}")?;
+        }
         if !self.fix.is_empty() {
             write!(f, "\n  fix: {}", self.fix)?;
         }
@@ -156,6 +217,14 @@ impl Error {
             Error::Build(_) => exit::BUILD_FAILED,
             Error::Internal(_) => exit::INTERNAL,
             Error::GateBypassed { .. } => exit::GATE_BYPASSED,
+        }
+    }
+
+    /// Bad input's problems as data (empty for other errors).
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            Error::Input(e) => e.problems(),
+            _ => Vec::new(),
         }
     }
 

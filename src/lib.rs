@@ -19,6 +19,7 @@ pub mod render;
 pub mod sandbox;
 pub mod servicedef;
 pub mod sim;
+pub mod spans;
 pub mod spec;
 pub mod states;
 pub mod taskdef;

@@ -81,7 +81,8 @@ where
         Ok(code) => code,
         Err(e) => {
             if json && !render::finished_written() {
-                println!("{}", Document::Error { outcome: e.kind(), exit_code: e.exit_code(), message: e.to_string() }.line());
+                let problems = e.problems();
+                println!("{}", Document::Error { outcome: e.kind(), exit_code: e.exit_code(), message: e.to_string(), problems }.line());
             }
             eprintln!("error: {e}");
             e.exit_code()

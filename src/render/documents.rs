@@ -55,6 +55,9 @@ pub enum Document<'a> {
         outcome: &'a str,
         exit_code: i32,
         message: String,
+        /// Bad input: every problem, with its file, field, line and column.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        problems: Vec<crate::error::Problem>,
     },
     FleetFinished {
         fleet: &'a FleetReport,

@@ -103,7 +103,7 @@ impl Spec {
                 "check the path given with -f (deployspecs live in deployspecs/)",
             )
         })?;
-        let file = file::parse(path, &text, &vars, image_tag)?;
+        let file = file::parse(path, &text, &vars, image_tag).map_err(|e| e.located(path, &text))?;
         // Every problem of the deployspec and of its template at once, not the first of each.
         let mut problems: Vec<InputError> = rules::validate(path, &file).err().map(InputError::flatten).unwrap_or_default();
         let dir = path.parent().unwrap_or(Path::new("."));
@@ -133,6 +133,8 @@ impl Spec {
             }
             Err(e) => problems.extend(e.flatten()),
         }
+        let template_text = spec.template_text.clone();
+        let problems = problems.into_iter().map(|p| p.located(path, &text).located(&spec.template_path, &template_text)).collect();
         InputError::all(problems)?;
         Ok(spec)
     }

@@ -617,3 +617,29 @@ fn validate_plan_and_release_refuse_the_same_inputs_without_leaking_secrets() {
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
+
+/// Every problem of a deployspec in one run, each with its line, a snippet and a caret; the same
+/// problems as data in the JSON error document.
+#[test]
+fn problems_show_their_line_with_a_caret_and_as_json() {
+    let spec = format!(
+        "{}\n[deploy.rolling]\nmaximum_percent = 90\n\n[service.definition]\nplatform_version = \"latest\"\n",
+        base_spec("demo", "web")
+    );
+    let (_d, path) = crate::harness::spec_dir_with(&spec, TEMPLATE);
+    let f = path.to_str().expect("utf-8");
+    let out = Test::new().args(["validate", "-f", f]).status(exit::INPUT);
+    out.stderr_has("maximum_percent = 90\n")
+        .stderr_has("|                   ^^")
+        .stderr_has("platform_version = \"latest\"")
+        .stderr_has("^^^^^^^^");
+    let json = Test::new().args(["validate", "-f", f, "--output", "json"]).status(exit::INPUT);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.lines().last().expect("a line")).expect("JSON");
+    crate::harness::check_json(&doc, "events");
+    let problems = doc["problems"].as_array().expect("problems");
+    assert!(problems.len() >= 2, "{doc}");
+    let p = problems.iter().find(|p| p["field"] == "service.definition.platform_version").expect("the platform problem");
+    let line = spec.lines().position(|l| l.starts_with("platform_version")).expect("line") + 1;
+    assert_eq!((p["line"].as_u64(), p["column"].as_u64()), (Some(line as u64), Some(20)), "{p}");
+    assert!(p["fix"].as_str().is_some_and(|f| f.contains("LATEST")), "{p}");
+}
