@@ -563,6 +563,9 @@ pub trait Ecr: Send + Sync {
     /// BatchGetImage in the registry `registry_id` (another account's ECR in this region):
     /// whether `repository:reference` (a tag or a digest) exists.
     async fn image_exists_in(&self, registry_id: &str, repository: &str, reference: &str) -> PortResult<bool>;
+    /// DescribePullThroughCacheRules: the upstream registry host when `repository` lies under a
+    /// pull-through cache prefix of this registry (its images appear on the first pull).
+    async fn pull_through_upstream(&self, repository: &str) -> PortResult<Option<String>>;
     /// CreateRepository; returns its URI.
     async fn create_repository(&self, repository: &str) -> PortResult<String>;
     /// GetAuthorizationToken, decoded.

@@ -1018,6 +1018,16 @@ impl Ecr for Aws {
         }))
     }
 
+    async fn pull_through_upstream(&self, repository: &str) -> PortResult<Option<String>> {
+        let op = "ecr:DescribePullThroughCacheRules";
+        self.gate(op).await;
+        let out = self.ecr.describe_pull_through_cache_rules().send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.pull_through_cache_rules().iter().find_map(|r| {
+            let prefix = r.ecr_repository_prefix()?;
+            repository.strip_prefix(prefix)?.starts_with('/').then(|| r.upstream_registry_url().unwrap_or_default().to_string())
+        }))
+    }
+
     async fn image_exists_in(&self, registry_id: &str, repository: &str, reference: &str) -> PortResult<bool> {
         let op = "ecr:BatchGetImage";
         self.gate(op).await;

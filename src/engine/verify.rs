@@ -104,9 +104,7 @@ async fn image_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition, ow
             continue;
         };
         let answer = match r.location() {
-            Location::Ecr { account, region } if Some(&region) == own_region.as_ref() => {
-                retrying(ports.clock.as_ref(), || ports.ecr.image_exists_in(&account, &r.repository, &r.reference)).await
-            }
+            Location::Ecr { account, region } if Some(&region) == own_region.as_ref() => ecr_image(ports, &account, &r).await,
             Location::Ecr { region, .. } => Err(crate::ports::PortError::Unsupported {
                 op: "ecr:BatchGetImage".into(),
                 message: format!("the image is in ECR of {region}, another region"),
@@ -115,6 +113,26 @@ async fn image_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition, ow
         };
         c.record(format!("image {image}"), answer, (&template, &field, fix));
     }
+}
+
+/// An image in this region's ECR; one under a pull-through cache prefix that is not cached yet
+/// is looked for upstream (ECR pulls it through on first use).
+async fn ecr_image(ports: &Ports, account: &str, r: &crate::registry::ImageRef) -> PortResult<bool> {
+    let clock = ports.clock.as_ref();
+    if retrying(clock, || ports.ecr.image_exists_in(account, &r.repository, &r.reference)).await? {
+        return Ok(true);
+    }
+    let Some(upstream) = retrying(clock, || ports.ecr.pull_through_upstream(&r.repository)).await? else { return Ok(false) };
+    let rest = r.repository.split_once('/').map_or("", |(_, rest)| rest);
+    let sep = if r.reference.starts_with("sha256:") { '@' } else { ':' };
+    let Some(up) = crate::registry::ImageRef::parse(&format!("{upstream}/{rest}{sep}{}", r.reference)) else { return Ok(false) };
+    let up = match up.host.as_str() {
+        "registry-1.docker.io" if !up.repository.contains('/') => {
+            crate::registry::ImageRef { repository: format!("library/{}", up.repository), ..up }
+        }
+        _ => up,
+    };
+    retrying(clock, || ports.registry.manifest_exists(&up)).await
 }
 
 async fn task_definition_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition) {

@@ -349,6 +349,11 @@ impl Ecr for Sim {
         let w = self.call("ecr:BatchGetImage").await?;
         Ok(w.image_digest(repository, tag))
     }
+    /// One pull-through cache rule: `docker-hub/` → Docker Hub.
+    async fn pull_through_upstream(&self, repository: &str) -> PortResult<Option<String>> {
+        let _w = self.call("ecr:DescribePullThroughCacheRules").await?;
+        Ok(repository.starts_with("docker-hub/").then(|| "registry-1.docker.io".to_string()))
+    }
     /// Another account's ECR: every image exists unless `Faults::missing` names `repo:ref`.
     async fn image_exists_in(&self, _registry_id: &str, repository: &str, reference: &str) -> PortResult<bool> {
         let w = self.call("ecr:BatchGetImage").await?;

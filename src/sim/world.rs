@@ -180,6 +180,26 @@ struct SimDeployment {
     rollback_of: Option<String>,
 }
 
+impl SimDeployment {
+    /// A new PRIMARY deployment, IN_PROGRESS, no task started yet.
+    fn started(id: String, td: &str, desired: i32, now: f64, sd_arn: &str) -> SimDeployment {
+        SimDeployment {
+            id,
+            td: td.to_string(),
+            primary: true,
+            desired,
+            rollout_state: "IN_PROGRESS".into(),
+            reason: Some("ECS deployment in progress.".into()),
+            failed_tasks: 0,
+            had_healthy: false,
+            created_at: now,
+            steady_at: None,
+            sd_arn: sd_arn.to_string(),
+            rollback_of: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct SimSd {
     arn: String,
@@ -879,20 +899,7 @@ impl World {
         s.td = td.clone();
         s.stuck_reported = false;
         let desired = s.desired;
-        s.deployments.push(SimDeployment {
-            id: dep_id.clone(),
-            td: td.clone(),
-            primary: true,
-            desired,
-            rollout_state: "IN_PROGRESS".into(),
-            reason: Some("ECS deployment in progress.".into()),
-            failed_tasks: 0,
-            had_healthy: false,
-            created_at: now,
-            steady_at: None,
-            sd_arn: sd_arn.clone(),
-            rollback_of: None,
-        });
+        s.deployments.push(SimDeployment::started(dep_id.clone(), &td, desired, now, &sd_arn));
         s.sds.push(SimSd::in_progress(sd_arn, td, sources, now, None));
         Ok(self.service_state(i))
     }
@@ -932,20 +939,7 @@ impl World {
             td: td.clone(),
             config: req.deployment_config.clone().unwrap_or_default(),
             def: super::settings::created(&req.settings),
-            deployments: vec![SimDeployment {
-                id: dep_id,
-                td: td.clone(),
-                primary: true,
-                desired: req.desired_count,
-                rollout_state: "IN_PROGRESS".into(),
-                reason: Some("ECS deployment in progress.".into()),
-                failed_tasks: 0,
-                had_healthy: false,
-                created_at: now,
-                steady_at: None,
-                sd_arn: sd_arn.clone(),
-                rollback_of: None,
-            }],
+            deployments: vec![SimDeployment::started(dep_id, &td, req.desired_count, now, &sd_arn)],
             sds: vec![SimSd::in_progress(sd_arn, td, Vec::new(), now, None)],
             events: Vec::new(),
             stuck_reported: false,

@@ -1508,7 +1508,9 @@ const VERIFY_TEMPLATE: &str = r#"{
     "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/ecs/web", "awslogs-region": "us-east-1", "awslogs-stream-prefix": "web"}}},
     {"name": "agent", "image": "ghcr.io/acme/agent:1.4", "memory": 64, "essential": false},
     {"name": "proxy", "image": "999999999999.dkr.ecr.us-east-1.amazonaws.com/shared/proxy:2", "memory": 64, "essential": false},
-    {"name": "far", "image": "999999999999.dkr.ecr.eu-west-1.amazonaws.com/x/y:1", "memory": 64, "essential": false}]
+    {"name": "far", "image": "999999999999.dkr.ecr.eu-west-1.amazonaws.com/x/y:1", "memory": 64, "essential": false},
+    {"name": "cache", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/library/redis:7", "memory": 64, "essential": false},
+    {"name": "gone", "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/docker-hub/acme/gone:1", "memory": 64, "essential": false}]
 }"#;
 
 async fn verified_release(faults: Faults, opts: ReleaseOptions) -> Run {
@@ -1534,6 +1536,10 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
         "subnet-0a51a0000000000b2",
         "ghcr.io/acme/agent:1.4",
         "shared/proxy:2",
+        // Not cached yet, but upstream: fine. Neither cached nor upstream: a problem.
+        "docker-hub/library/redis:7",
+        "docker-hub/acme/gone:1",
+        "registry-1.docker.io/acme/gone:1",
     ] {
         f.missing.insert(missing.to_string());
     }
@@ -1551,12 +1557,14 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
         "the service's networkConfiguration.subnets",
         "containerDefinitions[agent].image",
         "containerDefinitions[proxy].image",
+        "containerDefinitions[gone].image",
     ] {
         assert!(text.contains(field), "names {field}: {text}");
     }
     assert!(text.contains("ecs-tasks.amazonaws.com") && text.contains("subnet-0a51a0000000000b2"), "{text}");
     let Err(Error::Input(e)) = &r.result else { panic!("an input error") };
-    assert_eq!(e.clone().flatten().len(), 8, "every problem at once");
+    assert_eq!(e.clone().flatten().len(), 9, "every problem at once");
+    assert!(!text.contains("containerDefinitions[cache]"), "a pull-through image found upstream is no problem: {text}");
     assert!(!text.contains("containerDefinitions[far]"), "an image in another region's ECR is not checked, not a problem: {text}");
     // --skip-verify: the release goes on (and fails later, or not, on its own).
     let r = verified_release(f, ReleaseOptions { skip_verify: true, ..Default::default() }).await;
