@@ -889,3 +889,24 @@ fn exec_hands_the_documented_session_to_the_session_manager_plugin() {
     assert!(out.stderr.contains("session-manager-plugin") && out.stderr.contains("install"), "{}", out.stderr);
     assert_eq!(r.requests("ExecuteCommand").len(), 1, "no second session");
 }
+
+/// ECR pull-through cache rules, in the form the ECR API Reference documents for
+/// `DescribePullThroughCacheRules` (`PullThroughCacheRule`: `ecrRepositoryPrefix`,
+/// `upstreamRegistryUrl`, `registryId`, `createdAt`), and `BatchGetImage`'s documented
+/// `failures[]` with `ImageNotFound` for a tag that is not there (moto implements neither rule).
+#[tokio::test]
+async fn pull_through_cache_prefixes_and_missing_images_read_as_documented() {
+    let rules = r#"{"pullThroughCacheRules": [
+        {"ecrRepositoryPrefix": "docker-hub", "upstreamRegistryUrl": "registry-1.docker.io", "registryId": "012345678910", "createdAt": 1.700000000E9, "upstreamRegistry": "docker-hub"},
+        {"ecrRepositoryPrefix": "ecr-public", "upstreamRegistryUrl": "public.ecr.aws", "registryId": "012345678910", "createdAt": 1.700000000E9}]}"#;
+    let missing = r#"{"images": [], "failures": [{"imageId": {"imageTag": "7"}, "failureCode": "ImageNotFound", "failureReason": "Requested image not found"}]}"#;
+    let r = Replay::default().answer("DescribePullThroughCacheRules", 200, rules).answer("BatchGetImage", 200, missing);
+    let ports = r.ports().await;
+    assert_eq!(ports.ecr.pull_through_upstream("docker-hub/library/redis").await, Ok(Some("registry-1.docker.io".to_string())));
+    assert_eq!(ports.ecr.pull_through_upstream("ecr-public/nginx/nginx").await, Ok(Some("public.ecr.aws".to_string())));
+    assert_eq!(ports.ecr.pull_through_upstream("docker-hubx/a").await, Ok(None), "a prefix is a whole path segment");
+    assert_eq!(ports.ecr.pull_through_upstream("team/web").await, Ok(None));
+    assert_eq!(ports.ecr.image_exists_in("012345678910", "docker-hub/library/redis", "7").await, Ok(false));
+    let sent = r.requests("BatchGetImage");
+    assert!(sent[0].contains("\"registryId\":\"012345678910\"") && sent[0].contains("\"imageTag\":\"7\""), "{sent:?}");
+}
