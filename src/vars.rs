@@ -240,7 +240,7 @@ impl Vars {
         {
             return VarError {
                 message: format!("`{{{{ git.sha }}}}` is used but {} is not a git checkout with a commit ({why})", self.git.dir.display()),
-                fix: "run inside the repository, set `image.tag` to a fixed value, or pass --image-tag".into(),
+                fix: "run inside a git checkout with a commit; for `image.tag`, a fixed tag or --image-tag needs no git".into(),
             };
         }
         if s.contains("git.branch")
