@@ -1571,3 +1571,23 @@ async fn a_release_stops_before_any_change_when_the_account_lacks_what_it_needs(
     assert_ne!(r.code(), exit::INPUT, "{}", r.err_text());
     assert!(!r.mutations().is_empty());
 }
+
+/// A CODE_DEPLOY service: the grace period goes by an UpdateService without a task definition
+/// (what AWS allows on that controller) before the CodeDeploy deployment, the platform version
+/// by that deployment's AppSpec, the tags by TagResource.
+#[tokio::test]
+async fn bluegreen_carries_the_service_definition_where_code_deploy_allows_it() {
+    let extra = "\n[service.definition]\nhealth_check_grace_period_seconds = 120\nplatform_version = \"1.4.0\"\n\n[service.definition.tags]\nteam = \"payments\"\n";
+    let r = bluegreen(extra, Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    let muts = r.run.mutations();
+    let settings_only = muts.iter().position(|m| {
+        matches!(m, Mutation::UpdateService { task_definition, settings, .. } if task_definition.is_empty() && settings == &vec!["health_check_grace_period_seconds"])
+    });
+    let deployment = muts.iter().position(|m| matches!(m, Mutation::CreateDeployment { .. }));
+    assert!(settings_only.is_some() && settings_only < deployment, "settings first, then the deployment: {muts:?}");
+    assert!(muts.iter().any(|m| matches!(m, Mutation::TagResource { .. })), "{muts:?}");
+    assert_eq!(muts.iter().filter(|m| matches!(m, Mutation::UpdateService { .. })).count(), 1, "{muts:?}");
+    let svc = r.run.sim.world().describe_service("demo", "web").expect("ok").expect("svc");
+    assert_eq!(svc.health_check_grace_period_seconds, Some(120));
+}
