@@ -122,8 +122,14 @@ fn from_helper(helper: &str, host: &str) -> Option<Credentials> {
 /// The registry v2 API, as the port the engine sees.
 #[async_trait]
 pub trait Registry: Send + Sync {
-    /// Whether the manifest exists (`HEAD /v2/<repo>/manifests/<ref>`).
-    async fn manifest_exists(&self, image: &ImageRef) -> PortResult<bool>;
+    /// The manifest's digest (`HEAD /v2/<repo>/manifests/<ref>`, `Docker-Content-Digest`; empty
+    /// when the registry does not say), or `None` when it does not exist.
+    async fn manifest_digest(&self, image: &ImageRef) -> PortResult<Option<String>>;
+
+    /// Whether the manifest exists.
+    async fn manifest_exists(&self, image: &ImageRef) -> PortResult<bool> {
+        Ok(self.manifest_digest(image).await?.is_some())
+    }
 }
 
 /// The v2 client over real HTTP (reqwest, rustls). Loopback registries are asked over plain
@@ -215,7 +221,7 @@ impl Oci {
 
 #[async_trait]
 impl Registry for Oci {
-    async fn manifest_exists(&self, image: &ImageRef) -> PortResult<bool> {
+    async fn manifest_digest(&self, image: &ImageRef) -> PortResult<Option<String>> {
         let url = format!("{}/v2/{}/manifests/{}", base(&image.host), image.repository, image.reference);
         let first = self.head(&url, None, &image.host).await?;
         let resp = if first.status() == reqwest::StatusCode::UNAUTHORIZED {
@@ -227,8 +233,10 @@ impl Registry for Oci {
             first
         };
         match resp.status().as_u16() {
-            200..=299 => Ok(true),
-            404 => Ok(false),
+            200..=299 => {
+                Ok(Some(resp.headers().get("docker-content-digest").and_then(|d| d.to_str().ok()).unwrap_or_default().to_string()))
+            }
+            404 => Ok(None),
             401 | 403 => Err(PortError::Rejected {
                 op: "registry:HEAD manifest".into(),
                 code: resp.status().as_u16().to_string(),

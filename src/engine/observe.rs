@@ -47,7 +47,8 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     };
     let repo = &spec.file.image.repository;
     let repo_name = repository_name(repo);
-    let (repository_uri, repository_missing) = if repo.contains('/') && repo.contains('.') {
+    let full_uri = repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost");
+    let (repository_uri, repository_missing) = if full_uri {
         (repo.clone(), false)
     } else {
         match retrying(clock, || ports.ecr.repository_uri(repo)).await {
@@ -69,8 +70,14 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
             Err(e) => return Err(e.into()),
         }
     };
-    let image_digest =
-        if repository_missing { None } else { retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await? };
+    let image_digest = match crate::registry::ImageRef::parse(&spec.image_ref(&repository_uri)) {
+        _ if repository_missing => None,
+        // Another registry than ECR (GHCR, Docker Hub, a private one): the registry v2 API.
+        Some(r) if full_uri && r.location() == crate::registry::Location::Oci => {
+            retrying(clock, || ports.registry.manifest_digest(&r)).await?
+        }
+        _ => retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await?,
+    };
     // A service that does not exist yet has no scalable target.
     let scalable = if service_missing { None } else { scalable_target(spec, ports, warn).await? };
     Ok(Live { service, service_missing, task_definition, repository_uri, image_digest, repository_missing, scalable })

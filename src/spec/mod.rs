@@ -153,6 +153,7 @@ impl Spec {
     pub fn render_task_definition(&self, image: &str) -> Result<TaskDefinition, InputError> {
         let mut vars = self.vars.clone();
         vars.set_image(image);
+        vars.set_images([(self.container().to_string(), image.to_string())].into());
         let mut td = taskdef::parse(&self.template_path, &self.template_text, &vars)?;
         taskdef::validate(&td, self.container(), &self.template_path)?;
         taskdef::set_image(&mut td, self.container(), image);

@@ -1591,3 +1591,28 @@ async fn bluegreen_carries_the_service_definition_where_code_deploy_allows_it() 
     let svc = r.run.sim.world().describe_service("demo", "web").expect("ok").expect("svc");
     assert_eq!(svc.health_check_grace_period_seconds, Some(120));
 }
+
+/// A release image that lives in another registry (GHCR here) is looked up there, through the
+/// registry v2 API, not in ECR: found, the build is skipped and its digest known; missing, the
+/// plan says the release would stop at the build stage.
+#[tokio::test]
+async fn a_release_image_in_another_registry_is_looked_up_there() {
+    let spec_text = crate::harness::base_spec("demo", "web").replace("repository = \"web\"", "repository = \"ghcr.io/acme/web\"");
+    let (_dir, path) = crate::harness::spec_dir_with(&spec_text, crate::harness::TEMPLATE);
+    let spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let live = fgdeploy::engine::observe(&spec, &sim.ports()).await.expect("observe");
+    assert_eq!(live.repository_uri, "ghcr.io/acme/web");
+    assert!(live.image_digest.as_deref().is_some_and(|d| d.starts_with("sha256:")), "{:?}", live.image_digest);
+    assert_eq!(sim.calls().count("registry:HEAD manifest"), 1);
+    assert_eq!(sim.calls().count("ecr:BatchGetImage"), 0, "not asked in ECR");
+    let p = fgdeploy::plan::build(&spec, &live, &Default::default()).expect("plan");
+    assert!(!p.runs(fgdeploy::plan::Stage::Build) && p.image == "ghcr.io/acme/web:v2", "{:?}", p.stage(fgdeploy::plan::Stage::Build));
+    let mut f = Faults::default();
+    f.missing.insert("ghcr.io/acme/web:v2".into());
+    let sim = seeded(&spec, f).expect("seed");
+    let live = fgdeploy::engine::observe(&spec, &sim.ports()).await.expect("observe");
+    assert_eq!(live.image_digest, None);
+    let p = fgdeploy::plan::build(&spec, &live, &Default::default()).expect("plan");
+    assert!(format!("{:?}", p.stage(fgdeploy::plan::Stage::Build)).contains("FAILS"), "{:?}", p.stage(fgdeploy::plan::Stage::Build));
+}

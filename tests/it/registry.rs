@@ -112,8 +112,9 @@ async fn wrong_credentials_and_a_broken_dockerfile_are_clear_errors() {
     assert!(e.0.contains("failed (exit"), "{e}");
 }
 
-/// Upload `repo:tag` to the registry through the v2 API (a config blob and an OCI manifest).
-async fn upload(reg: &Registry, repo: &str, tag: &str) {
+/// Upload `repo:tag` to the registry through the v2 API (a config blob and an OCI manifest);
+/// returns the manifest's digest.
+async fn upload(reg: &Registry, repo: &str, tag: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest;
     let http = reqwest::Client::new();
@@ -131,15 +132,17 @@ async fn upload(reg: &Registry, repo: &str, tag: &str) {
     assert_eq!(put.status().as_u16(), 201, "blob");
     let manifest = serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": digest, "size": config.len()}, "layers": []});
+    let body = manifest.to_string();
     let put = http
         .put(format!("http://{}/v2/{repo}/manifests/{tag}", reg.host))
         .header("Authorization", &auth)
         .header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
-        .body(manifest.to_string())
+        .body(body.clone())
         .send()
         .await
         .expect("manifest");
     assert_eq!(put.status().as_u16(), 201, "manifest");
+    format!("sha256:{:x}", sha2::Sha256::digest(body.as_bytes()))
 }
 
 /// A sidecar in another registry (what `verify` checks of images fgdeploy does not build): asked
@@ -150,7 +153,7 @@ async fn images_in_another_registry_are_checked_with_the_docker_credentials() {
     use base64::Engine as _;
     use fgdeploy::registry::{ImageRef, Oci, Registry as _};
     let Some(reg) = registry() else { return };
-    upload(&reg, "acme/agent", "1.4").await;
+    let digest = upload(&reg, "acme/agent", "1.4").await;
     let config = tempfile::tempdir().expect("dir");
     let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", reg.password));
     std::fs::write(config.path().join("config.json"), serde_json::json!({"auths": {reg.host.clone(): {"auth": auth}}}).to_string())
@@ -159,6 +162,7 @@ async fn images_in_another_registry_are_checked_with_the_docker_credentials() {
     let image = |t: &str| ImageRef::parse(&format!("{}/acme/agent:{t}", reg.host)).expect("ref");
     assert_eq!(oci.manifest_exists(&image("1.4")).await, Ok(true));
     assert_eq!(oci.manifest_exists(&image("9.9")).await, Ok(false));
+    assert_eq!(oci.manifest_digest(&image("1.4")).await, Ok(Some(digest)), "the digest the registry computed (for pin_digest)");
     let anonymous = Oci::with_config_dir(None);
     let err = anonymous.manifest_exists(&image("1.4")).await.expect_err("no credentials");
     assert!(err.to_string().contains("docker login"), "{err}");
