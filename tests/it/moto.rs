@@ -908,7 +908,7 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     let sg = xml_values(&ec2_query(&m.endpoint, "DescribeSecurityGroups"), "groupId").into_iter().next().expect("a security group");
     let quoted = |v: &[String]| v.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(", ");
     let definition = format!(
-        "\n[service.definition]\nplatform_version = \"1.4.0\"\npropagate_tags = \"SERVICE\"\nhealth_check_grace_period_seconds = 30\nenable_execute_command = true\n\n[service.definition.network]\nsubnets = [{}]\nsecurity_groups = [\"{sg}\"]\nassign_public_ip = true\n\n[[service.definition.capacity_provider_strategy]]\ncapacity_provider = \"FARGATE\"\nbase = 1\nweight = 1\n\n[service.definition.tags]\nteam = \"payments\"\n",
+        "\n[service.definition]\nplatform_version = \"1.4.0\"\npropagate_tags = \"SERVICE\"\nhealth_check_grace_period_seconds = 30\nenable_execute_command = true\navailability_zone_rebalancing = \"ENABLED\"\n\n[[service.definition.service_registries]]\nregistry_arn = \"arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef\"\n\n[service.definition.network]\nsubnets = [{}]\nsecurity_groups = [\"{sg}\"]\nassign_public_ip = true\n\n[[service.definition.capacity_provider_strategy]]\ncapacity_provider = \"FARGATE\"\nbase = 1\nweight = 1\n\n[service.definition.tags]\nteam = \"payments\"\n",
         quoted(&subnets[..2])
     );
     let text = std::fs::read_to_string(&path).expect("spec").replace("\n[deploy.rolling]", &format!("{definition}\n[deploy.rolling]"));
@@ -936,6 +936,11 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     assert_eq!(s.propagate_tags().map(|p| p.as_str()), Some("SERVICE"));
     assert!(s.tags().iter().any(|t| t.key() == Some("team") && t.value() == Some("payments")), "{:?}", s.tags());
     assert!(s.task_definition().is_some_and(|t| t.contains(":1")), "created with the registered revision");
+    assert_eq!(
+        s.service_registries().first().and_then(|r| r.registry_arn()),
+        Some("arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef"),
+        "registries sent on CreateService"
+    );
 
     // What moto's CreateService dropped is a change now; a release carries it.
     let plan = m.cli().args(["plan", "-f", f]).run();
@@ -949,6 +954,7 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     let s = ecs.describe_services().cluster(spec.cluster()).services(spec.service()).send().await.expect("describe");
     let s = &s.services()[0];
     assert_eq!(s.health_check_grace_period_seconds(), Some(30), "UpdateService carried the grace period");
+    assert_eq!(s.availability_zone_rebalancing().map(|a| a.as_str()), Some("ENABLED"));
     drop(dir);
 }
 
