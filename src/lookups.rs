@@ -99,11 +99,6 @@ impl LookupTable {
         let m = self.answers.lock().map(|m| m.clone()).unwrap_or_default();
         m.into_values().flatten().filter(|a| a.secret && !a.value.is_empty()).map(|a| a.value).collect()
     }
-
-    pub fn answers(&self) -> BTreeMap<Lookup, Answer> {
-        let m = self.answers.lock().map(|m| m.clone()).unwrap_or_default();
-        m.into_iter().filter_map(|(l, a)| Some((l, a?))).collect()
-    }
 }
 
 /// A value out of a Terraform state (format version 4): `type.name.attr…`, with `module.m.` and
@@ -167,7 +162,7 @@ fn split_address(address: &str) -> Result<(ResourceAddr, Vec<String>), String> {
     let bad = || format!("{address:?} is not a resource address with an attribute (e.g. aws_subnet.a.id or module.net.aws_subnet.a[0].id)");
     let mut parts: Vec<String> = address.split('.').map(str::to_string).collect();
     let mut module = Vec::new();
-    while parts.first().map(String::as_str) == Some("module") && parts.len() > 2 {
+    while parts.first().map(String::as_str) == Some("module") && parts.len() > 1 {
         parts.remove(0);
         module.push(format!("module.{}", parts.remove(0)));
     }
@@ -232,6 +227,9 @@ mod tests {
         assert!(tfstate_value(&s, "aws_subnet.b.id").unwrap_err().contains("no such instance"), "b has index keys");
         assert!(tfstate_value(&s, "aws_subnet.a.arn").unwrap_err().contains("no attribute \"arn\""));
         assert!(tfstate_value(&s, "aws_subnet").unwrap_err().contains("not a resource address"));
+        for short in ["module", "module.net", "module.net.aws_subnet", "data.aws_x"] {
+            assert!(tfstate_value(&s, short).unwrap_err().contains("not a resource address"), "{short}");
+        }
         assert!(tfstate_value(&s, "output.nope").unwrap_err().contains("no output"));
         assert!(tfstate_value(&s, "aws_security_group.web[\"x\"].id").is_err(), "the module is part of the address");
     }
