@@ -268,6 +268,8 @@ mod tests {
         );
         assert_eq!(ImageRef::parse(""), None);
         assert_eq!(ImageRef::parse("a b"), None);
+        assert_eq!(ImageRef::parse("ghcr.io/"), None, "no repository");
+        assert_eq!(ImageRef::parse("web:"), None, "an empty tag");
     }
 
     #[test]
@@ -276,6 +278,12 @@ mod tests {
         assert_eq!(i.location(), Location::Ecr { account: "999999999999".into(), region: "eu-west-1".into() });
         assert_eq!(i.repository, "team/agent");
         assert_eq!(ImageRef::parse("public.ecr.aws/x/y:1").expect("ref").location(), Location::Oci);
+        assert_eq!(
+            ImageRef::parse("acme.dkr.ecr.eu-west-1.amazonaws.com/x:1").expect("ref").location(),
+            Location::Oci,
+            "an account is digits"
+        );
+        assert_eq!(ImageRef::parse("123.dkr.notecr.eu-west-1.amazonaws.com/x:1").expect("ref").location(), Location::Oci);
         assert_eq!(ImageRef::parse("ghcr.io/x/y:1").expect("ref").location(), Location::Oci);
     }
 
@@ -294,5 +302,6 @@ mod tests {
     fn credentials_never_show_their_secret() {
         let c = Credentials { username: "u".into(), secret: "s3cr3t".into() };
         assert!(!format!("{c:?}").contains("s3cr3t"));
+        assert!(format!("{c:?}").contains("username: \"u\""), "{c:?}");
     }
 }
