@@ -54,34 +54,15 @@ fn toml_str(s: &str) -> String {
 
 pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
     let clock = ports.clock.as_ref();
-    let svc = retrying(clock, || ports.ecs.describe_service(&o.cluster, &o.service)).await?.ok_or_else(|| {
-        Error::Aws(PortError::NotFound {
-            op: "ecs:DescribeServices".into(),
-            message: format!("service {} not found in cluster {}", o.service, o.cluster),
-        })
-    })?;
+    let svc = retrying(clock, || ports.ecs.describe_service(&o.cluster, &o.service))
+        .await?
+        .ok_or_else(|| super::no_such_service(&o.cluster, &o.service))?;
     let reg = retrying(clock, || ports.ecs.describe_task_definition(&svc.task_definition)).await?;
     let mut td = reg.definition.clone();
     if let Some(tags) = &mut td.tags {
         tags.retain(|t| !t.key.as_deref().unwrap_or("").starts_with("fgdeploy:"));
     }
-    let container = match &o.container {
-        Some(c) if td.container_definitions.iter().any(|x| &x.name == c) => c.clone(),
-        Some(c) => {
-            return Err(Error::usage(
-                format!("container {c:?} is not in {}", reg.arn),
-                format!("pick one of: {}", td.container_definitions.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
-            ));
-        }
-        None => td
-            .container_definitions
-            .iter()
-            .find(|c| c.image.as_deref().is_some_and(|i| i.contains(".dkr.ecr.")))
-            .or_else(|| td.container_definitions.iter().find(|c| c.essential != Some(false)))
-            .or(td.container_definitions.first())
-            .map(|c| c.name.clone())
-            .ok_or_else(|| Error::usage(format!("{} has no containers", reg.arn), "check the service's task definition"))?,
-    };
+    let container = release_container(o, &td, &reg.arn)?;
     let live_image = taskdef::image_of(&td, &container).unwrap_or_default().to_string();
     let (repository, tag) = split_image(&live_image);
     let mut warnings = Vec::new();
@@ -132,6 +113,26 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
 
     let (spec_path, template_path) = write_files(o, &file_stem, &template_text, &spec)?;
     Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
+}
+
+/// The container that gets the released image: `--container`, else the one whose image is in
+/// ECR, else the first essential one.
+fn release_container(o: &InitOptions, td: &TaskDefinition, arn: &str) -> Result<String> {
+    match &o.container {
+        Some(c) if td.container_definitions.iter().any(|x| &x.name == c) => Ok(c.clone()),
+        Some(c) => Err(Error::usage(
+            format!("container {c:?} is not in {arn}"),
+            format!("pick one of: {}", td.container_definitions.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")),
+        )),
+        None => td
+            .container_definitions
+            .iter()
+            .find(|c| c.image.as_deref().is_some_and(|i| i.contains(".dkr.ecr.")))
+            .or_else(|| td.container_definitions.iter().find(|c| c.essential != Some(false)))
+            .or(td.container_definitions.first())
+            .map(|c| c.name.clone())
+            .ok_or_else(|| Error::usage(format!("{arn} has no containers"), "check the service's task definition")),
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

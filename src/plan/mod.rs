@@ -244,8 +244,32 @@ fn rollout(spec: &Spec, svc: &ServiceState, desired_count: i32, opts: &PlanOptio
     })
 }
 
+/// The service's changes: a service to create, or the desired count, the deployment
+/// configuration and `[service.definition]`; secret values hidden.
+fn all_service_changes(
+    spec: &Spec,
+    live: &Live,
+    (desired_count, want_cfg): (i32, Option<&DeploymentConfig>),
+    settings: &crate::servicedef::SettingsChange,
+    redactor: &crate::redact::Redactor,
+) -> Vec<Change> {
+    let changes = if live.service_missing {
+        settings::creation(spec, desired_count)
+    } else {
+        let mut c = service_changes(&live.service, desired_count, want_cfg);
+        c.extend(settings.changes.iter().cloned());
+        c
+    };
+    changes.into_iter().map(|c| redactor.scrubbed(c)).collect()
+}
+
 /// The register, deploy and verify stages.
-fn later_stages(spec: &Spec, live: &Live, (register, deploy): (bool, bool), (family, changes): (&str, usize)) -> Vec<StagePlan> {
+fn later_stages(
+    spec: &Spec,
+    live: &Live,
+    (register, deploy, desired_count): (bool, bool, i32),
+    (family, changes): (&str, usize),
+) -> Vec<StagePlan> {
     let register_action = if register {
         StageAction::Run { detail: format!("register a new revision of {family} ({changes} change(s))") }
     } else {
@@ -256,6 +280,15 @@ fn later_stages(spec: &Spec, live: &Live, (register, deploy): (bool, bool), (fam
     let deploy_detail = match spec.file.deploy.strategy {
         Strategy::Rolling => "UpdateService (rolling), then watch the deployment to its end".to_string(),
         Strategy::BlueGreen => "CodeDeploy blue/green deployment".to_string(),
+    };
+    let deploy_detail = if live.service_missing {
+        format!(
+            "CreateService {} in {} ({desired_count} task(s)), then watch its first deployment to COMPLETED (release needs --create)",
+            spec.service(),
+            spec.cluster()
+        )
+    } else {
+        deploy_detail
     };
     let deploy_action =
         if deploy { StageAction::Run { detail: deploy_detail } } else { StageAction::Skip { reason: "nothing changed".into() } };
@@ -324,14 +357,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let want_cfg = desired_deployment_config(spec);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
     let settings = settings::settings_change(spec, live)?;
-    let service_changes = if live.service_missing {
-        settings::creation(spec, desired_count)
-    } else {
-        let mut c = service_changes(svc, desired_count, rolling.then_some(&want_cfg));
-        c.extend(settings.changes.iter().cloned());
-        c
-    };
-    let service_changes: Vec<Change> = service_changes.into_iter().map(|c| redactor.scrubbed(c)).collect();
+    let service_changes = all_service_changes(spec, live, (desired_count, rolling.then_some(&want_cfg)), &settings, &redactor);
     let deploy = register || !service_changes.is_empty();
 
     let rollout = rollout(spec, svc, desired_count, opts)?;
@@ -349,16 +375,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     stages.push(StagePlan { stage: Stage::Build, action: build_action });
     let migrate_action = migrate_action(migration.as_ref(), opts.skip_migration, deploy);
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
-    stages.extend(later_stages(spec, live, (register, deploy), (&desired.family, td_changes.len())));
-    if live.service_missing {
-        stages[3].action = StageAction::Run {
-            detail: format!(
-                "CreateService {} in {} ({desired_count} task(s)), then watch its first deployment to COMPLETED (release needs --create)",
-                spec.service(),
-                spec.cluster()
-            ),
-        };
-    }
+    stages.extend(later_stages(spec, live, (register, deploy, desired_count), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let image = deployed_image;
 
