@@ -15,12 +15,7 @@ pub(crate) fn discover(start: &Path) -> Result<Vec<PathBuf>, Error> {
         }
         let folder = dir.join("deployspecs");
         if folder.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(&folder)
-                .map_err(|e| InputError::new(&folder, format!("cannot read the folder: {e}"), "pass -f with a deployspec"))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
+            let found = toml_files(&folder)?;
             if !found.is_empty() {
                 return Ok(found);
             }
@@ -36,6 +31,17 @@ pub(crate) fn discover(start: &Path) -> Result<Vec<PathBuf>, Error> {
         ),
         "pass -f deployspecs/<service>.toml, set FGDEPLOY_FILE, or run `fgdeploy init` to write one",
     ))
+}
+
+/// The `*.toml` files of a folder, sorted (a folder given with `-f`, or a found `deployspecs/`).
+pub(crate) fn toml_files(folder: &Path) -> Result<Vec<PathBuf>, Error> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map_err(|e| InputError::new(folder, format!("cannot read the folder: {e}"), "pass a deployspec file or a readable folder"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    found.sort();
+    Ok(found)
 }
 
 /// The one deployspec a single-service command works on.

@@ -122,12 +122,12 @@ pub(crate) async fn load(args: &SpecArgs, target: &TargetArgs) -> Result<Spec, E
 
 pub(crate) async fn load_path(path: &std::path::Path, image_tag: Option<&str>, target: &TargetArgs) -> Result<Spec, Error> {
     let scan = crate::spec::scan(path, image_tag)?;
-    if scan.lookups.is_empty() {
-        return Ok(Spec::load(path, image_tag)?);
-    }
-    let ports = if target.sandbox { crate::sandbox::lookup_ports() } else { crate::aws::connect(scan.region.as_deref()).await? };
-    let answers = crate::engine::answer_lookups(&scan, &ports).await?;
-    Ok(Spec::load_answered(path, image_tag, answers)?)
+    let answers = match (scan.lookups.is_empty(), target.sandbox) {
+        (true, _) => Default::default(),
+        (false, true) => crate::engine::answer_lookups(&scan, &crate::sandbox::lookup_ports()).await?,
+        (false, false) => crate::engine::answer_lookups(&scan, &crate::aws::connect(scan.region.as_deref()).await?).await?,
+    };
+    Ok(Spec::load_scanned(&scan, image_tag, answers)?)
 }
 
 pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Renderer, style: Style) -> Result<Ports, Error> {
@@ -180,14 +180,7 @@ pub(crate) fn expand_files(files: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut out = Vec::new();
     for f in files {
         if f.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(f)
-                .map_err(|e| {
-                    crate::error::InputError::new(f, format!("cannot read the folder: {e}"), "pass a deployspec file or a readable folder")
-                })?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-                .collect();
-            found.sort();
+            let found = discover::toml_files(f)?;
             if found.is_empty() {
                 return Err(crate::error::InputError::new(
                     f,
