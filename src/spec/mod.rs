@@ -28,9 +28,11 @@ pub struct Spec {
 
 /// What a first, recording render of a deployspec and its template found: the account lookups
 /// to answer before the real load, and where they read from.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Scan {
     pub path: PathBuf,
+    /// The variables of the scan (git asked once): the real load renders with them.
+    pub vars: Vars,
     pub lookups: Vec<crate::lookups::Lookup>,
     pub region: Option<String>,
     /// `lookups.tfstate_file`, resolved against the deployspec's folder.
@@ -43,14 +45,19 @@ pub struct Scan {
 pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
     let table = std::sync::Arc::new(crate::lookups::LookupTable::recording());
     let dir = path.parent().unwrap_or(Path::new("."));
-    let vars = Vars::from_process(dir).with_lookups(table.clone());
+    let plain = Vars::from_process(dir);
+    let vars = plain.clone().with_lookups(table.clone());
     let text = std::fs::read_to_string(path).map_err(|e| {
         InputError::new(path, format!("cannot read the deployspec: {e}"), "check the path given with -f (deployspecs live in deployspecs/)")
     })?;
     // Every string of the deployspec and of its template, whatever fails (the real load reports it).
     let raw: serde_json::Value = match toml::from_str::<toml::Table>(&text) {
         Ok(t) => serde_json::to_value(t).unwrap_or_default(),
-        Err(_) => return file::parse(path, &text, &vars, image_tag).map(|_| Scan::default()),
+        Err(_) => {
+            return Err(file::parse(path, &text, &vars, image_tag)
+                .err()
+                .unwrap_or_else(|| InputError::new(path, "not valid TOML", "fix the TOML syntax")));
+        }
     };
     vars.record_json(&raw);
     let at = |a: &str, b: &str| raw.get(a).and_then(|s| s.get(b)).and_then(|v| v.as_str()).and_then(|v| vars.expand(v).ok());
@@ -63,6 +70,7 @@ pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
     }
     Ok(Scan {
         path: path.to_path_buf(),
+        vars: plain,
         lookups: table.lookups(),
         region: at("service", "region"),
         tfstate_file: at("lookups", "tfstate_file").map(|f| dir.join(f)),
@@ -90,9 +98,17 @@ impl Spec {
         image_tag: Option<&str>,
         answers: std::collections::BTreeMap<crate::lookups::Lookup, crate::lookups::Answer>,
     ) -> Result<Spec, InputError> {
+        Self::load_scanned(&scan(path, image_tag)?, image_tag, answers)
+    }
+
+    /// The real load after `scan`: its variables, with the answers to its lookups.
+    pub fn load_scanned(
+        scan: &Scan,
+        image_tag: Option<&str>,
+        answers: std::collections::BTreeMap<crate::lookups::Lookup, crate::lookups::Answer>,
+    ) -> Result<Spec, InputError> {
         let table = std::sync::Arc::new(crate::lookups::LookupTable::answered(answers));
-        let vars = Vars::from_process(path.parent().unwrap_or(Path::new("."))).with_lookups(table);
-        Self::load_with(path, image_tag, vars)
+        Self::load_with(&scan.path, image_tag, scan.vars.clone().with_lookups(table))
     }
 
     pub fn load_with(path: &Path, image_tag: Option<&str>, vars: Vars) -> Result<Spec, InputError> {
