@@ -945,10 +945,19 @@ async fn create_then_update_carry_the_service_definition_on_the_wire() {
     // What moto's CreateService dropped is a change now; a release carries it.
     let plan = m.cli().args(["plan", "-f", f]).run();
     let shown: Vec<&str> = plan.stdout.lines().filter(|l| l.contains("service.definition.")).collect();
+    for dropped in ["health_check_grace_period_seconds", "capacity_provider_strategy", "enable_execute_command"] {
+        assert!(shown.iter().any(|l| l.contains(dropped)), "moto's CreateService dropped {dropped}; the plan shows it: {}", plan.stdout);
+    }
     // moto never finishes a deployment, so the first one is still "in progress": --force.
     let release = m.cli().args(["release", "-f", f, "--no-wait", "--skip-verify", "--force"]).run();
     assert_eq!(release.code, exit::OK, "{}\n{}", release.stdout, release.stderr);
     let after = m.cli().args(["plan", "-f", f]).run();
+    assert!(
+        after.stdout.contains("Plan for service") && after.stdout.contains("Service"),
+        "a plan was made: {}\n{}",
+        after.stdout,
+        after.stderr
+    );
     let left: Vec<&str> = after.stdout.lines().filter(|l| l.contains("service.definition.")).collect();
     assert!(left.is_empty(), "after the release no definition change is left: {left:?}\n(before: {shown:?})\n{}", after.stdout);
     let s = ecs.describe_services().cluster(spec.cluster()).services(spec.service()).send().await.expect("describe");
