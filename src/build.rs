@@ -194,7 +194,13 @@ impl Builder for DockerBuilder {
         }
         common.extend(["--tag".into(), req.image.clone()]);
         if buildx {
-            let meta = std::env::temp_dir().join(format!("fgdeploy-build-{}.json", std::process::id()));
+            // One metadata file per build: several builds of one release run at once.
+            let meta_file = tempfile::Builder::new()
+                .prefix("fgdeploy-build-")
+                .suffix(".json")
+                .tempfile()
+                .map_err(|e| BuildError(format!("cannot create a temporary file: {e}")))?;
+            let meta = meta_file.path().to_path_buf();
             let mut args: Vec<String> = vec!["buildx".into(), "build".into()];
             args.extend(common);
             if req.cache {

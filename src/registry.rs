@@ -130,6 +130,12 @@ pub trait Registry: Send + Sync {
     async fn manifest_exists(&self, image: &ImageRef) -> PortResult<bool> {
         Ok(self.manifest_digest(image).await?.is_some())
     }
+
+    /// The credentials the Docker credential store holds for `host`, to log the builder in
+    /// before it pushes there (none: push without logging in).
+    fn credentials(&self, _host: &str) -> Option<Credentials> {
+        None
+    }
 }
 
 /// The v2 client over real HTTP (reqwest, rustls). Loopback registries are asked over plain
@@ -221,6 +227,10 @@ impl Oci {
 
 #[async_trait]
 impl Registry for Oci {
+    fn credentials(&self, host: &str) -> Option<Credentials> {
+        credentials_for(self.config_dir.as_deref()?, host)
+    }
+
     async fn manifest_digest(&self, image: &ImageRef) -> PortResult<Option<String>> {
         let url = format!("{}/v2/{}/manifests/{}", base(&image.host), image.repository, image.reference);
         let first = self.head(&url, None, &image.host).await?;

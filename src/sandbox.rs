@@ -244,7 +244,20 @@ fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
         world.put_image(&repo, &tag);
     }
     let uri = world.repository_uri(&repo)?;
-    let previous = spec.render_task_definition(&format!("{uri}:previous"))?;
+    // Each [build.<container>] repository exists (in this account's ECR when named, not URI'd);
+    // the service runs each image at the tag `previous`.
+    let mut previous_images = std::collections::BTreeMap::from([(spec.container().to_string(), format!("{uri}:previous"))]);
+    for t in spec.sidecar_targets() {
+        let full_uri = t.repository.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost");
+        let sidecar_uri = if full_uri {
+            t.repository.clone()
+        } else {
+            world.create_repository(&t.repository);
+            world.repository_uri(&t.repository)?
+        };
+        previous_images.insert(t.container, format!("{sidecar_uri}:previous"));
+    }
+    let previous = spec.render_task_definition_with(&previous_images)?;
     let load_balanced = previous.container_definitions.iter().any(|c| c.port_mappings.as_ref().is_some_and(|p| !p.is_empty()));
     let seed = SeedService {
         cluster: spec.cluster().to_string(),

@@ -257,7 +257,9 @@ impl Vars {
                 fix: "use `{{ git.sha }}` or `{{ env.NAME }}` here".into(),
             };
         }
-        if let Some(c) = referenced(s, "images.").into_iter().find(|c| !self.images.contains_key(c)) {
+        let mut named = referenced(s, "images.");
+        named.extend(subscripted(s, "images"));
+        if let Some(c) = named.into_iter().find(|c| !self.images.contains_key(c)) {
             return VarError {
                 message: format!("`{{{{ images.{c} }}}}`: no container {c:?} has an image in this release"),
                 fix: format!("name a container of the template (known: {})", self.images.keys().cloned().collect::<Vec<_>>().join(", ")),
@@ -323,6 +325,19 @@ fn referenced(s: &str, prefix: &str) -> Vec<String> {
         .filter(|(i, _)| !s[..*i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
         .map(|(i, _)| s[i + prefix.len()..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect())
         .filter(|n: &String| !n.is_empty())
+        .collect()
+}
+
+/// The quoted keys of `name['key']` / `name["key"]` in a template.
+fn subscripted(s: &str, name: &str) -> Vec<String> {
+    let open = format!("{name}[");
+    s.match_indices(&open)
+        .filter(|(i, _)| !s[..*i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+        .filter_map(|(i, _)| {
+            let rest = &s[i + open.len()..];
+            let quote = rest.chars().next().filter(|q| *q == '\'' || *q == '"')?;
+            rest[1..].split_once(quote).map(|(key, _)| key.to_string())
+        })
         .collect()
 }
 
@@ -402,6 +417,8 @@ mod tests {
         let e = v.expand("{{ must_env(\"NOPE2\") }}").unwrap_err();
         assert!(e.message.contains("NOPE2 is not set") && e.fix.contains("export NOPE2"), "{e:?}");
         let e = v.expand("{{ images.sidecar }}").unwrap_err();
+        let quoted = v.expand("{{ images['log-router'] }}").unwrap_err();
+        assert!(quoted.message.contains("no container \"log-router\" has an image"), "{}", quoted.message);
         assert!(e.message.contains("no container \"sidecar\""), "{e:?}");
     }
 

@@ -6,6 +6,7 @@ pub mod checks;
 mod exec;
 mod fleet;
 mod history;
+mod images;
 mod init;
 mod lookups;
 mod native;

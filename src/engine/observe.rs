@@ -45,42 +45,72 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     } else {
         Some(retrying(clock, || ports.ecs.describe_task_definition(&service.task_definition)).await?)
     };
-    let repo = &spec.file.image.repository;
-    let repo_name = repository_name(repo);
-    let full_uri = repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost");
+    let mut images = Vec::new();
+    for target in spec.image_targets() {
+        images.push(observe_image(spec, ports, target).await?);
+    }
+    let release = images.remove(0);
+    // A service that does not exist yet has no scalable target.
+    let scalable = if service_missing { None } else { scalable_target(spec, ports, warn).await? };
+    Ok(Live {
+        service,
+        service_missing,
+        task_definition,
+        repository_uri: release.repository_uri,
+        image_digest: release.digest,
+        repository_missing: release.repository_missing,
+        scalable,
+        sidecars: images,
+    })
+}
+
+/// Whether a repository is written as a full URI (`host/name`) rather than an ECR name.
+pub(super) fn is_full_uri(repo: &str) -> bool {
+    repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost")
+}
+
+/// One image's repository URI and digest: an ECR name is looked up in this account's ECR
+/// (DescribeRepositories; a missing one with `create_repository` gets its URI from the
+/// registry host); a full URI is taken as written and asked where it lives — another
+/// registry through the v2 API, ECR by BatchGetImage.
+async fn observe_image(spec: &Spec, ports: &Ports, target: crate::spec::ImageTarget) -> Result<crate::plan::LiveImage> {
+    let clock = ports.clock.as_ref();
+    let repo = &target.repository;
+    let full_uri = is_full_uri(repo);
     let (repository_uri, repository_missing) = if full_uri {
         (repo.clone(), false)
     } else {
         match retrying(clock, || ports.ecr.repository_uri(repo)).await {
             Ok(uri) => (uri, false),
-            Err(PortError::NotFound { .. }) if spec.file.image.create_repository => {
+            Err(PortError::NotFound { .. }) if target.create_repository => {
                 // Its URI is the registry host (GetAuthorizationToken, read-only) and the name.
                 let auth = retrying(clock, || ports.ecr.authorization()).await?;
                 (format!("{}/{repo}", auth.host()), true)
             }
             Err(PortError::NotFound { message, .. }) => {
+                let create = target.field.replace("repository", "create_repository");
                 return Err(crate::error::InputError::new(
                     &spec.path,
                     format!("ECR repository {repo:?} does not exist ({message})"),
-                    "create it, fix `image.repository`, or set `image.create_repository = true`",
+                    format!("create it, fix `{}`, or set `{create} = true`", target.field),
                 )
-                .at_field("image.repository")
+                .at_field(&target.field)
                 .into());
             }
             Err(e) => return Err(e.into()),
         }
     };
-    let image_digest = match crate::registry::ImageRef::parse(&spec.image_ref(&repository_uri)) {
+    let image = format!("{repository_uri}:{}", target.tag);
+    let name = repository_name(repo);
+    let digest = match crate::registry::ImageRef::parse(&image) {
         _ if repository_missing => None,
         // Another registry than ECR (GHCR, Docker Hub, a private one): the registry v2 API.
         Some(r) if full_uri && r.location() == crate::registry::Location::Oci => {
             retrying(clock, || ports.registry.manifest_digest(&r)).await?
         }
-        _ => retrying(clock, || ports.ecr.image_digest(&repo_name, &spec.file.image.tag)).await?,
+        _ => retrying(clock, || ports.ecr.image_digest(&name, &target.tag)).await?,
     };
-    // A service that does not exist yet has no scalable target.
-    let scalable = if service_missing { None } else { scalable_target(spec, ports, warn).await? };
-    Ok(Live { service, service_missing, task_definition, repository_uri, image_digest, repository_missing, scalable })
+    Ok(crate::plan::LiveImage { target, repository_uri, digest, repository_missing })
 }
 
 /// Application Auto Scaling's target for the service, if any. Without permission to read it (or

@@ -208,7 +208,7 @@ impl Engine {
         let (blue_green, native) = self.preflight(spec, &live, opts).await?;
         self.verify_first(spec, &live, &plan, opts).await?;
         let mut plan = plan;
-        self.build_stage(spec, &live, &mut plan, stages).await?;
+        self.build_stage(spec, &mut plan, stages).await?;
         // migrate: runs the new image before anything the service uses changes
         let previous_td = live.service.task_definition.clone();
         let mut registered = None;
@@ -257,27 +257,6 @@ impl Engine {
             return Ok(Prepared::done(ReleaseReport { plan, outcome: "unchanged", task_definition: Some(new_td) }));
         }
         Ok(Prepared::Ready(Box::new(ReadyRelease { plan, live, new_td, previous_td, blue_green, native })))
-    }
-
-    /// The build stage: build and push (pinning the digest when asked), or say why not.
-    async fn build_stage(&self, spec: &Spec, live: &crate::plan::Live, plan: &mut Plan, stages: &mut Vec<StageTime>) -> Result<()> {
-        match plan.stage(Stage::Build) {
-            Some(StageAction::Run { .. }) => {
-                let t = self.stage_start(Stage::Build);
-                let digest = self.build_and_push(spec, live).await?;
-                if spec.file.image.pin_digest
-                    && let Some(d) = &digest
-                {
-                    let pinned = format!("{}@{d}", live.repository_uri);
-                    crate::taskdef::set_image(&mut plan.desired_task_definition, spec.container(), &pinned);
-                    plan.image = pinned;
-                }
-                self.stage_end(Stage::Build, t, stages);
-            }
-            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Build, reason: reason.clone() }),
-            None => {}
-        }
-        Ok(())
     }
 
     /// The deploy strategy's preflight, and the refusals that need the live service and the tag.
@@ -541,66 +520,6 @@ impl Engine {
         if !doomed.is_empty() {
             self.info(format!("keep_revisions = {keep}: deregistered {} older revision(s); kept {}", doomed.len(), kept.join(", ")));
         }
-    }
-
-    /// The build stage: create the repository if asked, log in with GetAuthorizationToken (the
-    /// password on stdin), build and push, and read the digest back from ECR.
-    async fn build_and_push(&self, spec: &Spec, live: &crate::plan::Live) -> Result<Option<String>> {
-        let b = spec.file.build.as_ref().ok_or_else(|| {
-            Error::Build(format!(
-                "image {} is not in ECR and the deployspec has no [build] section, so fgdeploy cannot build it",
-                spec.image_ref(&live.repository_uri)
-            ))
-        })?;
-        let repo = super::observe::repository_name(&spec.file.image.repository);
-        if live.repository_missing {
-            self.retry("ecr:CreateRepository", || self.ports.ecr.create_repository(&repo)).await?;
-            self.info(format!("created ECR repository {repo}"));
-        }
-        let auth = self.retry("ecr:GetAuthorizationToken", || self.ports.ecr.authorization()).await?;
-        self.ports.builder.login(&auth).await.map_err(|e| Error::Build(e.0))?;
-        let dir = spec.path.parent().unwrap_or(std::path::Path::new("."));
-        let context = dir.join(&b.context);
-        let dockerfile = context.join(&b.dockerfile);
-        let image = spec.image_ref(&live.repository_uri);
-        let platform = b.platform.clone().or_else(|| {
-            let rp = spec.render_task_definition(&image).ok()?.runtime_platform?;
-            crate::build::platform_for(rp.cpu_architecture.as_deref(), rp.operating_system_family.as_deref())
-        });
-        let command = match &b.command {
-            Some(cmd) => Some(build_command(spec, cmd, (&image, &context, &dockerfile), platform.as_deref())?),
-            None => None,
-        };
-        let req = crate::ports::BuildRequest {
-            image: image.clone(),
-            repository_uri: live.repository_uri.clone(),
-            context,
-            dockerfile,
-            target: b.target.clone(),
-            args: b.args.clone(),
-            platform,
-            command,
-            cache: b.cache,
-        };
-        let printed =
-            self.ports.builder.build_and_push(&req, &|line| self.emit(Event::BuildLog { line })).await.map_err(|e| Error::Build(e.0))?;
-        // ECR is the truth: the tag must be there now.
-        let mut digest = None;
-        for _ in 0..5 {
-            digest = self.retry("ecr:BatchGetImage", || self.ports.ecr.image_digest(&repo, &spec.file.image.tag)).await?;
-            if digest.is_some() {
-                break;
-            }
-            self.pause(Duration::from_secs(2)).await;
-        }
-        let digest = digest.ok_or_else(|| Error::Build(format!("the builder finished but ECR does not show {image}")))?;
-        if let Some(p) = printed
-            && p != digest
-        {
-            self.warn(format!("the builder printed digest {p}, ECR has {digest}; using ECR's"));
-        }
-        self.emit(Event::ImagePushed { image, digest: Some(digest.clone()) });
-        Ok(Some(digest))
     }
 
     /// Register the plan's task definition, tagged with the revision it replaces.
@@ -936,30 +855,6 @@ impl Engine {
             },
         }
     }
-}
-
-/// A build command rendered by the template engine, with the build's `image`, `context`,
-/// `dockerfile` and `platform` (and every other variable) defined.
-fn build_command(
-    spec: &Spec,
-    cmd: &[String],
-    (image, context, dockerfile): (&str, &std::path::Path, &std::path::Path),
-    platform: Option<&str>,
-) -> Result<Vec<String>> {
-    let extra = [
-        ("context".to_string(), context.display().to_string()),
-        ("dockerfile".to_string(), dockerfile.display().to_string()),
-        ("platform".to_string(), platform.unwrap_or("linux/amd64").to_string()),
-    ];
-    let mut vars = spec.vars().clone().with_extra(extra.into_iter().collect());
-    vars.set_image(image);
-    cmd.iter()
-        .enumerate()
-        .map(|(i, a)| {
-            vars.expand(a)
-                .map_err(|e| crate::error::InputError::new(&spec.path, e.message, e.fix).at_field(format!("build.command[{i}]")).into())
-        })
-        .collect()
 }
 
 /// Whether the service serves `td`: its PRIMARY deployment (or, for CODE_DEPLOY services, which

@@ -71,15 +71,28 @@ pub fn secret_of(value_from: &str) -> Option<String> {
 /// Run every check; the report carries the problems (see [`VerifyReport::into_result`]).
 pub async fn verify(spec: &Spec, ports: &Ports, plan: &Plan, live: &Live) -> Result<VerifyReport> {
     let mut c = Checks { spec, report: VerifyReport { checks: Vec::new(), problems: Vec::new() } };
-    if plan.runs(Stage::Build) {
-        c.report.checks.push(VerifyCheck { what: format!("image {}", plan.image), ok: Some(true), detail: "built by this release".into() });
-    } else {
-        let found = Ok(live.image_digest.is_some());
-        let fix = "push it, pass an --image-tag that exists, or add a [build] section";
-        c.record(format!("image {}", plan.image), found, (&spec.path, "image.tag", fix));
+    for i in &plan.images {
+        let release = i.container == spec.container();
+        if i.action.builds() && plan.runs(Stage::Build) {
+            c.report.checks.push(VerifyCheck {
+                what: format!("image {}", i.image),
+                ok: Some(true),
+                detail: "built by this release".into(),
+            });
+        } else {
+            let found = Ok(i.digest.is_some());
+            let fix = if release {
+                "push it, pass an --image-tag that exists, or add a [build] section"
+            } else {
+                "push it, or let the release build it"
+            };
+            let field = if release { "image.tag".to_string() } else { format!("build.{}.tag", i.container) };
+            c.record(format!("image {}", i.image), found, (&spec.path, &field, fix));
+        }
     }
     task_definition_checks(&mut c, ports, &plan.desired_task_definition).await;
-    image_checks(&mut c, ports, &plan.desired_task_definition, &live.repository_uri).await;
+    let built: Vec<&str> = plan.images.iter().map(|i| i.container.as_str()).collect();
+    image_checks(&mut c, ports, &plan.desired_task_definition, (&live.repository_uri, &built)).await;
     network_checks(&mut c, ports, live).await;
     target_group_checks(&mut c, ports, live).await;
     Ok(c.report)
@@ -88,14 +101,14 @@ pub async fn verify(spec: &Spec, ports: &Ports, plan: &Plan, live: &Live) -> Res
 /// The images of the other containers (sidecars), which this release does not build: in ECR of
 /// this region (this account's or another's, by the registry id in the URI) with BatchGetImage,
 /// anywhere else through the registry v2 API. An image in another region's ECR is not checked.
-async fn image_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition, own_repository: &str) {
+async fn image_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefinition, (own_repository, built): (&str, &[&str])) {
     use crate::registry::{ImageRef, Location};
     let own_region = ImageRef::parse(own_repository).and_then(|r| match r.location() {
         Location::Ecr { region, .. } => Some(region),
         Location::Oci => None,
     });
     let template = c.spec.template_path.clone();
-    for k in td.container_definitions.iter().filter(|k| k.name != c.spec.container()) {
+    for k in td.container_definitions.iter().filter(|k| !built.contains(&k.name.as_str())) {
         let Some(image) = k.image.as_deref() else { continue };
         let field = format!("containerDefinitions[{}].image", k.name);
         let fix = "push the image, fix the reference, or `docker login` to the registry so that fgdeploy can see it";

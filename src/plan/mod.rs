@@ -8,6 +8,7 @@ use crate::ports::{
 };
 use crate::spec::{Spec, Strategy};
 use crate::taskdef::{self, TaskDefinition};
+pub use images::{ImageAction, PlannedImage};
 use serde::Serialize;
 
 /// What the engine observed before planning (read-only calls only).
@@ -25,6 +26,39 @@ pub struct Live {
     pub repository_missing: bool,
     /// Application Auto Scaling's target for the service's desired count, if it scales it.
     pub scalable: Option<ScalableTarget>,
+    /// The images of `[build.<container>]` (the release container's is above).
+    pub sidecars: Vec<LiveImage>,
+}
+
+/// One image in its registry, as observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveImage {
+    pub target: crate::spec::ImageTarget,
+    pub repository_uri: String,
+    /// The tag's digest, if the image exists.
+    pub digest: Option<String>,
+    /// The ECR repository does not exist yet (and `create_repository` is set).
+    pub repository_missing: bool,
+}
+
+impl LiveImage {
+    /// `<repository URI>:<tag>`.
+    pub fn image(&self) -> String {
+        format!("{}:{}", self.repository_uri, self.target.tag)
+    }
+}
+
+impl Live {
+    /// Every image of the release, the release container's first.
+    pub fn images(&self, spec: &Spec) -> Vec<LiveImage> {
+        let release = spec.image_targets().into_iter().next().map(|target| LiveImage {
+            target,
+            repository_uri: self.repository_uri.clone(),
+            digest: self.image_digest.clone(),
+            repository_missing: self.repository_missing,
+        });
+        release.into_iter().chain(self.sidecars.iter().cloned()).collect()
+    }
 }
 
 /// Flags that change the plan.
@@ -130,6 +164,9 @@ pub struct Plan {
     pub service_tags: std::collections::BTreeMap<String, String>,
     /// The account lookups the templates made, with their answers (secrets as `(secret)`).
     pub lookups: Vec<crate::lookups::Resolved>,
+    /// Every image of the release (the release container's first) and what the build stage
+    /// does with it.
+    pub images: Vec<PlannedImage>,
     /// The task definition that would be registered.
     #[serde(skip)]
     pub desired_task_definition: TaskDefinition,
@@ -187,31 +224,6 @@ fn config_json(c: &DeploymentConfig) -> serde_json::Value {
         }
     }
     v
-}
-
-/// The build stage: skipped, built, or — nothing can build a missing image — said to fail.
-fn build_action(spec: &Spec, live: &Live, opts: &PlanOptions, image: &str) -> StageAction {
-    if opts.skip_build {
-        StageAction::Skip { reason: "--skip-build".into() }
-    } else if let (Some(d), false) = (&live.image_digest, opts.force_build) {
-        StageAction::Skip { reason: format!("{image} exists in ECR ({d})") }
-    } else if spec.file.build.is_none() {
-        StageAction::Run {
-            detail: format!(
-                "FAILS: {image} is not in {} and the deployspec has no [build] section; the release will stop here (push the image, pass an existing --image-tag, or add [build])",
-                if live.repository_missing { "ECR (the repository does not exist)" } else { "ECR" }
-            ),
-        }
-    } else if live.repository_missing {
-        StageAction::Run { detail: format!("create ECR repository {}, then build and push {image}", spec.file.image.repository) }
-    } else {
-        StageAction::Run {
-            detail: format!(
-                "build and push {image}{}",
-                if opts.force_build && live.image_digest.is_some() { " (--force-build)" } else { "" }
-            ),
-        }
-    }
 }
 
 /// The service's own changes: the desired count, and a rolling release's deployment configuration.
@@ -305,8 +317,8 @@ fn later_stages(
 }
 
 /// The task definition to register; without tags of its own it keeps the live revision's.
-fn desired_task_definition(spec: &Spec, live: &Live, image: &str) -> Result<TaskDefinition, InputError> {
-    let mut desired = spec.render_task_definition(image)?;
+fn desired_task_definition(spec: &Spec, live: &Live, images: &[PlannedImage]) -> Result<TaskDefinition, InputError> {
+    let mut desired = spec.render_task_definition_with(&images::by_container(images))?;
     if desired.tags.is_none()
         && let Some(live_td) = &live.task_definition
     {
@@ -340,11 +352,9 @@ fn migrate_action(migration: Option<&MigrationPlan>, skip: bool, deploy: bool) -
 /// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
 pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
     let image = spec.image_ref(&live.repository_uri);
-    let deployed_image = match (&live.image_digest, spec.file.image.pin_digest && !opts.force_build) {
-        (Some(d), true) => format!("{}@{d}", live.repository_uri),
-        _ => image.clone(),
-    };
-    let desired = desired_task_definition(spec, live, &deployed_image)?;
+    let images = images::plan_images(live.images(spec), opts, spec.file.image.pin_digest);
+    let deployed_image = images[0].image.clone();
+    let desired = desired_task_definition(spec, live, &images)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
     let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(spec.vars().lookups().secrets());
@@ -371,7 +381,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     });
 
     let mut stages = Vec::new();
-    let build_action = build_action(spec, live, opts, &image);
+    let build_action = images::build_action(&images, opts);
     stages.push(StagePlan { stage: Stage::Build, action: build_action });
     let migrate_action = migrate_action(migration.as_ref(), opts.skip_migration, deploy);
     stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
@@ -406,6 +416,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         creates_service: live.service_missing,
         lookups: spec.lookups(),
         service_tags: settings.tags,
+        images,
         desired_task_definition: desired,
         update,
     })
@@ -568,6 +579,7 @@ pub fn traffic_steps(config: &str) -> Vec<String> {
     vec![format!("custom deployment config {config}: steps as defined in CodeDeploy")]
 }
 
+pub mod images;
 pub mod settings;
 
 #[cfg(test)]

@@ -146,6 +146,14 @@ pub fn plan_text(p: &Plan) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Plan for service {} in cluster {}", esc(&p.service), esc(&p.cluster));
     let _ = writeln!(o, "  image: {}{}", esc(&p.image), p.image_digest.as_ref().map(|d| format!(" ({})", esc(d))).unwrap_or_default());
+    for i in p.images.iter().skip(1) {
+        let state = match (i.action, &i.digest) {
+            (a, _) if a.builds() => "built by this release".to_string(),
+            (_, Some(d)) => format!("exists, {d}"),
+            (_, None) => "not in its registry".to_string(),
+        };
+        let _ = writeln!(o, "  image of {}: {} ({})", esc(&i.container), esc(&i.image), esc(&state));
+    }
     if let Some(l) = &p.live_image {
         let _ = writeln!(o, "  live:  {} ({})", l, p.live_task_definition.as_deref().unwrap_or("-"));
     }

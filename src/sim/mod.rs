@@ -411,7 +411,11 @@ impl Builder for Sim {
         if !req.dockerfile.is_file() {
             return Err(BuildError(format!("Dockerfile {} does not exist; fix build.dockerfile", req.dockerfile.display())));
         }
-        if self.world().faults.build_fails {
+        let fails = {
+            let w = self.world();
+            w.faults.build_fails || w.faults.build_fails_for.iter().any(|m| req.image.contains(m.as_str()))
+        };
+        if fails {
             progress("#5 ERROR: process \"/bin/sh -c make\" did not complete successfully: exit code: 2".into());
             return Err(BuildError("`docker buildx build` failed (exit 1): see the builder's output above".into()));
         }

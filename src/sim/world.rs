@@ -53,6 +53,8 @@ pub struct Faults {
     pub describe_lag_secs: f64,
     /// The image build fails.
     pub build_fails: bool,
+    /// The builds of images whose reference contains one of these fail (the others succeed).
+    pub build_fails_for: BTreeSet<String>,
     /// The account's rate limits (`budget::ACCOUNT_LIMITS`) answer ThrottlingException when
     /// exceeded, as AWS does.
     pub account_limits: bool,
@@ -138,6 +140,7 @@ impl Default for Faults {
             lost_responses: BTreeMap::new(),
             describe_lag_secs: 0.0,
             build_fails: false,
+            build_fails_for: BTreeSet::new(),
             account_limits: true,
             gate_bypassed: false,
             exec_disabled: false,

@@ -24,6 +24,11 @@ pub struct SpecFile {
     /// Where the templates' account lookups read from (`tfstate()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookups: Option<LookupsSection>,
+    /// `[build.<container>]`: the images of other containers (sidecars) this release builds,
+    /// each with its own `repository`. Taken out of `[build]` before deserializing (see
+    /// [`split_builds`]).
+    #[serde(skip)]
+    pub sidecar_builds: BTreeMap<String, BuildSection>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
@@ -80,7 +85,7 @@ fn default_tag() -> String {
     "{{ git.sha }}".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSection {
     /// Build context, relative to the deployspec's folder.
@@ -103,6 +108,77 @@ pub struct BuildSection {
     /// {{ image }}, {{ context }}, {{ dockerfile }}, {{ platform }}.
     #[serde(default)]
     pub command: Option<Vec<String>>,
+    /// `[build.<container>]` only: the image's repository (an ECR name, or a full URI such as
+    /// `ghcr.io/org/agent`). The release container's is `image.repository`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// `[build.<container>]` only: the tag; default `image.tag`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// `[build.<container>]` only: create the ECR repository when it does not exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create_repository: Option<bool>,
+}
+
+/// The keys of a build table; any other key whose value is a table is `[build.<container>]`.
+const BUILD_KEYS: [&str; 10] =
+    ["context", "dockerfile", "target", "args", "platform", "cache", "command", "repository", "tag", "create_repository"];
+
+/// The `[build.<container>]` tables of a deployspec value, taken out of `[build]`. The one
+/// that names the release container becomes `[build]` itself (given twice — with keys of its
+/// own in `[build]` too — is an error). When only sidecar tables remain, the release container
+/// is not built (`[build]` with no key of its own is then no build of it).
+fn split_builds(path: &Path, value: &mut serde_json::Value) -> Result<Vec<(String, serde_json::Value)>, InputError> {
+    let release = value.get("task_definition").and_then(|t| t.get("container")).and_then(|c| c.as_str()).map(str::to_string);
+    let Some(serde_json::Value::Object(build)) = value.get_mut("build") else { return Ok(Vec::new()) };
+    let names: Vec<String> =
+        build.iter().filter(|(k, v)| v.is_object() && !BUILD_KEYS.contains(&k.as_str())).map(|(k, _)| k.clone()).collect();
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sidecars: Vec<(String, serde_json::Value)> = names.into_iter().filter_map(|n| build.remove(&n).map(|v| (n, v))).collect();
+    let own_keys = !build.is_empty();
+    match sidecars.iter().position(|(n, _)| Some(n) == release.as_ref()) {
+        Some(_) if own_keys => Err(InputError::new(
+            path,
+            "the release container's build is given twice: by keys of [build] and by its own [build.<container>] table",
+            "keep one: move the keys into the container's table, or remove the table",
+        )
+        .at_field(format!("build.{}", release.unwrap_or_default()))),
+        Some(i) => {
+            let (_, own) = sidecars.remove(i);
+            value["build"] = own;
+            Ok(sidecars)
+        }
+        None => {
+            if !own_keys && let Some(m) = value.as_object_mut() {
+                m.remove("build");
+            }
+            Ok(sidecars)
+        }
+    }
+}
+
+/// Deserialize one value with field paths (prefixed by `prefix`) in the error.
+fn deserialize_at<T: serde::de::DeserializeOwned>(path: &Path, prefix: &str, value: serde_json::Value) -> Result<T, InputError> {
+    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let fix = if inner.starts_with("unknown field") {
+            "check the spelling against the configuration reference in the README, or remove the key"
+        } else if inner.starts_with("missing field") {
+            "add the required key (see the examples in deployspecs/)"
+        } else {
+            "give the key a value of the documented type (see the README's configuration reference)"
+        };
+        let err = InputError::new(path, inner, fix);
+        match (prefix.is_empty(), field == ".") {
+            (true, true) => err,
+            (true, false) => err.at_field(field),
+            (false, true) => err.at_field(prefix),
+            (false, false) => err.at_field(format!("{prefix}.{field}")),
+        }
+    })
 }
 
 fn default_context() -> String {
@@ -452,23 +528,37 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
         .at_field("deploy"));
     }
     // A build command is rendered when it runs (it uses `image`, `context`, … of that build).
-    let command = value.get_mut("build").and_then(|b| b.as_object_mut()).and_then(|b| b.remove("command"));
+    let commands = take_build_commands(&mut value);
     let mut p = Vec::new();
     vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
-    if let (Some(c), Some(serde_json::Value::Object(b))) = (command, value.get_mut("build")) {
-        b.insert("command".into(), c);
+    if let Some(serde_json::Value::Object(b)) = value.get_mut("build") {
+        for (container, c) in commands {
+            match container {
+                None => b.insert("command".into(), c),
+                Some(name) => b.get_mut(&name).and_then(|t| t.as_object_mut()).and_then(|t| t.insert("command".into(), c)),
+            };
+        }
     }
-    serde_path_to_error::deserialize::<_, SpecFile>(value).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let fix = if inner.starts_with("unknown field") {
-            "check the spelling against the configuration reference in the README, or remove the key"
-        } else if inner.starts_with("missing field") {
-            "add the required key (see the examples in deployspecs/)"
-        } else {
-            "give the key a value of the documented type (see the README's configuration reference)"
-        };
-        let err = InputError::new(path, inner, fix);
-        if field == "." { err } else { err.at_field(field) }
-    })
+    let sidecars = split_builds(path, &mut value)?;
+    let mut file: SpecFile = deserialize_at(path, "", value)?;
+    for (name, v) in sidecars {
+        let b: BuildSection = deserialize_at(path, &format!("build.{name}"), v)?;
+        file.sidecar_builds.insert(name, b);
+    }
+    Ok(file)
+}
+
+/// The `command` of `[build]` (key `None`) and of each `[build.<container>]`, taken out: they
+/// are rendered when they run.
+fn take_build_commands(value: &mut serde_json::Value) -> Vec<(Option<String>, serde_json::Value)> {
+    let Some(serde_json::Value::Object(b)) = value.get_mut("build") else { return Vec::new() };
+    let mut out: Vec<(Option<String>, serde_json::Value)> = b.remove("command").map(|c| (None, c)).into_iter().collect();
+    for (name, table) in b.iter_mut() {
+        if let (false, Some(t)) = (BUILD_KEYS.contains(&name.as_str()), table.as_object_mut())
+            && let Some(c) = t.remove("command")
+        {
+            out.push((Some(name.clone()), c));
+        }
+    }
+    out
 }

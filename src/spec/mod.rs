@@ -26,6 +26,19 @@ pub struct Spec {
     vars: Vars,
 }
 
+/// One image a release puts into a container: where it lives and how it is built (if it is).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageTarget {
+    pub container: String,
+    /// An ECR repository name, or a full repository URI.
+    pub repository: String,
+    pub tag: String,
+    pub create_repository: bool,
+    pub build: Option<BuildSection>,
+    /// The deployspec field naming the repository (for errors).
+    pub field: String,
+}
+
 /// What a first, recording render of a deployspec and its template found: the account lookups
 /// to answer before the real load, and where they read from.
 #[derive(Debug, Clone)]
@@ -165,15 +178,61 @@ impl Spec {
         &self.file.task_definition.container
     }
 
-    /// The task definition to register for `image`.
+    /// The task definition to register for `image`, each built sidecar taking its image at the
+    /// same tag as the release's (`<its repository>:<image.tag>` — a stand-in where only the
+    /// release image is known).
     pub fn render_task_definition(&self, image: &str) -> Result<TaskDefinition, InputError> {
+        let tag = image.rsplit_once(':').filter(|(_, t)| !t.contains('/')).map_or("latest", |(_, t)| t);
+        let mut images: std::collections::BTreeMap<String, String> =
+            self.sidecar_targets().into_iter().map(|t| (t.container, format!("{}:{tag}", t.repository))).collect();
+        images.insert(self.container().to_string(), image.to_string());
+        self.render_task_definition_with(&images)
+    }
+
+    /// The task definition to register with these images: the release container's (which must
+    /// be there) and the built sidecars' (each put into its container, as the release image is).
+    pub fn render_task_definition_with(&self, images: &std::collections::BTreeMap<String, String>) -> Result<TaskDefinition, InputError> {
+        let image = images.get(self.container()).cloned().unwrap_or_default();
         let mut vars = self.vars.clone();
-        vars.set_image(image);
-        vars.set_images([(self.container().to_string(), image.to_string())].into());
+        vars.set_image(&image);
+        vars.set_images(images.clone());
         let mut td = taskdef::parse(&self.template_path, &self.template_text, &vars)?;
         taskdef::validate(&td, self.container(), &self.template_path)?;
-        taskdef::set_image(&mut td, self.container(), image);
+        for (container, image) in images {
+            taskdef::set_image(&mut td, container, image);
+        }
         Ok(td)
+    }
+
+    /// Every image this release puts into a container: the release container's first (built
+    /// when `[build]` says so), then each `[build.<container>]`.
+    pub fn image_targets(&self) -> Vec<ImageTarget> {
+        let i = &self.file.image;
+        let release = ImageTarget {
+            container: self.container().to_string(),
+            repository: i.repository.clone(),
+            tag: i.tag.clone(),
+            create_repository: i.create_repository,
+            build: self.file.build.clone(),
+            field: "image.repository".into(),
+        };
+        std::iter::once(release).chain(self.sidecar_targets()).collect()
+    }
+
+    /// The `[build.<container>]` images.
+    pub fn sidecar_targets(&self) -> Vec<ImageTarget> {
+        self.file
+            .sidecar_builds
+            .iter()
+            .map(|(c, b)| ImageTarget {
+                container: c.clone(),
+                repository: b.repository.clone().unwrap_or_default(),
+                tag: b.tag.clone().unwrap_or_else(|| self.file.image.tag.clone()),
+                create_repository: b.create_repository.unwrap_or(false),
+                build: Some(b.clone()),
+                field: format!("build.{c}.repository"),
+            })
+            .collect()
     }
 
     /// The variables for a later render (build commands).

@@ -73,18 +73,7 @@ pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     rolling(f, &mut p);
     migration(f, &mut p);
     super::service_rules::definition(f, &mut p);
-    if let Some(b) = &f.build {
-        for (field, v) in [("build.context", &b.context), ("build.dockerfile", &b.dockerfile)] {
-            if v.trim().is_empty() {
-                p.at(field, "must not be empty", "give a path relative to the deployspec's folder");
-            }
-        }
-        if let Some(cmd) = &b.command
-            && (cmd.is_empty() || cmd.iter().any(|a| a.is_empty()))
-        {
-            p.at("build.command", "an empty command or argument", "give the command as a list of non-empty strings");
-        }
-    }
+    builds(f, &mut p);
     match (f.deploy.strategy, &f.deploy.blue_green) {
         (Strategy::BlueGreen, None) => p.at(
             "deploy.blue_green",
@@ -282,6 +271,88 @@ fn ca_file(path: &Path, bg: &BlueGreenSection, p: &mut Problems) {
     }
 }
 
+/// `[build]` and each `[build.<container>]`: paths, the command, and where each image goes.
+fn builds(f: &SpecFile, p: &mut Problems) {
+    let all = f.build.iter().map(|b| ("build".to_string(), b)).chain(f.sidecar_builds.iter().map(|(c, b)| (format!("build.{c}"), b)));
+    for (at, b) in all {
+        for (key, v) in [("context", &b.context), ("dockerfile", &b.dockerfile)] {
+            if v.trim().is_empty() {
+                p.at(format!("{at}.{key}"), "must not be empty", "give a path relative to the deployspec's folder");
+            }
+        }
+        if let Some(cmd) = &b.command
+            && (cmd.is_empty() || cmd.iter().any(|a| a.is_empty()))
+        {
+            p.at(format!("{at}.command"), "an empty command or argument", "give the command as a list of non-empty strings");
+        }
+    }
+    if let Some(b) = &f.build {
+        for (key, given) in
+            [("repository", b.repository.is_some()), ("tag", b.tag.is_some()), ("create_repository", b.create_repository.is_some())]
+        {
+            if given {
+                p.at(
+                    format!("build.{key}"),
+                    "the release container's image is set by [image], not by its build",
+                    format!("move it to image.{key} (build.{key} is for the [build.<container>] of another container)"),
+                );
+            }
+        }
+    }
+    for (c, b) in &f.sidecar_builds {
+        match b.repository.as_deref().map(str::trim) {
+            None | Some("") => p.at(
+                format!("build.{c}.repository"),
+                format!("the image built for container {c:?} has no repository"),
+                "set repository to an ECR repository name or a full repository URI (e.g. \"ghcr.io/org/agent\")",
+            ),
+            Some(r) if r.contains(['@', ' ']) || r.rsplit('/').next().is_some_and(|last| last.contains(':')) => p.at(
+                format!("build.{c}.repository"),
+                format!("{r:?} is not a repository (no tag or digest belongs here)"),
+                "give the repository alone and the tag as `tag`",
+            ),
+            Some(_) => {}
+        }
+        if let Some(tag) = &b.tag
+            && (tag.is_empty()
+                || tag.len() > 128
+                || !tag.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
+                || tag.starts_with(['.', '-']))
+        {
+            p.at(
+                format!("build.{c}.tag"),
+                format!("invalid image tag {tag:?}"),
+                "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -",
+            );
+        }
+    }
+}
+
+/// Each `[build.<container>]` names a container of the template other than the release one,
+/// whose `image` takes `{{ images.<container> }}` (or `allow_pinned_image` says it may be replaced).
+fn built_sidecars(f: &SpecFile, td: &TaskDefinition, raw: &serde_json::Value, p: &mut Problems, t: &mut Problems) {
+    let names: Vec<&str> = td.container_definitions.iter().map(|c| c.name.as_str()).collect();
+    let raw_containers = raw.get("taskDefinition").unwrap_or(raw).get("containerDefinitions").and_then(|c| c.as_array());
+    for c in f.sidecar_builds.keys() {
+        let Some(i) = names.iter().position(|n| n == c) else {
+            p.at(
+                format!("build.{c}"),
+                format!("[build.{c}] builds an image for container {c:?}, which is not in the template (containers: {})", names.join(", ")),
+                "name a container of the task-definition template",
+            );
+            continue;
+        };
+        let written = raw_containers.and_then(|a| a.get(i)).and_then(|k| k.get("image")).and_then(|v| v.as_str()).unwrap_or("");
+        if !written.contains("images") && !f.task_definition.allow_pinned_image {
+            t.at(
+                format!("containerDefinitions[{i}].image"),
+                format!("container {c:?} is built by [build.{c}] but its image is written as {written:?}: the built image would silently replace it"),
+                format!("write \"image\": \"{{{{ images['{c}'] }}}}\", or set task_definition.allow_pinned_image = true"),
+            );
+        }
+    }
+}
+
 /// Rules between the deployspec and its (rendered) template. `raw` is the template's JSON before
 /// variables were expanded (to see where `{{ image }}` stands).
 pub fn validate_with_template(
@@ -319,6 +390,7 @@ pub fn validate_with_template(
     }
     super::service_rules::with_template(f, td, &mut p);
     let mut t = Problems::new(template_path);
+    built_sidecars(f, td, raw, &mut p, &mut t);
     let mut at = Vec::new();
     crate::taskdef::rules::image_placeholders(raw.get("taskDefinition").unwrap_or(raw), "", &mut at);
     let index = td.container_definitions.iter().position(|c| &c.name == release);

@@ -1111,7 +1111,12 @@ async fn a_plan_says_a_release_will_fail_when_the_image_is_missing_and_nothing_c
     let build = r.plan.stages.iter().find(|s| s.stage == fgdeploy::plan::Stage::Build).expect("build stage");
     let text = format!("{:?}", build.action);
     assert!(text.contains("FAILS") && text.contains("no [build] section"), "{text}");
+    // verify (before the first change) names the missing image, its field and the fix: bad input.
     let e = engine.release(&missing, &ReleaseOptions::default()).await.expect_err("the release fails");
+    assert_eq!(e.exit_code(), exit::INPUT, "{e}");
+    assert!(e.to_string().contains("image.tag") && e.to_string().contains("web:v9 does not exist"), "{e}");
+    // Without verify, the build stage stops it: nothing can build the image.
+    let e = engine.release(&missing, &ReleaseOptions { skip_verify: true, ..Default::default() }).await.expect_err("fails");
     assert_eq!(e.exit_code(), exit::BUILD_FAILED, "{e}");
     assert!(sim.world().mutations.is_empty(), "nothing was changed: {:?}", sim.world().mutations);
 }

@@ -11,6 +11,7 @@ mod faults;
 mod fleet;
 mod fuzz;
 mod harness;
+mod images;
 mod moto;
 mod registry;
 mod replay;
