@@ -156,7 +156,7 @@ fn explain(program: &str, args: &[String], output: &str, code: Option<i32>) -> S
     } else if output.contains("name unknown") || output.contains("does not exist in the registry") {
         "the ECR repository does not exist; create it or set image.create_repository = true"
     } else if output.contains("denied") || output.contains("unauthorized") || output.contains("no basic auth credentials") {
-        "the registry refused the credentials; check the ECR permissions (ecr:GetAuthorizationToken, ecr:*Upload*, ecr:PutImage)"
+        "the registry refused the credentials; for ECR check the permissions (ecr:GetAuthorizationToken, ecr:*Upload*, ecr:PutImage); for another registry, `docker login <registry>` first (fgdeploy hands the Docker credential store's credentials to the builder)"
     } else {
         "see the builder's output above"
     };

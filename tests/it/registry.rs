@@ -216,3 +216,158 @@ async fn a_bearer_challenge_is_followed_to_a_token() {
     assert!(seen.iter().any(|l| l.starts_with("GET /token?") && l.contains("service=test-registry")), "{seen:?}");
     assert!(seen.iter().any(|l| l.starts_with("HEAD /v2/acme/agent/manifests/1.4") && l.contains("Bearer tok-1")), "{seen:?}");
 }
+
+/// A two-container deployspec whose release image (`[build]`) and sidecar image (`[build.agent]`)
+/// both go to the loopback registry, each context with a file unique to this run; and a user
+/// Docker config with (or without) the registry's credentials, as `docker login` stores them.
+struct TwoImages {
+    dir: tempfile::TempDir,
+    user_config: tempfile::TempDir,
+    unique: String,
+    web: String,
+    agent: String,
+}
+
+fn two_images(reg: &Registry, with_credentials: bool) -> TwoImages {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("dir");
+    let unique = format!(
+        "t{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+    );
+    for (ctx, file) in [("app", "index.html"), ("agent", "agent.conf")] {
+        std::fs::create_dir_all(dir.path().join(ctx)).expect("context");
+        std::fs::write(dir.path().join(ctx).join(file), format!("{ctx} {unique}\n")).expect("file");
+        std::fs::write(dir.path().join(ctx).join("Dockerfile"), format!("FROM scratch\nCOPY {file} /{file}\n")).expect("Dockerfile");
+    }
+    let template = r#"{"family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+      "containerDefinitions": [
+        {"name": "web", "image": "{{ image }}", "memory": 384, "portMappings": [{"containerPort": 8080}]},
+        {"name": "agent", "image": "{{ images.agent }}", "memory": 128, "essential": false}]}"#;
+    std::fs::write(dir.path().join("web.taskdef.json"), template).expect("template");
+    let (web, agent) = (format!("{}/fgdeploy-it/multi-web", reg.host), format!("{}/fgdeploy-it/multi-agent", reg.host));
+    let spec = format!(
+        "[service]\ncluster = \"demo\"\nname = \"web\"\n\n[image]\nrepository = \"{web}\"\ntag = \"{unique}\"\n\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n\n[build]\ncontext = \"app\"\ncache = false\n\n[build.agent]\nrepository = \"{agent}\"\ncontext = \"agent\"\ncache = false\n"
+    );
+    std::fs::write(dir.path().join("web.toml"), spec).expect("spec");
+    let user_config = tempfile::tempdir().expect("docker config");
+    let auths = if with_credentials {
+        let auth = base64::engine::general_purpose::STANDARD.encode(format!("AWS:{}", reg.password));
+        serde_json::json!({reg.host.clone(): {"auth": auth}})
+    } else {
+        serde_json::json!({})
+    };
+    std::fs::write(user_config.path().join("config.json"), serde_json::json!({"auths": auths}).to_string()).expect("config");
+    TwoImages { dir, user_config, unique, web, agent }
+}
+
+/// Release `t` with the simulator for ECS, the machine's Docker as the builder (with a Docker
+/// config private to the run, as in production) and the v2 client reading `t.user_config`.
+async fn release_two(
+    t: &TwoImages,
+) -> (Result<fgdeploy::engine::ReleaseReport, fgdeploy::error::Error>, Vec<fgdeploy::engine::Event>, fgdeploy::sim::Sim) {
+    use fgdeploy::engine::{Engine, Interrupt, Recorder, ReleaseOptions};
+    use std::sync::Arc;
+    let spec = fgdeploy::spec::Spec::load(&t.dir.path().join("web.toml"), None).expect("spec loads");
+    let sim = fgdeploy::sandbox::seeded(&spec, fgdeploy::sim::Faults::default()).expect("seed");
+    let mut ports = sim.ports();
+    ports.builder = Arc::new(DockerBuilder::default());
+    ports.registry = Arc::new(fgdeploy::registry::Oci::with_config_dir(Some(t.user_config.path().to_path_buf())));
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(ports, rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    (result, rec.events(), sim)
+}
+
+/// Two built images in one release against the real registry (the acceptance of several images
+/// per service): the release container's and a sidecar's, built by the machine's Docker at once
+/// and pushed; the registry's credentials come from the user's Docker config through the
+/// engine's `docker login`. Each image is then in the registry at the digest the release
+/// announced, pullable by that digest, and the registered task definition runs both.
+#[tokio::test]
+async fn one_release_builds_and_pushes_two_images_to_the_real_registry() {
+    use fgdeploy::engine::Event;
+    use fgdeploy::registry::{ImageRef, Oci, Registry as _};
+    let Some(reg) = registry() else { return };
+    if !docker_available() {
+        return;
+    }
+    let t = two_images(&reg, true);
+    let (result, events, sim) = release_two(&t).await;
+    let report = result.unwrap_or_else(|e| panic!("release: {e}"));
+    let actions: Vec<_> = report.plan.images.iter().map(|i| (i.container.clone(), i.action)).collect();
+    assert_eq!(
+        actions,
+        [("web".to_string(), fgdeploy::plan::ImageAction::Build), ("agent".to_string(), fgdeploy::plan::ImageAction::Build)]
+    );
+    let pushed: Vec<(String, String)> = events
+        .iter()
+        .filter_map(|e| if let Event::ImagePushed { image, digest: Some(d) } = e { Some((image.clone(), d.clone())) } else { None })
+        .collect();
+    assert_eq!(pushed.len(), 2, "{pushed:?}");
+    let warnings: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Warning { .. })).collect();
+    assert!(warnings.is_empty(), "the builder's digests are the registry's, and nothing else went amiss: {warnings:?}");
+    let oci = Oci::with_config_dir(Some(t.user_config.path().to_path_buf()));
+    let td = sim.world().describe_task_definition("web:2").expect("web:2 registered").definition;
+    for (container, repo) in [("web", &t.web), ("agent", &t.agent)] {
+        let image = format!("{repo}:{}", t.unique);
+        let in_registry = oci.manifest_digest(&ImageRef::parse(&image).expect("ref")).await.expect("asked").expect("pushed");
+        assert!(
+            pushed.contains(&(image.clone(), in_registry.clone())),
+            "{image} announced at the registry's digest {in_registry}: {pushed:?}"
+        );
+        assert_eq!(fgdeploy::taskdef::image_of(&td, container), Some(image.as_str()), "{container}");
+        let by_digest = format!("{repo}@{in_registry}");
+        let pulled = docker(t.user_config.path(), &["pull", &by_digest]);
+        assert!(pulled.status.success(), "pull {by_digest}: {}", String::from_utf8_lossy(&pulled.stderr));
+        let _ = docker(t.user_config.path(), &["rmi", "-f", &by_digest, &image]);
+    }
+}
+
+/// The v2 client with the registry's credentials for reading, but none to hand to the builder:
+/// what a registry that lets anyone read but only some push looks like to a release.
+struct ReadOnly(fgdeploy::registry::Oci);
+
+#[async_trait::async_trait]
+impl fgdeploy::registry::Registry for ReadOnly {
+    async fn manifest_digest(&self, image: &fgdeploy::registry::ImageRef) -> fgdeploy::ports::PortResult<Option<String>> {
+        self.0.manifest_digest(image).await
+    }
+}
+
+/// Without the registry's credentials: with none at all the release stops at its first read,
+/// before any build, saying to `docker login`; with read access but nothing to log the builder
+/// in with, both real pushes are refused — the release stops at the build stage (exit 10) naming
+/// each container and what to do. Nothing is registered or deployed either way.
+#[tokio::test]
+async fn without_the_registrys_credentials_the_release_stops_clearly_and_nothing_changes() {
+    use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
+    use std::sync::Arc;
+    let Some(reg) = registry() else { return };
+    if !docker_available() {
+        return;
+    }
+    let t = two_images(&reg, false);
+    let (result, _, sim) = release_two(&t).await;
+    let Err(e) = result else { panic!("the registry must refuse") };
+    assert!(e.to_string().contains(&format!("docker login {}", reg.host)), "{e}");
+    assert!(sim.world().mutations.is_empty(), "{:?}", sim.world().mutations);
+
+    let t = two_images(&reg, true);
+    let spec = fgdeploy::spec::Spec::load(&t.dir.path().join("web.toml"), None).expect("spec loads");
+    let sim = fgdeploy::sandbox::seeded(&spec, fgdeploy::sim::Faults::default()).expect("seed");
+    let mut ports = sim.ports();
+    ports.builder = Arc::new(DockerBuilder::default());
+    ports.registry = Arc::new(ReadOnly(fgdeploy::registry::Oci::with_config_dir(Some(t.user_config.path().to_path_buf()))));
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(ports, rec.clone(), Interrupt::default());
+    let Err(e) = engine.release(&spec, &ReleaseOptions::default()).await else { panic!("the pushes must be refused") };
+    assert_eq!(e.exit_code(), fgdeploy::error::exit::BUILD_FAILED, "{e}");
+    let text = e.to_string();
+    assert!(text.contains("2 of 2 builds failed") && text.contains("container web") && text.contains("container agent"), "{text}");
+    assert!(text.contains("docker login"), "{text}");
+    let events = rec.events();
+    assert!(events.iter().any(|e| matches!(e, Event::Info { message } if message.contains("no credentials for"))), "{events:?}");
+    assert!(!sim.world().mutations.iter().any(|(_, m)| matches!(m, fgdeploy::sim::Mutation::RegisterTaskDefinition { .. })));
+}
