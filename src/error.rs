@@ -94,6 +94,11 @@ impl InputError {
             self.source = match &self.location {
                 Location::LineCol(l, c) => crate::spans::line_col(text, *l, *c),
                 Location::Field(p) if toml => crate::spans::toml_field(text, p),
+                // A template's environment and secrets may hold values that must not be shown.
+                Location::Field(p) if p.contains("environment") || p.contains("secrets") => {
+                    crate::spans::json_field(text, p).map(crate::spans::SourceSpan::hidden)
+                }
+                Location::Field(p) => crate::spans::json_field(text, p),
                 _ => None,
             }
             .map(|s| Box::new(s.guarded()));

@@ -7,6 +7,7 @@ pub mod budget;
 pub mod build;
 pub mod cli;
 pub mod commands;
+pub mod deser;
 pub mod diff;
 pub mod engine;
 pub mod error;

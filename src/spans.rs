@@ -1,6 +1,8 @@
 //! Where in its source text an input problem stands: a deployspec field path (`deploy.rolling.
 //! maximum_percent`, `service.definition.load_balancers[0].container_port`) is looked up in the
-//! TOML's spans; a line and column are taken as they are. The result is the line, the column and
+//! TOML's spans, a task-definition template's (`containerDefinitions[1].image`, or by name
+//! `containerDefinitions[web].memory`) in the JSON's (jsonc-parser's syntax tree); a line and
+//! column are taken as they are. The result is the line, the column and
 //! the text of the line, for a snippet with a caret.
 
 use serde::Serialize;
@@ -20,6 +22,12 @@ pub struct SourceSpan {
 }
 
 impl SourceSpan {
+    /// The span without its line's text (the place alone).
+    pub fn hidden(mut self) -> SourceSpan {
+        self.text.clear();
+        self
+    }
+
     /// The span without its text when the line could hold a secret (a name such as PASSWORD,
     /// TOKEN or KEY on it), and cut to 120 characters around the caret otherwise: a snippet never
     /// prints what the redaction would hide.
@@ -42,6 +50,8 @@ impl SourceSpan {
 enum Step {
     Key(String),
     Index(usize),
+    /// `[web]`: the element of a list whose `name` is `web` (the template's name-keyed paths).
+    Name(String),
 }
 
 fn steps(path: &str) -> Vec<Step> {
@@ -51,9 +61,10 @@ fn steps(path: &str) -> Vec<Step> {
         if !key.is_empty() {
             out.push(Step::Key(key.to_string()));
         }
-        for idx in rest.split('[') {
-            if let Ok(i) = idx.trim_end_matches(']').parse() {
-                out.push(Step::Index(i));
+        for idx in rest.split('[').map(|i| i.trim_end_matches(']')).filter(|i| !i.is_empty()) {
+            match idx.parse() {
+                Ok(i) => out.push(Step::Index(i)),
+                Err(_) => out.push(Step::Name(idx.to_string())),
             }
         }
     }
@@ -82,6 +93,49 @@ pub fn toml_field(text: &str, path: &str) -> Option<SourceSpan> {
         };
     }
     best.map(|r| at(text, r.start, r.end.saturating_sub(r.start)))
+}
+
+/// The span of `path` in JSON `text` (a task-definition template; wrapped in `taskDefinition`
+/// as `describe-task-definition` prints it, or not): the value's, or the deepest part of the
+/// path that exists.
+pub fn json_field(text: &str, path: &str) -> Option<SourceSpan> {
+    use jsonc_parser::ast::Value;
+    use jsonc_parser::common::Ranged;
+    let parsed = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default()).ok()?;
+    let root = parsed.value.as_ref()?;
+    let steps = steps(path);
+    let mut value = match (steps.first(), json_prop(root, "taskDefinition")) {
+        (Some(Step::Key(k)), Some(inner)) if k != "taskDefinition" => inner,
+        _ => root,
+    };
+    let mut best = None;
+    for step in steps {
+        let next = match (&step, value) {
+            (Step::Key(k), _) => json_prop(value, k),
+            (Step::Index(i), Value::Array(a)) => a.elements.get(*i),
+            (Step::Name(n), Value::Array(a)) => {
+                a.elements.iter().find(|e| json_prop(e, "name").and_then(|v| v.as_string_lit()).is_some_and(|s| s.value == n.as_str()))
+            }
+            _ => None,
+        };
+        let Some(v) = next else { break };
+        best = Some(v.range());
+        value = v;
+    }
+    best.map(|r| at(text, r.start, r.end.saturating_sub(r.start)))
+}
+
+/// The value of an object's property `key`.
+fn json_prop<'v, 'a>(v: &'v jsonc_parser::ast::Value<'a>, key: &str) -> Option<&'v jsonc_parser::ast::Value<'a>> {
+    use jsonc_parser::ast::{ObjectPropName, Value};
+    let Value::Object(o) = v else { return None };
+    o.properties
+        .iter()
+        .find(|p| match &p.name {
+            ObjectPropName::String(s) => s.value == key,
+            ObjectPropName::Word(w) => w.value == key,
+        })
+        .map(|p| &p.value)
 }
 
 /// The span at a 1-based line and column.
@@ -138,6 +192,28 @@ mod tests {
         let s = toml_field(SPEC, "deploy.rolling.minimum_healthy_percent").expect("span");
         assert_eq!(s.line, 5, "the [deploy.rolling] table");
         assert_eq!(toml_field("not toml [", "a"), None);
+    }
+
+    const TEMPLATE: &str = "{\n  \"family\": \"web\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\", \"image\": \"{{ image }}\"},\n    {\n      \"name\": \"log-router\",\n      \"memory\": 64,\n      \"image\": \"fluent-bit\"\n    }\n  ]\n}\n";
+
+    #[test]
+    fn field_paths_are_found_in_the_json_template() {
+        let s = json_field(TEMPLATE, "containerDefinitions[1].image").expect("span");
+        assert_eq!((s.line, s.col, s.width), (8, 16, 12));
+        assert_eq!(s.text, "      \"image\": \"fluent-bit\"");
+        // By name, as the name-keyed diff and the rules write it.
+        let s = json_field(TEMPLATE, "containerDefinitions[log-router].memory").expect("span");
+        assert_eq!((s.line, s.col, s.width), (7, 17, 2));
+        let s = json_field(TEMPLATE, "containerDefinitions[0].image").expect("span");
+        assert_eq!((s.line, s.col), (4, 30));
+        // Wrapped as describe-task-definition prints it: the same path finds the same value.
+        let wrapped = format!("{{\"taskDefinition\": {TEMPLATE}}}");
+        let s = json_field(&wrapped, "family").expect("span");
+        assert_eq!(s.text, "  \"family\": \"web\",");
+        // Not there: the deepest part that is; a name no element has, the list.
+        assert_eq!(json_field(TEMPLATE, "containerDefinitions[1].cpu").map(|s| s.line), Some(5));
+        assert_eq!(json_field(TEMPLATE, "containerDefinitions[sidecar].image").map(|s| s.line), Some(3));
+        assert_eq!(json_field("{ not json", "a"), None);
     }
 
     #[test]

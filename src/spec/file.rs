@@ -159,25 +159,27 @@ fn split_builds(path: &Path, value: &mut serde_json::Value) -> Result<Vec<(Strin
     }
 }
 
-/// Deserialize one value with field paths (prefixed by `prefix`) in the error.
+/// Deserialize one value; every problem (not only the first) with its field path, prefixed by
+/// `prefix`, and a fix.
 fn deserialize_at<T: serde::de::DeserializeOwned>(path: &Path, prefix: &str, value: serde_json::Value) -> Result<T, InputError> {
-    serde_path_to_error::deserialize::<_, T>(value).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let fix = if inner.starts_with("unknown field") {
-            "check the spelling against the configuration reference in the README, or remove the key"
-        } else if inner.starts_with("missing field") {
-            "add the required key (see the examples in deployspecs/)"
-        } else {
-            "give the key a value of the documented type (see the README's configuration reference)"
-        };
-        let err = InputError::new(path, inner, fix);
-        match (prefix.is_empty(), field == ".") {
-            (true, true) => err,
-            (true, false) => err.at_field(field),
-            (false, true) => err.at_field(prefix),
-            (false, false) => err.at_field(format!("{prefix}.{field}")),
-        }
+    crate::deser::deserialize_all(value).map_err(|found| {
+        let problems = found.into_iter().map(|f| {
+            let fix = if f.message.starts_with("unknown field") {
+                "check the spelling against the configuration reference in the README, or remove the key"
+            } else if f.message.starts_with("missing field") {
+                "add the required key (see the examples in deployspecs/)"
+            } else {
+                "give the key a value of the documented type (see the README's configuration reference)"
+            };
+            let err = InputError::new(path, f.message, fix);
+            match (prefix.is_empty(), f.path == ".") {
+                (true, true) => err,
+                (true, false) => err.at_field(f.path),
+                (false, true) => err.at_field(prefix),
+                (false, false) => err.at_field(format!("{prefix}.{}", f.path)),
+            }
+        });
+        InputError::all(problems.collect()).err().unwrap_or_else(|| InputError::new(path, "cannot be read", "fix the deployspec"))
     })
 }
 
@@ -540,11 +542,21 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
         }
     }
     let sidecars = split_builds(path, &mut value)?;
-    let mut file: SpecFile = deserialize_at(path, "", value)?;
+    // Every problem of the file and of each `[build.<container>]` at once.
+    let mut problems = Vec::new();
+    let file: Option<SpecFile> = deserialize_at(path, "", value).map_err(|e| problems.extend(e.flatten())).ok();
+    let mut builds = BTreeMap::new();
     for (name, v) in sidecars {
-        let b: BuildSection = deserialize_at(path, &format!("build.{name}"), v)?;
-        file.sidecar_builds.insert(name, b);
+        match deserialize_at::<BuildSection>(path, &format!("build.{name}"), v) {
+            Ok(b) => {
+                builds.insert(name, b);
+            }
+            Err(e) => problems.extend(e.flatten()),
+        }
     }
+    InputError::all(problems)?;
+    let mut file = file.ok_or_else(|| InputError::new(path, "cannot be read", "fix the deployspec"))?;
+    file.sidecar_builds = builds;
     Ok(file)
 }
 

@@ -79,6 +79,22 @@ pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
     {
         let mut v = vars.clone();
         v.set_image("stand-in.invalid/scan:0");
+        // Every container that may have an image in this release: the release one, and the
+        // tables of `[build]` (a stand-in for each, so that the strings around them are recorded).
+        let mut images: std::collections::BTreeMap<String, String> = raw
+            .get("build")
+            .and_then(|b| b.as_object())
+            .map(|b| {
+                b.iter()
+                    .filter(|(k, t)| t.is_object() && *k != "args")
+                    .map(|(k, _)| (k.clone(), "stand-in.invalid/scan:0".into()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(c) = at("task_definition", "container") {
+            images.insert(c, "stand-in.invalid/scan:0".into());
+        }
+        v.set_images(images);
         v.record_json(&json);
     }
     Ok(Scan {

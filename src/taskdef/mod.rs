@@ -43,25 +43,28 @@ pub fn parse(path: &Path, text: &str, vars: &Vars) -> Result<TaskDefinition, Inp
     from_value(path, value)
 }
 
-/// Deserialize a JSON value into the model; errors name the JSON path.
+/// Deserialize a JSON value into the model; every problem (not only the first) names its JSON path.
 pub fn from_value(path: &Path, value: Value) -> Result<TaskDefinition, InputError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        let (message, fix) = if let Some(rest) = inner.strip_prefix("unknown field ") {
-            let name = rest.split(',').next().unwrap_or(rest).trim();
-            (
-                format!("unknown field {name}: RegisterTaskDefinition has no such field here"),
-                "check the spelling and nesting against `aws ecs register-task-definition --generate-cli-skeleton`, or remove it"
-                    .to_string(),
-            )
-        } else if inner.starts_with("missing field") {
-            (inner.clone(), "add the required field".to_string())
-        } else {
-            (inner.clone(), "give the field the type ECS expects".to_string())
-        };
-        let err = InputError::new(path, message, fix);
-        if field == "." || field.is_empty() { err } else { err.at_field(field) }
+    crate::deser::deserialize_all(value).map_err(|found| {
+        let problems = found.into_iter().map(|f| {
+            let (message, fix) = if let Some(rest) = f.message.strip_prefix("unknown field ") {
+                let name = rest.split(',').next().unwrap_or(rest).trim();
+                (
+                    format!("unknown field {name}: RegisterTaskDefinition has no such field here"),
+                    "check the spelling and nesting against `aws ecs register-task-definition --generate-cli-skeleton`, or remove it"
+                        .to_string(),
+                )
+            } else if f.message.starts_with("missing field") {
+                (f.message.clone(), "add the required field".to_string())
+            } else if f.message.contains("untagged enum StrOrNum") {
+                ("expected a string or a number".to_string(), "write it as ECS does, e.g. \"cpu\": \"256\"".to_string())
+            } else {
+                (f.message.clone(), "give the field the type ECS expects".to_string())
+            };
+            let err = InputError::new(path, message, fix);
+            if f.path == "." || f.path.is_empty() { err } else { err.at_field(f.path) }
+        });
+        InputError::all(problems.collect()).err().unwrap_or_else(|| InputError::new(path, "cannot be read", "fix the template"))
     })
 }
 

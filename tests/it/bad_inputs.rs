@@ -643,3 +643,63 @@ fn problems_show_their_line_with_a_caret_and_as_json() {
     assert_eq!((p["line"].as_u64(), p["column"].as_u64()), (Some(line as u64), Some(20)), "{p}");
     assert!(p["fix"].as_str().is_some_and(|f| f.contains("LATEST")), "{p}");
 }
+
+/// A task-definition template's problems are located in the JSON too: line, column, the line and
+/// a caret under the value — in text and in the JSON error document — except a line of
+/// `environment` or `secrets`, which is placed but never shown.
+#[test]
+fn template_problems_show_their_line_with_a_caret_and_environment_lines_are_never_shown() {
+    let template = "{\n  \"family\": \"web\",\n  \"networkMode\": \"awsvpc\",\n  \"requiresCompatibilities\": [\"FARGATE\"],\n  \"cpu\": \"256\",\n  \"memory\": \"512\",\n  \"containerDefinitions\": [\n    {\"name\": \"web\", \"image\": \"{{ image }}\", \"memory\": 384,\n     \"environment\": [{\"name\": \"DB_URL\", \"value\": \"postgres://app:hunter2@db/{{ env.FGDEPLOY_TEST_UNSET_DB }}\"}]},\n    {\"name\": \"log-router\",\n     \"image\": \"fluent/fluent-bit:3.0\",\n     \"memory\": 128, \"essential\": false}\n  ]\n}\n";
+    let spec = format!("{}\n[build.log-router]\nrepository = \"log-router\"\n", base_spec("demo", "web"));
+    let (_d, path) = crate::harness::spec_dir_with(&spec, &template.replace("{{ env.FGDEPLOY_TEST_UNSET_DB }}", "app"));
+    let f = path.to_str().expect("utf-8");
+    let out = Test::new().args(["validate", "-f", f]).status(exit::INPUT);
+    out.stderr_has("web.taskdef.json")
+        .stderr_has("11 |      \"image\": \"fluent/fluent-bit:3.0\",\n")
+        .stderr_has("|               ^^^^^^^^^^^^^^^^^^^^^^^\n");
+    let json = Test::new().args(["validate", "-f", f, "--output", "json"]).status(exit::INPUT);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.lines().last().expect("a line")).expect("JSON");
+    let p = doc["problems"]
+        .as_array()
+        .and_then(|a| a.iter().find(|p| p["field"] == "containerDefinitions[1].image").cloned())
+        .expect("the image problem");
+    assert!(p["file"].as_str().is_some_and(|f| f.ends_with("web.taskdef.json")), "{p}");
+    assert_eq!((p["line"].as_u64(), p["column"].as_u64()), (Some(11), Some(15)), "{p}");
+
+    // An unset variable inside an environment value: placed, the line (a credential on it) not shown.
+    let (_d, path) = crate::harness::spec_dir_with(&base_spec("demo", "web"), template);
+    let out = Test::new().args(["validate", "-f", path.to_str().expect("utf-8")]).status(exit::INPUT);
+    out.stderr_has("FGDEPLOY_TEST_UNSET_DB").stderr_has("at line 9, column").stderr_has("the line is not shown");
+    assert!(!out.stderr.contains("hunter2"), "{}", out.stderr);
+}
+
+/// serde's problems do not stop at the first: every unknown key and every value of the wrong
+/// type of the deployspec (its `[build.<container>]` tables included) and of the template in one
+/// run, each located.
+#[test]
+fn every_type_error_and_unknown_key_is_reported_in_one_run() {
+    let spec = format!(
+        "{}desired_cout = 3\n\n[deploy]\ntimeout = 90\n\n[deploy.rolling]\nmaximum_percent = \"two hundred\"\n\n[build.log-router]\nrepository = \"log-router\"\ncache = \"yes\"\n",
+        base_spec("demo", "web").replace("[image]", "[image]\npin_digest = \"true\"")
+    );
+    let (_d, path) = crate::harness::spec_dir_with(&spec, TEMPLATE);
+    let json = Test::new().args(["validate", "-f", path.to_str().expect("utf-8"), "--output", "json"]).status(exit::INPUT);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.lines().last().expect("a line")).expect("JSON");
+    let mut fields: Vec<String> =
+        doc["problems"].as_array().expect("problems").iter().map(|p| p["field"].as_str().unwrap_or("-").to_string()).collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        ["build.log-router.cache", "deploy.rolling.maximum_percent", "deploy.timeout", "image.pin_digest", "task_definition.desired_cout"],
+        "{doc}"
+    );
+    assert!(doc["problems"].as_array().expect("problems").iter().all(|p| p["line"].as_u64().is_some()), "each located: {doc}");
+
+    let template =
+        TEMPLATE.replace("\"memory\": 512,", "\"memory\": \"lots\", \"essentials\": true,").replace("\"cpu\": \"256\"", "\"cpu\": [256]");
+    let (_d, path) = crate::harness::spec_dir_with(&base_spec("demo", "web"), &template);
+    let out = Test::new().args(["validate", "-f", path.to_str().expect("utf-8")]).status(exit::INPUT);
+    out.stderr_has("containerDefinitions[0].memory")
+        .stderr_has("containerDefinitions[0].essentials")
+        .stderr_has("field `cpu`: expected a string or a number");
+}
