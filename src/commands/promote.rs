@@ -15,15 +15,17 @@ pub(crate) async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error
     if cli.output == Output::Json {
         println!("{}", Document::Promoted { promote: &report, api_calls: ports.calls.snapshot() }.line());
     } else {
-        println!(
-            "{} {}:{} → {}:{} ({})",
-            if report.created { "promoted" } else { "already promoted" },
-            report.repository,
-            report.from_tag,
-            report.repository,
-            report.to_tag,
-            report.digest.as_deref().unwrap_or("digest unknown")
-        );
+        for r in std::iter::once(&report).chain(&report.sidecars) {
+            println!(
+                "{} {}:{} → {}:{} ({})",
+                if r.created { "promoted" } else { "already promoted" },
+                r.repository,
+                r.from_tag,
+                r.repository,
+                r.to_tag,
+                r.digest.as_deref().unwrap_or("digest unknown")
+            );
+        }
     }
     Ok(exit::OK)
 }

@@ -219,3 +219,34 @@ async fn a_table_per_container_decides_which_images_are_built() {
         assert_eq!(got, want, "{extra}");
     }
 }
+
+/// `promote` takes every built image at the release's tag with it — the release container's and
+/// each `[build.<container>]` in ECR whose tag follows `image.tag` — and reads every manifest
+/// before writing the first tag: with one missing, nothing is promoted.
+#[tokio::test]
+async fn promote_moves_every_built_image_or_none() {
+    let extra = format!("{BUILDS}\n[build.metrics]\nrepository = \"metrics\"\ntag = \"1.0\"\ncontext = \"router\"\n");
+    let template = TWO_CONTAINERS.replace(
+        "\"essential\": false}",
+        "\"essential\": false},\n    {\"name\": \"metrics\", \"image\": \"{{ images.metrics }}\", \"memory\": 64, \"essential\": false}",
+    );
+    let (_dir, path) = two_builds(&extra, &template);
+    let spec = Spec::load(&path, Some("v1")).expect("spec loads");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    sim.world().put_image("web", "v1");
+    sim.world().put_image("metrics", "1.0");
+    let ports = sim.ports();
+    let e = fgdeploy::engine::promote(&spec, &ports, "v1", "prod").await.expect_err("log-router:v1 is missing");
+    assert!(e.to_string().contains("log-router:v1 is not in ECR") && e.to_string().contains("nothing was promoted"), "{e}");
+    assert_eq!(sim.world().image_digest("web", "prod"), None, "nothing was promoted");
+
+    sim.world().put_image("log-router", "v1");
+    let report = fgdeploy::engine::promote(&spec, &ports, "v1", "prod").await.expect("promoted");
+    let promoted: Vec<&str> = std::iter::once(&report).chain(&report.sidecars).map(|r| r.repository.as_str()).collect();
+    assert_eq!(promoted, ["web", "log-router"], "metrics has a tag of its own and is left alone");
+    for repo in ["web", "log-router"] {
+        let v1 = sim.world().image_digest(repo, "v1");
+        assert!(v1.is_some() && sim.world().image_digest(repo, "prod") == v1, "{repo}");
+    }
+    assert_eq!(sim.world().image_digest("metrics", "prod"), None);
+}
