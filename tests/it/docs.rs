@@ -28,32 +28,10 @@ fn every_field() -> SpecFile {
             definition: Some(every_service_field()),
         },
         image: ImageSection { repository: "r".into(), tag: "t".into(), create_repository: true, pin_digest: true },
-        build: Some(BuildSection {
-            context: ".".into(),
-            dockerfile: "Dockerfile".into(),
-            target: Some("t".into()),
-            args: Default::default(),
-            platform: Some("linux/amd64".into()),
-            cache: true,
-            command: Some(vec!["x".into()]),
-            repository: None,
-            tag: None,
-            create_repository: None,
-        }),
+        build: Some(every_build_field()),
         sidecar_builds: [(
             "<container>".to_string(),
-            BuildSection {
-                context: ".".into(),
-                dockerfile: "Dockerfile".into(),
-                target: Some("t".into()),
-                args: Default::default(),
-                platform: Some("linux/amd64".into()),
-                cache: true,
-                command: Some(vec!["x".into()]),
-                repository: Some("r".into()),
-                tag: Some("t".into()),
-                create_repository: Some(true),
-            },
+            BuildSection { repository: Some("r".into()), tag: Some("t".into()), create_repository: Some(true), ..every_build_field() },
         )]
         .into(),
         task_definition: TaskDefinitionSection {
@@ -128,6 +106,22 @@ fn every_field() -> SpecFile {
 }
 
 /// Every field of `[service.definition]`, spelled out.
+/// A build with every key (the `[build.<container>]`-only keys unset, as `[build]` has them).
+fn every_build_field() -> BuildSection {
+    BuildSection {
+        context: ".".into(),
+        dockerfile: "Dockerfile".into(),
+        target: Some("t".into()),
+        args: Default::default(),
+        platform: Some("linux/amd64".into()),
+        cache: true,
+        command: Some(vec!["x".into()]),
+        repository: None,
+        tag: None,
+        create_repository: None,
+    }
+}
+
 fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
     use fgdeploy::servicedef::*;
     ServiceDefinition {

@@ -263,9 +263,11 @@ fn two_images(reg: &Registry, with_credentials: bool) -> TwoImages {
 }
 
 /// Release `t` with the simulator for ECS, the machine's Docker as the builder (with a Docker
-/// config private to the run, as in production) and the v2 client reading `t.user_config`.
+/// config private to the run, as in production) and the v2 client reading `t.user_config`
+/// (`read_only`: whose credentials are not handed to the builder).
 async fn release_two(
     t: &TwoImages,
+    read_only: bool,
 ) -> (Result<fgdeploy::engine::ReleaseReport, fgdeploy::error::Error>, Vec<fgdeploy::engine::Event>, fgdeploy::sim::Sim) {
     use fgdeploy::engine::{Engine, Interrupt, Recorder, ReleaseOptions};
     use std::sync::Arc;
@@ -273,7 +275,8 @@ async fn release_two(
     let sim = fgdeploy::sandbox::seeded(&spec, fgdeploy::sim::Faults::default()).expect("seed");
     let mut ports = sim.ports();
     ports.builder = Arc::new(DockerBuilder::default());
-    ports.registry = Arc::new(fgdeploy::registry::Oci::with_config_dir(Some(t.user_config.path().to_path_buf())));
+    let oci = fgdeploy::registry::Oci::with_config_dir(Some(t.user_config.path().to_path_buf()));
+    ports.registry = if read_only { Arc::new(ReadOnly(oci)) } else { Arc::new(oci) };
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(ports, rec.clone(), Interrupt::default());
     let result = engine.release(&spec, &ReleaseOptions::default()).await;
@@ -294,7 +297,7 @@ async fn one_release_builds_and_pushes_two_images_to_the_real_registry() {
         return;
     }
     let t = two_images(&reg, true);
-    let (result, events, sim) = release_two(&t).await;
+    let (result, events, sim) = release_two(&t, false).await;
     let report = result.unwrap_or_else(|e| panic!("release: {e}"));
     let actions: Vec<_> = report.plan.images.iter().map(|i| (i.container.clone(), i.action)).collect();
     assert_eq!(
@@ -342,32 +345,24 @@ impl fgdeploy::registry::Registry for ReadOnly {
 /// each container and what to do. Nothing is registered or deployed either way.
 #[tokio::test]
 async fn without_the_registrys_credentials_the_release_stops_clearly_and_nothing_changes() {
-    use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
-    use std::sync::Arc;
+    use fgdeploy::engine::Event;
     let Some(reg) = registry() else { return };
     if !docker_available() {
         return;
     }
     let t = two_images(&reg, false);
-    let (result, _, sim) = release_two(&t).await;
+    let (result, _, sim) = release_two(&t, false).await;
     let Err(e) = result else { panic!("the registry must refuse") };
     assert!(e.to_string().contains(&format!("docker login {}", reg.host)), "{e}");
     assert!(sim.world().mutations.is_empty(), "{:?}", sim.world().mutations);
 
     let t = two_images(&reg, true);
-    let spec = fgdeploy::spec::Spec::load(&t.dir.path().join("web.toml"), None).expect("spec loads");
-    let sim = fgdeploy::sandbox::seeded(&spec, fgdeploy::sim::Faults::default()).expect("seed");
-    let mut ports = sim.ports();
-    ports.builder = Arc::new(DockerBuilder::default());
-    ports.registry = Arc::new(ReadOnly(fgdeploy::registry::Oci::with_config_dir(Some(t.user_config.path().to_path_buf()))));
-    let rec = Arc::new(Recorder::default());
-    let mut engine = Engine::new(ports, rec.clone(), Interrupt::default());
-    let Err(e) = engine.release(&spec, &ReleaseOptions::default()).await else { panic!("the pushes must be refused") };
+    let (result, events, sim) = release_two(&t, true).await;
+    let Err(e) = result else { panic!("the pushes must be refused") };
     assert_eq!(e.exit_code(), fgdeploy::error::exit::BUILD_FAILED, "{e}");
     let text = e.to_string();
     assert!(text.contains("2 of 2 builds failed") && text.contains("container web") && text.contains("container agent"), "{text}");
     assert!(text.contains("docker login"), "{text}");
-    let events = rec.events();
     assert!(events.iter().any(|e| matches!(e, Event::Info { message } if message.contains("no credentials for"))), "{events:?}");
     assert!(!sim.world().mutations.iter().any(|(_, m)| matches!(m, fgdeploy::sim::Mutation::RegisterTaskDefinition { .. })));
 }
