@@ -299,6 +299,21 @@ fn builds(f: &SpecFile, p: &mut Problems) {
             }
         }
     }
+    // Two builds pushing one image would race each other's push.
+    let release = f.build.as_ref().map(|_| (f.task_definition.container.as_str(), f.image.repository.as_str(), f.image.tag.as_str()));
+    let sidecars =
+        f.sidecar_builds.iter().map(|(c, b)| (c.as_str(), b.repository.as_deref().unwrap_or(""), b.tag.as_deref().unwrap_or(&f.image.tag)));
+    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
+    for (c, repo, tag) in release.into_iter().chain(sidecars) {
+        if let Some((other, _, _)) = seen.iter().find(|(_, r, t)| !repo.is_empty() && *r == repo && *t == tag) {
+            p.at(
+                format!("build.{c}.repository"),
+                format!("containers {other:?} and {c:?} would both be built and pushed as {repo}:{tag}"),
+                "give each built image its own repository (or tag); a container that runs another's image writes that image in the template instead of building it",
+            );
+        }
+        seen.push((c, repo, tag));
+    }
     for (c, b) in &f.sidecar_builds {
         match b.repository.as_deref().map(str::trim) {
             None | Some("") => p.at(

@@ -163,7 +163,7 @@ fn the_plan_lists_each_image_in_text_and_json() {
 /// Each rule of the sidecar builds, from the command line: file, field and fix, exit 3.
 #[test]
 fn sidecar_build_mistakes_are_named_with_field_and_fix() {
-    let cases: [(&str, &str, &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str]); 8] = [
         (
             "\n[build.metrics]\nrepository = \"metrics\"\n",
             &TWO_CONTAINERS.replace("{{ images['log-router'] }}", "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32"),
@@ -186,6 +186,11 @@ fn sidecar_build_mistakes_are_named_with_field_and_fix() {
             "\n[build.metrics]\nrepository = \"metrics\"\n",
             TWO_CONTAINERS,
             &["containerDefinitions[1].image", "no container \"log-router\" has an image in this release"],
+        ),
+        (
+            "\n[build]\ncontext = \"app\"\n[build.log-router]\nrepository = \"web\"\n",
+            TWO_CONTAINERS,
+            &["build.log-router.repository", "would both be built and pushed as web:v2"],
         ),
     ];
     for (extra, template, wanted) in cases {
