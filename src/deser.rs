@@ -127,6 +127,16 @@ mod tests {
     }
 
     #[test]
+    fn at_most_32_problems_are_reported() {
+        let mut v = serde_json::json!({"name": "x", "inner": {}});
+        for i in 0..40 {
+            v[format!("extra{i:02}")] = 1.into();
+        }
+        let found = deserialize_all::<Outer>(v).expect_err("problems");
+        assert_eq!(found.len(), MAX_PROBLEMS, "{found:?}");
+    }
+
+    #[test]
     fn a_required_key_with_a_wrong_value_is_not_also_missing_and_a_good_value_passes() {
         let found = paths(serde_json::json!({"name": 5, "inner": {}, "extra": 1}));
         assert_eq!(found.len(), 2, "the wrong value and the unknown key, not `name` missing: {found:?}");

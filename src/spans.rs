@@ -127,15 +127,9 @@ pub fn json_field(text: &str, path: &str) -> Option<SourceSpan> {
 
 /// The value of an object's property `key`.
 fn json_prop<'v, 'a>(v: &'v jsonc_parser::ast::Value<'a>, key: &str) -> Option<&'v jsonc_parser::ast::Value<'a>> {
-    use jsonc_parser::ast::{ObjectPropName, Value};
+    use jsonc_parser::ast::Value;
     let Value::Object(o) = v else { return None };
-    o.properties
-        .iter()
-        .find(|p| match &p.name {
-            ObjectPropName::String(s) => s.value == key,
-            ObjectPropName::Word(w) => w.value == key,
-        })
-        .map(|p| &p.value)
+    o.properties.iter().find(|p| p.name.clone().into_string() == key).map(|p| &p.value)
 }
 
 /// The span at a 1-based line and column.
@@ -210,6 +204,7 @@ mod tests {
         let wrapped = format!("{{\"taskDefinition\": {TEMPLATE}}}");
         let s = json_field(&wrapped, "family").expect("span");
         assert_eq!(s.text, "  \"family\": \"web\",");
+        assert_eq!(json_field(&wrapped, "taskDefinition").map(|s| (s.line, s.col)), Some((1, 20)), "the wrapper itself");
         // Not there: the deepest part that is; a name no element has, the list.
         assert_eq!(json_field(TEMPLATE, "containerDefinitions[1].cpu").map(|s| s.line), Some(5));
         assert_eq!(json_field(TEMPLATE, "containerDefinitions[sidecar].image").map(|s| s.line), Some(3));
