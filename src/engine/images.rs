@@ -45,17 +45,30 @@ impl Engine {
             )));
         }
         let todo: Vec<&PlannedImage> = images.iter().filter(|i| i.action.builds()).collect();
+        // Every build's request first: a build command that cannot be rendered is bad input,
+        // reported (all of them) before any repository is created or any login made.
+        let mut requests = Vec::new();
+        let mut problems = Vec::new();
+        for i in &todo {
+            match build_request(spec, i) {
+                Ok(r) => requests.push(r),
+                Err(Error::Input(e)) => problems.extend(e.flatten()),
+                Err(e) => return Err(e),
+            }
+        }
+        crate::error::InputError::all(problems)?;
         self.prepare_registries(&todo).await?;
         let several = todo.len() > 1;
         // Concurrent builds share the clock: a virtual one advances only when all of them wait.
         let clock = self.ports.clock.as_ref();
         let seats: Vec<Option<Seat<'_>>> = todo.iter().map(|_| several.then(|| Seat::take(clock))).collect();
-        let results = futures_util::future::join_all(todo.iter().zip(seats).map(|(i, seat)| async move {
-            let r = self.build_one(spec, i, several).await;
+        let results = futures_util::future::join_all(todo.iter().zip(requests).zip(seats).map(|((i, req), seat)| async move {
+            let r = self.build_one(i, req, several).await;
             drop(seat);
             r
         }))
         .await;
+        let count = todo.len();
         let mut built = Vec::new();
         let mut failed = Vec::new();
         for (i, r) in todo.into_iter().zip(results) {
@@ -66,7 +79,7 @@ impl Engine {
             }
         }
         if !failed.is_empty() {
-            return Err(Error::Build(format!("{} of {} builds failed:\n  {}", failed.len(), images.len(), failed.join("\n  "))));
+            return Err(Error::Build(format!("{} of {count} builds failed:\n  {}", failed.len(), failed.join("\n  "))));
         }
         Ok(built)
     }
@@ -109,32 +122,8 @@ impl Engine {
     }
 
     /// Build and push one image, then confirm it in its registry; returns its digest.
-    async fn build_one(&self, spec: &Spec, i: &PlannedImage, several: bool) -> Result<String> {
-        let b = i.live.target.build.as_ref().ok_or_else(|| Error::Internal(format!("no build for container {}", i.container)))?;
-        let dir = spec.path.parent().unwrap_or(std::path::Path::new("."));
-        let context = dir.join(&b.context);
-        let dockerfile = context.join(&b.dockerfile);
-        let image = i.live.image();
-        let platform = b.platform.clone().or_else(|| {
-            let rp = spec.render_task_definition(&spec.image_ref(&i.live.repository_uri)).ok()?.runtime_platform?;
-            crate::build::platform_for(rp.cpu_architecture.as_deref(), rp.operating_system_family.as_deref())
-        });
-        let field = if i.container == spec.container() { "build.command".to_string() } else { format!("build.{}.command", i.container) };
-        let command = match &b.command {
-            Some(cmd) => Some(build_command(spec, cmd, (&image, &context, &dockerfile), platform.as_deref(), &field)?),
-            None => None,
-        };
-        let req = crate::ports::BuildRequest {
-            image: image.clone(),
-            repository_uri: i.live.repository_uri.clone(),
-            context,
-            dockerfile,
-            target: b.target.clone(),
-            args: b.args.clone(),
-            platform,
-            command,
-            cache: b.cache,
-        };
+    async fn build_one(&self, i: &PlannedImage, req: crate::ports::BuildRequest, several: bool) -> Result<String> {
+        let image = req.image.clone();
         let prefix = if several { format!("[{}] ", i.container) } else { String::new() };
         let printed = self
             .ports
@@ -178,6 +167,36 @@ impl Engine {
         }
         Ok(None)
     }
+}
+
+/// What the builder is asked for one image: paths, platform (from the template's
+/// `runtimePlatform` unless given) and the rendered build command.
+fn build_request(spec: &Spec, i: &PlannedImage) -> Result<crate::ports::BuildRequest> {
+    let b = i.live.target.build.as_ref().ok_or_else(|| Error::Internal(format!("no build for container {}", i.container)))?;
+    let dir = spec.path.parent().unwrap_or(std::path::Path::new("."));
+    let context = dir.join(&b.context);
+    let dockerfile = context.join(&b.dockerfile);
+    let image = i.live.image();
+    let platform = b.platform.clone().or_else(|| {
+        let rp = spec.render_task_definition(&spec.image_ref(&i.live.repository_uri)).ok()?.runtime_platform?;
+        crate::build::platform_for(rp.cpu_architecture.as_deref(), rp.operating_system_family.as_deref())
+    });
+    let field = if i.container == spec.container() { "build.command".to_string() } else { format!("build.{}.command", i.container) };
+    let command = match &b.command {
+        Some(cmd) => Some(build_command(spec, cmd, (&image, &context, &dockerfile), platform.as_deref(), &field)?),
+        None => None,
+    };
+    Ok(crate::ports::BuildRequest {
+        image,
+        repository_uri: i.live.repository_uri.clone(),
+        context,
+        dockerfile,
+        target: b.target.clone(),
+        args: b.args.clone(),
+        platform,
+        command,
+        cache: b.cache,
+    })
 }
 
 /// One of several concurrent users of the clock, for as long as it lives.

@@ -104,8 +104,10 @@ async fn pin_digest_pins_every_built_image() {
     let spec = Spec::load(&path, None).expect("spec loads");
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
-    engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
+    let report = engine.release(&spec, &ReleaseOptions::default()).await.expect("release");
     let td = sim.world().describe_task_definition("web:2").expect("web:2").definition;
+    assert_eq!(Some(report.plan.image.as_str()), fgdeploy::taskdef::image_of(&td, "web"), "the report names the pinned release image");
+    assert!(report.plan.image.contains("/web@sha256:"), "{}", report.plan.image);
     for (container, repo) in [("web", "web"), ("log-router", "log-router")] {
         let image = fgdeploy::taskdef::image_of(&td, container).expect("image").to_string();
         let digest = sim.world().image_digest(repo, "v2").expect("pushed");
@@ -254,4 +256,87 @@ async fn promote_moves_every_built_image_or_none() {
         assert!(v1.is_some() && sim.world().image_digest(repo, "prod") == v1, "{repo}");
     }
     assert_eq!(sim.world().image_digest("metrics", "prod"), None);
+}
+
+/// Before any build: a missing repository created, one `docker login` per registry host (ECR's
+/// token for each ECR host, another account's included), then the builds; each push confirmed
+/// where it lives (the other account's image by BatchGetImage, not the v2 API) with no warning.
+#[tokio::test]
+async fn registries_are_prepared_once_each_before_the_builds() {
+    let other = "210987654321.dkr.ecr.us-east-1.amazonaws.com";
+    let three = TWO_CONTAINERS.replace(
+        "\"essential\": false}",
+        "\"essential\": false},\n    {\"name\": \"agent\", \"image\": \"{{ images.agent }}\", \"memory\": 64, \"essential\": false}",
+    );
+    // The service as it ran before: from a deployspec that built only the release image.
+    let before = three.replace("{{ images['log-router'] }}", "fluent-bit:1").replace("{{ images.agent }}", "agent:1");
+    let (_d0, p0) = two_builds("\n[build]\ncontext = \"app\"\n", &before);
+    let sim = seeded(&Spec::load(&p0, None).expect("spec"), Faults::default()).expect("seed");
+    let extra = format!(
+        "\n[build]\ncontext = \"app\"\n\n[build.log-router]\nrepository = \"log-router\"\ncreate_repository = true\ncontext = \"router\"\n\n[build.agent]\nrepository = \"{other}/agent\"\ncontext = \"router\"\n"
+    );
+    let (_dir, path) = two_builds(&extra, &three);
+    let spec = Spec::load(&path, None).expect("spec loads");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let report = engine.release(&spec, &ReleaseOptions::default()).await.unwrap_or_else(|e| panic!("release: {e}"));
+    let actions: Vec<ImageAction> = report.plan.images.iter().map(|i| i.action).collect();
+    assert_eq!(actions, [ImageAction::Build, ImageAction::Build, ImageAction::CreateRepositoryAndBuild], "web, agent, log-router");
+    let w = sim.world();
+    let first_push = w.mutations.iter().position(|(_, m)| matches!(m, Mutation::DockerPush { .. })).expect("pushed");
+    let created =
+        w.mutations.iter().position(|(_, m)| matches!(m, Mutation::CreateRepository { repository } if repository == "log-router"));
+    assert!(created.is_some_and(|c| c < first_push), "the repository is created before the builds: {:?}", w.mutations);
+    let mut logins: Vec<(usize, String)> = w
+        .mutations
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, m))| if let Mutation::DockerLogin { registry } = m { Some((i, registry.clone())) } else { None })
+        .collect();
+    assert!(logins.iter().all(|(i, _)| *i < first_push), "{logins:?}");
+    logins.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(logins.into_iter().map(|(_, r)| r).collect::<Vec<_>>(), [ECR.to_string(), other.to_string()], "one login per registry");
+    let agent_digest = w.image_digest("agent", "v2").expect("pushed to the other account's ECR");
+    drop(w);
+    let events = rec.events();
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::ImagePushed { image, digest: Some(d) } if image == &format!("{other}/agent:v2") && d == &agent_digest)
+        ),
+        "{events:?}"
+    );
+    let warnings: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Warning { .. })).collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// One image: the build's lines as the builder printed them, its failure in the builder's own
+/// words; a sidecar's build command with an undefined variable names its own field.
+#[tokio::test]
+async fn a_single_build_speaks_for_itself_and_a_sidecar_command_names_its_field() {
+    let one = "\n[build]\ncontext = \"app\"\n";
+    let template = TWO_CONTAINERS.replace("{{ images['log-router'] }}", "fluent-bit:1");
+    let (_dir, path) = two_builds(one, &template);
+    let spec = Spec::load(&path, None).expect("spec loads");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    engine.release(&spec, &ReleaseOptions::default()).await.unwrap_or_else(|e| panic!("release: {e}"));
+    let lines: Vec<String> =
+        rec.events().iter().filter_map(|e| if let Event::BuildLog { line } = e { Some(line.clone()) } else { None }).collect();
+    assert!(!lines.is_empty() && lines.iter().all(|l| l.starts_with('#')), "not prefixed: {lines:?}");
+
+    let sim = seeded(&spec, Faults { build_fails: true, ..Default::default() }).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let Err(e) = engine.release(&spec, &ReleaseOptions::default()).await else { panic!("the build fails") };
+    assert!(e.to_string().contains("`docker buildx build` failed") && !e.to_string().contains("builds failed"), "{e}");
+
+    let extra = format!("{BUILDS}command = [\"sh\", \"{{{{ env.FGDEPLOY_TEST_UNSET_BUILD_VAR }}}}\"]\n");
+    let (_dir, path) = two_builds(&extra, TWO_CONTAINERS);
+    let spec = Spec::load(&path, None).expect("spec loads (the command is rendered when it runs)");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let Err(e) = engine.release(&spec, &ReleaseOptions::default()).await else { panic!("the command cannot be rendered") };
+    assert_eq!(e.exit_code(), exit::INPUT, "{e}");
+    assert!(e.to_string().contains("build.log-router.command[1]") && e.to_string().contains("FGDEPLOY_TEST_UNSET_BUILD_VAR"), "{e}");
+    assert!(sim.world().mutations.is_empty(), "reported before any change: {:?}", sim.world().mutations);
 }
