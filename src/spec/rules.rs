@@ -57,14 +57,7 @@ fn positive(p: &mut Problems, field: &str, d: Duration) {
 pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     let mut p = Problems::new(path);
     names(f, &mut p);
-    let tag = &f.image.tag;
-    if tag.is_empty()
-        || tag.len() > 128
-        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
-        || tag.starts_with(['.', '-'])
-    {
-        p.at("image.tag", format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
-    }
+    tag_rule("image.tag", &f.image.tag, &mut p);
     if let Some(n) = f.service.desired_count
         && n < 0
     {
@@ -271,6 +264,17 @@ fn ca_file(path: &Path, bg: &BlueGreenSection, p: &mut Problems) {
     }
 }
 
+/// An image tag as registries take it: 1-128 of [A-Za-z0-9_.-], not starting with . or -.
+fn tag_rule(field: &str, tag: &str, p: &mut Problems) {
+    if tag.is_empty()
+        || tag.len() > 128
+        || !tag.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        || tag.starts_with(['.', '-'])
+    {
+        p.at(field, format!("invalid image tag {tag:?}"), "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -");
+    }
+}
+
 /// `[build]` and each `[build.<container>]`: paths, the command, and where each image goes.
 fn builds(f: &SpecFile, p: &mut Problems) {
     let all = f.build.iter().map(|b| ("build".to_string(), b)).chain(f.sidecar_builds.iter().map(|(c, b)| (format!("build.{c}"), b)));
@@ -328,17 +332,8 @@ fn builds(f: &SpecFile, p: &mut Problems) {
             ),
             Some(_) => {}
         }
-        if let Some(tag) = &b.tag
-            && (tag.is_empty()
-                || tag.len() > 128
-                || !tag.chars().all(|ch| ch.is_ascii_alphanumeric() || "._-".contains(ch))
-                || tag.starts_with(['.', '-']))
-        {
-            p.at(
-                format!("build.{c}.tag"),
-                format!("invalid image tag {tag:?}"),
-                "a tag is 1-128 of [A-Za-z0-9_.-], not starting with . or -",
-            );
+        if let Some(tag) = &b.tag {
+            tag_rule(&format!("build.{c}.tag"), tag, p);
         }
     }
 }

@@ -165,7 +165,7 @@ fn the_plan_lists_each_image_in_text_and_json() {
 /// Each rule of the sidecar builds, from the command line: file, field and fix, exit 3.
 #[test]
 fn sidecar_build_mistakes_are_named_with_field_and_fix() {
-    let cases: [(&str, &str, &[&str]); 8] = [
+    let cases: [(&str, &str, &[&str]); 9] = [
         (
             "\n[build.metrics]\nrepository = \"metrics\"\n",
             &TWO_CONTAINERS.replace("{{ images['log-router'] }}", "public.ecr.aws/aws-observability/aws-for-fluent-bit:2.32"),
@@ -188,6 +188,11 @@ fn sidecar_build_mistakes_are_named_with_field_and_fix() {
             "\n[build.metrics]\nrepository = \"metrics\"\n",
             TWO_CONTAINERS,
             &["containerDefinitions[1].image", "no container \"log-router\" has an image in this release"],
+        ),
+        (
+            "\n[build.log-router]\nrepository = \"log-router\"\ntag = \"-v1\"\ncommand = []\n",
+            TWO_CONTAINERS,
+            &["build.log-router.tag", "invalid image tag \"-v1\"", "build.log-router.command", "an empty command"],
         ),
         (
             "\n[build]\ncontext = \"app\"\n[build.log-router]\nrepository = \"web\"\n",
