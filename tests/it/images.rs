@@ -345,3 +345,16 @@ async fn a_single_build_speaks_for_itself_and_a_sidecar_command_names_its_field(
     assert!(e.to_string().contains("build.log-router.command[1]") && e.to_string().contains("FGDEPLOY_TEST_UNSET_BUILD_VAR"), "{e}");
     assert!(sim.world().mutations.is_empty(), "reported before any change: {:?}", sim.world().mutations);
 }
+
+/// A tag is at most 128 characters, for a sidecar's image as for the release's.
+#[test]
+fn a_sidecar_tag_may_have_128_characters_not_129() {
+    for (len, code) in [(128, exit::OK), (129, exit::INPUT)] {
+        let extra = format!("{BUILDS}tag = \"{}\"\n", "a".repeat(len));
+        let (_dir, path) = two_builds(&extra, TWO_CONTAINERS);
+        let out = Test::new().args(["validate", "-f", path.to_str().expect("utf-8")]).status(code);
+        if code == exit::INPUT {
+            out.stderr_has("build.log-router.tag").stderr_has("invalid image tag");
+        }
+    }
+}
