@@ -346,10 +346,10 @@ async fn a_single_build_speaks_for_itself_and_a_sidecar_command_names_its_field(
     assert!(sim.world().mutations.is_empty(), "reported before any change: {:?}", sim.world().mutations);
 }
 
-/// A tag is at most 128 characters, for a sidecar's image as for the release's.
+/// A tag is 1 to 128 characters, for a sidecar's image as for the release's.
 #[test]
-fn a_sidecar_tag_may_have_128_characters_not_129() {
-    for (len, code) in [(128, exit::OK), (129, exit::INPUT)] {
+fn a_sidecar_tag_may_have_128_characters_not_129_nor_0() {
+    for (len, code) in [(128, exit::OK), (129, exit::INPUT), (0, exit::INPUT)] {
         let extra = format!("{BUILDS}tag = \"{}\"\n", "a".repeat(len));
         let (_dir, path) = two_builds(&extra, TWO_CONTAINERS);
         let out = Test::new().args(["validate", "-f", path.to_str().expect("utf-8")]).status(code);
