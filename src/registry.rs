@@ -21,6 +21,19 @@ pub struct ImageRef {
     pub reference: String,
 }
 
+/// Whether a repository is written as a full URI (`host/name`) rather than an ECR name.
+pub fn is_full_uri(repo: &str) -> bool {
+    repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost")
+}
+
+/// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.
+pub fn repository_name(repo: &str) -> String {
+    match repo.split_once('/') {
+        Some((host, name)) if host.contains('.') => name.to_string(),
+        _ => repo.to_string(),
+    }
+}
+
 /// Where an image lives, as far as checking it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {

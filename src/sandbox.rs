@@ -234,7 +234,7 @@ pub fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
 }
 
 fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
-    let repo = repo_name(&spec.file.image.repository);
+    let repo = crate::registry::repository_name(&spec.file.image.repository);
     let tag = spec.file.image.tag.clone();
     // With a [build] section the sandbox builds (and checks the context exists); without one
     // the image is taken as pushed by someone else.
@@ -248,8 +248,7 @@ fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
     // the service runs each image at the tag `previous`.
     let mut previous_images = std::collections::BTreeMap::from([(spec.container().to_string(), format!("{uri}:previous"))]);
     for t in spec.sidecar_targets() {
-        let full_uri = t.repository.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost");
-        let sidecar_uri = if full_uri {
+        let sidecar_uri = if crate::registry::is_full_uri(&t.repository) {
             t.repository.clone()
         } else {
             world.create_repository(&t.repository);
@@ -274,11 +273,4 @@ fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
         world.seed_service(seed);
     }
     Ok(())
-}
-
-fn repo_name(repo: &str) -> String {
-    match repo.split_once('/') {
-        Some((host, name)) if host.contains('.') => name.to_string(),
-        _ => repo.to_string(),
-    }
 }

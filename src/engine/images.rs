@@ -90,7 +90,7 @@ impl Engine {
     /// (the builder's Docker config is private to this run, so `docker push` would not see them).
     async fn prepare_registries(&self, todo: &[&PlannedImage]) -> Result<()> {
         for i in todo.iter().filter(|i| i.action == ImageAction::CreateRepositoryAndBuild) {
-            let repo = super::observe::repository_name(&i.live.target.repository);
+            let repo = crate::registry::repository_name(&i.live.target.repository);
             self.retry("ecr:CreateRepository", || self.ports.ecr.create_repository(&repo)).await?;
             self.info(format!("created ECR repository {repo}"));
         }
@@ -149,7 +149,7 @@ impl Engine {
     async fn pushed_digest(&self, i: &PlannedImage) -> Result<Option<String>> {
         let target = &i.live.target;
         let oci =
-            ImageRef::parse(&i.live.image()).filter(|r| super::observe::is_full_uri(&target.repository) && r.location() == Location::Oci);
+            ImageRef::parse(&i.live.image()).filter(|r| crate::registry::is_full_uri(&target.repository) && r.location() == Location::Oci);
         for attempt in 0..5 {
             if attempt > 0 {
                 self.pause(Duration::from_secs(2)).await;
@@ -157,7 +157,7 @@ impl Engine {
             let digest = match &oci {
                 Some(r) => self.retry("registry:HEAD manifest", || self.ports.registry.manifest_digest(r)).await?,
                 None => {
-                    let repo = super::observe::repository_name(&target.repository);
+                    let repo = crate::registry::repository_name(&target.repository);
                     self.retry("ecr:BatchGetImage", || self.ports.ecr.image_digest(&repo, &target.tag)).await?
                 }
             };

@@ -4,6 +4,7 @@ use super::watch::{retrying, retrying_with};
 use crate::error::{Error, Result};
 use crate::plan::Live;
 use crate::ports::{PortError, Ports};
+use crate::registry::{is_full_uri, repository_name};
 
 use crate::spec::Spec;
 
@@ -64,11 +65,6 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     })
 }
 
-/// Whether a repository is written as a full URI (`host/name`) rather than an ECR name.
-pub(super) fn is_full_uri(repo: &str) -> bool {
-    repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost")
-}
-
 /// One image's repository URI and digest: an ECR name is looked up in this account's ECR
 /// (DescribeRepositories; a missing one with `create_repository` gets its URI from the
 /// registry host); a full URI is taken as written and asked where it lives — another
@@ -127,13 +123,5 @@ pub(super) async fn scalable_target(
             Ok(None)
         }
         Err(e) => Err(e.into()),
-    }
-}
-
-/// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.
-pub(super) fn repository_name(repo: &str) -> String {
-    match repo.split_once('/') {
-        Some((host, name)) if host.contains('.') => name.to_string(),
-        _ => repo.to_string(),
     }
 }

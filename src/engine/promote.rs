@@ -4,10 +4,10 @@
 //! `[build.<container>]` in ECR whose tag follows `image.tag`. Every manifest is read before the
 //! first tag is written, so a missing one changes nothing.
 
-use super::observe::{is_full_uri, repository_name};
 use super::watch::retrying;
 use crate::error::{Error, Result};
 use crate::ports::{Manifest, PortError, Ports};
+use crate::registry::{is_full_uri, repository_name};
 use crate::spec::Spec;
 use serde::Serialize;
 
