@@ -212,7 +212,7 @@ async fn reference_run_phased(spec: &Spec, s: &Scenario, app: &LoopbackApp, (eve
             .create_deployment(
                 "AppECS-demo-web",
                 "DgpECS-demo-web",
-                Some(&bg.deployment_config),
+                bg.deployment_config.as_deref(),
                 &content,
                 &fgdeploy::engine::sha256_hex(&content),
             )

@@ -448,7 +448,12 @@ pub struct CdDeployment {
     pub error: Option<String>,
     pub rollback_deployment_id: Option<String>,
     pub rollback_message: Option<String>,
+    /// `instanceTerminationWaitTimeStarted`: CodeDeploy never sets it for ECS deployments
+    /// (aws/containers-roadmap#269); the deployment target's status is what tells.
     pub termination_wait_started: bool,
+    /// The SHA-256 of the AppSpec content the deployment carries (`revision.appSpecContent`),
+    /// to know a deployment is this release's.
+    pub appspec_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

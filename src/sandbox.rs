@@ -35,6 +35,10 @@ pub enum Scenario {
     /// (CodeDeploy: "Reroute traffic" before Ready; ECS-native: the PAUSE hook answered by
     /// someone else). fgdeploy exits 11 and runs the checks once against production.
     GateBypassed,
+    /// CodeDeploy blue/green with a 60-minute blue termination wait, as AWS behaves:
+    /// `instanceTerminationWaitTimeStarted` is never set (aws/containers-roadmap#269). The
+    /// release ends deployed once the deployment target says the wait began; no StopDeployment.
+    TerminationWait,
 }
 
 impl Scenario {
@@ -53,6 +57,7 @@ impl Scenario {
                 Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
             }
             Scenario::ForeignDeploy if blue_green => Some("it plays a rolling deployment"),
+            Scenario::TerminationWait if controller(spec) != "CODE_DEPLOY" => Some("it needs a CodeDeploy blue/green deployspec"),
             _ => None,
         }
     }
@@ -129,6 +134,7 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::BuildFails => faults.build_fails = true,
         Scenario::ChecksFail => {}
         Scenario::GateBypassed => faults.gate_bypassed = true,
+        Scenario::TerminationWait => {}
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
@@ -137,7 +143,8 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
     if controller(spec) == "CODE_DEPLOY" {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
-        seed_deployment_group(&sim, spec, app.port, app.port);
+        let termination_wait = if scenario == Scenario::TerminationWait { 60 } else { 5 };
+        seed_deployment_group_waiting(&sim, spec, (app.port, app.port), termination_wait);
     }
     Ok(sim)
 }
@@ -161,6 +168,11 @@ pub fn controller(spec: &Spec) -> &'static str {
 /// The CodeDeploy group of a blue/green sandbox service: STOP_DEPLOYMENT for 60 min (so the
 /// checks gate), automatic rollback on failure and on stop, a 5-minute blue termination wait.
 pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: u16) {
+    seed_deployment_group_waiting(sim, spec, (prod_port, test_port), 5);
+}
+
+/// As [`seed_deployment_group`], with a blue termination wait of `termination_wait_minutes`.
+pub fn seed_deployment_group_waiting(sim: &Sim, spec: &Spec, (prod_port, test_port): (u16, u16), termination_wait_minutes: i32) {
     let Some(bg) = &spec.file.deploy.blue_green else { return };
     let (app, group) = crate::engine::init_names(spec.cluster(), spec.service());
     sim.world().seed_deployment_group(crate::sim::CdGroupSeed {
@@ -168,11 +180,11 @@ pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: 
         group: bg.deployment_group.clone().unwrap_or(group),
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
-        deployment_config: bg.deployment_config.clone(),
+        deployment_config: bg.deployment_config.clone().unwrap_or_else(|| "CodeDeployDefault.ECSAllAtOnce".into()),
         ready_action: "STOP_DEPLOYMENT".into(),
         ready_wait_minutes: 60,
         rollback_events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
-        termination_wait_minutes: 5,
+        termination_wait_minutes,
         prod_port,
         test_port: Some(test_port),
     });

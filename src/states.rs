@@ -91,6 +91,10 @@ impl SdStatus {
     pub fn is_terminal(&self) -> bool {
         matches!(self, SdStatus::Successful | SdStatus::Stopped | SdStatus::RollbackSuccessful | SdStatus::RollbackFailed)
     }
+    /// A rollback was asked for, runs, or ended.
+    pub fn is_rollback(&self) -> bool {
+        matches!(self, SdStatus::RollbackRequested | SdStatus::RollbackInProgress | SdStatus::RollbackSuccessful | SdStatus::RollbackFailed)
+    }
 }
 
 aws_enum! {

@@ -103,6 +103,7 @@ impl CodeDeploy for Aws {
             rollback_deployment_id: d.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_string),
             rollback_message: d.rollback_info().and_then(|r| r.rollback_message()).map(str::to_string),
             termination_wait_started: d.instance_termination_wait_time_started(),
+            appspec_sha256: d.revision().and_then(|r| r.app_spec_content()).and_then(|c| c.sha256()).map(str::to_string),
         })
     }
 

@@ -800,16 +800,14 @@ impl Ecs for Aws {
         let op = "ecs:ListTasks";
         self.gate(op).await;
         let status = if stopped { t::DesiredStatus::Stopped } else { t::DesiredStatus::Running };
-        let out = self
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .started_by(started_by)
-            .desired_status(status)
-            .send()
-            .await
-            .map_err(|e| map_err(op, e))?;
-        Ok(out.task_arns().to_vec())
+        // Every page (ListTasks answers at most 100 a page; a stopped task's reason may be on a
+        // later one).
+        let mut pages = self.ecs.list_tasks().cluster(cluster).started_by(started_by).desired_status(status).into_paginator().send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            arns.extend(page.map_err(|e| map_err(op, e))?.task_arns().iter().cloned());
+        }
+        Ok(arns)
     }
 
     async fn describe_tasks(&self, cluster: &str, arns: &[String]) -> PortResult<Vec<Task>> {

@@ -365,9 +365,15 @@ pub struct WaitArgs {
     /// default: the service's in-flight one.
     #[arg(long)]
     pub deployment: Option<String>,
-    /// How long to wait from now (default: deploy.timeout); then the release policy applies.
+    /// How long to wait from now (default: deploy.timeout); then fgdeploy detaches (exit 9), or
+    /// with --rollback applies the deployspec's rollback policy.
     #[arg(long, value_parser = parse_timeout)]
     pub timeout: Option<Duration>,
+    /// Apply the deployspec's rollback policy to the deployment followed (on failure, at the
+    /// deadline, on Ctrl-C). Without it `wait` only reports and detaches: the deployment may be
+    /// someone else's.
+    #[arg(long)]
+    pub rollback: bool,
     /// Write the final JSON summary here (as `release --summary-file`).
     #[arg(long)]
     pub summary_file: Option<PathBuf>,

@@ -109,6 +109,10 @@ struct CdWatch {
     gate_done: bool,
     /// Only true once fgdeploy's own checks passed and fgdeploy itself continued the deployment.
     gate_passed: bool,
+    /// Production traffic is all on green and the deployment target says `Succeeded`: the blue
+    /// termination wait has begun (AWS's workaround for aws/containers-roadmap#269: CodeDeploy
+    /// never sets `instanceTerminationWaitTimeStarted` for ECS).
+    termination_wait: bool,
     events_seen: Vec<(String, String)>,
     schedule: Option<Schedule>,
     shifts: Vec<f64>,
@@ -151,6 +155,29 @@ fn cd_decide(status: &CdStatus, gated: bool, gate_done: bool, gate_passed: bool)
 fn cd_progressed(status: &CdStatus, changed: bool, shifting: bool, green_moved: bool) -> bool {
     let ended = matches!(status, CdStatus::Succeeded | CdStatus::Failed | CdStatus::Stopped);
     if shifting { green_moved || (changed && ended) } else { changed && (ended || *status == CdStatus::Ready) }
+}
+
+/// What a deadline means for a CodeDeploy deployment (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CdDeadline {
+    /// Traffic is all on green, the termination wait has begun and fgdeploy's gate passed: a
+    /// successful release, never rolled back.
+    Deployed,
+    /// Traffic moves (or moved) although fgdeploy never passed its gate: someone else's shift.
+    Theirs,
+    /// Anything else: stop it with rollback.
+    RollBack,
+}
+
+fn cd_deadline_step(w: &CdWatch) -> CdDeadline {
+    let terminating = w.last_green >= 100.0 && w.termination_wait;
+    if !w.gate_passed && (w.shifting || w.last_green > 0.0) {
+        CdDeadline::Theirs
+    } else if terminating && w.gate_passed {
+        CdDeadline::Deployed
+    } else {
+        CdDeadline::RollBack
+    }
 }
 
 pub fn sha256_hex(s: &str) -> String {
@@ -256,25 +283,48 @@ impl Engine {
     }
 
     /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
-    /// rather than a second one created.
-    async fn create_cd_deployment(&self, b: &BlueGreen, config: &str, appspec: &str) -> Result<String> {
+    /// rather than a second one created — only when it carries this release's AppSpec (its
+    /// SHA-256): a colleague's deployment of another revision is theirs, never followed.
+    async fn create_cd_deployment(&self, b: &BlueGreen, config: Option<&str>, appspec: &str) -> Result<String> {
         let sha = sha256_hex(appspec);
         for attempt in 1..=6 {
-            match self.ports.codedeploy.create_deployment(&b.application, &b.group.name, Some(config), appspec, &sha).await {
+            match self.ports.codedeploy.create_deployment(&b.application, &b.group.name, config, appspec, &sha).await {
                 Ok(id) => return Ok(id),
                 Err(e) if e.is_retryable() && attempt < 6 => {
                     self.warn(format!("{e}; checking whether the deployment was created"));
                     self.pause(Duration::from_secs(2 * attempt)).await;
-                    if let Ok(active) = self.ports.codedeploy.active_deployments(&b.application, &b.group.name).await
-                        && let [one] = active.as_slice()
-                    {
-                        return Ok(one.clone());
+                    if let Some(id) = self.adopt_cd_deployment(b, &sha).await? {
+                        return Ok(id);
                     }
                 }
                 Err(e) => return Err(e.into()),
             }
         }
         Err(Error::Internal("create_cd_deployment: loop ended".into()))
+    }
+
+    /// After an ambiguous CreateDeployment: the group's active deployment if it carries this
+    /// release's AppSpec; a Conflict when the active one is someone else's; None when none is.
+    async fn adopt_cd_deployment(&self, b: &BlueGreen, sha: &str) -> Result<Option<String>> {
+        let Ok(active) = self.ports.codedeploy.active_deployments(&b.application, &b.group.name).await else { return Ok(None) };
+        let mut theirs = Vec::new();
+        for id in active {
+            match self.ports.codedeploy.deployment(&id).await {
+                Ok(d) if d.appspec_sha256.as_deref() == Some(sha) => {
+                    self.info(format!("CreateDeployment took effect: following {id}, which carries this release's AppSpec"));
+                    return Ok(Some(id));
+                }
+                _ => theirs.push(id),
+            }
+        }
+        if theirs.is_empty() {
+            return Ok(None);
+        }
+        Err(Error::Conflict(format!(
+            "CreateDeployment failed, and deployment group {} now has an active deployment that is not this release's (another AppSpec): {}\n  fix: it is someone else's; wait for it (fgdeploy status), then release again",
+            b.group.name,
+            theirs.join(", ")
+        )))
     }
 
     /// The deploy stage of a CodeDeploy blue/green release. Ok(deployment id) on success.
@@ -292,7 +342,7 @@ impl Engine {
         // Read before CreateDeployment: afterwards the newest deployment of the group is ours.
         let ready_in = if b.gated { self.codedeploy_ready_forecast(b, &target).await } else { None };
         let created_at = self.ports.clock.now();
-        let id = self.create_cd_deployment(b, &bg.deployment_config, &content).await?;
+        let id = self.create_cd_deployment(b, bg.deployment_config.as_deref(), &content).await?;
         self.emit(Event::DeploymentStarted {
             deployment_id: id.clone(),
             service_deployment_arn: None,
@@ -331,7 +381,10 @@ impl Engine {
             gate_passed: gate_open,
             events_seen: Vec::new(),
             schedule: f.ready_in.map(|r| self.schedule(f.created_at, &[r])),
-            shifts: codedeploy_shift_moments(&bg.deployment_config),
+            shifts: codedeploy_shift_moments(
+                bg.deployment_config.as_deref().or(b.group.deployment_config.as_deref()).unwrap_or("CodeDeployDefault.ECSAllAtOnce"),
+            ),
+            termination_wait: false,
             shifting: f.past_gate,
         };
         let first = self.cd_first_look(&mut w, f.ready_in);
@@ -385,6 +438,7 @@ impl Engine {
         {
             w.last_target_at = now;
             green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
+            w.termination_wait = green >= 100.0 && t.status.as_deref() == Some("Succeeded");
             let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
             if changed || green != w.last_green || t.lifecycle_events != w.events_seen {
                 self.emit(Event::Traffic { blue, green, status: d.status.to_string(), lifecycle: t.lifecycle_events.clone() });
@@ -418,23 +472,39 @@ impl Engine {
                     let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
                     return Ok(Some(Err(self.stop_and_follow(spec, &id, &why).await)));
                 }
-                if let Err(e) = self.cd_continue(spec, w).await {
+                if let Err(e) = self.cd_continue(spec, b, w).await {
                     return Ok(Some(Err(e)));
                 }
                 w.gate_passed = true;
                 self.info("ContinueDeployment(READY_WAIT): production traffic starts moving to green");
                 Ok(None)
             }
-            CdStep::ContinueUngated => Ok(self.cd_continue(spec, w).await.err().map(Err)),
+            CdStep::ContinueUngated => Ok(self.cd_continue(spec, b, w).await.err().map(Err)),
             CdStep::Wait => Ok(None),
         }
     }
 
-    /// ContinueDeployment(READY_WAIT), then look at the traffic shifts (a failure stops it).
-    async fn cd_continue(&self, spec: &Spec, w: &mut CdWatch) -> std::result::Result<(), Error> {
+    /// ContinueDeployment(READY_WAIT), then look at the traffic shifts. A refused continue is
+    /// read again before anything is done: someone may have rerouted traffic in the meantime
+    /// (their shift is theirs: exit 11), or CodeDeploy may have ended it.
+    async fn cd_continue(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch) -> std::result::Result<(), Error> {
         let id = w.id.clone();
         if let Err(e) = self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await {
-            return Err(self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await);
+            let again = self.retry("codedeploy:GetDeployment", || self.ports.codedeploy.deployment(&id)).await;
+            return Err(match again {
+                Ok(d) if matches!(d.status, CdStatus::InProgress | CdStatus::Baking | CdStatus::Succeeded) => {
+                    let why = format!(
+                        "ContinueDeployment was refused ({e}): CodeDeploy deployment {id} is {} — production traffic was rerouted outside fgdeploy",
+                        d.status
+                    );
+                    let url = b.production_url.clone().or_else(|| b.test_url.clone());
+                    self.gate_bypassed(spec, why, url.as_deref()).await
+                }
+                Ok(d) if matches!(d.status, CdStatus::Failed | CdStatus::Stopped) => {
+                    self.follow_cd_rollback(spec, &d, format!("ContinueDeployment failed ({e}); the deployment is {}", d.status)).await
+                }
+                _ => self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await,
+            });
         }
         w.schedule = Some(self.schedule(self.ports.clock.now(), &w.shifts));
         w.shifting = true;
@@ -463,8 +533,21 @@ impl Engine {
                 return Ok(Some(Err(self.stop_and_follow(spec, &w.id, &why).await)));
             }
         }
-        if green >= 100.0 && d.termination_wait_started && !w.watch.wait_termination && w.gate_passed {
-            self.info("100 % of traffic is on green; not waiting for the blue termination wait (--wait-termination waits)");
+        let terminating = green >= 100.0 && (d.termination_wait_started || w.termination_wait);
+        if terminating && !w.gate_passed {
+            // Someone else moved every request to green ("Reroute traffic"): their shift is
+            // theirs, never rolled back; the new revision serves.
+            let why = format!(
+                "CodeDeploy deployment {} moved all production traffic to green and is in its blue termination wait, but fgdeploy's gate never passed (someone rerouted traffic outside fgdeploy)",
+                w.id
+            );
+            let url = b.production_url.clone().or_else(|| b.test_url.clone());
+            return Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)));
+        }
+        if terminating && !w.watch.wait_termination {
+            self.info(
+                "100 % of traffic is on green and the blue termination wait has begun; not waiting for it (--wait-termination waits)",
+            );
             return Ok(Some(Ok(Some(w.id.clone()))));
         }
         if !w.gate_passed && green > 0.0 && !w.shifting {
@@ -514,8 +597,17 @@ impl Engine {
         }
     }
 
-    /// StopDeployment with rollback, then follow the rollback deployment.
+    /// StopDeployment with rollback, then follow the rollback deployment. With automatic
+    /// rollback off (`rollback.automatic = false`, or `wait` without `--rollback`) the failure is
+    /// reported and the deployment left as it is.
     pub(super) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
+        if !spec.file.rollback.automatic {
+            return Error::ManualAction {
+                reason: reason.to_string(),
+                state: format!("automatic rollback is off; CodeDeploy deployment {id} is left as it is (not stopped, not rolled back)"),
+                next: format!("`fgdeploy status -f {0}`; `fgdeploy rollback -f {0}` stops it with rollback", spec.path.display()),
+            };
+        }
         self.emit(Event::RollbackStarted {
             reason: reason.to_string(),
             to: "blue".into(),
@@ -612,11 +704,27 @@ impl Watched for CdRun<'_> {
     }
 
     async fn cut(&mut self, why: Cut) -> Result<Next<Option<String>>> {
-        let (e, spec, id) = (self.e, self.spec, &self.w.id);
-        Err(match why {
-            Cut::Interrupt => e.cd_interrupted(spec, id).await,
-            Cut::Deadline => {
-                let why = format!("the deployment did not finish within {}", self.w.watch.setting);
+        let (e, spec, b, w) = (self.e, self.spec, self.b, &self.w);
+        let id = &w.id;
+        Err(match (why, cd_deadline_step(w)) {
+            (Cut::Interrupt, _) => e.cd_interrupted(spec, id).await,
+            (Cut::Deadline, CdDeadline::Deployed) => {
+                e.warn(format!(
+                    "{} passed during the blue termination wait: production traffic is all on green and fgdeploy's gate passed, so the release is deployed; CodeDeploy ends deployment {id} when the wait is over",
+                    w.watch.setting
+                ));
+                return Ok(Next::Done(Some(id.clone())));
+            }
+            (Cut::Deadline, CdDeadline::Theirs) => {
+                let why = format!(
+                    "{} passed while CodeDeploy deployment {id} shifted production traffic that fgdeploy never released (someone rerouted it before fgdeploy's gate passed); it is not rolled back",
+                    w.watch.setting
+                );
+                let url = b.production_url.clone().or_else(|| b.test_url.clone());
+                e.gate_bypassed(spec, why, url.as_deref()).await
+            }
+            (Cut::Deadline, CdDeadline::RollBack) => {
+                let why = format!("the deployment did not finish within {}", w.watch.setting);
                 e.stop_and_follow(spec, id, &why).await
             }
         })

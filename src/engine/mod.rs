@@ -299,3 +299,18 @@ impl std::fmt::Display for TimeoutSetting {
         f.write_str(self.name())
     }
 }
+
+/// The one rule for the service-deployment API (List/DescribeServiceDeployments): an error that
+/// retrying cannot cure — the endpoint lacks the API (`Unsupported`), the policy does not allow
+/// it (`AccessDenied`, any refusal), or the ARN is unknown — means following the deployment by
+/// its id through DescribeServices, never giving up on it.
+pub(super) fn sd_api_refused(e: &crate::ports::PortError) -> bool {
+    !e.is_retryable()
+}
+
+/// The one warning for that fallback, naming the error and what would restore the API.
+pub(super) fn sd_api_fallback_message(e: &crate::ports::PortError) -> String {
+    format!(
+        "the service-deployment API cannot be used here ({e}); following the deployment by its id through DescribeServices (allow ecs:ListServiceDeployments and ecs:DescribeServiceDeployments for the full picture)"
+    )
+}

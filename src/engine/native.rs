@@ -165,6 +165,14 @@ impl Engine {
         if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
             return Err(Error::Detached(format!("interrupted; service deployment {} goes on without fgdeploy", w.arn)));
         }
+        if !self.interrupt.is_set() && !spec.file.rollback.automatic {
+            return Err(Error::Detached(format!(
+                "{} passed; automatic rollback is off, so service deployment {} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
+                w.setting,
+                w.arn,
+                spec.path.display()
+            )));
+        }
         let why = if self.interrupt.is_set() {
             "interrupted (Ctrl-C / SIGTERM)".to_string()
         } else {
@@ -229,34 +237,79 @@ impl Engine {
         changed
     }
 
-    /// A PAUSE hook waiting: fgdeploy's checks against the test traffic, then CONTINUE or
-    /// ROLLBACK (and StopServiceDeployment when the answer fails).
+    /// fgdeploy's own PAUSE hook waiting: its checks against the test traffic, then CONTINUE or
+    /// ROLLBACK. Only fgdeploy's hook is answered — a PAUSE hook waiting at the stage fgdeploy
+    /// added its hook to (POST_TEST_TRAFFIC_SHIFT), on this release's deployment, when fgdeploy
+    /// added one; a team's own hooks (a PRE_PRODUCTION_TRAFFIC_SHIFT approval at every linear
+    /// step, a Lambda hook) are theirs and never answered. A refused answer is read again before
+    /// anything is done: a hook someone else answered is a bypassed gate (exit 11), never a
+    /// StopServiceDeployment.
     async fn native_hook(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: &ServiceDeployment) -> Result<()> {
-        let Some(h) = sd.hooks.iter().find(|h| h.status.as_deref() == Some("AWAITING_ACTION") && !w.handled.contains(&h.hook_id)) else {
+        if !n.deployment.pause_after_test_traffic || w.stage != LifecycleStage::PostTestTrafficShift.to_string() {
+            return Ok(());
+        }
+        let Some(h) = sd.hooks.iter().find(|h| {
+            h.status.as_deref() == Some("AWAITING_ACTION")
+                && h.target_type.as_deref().is_none_or(|t| t == "PAUSE")
+                && !w.handled.contains(&h.hook_id)
+        }) else {
             return Ok(());
         };
         w.handled.push(h.hook_id.clone());
         let arn = w.arn.clone();
         let url = n.test_url.clone().unwrap_or_default();
         self.info(format!("paused at {}: checking the test traffic at {url}", w.stage));
-        let action = match self.run_checks(spec, &url, "test-traffic").await {
-            Ok(()) => "CONTINUE",
-            Err(e) => {
-                let why = self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?;
+        let (action, failed) = match self.run_checks(spec, &url, "test-traffic").await {
+            Ok(()) => ("CONTINUE", None),
+            Err(e) => ("ROLLBACK", Some(self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?)),
+        };
+        let answered =
+            self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action)).await;
+        let Err(e) = answered else {
+            w.gate_passed |= action == "CONTINUE";
+            if let Some(why) = failed {
                 self.emit(Event::RollbackStarted {
                     reason: why.clone(),
                     to: "the source revision".into(),
                     how: "ContinueServiceDeployment(ROLLBACK)".into(),
                 });
                 w.our_reason = Some(why);
-                "ROLLBACK"
             }
+            return Ok(());
         };
-        let answered =
-            self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action)).await;
-        w.gate_passed |= answered.is_ok() && action == "CONTINUE";
-        let Err(e) = answered else { return Ok(()) };
-        // The hook would time out and roll back by itself (1440 min): do not wait.
+        self.native_answer_refused(spec, n, w, (&h.hook_id, action, failed), e).await
+    }
+
+    /// fgdeploy's answer to its hook was refused: read the deployment again. Someone else
+    /// answered it (their answer stands: exit 11), or the hook would time out and roll back by
+    /// itself (1440 min), so fgdeploy stops it with rollback.
+    async fn native_answer_refused(
+        &self,
+        spec: &Spec,
+        n: &Native,
+        w: &mut NativeWatch,
+        (hook_id, action, failed): (&str, &str, Option<String>),
+        e: Error,
+    ) -> Result<()> {
+        let arn = w.arn.clone();
+        let again = self.native_read(spec, &arn).await.ok().flatten();
+        let answered_elsewhere = again.as_ref().is_some_and(|sd| {
+            !sd.status.is_rollback() && sd.hooks.iter().any(|x| x.hook_id == hook_id && x.status.as_deref() != Some("AWAITING_ACTION"))
+        });
+        if answered_elsewhere {
+            let checks = failed.map_or("fgdeploy's checks had passed".to_string(), |f| format!("fgdeploy's verdict was ROLLBACK ({f})"));
+            let why = format!(
+                "ContinueServiceDeployment({action}) was refused ({e}): the PAUSE hook of service deployment {arn} was answered outside fgdeploy; {checks}. The deployment goes on under whoever answered it"
+            );
+            let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
+            return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
+        }
+        if again.as_ref().is_some_and(|sd| sd.status.is_rollback()) {
+            // Rolling back already (someone answered ROLLBACK, or ECS did): follow it.
+            w.our_reason =
+                failed.or_else(|| Some(format!("ContinueServiceDeployment({action}) was refused ({e}); the deployment is rolling back")));
+            return Ok(());
+        }
         let why = format!("ContinueServiceDeployment({action}) failed: {e}");
         self.emit(Event::RollbackStarted {
             reason: why.clone(),
@@ -270,7 +323,7 @@ impl Engine {
                 next: format!("answer the hook in the ECS console, or `fgdeploy rollback -f {}`", spec.path.display()),
             });
         }
-        w.our_reason = Some(w.our_reason.clone().unwrap_or(why));
+        w.our_reason = Some(failed.unwrap_or(why));
         Ok(())
     }
 

@@ -18,18 +18,29 @@ pub async fn observe(spec: &Spec, ports: &Ports) -> Result<Live> {
 /// be reached, throttling).
 pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(String) + Send + Sync)) -> Result<Live> {
     let clock = ports.clock.as_ref();
+    // A missing service is bad input (exit 3, as the README documents): a wrong name or cluster.
     let missing = || {
-        Error::Aws(PortError::NotFound {
-            op: "ecs:DescribeServices".into(),
-            message: format!(
-                "service {:?} does not exist in cluster {:?} (or is INACTIVE); to create it, add [service.definition] (at least network.subnets) and release with --create — or fix `service.name` / `service.cluster` in {}",
-                spec.service(),
-                spec.cluster(),
+        Error::usage(
+            format!("service {:?} does not exist in cluster {:?} (or is INACTIVE)", spec.service(), spec.cluster()),
+            format!(
+                "to create it, add [service.definition] (at least network.subnets) and release with --create — or fix `service.name` / `service.cluster` in {}",
                 spec.path.display()
             ),
-        })
+        )
     };
     let service = match retrying_with(clock, || ports.ecs.describe_service(spec.cluster(), spec.service()), warn).await {
+        // Being deleted: nothing can be deployed to it; refused before any change (no revision
+        // registered, no image pushed).
+        Ok(Some(s)) if s.status == "DRAINING" => {
+            return Err(Error::usage(
+                format!(
+                    "service {} in cluster {} is DRAINING (being deleted): UpdateService would be refused",
+                    spec.service(),
+                    spec.cluster()
+                ),
+                "wait until it is INACTIVE and create it again (release --create), or deploy another service",
+            ));
+        }
         Ok(Some(s)) => Some(s),
         Ok(None) | Err(PortError::NotFound { .. }) if spec.file.service.definition.is_some() => None,
         Ok(None) | Err(PortError::NotFound { .. }) => return Err(missing()),

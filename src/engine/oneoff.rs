@@ -37,18 +37,35 @@ pub struct OneOff {
 #[derive(Debug, Clone)]
 pub struct OneOffResult {
     pub task_arn: String,
+    /// The container the one-off runs (RunTask's override): its exit code is the verdict.
+    pub container: String,
     pub stop_code: Option<String>,
     pub stopped_reason: Option<String>,
     pub exit_codes: Vec<(String, Option<i32>)>,
+    /// Each container's `reason` (e.g. `OutOfMemoryError: Container killed due to memory usage`).
+    pub reasons: Vec<(String, String)>,
     pub essential: Vec<String>,
     /// The last log lines (for the failure summary).
     pub last_lines: Vec<String>,
 }
 
 impl OneOffResult {
+    /// The verdict comes from the named container: it exited 0, and the task stopped because
+    /// an essential container exited. When it exits, ECS stops the task and sends SIGTERM (then
+    /// SIGKILL) to every other container, so an essential sidecar's 143 or 137 is the stop, not
+    /// a failure. A sidecar that ended on its own — another non-zero code, or killed for memory —
+    /// fails the task: it died before the named container ended, which then ended by the stop.
     pub fn succeeded(&self) -> bool {
         self.stop_code.as_deref() == Some("EssentialContainerExited")
-            && self.essential.iter().all(|e| self.exit_codes.iter().any(|(n, c)| n == e && *c == Some(0)))
+            && self.exit_code_of(&self.container) == Some(0)
+            && self.essential.iter().filter(|e| **e != self.container).all(|e| self.sidecar_ended_by_the_stop(e))
+    }
+
+    /// An essential container other than the named one exited 0, or by the stop's SIGTERM (143)
+    /// or SIGKILL (137) and not for memory.
+    fn sidecar_ended_by_the_stop(&self, name: &str) -> bool {
+        let oom = self.reasons.iter().any(|(n, r)| n == name && r.contains("OutOfMemory"));
+        matches!(self.exit_code_of(name), Some(0 | 137 | 143)) && !oom
     }
 
     pub fn exit_code_of(&self, container: &str) -> Option<i32> {
@@ -61,11 +78,14 @@ impl OneOffResult {
             .exit_codes
             .iter()
             .map(|(n, c)| {
-                format!(
-                    "{n}{}={}",
-                    if self.essential.contains(n) { "" } else { " (not essential)" },
-                    c.map_or("none (never ran)".to_string(), |c| c.to_string())
-                )
+                let why = if !self.essential.contains(n) {
+                    " (not essential)"
+                } else if *n != self.container && self.sidecar_ended_by_the_stop(n) && *c != Some(0) {
+                    " (stopped with the task)"
+                } else {
+                    ""
+                };
+                format!("{n}{why}={}", c.map_or("none (never ran)".to_string(), |c| c.to_string()))
             })
             .collect();
         let mut s = format!(
@@ -217,12 +237,13 @@ impl Engine {
         let essential: Vec<String> =
             o.definition.container_definitions.iter().filter(|c| c.essential != Some(false)).map(|c| c.name.clone()).collect();
 
-        let task = self.start_one_off(o).await?;
+        // The deadline counts from the first RunTask: capacity retries spend it too.
+        let deadline = self.ports.clock.now() + o.timeout.as_secs_f64();
+        let task = self.start_one_off(o, deadline).await?;
         let task_id = task.id().to_string();
         self.emit(Event::TaskStarted { task_id: task_id.clone(), task_definition: o.task_definition.clone(), command: o.command.clone() });
 
         let started = self.ports.clock.now();
-        let deadline = started + o.timeout.as_secs_f64();
         let tail = LogTail {
             streams: targets.iter().map(|(c, g, p)| (g.clone(), format!("{p}/{c}/{task_id}"), None)).collect(),
             last: VecDeque::new(),
@@ -243,27 +264,17 @@ impl Engine {
     }
 
     /// RunTask: retried with the same token on throttling/5xx (idempotent); capacity failures
-    /// (no task started) retried with a fresh token and back-off.
-    async fn start_one_off(&self, o: &OneOff) -> Result<crate::ports::Task> {
+    /// (no task started: `RESOURCE:*`, "Capacity is unavailable") retried with a fresh token
+    /// and back-off, inside the one-off's deadline, waking on Ctrl-C — after an interrupt no
+    /// RunTask is sent.
+    async fn start_one_off(&self, o: &OneOff, deadline: f64) -> Result<crate::ports::Task> {
         let fail = |m: String| Error::MigrationFailed(m);
-        let mut capacity_tries = 0;
+        let mut capacity_tries: u32 = 0;
         loop {
-            let req = RunTask {
-                cluster: o.cluster.clone(),
-                task_definition: o.task_definition.clone(),
-                container: o.container.clone(),
-                command: o.command.clone(),
-                network: o.network.clone(),
-                launch_type: o.capacity_providers.is_empty().then(|| "FARGATE".to_string()),
-                capacity_providers: o.capacity_providers.clone(),
-                platform_version: o.platform_version.clone(),
-                started_by: o.started_by.clone(),
-                client_token: if capacity_tries == 0 {
-                    o.client_token.clone()
-                } else {
-                    sanitize(&format!("{}-r{capacity_tries}", o.client_token), 64)
-                },
-            };
+            if self.interrupt.is_set() {
+                return Err(fail(format!("interrupted before the {} task started; no task runs and nothing else was changed", o.label)));
+            }
+            let req = one_off_request(o, capacity_tries);
             let res = self
                 .retry("ecs:RunTask", || self.ports.ecs.run_task(&req))
                 .await
@@ -274,11 +285,22 @@ impl Engine {
             let reasons: Vec<String> =
                 res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
             let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
-            if capacity && capacity_tries < 4 {
+            let left = deadline - self.ports.clock.now();
+            if capacity && left > 0.0 {
                 capacity_tries += 1;
-                let wait = Duration::from_secs(10 * (1 << capacity_tries));
-                self.warn(format!("RunTask: {}; retrying in {}s", reasons.join("; "), wait.as_secs()));
-                self.pause(wait).await;
+                // 20, 40, 80, 160 s, … at most 5 minutes, never past the deadline.
+                let wait = Duration::from_secs(10 * (1u64 << capacity_tries.min(5))).min(Duration::from_secs(300));
+                if wait.as_secs_f64() >= left {
+                    return Err(fail(format!(
+                        "RunTask started no {} task before its deadline ({}, {}): {}",
+                        o.label,
+                        o.timeout_setting,
+                        humantime::format_duration(o.timeout),
+                        reasons.join("; ")
+                    )));
+                }
+                self.warn(format!("RunTask: {}; retrying in {}s (within {})", reasons.join("; "), wait.as_secs(), o.timeout_setting));
+                super::watch::rest(self.ports.clock.as_ref(), wait, Some(&self.interrupt)).await;
                 continue;
             }
             return Err(fail(format!(
@@ -306,7 +328,7 @@ impl Engine {
                 break;
             }
         }
-        let result = finish(t, essential, tail);
+        let result = finish(t, (&o.container, essential), tail);
         self.emit(Event::TaskStopped {
             task_id: task_id.clone(),
             stop_code: result.stop_code.clone(),
@@ -360,13 +382,36 @@ impl Engine {
     }
 }
 
-fn finish(t: &Task, essential: &[String], tail: &LogTail) -> OneOffResult {
+/// The RunTask of a one-off; a retry after a capacity failure takes a fresh token (the first
+/// started nothing, and the same token would answer the same failure).
+fn one_off_request(o: &OneOff, capacity_tries: u32) -> RunTask {
+    RunTask {
+        cluster: o.cluster.clone(),
+        task_definition: o.task_definition.clone(),
+        container: o.container.clone(),
+        command: o.command.clone(),
+        network: o.network.clone(),
+        launch_type: o.capacity_providers.is_empty().then(|| "FARGATE".to_string()),
+        capacity_providers: o.capacity_providers.clone(),
+        platform_version: o.platform_version.clone(),
+        started_by: o.started_by.clone(),
+        client_token: if capacity_tries == 0 {
+            o.client_token.clone()
+        } else {
+            sanitize(&format!("{}-r{capacity_tries}", o.client_token), 64)
+        },
+    }
+}
+
+fn finish(t: &Task, (container, essential): (&str, &[String]), tail: &LogTail) -> OneOffResult {
     let mut codes: BTreeMap<String, Option<i32>> = BTreeMap::new();
     for c in &t.containers {
         codes.insert(c.name.clone(), c.exit_code);
     }
     OneOffResult {
         task_arn: t.arn.clone(),
+        container: container.to_string(),
+        reasons: t.containers.iter().filter_map(|c| Some((c.name.clone(), c.reason.clone()?))).collect(),
         stop_code: t.stop_code.as_ref().map(ToString::to_string),
         stopped_reason: t.stopped_reason.clone(),
         exit_codes: codes.into_iter().collect(),
@@ -382,12 +427,32 @@ mod tests {
     fn result(stop: &str, codes: &[(&str, Option<i32>)]) -> OneOffResult {
         OneOffResult {
             task_arn: "arn:t/1".into(),
+            container: "app".into(),
+            reasons: vec![],
             stop_code: Some(stop.into()),
             stopped_reason: None,
             exit_codes: codes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
             essential: vec!["app".into(), "sidecar".into()],
             last_lines: vec![],
         }
+    }
+
+    #[test]
+    fn the_named_container_decides_and_a_sidecar_stopped_by_the_task_stop_does_not_fail_it() {
+        let ok = |codes: &[(&str, Option<i32>)]| result("EssentialContainerExited", codes).succeeded();
+        assert!(ok(&[("app", Some(0)), ("sidecar", Some(0))]));
+        // SIGTERM / SIGKILL after the migration container ended: the stop, not a failure.
+        assert!(ok(&[("app", Some(0)), ("sidecar", Some(143))]));
+        assert!(ok(&[("app", Some(0)), ("sidecar", Some(137))]));
+        // A sidecar that ended on its own (another code) is a failure.
+        assert!(!ok(&[("app", Some(0)), ("sidecar", Some(1))]));
+        assert!(!ok(&[("app", Some(0)), ("sidecar", None)]));
+        // Killed for memory is not the stop's SIGKILL.
+        let mut oom = result("EssentialContainerExited", &[("app", Some(0)), ("sidecar", Some(137))]);
+        oom.reasons = vec![("sidecar".into(), "OutOfMemoryError: Container killed due to memory usage".into())];
+        assert!(!oom.succeeded());
+        // The migration container's own 143 is a failure.
+        assert!(!ok(&[("app", Some(143)), ("sidecar", Some(0))]));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::rolling::{FailKind, Tracker, Verdict, WatchState};
 use super::watch::{Cut, Limit, Next, Pause, Watched};
-use super::{Engine, Event, StageTime, TimeoutSetting};
+use super::{Engine, Event, StageTime, TimeoutSetting, sd_api_fallback_message, sd_api_refused};
 use crate::error::{Error, Result, exit};
 use crate::plan::{self, Plan, PlanOptions, Stage, StageAction, TAG_PREVIOUS};
 use crate::ports::{PortError, ServiceState, UpdateService};
@@ -468,14 +468,11 @@ impl Engine {
         new_td: &str,
         started_at: f64,
     ) -> (Option<crate::ports::ServiceDeployment>, Option<String>) {
-        match &svc.current_service_deployment {
-            Some(arn) => (None, Some(arn.clone())),
-            None => {
-                let sd = self.resolve_service_deployment(spec, svc, new_td, started_at).await;
-                let arn = sd.as_ref().map(|sd| sd.arn.clone());
-                (sd, arn)
-            }
-        }
+        // The ARN UpdateService's answer names is read once and trusted only when its target
+        // revision runs `new_td` (ECS may answer with the previous service deployment).
+        let sd = self.resolve_service_deployment(spec, svc, new_td, started_at).await;
+        let arn = sd.as_ref().map(|sd| sd.arn.clone());
+        (sd, arn)
     }
 
     /// The verify stage of a blue/green release (CodeDeploy or ECS-native): the deployment
@@ -665,7 +662,9 @@ impl Engine {
         }
         if let Some(arn) = &svc.current_service_deployment
             && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
-            && let Some(sd) = sds.into_iter().find(|sd| !sd.is_terminal())
+            // A status newer than this build is not "in progress": the deployments list above,
+            // the other source, already said whether one runs.
+            && let Some(sd) = sds.into_iter().find(|sd| !sd.is_terminal() && !matches!(sd.status, crate::states::SdStatus::Unknown(_)))
         {
             return Err(Error::Conflict(format!(
                 "service {} has service deployment {} in status {}\n  fix: wait for it to finish (fgdeploy status), or pass --force",
@@ -724,14 +723,25 @@ impl Engine {
         // Ours is the service deployment UpdateService's answer named, unless its target revision
         // runs another task definition; found by listing, only one whose target revision runs
         // `new_td`. Never by creation time: a colleague's deployment can be just as new.
-        let named = |sd: &crate::ports::ServiceDeployment| sd.target_task_definition.as_deref().is_none_or(|td| td == new_td);
-        let matches = |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && sd.target_task_definition.as_deref() == Some(new_td);
-        if let Some(arn) = &svc.current_service_deployment
-            && let Ok(sds) = self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await
-            && let Some(sd) = sds.into_iter().find(|sd| &sd.arn == arn && named(sd))
-        {
-            return Some(sd);
+        let matches = |sd: &crate::ports::ServiceDeployment| sd.target_task_definition.as_deref() == Some(new_td);
+        if let Some(arn) = &svc.current_service_deployment {
+            match self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await {
+                Ok(sds) => {
+                    if let Some(sd) = sds.into_iter().find(|sd| &sd.arn == arn && matches(sd)) {
+                        return Some(sd);
+                    }
+                    self.info(format!(
+                        "the service deployment UpdateService named ({arn}) does not target {new_td}; looking for this release's"
+                    ));
+                }
+                Err(e) if sd_api_refused(&e) => {
+                    self.warn(sd_api_fallback_message(&e));
+                    return None;
+                }
+                Err(_) => {}
+            }
         }
+        let matches = |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && matches(sd);
         for _ in 0..5 {
             match self.ports.ecs.list_service_deployments(spec.cluster(), spec.service(), Some(started_at - 60.0)).await {
                 Ok(arns) if !arns.is_empty() => {
@@ -743,8 +753,8 @@ impl Engine {
                     }
                 }
                 Ok(_) => {}
-                Err(PortError::Unsupported { .. }) | Err(PortError::Rejected { .. }) | Err(PortError::NotFound { .. }) => {
-                    self.warn("the service-deployment API is not available here; tracking the deployment by its id only");
+                Err(e) if sd_api_refused(&e) => {
+                    self.warn(sd_api_fallback_message(&e));
                     return None;
                 }
                 Err(_) => {}
@@ -839,6 +849,14 @@ impl Engine {
             };
         }
         let ecs_is_rolling_back = matches!(kind, FailKind::EcsRollingBack(_));
+        if !spec.file.rollback.automatic && matches!(kind, FailKind::Timeout(_)) {
+            return Error::Detached(format!(
+                "{}; automatic rollback is off, so deployment {} of {} goes on without fgdeploy. Watch it with `fgdeploy status -f {path}`",
+                kind.describe(),
+                t.deployment_id,
+                t.new_td
+            ));
+        }
         if !spec.file.rollback.automatic && !ecs_is_rolling_back {
             return Error::ManualAction {
                 reason: kind.describe(),

@@ -127,12 +127,21 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
             // Services without rolloutState (classic load balancers): one deployment at its count.
             None => svc.deployments.len() == 1 && d.running == d.desired,
         };
-        let sd_ok = sd.is_none_or(|sd| sd.status == SdStatus::Successful);
+        // A status newer than this build says nothing either way: DescribeServices decides.
+        let sd_ok = sd.is_none_or(|sd| matches!(sd.status, SdStatus::Successful | SdStatus::Unknown(_)));
         if completed && sd_ok {
             return Verdict::Success;
         }
     }
     if now >= t.deadline {
+        if let Some(sd) = sd
+            && let SdStatus::Unknown(text) = &sd.status
+        {
+            return Verdict::Failed(FailKind::Failed(format!(
+                "the deployment did not finish within {}; its service deployment has status {text}, unknown to this build, and DescribeServices does not show it COMPLETED",
+                t.timeout_setting
+            )));
+        }
         return Verdict::Failed(FailKind::Timeout(t.timeout_setting));
     }
     Verdict::Continue
@@ -156,8 +165,12 @@ pub(super) struct WatchState {
     last_progress: String,
     /// When the service deployment was last read.
     sd_read_at: f64,
-    /// The endpoint has no service-deployment API.
+    /// The endpoint has no service-deployment API, or fgdeploy may not call it.
     sd_unavailable: bool,
+    /// DescribeServices answered the service under `failures` (MISSING) this many times in a row.
+    missing_reads: u32,
+    /// An unknown service-deployment status was named once.
+    unknown_status_warned: bool,
     /// Tasks of the old revisions running when the deployment started.
     old_running_at_start: i32,
 }
@@ -229,10 +242,18 @@ impl Engine {
         t: &Tracker,
         ws: &mut WatchState,
     ) -> std::result::Result<(ServiceState, Option<ServiceDeployment>), PortError> {
-        let svc = self.ports.ecs.describe_service(&t.cluster, &t.service).await?.ok_or_else(|| PortError::NotFound {
-            op: "ecs:DescribeServices".into(),
-            message: format!("service {} disappeared during the release", t.service),
-        })?;
+        let Some(svc) = self.ports.ecs.describe_service(&t.cluster, &t.service).await? else {
+            // DescribeServices is eventually consistent: one MISSING is read again (the driver
+            // backs off on a transient error); only three in a row mean the service is gone.
+            ws.missing_reads += 1;
+            let message = format!("service {} is MISSING in DescribeServices ({} reads in a row)", t.service, ws.missing_reads);
+            return Err(if ws.missing_reads < 3 {
+                PortError::Transient { op: "ecs:DescribeServices".into(), message }
+            } else {
+                PortError::NotFound { op: "ecs:DescribeServices".into(), message: format!("{message}: it disappeared during the release") }
+            });
+        };
+        ws.missing_reads = 0;
         let now = self.ports.clock.now();
         let ours = svc.deployment(&t.deployment_id);
         let decisive =
@@ -244,13 +265,24 @@ impl Engine {
             ws.sd_read_at = now;
             match self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await {
                 Ok(sds) => ws.last_sd = sds.into_iter().next(),
-                Err(PortError::Unsupported { .. }) => {
-                    // An endpoint without the service-deployment API: follow the deployment alone.
+                Err(e) if super::sd_api_refused(&e) => {
+                    // One rule for every path: a refused service-deployment API (not there, or
+                    // AccessDenied) means following the deployment by its id, said once.
                     ws.sd_unavailable = true;
-                    self.warn("the service-deployment API is not available here; tracking the deployment by its id only");
+                    self.warn(super::sd_api_fallback_message(&e));
                 }
                 Err(e) => return Err(e),
             }
+        }
+        if let Some(sd) = &ws.last_sd
+            && let SdStatus::Unknown(text) = &sd.status
+            && !ws.unknown_status_warned
+        {
+            ws.unknown_status_warned = true;
+            self.warn(format!(
+                "service deployment {} has status {text}, which this build does not know; its outcome is read from DescribeServices (rolloutState) instead",
+                sd.arn
+            ));
         }
         Ok((svc, ws.last_sd.clone()))
     }

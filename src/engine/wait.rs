@@ -26,6 +26,12 @@ pub struct WaitOptions {
     pub deployment: Option<String>,
     /// `--timeout` (else `deploy.timeout`), from the attach.
     pub timeout: Option<Duration>,
+    /// `--rollback`: apply the deployspec's rollback policy (on failure, at the deadline, on
+    /// Ctrl-C). Without it `wait` only reports: the deployment it attached to may be another
+    /// pipeline's or a colleague's, so at its deadline or on Ctrl-C it detaches (exit 9) and a
+    /// failure is reported, never rolled back by fgdeploy (ECS's or CodeDeploy's own rollback
+    /// is still followed).
+    pub rollback: bool,
 }
 
 /// The deployment `wait` followed, and how it ended (when it did not fail).
@@ -64,6 +70,13 @@ impl Engine {
     }
 
     async fn wait_inner(&self, spec: &Spec, o: &WaitOptions, stages: &mut Vec<StageTime>) -> Result<WaitReport> {
+        let mut reporting = spec.clone();
+        if !o.rollback {
+            reporting.file.rollback.automatic = false;
+            reporting.file.rollback.on_interrupt = crate::spec::OnInterrupt::Detach;
+            self.info("wait reports and detaches: fgdeploy rolls back nothing it attached to (--rollback applies the deployspec's rollback policy)");
+        }
+        let spec = &reporting;
         let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
         let svc = svc.ok_or_else(|| super::no_such_service(spec.cluster(), spec.service()))?;
         let setting = if o.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };

@@ -250,8 +250,14 @@ fn rollout(spec: &Spec, svc: &ServiceState, desired_count: i32, opts: &PlanOptio
             Rollout::BlueGreen { deployment_config: format!("ECS-native {}", bg.ecs_strategy), steps: native_steps(bg) }
         }
         _ => {
-            let cfg = spec.file.deploy.blue_green.as_ref().map(|b| b.deployment_config.clone()).unwrap_or_default();
-            Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg }
+            match spec.file.deploy.blue_green.as_ref().and_then(|b| b.deployment_config.clone()) {
+                Some(cfg) => Rollout::BlueGreen { steps: traffic_steps(&cfg), deployment_config: cfg },
+                // CreateDeployment names no config: the deployment group's own applies.
+                None => Rollout::BlueGreen {
+                    deployment_config: "the deployment group's deployment config".into(),
+                    steps: vec!["production traffic moves as the deployment group's deployment config says".into()],
+                },
+            }
         }
     })
 }

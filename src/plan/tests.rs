@@ -219,8 +219,9 @@ fn a_blue_green_release_has_no_rolling_configuration() {
     let bg = spec.file.deploy.blue_green.as_ref().expect("bg");
     match &p.rollout {
         Rollout::BlueGreen { deployment_config, steps } => {
-            assert_eq!(deployment_config, &bg.deployment_config);
-            assert_eq!(steps, &traffic_steps(&bg.deployment_config));
+            let cfg = bg.deployment_config.clone().expect("the test spec names a config");
+            assert_eq!(deployment_config, &cfg);
+            assert_eq!(steps, &traffic_steps(&cfg));
         }
         other => panic!("{other:?}"),
     }

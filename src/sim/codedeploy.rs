@@ -66,8 +66,13 @@ pub(super) struct CdDep {
     pub error: Option<String>,
     pub rollback_id: Option<String>,
     pub rollback_message: Option<String>,
+    /// The blue termination wait has begun. CodeDeploy never reports it through
+    /// `instanceTerminationWaitTimeStarted` for ECS (aws/containers-roadmap#269): only the
+    /// deployment target's status (`Succeeded`) shows it.
     pub term_started: bool,
     pub is_rollback: bool,
+    /// The SHA-256 CreateDeployment carried (`revision.appSpecContent.sha256`).
+    pub appspec_sha256: Option<String>,
     /// Lifecycle event → (start, end).
     pub times: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
 }
@@ -91,6 +96,7 @@ impl CdDep {
             rollback_message: None,
             term_started: false,
             is_rollback: false,
+            appspec_sha256: None,
             times: Default::default(),
         }
     }
@@ -189,6 +195,21 @@ impl World {
         }
     }
 
+    /// Change a group's blue termination wait and deployment config (tests).
+    pub fn set_group_waits(&mut self, app: &str, name: &str, termination_wait_minutes: i32, config: Option<&str>) {
+        if let Some(i) = self.cd_group(app, name) {
+            self.cd.groups[i].termination_wait_minutes = termination_wait_minutes;
+            if let Some(c) = config {
+                self.cd.groups[i].deployment_config = c.to_string();
+            }
+        }
+    }
+
+    /// Someone clicks "Reroute traffic" on a Ready deployment (ContinueDeployment in the console).
+    pub fn reroute_traffic(&mut self, id: &str) -> PortResult<()> {
+        self.continue_cd(id, "READY_WAIT")
+    }
+
     pub fn listener(&self, arn: &str) -> PortResult<Listener> {
         for g in &self.cd.groups {
             for (kind, port) in [("prod", Some(g.prod_port)), ("test", g.test_port)] {
@@ -253,11 +274,14 @@ impl World {
             });
         }
         let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
-        let config = config.map(str::to_string).unwrap_or_else(|| self.cd.groups[g].deployment_config.clone());
+        let named = config.map(str::to_string);
+        let config = named.clone().unwrap_or_else(|| self.cd.groups[g].deployment_config.clone());
         let (cluster, service) = (self.cd.groups[g].cluster.clone(), self.cd.groups[g].service.clone());
         let blue = self.service_td(&cluster, &service).unwrap_or_default();
-        self.mutations.push((self.now(), Mutation::CreateDeployment { id: id.clone(), task_definition: td.to_string() }));
-        self.cd.deps.push(CdDep::new(id.clone(), g, td, blue, config, "Created", Phase::Install { healthy_at: None, fail_at: 0.0 }));
+        self.mutations.push((self.now(), Mutation::CreateDeployment { id: id.clone(), task_definition: td.to_string(), config: named }));
+        let mut d = CdDep::new(id.clone(), g, td, blue, config, "Created", Phase::Install { healthy_at: None, fail_at: 0.0 });
+        d.appspec_sha256 = Some(hex);
+        self.cd.deps.push(d);
         Ok(id)
     }
 
@@ -277,7 +301,9 @@ impl World {
             error: d.error.clone(),
             rollback_deployment_id: d.rollback_id.clone(),
             rollback_message: d.rollback_message.clone(),
-            termination_wait_started: d.term_started,
+            // As AWS behaves: never set for ECS deployments (aws/containers-roadmap#269).
+            termination_wait_started: false,
+            appspec_sha256: d.appspec_sha256.clone(),
         })
     }
 
@@ -291,8 +317,11 @@ impl World {
             Phase::RollingBack { .. } | Phase::Done if d.is_rollback || d.status != "Succeeded" => 0,
             _ => desired,
         };
+        // The target turns Succeeded when the blue termination wait begins, while the deployment
+        // is still InProgress (AWS's answer in aws/containers-roadmap#269).
+        let target_status = if d.term_started && d.status == "InProgress" { "Succeeded".to_string() } else { d.status.clone() };
         Ok(CdTarget {
-            status: Some(d.status.clone()),
+            status: Some(target_status),
             lifecycle_events: d.events.clone(),
             event_times: d
                 .events

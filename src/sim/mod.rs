@@ -112,7 +112,11 @@ impl Sim {
 #[async_trait]
 impl Ecs for Sim {
     async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
-        let w = self.call("ecs:DescribeServices").await?;
+        let mut w = self.call("ecs:DescribeServices").await?;
+        if w.faults.service_missing_reads > 0 {
+            w.faults.service_missing_reads -= 1;
+            return Ok(None);
+        }
         w.describe_service(cluster, service)
     }
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {
@@ -145,8 +149,12 @@ impl Ecs for Sim {
     }
     async fn update_service(&self, req: &UpdateService) -> PortResult<ServiceState> {
         let mut w = self.call("ecs:UpdateService").await?;
-        let s = w.update_service(req, false)?;
+        let before = w.describe_service(&req.cluster, &req.service).ok().flatten().and_then(|s| s.current_service_deployment);
+        let mut s = w.update_service(req, false)?;
         w.lose_response("ecs:UpdateService")?;
+        if w.faults.answer_names_previous_sd && before.is_some() {
+            s.current_service_deployment = before;
+        }
         Ok(s)
     }
     async fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<Timestamp>) -> PortResult<Vec<String>> {
@@ -155,7 +163,13 @@ impl Ecs for Sim {
     }
     async fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
         let w = self.call("ecs:DescribeServiceDeployments").await?;
-        w.describe_service_deployments(arns)
+        let mut sds = w.describe_service_deployments(arns)?;
+        if let Some(text) = &w.faults.sd_success_status {
+            for sd in sds.iter_mut().filter(|sd| sd.status == crate::states::SdStatus::Successful) {
+                sd.status = crate::states::SdStatus::parse(text);
+            }
+        }
+        Ok(sds)
     }
     async fn stop_service_deployment_rollback(&self, arn: &str) -> PortResult<()> {
         let mut w = self.call("ecs:StopServiceDeployment").await?;
@@ -223,7 +237,12 @@ impl CodeDeploy for Sim {
         self.call("codedeploy:GetDeploymentTarget").await?.cd_target(id)
     }
     async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
-        self.call("codedeploy:ContinueDeployment").await?.continue_cd(id, wait_type)
+        let mut w = self.call("codedeploy:ContinueDeployment").await?;
+        if w.faults.answered_first && wait_type == "READY_WAIT" {
+            // "Reroute traffic" clicked in the console a moment before fgdeploy's call.
+            let _ = w.reroute_traffic(id);
+        }
+        w.continue_cd(id, wait_type)
     }
     async fn stop_deployment(&self, id: &str, rollback: bool) -> PortResult<()> {
         self.call("codedeploy:StopDeployment").await?.stop_cd(id, rollback)

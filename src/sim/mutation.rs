@@ -58,6 +58,8 @@ pub enum Mutation {
     CreateDeployment {
         id: String,
         task_definition: String,
+        /// The deployment config CreateDeployment named (None: the group's own).
+        config: Option<String>,
     },
     ContinueDeployment {
         id: String,
@@ -131,7 +133,7 @@ impl std::fmt::Display for Mutation {
             Mutation::ContinueServiceDeployment { arn, action } => write!(f, "{op} {arn} {action}"),
             Mutation::StopServiceDeployment { arn } | Mutation::StopTask { arn } => write!(f, "{op} {arn}"),
             Mutation::RunTask { task_definition, command } => write!(f, "{op} {task_definition} {command:?}"),
-            Mutation::CreateDeployment { id, task_definition } => write!(f, "{op} {id} {task_definition}"),
+            Mutation::CreateDeployment { id, task_definition, .. } => write!(f, "{op} {id} {task_definition}"),
             Mutation::ContinueDeployment { id, wait_type } => write!(f, "{op} {id} {wait_type}"),
             Mutation::StopDeployment { id, rollback } => write!(f, "{op} {id} rollback={rollback}"),
             Mutation::SuspendScaleIn { resource_id, suspended } => write!(f, "{op} {resource_id} DynamicScalingInSuspended={suspended}"),

@@ -39,6 +39,18 @@ pub struct Faults {
     pub foreign_deploy_at: Option<f64>,
     /// The endpoint has no service-deployment API (older regions, emulators).
     pub no_service_deployments_api: bool,
+    /// Operations the caller's IAM policy does not allow (`ecs:DescribeServiceDeployments`):
+    /// they answer AccessDeniedException, as AWS does for a hand-written policy.
+    pub denied: BTreeSet<String>,
+    /// The next N DescribeServices answer the service under `failures` (MISSING): AWS is
+    /// eventually consistent.
+    pub service_missing_reads: u32,
+    /// Service deployments that end SUCCESSFUL report this status instead, as a status newer
+    /// than the SDK would arrive (`Unknown`).
+    pub sd_success_status: Option<String>,
+    /// UpdateService's answer names the previous service deployment in
+    /// `currentServiceDeployment`, not the one it started.
+    pub answer_names_previous_sd: bool,
     /// One-off tasks: exit code per container name (others exit 0).
     pub task_exit: BTreeMap<String, i32>,
     /// One-off tasks never start: stopped with TaskFailedToStart and this reason.
@@ -62,6 +74,10 @@ pub struct Faults {
     /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
     /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
     pub gate_bypassed: bool,
+    /// Someone answers the gate a moment before fgdeploy does, while fgdeploy's checks run:
+    /// "Reroute traffic" on a Ready CodeDeploy deployment, CONTINUE on an ECS-native PAUSE hook.
+    /// fgdeploy's own ContinueDeployment / ContinueServiceDeployment is then refused.
+    pub answered_first: bool,
     /// ECS Exec is off on the service (`enableExecuteCommand` false).
     pub exec_disabled: bool,
     /// Account resources (parameters, secrets, roles, subnets, security groups, log groups,
@@ -133,6 +149,10 @@ impl Default for Faults {
             alarm_at: None,
             foreign_deploy_at: None,
             no_service_deployments_api: false,
+            denied: BTreeSet::new(),
+            service_missing_reads: 0,
+            sd_success_status: None,
+            answer_names_previous_sd: false,
             task_exit: BTreeMap::new(),
             run_never_starts: None,
             run_secs: 30.0,
@@ -143,6 +163,7 @@ impl Default for Faults {
             build_fails_for: BTreeSet::new(),
             account_limits: true,
             gate_bypassed: false,
+            answered_first: false,
             exec_disabled: false,
             missing: BTreeSet::new(),
             untrusted_roles: BTreeSet::new(),
@@ -259,6 +280,8 @@ struct SimTask {
 #[derive(Debug, Clone)]
 struct OneOff {
     client_token: String,
+    /// The container RunTask's override names (the migration's).
+    container: String,
     command: Vec<String>,
     /// Per container: exit code once stopped.
     exits: Vec<(String, Option<i32>)>,
@@ -271,6 +294,8 @@ struct SimService {
     arn: String,
     cluster: String,
     name: String,
+    /// ACTIVE, or DRAINING while being deleted (DeleteService).
+    status: String,
     desired: i32,
     td: String,
     config: DeploymentConfig,
@@ -369,6 +394,13 @@ impl World {
         self.svc_index(cluster, name).map(|i| self.services[i].td.clone())
     }
 
+    /// Someone deletes the service (DeleteService): DRAINING until its tasks are gone (tests).
+    pub fn set_service_status(&mut self, cluster: &str, name: &str, status: &str) {
+        if let Some(i) = self.svc_index(cluster, name) {
+            self.services[i].status = status.to_string();
+        }
+    }
+
     pub(super) fn set_service_td(&mut self, cluster: &str, name: &str, td: &str) {
         if let Some(i) = self.svc_index(cluster, name) {
             self.services[i].td = td.to_string();
@@ -457,6 +489,13 @@ impl World {
             self.throttled_by_account += 1;
             return Err(PortError::Throttled { op: op.into() });
         }
+        if self.faults.denied.contains(op) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "AccessDeniedException".into(),
+                message: format!("User: arn:aws:sts::{ACCOUNT}:assumed-role/ci/fgdeploy is not authorized to perform: {op}"),
+            });
+        }
         if self.faults.no_service_deployments_api && op.contains("ServiceDeployment") {
             return Err(PortError::Unsupported {
                 op: op.into(),
@@ -535,6 +574,7 @@ impl World {
         }
         let def = seed_definition(&seed);
         self.services.push(SimService {
+            status: "ACTIVE".into(),
             arn: arn.clone(),
             cluster: seed.cluster.clone(),
             name: seed.name.clone(),
@@ -824,7 +864,7 @@ impl World {
             arn: s.arn.clone(),
             name: s.name.clone(),
             cluster_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", s.cluster),
-            status: "ACTIVE".into(),
+            status: s.status.clone(),
             desired_count: s.desired,
             running_count: running,
             pending_count: pending,
@@ -935,6 +975,7 @@ impl World {
         ));
         let now = self.now;
         self.services.push(SimService {
+            status: "ACTIVE".into(),
             arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{}", req.service),
             cluster,
             name: req.service.clone(),
@@ -1051,6 +1092,15 @@ impl World {
             code: "InvalidParameterException".into(),
             message: format!("hook {hook_id} is not awaiting action"),
         })?;
+        if self.faults.answered_first && !self.faults.gate_bypassed {
+            // A colleague pressed CONTINUE a moment before fgdeploy's answer arrived.
+            hook.1 = "SUCCEEDED".into();
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: format!("hook {hook_id} is not awaiting action"),
+            });
+        }
         hook.1 = "SUCCEEDED".into();
         if action == "ROLLBACK" {
             sd.status = "ROLLBACK_IN_PROGRESS".into();
@@ -1302,6 +1352,7 @@ impl World {
         let mut t = self.new_task(&cluster, "", &arn, &req.started_by);
         t.one_off = Some(OneOff {
             client_token: req.client_token.clone(),
+            container: req.container.clone(),
             command: req.command.clone(),
             exits: def.container_definitions.iter().map(|c| (c.name.clone(), None)).collect(),
             logs: def
@@ -1428,13 +1479,21 @@ impl World {
                 t.stop_code = Some("EssentialContainerExited".into());
                 t.stopped_reason = Some("Essential container in task exited".into());
                 if let Some(o) = &mut t.one_off {
+                    // The overridden container ends; ECS then stops the task and every other
+                    // container gets SIGTERM: a sidecar (log router, proxy) exits 143 unless a
+                    // fault gives it its own code ("Amazon ECS task lifecycle", stopTimeout).
+                    let main = o.container.clone();
                     for (name, code) in o.exits.iter_mut() {
-                        let c = f.task_exit.get(name).copied().unwrap_or(0);
+                        let c = match f.task_exit.get(name) {
+                            Some(c) => *c,
+                            None if *name == main => 0,
+                            None => 143,
+                        };
                         *code = Some(c);
-                        lines.push(if c == 0 {
-                            format!("{name}: done")
-                        } else {
-                            format!("{name}: error: migration 0042_add_index failed (exit {c})")
+                        lines.push(match c {
+                            0 => format!("{name}: done"),
+                            143 if *name != main => format!("{name}: received SIGTERM, exiting"),
+                            c => format!("{name}: error: migration 0042_add_index failed (exit {c})"),
                         });
                     }
                 }

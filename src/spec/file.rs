@@ -337,9 +337,10 @@ pub struct BlueGreenSection {
     /// CodeDeploy deployment group; default `DgpECS-<cluster>-<service>`.
     #[serde(default)]
     pub deployment_group: Option<String>,
-    /// CodeDeploy deployment config, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes.
-    #[serde(default = "default_dconfig")]
-    pub deployment_config: String,
+    /// CodeDeploy deployment config, e.g. CodeDeployDefault.ECSCanary10Percent5Minutes. When
+    /// not set, CreateDeployment names none and CodeDeploy uses the deployment group's own.
+    #[serde(default)]
+    pub deployment_config: Option<String>,
     /// Container port behind the load balancer.
     pub container_port: i32,
     /// Base URL of the test listener; default: from the listener (DNS name + port).
@@ -412,10 +413,6 @@ fn default_bake() -> i32 {
 
 fn default_check_budget() -> Duration {
     Duration::from_secs(300)
-}
-
-fn default_dconfig() -> String {
-    "CodeDeployDefault.ECSAllAtOnce".into()
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

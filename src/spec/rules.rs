@@ -187,6 +187,29 @@ fn migration(f: &SpecFile, p: &mut Problems) {
     }
 }
 
+/// The lifecycle events an ECS AppSpec may hook (CodeDeploy User Guide, "AppSpec 'hooks'
+/// section for an Amazon ECS deployment"): a name outside these fails at CreateDeployment, after
+/// the revision was registered, so it is refused offline.
+pub const ECS_APPSPEC_HOOKS: [&str; 5] =
+    ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"];
+
+fn appspec_hooks(bg: &BlueGreenSection, p: &mut Problems) {
+    for (name, target) in &bg.hooks {
+        let at = format!("deploy.blue_green.hooks.{name}");
+        if !ECS_APPSPEC_HOOKS.contains(&name.as_str()) {
+            let near = ECS_APPSPEC_HOOKS.iter().find(|h| h.eq_ignore_ascii_case(name)).map(|h| format!("did you mean {h}? "));
+            p.at(
+                at.clone(),
+                format!("{name:?} is not a lifecycle event an ECS AppSpec can hook"),
+                format!("{}use one of {}", near.unwrap_or_default(), ECS_APPSPEC_HOOKS.join(", ")),
+            );
+        }
+        if target.trim().is_empty() {
+            p.at(at, "the hook names no Lambda function", "give the function's name or ARN");
+        }
+    }
+}
+
 fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
     if !(1..=65535).contains(&bg.container_port) {
         p.at("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
@@ -216,6 +239,7 @@ fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
         p.at("deploy.blue_green.canary_percent", format!("{x} is out of range"), "use 0.1 to 100");
     }
     positive(p, "deploy.blue_green.check_budget", bg.check_budget);
+    appspec_hooks(bg, p);
     for (i, c) in bg.checks.iter().enumerate() {
         let at = |f: &str| format!("deploy.blue_green.checks[{i}].{f}");
         if !c.path.starts_with('/') || c.path.chars().any(char::is_control) {

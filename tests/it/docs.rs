@@ -66,7 +66,7 @@ fn every_field() -> SpecFile {
             blue_green: Some(BlueGreenSection {
                 application: Some("a".into()),
                 deployment_group: Some("g".into()),
-                deployment_config: "c".into(),
+                deployment_config: Some("c".into()),
                 container_port: 80,
                 test_url: Some("http://x".into()),
                 checks: vec![CheckSection {

@@ -894,11 +894,12 @@ async fn the_watch_looks_when_the_last_rollout_says_it_can_change() {
     );
     // ...and looks at fractions of it until the tasks drain, then closely: it sees the end within
     // the endgame gap, with no more reads than a 10 s poller of DescribeServices and
-    // DescribeServiceDeployments spends on a 37 s rollout (4 × 2) plus the guard's, the plan's
-    // and the verify stage's.
+    // DescribeServiceDeployments spends on a 37 s rollout (4 × 2) plus the guard's, the plan's,
+    // the verify stage's and the one read of the service deployment UpdateService named (its
+    // target revision is checked before it is trusted: #23 item 8).
     let d = r.detection_delay();
     assert!((0.0..=fgdeploy::engine::pace::ROLLING_ENDGAME_GAP).contains(&d), "detected {d} s after the end");
-    assert!(r.calls("ecs:DescribeServices") + r.calls("ecs:DescribeServiceDeployments") <= 12, "{:?}", r.sim.calls().snapshot());
+    assert!(r.calls("ecs:DescribeServices") + r.calls("ecs:DescribeServiceDeployments") <= 13, "{:?}", r.sim.calls().snapshot());
     assert_eq!(r.calls("ecs:DescribeTasks"), 0, "the forecast costs no call");
 }
 
@@ -992,7 +993,9 @@ async fn bluegreen_completed_without_ready_is_a_bypassed_gate_not_a_success() {
     .await;
     assert_eq!(r.run.code(), exit::GATE_BYPASSED, "{}", r.run.err_text());
     let text = r.run.err_text();
-    assert!(text.contains("gate bypassed") && text.contains("without being Ready"), "{text}");
+    // Reported when all traffic is on green and the termination wait began (#23 item 10), or at
+    // Succeeded, whichever fgdeploy sees first.
+    assert!(text.contains("gate bypassed") && (text.contains("without being Ready") || text.contains("gate never passed")), "{text}");
     assert_eq!(r.calls("codedeploy:ContinueDeployment"), 0, "fgdeploy never continued it");
     assert_eq!(r.test.requests(), 0, "the test-listener gate never ran");
     assert!(text.contains("checks run afterwards: FAILED against http://127.0.0.1:1"), "checks ran once against production: {text}");
@@ -1244,7 +1247,8 @@ async fn wait_applies_the_release_policy_to_a_failing_deployment() {
     f.fail_start.insert(marker());
     let sim = seeded(&spec, f).expect("seed");
     start(&sim, &spec).await;
-    let (r, events) = wait_on(&sim, &spec, Default::default()).await;
+    let o = fgdeploy::engine::WaitOptions { rollback: true, ..Default::default() };
+    let (r, events) = wait_on(&sim, &spec, o).await;
     let e = r.expect_err("the circuit breaker");
     assert_eq!(e.exit_code(), exit::ROLLED_BACK, "{e}");
     assert_eq!(finished(&events).1, exit::ROLLED_BACK);
@@ -1260,7 +1264,7 @@ async fn wait_times_out_like_a_release_from_the_attach() {
     let sim = seeded(&spec, f).expect("seed");
     start(&sim, &spec).await;
     let t0 = fgdeploy::ports::Clock::now(&sim);
-    let o = fgdeploy::engine::WaitOptions { timeout: Some(Duration::from_secs(90)), ..Default::default() };
+    let o = fgdeploy::engine::WaitOptions { timeout: Some(Duration::from_secs(90)), rollback: true, ..Default::default() };
     let (r, events) = wait_on(&sim, &spec, o).await;
     let e = r.expect_err("timed out");
     assert_eq!(e.exit_code(), exit::ROLLED_BACK, "{e}");
@@ -1269,6 +1273,39 @@ async fn wait_times_out_like_a_release_from_the_attach() {
         sim.world().mutations.iter().find(|(_, m)| matches!(m, Mutation::StopServiceDeployment { .. })).map(|(t, _)| *t).expect("stopped");
     assert!((stop - t0 - 90.0).abs() < 3.0, "stopped at the deadline, 90 s after the attach: {}", stop - t0);
     assert!(events.iter().any(|e| matches!(e, Event::RollbackStarted { .. })));
+}
+
+// Issue #23 item 5: `wait` attaches to whatever deployment is active, possibly someone else's;
+// by default it reports and detaches, and rolls back only with --rollback.
+#[tokio::test]
+async fn wait_without_rollback_detaches_at_its_deadline_and_rolls_nothing_back() {
+    let (_dir, spec) = load("\n[deploy.rolling]\ncircuit_breaker = false\n");
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let sim = seeded(&spec, f).expect("seed");
+    start(&sim, &spec).await;
+    let before = sim.world().mutations.len();
+    let o = fgdeploy::engine::WaitOptions { timeout: Some(Duration::from_secs(90)), ..Default::default() };
+    let (r, events) = wait_on(&sim, &spec, o).await;
+    let e = r.expect_err("the deadline");
+    assert_eq!(e.exit_code(), exit::DETACHED, "{e}");
+    assert!(e.to_string().contains("goes on without fgdeploy"), "{e}");
+    assert_eq!(sim.world().mutations.len(), before, "nothing was rolled back: {:?}", &sim.world().mutations[before..]);
+    assert!(!events.iter().any(|e| matches!(e, Event::RollbackStarted { .. })));
+}
+
+#[tokio::test]
+async fn wait_without_rollback_reports_a_failure_and_leaves_the_deployment() {
+    let (_dir, spec) = load("\n[deploy.rolling]\ncircuit_breaker = true\ncircuit_breaker_rollback = false\n");
+    let mut f = Faults::default();
+    f.fail_start.insert(marker());
+    let sim = seeded(&spec, f).expect("seed");
+    start(&sim, &spec).await;
+    let before = sim.world().mutations.len();
+    let (r, _) = wait_on(&sim, &spec, Default::default()).await;
+    let e = r.expect_err("the circuit breaker");
+    assert_eq!(e.exit_code(), exit::MANUAL_ACTION, "{e}");
+    assert_eq!(sim.world().mutations.len(), before, "fgdeploy changed nothing: {:?}", &sim.world().mutations[before..]);
 }
 
 #[tokio::test]
@@ -1620,4 +1657,198 @@ async fn a_release_image_in_another_registry_is_looked_up_there() {
     assert_eq!(live.image_digest, None);
     let p = fgdeploy::plan::build(&spec, &live, &Default::default()).expect("plan");
     assert!(format!("{:?}", p.stage(fgdeploy::plan::Stage::Build)).contains("FAILS"), "{:?}", p.stage(fgdeploy::plan::Stage::Build));
+}
+
+// ----- issue #23: AWS as it behaves, and other people on the same service ---------------------
+// Each test names the item; each failed on the code before the fix (commit 7634f15).
+
+/// Virtual seconds from the first event to the last.
+fn elapsed(r: &Run) -> f64 {
+    match (r.timed.first(), r.timed.last()) {
+        (Some((a, _)), Some((b, _))) => b - a,
+        _ => 0.0,
+    }
+}
+
+/// A CodeDeploy release whose group waits `termination_min` minutes before terminating blue.
+async fn bluegreen_waiting(extra: &str, faults: Faults, termination_min: i32, opts: ReleaseOptions) -> BgRun {
+    bluegreen(extra, faults, 200, None, "STOP_DEPLOYMENT", opts, |sim| {
+        sim.world().set_group_waits("AppECS-demo-web", "DgpECS-demo-web", termination_min, None);
+    })
+    .await
+}
+
+// Item 1: CodeDeploy never sets instanceTerminationWaitTimeStarted for ECS; the target's status
+// says the wait began. Before: fgdeploy waited into its 30 m deadline and stopped a release that
+// had shifted all traffic with its gate passed (exit 7).
+#[tokio::test]
+async fn item1_termination_wait_without_the_flag_ends_deployed_without_stop_deployment() {
+    let r = bluegreen_waiting("", Faults::default(), 60, ReleaseOptions::default()).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 0);
+    assert_eq!(r.max_green(), 100.0);
+    let end = elapsed(&r.run);
+    assert!(end < 30.0 * 60.0, "ended once the termination wait began, not at the deadline: {end}");
+}
+
+// Item 1, --wait-termination: a deadline inside the termination wait is a deployed release.
+#[tokio::test]
+async fn item1_a_deadline_in_the_termination_wait_is_reported_not_rolled_back() {
+    let opts = ReleaseOptions { wait_termination: true, ..Default::default() };
+    let r = bluegreen_waiting("", Faults::default(), 60, opts).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 0, "a shifted, gated release is never stopped");
+    assert!(r.run.has(|e| matches!(e, Event::Warning { message } if message.contains("blue termination wait"))));
+}
+
+// Item 10a: someone rerouted traffic a moment before fgdeploy's ContinueDeployment: the refused
+// continue is read again; their shift is theirs (exit 11), never stopped with rollback.
+#[tokio::test]
+async fn item10_a_refused_continue_after_someone_rerouted_is_exit_11_not_a_rollback() {
+    let f = Faults { answered_first: true, ..Faults::default() };
+    let r = bluegreen("", f, 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::GATE_BYPASSED, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("rerouted outside fgdeploy"), "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 0);
+}
+
+// Item 10b: rerouted by someone else and already in the termination wait: exit 11 at once.
+#[tokio::test]
+async fn item10_someone_elses_shift_in_the_termination_wait_is_exit_11_before_the_deadline() {
+    let f = Faults { gate_bypassed: true, ..Faults::default() };
+    let r = bluegreen_waiting("", f, 60, ReleaseOptions::default()).await;
+    assert_eq!(r.run.code(), exit::GATE_BYPASSED, "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:StopDeployment"), 0, "their shift is not rolled back");
+    let end = elapsed(&r.run);
+    assert!(end < 30.0 * 60.0, "reported when the wait began: {end}");
+}
+
+// Item 10, ECS-native: someone answered the PAUSE hook while fgdeploy's checks ran.
+#[tokio::test]
+async fn item10_native_hook_answered_by_someone_else_during_the_checks_is_exit_11() {
+    let f = Faults { answered_first: true, ..Faults::default() };
+    let (r, _) = native("LINEAR", f, 200).await;
+    assert_eq!(r.code(), exit::GATE_BYPASSED, "{}", r.err_text());
+    assert!(!r.mutations().iter().any(|m| matches!(m, Mutation::StopServiceDeployment { .. })), "{:?}", r.mutations());
+}
+
+// Item 12: after an ambiguous CreateDeployment, a colleague's active deployment of another
+// revision is not adopted (before: fgdeploy ran its checks on it and continued it).
+#[tokio::test]
+async fn item12_a_colleagues_deployment_is_not_adopted_after_a_create_deployment_5xx() {
+    let mut f = Faults::default();
+    f.server_error.insert("codedeploy:CreateDeployment".into(), 1);
+    let opts = ReleaseOptions { force: true, ..Default::default() };
+    let r = bluegreen("", f, 200, None, "STOP_DEPLOYMENT", opts, |sim| {
+        let mut w = sim.world();
+        let theirs = r#"{"version":0.0,"Resources":[{"TargetService":{"Type":"AWS::ECS::Service","Properties":{"TaskDefinition":"arn:aws:ecs:us-east-1:123456789012:task-definition/web:1","LoadBalancerInfo":{"ContainerName":"web","ContainerPort":8080}}}}]}"#;
+        let sha = fgdeploy::engine::sha256_hex(theirs);
+        w.create_cd_deployment("AppECS-demo-web", "DgpECS-demo-web", None, theirs, &sha).expect("a colleague's deployment");
+    })
+    .await;
+    assert_eq!(r.run.code(), exit::CONFLICT, "{}", r.run.err_text());
+    assert!(r.run.err_text().contains("not this release's"), "{}", r.run.err_text());
+    assert_eq!(r.calls("codedeploy:ContinueDeployment"), 0, "someone else's deployment was not continued");
+    assert_eq!(r.test.requests(), 0, "no checks ran against it");
+}
+
+// Item 12, the other side: a CreateDeployment whose answer was lost is ours (same AppSpec).
+#[tokio::test]
+async fn item12_a_lost_create_deployment_answer_is_adopted_by_its_appspec() {
+    let mut f = Faults::default();
+    f.lost_responses.insert("codedeploy:CreateDeployment".into(), 1);
+    let r = bluegreen("", f, 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
+    let creates = r.run.mutations().iter().filter(|m| matches!(m, Mutation::CreateDeployment { .. })).count();
+    assert_eq!(creates, 1);
+}
+
+// Item 7: without deployment_config, CreateDeployment names none; the group's config applies.
+#[tokio::test]
+async fn item7_no_deployment_config_lets_the_groups_own_apply() {
+    let bg = BG.replace("deployment_config = \"CodeDeployDefault.ECSCanary10Percent5Minutes\"\n", "");
+    let (_dir, spec) = load(&format!("{bg}{CHECKS}"));
+    let test = LoopbackApp::start(200).expect("test");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    fgdeploy::sandbox::seed_deployment_group(&sim, &spec, test.port, test.port);
+    sim.world().set_group_waits("AppECS-demo-web", "DgpECS-demo-web", 5, Some("CodeDeployDefault.ECSLinear10PercentEvery1Minutes"));
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let run = Run::new(result, &rec, sim);
+    assert_eq!(run.code(), exit::OK, "{}", run.err_text());
+    assert!(run.mutations().iter().any(|m| matches!(m, Mutation::CreateDeployment { config: None, .. })), "{:?}", run.mutations());
+    assert!(run.has(|e| matches!(e, Event::Traffic { green, .. } if *green > 0.0 && *green < 100.0)), "the group's linear steps");
+}
+
+// Item 3: AccessDenied on DescribeServiceDeployments mid-rollout (a hand-written policy): one
+// rule, follow the deployment by its id. Before: exit 8 "lost track" after UpdateService.
+#[tokio::test]
+async fn item3_access_denied_on_the_service_deployment_api_falls_back_to_the_deployment_id() {
+    let mut f = Faults::default();
+    f.denied.insert("ecs:DescribeServiceDeployments".into());
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    let warnings =
+        r.events.iter().filter(|e| matches!(e, Event::Warning { message } if message.contains("service-deployment API"))).count();
+    assert_eq!(warnings, 1, "said once");
+}
+
+// Item 8: UpdateService's answer names the previous service deployment; fgdeploy checks its
+// target revision before trusting it. Before: "replaced", exit 8.
+#[tokio::test]
+async fn item8_an_answer_naming_the_previous_service_deployment_is_not_trusted() {
+    let (_dir, spec) = load("");
+    let sim = fgdeploy::sandbox::seeded_with(&spec, Faults { answer_names_previous_sd: true, ..Faults::default() }, true).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+}
+
+// Item 13: one MISSING answer from DescribeServices mid-rollout is read again.
+#[tokio::test]
+async fn item13_a_transient_missing_service_is_read_again() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    // MISSING once, after the release started (observe and UpdateService read it first).
+    let s2 = sim.clone();
+    tokio::spawn(async move {
+        fgdeploy::ports::Clock::sleep(&s2, Duration::from_secs(20)).await;
+        s2.world().faults.service_missing_reads = 1;
+    });
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+}
+
+// Item 13: a service-deployment status newer than this build, with DescribeServices COMPLETED.
+#[tokio::test]
+async fn item13_an_unknown_service_deployment_status_is_resolved_through_describe_services() {
+    let f = Faults { sd_success_status: Some("SUCCESSFUL_WITH_WARNINGS".into()), ..Faults::default() };
+    let r = release("", f).await;
+    assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
+    assert!(r.has(|e| matches!(e, Event::Warning { message } if message.contains("SUCCESSFUL_WITH_WARNINGS"))));
+}
+
+// Item 13: a DRAINING service is refused before any change; a missing service is exit 3.
+#[tokio::test]
+async fn item13_a_draining_service_is_refused_before_any_change_and_a_missing_one_is_exit_3() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    sim.world().set_service_status("demo", "web", "DRAINING");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let e = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("draining");
+    assert_eq!(e.exit_code(), exit::INPUT, "{e}");
+    assert!(e.to_string().contains("DRAINING"), "{e}");
+    assert!(sim.world().mutations.is_empty(), "no revision registered: {:?}", sim.world().mutations);
+    let (_dir2, other) = load("");
+    let mut other = other;
+    other.file.service.name = "nope".into();
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let e = engine.release(&other, &ReleaseOptions::default()).await.expect_err("missing");
+    assert_eq!(e.exit_code(), exit::INPUT, "{e}");
 }
