@@ -101,6 +101,57 @@ pub struct DeploymentConfig {
     pub maximum_percent: Option<i32>,
     pub circuit_breaker: Option<CircuitBreaker>,
     pub alarms: Option<Alarms>,
+    /// `bakeTimeInMinutes` as configured on the service (kept when fgdeploy sends the structure).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bake_time_minutes: Option<i32>,
+    /// `lifecycleHooks`: the team's Lambda and PAUSE hooks (and fgdeploy's own gate while a
+    /// release runs). Always sent whole: UpdateService takes the structure as a whole.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lifecycle_hooks: Vec<LifecycleHook>,
+}
+
+/// One `deploymentConfiguration.lifecycleHooks[]` entry, every member kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+pub struct LifecycleHook {
+    /// AWS_LAMBDA | PAUSE
+    pub target_type: String,
+    pub hook_target_arn: Option<String>,
+    pub role_arn: Option<String>,
+    /// Lifecycle stages, as AWS spells them (PRE_PRODUCTION_TRAFFIC_SHIFT is newer than the SDK).
+    pub stages: Vec<String>,
+    pub timeout_minutes: Option<i32>,
+    /// CONTINUE | ROLLBACK
+    pub timeout_action: Option<String>,
+    /// `hookDetails`, a free JSON document (fgdeploy's own gate carries `{"createdBy":"fgdeploy"}`).
+    pub details: Option<serde_json::Value>,
+}
+
+impl LifecycleHook {
+    /// The stage fgdeploy's test gate pauses at.
+    pub const GATE_STAGE: &'static str = "POST_TEST_TRAFFIC_SHIFT";
+
+    /// fgdeploy's own PAUSE hook for one release: at POST_TEST_TRAFFIC_SHIFT, marked in its
+    /// details, timing out after `timeout_minutes` with ROLLBACK (a runner that never comes
+    /// back does not leave the deployment paused for the 24-hour default).
+    pub fn fgdeploy_gate(timeout_minutes: i32) -> LifecycleHook {
+        LifecycleHook {
+            target_type: "PAUSE".into(),
+            stages: vec![Self::GATE_STAGE.into()],
+            timeout_minutes: Some(timeout_minutes),
+            timeout_action: Some("ROLLBACK".into()),
+            details: Some(serde_json::json!({"createdBy": "fgdeploy"})),
+            ..Default::default()
+        }
+    }
+
+    /// A hook fgdeploy added (this release's, or one a killed run left behind).
+    pub fn is_fgdeploys(&self) -> bool {
+        self.details.as_ref().and_then(|d| d.get("createdBy")).and_then(|v| v.as_str()) == Some("fgdeploy")
+    }
+
+    pub fn is_pause(&self) -> bool {
+        self.target_type == "PAUSE"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -326,6 +377,23 @@ pub struct NativeDeployment {
     /// A PAUSE lifecycle hook at POST_TEST_TRAFFIC_SHIFT: fgdeploy's test gate.
     pub pause_after_test_traffic: bool,
     pub load_balancer: Option<AdvancedLoadBalancer>,
+    /// The service's live deployment configuration (minimum/maximum percent, circuit breaker,
+    /// alarms, the team's lifecycle hooks; without any hook a killed fgdeploy run left): sent
+    /// with the strategy, since UpdateService takes `deploymentConfiguration` as a whole.
+    pub base: DeploymentConfig,
+    /// Minutes fgdeploy's PAUSE hook waits before ECS rolls back by itself.
+    pub gate_timeout_minutes: i32,
+}
+
+impl NativeDeployment {
+    /// Every lifecycle hook the deployment carries: the service's own, and fgdeploy's gate.
+    pub fn hooks(&self) -> Vec<LifecycleHook> {
+        let mut hooks = self.base.lifecycle_hooks.clone();
+        if self.pause_after_test_traffic {
+            hooks.push(LifecycleHook::fgdeploy_gate(self.gate_timeout_minutes));
+        }
+        hooks
+    }
 }
 
 /// `loadBalancers[].advancedConfiguration`.

@@ -39,6 +39,15 @@ pub enum Scenario {
     /// `instanceTerminationWaitTimeStarted` is never set (aws/containers-roadmap#269). The
     /// release ends deployed once the deployment target says the wait began; no StopDeployment.
     TerminationWait,
+    /// ECS-native: the service already carries a circuit breaker, alarms, a team's Lambda hook
+    /// and a team's approval PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT that a person answers a
+    /// minute after it starts waiting. The release keeps them all, answers only its own hook,
+    /// and leaves no hook of its own behind.
+    ExistingHooks,
+    /// A migration whose essential sidecar exits 143 (SIGTERM) after the migration container
+    /// exits 0, as ECS stops the task: the gate passes (the simulator's default behaviour,
+    /// named so a rehearsal can show it).
+    SidecarSigterm,
 }
 
 impl Scenario {
@@ -58,6 +67,11 @@ impl Scenario {
             }
             Scenario::ForeignDeploy if blue_green => Some("it plays a rolling deployment"),
             Scenario::TerminationWait if controller(spec) != "CODE_DEPLOY" => Some("it needs a CodeDeploy blue/green deployspec"),
+            Scenario::ExistingHooks if !blue_green || controller(spec) != "ECS" => Some("it needs an ECS-native blue/green deployspec"),
+            Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
+            Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
+                Some("its task definition has no sidecar container beside the migration's")
+            }
             _ => None,
         }
     }
@@ -134,12 +148,16 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::BuildFails => faults.build_fails = true,
         Scenario::ChecksFail => {}
         Scenario::GateBypassed => faults.gate_bypassed = true,
-        Scenario::TerminationWait => {}
+        Scenario::TerminationWait | Scenario::SidecarSigterm => {}
+        Scenario::ExistingHooks => faults.person_answers_after = Some(60.0),
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
     }
     let sim = seeded_with(spec, faults, true)?;
+    if scenario == Scenario::ExistingHooks {
+        seed_team_hooks(&sim, spec);
+    }
     if controller(spec) == "CODE_DEPLOY" {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
@@ -147,6 +165,38 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         seed_deployment_group_waiting(&sim, spec, (app.port, app.port), termination_wait);
     }
     Ok(sim)
+}
+
+/// A team's own deployment configuration on the service: circuit breaker, alarms, 50/200, a
+/// Lambda hook at POST_SCALE_UP and an approval PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT
+/// (`existing-hooks`).
+pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
+    use crate::ports::{Alarms, CircuitBreaker, DeploymentConfig, LifecycleHook};
+    let config = DeploymentConfig {
+        minimum_healthy_percent: Some(50),
+        maximum_percent: Some(200),
+        circuit_breaker: Some(CircuitBreaker { enable: true, rollback: true }),
+        alarms: Some(Alarms { names: vec!["web-5xx".into()], enable: true, rollback: true }),
+        bake_time_minutes: Some(1),
+        lifecycle_hooks: vec![
+            LifecycleHook {
+                target_type: "AWS_LAMBDA".into(),
+                hook_target_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:warm-caches".into()),
+                role_arn: Some("arn:aws:iam::123456789012:role/ecs-hooks".into()),
+                stages: vec!["POST_SCALE_UP".into()],
+                ..Default::default()
+            },
+            LifecycleHook {
+                target_type: "PAUSE".into(),
+                stages: vec!["PRE_PRODUCTION_TRAFFIC_SHIFT".into()],
+                timeout_minutes: Some(60),
+                timeout_action: Some("ROLLBACK".into()),
+                details: Some(serde_json::json!({"team": "payments", "approval": "release-manager"})),
+                ..Default::default()
+            },
+        ],
+    };
+    sim.world().set_deployment_config(spec.cluster(), spec.service(), config);
 }
 
 /// The deployment controller of the sandbox service: CODE_DEPLOY for a blue-green deployspec

@@ -362,6 +362,12 @@ fn ts(d: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
 
 /// The rolling deployment configuration as the SDK's.
 fn deployment_configuration(op: &str, c: &DeploymentConfig) -> PortResult<t::DeploymentConfiguration> {
+    Ok(deployment_configuration_builder(op, c)?.build())
+}
+
+/// The whole structure: UpdateService takes `deploymentConfiguration` as a whole, so every
+/// member fgdeploy knows is sent, the lifecycle hooks as an explicit list (an empty one clears).
+fn deployment_configuration_builder(op: &str, c: &DeploymentConfig) -> PortResult<t::builders::DeploymentConfigurationBuilder> {
     let mut cfg =
         t::DeploymentConfiguration::builder().set_minimum_healthy_percent(c.minimum_healthy_percent).set_maximum_percent(c.maximum_percent);
     if let Some(cb) = &c.circuit_breaker {
@@ -376,7 +382,67 @@ fn deployment_configuration(op: &str, c: &DeploymentConfig) -> PortResult<t::Dep
             .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?;
         cfg = cfg.alarms(alarms);
     }
-    Ok(cfg.build())
+    Ok(cfg.set_bake_time_in_minutes(c.bake_time_minutes).set_lifecycle_hooks(Some(c.lifecycle_hooks.iter().map(hook_to_sdk).collect())))
+}
+
+fn hook_to_sdk(h: &LifecycleHook) -> t::DeploymentLifecycleHook {
+    let timeout = (h.timeout_minutes.is_some() || h.timeout_action.is_some()).then(|| {
+        t::DeploymentLifecycleHookTimeoutConfiguration::builder()
+            .set_timeout_in_minutes(h.timeout_minutes)
+            .set_action(h.timeout_action.as_deref().map(t::DeploymentLifecycleHookAction::from))
+            .build()
+    });
+    t::DeploymentLifecycleHook::builder()
+        .target_type(t::DeploymentLifecycleHookTargetType::from(h.target_type.as_str()))
+        .set_hook_target_arn(h.hook_target_arn.clone())
+        .set_role_arn(h.role_arn.clone())
+        .set_lifecycle_stages(Some(h.stages.iter().map(|s| t::DeploymentLifecycleHookStage::from(s.as_str())).collect()))
+        .set_hook_details(h.details.as_ref().map(json_to_document))
+        .set_timeout_configuration(timeout)
+        .build()
+}
+
+fn hook_from_sdk(h: &t::DeploymentLifecycleHook) -> LifecycleHook {
+    LifecycleHook {
+        target_type: h.target_type().map_or("AWS_LAMBDA".into(), |t| t.as_str().to_string()),
+        hook_target_arn: h.hook_target_arn().map(str::to_string),
+        role_arn: h.role_arn().map(str::to_string),
+        stages: h.lifecycle_stages().iter().map(|s| s.as_str().to_string()).collect(),
+        timeout_minutes: h.timeout_configuration().and_then(|c| c.timeout_in_minutes()),
+        timeout_action: h.timeout_configuration().and_then(|c| c.action()).map(|a| a.as_str().to_string()),
+        details: h.hook_details().map(document_to_json),
+    }
+}
+
+/// `hookDetails` (a smithy Document) as JSON, and back: kept exactly, whatever a team put there.
+fn document_to_json(d: &aws_smithy_types::Document) -> serde_json::Value {
+    use aws_smithy_types::{Document, Number};
+    match d {
+        Document::Object(m) => serde_json::Value::Object(m.iter().map(|(k, v)| (k.clone(), document_to_json(v))).collect()),
+        Document::Array(a) => serde_json::Value::Array(a.iter().map(document_to_json).collect()),
+        Document::Number(Number::PosInt(n)) => (*n).into(),
+        Document::Number(Number::NegInt(n)) => (*n).into(),
+        Document::Number(Number::Float(f)) => serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Document::String(s) => s.clone().into(),
+        Document::Bool(b) => (*b).into(),
+        Document::Null => serde_json::Value::Null,
+    }
+}
+
+fn json_to_document(v: &serde_json::Value) -> aws_smithy_types::Document {
+    use aws_smithy_types::{Document, Number};
+    match v {
+        serde_json::Value::Object(m) => Document::Object(m.iter().map(|(k, v)| (k.clone(), json_to_document(v))).collect()),
+        serde_json::Value::Array(a) => Document::Array(a.iter().map(json_to_document).collect()),
+        serde_json::Value::Number(n) => Document::Number(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Number::PosInt(u),
+            (None, Some(i)) => Number::NegInt(i),
+            _ => Number::Float(n.as_f64().unwrap_or_default()),
+        }),
+        serde_json::Value::String(s) => Document::String(s.clone()),
+        serde_json::Value::Bool(b) => Document::Bool(*b),
+        serde_json::Value::Null => Document::Null,
+    }
 }
 
 /// CreateService's idempotency token (36 characters at most): a retried call after a lost
@@ -427,6 +493,8 @@ fn service_from(s: &t::Service) -> ServiceState {
                 enable: a.enable(),
                 rollback: a.rollback(),
             }),
+            bake_time_minutes: dc.and_then(|c| c.bake_time_in_minutes()),
+            lifecycle_hooks: dc.map(|c| c.lifecycle_hooks().iter().map(hook_from_sdk).collect()).unwrap_or_default(),
         },
         deployments: s
             .deployments()
@@ -616,22 +684,17 @@ impl Ecs for Aws {
             b = b.deployment_configuration(deployment_configuration(op, c)?);
         }
         if let Some(n) = &req.native {
-            let mut cfg = t::DeploymentConfiguration::builder()
+            // The live structure (percentages, circuit breaker, alarms, the team's hooks) with
+            // the strategy and fgdeploy's gate for this release.
+            let base = DeploymentConfig { lifecycle_hooks: n.hooks(), ..n.base.clone() };
+            let mut cfg = deployment_configuration_builder(op, &base)?
                 .strategy(t::DeploymentStrategy::from(n.strategy.as_str()))
-                .set_bake_time_in_minutes(n.bake_time_minutes);
+                .set_bake_time_in_minutes(n.bake_time_minutes.or(n.base.bake_time_minutes));
             if let Some((p, m)) = n.linear {
                 cfg = cfg.linear_configuration(t::LinearConfiguration::builder().step_percent(p).step_bake_time_in_minutes(m).build());
             }
             if let Some((p, m)) = n.canary {
                 cfg = cfg.canary_configuration(t::CanaryConfiguration::builder().canary_percent(p).canary_bake_time_in_minutes(m).build());
-            }
-            if n.pause_after_test_traffic {
-                cfg = cfg.lifecycle_hooks(
-                    t::DeploymentLifecycleHook::builder()
-                        .target_type(t::DeploymentLifecycleHookTargetType::from("PAUSE"))
-                        .lifecycle_stages(t::DeploymentLifecycleHookStage::PostTestTrafficShift)
-                        .build(),
-                );
             }
             b = b.deployment_configuration(cfg.build());
             if let Some(lb) = &n.load_balancer {

@@ -7,7 +7,9 @@ use super::pace::{Schedule, Seen, native_stage_moments};
 use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
 use crate::error::{Error, Result};
-use crate::ports::{AdvancedLoadBalancer, NativeDeployment, ServiceDeployment, ServiceState, UpdateService};
+use crate::ports::{
+    AdvancedLoadBalancer, DeploymentConfig, LifecycleHook, NativeDeployment, ServiceDeployment, ServiceState, UpdateService,
+};
 use crate::spec::{OnInterrupt, Spec};
 use crate::states::{LifecycleStage, SdStatus};
 use std::time::Duration;
@@ -16,6 +18,21 @@ use std::time::Duration;
 pub(super) struct Native {
     pub deployment: NativeDeployment,
     pub test_url: Option<String>,
+}
+
+/// The live deployment configuration to send with a native release: everything the team set,
+/// without any hook fgdeploy added (a killed run's leftover is cleaned up by the next release).
+pub(super) fn live_base(live: &DeploymentConfig) -> DeploymentConfig {
+    let mut base = live.clone();
+    base.lifecycle_hooks.retain(|h| !h.is_fgdeploys());
+    base
+}
+
+/// fgdeploy's PAUSE hook times out (ECS then rolls back by itself) a while after the checks'
+/// budget: the bound on how long a deployment stays paused when the runner never comes back.
+pub(super) fn gate_timeout_minutes(check_budget: Duration) -> i32 {
+    let budget = i32::try_from(check_budget.as_secs().div_ceil(60)).unwrap_or(i32::MAX);
+    budget.saturating_add(15).clamp(15, 1440)
 }
 
 /// `…:listener-rule/app/lb/1/listener-id/rule-id` → `…:listener/app/lb/1/listener-id`.
@@ -84,7 +101,23 @@ impl Engine {
                 "set deploy.blue_green.test_url, or test_listener_rule (with the other advancedConfiguration keys)",
             ));
         }
+        let base = live_base(&svc.deployment_config);
+        if gated
+            && let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.iter().any(|s| s == LifecycleHook::GATE_STAGE))
+        {
+            return Err(Error::usage(
+                format!(
+                    "service {} already has a PAUSE hook at {} ({}); fgdeploy's test gate pauses there too, and ECS names neither hook's owner, so fgdeploy could answer the team's approval",
+                    spec.service(),
+                    LifecycleHook::GATE_STAGE,
+                    h.details.as_ref().map_or("no hookDetails".to_string(), ToString::to_string)
+                ),
+                "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]",
+            ));
+        }
         let deployment = NativeDeployment {
+            base,
+            gate_timeout_minutes: gate_timeout_minutes(bg.check_budget),
             strategy: bg.ecs_strategy.clone(),
             bake_time_minutes: Some(bg.bake_time_minutes),
             linear: (bg.ecs_strategy == "LINEAR")
@@ -126,9 +159,44 @@ impl Engine {
             task_definition: new_td.to_string(),
         });
         if no_wait {
+            if n.deployment.pause_after_test_traffic {
+                self.warn(format!(
+                    "--no-wait: fgdeploy's PAUSE hook stays on the service until `fgdeploy wait` follows the deployment to its end (it times out after {} min with ROLLBACK if nobody answers it)",
+                    n.deployment.gate_timeout_minutes
+                ));
+            }
             return Ok(false);
         }
-        self.follow_native(spec, n, arn, (started + timeout.as_secs_f64(), setting), false).await
+        let result = self.follow_native(spec, n, arn, (started + timeout.as_secs_f64(), setting), false).await;
+        self.remove_gate_hook(spec, n, &update).await;
+        result
+    }
+
+    /// After the deployment ended (any outcome): UpdateService without a task definition, with the
+    /// service's deployment configuration as it was before the release — fgdeploy's PAUSE hook
+    /// removed, the team's hooks and settings kept — so the next deployment (console, Terraform,
+    /// another pipeline) does not pause at fgdeploy's gate. A failure is a warning: the hook
+    /// times out by itself, and the next fgdeploy release removes it.
+    pub(super) async fn remove_gate_hook(&self, spec: &Spec, n: &Native, update: &UpdateService) {
+        if !n.deployment.pause_after_test_traffic {
+            return;
+        }
+        let settings_only = UpdateService {
+            task_definition: String::new(),
+            desired_count: None,
+            deployment_config: None,
+            native: Some(NativeDeployment { pause_after_test_traffic: false, ..n.deployment.clone() }),
+            settings: Default::default(),
+            ..update.clone()
+        };
+        match self.retry("ecs:UpdateService", || self.ports.ecs.update_service(&settings_only)).await {
+            Ok(_) => self.info("removed fgdeploy's PAUSE hook from the service (the team's hooks and settings are kept)"),
+            Err(e) => self.warn(format!(
+                "could not remove fgdeploy's PAUSE hook from service {}: {e}; the next fgdeploy release removes it (it times out after {} min meanwhile)",
+                spec.service(),
+                n.deployment.gate_timeout_minutes
+            )),
+        }
     }
 
     /// Follow ECS-native service deployment `arn` until `deadline`: the PAUSE hook's gate, the

@@ -441,6 +441,8 @@ mod tests {
             canary: Some((10.0, 5)),
             pause_after_test_traffic: true,
             load_balancer: None,
+            base: Default::default(),
+            gate_timeout_minutes: 20,
         };
         assert_eq!(native_stage_moments(&cfg("LINEAR"), "PRODUCTION_TRAFFIC_SHIFT"), vec![120.0, 240.0, 360.0]);
         assert_eq!(native_stage_moments(&cfg("CANARY"), "PRODUCTION_TRAFFIC_SHIFT"), vec![300.0]);
@@ -533,6 +535,8 @@ mod tests {
             canary: None,
             pause_after_test_traffic: false,
             load_balancer: None,
+            base: Default::default(),
+            gate_timeout_minutes: 20,
         };
         assert_eq!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT"), vec![60.0, 120.0, 180.0]);
         assert!(native_stage_moments(&cfg, "BAKE_TIME").is_empty(), "no bake");

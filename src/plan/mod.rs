@@ -201,6 +201,7 @@ pub fn desired_deployment_config(spec: &Spec) -> DeploymentConfig {
         maximum_percent: Some(r.maximum_percent),
         circuit_breaker: Some(CircuitBreaker { enable: r.circuit_breaker, rollback: r.circuit_breaker && r.circuit_breaker_rollback }),
         alarms: Some(Alarms { names: r.alarms.clone(), enable: !r.alarms.is_empty(), rollback: !r.alarms.is_empty() && r.alarm_rollback }),
+        ..Default::default()
     }
 }
 
@@ -370,7 +371,11 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     // Service changes: desired count, deployment configuration and `[service.definition]`.
     let svc = &live.service;
     let (desired_count, update_count, count_note) = desired_count(spec, live);
-    let want_cfg = desired_deployment_config(spec);
+    // The structure is sent whole: the live bake time and the team's lifecycle hooks go with it
+    // (a hook a killed fgdeploy run left behind does not).
+    let mut want_cfg = desired_deployment_config(spec);
+    want_cfg.bake_time_minutes = live.service.deployment_config.bake_time_minutes;
+    want_cfg.lifecycle_hooks = live.service.deployment_config.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
     let settings = settings::settings_change(spec, live)?;
     let service_changes = all_service_changes(spec, live, (desired_count, rolling.then_some(&want_cfg)), &settings, &redactor);

@@ -210,8 +210,7 @@ fn the_desired_count_and_deployment_configuration_are_service_changes() {
 fn a_blue_green_release_has_no_rolling_configuration() {
     let spec = bluegreen();
     let mut l = live(&spec);
-    l.service.deployment_config =
-        DeploymentConfig { minimum_healthy_percent: Some(50), maximum_percent: Some(100), circuit_breaker: None, alarms: None };
+    l.service.deployment_config = DeploymentConfig { minimum_healthy_percent: Some(50), maximum_percent: Some(100), ..Default::default() };
     let p = plan(&spec, &l, &PlanOptions::default());
     assert!(p.service_changes.iter().all(|c| !c.path().starts_with("deploymentConfiguration")), "{:?}", p.service_changes);
     assert_eq!(p.update.deployment_config, None);
@@ -263,6 +262,7 @@ fn absent_and_disabled_settings_compare_equal() {
         maximum_percent: max,
         circuit_breaker: cb,
         alarms,
+        ..Default::default()
     };
     let bare = config_json(&cfg(None, None, None, None));
     assert_eq!(bare, config_json(&cfg(Some(100), Some(200), None, None)), "ECS's defaults");

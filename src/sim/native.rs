@@ -1,7 +1,9 @@
 //! Simulated ECS-native blue/green, linear and canary deployments (deploymentConfiguration
-//! strategy on the ECS controller): lifecycle stages, a PAUSE hook at POST_TEST_TRAFFIC_SHIFT,
-//! production traffic steps (with PRE_PRODUCTION_TRAFFIC_SHIFT between them, a stage newer
-//! than the SDK's enum, held for 30 s), bake time, and rollback.
+//! strategy on the ECS controller): lifecycle stages, every lifecycle hook the service carries
+//! at each of its stages (a PAUSE hook waits for ContinueServiceDeployment or its timeout; a
+//! Lambda hook succeeds), production traffic steps (with PRE_PRODUCTION_TRAFFIC_SHIFT before
+//! each later step, a stage newer than the SDK's enum, held for 30 s and while its hooks wait,
+//! each time with new hook ids), bake time, and rollback.
 
 use super::world::World;
 use crate::ports::*;
@@ -11,8 +13,17 @@ pub(super) struct NativeState {
     pub cfg: NativeDeployment,
     pub stage: String,
     pub since: f64,
-    /// (hook id, status)
-    pub hooks: Vec<(String, String)>,
+    /// Every hook instance so far, one per hook and stage entered.
+    pub hooks: Vec<SimHook>,
+    /// The hooks the deployment carries (the service's configuration as sent).
+    pub hook_cfg: Vec<LifecycleHook>,
+    /// Weight the next step moves to once PRE_PRODUCTION_TRAFFIC_SHIFT is over.
+    pub pending_weight: Option<f64>,
+    /// Someone answers the team's PAUSE hooks (not fgdeploy's) CONTINUE after this many
+    /// seconds (a person approving).
+    pub person_answers_after: Option<f64>,
+    /// How many hooks a person answered.
+    pub person_answers: u32,
     pub weight: f64,
     pub max_weight: f64,
     pub green_ready_at: f64,
@@ -23,13 +34,30 @@ pub(super) struct NativeState {
     pub someone_continues: bool,
 }
 
+/// One lifecycle hook at one stage of one deployment.
+#[derive(Debug, Clone)]
+pub(super) struct SimHook {
+    pub id: String,
+    pub stage: String,
+    pub pause: bool,
+    pub fgdeploys: bool,
+    pub status: String,
+    pub since: f64,
+    pub timeout_secs: f64,
+    pub timeout_action: String,
+}
+
 impl NativeState {
     pub(super) fn new(cfg: NativeDeployment, now: f64, green_ready_at: f64, fail_at: Option<f64>) -> Self {
         NativeState {
+            hook_cfg: cfg.hooks(),
             cfg,
             stage: "RECONCILE_SERVICE".into(),
             since: now,
             hooks: Vec::new(),
+            pending_weight: None,
+            person_answers_after: None,
+            person_answers: 0,
             weight: 0.0,
             max_weight: 0.0,
             green_ready_at,
@@ -43,13 +71,70 @@ impl NativeState {
     pub(super) fn hook_details(&self) -> Vec<HookDetail> {
         self.hooks
             .iter()
-            .map(|(id, st)| HookDetail { hook_id: id.clone(), target_type: Some("PAUSE".into()), status: Some(st.clone()) })
+            .map(|h| HookDetail {
+                hook_id: h.id.clone(),
+                target_type: Some(if h.pause { "PAUSE" } else { "AWS_LAMBDA" }.into()),
+                status: Some(h.status.clone()),
+            })
             .collect()
     }
 
+    /// Enter `stage`: an instance of every hook configured for it (new ids each time).
     fn go(&mut self, stage: &str, now: f64) {
         self.stage = stage.into();
         self.since = now;
+        let n = self.hooks.len();
+        for (k, h) in self.hook_cfg.iter().filter(|h| h.stages.iter().any(|s| s == stage)).enumerate() {
+            let fgdeploys = h.is_fgdeploys();
+            let status = match (h.is_pause(), fgdeploys && self.someone_continues) {
+                (true, false) => "AWAITING_ACTION",
+                _ => "SUCCEEDED", // Lambda hooks succeed (not modelled); a bypassed gate was answered at once
+            };
+            self.hooks.push(SimHook {
+                id: format!("ecs-pause-{:x}-{}", now as u64, n + k),
+                stage: stage.into(),
+                pause: h.is_pause(),
+                fgdeploys,
+                status: status.into(),
+                since: now,
+                timeout_secs: f64::from(h.timeout_minutes.unwrap_or(1440)) * 60.0,
+                timeout_action: h.timeout_action.clone().unwrap_or_else(|| "ROLLBACK".into()),
+            });
+        }
+    }
+
+    /// Move the traffic of the step PRE_PRODUCTION_TRAFFIC_SHIFT announced, unless one of its
+    /// hooks still waits (the step counts from the move).
+    fn move_pending_weight(&mut self, now: f64) {
+        let waiting = self.hooks.iter().any(|h| h.stage == self.stage && h.status == "AWAITING_ACTION");
+        if !waiting && let Some(w) = self.pending_weight.take() {
+            if now > self.step_started {
+                self.step_started = now;
+            }
+            self.weight = w;
+            self.max_weight = self.max_weight.max(w);
+        }
+    }
+
+    /// The hooks of the current stage that still wait: answered by a person, or timed out.
+    /// `Some(outcome)` when a timeout rolls the deployment back; `None` with `held` set while
+    /// any still waits.
+    fn hold(&mut self, now: f64) -> (bool, Option<Outcome>) {
+        let mut held = false;
+        for h in self.hooks.iter_mut().filter(|h| h.stage == self.stage && h.status == "AWAITING_ACTION") {
+            if !h.fgdeploys && self.person_answers_after.is_some_and(|a| now >= h.since + a) {
+                h.status = "SUCCEEDED".into();
+                self.person_answers += 1;
+            } else if now >= h.since + h.timeout_secs {
+                h.status = "TIMED_OUT".into();
+                if h.timeout_action == "ROLLBACK" {
+                    return (true, Some(Outcome::RollingBack(format!("the PAUSE hook at {} timed out", h.stage))));
+                }
+            } else {
+                held = true;
+            }
+        }
+        (held, None)
     }
 
     /// Production weight to reach next, and how long to wait before it.
@@ -83,6 +168,11 @@ pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
         n.weight = 0.0;
         return if n.rollback_until.is_some_and(|u| now >= u) { Outcome::RolledBack } else { Outcome::Continue };
     }
+    match n.hold(now) {
+        (_, Some(rollback)) => return rollback,
+        (true, None) => return Outcome::Continue,
+        (false, None) => {}
+    }
     let elapsed = now - n.since;
     match n.stage.as_str() {
         "RECONCILE_SERVICE" if elapsed >= 2.0 => n.go("PRE_SCALE_UP", now),
@@ -96,41 +186,32 @@ pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
             }
         }
         "POST_SCALE_UP" if elapsed >= 2.0 => n.go("TEST_TRAFFIC_SHIFT", now),
-        "TEST_TRAFFIC_SHIFT" if elapsed >= 2.0 => {
-            n.go("POST_TEST_TRAFFIC_SHIFT", now);
-            if n.cfg.pause_after_test_traffic {
-                let status = if n.someone_continues { "SUCCEEDED" } else { "AWAITING_ACTION" };
-                n.hooks.push((format!("hook-{}", now as u64), status.into()));
-            }
+        "TEST_TRAFFIC_SHIFT" if elapsed >= 2.0 => n.go("POST_TEST_TRAFFIC_SHIFT", now),
+        "POST_TEST_TRAFFIC_SHIFT" => {
+            n.go("PRODUCTION_TRAFFIC_SHIFT", now);
+            let (w, _) = n.next_step();
+            n.weight = w;
+            n.max_weight = n.max_weight.max(w);
+            n.step_started = now;
         }
-        "POST_TEST_TRAFFIC_SHIFT" => match n.hooks.last().map(|h| h.1.as_str()) {
-            Some("AWAITING_ACTION") if elapsed >= 1440.0 * 60.0 => {
-                if let Some(h) = n.hooks.last_mut() {
-                    h.1 = "TIMED_OUT".into();
-                }
-                return Outcome::RollingBack("the PAUSE hook timed out".into());
-            }
-            Some("AWAITING_ACTION") => {}
-            _ => {
-                n.go("PRODUCTION_TRAFFIC_SHIFT", now);
-                let (w, _) = n.next_step();
-                n.weight = w;
-                n.max_weight = n.max_weight.max(w);
-                n.step_started = now;
-            }
-        },
-        "PRODUCTION_TRAFFIC_SHIFT" | "PRE_PRODUCTION_TRAFFIC_SHIFT" => {
+        "PRODUCTION_TRAFFIC_SHIFT" => {
             if n.weight >= 100.0 {
                 n.go("POST_PRODUCTION_TRAFFIC_SHIFT", now);
                 return Outcome::Shifted;
             }
             let (w, wait) = n.next_step();
             if now - n.step_started >= wait {
-                n.go("PRE_PRODUCTION_TRAFFIC_SHIFT", now);
-                n.weight = w;
-                n.max_weight = n.max_weight.max(w);
+                // Before each later step: its hooks (new ids); the traffic moves once none waits.
+                n.pending_weight = Some(w);
                 n.step_started = now;
-            } else if n.stage == "PRE_PRODUCTION_TRAFFIC_SHIFT" && elapsed >= 30.0 {
+                n.go("PRE_PRODUCTION_TRAFFIC_SHIFT", now);
+                n.move_pending_weight(now);
+            }
+        }
+        "PRE_PRODUCTION_TRAFFIC_SHIFT" => {
+            // Here only once the stage's hooks were answered (the hold above).
+            n.move_pending_weight(now);
+            if elapsed >= 30.0 {
                 n.go("PRODUCTION_TRAFFIC_SHIFT", now);
             }
         }

@@ -51,6 +51,9 @@ pub struct Faults {
     /// UpdateService's answer names the previous service deployment in
     /// `currentServiceDeployment`, not the one it started.
     pub answer_names_previous_sd: bool,
+    /// A person answers the team's own PAUSE hooks (not fgdeploy's) CONTINUE this many seconds
+    /// after they start waiting.
+    pub person_answers_after: Option<f64>,
     /// One-off tasks: exit code per container name (others exit 0).
     pub task_exit: BTreeMap<String, i32>,
     /// One-off tasks never start: stopped with TaskFailedToStart and this reason.
@@ -153,6 +156,7 @@ impl Default for Faults {
             service_missing_reads: 0,
             sd_success_status: None,
             answer_names_previous_sd: false,
+            person_answers_after: None,
             task_exit: BTreeMap::new(),
             run_never_starts: None,
             run_secs: 30.0,
@@ -392,6 +396,11 @@ impl World {
 
     pub(super) fn service_td(&self, cluster: &str, name: &str) -> Option<String> {
         self.svc_index(cluster, name).map(|i| self.services[i].td.clone())
+    }
+
+    /// The service's deployment configuration (tests).
+    pub fn deployment_config(&self, cluster: &str, name: &str) -> Option<DeploymentConfig> {
+        self.svc_index(cluster, name).map(|i| self.services[i].config.clone())
     }
 
     /// Someone deletes the service (DeleteService): DRAINING until its tasks are gone (tests).
@@ -903,6 +912,10 @@ impl World {
         let m = Mutation::UpdateService { service, task_definition: td.clone(), desired_count, foreign, settings };
         self.mutations.push((self.now, m));
         super::settings::apply(&mut self.services[i].def, &req.settings);
+        if let Some(native) = &req.native {
+            // deploymentConfiguration is taken as a whole: what was sent is what the service has.
+            self.services[i].config = native_config(native);
+        }
         if td.is_empty() {
             // Settings only (what a CODE_DEPLOY service accepts): no new deployment.
             return Ok(self.service_state(i));
@@ -1057,9 +1070,22 @@ impl World {
         let mut state =
             super::native::NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
         state.someone_continues = self.faults.gate_bypassed;
+        state.person_answers_after = self.faults.person_answers_after;
         let sources = vec![s.td.clone()];
         s.sds.push(SimSd::in_progress(arn, td, sources, now, Some(state)));
         Ok(self.service_state(i))
+    }
+
+    /// How many of the team's PAUSE hooks a person answered (tests).
+    pub fn person_answers(&self) -> u32 {
+        self.services.iter().flat_map(|s| s.sds.iter()).filter_map(|sd| sd.native.as_ref()).map(|n| n.person_answers).sum()
+    }
+
+    /// The service's deployment configuration as ECS keeps it (tests, seeding).
+    pub fn set_deployment_config(&mut self, cluster: &str, name: &str, config: DeploymentConfig) {
+        if let Some(i) = self.svc_index(cluster, name) {
+            self.services[i].config = config;
+        }
     }
 
     pub(super) fn native_state(&self, arn: &str) -> Option<&super::native::NativeState> {
@@ -1087,21 +1113,21 @@ impl World {
             code: "InvalidParameterException".into(),
             message: "not a deployment with lifecycle hooks".into(),
         })?;
-        let hook = n.hooks.iter_mut().find(|h| h.0 == hook_id && h.1 == "AWAITING_ACTION").ok_or_else(|| PortError::Rejected {
+        let hook = n.hooks.iter_mut().find(|h| h.id == hook_id && h.status == "AWAITING_ACTION").ok_or_else(|| PortError::Rejected {
             op: op.into(),
             code: "InvalidParameterException".into(),
             message: format!("hook {hook_id} is not awaiting action"),
         })?;
         if self.faults.answered_first && !self.faults.gate_bypassed {
             // A colleague pressed CONTINUE a moment before fgdeploy's answer arrived.
-            hook.1 = "SUCCEEDED".into();
+            hook.status = "SUCCEEDED".into();
             return Err(PortError::Rejected {
                 op: op.into(),
                 code: "InvalidParameterException".into(),
                 message: format!("hook {hook_id} is not awaiting action"),
             });
         }
-        hook.1 = "SUCCEEDED".into();
+        hook.status = "SUCCEEDED".into();
         if action == "ROLLBACK" {
             sd.status = "ROLLBACK_IN_PROGRESS".into();
             sd.rollback_reason = Some("rolled back at the PAUSE hook by ContinueServiceDeployment(ROLLBACK)".into());
@@ -1883,4 +1909,10 @@ mod tests {
         let h = history.task_set_ready_secs(4, true);
         assert!((base * 0.5..=base * 0.65).contains(&h), "the history at its own pace: {h}");
     }
+}
+
+/// The deployment configuration a native UpdateService leaves on the service: exactly what was
+/// sent (the structure replaces the old one), hooks included.
+fn native_config(n: &NativeDeployment) -> DeploymentConfig {
+    DeploymentConfig { lifecycle_hooks: n.hooks(), bake_time_minutes: n.bake_time_minutes.or(n.base.bake_time_minutes), ..n.base.clone() }
 }

@@ -453,6 +453,17 @@ fn cases() -> Vec<Case> {
             "spec",
         ),
         c(
+            // #23 item 7: an ECS AppSpec has no BeforeAllowTestTraffic; CreateDeployment would
+            // refuse it after the revision was registered.
+            "AppSpec hook name an ECS deployment does not have",
+            "BASE\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\n[deploy.blue_green.hooks]\nBeforeAllowTestTraffic = \"arn:aws:lambda:us-east-1:123456789012:function:smoke\"\nafterallowtraffic = \"smoke\"\n",
+            None,
+            VALIDATE,
+            exit::INPUT,
+            &["deploy.blue_green.hooks.BeforeAllowTestTraffic", "AfterAllowTestTraffic", "did you mean AfterAllowTraffic?"],
+            "spec",
+        ),
+        c(
             "container_port not mapped",
             "BASE\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 9999\n",
             None,

@@ -1852,3 +1852,115 @@ async fn item13_a_draining_service_is_refused_before_any_change_and_a_missing_on
     let e = engine.release(&other, &ReleaseOptions::default()).await.expect_err("missing");
     assert_eq!(e.exit_code(), exit::INPUT, "{e}");
 }
+
+// Item 4: when the migration container exits, ECS stops the task and its essential sidecar gets
+// SIGTERM (143) — the simulator plays that by default. Before: the migration failed.
+#[tokio::test]
+async fn item4_a_sidecar_stopped_by_sigterm_after_the_migration_does_not_fail_it() {
+    let r = migrate_with(Faults::default(), "10m").await;
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let codes = r.events.iter().find_map(|e| match e {
+        Event::TaskStopped { exit_codes, .. } => Some(exit_codes.clone()),
+        _ => None,
+    });
+    assert!(codes.expect("task stopped").contains(&("log-router".to_string(), Some(143))), "the sidecar exited 143");
+}
+
+// Item 4, the other side: a sidecar that ended on its own (another code) is still a failure.
+#[tokio::test]
+async fn item4_a_sidecar_that_died_on_its_own_fails_the_migration() {
+    let f = Faults { task_exit: [("log-router".to_string(), 1)].into(), ..Default::default() };
+    let r = migrate_with(f, "10m").await;
+    r.assert_gate_held();
+    assert!(r.err_text().contains("log-router=1"), "{}", r.err_text());
+}
+
+// Item 11: RunTask capacity failures are retried inside migration.timeout. Before: 20+40+80+160 s
+// of retries before the deadline was even computed (a 1 m timeout took over 5 minutes).
+#[tokio::test]
+async fn item11_capacity_retries_stay_inside_the_migration_deadline() {
+    let f = Faults { run_capacity_failures: 100, ..Default::default() };
+    let r = migrate_with(f, "1m").await;
+    r.assert_gate_held();
+    assert!(r.err_text().contains("before its deadline"), "{}", r.err_text());
+    assert!(elapsed(&r) <= 61.0, "ended within the minute: {}", elapsed(&r));
+}
+
+// Item 11: Ctrl-C during the capacity back-off ends it at once; no RunTask after the interrupt.
+#[tokio::test]
+async fn item11_no_run_task_after_an_interrupt_during_the_capacity_backoff() {
+    let spec_text =
+        format!("{}\n[migration]\ncommand = [\"bin/migrate\", \"up\"]\ntimeout = \"30m\"\n", crate::harness::base_spec("demo", "web"));
+    let (_dir, path) = crate::harness::spec_dir_with(&spec_text, MIGRATION_TEMPLATE);
+    let spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&spec, Faults { run_capacity_failures: 100, ..Default::default() }).expect("seed");
+    let interrupt = Interrupt::default();
+    sim.interrupt_at(30.0, interrupt.clone());
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::MIGRATION_FAILED, "{}", r.err_text());
+    assert!(r.err_text().contains("interrupted"), "{}", r.err_text());
+    let calls = r.sim.calls().count("ecs:RunTask");
+    assert!(calls <= 2, "RunTask at 0 s and after the 20 s back-off, none after the interrupt at 30 s: {calls}");
+    // The simulator's clock moves a whole sleep at once, so the wake-up shows as "long before
+    // the 30 m deadline and the next back-off", not at the second.
+    assert!(elapsed(&r) < 120.0, "ended at the interrupt, not at the deadline: {}", elapsed(&r));
+}
+
+// Item 2: a native release keeps the service's deployment configuration (percentages, circuit
+// breaker, alarms, the team's hooks), answers only its own PAUSE hook, and removes it after.
+// Before: UpdateService sent only the strategy and fgdeploy's hook, and native_hook answered the
+// team's approval hooks at every linear step.
+#[tokio::test]
+async fn item2_a_native_release_keeps_the_teams_configuration_and_hooks_and_leaves_none_of_its_own() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"LINEAR\"\nbake_time_minutes = 1\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
+        test.port
+    );
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, Faults { person_answers_after: Some(60.0), ..Faults::default() }).expect("seed");
+    fgdeploy::sandbox::seed_team_hooks(&sim, &spec);
+    let before = sim.world().deployment_config("demo", "web").expect("service");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = Run::new(result, &rec, sim);
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let after = r.sim.world().deployment_config("demo", "web").expect("service");
+    assert_eq!(after.circuit_breaker, before.circuit_breaker);
+    assert_eq!(after.alarms, before.alarms);
+    assert_eq!((after.minimum_healthy_percent, after.maximum_percent), (Some(50), Some(200)));
+    assert_eq!(after.lifecycle_hooks, before.lifecycle_hooks, "the team's hooks, exactly, and none of fgdeploy's");
+    let ours = r.mutations().iter().filter(|m| matches!(m, Mutation::ContinueServiceDeployment { .. })).count();
+    assert_eq!(ours, 1, "fgdeploy answered its own gate only");
+    assert!(r.sim.world().person_answers() >= 3, "the person answered the team's approval at each later step");
+}
+
+// Item 2: a team PAUSE hook where fgdeploy's gate would pause is refused before any change.
+#[tokio::test]
+async fn item2_a_team_pause_hook_at_the_gate_stage_is_refused_before_any_change() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"CANARY\"\ntest_url = \"http://127.0.0.1:{}\"\n{CHECKS}",
+        test.port
+    );
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let hook = fgdeploy::ports::LifecycleHook {
+        target_type: "PAUSE".into(),
+        stages: vec!["POST_TEST_TRAFFIC_SHIFT".into()],
+        ..Default::default()
+    };
+    sim.world().set_deployment_config(
+        "demo",
+        "web",
+        fgdeploy::ports::DeploymentConfig { lifecycle_hooks: vec![hook], ..Default::default() },
+    );
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let e = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("refused");
+    assert_eq!(e.exit_code(), exit::INPUT, "{e}");
+    assert!(sim.world().mutations.is_empty(), "{:?}", sim.world().mutations);
+}
