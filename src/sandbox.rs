@@ -88,9 +88,14 @@ pub struct LoopbackApp {
 
 impl LoopbackApp {
     pub fn start(status: u16) -> std::io::Result<LoopbackApp> {
+        Self::start_on(0, status)
+    }
+
+    /// On a given loopback port (0: any free one).
+    pub fn start_on(port: u16, status: u16) -> std::io::Result<LoopbackApp> {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
         let port = listener.local_addr()?.port();
         let app = LoopbackApp { port, status: std::sync::Arc::new(status.into()), requests: Default::default() };
         let me = app.clone();
@@ -158,6 +163,7 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
     if scenario == Scenario::ExistingHooks {
         seed_team_hooks(&sim, spec);
     }
+    serve_native_test_url(spec, scenario)?;
     if controller(spec) == "CODE_DEPLOY" {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
@@ -165,6 +171,29 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         seed_deployment_group_waiting(&sim, spec, (app.port, app.port), termination_wait);
     }
     Ok(sim)
+}
+
+/// An ECS-native deployspec whose checks go to a loopback `test_url`: the sandbox answers there
+/// (503 with `checks-fail`), as the green tasks would behind the test listener rule. A port in
+/// use by something else is said, not ignored.
+fn serve_native_test_url(spec: &Spec, scenario: Scenario) -> Result<()> {
+    let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|b| !b.checks.is_empty() && controller(spec) == "ECS") else {
+        return Ok(());
+    };
+    let Some(port) = bg.test_url.as_deref().and_then(loopback_port) else { return Ok(()) };
+    let status = if scenario == Scenario::ChecksFail { 503 } else { 200 };
+    LoopbackApp::start_on(port, status).map(drop).map_err(|e| {
+        crate::error::Error::usage(
+            format!("the sandbox cannot serve deploy.blue_green.test_url on 127.0.0.1:{port}: {e}"),
+            "free the port, or set test_url to another loopback port",
+        )
+    })
+}
+
+/// `http://127.0.0.1:8443[/…]` → 8443.
+fn loopback_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("http://127.0.0.1:").or_else(|| url.strip_prefix("http://localhost:"))?;
+    rest.split(['/', '?']).next()?.parse().ok()
 }
 
 /// A team's own deployment configuration on the service: circuit breaker, alarms, 50/200, a
@@ -291,6 +320,9 @@ pub fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
     for s in specs.iter().filter(|s| controller(s) == "CODE_DEPLOY") {
         let app = LoopbackApp::start(200).map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
         seed_deployment_group(&sim, s, app.port, app.port);
+    }
+    for s in specs {
+        serve_native_test_url(s, scenario)?;
     }
     Ok(sim)
 }

@@ -257,7 +257,7 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
     let mut services: Vec<&str> = doc["plans"].as_array().expect("plans").iter().filter_map(|p| p["service"].as_str()).collect();
     services.sort();
-    assert_eq!(services, ["api", "web"]);
+    assert_eq!(services, ["api", "checkout", "orders", "web"]);
     for p in doc["plans"].as_array().expect("plans") {
         assert_eq!(p["plan"]["has_changes"], true, "every service would change: {p}");
     }
@@ -269,12 +269,12 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     }
     // `release` on the same folder: both services, one summary.
     let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
-    out.stdout_has("Fleet: 2 service(s)").stdout_has("api").stdout_has("web");
+    out.stdout_has("Fleet: 4 service(s)").stdout_has("api").stdout_has("web").stdout_has("checkout").stdout_has("orders");
     // `status` on the folder: one status per service.
     let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox", "--output", "json"]).status(exit::OK);
     let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
     let statuses = doc["statuses"].as_array().expect("statuses");
-    assert_eq!(statuses.len(), 2, "{doc}");
+    assert_eq!(statuses.len(), 4, "{doc}");
     let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox"]).status(exit::OK);
     out.stdout_has("Service api").stdout_has("Service web");
 }
@@ -577,4 +577,44 @@ fn without_f_the_deployspec_is_found_upward() {
     let empty = tempfile::tempdir().expect("dir");
     std::fs::create_dir_all(empty.path().join(".git")).expect("root");
     Test::new().dir(empty.path()).args(["status"]).status(exit::INPUT).stderr_has("none found").stderr_has("-f");
+}
+
+// ----- #23: the scenarios of AWS as it behaves, from the CLI, on the example deployspecs -------
+
+/// `release -f <spec> --sandbox --scenario <s> --output json`: the finished event.
+fn scenario_run(spec: &str, scenario: &str) -> (serde_json::Value, Vec<serde_json::Value>) {
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", spec, "--sandbox", "--image-tag", "v2", "--scenario", scenario, "--output", "json"])
+        .status(exit::OK);
+    let events = out.events();
+    let finished = events.iter().find(|e| e["event"] == "finished").cloned().expect("a finished event");
+    (finished, events)
+}
+
+#[test]
+fn termination_wait_ends_deployed_within_the_deadline_without_stop_deployment() {
+    // CodeDeploy never sets instanceTerminationWaitTimeStarted; the group waits 60 min.
+    let (f, _) = scenario_run("deployspecs/bluegreen.toml", "termination-wait");
+    assert_eq!(f["exit_code"], 0, "{f}");
+    assert!(f["api_calls"].get("codedeploy:StopDeployment").is_none(), "{f}");
+    assert!(f["secs"].as_f64().expect("secs") < 30.0 * 60.0, "well inside deploy.timeout: {f}");
+}
+
+#[test]
+fn existing_hooks_are_kept_and_only_fgdeploys_own_hook_is_answered() {
+    let (f, events) = scenario_run("deployspecs/native.toml", "existing-hooks");
+    assert_eq!(f["exit_code"], 0, "{f}");
+    assert_eq!(f["api_calls"]["ecs:ContinueServiceDeployment"], 1, "fgdeploy answered its own gate only: {f}");
+    assert_eq!(f["api_calls"]["ecs:UpdateService"], 2, "the release, then its hook removed: {f}");
+    assert!(events.iter().any(|e| e["message"].as_str().is_some_and(|m| m.contains("removed fgdeploy's PAUSE hook"))));
+}
+
+#[test]
+fn a_sidecar_exiting_143_after_the_migration_passes_the_gate() {
+    let (f, events) = scenario_run("deployspecs/migration.toml", "sidecar-sigterm");
+    assert_eq!(f["exit_code"], 0, "{f}");
+    let stopped = events.iter().find(|e| e["event"] == "task_stopped").expect("the migration task stopped");
+    let codes = stopped["exit_codes"].to_string();
+    assert!(codes.contains("log-router") && codes.contains("143"), "{stopped}");
 }
