@@ -237,9 +237,29 @@ pub fn endpoint_of(service: &str) -> String {
         "logs" => "CLOUDWATCH_LOGS".to_string(),
         s => s.to_ascii_uppercase(),
     };
-    std::env::var(format!("AWS_ENDPOINT_URL_{env_name}"))
-        .or_else(|_| std::env::var("AWS_ENDPOINT_URL"))
-        .unwrap_or_else(|_| format!("https://{service}.{}.amazonaws.com", REGION.get().map_or("<region>", String::as_str)))
+    std::env::var(format!("AWS_ENDPOINT_URL_{env_name}")).or_else(|_| std::env::var("AWS_ENDPOINT_URL")).unwrap_or_else(|_| {
+        let region = REGION.get().map_or("<region>", String::as_str);
+        format!("https://{service}.{region}.{}", dns_suffix(region))
+    })
+}
+
+/// The DNS suffix of a region's partition (aws, aws-cn, aws-us-gov, the ISO partitions), as
+/// the SDK's partition table has it: `ssm.cn-north-1.amazonaws.com.cn`, not `.amazonaws.com`.
+pub fn dns_suffix(region: &str) -> &'static str {
+    match region {
+        r if r.starts_with("cn-") => "amazonaws.com.cn",
+        r if r.starts_with("us-isob-") => "sc2s.sgov.gov",
+        r if r.starts_with("us-isof-") => "csp.hci.ic.gov",
+        r if r.starts_with("us-iso-") => "c2s.ic.gov",
+        r if r.starts_with("eu-isoe-") => "cloud.adc-e.uk",
+        _ => "amazonaws.com",
+    }
+}
+
+/// The named profile the AWS config was loaded from, as the Session Manager plugin takes it:
+/// `AWS_PROFILE`, else `AWS_DEFAULT_PROFILE` (the AWS CLI's), else none (the default chain).
+pub fn profile_name() -> String {
+    std::env::var("AWS_PROFILE").or_else(|_| std::env::var("AWS_DEFAULT_PROFILE")).unwrap_or_default()
 }
 
 /// The region the clients talk to, once connected.

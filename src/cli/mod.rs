@@ -330,9 +330,14 @@ pub struct ExecArgs {
     /// The container; default: the deployspec's `task_definition.container`.
     #[arg(long)]
     pub container: Option<String>,
+    /// Send the command as it is, not wrapped in `/bin/sh -c '…; echo fgdeploy-exit-status:$?'`
+    /// (for images without /bin/sh); fgdeploy then exits with the plugin's code, which the
+    /// Session Manager plugin does not take from the remote command.
+    #[arg(long)]
+    pub raw: bool,
     #[command(flatten)]
     pub target: TargetArgs,
-    /// The command (default: /bin/sh).
+    /// The command (default: an interactive /bin/sh). Its exit status is fgdeploy's.
     #[arg(last = true)]
     pub command: Vec<String>,
 }

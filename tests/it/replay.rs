@@ -843,11 +843,20 @@ fn exec_answers() -> Replay {
         .answer("ExecuteCommand", 200, &format!(r#"{{"clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/example", "containerArn": "arn:aws:ecs:us-west-2:123456789012:container/example/1234567890abcdef0/abc", "containerName": "wordpress", "interactive": true, "session": {{"sessionId": "ecs-execute-command-0123456789abcdef", "streamUrl": "wss://ssmmessages.us-west-2.amazonaws.com/v1/data-channel/ecs-execute-command-0123456789abcdef?role=publish_subscribe", "tokenValue": "AAEAAQ-secret-token"}}, "taskArn": "{task}"}}"#))
 }
 
-/// A stand-in `session-manager-plugin` that writes its arguments to `args.txt` and exits 3.
+/// A stand-in `session-manager-plugin` that writes its arguments to `args.txt`, prints what the
+/// remote shell would (the command's output, then the status line the wrapper echoes, with a
+/// terminal's `\r`), and exits 0 — as the real plugin does whatever the remote command did
+/// (aws/session-manager-plugin#59).
 fn fake_plugin(dir: &std::path::Path) {
     let plugin = dir.join("session-manager-plugin");
-    std::fs::write(&plugin, format!("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {}/args.txt\nexit 3\n", dir.display()))
-        .expect("write");
+    std::fs::write(
+        &plugin,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > {}/args.txt\nprintf 'seeded 3 rows\\r\\nfgdeploy-exit-status:3\\r\\n'\nexit 0\n",
+            dir.display()
+        ),
+    )
+    .expect("write");
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -867,7 +876,8 @@ fn exec_hands_the_documented_session_to_the_session_manager_plugin() {
     fake_plugin(&bin);
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let out = on_replay(&endpoint).env("PATH", &path).args(["exec", "-f", spec.to_str().expect("path"), "--", "/bin/bash", "-l"]).run();
-    assert_eq!(out.code, 3, "the plugin's exit code: {}", out.stderr);
+    assert_eq!(out.code, 3, "the remote command's exit status, though the plugin exited 0: {}", out.stderr);
+    assert!(out.stdout.contains("seeded 3 rows") && !out.stdout.contains("fgdeploy-exit-status"), "{}", out.stdout);
     assert!(!out.stdout.contains("secret-token") && !out.stderr.contains("secret-token"), "the token is never shown");
     let args: Vec<String> = std::fs::read_to_string(bin.join("args.txt")).expect("the plugin ran").lines().map(str::to_string).collect();
     assert_eq!(args.len(), 6, "{args:?}");
@@ -880,7 +890,12 @@ fn exec_hands_the_documented_session_to_the_session_manager_plugin() {
     assert_eq!(args[5], endpoint, "the SSM endpoint (here the override every service shares)");
     let exec = r.requests("ExecuteCommand");
     assert_eq!(exec.len(), 1);
-    assert!(exec[0].contains("\"command\":\"/bin/bash -l\"") && exec[0].contains("\"interactive\":true"), "{}", exec[0]);
+    assert!(
+        exec[0].contains("\"command\":\"/bin/sh -c '/bin/bash -l; echo fgdeploy-exit-status:$?'\"")
+            && exec[0].contains("\"interactive\":true"),
+        "{}",
+        exec[0]
+    );
     assert!(exec[0].contains("\"container\":\"wordpress\""), "{}", exec[0]);
 
     // Without the plugin: refused before any session is opened.
