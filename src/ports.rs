@@ -726,7 +726,8 @@ pub trait Account: Send + Sync {
     /// EC2 DescribeSecurityGroups: the ids of `ids` that do not exist.
     async fn missing_security_groups(&self, ids: &[String]) -> PortResult<Vec<String>>;
     /// CloudWatch Logs DescribeLogGroups (exact name).
-    async fn log_group_exists(&self, name: &str) -> PortResult<bool>;
+    /// DescribeLogGroups in `region` (a container's `awslogs-region`), or the client's region.
+    async fn log_group_exists(&self, region: Option<&str>, name: &str) -> PortResult<bool>;
     /// ELBv2 DescribeTargetGroups.
     async fn target_group_exists(&self, arn: &str) -> PortResult<bool>;
     /// SSM GetParameter with decryption: the value, and whether it is a SecureString.

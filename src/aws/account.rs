@@ -80,10 +80,18 @@ impl Account for Aws {
         Ok(missing)
     }
 
-    async fn log_group_exists(&self, name: &str) -> PortResult<bool> {
+    async fn log_group_exists(&self, region: Option<&str>, name: &str) -> PortResult<bool> {
         let op = "logs:DescribeLogGroups";
         self.gate(op).await;
-        let out = self.logs.describe_log_groups().log_group_name_prefix(name).send().await.map_err(|e| map_err(op, e))?;
+        // The container's awslogs-region may not be the release's: ask that region.
+        let other = region.filter(|r| self.logs.config().region().is_none_or(|mine| mine.as_ref() != *r));
+        let client = match other {
+            Some(r) => aws_sdk_cloudwatchlogs::Client::from_conf(
+                self.logs.config().to_builder().region(aws_sdk_cloudwatchlogs::config::Region::new(r.to_string())).build(),
+            ),
+            None => self.logs.clone(),
+        };
+        let out = client.describe_log_groups().log_group_name_prefix(name).send().await.map_err(|e| map_err(op, e))?;
         Ok(out.log_groups().iter().any(|g| g.log_group_name() == Some(name)))
     }
 

@@ -64,8 +64,12 @@ impl Checks<'_> {
 
 /// The Secrets Manager secret a `valueFrom` names (`arn:…:secret:name-AbCdEf`, without the
 /// `:json-key:version-stage:version-id` suffix), or `None` for an SSM parameter.
+/// Any partition (`aws`, `aws-cn`, `aws-us-gov`, the ISO ones): `arn:<partition>:secretsmanager:…`.
 pub fn secret_of(value_from: &str) -> Option<String> {
-    value_from.starts_with("arn:aws:secretsmanager:").then(|| value_from.split(':').take(7).collect::<Vec<_>>().join(":"))
+    let mut parts = value_from.split(':');
+    let is_secret =
+        parts.next() == Some("arn") && parts.next().is_some_and(|p| p.starts_with("aws")) && parts.next() == Some("secretsmanager");
+    is_secret.then(|| value_from.split(':').take(7).collect::<Vec<_>>().join(":"))
 }
 
 /// Run every check; the report carries the problems (see [`VerifyReport::into_result`]).
@@ -166,9 +170,14 @@ async fn task_definition_checks(c: &mut Checks<'_>, ports: &Ports, td: &TaskDefi
         let options = l.options.clone().unwrap_or_default();
         if let Some(group) = options.get("awslogs-group").filter(|_| options.get("awslogs-create-group").is_none_or(|v| v != "true")) {
             let field = format!("containerDefinitions[{}].logConfiguration.options.awslogs-group", k.name);
-            let answer = retrying(ports.clock.as_ref(), || ports.account.log_group_exists(group)).await;
+            // Where the container sends its logs: its awslogs-region, else the release's region.
+            let region = options.get("awslogs-region").map(String::as_str);
+            let answer = retrying(ports.clock.as_ref(), || ports.account.log_group_exists(region, group)).await;
             c.record(
-                format!("log group {group}"),
+                match region {
+                    Some(r) => format!("log group {group} in {r}"),
+                    None => format!("log group {group}"),
+                },
                 answer,
                 (&template, &field, "create the log group, or set awslogs-create-group = \"true\""),
             );
@@ -247,5 +256,11 @@ mod tests {
         assert_eq!(super::secret_of(&format!("{arn}:password::")).as_deref(), Some(arn));
         assert_eq!(super::secret_of("arn:aws:ssm:us-east-1:123456789012:parameter/db/url"), None);
         assert_eq!(super::secret_of("/db/url"), None);
+        // Other partitions (#23 item 9).
+        let cn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf";
+        assert_eq!(super::secret_of(&format!("{cn}:password::")).as_deref(), Some(cn));
+        let gov = "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf";
+        assert_eq!(super::secret_of(gov).as_deref(), Some(gov));
+        assert_eq!(super::secret_of("arn:aws-cn:ssm:cn-north-1:123456789012:parameter/db/url"), None);
     }
 }

@@ -307,8 +307,13 @@ impl Account for Sim {
         let w = self.call("ec2:DescribeSecurityGroups").await?;
         Ok(ids.iter().filter(|i| w.faults.missing.contains(*i)).cloned().collect())
     }
-    async fn log_group_exists(&self, name: &str) -> PortResult<bool> {
-        Ok(!self.call("logs:DescribeLogGroups").await?.faults.missing.contains(name))
+    async fn log_group_exists(&self, region: Option<&str>, name: &str) -> PortResult<bool> {
+        // A group in another region is missing when `missing` names it as `<region>:<name>`.
+        let w = self.call("logs:DescribeLogGroups").await?;
+        Ok(match region.filter(|r| *r != world::REGION) {
+            Some(r) => !w.faults.missing.contains(&format!("{r}:{name}")),
+            None => !w.faults.missing.contains(name),
+        })
     }
     async fn target_group_exists(&self, arn: &str) -> PortResult<bool> {
         Ok(!self.call("elasticloadbalancing:DescribeTargetGroups").await?.faults.missing.contains(arn))

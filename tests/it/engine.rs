@@ -1964,3 +1964,39 @@ async fn item2_a_team_pause_hook_at_the_gate_stage_is_refused_before_any_change(
     assert_eq!(e.exit_code(), exit::INPUT, "{e}");
     assert!(sim.world().mutations.is_empty(), "{:?}", sim.world().mutations);
 }
+
+/// A release checked by `verify` with `template` (a variant of the verify template).
+async fn verified_with(template: &str, faults: Faults) -> Run {
+    let (_dir, path) = crate::harness::spec_dir_with(&crate::harness::base_spec("demo", "web"), template);
+    let spec = Spec::load(&path, None).expect("spec");
+    let sim = seeded(&spec, faults).expect("seed");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    Run::new(result, &rec, sim)
+}
+
+// Item 9: a container's awslogs-region is where its log group must exist. Before: the group was
+// looked for in the service's region, refusing a valid release.
+#[tokio::test]
+async fn item9_log_groups_are_checked_in_each_containers_awslogs_region() {
+    let template = VERIFY_TEMPLATE.replace("\"awslogs-region\": \"us-east-1\"", "\"awslogs-region\": \"eu-west-1\"");
+    let here_only = Faults { missing: ["/ecs/web".to_string()].into(), ..Faults::default() };
+    let r = verified_with(&template, here_only).await;
+    assert_eq!(r.code(), exit::OK, "the group exists in eu-west-1: {}", r.err_text());
+    let there = Faults { missing: ["eu-west-1:/ecs/web".to_string()].into(), ..Faults::default() };
+    let r = verified_with(&template, there).await;
+    assert_eq!(r.code(), exit::INPUT, "{}", r.err_text());
+    assert!(r.err_text().contains("log group /ecs/web in eu-west-1"), "{}", r.err_text());
+}
+
+// Item 9: a Secrets Manager ARN of another partition is a secret, not an SSM parameter.
+#[tokio::test]
+async fn item9_secret_arns_of_every_partition_are_looked_up_as_secrets() {
+    let cn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf";
+    let template = VERIFY_TEMPLATE.replace("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", cn);
+    let r = verified_with(&template, Faults { missing: [cn.to_string()].into(), ..Faults::default() }).await;
+    assert_eq!(r.code(), exit::INPUT, "{}", r.err_text());
+    assert!(r.err_text().contains(&format!("secret {cn}")), "{}", r.err_text());
+    assert_eq!(r.sim.calls().count("secretsmanager:DescribeSecret"), 1);
+}
