@@ -28,6 +28,24 @@ pub(super) fn live_base(live: &DeploymentConfig) -> DeploymentConfig {
     base
 }
 
+/// A team's PAUSE hook at the stage fgdeploy's gate pauses at: ECS names neither hook's owner
+/// in DescribeServiceDeployments, so fgdeploy could answer the team's approval. Refused before
+/// any change.
+fn refuse_a_team_hook_at_the_gate(spec: &Spec, base: &DeploymentConfig) -> Result<()> {
+    let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.iter().any(|s| s == LifecycleHook::GATE_STAGE)) else {
+        return Ok(());
+    };
+    Err(Error::usage(
+        format!(
+            "service {} already has a PAUSE hook at {} ({}); fgdeploy's test gate pauses there too, and ECS names neither hook's owner, so fgdeploy could answer the team's approval",
+            spec.service(),
+            LifecycleHook::GATE_STAGE,
+            h.details.as_ref().map_or("no hookDetails".to_string(), ToString::to_string)
+        ),
+        "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]",
+    ))
+}
+
 /// fgdeploy's PAUSE hook times out (ECS then rolls back by itself) a while after the checks'
 /// budget: the bound on how long a deployment stays paused when the runner never comes back.
 pub(super) fn gate_timeout_minutes(check_budget: Duration) -> i32 {
@@ -102,18 +120,8 @@ impl Engine {
             ));
         }
         let base = live_base(&svc.deployment_config);
-        if gated
-            && let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.iter().any(|s| s == LifecycleHook::GATE_STAGE))
-        {
-            return Err(Error::usage(
-                format!(
-                    "service {} already has a PAUSE hook at {} ({}); fgdeploy's test gate pauses there too, and ECS names neither hook's owner, so fgdeploy could answer the team's approval",
-                    spec.service(),
-                    LifecycleHook::GATE_STAGE,
-                    h.details.as_ref().map_or("no hookDetails".to_string(), ToString::to_string)
-                ),
-                "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]",
-            ));
+        if gated {
+            refuse_a_team_hook_at_the_gate(spec, &base)?;
         }
         let deployment = NativeDeployment {
             base,

@@ -1877,6 +1877,12 @@ fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &st
     out
 }
 
+/// The deployment configuration a native UpdateService leaves on the service: exactly what was
+/// sent (the structure replaces the old one), hooks included.
+fn native_config(n: &NativeDeployment) -> DeploymentConfig {
+    DeploymentConfig { lifecycle_hooks: n.hooks(), bake_time_minutes: n.bake_time_minutes.or(n.base.bake_time_minutes), ..n.base.clone() }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1909,10 +1915,4 @@ mod tests {
         let h = history.task_set_ready_secs(4, true);
         assert!((base * 0.5..=base * 0.65).contains(&h), "the history at its own pace: {h}");
     }
-}
-
-/// The deployment configuration a native UpdateService leaves on the service: exactly what was
-/// sent (the structure replaces the old one), hooks included.
-fn native_config(n: &NativeDeployment) -> DeploymentConfig {
-    DeploymentConfig { lifecycle_hooks: n.hooks(), bake_time_minutes: n.bake_time_minutes.or(n.base.bake_time_minutes), ..n.base.clone() }
 }
