@@ -741,16 +741,13 @@ impl Ecs for Aws {
     async fn service_tasks(&self, cluster: &str, service: &str) -> PortResult<Vec<String>> {
         let op = "ecs:ListTasks";
         self.gate(op).await;
-        let out = self
-            .ecs
-            .list_tasks()
-            .cluster(cluster)
-            .service_name(service)
-            .desired_status(t::DesiredStatus::Running)
-            .send()
-            .await
-            .map_err(|e| map_err(op, e))?;
-        Ok(out.task_arns().to_vec())
+        let mut pages =
+            self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(t::DesiredStatus::Running).into_paginator().send();
+        let mut arns = Vec::new();
+        while let Some(page) = pages.next().await {
+            arns.extend(page.map_err(|e| map_err(op, e))?.task_arns().iter().cloned());
+        }
+        Ok(arns)
     }
 
     async fn execute_command(&self, cluster: &str, task: &str, container: &str, command: &str) -> PortResult<ExecSession> {

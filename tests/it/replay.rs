@@ -925,3 +925,21 @@ async fn pull_through_cache_prefixes_and_missing_images_read_as_documented() {
     let sent = r.requests("BatchGetImage");
     assert!(sent[0].contains("\"registryId\":\"012345678910\"") && sent[0].contains("\"imageTag\":\"7\""), "{sent:?}");
 }
+
+/// #23 item 13: ListTasks answers at most 100 ARNs a page with a `nextToken` (ListTasks in the
+/// ECS API Reference: `maxResults`, `nextToken`); every page is read, so a stopped task's reason on
+/// a later page is found. Shape-only pages (the published examples have a single page).
+#[tokio::test]
+async fn list_tasks_reads_every_page() {
+    let page1: Vec<String> = (0..100).map(|i| format!("\"arn:aws:ecs:us-east-1:123456789012:task/demo/{i:032x}\"")).collect();
+    let first = format!(r#"{{"taskArns": [{}], "nextToken": "page-2"}}"#, page1.join(","));
+    let second = r#"{"taskArns": ["arn:aws:ecs:us-east-1:123456789012:task/demo/ffffffffffffffffffffffffffffffff"]}"#;
+    let r = Replay::default().answer("ListTasks", 200, &first).answer("ListTasks", 200, second);
+    let ports = r.ports().await;
+    let arns = ports.ecs.list_tasks("demo", "ecs-svc/1", true).await.expect("listed");
+    assert_eq!(arns.len(), 101, "both pages");
+    assert!(arns.last().is_some_and(|a| a.ends_with("ffffffffffffffffffffffffffffffff")));
+    let sent = r.requests("ListTasks");
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].contains("\"nextToken\":\"page-2\""), "{}", sent[1]);
+}
