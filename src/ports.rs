@@ -76,6 +76,14 @@ impl CallCounter {
     pub fn count(&self, op: &str) -> u64 {
         self.snapshot().get(op).copied().unwrap_or(0)
     }
+    /// Count calls made through other ports (the template lookups' before the load).
+    pub fn add_all(&self, calls: &BTreeMap<String, u64>) {
+        if let Ok(mut m) = self.0.lock() {
+            for (op, n) in calls {
+                *m.entry(op.clone()).or_default() += n;
+            }
+        }
+    }
     /// Whether both count into the same table (clones of one counter).
     pub fn same(&self, other: &CallCounter) -> bool {
         Arc::ptr_eq(&self.0, &other.0)

@@ -122,12 +122,18 @@ pub(crate) async fn load(args: &SpecArgs, target: &TargetArgs) -> Result<Spec, E
 
 pub(crate) async fn load_path(path: &std::path::Path, image_tag: Option<&str>, target: &TargetArgs) -> Result<Spec, Error> {
     let scan = crate::spec::scan(path, image_tag)?;
-    let answers = match (scan.lookups.is_empty(), target.sandbox) {
+    let (answers, calls) = match (scan.lookups.is_empty(), target.sandbox) {
         (true, _) => Default::default(),
-        (false, true) => crate::engine::answer_lookups(&scan, &crate::sandbox::lookup_ports()).await?,
-        (false, false) => crate::engine::answer_lookups(&scan, &crate::aws::connect(scan.region.as_deref()).await?).await?,
+        (false, sandbox) => {
+            let ports = if sandbox { crate::sandbox::lookup_ports() } else { crate::aws::connect(scan.region.as_deref()).await? };
+            let answers = crate::engine::answer_lookups(&scan, &ports).await;
+            (answers?, ports.calls.snapshot())
+        }
     };
-    Ok(Spec::load_scanned(&scan, image_tag, answers)?)
+    let mut spec = Spec::load_scanned(&scan, image_tag, answers)?;
+    // The lookups' calls are AWS calls of this run: they count in its totals.
+    spec.lookup_calls = calls;
+    Ok(spec)
 }
 
 pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Renderer, style: Style) -> Result<Ports, Error> {
@@ -145,9 +151,13 @@ pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Rende
                 },
             );
         }
-        Ok(sandbox::world_for(spec, target.scenario)?.ports())
+        let ports = sandbox::world_for(spec, target.scenario)?.ports();
+        ports.calls.add_all(&spec.lookup_calls);
+        Ok(ports)
     } else {
-        crate::aws::connect(spec.file.service.region.as_deref()).await
+        let ports = crate::aws::connect(spec.file.service.region.as_deref()).await?;
+        ports.calls.add_all(&spec.lookup_calls);
+        Ok(ports)
     }
 }
 

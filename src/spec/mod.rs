@@ -24,6 +24,8 @@ pub struct Spec {
     template_text: String,
     /// The variables the deployspec was rendered with (environment, git, lookups' answers).
     vars: Vars,
+    /// The AWS calls the template lookups made before the load (they count in a run's totals).
+    pub lookup_calls: std::collections::BTreeMap<String, u64>,
 }
 
 /// One image a release puts into a container: where it lives and how it is built (if it is).
@@ -167,7 +169,7 @@ impl Spec {
                 return Err(InputError::all(problems).err().unwrap_or_else(|| InputError::new(path, "invalid", "fix it")));
             }
         };
-        let spec = Spec { path: path.to_path_buf(), file, template_path, template_text, vars };
+        let spec = Spec { path: path.to_path_buf(), file, template_path, template_text, vars, lookup_calls: Default::default() };
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
         match spec.render_task_definition("stand-in.invalid/validate:0") {
             Ok(td) => {

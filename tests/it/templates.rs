@@ -48,6 +48,11 @@ fn lookups_are_answered_listed_and_secure_strings_never_shown() {
     let json = Test::new().env("FGDEPLOY_TEST_QUOTED", "x").args(["plan", "-f", f, "--sandbox", "--output", "json"]).status(exit::CHANGES);
     assert!(!json.stdout.contains("sandbox:ssm:/app/secure/db_url"), "nor in JSON:\n{}", json.stdout);
     assert!(json.stdout.contains("\"lookups\""), "{}", json.stdout);
+    // #24: the lookups' calls are AWS calls of the run and count in its totals.
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("one JSON document");
+    for op in ["ssm:GetParameter", "cloudformation:DescribeStacks", "secretsmanager:DescribeSecret"] {
+        assert!(doc["api_calls"][op].as_u64().is_some_and(|n| n >= 1), "{op} counted: {}", doc["api_calls"]);
+    }
 }
 
 #[test]
