@@ -47,6 +47,11 @@ impl Redactor {
         }
     }
 
+    /// `v` as it may be shown: `(redacted)` when it holds a secret value.
+    pub fn value(&self, v: &str) -> String {
+        if self.values.iter().any(|x| v.contains(x.as_str())) { REDACTED.to_string() } else { v.to_string() }
+    }
+
     pub fn is_secret_name(&self, name: &str) -> bool {
         let up = name.to_ascii_uppercase();
         self.patterns.iter().any(|p| !p.is_empty() && up.contains(p.as_str()))

@@ -161,7 +161,11 @@ pub struct Plan {
     /// The service does not exist: the deploy stage creates it (CreateService).
     pub creates_service: bool,
     /// Tags the deploy stage sets on the service (TagResource; UpdateService cannot).
+    #[serde(skip)]
     pub service_tags: std::collections::BTreeMap<String, String>,
+    /// The same, as shown: a value holding a secret lookup's answer is `(redacted)`.
+    #[serde(rename = "service_tags")]
+    pub service_tags_shown: std::collections::BTreeMap<String, String>,
     /// The account lookups the templates made, with their answers (secrets as `(secret)`).
     pub lookups: Vec<crate::lookups::Resolved>,
     /// Every image of the release (the release container's first) and what the build stage
@@ -426,6 +430,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         notes: count_note.into_iter().collect(),
         creates_service: live.service_missing,
         lookups: spec.lookups(),
+        service_tags_shown: settings.tags.iter().map(|(k, v)| (k.clone(), redactor.value(v))).collect(),
         service_tags: settings.tags,
         images,
         desired_task_definition: desired,

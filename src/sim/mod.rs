@@ -117,6 +117,14 @@ impl Ecs for Sim {
             w.faults.service_missing_reads -= 1;
             return Ok(None);
         }
+        let now = w.now() - EPOCH;
+        if let Some((at, n)) = w.faults.service_missing_after.as_mut()
+            && now >= *at
+            && *n > 0
+        {
+            *n -= 1;
+            return Ok(None);
+        }
         w.describe_service(cluster, service)
     }
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {

@@ -45,6 +45,8 @@ pub struct Faults {
     /// The next N DescribeServices answer the service under `failures` (MISSING): AWS is
     /// eventually consistent.
     pub service_missing_reads: u32,
+    /// From this many seconds after the start, the next N DescribeServices answer MISSING.
+    pub service_missing_after: Option<(f64, u32)>,
     /// Service deployments that end SUCCESSFUL report this status instead, as a status newer
     /// than the SDK would arrive (`Unknown`).
     pub sd_success_status: Option<String>,
@@ -154,6 +156,7 @@ impl Default for Faults {
             no_service_deployments_api: false,
             denied: BTreeSet::new(),
             service_missing_reads: 0,
+            service_missing_after: None,
             sd_success_status: None,
             answer_names_previous_sd: false,
             person_answers_after: None,

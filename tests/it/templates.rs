@@ -112,3 +112,20 @@ async fn answers_land_in_the_task_definition_escaped() {
     assert!(json.contains(r#"a \"quoted\" \\ value"#), "escaped where it lands: {json}");
     assert_eq!(spec.lookups().iter().filter(|l| l.value == "(secret)").count(), 1);
 }
+
+/// #24: a SecureString's value in a service tag never reaches the JSON plan (its `service_tags`
+/// said it in clear while `service_changes` and the human plan said `(redacted)`).
+#[test]
+fn a_secure_string_in_a_service_tag_is_redacted_in_the_json_plan() {
+    let spec = format!(
+        "{}\n[service.definition]\ntags = {{ team = \"payments\", db = \"{{{{ ssm('/app/secure/db_url') }}}}\" }}\n",
+        base_spec("demo", "web")
+    );
+    let (_dir, path) = spec_dir_with(&spec, TEMPLATE);
+    let f = path.to_str().expect("utf-8");
+    let json = Test::new().args(["plan", "-f", f, "--sandbox", "--output", "json"]).status(exit::CHANGES);
+    assert!(!json.stdout.contains("sandbox:ssm:/app/secure/db_url"), "{}", json.stdout);
+    let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("one JSON document");
+    assert_eq!(doc["plan"]["service_tags"]["db"], "(redacted)", "{}", doc["plan"]);
+    assert_eq!(doc["plan"]["service_tags"]["team"], "payments");
+}
