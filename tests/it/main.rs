@@ -15,6 +15,7 @@ mod images;
 mod moto;
 mod registry;
 mod replay;
+mod replay_verbatim;
 mod sandbox_cli;
 mod service;
 mod templates;
