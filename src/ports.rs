@@ -514,6 +514,8 @@ pub struct DeploymentGroup {
     pub termination_wait_minutes: i32,
     /// (cluster, service)
     pub ecs_services: Vec<(String, String)>,
+    /// `computePlatform`: ECS, Server (EC2/on-premises) or Lambda.
+    pub compute_platform: Option<String>,
 }
 
 /// GetDeployment's deploymentInfo.
@@ -527,6 +529,8 @@ pub struct CdDeployment {
     /// `instanceTerminationWaitTimeStarted`: CodeDeploy never sets it for ECS deployments
     /// (aws/containers-roadmap#269); the deployment target's status is what tells.
     pub termination_wait_started: bool,
+    /// The deployment the answer is about (checked against the one asked for).
+    pub answered_id: Option<String>,
     /// The SHA-256 of the AppSpec content the deployment carries (`revision.appSpecContent`),
     /// to know a deployment is this release's.
     pub appspec_sha256: Option<String>,

@@ -29,6 +29,7 @@ impl CodeDeploy for Aws {
             application: g.application_name().unwrap_or(application).to_string(),
             name: g.deployment_group_name().unwrap_or(group).to_string(),
             deployment_config: g.deployment_config_name().map(str::to_string),
+            compute_platform: g.compute_platform().map(|p| p.as_str().to_string()),
             ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| a.as_str().to_string()),
             ready_wait_minutes: ready.map_or(0, |r| r.wait_time_in_minutes()),
             auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|a| a.enabled()),
@@ -103,6 +104,7 @@ impl CodeDeploy for Aws {
             rollback_deployment_id: d.rollback_info().and_then(|r| r.rollback_deployment_id()).map(str::to_string),
             rollback_message: d.rollback_info().and_then(|r| r.rollback_message()).map(str::to_string),
             termination_wait_started: d.instance_termination_wait_time_started(),
+            answered_id: d.deployment_id().map(str::to_string),
             appspec_sha256: d.revision().and_then(|r| r.app_spec_content()).and_then(|c| c.sha256()).map(str::to_string),
         })
     }

@@ -212,7 +212,18 @@ impl Engine {
                 ),
                 e => e,
             })?;
-        if !group.ecs_services.is_empty() && !group.ecs_services.iter().any(|(_, s)| s == spec.service()) {
+        // An ECS deployment group names its services (CreateDeploymentGroup requires ecsServices
+        // on the ECS platform); one that names none, or another platform, deploys no ECS service.
+        if group.compute_platform.as_deref().is_some_and(|p| p != "ECS") || group.ecs_services.is_empty() {
+            return Err(Error::usage(
+                format!(
+                    "CodeDeploy deployment group {application}/{group_name} is not an ECS deployment group (compute platform {}, no ecsServices)",
+                    group.compute_platform.as_deref().unwrap_or("not given")
+                ),
+                "name the ECS deployment group of the service (deploy.blue_green.application and deployment_group)",
+            ));
+        }
+        if !group.ecs_services.iter().any(|(_, s)| s == spec.service()) {
             return Err(Error::usage(
                 format!("deployment group {group_name} deploys {:?}, not {}", group.ecs_services, spec.service()),
                 "name the service's own deployment group",
@@ -416,6 +427,12 @@ impl Engine {
     /// GetDeployment (a transient failure is the driver's: it backs off and looks again).
     async fn cd_read(&self, spec: &Spec, w: &CdWatch) -> Result<CdDeployment> {
         match self.ports.codedeploy.deployment(&w.id).await {
+            // An answer about another deployment says nothing of this one: a bad read, looked at
+            // again (the driver backs off), never taken as this deployment's end.
+            Ok(d) if d.answered_id.as_deref().is_some_and(|a| a != w.id) => Err(Error::Aws(PortError::Transient {
+                op: "codedeploy:GetDeployment".into(),
+                message: format!("the answer is about deployment {}, not {}", d.answered_id.unwrap_or_default(), w.id),
+            })),
             Ok(d) => Ok(d),
             Err(e) if e.is_retryable() => Err(Error::Aws(e)),
             Err(e) => Err(Error::ManualAction {

@@ -176,7 +176,7 @@ impl Engine {
             return Ok(false);
         }
         let result = self.follow_native(spec, n, arn, (started + timeout.as_secs_f64(), setting), false).await;
-        self.remove_gate_hook(spec, n, &update).await;
+        self.remove_gate_hook(spec, n).await;
         result
     }
 
@@ -185,17 +185,20 @@ impl Engine {
     /// removed, the team's hooks and settings kept — so the next deployment (console, Terraform,
     /// another pipeline) does not pause at fgdeploy's gate. A failure is a warning: the hook
     /// times out by itself, and the next fgdeploy release removes it.
-    pub(super) async fn remove_gate_hook(&self, spec: &Spec, n: &Native, update: &UpdateService) {
+    pub(super) async fn remove_gate_hook(&self, spec: &Spec, n: &Native) {
         if !n.deployment.pause_after_test_traffic {
             return;
         }
+        // Only deploymentConfiguration: no task definition, no loadBalancers (sending those again
+        // would start a new service deployment, as the API model says of that member).
         let settings_only = UpdateService {
+            cluster: spec.cluster().to_string(),
+            service: spec.service().to_string(),
             task_definition: String::new(),
             desired_count: None,
             deployment_config: None,
-            native: Some(NativeDeployment { pause_after_test_traffic: false, ..n.deployment.clone() }),
+            native: Some(NativeDeployment { pause_after_test_traffic: false, load_balancer: None, ..n.deployment.clone() }),
             settings: Default::default(),
-            ..update.clone()
         };
         match self.retry("ecs:UpdateService", || self.ports.ecs.update_service(&settings_only)).await {
             Ok(_) => self.info("removed fgdeploy's PAUSE hook from the service (the team's hooks and settings are kept)"),

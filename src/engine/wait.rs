@@ -189,7 +189,18 @@ impl Engine {
             self.warn(format!("attached to {arn} after its test-traffic gate: fgdeploy follows it to its end without judging that gate"));
         }
         self.info(format!("attached to service deployment {arn} ({})", sd.status));
-        self.follow_native(spec, &n, arn.clone(), (self.ports.clock.now() + timeout.as_secs_f64(), setting), past_gate).await?;
+        let followed =
+            self.follow_native(spec, &n, arn.clone(), (self.ports.clock.now() + timeout.as_secs_f64(), setting), past_gate).await;
+        // A PAUSE hook a `release --no-wait` (or a killed run) left: fgdeploy's own, removed once
+        // the deployment ended; the team's hooks stay.
+        if !matches!(followed, Err(Error::Detached(_))) && svc.deployment_config.lifecycle_hooks.iter().any(|h| h.is_fgdeploys()) {
+            let mine = super::native::Native {
+                deployment: crate::ports::NativeDeployment { pause_after_test_traffic: true, ..n.deployment.clone() },
+                ..n.clone()
+            };
+            self.remove_gate_hook(spec, &mine).await;
+        }
+        followed?;
         Ok(WaitReport { kind: "ecs-native", deployment: arn, task_definition: td, outcome: "deployed" })
     }
 

@@ -185,6 +185,7 @@ impl World {
             terminate_action: Some("TERMINATE".into()),
             termination_wait_minutes: g.termination_wait_minutes,
             ecs_services: vec![(g.cluster.clone(), g.service.clone())],
+            compute_platform: Some("ECS".into()),
         })
     }
 
@@ -304,6 +305,7 @@ impl World {
             // As AWS behaves: never set for ECS deployments (aws/containers-roadmap#269).
             termination_wait_started: false,
             appspec_sha256: d.appspec_sha256.clone(),
+            answered_id: Some(d.id.clone()),
         })
     }
 

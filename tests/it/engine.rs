@@ -1353,6 +1353,9 @@ async fn wait_follows_an_ecs_native_deployment_through_its_pause_hook() {
         sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::ContinueServiceDeployment { action, .. } if action == "CONTINUE"))
     );
     assert!(sim.world().serving("demo", "web").expect("service").0.ends_with(TD2));
+    // The PAUSE hook `release --no-wait` put on the service is gone once wait followed it to its end.
+    let hooks = sim.world().deployment_config("demo", "web").expect("service").lifecycle_hooks;
+    assert!(hooks.iter().all(|h| !h.is_fgdeploys()), "{hooks:?}");
 }
 
 // ----- Application Auto Scaling -------------------------------------------------------------------

@@ -219,8 +219,6 @@ mod shape_only {
     /// DescribeServices (`API_Service` syntax): service `web` under the CODE_DEPLOY controller,
     /// which no documented DescribeServices answer has.
     pub(super) const CODE_DEPLOY_SERVICE: &str = r#"{"services": [{"serviceName": "web", "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "taskDefinition": "arn:aws:ecs:us-west-2:123456789012:task-definition/hello_world:8", "deploymentController": {"type": "CODE_DEPLOY"}, "deployments": []}], "failures": []}"#;
-    /// ListDeployments: the group has no deployment in the statuses asked for.
-    pub(super) const NO_DEPLOYMENTS: &str = r#"{"deployments": []}"#;
     /// DescribeScalableTargets: the service is not autoscaled.
     pub(super) const NOT_AUTOSCALED: &str = r#"{"ScalableTargets": []}"#;
 }
@@ -741,6 +739,9 @@ async fn get_deployment_examples_read_as_succeeded_without_an_appspec() {
         let r = Server::default().with("GetDeployment", file);
         let d = r.ports().await.codedeploy.deployment(asked).await.expect(file);
         assert_eq!((d.id.as_str(), d.status.clone()), (id, CdStatus::Succeeded), "{file}");
+        // The answer says which deployment it is about; the watch refuses one about another
+        // deployment (-1 answers `d-74D35AS7C` when asked for `d-74D24AS7X`) as a bad read.
+        assert_eq!(d.answered_id.as_deref(), Some(id), "{file}");
         assert_eq!((d.appspec_sha256, d.error, d.rollback_deployment_id, d.termination_wait_started), (None, None, None, false), "{file}");
         assert_eq!(r.requests("GetDeployment")[0]["deploymentId"], asked);
     }
@@ -866,32 +867,15 @@ fn codedeploy_release(active: Server) -> (Server, crate::harness::Output) {
 }
 
 /// [`codedeploy_release`] with `codedeploy-ListDeployments-1.json` (AWS CLI
-/// `deploy/list-deployments.rst`, three ids): the EC2 group is not refused as a non-ECS group;
-/// the release stops at its three "active" deployments (exit 5), before any change.
+/// `deploy/list-deployments.rst`, three ids): the documented group (`GetDeploymentGroup-1`) is
+/// an EC2/on-premises group (EC2 tag filters, no `ecsServices`); it is refused before any change
+/// (exit 3). Before: an empty `ecsServices` was read as "any service".
 #[test]
-fn a_codedeploy_release_takes_the_documented_ec2_group_and_stops_at_its_deployments() {
+fn a_codedeploy_release_refuses_the_documented_ec2_group_before_any_change() {
     let (r, out) = codedeploy_release(Server::default().with("ListDeployments", "codedeploy-ListDeployments-1.json"));
-    assert_eq!(out.code, fgdeploy::error::exit::CONFLICT, "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stderr.contains("d-EXAMPLE11, d-EXAMPLE22, d-EXAMPLE33"), "{}", out.stderr);
+    assert_eq!(out.code, fgdeploy::error::exit::INPUT, "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains("is not an ECS deployment group"), "{}", out.stderr);
     assert!(r.requests("CreateDeployment").is_empty() && r.requests("RegisterTaskDefinition").is_empty());
-}
-
-/// [`codedeploy_release`] when the group has no active deployment (shape-only empty list):
-/// fgdeploy sends its ECS AppSpec to the EC2 group (`d-1234ABCDE`), then takes
-/// `codedeploy-GetDeployment-1.json` — Succeeded, but about deployment `d-74D35AS7C` — as that
-/// deployment's end, and the EC2 target as an empty one. Only the verification (30 s) catches
-/// it: the service never serves the new revision (exit 8).
-#[test]
-fn a_codedeploy_release_into_the_documented_ec2_group_is_caught_only_by_verification() {
-    let (r, out) = codedeploy_release(Server::default().body("ListDeployments", shape_only::NO_DEPLOYMENTS));
-    assert_eq!(out.code, fgdeploy::error::exit::MANUAL_ACTION, "{}\n{}", out.stdout, out.stderr);
-    let create = &r.requests("CreateDeployment")[0];
-    assert_eq!(create["deploymentGroupName"], "dep-group-def-456");
-    assert!(create["revision"]["appSpecContent"]["content"].as_str().is_some_and(|c| c.contains("task-definition/sleep360:1")));
-    assert_eq!(r.requests("GetDeployment")[0]["deploymentId"], "d-1234ABCDE");
-    assert!(out.stdout.contains("deployment d-1234ABCDE started") && out.stdout.contains("deploy done"), "{}", out.stdout);
-    assert!(out.stderr.contains("the deployment reports success while the service runs something else"), "{}", out.stderr);
-    assert!(r.requests("StopDeployment").is_empty() && r.requests("ContinueDeployment").is_empty());
 }
 
 // ----- ECR -------------------------------------------------------------------------------------------
