@@ -119,6 +119,29 @@ struct CdWatch {
     shifting: bool,
 }
 
+/// The deployment group deploys this ECS service: an ECS group (CreateDeploymentGroup requires
+/// ecsServices on the ECS platform; one that names none, or another platform, deploys no ECS
+/// service) that names it.
+fn group_deploys_the_service(spec: &Spec, group: &DeploymentGroup) -> Result<()> {
+    let (application, group_name) = (&group.application, &group.name);
+    if group.compute_platform.as_deref().is_some_and(|p| p != "ECS") || group.ecs_services.is_empty() {
+        return Err(Error::usage(
+            format!(
+                "CodeDeploy deployment group {application}/{group_name} is not an ECS deployment group (compute platform {}, no ecsServices)",
+                group.compute_platform.as_deref().unwrap_or("not given")
+            ),
+            "name the ECS deployment group of the service (deploy.blue_green.application and deployment_group)",
+        ));
+    }
+    if !group.ecs_services.iter().any(|(_, s)| s == spec.service()) {
+        return Err(Error::usage(
+            format!("deployment group {group_name} deploys {:?}, not {}", group.ecs_services, spec.service()),
+            "name the service's own deployment group",
+        ));
+    }
+    Ok(())
+}
+
 /// What one CodeDeploy status means to the watch (pure; the watch acts on it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CdStep {
@@ -212,23 +235,7 @@ impl Engine {
                 ),
                 e => e,
             })?;
-        // An ECS deployment group names its services (CreateDeploymentGroup requires ecsServices
-        // on the ECS platform); one that names none, or another platform, deploys no ECS service.
-        if group.compute_platform.as_deref().is_some_and(|p| p != "ECS") || group.ecs_services.is_empty() {
-            return Err(Error::usage(
-                format!(
-                    "CodeDeploy deployment group {application}/{group_name} is not an ECS deployment group (compute platform {}, no ecsServices)",
-                    group.compute_platform.as_deref().unwrap_or("not given")
-                ),
-                "name the ECS deployment group of the service (deploy.blue_green.application and deployment_group)",
-            ));
-        }
-        if !group.ecs_services.iter().any(|(_, s)| s == spec.service()) {
-            return Err(Error::usage(
-                format!("deployment group {group_name} deploys {:?}, not {}", group.ecs_services, spec.service()),
-                "name the service's own deployment group",
-            ));
-        }
+        group_deploys_the_service(spec, &group)?;
         let stops = group.ready_action.as_deref() == Some("STOP_DEPLOYMENT");
         let gated = stops && !bg.checks.is_empty();
         if !bg.checks.is_empty() && !stops && !no_test_gate {
