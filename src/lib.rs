@@ -23,6 +23,7 @@ pub mod sim;
 pub mod spans;
 pub mod spec;
 pub mod states;
+pub mod taint;
 pub mod taskdef;
 pub mod vars;
 

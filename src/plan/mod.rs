@@ -368,7 +368,13 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let desired = desired_task_definition(spec, live, &images)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
-    let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(spec.vars().lookups().secrets());
+    // Hidden wherever they appear: the secret lookups' answers, and credential-shaped values a
+    // field was allowed to hold in plaintext (`task_definition.allow_plaintext`).
+    let mut hidden = spec.vars().lookups().secrets();
+    hidden.extend(crate::taint::plaintext_fields(&desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    let tags = spec.file.service.definition.iter().flat_map(|d| d.tags.iter().flatten());
+    hidden.extend(tags.flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(hidden);
     let td_changes = redactor.changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
 
@@ -430,7 +436,14 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         notes: count_note.into_iter().collect(),
         creates_service: live.service_missing,
         lookups: spec.lookups(),
-        service_tags_shown: settings.tags.iter().map(|(k, v)| (k.clone(), redactor.value(v))).collect(),
+        service_tags_shown: settings
+            .tags
+            .iter()
+            .map(|(k, v)| {
+                let shown = if crate::taint::token_shaped(v) { crate::redact::REDACTED.to_string() } else { redactor.value(v) };
+                (k.clone(), shown)
+            })
+            .collect(),
         service_tags: settings.tags,
         images,
         desired_task_definition: desired,

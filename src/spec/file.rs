@@ -209,6 +209,11 @@ pub struct TaskDefinitionSection {
     /// environment values are never shown.
     #[serde(default)]
     pub secret_patterns: Vec<String>,
+    /// Plaintext fields (`containerDefinitions[web].environment[DB_URL]`, `tags[k]`,
+    /// `service.definition.tags.k`) allowed to hold a secret or credential-shaped value: the user
+    /// accepts it is stored in plaintext. Default: such a value is refused (see `taint`).
+    #[serde(default)]
+    pub allow_plaintext: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -173,6 +173,7 @@ impl Spec {
         // Validate the template now, with a stand-in image, so errors surface before any AWS call.
         match spec.render_task_definition("stand-in.invalid/validate:0") {
             Ok(td) => {
+                problems.extend(spec.plaintext_secrets(&td));
                 let raw: serde_json::Value = serde_json::from_str(&spec.template_text).unwrap_or_default();
                 if let Err(e) = rules::validate_with_template(&spec.path, &spec.template_path, &spec.file, &td, &raw) {
                     problems.extend(e.flatten());
@@ -184,6 +185,23 @@ impl Spec {
         let problems = problems.into_iter().map(|p| p.located(path, &text).located(&spec.template_path, &template_text)).collect();
         InputError::all(problems)?;
         Ok(spec)
+    }
+
+    /// Secret or credential-shaped values in plaintext fields of `td` and of the service's tags,
+    /// outside `task_definition.allow_plaintext` (see [`crate::taint`]).
+    fn plaintext_secrets(&self, td: &TaskDefinition) -> Vec<InputError> {
+        let (secrets, allowed) = (self.vars.lookups().secrets(), &self.file.task_definition.allow_plaintext);
+        let mut out = crate::taint::refuse_plaintext(&self.template_path, &crate::taint::plaintext_fields(td), &secrets, allowed);
+        let tags: Vec<(String, String)> = self
+            .file
+            .service
+            .definition
+            .iter()
+            .flat_map(|d| d.tags.iter().flatten())
+            .map(|(k, v)| (format!("service.definition.tags.{k}"), v.clone()))
+            .collect();
+        out.extend(crate::taint::refuse_plaintext(&self.path, &tags, &secrets, allowed));
+        out
     }
 
     pub fn cluster(&self) -> &str {

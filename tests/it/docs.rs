@@ -40,6 +40,7 @@ fn every_field() -> SpecFile {
             keep_revisions: Some(3),
             allow_pinned_image: true,
             secret_patterns: vec!["SESSION".into()],
+            allow_plaintext: vec!["containerDefinitions[web].environment[GREETING]".into()],
         },
         migration: Some(MigrationSection {
             command: vec!["m".into()],

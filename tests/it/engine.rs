@@ -1999,3 +1999,18 @@ async fn item9_secret_arns_of_every_partition_are_looked_up_as_secrets() {
     assert!(r.err_text().contains(&format!("secret {cn}")), "{}", r.err_text());
     assert_eq!(r.sim.calls().count("secretsmanager:DescribeSecret"), 1);
 }
+
+// #24: `status` shows a live tag holding a credential as `(redacted)` (it printed the value).
+#[tokio::test]
+async fn status_redacts_a_live_tag_holding_a_credential() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let arn = sim.world().describe_service("demo", "web").expect("ok").expect("svc").arn;
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let tags = [("api".to_string(), token.to_string()), ("team".to_string(), "payments".to_string())].into();
+    sim.world().tag_service(&arn, &tags).expect("tagged");
+    let report = fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status");
+    assert_eq!(report.service.tags["api"], "(redacted)");
+    assert_eq!(report.service.tags["team"], "payments");
+    assert!(!serde_json::to_string(&report).expect("json").contains(token));
+}

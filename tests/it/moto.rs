@@ -294,8 +294,9 @@ async fn release_status_and_rollback_speak_the_wire_protocol() {
 async fn aws_errors_are_mapped_and_named() {
     let Some(m) = moto().await else { return };
     let (_dir, path) = moto_spec();
-    // No such cluster/service: exit 4 with a message naming the service and the deployspec.
-    let out = m.cli().args(["plan", "-f", path.to_str().expect("utf-8")]).status(exit::AWS);
+    // No such service: bad input (a wrong name), exit 3 as documented (#23 item 13; it was 4),
+    // with a message naming the service and the deployspec.
+    let out = m.cli().args(["plan", "-f", path.to_str().expect("utf-8")]).status(exit::INPUT);
     out.stderr_has("does not exist").stderr_has("web.toml");
     let ports = m.ports();
     let err = ports.ecs.describe_task_definition("no-such-family:9").await.expect_err("missing");
@@ -1011,7 +1012,16 @@ async fn lookups_answer_from_ssm_secrets_manager_cloudformation_and_s3() {
         ),
     );
     std::fs::write(dir.path().join("web.taskdef.json"), template).expect("template");
-    let text = std::fs::read_to_string(&path).expect("spec") + &format!("\n[lookups]\ntfstate_url = \"s3://{id}/env/terraform.tfstate\"\n");
+    let base = std::fs::read_to_string(&path).expect("spec") + &format!("\n[lookups]\ntfstate_url = \"s3://{id}/env/terraform.tfstate\"\n");
+    // #24: the SecureString in a plaintext environment value is refused before any change (exit
+    // 3, the field named, the value never shown)...
+    std::fs::write(&path, &base).expect("spec");
+    let refused = m.cli().args(["release", "-f", path.to_str().expect("utf-8")]).status(exit::INPUT);
+    refused.stderr_has("containerDefinitions[web].environment[DB_PASSWORD]").stderr_has("valueFrom");
+    assert!(!refused.stderr.contains("hunter2-secret") && !refused.stdout.contains("hunter2-secret"), "{}", refused.stderr);
+    // ...unless the field is allowed to hold it.
+    let text = base
+        .replace("[task_definition]\n", "[task_definition]\nallow_plaintext = [\"containerDefinitions[web].environment[DB_PASSWORD]\"]\n");
     std::fs::write(&path, text).expect("spec");
     let scan = fgdeploy::spec::scan(&path, None).expect("scan");
     let answers = fgdeploy::engine::answer_lookups(&scan, &m.ports()).await.unwrap_or_else(|e| panic!("{e}"));

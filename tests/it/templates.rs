@@ -28,7 +28,11 @@ const LOOKUP_TEMPLATE: &str = r#"{
 const STATE: &str = r#"{"version": 4, "resources": [{"mode": "managed", "type": "aws_subnet", "name": "a", "instances": [{"attributes": {"id": "subnet-0123456789abcdef0"}}]}]}"#;
 
 fn spec_with_lookups() -> (tempfile::TempDir, std::path::PathBuf) {
-    let spec = format!("{}\n[lookups]\ntfstate_file = \"terraform.tfstate\"\n", base_spec("demo", "web"));
+    // The SecureString in a plaintext environment value is accepted explicitly (#24).
+    let spec = format!(
+        "{}allow_plaintext = [\"containerDefinitions[web].environment[DB_URL]\"]\n\n[lookups]\ntfstate_file = \"terraform.tfstate\"\n",
+        base_spec("demo", "web")
+    );
     let (dir, path) = spec_dir_with(&spec, LOOKUP_TEMPLATE);
     std::fs::write(dir.path().join("terraform.tfstate"), STATE).expect("state");
     (dir, path)
@@ -113,19 +117,72 @@ async fn answers_land_in_the_task_definition_escaped() {
     assert_eq!(spec.lookups().iter().filter(|l| l.value == "(secret)").count(), 1);
 }
 
-/// #24: a SecureString's value in a service tag never reaches the JSON plan (its `service_tags`
-/// said it in clear while `service_changes` and the human plan said `(redacted)`).
+/// #24: a SecureString's value in a service tag is refused before any change (it would go
+/// through TagResource in plaintext); accepted with `allow_plaintext`, it never reaches the JSON
+/// plan (its `service_tags` said it in clear while `service_changes` and the human plan said
+/// `(redacted)`).
 #[test]
-fn a_secure_string_in_a_service_tag_is_redacted_in_the_json_plan() {
-    let spec = format!(
-        "{}\n[service.definition]\ntags = {{ team = \"payments\", db = \"{{{{ ssm('/app/secure/db_url') }}}}\" }}\n",
-        base_spec("demo", "web")
-    );
-    let (_dir, path) = spec_dir_with(&spec, TEMPLATE);
+fn a_secure_string_in_a_service_tag_is_refused_or_redacted_in_the_json_plan() {
+    let tags = "\n[service.definition]\ntags = { team = \"payments\", db = \"{{ ssm('/app/secure/db_url') }}\" }\n";
+    let (_dir, path) = spec_dir_with(&format!("{}{tags}", base_spec("demo", "web")), TEMPLATE);
+    let f = path.to_str().expect("utf-8");
+    let refused = Test::new().args(["plan", "-f", f, "--sandbox"]).status(exit::INPUT);
+    refused.stderr_has("service.definition.tags.db").stderr_has("allow_plaintext");
+    assert!(!refused.stderr.contains("sandbox:ssm:/app/secure/db_url"), "{}", refused.stderr);
+    let allowed = format!("{}allow_plaintext = [\"service.definition.tags.db\"]\n{tags}", base_spec("demo", "web"));
+    let (_dir, path) = spec_dir_with(&allowed, TEMPLATE);
     let f = path.to_str().expect("utf-8");
     let json = Test::new().args(["plan", "-f", f, "--sandbox", "--output", "json"]).status(exit::CHANGES);
     assert!(!json.stdout.contains("sandbox:ssm:/app/secure/db_url"), "{}", json.stdout);
     let doc: serde_json::Value = serde_json::from_str(json.stdout.trim()).expect("one JSON document");
     assert_eq!(doc["plan"]["service_tags"]["db"], "(redacted)", "{}", doc["plan"]);
     assert_eq!(doc["plan"]["service_tags"]["team"], "payments");
+}
+
+/// #24: a credential-shaped value under a harmless name (`GREETING=ghp_…`) is refused offline
+/// (`validate`, exit 3), the field named and the value never shown.
+#[test]
+fn a_token_shaped_value_in_a_plaintext_field_is_refused_offline() {
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let t = TEMPLATE.replace("\"value\": \"1\"", &format!("\"value\": \"{token}\""));
+    let (_d, p) = spec_dir_with(&base_spec("demo", "web"), &t);
+    let out = Test::new().args(["validate", "-f", p.to_str().expect("utf-8")]).status(exit::INPUT);
+    out.stderr_has("credential-shaped").stderr_has("secrets");
+    assert!(!out.stderr.contains(token) && !out.stdout.contains(token), "{}", out.stderr);
+}
+
+/// #24: a credential-shaped value a field is allowed to hold in plaintext is still never shown:
+/// not in `plan` nor `release`, human or JSON.
+#[test]
+fn an_allowed_token_shaped_value_is_still_redacted_in_the_plan() {
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let t = TEMPLATE.replace("\"value\": \"1\"", &format!("\"value\": \"Bearer {token}\""));
+    let spec = format!("{}allow_plaintext = [\"containerDefinitions[web].environment[A]\"]\n", base_spec("demo", "web"));
+    let (_d, p) = spec_dir_with(&spec, &t);
+    let f = p.to_str().expect("utf-8");
+    for (cmd, code) in [("plan", exit::CHANGES), ("release", exit::OK)] {
+        for output in ["human", "json"] {
+            let out = Test::new().args([cmd, "-f", f, "--sandbox", "--output", output, "-v"]).status(code);
+            assert!(!out.stdout.contains(token) && !out.stderr.contains(token), "{cmd} {output}: {}", out.stdout);
+        }
+    }
+}
+
+/// #24: a credential-shaped service tag allowed in plaintext is never shown: `plan` and `release`
+/// (human with -v, JSON) show `(redacted)` in the tags and in the service changes.
+#[test]
+fn an_allowed_credential_in_a_service_tag_is_never_shown() {
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let spec = format!(
+        "{}allow_plaintext = [\"service.definition.tags.api\"]\n\n[service.definition]\ntags = {{ team = \"payments\", api = \"{token}\" }}\n",
+        base_spec("demo", "web")
+    );
+    let (_d, p) = spec_dir_with(&spec, TEMPLATE);
+    let f = p.to_str().expect("utf-8");
+    for (cmd, code) in [("plan", exit::CHANGES), ("release", exit::OK)] {
+        for output in ["human", "json"] {
+            let out = Test::new().args([cmd, "-f", f, "--sandbox", "--output", output, "-v"]).status(code);
+            assert!(!out.stdout.contains(token) && !out.stderr.contains(token), "{cmd} {output}: {}", out.stdout);
+        }
+    }
 }

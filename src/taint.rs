@@ -1,0 +1,143 @@
+//! Taint: values that must never be stored or shown in plaintext. A value is tainted when it
+//! holds the answer of a secret lookup (an SSM SecureString read with `ssm()`) or has the shape
+//! of a credential: a GitHub token (`ghp_…`, `gho_…`, `ghs_…`, `github_pat_…`), an AWS access key
+//! id (`AKIA…` / `ASIA…` and 16 more characters), a Slack token (`xoxb-`, `xoxa-`, `xoxp-`), a
+//! PEM private key block, or a JWT (`eyJ….eyJ….…`).
+//!
+//! A tainted value in a plaintext field of the task definition (environment values, command,
+//! entryPoint, docker labels, log options, tags) would be registered in plaintext in every
+//! revision, readable by anyone with `ecs:DescribeTaskDefinition`, and kept forever; in a
+//! service tag it is sent in plaintext through TagResource. Such a value is refused offline
+//! (exit 3), field by field, with the fix — a `secrets` entry (or `secretOptions`) whose
+//! `valueFrom` is the parameter's or secret's ARN, which ECS resolves when the task starts —
+//! unless the field is listed in `task_definition.allow_plaintext` (the user accepts it).
+
+use crate::error::InputError;
+use crate::taskdef::TaskDefinition;
+use std::path::Path;
+
+/// Whether `v` has the shape of a credential.
+pub fn token_shaped(v: &str) -> bool {
+    !credentials_in(v).is_empty()
+}
+
+/// The credential-shaped parts of `v`: each token word, or the whole value for a PEM private key.
+pub fn credentials_in(v: &str) -> Vec<String> {
+    if v.contains("-----BEGIN") && v.contains("PRIVATE KEY-----") {
+        return vec![v.to_string()];
+    }
+    v.split(|c: char| c.is_whitespace() || "\"'=,;:()[]{}".contains(c)).filter(|w| token_word(w)).map(str::to_string).collect()
+}
+
+fn token_word(w: &str) -> bool {
+    let alnum = |s: &str, n: usize| s.len() >= n && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let github = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_"].iter().any(|p| w.strip_prefix(p).is_some_and(|r| alnum(r, 30)))
+        || w.strip_prefix("github_pat_").is_some_and(|r| alnum(r, 30));
+    let aws = (w.starts_with("AKIA") || w.starts_with("ASIA"))
+        && w.len() == 20
+        && w.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    let slack = ["xoxb-", "xoxa-", "xoxp-"].iter().any(|p| w.strip_prefix(p).is_some_and(|r| r.len() >= 10));
+    let jwt = {
+        let parts: Vec<&str> = w.split('.').collect();
+        parts.len() == 3 && parts[0].starts_with("eyJ") && parts[1].starts_with("eyJ") && parts.iter().all(|p| p.len() >= 4)
+    };
+    github || aws || slack || jwt
+}
+
+/// Every plaintext field of a task definition, as (field path, value).
+pub fn plaintext_fields(td: &TaskDefinition) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for c in &td.container_definitions {
+        let at = |f: String| format!("containerDefinitions[{}].{f}", c.name);
+        for e in c.environment.iter().flatten() {
+            if let (Some(n), Some(v)) = (&e.name, &e.value) {
+                out.push((at(format!("environment[{n}]")), v.clone()));
+            }
+        }
+        for (what, list) in [("command", &c.command), ("entryPoint", &c.entry_point)] {
+            for (i, v) in list.iter().flatten().enumerate() {
+                out.push((at(format!("{what}[{i}]")), v.clone()));
+            }
+        }
+        for (k, v) in c.docker_labels.iter().flatten() {
+            out.push((at(format!("dockerLabels.{k}")), v.clone()));
+        }
+        for (k, v) in c.log_configuration.iter().flat_map(|l| l.options.iter().flatten()) {
+            out.push((at(format!("logConfiguration.options.{k}")), v.clone()));
+        }
+    }
+    for t in td.tags.iter().flatten() {
+        if let (Some(k), Some(v)) = (&t.key, &t.value) {
+            out.push((format!("tags[{k}]"), v.clone()));
+        }
+    }
+    out
+}
+
+/// Whether `v` is tainted, given the secret lookups' answers.
+pub fn tainted(v: &str, secrets: &[String]) -> bool {
+    secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) || token_shaped(v)
+}
+
+/// The refusals: every tainted value in a plaintext field not listed in `allowed`. The message
+/// never shows the value.
+pub fn refuse_plaintext(file: &Path, fields: &[(String, String)], secrets: &[String], allowed: &[String]) -> Vec<InputError> {
+    fields
+        .iter()
+        .filter(|(field, v)| tainted(v, secrets) && !allowed.iter().any(|a| a == field))
+        .map(|(field, v)| {
+            let why = if secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) {
+                "holds a secret lookup's value (an SSM SecureString)"
+            } else {
+                "holds a credential-shaped value (a token, an access key, a private key or a JWT)"
+            };
+            InputError::new(
+                file,
+                format!("{field} {why}: it would be stored and sent in plaintext (readable with ecs:DescribeTaskDefinition, kept in every revision)"),
+                "reference it instead: a `secrets` entry (or logConfiguration `secretOptions`) with valueFrom = the parameter's or secret's ARN, which ECS resolves when the task starts (`{{ secret_arn('name') }}` for Secrets Manager); or, accepting plaintext, list the field in task_definition.allow_plaintext",
+            )
+            .at_field(field.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_shapes_are_tainted_and_ordinary_values_are_not() {
+        for t in [
+            "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB",
+            "token=github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+            "AKIAIOSFODNN7EXAMPLE",
+            "xoxb-123456789012-abcdef",
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----",
+            "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl",
+        ] {
+            assert!(token_shaped(t), "{t}");
+        }
+        for ok in ["production", "https://example.com/health", "AKIA", "ghp_short", "arn:aws:ssm:us-east-1:1:parameter/x", "eyJ.x"] {
+            assert!(!token_shaped(ok), "{ok}");
+        }
+        assert_eq!(credentials_in("Bearer ghp_0123456789abcdefghijklmnopqrstuvwxyzAB now"), ["ghp_0123456789abcdefghijklmnopqrstuvwxyzAB"]);
+        assert!(tainted("postgres://u:hunter2secret@db/app", &["hunter2secret".into()]));
+        assert!(!tainted("postgres://db/app", &["hunter2secret".into()]));
+    }
+}
+
+#[cfg(test)]
+mod redaction {
+    #[test]
+    fn a_credential_allowed_in_plaintext_is_still_hidden_in_a_diff() {
+        let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+        let r = crate::redact::Redactor::new(&[]).with_values(super::credentials_in(&format!("Bearer {token}")));
+        let c = crate::diff::Change::Change {
+            path: "containerDefinitions[web].environment[GREETING]".into(),
+            from: serde_json::Value::String("hello".into()),
+            to: serde_json::Value::String(format!("Bearer {token}")),
+        };
+        let shown = serde_json::to_string(&r.scrubbed(c)).expect("json");
+        assert!(!shown.contains(token) && shown.contains("(redacted)"), "{shown}");
+    }
+}
