@@ -776,9 +776,14 @@ impl Ecs for Aws {
         let op = "ecs:CreateService";
         self.gate(op).await;
         let d = &req.settings;
-        let settings = servicedef::to_sdk(op, d)?;
+        let mut settings = servicedef::to_sdk(op, d)?;
         let tags = settings.tags.clone();
         let launch_type = d.capacity_provider_strategy.as_ref().is_none_or(Vec::is_empty).then_some(t::LaunchType::Fargate);
+        if launch_type.is_some() {
+            // `capacity_provider_strategy = []` means the launch type: ECS refuses a request with
+            // both launchType and capacityProviderStrategy, even an empty one (#24).
+            settings.capacity_provider_strategy = None;
+        }
         let mut b = with_settings!(self.ecs.create_service(), d, settings)
             .cluster(&req.cluster)
             .service_name(&req.service)

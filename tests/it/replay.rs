@@ -943,3 +943,25 @@ async fn list_tasks_reads_every_page() {
     assert_eq!(sent.len(), 2);
     assert!(sent[1].contains("\"nextToken\":\"page-2\""), "{}", sent[1]);
 }
+
+/// #24: `capacity_provider_strategy = []` means the launch type: CreateService carries
+/// `launchType` FARGATE and no `capacityProviderStrategy` at all (both at once, even an empty
+/// list, is what ECS refuses). Shape-only answer (`API_CreateService` response syntax).
+#[tokio::test]
+async fn an_empty_capacity_provider_strategy_is_the_launch_type_alone() {
+    let svc = r#"{"service": {"serviceName": "web", "status": "ACTIVE", "desiredCount": 1, "launchType": "FARGATE", "taskDefinition": "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1"}}"#;
+    let r = Replay::default().answer("CreateService", 200, svc);
+    let ports = r.ports().await;
+    let req = fgdeploy::ports::CreateService {
+        cluster: "demo".into(),
+        service: "web".into(),
+        task_definition: "web:1".into(),
+        desired_count: 1,
+        deployment_config: None,
+        settings: fgdeploy::servicedef::ServiceDefinition { capacity_provider_strategy: Some(vec![]), ..Default::default() },
+    };
+    ports.ecs.create_service(&req).await.expect("created");
+    let sent: serde_json::Value = serde_json::from_str(&r.requests("CreateService")[0]).expect("json");
+    assert_eq!(sent["launchType"], "FARGATE", "{sent}");
+    assert!(sent.get("capacityProviderStrategy").is_none(), "{sent}");
+}
