@@ -49,6 +49,9 @@ pub struct Resolved {
 pub struct LookupTable {
     recording: bool,
     answers: Mutex<BTreeMap<Lookup, Option<Answer>>>,
+    /// While recording: the file and field being rendered, and where each lookup was first seen.
+    at: Mutex<Option<(std::path::PathBuf, String)>>,
+    places: Mutex<BTreeMap<Lookup, (std::path::PathBuf, String)>>,
 }
 
 /// A stand-in value while recording (never reaches AWS: the real load replaces it).
@@ -57,12 +60,12 @@ pub const PENDING: &str = "fgdeploy-lookup-pending";
 impl LookupTable {
     /// A table that records the lookups a render makes and answers each with a stand-in.
     pub fn recording() -> LookupTable {
-        LookupTable { recording: true, answers: Mutex::default() }
+        LookupTable { recording: true, ..LookupTable::default() }
     }
 
     /// A table with the answers (the real load).
     pub fn answered(answers: BTreeMap<Lookup, Answer>) -> LookupTable {
-        LookupTable { recording: false, answers: Mutex::new(answers.into_iter().map(|(k, v)| (k, Some(v))).collect()) }
+        LookupTable { answers: Mutex::new(answers.into_iter().map(|(k, v)| (k, Some(v))).collect()), ..LookupTable::default() }
     }
 
     /// The value for `l`: the answer, a stand-in while recording, else an error.
@@ -71,11 +74,28 @@ impl LookupTable {
         match m.get(&l) {
             Some(Some(a)) => Ok(a.value.clone()),
             _ if self.recording => {
+                if let (Ok(at), Ok(mut places)) = (self.at.lock(), self.places.lock())
+                    && let Some(here) = at.clone()
+                {
+                    places.entry(l.clone()).or_insert(here);
+                }
                 m.insert(l, None);
                 Ok(PENDING.to_string())
             }
             _ => Err(format!("{l} was not resolved before the template was rendered")),
         }
+    }
+
+    /// While recording: what is being rendered now (a file and a field path).
+    pub fn rendering(&self, file: &std::path::Path, field: String) {
+        if let Ok(mut at) = self.at.lock() {
+            *at = Some((file.to_path_buf(), field));
+        }
+    }
+
+    /// Where a lookup was first seen (file and field), when recorded.
+    pub fn place(&self, l: &Lookup) -> Option<(std::path::PathBuf, String)> {
+        self.places.lock().ok()?.get(l).cloned()
     }
 
     /// Every lookup the renders made.

@@ -273,13 +273,26 @@ impl Vars {
 
     /// Render every string in a JSON value, ignoring errors: a recording render that must see
     /// every lookup, not stop at the first problem (the real load reports the problems).
-    pub fn record_json(&self, value: &serde_json::Value) {
+    pub fn record_json(&self, file: &Path, value: &serde_json::Value, path: &mut Vec<String>) {
         match value {
             serde_json::Value::String(s) => {
+                self.lookups.rendering(file, join_path(path));
                 let _ = self.expand(s);
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|i| self.record_json(i)),
-            serde_json::Value::Object(map) => map.values().for_each(|v| self.record_json(v)),
+            serde_json::Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    path.push(format!("[{i}]"));
+                    self.record_json(file, item, path);
+                    path.pop();
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    path.push(k.clone());
+                    self.record_json(file, v, path);
+                    path.pop();
+                }
+            }
             _ => {}
         }
     }

@@ -33,11 +33,34 @@ pub async fn answer_lookups(scan: &Scan, ports: &Ports) -> Result<BTreeMap<Looku
             Ok(a) => {
                 answers.insert(l.clone(), a);
             }
-            Err(why) => problems.push(InputError::new(&scan.path, format!("lookup {l} failed: {why}"), fix(l)).at_field("lookups")),
+            Err(why) => {
+                // Placed where the lookup stands (the deployspec's field, or the template's), so
+                // the message points at the line; the fix follows the error.
+                let (file, field) = scan.places.get(l).cloned().unwrap_or_else(|| (scan.path.clone(), "lookups".into()));
+                let fix = if denied(&why) { permission(l) } else { fix(l) };
+                let text = std::fs::read_to_string(&file).unwrap_or_default();
+                problems.push(InputError::new(&file, format!("lookup {l} failed: {why}"), fix).at_field(field).located(&file, &text));
+            }
         }
     }
     InputError::all(problems)?;
     Ok(answers)
+}
+
+fn denied(why: &str) -> bool {
+    why.contains("AccessDenied") || why.contains("not authorized") || why.contains("UnauthorizedOperation")
+}
+
+/// The permission a lookup needs, for an AccessDenied.
+fn permission(l: &Lookup) -> String {
+    match l {
+        Lookup::Ssm { name } => format!(
+            "allow ssm:GetParameter on parameter {name} to the role fgdeploy runs as (and kms:Decrypt on its key for a SecureString); see docs/iam-policy.json, TemplateLookups"
+        ),
+        Lookup::SecretArn { name } => format!("allow secretsmanager:DescribeSecret on secret {name} to the role fgdeploy runs as"),
+        Lookup::CfnOutput { stack, .. } => format!("allow cloudformation:DescribeStacks on stack {stack} to the role fgdeploy runs as"),
+        Lookup::Tfstate { .. } => "allow s3:GetObject on the state object (lookups.tfstate_url) to the role fgdeploy runs as".into(),
+    }
 }
 
 fn fix(l: &Lookup) -> String {

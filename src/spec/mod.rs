@@ -49,6 +49,8 @@ pub struct Scan {
     /// The variables of the scan (git asked once): the real load renders with them.
     pub vars: Vars,
     pub lookups: Vec<crate::lookups::Lookup>,
+    /// Where each lookup stands: the file and the field (for errors).
+    pub places: std::collections::BTreeMap<crate::lookups::Lookup, (PathBuf, String)>,
     pub region: Option<String>,
     /// `lookups.tfstate_file`, resolved against the deployspec's folder.
     pub tfstate_file: Option<PathBuf>,
@@ -74,9 +76,10 @@ pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
                 .unwrap_or_else(|| InputError::new(path, "not valid TOML", "fix the TOML syntax")));
         }
     };
-    vars.record_json(&raw);
+    vars.record_json(path, &raw, &mut Vec::new());
     let at = |a: &str, b: &str| raw.get(a).and_then(|s| s.get(b)).and_then(|v| v.as_str()).and_then(|v| vars.expand(v).ok());
-    if let Some(t) = at("task_definition", "template").and_then(|t| std::fs::read_to_string(dir.join(t)).ok())
+    let template_path = at("task_definition", "template").map(|t| dir.join(t));
+    if let Some(t) = template_path.as_ref().and_then(|t| std::fs::read_to_string(t).ok())
         && let Ok(json) = serde_json::from_str::<serde_json::Value>(&t)
     {
         let mut v = vars.clone();
@@ -97,11 +100,12 @@ pub fn scan(path: &Path, image_tag: Option<&str>) -> Result<Scan, InputError> {
             images.insert(c, "stand-in.invalid/scan:0".into());
         }
         v.set_images(images);
-        v.record_json(&json);
+        v.record_json(template_path.as_deref().unwrap_or(path), &json, &mut Vec::new());
     }
     Ok(Scan {
         path: path.to_path_buf(),
         vars: plain,
+        places: table.lookups().iter().filter_map(|l| Some((l.clone(), table.place(l)?))).collect(),
         lookups: table.lookups(),
         region: at("service", "region"),
         tfstate_file: at("lookups", "tfstate_file").map(|f| dir.join(f)),

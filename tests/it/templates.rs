@@ -186,3 +186,21 @@ fn an_allowed_credential_in_a_service_tag_is_never_shown() {
         }
     }
 }
+
+/// #24: a failing lookup is placed where it stands — the template's field and line (not shown:
+/// an environment line may hold a secret) — and an AccessDenied gets the permission to add, not
+/// "create the parameter".
+#[tokio::test]
+async fn a_failing_lookup_is_placed_at_its_field_and_access_denied_names_the_permission() {
+    let (_dir, path) = spec_with_lookups();
+    let scan = fgdeploy::spec::scan(&path, None).expect("scan");
+    let mut faults = fgdeploy::sim::Faults::default();
+    faults.denied.insert("ssm:GetParameter".into());
+    let sim = fgdeploy::sim::Sim::new(fgdeploy::sim::World::new(faults));
+    let e = fgdeploy::engine::answer_lookups(&scan, &sim.ports()).await.expect_err("denied");
+    let text = e.to_string();
+    assert!(text.contains("web.taskdef.json") && text.contains("containerDefinitions[0].environment[0].value"), "{text}");
+    assert!(text.contains("allow ssm:GetParameter on parameter /app/secure/db_url"), "{text}");
+    assert!(!text.contains("create the parameter"), "{text}");
+    assert!(text.contains("at line 11") && !text.contains("sandbox:ssm"), "placed on its line, never shown: {text}");
+}
