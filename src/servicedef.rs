@@ -106,6 +106,60 @@ pub struct ServiceConnect {
     pub namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceConnectService>,
+    /// The Service Connect proxy's log configuration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_configuration: Option<ConnectLog>,
+    /// The proxy's access logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_log: Option<ConnectAccessLog>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectLog {
+    pub log_driver: String,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// (name, valueFrom)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_options: Vec<ConnectSecret>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectSecret {
+    pub name: String,
+    pub value_from: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectAccessLog {
+    /// TEXT | JSON
+    pub format: String,
+    /// ENABLED | DISABLED
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_query_parameters: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectTimeout {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_seconds: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_request_timeout_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectTls {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_pca_authority_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -119,6 +173,10 @@ pub struct ServiceConnectService {
     pub client_aliases: Vec<ClientAlias>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress_port_override: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<ConnectTimeout>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ConnectTls>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -307,7 +365,44 @@ fn normal_connect(c: &ServiceConnect) -> serde_json::Value {
         s.client_aliases.sort();
     }
     services.sort();
-    normal(&ServiceConnect { enabled: true, namespace: c.namespace.clone(), services })
+    normal(&ServiceConnect { enabled: true, services, ..c.clone() })
+}
+
+/// The Service Connect configuration to send: the spec's keys over the live ones. UpdateService
+/// replaces the structure as a whole, so what the spec does not say (the proxy's log and access
+/// log configuration, a service's timeout and TLS, the namespace) is sent as it is live; services
+/// are matched by `port_name`.
+pub fn merged_connect(want: &ServiceConnect, live: Option<&ServiceConnect>) -> ServiceConnect {
+    let Some(live) = live.filter(|l| l.enabled) else { return want.clone() };
+    if !want.enabled {
+        return want.clone();
+    }
+    let services = want
+        .services
+        .iter()
+        .map(|s| {
+            let l = live.services.iter().find(|l| l.port_name == s.port_name);
+            ServiceConnectService {
+                discovery_name: s.discovery_name.clone().or_else(|| l.and_then(|l| l.discovery_name.clone())),
+                client_aliases: if s.client_aliases.is_empty() {
+                    l.map(|l| l.client_aliases.clone()).unwrap_or_default()
+                } else {
+                    s.client_aliases.clone()
+                },
+                ingress_port_override: s.ingress_port_override.or_else(|| l.and_then(|l| l.ingress_port_override)),
+                timeout: s.timeout.clone().or_else(|| l.and_then(|l| l.timeout.clone())),
+                tls: s.tls.clone().or_else(|| l.and_then(|l| l.tls.clone())),
+                port_name: s.port_name.clone(),
+            }
+        })
+        .collect();
+    ServiceConnect {
+        enabled: true,
+        namespace: want.namespace.clone().or_else(|| live.namespace.clone()),
+        services,
+        log_configuration: want.log_configuration.clone().or_else(|| live.log_configuration.clone()),
+        access_log: want.access_log.clone().or_else(|| live.access_log.clone()),
+    }
 }
 
 /// The network the spec wants: its keys over the live ones.
@@ -403,7 +498,9 @@ pub fn compare(want: &ServiceDefinition, live: &LiveSettings) -> SettingsChange 
 /// Service Connect and the single-valued settings.
 fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut SettingsChange) {
     if let Some(c) = &want.service_connect {
-        let pair = (normal_connect(live.service_connect.unwrap_or(&ServiceConnect::default())), normal_connect(c));
+        // The diff is between the live structure and exactly what will be sent.
+        let c = merged_connect(c, live.service_connect);
+        let pair = (normal_connect(live.service_connect.unwrap_or(&ServiceConnect::default())), normal_connect(&c));
         field(out, "service_connect", pair, |u| u.service_connect = Some(c.clone()));
     }
     if let Some(e) = want.enable_execute_command {

@@ -3,8 +3,8 @@
 
 use crate::ports::{PortError, PortResult, ServiceState};
 use crate::servicedef::{
-    AzRebalancing, CapacityProviderItem, ClientAlias, Controller, PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition,
-    ServiceRegistry, merged_network,
+    AzRebalancing, CapacityProviderItem, ClientAlias, ConnectAccessLog, ConnectLog, ConnectSecret, ConnectTimeout, ConnectTls, Controller,
+    PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition, ServiceRegistry, merged_network,
 };
 use aws_sdk_ecs::types as t;
 
@@ -51,8 +51,30 @@ fn connect_from(c: &t::ServiceConnectConfiguration) -> ServiceConnect {
                     .map(|a| ClientAlias { port: a.port(), dns_name: a.dns_name().map(str::to_string) })
                     .collect(),
                 ingress_port_override: s.ingress_port_override(),
+                timeout: s.timeout().map(|t| ConnectTimeout {
+                    idle_timeout_seconds: t.idle_timeout_seconds(),
+                    per_request_timeout_seconds: t.per_request_timeout_seconds(),
+                }),
+                tls: s.tls().map(|t| ConnectTls {
+                    aws_pca_authority_arn: t.issuer_certificate_authority().and_then(|a| a.aws_pca_authority_arn()).map(str::to_string),
+                    kms_key: t.kms_key().map(str::to_string),
+                    role_arn: t.role_arn().map(str::to_string),
+                }),
             })
             .collect(),
+        log_configuration: c.log_configuration().map(|l| ConnectLog {
+            log_driver: l.log_driver().as_str().to_string(),
+            options: l.options().map(|o| o.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default(),
+            secret_options: l
+                .secret_options()
+                .iter()
+                .map(|x| ConnectSecret { name: x.name().to_string(), value_from: x.value_from().to_string() })
+                .collect(),
+        }),
+        access_log: c.access_log_configuration().map(|a| ConnectAccessLog {
+            format: a.format().as_str().to_string(),
+            include_query_parameters: a.include_query_parameters().map(|q| q.as_str().to_string()),
+        }),
     }
 }
 
@@ -151,18 +173,70 @@ fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfi
             .map(|a| t::ServiceConnectClientAlias::builder().port(a.port).set_dns_name(a.dns_name.clone()).build())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(op, e))?;
+        let timeout = s.timeout.as_ref().map(|t| {
+            t::TimeoutConfiguration::builder()
+                .set_idle_timeout_seconds(t.idle_timeout_seconds)
+                .set_per_request_timeout_seconds(t.per_request_timeout_seconds)
+                .build()
+        });
+        let tls = s.tls.as_ref().map(|t| {
+            t::ServiceConnectTlsConfiguration::builder()
+                .set_issuer_certificate_authority(
+                    t.aws_pca_authority_arn
+                        .clone()
+                        .map(|a| t::ServiceConnectTlsCertificateAuthority::builder().aws_pca_authority_arn(a).build()),
+                )
+                .set_kms_key(t.kms_key.clone())
+                .set_role_arn(t.role_arn.clone())
+                .build()
+        });
         let svc = t::ServiceConnectService::builder()
             .port_name(&s.port_name)
             .set_discovery_name(s.discovery_name.clone())
             .set_client_aliases((!aliases.is_empty()).then_some(aliases))
             .set_ingress_port_override(s.ingress_port_override)
+            .set_timeout(timeout)
+            .set_tls(tls)
             .build()
             .map_err(|e| invalid(op, e))?;
         services.push(svc);
     }
+    let log = match &c.log_configuration {
+        Some(l) => Some(
+            t::LogConfiguration::builder()
+                .log_driver(t::LogDriver::from(l.log_driver.as_str()))
+                .set_options((!l.options.is_empty()).then(|| l.options.clone().into_iter().collect()))
+                .set_secret_options(
+                    (!l.secret_options.is_empty())
+                        .then(|| {
+                            l.secret_options
+                                .iter()
+                                .map(|x| t::Secret::builder().name(&x.name).value_from(&x.value_from).build())
+                                .collect::<Result<Vec<_>, _>>()
+                        })
+                        .transpose()
+                        .map_err(|e| invalid(op, e))?,
+                )
+                .build()
+                .map_err(|e| invalid(op, e))?,
+        ),
+        None => None,
+    };
+    let access = match &c.access_log {
+        Some(a) => Some(
+            t::ServiceConnectAccessLogConfiguration::builder()
+                .format(t::ServiceConnectAccessLoggingFormat::from(a.format.as_str()))
+                .set_include_query_parameters(a.include_query_parameters.as_deref().map(t::ServiceConnectIncludeQueryParameters::from))
+                .build()
+                .map_err(|e| invalid(op, e))?,
+        ),
+        None => None,
+    };
     Ok(t::ServiceConnectConfiguration::builder()
         .enabled(c.enabled)
         .set_namespace(c.namespace.clone())
         .set_services((!services.is_empty()).then_some(services))
+        .set_log_configuration(log)
+        .set_access_log_configuration(access)
         .build())
 }

@@ -56,7 +56,15 @@ fn every_field() -> ServiceDefinition {
                 discovery_name: Some("web".into()),
                 client_aliases: vec![ClientAlias { port: 80, dns_name: Some("web.internal".into()) }],
                 ingress_port_override: None,
+                timeout: Some(ConnectTimeout { idle_timeout_seconds: Some(3600), per_request_timeout_seconds: None }),
+                tls: None,
             }],
+            log_configuration: Some(ConnectLog {
+                log_driver: "awslogs".into(),
+                options: [("awslogs-group".to_string(), "/ecs/service-connect".to_string())].into(),
+                secret_options: vec![],
+            }),
+            access_log: None,
         }),
         enable_execute_command: Some(false),
         propagate_tags: Some(PropagateTags::TaskDefinition),
@@ -233,4 +241,45 @@ async fn a_code_deploy_service_refuses_what_neither_update_service_nor_codedeplo
     assert_eq!(p.update.settings.fields(), vec!["health_check_grace_period_seconds"], "the platform version goes in the AppSpec");
     let appspec = fgdeploy::engine::appspec(&spec, spec.file.deploy.blue_green.as_ref().expect("bg"), "td", &live.service);
     assert!(appspec.contains("\"PlatformVersion\":\"1.4.0\""), "{appspec}");
+}
+
+/// #24: UpdateService takes serviceConnectConfiguration as a whole. A spec that changes only a
+/// service's `ingress_port_override` sends the live structure with that change: the proxy's log
+/// configuration, the service's timeout, its aliases and the namespace stay; the plan shows that
+/// one change (the diff is between the live structure and exactly what is sent).
+#[tokio::test]
+async fn one_service_connect_change_keeps_the_rest_of_the_live_structure() {
+    let (_d, seed_spec) = load(&base_spec("demo", "web"), NAMED_PORT);
+    let sim = seeded(&seed_spec, Faults::default()).expect("seed");
+    sim.world().put_image("web", "previous");
+    let live = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
+    let settings = ServiceDefinition { service_connect: every_field().service_connect, ..Default::default() };
+    let req = UpdateService {
+        cluster: "demo".into(),
+        service: "web".into(),
+        task_definition: live.task_definition.clone(),
+        desired_count: None,
+        deployment_config: None,
+        native: None,
+        settings,
+    };
+    sim.ports().ecs.update_service(&req).await.expect("update");
+    sim.world().advance(300.0); // that deployment completes
+    let extra = "\n[service.definition.service_connect]\nenabled = true\n\n[[service.definition.service_connect.services]]\nport_name = \"http\"\ningress_port_override = 9090\n";
+    let (_d2, spec) = load(&format!("{}{extra}", base_spec("demo", "web")), NAMED_PORT);
+    let p = planned(&sim, &spec).await;
+    let paths: Vec<String> = p.service_changes.iter().map(|c| c.path().to_string()).collect();
+    assert_eq!(paths.len(), 1, "{paths:?}");
+    assert!(paths[0].contains("ingress_port_override"), "{paths:?}");
+    let (result, _) = release(&sim, &spec, ReleaseOptions::default()).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+    let after = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
+    let sc = after.service_connect.expect("service connect");
+    let want = every_field().service_connect.expect("sc");
+    assert_eq!(sc.services[0].ingress_port_override, Some(9090));
+    assert_eq!(sc.services[0].timeout, want.services[0].timeout, "the timeout is kept");
+    assert_eq!(sc.services[0].client_aliases, want.services[0].client_aliases);
+    assert_eq!(sc.log_configuration, want.log_configuration, "the proxy's log configuration is kept");
+    assert_eq!(sc.namespace, want.namespace);
+    assert!(planned(&sim, &spec).await.service_changes.is_empty());
 }
