@@ -222,6 +222,8 @@ pub struct ServiceState {
     pub current_service_deployment: Option<String>,
     /// `enableExecuteCommand`: ECS Exec works on the tasks started since it was set.
     pub enable_execute_command: bool,
+    /// `enableECSManagedTags`.
+    pub enable_ecs_managed_tags: bool,
     /// Empty: the launch type.
     pub capacity_provider_strategy: Vec<CapacityProviderItem>,
     pub health_check_grace_period_seconds: Option<i32>,
@@ -252,6 +254,7 @@ impl ServiceState {
             service_registries: &self.service_registries,
             service_connect: self.service_connect.as_ref(),
             enable_execute_command: self.enable_execute_command,
+            enable_ecs_managed_tags: self.enable_ecs_managed_tags,
             propagate_tags: self.propagate_tags,
             availability_zone_rebalancing: self.availability_zone_rebalancing,
             deployment_controller: self.deployment_controller,

@@ -43,6 +43,9 @@ pub struct ServiceDefinition {
     /// ECS Exec (`fgdeploy exec`) on tasks started from now on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enable_execute_command: Option<bool>,
+    /// `enableECSManagedTags`: ECS tags the service's tasks (`aws:ecs:clusterName`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enable_ecs_managed_tags: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub propagate_tags: Option<PropagateTags>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -268,6 +271,7 @@ pub struct LiveSettings<'a> {
     pub service_registries: &'a [ServiceRegistry],
     pub service_connect: Option<&'a ServiceConnect>,
     pub enable_execute_command: bool,
+    pub enable_ecs_managed_tags: bool,
     pub propagate_tags: Option<PropagateTags>,
     pub availability_zone_rebalancing: Option<AzRebalancing>,
     pub deployment_controller: Controller,
@@ -290,6 +294,7 @@ impl ServiceDefinition {
             service_registries: Some(l.service_registries.to_vec()),
             service_connect: Some(l.service_connect.cloned().unwrap_or_default()),
             enable_execute_command: Some(l.enable_execute_command),
+            enable_ecs_managed_tags: Some(l.enable_ecs_managed_tags),
             propagate_tags: Some(l.propagate_tags.unwrap_or_default()),
             availability_zone_rebalancing: Some(l.availability_zone_rebalancing.unwrap_or_default()),
             deployment_controller: Some(l.deployment_controller),
@@ -308,6 +313,7 @@ impl ServiceDefinition {
             ("service_registries", self.service_registries.is_some()),
             ("service_connect", self.service_connect.is_some()),
             ("enable_execute_command", self.enable_execute_command.is_some()),
+            ("enable_ecs_managed_tags", self.enable_ecs_managed_tags.is_some()),
             ("propagate_tags", self.propagate_tags.is_some()),
             ("availability_zone_rebalancing", self.availability_zone_rebalancing.is_some()),
             ("deployment_controller", self.deployment_controller.is_some()),
@@ -505,6 +511,9 @@ fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut Settin
     }
     if let Some(e) = want.enable_execute_command {
         field(out, "enable_execute_command", (normal(&live.enable_execute_command), normal(&e)), |u| u.enable_execute_command = Some(e));
+    }
+    if let Some(m) = want.enable_ecs_managed_tags {
+        field(out, "enable_ecs_managed_tags", (normal(&live.enable_ecs_managed_tags), normal(&m)), |u| u.enable_ecs_managed_tags = Some(m));
     }
     if let Some(p) = want.propagate_tags {
         field(out, "propagate_tags", (normal(&live.propagate_tags.unwrap_or_default()), normal(&p)), |u| u.propagate_tags = Some(p));

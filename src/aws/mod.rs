@@ -488,6 +488,7 @@ macro_rules! with_settings {
             .set_platform_version($d.platform_version.clone())
             .set_health_check_grace_period_seconds($d.health_check_grace_period_seconds)
             .set_enable_execute_command($d.enable_execute_command)
+            .set_enable_ecs_managed_tags($d.enable_ecs_managed_tags)
     };
 }
 
@@ -559,6 +560,7 @@ fn service_from(s: &t::Service) -> ServiceState {
         platform_version: s.platform_version().map(str::to_string),
         current_service_deployment: s.current_service_deployment().map(str::to_string),
         enable_execute_command: s.enable_execute_command(),
+        enable_ecs_managed_tags: s.enable_ecs_managed_tags(),
         ..Default::default()
     };
     servicedef::read_settings(s, &mut st);

@@ -87,6 +87,7 @@ fn ecs_defaults_and_order_are_not_changes() {
         service_registries: Some(vec![]),
         service_connect: Some(ServiceConnect { enabled: false, ..Default::default() }),
         enable_execute_command: Some(false),
+        enable_ecs_managed_tags: Some(false),
         propagate_tags: Some(PropagateTags::None),
         availability_zone_rebalancing: Some(AzRebalancing::Disabled),
         deployment_controller: Some(Controller::Ecs),

@@ -156,6 +156,7 @@ fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
             access_log: Some(ConnectAccessLog { format: "JSON".into(), include_query_parameters: Some("ENABLED".into()) }),
         }),
         enable_execute_command: Some(true),
+        enable_ecs_managed_tags: Some(true),
         propagate_tags: Some(PropagateTags::Service),
         availability_zone_rebalancing: Some(AzRebalancing::Enabled),
         deployment_controller: Some(Controller::Ecs),

@@ -67,6 +67,7 @@ fn every_field() -> ServiceDefinition {
             access_log: None,
         }),
         enable_execute_command: Some(false),
+        enable_ecs_managed_tags: Some(true),
         propagate_tags: Some(PropagateTags::TaskDefinition),
         availability_zone_rebalancing: Some(AzRebalancing::Disabled),
         deployment_controller: Some(Controller::Ecs),
@@ -130,7 +131,7 @@ async fn init_then_plan_shows_no_change_for_a_service_using_every_managed_field(
         assert!(text.contains(key), "init writes {key}:\n{text}");
     }
     let spec = Spec::load(&report.deployspec, None).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(spec.file.service.definition.as_ref().map(ServiceDefinition::fields).map(|f| f.len()), Some(12), "{text}");
+    assert_eq!(spec.file.service.definition.as_ref().map(ServiceDefinition::fields).map(|f| f.len()), Some(13), "{text}");
     let p = planned(&sim, &spec).await;
     assert!(p.service_changes.is_empty(), "plan after init shows no service change: {:?}\n{text}", p.service_changes);
     assert!(p.task_definition_changes.is_empty(), "{:?}", p.task_definition_changes);
