@@ -90,10 +90,30 @@ impl CallCounter {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct CircuitBreaker {
     pub enable: bool,
     pub rollback: bool,
+    /// `resetOnHealthyTask` (default true: consecutive failures; false: cumulative).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_on_healthy_task: Option<bool>,
+    /// `thresholdConfiguration`: (type COUNT | BOUNDED_PERCENT | UNBOUNDED_PERCENT, value).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<(String, i32)>,
+}
+
+impl CircuitBreaker {
+    /// The failure count that trips it for `desired` tasks (AWS's default: BOUNDED_PERCENT 50,
+    /// at least 3 and at most 200).
+    pub fn threshold_for(&self, desired: i32) -> i32 {
+        let pct = |v: i32| (i64::from(desired) * i64::from(v)).div_euclid(100) as i32 + i32::from((desired * v) % 100 != 0);
+        match self.threshold.as_ref().map(|(k, v)| (k.as_str(), *v)) {
+            Some(("COUNT", v)) => v.max(1),
+            Some(("UNBOUNDED_PERCENT", v)) => pct(v).max(1),
+            Some((_, v)) => pct(v).clamp(3, 200),
+            None => pct(50).clamp(3, 200),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -204,7 +204,7 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
     let config = DeploymentConfig {
         minimum_healthy_percent: Some(50),
         maximum_percent: Some(200),
-        circuit_breaker: Some(CircuitBreaker { enable: true, rollback: true }),
+        circuit_breaker: Some(CircuitBreaker { enable: true, rollback: true, ..Default::default() }),
         alarms: Some(Alarms { names: vec!["web-5xx".into()], enable: true, rollback: true }),
         bake_time_minutes: Some(1),
         lifecycle_hooks: vec![

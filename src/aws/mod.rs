@@ -391,7 +391,24 @@ fn deployment_configuration_builder(op: &str, c: &DeploymentConfig) -> PortResul
     let mut cfg =
         t::DeploymentConfiguration::builder().set_minimum_healthy_percent(c.minimum_healthy_percent).set_maximum_percent(c.maximum_percent);
     if let Some(cb) = &c.circuit_breaker {
-        cfg = cfg.deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(cb.enable).rollback(cb.rollback).build());
+        let threshold = match &cb.threshold {
+            Some((kind, value)) => Some(
+                t::ThresholdConfiguration::builder()
+                    .r#type(t::ThresholdType::from(kind.as_str()))
+                    .value(*value)
+                    .build()
+                    .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?,
+            ),
+            None => None,
+        };
+        cfg = cfg.deployment_circuit_breaker(
+            t::DeploymentCircuitBreaker::builder()
+                .enable(cb.enable)
+                .rollback(cb.rollback)
+                .set_reset_on_healthy_task(cb.reset_on_healthy_task)
+                .set_threshold_configuration(threshold)
+                .build(),
+        );
     }
     if let Some(a) = &c.alarms {
         let alarms = t::DeploymentAlarms::builder()
@@ -506,9 +523,12 @@ fn service_from(s: &t::Service) -> ServiceState {
         deployment_config: DeploymentConfig {
             minimum_healthy_percent: dc.and_then(|c| c.minimum_healthy_percent()),
             maximum_percent: dc.and_then(|c| c.maximum_percent()),
-            circuit_breaker: dc
-                .and_then(|c| c.deployment_circuit_breaker())
-                .map(|b| CircuitBreaker { enable: b.enable(), rollback: b.rollback() }),
+            circuit_breaker: dc.and_then(|c| c.deployment_circuit_breaker()).map(|b| CircuitBreaker {
+                enable: b.enable(),
+                rollback: b.rollback(),
+                reset_on_healthy_task: b.reset_on_healthy_task(),
+                threshold: b.threshold_configuration().map(|t| (t.r#type().as_str().to_string(), t.value())),
+            }),
             alarms: dc.and_then(|c| c.alarms()).map(|a| Alarms {
                 names: a.alarm_names().to_vec(),
                 enable: a.enable(),

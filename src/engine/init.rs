@@ -232,8 +232,15 @@ fn rolling_section(svc: &ServiceState) -> String {
     let c = &svc.deployment_config;
     let cb = c.circuit_breaker.clone();
     let alarms = c.alarms.clone().filter(|a| a.enable);
+    let mut newer = String::new();
+    if let Some(r) = cb.as_ref().and_then(|b| b.reset_on_healthy_task) {
+        newer.push_str(&format!("circuit_breaker_reset_on_healthy_task = {r}\n"));
+    }
+    if let Some((kind, value)) = cb.as_ref().and_then(|b| b.threshold.clone()) {
+        newer.push_str(&format!("circuit_breaker_threshold = {{ type = {}, value = {value} }}\n", toml_str(&kind)));
+    }
     format!(
-        "\n[deploy]\nstrategy = \"rolling\"\n\n[deploy.rolling]\nminimum_healthy_percent = {}\nmaximum_percent = {}\ncircuit_breaker = {}\ncircuit_breaker_rollback = {}\nalarms = [{}]\nalarm_rollback = {}\n",
+        "\n[deploy]\nstrategy = \"rolling\"\n\n[deploy.rolling]\nminimum_healthy_percent = {}\nmaximum_percent = {}\ncircuit_breaker = {}\ncircuit_breaker_rollback = {}\n{newer}alarms = [{}]\nalarm_rollback = {}\n",
         c.minimum_healthy_percent.unwrap_or(100),
         c.maximum_percent.unwrap_or(200),
         cb.as_ref().is_some_and(|b| b.enable),

@@ -203,7 +203,12 @@ pub fn desired_deployment_config(spec: &Spec) -> DeploymentConfig {
     DeploymentConfig {
         minimum_healthy_percent: Some(r.minimum_healthy_percent),
         maximum_percent: Some(r.maximum_percent),
-        circuit_breaker: Some(CircuitBreaker { enable: r.circuit_breaker, rollback: r.circuit_breaker && r.circuit_breaker_rollback }),
+        circuit_breaker: Some(CircuitBreaker {
+            enable: r.circuit_breaker,
+            rollback: r.circuit_breaker && r.circuit_breaker_rollback,
+            reset_on_healthy_task: r.circuit_breaker_reset_on_healthy_task,
+            threshold: r.circuit_breaker_threshold.as_ref().map(|t| (t.kind.clone(), t.value)),
+        }),
         alarms: Some(Alarms { names: r.alarms.clone(), enable: !r.alarms.is_empty(), rollback: !r.alarms.is_empty() && r.alarm_rollback }),
         ..Default::default()
     }
@@ -368,12 +373,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let desired = desired_task_definition(spec, live, &images)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
-    // Hidden wherever they appear: the secret lookups' answers, and credential-shaped values a
-    // field was allowed to hold in plaintext (`task_definition.allow_plaintext`).
-    let mut hidden = spec.vars().lookups().secrets();
-    hidden.extend(crate::taint::plaintext_fields(&desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
-    let tags = spec.file.service.definition.iter().flat_map(|d| d.tags.iter().flatten());
-    hidden.extend(tags.flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    let hidden = hidden_values(spec, &desired);
     let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(hidden);
     let td_changes = redactor.changes(td_changes);
     let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
@@ -381,11 +381,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     // Service changes: desired count, deployment configuration and `[service.definition]`.
     let svc = &live.service;
     let (desired_count, update_count, count_note) = desired_count(spec, live);
-    // The structure is sent whole: the live bake time and the team's lifecycle hooks go with it
-    // (a hook a killed fgdeploy run left behind does not).
-    let mut want_cfg = desired_deployment_config(spec);
-    want_cfg.bake_time_minutes = live.service.deployment_config.bake_time_minutes;
-    want_cfg.lifecycle_hooks = live.service.deployment_config.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
+    let want_cfg = merged_deployment_config(spec, live);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
     let settings = settings::settings_change(spec, live)?;
     let service_changes = all_service_changes(spec, live, (desired_count, rolling.then_some(&want_cfg)), &settings, &redactor);
@@ -449,6 +445,32 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         desired_task_definition: desired,
         update,
     })
+}
+
+/// Values hidden wherever they appear: the secret lookups' answers, and the credential-shaped
+/// parts of plaintext fields (allowed there with `task_definition.allow_plaintext`) and of the
+/// service's tags.
+fn hidden_values(spec: &Spec, desired: &TaskDefinition) -> Vec<String> {
+    let mut hidden = spec.vars().lookups().secrets();
+    hidden.extend(crate::taint::plaintext_fields(desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    let tags = spec.file.service.definition.iter().flat_map(|d| d.tags.iter().flatten());
+    hidden.extend(tags.flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    hidden
+}
+
+/// The deployment configuration a rolling release sends: the deployspec's, with what it leaves
+/// unsaid as it is live — the structure is sent whole. The bake time, the team's lifecycle hooks
+/// (not a hook a killed fgdeploy run left behind) and the breaker's newer members.
+fn merged_deployment_config(spec: &Spec, live: &Live) -> DeploymentConfig {
+    let mut want_cfg = desired_deployment_config(spec);
+    let l = &live.service.deployment_config;
+    want_cfg.bake_time_minutes = l.bake_time_minutes;
+    want_cfg.lifecycle_hooks = l.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
+    if let (Some(w), Some(l)) = (want_cfg.circuit_breaker.as_mut(), l.circuit_breaker.as_ref()) {
+        w.reset_on_healthy_task = w.reset_on_healthy_task.or(l.reset_on_healthy_task);
+        w.threshold = w.threshold.clone().or_else(|| l.threshold.clone());
+    }
+    want_cfg
 }
 
 /// The desired count a release sets: the deployspec's (else the live one), unless Application

@@ -243,13 +243,17 @@ fn the_deployment_configuration_follows_the_deployspec() {
     (r.alarms, r.alarm_rollback) = (vec![], true);
     let c = desired_deployment_config(&spec);
     assert_eq!((c.minimum_healthy_percent, c.maximum_percent), (Some(50), Some(150)));
-    assert_eq!(c.circuit_breaker, Some(CircuitBreaker { enable: false, rollback: false }), "no rollback without the breaker");
+    assert_eq!(
+        c.circuit_breaker,
+        Some(CircuitBreaker { enable: false, rollback: false, ..Default::default() }),
+        "no rollback without the breaker"
+    );
     assert_eq!(c.alarms, Some(Alarms { names: vec![], enable: false, rollback: false }));
     let r = &mut spec.file.deploy.rolling;
     (r.circuit_breaker, r.circuit_breaker_rollback) = (true, true);
     (r.alarms, r.alarm_rollback) = (vec!["5xx".into()], false);
     let c = desired_deployment_config(&spec);
-    assert_eq!(c.circuit_breaker, Some(CircuitBreaker { enable: true, rollback: true }));
+    assert_eq!(c.circuit_breaker, Some(CircuitBreaker { enable: true, rollback: true, ..Default::default() }));
     assert_eq!(c.alarms, Some(Alarms { names: vec!["5xx".into()], enable: true, rollback: false }));
     spec.file.deploy.rolling.alarm_rollback = true;
     assert_eq!(desired_deployment_config(&spec).alarms, Some(Alarms { names: vec!["5xx".into()], enable: true, rollback: true }));
@@ -269,7 +273,7 @@ fn absent_and_disabled_settings_compare_equal() {
     let off = cfg(
         Some(100),
         Some(200),
-        Some(CircuitBreaker { enable: false, rollback: true }),
+        Some(CircuitBreaker { enable: false, rollback: true, ..Default::default() }),
         Some(Alarms { names: vec![], enable: false, rollback: false }),
     );
     assert_eq!(bare, config_json(&off));
@@ -277,7 +281,7 @@ fn absent_and_disabled_settings_compare_equal() {
     assert_ne!(bare, config_json(&named), "disabled alarms with names are kept");
     let on = cfg(Some(100), Some(200), None, Some(Alarms { names: vec![], enable: true, rollback: false }));
     assert_ne!(bare, config_json(&on));
-    let breaker = cfg(Some(100), Some(200), Some(CircuitBreaker { enable: true, rollback: false }), None);
+    let breaker = cfg(Some(100), Some(200), Some(CircuitBreaker { enable: true, rollback: false, ..Default::default() }), None);
     assert_ne!(bare, config_json(&breaker));
     assert_ne!(bare, config_json(&cfg(Some(50), None, None, None)));
     assert_ne!(bare, config_json(&cfg(None, Some(150), None, None)));

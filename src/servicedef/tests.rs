@@ -64,7 +64,7 @@ fn live() -> ServiceState {
 fn the_live_definition_compares_equal_to_itself() {
     let svc = live();
     let def = ServiceDefinition::from_live(&svc.settings());
-    assert_eq!(def.fields().len(), 12, "every managed field is written: {:?}", def.fields());
+    assert_eq!(def.fields().len(), 13, "every managed field is written: {:?}", def.fields());
     let c = compare(&def, &svc.settings());
     assert!(c.changes.is_empty() && c.update.is_empty() && c.tags.is_empty(), "{c:?}");
     assert!(!def.tags.as_ref().is_some_and(|t| t.keys().any(|k| k.starts_with("aws:"))), "aws: tags are AWS's, never written");

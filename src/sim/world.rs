@@ -1032,7 +1032,8 @@ impl World {
             for s in &self.services {
                 if let Some(sd) = s.sds.iter().find(|sd| &sd.arn == arn) {
                     let dep = s.deployments.iter().find(|d| &d.sd_arn == arn && d.rollback_of.is_none());
-                    let threshold = circuit_threshold(s.desired);
+                    let threshold =
+                        s.config.circuit_breaker.as_ref().map_or_else(|| circuit_threshold(s.desired), |c| c.threshold_for(s.desired));
                     out.push(ServiceDeployment {
                         arn: sd.arn.clone(),
                         status: sd.status.as_str().into(),
@@ -1652,7 +1653,7 @@ impl World {
         let cb = s.config.circuit_breaker.clone().filter(|c| c.enable);
         if primary.rollout_state == "IN_PROGRESS"
             && let Some(cb) = &cb
-            && primary.failed_tasks >= circuit_threshold(d)
+            && primary.failed_tasks >= cb.threshold_for(d)
         {
             let health = self.tasks.iter().any(|t| {
                 t.started_by == primary.id && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated") && t.exit_code == Some(137)

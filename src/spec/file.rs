@@ -303,11 +303,26 @@ pub struct RollingSection {
     /// Let ECS roll back by itself when the circuit breaker trips.
     #[serde(default = "yes")]
     pub circuit_breaker_rollback: bool,
+    /// `resetOnHealthyTask`: false counts failures cumulatively. Default: the live setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker_reset_on_healthy_task: Option<bool>,
+    /// `thresholdConfiguration`: `{ type = "COUNT" | "BOUNDED_PERCENT" | "UNBOUNDED_PERCENT",
+    /// value = N }`. Default: the live setting (AWS's default BOUNDED_PERCENT 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub circuit_breaker_threshold: Option<ThresholdSection>,
     /// CloudWatch alarm names that fail the deployment.
     #[serde(default)]
     pub alarms: Vec<String>,
     #[serde(default = "yes")]
     pub alarm_rollback: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdSection {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: i32,
 }
 
 impl Default for RollingSection {
@@ -317,6 +332,8 @@ impl Default for RollingSection {
             maximum_percent: default_max(),
             circuit_breaker: true,
             circuit_breaker_rollback: true,
+            circuit_breaker_reset_on_healthy_task: None,
+            circuit_breaker_threshold: None,
             alarms: Vec::new(),
             alarm_rollback: true,
         }

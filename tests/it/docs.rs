@@ -61,6 +61,8 @@ fn every_field() -> SpecFile {
                 maximum_percent: 200,
                 circuit_breaker: true,
                 circuit_breaker_rollback: true,
+                circuit_breaker_reset_on_healthy_task: Some(false),
+                circuit_breaker_threshold: Some(ThresholdSection { kind: "COUNT".into(), value: 5 }),
                 alarms: vec![],
                 alarm_rollback: true,
             },

@@ -284,3 +284,33 @@ async fn one_service_connect_change_keeps_the_rest_of_the_live_structure() {
     assert_eq!(sc.namespace, want.namespace);
     assert!(planned(&sim, &spec).await.service_changes.is_empty());
 }
+
+/// #24: the circuit breaker's newer members (`resetOnHealthyTask`, `thresholdConfiguration`)
+/// that the deployspec leaves unsaid are sent as they are live (UpdateService takes
+/// deploymentConfiguration whole), `init` writes them, and the simulator trips at the threshold
+/// configured.
+#[tokio::test]
+async fn the_circuit_breakers_newer_members_are_kept_written_and_played() {
+    let (_d, spec) = load(&base_spec("demo", "web"), TEMPLATE);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let mut cfg = sim.world().deployment_config("demo", "web").expect("svc");
+    cfg.circuit_breaker = Some(fgdeploy::ports::CircuitBreaker {
+        enable: true,
+        rollback: true,
+        reset_on_healthy_task: Some(false),
+        threshold: Some(("COUNT".into(), 7)),
+    });
+    sim.world().set_deployment_config("demo", "web", cfg);
+    let p = planned(&sim, &spec).await;
+    let sent = p.update.deployment_config.clone().and_then(|c| c.circuit_breaker).expect("breaker");
+    assert_eq!((sent.reset_on_healthy_task, sent.threshold.clone()), (Some(false), Some(("COUNT".to_string(), 7))));
+    assert!(p.service_changes.iter().all(|c| !c.path().contains("circuit_breaker")), "{:?}", p.service_changes);
+    let dir = tempfile::tempdir().expect("dir");
+    let o = InitOptions { cluster: "demo".into(), service: "web".into(), dir: dir.path().to_path_buf(), ..Default::default() };
+    let report = fgdeploy::engine::init(&sim.ports(), &o).await.expect("init");
+    let text = std::fs::read_to_string(&report.deployspec).expect("spec");
+    assert!(text.contains("circuit_breaker_reset_on_healthy_task = false"), "{text}");
+    assert!(text.contains("circuit_breaker_threshold = { type = \"COUNT\", value = 7 }"), "{text}");
+    let b = fgdeploy::ports::CircuitBreaker { threshold: Some(("COUNT".into(), 7)), ..Default::default() };
+    assert_eq!((b.threshold_for(100), fgdeploy::ports::CircuitBreaker::default().threshold_for(4)), (7, 3));
+}
