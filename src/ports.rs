@@ -136,6 +136,10 @@ pub struct DeploymentConfig {
     /// release runs). Always sent whole: UpdateService takes the structure as a whole.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_hooks: Vec<LifecycleHook>,
+    /// `earlySuccessCriteria` (rolling): (enable, healthyPercent, sourceServiceRevisionCleanup).
+    /// Not set by a deployspec: kept as it is live.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub early_success: Option<(bool, Option<i32>, Option<String>)>,
 }
 
 /// One `deploymentConfiguration.lifecycleHooks[]` entry, every member kept.

@@ -207,6 +207,7 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
         circuit_breaker: Some(CircuitBreaker { enable: true, rollback: true, ..Default::default() }),
         alarms: Some(Alarms { names: vec!["web-5xx".into()], enable: true, rollback: true }),
         bake_time_minutes: Some(1),
+        early_success: None,
         lifecycle_hooks: vec![
             LifecycleHook {
                 target_type: "AWS_LAMBDA".into(),

@@ -188,6 +188,19 @@ pub struct ClientAlias {
     pub port: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns_name: Option<String>,
+    /// `testTrafficRules.header`: requests with this header (and value) go to the green
+    /// revision during an ECS-native blue/green test phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_traffic_header: Option<TestTrafficHeader>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestTrafficHeader {
+    pub name: String,
+    /// `value.exact`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

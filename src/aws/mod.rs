@@ -419,7 +419,17 @@ fn deployment_configuration_builder(op: &str, c: &DeploymentConfig) -> PortResul
             .map_err(|e| PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() })?;
         cfg = cfg.alarms(alarms);
     }
-    Ok(cfg.set_bake_time_in_minutes(c.bake_time_minutes).set_lifecycle_hooks(Some(c.lifecycle_hooks.iter().map(hook_to_sdk).collect())))
+    let early = c.early_success.as_ref().map(|(enable, pct, cleanup)| {
+        t::DeploymentEarlySuccessCriteria::builder()
+            .enable(*enable)
+            .set_healthy_percent(*pct)
+            .set_source_service_revision_cleanup(cleanup.as_deref().map(t::ServiceRevisionCleanup::from))
+            .build()
+    });
+    Ok(cfg
+        .set_bake_time_in_minutes(c.bake_time_minutes)
+        .set_lifecycle_hooks(Some(c.lifecycle_hooks.iter().map(hook_to_sdk).collect()))
+        .set_early_success_criteria(early))
 }
 
 fn hook_to_sdk(h: &LifecycleHook) -> t::DeploymentLifecycleHook {
@@ -536,6 +546,9 @@ fn service_from(s: &t::Service) -> ServiceState {
             }),
             bake_time_minutes: dc.and_then(|c| c.bake_time_in_minutes()),
             lifecycle_hooks: dc.map(|c| c.lifecycle_hooks().iter().map(hook_from_sdk).collect()).unwrap_or_default(),
+            early_success: dc
+                .and_then(|c| c.early_success_criteria())
+                .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|c| c.as_str().to_string()))),
         },
         deployments: s
             .deployments()

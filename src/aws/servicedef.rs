@@ -4,7 +4,7 @@
 use crate::ports::{PortError, PortResult, ServiceState};
 use crate::servicedef::{
     AzRebalancing, CapacityProviderItem, ClientAlias, ConnectAccessLog, ConnectLog, ConnectSecret, ConnectTimeout, ConnectTls, Controller,
-    PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition, ServiceRegistry, merged_network,
+    PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition, ServiceRegistry, TestTrafficHeader, merged_network,
 };
 use aws_sdk_ecs::types as t;
 
@@ -48,7 +48,14 @@ fn connect_from(c: &t::ServiceConnectConfiguration) -> ServiceConnect {
                 client_aliases: s
                     .client_aliases()
                     .iter()
-                    .map(|a| ClientAlias { port: a.port(), dns_name: a.dns_name().map(str::to_string) })
+                    .map(|a| ClientAlias {
+                        port: a.port(),
+                        dns_name: a.dns_name().map(str::to_string),
+                        test_traffic_header: a
+                            .test_traffic_rules()
+                            .and_then(|r| r.header())
+                            .map(|h| TestTrafficHeader { name: h.name().to_string(), exact: h.value().map(|v| v.exact().to_string()) }),
+                    })
                     .collect(),
                 ingress_port_override: s.ingress_port_override(),
                 timeout: s.timeout().map(|t| ConnectTimeout {
@@ -170,7 +177,20 @@ fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfi
         let aliases = s
             .client_aliases
             .iter()
-            .map(|a| t::ServiceConnectClientAlias::builder().port(a.port).set_dns_name(a.dns_name.clone()).build())
+            .map(|a| {
+                let rules = match &a.test_traffic_header {
+                    Some(h) => {
+                        let value = match &h.exact {
+                            Some(x) => Some(t::ServiceConnectTestTrafficHeaderMatchRules::builder().exact(x).build()?),
+                            None => None,
+                        };
+                        let header = t::ServiceConnectTestTrafficHeaderRules::builder().name(&h.name).set_value(value).build()?;
+                        Some(t::ServiceConnectTestTrafficRules::builder().header(header).build())
+                    }
+                    None => None,
+                };
+                t::ServiceConnectClientAlias::builder().port(a.port).set_dns_name(a.dns_name.clone()).set_test_traffic_rules(rules).build()
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| invalid(op, e))?;
         let timeout = s.timeout.as_ref().map(|t| {

@@ -465,6 +465,7 @@ fn merged_deployment_config(spec: &Spec, live: &Live) -> DeploymentConfig {
     let mut want_cfg = desired_deployment_config(spec);
     let l = &live.service.deployment_config;
     want_cfg.bake_time_minutes = l.bake_time_minutes;
+    want_cfg.early_success = l.early_success.clone();
     want_cfg.lifecycle_hooks = l.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
     if let (Some(w), Some(l)) = (want_cfg.circuit_breaker.as_mut(), l.circuit_breaker.as_ref()) {
         w.reset_on_healthy_task = w.reset_on_healthy_task.or(l.reset_on_healthy_task);

@@ -33,8 +33,8 @@ fn live() -> ServiceState {
                 port_name: "http".into(),
                 discovery_name: Some("web".into()),
                 client_aliases: vec![
-                    ClientAlias { port: 80, dns_name: Some("web.internal".into()) },
-                    ClientAlias { port: 81, dns_name: None },
+                    ClientAlias { port: 80, dns_name: Some("web.internal".into()), test_traffic_header: None },
+                    ClientAlias { port: 81, dns_name: None, test_traffic_header: None },
                 ],
                 ingress_port_override: None,
                 timeout: Some(ConnectTimeout { idle_timeout_seconds: Some(3600), per_request_timeout_seconds: Some(15) }),

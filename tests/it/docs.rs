@@ -125,7 +125,7 @@ fn every_build_field() -> BuildSection {
     }
 }
 
-fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
+pub(crate) fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
     use fgdeploy::servicedef::*;
     ServiceDefinition {
         network: Some(NetworkDef { subnets: Some(vec![]), security_groups: Some(vec![]), assign_public_ip: Some(false) }),
@@ -145,7 +145,11 @@ fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
             services: vec![ServiceConnectService {
                 port_name: "p".into(),
                 discovery_name: Some("d".into()),
-                client_aliases: vec![ClientAlias { port: 1, dns_name: Some("d".into()) }],
+                client_aliases: vec![ClientAlias {
+                    port: 1,
+                    dns_name: Some("d".into()),
+                    test_traffic_header: Some(fgdeploy::servicedef::TestTrafficHeader { name: "x-green".into(), exact: Some("1".into()) }),
+                }],
                 ingress_port_override: Some(1),
                 timeout: Some(ConnectTimeout { idle_timeout_seconds: Some(1), per_request_timeout_seconds: Some(1) }),
                 tls: Some(ConnectTls { aws_pca_authority_arn: Some("a".into()), kms_key: Some("k".into()), role_arn: Some("r".into()) }),

@@ -965,3 +965,100 @@ async fn an_empty_capacity_provider_strategy_is_the_launch_type_alone() {
     assert_eq!(sent["launchType"], "FARGATE", "{sent}");
     assert!(sent.get("capacityProviderStrategy").is_none(), "{sent}");
 }
+
+/// Members of UpdateService's input that fgdeploy does not send, and why. Anything else the
+/// pinned model has must be on the wire in the fullest request fgdeploy makes.
+const SERVICE_NOT_CARRIED: &[(&str, &str)] = &[
+    ("forceNewDeployment", "a flag, not a setting: a release deploys by registering a revision"),
+    ("placementConstraints", "EC2 only; Fargate refuses placement constraints"),
+    ("placementStrategy", "EC2 only; Fargate refuses placement strategies"),
+    ("loadBalancers[].loadBalancerName", "Classic Load Balancers: not for awsvpc (Fargate) services"),
+    (
+        "volumeConfigurations",
+        "not carried yet: never sent, so UpdateService leaves the live ones as they are; `init` does not write them and `create` cannot set them",
+    ),
+    ("vpcLatticeConfigurations", "not carried yet: never sent, so UpdateService leaves them as they are; `create` cannot set them"),
+    ("gatewayConnectors", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as they are"),
+    ("monitoring", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as it is"),
+    (
+        "serviceConnectConfiguration.containerConfigurations",
+        "not in aws-sdk-ecs 1.157: cannot be sent; a release that changes Service Connect would drop it (see docs/simulator.md)",
+    ),
+];
+
+/// #24: walk UpdateService's input in the pinned service model: every member must be on the wire
+/// in the fullest request fgdeploy makes (an ECS-native release carrying every
+/// `[service.definition]` setting and the whole live deployment configuration), or be listed in
+/// [`SERVICE_NOT_CARRIED`] with its reason.
+#[tokio::test]
+async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
+    use fgdeploy::ports::*;
+    let Some(model) = ecs_model() else { return };
+    let mut want = std::collections::BTreeSet::new();
+    key_paths(&sample(&model, "UpdateServiceRequest", 0), "", &mut want);
+    let hook = LifecycleHook {
+        target_type: "AWS_LAMBDA".into(),
+        hook_target_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
+        role_arn: Some("arn:aws:iam::1:role/r".into()),
+        stages: vec!["POST_SCALE_UP".into()],
+        timeout_minutes: Some(10),
+        timeout_action: Some("CONTINUE".into()),
+        details: Some(serde_json::json!({"team": "t"})),
+    };
+    let base = DeploymentConfig {
+        minimum_healthy_percent: Some(100),
+        maximum_percent: Some(200),
+        circuit_breaker: Some(CircuitBreaker {
+            enable: true,
+            rollback: true,
+            reset_on_healthy_task: Some(false),
+            threshold: Some(("COUNT".into(), 3)),
+        }),
+        alarms: Some(Alarms { names: vec!["a".into()], enable: true, rollback: true }),
+        bake_time_minutes: Some(5),
+        lifecycle_hooks: vec![hook],
+        early_success: Some((true, Some(50), Some("DEFERRED".into()))),
+    };
+    let native = NativeDeployment {
+        strategy: "LINEAR".into(),
+        bake_time_minutes: Some(5),
+        linear: Some((10.0, 1)),
+        canary: Some((5.0, 1)),
+        pause_after_test_traffic: true,
+        load_balancer: Some(AdvancedLoadBalancer {
+            target_group_arn: "arn:tg/a".into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            alternate_target_group_arn: "arn:tg/b".into(),
+            production_listener_rule: "arn:rule/p".into(),
+            test_listener_rule: Some("arn:rule/t".into()),
+            role_arn: "arn:aws:iam::1:role/lb".into(),
+        }),
+        base,
+        gate_timeout_minutes: 20,
+    };
+    let req = UpdateService {
+        cluster: "c".into(),
+        service: "s".into(),
+        task_definition: "web:2".into(),
+        desired_count: Some(2),
+        deployment_config: None,
+        native: Some(native),
+        settings: {
+            let mut d = crate::docs::every_service_field();
+            if let Some(l) = d.service_connect.as_mut().and_then(|c| c.log_configuration.as_mut()) {
+                l.options.insert("k1".into(), "v1".into()); // the model sample names a map key k1
+            }
+            d
+        },
+    };
+    let r = Replay::default().answer("UpdateService", 200, r#"{"service": {"serviceName": "s", "status": "ACTIVE"}}"#);
+    r.ports().await.ecs.update_service(&req).await.expect("update");
+    let sent: serde_json::Value = serde_json::from_str(&r.requests("UpdateService")[0]).expect("json");
+    let mut on_wire = std::collections::BTreeSet::new();
+    key_paths(&sent, "", &mut on_wire);
+    let refused =
+        |p: &str| SERVICE_NOT_CARRIED.iter().any(|(m, _)| p == *m || p.starts_with(&format!("{m}.")) || p.starts_with(&format!("{m}[]")));
+    let missing: Vec<&String> = want.iter().filter(|p| !on_wire.contains(*p) && !refused(p)).collect();
+    assert!(missing.is_empty(), "{} UpdateService member(s) neither sent nor refused with a reason:\n{missing:#?}", missing.len());
+}

@@ -54,7 +54,7 @@ fn every_field() -> ServiceDefinition {
             services: vec![ServiceConnectService {
                 port_name: "http".into(),
                 discovery_name: Some("web".into()),
-                client_aliases: vec![ClientAlias { port: 80, dns_name: Some("web.internal".into()) }],
+                client_aliases: vec![ClientAlias { port: 80, dns_name: Some("web.internal".into()), test_traffic_header: None }],
                 ingress_port_override: None,
                 timeout: Some(ConnectTimeout { idle_timeout_seconds: Some(3600), per_request_timeout_seconds: None }),
                 tls: None,
