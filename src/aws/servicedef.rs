@@ -221,7 +221,18 @@ fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfi
             .map_err(|e| invalid(op, e))?;
         services.push(svc);
     }
-    let log = match &c.log_configuration {
+    let (log, access) = (connect_log_to(op, c)?, connect_access_to(op, c)?);
+    Ok(t::ServiceConnectConfiguration::builder()
+        .enabled(c.enabled)
+        .set_namespace(c.namespace.clone())
+        .set_services((!services.is_empty()).then_some(services))
+        .set_log_configuration(log)
+        .set_access_log_configuration(access)
+        .build())
+}
+
+fn connect_log_to(op: &str, c: &ServiceConnect) -> PortResult<Option<t::LogConfiguration>> {
+    Ok(match &c.log_configuration {
         Some(l) => Some(
             t::LogConfiguration::builder()
                 .log_driver(t::LogDriver::from(l.log_driver.as_str()))
@@ -241,8 +252,11 @@ fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfi
                 .map_err(|e| invalid(op, e))?,
         ),
         None => None,
-    };
-    let access = match &c.access_log {
+    })
+}
+
+fn connect_access_to(op: &str, c: &ServiceConnect) -> PortResult<Option<t::ServiceConnectAccessLogConfiguration>> {
+    Ok(match &c.access_log {
         Some(a) => Some(
             t::ServiceConnectAccessLogConfiguration::builder()
                 .format(t::ServiceConnectAccessLoggingFormat::from(a.format.as_str()))
@@ -251,12 +265,5 @@ fn connect_to(op: &str, c: &ServiceConnect) -> PortResult<t::ServiceConnectConfi
                 .map_err(|e| invalid(op, e))?,
         ),
         None => None,
-    };
-    Ok(t::ServiceConnectConfiguration::builder()
-        .enabled(c.enabled)
-        .set_namespace(c.namespace.clone())
-        .set_services((!services.is_empty()).then_some(services))
-        .set_log_configuration(log)
-        .set_access_log_configuration(access)
-        .build())
+    })
 }
