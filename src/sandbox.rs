@@ -48,6 +48,14 @@ pub enum Scenario {
     /// exits 0, as ECS stops the task: the gate passes (the simulator's default behaviour,
     /// named so a rehearsal can show it).
     SidecarSigterm,
+    /// The CI role's policy lacks ecs:DescribeServiceDeployments and
+    /// ecs:ListServiceDeployments (AccessDeniedException): the release follows its deployment by
+    /// id through DescribeServices and says so once.
+    AccessDenied,
+    /// Someone reroutes traffic (CodeDeploy) or answers the PAUSE hook (ECS-native) a moment
+    /// before fgdeploy, while its checks run: fgdeploy's own answer is refused, it reads the
+    /// deployment again and exits 11, never rolling back their shift.
+    AnsweredFirst,
 }
 
 impl Scenario {
@@ -69,6 +77,7 @@ impl Scenario {
             Scenario::TerminationWait if controller(spec) != "CODE_DEPLOY" => Some("it needs a CodeDeploy blue/green deployspec"),
             Scenario::ExistingHooks if !blue_green || controller(spec) != "ECS" => Some("it needs an ECS-native blue/green deployspec"),
             Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
+            Scenario::AnsweredFirst if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
             Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
                 Some("its task definition has no sidecar container beside the migration's")
             }
@@ -155,6 +164,11 @@ pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::GateBypassed => faults.gate_bypassed = true,
         Scenario::TerminationWait | Scenario::SidecarSigterm => {}
         Scenario::ExistingHooks => faults.person_answers_after = Some(60.0),
+        Scenario::AccessDenied => {
+            faults.denied.insert("ecs:DescribeServiceDeployments".into());
+            faults.denied.insert("ecs:ListServiceDeployments".into());
+        }
+        Scenario::AnsweredFirst => faults.answered_first = true,
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }

@@ -618,3 +618,25 @@ fn a_sidecar_exiting_143_after_the_migration_passes_the_gate() {
     let codes = stopped["exit_codes"].to_string();
     assert!(codes.contains("log-router") && codes.contains("143"), "{stopped}");
 }
+
+#[test]
+fn access_denied_on_the_service_deployment_api_follows_the_deployment_by_id() {
+    let (f, events) = scenario_run("deployspecs/example.toml", "access-denied");
+    assert_eq!(f["exit_code"], 0, "{f}");
+    let said = events.iter().filter(|e| e["message"].as_str().is_some_and(|m| m.contains("service-deployment API cannot be used"))).count();
+    assert_eq!(said, 1, "said once");
+}
+
+#[test]
+fn a_gate_answered_first_by_someone_else_is_exit_11_in_both_blue_green_kinds() {
+    for spec in ["deployspecs/bluegreen.toml", "deployspecs/native.toml"] {
+        let out = Test::new()
+            .dir(root())
+            .args(["release", "-f", spec, "--sandbox", "--image-tag", "v2", "--scenario", "answered-first", "--output", "json"])
+            .status(exit::GATE_BYPASSED);
+        let events = out.events();
+        let f = events.iter().find(|e| e["event"] == "finished").expect("finished");
+        let calls = f["api_calls"].as_object().expect("calls");
+        assert!(!calls.contains_key("codedeploy:StopDeployment") && !calls.contains_key("ecs:StopServiceDeployment"), "{spec}: {f}");
+    }
+}
