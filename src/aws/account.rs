@@ -91,8 +91,14 @@ impl Account for Aws {
             ),
             None => self.logs.clone(),
         };
-        let out = client.describe_log_groups().log_group_name_prefix(name).send().await.map_err(|e| map_err(op, e))?;
-        Ok(out.log_groups().iter().any(|g| g.log_group_name() == Some(name)))
+        // Every page: other groups that share the prefix (`/ecs/web-canary`, …) can fill the first.
+        let mut pages = client.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            if page.map_err(|e| map_err(op, e))?.log_groups().iter().any(|g| g.log_group_name() == Some(name)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     async fn target_group_exists(&self, arn: &str) -> PortResult<bool> {

@@ -203,19 +203,31 @@ impl Elb for Aws {
 }
 
 impl Aws {
-    /// ListDeployments of a group in these statuses (one page: the newest).
+    /// ListDeployments of a group in these statuses, every page (the active ones are few; a
+    /// group's succeeded ones are many, but a page holds 100 and the forecast reads the first).
     async fn list_deployments(&self, application: &str, group: &str, statuses: Vec<cd::DeploymentStatus>) -> PortResult<Vec<String>> {
         let op = "codedeploy:ListDeployments";
-        self.gate(op).await;
-        let out = self
-            .codedeploy
-            .list_deployments()
-            .application_name(application)
-            .deployment_group_name(group)
-            .set_include_only_statuses(Some(statuses))
-            .send()
-            .await
-            .map_err(|e| map_err(op, e))?;
-        Ok(out.deployments().to_vec())
+        let succeeded_only = statuses == [cd::DeploymentStatus::Succeeded];
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.gate(op).await;
+            let page = self
+                .codedeploy
+                .list_deployments()
+                .application_name(application)
+                .deployment_group_name(group)
+                .set_include_only_statuses(Some(statuses.clone()))
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| map_err(op, e))?;
+            out.extend(page.deployments().iter().cloned());
+            // The succeeded ones are read for their newest only: the first page has it.
+            match page.next_token() {
+                Some(t) if !succeeded_only && !t.is_empty() => token = Some(t.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 }

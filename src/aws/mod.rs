@@ -1139,11 +1139,18 @@ impl Ecr for Aws {
     async fn pull_through_upstream(&self, repository: &str) -> PortResult<Option<String>> {
         let op = "ecr:DescribePullThroughCacheRules";
         self.gate(op).await;
-        let out = self.ecr.describe_pull_through_cache_rules().send().await.map_err(|e| map_err(op, e))?;
-        Ok(out.pull_through_cache_rules().iter().find_map(|r| {
-            let prefix = r.ecr_repository_prefix()?;
-            repository.strip_prefix(prefix)?.starts_with('/').then(|| r.upstream_registry_url().unwrap_or_default().to_string())
-        }))
+        let mut pages = self.ecr.describe_pull_through_cache_rules().into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_err(op, e))?;
+            let found = page.pull_through_cache_rules().iter().find_map(|r| {
+                let prefix = r.ecr_repository_prefix()?;
+                repository.strip_prefix(prefix)?.starts_with('/').then(|| r.upstream_registry_url().unwrap_or_default().to_string())
+            });
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+        Ok(None)
     }
 
     async fn image_exists_in(&self, registry_id: &str, repository: &str, reference: &str) -> PortResult<bool> {

@@ -1062,3 +1062,21 @@ async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
     let missing: Vec<&String> = want.iter().filter(|p| !on_wire.contains(*p) && !refused(p)).collect();
     assert!(missing.is_empty(), "{} UpdateService member(s) neither sent nor refused with a reason:\n{missing:#?}", missing.len());
 }
+
+/// #23 item 13, every list call paginated: a group's active CodeDeploy deployments over two
+/// pages, and a log group on the second page of DescribeLogGroups (other groups share its
+/// prefix). Shape-only pages (`API_ListDeployments`, `API_DescribeLogGroups` response syntax).
+#[tokio::test]
+async fn active_deployments_and_log_groups_are_read_over_every_page() {
+    let r = Replay::default()
+        .answer("ListDeployments", 200, r#"{"deployments": ["d-AAAAAAAA1"], "nextToken": "p2"}"#)
+        .answer("ListDeployments", 200, r#"{"deployments": ["d-BBBBBBBB2"]}"#)
+        .answer("DescribeLogGroups", 200, r#"{"logGroups": [{"logGroupName": "/ecs/web-canary"}], "nextToken": "p2"}"#)
+        .answer("DescribeLogGroups", 200, r#"{"logGroups": [{"logGroupName": "/ecs/web"}]}"#);
+    let ports = r.ports().await;
+    let active = ports.codedeploy.active_deployments("app", "group").await.expect("listed");
+    assert_eq!(active, ["d-AAAAAAAA1", "d-BBBBBBBB2"]);
+    assert!(r.requests("ListDeployments")[1].contains("\"nextToken\":\"p2\""));
+    assert_eq!(ports.account.log_group_exists(None, "/ecs/web").await, Ok(true), "found on the second page");
+    assert_eq!(r.requests("DescribeLogGroups").len(), 2);
+}
