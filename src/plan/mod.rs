@@ -371,6 +371,9 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let images = images::plan_images(live.images(spec), opts, spec.file.image.pin_digest);
     let deployed_image = images[0].image.clone();
     let desired = desired_task_definition(spec, live, &images)?;
+    if live.service_missing {
+        refuse_volumes_configured_at_launch(spec, &desired)?;
+    }
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
     let hidden = hidden_values(spec, &desired);
@@ -445,6 +448,21 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         desired_task_definition: desired,
         update,
     })
+}
+
+/// A volume `configuredAtLaunch` needs CreateService's `volumeConfigurations`, which fgdeploy
+/// does not carry yet: creating such a service is refused before any change, naming the volume.
+fn refuse_volumes_configured_at_launch(spec: &Spec, desired: &TaskDefinition) -> Result<(), InputError> {
+    let Some(v) = desired.volumes.iter().flatten().find(|v| v.configured_at_launch == Some(true)) else { return Ok(()) };
+    Err(InputError::new(
+        &spec.template_path,
+        format!(
+            "volume {:?} is configuredAtLaunch: creating the service needs volumeConfigurations, which fgdeploy does not carry yet",
+            v.name.clone().unwrap_or_default()
+        ),
+        "create the service with its volumeConfigurations outside fgdeploy (aws ecs create-service), then release to it: UpdateService keeps them",
+    )
+    .at_field("volumes"))
 }
 
 /// Values hidden wherever they appear: the secret lookups' answers, and the credential-shaped

@@ -314,3 +314,25 @@ async fn the_circuit_breakers_newer_members_are_kept_written_and_played() {
     let b = fgdeploy::ports::CircuitBreaker { threshold: Some(("COUNT".into(), 7)), ..Default::default() };
     assert_eq!((b.threshold_for(100), fgdeploy::ports::CircuitBreaker::default().threshold_for(4)), (7, 3));
 }
+
+/// #24: a template with a `configuredAtLaunch` volume cannot be created by fgdeploy (it would need
+/// CreateService's volumeConfigurations, not carried yet): refused before any change, the volume
+/// named; for an existing service the release goes on (UpdateService keeps the live ones).
+#[tokio::test]
+async fn a_volume_configured_at_launch_cannot_be_created_and_is_named() {
+    let extra = "\n[service.definition.network]\nsubnets = [\"subnet-0123456789abcdef0\"]\nsecurity_groups = [\"sg-0123456789abcdef0\"]\n";
+    let template = TEMPLATE.replace(
+        "\"containerDefinitions\"",
+        "\"volumes\": [{\"name\": \"data\", \"configuredAtLaunch\": true}],\n  \"containerDefinitions\"",
+    );
+    assert_ne!(template, TEMPLATE);
+    let (_d, spec) = load(&format!("{}{extra}", base_spec("demo", "web")), &template);
+    let sim = empty_account(&spec);
+    let live = observe(&spec, &sim.ports()).await.expect("observe");
+    let err = plan::build(&spec, &live, &PlanOptions::default()).expect_err("refused");
+    let text = format!("{err}");
+    assert!(text.contains("\"data\" is configuredAtLaunch") && text.contains("volumeConfigurations"), "{text}");
+    let existing = seeded(&spec, Faults::default()).expect("seed");
+    let live = observe(&spec, &existing.ports()).await.expect("observe");
+    assert!(plan::build(&spec, &live, &PlanOptions::default()).is_ok(), "an existing service keeps its volume configurations");
+}
