@@ -1102,7 +1102,9 @@ impl Ecr for Aws {
             .authorization_data()
             .first()
             .ok_or_else(|| PortError::Transient { op: op.into(), message: "no authorizationData".into() })?;
-        let bad = |m: &str| PortError::Transient { op: op.into(), message: m.to_string() };
+        // A token that is missing or cannot be decoded will not decode on a retry either: not
+        // retryable (it was, and observe spent 8 tries and a minute on it).
+        let bad = |m: &str| PortError::Rejected { op: op.into(), code: "MalformedAuthorizationToken".into(), message: m.to_string() };
         let token = data.authorization_token().ok_or_else(|| bad("no authorizationToken"))?;
         use base64::Engine as _;
         let decoded = base64::engine::general_purpose::STANDARD.decode(token).map_err(|_| bad("authorizationToken is not base64"))?;

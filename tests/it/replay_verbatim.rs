@@ -930,16 +930,21 @@ async fn put_image_examples_accept_the_promoted_manifest() {
 
 /// `ecr-GetAuthorizationToken-1.json` (ECR API Reference `API_GetAuthorizationToken`) and
 /// `-2.json` (AWS CLI `ecr/get-authorization-token.rst`): both tokens are published truncated
-/// (`...`), so neither decodes. fgdeploy says so, but classifies it Transient (retryable),
-/// though no retry can mend it.
+/// (`...`), so neither decodes. fgdeploy says so and does not retry (it used to classify it
+/// Transient, though no retry can mend it).
 #[tokio::test]
-async fn get_authorization_token_examples_are_truncated_and_refused_as_transient() {
+async fn get_authorization_token_examples_are_truncated_and_refused_at_once() {
     for file in ["ecr-GetAuthorizationToken-1.json", "ecr-GetAuthorizationToken-2.json"] {
         let r = Server::default().with("GetAuthorizationToken", file);
         let e = r.ports().await.ecr.authorization().await.expect_err(file);
-        let want = PortError::Transient { op: "ecr:GetAuthorizationToken".into(), message: "authorizationToken is not base64".into() };
+        let want = PortError::Rejected {
+            op: "ecr:GetAuthorizationToken".into(),
+            code: "MalformedAuthorizationToken".into(),
+            message: "authorizationToken is not base64".into(),
+        };
         assert_eq!(e, want, "{file}");
-        assert!(e.is_retryable(), "{file}");
+        // Not retried: a token that does not decode will not decode on a retry either.
+        assert!(!e.is_retryable(), "{file}");
     }
 }
 
@@ -975,8 +980,8 @@ impl fgdeploy::ports::Clock for Virtual {
 /// `ecs-DescribeServices-1.json`, its revision `ecs-DescribeTaskDefinition-1.json`. With
 /// `ecr-DescribeRepositories-1.json` the repository reads as missing (bad input, exit 3); with
 /// `create_repository = true` fgdeploy asks for the registry host and gets
-/// `ecr-GetAuthorizationToken-1.json`'s truncated token: 8 attempts over 35–71 s of back-off
-/// (1 s doubling to 20 s, jittered 50–100 %), then the error.
+/// `ecr-GetAuthorizationToken-1.json`'s truncated token: one attempt, then the error (it is not
+/// retried: it was, 8 attempts over 35–71 s of back-off).
 #[tokio::test]
 async fn observe_with_the_documented_ecr_answers() {
     let run = |create: bool| async move {
@@ -999,8 +1004,10 @@ async fn observe_with_the_documented_ecr_answers() {
     assert_eq!((e.exit_code(), tokens), (fgdeploy::error::exit::INPUT, 0), "{e}");
     assert!(e.to_string().contains("ECR repository \"ubuntu\" does not exist (repository ubuntu not found)"), "{e}");
     let (e, tokens, slept) = run(true).await;
-    assert_eq!((e.exit_code(), tokens), (fgdeploy::error::exit::AWS, 8), "{e}");
-    assert!(e.to_string().contains("authorizationToken is not base64") && (35.0..=71.0).contains(&slept), "{e} after {slept} s");
+    // One GetAuthorizationToken, no back-off: an undecodable token is not retried (it was: 8
+    // calls over 35–71 s).
+    assert_eq!((e.exit_code(), tokens), (fgdeploy::error::exit::AWS, 1), "{e}");
+    assert!(e.to_string().contains("authorizationToken is not base64") && slept < 1.0, "{e} after {slept} s");
 }
 
 // ----- CloudWatch Logs, Application Auto Scaling ------------------------------------------------------
