@@ -204,3 +204,40 @@ async fn a_failing_lookup_is_placed_at_its_field_and_access_denied_names_the_per
     assert!(!text.contains("create the parameter"), "{text}");
     assert!(text.contains("at line 11") && !text.contains("sandbox:ssm"), "placed on its line, never shown: {text}");
 }
+
+/// #24: a planted credential (allowed in plaintext) and a planted SecureString never reach any
+/// output of the read and release commands, human or JSON, verbose or not.
+#[test]
+fn planted_secrets_reach_no_output_of_any_command() {
+    let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let t = TEMPLATE.replace("\"value\": \"1\"", &format!("\"value\": \"Bearer {token}\""));
+    let spec = format!(
+        "{}allow_plaintext = [\"containerDefinitions[web].environment[A]\", \"service.definition.tags.db\"]\n\n[service.definition]\ntags = {{ db = \"{{{{ ssm('/app/secure/db_url') }}}}\" }}\n",
+        base_spec("demo", "web")
+    );
+    let (_d, p) = spec_dir_with(&spec, &t);
+    let f = p.to_str().expect("utf-8");
+    let planted = [token, "sandbox:ssm:/app/secure/db_url"];
+    // (`validate` answers lookups from AWS: shown with a token and no lookup in
+    // `a_token_shaped_value_in_a_plaintext_field_is_refused_offline`.)
+    let commands: [&[&str]; 7] = [
+        &["plan", "--sandbox"],
+        &["release", "--sandbox"],
+        &["status", "--sandbox"],
+        &["history", "--sandbox"],
+        &["wait", "--sandbox"],
+        &["rollback", "--sandbox", "--dry-run"],
+        &["verify", "--sandbox"],
+    ];
+    for cmd in commands {
+        for output in ["human", "json"] {
+            let mut args: Vec<&str> = cmd.to_vec();
+            args.extend(["-f", f, "--output", output, "-v"]);
+            let out = Test::new().args(&args).run();
+            assert!(matches!(out.code, 0 | 2), "{args:?} ran to its end: exit {}\n{}", out.code, out.stderr);
+            for p in planted {
+                assert!(!out.stdout.contains(p) && !out.stderr.contains(p), "{args:?} shows {p}:\n{}\n{}", out.stdout, out.stderr);
+            }
+        }
+    }
+}
