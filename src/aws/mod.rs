@@ -519,6 +519,26 @@ macro_rules! with_settings {
     };
 }
 
+/// A service's deployment configuration, every member fgdeploy carries.
+fn deployment_config_from(c: &t::DeploymentConfiguration) -> DeploymentConfig {
+    DeploymentConfig {
+        minimum_healthy_percent: c.minimum_healthy_percent(),
+        maximum_percent: c.maximum_percent(),
+        circuit_breaker: c.deployment_circuit_breaker().map(|b| CircuitBreaker {
+            enable: b.enable(),
+            rollback: b.rollback(),
+            reset_on_healthy_task: b.reset_on_healthy_task(),
+            threshold: b.threshold_configuration().map(|t| (t.r#type().as_str().to_string(), t.value())),
+        }),
+        alarms: c.alarms().map(|a| Alarms { names: a.alarm_names().to_vec(), enable: a.enable(), rollback: a.rollback() }),
+        bake_time_minutes: c.bake_time_in_minutes(),
+        lifecycle_hooks: c.lifecycle_hooks().iter().map(hook_from_sdk).collect(),
+        early_success: c
+            .early_success_criteria()
+            .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|x| x.as_str().to_string()))),
+    }
+}
+
 fn service_from(s: &t::Service) -> ServiceState {
     let dc = s.deployment_configuration();
     let mut st = ServiceState {
@@ -530,26 +550,7 @@ fn service_from(s: &t::Service) -> ServiceState {
         running_count: s.running_count(),
         pending_count: s.pending_count(),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
-        deployment_config: DeploymentConfig {
-            minimum_healthy_percent: dc.and_then(|c| c.minimum_healthy_percent()),
-            maximum_percent: dc.and_then(|c| c.maximum_percent()),
-            circuit_breaker: dc.and_then(|c| c.deployment_circuit_breaker()).map(|b| CircuitBreaker {
-                enable: b.enable(),
-                rollback: b.rollback(),
-                reset_on_healthy_task: b.reset_on_healthy_task(),
-                threshold: b.threshold_configuration().map(|t| (t.r#type().as_str().to_string(), t.value())),
-            }),
-            alarms: dc.and_then(|c| c.alarms()).map(|a| Alarms {
-                names: a.alarm_names().to_vec(),
-                enable: a.enable(),
-                rollback: a.rollback(),
-            }),
-            bake_time_minutes: dc.and_then(|c| c.bake_time_in_minutes()),
-            lifecycle_hooks: dc.map(|c| c.lifecycle_hooks().iter().map(hook_from_sdk).collect()).unwrap_or_default(),
-            early_success: dc
-                .and_then(|c| c.early_success_criteria())
-                .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|c| c.as_str().to_string()))),
-        },
+        deployment_config: dc.map(deployment_config_from).unwrap_or_default(),
         deployments: s
             .deployments()
             .iter()

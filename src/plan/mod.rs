@@ -435,14 +435,8 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         notes: count_note.into_iter().collect(),
         creates_service: live.service_missing,
         lookups: spec.lookups(),
-        service_tags_shown: settings
-            .tags
-            .iter()
-            .map(|(k, v)| {
-                let shown = if crate::taint::token_shaped(v) { crate::redact::REDACTED.to_string() } else { redactor.value(v) };
-                (k.clone(), shown)
-            })
-            .collect(),
+        // The redactor hides the tags' credentials too (`hidden_values`).
+        service_tags_shown: settings.tags.iter().map(|(k, v)| (k.clone(), redactor.value(v))).collect(),
         service_tags: settings.tags,
         images,
         desired_task_definition: desired,

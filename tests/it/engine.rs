@@ -1559,13 +1559,7 @@ const VERIFY_TEMPLATE: &str = r#"{
 }"#;
 
 async fn verified_release(faults: Faults, opts: ReleaseOptions) -> Run {
-    let (_dir, path) = crate::harness::spec_dir_with(&crate::harness::base_spec("demo", "web"), VERIFY_TEMPLATE);
-    let spec = Spec::load(&path, None).expect("spec");
-    let sim = seeded(&spec, faults).expect("seed");
-    let rec = Arc::new(Recorder::default());
-    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
-    let result = engine.release(&spec, &opts).await;
-    Run::new(result, &rec, sim)
+    verified_with(VERIFY_TEMPLATE, faults, opts).await
 }
 
 #[tokio::test]
@@ -1965,13 +1959,13 @@ async fn item2_a_team_pause_hook_at_the_gate_stage_is_refused_before_any_change(
 }
 
 /// A release checked by `verify` with `template` (a variant of the verify template).
-async fn verified_with(template: &str, faults: Faults) -> Run {
+async fn verified_with(template: &str, faults: Faults, opts: ReleaseOptions) -> Run {
     let (_dir, path) = crate::harness::spec_dir_with(&crate::harness::base_spec("demo", "web"), template);
     let spec = Spec::load(&path, None).expect("spec");
     let sim = seeded(&spec, faults).expect("seed");
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
-    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let result = engine.release(&spec, &opts).await;
     Run::new(result, &rec, sim)
 }
 
@@ -1981,10 +1975,10 @@ async fn verified_with(template: &str, faults: Faults) -> Run {
 async fn item9_log_groups_are_checked_in_each_containers_awslogs_region() {
     let template = VERIFY_TEMPLATE.replace("\"awslogs-region\": \"us-east-1\"", "\"awslogs-region\": \"eu-west-1\"");
     let here_only = Faults { missing: ["/ecs/web".to_string()].into(), ..Faults::default() };
-    let r = verified_with(&template, here_only).await;
+    let r = verified_with(&template, here_only, ReleaseOptions::default()).await;
     assert_eq!(r.code(), exit::OK, "the group exists in eu-west-1: {}", r.err_text());
     let there = Faults { missing: ["eu-west-1:/ecs/web".to_string()].into(), ..Faults::default() };
-    let r = verified_with(&template, there).await;
+    let r = verified_with(&template, there, ReleaseOptions::default()).await;
     assert_eq!(r.code(), exit::INPUT, "{}", r.err_text());
     assert!(r.err_text().contains("log group /ecs/web in eu-west-1"), "{}", r.err_text());
 }
@@ -1994,7 +1988,7 @@ async fn item9_log_groups_are_checked_in_each_containers_awslogs_region() {
 async fn item9_secret_arns_of_every_partition_are_looked_up_as_secrets() {
     let cn = "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf";
     let template = VERIFY_TEMPLATE.replace("arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbCdEf", cn);
-    let r = verified_with(&template, Faults { missing: [cn.to_string()].into(), ..Faults::default() }).await;
+    let r = verified_with(&template, Faults { missing: [cn.to_string()].into(), ..Faults::default() }, ReleaseOptions::default()).await;
     assert_eq!(r.code(), exit::INPUT, "{}", r.err_text());
     assert!(r.err_text().contains(&format!("secret {cn}")), "{}", r.err_text());
     assert_eq!(r.sim.calls().count("secretsmanager:DescribeSecret"), 1);

@@ -966,6 +966,57 @@ async fn an_empty_capacity_provider_strategy_is_the_launch_type_alone() {
     assert!(sent.get("capacityProviderStrategy").is_none(), "{sent}");
 }
 
+/// A deployment configuration with every member fgdeploy carries set (the model walks).
+fn every_deployment_config_member() -> fgdeploy::ports::DeploymentConfig {
+    use fgdeploy::ports::*;
+    DeploymentConfig {
+        minimum_healthy_percent: Some(100),
+        maximum_percent: Some(200),
+        circuit_breaker: Some(CircuitBreaker {
+            enable: true,
+            rollback: true,
+            reset_on_healthy_task: Some(false),
+            threshold: Some(("COUNT".into(), 3)),
+        }),
+        alarms: Some(Alarms { names: vec!["a".into()], enable: true, rollback: true }),
+        bake_time_minutes: Some(5),
+        lifecycle_hooks: vec![LifecycleHook {
+            target_type: "AWS_LAMBDA".into(),
+            hook_target_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
+            role_arn: Some("arn:aws:iam::1:role/r".into()),
+            stages: vec!["POST_SCALE_UP".into()],
+            timeout_minutes: Some(10),
+            timeout_action: Some("CONTINUE".into()),
+            details: Some(serde_json::json!({"team": "t"})),
+        }],
+        early_success: Some((true, Some(50), Some("DEFERRED".into()))),
+    }
+}
+
+/// Every `[service.definition]` member set, the Service Connect log options included (the model
+/// sample names a map key `k1`).
+fn every_definition_member() -> fgdeploy::servicedef::ServiceDefinition {
+    let mut d = crate::docs::every_service_field();
+    if let Some(l) = d.service_connect.as_mut().and_then(|c| c.log_configuration.as_mut()) {
+        l.options.insert("k1".into(), "v1".into());
+    }
+    d
+}
+
+/// The model's members (`want`) neither on the wire (`sent`, plus `extra`) nor in `not_carried`.
+fn not_sent(
+    want: &std::collections::BTreeSet<String>,
+    sent: &serde_json::Value,
+    extra: &[&str],
+    not_carried: &[(&str, &str)],
+) -> Vec<String> {
+    let mut on_wire = std::collections::BTreeSet::new();
+    key_paths(sent, "", &mut on_wire);
+    on_wire.extend(extra.iter().map(|e| e.to_string()));
+    let refused = |p: &str| not_carried.iter().any(|(m, _)| p == *m || p.starts_with(&format!("{m}.")) || p.starts_with(&format!("{m}[]")));
+    want.iter().filter(|p| !on_wire.contains(*p) && !refused(p)).cloned().collect()
+}
+
 /// Members of UpdateService's input that fgdeploy does not send, and why. Anything else the
 /// pinned model has must be on the wire in the fullest request fgdeploy makes.
 const SERVICE_NOT_CARRIED: &[(&str, &str)] = &[
@@ -996,29 +1047,7 @@ async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
     let Some(model) = ecs_model() else { return };
     let mut want = std::collections::BTreeSet::new();
     key_paths(&sample(&model, "UpdateServiceRequest", 0), "", &mut want);
-    let hook = LifecycleHook {
-        target_type: "AWS_LAMBDA".into(),
-        hook_target_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
-        role_arn: Some("arn:aws:iam::1:role/r".into()),
-        stages: vec!["POST_SCALE_UP".into()],
-        timeout_minutes: Some(10),
-        timeout_action: Some("CONTINUE".into()),
-        details: Some(serde_json::json!({"team": "t"})),
-    };
-    let base = DeploymentConfig {
-        minimum_healthy_percent: Some(100),
-        maximum_percent: Some(200),
-        circuit_breaker: Some(CircuitBreaker {
-            enable: true,
-            rollback: true,
-            reset_on_healthy_task: Some(false),
-            threshold: Some(("COUNT".into(), 3)),
-        }),
-        alarms: Some(Alarms { names: vec!["a".into()], enable: true, rollback: true }),
-        bake_time_minutes: Some(5),
-        lifecycle_hooks: vec![hook],
-        early_success: Some((true, Some(50), Some("DEFERRED".into()))),
-    };
+    let base = every_deployment_config_member();
     let native = NativeDeployment {
         strategy: "LINEAR".into(),
         bake_time_minutes: Some(5),
@@ -1044,22 +1073,12 @@ async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
         desired_count: Some(2),
         deployment_config: None,
         native: Some(native),
-        settings: {
-            let mut d = crate::docs::every_service_field();
-            if let Some(l) = d.service_connect.as_mut().and_then(|c| c.log_configuration.as_mut()) {
-                l.options.insert("k1".into(), "v1".into()); // the model sample names a map key k1
-            }
-            d
-        },
+        settings: every_definition_member(),
     };
     let r = Replay::default().answer("UpdateService", 200, r#"{"service": {"serviceName": "s", "status": "ACTIVE"}}"#);
     r.ports().await.ecs.update_service(&req).await.expect("update");
     let sent: serde_json::Value = serde_json::from_str(&r.requests("UpdateService")[0]).expect("json");
-    let mut on_wire = std::collections::BTreeSet::new();
-    key_paths(&sent, "", &mut on_wire);
-    let refused =
-        |p: &str| SERVICE_NOT_CARRIED.iter().any(|(m, _)| p == *m || p.starts_with(&format!("{m}.")) || p.starts_with(&format!("{m}[]")));
-    let missing: Vec<&String> = want.iter().filter(|p| !on_wire.contains(*p) && !refused(p)).collect();
+    let missing = not_sent(&want, &sent, &[], SERVICE_NOT_CARRIED);
     assert!(missing.is_empty(), "{} UpdateService member(s) neither sent nor refused with a reason:\n{missing:#?}", missing.len());
 }
 
@@ -1111,51 +1130,21 @@ async fn every_create_service_member_is_sent_or_refused_with_a_reason() {
     let Some(model) = ecs_model() else { return };
     let mut want = std::collections::BTreeSet::new();
     key_paths(&sample(&model, "CreateServiceRequest", 0), "", &mut want);
-    let hook = LifecycleHook {
-        target_type: "AWS_LAMBDA".into(),
-        hook_target_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
-        role_arn: Some("arn:aws:iam::1:role/r".into()),
-        stages: vec!["POST_SCALE_UP".into()],
-        timeout_minutes: Some(10),
-        timeout_action: Some("CONTINUE".into()),
-        details: Some(serde_json::json!({"team": "t"})),
-    };
-    let mut settings = crate::docs::every_service_field();
-    if let Some(l) = settings.service_connect.as_mut().and_then(|c| c.log_configuration.as_mut()) {
-        l.options.insert("k1".into(), "v1".into()); // the model sample names a map key k1
-    }
+    let mut settings = every_definition_member();
     settings.tags = Some([("k".to_string(), "v".to_string())].into());
     let req = CreateService {
         cluster: "c".into(),
         service: "s".into(),
         task_definition: "web:1".into(),
         desired_count: 2,
-        deployment_config: Some(DeploymentConfig {
-            minimum_healthy_percent: Some(100),
-            maximum_percent: Some(200),
-            circuit_breaker: Some(CircuitBreaker {
-                enable: true,
-                rollback: true,
-                reset_on_healthy_task: Some(false),
-                threshold: Some(("COUNT".into(), 3)),
-            }),
-            alarms: Some(Alarms { names: vec!["a".into()], enable: true, rollback: true }),
-            bake_time_minutes: Some(5),
-            lifecycle_hooks: vec![hook],
-            early_success: Some((true, Some(50), Some("DEFERRED".into()))),
-        }),
+        deployment_config: Some(every_deployment_config_member()),
         settings,
     };
     let r = Replay::default().answer("CreateService", 200, r#"{"service": {"serviceName": "s", "status": "ACTIVE"}}"#);
     r.ports().await.ecs.create_service(&req).await.expect("create");
     let sent: serde_json::Value = serde_json::from_str(&r.requests("CreateService")[0]).expect("json");
-    let mut on_wire = std::collections::BTreeSet::new();
-    key_paths(&sent, "", &mut on_wire);
     // `capacityProviderStrategy` and `launchType` exclude each other: every_service_field sets a
     // strategy, so the launch type is shown by `an_empty_capacity_provider_strategy_is_the_launch_type_alone`.
-    on_wire.insert("launchType".into());
-    let refused =
-        |p: &str| CREATE_NOT_CARRIED.iter().any(|(m, _)| p == *m || p.starts_with(&format!("{m}.")) || p.starts_with(&format!("{m}[]")));
-    let missing: Vec<&String> = want.iter().filter(|p| !on_wire.contains(*p) && !refused(p)).collect();
+    let missing = not_sent(&want, &sent, &["launchType"], CREATE_NOT_CARRIED);
     assert!(missing.is_empty(), "{} CreateService member(s) neither sent nor refused with a reason:\n{missing:#?}", missing.len());
 }

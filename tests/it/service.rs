@@ -75,6 +75,23 @@ fn every_field() -> ServiceDefinition {
     }
 }
 
+/// Someone sets `settings` on the live service (an UpdateService of its own revision); the
+/// service as it was before.
+async fn set_live(sim: &Sim, settings: ServiceDefinition) -> fgdeploy::ports::ServiceState {
+    let live = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
+    let req = UpdateService {
+        cluster: "demo".into(),
+        service: "web".into(),
+        task_definition: live.task_definition.clone(),
+        desired_count: None,
+        deployment_config: None,
+        native: None,
+        settings,
+    };
+    sim.ports().ecs.update_service(&req).await.expect("update");
+    live
+}
+
 fn load(spec: &str, template: &str) -> (tempfile::TempDir, Spec) {
     let (dir, path) = spec_dir_with(spec, template);
     let s = Spec::load(&path, None).unwrap_or_else(|e| panic!("{e}"));
@@ -100,17 +117,7 @@ async fn init_then_plan_shows_no_change_for_a_service_using_every_managed_field(
     // Someone set every managed field on the live service.
     let mut all = every_field();
     let tags = all.tags.take().expect("tags");
-    let live = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
-    let req = UpdateService {
-        cluster: "demo".into(),
-        service: "web".into(),
-        task_definition: live.task_definition.clone(),
-        desired_count: None,
-        deployment_config: None,
-        native: None,
-        settings: all,
-    };
-    sim.ports().ecs.update_service(&req).await.expect("update");
+    let live = set_live(&sim, all).await;
     sim.ports().ecs.tag_service(&live.arn, &tags).await.expect("tag");
 
     let dir = tempfile::tempdir().expect("dir");
@@ -253,18 +260,7 @@ async fn one_service_connect_change_keeps_the_rest_of_the_live_structure() {
     let (_d, seed_spec) = load(&base_spec("demo", "web"), NAMED_PORT);
     let sim = seeded(&seed_spec, Faults::default()).expect("seed");
     sim.world().put_image("web", "previous");
-    let live = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
-    let settings = ServiceDefinition { service_connect: every_field().service_connect, ..Default::default() };
-    let req = UpdateService {
-        cluster: "demo".into(),
-        service: "web".into(),
-        task_definition: live.task_definition.clone(),
-        desired_count: None,
-        deployment_config: None,
-        native: None,
-        settings,
-    };
-    sim.ports().ecs.update_service(&req).await.expect("update");
+    set_live(&sim, ServiceDefinition { service_connect: every_field().service_connect, ..Default::default() }).await;
     sim.world().advance(300.0); // that deployment completes
     let extra = "\n[service.definition.service_connect]\nenabled = true\n\n[[service.definition.service_connect.services]]\nport_name = \"http\"\ningress_port_override = 9090\n";
     let (_d2, spec) = load(&format!("{}{extra}", base_spec("demo", "web")), NAMED_PORT);
