@@ -33,7 +33,8 @@ impl std::fmt::Display for Lookup {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub value: String,
-    /// An SSM SecureString: used where the template needs it, never printed.
+    /// An SSM SecureString (a Secrets Manager secret read through
+    /// `/aws/reference/secretsmanager/` is one): used where the template needs it, never printed.
     pub secret: bool,
 }
 
@@ -65,6 +66,7 @@ impl LookupTable {
 
     /// A table with the answers (the real load).
     pub fn answered(answers: BTreeMap<Lookup, Answer>) -> LookupTable {
+        crate::taint::mark(answers.values().filter(|a| a.secret).map(|a| a.value.clone()));
         LookupTable { answers: Mutex::new(answers.into_iter().map(|(k, v)| (k, Some(v))).collect()), ..LookupTable::default() }
     }
 

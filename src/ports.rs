@@ -140,6 +140,30 @@ pub struct DeploymentConfig {
     /// Not set by a deployspec: kept as it is live.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub early_success: Option<(bool, Option<i32>, Option<String>)>,
+    /// `strategy` as the service has it: ROLLING, BLUE_GREEN, LINEAR or CANARY (None: never set,
+    /// which ECS treats as ROLLING).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<String>,
+    /// `linearConfiguration`: (stepPercent, stepBakeTimeInMinutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linear: Option<(f64, i32)>,
+    /// `canaryConfiguration`: (canaryPercent, canaryBakeTimeInMinutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<(f64, i32)>,
+}
+
+impl DeploymentConfig {
+    /// The ECS-native blue/green strategy the service is set to, if any (not ROLLING).
+    pub fn native_strategy(&self) -> Option<&str> {
+        self.strategy.as_deref().filter(|s| *s != "ROLLING")
+    }
+
+    /// The structure without a gate hook a killed fgdeploy run left behind: what a release keeps.
+    pub fn without_fgdeploys_hooks(&self) -> DeploymentConfig {
+        let mut c = self.clone();
+        c.lifecycle_hooks.retain(|h| !h.is_fgdeploys());
+        c
+    }
 }
 
 /// One `deploymentConfiguration.lifecycleHooks[]` entry, every member kept.
@@ -220,6 +244,18 @@ pub struct LoadBalancer {
     pub target_group_arn: Option<String>,
     pub container_name: Option<String>,
     pub container_port: Option<i32>,
+    /// `advancedConfiguration` (ECS-native blue/green).
+    pub advanced: Option<AdvancedLbConfig>,
+}
+
+/// A load balancer's `advancedConfiguration`: the alternate target group, the listener rules and
+/// the role ECS shifts traffic with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+pub struct AdvancedLbConfig {
+    pub alternate_target_group_arn: String,
+    pub production_listener_rule: String,
+    pub test_listener_rule: Option<String>,
+    pub role_arn: String,
 }
 
 /// What DescribeServices says about one service.
@@ -256,6 +292,10 @@ pub struct ServiceState {
     pub service_connect: Option<ServiceConnect>,
     pub propagate_tags: Option<PropagateTags>,
     pub availability_zone_rebalancing: Option<AzRebalancing>,
+    /// The PRIMARY deployment's `volumeConfigurations` (DescribeServices has them there).
+    pub volume_configurations: Vec<crate::servicedef::VolumeConfiguration>,
+    /// The PRIMARY deployment's `vpcLatticeConfigurations`.
+    pub vpc_lattice: Vec<crate::servicedef::VpcLattice>,
     /// The service's tags (DescribeServices with `include=TAGS`).
     pub tags: BTreeMap<String, String>,
 }
@@ -282,6 +322,8 @@ impl ServiceState {
             propagate_tags: self.propagate_tags,
             availability_zone_rebalancing: self.availability_zone_rebalancing,
             deployment_controller: self.deployment_controller,
+            volume_configurations: &self.volume_configurations,
+            vpc_lattice: &self.vpc_lattice,
             tags: &self.tags,
         }
     }

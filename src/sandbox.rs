@@ -222,6 +222,9 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
         alarms: Some(Alarms { names: vec!["web-5xx".into()], enable: true, rollback: true }),
         bake_time_minutes: Some(1),
         early_success: None,
+        strategy: None,
+        linear: None,
+        canary: None,
         lifecycle_hooks: vec![
             LifecycleHook {
                 target_type: "AWS_LAMBDA".into(),

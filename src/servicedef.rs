@@ -52,9 +52,89 @@ pub struct ServiceDefinition {
     pub availability_zone_rebalancing: Option<AzRebalancing>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deployment_controller: Option<Controller>,
+    /// `volumeConfigurations`: an Amazon EBS volume for each task-definition volume that is
+    /// `configuredAtLaunch` (matched by name). `[]` removes them (a revision without such a
+    /// volume needs that); a key left out keeps the live ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_configurations: Option<Vec<VolumeConfiguration>>,
+    /// `vpcLatticeConfigurations`: VPC Lattice target groups the tasks register with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_lattice: Option<Vec<VpcLattice>>,
     /// Tags on the service: these keys are set; other tags on the service are left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// One `volumeConfigurations[]` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VolumeConfiguration {
+    /// The task definition's volume (`configuredAtLaunch = true`) this configures.
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_ebs_volume: Option<ManagedEbsVolume>,
+}
+
+/// `managedEBSVolume` (ServiceManagedEBSVolumeConfiguration): `role_arn` is required; a
+/// `size_in_gib` or a `snapshot_id`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManagedEbsVolume {
+    pub role_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encrypted: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// gp2 | gp3 | io1 | io2 | sc1 | st1 | standard
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_in_gib: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_id: Option<String>,
+    /// MiB/s, only with a snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub volume_initialization_rate: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iops: Option<i32>,
+    /// MiB/s, gp3 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<i32>,
+    /// ext3 | ext4 | xfs | ntfs
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filesystem_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tag_specifications: Vec<EbsTagSpecification>,
+}
+
+/// `tagSpecifications[]` of a managed EBS volume.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbsTagSpecification {
+    /// `volume`
+    pub resource_type: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// SERVICE | TASK_DEFINITION | NONE
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub propagate_tags: Option<String>,
+}
+
+/// One `vpcLatticeConfigurations[]` entry (every member required).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VpcLattice {
+    pub role_arn: String,
+    pub target_group_arn: String,
+    /// A `portMappings[].name` of the task definition.
+    pub port_name: String,
+    /// `advancedConfiguration` (ECS-native blue/green through VPC Lattice): all three or none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alternate_target_group_arn: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub production_listener_rule: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_listener_rule: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -86,6 +166,11 @@ pub struct LoadBalancerDef {
     pub target_group_arn: String,
     pub container_name: String,
     pub container_port: i32,
+    /// The live `advancedConfiguration` of this load balancer (ECS-native blue/green), carried
+    /// when the list is sent: UpdateService replaces `loadBalancers` whole. Not a deployspec key
+    /// (the `deploy.blue_green` keys set it).
+    #[serde(skip)]
+    pub advanced: Option<crate::ports::AdvancedLbConfig>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -288,6 +373,8 @@ pub struct LiveSettings<'a> {
     pub propagate_tags: Option<PropagateTags>,
     pub availability_zone_rebalancing: Option<AzRebalancing>,
     pub deployment_controller: Controller,
+    pub volume_configurations: &'a [VolumeConfiguration],
+    pub vpc_lattice: &'a [VpcLattice],
     pub tags: &'a BTreeMap<String, String>,
 }
 
@@ -311,6 +398,8 @@ impl ServiceDefinition {
             propagate_tags: Some(l.propagate_tags.unwrap_or_default()),
             availability_zone_rebalancing: Some(l.availability_zone_rebalancing.unwrap_or_default()),
             deployment_controller: Some(l.deployment_controller),
+            volume_configurations: (!l.volume_configurations.is_empty()).then(|| l.volume_configurations.to_vec()),
+            vpc_lattice: (!l.vpc_lattice.is_empty()).then(|| l.vpc_lattice.to_vec()),
             tags: Some(l.tags.iter().filter(|(k, _)| !k.starts_with("aws:")).map(|(k, v)| (k.clone(), v.clone())).collect()),
         }
     }
@@ -330,6 +419,8 @@ impl ServiceDefinition {
             ("propagate_tags", self.propagate_tags.is_some()),
             ("availability_zone_rebalancing", self.availability_zone_rebalancing.is_some()),
             ("deployment_controller", self.deployment_controller.is_some()),
+            ("volume_configurations", self.volume_configurations.is_some()),
+            ("vpc_lattice", self.vpc_lattice.is_some()),
             ("tags", self.tags.is_some()),
         ];
         set.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
@@ -348,6 +439,7 @@ fn live_load_balancers(lbs: &[LoadBalancer]) -> Vec<LoadBalancerDef> {
                 target_group_arn: l.target_group_arn.clone()?,
                 container_name: l.container_name.clone()?,
                 container_port: l.container_port?,
+                advanced: l.advanced.clone(),
             })
         })
         .collect()
@@ -483,8 +575,20 @@ pub fn compare(want: &ServiceDefinition, live: &LiveSettings) -> SettingsChange 
         field(&mut out, "platform_version", pair, |u| u.platform_version = Some(p.clone()));
     }
     if let Some(l) = &want.load_balancers {
-        let pair = (normal(&sorted(&live_load_balancers(live.load_balancers))), normal(&sorted(l)));
-        field(&mut out, "load_balancers", pair, |u| u.load_balancers = Some(l.clone()));
+        let live_lbs = live_load_balancers(live.load_balancers);
+        let pair = (normal(&sorted(&live_lbs)), normal(&sorted(l)));
+        // Sent whole: each load balancer keeps its live advancedConfiguration.
+        let merged: Vec<LoadBalancerDef> = l
+            .iter()
+            .map(|w| {
+                let same = |x: &&LoadBalancerDef| x.target_group_arn == w.target_group_arn && x.container_name == w.container_name;
+                LoadBalancerDef {
+                    advanced: w.advanced.clone().or_else(|| live_lbs.iter().find(same).and_then(|x| x.advanced.clone())),
+                    ..w.clone()
+                }
+            })
+            .collect();
+        field(&mut out, "load_balancers", pair, |u| u.load_balancers = Some(merged));
     }
     if let Some(g) = want.health_check_grace_period_seconds {
         let pair = (normal(&live.health_check_grace_period_seconds.unwrap_or(0)), normal(&g));
@@ -537,6 +641,14 @@ fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut Settin
     }
     if let Some(c) = want.deployment_controller {
         field(out, "deployment_controller", (normal(&live.deployment_controller), normal(&c)), |u| u.deployment_controller = Some(c));
+    }
+    if let Some(v) = &want.volume_configurations {
+        let pair = (normal(&sorted(live.volume_configurations)), normal(&sorted(v)));
+        field(out, "volume_configurations", pair, |u| u.volume_configurations = Some(v.clone()));
+    }
+    if let Some(v) = &want.vpc_lattice {
+        let pair = (normal(&sorted(live.vpc_lattice)), normal(&sorted(v)));
+        field(out, "vpc_lattice", pair, |u| u.vpc_lattice = Some(v.clone()));
     }
 }
 

@@ -44,6 +44,55 @@ fn token_word(w: &str) -> bool {
     github || aws || slack || jwt
 }
 
+/// The shortest value [`mark`] keeps: a shorter secret (`true`, `1234`) cannot be scrubbed from
+/// output text without mangling it; such values are still refused in plaintext fields and
+/// redacted field by field in plans, but not searched for in free text.
+pub const SCRUB_MIN_LEN: usize = 6;
+
+/// Every tainted value this process has seen (secret lookups' answers, `task_definition.redact`
+/// variables' values), for [`scrub`]. Only grows.
+static MARKED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Taint these values for the rest of the process: every output line is scrubbed of them.
+pub fn mark(values: impl IntoIterator<Item = String>) {
+    let Ok(mut m) = MARKED.write() else { return };
+    for v in values {
+        let v = v.trim().to_string();
+        if v.chars().count() >= SCRUB_MIN_LEN && !m.contains(&v) {
+            // Inside a JSON string a value with quotes, backslashes or newlines is escaped.
+            let escaped = serde_json::to_string(&v).unwrap_or_default();
+            let escaped = escaped.trim_matches('"').to_string();
+            if escaped != v && !m.contains(&escaped) {
+                m.push(escaped);
+            }
+            m.push(v);
+        }
+    }
+    // Longest first: a value that contains another is replaced whole.
+    m.sort_by_key(|v| std::cmp::Reverse(v.len()));
+}
+
+/// `text` as it may be shown anywhere (a terminal line, a JSON event, a log, a summary file):
+/// every marked value, every credential-shaped word and every PEM private-key block replaced by
+/// `(redacted)`.
+pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+    let marked = MARKED.read().map(|m| m.clone()).unwrap_or_default();
+    let mut out = std::borrow::Cow::Borrowed(text);
+    for v in marked.iter().filter(|v| text.contains(v.as_str())) {
+        out = std::borrow::Cow::Owned(out.replace(v.as_str(), crate::redact::REDACTED));
+    }
+    while let Some(start) = out.find("-----BEGIN").filter(|_| out.contains("PRIVATE KEY-----")) {
+        let end = out[start..].find("-----END").and_then(|e| out[start + e..].find("KEY-----").map(|k| start + e + k + 8));
+        let end = end.unwrap_or(out.len());
+        out = std::borrow::Cow::Owned(format!("{}{}{}", &out[..start], crate::redact::REDACTED, &out[end..]));
+    }
+    let words: Vec<String> = credentials_in(&out);
+    for w in words {
+        out = std::borrow::Cow::Owned(out.replace(w.as_str(), crate::redact::REDACTED));
+    }
+    out
+}
+
 /// Every plaintext field of a task definition, as (field path, value).
 pub fn plaintext_fields(td: &TaskDefinition) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -87,7 +136,7 @@ pub fn refuse_plaintext(file: &Path, fields: &[(String, String)], secrets: &[Str
         .filter(|(field, v)| tainted(v, secrets) && !allowed.iter().any(|a| a == field))
         .map(|(field, v)| {
             let why = if secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) {
-                "holds a secret lookup's value (an SSM SecureString)"
+                "holds a secret value (an SSM SecureString's answer, or a variable named in task_definition.redact)"
             } else {
                 "holds a credential-shaped value (a token, an access key, a private key or a JWT)"
             };

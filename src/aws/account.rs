@@ -112,7 +112,9 @@ impl Account for Aws {
         self.gate(op).await;
         let out = self.ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| map_err(op, e))?;
         let p = out.parameter().ok_or_else(|| PortError::Transient { op: op.into(), message: "response without parameter".into() })?;
-        let secret = p.r#type().is_some_and(|t| t.as_str() == "SecureString");
+        // A Secrets Manager secret read through Parameter Store's reference path is a secret
+        // whatever type the answer names (AWS answers SecureString; docs/simulator.md).
+        let secret = p.r#type().is_some_and(|t| t.as_str() == "SecureString") || name.starts_with("/aws/reference/secretsmanager/");
         Ok((p.value().unwrap_or_default().to_string(), secret))
     }
 

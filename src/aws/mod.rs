@@ -426,7 +426,14 @@ fn deployment_configuration_builder(op: &str, c: &DeploymentConfig) -> PortResul
             .set_source_service_revision_cleanup(cleanup.as_deref().map(t::ServiceRevisionCleanup::from))
             .build()
     });
+    if let Some((p, m)) = c.linear {
+        cfg = cfg.linear_configuration(t::LinearConfiguration::builder().step_percent(p).step_bake_time_in_minutes(m).build());
+    }
+    if let Some((p, m)) = c.canary {
+        cfg = cfg.canary_configuration(t::CanaryConfiguration::builder().canary_percent(p).canary_bake_time_in_minutes(m).build());
+    }
     Ok(cfg
+        .set_strategy(c.strategy.as_deref().map(t::DeploymentStrategy::from))
         .set_bake_time_in_minutes(c.bake_time_minutes)
         .set_lifecycle_hooks(Some(c.lifecycle_hooks.iter().map(hook_to_sdk).collect()))
         .set_early_success_criteria(early))
@@ -516,6 +523,8 @@ macro_rules! with_settings {
             .set_health_check_grace_period_seconds($d.health_check_grace_period_seconds)
             .set_enable_execute_command($d.enable_execute_command)
             .set_enable_ecs_managed_tags($d.enable_ecs_managed_tags)
+            .set_volume_configurations($sdk.volume_configurations)
+            .set_vpc_lattice_configurations($sdk.vpc_lattice)
     };
 }
 
@@ -536,6 +545,9 @@ fn deployment_config_from(c: &t::DeploymentConfiguration) -> DeploymentConfig {
         early_success: c
             .early_success_criteria()
             .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|x| x.as_str().to_string()))),
+        strategy: c.strategy().map(|s| s.as_str().to_string()),
+        linear: c.linear_configuration().map(|l| (l.step_percent().unwrap_or(0.0), l.step_bake_time_in_minutes().unwrap_or(0))),
+        canary: c.canary_configuration().map(|l| (l.canary_percent().unwrap_or(0.0), l.canary_bake_time_in_minutes().unwrap_or(0))),
     }
 }
 
@@ -583,6 +595,12 @@ fn service_from(s: &t::Service) -> ServiceState {
                 target_group_arn: l.target_group_arn().map(str::to_string),
                 container_name: l.container_name().map(str::to_string),
                 container_port: l.container_port(),
+                advanced: l.advanced_configuration().map(|a| AdvancedLbConfig {
+                    alternate_target_group_arn: a.alternate_target_group_arn().unwrap_or_default().to_string(),
+                    production_listener_rule: a.production_listener_rule().unwrap_or_default().to_string(),
+                    test_listener_rule: a.test_listener_rule().map(str::to_string),
+                    role_arn: a.role_arn().unwrap_or_default().to_string(),
+                }),
             })
             .collect(),
         network: s.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|v| Network {
@@ -742,7 +760,7 @@ impl Ecs for Aws {
         if let Some(n) = &req.native {
             // The live structure (percentages, circuit breaker, alarms, the team's hooks) with
             // the strategy and fgdeploy's gate for this release.
-            let base = DeploymentConfig { lifecycle_hooks: n.hooks(), ..n.base.clone() };
+            let base = DeploymentConfig { lifecycle_hooks: n.hooks(), strategy: None, linear: None, canary: None, ..n.base.clone() };
             let mut cfg = deployment_configuration_builder(op, &base)?
                 .strategy(t::DeploymentStrategy::from(n.strategy.as_str()))
                 .set_bake_time_in_minutes(n.bake_time_minutes.or(n.base.bake_time_minutes));

@@ -4,7 +4,8 @@
 use crate::ports::{PortError, PortResult, ServiceState};
 use crate::servicedef::{
     AzRebalancing, CapacityProviderItem, ClientAlias, ConnectAccessLog, ConnectLog, ConnectSecret, ConnectTimeout, ConnectTls, Controller,
-    PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition, ServiceRegistry, TestTrafficHeader, merged_network,
+    EbsTagSpecification, ManagedEbsVolume, PropagateTags, ServiceConnect, ServiceConnectService, ServiceDefinition, ServiceRegistry,
+    TestTrafficHeader, VolumeConfiguration, VpcLattice, merged_network,
 };
 use aws_sdk_ecs::types as t;
 
@@ -29,10 +30,112 @@ pub(super) fn read_settings(s: &t::Service, st: &mut ServiceState) {
     // DescribeServices shows Service Connect on the deployments, not on the service.
     let primary = s.deployments().iter().find(|d| d.status() == Some("PRIMARY"));
     st.service_connect = primary.and_then(|d| d.service_connect_configuration()).map(connect_from);
+    st.volume_configurations = primary.map(|d| d.volume_configurations().iter().map(volume_from).collect()).unwrap_or_default();
+    st.vpc_lattice = primary.map(|d| d.vpc_lattice_configurations().iter().map(lattice_from).collect()).unwrap_or_default();
     st.propagate_tags = s.propagate_tags().and_then(|p| PropagateTags::parse(p.as_str()));
     st.availability_zone_rebalancing = s.availability_zone_rebalancing().and_then(|a| AzRebalancing::parse(a.as_str()));
     st.tags = s.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect();
     st.deployment_controller = s.deployment_controller().and_then(|c| Controller::parse(c.r#type().as_str())).unwrap_or_default();
+}
+
+fn volume_from(v: &t::ServiceVolumeConfiguration) -> VolumeConfiguration {
+    VolumeConfiguration {
+        name: v.name().to_string(),
+        managed_ebs_volume: v.managed_ebs_volume().map(|e| ManagedEbsVolume {
+            role_arn: e.role_arn().to_string(),
+            encrypted: e.encrypted(),
+            kms_key_id: e.kms_key_id().map(str::to_string),
+            volume_type: e.volume_type().map(str::to_string),
+            size_in_gib: e.size_in_gib(),
+            snapshot_id: e.snapshot_id().map(str::to_string),
+            volume_initialization_rate: e.volume_initialization_rate(),
+            iops: e.iops(),
+            throughput: e.throughput(),
+            filesystem_type: e.filesystem_type().map(|f| f.as_str().to_string()),
+            tag_specifications: e
+                .tag_specifications()
+                .iter()
+                .map(|t| EbsTagSpecification {
+                    resource_type: t.resource_type().as_str().to_string(),
+                    tags: t.tags().iter().filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string()))).collect(),
+                    propagate_tags: t.propagate_tags().map(|p| p.as_str().to_string()),
+                })
+                .collect(),
+        }),
+    }
+}
+
+fn lattice_from(l: &t::VpcLatticeConfiguration) -> VpcLattice {
+    let a = l.advanced_configuration();
+    VpcLattice {
+        role_arn: l.role_arn().to_string(),
+        target_group_arn: l.target_group_arn().to_string(),
+        port_name: l.port_name().to_string(),
+        alternate_target_group_arn: a.and_then(|a| a.alternate_target_group_arn()).map(str::to_string),
+        production_listener_rule: a.and_then(|a| a.production_listener_rule()).map(str::to_string),
+        test_listener_rule: a.and_then(|a| a.test_listener_rule()).map(str::to_string),
+    }
+}
+
+/// `volumeConfigurations` as the SDK's.
+pub(super) fn volumes_to(op: &str, v: &[VolumeConfiguration]) -> PortResult<Vec<t::ServiceVolumeConfiguration>> {
+    v.iter()
+        .map(|v| {
+            let ebs = v.managed_ebs_volume.as_ref().map(|e| ebs_to(op, e)).transpose()?;
+            t::ServiceVolumeConfiguration::builder().name(&v.name).set_managed_ebs_volume(ebs).build().map_err(|e| invalid(op, e))
+        })
+        .collect()
+}
+
+fn ebs_to(op: &str, e: &ManagedEbsVolume) -> PortResult<t::ServiceManagedEbsVolumeConfiguration> {
+    let specs = e
+        .tag_specifications
+        .iter()
+        .map(|s| {
+            t::EbsTagSpecification::builder()
+                .resource_type(t::EbsResourceType::from(s.resource_type.as_str()))
+                .set_tags((!s.tags.is_empty()).then(|| tags(&s.tags)))
+                .set_propagate_tags(s.propagate_tags.as_deref().map(t::PropagateTags::from))
+                .build()
+                .map_err(|e| invalid(op, e))
+        })
+        .collect::<PortResult<Vec<_>>>()?;
+    t::ServiceManagedEbsVolumeConfiguration::builder()
+        .role_arn(&e.role_arn)
+        .set_encrypted(e.encrypted)
+        .set_kms_key_id(e.kms_key_id.clone())
+        .set_volume_type(e.volume_type.clone())
+        .set_size_in_gib(e.size_in_gib)
+        .set_snapshot_id(e.snapshot_id.clone())
+        .set_volume_initialization_rate(e.volume_initialization_rate)
+        .set_iops(e.iops)
+        .set_throughput(e.throughput)
+        .set_filesystem_type(e.filesystem_type.as_deref().map(t::TaskFilesystemType::from))
+        .set_tag_specifications((!specs.is_empty()).then_some(specs))
+        .build()
+        .map_err(|e| invalid(op, e))
+}
+
+/// `vpcLatticeConfigurations` as the SDK's.
+pub(super) fn lattice_to(op: &str, v: &[VpcLattice]) -> PortResult<Vec<t::VpcLatticeConfiguration>> {
+    v.iter()
+        .map(|l| {
+            let adv = (l.alternate_target_group_arn.is_some() || l.production_listener_rule.is_some()).then(|| {
+                t::VpcLatticeAdvancedConfiguration::builder()
+                    .set_alternate_target_group_arn(l.alternate_target_group_arn.clone())
+                    .set_production_listener_rule(l.production_listener_rule.clone())
+                    .set_test_listener_rule(l.test_listener_rule.clone())
+                    .build()
+            });
+            t::VpcLatticeConfiguration::builder()
+                .role_arn(&l.role_arn)
+                .target_group_arn(&l.target_group_arn)
+                .port_name(&l.port_name)
+                .set_advanced_configuration(adv)
+                .build()
+                .map_err(|e| invalid(op, e))
+        })
+        .collect()
 }
 
 fn connect_from(c: &t::ServiceConnectConfiguration) -> ServiceConnect {
@@ -97,6 +200,8 @@ pub(super) struct Sdk {
     pub az_rebalancing: Option<t::AvailabilityZoneRebalancing>,
     pub controller: Option<t::DeploymentController>,
     pub tags: Option<Vec<t::Tag>>,
+    pub volume_configurations: Option<Vec<t::ServiceVolumeConfiguration>>,
+    pub vpc_lattice: Option<Vec<t::VpcLatticeConfiguration>>,
 }
 
 fn invalid(op: &str, e: impl std::fmt::Display) -> PortError {
@@ -139,6 +244,14 @@ pub(super) fn to_sdk(op: &str, d: &ServiceDefinition) -> PortResult<Sdk> {
                         .target_group_arn(&l.target_group_arn)
                         .container_name(&l.container_name)
                         .container_port(l.container_port)
+                        .set_advanced_configuration(l.advanced.as_ref().map(|a| {
+                            t::AdvancedConfiguration::builder()
+                                .alternate_target_group_arn(&a.alternate_target_group_arn)
+                                .production_listener_rule(&a.production_listener_rule)
+                                .set_test_listener_rule(a.test_listener_rule.clone())
+                                .role_arn(&a.role_arn)
+                                .build()
+                        }))
                         .build()
                 })
                 .collect()
@@ -164,6 +277,8 @@ pub(super) fn to_sdk(op: &str, d: &ServiceDefinition) -> PortResult<Sdk> {
             .transpose()
             .map_err(|e| invalid(op, e))?,
         tags: d.tags.as_ref().map(tags),
+        volume_configurations: d.volume_configurations.as_deref().map(|v| volumes_to(op, v)).transpose()?,
+        vpc_lattice: d.vpc_lattice.as_deref().map(|v| lattice_to(op, v)).transpose()?,
     })
 }
 

@@ -39,9 +39,11 @@ pub(crate) async fn cmd_exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Error> {
     let handoff = exec_session(&spec, &ports, &o).await?;
     c.renderer.finish();
     let Some(plugin) = plugin else {
-        println!(
+        crate::render::outln!(
             "sandbox: ECS Exec session {} to {} (container {}); not handed to {PLUGIN}",
-            handoff.session.session_id, handoff.target, handoff.container
+            handoff.session.session_id,
+            handoff.target,
+            handoff.container
         );
         return Ok(exit::OK);
     };
@@ -77,7 +79,9 @@ pub(crate) async fn cmd_exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Error> {
         return Ok(status.code().unwrap_or(exit::INTERNAL));
     }
     Ok(remote.unwrap_or_else(|| {
-        eprintln!("warning: the session ended without the remote command's exit status ({PLUGIN} exited {status}); exiting 255");
+        crate::render::errln!(
+            "warning: the session ended without the remote command's exit status ({PLUGIN} exited {status}); exiting 255"
+        );
         255
     }))
 }

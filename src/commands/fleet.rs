@@ -56,14 +56,14 @@ pub(crate) async fn run_fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) ->
     }
     .to_value();
     if let Some(path) = a.summary_file
-        && let Err(e) = std::fs::write(path, format!("{doc:#}\n"))
+        && let Err(e) = std::fs::write(path, format!("{}\n", crate::taint::scrub(&format!("{doc:#}"))))
     {
-        eprintln!("warning: cannot write the summary to {}: {e}", path.display());
+        crate::render::errln!("warning: cannot write the summary to {}: {e}", path.display());
     }
     if cli.output == Output::Json {
-        println!("{doc}");
+        crate::render::outln!("{doc}");
     } else {
-        println!(
+        crate::render::outln!(
             "Fleet: {} service(s) in {:.0}s{}, {} AWS calls (SDK retries included)",
             report.outcomes.len(),
             report.secs,
@@ -71,7 +71,13 @@ pub(crate) async fn run_fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) ->
             report.api_calls_total
         );
         for o in &report.outcomes {
-            println!("  {:<20} {:<22} exit {:<2} {}", o.service, o.outcome, o.exit_code, o.message.lines().next().unwrap_or(""));
+            crate::render::outln!(
+                "  {:<20} {:<22} exit {:<2} {}",
+                o.service,
+                o.outcome,
+                o.exit_code,
+                o.message.lines().next().unwrap_or("")
+            );
         }
     }
     Ok(report.exit_code)

@@ -9,9 +9,9 @@ pub(crate) async fn cmd_history(cli: &Cli, a: &HistoryArgs) -> Result<i32, Error
     let report = crate::engine::history(&spec, &ports, a.limit).await?;
     c.renderer.finish();
     if cli.output == Output::Json {
-        println!("{}", Document::History { history: &report, api_calls_total: ports.calls.total() }.line());
+        crate::render::outln!("{}", Document::History { history: &report, api_calls_total: ports.calls.total() }.line());
     } else {
-        println!("{}", render::history_text(&report));
+        crate::render::outln!("{}", render::history_text(&report));
     }
     Ok(exit::OK)
 }

@@ -15,12 +15,12 @@ pub(crate) async fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<i32, Error> {
     };
     let report = crate::engine::init(&ports, &o).await?;
     if cli.output == Output::Json {
-        println!("{}", Document::Init { init: &report }.line());
+        crate::render::outln!("{}", Document::Init { init: &report }.line());
     } else {
         for w in &report.warnings {
-            eprintln!("warning: {w}");
+            crate::render::errln!("warning: {w}");
         }
-        println!(
+        crate::render::outln!(
             "wrote {} and {} ({}; release container {})
 next: fgdeploy plan -f {}",
             report.deployspec.display(),

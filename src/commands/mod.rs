@@ -65,14 +65,14 @@ where
     };
     if cli.verbose {
         let _ = tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
+            .with_writer(|| crate::render::ScrubbedStderr)
             .with_env_filter("info,fgdeploy=debug,aws_smithy_runtime=debug")
             .try_init();
     }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::render::errln!("error: cannot start the async runtime: {e}");
             return exit::INTERNAL;
         }
     };
@@ -82,9 +82,12 @@ where
         Err(e) => {
             if json && !render::finished_written() {
                 let problems = e.problems();
-                println!("{}", Document::Error { outcome: e.kind(), exit_code: e.exit_code(), message: e.to_string(), problems }.line());
+                crate::render::outln!(
+                    "{}",
+                    Document::Error { outcome: e.kind(), exit_code: e.exit_code(), message: e.to_string(), problems }.line()
+                );
             }
-            eprintln!("error: {e}");
+            crate::render::errln!("error: {e}");
             e.exit_code()
         }
     }

@@ -48,7 +48,7 @@ pub(crate) async fn plan_json(
     let opts = ReleaseOptions { plan: flags.options(), dry_run: true, ..Default::default() };
     let report = engine.release(spec, &opts).await?;
     let code = report.exit_code(true);
-    println!(
+    crate::render::outln!(
         "{}",
         Document::Plan { plan: &report.plan, exit_code: code, api_calls: ports.calls.snapshot(), api_calls_total: ports.calls.total() }
             .line()

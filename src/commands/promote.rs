@@ -13,10 +13,10 @@ pub(crate) async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error
     let report = crate::engine::promote(&spec, &ports, &a.from_tag, &a.to_tag).await?;
     c.renderer.finish();
     if cli.output == Output::Json {
-        println!("{}", Document::Promoted { promote: &report, api_calls: ports.calls.snapshot() }.line());
+        crate::render::outln!("{}", Document::Promoted { promote: &report, api_calls: ports.calls.snapshot() }.line());
     } else {
         for r in std::iter::once(&report).chain(&report.sidecars) {
-            println!(
+            crate::render::outln!(
                 "{} {}:{} → {}:{} ({})",
                 if r.created { "promoted" } else { "already promoted" },
                 r.repository,

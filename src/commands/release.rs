@@ -74,8 +74,8 @@ impl crate::engine::EventSink for SummaryFile {
                 m.insert("service".into(), service.into());
             }
             let v = render::with_schema_version(v);
-            if let Err(e) = std::fs::write(&self.path, format!("{v:#}\n")) {
-                eprintln!("warning: cannot write the summary to {}: {e}", self.path.display());
+            if let Err(e) = std::fs::write(&self.path, format!("{}\n", crate::taint::scrub(&format!("{v:#}")))) {
+                crate::render::errln!("warning: cannot write the summary to {}: {e}", self.path.display());
             }
         }
     }

@@ -24,13 +24,13 @@ pub(crate) async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Err
     c.renderer.finish();
     let plan = result?;
     if cli.output == Output::Json {
-        println!(
+        crate::render::outln!(
             "{}",
             Document::Rollback { dry_run: a.dry_run, plan: &plan, api_calls: ports.calls.snapshot(), api_calls_total: ports.calls.total() }
                 .line()
         );
     } else {
-        println!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
+        crate::render::outln!("{}{}", render::rollback_plan_text(&plan), if a.dry_run { " (dry run)" } else { "" });
     }
     Ok(if a.dry_run && plan.current != plan.target { exit::CHANGES } else { exit::OK })
 }

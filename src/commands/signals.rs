@@ -25,10 +25,10 @@ pub(crate) fn install_signals(interrupt: Interrupt) {
             }
             count += 1;
             if count == 1 {
-                eprintln!("interrupt received: stopping the release (again to exit at once)");
+                crate::render::errln!("interrupt received: stopping the release (again to exit at once)");
                 interrupt.trigger();
             } else {
-                eprintln!("second interrupt: exiting now; the service may be mid-deployment (see `fgdeploy status`)");
+                crate::render::errln!("second interrupt: exiting now; the service may be mid-deployment (see `fgdeploy status`)");
                 std::process::exit(130);
             }
         }

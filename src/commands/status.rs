@@ -19,10 +19,10 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
         c.renderer.finish();
         if cli.output == Output::Json {
             let total: u64 = ports.calls().values().sum();
-            println!("{}", Document::Status { status: None, statuses: Some(&reports), api_calls_total: total }.line());
+            crate::render::outln!("{}", Document::Status { status: None, statuses: Some(&reports), api_calls_total: total }.line());
         } else {
             let texts: Vec<String> = reports.iter().map(render::status_text).collect();
-            println!("{}", texts.join("\n\n"));
+            crate::render::outln!("{}", texts.join("\n\n"));
         }
         return Ok(exit::OK);
     }
@@ -31,9 +31,12 @@ pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> 
     let report = crate::engine::status(&spec, &ports).await?;
     c.renderer.finish();
     if cli.output == Output::Json {
-        println!("{}", Document::Status { status: Some(&report), statuses: None, api_calls_total: ports.calls.total() }.line());
+        crate::render::outln!(
+            "{}",
+            Document::Status { status: Some(&report), statuses: None, api_calls_total: ports.calls.total() }.line()
+        );
     } else {
-        println!("{}", render::status_text(&report));
+        crate::render::outln!("{}", render::status_text(&report));
     }
     Ok(exit::OK)
 }

@@ -6,7 +6,7 @@ pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Erro
     let spec = load(args, &TargetArgs { sandbox: false, scenario: Default::default() }).await?;
     let td = spec.render_task_definition("validate.invalid/image:tag")?;
     if cli.output == Output::Json {
-        println!(
+        crate::render::outln!(
             "{}",
             Document::Valid {
                 deployspec: &spec.path,
@@ -17,7 +17,7 @@ pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Erro
             .line()
         );
     } else if !cli.quiet {
-        println!(
+        crate::render::outln!(
             "ok: {} and {} are valid (family {}, {} container(s))",
             spec.path.display(),
             spec.template_path.display(),

@@ -12,9 +12,9 @@ pub(crate) async fn cmd_verify(cli: &Cli, a: &VerifyArgs) -> Result<i32, Error> 
     c.renderer.finish();
     let problems = report.checks.iter().filter(|k| k.ok == Some(false)).count();
     if cli.output == Output::Json {
-        println!("{}", Document::Verified { verify: &report, problems, api_calls_total: ports.calls.total() }.line());
+        crate::render::outln!("{}", Document::Verified { verify: &report, problems, api_calls_total: ports.calls.total() }.line());
     } else {
-        println!("{}", render::verify_text(&report));
+        crate::render::outln!("{}", render::verify_text(&report));
     }
     report.into_result()?;
     Ok(exit::OK)

@@ -104,6 +104,9 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
     let strategy = if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
         spec.push_str(&codedeploy_section(ports, o, (&svc, &td, &container), &cluster_name, &mut warnings).await?);
         "blue-green".to_string()
+    } else if let Some(section) = native_section(&svc, &td, &container) {
+        spec.push_str(&section);
+        "blue-green".to_string()
     } else {
         spec.push_str(&rolling_section(&svc));
         "rolling".to_string()
@@ -225,6 +228,43 @@ fn definition_section(svc: &ServiceState) -> Result<String> {
     Ok(format!(
         "\n# The service's own settings, as they are live. fgdeploy manages what is written here (remove a key\n# to leave it alone); `release --create` creates the service from it.\n{text}"
     ))
+}
+
+/// An ECS-native blue/green service (strategy BLUE_GREEN, LINEAR or CANARY): its strategy, bake
+/// time, steps and the load balancer's `advancedConfiguration`, so that the first plan shows no
+/// change. `check_budget` and `checks` are left for the user (none live).
+fn native_section(svc: &ServiceState, td: &TaskDefinition, container: &str) -> Option<String> {
+    let c = &svc.deployment_config;
+    let strategy = c.native_strategy()?;
+    let lb = svc.load_balancers.iter().find(|l| l.advanced.is_some()).or(svc.load_balancers.first());
+    let port = lb.and_then(|l| l.container_port).or_else(|| {
+        let c = td.container_definitions.iter().find(|c| c.name == container)?;
+        c.port_mappings.iter().flatten().find_map(|p| p.container_port)
+    });
+    let mut out = format!("\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\necs_strategy = {}\n", toml_str(strategy));
+    if let Some(b) = c.bake_time_minutes {
+        out.push_str(&format!("bake_time_minutes = {b}\n"));
+    }
+    if let Some((p, m)) = c.linear.filter(|_| strategy == "LINEAR") {
+        out.push_str(&format!("linear_step_percent = {p:?}\nlinear_step_bake_minutes = {m}\n"));
+    }
+    if let Some((p, m)) = c.canary.filter(|_| strategy == "CANARY") {
+        out.push_str(&format!("canary_percent = {p:?}\ncanary_bake_minutes = {m}\n"));
+    }
+    out.push_str(&format!("container_port = {}\n", port.unwrap_or(80)));
+    if let Some(a) = lb.and_then(|l| l.advanced.as_ref()) {
+        out.push_str(&format!(
+            "alternate_target_group_arn = {}\nproduction_listener_rule = {}\nload_balancer_role_arn = {}\n",
+            toml_str(&a.alternate_target_group_arn),
+            toml_str(&a.production_listener_rule),
+            toml_str(&a.role_arn)
+        ));
+        if let Some(t) = &a.test_listener_rule {
+            out.push_str(&format!("test_listener_rule = {}\n", toml_str(t)));
+        }
+    }
+    out.push_str("# Add [[deploy.blue_green.checks]] to gate the release on the test traffic (see the README).\n");
+    Some(out)
 }
 
 /// `[deploy]` for a rolling service: its live deployment configuration.

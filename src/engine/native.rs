@@ -23,9 +23,7 @@ pub(super) struct Native {
 /// The live deployment configuration to send with a native release: everything the team set,
 /// without any hook fgdeploy added (a killed run's leftover is cleaned up by the next release).
 pub(super) fn live_base(live: &DeploymentConfig) -> DeploymentConfig {
-    let mut base = live.clone();
-    base.lifecycle_hooks.retain(|h| !h.is_fgdeploys());
-    base
+    live.without_fgdeploys_hooks()
 }
 
 /// A team's PAUSE hook at the stage fgdeploy's gate pauses at: ECS names neither hook's owner
@@ -128,9 +126,8 @@ impl Engine {
             gate_timeout_minutes: gate_timeout_minutes(bg.check_budget),
             strategy: bg.ecs_strategy.clone(),
             bake_time_minutes: Some(bg.bake_time_minutes),
-            linear: (bg.ecs_strategy == "LINEAR")
-                .then(|| (bg.linear_step_percent.unwrap_or(10.0), bg.linear_step_bake_minutes.unwrap_or(6))),
-            canary: (bg.ecs_strategy == "CANARY").then(|| (bg.canary_percent.unwrap_or(5.0), bg.canary_bake_minutes.unwrap_or(10))),
+            linear: bg.native_steps().0,
+            canary: bg.native_steps().1,
             pause_after_test_traffic: gated,
             load_balancer,
         };

@@ -50,7 +50,7 @@ pub async fn status(spec: &Spec, ports: &Ports) -> Result<StatusReport> {
     let mut service = service;
     // A live tag may hold a secret (set before fgdeploy refused that, or by someone else): shown
     // as `(redacted)` when it holds a secret lookup's answer or a credential-shaped value.
-    let secrets = spec.vars().lookups().secrets();
+    let secrets = spec.secret_values();
     for v in service.tags.values_mut() {
         if crate::taint::tainted(v, &secrets) {
             *v = crate::redact::REDACTED.to_string();

@@ -232,6 +232,10 @@ fn config_json(c: &DeploymentConfig) -> serde_json::Value {
         if m.get("maximum_percent").is_some_and(|x| x.is_null()) {
             m.insert("maximum_percent".into(), 200.into());
         }
+        // An unset strategy is ROLLING (ECS's default).
+        if m.get("strategy").is_none_or(|x| x.is_null()) {
+            m.insert("strategy".into(), "ROLLING".into());
+        }
     }
     v
 }
@@ -371,9 +375,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let images = images::plan_images(live.images(spec), opts, spec.file.image.pin_digest);
     let deployed_image = images[0].image.clone();
     let desired = desired_task_definition(spec, live, &images)?;
-    if live.service_missing {
-        refuse_volumes_configured_at_launch(spec, &desired)?;
-    }
+    volumes_match_their_configurations(spec, live, &desired)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
     let hidden = hidden_values(spec, &desired);
@@ -387,7 +389,9 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let want_cfg = merged_deployment_config(spec, live);
     let rolling = spec.file.deploy.strategy == Strategy::Rolling;
     let settings = settings::settings_change(spec, live)?;
-    let service_changes = all_service_changes(spec, live, (desired_count, rolling.then_some(&want_cfg)), &settings, &redactor);
+    let native_cfg = native_deployment_config(spec, live);
+    let shown_cfg = if rolling { Some(&want_cfg) } else { native_cfg.as_ref() };
+    let service_changes = all_service_changes(spec, live, (desired_count, shown_cfg), &settings, &redactor);
     let deploy = register || !service_changes.is_empty();
 
     let rollout = rollout(spec, svc, desired_count, opts)?;
@@ -446,24 +450,54 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
 
 /// A volume `configuredAtLaunch` needs CreateService's `volumeConfigurations`, which fgdeploy
 /// does not carry yet: creating such a service is refused before any change, naming the volume.
-fn refuse_volumes_configured_at_launch(spec: &Spec, desired: &TaskDefinition) -> Result<(), InputError> {
-    let Some(v) = desired.volumes.iter().flatten().find(|v| v.configured_at_launch == Some(true)) else { return Ok(()) };
-    Err(InputError::new(
-        &spec.template_path,
-        format!(
-            "volume {:?} is configuredAtLaunch: creating the service needs volumeConfigurations, which fgdeploy does not carry yet",
-            v.name.clone().unwrap_or_default()
-        ),
-        "create the service with its volumeConfigurations outside fgdeploy (aws ecs create-service), then release to it: UpdateService keeps them",
-    )
-    .at_field("volumes"))
+fn volumes_match_their_configurations(spec: &Spec, live: &Live, desired: &TaskDefinition) -> Result<(), InputError> {
+    let at_launch: Vec<String> =
+        desired.volumes.iter().flatten().filter(|v| v.configured_at_launch == Some(true)).filter_map(|v| v.name.clone()).collect();
+    let wanted = spec.file.service.definition.as_ref().and_then(|d| d.volume_configurations.as_ref());
+    // What the service will have: the spec's list, else (an existing service) the live one.
+    let configured: Vec<&str> = match wanted {
+        Some(w) => w.iter().map(|v| v.name.as_str()).collect(),
+        None if live.service_missing => Vec::new(),
+        None => live.service.volume_configurations.iter().map(|v| v.name.as_str()).collect(),
+    };
+    if let Some(v) = at_launch.iter().find(|v| !configured.contains(&v.as_str())) {
+        return Err(InputError::new(
+            &spec.template_path,
+            format!("volume {v:?} is configuredAtLaunch, but the service has no volume configuration for it"),
+            format!("add it to [service.definition]: [[service.definition.volume_configurations]] name = {v:?} with managed_ebs_volume = {{ role_arn = \"…\", size_in_gib = N }}"),
+        )
+        .at_field("volumes"));
+    }
+    if let Some(c) = configured.iter().find(|c| !at_launch.iter().any(|v| v == *c)) {
+        let (file, field, fix) = match wanted {
+            Some(_) => (
+                &spec.path,
+                "service.definition.volume_configurations",
+                format!("remove {c:?} from it, or mark the template's volume configuredAtLaunch"),
+            ),
+            None => (
+                &spec.path,
+                "service.definition",
+                format!(
+                    "the live service configures volume {c:?}: set volume_configurations = [] (or list the template's volumes) to remove it"
+                ),
+            ),
+        };
+        return Err(InputError::new(
+            file,
+            format!("volume configuration {c:?} names no configuredAtLaunch volume of the task definition (ECS refuses it)"),
+            fix,
+        )
+        .at_field(field));
+    }
+    Ok(())
 }
 
 /// Values hidden wherever they appear: the secret lookups' answers, and the credential-shaped
 /// parts of plaintext fields (allowed there with `task_definition.allow_plaintext`) and of the
 /// service's tags.
 fn hidden_values(spec: &Spec, desired: &TaskDefinition) -> Vec<String> {
-    let mut hidden = spec.vars().lookups().secrets();
+    let mut hidden = spec.secret_values();
     hidden.extend(crate::taint::plaintext_fields(desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
     let tags = spec.file.service.definition.iter().flat_map(|d| d.tags.iter().flatten());
     hidden.extend(tags.flat_map(|(_, v)| crate::taint::credentials_in(v)));
@@ -479,11 +513,32 @@ fn merged_deployment_config(spec: &Spec, live: &Live) -> DeploymentConfig {
     want_cfg.bake_time_minutes = l.bake_time_minutes;
     want_cfg.early_success = l.early_success.clone();
     want_cfg.lifecycle_hooks = l.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
+    // A rolling deployspec on a service set to an ECS-native strategy sets it back to ROLLING
+    // (shown in the plan); the steps go with it.
+    want_cfg.strategy = l.strategy.as_ref().map(|_| "ROLLING".to_string());
     if let (Some(w), Some(l)) = (want_cfg.circuit_breaker.as_mut(), l.circuit_breaker.as_ref()) {
         w.reset_on_healthy_task = w.reset_on_healthy_task.or(l.reset_on_healthy_task);
         w.threshold = w.threshold.clone().or_else(|| l.threshold.clone());
     }
     want_cfg
+}
+
+/// The deployment configuration an ECS-native blue/green release leaves on the service: the live
+/// structure with the spec's strategy, bake time and steps (what the plan compares; the release
+/// sends it with fgdeploy's gate for its own duration). None for rolling and CodeDeploy.
+fn native_deployment_config(spec: &Spec, live: &Live) -> Option<DeploymentConfig> {
+    let bg = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy != Strategy::Rolling)?;
+    if live.service_missing || live.service.deployment_controller != crate::ports::Controller::Ecs {
+        return None;
+    }
+    let (linear, canary) = bg.native_steps();
+    Some(DeploymentConfig {
+        strategy: Some(bg.ecs_strategy.clone()),
+        bake_time_minutes: Some(bg.bake_time_minutes),
+        linear,
+        canary,
+        ..live.service.deployment_config.without_fgdeploys_hooks()
+    })
 }
 
 /// The desired count a release sets: the deployspec's (else the live one), unless Application

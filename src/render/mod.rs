@@ -47,6 +47,42 @@ pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
     }
 }
 
+/// A line on stdout, scrubbed of every tainted value ([`crate::taint::scrub`]): every command
+/// prints through here, [`outln!`] or the [`Renderer`].
+pub fn out(s: &str) {
+    println!("{}", crate::taint::scrub(s));
+}
+
+/// A line on stderr, scrubbed like [`out`].
+pub fn err(s: &str) {
+    eprintln!("{}", crate::taint::scrub(s));
+}
+
+/// `println!` through [`out`].
+macro_rules! outln {
+    ($($t:tt)*) => { $crate::render::out(&format!($($t)*)) };
+}
+/// `eprintln!` through [`err`].
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::render::err(&format!($($t)*)) };
+}
+pub(crate) use {errln, outln};
+
+/// stderr for the `-v` logs (tracing), scrubbed like [`out`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrubbedStderr;
+
+impl Write for ScrubbedStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(crate::taint::scrub(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 /// Colours: only on a TTY, never with NO_COLOR set.
 /// The version of the JSON contract: every event and document carries it as `schema_version`.
 /// Within one major version, changes are additive only (new fields, new events); the schemas are
@@ -128,7 +164,7 @@ impl Renderer {
     fn print(&self, s: &str) {
         let write = || {
             if let Ok(mut o) = self.out.lock() {
-                let _ = writeln!(o, "{s}");
+                let _ = writeln!(o, "{}", crate::taint::scrub(s));
                 let _ = o.flush();
             }
         };
@@ -171,7 +207,7 @@ impl EventSink for Renderer {
             return;
         }
         if let (Some(pb), Event::Progress { .. }) = (&self.bar, event) {
-            pb.set_message(text.clone());
+            pb.set_message(crate::taint::scrub(&text).into_owned());
         }
         let stamp = human::clock(at);
         let text = if self.prefix_service.load(std::sync::atomic::Ordering::Relaxed) && !service.is_empty() {

@@ -20,6 +20,7 @@ fn live() -> ServiceState {
             target_group_arn: Some("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web/1".into()),
             container_name: Some("web".into()),
             container_port: Some(8080),
+            advanced: None,
         }],
         health_check_grace_period_seconds: Some(30),
         service_registries: vec![ServiceRegistry {
@@ -91,6 +92,8 @@ fn ecs_defaults_and_order_are_not_changes() {
         propagate_tags: Some(PropagateTags::None),
         availability_zone_rebalancing: Some(AzRebalancing::Disabled),
         deployment_controller: Some(Controller::Ecs),
+        volume_configurations: Some(vec![]),
+        vpc_lattice: Some(vec![]),
         tags: Some(Default::default()),
     };
     let c = compare(&want, &svc.settings());

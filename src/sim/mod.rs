@@ -281,7 +281,9 @@ impl Account for Sim {
     /// in `Faults::missing` (then NotFound, as AWS would say).
     async fn parameter_value(&self, name: &str) -> PortResult<(String, bool)> {
         let w = self.call("ssm:GetParameter").await?;
-        missing_or(&w, "ssm:GetParameter", name, || (format!("sandbox:ssm:{name}"), name.contains("secure")))
+        missing_or(&w, "ssm:GetParameter", name, || {
+            (format!("sandbox:ssm:{name}"), name.contains("secure") || name.starts_with("/aws/reference/secretsmanager/"))
+        })
     }
     async fn secret_arn(&self, id: &str) -> PortResult<String> {
         let w = self.call("secretsmanager:DescribeSecret").await?;

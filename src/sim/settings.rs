@@ -20,6 +20,7 @@ pub(super) fn seed_definition(seed: &SeedService) -> ServiceDefinition {
             target_group_arn: format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef", seed.name),
             container_name,
             container_port,
+            advanced: None,
         }],
         _ => Vec::new(),
     };
@@ -40,6 +41,8 @@ pub(super) fn seed_definition(seed: &SeedService) -> ServiceDefinition {
         propagate_tags: Some(PropagateTags::None),
         availability_zone_rebalancing: Some(AzRebalancing::Enabled),
         deployment_controller: Some(Controller::Ecs),
+        volume_configurations: None,
+        vpc_lattice: None,
         tags: Some(Default::default()),
     }
 }
@@ -56,6 +59,7 @@ pub(super) fn sim_settings(def: &ServiceDefinition, faults: &Faults) -> ServiceS
                 target_group_arn: Some(l.target_group_arn.clone()),
                 container_name: Some(l.container_name.clone()),
                 container_port: Some(l.container_port),
+                advanced: None,
             })
             .collect(),
         network: def.network.as_ref().map(|n| crate::servicedef::merged_network(n, None::<&Network>)),
@@ -69,6 +73,8 @@ pub(super) fn sim_settings(def: &ServiceDefinition, faults: &Faults) -> ServiceS
         service_connect: def.service_connect.clone(),
         propagate_tags: def.propagate_tags,
         availability_zone_rebalancing: def.availability_zone_rebalancing,
+        volume_configurations: def.volume_configurations.clone().unwrap_or_default(),
+        vpc_lattice: def.vpc_lattice.clone().unwrap_or_default(),
         tags: def.tags.clone().unwrap_or_default(),
         ..ServiceState::default()
     }
@@ -149,7 +155,9 @@ pub(super) fn apply(def: &mut ServiceDefinition, u: &ServiceDefinition) {
         enable_ecs_managed_tags,
         propagate_tags,
         availability_zone_rebalancing,
-        deployment_controller
+        deployment_controller,
+        volume_configurations,
+        vpc_lattice
     );
 }
 

@@ -1884,7 +1884,14 @@ fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &st
 /// The deployment configuration a native UpdateService leaves on the service: exactly what was
 /// sent (the structure replaces the old one), hooks included.
 fn native_config(n: &NativeDeployment) -> DeploymentConfig {
-    DeploymentConfig { lifecycle_hooks: n.hooks(), bake_time_minutes: n.bake_time_minutes.or(n.base.bake_time_minutes), ..n.base.clone() }
+    DeploymentConfig {
+        lifecycle_hooks: n.hooks(),
+        bake_time_minutes: n.bake_time_minutes.or(n.base.bake_time_minutes),
+        strategy: Some(n.strategy.clone()),
+        linear: n.linear,
+        canary: n.canary,
+        ..n.base.clone()
+    }
 }
 
 #[cfg(test)]

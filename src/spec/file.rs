@@ -214,6 +214,11 @@ pub struct TaskDefinitionSection {
     /// accepts it is stored in plaintext. Default: such a value is refused (see `taint`).
     #[serde(default)]
     pub allow_plaintext: Vec<String>,
+    /// Environment variables (as the templates read them: `env.NAME`, `must_env("NAME")`) whose
+    /// values are secret wherever they appear: refused in plaintext fields like a SecureString's
+    /// answer, and scrubbed from every output (see `taint`).
+    #[serde(default)]
+    pub redact: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -424,6 +429,17 @@ pub struct BlueGreenSection {
     pub test_listener_rule: Option<String>,
     #[serde(default)]
     pub load_balancer_role_arn: Option<String>,
+}
+
+impl BlueGreenSection {
+    /// ECS-native: the `linearConfiguration` and `canaryConfiguration` a release sends, for the
+    /// strategy that uses each (defaults: 10 % every 6 minutes; 5 % for 10 minutes).
+    pub fn native_steps(&self) -> (Option<(f64, i32)>, Option<(f64, i32)>) {
+        let linear =
+            (self.ecs_strategy == "LINEAR").then(|| (self.linear_step_percent.unwrap_or(10.0), self.linear_step_bake_minutes.unwrap_or(6)));
+        let canary = (self.ecs_strategy == "CANARY").then(|| (self.canary_percent.unwrap_or(5.0), self.canary_bake_minutes.unwrap_or(10)));
+        (linear, canary)
+    }
 }
 
 fn default_ecs_strategy() -> String {

@@ -194,7 +194,7 @@ impl Spec {
     /// Secret or credential-shaped values in plaintext fields of `td` and of the service's tags,
     /// outside `task_definition.allow_plaintext` (see [`crate::taint`]).
     fn plaintext_secrets(&self, td: &TaskDefinition) -> Vec<InputError> {
-        let (secrets, allowed) = (self.vars.lookups().secrets(), &self.file.task_definition.allow_plaintext);
+        let (secrets, allowed) = (self.secret_values(), &self.file.task_definition.allow_plaintext);
         let mut out = crate::taint::refuse_plaintext(&self.template_path, &crate::taint::plaintext_fields(td), &secrets, allowed);
         let tags: Vec<(String, String)> = self
             .file
@@ -205,6 +205,16 @@ impl Spec {
             .map(|(k, v)| (format!("service.definition.tags.{k}"), v.clone()))
             .collect();
         out.extend(crate::taint::refuse_plaintext(&self.path, &tags, &secrets, allowed));
+        out
+    }
+
+    /// The tainted values of this spec: the secret lookups' answers and the values of the
+    /// environment variables named in `task_definition.redact` (marked for [`crate::taint::scrub`]).
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut out = self.vars.lookups().secrets();
+        let env = self.vars.env();
+        out.extend(self.file.task_definition.redact.iter().filter_map(|n| env.get(n)).filter(|v| !v.is_empty()).cloned());
+        crate::taint::mark(out.clone());
         out
     }
 

@@ -41,6 +41,7 @@ fn every_field() -> SpecFile {
             allow_pinned_image: true,
             secret_patterns: vec!["SESSION".into()],
             allow_plaintext: vec!["containerDefinitions[web].environment[GREETING]".into()],
+            redact: vec!["DEPLOY_TOKEN".into()],
         },
         migration: Some(MigrationSection {
             command: vec!["m".into()],
@@ -131,7 +132,12 @@ pub(crate) fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
         network: Some(NetworkDef { subnets: Some(vec![]), security_groups: Some(vec![]), assign_public_ip: Some(false) }),
         capacity_provider_strategy: Some(vec![CapacityProviderItem { capacity_provider: "FARGATE".into(), base: 0, weight: 1 }]),
         platform_version: Some("LATEST".into()),
-        load_balancers: Some(vec![LoadBalancerDef { target_group_arn: "t".into(), container_name: "c".into(), container_port: 1 }]),
+        load_balancers: Some(vec![LoadBalancerDef {
+            target_group_arn: "t".into(),
+            container_name: "c".into(),
+            container_port: 1,
+            advanced: None,
+        }]),
         health_check_grace_period_seconds: Some(1),
         service_registries: Some(vec![ServiceRegistry {
             registry_arn: "r".into(),
@@ -166,6 +172,34 @@ pub(crate) fn every_service_field() -> fgdeploy::servicedef::ServiceDefinition {
         propagate_tags: Some(PropagateTags::Service),
         availability_zone_rebalancing: Some(AzRebalancing::Enabled),
         deployment_controller: Some(Controller::Ecs),
+        volume_configurations: Some(vec![VolumeConfiguration {
+            name: "v".into(),
+            managed_ebs_volume: Some(ManagedEbsVolume {
+                role_arn: "r".into(),
+                encrypted: Some(true),
+                kms_key_id: Some("k".into()),
+                volume_type: Some("gp3".into()),
+                size_in_gib: Some(1),
+                snapshot_id: Some("s".into()),
+                volume_initialization_rate: Some(100),
+                iops: Some(3000),
+                throughput: Some(125),
+                filesystem_type: Some("ext4".into()),
+                tag_specifications: vec![EbsTagSpecification {
+                    resource_type: "volume".into(),
+                    tags: Default::default(),
+                    propagate_tags: Some("SERVICE".into()),
+                }],
+            }),
+        }]),
+        vpc_lattice: Some(vec![VpcLattice {
+            role_arn: "r".into(),
+            target_group_arn: "t".into(),
+            port_name: "p".into(),
+            alternate_target_group_arn: Some("a".into()),
+            production_listener_rule: Some("p".into()),
+            test_listener_rule: Some("t".into()),
+        }]),
         tags: Some(Default::default()),
     }
 }

@@ -990,6 +990,9 @@ fn every_deployment_config_member() -> fgdeploy::ports::DeploymentConfig {
             details: Some(serde_json::json!({"team": "t"})),
         }],
         early_success: Some((true, Some(50), Some("DEFERRED".into()))),
+        strategy: Some("LINEAR".into()),
+        linear: Some((10.0, 1)),
+        canary: Some((5.0, 1)),
     }
 }
 
@@ -999,6 +1002,11 @@ fn every_definition_member() -> fgdeploy::servicedef::ServiceDefinition {
     let mut d = crate::docs::every_service_field();
     if let Some(l) = d.service_connect.as_mut().and_then(|c| c.log_configuration.as_mut()) {
         l.options.insert("k1".into(), "v1".into());
+    }
+    for v in d.volume_configurations.iter_mut().flatten() {
+        for t in v.managed_ebs_volume.iter_mut().flat_map(|e| e.tag_specifications.iter_mut()) {
+            t.tags.insert("k1".into(), "v1".into());
+        }
     }
     d
 }
@@ -1024,11 +1032,6 @@ const SERVICE_NOT_CARRIED: &[(&str, &str)] = &[
     ("placementConstraints", "EC2 only; Fargate refuses placement constraints"),
     ("placementStrategy", "EC2 only; Fargate refuses placement strategies"),
     ("loadBalancers[].loadBalancerName", "Classic Load Balancers: not for awsvpc (Fargate) services"),
-    (
-        "volumeConfigurations",
-        "not carried yet: never sent, so UpdateService leaves the live ones as they are; `init` does not write them and `create` cannot set them",
-    ),
-    ("vpcLatticeConfigurations", "not carried yet: never sent, so UpdateService leaves them as they are; `create` cannot set them"),
     ("gatewayConnectors", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as they are"),
     ("monitoring", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as it is"),
     (
@@ -1114,8 +1117,6 @@ const CREATE_NOT_CARRIED: &[(&str, &str)] = &[
     ("deploymentConfiguration.strategy", "a service is created rolling (ECS's default); a blue/green release sets its strategy"),
     ("deploymentConfiguration.linearConfiguration", "ECS-native, set by a blue/green release"),
     ("deploymentConfiguration.canaryConfiguration", "ECS-native, set by a blue/green release"),
-    ("volumeConfigurations", "not carried yet: a template whose volumes are configuredAtLaunch cannot be created by fgdeploy"),
-    ("vpcLatticeConfigurations", "not carried yet"),
     ("gatewayConnectors", "newer than aws-sdk-ecs 1.157's service model use here"),
     ("monitoring", "newer than aws-sdk-ecs 1.157's service model use here"),
     ("serviceConnectConfiguration.containerConfigurations", "not in aws-sdk-ecs 1.157"),
@@ -1147,4 +1148,153 @@ async fn every_create_service_member_is_sent_or_refused_with_a_reason() {
     // strategy, so the launch type is shown by `an_empty_capacity_provider_strategy_is_the_launch_type_alone`.
     let missing = not_sent(&want, &sent, &["launchType"], CREATE_NOT_CARRIED);
     assert!(missing.is_empty(), "{} CreateService member(s) neither sent nor refused with a reason:\n{missing:#?}", missing.len());
+}
+
+/// Members of DescribeServices' `Service` that are identity or state, not settings, and why.
+/// Every other member must be a member of UpdateService's input, which the read-back walk below
+/// carries from the answer through `init` to the next request.
+const SERVICE_READ_NOT_SETTINGS: &[(&str, &str)] = &[
+    ("serviceArn", "identity"),
+    ("serviceName", "identity: the deployspec's service.name"),
+    ("clusterArn", "identity: the deployspec's service.cluster"),
+    ("status", "state: ACTIVE, DRAINING or INACTIVE"),
+    ("desiredCount", "service.desired_count: a release keeps the live count unless the deployspec names one"),
+    ("runningCount", "state"),
+    ("pendingCount", "state"),
+    ("launchType", "read: no capacity provider strategy is the launch type (`capacity_provider_strategy = []`)"),
+    ("platformFamily", "state: from the task definition's runtime platform"),
+    ("taskDefinition", "the running revision: `init` writes it as the template"),
+    ("taskSets", "state of CODE_DEPLOY and EXTERNAL deployments"),
+    ("deployments", "state; the PRIMARY deployment's settings are read (DEPLOYMENT_READ)"),
+    ("roleArn", "the legacy Classic Load Balancer role; not for awsvpc services"),
+    ("events", "state"),
+    ("createdAt", "state"),
+    ("createdBy", "state"),
+    ("currentServiceDeployment", "state"),
+    ("currentServiceRevisions", "state"),
+    ("placementConstraints", "EC2 only; Fargate refuses placement constraints"),
+    ("placementStrategy", "EC2 only; Fargate refuses placement strategies"),
+    ("schedulingStrategy", "REPLICA; DAEMON is not available on Fargate"),
+    ("resourceManagementType", "state: who manages the service"),
+    ("tags", "read (DescribeServices include=TAGS) and written by `init` as service.definition.tags; set with TagResource, not UpdateService"),
+];
+
+/// Members of a `Deployment` in DescribeServices: the settings DescribeServices shows only there
+/// (read from the PRIMARY deployment, carried whole), and the state.
+const DEPLOYMENT_READ: &[&str] = &["serviceConnectConfiguration", "volumeConfigurations", "vpcLatticeConfigurations"];
+const DEPLOYMENT_STATE: &[(&str, &str)] = &[
+    ("id", "state"),
+    ("status", "state"),
+    ("taskDefinition", "state: the deployment's revision"),
+    ("desiredCount", "state"),
+    ("pendingCount", "state"),
+    ("runningCount", "state"),
+    ("failedTasks", "state"),
+    ("createdAt", "state"),
+    ("updatedAt", "state"),
+    ("capacityProviderStrategy", "the service's own is read (Service.capacityProviderStrategy)"),
+    ("launchType", "the service's own is read"),
+    ("platformVersion", "the service's own is read"),
+    ("platformFamily", "state"),
+    ("networkConfiguration", "the service's own is read"),
+    ("rolloutState", "state"),
+    ("rolloutStateReason", "state"),
+    ("serviceConnectResources", "state: the Cloud Map resources ECS made"),
+    ("fargateEphemeralStorage", "state: from the task definition's ephemeralStorage"),
+];
+
+/// #24, read side of the service model walk: (1) every member of the pinned model's `Service` and
+/// `Deployment` is a setting fgdeploy reads or is listed above with its reason; (2) the fullest
+/// UpdateService fgdeploy sends, answered back by DescribeServices where AWS shows each member
+/// (Service Connect, volumes and VPC Lattice on the PRIMARY deployment), read through the adapter,
+/// written as `init` writes it (TOML) and sent again, is the same request: nothing is lost
+/// between read-back, `init`, the deployspec and the request.
+#[tokio::test]
+async fn every_service_setting_is_read_back_and_written_by_init_whole() {
+    use fgdeploy::ports::*;
+    let Some(model) = ecs_model() else { return };
+    let update_members: Vec<String> =
+        model["shapes"]["UpdateServiceRequest"]["members"].as_object().expect("members").keys().cloned().collect();
+    let listed = |list: &[(&str, &str)], m: &str| list.iter().any(|(k, _)| *k == m);
+    let service_members = model["shapes"]["Service"]["members"].as_object().expect("Service");
+    let unread: Vec<&String> =
+        service_members.keys().filter(|m| !update_members.contains(m) && !listed(SERVICE_READ_NOT_SETTINGS, m)).collect();
+    assert!(unread.is_empty(), "Service member(s) neither a setting nor listed with a reason: {unread:?}");
+    let deployment_members = model["shapes"]["Deployment"]["members"].as_object().expect("Deployment");
+    let unread: Vec<&String> =
+        deployment_members.keys().filter(|m| !DEPLOYMENT_READ.contains(&m.as_str()) && !listed(DEPLOYMENT_STATE, m)).collect();
+    assert!(unread.is_empty(), "Deployment member(s) neither read nor listed with a reason: {unread:?}");
+
+    // The fullest rolling UpdateService: every definition member, every deployment
+    // configuration member, a load balancer with its advancedConfiguration.
+    let mut settings = every_definition_member();
+    settings.tags = None;
+    if let Some(lb) = settings.load_balancers.as_mut().and_then(|l| l.first_mut()) {
+        lb.advanced = Some(AdvancedLbConfig {
+            alternate_target_group_arn: "arn:tg/b".into(),
+            production_listener_rule: "arn:rule/p".into(),
+            test_listener_rule: Some("arn:rule/t".into()),
+            role_arn: "arn:aws:iam::1:role/lb".into(),
+        });
+    }
+    let first = UpdateService {
+        cluster: "c".into(),
+        service: "s".into(),
+        task_definition: String::new(),
+        desired_count: None,
+        deployment_config: Some(every_deployment_config_member()),
+        native: None,
+        settings,
+    };
+    let ok = r#"{"service": {"serviceName": "s", "status": "ACTIVE"}}"#;
+    let r = Replay::default().answer("UpdateService", 200, ok);
+    r.ports().await.ecs.update_service(&first).await.expect("update");
+    let sent: serde_json::Value = serde_json::from_str(&r.requests("UpdateService")[0]).expect("json");
+
+    // DescribeServices shows each member where AWS shows it.
+    let mut svc = sent.as_object().expect("object").clone();
+    let mut primary =
+        serde_json::json!({"id": "ecs-svc/1", "status": "PRIMARY", "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:2"});
+    for m in DEPLOYMENT_READ {
+        if let Some(v) = svc.remove(*m) {
+            primary[*m] = v;
+        }
+    }
+    for k in ["cluster", "service"] {
+        svc.remove(k);
+    }
+    svc.insert("serviceName".into(), "s".into());
+    svc.insert("serviceArn".into(), "arn:aws:ecs:us-east-1:1:service/c/s".into());
+    svc.insert("clusterArn".into(), "arn:aws:ecs:us-east-1:1:cluster/c".into());
+    svc.insert("status".into(), "ACTIVE".into());
+    svc.insert("taskDefinition".into(), "arn:aws:ecs:us-east-1:1:task-definition/web:2".into());
+    svc.insert("deployments".into(), serde_json::json!([primary]));
+    let answer = serde_json::json!({"services": [svc], "failures": []}).to_string();
+
+    let r = Replay::default().answer("DescribeServices", 200, &answer).answer("UpdateService", 200, ok);
+    let ports = r.ports().await;
+    let live = ports.ecs.describe_service("c", "s").await.expect("described").expect("service");
+    // What `init` writes, read back as the deployspec reads it.
+    let written = fgdeploy::servicedef::ServiceDefinition::from_live(&live.settings());
+    let text = toml::to_string(&written).expect("toml");
+    let mut def: fgdeploy::servicedef::ServiceDefinition = toml::from_str(&text).expect("parsed");
+    def.tags = None;
+    // The advancedConfiguration is not a `[service.definition]` key (the `deploy.blue_green` keys
+    // set it): the written list plans as unchanged, and when a list is sent each load balancer
+    // takes its live advancedConfiguration along (`servicedef::compare`).
+    let lbs = fgdeploy::servicedef::ServiceDefinition { load_balancers: def.load_balancers.clone(), ..Default::default() };
+    let change = fgdeploy::servicedef::compare(&lbs, &live.settings());
+    assert!(change.changes.is_empty(), "the written load balancers plan as unchanged: {:?}", change.changes);
+    def.load_balancers = def.load_balancers.map(|l| {
+        l.into_iter().map(|x| fgdeploy::servicedef::LoadBalancerDef { advanced: live.load_balancers[0].advanced.clone(), ..x }).collect()
+    });
+    let again = UpdateService { settings: def, deployment_config: Some(live.deployment_config.clone()), ..first.clone() };
+    ports.ecs.update_service(&again).await.expect("update");
+    let resent: serde_json::Value = serde_json::from_str(&r.requests("UpdateService")[0]).expect("json");
+    let (mut want, mut have) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    key_paths(&sent, "", &mut want);
+    key_paths(&resent, "", &mut have);
+    let lost: Vec<&String> = want.difference(&have).collect();
+    assert!(lost.is_empty(), "lost between DescribeServices, init and UpdateService: {lost:?}");
+    assert_eq!(sent, resent, "the request after the round trip is the same request");
 }

@@ -42,7 +42,12 @@ fn every_field() -> ServiceDefinition {
             CapacityProviderItem { capacity_provider: "FARGATE_SPOT".into(), base: 0, weight: 3 },
         ]),
         platform_version: Some("1.4.0".into()),
-        load_balancers: Some(vec![LoadBalancerDef { target_group_arn: TG.into(), container_name: "web".into(), container_port: 8080 }]),
+        load_balancers: Some(vec![LoadBalancerDef {
+            target_group_arn: TG.into(),
+            container_name: "web".into(),
+            container_port: 8080,
+            advanced: None,
+        }]),
         health_check_grace_period_seconds: Some(45),
         service_registries: Some(vec![ServiceRegistry {
             registry_arn: "arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef".into(),
@@ -71,8 +76,39 @@ fn every_field() -> ServiceDefinition {
         propagate_tags: Some(PropagateTags::TaskDefinition),
         availability_zone_rebalancing: Some(AzRebalancing::Disabled),
         deployment_controller: Some(Controller::Ecs),
+        volume_configurations: Some(vec![VolumeConfiguration {
+            name: "data".into(),
+            managed_ebs_volume: Some(ManagedEbsVolume {
+                role_arn: "arn:aws:iam::123456789012:role/ecsInfrastructureRole".into(),
+                encrypted: Some(true),
+                volume_type: Some("gp3".into()),
+                size_in_gib: Some(20),
+                throughput: Some(250),
+                filesystem_type: Some("ext4".into()),
+                tag_specifications: vec![EbsTagSpecification {
+                    resource_type: "volume".into(),
+                    tags: [("team".to_string(), "payments".to_string())].into(),
+                    propagate_tags: Some("SERVICE".into()),
+                }],
+                ..Default::default()
+            }),
+        }]),
+        vpc_lattice: Some(vec![VpcLattice {
+            role_arn: "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForVpcLattice".into(),
+            target_group_arn: "arn:aws:vpc-lattice:us-east-1:123456789012:targetgroup/tg-0123456789abcdef0".into(),
+            port_name: "http".into(),
+            ..Default::default()
+        }]),
         tags: Some([("team".to_string(), "payments".to_string())].into()),
     }
+}
+
+/// [`NAMED_PORT`] with a volume configured at launch (every_field configures it).
+fn named_port_with_volume() -> String {
+    NAMED_PORT.replace(
+        "\"containerDefinitions\"",
+        "\"volumes\": [{\"name\": \"data\", \"configuredAtLaunch\": true}],\n  \"containerDefinitions\"",
+    )
 }
 
 /// Someone sets `settings` on the live service (an UpdateService of its own revision); the
@@ -111,7 +147,9 @@ async fn planned(sim: &Sim, spec: &Spec) -> plan::Plan {
 
 #[tokio::test]
 async fn init_then_plan_shows_no_change_for_a_service_using_every_managed_field() {
-    let (_d, seed_spec) = load(&base_spec("demo", "web"), NAMED_PORT);
+    let template = named_port_with_volume();
+    assert_ne!(template, NAMED_PORT);
+    let (_d, seed_spec) = load(&base_spec("demo", "web"), &template);
     let sim = seeded(&seed_spec, Faults::default()).expect("seed");
     sim.world().put_image("web", "previous");
     // Someone set every managed field on the live service.
@@ -134,11 +172,16 @@ async fn init_then_plan_shows_no_change_for_a_service_using_every_managed_field(
         "propagate_tags = \"TASK_DEFINITION\"",
         "availability_zone_rebalancing = \"DISABLED\"",
         "team = \"payments\"",
+        "[[service.definition.volume_configurations]]",
+        "throughput = 250",
+        "propagate_tags = \"SERVICE\"",
+        "[[service.definition.vpc_lattice]]",
+        "enable_ecs_managed_tags = true",
     ] {
         assert!(text.contains(key), "init writes {key}:\n{text}");
     }
     let spec = Spec::load(&report.deployspec, None).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert_eq!(spec.file.service.definition.as_ref().map(ServiceDefinition::fields).map(|f| f.len()), Some(13), "{text}");
+    assert_eq!(spec.file.service.definition.as_ref().map(ServiceDefinition::fields).map(|f| f.len()), Some(15), "{text}");
     let p = planned(&sim, &spec).await;
     assert!(p.service_changes.is_empty(), "plan after init shows no service change: {:?}\n{text}", p.service_changes);
     assert!(p.task_definition_changes.is_empty(), "{:?}", p.task_definition_changes);
@@ -311,11 +354,13 @@ async fn the_circuit_breakers_newer_members_are_kept_written_and_played() {
     assert_eq!((b.threshold_for(100), fgdeploy::ports::CircuitBreaker::default().threshold_for(4)), (7, 3));
 }
 
-/// #24: a template with a `configuredAtLaunch` volume cannot be created by fgdeploy (it would need
-/// CreateService's volumeConfigurations, not carried yet): refused before any change, the volume
-/// named; for an existing service the release goes on (UpdateService keeps the live ones).
+/// #24: `volumeConfigurations` are carried: a template with a `configuredAtLaunch` volume and no
+/// configuration for it is refused before any change (the volume named, the key to add); with
+/// `[[service.definition.volume_configurations]]` the service is created with them; an existing
+/// service keeps its live ones when the spec does not name them; a configuration naming no such
+/// volume is refused (ECS would refuse it).
 #[tokio::test]
-async fn a_volume_configured_at_launch_cannot_be_created_and_is_named() {
+async fn volume_configurations_are_carried_and_must_match_the_volumes_configured_at_launch() {
     let extra = "\n[service.definition.network]\nsubnets = [\"subnet-0123456789abcdef0\"]\nsecurity_groups = [\"sg-0123456789abcdef0\"]\n";
     let template = TEMPLATE.replace(
         "\"containerDefinitions\"",
@@ -325,10 +370,25 @@ async fn a_volume_configured_at_launch_cannot_be_created_and_is_named() {
     let (_d, spec) = load(&format!("{}{extra}", base_spec("demo", "web")), &template);
     let sim = empty_account(&spec);
     let live = observe(&spec, &sim.ports()).await.expect("observe");
-    let err = plan::build(&spec, &live, &PlanOptions::default()).expect_err("refused");
-    let text = format!("{err}");
-    assert!(text.contains("\"data\" is configuredAtLaunch") && text.contains("volumeConfigurations"), "{text}");
-    let existing = seeded(&spec, Faults::default()).expect("seed");
-    let live = observe(&spec, &existing.ports()).await.expect("observe");
-    assert!(plan::build(&spec, &live, &PlanOptions::default()).is_ok(), "an existing service keeps its volume configurations");
+    let text = format!("{}", plan::build(&spec, &live, &PlanOptions::default()).expect_err("refused"));
+    assert!(text.contains("\"data\" is configuredAtLaunch") && text.contains("volume_configurations"), "{text}");
+
+    let volumes = "\n[[service.definition.volume_configurations]]\nname = \"data\"\nmanaged_ebs_volume = { role_arn = \"arn:aws:iam::123456789012:role/ebs\", size_in_gib = 20, volume_type = \"gp3\" }\n";
+    let (_d2, with) = load(&format!("{}{extra}{volumes}", base_spec("demo", "web")), &template);
+    let sim = empty_account(&with);
+    let (result, _) = release(&sim, &with, ReleaseOptions { create: CreateMode::IfMissing, ..Default::default() }).await;
+    result.unwrap_or_else(|e| panic!("{e}"));
+    let svc = sim.ports().ecs.describe_service("demo", "web").await.expect("describe").expect("service");
+    assert_eq!(svc.volume_configurations.len(), 1, "created with its volume configuration");
+    assert_eq!(svc.volume_configurations[0].managed_ebs_volume.as_ref().and_then(|e| e.size_in_gib), Some(20));
+    // The same service, a spec that does not name them: the live ones are kept (UpdateService
+    // leaves a member it is not sent as it is), so the plan passes and shows no volume change.
+    let p = planned(&sim, &spec).await;
+    assert!(!p.service_changes.iter().any(|c| c.path().contains("volume")), "{:?}", p.service_changes);
+
+    let wrong = volumes.replace("name = \"data\"", "name = \"cache\"");
+    let (_d3, bad) = load(&format!("{}{extra}{wrong}", base_spec("demo", "web")), &template);
+    let live = observe(&bad, &sim.ports()).await.expect("observe");
+    let text = format!("{}", plan::build(&bad, &live, &PlanOptions::default()).expect_err("refused"));
+    assert!(text.contains("\"data\" is configuredAtLaunch"), "{text}");
 }

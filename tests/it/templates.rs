@@ -208,24 +208,34 @@ async fn a_failing_lookup_is_placed_at_its_field_and_access_denied_names_the_per
     assert!(text.contains("at line 11") && !text.contains("sandbox:ssm"), "placed on its line, never shown: {text}");
 }
 
-/// #24: a planted credential (allowed in plaintext) and a planted SecureString never reach any
-/// output of the read and release commands, human or JSON, verbose or not.
+/// #24: values planted through every taint source — a credential-shaped value under a harmless
+/// name, an SSM SecureString, a Secrets Manager secret read through Parameter Store's
+/// `/aws/reference/secretsmanager/` path, and an environment variable named in
+/// `task_definition.redact` — reach no output of the read and release commands: human and JSON,
+/// verbose logs, a failed release with its rollback (`--scenario unhealthy`) and its
+/// `--summary-file`.
 #[test]
 fn planted_secrets_reach_no_output_of_any_command() {
     let token = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
-    let t = TEMPLATE.replace("\"value\": \"1\"", &format!("\"value\": \"Bearer {token}\""));
+    let redacted_var = "planted-by-redact-7f3a9c";
+    let t = TEMPLATE
+        .replace("\"environment\": [", "\"environment\": [{\"name\": \"GREETING\", \"value\": \"{{ env.FGDEPLOY_TEST_REDACTED }}\"}, ");
+    let t = t.replace("\"value\": \"1\"", &format!("\"value\": \"Bearer {token}\""));
     let spec = format!(
-        "{}allow_plaintext = [\"containerDefinitions[web].environment[A]\", \"service.definition.tags.db\"]\n\n[service.definition]\ntags = {{ db = \"{{{{ ssm('/app/secure/db_url') }}}}\" }}\n",
+        "{}allow_plaintext = [\"containerDefinitions[web].environment[A]\", \"containerDefinitions[web].environment[GREETING]\", \"service.definition.tags.db\", \"service.definition.tags.vault\"]\nredact = [\"FGDEPLOY_TEST_REDACTED\"]\n\n[service.definition]\ntags = {{ db = \"{{{{ ssm('/app/secure/db_url') }}}}\", vault = \"{{{{ ssm('/aws/reference/secretsmanager/vault') }}}}\" }}\n",
         base_spec("demo", "web")
     );
-    let (_d, p) = spec_dir_with(&spec, &t);
+    let (d, p) = spec_dir_with(&spec, &t);
     let f = p.to_str().expect("utf-8");
-    let planted = [token, "sandbox:ssm:/app/secure/db_url"];
+    let summary = d.path().join("summary.json");
+    let summary_path = summary.to_str().expect("utf-8");
+    let planted = [token, "sandbox:ssm:/app/secure/db_url", "sandbox:ssm:/aws/reference/secretsmanager/vault", redacted_var];
     // (`validate` answers lookups from AWS: shown with a token and no lookup in
     // `a_token_shaped_value_in_a_plaintext_field_is_refused_offline`.)
-    let commands: [&[&str]; 7] = [
+    let commands: [&[&str]; 8] = [
         &["plan", "--sandbox"],
-        &["release", "--sandbox"],
+        &["release", "--sandbox", "--summary-file", summary_path],
+        &["release", "--sandbox", "--scenario", "unhealthy", "--summary-file", summary_path],
         &["status", "--sandbox"],
         &["history", "--sandbox"],
         &["wait", "--sandbox"],
@@ -236,11 +246,43 @@ fn planted_secrets_reach_no_output_of_any_command() {
         for output in ["human", "json"] {
             let mut args: Vec<&str> = cmd.to_vec();
             args.extend(["-f", f, "--output", output, "-v"]);
-            let out = Test::new().args(&args).run();
-            assert!(matches!(out.code, 0 | 2), "{args:?} ran to its end: exit {}\n{}", out.code, out.stderr);
+            let out = Test::new().env("FGDEPLOY_TEST_REDACTED", redacted_var).args(&args).run();
+            let failed_release = cmd.contains(&"unhealthy");
+            assert!(
+                matches!(out.code, 0 | 2) || (failed_release && out.code != 0),
+                "{args:?} ran to its end: exit {}\n{}",
+                out.code,
+                out.stderr
+            );
+            let written = std::fs::read_to_string(&summary).unwrap_or_default();
             for p in planted {
                 assert!(!out.stdout.contains(p) && !out.stderr.contains(p), "{args:?} shows {p}:\n{}\n{}", out.stdout, out.stderr);
+                assert!(!written.contains(p), "{args:?}: the summary file shows {p}:\n{written}");
             }
         }
     }
+    assert!(summary.exists(), "the summary file was written");
+}
+
+/// #24: a value from each taint source in a plaintext field is refused offline (exit 3, the
+/// field named, the value never shown): an environment variable named in `redact`, and a Secrets
+/// Manager secret read through `/aws/reference/secretsmanager/`.
+#[test]
+fn redacted_variables_and_secrets_manager_references_are_refused_in_plaintext_fields() {
+    let t = TEMPLATE.replace("\"value\": \"1\"", "\"value\": \"{{ env.FGDEPLOY_TEST_REDACTED }}\"");
+    let spec = format!("{}redact = [\"FGDEPLOY_TEST_REDACTED\"]\n", base_spec("demo", "web"));
+    let (_d, p) = spec_dir_with(&spec, &t);
+    let f = p.to_str().expect("utf-8");
+    let out = Test::new().env("FGDEPLOY_TEST_REDACTED", "hunter2-but-longer").args(["plan", "-f", f, "--sandbox"]).status(exit::INPUT);
+    out.stderr_has("containerDefinitions[web].environment[A]").stderr_has("task_definition.redact").stderr_has("valueFrom");
+    assert!(!out.stderr.contains("hunter2-but-longer") && !out.stdout.contains("hunter2-but-longer"), "{}", out.stderr);
+
+    let spec = format!(
+        "{}\n[service.definition]\ntags = {{ vault = \"{{{{ ssm('/aws/reference/secretsmanager/vault') }}}}\" }}\n",
+        base_spec("demo", "web")
+    );
+    let (_d, p) = spec_dir_with(&spec, TEMPLATE);
+    let out = Test::new().args(["plan", "-f", p.to_str().expect("utf-8"), "--sandbox"]).status(exit::INPUT);
+    out.stderr_has("service.definition.tags.vault").stderr_has("secret value");
+    assert!(!out.stderr.contains("sandbox:ssm:/aws/reference"), "{}", out.stderr);
 }
