@@ -112,7 +112,7 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
         "rolling".to_string()
     };
 
-    spec.push_str(&definition_section(&svc)?);
+    spec.push_str(&definition_section(&svc, strategy == "blue-green")?);
 
     let (spec_path, template_path) = write_files(o, &file_stem, &template_text, &spec)?;
     Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
@@ -214,7 +214,9 @@ async fn codedeploy_section(
 
 /// `[service.definition]`: every managed setting as the live service has it, so that the first
 /// plan shows no change (TOML allows the table after `[deploy]`).
-fn definition_section(svc: &ServiceState) -> Result<String> {
+/// `blue_green`: the load balancers are the `[deploy.blue_green]` section's (CodeDeploy's AppSpec
+/// or ECS-native's advancedConfiguration), not written here.
+fn definition_section(svc: &ServiceState, blue_green: bool) -> Result<String> {
     #[derive(Serialize)]
     struct File<'a> {
         service: Service<'a>,
@@ -223,7 +225,10 @@ fn definition_section(svc: &ServiceState) -> Result<String> {
     struct Service<'a> {
         definition: &'a crate::servicedef::ServiceDefinition,
     }
-    let def = crate::servicedef::ServiceDefinition::from_live(&svc.settings());
+    let mut def = crate::servicedef::ServiceDefinition::from_live(&svc.settings());
+    if blue_green && svc.deployment_controller == crate::ports::Controller::Ecs {
+        def.load_balancers = None;
+    }
     let text = toml::to_string(&File { service: Service { definition: &def } }).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(format!(
         "\n# The service's own settings, as they are live. fgdeploy manages what is written here (remove a key\n# to leave it alone); `release --create` creates the service from it.\n{text}"

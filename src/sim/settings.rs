@@ -59,7 +59,7 @@ pub(super) fn sim_settings(def: &ServiceDefinition, faults: &Faults) -> ServiceS
                 target_group_arn: Some(l.target_group_arn.clone()),
                 container_name: Some(l.container_name.clone()),
                 container_port: Some(l.container_port),
-                advanced: None,
+                advanced: l.advanced.clone(),
             })
             .collect(),
         network: def.network.as_ref().map(|n| crate::servicedef::merged_network(n, None::<&Network>)),

@@ -392,3 +392,68 @@ async fn volume_configurations_are_carried_and_must_match_the_volumes_configured
     let text = format!("{}", plan::build(&bad, &live, &PlanOptions::default()).expect_err("refused"));
     assert!(text.contains("\"data\" is configuredAtLaunch"), "{text}");
 }
+
+/// #24: an ECS-native blue/green service (strategy LINEAR, its steps and bake time, a load
+/// balancer with its advancedConfiguration) is written by `init` as an ECS-native section that
+/// plans as unchanged; a rolling deployspec against it shows the strategy going back to ROLLING;
+/// a changed load-balancer list is sent with each load balancer's live advancedConfiguration
+/// (UpdateService replaces the list whole).
+#[tokio::test]
+async fn init_writes_an_ecs_native_service_as_it_is_and_its_load_balancer_keeps_its_advanced_configuration() {
+    let (_d, seed_spec) = load(&base_spec("demo", "web"), TEMPLATE);
+    let sim = seeded(&seed_spec, Faults::default()).expect("seed");
+    let advanced = fgdeploy::ports::AdvancedLbConfig {
+        alternate_target_group_arn: format!("{TG}-green"),
+        production_listener_rule: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/1/2/3".into(),
+        test_listener_rule: Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/1/2/4".into()),
+        role_arn: "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForLoadBalancers".into(),
+    };
+    let lb = LoadBalancerDef { target_group_arn: TG.into(), container_name: "web".into(), container_port: 8080, advanced: Some(advanced.clone()) };
+    set_live(&sim, ServiceDefinition { load_balancers: Some(vec![lb]), ..Default::default() }).await;
+    let cfg = fgdeploy::ports::DeploymentConfig {
+        strategy: Some("LINEAR".into()),
+        linear: Some((25.0, 2)),
+        bake_time_minutes: Some(3),
+        minimum_healthy_percent: Some(100),
+        maximum_percent: Some(200),
+        ..Default::default()
+    };
+    sim.world().set_deployment_config("demo", "web", cfg);
+
+    let dir = tempfile::tempdir().expect("dir");
+    let o = InitOptions { cluster: "demo".into(), service: "web".into(), dir: dir.path().to_path_buf(), ..Default::default() };
+    let report = fgdeploy::engine::init(&sim.ports(), &o).await.expect("init");
+    let text = std::fs::read_to_string(&report.deployspec).expect("spec");
+    assert_eq!(report.strategy, "blue-green", "{text}");
+    for key in [
+        "ecs_strategy = \"LINEAR\"",
+        "linear_step_percent = 25.0",
+        "linear_step_bake_minutes = 2",
+        "bake_time_minutes = 3",
+        "container_port = 8080",
+        "alternate_target_group_arn",
+        "load_balancer_role_arn",
+    ] {
+        assert!(text.contains(key), "init writes {key}:\n{text}");
+    }
+    let spec = Spec::load(&report.deployspec, None).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let p = planned(&sim, &spec).await;
+    assert!(p.service_changes.is_empty(), "plan after init shows no service change: {:?}\n{text}", p.service_changes);
+
+    // A rolling deployspec on the same service: the strategy goes back to ROLLING, shown.
+    let (_d2, rolling) = load(&base_spec("demo", "web"), TEMPLATE);
+    let p = planned(&sim, &rolling).await;
+    let strategy = p.service_changes.iter().find(|c| c.path() == "deploymentConfiguration.strategy");
+    assert!(strategy.is_some_and(|c| format!("{c:?}").contains("LINEAR") && format!("{c:?}").contains("ROLLING")), "{:?}", p.service_changes);
+
+    // A load-balancer list that changes is sent with the live advancedConfiguration.
+    let moved = format!(
+        "{}\n[[service.definition.load_balancers]]\ntarget_group_arn = \"{TG}\"\ncontainer_name = \"web\"\ncontainer_port = 8081\n",
+        base_spec("demo", "web").replace("[task_definition]", "[task_definition]")
+    );
+    let template = TEMPLATE.replace("\"containerPort\": 8080", "\"containerPort\": 8081");
+    let (_d3, moved) = load(&moved, &template);
+    let p = planned(&sim, &moved).await;
+    let sent = p.update.settings.load_balancers.expect("the list is sent");
+    assert_eq!(sent[0].advanced.as_ref(), Some(&advanced), "{sent:?}");
+}
