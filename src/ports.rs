@@ -298,6 +298,9 @@ pub struct ServiceState {
     pub vpc_lattice: Vec<crate::servicedef::VpcLattice>,
     /// The service's tags (DescribeServices with `include=TAGS`).
     pub tags: BTreeMap<String, String>,
+    /// Live settings this build cannot carry (newer than its SDK), in UpdateService's spelling:
+    /// a plan that would send their structure whole refuses; others are left as they are.
+    pub uncarried: Vec<String>,
 }
 
 impl ServiceState {

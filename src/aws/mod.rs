@@ -79,8 +79,8 @@ impl aws_sdk_ecs::config::Intercept for RetryCounter {
     }
 }
 
-/// Keeps the raw JSON body of a response (DescribeTaskDefinition), to see fields the SDK's types
-/// do not have.
+/// Keeps the raw JSON body of a response (DescribeTaskDefinition, DescribeServices), to see
+/// fields the SDK's types do not have.
 #[derive(Debug, Clone, Default)]
 struct RawBody(Arc<std::sync::Mutex<Option<Vec<u8>>>>);
 
@@ -98,6 +98,12 @@ const READ_ONLY_TASK_DEFINITION_FIELDS: &[&str] = &[
 ];
 
 impl RawBody {
+    /// The response body as JSON.
+    fn json(&self) -> Option<serde_json::Value> {
+        let bytes = self.0.lock().ok()?.clone()?;
+        serde_json::from_slice(&bytes).ok()
+    }
+
     /// The first field path of the raw `taskDefinition` with a value that `carried` lacks.
     fn uncarried(&self, carried: &TaskDefinition) -> Option<String> {
         let bytes = self.0.lock().ok()?.clone()?;
@@ -690,16 +696,27 @@ impl Ecs for Aws {
     async fn describe_service(&self, cluster: &str, service: &str) -> PortResult<Option<ServiceState>> {
         let op = "ecs:DescribeServices";
         self.gate(op).await;
+        let raw = RawBody::default();
         let out = self
             .ecs
             .describe_services()
             .cluster(cluster)
             .services(service)
             .include(t::ServiceField::Tags)
+            .customize()
+            .interceptor(raw.clone())
             .send()
             .await
             .map_err(|e| map_err(op, e))?;
-        Ok(out.services().iter().find(|s| s.status() != Some("INACTIVE")).map(service_from))
+        let Some(s) = out.services().iter().find(|s| s.status() != Some("INACTIVE")) else { return Ok(None) };
+        let mut st = service_from(s);
+        // Settings newer than this SDK (or that the mapping misses): named, so that a plan that
+        // would send their structure whole refuses instead of dropping them.
+        st.uncarried = raw
+            .json()
+            .and_then(|j| j["services"].as_array()?.iter().find(|r| r["serviceArn"].as_str() == s.service_arn()).map(servicedef::uncarried))
+            .unwrap_or_default();
+        Ok(Some(st))
     }
 
     async fn describe_task_definition(&self, td: &str) -> PortResult<RegisteredTaskDefinition> {

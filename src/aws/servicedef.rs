@@ -382,3 +382,179 @@ fn connect_access_to(op: &str, c: &ServiceConnect) -> PortResult<Option<t::Servi
         None => None,
     })
 }
+
+/// What DescribeServices says about a service that is identity or state, not a setting.
+const SERVICE_STATE: &[&str] = &[
+    "serviceArn",
+    "serviceName",
+    "clusterArn",
+    "status",
+    "desiredCount",
+    "runningCount",
+    "pendingCount",
+    "launchType",
+    "platformFamily",
+    "taskDefinition",
+    "taskSets",
+    "deployments",
+    "roleArn",
+    "events",
+    "createdAt",
+    "createdBy",
+    "currentServiceDeployment",
+    "currentServiceRevisions",
+    "placementConstraints",
+    "placementStrategy",
+    "schedulingStrategy",
+    "resourceManagementType",
+];
+
+/// What a `Deployment` says that is state, or read from the service itself.
+const DEPLOYMENT_STATE: &[&str] = &[
+    "id",
+    "status",
+    "taskDefinition",
+    "desiredCount",
+    "pendingCount",
+    "runningCount",
+    "failedTasks",
+    "createdAt",
+    "updatedAt",
+    "capacityProviderStrategy",
+    "launchType",
+    "platformVersion",
+    "platformFamily",
+    "networkConfiguration",
+    "rolloutState",
+    "rolloutStateReason",
+    "serviceConnectResources",
+    "fargateEphemeralStorage",
+];
+
+/// Every setting path fgdeploy reads back (`[]`: a list's elements; a trailing `*`: any key or
+/// document below). A value anywhere else is a setting this build cannot carry.
+const READ_PATHS: &[&str] = &[
+    "capacityProviderStrategy[].capacityProvider",
+    "capacityProviderStrategy[].base",
+    "capacityProviderStrategy[].weight",
+    "platformVersion",
+    "loadBalancers[].targetGroupArn",
+    "loadBalancers[].containerName",
+    "loadBalancers[].containerPort",
+    "loadBalancers[].advancedConfiguration.alternateTargetGroupArn",
+    "loadBalancers[].advancedConfiguration.productionListenerRule",
+    "loadBalancers[].advancedConfiguration.testListenerRule",
+    "loadBalancers[].advancedConfiguration.roleArn",
+    "serviceRegistries[].registryArn",
+    "serviceRegistries[].port",
+    "serviceRegistries[].containerName",
+    "serviceRegistries[].containerPort",
+    "networkConfiguration.awsvpcConfiguration.subnets[]",
+    "networkConfiguration.awsvpcConfiguration.securityGroups[]",
+    "networkConfiguration.awsvpcConfiguration.assignPublicIp",
+    "healthCheckGracePeriodSeconds",
+    "deploymentController.type",
+    "enableECSManagedTags",
+    "propagateTags",
+    "enableExecuteCommand",
+    "availabilityZoneRebalancing",
+    "tags[].key",
+    "tags[].value",
+    "deploymentConfiguration.minimumHealthyPercent",
+    "deploymentConfiguration.maximumPercent",
+    "deploymentConfiguration.deploymentCircuitBreaker.enable",
+    "deploymentConfiguration.deploymentCircuitBreaker.rollback",
+    "deploymentConfiguration.deploymentCircuitBreaker.resetOnHealthyTask",
+    "deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.type",
+    "deploymentConfiguration.deploymentCircuitBreaker.thresholdConfiguration.value",
+    "deploymentConfiguration.alarms.alarmNames[]",
+    "deploymentConfiguration.alarms.enable",
+    "deploymentConfiguration.alarms.rollback",
+    "deploymentConfiguration.strategy",
+    "deploymentConfiguration.bakeTimeInMinutes",
+    "deploymentConfiguration.lifecycleHooks[].hookTargetArn",
+    "deploymentConfiguration.lifecycleHooks[].roleArn",
+    "deploymentConfiguration.lifecycleHooks[].lifecycleStages[]",
+    "deploymentConfiguration.lifecycleHooks[].hookDetails*",
+    "deploymentConfiguration.lifecycleHooks[].targetType",
+    "deploymentConfiguration.lifecycleHooks[].timeoutConfiguration.timeoutInMinutes",
+    "deploymentConfiguration.lifecycleHooks[].timeoutConfiguration.action",
+    "deploymentConfiguration.linearConfiguration.stepPercent",
+    "deploymentConfiguration.linearConfiguration.stepBakeTimeInMinutes",
+    "deploymentConfiguration.canaryConfiguration.canaryPercent",
+    "deploymentConfiguration.canaryConfiguration.canaryBakeTimeInMinutes",
+    "deploymentConfiguration.earlySuccessCriteria.enable",
+    "deploymentConfiguration.earlySuccessCriteria.healthyPercent",
+    "deploymentConfiguration.earlySuccessCriteria.sourceServiceRevisionCleanup",
+    "serviceConnectConfiguration.enabled",
+    "serviceConnectConfiguration.namespace",
+    "serviceConnectConfiguration.services[].portName",
+    "serviceConnectConfiguration.services[].discoveryName",
+    "serviceConnectConfiguration.services[].clientAliases[].port",
+    "serviceConnectConfiguration.services[].clientAliases[].dnsName",
+    "serviceConnectConfiguration.services[].clientAliases[].testTrafficRules.header.name",
+    "serviceConnectConfiguration.services[].clientAliases[].testTrafficRules.header.value.exact",
+    "serviceConnectConfiguration.services[].ingressPortOverride",
+    "serviceConnectConfiguration.services[].timeout.idleTimeoutSeconds",
+    "serviceConnectConfiguration.services[].timeout.perRequestTimeoutSeconds",
+    "serviceConnectConfiguration.services[].tls.issuerCertificateAuthority.awsPcaAuthorityArn",
+    "serviceConnectConfiguration.services[].tls.kmsKey",
+    "serviceConnectConfiguration.services[].tls.roleArn",
+    "serviceConnectConfiguration.logConfiguration.logDriver",
+    "serviceConnectConfiguration.logConfiguration.options*",
+    "serviceConnectConfiguration.logConfiguration.secretOptions[].name",
+    "serviceConnectConfiguration.logConfiguration.secretOptions[].valueFrom",
+    "serviceConnectConfiguration.accessLogConfiguration.format",
+    "serviceConnectConfiguration.accessLogConfiguration.includeQueryParameters",
+    "volumeConfigurations[].name",
+    "volumeConfigurations[].managedEBSVolume.encrypted",
+    "volumeConfigurations[].managedEBSVolume.kmsKeyId",
+    "volumeConfigurations[].managedEBSVolume.volumeType",
+    "volumeConfigurations[].managedEBSVolume.sizeInGiB",
+    "volumeConfigurations[].managedEBSVolume.snapshotId",
+    "volumeConfigurations[].managedEBSVolume.volumeInitializationRate",
+    "volumeConfigurations[].managedEBSVolume.iops",
+    "volumeConfigurations[].managedEBSVolume.throughput",
+    "volumeConfigurations[].managedEBSVolume.tagSpecifications[].resourceType",
+    "volumeConfigurations[].managedEBSVolume.tagSpecifications[].tags[].key",
+    "volumeConfigurations[].managedEBSVolume.tagSpecifications[].tags[].value",
+    "volumeConfigurations[].managedEBSVolume.tagSpecifications[].propagateTags",
+    "volumeConfigurations[].managedEBSVolume.roleArn",
+    "volumeConfigurations[].managedEBSVolume.filesystemType",
+    "vpcLatticeConfigurations[].roleArn",
+    "vpcLatticeConfigurations[].targetGroupArn",
+    "vpcLatticeConfigurations[].portName",
+    "vpcLatticeConfigurations[].advancedConfiguration.alternateTargetGroupArn",
+    "vpcLatticeConfigurations[].advancedConfiguration.productionListenerRule",
+    "vpcLatticeConfigurations[].advancedConfiguration.testListenerRule",
+];
+
+fn read_back(path: &str) -> bool {
+    READ_PATHS.iter().any(|r| match r.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => path == *r,
+    })
+}
+
+/// The settings in a raw DescribeServices `service` (its own members and those of its PRIMARY
+/// deployment) that this build does not read: each a path in UpdateService's spelling, e.g.
+/// `serviceConnectConfiguration.services[].containerConfigurations`. A member newer than the SDK
+/// is dropped by its parser silently; this is how fgdeploy knows it is there.
+pub(super) fn uncarried(raw: &serde_json::Value) -> Vec<String> {
+    let mut paths = Vec::new();
+    if let Some(m) = raw.as_object() {
+        for (k, v) in m.iter().filter(|(k, _)| !SERVICE_STATE.contains(&k.as_str())) {
+            super::meaningful_paths(v, k, &mut paths);
+        }
+    }
+    let primary = raw["deployments"].as_array().into_iter().flatten().find(|d| d["status"] == "PRIMARY");
+    if let Some(m) = primary.and_then(|d| d.as_object()) {
+        for (k, v) in m.iter().filter(|(k, _)| !DEPLOYMENT_STATE.contains(&k.as_str())) {
+            super::meaningful_paths(v, k, &mut paths);
+        }
+    }
+    paths.retain(|p| !read_back(p));
+    paths.sort();
+    paths.dedup();
+    paths
+}

@@ -413,6 +413,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let image = deployed_image;
 
+    let uncarried_notes = refuse_dropping_uncarried(spec, live, &settings.update, rolling || native_cfg.is_some())?;
     let update = UpdateService {
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
@@ -436,7 +437,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         stages,
         has_changes,
         scalable_target: live.scalable,
-        notes: count_note.into_iter().collect(),
+        notes: count_note.into_iter().chain(uncarried_notes).collect(),
         creates_service: live.service_missing,
         lookups: spec.lookups(),
         // The redactor hides the tags' credentials too (`hidden_values`).
@@ -448,8 +449,54 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     })
 }
 
-/// A volume `configuredAtLaunch` needs CreateService's `volumeConfigurations`, which fgdeploy
-/// does not carry yet: creating such a service is refused before any change, naming the volume.
+/// The UpdateService members a release sends whole (UpdateService replaces each structure).
+fn sent_whole(d: &crate::servicedef::ServiceDefinition, deployment_config: bool) -> Vec<&'static str> {
+    let members = [
+        ("deploymentConfiguration", deployment_config),
+        ("networkConfiguration", d.network.is_some()),
+        ("capacityProviderStrategy", d.capacity_provider_strategy.is_some()),
+        ("loadBalancers", d.load_balancers.is_some()),
+        ("serviceRegistries", d.service_registries.is_some()),
+        ("serviceConnectConfiguration", d.service_connect.is_some()),
+        ("volumeConfigurations", d.volume_configurations.is_some()),
+        ("vpcLatticeConfigurations", d.vpc_lattice.is_some()),
+        ("deploymentController", d.deployment_controller.is_some()),
+    ];
+    members.into_iter().filter(|(_, sent)| *sent).map(|(m, _)| m).collect()
+}
+
+/// A live setting this build cannot carry (`ServiceState::uncarried`) inside a structure the
+/// release sends whole would be dropped: refused before any change (exit 3), naming it. One in a
+/// structure not sent is left as it is: a note in the plan says so.
+fn refuse_dropping_uncarried(
+    spec: &Spec,
+    live: &Live,
+    update: &crate::servicedef::ServiceDefinition,
+    deployment_config: bool,
+) -> Result<Vec<String>, InputError> {
+    let sent = sent_whole(update, deployment_config);
+    let top = |p: &str| p.split(['.', '[']).next().unwrap_or_default().to_string();
+    if let Some(p) = live.service.uncarried.iter().find(|p| sent.contains(&top(p).as_str())) {
+        return Err(InputError::new(
+            &spec.path,
+            format!(
+                "the live service has `{p}`, which this fgdeploy cannot carry; this release sends `{}` whole (UpdateService replaces it), so it would be dropped",
+                top(p)
+            ),
+            format!("upgrade fgdeploy; or leave `{}` unchanged in this deployspec, or change it by other means", top(p)),
+        )
+        .at_field("service.definition"));
+    }
+    Ok(live
+        .service
+        .uncarried
+        .iter()
+        .map(|p| format!("the live service has `{p}`, which fgdeploy does not manage: not sent, left as it is"))
+        .collect())
+}
+
+/// A volume `configuredAtLaunch` needs a `volumeConfigurations` entry of the same name, and each
+/// entry a volume: checked before any change (ECS refuses either mismatch).
 fn volumes_match_their_configurations(spec: &Spec, live: &Live, desired: &TaskDefinition) -> Result<(), InputError> {
     let at_launch: Vec<String> =
         desired.volumes.iter().flatten().filter(|v| v.configured_at_launch == Some(true)).filter_map(|v| v.name.clone()).collect();

@@ -557,3 +557,22 @@ fn an_autoscaled_service_keeps_its_live_count_within_the_bounds() {
     assert_eq!(p.notes.len(), 1);
     assert_eq!(p.scalable_target, l.scalable);
 }
+
+/// #24: a live setting this build cannot carry, inside a structure the release sends whole (a
+/// rolling release sends `deploymentConfiguration` whole), is refused before any change; one in
+/// a structure the release does not send is left as it is, and the plan says so.
+#[test]
+fn an_uncarried_live_setting_is_refused_where_it_would_be_dropped_and_noted_elsewhere() {
+    let spec = example();
+    let mut l = live(&spec);
+    l.service.uncarried = vec!["deploymentConfiguration.someNewerSetting".into()];
+    let e = build(&spec, &l, &PlanOptions::default()).expect_err("refused");
+    let text = e.to_string();
+    assert!(text.contains("deploymentConfiguration.someNewerSetting") && text.contains("would be dropped"), "{text}");
+    assert_eq!(crate::error::Error::from(e).exit_code(), crate::error::exit::INPUT);
+
+    l.service.uncarried = vec!["serviceConnectConfiguration.services[].containerConfigurations".into(), "monitoring.enabled".into()];
+    let p = plan(&spec, &l, &PlanOptions::default());
+    assert!(p.notes.iter().any(|n| n.contains("containerConfigurations") && n.contains("left as it is")), "{:?}", p.notes);
+    assert!(p.notes.iter().any(|n| n.contains("monitoring.enabled")), "{:?}", p.notes);
+}

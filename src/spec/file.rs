@@ -431,10 +431,13 @@ pub struct BlueGreenSection {
     pub load_balancer_role_arn: Option<String>,
 }
 
+/// An ECS-native traffic step: (percent, minutes).
+pub type NativeStep = (f64, i32);
+
 impl BlueGreenSection {
     /// ECS-native: the `linearConfiguration` and `canaryConfiguration` a release sends, for the
     /// strategy that uses each (defaults: 10 % every 6 minutes; 5 % for 10 minutes).
-    pub fn native_steps(&self) -> (Option<(f64, i32)>, Option<(f64, i32)>) {
+    pub fn native_steps(&self) -> (Option<NativeStep>, Option<NativeStep>) {
         let linear =
             (self.ecs_strategy == "LINEAR").then(|| (self.linear_step_percent.unwrap_or(10.0), self.linear_step_bake_minutes.unwrap_or(6)));
         let canary = (self.ecs_strategy == "CANARY").then(|| (self.canary_percent.unwrap_or(5.0), self.canary_bake_minutes.unwrap_or(10)));

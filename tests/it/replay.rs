@@ -1032,11 +1032,11 @@ const SERVICE_NOT_CARRIED: &[(&str, &str)] = &[
     ("placementConstraints", "EC2 only; Fargate refuses placement constraints"),
     ("placementStrategy", "EC2 only; Fargate refuses placement strategies"),
     ("loadBalancers[].loadBalancerName", "Classic Load Balancers: not for awsvpc (Fargate) services"),
-    ("gatewayConnectors", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as they are"),
-    ("monitoring", "newer than aws-sdk-ecs 1.157's service model use here: never sent, left as it is"),
+    ("gatewayConnectors", "newer than aws-sdk-ecs 1.157: never sent, so left as they are; a live value is named in the plan"),
+    ("monitoring", "newer than aws-sdk-ecs 1.157: never sent, so left as it is; a live value is named in the plan"),
     (
         "serviceConnectConfiguration.containerConfigurations",
-        "not in aws-sdk-ecs 1.157: cannot be sent; a release that changes Service Connect would drop it (see docs/simulator.md)",
+        "not in aws-sdk-ecs 1.157: cannot be sent; a live one is named from the raw DescribeServices answer and a release that would send Service Connect is refused (live_settings_the_sdk_cannot_parse_are_named)",
     ),
 ];
 
@@ -1176,7 +1176,10 @@ const SERVICE_READ_NOT_SETTINGS: &[(&str, &str)] = &[
     ("placementStrategy", "EC2 only; Fargate refuses placement strategies"),
     ("schedulingStrategy", "REPLICA; DAEMON is not available on Fargate"),
     ("resourceManagementType", "state: who manages the service"),
-    ("tags", "read (DescribeServices include=TAGS) and written by `init` as service.definition.tags; set with TagResource, not UpdateService"),
+    (
+        "tags",
+        "read (DescribeServices include=TAGS) and written by `init` as service.definition.tags; set with TagResource, not UpdateService",
+    ),
 ];
 
 /// Members of a `Deployment` in DescribeServices: the settings DescribeServices shows only there
@@ -1274,6 +1277,7 @@ async fn every_service_setting_is_read_back_and_written_by_init_whole() {
     let r = Replay::default().answer("DescribeServices", 200, &answer).answer("UpdateService", 200, ok);
     let ports = r.ports().await;
     let live = ports.ecs.describe_service("c", "s").await.expect("described").expect("service");
+    assert!(live.uncarried.is_empty(), "every member sent is read back: {:?}", live.uncarried);
     // What `init` writes, read back as the deployspec reads it.
     let written = fgdeploy::servicedef::ServiceDefinition::from_live(&live.settings());
     let text = toml::to_string(&written).expect("toml");
@@ -1297,4 +1301,32 @@ async fn every_service_setting_is_read_back_and_written_by_init_whole() {
     let lost: Vec<&String> = want.difference(&have).collect();
     assert!(lost.is_empty(), "lost between DescribeServices, init and UpdateService: {lost:?}");
     assert_eq!(sent, resent, "the request after the round trip is the same request");
+}
+
+/// #24: settings newer than this build's SDK (its parser drops them silently) are named from the
+/// raw answer: a Service Connect service's `containerConfigurations`, a top-level `monitoring`,
+/// a deployment configuration member; state members are not settings. Shape-only answer.
+#[tokio::test]
+async fn live_settings_the_sdk_cannot_parse_are_named() {
+    let answer = r#"{"services": [{"serviceArn": "arn:aws:ecs:us-east-1:1:service/c/s", "serviceName": "s", "status": "ACTIVE",
+        "desiredCount": 2, "runningCount": 2, "taskDefinition": "arn:aws:ecs:us-east-1:1:task-definition/web:2",
+        "monitoring": {"enabled": true},
+        "deploymentConfiguration": {"maximumPercent": 200, "minimumHealthyPercent": 100, "someNewerSetting": {"mode": "X"}},
+        "events": [{"id": "e", "message": "steady"}],
+        "deployments": [{"id": "ecs-svc/1", "status": "PRIMARY", "rolloutState": "COMPLETED",
+            "serviceConnectConfiguration": {"enabled": true, "namespace": "ns",
+                "services": [{"portName": "http", "containerConfigurations": [{"containerName": "web", "settings": {"x": 1}}]}]}},
+            {"id": "ecs-svc/0", "status": "ACTIVE", "futureOnOld": {"x": 1}}]}], "failures": []}"#;
+    let r = Replay::default().answer("DescribeServices", 200, answer);
+    let live = r.ports().await.ecs.describe_service("c", "s").await.expect("described").expect("service");
+    assert_eq!(
+        live.uncarried,
+        [
+            "deploymentConfiguration.someNewerSetting.mode",
+            "monitoring.enabled",
+            "serviceConnectConfiguration.services[].containerConfigurations[].containerName",
+            "serviceConnectConfiguration.services[].containerConfigurations[].settings.x",
+        ]
+    );
+    assert_eq!(live.service_connect.as_ref().map(|c| c.services.len()), Some(1), "what the SDK parses is still read");
 }

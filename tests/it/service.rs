@@ -408,7 +408,12 @@ async fn init_writes_an_ecs_native_service_as_it_is_and_its_load_balancer_keeps_
         test_listener_rule: Some("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/1/2/4".into()),
         role_arn: "arn:aws:iam::123456789012:role/ecsInfrastructureRoleForLoadBalancers".into(),
     };
-    let lb = LoadBalancerDef { target_group_arn: TG.into(), container_name: "web".into(), container_port: 8080, advanced: Some(advanced.clone()) };
+    let lb = LoadBalancerDef {
+        target_group_arn: TG.into(),
+        container_name: "web".into(),
+        container_port: 8080,
+        advanced: Some(advanced.clone()),
+    };
     set_live(&sim, ServiceDefinition { load_balancers: Some(vec![lb]), ..Default::default() }).await;
     let cfg = fgdeploy::ports::DeploymentConfig {
         strategy: Some("LINEAR".into()),
@@ -444,12 +449,16 @@ async fn init_writes_an_ecs_native_service_as_it_is_and_its_load_balancer_keeps_
     let (_d2, rolling) = load(&base_spec("demo", "web"), TEMPLATE);
     let p = planned(&sim, &rolling).await;
     let strategy = p.service_changes.iter().find(|c| c.path() == "deploymentConfiguration.strategy");
-    assert!(strategy.is_some_and(|c| format!("{c:?}").contains("LINEAR") && format!("{c:?}").contains("ROLLING")), "{:?}", p.service_changes);
+    assert!(
+        strategy.is_some_and(|c| format!("{c:?}").contains("LINEAR") && format!("{c:?}").contains("ROLLING")),
+        "{:?}",
+        p.service_changes
+    );
 
     // A load-balancer list that changes is sent with the live advancedConfiguration.
     let moved = format!(
         "{}\n[[service.definition.load_balancers]]\ntarget_group_arn = \"{TG}\"\ncontainer_name = \"web\"\ncontainer_port = 8081\n",
-        base_spec("demo", "web").replace("[task_definition]", "[task_definition]")
+        base_spec("demo", "web")
     );
     let template = TEMPLATE.replace("\"containerPort\": 8080", "\"containerPort\": 8081");
     let (_d3, moved) = load(&moved, &template);
