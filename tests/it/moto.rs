@@ -1063,3 +1063,251 @@ async fn an_image_in_an_ecr_registry_is_asked_by_its_registry_id() {
     assert_eq!(ecr.image_exists_in("123456789012", repo, "v404").await, Ok(false));
     assert_eq!(ecr.image_exists_in("123456789012", "no-such-repo", "v1").await, Ok(false));
 }
+
+/// A loopback TCP proxy in front of moto that keeps the bytes each connection sends (HTTP/1.1
+/// requests), so a test can read a request body moto does not echo back.
+struct Tee {
+    endpoint: String,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>>>,
+}
+
+impl Tee {
+    fn start(upstream: &str) -> Tee {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let up = upstream.trim_start_matches("http://").to_string();
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>>> = Default::default();
+        let kept = conns.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let Ok(server) = std::net::TcpStream::connect(&up) else { continue };
+                let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+                if let Ok(mut k) = kept.lock() {
+                    k.push(buf.clone());
+                }
+                let (mut c_read, mut s_write) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                std::thread::spawn(move || {
+                    let mut chunk = [0u8; 16384];
+                    while let Ok(n) = c_read.read(&mut chunk) {
+                        if n == 0 || s_write.write_all(&chunk[..n]).is_err() {
+                            break;
+                        }
+                        if let Ok(mut b) = buf.lock() {
+                            b.extend_from_slice(&chunk[..n]);
+                        }
+                    }
+                    let _ = s_write.shutdown(std::net::Shutdown::Write);
+                });
+                let (mut s_read, mut c_write) = (server, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut s_read, &mut c_write);
+                    let _ = c_write.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        });
+        Tee { endpoint, conns }
+    }
+
+    /// The JSON bodies of the requests whose `X-Amz-Target` ends with `.{op}`.
+    fn bodies(&self, op: &str) -> Vec<serde_json::Value> {
+        let mut out = Vec::new();
+        let conns = self.conns.lock().map(|c| c.clone()).unwrap_or_default();
+        for c in conns {
+            let bytes = c.lock().map(|b| b.clone()).unwrap_or_default();
+            let mut rest = &bytes[..];
+            while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+                let len =
+                    head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
+                let body = &rest[end + 4..(end + 4 + len).min(rest.len())];
+                if head.lines().any(|l| l.starts_with("x-amz-target:") && l.trim_end().ends_with(&format!(".{}", op.to_ascii_lowercase())))
+                {
+                    out.push(serde_json::from_slice(body).unwrap_or_default());
+                }
+                rest = &rest[(end + 4 + len).min(rest.len())..];
+            }
+        }
+        out
+    }
+}
+
+fn drop_empty_lists(v: &mut serde_json::Value) {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|_, x| !x.as_array().is_some_and(Vec::is_empty));
+        m.values_mut().for_each(drop_empty_lists);
+    }
+}
+
+/// DescribeServices as moto answers it, raw JSON (every member moto keeps).
+async fn raw_service(endpoint: &str, cluster: &str, service: &str) -> serde_json::Value {
+    let body = serde_json::json!({"cluster": cluster, "services": [service], "include": ["TAGS"]});
+    let out = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Amz-Target", "AmazonEC2ContainerServiceV20141113.DescribeServices")
+        .header("Content-Type", "application/x-amz-json-1.1")
+        // moto routes by the credential scope's service; it does not check the signature.
+        .header("Authorization", "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("describe");
+    let v: serde_json::Value = serde_json::from_str(&out.text().await.expect("body")).expect("json");
+    v["services"][0].clone()
+}
+
+/// #24 acceptance: a service carrying every field moto keeps (CreateService keeps network,
+/// platform version, tag propagation, tags, registries and load balancers; UpdateService keeps the
+/// deployment configuration, ECS managed tags, the grace period, ECS Exec and AZ rebalancing) →
+/// `init` → `plan` shows no change → a release with one Service Connect change → the service read
+/// back: nothing else changed. moto does not keep Service Connect (AWS shows it on the
+/// deployments, which moto never fills), so the request is read where it went out: through a
+/// recording proxy on the wire, Service Connect whole, the deployment configuration exactly the
+/// live one.
+#[tokio::test]
+async fn a_service_with_every_field_moto_keeps_round_trips_through_init_plan_and_a_release() {
+    let Some(m) = moto().await else { return };
+    let ecs = aws_sdk_ecs::Client::new(&m.conf);
+    let ecr = aws_sdk_ecr::Client::new(&m.conf);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
+    let cluster = unique("every");
+    ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
+    let repo_name = unique("everyrepo");
+    let repo = ecr.create_repository().repository_name(&repo_name).send().await.expect("repo");
+    let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
+    let manifest = format!(
+        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
+        9
+    );
+    ecr.put_image().repository_name(&repo_name).image_tag("v1").image_manifest(manifest).send().await.expect("put image");
+    let td = serde_json::from_value::<fgdeploy::taskdef::TaskDefinition>(serde_json::json!({
+        "family": unique("everyweb"), "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "app", "image": format!("{uri}:v1"), "memory": 512,
+            "portMappings": [{"containerPort": 8080, "name": "http"}]}]
+    }))
+    .expect("td");
+    let td = m.ports().ecs.register_task_definition(&td).await.expect("register");
+    let subnets = xml_values(&ec2_query(&m.endpoint, "DescribeSubnets"), "subnetId");
+    let sg = xml_values(&ec2_query(&m.endpoint, "DescribeSecurityGroups"), "groupId").into_iter().next().expect("a security group");
+    let vpc = xml_values(&ec2_query(&m.endpoint, "DescribeVpcs"), "vpcId").into_iter().next().expect("a VPC");
+    let tg = elb
+        .create_target_group()
+        .name(unique("tg"))
+        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&vpc)
+        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
+        .send()
+        .await
+        .expect("target group");
+    let tg_arn = tg.target_groups()[0].target_group_arn().expect("arn").to_string();
+    use aws_sdk_ecs::types as t;
+    let vpc_conf = t::AwsVpcConfiguration::builder()
+        .set_subnets(Some(subnets[..2].to_vec()))
+        .security_groups(&sg)
+        .assign_public_ip(t::AssignPublicIp::Disabled)
+        .build()
+        .expect("vpc");
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name("web")
+        .task_definition(&td.arn)
+        .desired_count(2)
+        .launch_type(t::LaunchType::Fargate)
+        .platform_version("1.4.0")
+        .propagate_tags(t::PropagateTags::Service)
+        .tags(t::Tag::builder().key("team").value("payments").build())
+        .network_configuration(t::NetworkConfiguration::builder().awsvpc_configuration(vpc_conf).build())
+        .service_registries(
+            t::ServiceRegistry::builder()
+                .registry_arn("arn:aws:servicediscovery:us-east-1:123456789012:service/srv-0123456789abcdef")
+                .build(),
+        )
+        .load_balancers(t::LoadBalancer::builder().target_group_arn(&tg_arn).container_name("app").container_port(8080).build())
+        .send()
+        .await
+        .expect("service");
+    // What moto keeps only from UpdateService.
+    ecs.update_service()
+        .cluster(&cluster)
+        .service("web")
+        .deployment_configuration(
+            t::DeploymentConfiguration::builder()
+                .minimum_healthy_percent(50)
+                .maximum_percent(200)
+                .deployment_circuit_breaker(t::DeploymentCircuitBreaker::builder().enable(true).rollback(true).build())
+                .alarms(t::DeploymentAlarms::builder().alarm_names("web-5xx").enable(true).rollback(true).build().expect("alarms"))
+                .build(),
+        )
+        .enable_ecs_managed_tags(true)
+        .health_check_grace_period_seconds(45)
+        .enable_execute_command(true)
+        .availability_zone_rebalancing(t::AvailabilityZoneRebalancing::Enabled)
+        .send()
+        .await
+        .expect("update");
+    let before = raw_service(&m.endpoint, &cluster, "web").await;
+    assert_eq!(before["healthCheckGracePeriodSeconds"], 45, "moto keeps what the test relies on: {before}");
+
+    let dir = tempfile::tempdir().expect("dir");
+    let d = dir.path().to_str().expect("utf-8");
+    m.cli().args(["init", "--cluster", &cluster, "--service", "web", "--dir", d]).status(0);
+    let spec_path = dir.path().join("web.toml");
+    let f = spec_path.to_str().expect("utf-8");
+    let written = std::fs::read_to_string(&spec_path).expect("spec");
+    let plan = m.cli().args(["plan", "-f", f]).run();
+    assert_eq!(plan.code, 0, "plan after init shows no change:\n{}\n{}\n--- spec\n{written}", plan.stdout, plan.stderr);
+
+    // One Service Connect change.
+    let connect = "[service.definition.service_connect]\nenabled = true\nnamespace = \"arn:aws:servicediscovery:us-east-1:123456789012:namespace/ns-0123456789abcdef\"\n\n[[service.definition.service_connect.services]]\nport_name = \"http\"\ndiscovery_name = \"web\"\nclient_aliases = [{ port = 80 }]\ntimeout = { idle_timeout_seconds = 3600 }\n";
+    assert!(written.contains("[service.definition.service_connect]\nenabled = false\n"), "{written}");
+    std::fs::write(&spec_path, written.replace("[service.definition.service_connect]\nenabled = false\n", connect)).expect("write");
+    let plan = m.cli().args(["plan", "-f", f, "--output", "json"]).status(exit::CHANGES);
+    let doc = plan.events().into_iter().find(|e| e["event"] == "plan").expect("a plan");
+    let changed: Vec<String> = doc["plan"]["service_changes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| c["path"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert!(
+        !changed.is_empty() && changed.iter().all(|p| p.starts_with("service.definition.service_connect")),
+        "only Service Connect changes: {changed:?}\n{doc}"
+    );
+
+    let tee = Tee::start(&m.endpoint);
+    let release =
+        Test::new().env("AWS_ENDPOINT_URL", &tee.endpoint).args(["release", "-f", f, "--no-wait", "--skip-verify", "--force"]).run();
+    assert_eq!(release.code, exit::OK, "{}\n{}", release.stdout, release.stderr);
+    let updates = tee.bodies("UpdateService");
+    assert_eq!(updates.len(), 1, "one UpdateService: {updates:?}");
+    let sent = &updates[0];
+    let sc = &sent["serviceConnectConfiguration"];
+    assert_eq!(sc["enabled"], true, "{sent}");
+    assert_eq!(sc["services"][0]["portName"], "http", "{sent}");
+    assert_eq!(sc["services"][0]["timeout"]["idleTimeoutSeconds"], 3600, "{sent}");
+    // The deployment configuration goes whole, and is exactly the live one.
+    let dc = &sent["deploymentConfiguration"];
+    for k in ["minimumHealthyPercent", "maximumPercent", "deploymentCircuitBreaker", "alarms"] {
+        assert_eq!(dc[k], before["deploymentConfiguration"][k], "deploymentConfiguration.{k} sent as it is live: {sent}");
+    }
+    let settings: Vec<&str> = sent.as_object().expect("object").keys().map(String::as_str).collect();
+    for k in settings {
+        assert!(
+            ["cluster", "service", "serviceConnectConfiguration", "deploymentConfiguration", "taskDefinition", "desiredCount"].contains(&k),
+            "nothing else is sent: {k} in {sent}"
+        );
+    }
+
+    let mut after = raw_service(&m.endpoint, &cluster, "web").await;
+    let mut was = before.clone();
+    for v in [&mut after, &mut was] {
+        for k in ["deployments", "events", "runningCount", "pendingCount"] {
+            v.as_object_mut().expect("object").remove(k);
+        }
+        // An empty list is no list: fgdeploy sends `lifecycleHooks: []` explicitly (no hooks,
+        // as before), and moto keeps the key.
+        drop_empty_lists(v);
+    }
+    assert_eq!(after, was, "nothing but Service Connect changed (moto does not show it)");
+}
