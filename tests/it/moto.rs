@@ -1066,9 +1066,12 @@ async fn an_image_in_an_ecr_registry_is_asked_by_its_registry_id() {
 
 /// A loopback TCP proxy in front of moto that keeps the bytes each connection sends (HTTP/1.1
 /// requests), so a test can read a request body moto does not echo back.
+/// The bytes one connection sent.
+type Sent = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
 struct Tee {
     endpoint: String,
-    conns: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>>>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<Sent>>>,
 }
 
 impl Tee {
@@ -1077,7 +1080,7 @@ impl Tee {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let up = upstream.trim_start_matches("http://").to_string();
-        let conns: std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<std::sync::Mutex<Vec<u8>>>>>> = Default::default();
+        let conns: std::sync::Arc<std::sync::Mutex<Vec<Sent>>> = Default::default();
         let kept = conns.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
