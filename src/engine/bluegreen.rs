@@ -5,7 +5,7 @@
 
 use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
 use super::watch::{Cut, Limit, Next, Pause, Watched};
-use super::{Engine, Event};
+use super::{Engine, Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
 use crate::spec::{BlueGreenSection, OnInterrupt, Spec};
@@ -486,7 +486,7 @@ impl Engine {
             CdStep::Succeeded => Ok(Some(Ok(Some(id)))),
             CdStep::Failed => {
                 let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
-                Ok(Some(Err(self.follow_cd_rollback(spec, d, why).await)))
+                Ok(Some(Err(self.follow_cd_rollback(spec, d, why, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout)).await)))
             }
             CdStep::RunGate => {
                 w.gate_done = true;
@@ -525,7 +525,8 @@ impl Engine {
                     self.gate_bypassed(spec, why, url.as_deref()).await
                 }
                 Ok(d) if matches!(d.status, CdStatus::Failed | CdStatus::Stopped) => {
-                    self.follow_cd_rollback(spec, &d, format!("ContinueDeployment failed ({e}); the deployment is {}", d.status)).await
+                    let why = format!("ContinueDeployment failed ({e}); the deployment is {}", d.status);
+                    self.follow_cd_rollback(spec, &d, why, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout)).await
                 }
                 _ => self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await,
             });
@@ -625,6 +626,13 @@ impl Engine {
     /// rollback off (`rollback.automatic = false`, or `wait` without `--rollback`) the failure is
     /// reported and the deployment left as it is.
     pub(super) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
+        let limit = (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout);
+        self.stop_and_follow_within(spec, id, reason, limit).await
+    }
+
+    /// [`Self::stop_and_follow`], the rollback deployment followed for `limit` (`rollback
+    /// --timeout`) instead of `rollback.timeout`.
+    pub(super) async fn stop_and_follow_within(&self, spec: &Spec, id: &str, reason: &str, limit: (Duration, TimeoutSetting)) -> Error {
         if !spec.file.rollback.automatic {
             return Error::ManualAction {
                 reason: reason.to_string(),
@@ -648,7 +656,7 @@ impl Engine {
             };
         }
         match self.retry("codedeploy:GetDeployment", || self.ports.codedeploy.deployment(id)).await {
-            Ok(d) => self.follow_cd_rollback(spec, &d, reason.to_string()).await,
+            Ok(d) => self.follow_cd_rollback(spec, &d, reason.to_string(), limit).await,
             Err(e) => Error::ManualAction {
                 reason: reason.into(),
                 state: format!("unknown: {e}"),
@@ -658,7 +666,7 @@ impl Engine {
     }
 
     /// The rollback deployment is a new deployment id: wait on it.
-    async fn follow_cd_rollback(&self, spec: &Spec, d: &CdDeployment, reason: String) -> Error {
+    async fn follow_cd_rollback(&self, spec: &Spec, d: &CdDeployment, reason: String, limit: (Duration, TimeoutSetting)) -> Error {
         let path = spec.path.display();
         let mut d = d.clone();
         for _ in 0..5 {
@@ -683,8 +691,8 @@ impl Engine {
             };
         };
         self.info(format!("following rollback deployment {rid}"));
-        let deadline = self.ports.clock.now() + spec.file.rollback.timeout.as_secs_f64();
-        let mut w = CdRollbackWait { e: self, spec, rid, reason, deadline };
+        let deadline = self.ports.clock.now() + limit.0.as_secs_f64();
+        let mut w = CdRollbackWait { e: self, spec, rid, reason, deadline, setting: limit.1 };
         self.drive(&mut w, Duration::ZERO).await.unwrap_or_else(|e| e)
     }
 }
@@ -755,21 +763,22 @@ impl Watched for CdRun<'_> {
     }
 }
 
-/// The rollback deployment CodeDeploy started, followed until it ends or `rollback.timeout`
-/// passes (not cut short by Ctrl-C). Its outcome is the release's error.
+/// The rollback deployment CodeDeploy started, followed until it ends or its limit
+/// (`rollback.timeout`, or `rollback --timeout`) passes (not cut short by Ctrl-C). Its outcome is the release's error.
 struct CdRollbackWait<'a> {
     e: &'a Engine,
     spec: &'a Spec,
     rid: String,
     reason: String,
     deadline: f64,
+    setting: TimeoutSetting,
 }
 
 impl Watched for CdRollbackWait<'_> {
     type Out = Error;
 
     fn limit(&self) -> Limit {
-        Limit { at: self.deadline, setting: "rollback.timeout", what: "the rollback deployment", interruptible: false }
+        Limit { at: self.deadline, setting: self.setting.name(), what: "the rollback deployment", interruptible: false }
     }
 
     async fn look(&mut self, _now: f64) -> Result<Next<Error>> {

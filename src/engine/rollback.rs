@@ -119,8 +119,12 @@ impl Engine {
                 })
             })?;
         let current = svc.task_definition.clone();
+        // `--timeout`, else `rollback.timeout`, for every controller.
+        let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
+        let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
         if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
-            return self.rollback_codedeploy(spec, &svc, to, (dry_run, no_wait), o.allow_family_change).await;
+            let flags = (dry_run, no_wait, o.allow_family_change);
+            return self.rollback_codedeploy(spec, &svc, to, flags, (timeout, timeout_setting)).await;
         }
         // An ECS-native blue/green deployment shows only as an unfinished service deployment.
         let current_sd = match &svc.current_service_deployment {
@@ -132,8 +136,6 @@ impl Engine {
         let sd_in_flight = current_sd.as_ref().is_some_and(|sd| !sd.is_terminal());
         let in_flight =
             sd_in_flight || svc.deployments.len() > 1 || svc.primary().is_some_and(|p| p.rollout_state == Some(RolloutState::InProgress));
-        let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
-        let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
 
         if in_flight && to.is_none() {
             let target = in_flight_target(&svc, current_sd.as_ref().filter(|sd| !sd.is_terminal())).unwrap_or_else(|| current.clone());
@@ -261,8 +263,8 @@ impl Engine {
         spec: &Spec,
         svc: &ServiceState,
         to: Option<&str>,
-        (dry_run, no_wait): (bool, bool),
-        allow_family_change: bool,
+        (dry_run, no_wait, allow_family_change): (bool, bool, bool),
+        (timeout, setting): (Duration, TimeoutSetting),
     ) -> Result<RollbackPlan> {
         let current = svc.task_definition.clone();
         let status = super::status::codedeploy_status(spec, &self.ports).await?;
@@ -276,7 +278,7 @@ impl Engine {
             if dry_run {
                 return Ok(plan);
             }
-            return match self.stop_and_follow(spec, &d.id, "manual rollback requested").await {
+            return match self.stop_and_follow_within(spec, &d.id, "manual rollback requested", (timeout, setting)).await {
                 Error::RolledBack { .. } => Ok(plan),
                 e => Err(e),
             };
@@ -303,19 +305,8 @@ impl Engine {
             to: target.clone(),
             how: "a CodeDeploy deployment of the previous revision".into(),
         });
-        self.deploy_codedeploy(
-            spec,
-            &b,
-            svc,
-            &target,
-            super::bluegreen::Watch {
-                timeout: spec.file.deploy.timeout,
-                setting: TimeoutSetting::DeployTimeout,
-                no_wait,
-                wait_termination: false,
-            },
-        )
-        .await?;
+        self.deploy_codedeploy(spec, &b, svc, &target, super::bluegreen::Watch { timeout, setting, no_wait, wait_termination: false })
+            .await?;
         Ok(plan)
     }
 

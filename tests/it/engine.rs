@@ -773,6 +773,27 @@ async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_rede
     assert!(bg_serving(&sim).ends_with(TD1), "back on the revision that served before web:3: {}", bg_serving(&sim));
 }
 
+/// #25: `rollback` of a CODE_DEPLOY service follows its CodeDeploy deployment for `--timeout`,
+/// else `rollback.timeout`, as documented (it used `deploy.timeout`, 30 minutes here, for both):
+/// a limit of one second is passed, and the error names the setting it came from.
+#[tokio::test]
+async fn codedeploy_rollback_honours_the_timeout_flag_then_rollback_timeout() {
+    let cases = [("", Some(Duration::from_secs(1)), "--timeout"), ("\n[rollback]\ntimeout = \"1s\"\n", None, "rollback.timeout")];
+    for (rollback_section, flag, named) in cases {
+        let (_dir, spec) = load(&format!("{BG}{CHECKS}{rollback_section}"));
+        let app = LoopbackApp::start(200).expect("listener");
+        let sim = seeded(&spec, Faults::default()).expect("seed");
+        fgdeploy::sandbox::seed_deployment_group(&sim, &spec, app.port, app.port);
+        let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+        engine.release(&spec, &ReleaseOptions::default()).await.expect("released");
+        sim.world().advance(400.0); // past the blue termination wait: the deployment is over
+        let o = fgdeploy::engine::RollbackOptions { timeout: flag, ..Default::default() };
+        let e = engine.rollback_command(&spec, &o).await.expect_err("a CodeDeploy deployment takes longer than a second");
+        assert!(e.to_string().contains(named), "the limit came from {named}: {e}");
+        assert!(!e.to_string().contains("deploy.timeout"), "{e}");
+    }
+}
+
 // ----- ECS-native blue/green, linear, canary ------------------------------------------------------
 
 async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, LoopbackApp) {
