@@ -305,12 +305,13 @@ impl Engine {
     /// SHA-256): a colleague's deployment of another revision is theirs, never followed.
     async fn create_cd_deployment(&self, b: &BlueGreen, config: Option<&str>, appspec: &str) -> Result<String> {
         let sha = sha256_hex(appspec);
+        let mut backoff = super::backoff::Backoff::calls();
         for attempt in 1..=6 {
             match self.ports.codedeploy.create_deployment(&b.application, &b.group.name, config, appspec, &sha).await {
                 Ok(id) => return Ok(id),
                 Err(e) if e.is_retryable() && attempt < 6 => {
                     self.warn(format!("{e}; checking whether the deployment was created"));
-                    self.pause(Duration::from_secs(2 * attempt)).await;
+                    self.pause(backoff.next(self.ports.clock.now())).await;
                     if let Some(id) = self.adopt_cd_deployment(b, &sha).await? {
                         return Ok(id);
                     }

@@ -1,6 +1,7 @@
 //! The deploy engine: runs the pipeline through the ports and reports what happens as typed
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
+mod backoff;
 mod bluegreen;
 pub mod checks;
 mod exec;

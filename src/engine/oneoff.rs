@@ -270,6 +270,7 @@ impl Engine {
     async fn start_one_off(&self, o: &OneOff, deadline: f64) -> Result<crate::ports::Task> {
         let fail = |m: String| Error::MigrationFailed(m);
         let mut capacity_tries: u32 = 0;
+        let mut capacity_backoff = super::backoff::Backoff::capacity();
         loop {
             if self.interrupt.is_set() {
                 return Err(fail(format!("interrupted before the {} task started; no task runs and nothing else was changed", o.label)));
@@ -288,8 +289,8 @@ impl Engine {
             let left = deadline - self.ports.clock.now();
             if capacity && left > 0.0 {
                 capacity_tries += 1;
-                // 20, 40, 80, 160 s, … at most 5 minutes, never past the deadline.
-                let wait = Duration::from_secs(10 * (1u64 << capacity_tries.min(5))).min(Duration::from_secs(300));
+                // 20, 40, 80, 160 s, … at most 5 minutes (each jittered), never past the deadline.
+                let wait = capacity_backoff.next(self.ports.clock.now());
                 if wait.as_secs_f64() >= left {
                     return Err(fail(format!(
                         "RunTask started no {} task before its deadline ({}, {}): {}",

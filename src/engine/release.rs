@@ -687,14 +687,13 @@ impl Engine {
     /// UpdateService exactly once: after a transient error the service is read back, and the call
     /// is only repeated when it demonstrably did not take effect.
     pub(super) async fn update_service_once(&self, update: &UpdateService) -> Result<ServiceState> {
-        let mut delay = Duration::from_secs(1);
+        let mut backoff = super::backoff::Backoff::calls();
         for attempt in 1..=8 {
             match self.ports.ecs.update_service(update).await {
                 Ok(s) => return Ok(s),
                 Err(e) if e.is_retryable() && attempt < 8 => {
                     self.warn(format!("{e}; checking whether the update took effect"));
-                    self.pause(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(20));
+                    self.pause(backoff.next(self.ports.clock.now())).await;
                     let now =
                         self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(&update.cluster, &update.service)).await?;
                     if let Some(s) = now

@@ -12,6 +12,7 @@
 //! token bucket, not for AWS).
 
 use super::Engine;
+use super::backoff::Backoff;
 use crate::error::{Error, Result};
 use crate::ports::{Clock, PortError, PortResult};
 use std::time::Duration;
@@ -111,6 +112,9 @@ impl Engine {
                 }
             }
             let now = self.ports.clock.now();
+            // After a retryable error: the back-off's step, which the next one doubles (the wait
+            // itself is jittered).
+            let mut step = None;
             let mut pause = match w.look(now).await {
                 Ok(Next::Done(out)) => return Ok(out),
                 Ok(Next::Again(pause)) => {
@@ -118,7 +122,11 @@ impl Engine {
                     self.heartbeat(&limit, pause.changed, now, &mut p);
                     pause
                 }
-                Err(Error::Aws(e)) if e.is_retryable() => self.backing_off(&e, &mut p),
+                Err(Error::Aws(e)) if e.is_retryable() => {
+                    let (pause, s) = self.backing_off(&e, &mut p);
+                    step = Some(s);
+                    pause
+                }
                 Err(e) => return Err(e),
             };
             if now >= w.limit().at {
@@ -135,16 +143,22 @@ impl Engine {
                 None => p.interval.mul_f64(self.poll.factor).min(self.poll.max),
             };
             self.wait_until_next(p.interval, &w.limit(), &mut p).await;
+            if let Some(s) = step {
+                p.interval = s;
+            }
         }
     }
 
-    /// A retryable error: said at the first and every fifth in a row; the next look backs off.
-    fn backing_off(&self, e: &PortError, p: &mut Pacing) -> Pause {
+    /// A retryable error: said at the first and every fifth in a row; the next look backs off
+    /// ([`Backoff::after_look`]): the jittered wait, and the step the next back-off doubles.
+    fn backing_off(&self, e: &PortError, p: &mut Pacing) -> (Pause, Duration) {
         p.errors_in_row += 1;
         if p.errors_in_row == 1 || p.errors_in_row.is_multiple_of(5) {
             self.warn(format!("{e}; retrying ({} in a row)", p.errors_in_row));
         }
-        Pause::after(backoff(p.interval, self.poll.max), false)
+        let mut b = Backoff::after_look(p.interval, self.poll.max);
+        let step = b.step();
+        (Pause::after(b.next(self.ports.clock.now()), false), step)
     }
 
     /// Say that a wait goes on when it has shown nothing for [`HEARTBEAT_EVERY_SECS`] (not at
@@ -184,11 +198,6 @@ impl Engine {
     }
 }
 
-/// The next wait after a throttled or failed look: doubled (from at least 4 s), at most `max`.
-fn backoff(interval: Duration, max: Duration) -> Duration {
-    (interval.max(Duration::from_secs(4)) * 2).min(max)
-}
-
 /// Sleep on the clock (virtual in the sandbox and the simulator tests), waking early when
 /// `interrupt` is given and set. The one sleep in `src/` while waiting on AWS.
 pub(super) async fn rest(clock: &dyn Clock, d: Duration, interrupt: Option<&super::Interrupt>) {
@@ -224,7 +233,7 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = PortResult<T>>,
 {
-    let mut delay = Duration::from_secs(1);
+    let mut backoff = Backoff::calls();
     let started = clock.now();
     let mut attempt = 0;
     loop {
@@ -232,25 +241,17 @@ where
         match f().await {
             Err(e) if e.is_retryable() && attempt < 8 => {
                 let unreachable = matches!(e, PortError::Unreachable { .. });
-                if unreachable && clock.now() - started + delay.as_secs_f64() > UNREACHABLE_BUDGET_SECS {
+                if unreachable && clock.now() - started + backoff.step().as_secs_f64() > UNREACHABLE_BUDGET_SECS {
                     return Err(e);
                 }
                 if attempt == 1 {
                     warn(format!("{e}; retrying{}", if unreachable { " for up to 20 s" } else { "" }));
                 }
-                rest(clock, jitter(delay, clock.now()), None).await;
-                delay = (delay * 2).min(Duration::from_secs(20));
+                rest(clock, backoff.next(clock.now()), None).await;
             }
             r => return r,
         }
     }
-}
-
-/// 50–100 % of `d` ("equal jitter"): many clients that failed together do not retry together.
-/// Drawn from the clock's sub-second digits: random on a real clock, reproducible on a virtual one.
-fn jitter(d: Duration, now: f64) -> Duration {
-    let draw = ((now * 1_000_003.0) as u64 % 1000) as f64 / 1000.0;
-    d.mul_f64(0.5 + draw / 2.0)
 }
 
 #[cfg(test)]
@@ -357,7 +358,12 @@ mod tests {
         let answers = vec![throttled(), throttled(), throttled(), throttled(), throttled(), Ok(Next::Done("done"))];
         let mut w = script(&sim, 200.0, answers);
         assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "done");
-        assert_eq!(w.looks, vec![0.0, 8.0, 23.0, 38.0, 53.0, 68.0], "8 s, then at most poll.max (15 s)");
+        // Steps of 8 s, then at most poll.max (15 s); each wait jittered to 50–100 % of its step.
+        let gaps: Vec<f64> = w.looks.windows(2).map(|l| l[1] - l[0]).collect();
+        for (gap, step) in gaps.iter().zip([8.0, 15.0, 15.0, 15.0, 15.0]) {
+            assert!(*gap >= step / 2.0 - 1e-6 && *gap <= step + 1e-6, "{gap} within [{}, {step}]: {:?}", step / 2.0, w.looks);
+        }
+        assert_eq!(gaps.len(), 5);
         let warnings = rec.events().into_iter().filter(|e| matches!(e, Event::Warning { .. })).count();
         assert_eq!(warnings, 2, "the first and the fifth in a row");
     }
@@ -376,7 +382,8 @@ mod tests {
         let (e, sim, _) = engine();
         let mut w = script(&sim, 10.0, vec![throttled(), throttled(), throttled()]);
         assert_eq!(run(e.drive(&mut w, Duration::ZERO)).expect("ends"), "cut");
-        assert_eq!(w.looks, vec![0.0, 8.0, 10.0]);
+        assert_eq!(w.looks.len(), 3, "{:?}", w.looks);
+        assert!((4.0..=8.0).contains(&w.looks[1]) && w.looks[2] == 10.0, "a jittered 8 s step, then the deadline: {:?}", w.looks);
         assert_eq!(w.cuts, vec![(Cut::Deadline, 10.0)]);
     }
 
@@ -430,23 +437,5 @@ mod tests {
         let mut w = script(&sim, 10.0, vec![]);
         w.on_cut = Some(w.limit);
         assert!(matches!(run(e.drive(&mut w, Duration::ZERO)), Err(Error::Internal(_))));
-    }
-
-    #[test]
-    fn backoff_doubles_from_four_seconds_up_to_the_max() {
-        let max = Duration::from_secs(15);
-        assert_eq!(backoff(Duration::from_secs(2), max), Duration::from_secs(8));
-        assert_eq!(backoff(Duration::from_secs(5), max), Duration::from_secs(10));
-        assert_eq!(backoff(Duration::from_secs(10), max), max);
-    }
-
-    #[test]
-    fn jitter_stays_within_half_and_whole() {
-        let d = Duration::from_secs(10);
-        for i in 0..200 {
-            let j = jitter(d, 1_700_000_000.0 + f64::from(i) * 0.137);
-            assert!(j >= d / 2 && j <= d, "{j:?}");
-        }
-        assert_ne!(jitter(d, 1.0001), jitter(d, 1.0007), "the draw depends on the clock");
     }
 }
