@@ -61,7 +61,7 @@ impl Account for Aws {
         let mut missing = Vec::new();
         for id in ids {
             self.gate(op).await;
-            if !exists(self.ec2.describe_subnets().subnet_ids(id).send().await.map_err(|e| map_err(op, e)))? {
+            if !self.ec2.exists(op, "DescribeSubnets", "SubnetId", id).await? {
                 missing.push(id.clone());
             }
         }
@@ -73,7 +73,7 @@ impl Account for Aws {
         let mut missing = Vec::new();
         for id in ids {
             self.gate(op).await;
-            if !exists(self.ec2.describe_security_groups().group_ids(id).send().await.map_err(|e| map_err(op, e)))? {
+            if !self.ec2.exists(op, "DescribeSecurityGroups", "GroupId", id).await? {
                 missing.push(id.clone());
             }
         }

@@ -4,6 +4,7 @@
 mod account;
 mod autoscaling;
 mod codedeploy;
+mod ec2;
 mod servicedef;
 mod taskdef;
 
@@ -31,7 +32,7 @@ pub struct Aws {
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     pub iam: aws_sdk_iam::Client,
-    pub ec2: aws_sdk_ec2::Client,
+    pub ec2: ec2::Ec2,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub calls: CallCounter,
@@ -183,7 +184,7 @@ impl Aws {
                 aws_sdk_secretsmanager::config::Builder::from(conf).interceptor(counter("secretsmanager")).build(),
             ),
             iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(conf).interceptor(counter("iam")).build()),
-            ec2: aws_sdk_ec2::Client::from_conf(aws_sdk_ec2::config::Builder::from(conf).interceptor(counter("ec2")).build()),
+            ec2: ec2::Ec2::new(conf),
             cloudformation: aws_sdk_cloudformation::Client::from_conf(
                 aws_sdk_cloudformation::config::Builder::from(conf).interceptor(counter("cloudformation")).build(),
             ),

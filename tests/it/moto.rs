@@ -456,12 +456,18 @@ async fn plan_shows_build_or_skip_from_ecr() {
 
 /// The EC2 query API's answer (moto does not check signatures).
 fn ec2_query(endpoint: &str, action: &str) -> String {
+    ec2_call(endpoint, action, &[])
+}
+
+/// An EC2 Query call to moto (fgdeploy has no EC2 SDK client; moto does not check signatures).
+fn ec2_call(endpoint: &str, action: &str, params: &[(&str, &str)]) -> String {
     use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    let query: String = params.iter().map(|(k, v)| format!("&{k}={}", v.replace('/', "%2F"))).collect();
     write!(
         s,
-        "GET /?Action={action}&Version=2016-11-15 HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
+        "GET /?Action={action}&Version=2016-11-15{query} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let mut body = String::new();
@@ -830,30 +836,12 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
         iam.create_role().role_name(unique("ec2")).assume_role_policy_document(trust("ec2.amazonaws.com")).send().await.expect("role");
     let group = unique("/ecs/web");
     aws_sdk_cloudwatchlogs::Client::new(&m.conf).create_log_group().log_group_name(&group).send().await.expect("log group");
-    let ec2 = aws_sdk_ec2::Client::new(&m.conf);
-    let vpc = ec2.create_vpc().cidr_block("10.7.0.0/16").send().await.expect("vpc").vpc().and_then(|v| v.vpc_id()).expect("id").to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&vpc)
-        .cidr_block("10.7.1.0/24")
-        .send()
-        .await
-        .expect("subnet")
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .expect("id")
-        .to_string();
-    let sg = ec2
-        .create_security_group()
-        .group_name(unique("sg"))
-        .description("web")
-        .vpc_id(&vpc)
-        .send()
-        .await
-        .expect("sg")
-        .group_id()
-        .expect("id")
-        .to_string();
+    let vpc = xml_values(&ec2_call(&m.endpoint, "CreateVpc", &[("CidrBlock", "10.7.0.0/16")]), "vpcId").into_iter().next().expect("vpc");
+    let created = ec2_call(&m.endpoint, "CreateSubnet", &[("VpcId", &vpc), ("CidrBlock", "10.7.1.0/24")]);
+    let subnet = xml_values(&created, "subnetId").into_iter().next().expect("subnet");
+    let sg_name = unique("sg");
+    let created = ec2_call(&m.endpoint, "CreateSecurityGroup", &[("GroupName", &sg_name), ("GroupDescription", "web"), ("VpcId", &vpc)]);
+    let sg = xml_values(&created, "groupId").into_iter().next().expect("sg");
 
     let role_arn = |r: &aws_sdk_iam::operation::create_role::CreateRoleOutput| r.role().map(|r| r.arn().to_string()).expect("arn");
     let spec_with = |exec: &str, param: &str, subnet: &str| {
