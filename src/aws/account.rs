@@ -1,7 +1,7 @@
-//! `verify`'s reads of the account through the SDK: SSM, Secrets Manager, IAM, EC2, CloudWatch
-//! Logs, ELBv2. "Does not exist" is an answer (`false`), not an error.
+//! `verify`'s reads of the account: SSM, Secrets Manager, CloudWatch Logs, ELBv2 through the SDK; IAM,
+//! EC2 and CloudFormation through `query`. "Does not exist" is an answer (`false`), not an error.
 
-use super::{Aws, map_err};
+use super::{Aws, map_err, query};
 use crate::ports::*;
 use async_trait::async_trait;
 
@@ -44,40 +44,25 @@ impl Account for Aws {
         let op = "iam:GetRole";
         self.gate(op).await;
         let name = arn.rsplit('/').next().unwrap_or(arn);
-        match self.iam.get_role().role_name(name).send().await.map_err(|e| map_err(op, e)) {
-            Ok(out) => {
-                let doc = out.role().and_then(|r| r.assume_role_policy_document()).unwrap_or_default();
+        match self.query.call(op, &self.query.iam, "GetRole", &[("RoleName", name)]).await? {
+            Ok(xml) => {
                 // The document comes URL-encoded (IAM API Reference, `Role`).
-                let doc = percent_decode(doc);
+                let doc = percent_decode(&query::tag(&xml, "AssumeRolePolicyDocument").unwrap_or_default());
                 Ok(Some(doc.contains("ecs-tasks.amazonaws.com")))
             }
-            Err(e) if absent(&e) => Ok(None),
-            Err(e) => Err(e),
+            Err(r) => match query::refused(op, r) {
+                e if absent(&e) => Ok(None),
+                e => Err(e),
+            },
         }
     }
 
     async fn missing_subnets(&self, ids: &[String]) -> PortResult<Vec<String>> {
-        let op = "ec2:DescribeSubnets";
-        let mut missing = Vec::new();
-        for id in ids {
-            self.gate(op).await;
-            if !self.ec2.exists(op, "DescribeSubnets", "SubnetId", id).await? {
-                missing.push(id.clone());
-            }
-        }
-        Ok(missing)
+        self.missing_ec2("ec2:DescribeSubnets", "DescribeSubnets", "SubnetId.1", ids).await
     }
 
     async fn missing_security_groups(&self, ids: &[String]) -> PortResult<Vec<String>> {
-        let op = "ec2:DescribeSecurityGroups";
-        let mut missing = Vec::new();
-        for id in ids {
-            self.gate(op).await;
-            if !self.ec2.exists(op, "DescribeSecurityGroups", "GroupId", id).await? {
-                missing.push(id.clone());
-            }
-        }
-        Ok(missing)
+        self.missing_ec2("ec2:DescribeSecurityGroups", "DescribeSecurityGroups", "GroupId.1", ids).await
     }
 
     async fn log_group_exists(&self, region: Option<&str>, name: &str) -> PortResult<bool> {
@@ -128,10 +113,12 @@ impl Account for Aws {
     async fn stack_output(&self, stack: &str, key: &str) -> PortResult<Option<String>> {
         let op = "cloudformation:DescribeStacks";
         self.gate(op).await;
-        let out = self.cloudformation.describe_stacks().stack_name(stack).send().await.map_err(|e| map_err(op, e))?;
-        let s =
-            out.stacks().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("stack {stack} does not exist") })?;
-        Ok(s.outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value().map(str::to_string)))
+        let xml = self.query.call(op, &self.query.cloudformation, "DescribeStacks", &[("StackName", stack)]).await?;
+        let xml = xml.map_err(|r| query::refused(op, r))?;
+        let stacks = query::members(&xml, "Stacks");
+        let s = stacks.first().ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("stack {stack} does not exist") })?;
+        let outputs = query::members(s, "Outputs");
+        Ok(outputs.iter().find(|o| query::tag(o, "OutputKey").as_deref() == Some(key)).and_then(|o| query::tag(o, "OutputValue")))
     }
 
     async fn object(&self, bucket: &str, key: &str) -> PortResult<Vec<u8>> {
@@ -161,6 +148,24 @@ fn percent_decode(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+impl Aws {
+    /// The ids among `ids` that EC2 does not know (`*.NotFound`), one Describe call each.
+    async fn missing_ec2(&self, op: &str, action: &str, param: &str, ids: &[String]) -> PortResult<Vec<String>> {
+        let mut missing = Vec::new();
+        for id in ids {
+            self.gate(op).await;
+            match self.query.call(op, &self.query.ec2, action, &[(param, id)]).await? {
+                Ok(_) => {}
+                Err(r) => match query::refused(op, r) {
+                    e if absent(&e) => missing.push(id.clone()),
+                    e => return Err(e),
+                },
+            }
+        }
+        Ok(missing)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 mod account;
 mod autoscaling;
 mod codedeploy;
-mod ec2;
+mod query;
 mod servicedef;
 mod taskdef;
 
@@ -31,9 +31,8 @@ pub struct Aws {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
-    pub iam: aws_sdk_iam::Client,
-    pub ec2: ec2::Ec2,
-    pub cloudformation: aws_sdk_cloudformation::Client,
+    /// EC2, IAM and CloudFormation's read-only calls (the Query protocol, `query.rs`).
+    pub query: query::Query,
     pub s3: aws_sdk_s3::Client,
     pub calls: CallCounter,
     /// One client-side rate budget for everything this process calls (fleet releases share it).
@@ -183,11 +182,7 @@ impl Aws {
             secrets: aws_sdk_secretsmanager::Client::from_conf(
                 aws_sdk_secretsmanager::config::Builder::from(conf).interceptor(counter("secretsmanager")).build(),
             ),
-            iam: aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(conf).interceptor(counter("iam")).build()),
-            ec2: ec2::Ec2::new(conf),
-            cloudformation: aws_sdk_cloudformation::Client::from_conf(
-                aws_sdk_cloudformation::config::Builder::from(conf).interceptor(counter("cloudformation")).build(),
-            ),
+            query: query::Query::new(conf),
             // Path-style against an endpoint override (an emulator); virtual-hosted on AWS.
             s3: aws_sdk_s3::Client::from_conf(
                 aws_sdk_s3::config::Builder::from(conf).force_path_style(conf.endpoint_url().is_some()).interceptor(counter("s3")).build(),

@@ -83,6 +83,18 @@ impl Moto {
     fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
         fgdeploy::aws::ports_from(fgdeploy::aws::Aws { ecs, ..self.aws() })
     }
+    /// An ECR repository named after `prefix` with an image tagged `v1` (manifest `n`): its URI.
+    async fn repository_with_v1(&self, prefix: &str, n: u32) -> String {
+        let ecr = aws_sdk_ecr::Client::new(&self.conf);
+        let repo_name = unique(prefix);
+        let repo = ecr.create_repository().repository_name(&repo_name).send().await.expect("repo");
+        let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
+        let manifest = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{n:064x}"}},"layers":[]}}"#
+        );
+        ecr.put_image().repository_name(&repo_name).image_tag("v1").image_manifest(manifest).send().await.expect("put image");
+        uri
+    }
     fn cli(&self) -> Test {
         Test::new().env("AWS_ENDPOINT_URL", &self.endpoint)
     }
@@ -459,15 +471,26 @@ fn ec2_query(endpoint: &str, action: &str) -> String {
     ec2_call(endpoint, action, &[])
 }
 
-/// An EC2 Query call to moto (fgdeploy has no EC2 SDK client; moto does not check signatures).
+/// An EC2 Query call to moto (the test's own setup; moto does not check signatures).
 fn ec2_call(endpoint: &str, action: &str, params: &[(&str, &str)]) -> String {
+    query_call(endpoint, ("ec2", "2016-11-15"), action, params)
+}
+
+/// A Query-protocol call to moto for `(service, version)`: EC2, IAM and CloudFormation have no
+/// SDK client in fgdeploy (`src/aws/query.rs`), so the tests set moto up the same way.
+fn query_call(endpoint: &str, (service, version): (&str, &str), action: &str, params: &[(&str, &str)]) -> String {
     use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
-    let query: String = params.iter().map(|(k, v)| format!("&{k}={}", v.replace('/', "%2F"))).collect();
+    let encode = |v: &str| -> String {
+        v.bytes()
+            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+            .collect()
+    };
+    let query: String = params.iter().map(|(k, v)| format!("&{k}={}", encode(v))).collect();
     write!(
         s,
-        "GET /?Action={action}&Version=2016-11-15{query} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
+        "GET /?Action={action}&Version={version}{query} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
     )
     .expect("request");
     let mut body = String::new();
@@ -483,19 +506,11 @@ fn xml_values(body: &str, tag: &str) -> Vec<String> {
 async fn init_writes_specs_that_plan_as_unchanged() {
     let Some(m) = moto().await else { return };
     let ecs = aws_sdk_ecs::Client::new(&m.conf);
-    let ecr = aws_sdk_ecr::Client::new(&m.conf);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
     let cd = aws_sdk_codedeploy::Client::new(&m.conf);
     let cluster = unique("init");
     ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
-    let repo_name = unique("initrepo");
-    let repo = ecr.create_repository().repository_name(&repo_name).send().await.expect("repo");
-    let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
-        7
-    );
-    ecr.put_image().repository_name(&repo_name).image_tag("v1").image_manifest(manifest).send().await.expect("put image");
+    let uri = m.repository_with_v1("initrepo", 7).await;
     let td = |family: &str| {
         serde_json::from_value::<fgdeploy::taskdef::TaskDefinition>(serde_json::json!({
             "family": family, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
@@ -819,21 +834,20 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
     let secret =
         aws_sdk_secretsmanager::Client::new(&m.conf).create_secret().name(unique("db")).secret_string("pw").send().await.expect("secret");
     let secret_arn = secret.arn().expect("arn").to_string();
-    let iam = aws_sdk_iam::Client::new(&m.conf);
-    let trust = |svc: &str| {
-        format!(
+    let role = |name: &str, svc: &str| {
+        let trust = format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"Service":"{svc}"}},"Action":"sts:AssumeRole"}}]}}"#
-        )
+        );
+        let created = query_call(
+            &m.endpoint,
+            ("iam", "2010-05-08"),
+            "CreateRole",
+            &[("RoleName", &unique(name)), ("AssumeRolePolicyDocument", &trust)],
+        );
+        xml_values(&created, "Arn").into_iter().next().expect("role ARN")
     };
-    let exec_role = iam
-        .create_role()
-        .role_name(unique("exec"))
-        .assume_role_policy_document(trust("ecs-tasks.amazonaws.com"))
-        .send()
-        .await
-        .expect("role");
-    let ec2_role =
-        iam.create_role().role_name(unique("ec2")).assume_role_policy_document(trust("ec2.amazonaws.com")).send().await.expect("role");
+    let exec_role = role("exec", "ecs-tasks.amazonaws.com");
+    let ec2_role = role("ec2", "ec2.amazonaws.com");
     let group = unique("/ecs/web");
     aws_sdk_cloudwatchlogs::Client::new(&m.conf).create_log_group().log_group_name(&group).send().await.expect("log group");
     let vpc = xml_values(&ec2_call(&m.endpoint, "CreateVpc", &[("CidrBlock", "10.7.0.0/16")]), "vpcId").into_iter().next().expect("vpc");
@@ -843,7 +857,6 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
     let created = ec2_call(&m.endpoint, "CreateSecurityGroup", &[("GroupName", &sg_name), ("GroupDescription", "web"), ("VpcId", &vpc)]);
     let sg = xml_values(&created, "groupId").into_iter().next().expect("sg");
 
-    let role_arn = |r: &aws_sdk_iam::operation::create_role::CreateRoleOutput| r.role().map(|r| r.arn().to_string()).expect("arn");
     let spec_with = |exec: &str, param: &str, subnet: &str| {
         let (cluster, service, family) = (unique("c"), unique("s"), unique("f"));
         let spec = format!(
@@ -858,7 +871,7 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
         );
         spec_dir_with(&spec, &template)
     };
-    let (_good_dir, good) = spec_with(&role_arn(&exec_role), &param, &subnet);
+    let (_good_dir, good) = spec_with(&exec_role, &param, &subnet);
     let good_spec = Spec::load(&good, None).expect("spec");
     m.service_for(&good_spec, "v1", &["v1"]).await;
     let out = m.cli().args(["verify", "-f", good.to_str().expect("path"), "--output", "json"]).status(exit::OK);
@@ -867,7 +880,7 @@ async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wir
     let checks = doc["verify"]["checks"].as_array().expect("checks").len();
     assert!(checks >= 6, "image, 2 secrets, log group, role, subnet, group: {doc}");
 
-    let (_bad_dir, bad) = spec_with(&role_arn(&ec2_role), "/p/nope", "subnet-0000dead");
+    let (_bad_dir, bad) = spec_with(&ec2_role, "/p/nope", "subnet-0000dead");
     let bad_spec = Spec::load(&bad, None).expect("spec");
     m.service_for(&bad_spec, "v1", &["v1"]).await;
     let out = m.cli().args(["verify", "-f", bad.to_str().expect("path")]).status(exit::INPUT);
@@ -982,12 +995,14 @@ async fn lookups_answer_from_ssm_secrets_manager_cloudformation_and_s3() {
     let sm = aws_sdk_secretsmanager::Client::new(&m.conf);
     let secret = sm.create_secret().name(format!("{id}-api")).secret_string("x").send().await.expect("secret");
     let secret_arn = secret.arn().expect("arn").to_string();
-    let cfn = aws_sdk_cloudformation::Client::new(&m.conf);
     let stack_template = r#"{"Resources": {"Q": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "jobs"}}}, "Outputs": {"QueueUrl": {"Value": "https://sqs.us-east-1.amazonaws.com/123456789012/jobs"}}}"#;
-    // moto can be slow to create a stack: a retried CreateStack then finds it there already.
-    if let Err(e) = cfn.create_stack().stack_name(format!("{id}-stack")).template_body(stack_template).send().await {
-        assert!(format!("{e:?}").contains("AlreadyExists"), "{e:?}");
-    }
+    let created = query_call(
+        &m.endpoint,
+        ("cloudformation", "2010-05-15"),
+        "CreateStack",
+        &[("StackName", &format!("{id}-stack")), ("TemplateBody", stack_template)],
+    );
+    assert!(created.contains("<StackId>"), "{created}");
     let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&m.conf).force_path_style(true).build());
     s3.create_bucket().bucket(&id).send().await.expect("bucket");
     let state = r#"{"version": 4, "resources": [{"mode": "managed", "type": "aws_security_group", "name": "web", "instances": [{"attributes": {"id": "sg-0123456789abcdef0"}}]}]}"#;
@@ -1159,18 +1174,10 @@ async fn raw_service(endpoint: &str, cluster: &str, service: &str) -> serde_json
 async fn a_service_with_every_field_moto_keeps_round_trips_through_init_plan_and_a_release() {
     let Some(m) = moto().await else { return };
     let ecs = aws_sdk_ecs::Client::new(&m.conf);
-    let ecr = aws_sdk_ecr::Client::new(&m.conf);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
     let cluster = unique("every");
     ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
-    let repo_name = unique("everyrepo");
-    let repo = ecr.create_repository().repository_name(&repo_name).send().await.expect("repo");
-    let uri = repo.repository().and_then(|r| r.repository_uri()).expect("uri").to_string();
-    let manifest = format!(
-        r#"{{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{{"mediaType":"application/vnd.docker.container.image.v1+json","size":2,"digest":"sha256:{:064x}"}},"layers":[]}}"#,
-        9
-    );
-    ecr.put_image().repository_name(&repo_name).image_tag("v1").image_manifest(manifest).send().await.expect("put image");
+    let uri = m.repository_with_v1("everyrepo", 9).await;
     let td = serde_json::from_value::<fgdeploy::taskdef::TaskDefinition>(serde_json::json!({
         "family": unique("everyweb"), "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
         "containerDefinitions": [{"name": "app", "image": format!("{uri}:v1"), "memory": 512,
