@@ -4,7 +4,8 @@
 //! sustained rate). [`ACCOUNT_LIMITS`] models those buckets: the simulator enforces them as the
 //! account's limits, and fgdeploy's client side takes its tokens from a [`RateBudget`] sized at
 //! [`CLIENT_SHARE`] of them, so that any number of parallel releases in one process wait their
-//! turn instead of meeting ThrottlingException (the SDK's adaptive retry is the second line).
+//! turn instead of meeting ThrottlingException. The SDK clients make one attempt each; a call that
+//! is throttled all the same is retried by fgdeploy's own back-off (`engine::backoff`), counted.
 //!
 //! Figures: ECS's cluster-read bucket (50 burst, 20/s) is AWS's published example. The others
 //! are assumptions of the same order, not published numbers (verify against the ECS "request

@@ -79,9 +79,11 @@ impl Account for Aws {
         // Every page: other groups that share the prefix (`/ecs/web-canary`, …) can fill the first.
         let mut pages = client.describe_log_groups().log_group_name_prefix(name).into_paginator().send();
         while let Some(page) = pages.next().await {
-            if page.map_err(|e| map_err(op, e))?.log_groups().iter().any(|g| g.log_group_name() == Some(name)) {
+            let page = page.map_err(|e| map_err(op, e))?;
+            if page.log_groups().iter().any(|g| g.log_group_name() == Some(name)) {
                 return Ok(true);
             }
+            self.gate_next_page(op, page.next_token()).await;
         }
         Ok(false)
     }

@@ -209,25 +209,24 @@ impl Aws {
         let op = "codedeploy:ListDeployments";
         let succeeded_only = statuses == [cd::DeploymentStatus::Succeeded];
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            self.gate(op).await;
-            let page = self
-                .codedeploy
-                .list_deployments()
-                .application_name(application)
-                .deployment_group_name(group)
-                .set_include_only_statuses(Some(statuses.clone()))
-                .set_next_token(token.take())
-                .send()
-                .await
-                .map_err(|e| map_err(op, e))?;
+        self.gate(op).await;
+        let mut pages = self
+            .codedeploy
+            .list_deployments()
+            .application_name(application)
+            .deployment_group_name(group)
+            .set_include_only_statuses(Some(statuses.clone()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_err(op, e))?;
             out.extend(page.deployments().iter().cloned());
             // The succeeded ones are read for their newest only: the first page has it.
-            match page.next_token() {
-                Some(t) if !succeeded_only && !t.is_empty() => token = Some(t.to_string()),
-                _ => return Ok(out),
+            if succeeded_only {
+                break;
             }
+            self.gate_next_page(op, page.next_token()).await;
         }
+        Ok(out)
     }
 }

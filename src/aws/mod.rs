@@ -219,6 +219,14 @@ impl Aws {
         }
     }
 
+    /// Before a paginator asks for the page after this one (`next_token` set): count that call
+    /// and wait for the budget. Every page is a call.
+    async fn gate_next_page(&self, op: &str, next_token: Option<&str>) {
+        if next_token.is_some_and(|t| !t.is_empty()) {
+            self.gate(op).await;
+        }
+    }
+
     /// Count the call and wait for the rate budget.
     async fn gate(&self, op: &str) {
         self.calls.record(op);
@@ -812,7 +820,9 @@ impl Ecs for Aws {
             self.ecs.list_tasks().cluster(cluster).service_name(service).desired_status(t::DesiredStatus::Running).into_paginator().send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            arns.extend(page.map_err(|e| map_err(op, e))?.task_arns().iter().cloned());
+            let page = page.map_err(|e| map_err(op, e))?;
+            arns.extend(page.task_arns().iter().cloned());
+            self.gate_next_page(op, page.next_token()).await;
         }
         Ok(arns)
     }
@@ -886,6 +896,7 @@ impl Ecs for Aws {
         let op = "ecs:ListServiceDeployments";
         self.gate(op).await;
         // Newest first, 20 a page; at most 100 (five pages: `history --limit`'s maximum).
+        // (ListServiceDeployments has no SDK paginator in aws-sdk-ecs 1.157: the token by hand.)
         let mut arns = Vec::new();
         let mut token: Option<String> = None;
         loop {
@@ -957,7 +968,9 @@ impl Ecs for Aws {
         let mut pages = self.ecs.list_tasks().cluster(cluster).started_by(started_by).desired_status(status).into_paginator().send();
         let mut arns = Vec::new();
         while let Some(page) = pages.next().await {
-            arns.extend(page.map_err(|e| map_err(op, e))?.task_arns().iter().cloned());
+            let page = page.map_err(|e| map_err(op, e))?;
+            arns.extend(page.task_arns().iter().cloned());
+            self.gate_next_page(op, page.next_token()).await;
         }
         Ok(arns)
     }
@@ -1043,31 +1056,27 @@ impl Ecs for Aws {
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {
         let op = "ecs:ListTaskDefinitions";
         let mut out = Vec::new();
-        let mut token = None;
-        loop {
-            self.gate(op).await;
-            let r = self
-                .ecs
-                .list_task_definitions()
-                .family_prefix(family)
-                .status(t::TaskDefinitionStatus::Active)
-                .sort(t::SortOrder::Asc)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| map_err(op, e))?;
+        self.gate(op).await;
+        let mut pages = self
+            .ecs
+            .list_task_definitions()
+            .family_prefix(family)
+            .status(t::TaskDefinitionStatus::Active)
+            .sort(t::SortOrder::Asc)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| map_err(op, e))?;
             // familyPrefix matches prefixes: keep this family only.
             out.extend(
-                r.task_definition_arns()
+                page.task_definition_arns()
                     .iter()
                     .filter(|a| a.rsplit('/').next().and_then(|x| x.rsplit_once(':')).is_some_and(|(f, _)| f == family))
                     .cloned(),
             );
-            token = r.next_token().map(str::to_string);
-            if token.is_none() {
-                return Ok(out);
-            }
+            self.gate_next_page(op, page.next_token()).await;
         }
+        Ok(out)
     }
 
     async fn deregister_task_definition(&self, arn: &str) -> PortResult<()> {
@@ -1183,6 +1192,7 @@ impl Ecr for Aws {
             if found.is_some() {
                 return Ok(found);
             }
+            self.gate_next_page(op, page.next_token()).await;
         }
         Ok(None)
     }

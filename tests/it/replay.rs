@@ -942,6 +942,7 @@ async fn list_tasks_reads_every_page() {
     let sent = r.requests("ListTasks");
     assert_eq!(sent.len(), 2);
     assert!(sent[1].contains("\"nextToken\":\"page-2\""), "{}", sent[1]);
+    assert_eq!(ports.calls.count("ecs:ListTasks"), 2, "every page is a call, counted");
 }
 
 /// #24: `capacity_provider_strategy = []` means the launch type: CreateService carries
@@ -1101,6 +1102,8 @@ async fn active_deployments_and_log_groups_are_read_over_every_page() {
     assert!(r.requests("ListDeployments")[1].contains("\"nextToken\":\"p2\""));
     assert_eq!(ports.account.log_group_exists(None, "/ecs/web").await, Ok(true), "found on the second page");
     assert_eq!(r.requests("DescribeLogGroups").len(), 2);
+    assert_eq!(ports.calls.count("codedeploy:ListDeployments"), 2, "every page is a call, counted");
+    assert_eq!(ports.calls.count("logs:DescribeLogGroups"), 2);
 }
 
 /// Members of CreateService's input that `create` / `release --create` does not send, and why.
