@@ -670,12 +670,13 @@ impl Engine {
     async fn follow_cd_rollback(&self, spec: &Spec, d: &CdDeployment, reason: String, limit: (Duration, TimeoutSetting)) -> Error {
         let path = spec.path.display();
         let mut d = d.clone();
-        for _ in 0..5 {
-            if d.rollback_deployment_id.is_some() {
-                break;
-            }
-            self.pause(Duration::from_secs(2)).await;
-            if let Ok(again) = self.ports.codedeploy.deployment(&d.id).await {
+        if d.rollback_deployment_id.is_none() {
+            let id = d.id.clone();
+            let id = &id;
+            let started = self.read_back(5, || async move {
+                self.ports.codedeploy.deployment(id).await.ok().filter(|again| again.rollback_deployment_id.is_some())
+            });
+            if let Some(again) = started.await {
                 d = again;
             }
         }

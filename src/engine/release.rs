@@ -623,15 +623,11 @@ impl Engine {
         if let Some(id) = find(svc) {
             return Some(id);
         }
-        for _ in 0..3 {
-            self.pause(Duration::from_secs(2)).await;
-            if let Ok(Some(s)) = self.ports.ecs.describe_service(spec.cluster(), spec.service()).await
-                && let Some(id) = find(&s)
-            {
-                return Some(id);
-            }
-        }
-        None
+        let find = &find;
+        self.read_back(3, || async move {
+            self.ports.ecs.describe_service(spec.cluster(), spec.service()).await.ok().flatten().and_then(|s| find(&s))
+        })
+        .await
     }
 
     pub(super) fn stage_start(&self, stage: Stage) -> f64 {

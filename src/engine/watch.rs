@@ -196,6 +196,22 @@ impl Engine {
     pub(super) async fn pause(&self, d: Duration) {
         rest(self.ports.clock.as_ref(), d, None).await
     }
+
+    /// A short read-back (eventual consistency: an answer a moment late): up to `tries` looks,
+    /// each after [`READ_BACK_EVERY`], until one answers `Some`.
+    pub(super) async fn read_back<T, F, Fut>(&self, tries: u32, mut look: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        for _ in 0..tries {
+            self.pause(READ_BACK_EVERY).await;
+            if let Some(t) = look().await {
+                return Some(t);
+            }
+        }
+        None
+    }
 }
 
 /// Sleep on the clock (virtual in the sandbox and the simulator tests), waking early when
@@ -220,6 +236,9 @@ where
 {
     retrying_with(clock, f, &|_| {}).await
 }
+
+/// How far apart a short read-back's looks are.
+pub(super) const READ_BACK_EVERY: Duration = Duration::from_secs(2);
 
 /// How long an unreachable endpoint is retried before the call fails (DNS, refused, timeouts).
 pub(super) const UNREACHABLE_BUDGET_SECS: f64 = 20.0;
