@@ -143,7 +143,7 @@ pub struct DeploymentConfig {
     /// `strategy` as the service has it: ROLLING, BLUE_GREEN, LINEAR or CANARY (None: never set,
     /// which ECS treats as ROLLING).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub strategy: Option<String>,
+    pub strategy: Option<crate::states::DeploymentStrategy>,
     /// `linearConfiguration`: (stepPercent, stepBakeTimeInMinutes).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linear: Option<(f64, i32)>,
@@ -154,8 +154,8 @@ pub struct DeploymentConfig {
 
 impl DeploymentConfig {
     /// The ECS-native blue/green strategy the service is set to, if any (not ROLLING).
-    pub fn native_strategy(&self) -> Option<&str> {
-        self.strategy.as_deref().filter(|s| *s != "ROLLING")
+    pub fn native_strategy(&self) -> Option<&crate::states::DeploymentStrategy> {
+        self.strategy.as_ref().filter(|s| s.is_native())
     }
 
     /// The structure without a gate hook a killed fgdeploy run left behind: what a release keeps.
@@ -448,7 +448,7 @@ pub struct CreateService {
 /// `deploymentConfiguration.strategy` BLUE_GREEN | LINEAR | CANARY with its settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NativeDeployment {
-    pub strategy: String,
+    pub strategy: crate::states::DeploymentStrategy,
     pub bake_time_minutes: Option<i32>,
     /// (stepPercent, stepBakeTimeInMinutes)
     pub linear: Option<(f64, i32)>,

@@ -254,7 +254,7 @@ pub fn controller(spec: &Spec) -> &'static str {
         return "ECS";
     };
     let codedeploy = bg.application.is_some() || bg.deployment_group.is_some();
-    let native = bg.ecs_strategy != "BLUE_GREEN"
+    let native = bg.ecs_strategy != crate::states::DeploymentStrategy::BlueGreen
         || bg.linear_step_percent.is_some()
         || bg.canary_percent.is_some()
         || bg.alternate_target_group_arn.is_some()

@@ -62,6 +62,27 @@ macro_rules! aws_enum {
 }
 
 aws_enum! {
+    /// `deploymentConfiguration.strategy`: how ECS replaces a service's tasks. The deployspec's
+    /// `deploy.blue_green.ecs_strategy` takes the three ECS-native ones.
+    DeploymentStrategy { Rolling = "ROLLING", BlueGreen = "BLUE_GREEN", Linear = "LINEAR", Canary = "CANARY" }
+}
+
+impl DeploymentStrategy {
+    /// One of ECS's blue/green strategies (not ROLLING, not a value this build does not know).
+    pub fn is_native(&self) -> bool {
+        matches!(self, Self::BlueGreen | Self::Linear | Self::Canary)
+    }
+}
+
+/// A deployspec's `ecs_strategy`: any text (an unknown one is refused by the deployspec rules,
+/// with the fix).
+impl<'de> serde::Deserialize<'de> for DeploymentStrategy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(|s| Self::parse(&s))
+    }
+}
+
+aws_enum! {
     /// `deployments[].status` of DescribeServices.
     DeploymentStatus { Primary = "PRIMARY", Active = "ACTIVE", Inactive = "INACTIVE" }
 }

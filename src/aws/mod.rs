@@ -443,7 +443,7 @@ fn deployment_configuration_builder(op: &str, c: &DeploymentConfig) -> PortResul
         cfg = cfg.canary_configuration(t::CanaryConfiguration::builder().canary_percent(p).canary_bake_time_in_minutes(m).build());
     }
     Ok(cfg
-        .set_strategy(c.strategy.as_deref().map(t::DeploymentStrategy::from))
+        .set_strategy(c.strategy.as_ref().map(|s| t::DeploymentStrategy::from(s.as_str())))
         .set_bake_time_in_minutes(c.bake_time_minutes)
         .set_lifecycle_hooks(Some(c.lifecycle_hooks.iter().map(hook_to_sdk).collect()))
         .set_early_success_criteria(early))
@@ -555,7 +555,7 @@ fn deployment_config_from(c: &t::DeploymentConfiguration) -> DeploymentConfig {
         early_success: c
             .early_success_criteria()
             .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|x| x.as_str().to_string()))),
-        strategy: c.strategy().map(|s| s.as_str().to_string()),
+        strategy: c.strategy().map(|s| crate::states::DeploymentStrategy::parse(s.as_str())),
         linear: c.linear_configuration().map(|l| (l.step_percent().unwrap_or(0.0), l.step_bake_time_in_minutes().unwrap_or(0))),
         canary: c.canary_configuration().map(|l| (l.canary_percent().unwrap_or(0.0), l.canary_bake_time_in_minutes().unwrap_or(0))),
     }

@@ -5,6 +5,7 @@ use super::watch::retrying;
 use crate::error::{Error, InputError, Result};
 use crate::ports::ServiceState;
 use crate::ports::{PortError, Ports};
+use crate::states::DeploymentStrategy;
 use crate::taskdef;
 use crate::taskdef::TaskDefinition;
 use serde::Serialize;
@@ -246,14 +247,14 @@ fn native_section(svc: &ServiceState, td: &TaskDefinition, container: &str) -> O
         let c = td.container_definitions.iter().find(|c| c.name == container)?;
         c.port_mappings.iter().flatten().find_map(|p| p.container_port)
     });
-    let mut out = format!("\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\necs_strategy = {}\n", toml_str(strategy));
+    let mut out = format!("\n[deploy]\nstrategy = \"blue-green\"\n\n[deploy.blue_green]\necs_strategy = {}\n", toml_str(strategy.as_str()));
     if let Some(b) = c.bake_time_minutes {
         out.push_str(&format!("bake_time_minutes = {b}\n"));
     }
-    if let Some((p, m)) = c.linear.filter(|_| strategy == "LINEAR") {
+    if let Some((p, m)) = c.linear.filter(|_| *strategy == DeploymentStrategy::Linear) {
         out.push_str(&format!("linear_step_percent = {p:?}\nlinear_step_bake_minutes = {m}\n"));
     }
-    if let Some((p, m)) = c.canary.filter(|_| strategy == "CANARY") {
+    if let Some((p, m)) = c.canary.filter(|_| *strategy == DeploymentStrategy::Canary) {
         out.push_str(&format!("canary_percent = {p:?}\ncanary_bake_minutes = {m}\n"));
     }
     out.push_str(&format!("container_port = {}\n", port.unwrap_or(80)));

@@ -96,13 +96,14 @@ pub fn ready_secs(t: &CdTarget) -> Option<f64> {
 /// service deployment can next change — the traffic steps from the start of
 /// PRODUCTION_TRAFFIC_SHIFT, the end of the bake from the start of BAKE_TIME.
 pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &str) -> Vec<f64> {
+    use crate::states::DeploymentStrategy;
     match stage {
-        "PRODUCTION_TRAFFIC_SHIFT" => match (cfg.strategy.as_str(), cfg.linear, cfg.canary) {
-            ("LINEAR", Some((p, minutes)), _) if p > 0.0 => {
+        "PRODUCTION_TRAFFIC_SHIFT" => match (&cfg.strategy, cfg.linear, cfg.canary) {
+            (DeploymentStrategy::Linear, Some((p, minutes)), _) if p > 0.0 => {
                 let steps = (100.0 / p).ceil() as u32;
                 (1..steps).map(|k| f64::from(k) * f64::from(minutes) * 60.0).collect()
             }
-            ("CANARY", _, Some((_, minutes))) => vec![f64::from(minutes) * 60.0],
+            (DeploymentStrategy::Canary, _, Some((_, minutes))) => vec![f64::from(minutes) * 60.0],
             _ => Vec::new(),
         },
         "BAKE_TIME" => cfg.bake_time_minutes.filter(|m| *m > 0).map(|m| vec![f64::from(m) * 60.0]).unwrap_or_default(),

@@ -562,7 +562,7 @@ fn merged_deployment_config(spec: &Spec, live: &Live) -> DeploymentConfig {
     want_cfg.lifecycle_hooks = l.lifecycle_hooks.iter().filter(|h| !h.is_fgdeploys()).cloned().collect();
     // A rolling deployspec on a service set to an ECS-native strategy sets it back to ROLLING
     // (shown in the plan); the steps go with it.
-    want_cfg.strategy = l.strategy.as_ref().map(|_| "ROLLING".to_string());
+    want_cfg.strategy = l.strategy.as_ref().map(|_| crate::states::DeploymentStrategy::Rolling);
     if let (Some(w), Some(l)) = (want_cfg.circuit_breaker.as_mut(), l.circuit_breaker.as_ref()) {
         w.reset_on_healthy_task = w.reset_on_healthy_task.or(l.reset_on_healthy_task);
         w.threshold = w.threshold.clone().or_else(|| l.threshold.clone());
@@ -703,13 +703,13 @@ pub fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
     if !bg.checks.is_empty() {
         steps.push("PAUSE at POST_TEST_TRAFFIC_SHIFT: fgdeploy checks the test traffic, then CONTINUE or ROLLBACK".into());
     }
-    match bg.ecs_strategy.as_str() {
-        "LINEAR" => {
+    match bg.ecs_strategy {
+        crate::states::DeploymentStrategy::Linear => {
             let (p, m) = (bg.linear_step_percent.unwrap_or(10.0), bg.linear_step_bake_minutes.unwrap_or(6));
             let n = (100.0 / p).ceil() as u32;
             steps.push(format!("production traffic +{p} % every {m} min ({n} steps)"));
         }
-        "CANARY" => {
+        crate::states::DeploymentStrategy::Canary => {
             let (p, m) = (bg.canary_percent.unwrap_or(5.0), bg.canary_bake_minutes.unwrap_or(10));
             steps.push(format!("{p} % of production traffic for {m} min, then 100 %"));
         }

@@ -139,12 +139,12 @@ impl NativeState {
 
     /// Production weight to reach next, and how long to wait before it.
     fn next_step(&self) -> (f64, f64) {
-        match self.cfg.strategy.as_str() {
-            "LINEAR" => {
+        match self.cfg.strategy {
+            crate::states::DeploymentStrategy::Linear => {
                 let (p, m) = self.cfg.linear.unwrap_or((10.0, 6));
                 ((self.weight + p).min(100.0), f64::from(m) * 60.0)
             }
-            "CANARY" => {
+            crate::states::DeploymentStrategy::Canary => {
                 let (p, m) = self.cfg.canary.unwrap_or((5.0, 10));
                 if self.weight <= 0.0 { (p, 0.0) } else { (100.0, f64::from(m) * 60.0) }
             }

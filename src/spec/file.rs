@@ -406,7 +406,7 @@ pub struct BlueGreenSection {
     pub capacity_providers: Vec<String>,
     /// ECS-native (services with the ECS controller): BLUE_GREEN, LINEAR or CANARY.
     #[serde(default = "default_ecs_strategy")]
-    pub ecs_strategy: String,
+    pub ecs_strategy: crate::states::DeploymentStrategy,
     /// ECS-native: blue and green run side by side this long after production traffic moved.
     #[serde(default = "default_bake")]
     pub bake_time_minutes: i32,
@@ -438,15 +438,16 @@ impl BlueGreenSection {
     /// ECS-native: the `linearConfiguration` and `canaryConfiguration` a release sends, for the
     /// strategy that uses each (defaults: 10 % every 6 minutes; 5 % for 10 minutes).
     pub fn native_steps(&self) -> (Option<NativeStep>, Option<NativeStep>) {
-        let linear =
-            (self.ecs_strategy == "LINEAR").then(|| (self.linear_step_percent.unwrap_or(10.0), self.linear_step_bake_minutes.unwrap_or(6)));
-        let canary = (self.ecs_strategy == "CANARY").then(|| (self.canary_percent.unwrap_or(5.0), self.canary_bake_minutes.unwrap_or(10)));
+        use crate::states::DeploymentStrategy as S;
+        let linear = (self.ecs_strategy == S::Linear)
+            .then(|| (self.linear_step_percent.unwrap_or(10.0), self.linear_step_bake_minutes.unwrap_or(6)));
+        let canary = (self.ecs_strategy == S::Canary).then(|| (self.canary_percent.unwrap_or(5.0), self.canary_bake_minutes.unwrap_or(10)));
         (linear, canary)
     }
 }
 
-fn default_ecs_strategy() -> String {
-    "BLUE_GREEN".into()
+fn default_ecs_strategy() -> crate::states::DeploymentStrategy {
+    crate::states::DeploymentStrategy::BlueGreen
 }
 fn default_bake() -> i32 {
     5

@@ -214,8 +214,12 @@ fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
     if !(1..=65535).contains(&bg.container_port) {
         p.at("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
     }
-    if !["BLUE_GREEN", "LINEAR", "CANARY"].contains(&bg.ecs_strategy.as_str()) {
-        p.at("deploy.blue_green.ecs_strategy", format!("unknown strategy {:?}", bg.ecs_strategy), "use BLUE_GREEN, LINEAR or CANARY");
+    if !bg.ecs_strategy.is_native() {
+        p.at(
+            "deploy.blue_green.ecs_strategy",
+            format!("unknown strategy {:?}", bg.ecs_strategy.as_str()),
+            "use BLUE_GREEN, LINEAR or CANARY",
+        );
     }
     for (field, v) in [
         ("bake_time_minutes", Some(bg.bake_time_minutes)),
