@@ -168,6 +168,7 @@ aws_enum! {
         PostScaleUp = "POST_SCALE_UP",
         TestTrafficShift = "TEST_TRAFFIC_SHIFT",
         PostTestTrafficShift = "POST_TEST_TRAFFIC_SHIFT",
+        PreProductionTrafficShift = "PRE_PRODUCTION_TRAFFIC_SHIFT",
         ProductionTrafficShift = "PRODUCTION_TRAFFIC_SHIFT",
         PostProductionTrafficShift = "POST_PRODUCTION_TRAFFIC_SHIFT",
         BakeTime = "BAKE_TIME",
@@ -183,9 +184,10 @@ mod tests {
     fn known_and_unknown_values_round_trip() {
         assert_eq!(SdStatus::parse("ROLLBACK_FAILED"), SdStatus::RollbackFailed);
         assert_eq!(SdStatus::parse("ROLLBACK_FAILED").as_str(), "ROLLBACK_FAILED");
-        let newer = LifecycleStage::parse("PRE_PRODUCTION_TRAFFIC_SHIFT");
-        assert_eq!(newer, LifecycleStage::Unknown("PRE_PRODUCTION_TRAFFIC_SHIFT".into()));
-        assert_eq!(newer.to_string(), "PRE_PRODUCTION_TRAFFIC_SHIFT", "shown as AWS sent it");
+        assert_eq!(LifecycleStage::parse("PRE_PRODUCTION_TRAFFIC_SHIFT"), LifecycleStage::PreProductionTrafficShift);
+        let newer = LifecycleStage::parse("A_STAGE_NOT_YET_NAMED");
+        assert_eq!(newer, LifecycleStage::Unknown("A_STAGE_NOT_YET_NAMED".into()));
+        assert_eq!(newer.to_string(), "A_STAGE_NOT_YET_NAMED", "shown as AWS sent it");
         assert_eq!(serde_json::to_string(&CdStatus::Ready).expect("json"), "\"Ready\"");
         assert!(SdStatus::Successful.is_terminal() && !SdStatus::InProgress.is_terminal());
         assert_eq!(DeploymentStatus::parse("PRIMARY"), DeploymentStatus::Primary);

@@ -224,7 +224,7 @@ impl Engine {
             setting,
             deadline,
             rollback_deadline: deadline + spec.file.rollback.timeout.as_secs_f64(),
-            stage: String::new(),
+            stage: LifecycleStage::default(),
             handled: Vec::new(),
             our_reason: None,
             schedule: None,
@@ -283,7 +283,7 @@ impl Engine {
     fn native_stage(&self, n: &Native, bg: &crate::spec::BlueGreenSection, w: &mut NativeWatch, sd: &ServiceDeployment, now: f64) -> bool {
         let mut changed = false;
         if let Some(s) = &sd.lifecycle_stage
-            && s.as_str() != w.stage
+            && *s != w.stage
         {
             // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
             self.emit(Event::LifecycleStage { stage: s.to_string(), status: sd.status.to_string() });
@@ -292,13 +292,13 @@ impl Engine {
             }
             // PRODUCTION_TRAFFIC_SHIFT comes back after each step: its steps are counted from the
             // first time only.
-            let moments = native_stage_moments(&n.deployment, s.as_str());
+            let moments = native_stage_moments(&n.deployment, s);
             let shift = *s == LifecycleStage::ProductionTrafficShift;
             if !moments.is_empty() && (!shift || !w.shifting_forecast) {
                 w.shifting_forecast |= shift;
                 w.schedule = Some(self.schedule(now, &moments));
             }
-            w.stage = s.to_string();
+            w.stage = s.clone();
             changed = true;
         }
         changed |= sd.status.as_str() != w.last_status;
@@ -321,7 +321,7 @@ impl Engine {
     /// anything is done: a hook someone else answered is a bypassed gate (exit 11), never a
     /// StopServiceDeployment.
     async fn native_hook(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: &ServiceDeployment) -> Result<()> {
-        if !n.deployment.pause_after_test_traffic || w.stage != LifecycleStage::PostTestTrafficShift.to_string() {
+        if !n.deployment.pause_after_test_traffic || w.stage != LifecycleStage::PostTestTrafficShift {
             return Ok(());
         }
         let Some(h) = sd.hooks.iter().find(|h| {
@@ -438,7 +438,7 @@ struct NativeWatch {
     setting: super::TimeoutSetting,
     deadline: f64,
     rollback_deadline: f64,
-    stage: String,
+    stage: LifecycleStage,
     handled: Vec<String>,
     /// Why fgdeploy stopped or rolled back the deployment, once it did.
     our_reason: Option<String>,
@@ -530,11 +530,9 @@ fn native_decide(status: &SdStatus, gate_passed: bool) -> Option<NativeEnd> {
 }
 
 /// Stages a deployment only reaches once its test-traffic PAUSE hook was answered CONTINUE.
-pub(super) fn past_test_gate(stage: &str) -> bool {
-    matches!(
-        stage,
-        "PRODUCTION_TRAFFIC_SHIFT" | "PRE_PRODUCTION_TRAFFIC_SHIFT" | "POST_PRODUCTION_TRAFFIC_SHIFT" | "BAKE_TIME" | "CLEAN_UP"
-    )
+pub(super) fn past_test_gate(stage: &LifecycleStage) -> bool {
+    use LifecycleStage as S;
+    matches!(stage, S::ProductionTrafficShift | S::PreProductionTrafficShift | S::PostProductionTrafficShift | S::BakeTime | S::CleanUp)
 }
 
 #[cfg(test)]
@@ -574,11 +572,11 @@ mod tests {
     fn only_stages_after_the_test_pause_pass_the_gate() {
         for stage in ["PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
         {
-            assert!(super::past_test_gate(stage), "{stage}");
+            assert!(super::past_test_gate(&crate::states::LifecycleStage::parse(stage)), "{stage}");
         }
         for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", ""]
         {
-            assert!(!super::past_test_gate(stage), "{stage}");
+            assert!(!super::past_test_gate(&crate::states::LifecycleStage::parse(stage)), "{stage}");
         }
     }
 }

@@ -95,10 +95,10 @@ pub fn ready_secs(t: &CdTarget) -> Option<f64> {
 /// ECS-native blue/green, linear and canary: seconds after entering `stage` at which the
 /// service deployment can next change — the traffic steps from the start of
 /// PRODUCTION_TRAFFIC_SHIFT, the end of the bake from the start of BAKE_TIME.
-pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &str) -> Vec<f64> {
-    use crate::states::DeploymentStrategy;
+pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &crate::states::LifecycleStage) -> Vec<f64> {
+    use crate::states::{DeploymentStrategy, LifecycleStage};
     match stage {
-        "PRODUCTION_TRAFFIC_SHIFT" => match (&cfg.strategy, cfg.linear, cfg.canary) {
+        LifecycleStage::ProductionTrafficShift => match (&cfg.strategy, cfg.linear, cfg.canary) {
             (DeploymentStrategy::Linear, Some((p, minutes)), _) if p > 0.0 => {
                 let steps = (100.0 / p).ceil() as u32;
                 (1..steps).map(|k| f64::from(k) * f64::from(minutes) * 60.0).collect()
@@ -106,7 +106,7 @@ pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &str) -
             (DeploymentStrategy::Canary, _, Some((_, minutes))) => vec![f64::from(minutes) * 60.0],
             _ => Vec::new(),
         },
-        "BAKE_TIME" => cfg.bake_time_minutes.filter(|m| *m > 0).map(|m| vec![f64::from(m) * 60.0]).unwrap_or_default(),
+        LifecycleStage::BakeTime => cfg.bake_time_minutes.filter(|m| *m > 0).map(|m| vec![f64::from(m) * 60.0]).unwrap_or_default(),
         _ => Vec::new(),
     }
 }
@@ -445,11 +445,14 @@ mod tests {
             base: Default::default(),
             gate_timeout_minutes: 20,
         };
-        assert_eq!(native_stage_moments(&cfg("LINEAR"), "PRODUCTION_TRAFFIC_SHIFT"), vec![120.0, 240.0, 360.0]);
-        assert_eq!(native_stage_moments(&cfg("CANARY"), "PRODUCTION_TRAFFIC_SHIFT"), vec![300.0]);
-        assert!(native_stage_moments(&cfg("BLUE_GREEN"), "PRODUCTION_TRAFFIC_SHIFT").is_empty());
-        assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), "BAKE_TIME"), vec![180.0]);
-        assert!(native_stage_moments(&cfg("LINEAR"), "SCALE_UP").is_empty());
+        assert_eq!(
+            native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")),
+            vec![120.0, 240.0, 360.0]
+        );
+        assert_eq!(native_stage_moments(&cfg("CANARY"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")), vec![300.0]);
+        assert!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
+        assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::parse("BAKE_TIME")), vec![180.0]);
+        assert!(native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::parse("SCALE_UP")).is_empty());
     }
 
     fn service_with_history(created: Option<f64>, completed_at: Option<f64>, id: &str) -> ServiceState {
@@ -539,14 +542,17 @@ mod tests {
             base: Default::default(),
             gate_timeout_minutes: 20,
         };
-        assert_eq!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT"), vec![60.0, 120.0, 180.0]);
-        assert!(native_stage_moments(&cfg, "BAKE_TIME").is_empty(), "no bake");
+        assert_eq!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")), vec![60.0, 120.0, 180.0]);
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("BAKE_TIME")).is_empty(), "no bake");
         cfg.linear = Some((0.0, 1));
-        assert!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
         cfg.strategy = "CANARY".into();
-        assert!(native_stage_moments(&cfg, "PRODUCTION_TRAFFIC_SHIFT").is_empty(), "a canary without its settings");
+        assert!(
+            native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty(),
+            "a canary without its settings"
+        );
         cfg.bake_time_minutes = None;
-        assert!(native_stage_moments(&cfg, "BAKE_TIME").is_empty());
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("BAKE_TIME")).is_empty());
     }
 
     #[test]

@@ -184,7 +184,7 @@ impl Engine {
             .await?;
         let sd = sd.into_iter().next().ok_or_else(|| gone(spec, &arn))?;
         let td = sd.target_task_definition.clone().unwrap_or_else(|| svc.task_definition.clone());
-        let past_gate = sd.is_terminal() || sd.lifecycle_stage.as_ref().is_some_and(|s| super::native::past_test_gate(s.as_str()));
+        let past_gate = sd.is_terminal() || sd.lifecycle_stage.as_ref().is_some_and(super::native::past_test_gate);
         if past_gate && n.deployment.pause_after_test_traffic {
             self.warn(format!("attached to {arn} after its test-traffic gate: fgdeploy follows it to its end without judging that gate"));
         }
