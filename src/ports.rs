@@ -433,6 +433,21 @@ pub struct UpdateService {
     pub settings: ServiceDefinition,
 }
 
+impl UpdateService {
+    /// Only the task definition: the service's settings and deployment configuration as they are.
+    pub fn revision_only(cluster: &str, service: &str, task_definition: &str) -> UpdateService {
+        UpdateService {
+            cluster: cluster.into(),
+            service: service.into(),
+            task_definition: task_definition.into(),
+            desired_count: None,
+            deployment_config: None,
+            native: None,
+            settings: Default::default(),
+        }
+    }
+}
+
 /// CreateService from the deployspec's `[service.definition]` (`release --create`, `create`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreateService {

@@ -577,17 +577,7 @@ pub fn compare(want: &ServiceDefinition, live: &LiveSettings) -> SettingsChange 
     if let Some(l) = &want.load_balancers {
         let live_lbs = live_load_balancers(live.load_balancers);
         let pair = (normal(&sorted(&live_lbs)), normal(&sorted(l)));
-        // Sent whole: each load balancer keeps its live advancedConfiguration.
-        let merged: Vec<LoadBalancerDef> = l
-            .iter()
-            .map(|w| {
-                let same = |x: &&LoadBalancerDef| x.target_group_arn == w.target_group_arn && x.container_name == w.container_name;
-                LoadBalancerDef {
-                    advanced: w.advanced.clone().or_else(|| live_lbs.iter().find(same).and_then(|x| x.advanced.clone())),
-                    ..w.clone()
-                }
-            })
-            .collect();
+        let merged = merged_load_balancers(l, &live_lbs);
         field(&mut out, "load_balancers", pair, |u| u.load_balancers = Some(merged));
     }
     if let Some(g) = want.health_check_grace_period_seconds {
@@ -600,22 +590,39 @@ pub fn compare(want: &ServiceDefinition, live: &LiveSettings) -> SettingsChange 
     }
     compare_flags(want, live, &mut out);
     if let Some(tags) = &want.tags {
-        for (k, v) in tags {
-            match live.tags.get(k) {
-                Some(l) if l == v => {}
-                Some(l) => out.changes.push(Change::Change {
-                    path: format!("service.definition.tags.{k}"),
-                    from: l.as_str().into(),
-                    to: v.as_str().into(),
-                }),
-                None => out.changes.push(Change::Add { path: format!("service.definition.tags.{k}"), value: v.as_str().into() }),
-            }
-            if live.tags.get(k) != Some(v) {
-                out.tags.insert(k.clone(), v.clone());
-            }
-        }
+        compare_tags(tags, live.tags, &mut out);
     }
     out
+}
+
+/// The load balancers to send (UpdateService replaces the list whole): each keeps its live
+/// `advancedConfiguration`, matched by target group and container.
+fn merged_load_balancers(want: &[LoadBalancerDef], live: &[LoadBalancerDef]) -> Vec<LoadBalancerDef> {
+    want.iter()
+        .map(|w| {
+            let same = |x: &&LoadBalancerDef| x.target_group_arn == w.target_group_arn && x.container_name == w.container_name;
+            LoadBalancerDef {
+                advanced: w.advanced.clone().or_else(|| live.iter().find(same).and_then(|x| x.advanced.clone())),
+                ..w.clone()
+            }
+        })
+        .collect()
+}
+
+/// The tags the spec sets: new keys and changed values (others on the service are left alone).
+fn compare_tags(want: &BTreeMap<String, String>, live: &BTreeMap<String, String>, out: &mut SettingsChange) {
+    for (k, v) in want {
+        match live.get(k) {
+            Some(l) if l == v => continue,
+            Some(l) => out.changes.push(Change::Change {
+                path: format!("service.definition.tags.{k}"),
+                from: l.as_str().into(),
+                to: v.as_str().into(),
+            }),
+            None => out.changes.push(Change::Add { path: format!("service.definition.tags.{k}"), value: v.as_str().into() }),
+        }
+        out.tags.insert(k.clone(), v.clone());
+    }
 }
 
 /// Service Connect and the single-valued settings.

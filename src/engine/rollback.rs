@@ -58,13 +58,8 @@ impl Engine {
             }
             if !stopped {
                 let update = UpdateService {
-                    cluster: t.cluster.clone(),
-                    service: t.service.clone(),
-                    task_definition: t.previous_td.clone(),
                     desired_count: t.previous_desired,
-                    deployment_config: None,
-                    native: None,
-                    settings: Default::default(),
+                    ..UpdateService::revision_only(&t.cluster, &t.service, &t.previous_td)
                 };
                 self.update_service_once(&update).await?;
                 how = "UpdateService to the previous revision".into();
@@ -204,17 +199,8 @@ impl Engine {
             }
             return Ok(plan);
         }
-        let update = UpdateService {
-            cluster: spec.cluster().into(),
-            service: spec.service().into(),
-            task_definition: target.clone(),
-            desired_count: None,
-            deployment_config: None,
-            native: None,
-            settings: Default::default(),
-        };
         let started = self.ports.clock.now();
-        let resp = self.update_service_once(&update).await?;
+        let resp = self.update_service_once(&UpdateService::revision_only(spec.cluster(), spec.service(), &target)).await?;
         let deployment_id = resp.primary().map(|p| p.id.clone()).unwrap_or_default();
         self.emit(Event::RollbackStarted {
             reason: "manual rollback".into(),
