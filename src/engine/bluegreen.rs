@@ -487,7 +487,7 @@ impl Engine {
             CdStep::Succeeded => Ok(Some(Ok(Some(id)))),
             CdStep::Failed => {
                 let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
-                Ok(Some(Err(self.follow_cd_rollback(spec, d, why, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout)).await)))
+                Ok(Some(Err(self.follow_cd_rollback(spec, d, why, super::Deadline::automatic_rollback(spec).pair()).await)))
             }
             CdStep::RunGate => {
                 w.gate_done = true;
@@ -527,7 +527,7 @@ impl Engine {
                 }
                 Ok(d) if matches!(d.status, CdStatus::Failed | CdStatus::Stopped) => {
                     let why = format!("ContinueDeployment failed ({e}); the deployment is {}", d.status);
-                    self.follow_cd_rollback(spec, &d, why, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout)).await
+                    self.follow_cd_rollback(spec, &d, why, super::Deadline::automatic_rollback(spec).pair()).await
                 }
                 _ => self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await,
             });
@@ -627,7 +627,7 @@ impl Engine {
     /// rollback off (`rollback.automatic = false`, or `wait` without `--rollback`) the failure is
     /// reported and the deployment left as it is.
     pub(super) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
-        let limit = (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout);
+        let limit = super::Deadline::automatic_rollback(spec).pair();
         self.stop_and_follow_within(spec, id, reason, limit).await
     }
 

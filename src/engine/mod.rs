@@ -295,6 +295,43 @@ impl TimeoutSetting {
     }
 }
 
+/// A wait's length and the setting it came from, resolved once per command: `--timeout`, else
+/// the deployspec's value for that wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    pub duration: std::time::Duration,
+    pub setting: TimeoutSetting,
+}
+
+impl Deadline {
+    /// A deployment's wait (`release`, `wait`, `scale`): `--timeout`, else `deploy.timeout`.
+    pub fn deploy(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
+        Deadline::resolve(flag, (spec.file.deploy.timeout, TimeoutSetting::DeployTimeout))
+    }
+
+    /// `rollback`'s wait: `--timeout`, else `rollback.timeout`.
+    pub fn rollback(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
+        Deadline::resolve(flag, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout))
+    }
+
+    /// An automatic rollback's wait: `rollback.timeout`.
+    pub fn automatic_rollback(spec: &crate::spec::Spec) -> Deadline {
+        Deadline { duration: spec.file.rollback.timeout, setting: TimeoutSetting::RollbackTimeout }
+    }
+
+    fn resolve(flag: Option<std::time::Duration>, (value, setting): (std::time::Duration, TimeoutSetting)) -> Deadline {
+        match flag {
+            Some(duration) => Deadline { duration, setting: TimeoutSetting::TimeoutFlag },
+            None => Deadline { duration: value, setting },
+        }
+    }
+
+    /// As the (length, setting) pair the waits take.
+    pub fn pair(self) -> (std::time::Duration, TimeoutSetting) {
+        (self.duration, self.setting)
+    }
+}
+
 impl std::fmt::Display for TimeoutSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())

@@ -304,7 +304,7 @@ impl Engine {
         (blue_green, native): (Option<super::bluegreen::BlueGreen>, Option<super::native::Native>),
         (t, stages): (f64, &mut Vec<StageTime>),
     ) -> Result<ReleaseReport> {
-        let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        let deadline = super::Deadline::deploy(opts.timeout, spec);
         self.tag_service(&live.service.arn, &plan).await?;
         if blue_green.is_some() && !plan.update.settings.is_empty() {
             // CODE_DEPLOY: the grace period and tag propagation go by UpdateService alone (no
@@ -314,8 +314,7 @@ impl Engine {
             self.update_service_once(&settings_only).await?;
         }
         if let Some(n) = &native {
-            let setting = if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
-            let done = self.deploy_native(spec, (n, &plan.update), &new_td, (timeout, setting), opts.no_wait).await?;
+            let done = self.deploy_native(spec, (n, &plan.update), &new_td, deadline.pair(), opts.no_wait).await?;
             self.stage_end(Stage::Deploy, t, stages);
             if !done {
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -331,8 +330,8 @@ impl Engine {
                     &live.service,
                     &new_td,
                     super::bluegreen::Watch {
-                        timeout,
-                        setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
+                        timeout: deadline.duration,
+                        setting: deadline.setting,
                         no_wait: opts.no_wait,
                         wait_termination: opts.wait_termination,
                     },
@@ -357,7 +356,7 @@ impl Engine {
         (deployment_id, sd_arn, new_td, previous_td): (String, Option<String>, &str, &str),
         started_at: f64,
     ) -> Tracker {
-        let timeout = opts.timeout.unwrap_or(spec.file.deploy.timeout);
+        let deadline = super::Deadline::deploy(opts.timeout, spec);
         let r = &spec.file.deploy.rolling;
         Tracker {
             cluster: spec.cluster().to_string(),
@@ -370,8 +369,8 @@ impl Engine {
             previous_desired: live.scalable.is_none().then_some(live.service.desired_count),
             ecs_rolls_back: (r.circuit_breaker && r.circuit_breaker_rollback) || (!r.alarms.is_empty() && r.alarm_rollback),
             started_at,
-            deadline: started_at + timeout.as_secs_f64(),
-            timeout_setting: if opts.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout },
+            deadline: started_at + deadline.duration.as_secs_f64(),
+            timeout_setting: deadline.setting,
             forecast: self.rolling_forecast(spec.cluster(), &live.service).await,
         }
     }
@@ -809,7 +808,7 @@ impl Engine {
             return e;
         }
         let path = spec.path.display();
-        match self.roll_back(t, kind, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout), ws).await {
+        match self.roll_back(t, kind, super::Deadline::automatic_rollback(spec).pair(), ws).await {
             Ok(serving) => Error::RolledBack { reason: kind.describe(), serving },
             Err(e) => Error::ManualAction {
                 reason: format!("{}; then the rollback failed: {e}", kind.describe()),

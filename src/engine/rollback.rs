@@ -115,8 +115,7 @@ impl Engine {
             })?;
         let current = svc.task_definition.clone();
         // `--timeout`, else `rollback.timeout`, for every controller.
-        let timeout_setting = if timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::RollbackTimeout };
-        let timeout = timeout.unwrap_or(spec.file.rollback.timeout);
+        let super::Deadline { duration: timeout, setting: timeout_setting } = super::Deadline::rollback(timeout, spec);
         if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
             let flags = (dry_run, no_wait, o.allow_family_change);
             return self.rollback_codedeploy(spec, &svc, to, flags, (timeout, timeout_setting)).await;

@@ -82,8 +82,8 @@ impl Engine {
         if o.no_wait {
             return Ok(report);
         }
-        let setting = if o.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
-        let deadline = self.ports.clock.now() + o.timeout.unwrap_or(spec.file.deploy.timeout).as_secs_f64();
+        let super::Deadline { duration, setting } = super::Deadline::deploy(o.timeout, spec);
+        let deadline = self.ports.clock.now() + duration.as_secs_f64();
         let mut w = ScaleWait { e: self, spec, count: o.count, deadline, setting, last: None };
         self.drive(&mut w, Duration::ZERO).await?;
         Ok(ScaleReport { steady: true, ..report })

@@ -79,8 +79,7 @@ impl Engine {
         let spec = &reporting;
         let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
         let svc = svc.ok_or_else(|| super::no_such_service(spec.cluster(), spec.service()))?;
-        let setting = if o.timeout.is_some() { TimeoutSetting::TimeoutFlag } else { TimeoutSetting::DeployTimeout };
-        let budget = (o.timeout.unwrap_or(spec.file.deploy.timeout), setting);
+        let budget = super::Deadline::deploy(o.timeout, spec).pair();
         let t = self.stage_start(Stage::Deploy);
         let report = match (svc.deployment_controller, spec.file.deploy.strategy) {
             (crate::ports::Controller::CodeDeploy, _) => self.wait_codedeploy(spec, &svc, o, budget).await?,
