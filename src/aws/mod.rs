@@ -573,22 +573,7 @@ fn service_from(s: &t::Service) -> ServiceState {
         pending_count: s.pending_count(),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
         deployment_config: dc.map(deployment_config_from).unwrap_or_default(),
-        deployments: s
-            .deployments()
-            .iter()
-            .map(|d| Deployment {
-                id: d.id().unwrap_or_default().to_string(),
-                status: d.status().unwrap_or_default().into(),
-                task_definition: d.task_definition().unwrap_or_default().to_string(),
-                desired: d.desired_count(),
-                running: d.running_count(),
-                pending: d.pending_count(),
-                failed_tasks: d.failed_tasks(),
-                rollout_state: d.rollout_state().map(|r| r.as_str().into()),
-                rollout_state_reason: d.rollout_state_reason().map(str::to_string),
-                created_at: ts(d.created_at()),
-            })
-            .collect(),
+        deployments: s.deployments().iter().map(deployment_from).collect(),
         events: s
             .events()
             .iter()
@@ -598,21 +583,7 @@ fn service_from(s: &t::Service) -> ServiceState {
                 message: e.message().unwrap_or_default().to_string(),
             })
             .collect(),
-        load_balancers: s
-            .load_balancers()
-            .iter()
-            .map(|l| LoadBalancer {
-                target_group_arn: l.target_group_arn().map(str::to_string),
-                container_name: l.container_name().map(str::to_string),
-                container_port: l.container_port(),
-                advanced: l.advanced_configuration().map(|a| AdvancedLbConfig {
-                    alternate_target_group_arn: a.alternate_target_group_arn().unwrap_or_default().to_string(),
-                    production_listener_rule: a.production_listener_rule().unwrap_or_default().to_string(),
-                    test_listener_rule: a.test_listener_rule().map(str::to_string),
-                    role_arn: a.role_arn().unwrap_or_default().to_string(),
-                }),
-            })
-            .collect(),
+        load_balancers: s.load_balancers().iter().map(load_balancer_from).collect(),
         network: s.network_configuration().and_then(|n| n.awsvpc_configuration()).map(|v| Network {
             subnets: v.subnets().to_vec(),
             security_groups: v.security_groups().to_vec(),
@@ -627,6 +598,35 @@ fn service_from(s: &t::Service) -> ServiceState {
     };
     servicedef::read_settings(s, &mut st);
     st
+}
+
+fn deployment_from(d: &t::Deployment) -> Deployment {
+    Deployment {
+        id: d.id().unwrap_or_default().to_string(),
+        status: d.status().unwrap_or_default().into(),
+        task_definition: d.task_definition().unwrap_or_default().to_string(),
+        desired: d.desired_count(),
+        running: d.running_count(),
+        pending: d.pending_count(),
+        failed_tasks: d.failed_tasks(),
+        rollout_state: d.rollout_state().map(|r| r.as_str().into()),
+        rollout_state_reason: d.rollout_state_reason().map(str::to_string),
+        created_at: ts(d.created_at()),
+    }
+}
+
+fn load_balancer_from(l: &t::LoadBalancer) -> LoadBalancer {
+    LoadBalancer {
+        target_group_arn: l.target_group_arn().map(str::to_string),
+        container_name: l.container_name().map(str::to_string),
+        container_port: l.container_port(),
+        advanced: l.advanced_configuration().map(|a| AdvancedLbConfig {
+            alternate_target_group_arn: a.alternate_target_group_arn().unwrap_or_default().to_string(),
+            production_listener_rule: a.production_listener_rule().unwrap_or_default().to_string(),
+            test_listener_rule: a.test_listener_rule().map(str::to_string),
+            role_arn: a.role_arn().unwrap_or_default().to_string(),
+        }),
+    }
 }
 
 fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {

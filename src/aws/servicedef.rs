@@ -208,35 +208,29 @@ fn invalid(op: &str, e: impl std::fmt::Display) -> PortError {
     PortError::Rejected { op: op.into(), code: "InvalidRequest".into(), message: e.to_string() }
 }
 
+fn network_to(op: &str, n: &crate::servicedef::NetworkDef) -> PortResult<t::NetworkConfiguration> {
+    let n = merged_network(n, None);
+    let vpc = t::AwsVpcConfiguration::builder()
+        .set_subnets(Some(n.subnets))
+        .set_security_groups(Some(n.security_groups))
+        .assign_public_ip(if n.assign_public_ip { t::AssignPublicIp::Enabled } else { t::AssignPublicIp::Disabled })
+        .build()
+        .map_err(|e| invalid(op, e))?;
+    Ok(t::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
+}
+
+fn capacity_to(op: &str, items: &[CapacityProviderItem]) -> PortResult<Vec<t::CapacityProviderStrategyItem>> {
+    items
+        .iter()
+        .map(|c| t::CapacityProviderStrategyItem::builder().capacity_provider(&c.capacity_provider).base(c.base).weight(c.weight).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(op, e))
+}
+
 pub(super) fn to_sdk(op: &str, d: &ServiceDefinition) -> PortResult<Sdk> {
-    let network = match &d.network {
-        Some(n) => {
-            let n = merged_network(n, None);
-            let vpc = t::AwsVpcConfiguration::builder()
-                .set_subnets(Some(n.subnets))
-                .set_security_groups(Some(n.security_groups))
-                .assign_public_ip(if n.assign_public_ip { t::AssignPublicIp::Enabled } else { t::AssignPublicIp::Disabled })
-                .build()
-                .map_err(|e| invalid(op, e))?;
-            Some(t::NetworkConfiguration::builder().awsvpc_configuration(vpc).build())
-        }
-        None => None,
-    };
-    let capacity_provider_strategy = match &d.capacity_provider_strategy {
-        Some(items) => Some(
-            items
-                .iter()
-                .map(|c| {
-                    t::CapacityProviderStrategyItem::builder().capacity_provider(&c.capacity_provider).base(c.base).weight(c.weight).build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| invalid(op, e))?,
-        ),
-        None => None,
-    };
     Ok(Sdk {
-        network,
-        capacity_provider_strategy,
+        network: d.network.as_ref().map(|n| network_to(op, n)).transpose()?,
+        capacity_provider_strategy: d.capacity_provider_strategy.as_deref().map(|c| capacity_to(op, c)).transpose()?,
         load_balancers: d.load_balancers.as_ref().map(|l| {
             l.iter()
                 .map(|l| {

@@ -396,19 +396,11 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
 
     let rollout = rollout(spec, svc, desired_count, opts)?;
 
-    let migration = spec.file.migration.as_ref().map(|m| MigrationPlan {
-        image: image.clone(),
-        container: m.container.clone().unwrap_or_else(|| spec.container().to_string()),
-        command: m.command.clone(),
-        network: migration_network(m, settings::service_network(spec, svc).as_ref()),
-        timeout_secs: m.timeout.as_secs(),
-    });
-
-    let mut stages = Vec::new();
-    let build_action = images::build_action(&images, opts);
-    stages.push(StagePlan { stage: Stage::Build, action: build_action });
-    let migrate_action = migrate_action(migration.as_ref(), opts.skip_migration, deploy);
-    stages.push(StagePlan { stage: Stage::Migrate, action: migrate_action });
+    let migration = migration_plan(spec, svc, &image);
+    let mut stages = vec![
+        StagePlan { stage: Stage::Build, action: images::build_action(&images, opts) },
+        StagePlan { stage: Stage::Migrate, action: migrate_action(migration.as_ref(), opts.skip_migration, deploy) },
+    ];
     stages.extend(later_stages(spec, live, (register, deploy, desired_count), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let image = deployed_image;
@@ -446,6 +438,17 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         images,
         desired_task_definition: desired,
         update,
+    })
+}
+
+/// The migration's one-off task: the image, container, command and network it runs with.
+fn migration_plan(spec: &Spec, svc: &ServiceState, image: &str) -> Option<MigrationPlan> {
+    spec.file.migration.as_ref().map(|m| MigrationPlan {
+        image: image.to_string(),
+        container: m.container.clone().unwrap_or_else(|| spec.container().to_string()),
+        command: m.command.clone(),
+        network: migration_network(m, settings::service_network(spec, svc).as_ref()),
+        timeout_secs: m.timeout.as_secs(),
     })
 }
 
