@@ -60,6 +60,39 @@ pub(super) fn listener_of_rule(rule: &str) -> Option<String> {
     l.rsplit_once('/').map(|(head, _)| head.to_string())
 }
 
+/// The load balancer with its `advancedConfiguration` from `[deploy.blue_green]` (the three
+/// keys together), on the service's target group; None keeps the service's.
+fn advanced_load_balancer(spec: &Spec, bg: &crate::spec::BlueGreenSection, svc: &ServiceState) -> Result<Option<AdvancedLoadBalancer>> {
+    let advanced = [&bg.alternate_target_group_arn, &bg.production_listener_rule, &bg.load_balancer_role_arn];
+    match advanced.iter().filter(|a| a.is_some()).count() {
+        0 => Ok(None),
+        3 => {
+            let tg = svc.load_balancers.first().and_then(|l| l.target_group_arn.clone()).ok_or_else(|| {
+                Error::usage(
+                    format!("service {} has no load balancer to shift traffic on", spec.service()),
+                    "attach a target group to the service first",
+                )
+            })?;
+            Ok(Some(AdvancedLoadBalancer {
+                target_group_arn: tg,
+                container_name: spec.container().to_string(),
+                container_port: bg.container_port,
+                alternate_target_group_arn: bg.alternate_target_group_arn.clone().unwrap_or_default(),
+                production_listener_rule: bg.production_listener_rule.clone().unwrap_or_default(),
+                test_listener_rule: bg.test_listener_rule.clone(),
+                role_arn: bg.load_balancer_role_arn.clone().unwrap_or_default(),
+            }))
+        }
+        _ => Err(crate::error::InputError::new(
+            &spec.path,
+            "alternate_target_group_arn, production_listener_rule and load_balancer_role_arn go together",
+            "set all three (and optionally test_listener_rule), or none to keep the service's advancedConfiguration",
+        )
+        .at_field("deploy.blue_green")
+        .into()),
+    }
+}
+
 impl Engine {
     pub(super) async fn native_preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Native> {
         let bg = spec
@@ -68,36 +101,7 @@ impl Engine {
             .blue_green
             .as_ref()
             .ok_or_else(|| Error::Internal("blue-green strategy without [deploy.blue_green]".into()))?;
-        let advanced = [&bg.alternate_target_group_arn, &bg.production_listener_rule, &bg.load_balancer_role_arn];
-        let load_balancer = match advanced.iter().filter(|a| a.is_some()).count() {
-            0 => None,
-            3 => {
-                let tg = svc.load_balancers.first().and_then(|l| l.target_group_arn.clone()).ok_or_else(|| {
-                    Error::usage(
-                        format!("service {} has no load balancer to shift traffic on", spec.service()),
-                        "attach a target group to the service first",
-                    )
-                })?;
-                Some(AdvancedLoadBalancer {
-                    target_group_arn: tg,
-                    container_name: spec.container().to_string(),
-                    container_port: bg.container_port,
-                    alternate_target_group_arn: bg.alternate_target_group_arn.clone().unwrap_or_default(),
-                    production_listener_rule: bg.production_listener_rule.clone().unwrap_or_default(),
-                    test_listener_rule: bg.test_listener_rule.clone(),
-                    role_arn: bg.load_balancer_role_arn.clone().unwrap_or_default(),
-                })
-            }
-            _ => {
-                return Err(crate::error::InputError::new(
-                    &spec.path,
-                    "alternate_target_group_arn, production_listener_rule and load_balancer_role_arn go together",
-                    "set all three (and optionally test_listener_rule), or none to keep the service's advancedConfiguration",
-                )
-                .at_field("deploy.blue_green")
-                .into());
-            }
-        };
+        let load_balancer = advanced_load_balancer(spec, bg, svc)?;
         let gated = !bg.checks.is_empty();
         let test_url = match (&bg.test_url, &bg.test_listener_rule) {
             (Some(u), _) => Some(u.clone()),

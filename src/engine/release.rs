@@ -187,21 +187,7 @@ impl Engine {
         if opts.dry_run {
             return Ok(Prepared::done(ReleaseReport { plan, outcome: "planned", task_definition: None }));
         }
-        match (plan.creates_service, opts.create) {
-            (true, CreateMode::Refuse) => {
-                return Err(Error::usage(
-                    format!("service {} does not exist in cluster {}; the plan would create it", spec.service(), spec.cluster()),
-                    "pass --create to create it from [service.definition] (never implicit, so that a typo cannot create a service), or fix service.name / service.cluster",
-                ));
-            }
-            (false, CreateMode::Required) => {
-                return Err(Error::usage(
-                    format!("service {} exists already in cluster {}", spec.service(), spec.cluster()),
-                    format!("release to it with `fgdeploy release -f {}`", spec.path.display()),
-                ));
-            }
-            _ => {}
-        }
+        check_create_mode(spec, plan.creates_service, opts.create)?;
         if !opts.force {
             self.guard(&live.service).await?;
         }
@@ -209,33 +195,8 @@ impl Engine {
         self.verify_first(spec, &live, &plan, opts).await?;
         let mut plan = plan;
         self.build_stage(spec, &mut plan, stages).await?;
-        // migrate: runs the new image before anything the service uses changes
         let previous_td = live.service.task_definition.clone();
-        let mut registered = None;
-        match plan.stage(Stage::Migrate) {
-            Some(StageAction::Run { .. }) => {
-                let t = self.stage_start(Stage::Migrate);
-                let (arn, definition) = if plan.runs(Stage::Register) {
-                    let reg = self.register_new(&plan, &previous_td).await?;
-                    registered = Some(reg.arn.clone());
-                    (reg.arn, reg.definition)
-                } else {
-                    let live_td = live.task_definition.clone().ok_or_else(|| Error::Internal("no live task definition".into()))?;
-                    (live_td.arn, live_td.definition)
-                };
-                let oneoff = self.migration_task(spec, &plan, &live.service, arn, definition)?;
-                let result = self.run_one_off(&oneoff).await?;
-                if !result.succeeded() {
-                    return Err(Error::MigrationFailed(format!(
-                        "the migration failed, so nothing else was changed: {}",
-                        result.summary("migration")
-                    )));
-                }
-                self.stage_end(Stage::Migrate, t, stages);
-            }
-            Some(StageAction::Skip { reason }) => self.emit(Event::StageSkipped { stage: Stage::Migrate, reason: reason.clone() }),
-            None => {}
-        }
+        let registered = self.migrate_stage(spec, &plan, &live, stages).await?;
         // register
         let new_td = if let Some(arn) = registered {
             self.emit(Event::StageSkipped { stage: Stage::Register, reason: format!("registered for the migration: {arn}") });
@@ -257,6 +218,47 @@ impl Engine {
             return Ok(Prepared::done(ReleaseReport { plan, outcome: "unchanged", task_definition: Some(new_td) }));
         }
         Ok(Prepared::Ready(Box::new(ReadyRelease { plan, live, new_td, previous_td, blue_green, native })))
+    }
+
+    /// The migrate stage: the new image runs before anything the service uses changes (the
+    /// revision registered for it, when one is registered, is returned to be deployed).
+    async fn migrate_stage(
+        &self,
+        spec: &Spec,
+        plan: &Plan,
+        live: &crate::plan::Live,
+        stages: &mut Vec<StageTime>,
+    ) -> Result<Option<String>> {
+        let previous_td = &live.service.task_definition;
+        match plan.stage(Stage::Migrate) {
+            Some(StageAction::Run { .. }) => {
+                let t = self.stage_start(Stage::Migrate);
+                let mut registered = None;
+                let (arn, definition) = if plan.runs(Stage::Register) {
+                    let reg = self.register_new(plan, previous_td).await?;
+                    registered = Some(reg.arn.clone());
+                    (reg.arn, reg.definition)
+                } else {
+                    let live_td = live.task_definition.clone().ok_or_else(|| Error::Internal("no live task definition".into()))?;
+                    (live_td.arn, live_td.definition)
+                };
+                let oneoff = self.migration_task(spec, plan, &live.service, arn, definition)?;
+                let result = self.run_one_off(&oneoff).await?;
+                if !result.succeeded() {
+                    return Err(Error::MigrationFailed(format!(
+                        "the migration failed, so nothing else was changed: {}",
+                        result.summary("migration")
+                    )));
+                }
+                self.stage_end(Stage::Migrate, t, stages);
+                Ok(registered)
+            }
+            Some(StageAction::Skip { reason }) => {
+                self.emit(Event::StageSkipped { stage: Stage::Migrate, reason: reason.clone() });
+                Ok(None)
+            }
+            None => Ok(None),
+        }
     }
 
     /// The deploy strategy's preflight, and the refusals that need the live service and the tag.
@@ -816,6 +818,21 @@ impl Engine {
                 next: format!("run `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
             },
         }
+    }
+}
+
+/// `release` never creates a service without `--create`; `create` never releases to one that exists.
+fn check_create_mode(spec: &Spec, creates_service: bool, mode: CreateMode) -> Result<()> {
+    match (creates_service, mode) {
+        (true, CreateMode::Refuse) => Err(Error::usage(
+            format!("service {} does not exist in cluster {}; the plan would create it", spec.service(), spec.cluster()),
+            "pass --create to create it from [service.definition] (never implicit, so that a typo cannot create a service), or fix service.name / service.cluster",
+        )),
+        (false, CreateMode::Required) => Err(Error::usage(
+            format!("service {} exists already in cluster {}", spec.service(), spec.cluster()),
+            format!("release to it with `fgdeploy release -f {}`", spec.path.display()),
+        )),
+        _ => Ok(()),
     }
 }
 
