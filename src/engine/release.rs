@@ -439,24 +439,24 @@ impl Engine {
             Verdict::Continue => return Err(Error::Internal("watch returned Continue".into())),
         }
 
-        // verify
-        let t = self.stage_start(Stage::Verify);
-        let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
-        if let Err(saw) = serves(svc.as_ref(), &new_td) {
-            return Err(self
-                .handle_failure(
-                    spec,
-                    &tracker,
-                    FailKind::Failed(format!("verification: the new revision is not serving at its desired count ({saw})")),
-                    None,
-                )
-                .await);
-        }
-        self.stage_end(Stage::Verify, t, stages);
+        self.verify_rolling(spec, &tracker, stages).await?;
         if let Some(keep) = spec.file.task_definition.keep_revisions {
             self.clean_up_revisions(&new_td, &plan.desired_task_definition.family, keep).await;
         }
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    /// The verify stage of a rolling release: the new revision serves at its desired count, or
+    /// the release fails (and rolls back) as any failed deployment.
+    async fn verify_rolling(&self, spec: &Spec, tracker: &Tracker, stages: &mut Vec<StageTime>) -> Result<()> {
+        let t = self.stage_start(Stage::Verify);
+        let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+        if let Err(saw) = serves(svc.as_ref(), &tracker.new_td) {
+            let kind = FailKind::Failed(format!("verification: the new revision is not serving at its desired count ({saw})"));
+            return Err(self.handle_failure(spec, tracker, kind, None).await);
+        }
+        self.stage_end(Stage::Verify, t, stages);
+        Ok(())
     }
 
     /// The service deployment UpdateService named is ours; its target revision is checked when
