@@ -47,22 +47,9 @@ pub(crate) async fn cmd_exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Error> {
         );
         return Ok(exit::OK);
     };
-    let session = serde_json::json!({
-        "sessionId": handoff.session.session_id,
-        "streamUrl": handoff.session.stream_url,
-        "tokenValue": handoff.session.token_value,
-    });
     let region = spec.file.service.region.clone().or_else(|| crate::aws::region().map(str::to_string)).unwrap_or_default();
-    let target = serde_json::json!({ "Target": handoff.target });
     let mut cmd = tokio::process::Command::new(&plugin);
-    cmd.args([
-        session.to_string(),
-        region,
-        "StartSession".into(),
-        crate::aws::profile_name(),
-        target.to_string(),
-        crate::aws::endpoint_of("ssm"),
-    ]);
+    cmd.args(plugin_args(&handoff, region));
     if wrapped {
         cmd.stdout(std::process::Stdio::piped());
     }
@@ -84,6 +71,18 @@ pub(crate) async fn cmd_exec(cli: &Cli, a: &ExecArgs) -> Result<i32, Error> {
         );
         255
     }))
+}
+
+/// The Session Manager plugin's arguments, as the AWS CLI passes them: the session, the
+/// region, `StartSession`, the profile, the target and the SSM endpoint.
+fn plugin_args(handoff: &crate::engine::ExecHandoff, region: String) -> [String; 6] {
+    let session = serde_json::json!({
+        "sessionId": handoff.session.session_id,
+        "streamUrl": handoff.session.stream_url,
+        "tokenValue": handoff.session.token_value,
+    });
+    let target = serde_json::json!({ "Target": handoff.target });
+    [session.to_string(), region, "StartSession".into(), crate::aws::profile_name(), target.to_string(), crate::aws::endpoint_of("ssm")]
 }
 
 const STATUS_MARK: &str = "fgdeploy-exit-status:";

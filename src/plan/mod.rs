@@ -381,7 +381,6 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let hidden = hidden_values(spec, &desired);
     let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(hidden);
     let td_changes = redactor.changes(td_changes);
-    let live_image = live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string));
 
     // Service changes: desired count, deployment configuration and `[service.definition]`.
     let svc = &live.service;
@@ -403,7 +402,6 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     ];
     stages.extend(later_stages(spec, live, (register, deploy, desired_count), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
-    let image = deployed_image;
 
     let uncarried_notes = refuse_dropping_uncarried(spec, live, &settings.update, rolling || native_cfg.is_some())?;
     let update = UpdateService {
@@ -418,10 +416,10 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     Ok(Plan {
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
-        image,
+        image: deployed_image,
         image_digest: live.image_digest.clone(),
         live_task_definition: live.task_definition.as_ref().map(|l| l.arn.clone()),
-        live_image,
+        live_image: live.task_definition.as_ref().and_then(|l| taskdef::image_of(&l.definition, spec.container()).map(str::to_string)),
         task_definition_changes: td_changes,
         service_changes,
         migration,

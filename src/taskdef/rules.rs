@@ -198,6 +198,12 @@ fn fargate_rules(td: &TaskDefinition, p: &mut Problems) {
         let field = if fargate::check_cpu(cpu_units) { "memory" } else { "cpu" };
         p.at(field, format!("Fargate has no task size cpu={cpu_s} memory={mem_s}"), valid);
     }
+    containers_fit(td, (cpu_units, mem_mib), p);
+}
+
+/// Each container's memory within the task's, reservations under their limits, and the
+/// containers' cpu within the task's.
+fn containers_fit(td: &TaskDefinition, (cpu_units, mem_mib): (u32, u32), p: &mut Problems) {
     let mut cpu_sum = 0i64;
     for (i, c) in td.container_definitions.iter().enumerate() {
         cpu_sum += i64::from(c.cpu.unwrap_or(0));
