@@ -37,7 +37,7 @@ pub use release::{CreateMode, ReleaseOptions, ReleaseReport};
 pub use rollback::{RollbackOptions, RollbackPlan};
 pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use scale::{ScaleOptions, ScaleReport};
-pub use status::{StatusReport, status};
+pub use status::{CodeDeployStatus, StatusReport, status};
 pub use verify::{VerifyCheck, VerifyReport, secret_of, verify};
 pub use wait::{WaitOptions, WaitReport};
 

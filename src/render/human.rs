@@ -78,19 +78,12 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
                 service_deployment_arn.as_ref().map(|a| format!(" (service deployment {a})")).unwrap_or_default()
             ),
         ),
-        Event::Progress { new, old, failed_tasks, rollout_state, service_deployment_status } => (
-            Info,
-            format!(
-                "new {}/{} running ({} pending) · old {} running · failed {}{}{}",
-                new.running,
-                new.desired,
-                new.pending,
-                old.running,
-                failed_tasks,
-                rollout_state.as_ref().map(|s| format!(" · rollout {s}")).unwrap_or_default(),
-                service_deployment_status.as_ref().map(|s| format!(" · {s}")).unwrap_or_default()
-            ),
-        ),
+        Event::Progress { new, old, failed_tasks, rollout_state, service_deployment_status } => {
+            let rollout = rollout_state.as_ref().map(|s| format!(" · rollout {s}")).unwrap_or_default();
+            let sd = service_deployment_status.as_ref().map(|s| format!(" · {s}")).unwrap_or_default();
+            let counts = format!("new {}/{} running ({} pending) · old {} running", new.running, new.desired, new.pending, old.running);
+            (Info, format!("{counts} · failed {failed_tasks}{rollout}{sd}"))
+        }
         Event::TaskFailed { task_id, reason } => (Warn, paint(color, "33", &format!("task {task_id} stopped: {reason}"))),
         Event::ServiceEvent { message } => (Info, format!("ecs: {message}")),
         Event::TaskStarted { task_id, task_definition, command } => {
@@ -121,16 +114,21 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
             }
         }
         Event::Finished { outcome, exit_code, message, api_calls_total, secs, .. } => {
-            // A failure's message is the error, which the edge prints once, in full.
-            let ok = *exit_code == 0 || *exit_code == 2;
-            let text = format!(
-                "{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls{}",
-                secs_text(*secs),
-                if ok { format!(": {}", message.lines().next().unwrap_or("")) } else { String::new() }
-            );
-            (Result, paint(color, if ok { "32" } else { "31" }, &text))
+            (Result, finished_text(outcome, *exit_code, message, (*api_calls_total, *secs)))
         }
     })
+}
+
+/// The last line: the outcome, the exit code, the time and the AWS calls (a failure's message is
+/// the error, which the edge prints once, in full).
+fn finished_text(outcome: &str, exit_code: i32, message: &str, (api_calls_total, secs): (u64, f64)) -> String {
+    let ok = exit_code == 0 || exit_code == 2;
+    let text = format!(
+        "{outcome} (exit {exit_code}) in {} with {api_calls_total} AWS calls{}",
+        secs_text(secs),
+        if ok { format!(": {}", message.lines().next().unwrap_or("")) } else { String::new() }
+    );
+    paint(false, if ok { "32" } else { "31" }, &text)
 }
 
 fn task_stopped_text(task_id: &str, stop_code: Option<&str>, reason: Option<&str>, exit_codes: &[(String, Option<i32>)]) -> String {
@@ -169,40 +167,10 @@ pub fn plan_text(p: &Plan) -> String {
         }
     }
     if let Some(m) = &p.migration {
-        let _ = writeln!(
-            o,
-            "Migration task: {:?} in container {} ({}), timeout {}s",
-            m.command.join(" "),
-            m.container,
-            m.image,
-            m.timeout_secs
-        );
-        if let Some(n) = &m.network {
-            let _ = writeln!(
-                o,
-                "  network: subnets {} · security groups {} · public IP {}",
-                n.subnets.join(","),
-                n.security_groups.join(","),
-                if n.assign_public_ip { "ENABLED" } else { "DISABLED" }
-            );
-        }
+        migration_text(&mut o, m);
     }
-    if p.task_definition_changes.is_empty() {
-        let _ = writeln!(o, "Task definition: no changes");
-    } else {
-        let _ = writeln!(o, "Task definition changes:");
-        for c in &p.task_definition_changes {
-            let _ = writeln!(o, "  {}", esc(&c.to_string()));
-        }
-    }
-    if p.service_changes.is_empty() {
-        let _ = writeln!(o, "Service: no changes");
-    } else {
-        let _ = writeln!(o, "Service changes:");
-        for c in &p.service_changes {
-            let _ = writeln!(o, "  {}", esc(&c.to_string()));
-        }
-    }
+    changes_text(&mut o, "Task definition", &p.task_definition_changes);
+    changes_text(&mut o, "Service", &p.service_changes);
     rollout_text(&mut o, &p.rollout);
     if !p.lookups.is_empty() {
         let _ = writeln!(o, "Lookups:");
@@ -215,6 +183,32 @@ pub fn plan_text(p: &Plan) -> String {
     }
     let _ = write!(o, "{}", if p.has_changes { "Result: changes pending" } else { "Result: no changes" });
     o
+}
+
+fn migration_text(o: &mut String, m: &crate::plan::MigrationPlan) {
+    let _ =
+        writeln!(o, "Migration task: {:?} in container {} ({}), timeout {}s", m.command.join(" "), m.container, m.image, m.timeout_secs);
+    if let Some(n) = &m.network {
+        let _ = writeln!(
+            o,
+            "  network: subnets {} · security groups {} · public IP {}",
+            n.subnets.join(","),
+            n.security_groups.join(","),
+            if n.assign_public_ip { "ENABLED" } else { "DISABLED" }
+        );
+    }
+}
+
+/// `<what>: no changes`, or `<what> changes:` and one line a change.
+fn changes_text(o: &mut String, what: &str, changes: &[crate::diff::Change]) {
+    if changes.is_empty() {
+        let _ = writeln!(o, "{what}: no changes");
+        return;
+    }
+    let _ = writeln!(o, "{what} changes:");
+    for c in changes {
+        let _ = writeln!(o, "  {}", esc(&c.to_string()));
+    }
 }
 
 pub fn status_text(s: &StatusReport) -> String {
@@ -260,32 +254,33 @@ pub fn status_text(s: &StatusReport) -> String {
         }
     }
     if let Some(cd) = &s.codedeploy {
-        match &cd.deployment {
-            Some(d) => {
-                let _ = writeln!(o, "CodeDeploy {}/{}: deployment {} {}", cd.application, cd.deployment_group, d.id, d.status);
-                for t in cd.target.iter().flat_map(|t| t.task_sets.iter()) {
-                    let _ = writeln!(
-                        o,
-                        "  {} task set {} · {}/{} running · {:.0} % of traffic · {}",
-                        t.label.as_deref().unwrap_or("?"),
-                        t.id,
-                        t.running,
-                        t.desired,
-                        t.traffic_weight,
-                        t.target_group.as_deref().unwrap_or("-")
-                    );
-                }
-            }
-            None => {
-                let _ = writeln!(o, "CodeDeploy {}/{}: no deployment in progress", cd.application, cd.deployment_group);
-            }
-        }
+        codedeploy_text(&mut o, cd);
     }
     let _ = writeln!(o, "Last events:");
     for e in svc.events.iter().take(5) {
         let _ = writeln!(o, "  {} {}", e.created_at.map(clock).unwrap_or_default(), esc(&e.message));
     }
     o.trim_end().to_string()
+}
+
+fn codedeploy_text(o: &mut String, cd: &crate::engine::CodeDeployStatus) {
+    let Some(d) = &cd.deployment else {
+        let _ = writeln!(o, "CodeDeploy {}/{}: no deployment in progress", cd.application, cd.deployment_group);
+        return;
+    };
+    let _ = writeln!(o, "CodeDeploy {}/{}: deployment {} {}", cd.application, cd.deployment_group, d.id, d.status);
+    for t in cd.target.iter().flat_map(|t| t.task_sets.iter()) {
+        let _ = writeln!(
+            o,
+            "  {} task set {} · {}/{} running · {:.0} % of traffic · {}",
+            t.label.as_deref().unwrap_or("?"),
+            t.id,
+            t.running,
+            t.desired,
+            t.traffic_weight,
+            t.target_group.as_deref().unwrap_or("-")
+        );
+    }
 }
 
 pub fn rollback_plan_text(p: &RollbackPlan) -> String {
