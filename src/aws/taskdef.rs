@@ -215,7 +215,7 @@ fn resource_requirement_to(r: &ResourceRequirement) -> R<t::ResourceRequirement>
 }
 
 fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
-    Ok(t::ContainerDefinition::builder()
+    let b = t::ContainerDefinition::builder()
         .name(&c.name)
         .set_image(c.image.clone())
         .set_repository_credentials(
@@ -247,8 +247,14 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
         .set_volumes_from(map_vec(&c.volumes_from, |v| {
             Ok(t::VolumeFrom::builder().set_source_container(v.source_container.clone()).set_read_only(v.read_only).build())
         })?)
-        .set_linux_parameters(c.linux_parameters.as_ref().map(linux_parameters_to).transpose()?)
-        .set_secrets(map_vec(&c.secrets, secret)?)
+        .set_linux_parameters(c.linux_parameters.as_ref().map(linux_parameters_to).transpose()?);
+    Ok(container_runtime_to(b, c)?.build())
+}
+
+/// The rest of a container: secrets, dependencies, timeouts, host and Docker settings, logs,
+/// health check, resources.
+fn container_runtime_to(b: t::builders::ContainerDefinitionBuilder, c: &ContainerDefinition) -> R<t::builders::ContainerDefinitionBuilder> {
+    Ok(b.set_secrets(map_vec(&c.secrets, secret)?)
         .set_depends_on(map_vec(&c.depends_on, |d| {
             t::ContainerDependency::builder().container_name(&d.container_name).condition(d.condition.as_str().into()).build()
         })?)
@@ -283,8 +289,7 @@ fn container_to(c: &ContainerDefinition) -> R<t::ContainerDefinition> {
                 .map(|f| t::FirelensConfiguration::builder().r#type(f.kind.as_str().into()).set_options(hm(&f.options)).build())
                 .transpose()?,
         )
-        .set_credential_specs(c.credential_specs.clone())
-        .build())
+        .set_credential_specs(c.credential_specs.clone()))
 }
 
 fn kv_from(k: &t::KeyValuePair) -> KeyValuePair {
@@ -429,18 +434,14 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
         image: c.image().map(str::to_string),
         repository_credentials: c
             .repository_credentials()
-            .map(|r| RepositoryCredentials { credentials_parameter: r.credentials_parameter().to_string() }),
+            .map(|r| RepositoryCredentials { credentials_parameter: r.credentials_parameter().into() }),
         cpu: Some(c.cpu()).filter(|x| *x != 0),
         memory: c.memory(),
         memory_reservation: c.memory_reservation(),
         links: strs(c.links()),
         port_mappings: opt_vec(c.port_mappings(), port_mapping_from),
         essential: c.essential(),
-        restart_policy: c.restart_policy().map(|r| RestartPolicy {
-            enabled: r.enabled(),
-            ignored_exit_codes: strs_i32(r.ignored_exit_codes()),
-            restart_attempt_period: r.restart_attempt_period(),
-        }),
+        restart_policy: c.restart_policy().map(restart_policy_from),
         entry_point: strs(c.entry_point()),
         command: strs(c.command()),
         environment: opt_vec(c.environment(), kv_from),
@@ -448,21 +449,14 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
             value: f.value().to_string(),
             kind: f.r#type().as_str().to_string(),
         }),
-        mount_points: opt_vec(c.mount_points(), |m| MountPoint {
-            source_volume: m.source_volume().map(str::to_string),
-            container_path: m.container_path().map(str::to_string),
-            read_only: m.read_only(),
-        }),
+        mount_points: opt_vec(c.mount_points(), mount_point_from),
         volumes_from: opt_vec(c.volumes_from(), |v| VolumeFrom {
             source_container: v.source_container().map(str::to_string),
             read_only: v.read_only(),
         }),
         linux_parameters: c.linux_parameters().map(linux_parameters_from),
         secrets: opt_vec(c.secrets(), secret_from),
-        depends_on: opt_vec(c.depends_on(), |d| ContainerDependency {
-            container_name: d.container_name().to_string(),
-            condition: d.condition().as_str().to_string(),
-        }),
+        depends_on: opt_vec(c.depends_on(), dependency_from),
         start_timeout: c.start_timeout(),
         stop_timeout: c.stop_timeout(),
         version_consistency: c.version_consistency().map(|x| x.as_str().to_string()),
@@ -479,28 +473,52 @@ fn container_from(c: &t::ContainerDefinition) -> ContainerDefinition {
         interactive: c.interactive(),
         pseudo_terminal: c.pseudo_terminal(),
         docker_labels: bm(c.docker_labels()),
-        ulimits: opt_vec(c.ulimits(), |u| Ulimit {
-            name: u.name().as_str().to_string(),
-            soft_limit: u.soft_limit(),
-            hard_limit: u.hard_limit(),
-        }),
+        ulimits: opt_vec(c.ulimits(), ulimit_from),
         log_configuration: c.log_configuration().map(log_configuration_from),
         health_check: c.health_check().map(health_check_from),
         system_controls: opt_vec(c.system_controls(), |s| SystemControl {
             namespace: s.namespace().map(str::to_string),
             value: s.value().map(str::to_string),
         }),
-        resource_requirements: opt_vec(c.resource_requirements(), |r| ResourceRequirement {
-            value: r.value().to_string(),
-            kind: r.r#type().as_str().to_string(),
-            sharing_strategy: r.sharing_strategy().map(|x| SharingStrategy {
-                nvidia_mps: x.as_nvidia_mps().ok().map(|m| NvidiaMps { memory: m.memory, max_compute_percent: m.max_compute_percent }),
-            }),
-        }),
+        resource_requirements: opt_vec(c.resource_requirements(), resource_requirement_from),
         firelens_configuration: c
             .firelens_configuration()
             .map(|f| FirelensConfiguration { kind: f.r#type().as_str().to_string(), options: bm(f.options()) }),
         credential_specs: strs(c.credential_specs()),
+    }
+}
+
+fn ulimit_from(u: &t::Ulimit) -> Ulimit {
+    Ulimit { name: u.name().as_str().to_string(), soft_limit: u.soft_limit(), hard_limit: u.hard_limit() }
+}
+
+fn dependency_from(d: &t::ContainerDependency) -> ContainerDependency {
+    ContainerDependency { container_name: d.container_name().to_string(), condition: d.condition().as_str().to_string() }
+}
+
+fn restart_policy_from(r: &t::ContainerRestartPolicy) -> RestartPolicy {
+    RestartPolicy {
+        enabled: r.enabled(),
+        ignored_exit_codes: strs_i32(r.ignored_exit_codes()),
+        restart_attempt_period: r.restart_attempt_period(),
+    }
+}
+
+fn mount_point_from(m: &t::MountPoint) -> MountPoint {
+    MountPoint {
+        source_volume: m.source_volume().map(str::to_string),
+        container_path: m.container_path().map(str::to_string),
+        read_only: m.read_only(),
+    }
+}
+
+fn resource_requirement_from(r: &t::ResourceRequirement) -> ResourceRequirement {
+    ResourceRequirement {
+        value: r.value().to_string(),
+        kind: r.r#type().as_str().to_string(),
+        sharing_strategy: r.sharing_strategy().map(|x| SharingStrategy {
+            nvidia_mps: x.as_nvidia_mps().ok().map(|m| NvidiaMps { memory: m.memory, max_compute_percent: m.max_compute_percent }),
+        }),
     }
 }
 
