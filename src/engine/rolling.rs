@@ -73,27 +73,8 @@ pub enum Verdict {
 /// with the new task definition PRIMARY; "services stable" alone is never success.
 pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, now: Timestamp) -> Verdict {
     let primary = svc.primary();
-    if let Some(sd) = sd {
-        // The service deployment UpdateService named must target the release's revision.
-        if let Some(td) = sd.target_task_definition.as_deref()
-            && td != t.new_td
-        {
-            return Verdict::Failed(FailKind::Replaced(td.to_string()));
-        }
-        let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.to_string());
-        match &sd.status {
-            SdStatus::RollbackRequested | SdStatus::RollbackInProgress | SdStatus::RollbackSuccessful => {
-                return Verdict::Failed(FailKind::EcsRollingBack(reason()));
-            }
-            SdStatus::RollbackFailed => return Verdict::Failed(FailKind::RollbackFailed(reason())),
-            SdStatus::Stopped => {
-                return match primary {
-                    Some(p) if p.task_definition != t.new_td => Verdict::Failed(FailKind::Replaced(p.task_definition.clone())),
-                    _ => Verdict::Failed(FailKind::Failed(reason())),
-                };
-            }
-            SdStatus::Pending | SdStatus::InProgress | SdStatus::StopRequested | SdStatus::Successful | SdStatus::Unknown(_) => {}
-        }
+    if let Some(failed) = sd.and_then(|sd| decide_by_service_deployment(t, sd, primary)) {
+        return Verdict::Failed(failed);
     }
     let ours = svc.deployment(&t.deployment_id);
     if let Some(d) = ours
@@ -145,6 +126,29 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
         return Verdict::Failed(FailKind::Timeout(t.timeout_setting));
     }
     Verdict::Continue
+}
+
+/// What the service deployment alone says: it targets another revision, ECS rolls back (or
+/// failed to), or it was stopped. None: nothing decisive.
+fn decide_by_service_deployment(t: &Tracker, sd: &ServiceDeployment, primary: Option<&crate::ports::Deployment>) -> Option<FailKind> {
+    // The service deployment UpdateService named must target the release's revision.
+    if let Some(td) = sd.target_task_definition.as_deref()
+        && td != t.new_td
+    {
+        return Some(FailKind::Replaced(td.to_string()));
+    }
+    let reason = || sd.rollback_reason.clone().or_else(|| sd.status_reason.clone()).unwrap_or_else(|| sd.status.to_string());
+    match &sd.status {
+        SdStatus::RollbackRequested | SdStatus::RollbackInProgress | SdStatus::RollbackSuccessful => {
+            Some(FailKind::EcsRollingBack(reason()))
+        }
+        SdStatus::RollbackFailed => Some(FailKind::RollbackFailed(reason())),
+        SdStatus::Stopped => Some(match primary {
+            Some(p) if p.task_definition != t.new_td => FailKind::Replaced(p.task_definition.clone()),
+            _ => FailKind::Failed(reason()),
+        }),
+        SdStatus::Pending | SdStatus::InProgress | SdStatus::StopRequested | SdStatus::Successful | SdStatus::Unknown(_) => None,
+    }
 }
 
 /// How often the service deployment is read when DescribeServices shows nothing decisive.
