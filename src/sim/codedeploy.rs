@@ -448,6 +448,37 @@ impl World {
         };
     }
 
+    /// Green's install: failed at `fail_at` (rolled back when the group says so), else healthy at
+    /// `healthy_at`, then Ready (a group that stops) or shifting traffic.
+    fn step_cd_install(&mut self, i: usize, g: &CdGroupSeed, (healthy_at, fail_at): (f64, f64), now: f64) {
+        if now >= fail_at {
+            let d = &mut self.cd.deps[i];
+            set_event(d, "Install", "Failed", now);
+            d.status = "Failed".into();
+            d.error = Some(
+                "HEALTH_CONSTRAINTS: The deployment failed because a specified number of ECS tasks were unable to reach a healthy state."
+                    .into(),
+            );
+            d.phase = Phase::Done;
+            if g.rollback_events.iter().any(|e| e == "DEPLOYMENT_FAILURE") {
+                self.start_cd_rollback(i, "Automatic rollback: the deployment failed");
+            }
+        } else if now >= healthy_at {
+            let d = &mut self.cd.deps[i];
+            for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
+                set_event(d, e, "Succeeded", now);
+            }
+            if g.ready_action == "STOP_DEPLOYMENT" && !self.faults.gate_bypassed {
+                d.status = "Ready".into();
+                d.phase = Phase::Ready { since: now };
+            } else {
+                set_event(d, "BeforeAllowTraffic", "Succeeded", now);
+                set_event(d, "AllowTraffic", "InProgress", now);
+                d.phase = Phase::Shifting { since: now };
+            }
+        }
+    }
+
     pub(super) fn step_codedeploy(&mut self) {
         let now = self.now();
         for i in 0..self.cd.deps.len() {
@@ -455,31 +486,7 @@ impl World {
             let phase = self.cd.deps[i].phase.clone();
             match phase {
                 Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == "Created" => self.start_cd_install(i, now),
-                Phase::Install { healthy_at: Some(h), fail_at } => {
-                    if now >= fail_at {
-                        let d = &mut self.cd.deps[i];
-                        set_event(d, "Install", "Failed", now);
-                        d.status = "Failed".into();
-                        d.error = Some("HEALTH_CONSTRAINTS: The deployment failed because a specified number of ECS tasks were unable to reach a healthy state.".into());
-                        d.phase = Phase::Done;
-                        if g.rollback_events.iter().any(|e| e == "DEPLOYMENT_FAILURE") {
-                            self.start_cd_rollback(i, "Automatic rollback: the deployment failed");
-                        }
-                    } else if now >= h {
-                        let d = &mut self.cd.deps[i];
-                        for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
-                            set_event(d, e, "Succeeded", now);
-                        }
-                        if g.ready_action == "STOP_DEPLOYMENT" && !self.faults.gate_bypassed {
-                            d.status = "Ready".into();
-                            d.phase = Phase::Ready { since: now };
-                        } else {
-                            set_event(d, "BeforeAllowTraffic", "Succeeded", now);
-                            set_event(d, "AllowTraffic", "InProgress", now);
-                            d.phase = Phase::Shifting { since: now };
-                        }
-                    }
-                }
+                Phase::Install { healthy_at: Some(h), fail_at } => self.step_cd_install(i, &g, (h, fail_at), now),
                 Phase::Ready { since } if now >= since + f64::from(g.ready_wait_minutes) * 60.0 => {
                     let d = &mut self.cd.deps[i];
                     d.status = "Stopped".into();

@@ -564,26 +564,7 @@ impl World {
             self.faults.noise.as_ref().map_or((1.0, 0.0, false), |n| (n.history_pace, n.per_task, n.no_history));
         let running = launched + self.faults.start_secs * history_pace;
         let completed = running + self.faults.health_secs * history_pace * (1.0 + spread * self.draws.unit()) + 1.0;
-        let mut tasks = Vec::new();
-        for _ in 0..seed.desired {
-            let mut t = self.new_task(&seed.cluster, &seed.name, &reg.arn, &dep_id);
-            t.last_status = "RUNNING".into();
-            t.created_at = launched;
-            t.running_at = Some(running);
-            t.healthy = true;
-            tasks.push(t);
-        }
-        let ids: Vec<String> = tasks.iter().map(|t| format!("(task {})", t.arn.rsplit('/').next().unwrap_or_default())).collect();
-        let mut events = Vec::new();
-        for (at, message) in [
-            (launched, format!("(service {}) has started {} tasks: {}.", seed.name, seed.desired, ids.join(" "))),
-            (completed, format!("(service {}) has reached a steady state.", seed.name)),
-            (completed, format!("(service {}) (deployment {dep_id}) deployment completed.", seed.name)),
-        ] {
-            if !aged_out {
-                events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
-            }
-        }
+        let (tasks, events) = self.seeded_rollout(&seed, (&reg.arn, &dep_id), (launched, running, completed), aged_out);
         let def = seed_definition(&seed);
         self.services.push(SimService {
             status: "ACTIVE".into(),
@@ -640,6 +621,38 @@ impl World {
     /// The desired count of a service (0 when it does not exist).
     pub(super) fn desired_of(&self, cluster: &str, name: &str) -> i32 {
         self.svc_index(cluster, name).map_or(0, |i| self.services[i].desired)
+    }
+
+    /// The seeded service's last rollout: its tasks (RUNNING and healthy) and the events ECS
+    /// would still show of it (none when they aged out).
+    fn seeded_rollout(
+        &mut self,
+        seed: &SeedService,
+        (td, dep_id): (&str, &str),
+        (launched, running, completed): (f64, f64, f64),
+        aged_out: bool,
+    ) -> (Vec<SimTask>, Vec<ServiceEvent>) {
+        let mut tasks = Vec::new();
+        for _ in 0..seed.desired {
+            let mut t = self.new_task(&seed.cluster, &seed.name, td, dep_id);
+            t.last_status = "RUNNING".into();
+            t.created_at = launched;
+            t.running_at = Some(running);
+            t.healthy = true;
+            tasks.push(t);
+        }
+        let ids: Vec<String> = tasks.iter().map(|t| format!("(task {})", t.arn.rsplit('/').next().unwrap_or_default())).collect();
+        let mut events = Vec::new();
+        for (at, message) in [
+            (launched, format!("(service {}) has started {} tasks: {}.", seed.name, seed.desired, ids.join(" "))),
+            (completed, format!("(service {}) has reached a steady state.", seed.name)),
+            (completed, format!("(service {}) (deployment {dep_id}) deployment completed.", seed.name)),
+        ] {
+            if !aged_out {
+                events.push(ServiceEvent { id: format!("ev-{}", self.next()), created_at: Some(at), message });
+            }
+        }
+        (tasks, events)
     }
 
     fn new_task(&mut self, cluster: &str, service: &str, td: &str, started_by: &str) -> SimTask {
@@ -939,22 +952,7 @@ impl World {
             s.config = c.clone();
         }
         let sources: Vec<String> = s.deployments.iter().map(|d| d.td.clone()).collect();
-        for sd in s
-            .sds
-            .iter_mut()
-            .filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"))
-        {
-            sd.status = "STOPPED".into();
-            sd.status_reason = Some("Service deployment was superseded by a newer deployment.".into());
-            sd.finished_at = Some(now);
-        }
-        for d in s.deployments.iter_mut() {
-            d.primary = false;
-            if d.rollout_state == "IN_PROGRESS" {
-                d.rollout_state = "FAILED".into();
-                d.reason = Some("Deployment was replaced by a newer deployment.".into());
-            }
-        }
+        supersede(s, now);
         s.td = td.clone();
         s.stuck_reported = false;
         let desired = s.desired;
@@ -1337,20 +1335,7 @@ impl World {
         if let Some(t) = self.tasks.iter().find(|t| t.one_off.as_ref().is_some_and(|o| o.client_token == req.client_token)) {
             return Ok(RunTaskResult { tasks: self.describe_tasks_now(std::slice::from_ref(&t.arn)), failures: Vec::new() });
         }
-        if req.client_token.is_empty() || req.client_token.len() > 64 {
-            return Err(PortError::Rejected {
-                op: op.into(),
-                code: "InvalidParameterException".into(),
-                message: "clientToken must be 1-64 characters".into(),
-            });
-        }
-        if req.started_by.len() > 128 || !req.started_by.chars().all(|c| c.is_ascii_alphanumeric() || "-/_".contains(c)) {
-            return Err(PortError::Rejected {
-                op: op.into(),
-                code: "InvalidParameterException".into(),
-                message: "startedBy may have up to 128 letters, numbers, hyphens, forward slashes and underscores".into(),
-            });
-        }
+        check_run_task(req)?;
         let Some((def, arn)) = self.lookup_td(&req.task_definition).map(|(d, a)| (d.clone(), a)) else {
             return Err(PortError::Rejected { op: op.into(), code: "ClientException".into(), message: "TaskDefinition not found.".into() });
         };
@@ -1740,16 +1725,7 @@ impl World {
         let mine_healthy = mine.iter().filter(|t| t.healthy).count() as i32;
         let others: Vec<&SimTask> = tasks.iter().filter(|t| t.started_by != primary.id).collect();
 
-        // Stop old tasks: unhealthy ones freely, healthy ones down to the floor.
-        let mut to_stop: Vec<String> = others.iter().filter(|t| !t.healthy).map(|t| t.arn.clone()).collect();
-        let mut can_stop = (healthy_total - floor).max(0);
-        for t in others.iter().filter(|t| t.healthy) {
-            if can_stop == 0 {
-                break;
-            }
-            to_stop.push(t.arn.clone());
-            can_stop -= 1;
-        }
+        let to_stop = old_tasks_to_stop(&others, healthy_total, floor);
         // Start new tasks up to the ceiling.
         let remaining = tasks.len() as i32 - to_stop.len() as i32;
         let start = (d - mine.len() as i32).min(ceiling - remaining).max(0);
@@ -1879,6 +1855,47 @@ fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &st
     let mut out: Vec<SimSd> = earlier.iter().map(|prev| sd(earlier_sd, prev, Vec::new(), created - 86_400.0)).collect();
     out.push(sd(sd_arn, target, earlier.iter().map(|p| p.to_string()).collect(), created));
     out
+}
+
+/// The old tasks a rolling step stops: unhealthy ones freely, healthy ones down to the floor.
+fn old_tasks_to_stop(others: &[&SimTask], healthy_total: i32, floor: i32) -> Vec<String> {
+    let mut to_stop: Vec<String> = others.iter().filter(|t| !t.healthy).map(|t| t.arn.clone()).collect();
+    let can_stop = usize::try_from((healthy_total - floor).max(0)).unwrap_or(0);
+    to_stop.extend(others.iter().filter(|t| t.healthy).take(can_stop).map(|t| t.arn.clone()));
+    to_stop
+}
+
+/// RunTask's own refusals of a request's client token and `startedBy`, as ECS words them.
+fn check_run_task(req: &RunTask) -> PortResult<()> {
+    let refuse = |message: &str| {
+        Err(PortError::Rejected { op: "ecs:RunTask".into(), code: "InvalidParameterException".into(), message: message.into() })
+    };
+    if req.client_token.is_empty() || req.client_token.len() > 64 {
+        return refuse("clientToken must be 1-64 characters");
+    }
+    if req.started_by.len() > 128 || !req.started_by.chars().all(|c| c.is_ascii_alphanumeric() || "-/_".contains(c)) {
+        return refuse("startedBy may have up to 128 letters, numbers, hyphens, forward slashes and underscores");
+    }
+    Ok(())
+}
+
+/// A new deployment supersedes the service's: unfinished service deployments STOPPED, the
+/// deployment in progress FAILED ("replaced by a newer deployment"), none PRIMARY.
+fn supersede(s: &mut SimService, now: f64) {
+    for sd in
+        s.sds.iter_mut().filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"))
+    {
+        sd.status = "STOPPED".into();
+        sd.status_reason = Some("Service deployment was superseded by a newer deployment.".into());
+        sd.finished_at = Some(now);
+    }
+    for d in s.deployments.iter_mut() {
+        d.primary = false;
+        if d.rollout_state == "IN_PROGRESS" {
+            d.rollout_state = "FAILED".into();
+            d.reason = Some("Deployment was replaced by a newer deployment.".into());
+        }
+    }
 }
 
 /// The deployment configuration a native UpdateService leaves on the service: exactly what was
