@@ -264,8 +264,7 @@ pub struct ServiceState {
     pub arn: String,
     pub name: String,
     pub cluster_arn: String,
-    /// ACTIVE | DRAINING | INACTIVE
-    pub status: String,
+    pub status: crate::states::ServiceStatus,
     pub desired_count: i32,
     pub running_count: i32,
     pub pending_count: i32,
@@ -588,7 +587,7 @@ pub struct DeploymentGroup {
     pub name: String,
     pub deployment_config: Option<String>,
     /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
-    pub ready_action: Option<String>,
+    pub ready_action: Option<crate::states::ReadyAction>,
     pub ready_wait_minutes: i32,
     pub auto_rollback_enabled: bool,
     /// DEPLOYMENT_FAILURE | DEPLOYMENT_STOP_ON_ALARM | DEPLOYMENT_STOP_ON_REQUEST

@@ -83,6 +83,17 @@ impl<'de> serde::Deserialize<'de> for DeploymentStrategy {
 }
 
 aws_enum! {
+    /// A CodeDeploy group's `deploymentReadyOption.actionOnTimeout`: whether a deployment waits in
+    /// Ready for ContinueDeployment.
+    ReadyAction { ContinueDeployment = "CONTINUE_DEPLOYMENT", StopDeployment = "STOP_DEPLOYMENT" }
+}
+
+aws_enum! {
+    /// A service's `status` (DescribeServices).
+    ServiceStatus { Active = "ACTIVE", Draining = "DRAINING", Inactive = "INACTIVE" }
+}
+
+aws_enum! {
     /// `deployments[].status` of DescribeServices.
     DeploymentStatus { Primary = "PRIMARY", Active = "ACTIVE", Inactive = "INACTIVE" }
 }

@@ -30,7 +30,7 @@ impl CodeDeploy for Aws {
             name: g.deployment_group_name().unwrap_or(group).to_string(),
             deployment_config: g.deployment_config_name().map(str::to_string),
             compute_platform: g.compute_platform().map(|p| p.as_str().to_string()),
-            ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| a.as_str().to_string()),
+            ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| crate::states::ReadyAction::parse(a.as_str())),
             ready_wait_minutes: ready.map_or(0, |r| r.wait_time_in_minutes()),
             auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|a| a.enabled()),
             auto_rollback_events: g

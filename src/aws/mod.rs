@@ -567,7 +567,7 @@ fn service_from(s: &t::Service) -> ServiceState {
         arn: s.service_arn().unwrap_or_default().to_string(),
         name: s.service_name().unwrap_or_default().to_string(),
         cluster_arn: s.cluster_arn().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or_default().to_string(),
+        status: crate::states::ServiceStatus::parse(s.status().unwrap_or_default()),
         desired_count: s.desired_count(),
         running_count: s.running_count(),
         pending_count: s.pending_count(),

@@ -270,14 +270,14 @@ impl Engine {
     /// (STOP_DEPLOYMENT); checks on a group that continues by itself are refused unless
     /// `--no-test-gate`.
     fn test_gate(&self, bg: &BlueGreenSection, group: &DeploymentGroup, no_test_gate: bool) -> Result<bool> {
-        let stops = group.ready_action.as_deref() == Some("STOP_DEPLOYMENT");
+        let stops = group.ready_action == Some(crate::states::ReadyAction::StopDeployment);
         let gated = stops && !bg.checks.is_empty();
         if !bg.checks.is_empty() && !stops && !no_test_gate {
             return Err(Error::usage(
                 format!(
                     "deployment group {} continues to production traffic by itself (deploymentReadyOption {}), so the test-listener checks cannot gate the release",
                     group.name,
-                    group.ready_action.as_deref().unwrap_or("CONTINUE_DEPLOYMENT")
+                    group.ready_action.as_ref().map_or("CONTINUE_DEPLOYMENT", |a| a.as_str())
                 ),
                 "set the group's deploymentReadyOption to STOP_DEPLOYMENT with a wait time longer than check_budget, or pass --no-test-gate",
             ));

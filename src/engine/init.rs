@@ -204,7 +204,7 @@ async fn codedeploy_section(
     }
     spec.push_str(&format!("container_port = {port}\n"));
     if let Some(g) = &dg {
-        if g.ready_action.as_deref() != Some("STOP_DEPLOYMENT") {
+        if g.ready_action != Some(crate::states::ReadyAction::StopDeployment) {
             spec.push_str("# The group continues to production traffic by itself (CONTINUE_DEPLOYMENT), so test-listener\n# checks cannot gate it; set its deploymentReadyOption to STOP_DEPLOYMENT to add [[deploy.blue_green.checks]].\n");
         } else {
             spec.push_str("\n# Checks against the test listener before production traffic moves:\n# [[deploy.blue_green.checks]]\n# path = \"/health\"\n# status = 200\n");

@@ -31,7 +31,7 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     let service = match retrying_with(clock, || ports.ecs.describe_service(spec.cluster(), spec.service()), warn).await {
         // Being deleted: nothing can be deployed to it; refused before any change (no revision
         // registered, no image pushed).
-        Ok(Some(s)) if s.status == "DRAINING" => {
+        Ok(Some(s)) if s.status == crate::states::ServiceStatus::Draining => {
             return Err(Error::usage(
                 format!(
                     "service {} in cluster {} is DRAINING (being deleted): UpdateService would be refused",

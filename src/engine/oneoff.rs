@@ -39,7 +39,7 @@ pub struct OneOffResult {
     pub task_arn: String,
     /// The container the one-off runs (RunTask's override): its exit code is the verdict.
     pub container: String,
-    pub stop_code: Option<String>,
+    pub stop_code: Option<crate::states::StopCode>,
     pub stopped_reason: Option<String>,
     pub exit_codes: Vec<(String, Option<i32>)>,
     /// Each container's `reason` (e.g. `OutOfMemoryError: Container killed due to memory usage`).
@@ -56,7 +56,7 @@ impl OneOffResult {
     /// a failure. A sidecar that ended on its own — another non-zero code, or killed for memory —
     /// fails the task: it died before the named container ended, which then ended by the stop.
     pub fn succeeded(&self) -> bool {
-        self.stop_code.as_deref() == Some("EssentialContainerExited")
+        self.stop_code == Some(crate::states::StopCode::EssentialContainerExited)
             && self.exit_code_of(&self.container) == Some(0)
             && self.essential.iter().filter(|e| **e != self.container).all(|e| self.sidecar_ended_by_the_stop(e))
     }
@@ -91,7 +91,7 @@ impl OneOffResult {
         let mut s = format!(
             "{label} task {} stopped ({}: {}); exit codes: {}",
             self.task_arn.rsplit('/').next().unwrap_or(&self.task_arn),
-            self.stop_code.as_deref().unwrap_or("no stop code"),
+            self.stop_code.as_ref().map_or("no stop code", |c| c.as_str()),
             self.stopped_reason.as_deref().unwrap_or("no reason"),
             codes.join(", ")
         );
@@ -332,7 +332,7 @@ impl Engine {
         let result = finish(t, (&o.container, essential), tail);
         self.emit(Event::TaskStopped {
             task_id: task_id.clone(),
-            stop_code: result.stop_code.clone(),
+            stop_code: result.stop_code.as_ref().map(ToString::to_string),
             reason: result.stopped_reason.clone(),
             exit_codes: result.exit_codes.clone(),
         });
@@ -345,7 +345,7 @@ impl Engine {
                 result.summary(&o.label)
             )));
         }
-        if result.stop_code.as_deref() == Some("TaskFailedToStart") || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
+        if result.stop_code == Some(crate::states::StopCode::TaskFailedToStart) || result.exit_codes.iter().all(|(_, c)| c.is_none()) {
             return Err(fail(format!("the {} task never ran: {}", o.label, result.summary(&o.label))));
         }
         Ok(result)
@@ -413,7 +413,7 @@ fn finish(t: &Task, (container, essential): (&str, &[String]), tail: &LogTail) -
         task_arn: t.arn.clone(),
         container: container.to_string(),
         reasons: t.containers.iter().filter_map(|c| Some((c.name.clone(), c.reason.clone()?))).collect(),
-        stop_code: t.stop_code.as_ref().map(ToString::to_string),
+        stop_code: t.stop_code.clone(),
         stopped_reason: t.stopped_reason.clone(),
         exit_codes: codes.into_iter().collect(),
         essential: essential.to_vec(),

@@ -175,7 +175,7 @@ impl World {
             application: g.application.clone(),
             name: g.group.clone(),
             deployment_config: Some(g.deployment_config.clone()),
-            ready_action: Some(g.ready_action.clone()),
+            ready_action: Some(crate::states::ReadyAction::parse(&g.ready_action)),
             ready_wait_minutes: g.ready_wait_minutes,
             auto_rollback_enabled: !g.rollback_events.is_empty(),
             auto_rollback_events: g.rollback_events.clone(),

@@ -5,6 +5,7 @@ use super::settings::{seed_definition, sim_settings};
 use crate::engine::Interrupt;
 use crate::plan::floor_ceiling;
 use crate::ports::*;
+use crate::states::ServiceStatus;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -302,7 +303,7 @@ struct SimService {
     cluster: String,
     name: String,
     /// ACTIVE, or DRAINING while being deleted (DeleteService).
-    status: String,
+    status: ServiceStatus,
     desired: i32,
     td: String,
     config: DeploymentConfig,
@@ -407,9 +408,9 @@ impl World {
     }
 
     /// Someone deletes the service (DeleteService): DRAINING until its tasks are gone (tests).
-    pub fn set_service_status(&mut self, cluster: &str, name: &str, status: &str) {
+    pub fn set_service_status(&mut self, cluster: &str, name: &str, status: ServiceStatus) {
         if let Some(i) = self.svc_index(cluster, name) {
-            self.services[i].status = status.to_string();
+            self.services[i].status = status;
         }
     }
 
@@ -567,7 +568,7 @@ impl World {
         let (tasks, events) = self.seeded_rollout(&seed, (&reg.arn, &dep_id), (launched, running, completed), aged_out);
         let def = seed_definition(&seed);
         self.services.push(SimService {
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active,
             arn: arn.clone(),
             cluster: seed.cluster.clone(),
             name: seed.name.clone(),
@@ -989,7 +990,7 @@ impl World {
         ));
         let now = self.now;
         self.services.push(SimService {
-            status: "ACTIVE".into(),
+            status: ServiceStatus::Active,
             arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{}", req.service),
             cluster,
             name: req.service.clone(),

@@ -1853,7 +1853,7 @@ async fn item13_an_unknown_service_deployment_status_is_resolved_through_describ
 async fn item13_a_draining_service_is_refused_before_any_change_and_a_missing_one_is_exit_3() {
     let (_dir, spec) = load("");
     let sim = seeded(&spec, Faults::default()).expect("seed");
-    sim.world().set_service_status("demo", "web", "DRAINING");
+    sim.world().set_service_status("demo", "web", fgdeploy::states::ServiceStatus::Draining);
     let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
     let e = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("draining");
     assert_eq!(e.exit_code(), exit::INPUT, "{e}");

@@ -715,7 +715,7 @@ async fn codedeploy_create_deployment_carries_the_appspec_and_its_hash() {
     let ports = fgdeploy::aws::ports_from(fgdeploy::aws::Aws { codedeploy: aws_sdk_codedeploy::Client::from_conf(cd_conf), ..m.aws() });
     // The group reads back with its ready option and rollback events.
     let g = ports.codedeploy.deployment_group(&app, &group).await.expect("GetDeploymentGroup");
-    assert_eq!(g.ready_action.as_deref(), Some("STOP_DEPLOYMENT"));
+    assert_eq!(g.ready_action, Some(fgdeploy::states::ReadyAction::StopDeployment));
     assert_eq!(g.ready_wait_minutes, 20);
     assert_eq!(g.termination_wait_minutes, 5);
     assert_eq!(g.auto_rollback_events, ["DEPLOYMENT_STOP_ON_REQUEST"]);
