@@ -508,8 +508,7 @@ pub struct HookDetail {
     pub hook_id: String,
     /// AWS_LAMBDA | PAUSE
     pub target_type: Option<String>,
-    /// AWAITING_ACTION | IN_PROGRESS | SUCCEEDED | FAILED | TIMED_OUT
-    pub status: Option<String>,
+    pub status: Option<crate::states::HookStatus>,
 }
 
 /// RunTask for a one-off task (migration, `fgdeploy run`).
@@ -625,8 +624,7 @@ pub struct CdDeployment {
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct TaskSetInfo {
     pub id: String,
-    /// "Blue" | "Green" (CamelCase in the SDK)
-    pub label: Option<String>,
+    pub label: Option<crate::states::TaskSetLabel>,
     pub status: Option<String>,
     pub desired: i64,
     pub running: i64,

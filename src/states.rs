@@ -89,6 +89,22 @@ aws_enum! {
 }
 
 aws_enum! {
+    /// A service deployment's lifecycle hook `status` (DescribeServiceDeployments).
+    HookStatus {
+        AwaitingAction = "AWAITING_ACTION",
+        InProgress = "IN_PROGRESS",
+        Succeeded = "SUCCEEDED",
+        Failed = "FAILED",
+        TimedOut = "TIMED_OUT",
+    }
+}
+
+aws_enum! {
+    /// A CodeDeploy ECS target's task-set label (GetDeploymentTarget).
+    TaskSetLabel { Blue = "Blue", Green = "Green" }
+}
+
+aws_enum! {
     /// A service's `status` (DescribeServices).
     ServiceStatus { Active = "ACTIVE", Draining = "DRAINING", Inactive = "INACTIVE" }
 }

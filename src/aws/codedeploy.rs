@@ -136,7 +136,7 @@ impl CodeDeploy for Aws {
                 .iter()
                 .map(|s| TaskSetInfo {
                     id: s.identifer().unwrap_or_default().to_string(),
-                    label: s.task_set_label().map(|l| l.as_str().to_string()),
+                    label: s.task_set_label().map(|l| crate::states::TaskSetLabel::parse(l.as_str())),
                     status: s.status().map(str::to_string),
                     desired: s.desired_count(),
                     running: s.running_count(),

@@ -654,7 +654,7 @@ fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
             .map(|h| HookDetail {
                 hook_id: h.hook_id().unwrap_or_default().to_string(),
                 target_type: h.target_type().map(|x| x.as_str().to_string()),
-                status: h.status().map(|x| x.as_str().to_string()),
+                status: h.status().map(|x| crate::states::HookStatus::parse(x.as_str())),
             })
             .collect(),
     }

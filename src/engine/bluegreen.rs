@@ -471,9 +471,10 @@ impl Engine {
             && let Ok(t) = self.ports.codedeploy.deployment_target(&w.id, &w.target).await
         {
             w.last_target_at = now;
-            green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map_or(0.0, |s| s.traffic_weight);
+            green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map_or(0.0, |s| s.traffic_weight);
             w.termination_wait = green >= 100.0 && t.status.as_deref() == Some("Succeeded");
-            let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).map_or(100.0 - green, |s| s.traffic_weight);
+            let blue =
+                t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Blue)).map_or(100.0 - green, |s| s.traffic_weight);
             if changed || green != w.last_green || t.lifecycle_events != w.events_seen {
                 self.emit(Event::Traffic { blue, green, status: d.status.to_string(), lifecycle: t.lifecycle_events.clone() });
                 w.events_seen = t.lifecycle_events.clone();

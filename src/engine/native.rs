@@ -329,7 +329,7 @@ impl Engine {
             return Ok(());
         }
         let Some(h) = sd.hooks.iter().find(|h| {
-            h.status.as_deref() == Some("AWAITING_ACTION")
+            h.status == Some(crate::states::HookStatus::AwaitingAction)
                 && h.target_type.as_deref().is_none_or(|t| t == "PAUSE")
                 && !w.handled.contains(&h.hook_id)
         }) else {
@@ -374,7 +374,8 @@ impl Engine {
         let arn = w.arn.clone();
         let again = self.native_read(spec, &arn).await.ok().flatten();
         let answered_elsewhere = again.as_ref().is_some_and(|sd| {
-            !sd.status.is_rollback() && sd.hooks.iter().any(|x| x.hook_id == hook_id && x.status.as_deref() != Some("AWAITING_ACTION"))
+            !sd.status.is_rollback()
+                && sd.hooks.iter().any(|x| x.hook_id == hook_id && x.status != Some(crate::states::HookStatus::AwaitingAction))
         });
         if answered_elsewhere {
             let checks = failed.map_or("fgdeploy's checks had passed".to_string(), |f| format!("fgdeploy's verdict was ROLLBACK ({f})"));

@@ -234,7 +234,7 @@ impl Engine {
             .deployment_target(&id, &target)
             .await
             .ok()
-            .and_then(|t| t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).map(|s| s.traffic_weight));
+            .and_then(|t| t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map(|s| s.traffic_weight));
         let past_gate = matches!(d.status, CdStatus::Succeeded) || green.is_some_and(|g| g > 0.0);
         if past_gate && b.gated {
             self.warn(format!("attached to {id} after Ready: fgdeploy follows it to its end without judging the test-listener gate"));

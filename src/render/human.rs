@@ -249,8 +249,13 @@ pub fn status_text(s: &StatusReport) -> String {
             sd.status_reason.as_ref().map(|r| format!(" ({r})")).unwrap_or_default()
         );
         for h in &sd.hooks {
-            let _ =
-                writeln!(o, "  hook {} ({}): {}", h.hook_id, h.target_type.as_deref().unwrap_or("-"), h.status.as_deref().unwrap_or("-"));
+            let _ = writeln!(
+                o,
+                "  hook {} ({}): {}",
+                h.hook_id,
+                h.target_type.as_deref().unwrap_or("-"),
+                h.status.as_ref().map_or("-", |s| s.as_str())
+            );
         }
     }
     if let Some(cd) = &s.codedeploy {
@@ -273,7 +278,7 @@ fn codedeploy_text(o: &mut String, cd: &crate::engine::CodeDeployStatus) {
         let _ = writeln!(
             o,
             "  {} task set {} · {}/{} running · {:.0} % of traffic · {}",
-            t.label.as_deref().unwrap_or("?"),
+            t.label.as_ref().map_or("?", |l| l.as_str()),
             t.id,
             t.running,
             t.desired,

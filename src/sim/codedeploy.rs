@@ -336,7 +336,7 @@ impl World {
             task_sets: vec![
                 TaskSetInfo {
                     id: "ecs-svc/blue".into(),
-                    label: Some("Blue".into()),
+                    label: Some(crate::states::TaskSetLabel::Blue),
                     status: Some("PRIMARY".into()),
                     desired,
                     running: desired,
@@ -346,7 +346,7 @@ impl World {
                 },
                 TaskSetInfo {
                     id: "ecs-svc/green".into(),
-                    label: Some("Green".into()),
+                    label: Some(crate::states::TaskSetLabel::Green),
                     status: Some("ACTIVE".into()),
                     desired,
                     running: green_running,

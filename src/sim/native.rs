@@ -74,7 +74,7 @@ impl NativeState {
             .map(|h| HookDetail {
                 hook_id: h.id.clone(),
                 target_type: Some(if h.pause { "PAUSE" } else { "AWS_LAMBDA" }.into()),
-                status: Some(h.status.clone()),
+                status: Some(crate::states::HookStatus::parse(&h.status)),
             })
             .collect()
     }

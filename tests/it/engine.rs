@@ -750,7 +750,7 @@ async fn bluegreen_status_shows_task_sets_and_rollback_stops_in_flight_then_rede
     assert_eq!(cd.deployment.as_ref().map(|d| d.status.as_str()), Some("Ready"));
     let sets = cd.target.expect("target").task_sets;
     assert_eq!(
-        sets.iter().map(|s| (s.label.clone().unwrap_or_default(), s.traffic_weight)).collect::<Vec<_>>(),
+        sets.iter().map(|s| (s.label.as_ref().map(|l| l.to_string()).unwrap_or_default(), s.traffic_weight)).collect::<Vec<_>>(),
         [("Blue".to_string(), 100.0), ("Green".to_string(), 0.0)]
     );
 
@@ -872,7 +872,7 @@ async fn native_status_shows_the_stage_and_rollback_stops_it_in_flight() {
     let st = fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status");
     let sd = st.service_deployment.expect("the service deployment");
     assert_eq!(sd.lifecycle_stage, Some(fgdeploy::states::LifecycleStage::PostTestTrafficShift));
-    assert_eq!(sd.hooks.first().and_then(|h| h.status.as_deref()), Some("AWAITING_ACTION"));
+    assert_eq!(sd.hooks.first().and_then(|h| h.status.as_ref().map(|s| s.as_str())), Some("AWAITING_ACTION"));
     let text = fgdeploy::render::status_text(&fgdeploy::engine::status(&spec, &sim.ports()).await.expect("status"));
     assert!(text.contains("at POST_TEST_TRAFFIC_SHIFT") && text.contains("AWAITING_ACTION"), "{text}");
     let rb = engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");

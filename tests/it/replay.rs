@@ -387,7 +387,7 @@ async fn a_paused_native_deployment_shows_its_stage_and_hook_even_for_stages_new
         assert_eq!(sd.lifecycle_stage.as_ref().map(|s| s.as_str()), Some(stage));
         assert_eq!(sd.hooks.len(), 1);
         assert_eq!(
-            (sd.hooks[0].hook_id.as_str(), sd.hooks[0].target_type.as_deref(), sd.hooks[0].status.as_deref()),
+            (sd.hooks[0].hook_id.as_str(), sd.hooks[0].target_type.as_deref(), sd.hooks[0].status.as_ref().map(|s| s.as_str())),
             ("hook-1a2b3c", Some("PAUSE"), Some("AWAITING_ACTION"))
         );
         assert!(!sd.is_terminal());
@@ -435,8 +435,8 @@ async fn a_codedeploy_ecs_target_gives_weights_labels_and_lifecycle_times() {
         .answer("GetDeployment", 200, GET_DEPLOYMENT_ROLLED_BACK);
     let ports = r.ports().await;
     let t = ports.codedeploy.deployment_target("d-A1B2C3D4E", "example:sd-example").await.expect("ok");
-    let green = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Green")).expect("green");
-    let blue = t.task_sets.iter().find(|s| s.label.as_deref() == Some("Blue")).expect("blue");
+    let green = t.task_sets.iter().find(|s| s.label.as_ref().map(|l| l.as_str()) == Some("Green")).expect("green");
+    let blue = t.task_sets.iter().find(|s| s.label.as_ref().map(|l| l.as_str()) == Some("Blue")).expect("blue");
     assert_eq!((green.traffic_weight, blue.traffic_weight), (10.0, 90.0));
     assert_eq!((green.running, green.desired), (2, 2));
     assert!(t.lifecycle_events.contains(&("AllowTraffic".to_string(), "InProgress".to_string())), "{:?}", t.lifecycle_events);

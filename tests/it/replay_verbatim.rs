@@ -274,7 +274,8 @@ async fn the_paused_hook_example_reads_as_a_pause_hook_awaiting_action_with_no_s
     let r = Server::default().with("DescribeServiceDeployments", "ecs-DescribeServiceDeployments-3.json");
     let sd = r.ports().await.ecs.describe_service_deployments(&[SD_PAUSED.into()]).await.expect("parsed").remove(0);
     assert_eq!((sd.arn.as_str(), sd.status.clone(), sd.is_terminal()), (SD_PAUSED, SdStatus::InProgress, false));
-    let hooks: Vec<_> = sd.hooks.iter().map(|h| (h.hook_id.as_str(), h.target_type.as_deref(), h.status.as_deref())).collect();
+    let hooks: Vec<_> =
+        sd.hooks.iter().map(|h| (h.hook_id.as_str(), h.target_type.as_deref(), h.status.as_ref().map(|s| s.as_str()))).collect();
     assert_eq!(hooks, [("ecs-pause-Xk7rT2mP9sLwQn4vB8fYd3hJ6gA1cE5iO0uR_ZpWq", Some("PAUSE"), Some("AWAITING_ACTION"))]);
     assert_eq!(sd.lifecycle_stage, None, "no stage: never fgdeploy's gate stage POST_TEST_TRAFFIC_SHIFT");
 }
