@@ -82,7 +82,8 @@ impl Query {
             body.push_str(&format!("&{}={}", encode(k), encode(v)));
         }
         let request = self.signed(op, ep, &body).await?;
-        let unreachable = |e: reqwest::Error| PortError::Unreachable { op: op.into(), endpoint: ep.url.clone(), message: chain(&e) };
+        let unreachable =
+            |e: reqwest::Error| PortError::Unreachable { op: op.into(), endpoint: ep.url.clone(), message: crate::error::chain(&e) };
         let answer = request.send().await.map_err(unreachable)?;
         let status = answer.status().as_u16();
         let text = answer.text().await.map_err(unreachable)?;
@@ -227,17 +228,6 @@ fn encode(v: &str) -> String {
     v.bytes()
         .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
-}
-
-/// An error with its causes: reqwest's own text ("error sending request") says little alone.
-fn chain(e: &reqwest::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    message
 }
 
 #[cfg(test)]

@@ -84,6 +84,32 @@ pub fn to_request(b: RegisterTaskDefinitionFluentBuilder, td: &TaskDefinition) -
         .set_enable_fault_injection(td.enable_fault_injection))
 }
 
+fn efs_to(e: &EfsVolumeConfiguration) -> R<t::EfsVolumeConfiguration> {
+    t::EfsVolumeConfiguration::builder()
+        .file_system_id(&e.file_system_id)
+        .set_root_directory(e.root_directory.clone())
+        .set_transit_encryption(en(&e.transit_encryption))
+        .set_transit_encryption_port(e.transit_encryption_port)
+        .set_authorization_config(
+            e.authorization_config
+                .as_ref()
+                .map(|a| t::EfsAuthorizationConfig::builder().set_access_point_id(a.access_point_id.clone()).set_iam(en(&a.iam)).build()),
+        )
+        .build()
+}
+
+fn fsx_to(f: &FsxVolumeConfiguration) -> R<t::FSxWindowsFileServerVolumeConfiguration> {
+    let auth = t::FSxWindowsFileServerAuthorizationConfig::builder()
+        .credentials_parameter(&f.authorization_config.credentials_parameter)
+        .domain(&f.authorization_config.domain)
+        .build()?;
+    t::FSxWindowsFileServerVolumeConfiguration::builder()
+        .file_system_id(&f.file_system_id)
+        .root_directory(&f.root_directory)
+        .authorization_config(auth)
+        .build()
+}
+
 fn volume_to(v: &Volume) -> R<t::Volume> {
     Ok(t::Volume::builder()
         .set_name(v.name.clone())
@@ -97,22 +123,7 @@ fn volume_to(v: &Volume) -> R<t::Volume> {
                 .set_labels(hm(&d.labels))
                 .build()
         }))
-        .set_efs_volume_configuration(
-            v.efs_volume_configuration
-                .as_ref()
-                .map(|e| {
-                    t::EfsVolumeConfiguration::builder()
-                        .file_system_id(&e.file_system_id)
-                        .set_root_directory(e.root_directory.clone())
-                        .set_transit_encryption(en(&e.transit_encryption))
-                        .set_transit_encryption_port(e.transit_encryption_port)
-                        .set_authorization_config(e.authorization_config.as_ref().map(|a| {
-                            t::EfsAuthorizationConfig::builder().set_access_point_id(a.access_point_id.clone()).set_iam(en(&a.iam)).build()
-                        }))
-                        .build()
-                })
-                .transpose()?,
-        )
+        .set_efs_volume_configuration(v.efs_volume_configuration.as_ref().map(efs_to).transpose()?)
         .set_s3files_volume_configuration(
             v.s3files_volume_configuration
                 .as_ref()
@@ -126,23 +137,7 @@ fn volume_to(v: &Volume) -> R<t::Volume> {
                 })
                 .transpose()?,
         )
-        .set_fsx_windows_file_server_volume_configuration(
-            v.fsx_windows_file_server_volume_configuration
-                .as_ref()
-                .map(|f| {
-                    t::FSxWindowsFileServerVolumeConfiguration::builder()
-                        .file_system_id(&f.file_system_id)
-                        .root_directory(&f.root_directory)
-                        .authorization_config(
-                            t::FSxWindowsFileServerAuthorizationConfig::builder()
-                                .credentials_parameter(&f.authorization_config.credentials_parameter)
-                                .domain(&f.authorization_config.domain)
-                                .build()?,
-                        )
-                        .build()
-                })
-                .transpose()?,
-        )
+        .set_fsx_windows_file_server_volume_configuration(v.fsx_windows_file_server_volume_configuration.as_ref().map(fsx_to).transpose()?)
         .set_configured_at_launch(v.configured_at_launch)
         .build())
 }

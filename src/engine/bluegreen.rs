@@ -203,6 +203,35 @@ fn cd_deadline_step(w: &CdWatch) -> CdDeadline {
     }
 }
 
+/// Whether the test-listener checks gate the release: only when the group stops in Ready
+/// (STOP_DEPLOYMENT); checks on a group that continues by itself are refused unless
+/// `--no-test-gate`. A Ready wait shorter than `check_budget` is a warning.
+fn test_gate(bg: &BlueGreenSection, group: &DeploymentGroup, no_test_gate: bool) -> Result<(bool, Option<String>)> {
+    let stops = group.ready_action == Some(crate::states::ReadyAction::StopDeployment);
+    let gated = stops && !bg.checks.is_empty();
+    if !bg.checks.is_empty() && !stops && !no_test_gate {
+        return Err(Error::usage(
+            format!(
+                "deployment group {} continues to production traffic by itself (deploymentReadyOption {}), so the test-listener checks cannot gate the release",
+                group.name,
+                group.ready_action.as_ref().map_or("CONTINUE_DEPLOYMENT", |a| a.as_str())
+            ),
+            "set the group's deploymentReadyOption to STOP_DEPLOYMENT with a wait time longer than check_budget, or pass --no-test-gate",
+        ));
+    }
+    let short = gated && f64::from(group.ready_wait_minutes) * 60.0 < bg.check_budget.as_secs_f64();
+    Ok((
+        gated,
+        short.then(|| {
+            format!(
+                "the group waits {} min in Ready, less than check_budget {}: CodeDeploy may stop the deployment first",
+                group.ready_wait_minutes,
+                humantime::format_duration(bg.check_budget)
+            )
+        }),
+    ))
+}
+
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest as _;
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
@@ -236,7 +265,10 @@ impl Engine {
                 e => e,
             })?;
         group_deploys_the_service(spec, &group)?;
-        let gated = self.test_gate(bg, &group, no_test_gate)?;
+        let (gated, warning) = test_gate(bg, &group, no_test_gate)?;
+        if let Some(w) = warning {
+            self.warn(w);
+        }
         if !force {
             let active =
                 self.retry("codedeploy:ListDeployments", || self.ports.codedeploy.active_deployments(&application, &group_name)).await?;
@@ -264,32 +296,6 @@ impl Engine {
             _ => None,
         };
         Ok(BlueGreen { application, group, test_url, production_url, gated })
-    }
-
-    /// Whether the test-listener checks gate the release: only when the group stops in Ready
-    /// (STOP_DEPLOYMENT); checks on a group that continues by itself are refused unless
-    /// `--no-test-gate`.
-    fn test_gate(&self, bg: &BlueGreenSection, group: &DeploymentGroup, no_test_gate: bool) -> Result<bool> {
-        let stops = group.ready_action == Some(crate::states::ReadyAction::StopDeployment);
-        let gated = stops && !bg.checks.is_empty();
-        if !bg.checks.is_empty() && !stops && !no_test_gate {
-            return Err(Error::usage(
-                format!(
-                    "deployment group {} continues to production traffic by itself (deploymentReadyOption {}), so the test-listener checks cannot gate the release",
-                    group.name,
-                    group.ready_action.as_ref().map_or("CONTINUE_DEPLOYMENT", |a| a.as_str())
-                ),
-                "set the group's deploymentReadyOption to STOP_DEPLOYMENT with a wait time longer than check_budget, or pass --no-test-gate",
-            ));
-        }
-        if gated && f64::from(group.ready_wait_minutes) * 60.0 < bg.check_budget.as_secs_f64() {
-            self.warn(format!(
-                "the group waits {} min in Ready, less than check_budget {}: CodeDeploy may stop the deployment first",
-                group.ready_wait_minutes,
-                humantime::format_duration(bg.check_budget)
-            ));
-        }
-        Ok(gated)
     }
 
     async fn listener_url(&self, arn: &str) -> Result<String> {

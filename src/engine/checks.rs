@@ -59,19 +59,7 @@ impl Prober {
     }
 }
 
-/// An error with its causes: reqwest's own text ("error sending request") says little alone.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        cur = c.source();
-    }
-    parts.join(": ")
-}
+use crate::error::chain;
 
 /// GET `url` once with a fresh client (no extra roots, no headers).
 #[cfg(test)]

@@ -334,10 +334,8 @@ pub async fn release_fleet_in(
     let mut set = tokio::task::JoinSet::new();
     let mut previous: BTreeMap<usize, String> = BTreeMap::new();
     if failed && policy != FleetPolicy::Independent {
-        for (i, _) in &ready {
-            outcomes[*i] = Some(skipped(&specs[*i], "registered, not deployed: another service failed first".into()));
-        }
-        ready.clear();
+        let why = || "registered, not deployed: another service failed first".to_string();
+        ready.drain(..).for_each(|(i, _)| outcomes[i] = Some(skipped(&specs[i], why())));
     }
     for (i, r) in ready {
         previous.insert(i, r.previous_td.clone());
@@ -368,13 +366,11 @@ pub async fn release_fleet_in(
     if failed && policy == FleetPolicy::AllOrNothing {
         undo_successes(fleet, &sink, specs, &previous, &mut outcomes).await;
     }
-    let outcomes: Vec<FleetOutcome> = outcomes.into_iter().flatten().collect();
+    Ok(fleet_report(fleet, outcomes.into_iter().flatten().collect(), ports.clock.now() - t0))
+}
+
+/// The fleet's outcome: the most severe exit code of its services, and every AWS call.
+fn fleet_report(fleet: &FleetPorts, outcomes: Vec<FleetOutcome>, secs: f64) -> FleetReport {
     let exit_code = outcomes.iter().map(|o| o.exit_code).max_by_key(|c| severity(*c)).unwrap_or(exit::OK);
-    Ok(FleetReport {
-        exit_code,
-        api_calls_total: fleet.calls().values().sum(),
-        api_calls: fleet.calls(),
-        secs: ports.clock.now() - t0,
-        outcomes,
-    })
+    FleetReport { exit_code, api_calls_total: fleet.calls().values().sum(), api_calls: fleet.calls(), secs, outcomes }
 }

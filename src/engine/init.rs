@@ -78,30 +78,8 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
     let template_text = serde_json::to_string_pretty(&template).map_err(|e| Error::Internal(e.to_string()))? + "\n";
 
     let cluster_name = svc.cluster_arn.rsplit('/').next().unwrap_or(&o.cluster).to_string();
-    let mut spec = format!(
-        "# Written by `fgdeploy init` from the live service {}.\n# Review it, commit it, and see the README's configuration reference for every key.\n\n[service]\ncluster = {}\nname = {}\n\n[image]\nrepository = {}\n",
-        svc.arn,
-        toml_str(&cluster_name),
-        toml_str(&svc.name),
-        toml_str(&repository)
-    );
-    match &tag {
-        Some(t) => spec.push_str(&format!(
-            "# The live tag, so that the first plan shows no change; releases usually use \"{{{{ git.sha }}}}\".\ntag = {}\n",
-            toml_str(t)
-        )),
-        None => {
-            spec.push_str("pin_digest = true   # the live service runs a digest\n");
-            warnings.push("the live image is pinned by digest; the first plan will show the image as a change".into());
-        }
-    }
     let file_stem = svc.name.clone();
-    spec.push_str(&format!(
-        "\n[task_definition]\ntemplate = {}\ncontainer = {}\n",
-        toml_str(&format!("{file_stem}.taskdef.json")),
-        toml_str(&container)
-    ));
-
+    let mut spec = spec_head(&svc, &cluster_name, (&repository, tag.as_deref()), &container, &mut warnings);
     let strategy = if svc.deployment_controller == crate::ports::Controller::CodeDeploy {
         spec.push_str(&codedeploy_section(ports, o, (&svc, &td, &container), &cluster_name, &mut warnings).await?);
         "blue-green".to_string()
@@ -117,6 +95,40 @@ pub async fn init(ports: &Ports, o: &InitOptions) -> Result<InitReport> {
 
     let (spec_path, template_path) = write_files(o, &file_stem, &template_text, &spec)?;
     Ok(InitReport { deployspec: spec_path, template: template_path, container, strategy, warnings })
+}
+
+/// `[service]`, `[image]` and `[task_definition]` of the written deployspec: the live tag (or
+/// the digest warning), so that the first plan shows no image change.
+fn spec_head(
+    svc: &ServiceState,
+    cluster_name: &str,
+    (repository, tag): (&str, Option<&str>),
+    container: &str,
+    warnings: &mut Vec<String>,
+) -> String {
+    let mut spec = format!(
+        "# Written by `fgdeploy init` from the live service {}.\n# Review it, commit it, and see the README's configuration reference for every key.\n\n[service]\ncluster = {}\nname = {}\n\n[image]\nrepository = {}\n",
+        svc.arn,
+        toml_str(cluster_name),
+        toml_str(&svc.name),
+        toml_str(repository)
+    );
+    match tag {
+        Some(t) => spec.push_str(&format!(
+            "# The live tag, so that the first plan shows no change; releases usually use \"{{{{ git.sha }}}}\".\ntag = {}\n",
+            toml_str(t)
+        )),
+        None => {
+            spec.push_str("pin_digest = true   # the live service runs a digest\n");
+            warnings.push("the live image is pinned by digest; the first plan will show the image as a change".into());
+        }
+    }
+    spec.push_str(&format!(
+        "\n[task_definition]\ntemplate = {}\ncontainer = {}\n",
+        toml_str(&format!("{}.taskdef.json", svc.name)),
+        toml_str(container)
+    ));
+    spec
 }
 
 /// The container that gets the released image: `--container`, else the one whose image is in

@@ -395,15 +395,13 @@ impl Engine {
             return self.deploy_blue_green_kind(spec, opts, (plan, &live, new_td), (blue_green, native), (t, stages)).await;
         }
         let started_at = self.ports.clock.now();
-        let svc = if plan.creates_service {
-            self.create_service_once(spec, &plan, &new_td).await?
-        } else {
-            let mut update = plan.update.clone();
-            update.task_definition = new_td.clone();
-            let svc = self.update_service_once(&update).await?;
-            self.tag_service(&svc.arn, &plan).await?;
-            svc
+        let svc = match plan.creates_service {
+            true => self.create_service_once(spec, &plan, &new_td).await?,
+            false => self.update_service_once(&UpdateService { task_definition: new_td.clone(), ..plan.update.clone() }).await?,
         };
+        if !plan.creates_service {
+            self.tag_service(&svc.arn, &plan).await?;
+        }
         let deployment_id = match self.find_deployment(spec, &svc, &new_td).await {
             Some(id) => id,
             None if opts.no_wait => {
@@ -411,20 +409,15 @@ impl Engine {
                 self.stage_end(Stage::Deploy, t, stages);
                 return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
             }
-            None => {
-                return Err(Error::ManualAction {
-                    reason: "ECS shows no PRIMARY deployment of the new revision after UpdateService".into(),
-                    state: format!("service {} was updated to {new_td}, but its deployment cannot be tracked", spec.service()),
-                    next: format!("run `fgdeploy status -f {0}` and, if needed, `fgdeploy rollback -f {0}`", spec.path.display()),
-                });
-            }
+            None => return Err(untracked_deployment(spec, &new_td)),
         };
         let (sd, sd_arn) = self.our_service_deployment(spec, &svc, &new_td, started_at).await;
-        self.emit(Event::DeploymentStarted {
+        let started = Event::DeploymentStarted {
             deployment_id: deployment_id.clone(),
             service_deployment_arn: sd_arn.clone(),
             task_definition: new_td.clone(),
-        });
+        };
+        self.emit(started);
         if opts.no_wait {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
@@ -818,6 +811,15 @@ impl Engine {
                 next: format!("run `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
             },
         }
+    }
+}
+
+/// UpdateService went through but ECS shows no PRIMARY deployment of the new revision.
+fn untracked_deployment(spec: &Spec, new_td: &str) -> Error {
+    Error::ManualAction {
+        reason: "ECS shows no PRIMARY deployment of the new revision after UpdateService".into(),
+        state: format!("service {} was updated to {new_td}, but its deployment cannot be tracked", spec.service()),
+        next: format!("run `fgdeploy status -f {0}` and, if needed, `fgdeploy rollback -f {0}`", spec.path.display()),
     }
 }
 

@@ -378,10 +378,8 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     volumes_match_their_configurations(spec, live, &desired)?;
     let td_changes = td_changes(live, &desired);
     let register = !td_changes.is_empty();
-    let hidden = hidden_values(spec, &desired);
-    let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(hidden);
+    let redactor = crate::redact::Redactor::new(&spec.file.task_definition.secret_patterns).with_values(hidden_values(spec, &desired));
     let td_changes = redactor.changes(td_changes);
-
     // Service changes: desired count, deployment configuration and `[service.definition]`.
     let svc = &live.service;
     let (desired_count, update_count, count_note) = desired_count(spec, live);
@@ -392,9 +390,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     let shown_cfg = if rolling { Some(&want_cfg) } else { native_cfg.as_ref() };
     let service_changes = all_service_changes(spec, live, (desired_count, shown_cfg), &settings, &redactor);
     let deploy = register || !service_changes.is_empty();
-
     let rollout = rollout(spec, svc, desired_count, opts)?;
-
     let migration = migration_plan(spec, svc, &image);
     let mut stages = vec![
         StagePlan { stage: Stage::Build, action: images::build_action(&images, opts) },
@@ -402,16 +398,12 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     ];
     stages.extend(later_stages(spec, live, (register, deploy, desired_count), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
-
     let uncarried_notes = refuse_dropping_uncarried(spec, live, &settings.update, rolling || native_cfg.is_some())?;
     let update = UpdateService {
-        cluster: spec.cluster().to_string(),
-        service: spec.service().to_string(),
-        task_definition: String::new(),
         desired_count: update_count,
         deployment_config: rolling.then_some(want_cfg),
-        native: None,
         settings: settings.update,
+        ..UpdateService::revision_only(spec.cluster(), spec.service(), "")
     };
     Ok(Plan {
         cluster: spec.cluster().to_string(),

@@ -1748,22 +1748,21 @@ impl World {
             }
             self.event(i, format!("(service {}) has started {} tasks: {}.", s.name, start, ids.join(" ")));
         }
-        if start == 0
-            && to_stop.is_empty()
-            && !others.is_empty()
-            && d > 0
-            && primary.rollout_state == "IN_PROGRESS"
-            && !s.stuck_reported
-            && mine.len() as i32 == mine_healthy
-        {
-            self.services[i].stuck_reported = true;
-            self.event(i, format!("(service {}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.", s.name));
+        let stuck = start == 0 && to_stop.is_empty() && !others.is_empty() && d > 0 && mine.len() as i32 == mine_healthy;
+        if stuck && primary.rollout_state == "IN_PROGRESS" && !s.stuck_reported {
+            self.report_stuck(i);
         }
-
         // Steady state.
         if primary.rollout_state == "IN_PROGRESS" && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
             self.settle(i, p, alarms.is_some());
         }
+    }
+
+    /// ECS's event when min/max leave it unable to stop or start a task (once a deployment).
+    fn report_stuck(&mut self, i: usize) {
+        self.services[i].stuck_reported = true;
+        let name = self.services[i].name.clone();
+        self.event(i, format!("(service {name}) was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again."));
     }
 
     /// Scale-in: the PRIMARY deployment runs more tasks than the service now wants (a lower

@@ -545,18 +545,7 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
     })?;
     let mut value = serde_json::to_value(&table)
         .map_err(|e| InputError::new(path, format!("cannot read the deployspec: {e}"), "use plain TOML values"))?;
-    // The default tag is a variable too: put it in before expanding (or the given tag instead).
-    if let Some(serde_json::Value::Object(image)) = value.get_mut("image") {
-        match image_tag {
-            Some(tag) => {
-                image.insert("tag".into(), tag.into());
-            }
-            None if !image.contains_key("tag") => {
-                image.insert("tag".into(), default_tag().into());
-            }
-            None => {}
-        }
-    }
+    set_image_tag(&mut value, image_tag);
     if let Some(deploy) = value.get("deploy")
         && deploy.get("rolling").is_some()
         && deploy.get("blue_green").is_some()
@@ -597,6 +586,20 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
     let mut file = file.ok_or_else(|| InputError::new(path, "cannot be read", "fix the deployspec"))?;
     file.sidecar_builds = builds;
     Ok(file)
+}
+
+/// The default tag is a variable too: put it in before expanding (or the given tag instead).
+fn set_image_tag(value: &mut serde_json::Value, image_tag: Option<&str>) {
+    let Some(serde_json::Value::Object(image)) = value.get_mut("image") else { return };
+    match image_tag {
+        Some(tag) => {
+            image.insert("tag".into(), tag.into());
+        }
+        None if !image.contains_key("tag") => {
+            image.insert("tag".into(), default_tag().into());
+        }
+        None => {}
+    }
 }
 
 /// The `command` of `[build]` (key `None`) and of each `[build.<container>]`, taken out: they

@@ -245,30 +245,36 @@ fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
     positive(p, "deploy.blue_green.check_budget", bg.check_budget);
     appspec_hooks(bg, p);
     for (i, c) in bg.checks.iter().enumerate() {
-        let at = |f: &str| format!("deploy.blue_green.checks[{i}].{f}");
-        if !c.path.starts_with('/') || c.path.chars().any(char::is_control) {
-            p.at(at("path"), format!("{:?} is not an absolute path", c.path), "write the path as /health");
-        }
-        if c.consecutive < 1 {
-            p.at(at("consecutive"), "0 passes would check nothing", "use 1 or more");
-        }
-        if !(100..=599).contains(&c.status) {
-            p.at(at("status"), format!("{} is not an HTTP status", c.status), "use 100 to 599");
-        }
-        positive(p, &at("timeout"), c.timeout);
-        if let Some(h) = &c.header
-            && h.split(':').next().is_none_or(|n| n.trim().is_empty())
-        {
-            p.at(at("header"), format!("{h:?} names no header"), "write `name` or `name: value`");
-        }
-        for (k, v) in &c.headers {
-            if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(v).is_err() {
-                p.at(
-                    at(&format!("headers.{k}")),
-                    format!("{k:?}: {v:?} is not a valid HTTP header"),
-                    "use a token name and a value without control characters",
-                );
-            }
+        check_rules(i, c, p);
+    }
+}
+
+/// One `[[deploy.blue_green.checks]]` entry: an absolute path, passes, an HTTP status, a
+/// timeout, valid headers.
+fn check_rules(i: usize, c: &crate::spec::CheckSection, p: &mut Problems) {
+    let at = |f: &str| format!("deploy.blue_green.checks[{i}].{f}");
+    if !c.path.starts_with('/') || c.path.chars().any(char::is_control) {
+        p.at(at("path"), format!("{:?} is not an absolute path", c.path), "write the path as /health");
+    }
+    if c.consecutive < 1 {
+        p.at(at("consecutive"), "0 passes would check nothing", "use 1 or more");
+    }
+    if !(100..=599).contains(&c.status) {
+        p.at(at("status"), format!("{} is not an HTTP status", c.status), "use 100 to 599");
+    }
+    positive(p, &at("timeout"), c.timeout);
+    if let Some(h) = &c.header
+        && h.split(':').next().is_none_or(|n| n.trim().is_empty())
+    {
+        p.at(at("header"), format!("{h:?} names no header"), "write `name` or `name: value`");
+    }
+    for (k, v) in &c.headers {
+        if reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err() || reqwest::header::HeaderValue::from_str(v).is_err() {
+            p.at(
+                at(&format!("headers.{k}")),
+                format!("{k:?}: {v:?} is not a valid HTTP header"),
+                "use a token name and a value without control characters",
+            );
         }
     }
 }
@@ -303,6 +309,24 @@ fn tag_rule(field: &str, tag: &str, p: &mut Problems) {
     }
 }
 
+/// Two builds pushing one image would race each other's push.
+fn one_image_per_build(f: &SpecFile, p: &mut Problems) {
+    let release = f.build.as_ref().map(|_| (f.task_definition.container.as_str(), f.image.repository.as_str(), f.image.tag.as_str()));
+    let sidecars =
+        f.sidecar_builds.iter().map(|(c, b)| (c.as_str(), b.repository.as_deref().unwrap_or(""), b.tag.as_deref().unwrap_or(&f.image.tag)));
+    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
+    for (c, repo, tag) in release.into_iter().chain(sidecars) {
+        if let Some((other, _, _)) = seen.iter().find(|(_, r, t)| !repo.is_empty() && *r == repo && *t == tag) {
+            p.at(
+                format!("build.{c}.repository"),
+                format!("containers {other:?} and {c:?} would both be built and pushed as {repo}:{tag}"),
+                "give each built image its own repository (or tag); a container that runs another's image writes that image in the template instead of building it",
+            );
+        }
+        seen.push((c, repo, tag));
+    }
+}
+
 /// `[build]` and each `[build.<container>]`: paths, the command, and where each image goes.
 fn builds(f: &SpecFile, p: &mut Problems) {
     let all = f.build.iter().map(|b| ("build".to_string(), b)).chain(f.sidecar_builds.iter().map(|(c, b)| (format!("build.{c}"), b)));
@@ -331,21 +355,7 @@ fn builds(f: &SpecFile, p: &mut Problems) {
             }
         }
     }
-    // Two builds pushing one image would race each other's push.
-    let release = f.build.as_ref().map(|_| (f.task_definition.container.as_str(), f.image.repository.as_str(), f.image.tag.as_str()));
-    let sidecars =
-        f.sidecar_builds.iter().map(|(c, b)| (c.as_str(), b.repository.as_deref().unwrap_or(""), b.tag.as_deref().unwrap_or(&f.image.tag)));
-    let mut seen: Vec<(&str, &str, &str)> = Vec::new();
-    for (c, repo, tag) in release.into_iter().chain(sidecars) {
-        if let Some((other, _, _)) = seen.iter().find(|(_, r, t)| !repo.is_empty() && *r == repo && *t == tag) {
-            p.at(
-                format!("build.{c}.repository"),
-                format!("containers {other:?} and {c:?} would both be built and pushed as {repo}:{tag}"),
-                "give each built image its own repository (or tag); a container that runs another's image writes that image in the template instead of building it",
-            );
-        }
-        seen.push((c, repo, tag));
-    }
+    one_image_per_build(f, p);
     for (c, b) in &f.sidecar_builds {
         match b.repository.as_deref().map(str::trim) {
             None | Some("") => p.at(
@@ -391,6 +401,33 @@ fn built_sidecars(f: &SpecFile, td: &TaskDefinition, raw: &serde_json::Value, p:
     }
 }
 
+/// `{{ image }}` stands as the release container's image and nowhere else (unless the deployspec
+/// allows a pinned image).
+fn image_placeholder_rules(f: &SpecFile, td: &TaskDefinition, raw: &serde_json::Value, t: &mut Problems) {
+    let release = &f.task_definition.container;
+    let mut at = Vec::new();
+    crate::taskdef::rules::image_placeholders(raw.get("taskDefinition").unwrap_or(raw), "", &mut at);
+    let index = td.container_definitions.iter().position(|c| &c.name == release);
+    let expected = index.map(|i| format!("containerDefinitions[{i}].image"));
+    let elsewhere: Vec<&String> = at.iter().filter(|a| Some(*a) != expected.as_ref()).collect();
+    if !elsewhere.is_empty() {
+        t.at(
+            elsewhere[0].as_str(),
+            "`{{ image }}` stands outside the release container's image",
+            "use {{ image }} only as the release container's \"image\"",
+        );
+    }
+    if let (Some(e), false) = (&expected, f.task_definition.allow_pinned_image)
+        && !at.contains(e)
+    {
+        t.at(
+            e.as_str(),
+            format!("the release container {release:?} does not take `{{{{ image }}}}`: the released image would silently replace what is written there"),
+            "write \"image\": \"{{ image }}\", or set task_definition.allow_pinned_image = true to replace the pinned image knowingly",
+        );
+    }
+}
+
 /// Rules between the deployspec and its (rendered) template. `raw` is the template's JSON before
 /// variables were expanded (to see where `{{ image }}` stands).
 pub fn validate_with_template(
@@ -429,27 +466,7 @@ pub fn validate_with_template(
     super::service_rules::with_template(f, td, &mut p);
     let mut t = Problems::new(template_path);
     built_sidecars(f, td, raw, &mut p, &mut t);
-    let mut at = Vec::new();
-    crate::taskdef::rules::image_placeholders(raw.get("taskDefinition").unwrap_or(raw), "", &mut at);
-    let index = td.container_definitions.iter().position(|c| &c.name == release);
-    let expected = index.map(|i| format!("containerDefinitions[{i}].image"));
-    let elsewhere: Vec<&String> = at.iter().filter(|a| Some(*a) != expected.as_ref()).collect();
-    if !elsewhere.is_empty() {
-        t.at(
-            elsewhere[0].as_str(),
-            "`{{ image }}` stands outside the release container's image",
-            "use {{ image }} only as the release container's \"image\"",
-        );
-    }
-    if let (Some(e), false) = (&expected, f.task_definition.allow_pinned_image)
-        && !at.contains(e)
-    {
-        t.at(
-            e.as_str(),
-            format!("the release container {release:?} does not take `{{{{ image }}}}`: the released image would silently replace what is written there"),
-            "write \"image\": \"{{ image }}\", or set task_definition.allow_pinned_image = true to replace the pinned image knowingly",
-        );
-    }
+    image_placeholder_rules(f, td, raw, &mut t);
     let mut all = Vec::new();
     if let Err(e) = p.finish() {
         all.extend(e.flatten());

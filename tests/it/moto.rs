@@ -83,6 +83,17 @@ impl Moto {
     fn ports_with(&self, ecs: aws_sdk_ecs::Client) -> Ports {
         fgdeploy::aws::ports_from(fgdeploy::aws::Aws { ecs, ..self.aws() })
     }
+    /// An HTTP target group of IP targets on port 8080 in `vpc`, named after `prefix`: its ARN
+    /// and name.
+    async fn ip_target_group(&self, prefix: &str, vpc: &str) -> (String, String) {
+        use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+        let elb = aws_sdk_elasticloadbalancingv2::Client::new(&self.conf);
+        let create = elb.create_target_group().name(unique(prefix)).protocol(ProtocolEnum::Http).port(8080).vpc_id(vpc);
+        let tg = create.target_type(TargetTypeEnum::Ip).send().await.expect("target group");
+        let t = &tg.target_groups()[0];
+        (t.target_group_arn().expect("arn").to_string(), t.target_group_name().expect("name").to_string())
+    }
+
     /// An ECR repository named after `prefix` with an image tagged `v1` (manifest `n`): its URI.
     async fn repository_with_v1(&self, prefix: &str, n: u32) -> String {
         let ecr = aws_sdk_ecr::Client::new(&self.conf);
@@ -544,18 +555,7 @@ async fn init_writes_specs_that_plan_as_unchanged() {
     let lb_arn = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
     let mut tgs = Vec::new();
     for color in ["blue", "green"] {
-        let tg = elb
-            .create_target_group()
-            .name(unique(color))
-            .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&vpc)
-            .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
-            .send()
-            .await
-            .expect("target group");
-        let t = &tg.target_groups()[0];
-        tgs.push((t.target_group_arn().expect("arn").to_string(), t.target_group_name().expect("name").to_string()));
+        tgs.push(m.ip_target_group(color, &vpc).await);
     }
     let mut listeners = Vec::new();
     for (port, tg) in [(80, &tgs[0].0), (8080, &tgs[1].0)] {
@@ -1174,7 +1174,6 @@ async fn raw_service(endpoint: &str, cluster: &str, service: &str) -> serde_json
 async fn a_service_with_every_field_moto_keeps_round_trips_through_init_plan_and_a_release() {
     let Some(m) = moto().await else { return };
     let ecs = aws_sdk_ecs::Client::new(&m.conf);
-    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
     let cluster = unique("every");
     ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
     let uri = m.repository_with_v1("everyrepo", 9).await;
@@ -1188,17 +1187,7 @@ async fn a_service_with_every_field_moto_keeps_round_trips_through_init_plan_and
     let subnets = xml_values(&ec2_query(&m.endpoint, "DescribeSubnets"), "subnetId");
     let sg = xml_values(&ec2_query(&m.endpoint, "DescribeSecurityGroups"), "groupId").into_iter().next().expect("a security group");
     let vpc = xml_values(&ec2_query(&m.endpoint, "DescribeVpcs"), "vpcId").into_iter().next().expect("a VPC");
-    let tg = elb
-        .create_target_group()
-        .name(unique("tg"))
-        .protocol(aws_sdk_elasticloadbalancingv2::types::ProtocolEnum::Http)
-        .port(8080)
-        .vpc_id(&vpc)
-        .target_type(aws_sdk_elasticloadbalancingv2::types::TargetTypeEnum::Ip)
-        .send()
-        .await
-        .expect("target group");
-    let tg_arn = tg.target_groups()[0].target_group_arn().expect("arn").to_string();
+    let (tg_arn, _) = m.ip_target_group("tg", &vpc).await;
     use aws_sdk_ecs::types as t;
     let vpc_conf = t::AwsVpcConfiguration::builder()
         .set_subnets(Some(subnets[..2].to_vec()))
