@@ -3,6 +3,8 @@
 
 use super::watch::{Cut, Limit, Next, Pause, Watched};
 use super::{Engine, Event};
+use crate::error::Error;
+use crate::spec::OnInterrupt;
 use crate::spec::{BlueGreenSection, CheckSection, Spec};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -101,10 +103,49 @@ pub fn judge(c: &CheckSection, a: &HttpAnswer) -> Result<(), String> {
     Ok(())
 }
 
-impl Engine {
+crate::engine::engine_part!(
+    /// fgdeploy's HTTP(S) checks, run until they pass or their budget ends.
+    Checks
+);
+
+impl Checks<'_> {
+    /// Why checks ended without passing, as the rollback's reason: the operator's interrupt is
+    /// not a failed check. With `on_interrupt = "detach"` the interrupt detaches instead (Err).
+    pub(crate) fn checks_failure(&self, spec: &Spec, deployment: &str, what: &str, error: &str) -> crate::error::Result<String> {
+        if !self.interrupt.is_set() {
+            return Ok(format!("the {what} checks failed: {error}"));
+        }
+        if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
+            return Err(Error::Detached(format!(
+                "interrupted during the {what} checks; {deployment} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
+                spec.path.display()
+            )));
+        }
+        Ok(format!("interrupted by the operator (Ctrl-C / SIGTERM) during the {what} checks"))
+    }
+
+    /// A gated deployment completed without fgdeploy's gate: say so, and run the checks once
+    /// against production so the user knows the state the service is in now.
+    pub(crate) async fn gate_bypassed(&self, spec: &Spec, reason: String, url: Option<&str>) -> Error {
+        self.warn(format!("gate bypassed: {reason}"));
+        let checks = match url {
+            None => "none (no production or test URL is known; set deploy.blue_green.production_url)".to_string(),
+            Some(url) => match self.run_checks(spec, url, "production (after the bypassed gate)").await {
+                Ok(()) => format!("passed against {url}"),
+                Err(e) => format!("FAILED against {url}: {e}"),
+            },
+        };
+        let path = spec.path.display();
+        Error::GateBypassed {
+            reason,
+            checks,
+            next: format!("the new revision serves; `fgdeploy status -f {path}`, and `fgdeploy rollback -f {path}` if it must not"),
+        }
+    }
+
     /// Run every check against `base` until each has passed `consecutive` times in a row, or the
     /// budget runs out. Ok, or Err with the last failure.
-    pub(super) async fn run_checks(&self, spec: &Spec, base: &str, what: &str) -> Result<(), String> {
+    pub(crate) async fn run_checks(&self, spec: &Spec, base: &str, what: &str) -> Result<(), String> {
         let Some(bg) = spec.file.deploy.blue_green.as_ref() else { return Ok(()) };
         let (checks, budget) = (&bg.checks, bg.check_budget);
         if checks.is_empty() {

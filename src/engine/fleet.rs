@@ -187,7 +187,7 @@ struct Turn {
 }
 
 /// One service's deployment in a fleet: wait for its turn, deploy, report its outcome.
-async fn deploy_one(i: usize, spec: Spec, r: Box<super::release::ReadyRelease>, turn: Turn) -> (usize, FleetOutcome) {
+async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, turn: Turn) -> (usize, FleetOutcome) {
     let Turn { ports, sink, opts, sem, early, mine, outer, all } = turn;
     let permit = match early {
         Some(p) => Ok(p),
@@ -216,7 +216,7 @@ async fn deploy_one(i: usize, spec: Spec, r: Box<super::release::ReadyRelease>, 
     });
     let mut stages = Vec::new();
     let result = if permit.is_ok() {
-        engine.deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
+        super::release::Release(&engine).deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
     } else {
         Err(Error::Internal("semaphore closed".into()))
     };
@@ -289,7 +289,7 @@ async fn prepare_in_order(
     opts: &ReleaseOptions,
     policy: FleetPolicy,
     outcomes: &mut [Option<FleetOutcome>],
-) -> Result<(Vec<(usize, Box<super::release::ReadyRelease>)>, bool), Error> {
+) -> Result<(Vec<(usize, Box<super::deploy::ReadyRelease>)>, bool), Error> {
     let mut ready = Vec::new();
     let mut failed = false;
     for i in order(specs)? {
@@ -301,7 +301,7 @@ async fn prepare_in_order(
         let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), interrupt.clone());
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
-        match engine.prepare(spec, opts, &mut stages).await {
+        match super::release::Release(&engine).prepare(spec, opts, &mut stages).await {
             Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(*rep), opts.dry_run)),
             Ok(super::release::Prepared::Ready(r)) => ready.push((i, r)),
             Err(e) => {

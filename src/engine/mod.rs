@@ -1,41 +1,59 @@
 //! The deploy engine: runs the pipeline through the ports and reports what happens as typed
 //! [`Event`]s. It knows nothing about terminals; renderers turn events into output.
 
+/// A part of the engine (a deployer, a stage, a command's steps) that borrows the engine's
+/// context — ports, events, interrupt, poll settings — and the one wait driver through it.
+macro_rules! engine_part {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name<'e>(pub(crate) &'e crate::engine::Engine);
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = crate::engine::Engine;
+            fn deref(&self) -> &crate::engine::Engine {
+                self.0
+            }
+        }
+    };
+}
+pub(crate) use engine_part;
+
 mod backoff;
-mod bluegreen;
+mod calls;
 pub mod checks;
+pub(crate) mod deploy;
 mod exec;
 mod fleet;
 mod history;
-mod images;
 mod init;
 mod lookups;
-mod native;
 mod observe;
 mod oneoff;
 pub mod pace;
 mod promote;
 mod release;
 mod rollback;
-mod rolling;
 mod scale;
+mod stages;
 mod status;
 mod verify;
 mod wait;
 mod watch;
 
-pub use bluegreen::{appspec, sha256_hex};
+pub use deploy::codedeploy::{appspec, sha256_hex};
+pub use deploy::rolling::{FailKind, Tracker, Verdict, decide};
 pub use exec::{ExecHandoff, ExecOptions, exec_session, exec_target};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
 pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use lookups::answer_lookups;
 pub use observe::observe;
+pub(crate) use oneoff::OneOffs;
 pub use oneoff::{OneOff, OneOffResult};
 pub use promote::{PromoteReport, promote};
 pub use release::{CreateMode, ReleaseOptions, ReleaseReport};
 pub use rollback::{RollbackOptions, RollbackPlan};
-pub use rolling::{FailKind, Tracker, Verdict, decide};
 pub use scale::{ScaleOptions, ScaleReport};
 pub use status::{CodeDeployStatus, StatusReport, status};
 pub use verify::{VerifyCheck, VerifyReport, secret_of, verify};

@@ -3,8 +3,8 @@
 //! verdict: success only when the task stopped with EssentialContainerExited and every
 //! essential container exited 0.
 
+use super::Event;
 use super::watch::{Cut, Limit, Next, Pause, Watched};
-use super::{Engine, Event};
 use crate::error::{Error, Result};
 use crate::ports::{Network, PortError, RunTask, Task};
 use crate::states::TaskStatus;
@@ -133,7 +133,7 @@ fn log_targets(td: &TaskDefinition) -> (Vec<(String, String, String)>, Vec<Strin
 /// apart and then slower (up to 6 s). At the deadline (or on Ctrl-C) StopTask; after a deadline
 /// the task is followed two more minutes to its exit codes, after Ctrl-C not at all.
 struct OneOffWatch<'a> {
-    e: &'a Engine,
+    e: OneOffs<'a>,
     o: &'a OneOff,
     task: Task,
     essential: Vec<String>,
@@ -224,10 +224,15 @@ struct LogTail {
     last: VecDeque<String>,
 }
 
-impl Engine {
+crate::engine::engine_part!(
+    /// One-off tasks (the migration, `fgdeploy run`) run to their end.
+    OneOffs
+);
+
+impl OneOffs<'_> {
     /// Run a one-off task to its end. `Err` when it could not run to a verdict (RunTask refused,
     /// never started, MISSING, timed out); `Ok` with the exit codes otherwise.
-    pub async fn run_one_off(&self, o: &OneOff) -> Result<OneOffResult> {
+    pub(crate) async fn run_one_off(&self, o: &OneOff) -> Result<OneOffResult> {
         let (targets, elsewhere) = log_targets(&o.definition);
         for e in &elsewhere {
             if e.starts_with(&format!("{}:", o.container)) {
@@ -249,7 +254,7 @@ impl Engine {
             last: VecDeque::new(),
         };
         let mut w = OneOffWatch {
-            e: self,
+            e: *self,
             o,
             task,
             essential,

@@ -37,7 +37,7 @@ impl Engine {
     pub async fn scale_command(&mut self, spec: &Spec, o: &ScaleOptions) -> Result<ScaleReport> {
         self.service = spec.service().to_string();
         let t0 = self.ports.clock.now();
-        let result = self.scale_inner(spec, o).await;
+        let result = scale_inner(self, spec, o).await;
         let (outcome, exit_code, message) = match &result {
             Ok(r) if r.steady => ("scaled".to_string(), crate::error::exit::OK, format!("{} → {} tasks, steady", r.from, r.to)),
             Ok(r) => ("started".to_string(), crate::error::exit::OK, format!("desired count {} → {} (not waited for)", r.from, r.to)),
@@ -55,39 +55,34 @@ impl Engine {
         });
         result
     }
+}
 
-    async fn scale_inner(&self, spec: &Spec, o: &ScaleOptions) -> Result<ScaleReport> {
-        let (c, s) = (spec.cluster(), spec.service());
-        let svc = self
-            .retry("ecs:DescribeServices", || self.ports.ecs.describe_service(c, s))
-            .await?
-            .ok_or_else(|| super::no_such_service(c, s))?;
-        let target = super::observe::scalable_target(spec, &self.ports, &|m| self.warn(m)).await?;
-        if let Some(t) = target
-            && t.clamp(o.count) != o.count
-        {
-            let why = format!(
-                "{} is outside the scalable target's bounds {}–{}: Application Auto Scaling would move it back",
-                o.count, t.min, t.max
-            );
-            if !o.force {
-                return Err(Error::usage(why, "choose a count within the bounds, change the target's min/max capacity, or pass --force"));
-            }
-            self.warn(format!("{why} (--force)"));
+async fn scale_inner(e: &Engine, spec: &Spec, o: &ScaleOptions) -> Result<ScaleReport> {
+    let (c, s) = (spec.cluster(), spec.service());
+    let svc = e.retry("ecs:DescribeServices", || e.ports.ecs.describe_service(c, s)).await?.ok_or_else(|| super::no_such_service(c, s))?;
+    let target = super::observe::scalable_target(spec, &e.ports, &|m| e.warn(m)).await?;
+    if let Some(t) = target
+        && t.clamp(o.count) != o.count
+    {
+        let why =
+            format!("{} is outside the scalable target's bounds {}–{}: Application Auto Scaling would move it back", o.count, t.min, t.max);
+        if !o.force {
+            return Err(Error::usage(why, "choose a count within the bounds, change the target's min/max capacity, or pass --force"));
         }
-        let from = svc.desired_count;
-        self.retry("ecs:UpdateService", || self.ports.ecs.set_desired_count(c, s, o.count)).await?;
-        self.info(format!("desired count {from} → {}", o.count));
-        let report = ScaleReport { from, to: o.count, scalable_target: target, steady: false };
-        if o.no_wait {
-            return Ok(report);
-        }
-        let super::Deadline { duration, setting } = super::Deadline::deploy(o.timeout, spec);
-        let deadline = self.ports.clock.now() + duration.as_secs_f64();
-        let mut w = ScaleWait { e: self, spec, count: o.count, deadline, setting, last: None };
-        self.drive(&mut w, Duration::ZERO).await?;
-        Ok(ScaleReport { steady: true, ..report })
+        e.warn(format!("{why} (--force)"));
     }
+    let from = svc.desired_count;
+    e.retry("ecs:UpdateService", || e.ports.ecs.set_desired_count(c, s, o.count)).await?;
+    e.info(format!("desired count {from} → {}", o.count));
+    let report = ScaleReport { from, to: o.count, scalable_target: target, steady: false };
+    if o.no_wait {
+        return Ok(report);
+    }
+    let super::Deadline { duration, setting } = super::Deadline::deploy(o.timeout, spec);
+    let deadline = e.ports.clock.now() + duration.as_secs_f64();
+    let mut w = ScaleWait { e: e, spec, count: o.count, deadline, setting, last: None };
+    e.drive(&mut w, Duration::ZERO).await?;
+    Ok(ScaleReport { steady: true, ..report })
 }
 
 /// The wait for a service to run `count` tasks: DescribeServices until one deployment runs them

@@ -3,17 +3,22 @@
 //! created and their registries logged in to, then confirmed in their registry (ECR by
 //! BatchGetImage, any other registry through the v2 API), digests pinned when asked.
 
-use super::StageTime;
-use super::{Engine, Event};
+use crate::engine::Event;
+use crate::engine::StageTime;
 use crate::error::{Error, Result};
 use crate::plan::{ImageAction, Plan, PlannedImage, Stage, StageAction};
 use crate::registry::{ImageRef, Location};
 use crate::spec::Spec;
 use std::time::Duration;
 
-impl Engine {
+crate::engine::engine_part!(
+    /// The build stage (and the push).
+    Build
+);
+
+impl Build<'_> {
     /// The build stage: build and push what the plan builds (pinning digests when asked), or say why not.
-    pub(super) async fn build_stage(&self, spec: &Spec, plan: &mut Plan, stages: &mut Vec<StageTime>) -> Result<()> {
+    pub(crate) async fn build_stage(&self, spec: &Spec, plan: &mut Plan, stages: &mut Vec<StageTime>) -> Result<()> {
         match plan.stage(Stage::Build) {
             Some(StageAction::Run { .. }) => {
                 let t = self.stage_start(Stage::Build);
@@ -37,7 +42,7 @@ impl Engine {
 
     /// Build every image the plan builds, in parallel; returns each with its digest. Every
     /// failed build is reported (the others run to their end, never cut off mid-push).
-    async fn build_images<'a>(&self, spec: &Spec, images: &'a [PlannedImage]) -> Result<Vec<(&'a PlannedImage, String)>> {
+    pub(crate) async fn build_images<'a>(&self, spec: &Spec, images: &'a [PlannedImage]) -> Result<Vec<(&'a PlannedImage, String)>> {
         if let Some(m) = images.iter().find(|i| i.action == ImageAction::Missing) {
             return Err(Error::Build(format!(
                 "image {} is not in its registry and the deployspec has no [build] section, so fgdeploy cannot build it",
@@ -88,7 +93,7 @@ impl Engine {
     /// ECR hosts with GetAuthorizationToken's token (valid for every ECR registry the caller may
     /// use), any other registry with the Docker credential store's credentials when it has some
     /// (the builder's Docker config is private to this run, so `docker push` would not see them).
-    async fn prepare_registries(&self, todo: &[&PlannedImage]) -> Result<()> {
+    pub(crate) async fn prepare_registries(&self, todo: &[&PlannedImage]) -> Result<()> {
         for i in todo.iter().filter(|i| i.action == ImageAction::CreateRepositoryAndBuild) {
             let repo = crate::registry::repository_name(&i.live.target.repository);
             self.retry("ecr:CreateRepository", || self.ports.ecr.create_repository(&repo)).await?;
@@ -122,7 +127,7 @@ impl Engine {
     }
 
     /// Build and push one image, then confirm it in its registry; returns its digest.
-    async fn build_one(&self, i: &PlannedImage, req: crate::ports::BuildRequest, several: bool) -> Result<String> {
+    pub(crate) async fn build_one(&self, i: &PlannedImage, req: crate::ports::BuildRequest, several: bool) -> Result<String> {
         let image = req.image.clone();
         let prefix = if several { format!("[{}] ", i.container) } else { String::new() };
         let printed = self
@@ -146,7 +151,7 @@ impl Engine {
 
     /// The registry is the truth: the pushed tag's digest, asked a few times (a registry may
     /// show a push a moment late).
-    async fn pushed_digest(&self, i: &PlannedImage) -> Result<Option<String>> {
+    pub(crate) async fn pushed_digest(&self, i: &PlannedImage) -> Result<Option<String>> {
         let target = &i.live.target;
         let oci =
             ImageRef::parse(&i.live.image()).filter(|r| crate::registry::is_full_uri(&target.repository) && r.location() == Location::Oci);

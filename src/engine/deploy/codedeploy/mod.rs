@@ -3,18 +3,32 @@
 //! in Ready, then ContinueDeployment or StopDeployment with rollback, traffic progress from
 //! GetDeploymentTarget, and the rollback deployment followed to its end.
 
-use super::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
-use super::watch::{Cut, Limit, Next, Pause, Watched};
-use super::{Engine, Event, TimeoutSetting};
+use crate::engine::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
+use crate::engine::watch::{Cut, Limit, Next, Pause, Watched};
+use crate::engine::{Event, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{CdDeployment, DeploymentGroup, PortError, ServiceState};
 use crate::spec::{BlueGreenSection, OnInterrupt, Spec};
 use crate::states::CdStatus;
 use std::time::Duration;
 
+use crate::engine::calls::Calls;
+use crate::engine::checks::Checks;
+use crate::engine::deploy::{Deployer, Preflight, ReadyRelease};
+use crate::engine::rollback::Revisions;
+use crate::engine::stages::verify::Verify;
+use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
+use crate::plan::Stage;
+use crate::ports::UpdateService;
+
+crate::engine::engine_part!(
+    /// The CodeDeploy deployer (CODE_DEPLOY controller, blue/green).
+    CodeDeploy
+);
+
 /// What the pre-flight found out.
 #[derive(Debug, Clone)]
-pub(super) struct BlueGreen {
+pub(crate) struct BlueGreen {
     pub application: String,
     pub group: DeploymentGroup,
     pub test_url: Option<String>,
@@ -77,10 +91,10 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
 
 /// How to watch a CodeDeploy deployment.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Watch {
+pub(crate) struct Watch {
     pub timeout: Duration,
     /// Where `timeout` comes from (named when it passes).
-    pub setting: super::TimeoutSetting,
+    pub setting: crate::engine::TimeoutSetting,
     /// Return once the deployment is created.
     pub no_wait: bool,
     /// Wait through the blue termination wait.
@@ -88,7 +102,7 @@ pub(super) struct Watch {
 }
 
 /// What is known of a CodeDeploy deployment's pace when fgdeploy starts to follow it.
-pub(super) struct Forecast {
+pub(crate) struct Forecast {
     /// Seconds after `created_at` at which green was Ready last time.
     pub ready_in: Option<f64>,
     pub created_at: f64,
@@ -97,7 +111,7 @@ pub(super) struct Forecast {
 }
 
 /// The state of one CodeDeploy watch, between looks.
-struct CdWatch {
+pub(crate) struct CdWatch {
     id: String,
     /// `<cluster>:<service>`, the deployment target.
     target: String,
@@ -237,9 +251,9 @@ pub fn sha256_hex(s: &str) -> String {
     sha2::Sha256::digest(s.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-impl Engine {
+impl CodeDeploy<'_> {
     /// Before anything changes: the deployment group, the gate, a deployment in progress.
-    pub(super) async fn bluegreen_preflight(&self, spec: &Spec, svc: &ServiceState, no_test_gate: bool, force: bool) -> Result<BlueGreen> {
+    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState, no_test_gate: bool, force: bool) -> Result<BlueGreen> {
         let bg = section(spec)?;
         if svc.deployment_controller != crate::ports::Controller::CodeDeploy {
             return Err(Error::usage(
@@ -251,7 +265,8 @@ impl Engine {
                 "use strategy = \"rolling\", or move the service to the ECS or CODE_DEPLOY controller",
             ));
         }
-        let (app_default, group_default) = super::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+        let (app_default, group_default) =
+            crate::engine::init_names(spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
         let application = bg.application.clone().unwrap_or(app_default);
         let group_name = bg.deployment_group.clone().unwrap_or(group_default);
         let group = self
@@ -298,7 +313,7 @@ impl Engine {
         Ok(BlueGreen { application, group, test_url, production_url, gated })
     }
 
-    async fn listener_url(&self, arn: &str) -> Result<String> {
+    pub(crate) async fn listener_url(&self, arn: &str) -> Result<String> {
         let l = self.retry("elasticloadbalancing:DescribeListeners", || self.ports.elb.listener(arn)).await?;
         let lb = l.load_balancer_arn.clone().unwrap_or_default();
         let dns = self.retry("elasticloadbalancing:DescribeLoadBalancers", || self.ports.elb.load_balancer_dns(&lb)).await?;
@@ -309,7 +324,7 @@ impl Engine {
     /// Seconds from CreateDeployment to Ready, as the group's last succeeded deployment took
     /// (ListDeployments + GetDeploymentTarget: its first lifecycle event's start to the end of
     /// AfterAllowTestTraffic). None when CodeDeploy cannot say.
-    async fn codedeploy_ready_forecast(&self, b: &BlueGreen, target: &str) -> Option<f64> {
+    pub(crate) async fn codedeploy_ready_forecast(&self, b: &BlueGreen, target: &str) -> Option<f64> {
         let ids = self.ports.codedeploy.succeeded_deployments(&b.application, &b.group.name).await.ok()?;
         let t = self.ports.codedeploy.deployment_target(ids.first()?, target).await.ok()?;
         ready_secs(&t)
@@ -318,9 +333,9 @@ impl Engine {
     /// CreateDeployment; after a transient error, an active deployment that appeared is adopted
     /// rather than a second one created — only when it carries this release's AppSpec (its
     /// SHA-256): a colleague's deployment of another revision is theirs, never followed.
-    async fn create_cd_deployment(&self, b: &BlueGreen, config: Option<&str>, appspec: &str) -> Result<String> {
+    pub(crate) async fn create_cd_deployment(&self, b: &BlueGreen, config: Option<&str>, appspec: &str) -> Result<String> {
         let sha = sha256_hex(appspec);
-        let mut backoff = super::backoff::Backoff::calls();
+        let mut backoff = crate::engine::backoff::Backoff::calls();
         for attempt in 1..=6 {
             match self.ports.codedeploy.create_deployment(&b.application, &b.group.name, config, appspec, &sha).await {
                 Ok(id) => return Ok(id),
@@ -339,7 +354,7 @@ impl Engine {
 
     /// After an ambiguous CreateDeployment: the group's active deployment if it carries this
     /// release's AppSpec; a Conflict when the active one is someone else's; None when none is.
-    async fn adopt_cd_deployment(&self, b: &BlueGreen, sha: &str) -> Result<Option<String>> {
+    pub(crate) async fn adopt_cd_deployment(&self, b: &BlueGreen, sha: &str) -> Result<Option<String>> {
         let Ok(active) = self.ports.codedeploy.active_deployments(&b.application, &b.group.name).await else { return Ok(None) };
         let mut theirs = Vec::new();
         for id in active {
@@ -362,7 +377,7 @@ impl Engine {
     }
 
     /// The deploy stage of a CodeDeploy blue/green release. Ok(deployment id) on success.
-    pub(super) async fn deploy_codedeploy(
+    pub(crate) async fn deploy_codedeploy(
         &self,
         spec: &Spec,
         b: &BlueGreen,
@@ -391,7 +406,7 @@ impl Engine {
     /// Follow CodeDeploy deployment `id` (of `target`, `<cluster>:<service>`) to its end: the
     /// gate at Ready, the traffic shifts, the rollback on failure. `past_gate`: it was already
     /// past Ready when fgdeploy attached (`wait`), so its gate is not fgdeploy's to run or judge.
-    pub(super) async fn follow_codedeploy(
+    pub(crate) async fn follow_codedeploy(
         &self,
         spec: &Spec,
         b: &BlueGreen,
@@ -422,12 +437,12 @@ impl Engine {
             shifting: f.past_gate,
         };
         let first = self.cd_first_look(&mut w, f.ready_in);
-        self.drive(&mut CdRun { e: self, spec, b, w }, first).await
+        self.drive(&mut CdRun { e: *self, spec, b, w }, first).await
     }
 
     /// Say what the pace is based on; CreateDeployment's answer is the first look, the next is
     /// worth a call near Ready.
-    fn cd_first_look(&self, w: &mut CdWatch, ready_in: Option<f64>) -> Duration {
+    pub(crate) fn cd_first_look(&self, w: &mut CdWatch, ready_in: Option<f64>) -> Duration {
         if let Some(r) = ready_in {
             self.info(format!(
                 "pace: last time green was ready for test traffic {r:.0} s after the deployment was created; looking then (at most {HEARTBEAT_SECS:.0} s apart)"
@@ -437,7 +452,7 @@ impl Engine {
     }
 
     /// Ctrl-C / SIGTERM while a CodeDeploy deployment runs: detach, or stop it with rollback.
-    async fn cd_interrupted(&self, spec: &Spec, id: &str) -> Error {
+    pub(crate) async fn cd_interrupted(&self, spec: &Spec, id: &str) -> Error {
         if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
             return Error::Detached(format!(
                 "interrupted; CodeDeploy deployment {id} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
@@ -448,7 +463,7 @@ impl Engine {
     }
 
     /// GetDeployment (a transient failure is the driver's: it backs off and looks again).
-    async fn cd_read(&self, spec: &Spec, w: &CdWatch) -> Result<CdDeployment> {
+    pub(crate) async fn cd_read(&self, spec: &Spec, w: &CdWatch) -> Result<CdDeployment> {
         match self.ports.codedeploy.deployment(&w.id).await {
             // An answer about another deployment says nothing of this one: a bad read, looked at
             // again (the driver backs off), never taken as this deployment's end.
@@ -467,7 +482,7 @@ impl Engine {
     }
 
     /// GetDeploymentTarget when it can have changed: the green weight, and the traffic shown.
-    async fn cd_look_target(&self, w: &mut CdWatch, d: &CdDeployment, now: f64, changed: bool) -> f64 {
+    pub(crate) async fn cd_look_target(&self, w: &mut CdWatch, d: &CdDeployment, now: f64, changed: bool) -> f64 {
         // Task-set weights change only at the forecast shifts; elsewhere look every 15 s
         // (before traffic moves: the green task set coming up) or every minute.
         let due = w.schedule.as_ref().is_some_and(|s| s.due(now));
@@ -490,7 +505,13 @@ impl Engine {
     }
 
     /// What the deployment's status means: its end, or fgdeploy's gate at Ready.
-    async fn cd_on_status(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch, d: &CdDeployment) -> Result<Option<Result<Option<String>>>> {
+    pub(crate) async fn cd_on_status(
+        &self,
+        spec: &Spec,
+        b: &BlueGreen,
+        w: &mut CdWatch,
+        d: &CdDeployment,
+    ) -> Result<Option<Result<Option<String>>>> {
         let id = w.id.clone();
         match cd_decide(&d.status, b.gated, w.gate_done, w.gate_passed) {
             CdStep::Bypassed => {
@@ -498,19 +519,19 @@ impl Engine {
                 let why = format!(
                     "CodeDeploy deployment {id} reached Succeeded without being Ready to fgdeploy (someone rerouted traffic, or the group's ready option changed)"
                 );
-                Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)))
+                Ok(Some(Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await)))
             }
             CdStep::Succeeded => Ok(Some(Ok(Some(id)))),
             CdStep::Failed => {
                 let why = d.error.clone().unwrap_or_else(|| format!("the deployment is {}", d.status));
-                Ok(Some(Err(self.follow_cd_rollback(spec, d, why, super::Deadline::automatic_rollback(spec).pair()).await)))
+                Ok(Some(Err(self.follow_cd_rollback(spec, d, why, crate::engine::Deadline::automatic_rollback(spec).pair()).await)))
             }
             CdStep::RunGate => {
                 w.gate_done = true;
                 let url = b.test_url.clone().unwrap_or_default();
                 self.info(format!("green is up behind the test listener; checking {url}"));
-                if let Err(e) = self.run_checks(spec, &url, "test-listener").await {
-                    let why = self.checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
+                if let Err(e) = Checks(self.0).run_checks(spec, &url, "test-listener").await {
+                    let why = Checks(self.0).checks_failure(spec, &format!("CodeDeploy deployment {id}"), "test-listener", &e)?;
                     return Ok(Some(Err(self.stop_and_follow(spec, &id, &why).await)));
                 }
                 if let Err(e) = self.cd_continue(spec, b, w).await {
@@ -528,7 +549,7 @@ impl Engine {
     /// ContinueDeployment(READY_WAIT), then look at the traffic shifts. A refused continue is
     /// read again before anything is done: someone may have rerouted traffic in the meantime
     /// (their shift is theirs: exit 11), or CodeDeploy may have ended it.
-    async fn cd_continue(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch) -> std::result::Result<(), Error> {
+    pub(crate) async fn cd_continue(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch) -> std::result::Result<(), Error> {
         let id = w.id.clone();
         if let Err(e) = self.retry("codedeploy:ContinueDeployment", || self.ports.codedeploy.continue_deployment(&id, "READY_WAIT")).await {
             let again = self.retry("codedeploy:GetDeployment", || self.ports.codedeploy.deployment(&id)).await;
@@ -539,11 +560,11 @@ impl Engine {
                         d.status
                     );
                     let url = b.production_url.clone().or_else(|| b.test_url.clone());
-                    self.gate_bypassed(spec, why, url.as_deref()).await
+                    Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await
                 }
                 Ok(d) if matches!(d.status, CdStatus::Failed | CdStatus::Stopped) => {
                     let why = format!("ContinueDeployment failed ({e}); the deployment is {}", d.status);
-                    self.follow_cd_rollback(spec, &d, why, super::Deadline::automatic_rollback(spec).pair()).await
+                    self.follow_cd_rollback(spec, &d, why, crate::engine::Deadline::automatic_rollback(spec).pair()).await
                 }
                 _ => self.stop_and_follow(spec, &id, &format!("ContinueDeployment failed: {e}")).await,
             });
@@ -555,7 +576,7 @@ impl Engine {
 
     /// After a look: the production checks at each traffic step, the early end of a release
     /// that does not wait for the blue termination, and traffic moving outside fgdeploy.
-    async fn cd_after_look(
+    pub(crate) async fn cd_after_look(
         &self,
         spec: &Spec,
         b: &BlueGreen,
@@ -570,8 +591,13 @@ impl Engine {
             && let Some(url) = &b.production_url
         {
             self.info(format!("{green} % of production traffic on green; checking {url}"));
-            if let Err(e) = self.run_checks(spec, url, "production").await {
-                let why = self.checks_failure(spec, &format!("CodeDeploy deployment {}", w.id), &format!("production ({green} %)"), &e)?;
+            if let Err(e) = Checks(self.0).run_checks(spec, url, "production").await {
+                let why = Checks(self.0).checks_failure(
+                    spec,
+                    &format!("CodeDeploy deployment {}", w.id),
+                    &format!("production ({green} %)"),
+                    &e,
+                )?;
                 return Ok(Some(Err(self.stop_and_follow(spec, &w.id, &why).await)));
             }
         }
@@ -584,7 +610,7 @@ impl Engine {
                 w.id
             );
             let url = b.production_url.clone().or_else(|| b.test_url.clone());
-            return Ok(Some(Err(self.gate_bypassed(spec, why, url.as_deref()).await)));
+            return Ok(Some(Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await)));
         }
         if terminating && !w.watch.wait_termination {
             self.info(
@@ -605,51 +631,17 @@ impl Engine {
         Ok(None)
     }
 
-    /// Why checks ended without passing, as the rollback's reason: the operator's interrupt is
-    /// not a failed check. With `on_interrupt = "detach"` the interrupt detaches instead (Err).
-    pub(super) fn checks_failure(&self, spec: &Spec, deployment: &str, what: &str, error: &str) -> Result<String> {
-        if !self.interrupt.is_set() {
-            return Ok(format!("the {what} checks failed: {error}"));
-        }
-        if spec.file.rollback.on_interrupt == OnInterrupt::Detach {
-            return Err(Error::Detached(format!(
-                "interrupted during the {what} checks; {deployment} goes on without fgdeploy. Watch it with `fgdeploy status -f {}`",
-                spec.path.display()
-            )));
-        }
-        Ok(format!("interrupted by the operator (Ctrl-C / SIGTERM) during the {what} checks"))
-    }
-
-    /// A gated deployment completed without fgdeploy's gate: say so, and run the checks once
-    /// against production so the user knows the state the service is in now.
-    pub(super) async fn gate_bypassed(&self, spec: &Spec, reason: String, url: Option<&str>) -> Error {
-        self.warn(format!("gate bypassed: {reason}"));
-        let checks = match url {
-            None => "none (no production or test URL is known; set deploy.blue_green.production_url)".to_string(),
-            Some(url) => match self.run_checks(spec, url, "production (after the bypassed gate)").await {
-                Ok(()) => format!("passed against {url}"),
-                Err(e) => format!("FAILED against {url}: {e}"),
-            },
-        };
-        let path = spec.path.display();
-        Error::GateBypassed {
-            reason,
-            checks,
-            next: format!("the new revision serves; `fgdeploy status -f {path}`, and `fgdeploy rollback -f {path}` if it must not"),
-        }
-    }
-
     /// StopDeployment with rollback, then follow the rollback deployment. With automatic
     /// rollback off (`rollback.automatic = false`, or `wait` without `--rollback`) the failure is
     /// reported and the deployment left as it is.
-    pub(super) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
-        let limit = super::Deadline::automatic_rollback(spec).pair();
+    pub(crate) async fn stop_and_follow(&self, spec: &Spec, id: &str, reason: &str) -> Error {
+        let limit = crate::engine::Deadline::automatic_rollback(spec).pair();
         self.stop_and_follow_within(spec, id, reason, limit).await
     }
 
     /// [`Self::stop_and_follow`], the rollback deployment followed for `limit` (`rollback
     /// --timeout`) instead of `rollback.timeout`.
-    pub(super) async fn stop_and_follow_within(&self, spec: &Spec, id: &str, reason: &str, limit: (Duration, TimeoutSetting)) -> Error {
+    pub(crate) async fn stop_and_follow_within(&self, spec: &Spec, id: &str, reason: &str, limit: (Duration, TimeoutSetting)) -> Error {
         if !spec.file.rollback.automatic {
             return Error::ManualAction {
                 reason: reason.to_string(),
@@ -683,7 +675,13 @@ impl Engine {
     }
 
     /// The rollback deployment is a new deployment id: wait on it.
-    async fn follow_cd_rollback(&self, spec: &Spec, d: &CdDeployment, reason: String, limit: (Duration, TimeoutSetting)) -> Error {
+    pub(crate) async fn follow_cd_rollback(
+        &self,
+        spec: &Spec,
+        d: &CdDeployment,
+        reason: String,
+        limit: (Duration, TimeoutSetting),
+    ) -> Error {
         let path = spec.path.display();
         let mut d = d.clone();
         if d.rollback_deployment_id.is_none() {
@@ -710,7 +708,7 @@ impl Engine {
         };
         self.info(format!("following rollback deployment {rid}"));
         let deadline = self.ports.clock.now() + limit.0.as_secs_f64();
-        let mut w = CdRollbackWait { e: self, spec, rid, reason, deadline, setting: limit.1 };
+        let mut w = CdRollbackWait { e: *self, spec, rid, reason, deadline, setting: limit.1 };
         self.drive(&mut w, Duration::ZERO).await.unwrap_or_else(|e| e)
     }
 }
@@ -719,7 +717,7 @@ impl Engine {
 /// GetDeploymentTarget when the traffic can have moved); the gate at Ready; at the deadline or on
 /// Ctrl-C, StopDeployment with rollback (or detach), then the rollback deployment followed.
 struct CdRun<'a> {
-    e: &'a Engine,
+    e: CodeDeploy<'a>,
     spec: &'a Spec,
     b: &'a BlueGreen,
     w: CdWatch,
@@ -771,7 +769,7 @@ impl Watched for CdRun<'_> {
                     w.watch.setting
                 );
                 let url = b.production_url.clone().or_else(|| b.test_url.clone());
-                e.gate_bypassed(spec, why, url.as_deref()).await
+                Checks(e.0).gate_bypassed(spec, why, url.as_deref()).await
             }
             (Cut::Deadline, CdDeadline::RollBack) => {
                 let why = format!("the deployment did not finish within {}", w.watch.setting);
@@ -784,7 +782,7 @@ impl Watched for CdRun<'_> {
 /// The rollback deployment CodeDeploy started, followed until it ends or its limit
 /// (`rollback.timeout`, or `rollback --timeout`) passes (not cut short by Ctrl-C). Its outcome is the release's error.
 struct CdRollbackWait<'a> {
-    e: &'a Engine,
+    e: CodeDeploy<'a>,
     spec: &'a Spec,
     rid: String,
     reason: String,
@@ -847,7 +845,7 @@ impl Watched for CdRollbackWait<'_> {
 mod tests {
     #[test]
     fn sha256_is_hex_of_the_exact_bytes() {
-        assert_eq!(super::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(crate::engine::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -902,5 +900,139 @@ mod tests {
             let parsed = CdStatus::from(status);
             assert_eq!(cd_decide(&parsed, gated, done, passed), want, "{status} gated={gated} done={done} passed={passed}");
         }
+    }
+}
+
+impl CodeDeploy<'_> {
+    /// CODE_DEPLOY services: stop the active deployment with rollback, or redeploy the previous
+    /// revision through CodeDeploy (without the checks gate: a rollback is not held up).
+    pub(crate) async fn rollback_codedeploy(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        to: Option<&str>,
+        (dry_run, no_wait, allow_family_change): (bool, bool, bool),
+        (timeout, setting): (Duration, TimeoutSetting),
+    ) -> Result<RollbackPlan> {
+        let current = svc.task_definition.clone();
+        let status = crate::engine::status::codedeploy_status(spec, &self.ports).await?;
+        if let (Some(d), None) = (&status.deployment, to) {
+            let plan = RollbackPlan {
+                current: current.clone(),
+                target: "blue (the task set serving before the deployment)".into(),
+                action: "stop-in-flight".into(),
+                source: format!("CodeDeploy deployment {}", d.id),
+            };
+            if dry_run {
+                return Ok(plan);
+            }
+            return match self.stop_and_follow_within(spec, &d.id, "manual rollback requested", (timeout, setting)).await {
+                Error::RolledBack { .. } => Ok(plan),
+                e => Err(e),
+            };
+        }
+        let (target, source) = Revisions(self.0).target_revision(spec, svc, to, allow_family_change).await?;
+        let plan = RollbackPlan { current: current.clone(), target: target.clone(), action: "redeploy-previous".into(), source };
+        if dry_run || target == current {
+            return Ok(plan);
+        }
+        let group = self
+            .retry("codedeploy:GetDeploymentGroup", || {
+                self.ports.codedeploy.deployment_group(&status.application, &status.deployment_group)
+            })
+            .await?;
+        let b = self::BlueGreen { application: status.application.clone(), group, test_url: None, production_url: None, gated: false };
+        self.emit(Event::RollbackStarted {
+            reason: "manual rollback".into(),
+            to: target.clone(),
+            how: "a CodeDeploy deployment of the previous revision".into(),
+        });
+        self.deploy_codedeploy(spec, &b, svc, &target, self::Watch { timeout, setting, no_wait, wait_termination: false }).await?;
+        Ok(plan)
+    }
+
+    /// A CodeDeploy deployment: the group's active one (or the one named).
+    pub(crate) async fn wait_codedeploy(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        o: &WaitOptions,
+        (timeout, setting): (Duration, TimeoutSetting),
+    ) -> Result<WaitReport> {
+        let b = self.preflight(spec, svc, true, true).await?;
+        let id = match &o.deployment {
+            Some(id) => id.clone(),
+            None => {
+                let active = self
+                    .retry("codedeploy:ListDeployments", || self.ports.codedeploy.active_deployments(&b.application, &b.group.name))
+                    .await?;
+                active.into_iter().next().ok_or_else(|| {
+                    Error::usage(
+                        format!("deployment group {} has no active deployment", b.group.name),
+                        "see `fgdeploy status` (a deployment that ended is not waited for)",
+                    )
+                })?
+            }
+        };
+        let d = self.retry("codedeploy:GetDeployment", || self.ports.codedeploy.deployment(&id)).await?;
+        let target = format!("{}:{}", spec.cluster().rsplit('/').next().unwrap_or(spec.cluster()), spec.service());
+        let green = self
+            .ports
+            .codedeploy
+            .deployment_target(&id, &target)
+            .await
+            .ok()
+            .and_then(|t| t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map(|s| s.traffic_weight));
+        let past_gate = matches!(d.status, CdStatus::Succeeded) || green.is_some_and(|g| g > 0.0);
+        if past_gate && b.gated {
+            self.warn(format!("attached to {id} after Ready: fgdeploy follows it to its end without judging the test-listener gate"));
+        }
+        self.info(format!("attached to CodeDeploy deployment {id} ({})", d.status));
+        let watch = Watch { timeout, setting, no_wait: false, wait_termination: false };
+        let forecast = Forecast { ready_in: None, created_at: self.ports.clock.now(), past_gate };
+        self.follow_codedeploy(spec, &b, (id.clone(), target), watch, forecast).await?;
+        let td = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+        let td = td.map(|s| s.primary().map_or(s.task_definition.clone(), |p| p.task_definition.clone())).unwrap_or_default();
+        Ok(WaitReport { kind: super::Kind::CodeDeploy.name(), deployment: id, task_definition: td, outcome: "deployed" })
+    }
+}
+
+impl Deployer for CodeDeploy<'_> {
+    async fn release(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        ready: ReadyRelease,
+        (t, stages): (f64, &mut Vec<StageTime>),
+    ) -> Result<ReleaseReport> {
+        let ReadyRelease { plan, live, new_td, preflight, .. } = ready;
+        let Preflight::CodeDeploy(bg) = preflight else { return Err(Error::Internal("a CodeDeploy release without its preflight".into())) };
+        let deadline = Deadline::deploy(opts.timeout, spec);
+        Calls(self.0).tag_service(&live.service.arn, &plan).await?;
+        if !plan.update.settings.is_empty() {
+            // The grace period and tag propagation go by UpdateService alone (no task
+            // definition); the network, platform and capacity go in the AppSpec.
+            let settings_only =
+                UpdateService { task_definition: String::new(), desired_count: None, deployment_config: None, ..plan.update.clone() };
+            Calls(self.0).update_service_once(&settings_only).await?;
+        }
+        let watch =
+            Watch { timeout: deadline.duration, setting: deadline.setting, no_wait: opts.no_wait, wait_termination: opts.wait_termination };
+        let done = self.deploy_codedeploy(spec, &bg, &live.service, &new_td, watch).await?;
+        self.stage_end(Stage::Deploy, t, stages);
+        if done.is_none() {
+            return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+        }
+        Verify(self.0).verify_blue_green(spec, &new_td, stages).await?;
+        Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    async fn attach(&self, spec: &Spec, svc: &ServiceState, o: &WaitOptions, deadline: Deadline) -> Result<WaitReport> {
+        self.wait_codedeploy(spec, svc, o, deadline.pair()).await
+    }
+
+    async fn rollback(&self, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan> {
+        let flags = (o.dry_run, o.no_wait, o.allow_family_change);
+        self.rollback_codedeploy(spec, svc, o.to.as_deref(), flags, deadline.pair()).await
     }
 }

@@ -3,9 +3,9 @@
 //! hook at POST_TEST_TRAFFIC_SHIFT as the test gate, progress and bake time from
 //! DescribeServiceDeployments, ContinueServiceDeployment CONTINUE or ROLLBACK.
 
-use super::pace::{Schedule, Seen, native_stage_moments};
-use super::watch::{Cut, Limit, Next, Pause, Watched};
-use super::{Engine, Event};
+use crate::engine::Event;
+use crate::engine::pace::{Schedule, Seen, native_stage_moments};
+use crate::engine::watch::{Cut, Limit, Next, Pause, Watched};
 use crate::error::{Error, Result};
 use crate::ports::{
     AdvancedLoadBalancer, DeploymentConfig, LifecycleHook, NativeDeployment, ServiceDeployment, ServiceState, UpdateService,
@@ -14,8 +14,23 @@ use crate::spec::{OnInterrupt, Spec};
 use crate::states::{LifecycleStage, SdStatus};
 use std::time::Duration;
 
+use crate::engine::TimeoutSetting;
+use crate::engine::calls::Calls;
+use crate::engine::checks::Checks;
+use crate::engine::deploy::rolling::Rolling;
+use crate::engine::deploy::{Deployer, Preflight, ReadyRelease};
+use crate::engine::stages::verify::Verify;
+use crate::engine::wait::gone;
+use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
+use crate::plan::Stage;
+
+crate::engine::engine_part!(
+    /// The ECS-native deployer (BLUE_GREEN, LINEAR, CANARY).
+    EcsNative
+);
+
 #[derive(Debug, Clone)]
-pub(super) struct Native {
+pub(crate) struct Native {
     pub deployment: NativeDeployment,
     pub test_url: Option<String>,
 }
@@ -93,8 +108,8 @@ fn advanced_load_balancer(spec: &Spec, bg: &crate::spec::BlueGreenSection, svc: 
     }
 }
 
-impl Engine {
-    pub(super) async fn native_preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Native> {
+impl EcsNative<'_> {
+    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Native> {
         let bg = spec
             .file
             .deploy
@@ -139,12 +154,12 @@ impl Engine {
     }
 
     /// Ok(true) when the deployment succeeded, Ok(false) when started and not watched.
-    pub(super) async fn deploy_native(
+    pub(crate) async fn deploy_native(
         &self,
         spec: &Spec,
         (n, planned): (&Native, &UpdateService),
         new_td: &str,
-        (timeout, setting): (Duration, super::TimeoutSetting),
+        (timeout, setting): (Duration, crate::engine::TimeoutSetting),
         no_wait: bool,
     ) -> Result<bool> {
         // The plan's UpdateService (desired count, service settings) with the native strategy.
@@ -155,13 +170,14 @@ impl Engine {
             ..planned.clone()
         };
         let started = self.ports.clock.now();
-        let after = self.update_service_once(&update).await?;
-        let arn =
-            self.resolve_service_deployment(spec, &after, new_td, started).await.map(|sd| sd.arn).ok_or_else(|| Error::ManualAction {
+        let after = Calls(self.0).update_service_once(&update).await?;
+        let arn = Rolling(self.0).resolve_service_deployment(spec, &after, new_td, started).await.map(|sd| sd.arn).ok_or_else(|| {
+            Error::ManualAction {
                 reason: "an ECS-native blue/green deployment cannot be followed without the service-deployment API".into(),
                 state: format!("service {} was updated to {new_td} with strategy {}", spec.service(), n.deployment.strategy),
                 next: format!("watch it in the ECS console; `fgdeploy status -f {}`", spec.path.display()),
-            })?;
+            }
+        })?;
         self.emit(Event::DeploymentStarted {
             deployment_id: arn.clone(),
             service_deployment_arn: Some(arn.clone()),
@@ -186,7 +202,7 @@ impl Engine {
     /// removed, the team's hooks and settings kept — so the next deployment (console, Terraform,
     /// another pipeline) does not pause at fgdeploy's gate. A failure is a warning: the hook
     /// times out by itself, and the next fgdeploy release removes it.
-    pub(super) async fn remove_gate_hook(&self, spec: &Spec, n: &Native) {
+    pub(crate) async fn remove_gate_hook(&self, spec: &Spec, n: &Native) {
         if !n.deployment.pause_after_test_traffic {
             return;
         }
@@ -214,12 +230,12 @@ impl Engine {
     /// Follow ECS-native service deployment `arn` until `deadline`: the PAUSE hook's gate, the
     /// stages, the rollback. `past_gate`: it was already past its test-traffic gate when
     /// fgdeploy attached (`wait`), so that gate is not fgdeploy's to run or judge.
-    pub(super) async fn follow_native(
+    pub(crate) async fn follow_native(
         &self,
         spec: &Spec,
         n: &Native,
         arn: String,
-        (deadline, setting): (f64, super::TimeoutSetting),
+        (deadline, setting): (f64, crate::engine::TimeoutSetting),
         past_gate: bool,
     ) -> Result<bool> {
         let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
@@ -237,11 +253,11 @@ impl Engine {
             gate_passed: !n.deployment.pause_after_test_traffic || past_gate,
             bypass_warned: false,
         };
-        self.drive(&mut NativeRun { e: self, spec, n, bg, w }, Duration::ZERO).await
+        self.drive(&mut NativeRun { e: *self, spec, n, bg, w }, Duration::ZERO).await
     }
 
     /// Ctrl-C or the deadline: detach, or StopServiceDeployment(ROLLBACK) and follow it.
-    async fn native_stop(&self, spec: &Spec, w: &mut NativeWatch) -> Result<()> {
+    pub(crate) async fn native_stop(&self, spec: &Spec, w: &mut NativeWatch) -> Result<()> {
         if self.interrupt.is_set() && spec.file.rollback.on_interrupt == OnInterrupt::Detach {
             return Err(Error::Detached(format!("interrupted; service deployment {} goes on without fgdeploy", w.arn)));
         }
@@ -270,7 +286,7 @@ impl Engine {
     }
 
     /// DescribeServiceDeployments of the deployment (a transient failure is the driver's).
-    async fn native_read(&self, spec: &Spec, arn: &str) -> Result<Option<ServiceDeployment>> {
+    pub(crate) async fn native_read(&self, spec: &Spec, arn: &str) -> Result<Option<ServiceDeployment>> {
         match self.ports.ecs.describe_service_deployments(&[arn.to_string()]).await {
             Ok(v) => Ok(v.into_iter().next()),
             Err(e) if e.is_retryable() => Err(Error::Aws(e)),
@@ -284,7 +300,14 @@ impl Engine {
 
     /// A new lifecycle stage: shown, and the traffic steps and the bake looked at at their ends.
     /// Returns whether anything changed.
-    fn native_stage(&self, n: &Native, bg: &crate::spec::BlueGreenSection, w: &mut NativeWatch, sd: &ServiceDeployment, now: f64) -> bool {
+    pub(crate) fn native_stage(
+        &self,
+        n: &Native,
+        bg: &crate::spec::BlueGreenSection,
+        w: &mut NativeWatch,
+        sd: &ServiceDeployment,
+        now: f64,
+    ) -> bool {
         let mut changed = false;
         if let Some(s) = &sd.lifecycle_stage
             && *s != w.stage
@@ -324,7 +347,7 @@ impl Engine {
     /// step, a Lambda hook) are theirs and never answered. A refused answer is read again before
     /// anything is done: a hook someone else answered is a bypassed gate (exit 11), never a
     /// StopServiceDeployment.
-    async fn native_hook(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: &ServiceDeployment) -> Result<()> {
+    pub(crate) async fn native_hook(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: &ServiceDeployment) -> Result<()> {
         if !n.deployment.pause_after_test_traffic || w.stage != LifecycleStage::PostTestTrafficShift {
             return Ok(());
         }
@@ -339,9 +362,9 @@ impl Engine {
         let arn = w.arn.clone();
         let url = n.test_url.clone().unwrap_or_default();
         self.info(format!("paused at {}: checking the test traffic at {url}", w.stage));
-        let (action, failed) = match self.run_checks(spec, &url, "test-traffic").await {
+        let (action, failed) = match Checks(self.0).run_checks(spec, &url, "test-traffic").await {
             Ok(()) => ("CONTINUE", None),
-            Err(e) => ("ROLLBACK", Some(self.checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?)),
+            Err(e) => ("ROLLBACK", Some(Checks(self.0).checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?)),
         };
         let answered =
             self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action)).await;
@@ -363,7 +386,7 @@ impl Engine {
     /// fgdeploy's answer to its hook was refused: read the deployment again. Someone else
     /// answered it (their answer stands: exit 11), or the hook would time out and roll back by
     /// itself (1440 min), so fgdeploy stops it with rollback.
-    async fn native_answer_refused(
+    pub(crate) async fn native_answer_refused(
         &self,
         spec: &Spec,
         n: &Native,
@@ -383,7 +406,7 @@ impl Engine {
                 "ContinueServiceDeployment({action}) was refused ({e}): the PAUSE hook of service deployment {arn} was answered outside fgdeploy; {checks}. The deployment goes on under whoever answered it"
             );
             let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
-            return Err(self.gate_bypassed(spec, why, url.as_deref()).await);
+            return Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await);
         }
         if again.as_ref().is_some_and(|sd| sd.status.is_rollback()) {
             // Rolling back already (someone answered ROLLBACK, or ECS did): follow it.
@@ -409,7 +432,7 @@ impl Engine {
     }
 
     /// The end a status means, if it is one (a bypassed gate is not a success).
-    async fn native_status(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: ServiceDeployment) -> Option<Result<bool>> {
+    pub(crate) async fn native_status(&self, spec: &Spec, n: &Native, w: &mut NativeWatch, sd: ServiceDeployment) -> Option<Result<bool>> {
         let arn = &w.arn;
         Some(match native_decide(&sd.status, w.gate_passed)? {
             NativeEnd::Bypassed => {
@@ -417,7 +440,7 @@ impl Engine {
                     "service deployment {arn} reached SUCCESSFUL, but its PAUSE hook was answered outside fgdeploy, before fgdeploy's checks passed"
                 );
                 let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
-                Err(self.gate_bypassed(spec, why, url.as_deref()).await)
+                Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await)
             }
             NativeEnd::Succeeded => Ok(true),
             NativeEnd::RolledBack => {
@@ -438,9 +461,9 @@ impl Engine {
 }
 
 /// The state of one ECS-native watch, between looks.
-struct NativeWatch {
+pub(crate) struct NativeWatch {
     arn: String,
-    setting: super::TimeoutSetting,
+    setting: crate::engine::TimeoutSetting,
     deadline: f64,
     rollback_deadline: f64,
     stage: LifecycleStage,
@@ -460,7 +483,7 @@ struct NativeWatch {
 /// look; at the deadline or on Ctrl-C, StopServiceDeployment(ROLLBACK), then its rollback is
 /// followed (not interruptible) until `rollback.timeout` more.
 struct NativeRun<'a> {
-    e: &'a Engine,
+    e: EcsNative<'a>,
     spec: &'a Spec,
     n: &'a Native,
     bg: &'a crate::spec::BlueGreenSection,
@@ -583,5 +606,76 @@ mod tests {
         {
             assert!(!super::past_test_gate(&crate::states::LifecycleStage::parse(stage)), "{stage}");
         }
+    }
+}
+
+impl EcsNative<'_> {
+    /// An ECS-native deployment: the current service deployment (or the one named).
+    pub(crate) async fn wait_native(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        o: &WaitOptions,
+        (timeout, setting): (Duration, TimeoutSetting),
+    ) -> Result<WaitReport> {
+        let n = self.preflight(spec, svc).await?;
+        let arn = o.deployment.clone().or_else(|| svc.current_service_deployment.clone()).ok_or_else(|| {
+            Error::usage("the service has no service deployment to wait for", "see `fgdeploy history` for the ones that ended")
+        })?;
+        let sd = self
+            .retry("ecs:DescribeServiceDeployments", || self.ports.ecs.describe_service_deployments(std::slice::from_ref(&arn)))
+            .await?;
+        let sd = sd.into_iter().next().ok_or_else(|| gone(spec, &arn))?;
+        let td = sd.target_task_definition.clone().unwrap_or_else(|| svc.task_definition.clone());
+        let past_gate = sd.is_terminal() || sd.lifecycle_stage.as_ref().is_some_and(self::past_test_gate);
+        if past_gate && n.deployment.pause_after_test_traffic {
+            self.warn(format!("attached to {arn} after its test-traffic gate: fgdeploy follows it to its end without judging that gate"));
+        }
+        self.info(format!("attached to service deployment {arn} ({})", sd.status));
+        let followed =
+            self.follow_native(spec, &n, arn.clone(), (self.ports.clock.now() + timeout.as_secs_f64(), setting), past_gate).await;
+        // A PAUSE hook a `release --no-wait` (or a killed run) left: fgdeploy's own, removed once
+        // the deployment ended; the team's hooks stay.
+        if !matches!(followed, Err(Error::Detached(_))) && svc.deployment_config.lifecycle_hooks.iter().any(|h| h.is_fgdeploys()) {
+            let mine = self::Native {
+                deployment: crate::ports::NativeDeployment { pause_after_test_traffic: true, ..n.deployment.clone() },
+                ..n.clone()
+            };
+            self.remove_gate_hook(spec, &mine).await;
+        }
+        followed?;
+        Ok(WaitReport { kind: super::Kind::Native.name(), deployment: arn, task_definition: td, outcome: "deployed" })
+    }
+}
+
+impl Deployer for EcsNative<'_> {
+    async fn release(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        ready: ReadyRelease,
+        (t, stages): (f64, &mut Vec<StageTime>),
+    ) -> Result<ReleaseReport> {
+        let ReadyRelease { plan, live, new_td, preflight, .. } = ready;
+        let Preflight::Native(n) = preflight else { return Err(Error::Internal("an ECS-native release without its preflight".into())) };
+        let deadline = Deadline::deploy(opts.timeout, spec);
+        Calls(self.0).tag_service(&live.service.arn, &plan).await?;
+        let done = self.deploy_native(spec, (&n, &plan.update), &new_td, deadline.pair(), opts.no_wait).await?;
+        self.stage_end(Stage::Deploy, t, stages);
+        if !done {
+            return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
+        }
+        Verify(self.0).verify_blue_green(spec, &new_td, stages).await?;
+        Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(new_td) })
+    }
+
+    async fn attach(&self, spec: &Spec, svc: &ServiceState, o: &WaitOptions, deadline: Deadline) -> Result<WaitReport> {
+        self.wait_native(spec, svc, o, deadline.pair()).await
+    }
+
+    /// An ECS-native deployment in flight is a service deployment: stopped with ROLLBACK as a
+    /// rolling one is; a finished one is rolled back by redeploying the revision before.
+    async fn rollback(&self, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan> {
+        Rolling(self.0).rollback(spec, svc, o, deadline).await
     }
 }

@@ -1,0 +1,132 @@
+//! One deployer per strategy: [`rolling`] (the ECS controller's rolling update), [`codedeploy`]
+//! (CODE_DEPLOY blue/green) and [`native`] (ECS-native BLUE_GREEN / LINEAR / CANARY). Each owns
+//! its preflight, its start, its watch, what a failure leads to and its rollback; the commands
+//! (`release`, `wait`, `rollback`) choose one with [`Kind::of`] and call it through [`Deployer`].
+
+pub(crate) mod codedeploy;
+pub(crate) mod native;
+pub(crate) mod rolling;
+
+use crate::engine::{Deadline, Engine, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
+use crate::error::{Error, Result};
+use crate::plan::{Live, Plan};
+use crate::ports::{Controller, ServiceState};
+use crate::spec::{Spec, Strategy};
+
+/// Which deployer serves a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Rolling,
+    CodeDeploy,
+    Native,
+}
+
+impl Kind {
+    /// The deployer for a service with this controller and a deployspec with this strategy: the
+    /// CODE_DEPLOY controller is CodeDeploy's whatever the deployspec says; otherwise
+    /// `blue-green` is ECS-native and `rolling` is rolling.
+    pub(crate) fn of(controller: Controller, strategy: Strategy) -> Kind {
+        match (controller, strategy) {
+            (Controller::CodeDeploy, _) => Kind::CodeDeploy,
+            (_, Strategy::BlueGreen) => Kind::Native,
+            (_, Strategy::Rolling) => Kind::Rolling,
+        }
+    }
+
+    /// `rolling`, `codedeploy` or `ecs-native`, as reports name it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Kind::Rolling => "rolling",
+            Kind::CodeDeploy => "codedeploy",
+            Kind::Native => "ecs-native",
+        }
+    }
+}
+
+/// What a strategy's preflight found out, carried to its deployment.
+pub(crate) enum Preflight {
+    Rolling,
+    CodeDeploy(Box<codedeploy::BlueGreen>),
+    Native(Box<native::Native>),
+}
+
+/// What the deploy stage needs from the stages before it.
+pub(crate) struct ReadyRelease {
+    pub(crate) plan: Plan,
+    pub(crate) live: Live,
+    pub(crate) new_td: String,
+    pub(crate) previous_td: String,
+    pub(crate) preflight: Preflight,
+}
+
+/// A deployment from start to end, and the ways fgdeploy meets one: every strategy has them.
+pub(crate) trait Deployer {
+    /// Start the release's deployment, watch it to its end (failures go through the strategy's
+    /// reaction: roll back, detach or a manual action) and verify that the new revision serves.
+    /// `t`: when the deploy stage started.
+    async fn release(
+        &self,
+        spec: &Spec,
+        opts: &ReleaseOptions,
+        ready: ReadyRelease,
+        t: (f64, &mut Vec<StageTime>),
+    ) -> Result<ReleaseReport>;
+
+    /// Follow the deployment in flight (`wait`) to its end.
+    async fn attach(&self, spec: &Spec, svc: &ServiceState, o: &WaitOptions, deadline: Deadline) -> Result<WaitReport>;
+
+    /// Roll the service back (`rollback`): stop what is in flight, or redeploy the revision before.
+    async fn rollback(&self, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan>;
+}
+
+/// The strategy's preflight for a release, and the refusals that need the live service.
+pub(crate) async fn preflight(e: &Engine, spec: &Spec, live: &Live, opts: &ReleaseOptions) -> Result<Preflight> {
+    let controller = live.service.deployment_controller;
+    if spec.file.deploy.strategy == Strategy::Rolling && controller != Controller::Ecs {
+        return Err(Error::usage(
+            format!("service {} uses the {controller} deployment controller; a rolling release needs the ECS controller", spec.service()),
+            "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
+        ));
+    }
+    Ok(match Kind::of(controller, spec.file.deploy.strategy) {
+        Kind::Rolling => Preflight::Rolling,
+        Kind::Native => Preflight::Native(Box::new(native::EcsNative(e).preflight(spec, &live.service).await?)),
+        Kind::CodeDeploy => {
+            Preflight::CodeDeploy(Box::new(codedeploy::CodeDeploy(e).preflight(spec, &live.service, opts.no_test_gate, opts.force).await?))
+        }
+    })
+}
+
+/// The deploy and verify stages of a prepared release, by its strategy.
+pub(crate) async fn release(
+    e: &Engine,
+    spec: &Spec,
+    opts: &ReleaseOptions,
+    ready: ReadyRelease,
+    stages: &mut Vec<StageTime>,
+) -> Result<ReleaseReport> {
+    let t = e.stage_start(crate::plan::Stage::Deploy);
+    match &ready.preflight {
+        Preflight::Rolling => rolling::Rolling(e).release(spec, opts, ready, (t, stages)).await,
+        Preflight::CodeDeploy(_) => codedeploy::CodeDeploy(e).release(spec, opts, ready, (t, stages)).await,
+        Preflight::Native(_) => native::EcsNative(e).release(spec, opts, ready, (t, stages)).await,
+    }
+}
+
+/// `wait`: the deployer of the service follows its deployment in flight.
+pub(crate) async fn attach(e: &Engine, spec: &Spec, svc: &ServiceState, o: &WaitOptions, deadline: Deadline) -> Result<WaitReport> {
+    match Kind::of(svc.deployment_controller, spec.file.deploy.strategy) {
+        Kind::Rolling => rolling::Rolling(e).attach(spec, svc, o, deadline).await,
+        Kind::CodeDeploy => codedeploy::CodeDeploy(e).attach(spec, svc, o, deadline).await,
+        Kind::Native => native::EcsNative(e).attach(spec, svc, o, deadline).await,
+    }
+}
+
+/// `rollback`: the deployer of the service rolls it back.
+pub(crate) async fn rollback(e: &Engine, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan> {
+    match Kind::of(svc.deployment_controller, spec.file.deploy.strategy) {
+        Kind::Rolling => rolling::Rolling(e).rollback(spec, svc, o, deadline).await,
+        Kind::CodeDeploy => codedeploy::CodeDeploy(e).rollback(spec, svc, o, deadline).await,
+        Kind::Native => native::EcsNative(e).rollback(spec, svc, o, deadline).await,
+    }
+}

@@ -1,0 +1,61 @@
+//! The register stage: the plan's task definition, tagged with the revision it replaces; and
+//! `keep_revisions`' cleanup after a release.
+
+use crate::engine::Event;
+use crate::error::Result;
+use crate::plan::{Plan, TAG_PREVIOUS};
+use crate::taskdef::model::Tag;
+
+crate::engine::engine_part!(
+    /// The register stage.
+    Register
+);
+
+impl Register<'_> {
+    /// Register the plan's task definition, tagged with the revision it replaces.
+    pub(crate) async fn register_new(&self, plan: &Plan, previous_td: &str) -> Result<crate::ports::RegisteredTaskDefinition> {
+        let mut td = plan.desired_task_definition.clone();
+        let tags = td.tags.get_or_insert_with(Vec::new);
+        tags.retain(|t| t.key.as_deref() != Some(TAG_PREVIOUS));
+        if !previous_td.is_empty() {
+            tags.push(Tag { key: Some(TAG_PREVIOUS.into()), value: Some(previous_td.to_string()) });
+        }
+        let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
+        self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
+        Ok(reg)
+    }
+
+    /// `keep_revisions`: deregister ACTIVE revisions of the family older than the one serving,
+    /// except the last `keep` deployed before it (followed through the previous-revision tags).
+    /// Problems are warnings: a cleanup never fails a release.
+    pub(crate) async fn clean_up_revisions(&self, serving: &str, family: &str, keep: u32) {
+        let rev = |arn: &str| arn.rsplit(':').next().and_then(|r| r.parse::<i64>().ok()).unwrap_or(i64::MAX);
+        let mut kept = vec![serving.to_string()];
+        let mut cursor = serving.to_string();
+        for _ in 0..keep {
+            let Ok(reg) = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(&cursor)).await else {
+                break;
+            };
+            let Some(prev) =
+                reg.definition.tags.iter().flatten().find(|t| t.key.as_deref() == Some(TAG_PREVIOUS)).and_then(|t| t.value.clone())
+            else {
+                break;
+            };
+            kept.push(prev.clone());
+            cursor = prev;
+        }
+        let arns = match self.retry("ecs:ListTaskDefinitions", || self.ports.ecs.list_task_definitions(family)).await {
+            Ok(a) => a,
+            Err(e) => return self.warn(format!("keep_revisions: cannot list revisions of {family}: {e}")),
+        };
+        let doomed: Vec<String> = arns.into_iter().filter(|a| rev(a) < rev(serving) && !kept.iter().any(|k| k == a)).collect();
+        for arn in &doomed {
+            if let Err(e) = self.retry("ecs:DeregisterTaskDefinition", || self.ports.ecs.deregister_task_definition(arn)).await {
+                return self.warn(format!("keep_revisions: cannot deregister {arn}: {e}"));
+            }
+        }
+        if !doomed.is_empty() {
+            self.info(format!("keep_revisions = {keep}: deregistered {} older revision(s); kept {}", doomed.len(), kept.join(", ")));
+        }
+    }
+}
