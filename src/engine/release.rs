@@ -2,47 +2,15 @@
 //! The same code path serves `plan` and `release --dry-run` (it stops after the plan).
 
 use super::deploy::ReadyRelease;
+use super::options::{CreateMode, ReleaseOptions, ReleaseReport};
 use super::stages::{build::Build, migrate::Migrate, register::Register};
 use super::{Engine, Event, StageTime, TimeoutSetting};
-use crate::error::{Error, Result, exit};
-use crate::plan::{self, Plan, PlanOptions, Stage, StageAction};
+use crate::error::{Error, Result};
+use crate::plan::{self, Plan, Stage, StageAction};
 use crate::ports::{PortError, ServiceState};
 use crate::spec::Spec;
 use crate::states::{DeploymentStatus, RolloutState};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Default)]
-pub struct ReleaseOptions {
-    pub plan: PlanOptions,
-    /// Start even when another deployment is in progress.
-    pub force: bool,
-    /// Stop after the plan (`plan`, `release --dry-run`).
-    pub dry_run: bool,
-    /// Start the deployment and return without watching it.
-    pub no_wait: bool,
-    /// Overrides `deploy.timeout`.
-    pub timeout: Option<Duration>,
-    /// Blue/green: release although the group cannot be gated by the checks.
-    pub no_test_gate: bool,
-    /// Blue/green: wait for the blue termination wait too.
-    pub wait_termination: bool,
-    /// Do not run `verify` first.
-    pub skip_verify: bool,
-    /// Whether the service may (or must) be created from `[service.definition]`.
-    pub create: CreateMode,
-}
-
-/// Creating a missing service is never implicit: a typo in `service.name` must not create one.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum CreateMode {
-    /// A missing service is an error (`release`).
-    #[default]
-    Refuse,
-    /// Create it when it is missing (`release --create`).
-    IfMissing,
-    /// The service must not exist yet (`create`).
-    Required,
-}
 
 /// A release up to its deployment: finished early (planned, unchanged), or ready to deploy.
 pub(crate) enum Prepared {
@@ -53,21 +21,6 @@ pub(crate) enum Prepared {
 impl Prepared {
     fn done(report: ReleaseReport) -> Prepared {
         Prepared::Done(Box::new(report))
-    }
-}
-
-/// What a release did, when it did not fail.
-#[derive(Debug, Clone)]
-pub struct ReleaseReport {
-    pub plan: Plan,
-    /// `planned`, `unchanged`, `deployed`, `started` (with --no-wait).
-    pub outcome: &'static str,
-    pub task_definition: Option<String>,
-}
-
-impl ReleaseReport {
-    pub fn exit_code(&self, dry_run: bool) -> i32 {
-        if dry_run && self.plan.has_changes { exit::CHANGES } else { exit::OK }
     }
 }
 

@@ -9,39 +9,12 @@
 //! it gets fgdeploy's checks, as in `release`.
 
 use super::deploy::Kind;
+use super::options::{WaitOptions, WaitReport};
 use super::stages::verify::Verify;
 use super::{Engine, Event, StageTime};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::Stage;
 use crate::spec::Spec;
-use serde::Serialize;
-use std::time::Duration;
-
-/// `fgdeploy wait`'s flags.
-#[derive(Debug, Clone, Default)]
-pub struct WaitOptions {
-    /// The deployment to follow; default: the service's in-flight one.
-    pub deployment: Option<String>,
-    /// `--timeout` (else `deploy.timeout`), from the attach.
-    pub timeout: Option<Duration>,
-    /// `--rollback`: apply the deployspec's rollback policy (on failure, at the deadline, on
-    /// Ctrl-C). Without it `wait` only reports: the deployment it attached to may be another
-    /// pipeline's or a colleague's, so at its deadline or on Ctrl-C it detaches (exit 9) and a
-    /// failure is reported, never rolled back by fgdeploy (ECS's or CodeDeploy's own rollback
-    /// is still followed).
-    pub rollback: bool,
-}
-
-/// The deployment `wait` followed, and how it ended (when it did not fail).
-#[derive(Debug, Clone, Serialize)]
-pub struct WaitReport {
-    /// `rolling`, `codedeploy` or `ecs-native`.
-    pub kind: &'static str,
-    pub deployment: String,
-    pub task_definition: String,
-    /// `deployed`, or `already-finished` when it had succeeded before fgdeploy attached.
-    pub outcome: &'static str,
-}
 
 impl Engine {
     /// Follow the deployment in flight; the terminal `finished` event says how it ended.
@@ -88,12 +61,4 @@ async fn wait_inner(e: &Engine, spec: &Spec, o: &WaitOptions, stages: &mut Vec<S
         Verify(e).verify_blue_green(spec, &report.task_definition, stages).await?;
     }
     Ok(report)
-}
-
-/// A named deployment the service no longer shows.
-pub(crate) fn gone(spec: &Spec, id: &str) -> Error {
-    Error::usage(
-        format!("deployment {id} is not in flight on service {} (it may have ended)", spec.service()),
-        format!("see `fgdeploy history -f {}` for how it ended", spec.path.display()),
-    )
 }

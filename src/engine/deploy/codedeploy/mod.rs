@@ -14,8 +14,9 @@ use std::time::Duration;
 
 use crate::engine::calls::Calls;
 use crate::engine::checks::Checks;
-use crate::engine::deploy::{Deployer, Preflight, ReadyRelease};
-use crate::engine::rollback::Revisions;
+use crate::engine::deploy::deployer::{Deployer, ReadyRelease};
+use crate::engine::deploy::preflight::{BlueGreen, Preflight};
+use crate::engine::deploy::revisions::Revisions;
 use crate::engine::stages::verify::Verify;
 use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
 use crate::plan::Stage;
@@ -25,17 +26,6 @@ crate::engine::engine_part!(
     /// The CodeDeploy deployer (CODE_DEPLOY controller, blue/green).
     CodeDeploy
 );
-
-/// What the pre-flight found out.
-#[derive(Debug, Clone)]
-pub(crate) struct BlueGreen {
-    pub application: String,
-    pub group: DeploymentGroup,
-    pub test_url: Option<String>,
-    pub production_url: Option<String>,
-    /// fgdeploy's checks gate the traffic shift (STOP_DEPLOYMENT group with checks).
-    pub gated: bool,
-}
 
 fn section(spec: &Spec) -> Result<&BlueGreenSection> {
     spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("blue-green strategy without [deploy.blue_green]".into()))
@@ -941,7 +931,7 @@ impl CodeDeploy<'_> {
                 self.ports.codedeploy.deployment_group(&status.application, &status.deployment_group)
             })
             .await?;
-        let b = self::BlueGreen { application: status.application.clone(), group, test_url: None, production_url: None, gated: false };
+        let b = BlueGreen { application: status.application.clone(), group, test_url: None, production_url: None, gated: false };
         self.emit(Event::RollbackStarted {
             reason: "manual rollback".into(),
             to: target.clone(),

@@ -17,10 +17,11 @@ use std::time::Duration;
 use crate::engine::TimeoutSetting;
 use crate::engine::calls::Calls;
 use crate::engine::checks::Checks;
+use crate::engine::deploy::deployer::gone;
+use crate::engine::deploy::deployer::{Deployer, ReadyRelease};
+use crate::engine::deploy::preflight::{Native, Preflight};
 use crate::engine::deploy::rolling::Rolling;
-use crate::engine::deploy::{Deployer, Preflight, ReadyRelease};
 use crate::engine::stages::verify::Verify;
-use crate::engine::wait::gone;
 use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
 use crate::plan::Stage;
 
@@ -28,12 +29,6 @@ crate::engine::engine_part!(
     /// The ECS-native deployer (BLUE_GREEN, LINEAR, CANARY).
     EcsNative
 );
-
-#[derive(Debug, Clone)]
-pub(crate) struct Native {
-    pub deployment: NativeDeployment,
-    pub test_url: Option<String>,
-}
 
 /// The live deployment configuration to send with a native release: everything the team set,
 /// without any hook fgdeploy added (a killed run's leftover is cleaned up by the next release).
@@ -637,7 +632,7 @@ impl EcsNative<'_> {
         // A PAUSE hook a `release --no-wait` (or a killed run) left: fgdeploy's own, removed once
         // the deployment ended; the team's hooks stay.
         if !matches!(followed, Err(Error::Detached(_))) && svc.deployment_config.lifecycle_hooks.iter().any(|h| h.is_fgdeploys()) {
-            let mine = self::Native {
+            let mine = Native {
                 deployment: crate::ports::NativeDeployment { pause_after_test_traffic: true, ..n.deployment.clone() },
                 ..n.clone()
             };

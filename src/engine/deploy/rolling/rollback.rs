@@ -6,13 +6,13 @@ use super::Rolling;
 use super::decide::{FailKind, Tracker, Verdict};
 use super::watch::WatchState;
 use crate::engine::calls::Calls;
-use crate::engine::rollback::Revisions;
+use crate::engine::deploy::revisions::Revisions;
 use crate::engine::watch::{Cut, Limit, Next, Pause, Watched};
 use crate::engine::{Event, RollbackOptions, RollbackPlan, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::ports::{ServiceState, UpdateService};
 use crate::spec::Spec;
-use crate::states::{RolloutState, SdStatus};
+use crate::states::{DeploymentStatus, RolloutState, SdStatus};
 use std::time::Duration;
 
 impl Rolling<'_> {
@@ -251,5 +251,90 @@ impl Error {
             }
             e => e,
         }
+    }
+}
+
+/// Where stopping an in-flight deployment takes the service: the in-flight service deployment's
+/// source revision where it is known; else the ACTIVE (never INACTIVE) deployment running the
+/// most tasks, the newest one on a tie.
+pub(crate) fn in_flight_target(svc: &ServiceState, sd: Option<&crate::ports::ServiceDeployment>) -> Option<String> {
+    if let Some(td) = sd.and_then(|sd| sd.source_task_definitions.first()) {
+        return Some(td.clone());
+    }
+    // ECS lists deployments newest first; `max_by` keeps the last of equals, so walk oldest first.
+    svc.deployments
+        .iter()
+        .rev()
+        .filter(|d| d.status == DeploymentStatus::Active)
+        .max_by(|a, b| a.running.cmp(&b.running).then(a.created_at.partial_cmp(&b.created_at).unwrap_or(std::cmp::Ordering::Equal)))
+        .map(|d| d.task_definition.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ports::{Deployment, ServiceState};
+
+    fn dep(status: &str, td: &str, running: i32, created: f64) -> Deployment {
+        Deployment {
+            id: format!("ecs-svc/{td}"),
+            status: status.into(),
+            task_definition: td.into(),
+            desired: 2,
+            running,
+            pending: 0,
+            failed_tasks: 0,
+            rollout_state: None,
+            rollout_state_reason: None,
+            created_at: Some(created),
+        }
+    }
+
+    fn svc(deployments: Vec<Deployment>) -> ServiceState {
+        ServiceState {
+            arn: "s".into(),
+            name: "web".into(),
+            cluster_arn: "c".into(),
+            status: "ACTIVE".into(),
+            desired_count: 2,
+            running_count: 2,
+            task_definition: "web:9".into(),
+            deployments,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn in_flight_rollback_prefers_the_newest_active_on_a_tie_and_never_an_inactive_one() {
+        let s = svc(vec![
+            dep("PRIMARY", "web:9", 0, 30.0),
+            dep("ACTIVE", "web:8", 1, 20.0),
+            dep("ACTIVE", "web:7", 1, 10.0),
+            dep("INACTIVE", "web:6", 5, 5.0),
+        ]);
+        assert_eq!(super::in_flight_target(&s, None).as_deref(), Some("web:8"));
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("ACTIVE", "web:8", 1, 20.0), dep("ACTIVE", "web:7", 2, 10.0)]);
+        assert_eq!(super::in_flight_target(&s, None).as_deref(), Some("web:7"), "more running wins");
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("INACTIVE", "web:6", 5, 5.0)]);
+        assert_eq!(super::in_flight_target(&s, None), None);
+    }
+
+    #[test]
+    fn in_flight_rollback_uses_the_service_deployments_source_revision() {
+        let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("ACTIVE", "web:7", 2, 10.0)]);
+        let sd = crate::ports::ServiceDeployment {
+            arn: "sd".into(),
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target_revision: None,
+            target_task_definition: Some("web:9".into()),
+            source_task_definitions: vec!["web:8".into()],
+            created_at: None,
+            finished_at: None,
+            rollback_reason: None,
+            circuit_breaker: None,
+            lifecycle_stage: None,
+            hooks: vec![],
+        };
+        assert_eq!(super::in_flight_target(&s, Some(&sd)).as_deref(), Some("web:8"));
     }
 }

@@ -141,11 +141,11 @@ impl Rolling<'_> {
             ws.sd_read_at = now;
             match self.ports.ecs.describe_service_deployments(std::slice::from_ref(arn)).await {
                 Ok(sds) => ws.last_sd = sds.into_iter().next(),
-                Err(e) if super::sd_api_refused(&e) => {
+                Err(e) if crate::engine::sd_api_refused(&e) => {
                     // One rule for every path: a refused service-deployment API (not there, or
                     // AccessDenied) means following the deployment by its id, said once.
                     ws.sd_unavailable = true;
-                    self.warn(super::sd_api_fallback_message(&e));
+                    self.warn(crate::engine::sd_api_fallback_message(&e));
                 }
                 Err(e) => return Err(e),
             }

@@ -1,0 +1,28 @@
+//! What each strategy's preflight found out, carried from the preflight to the deployment.
+
+use crate::ports::{DeploymentGroup, NativeDeployment};
+
+/// What a strategy's preflight found out, carried to its deployment.
+pub(crate) enum Preflight {
+    Rolling,
+    CodeDeploy(Box<BlueGreen>),
+    Native(Box<Native>),
+}
+
+/// What the CodeDeploy preflight found out.
+#[derive(Debug, Clone)]
+pub(crate) struct BlueGreen {
+    pub application: String,
+    pub group: DeploymentGroup,
+    pub test_url: Option<String>,
+    pub production_url: Option<String>,
+    /// fgdeploy's checks gate the traffic shift (STOP_DEPLOYMENT group with checks).
+    pub gated: bool,
+}
+
+/// What the ECS-native preflight found out.
+#[derive(Debug, Clone)]
+pub(crate) struct Native {
+    pub deployment: NativeDeployment,
+    pub test_url: Option<String>,
+}
