@@ -1,6 +1,6 @@
 //! `completions` and `man`.
 
-use super::*;
+use super::common::*;
 
 pub(crate) fn cmd_completions(shell: clap_complete::Shell) -> Result<i32, Error> {
     let mut cmd = <Cli as clap::CommandFactory>::command();

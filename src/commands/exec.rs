@@ -11,7 +11,7 @@
 //! then the exit code is the plugin's). An interactive shell (no command) exits with the plugin's
 //! code.
 
-use super::*;
+use super::common::*;
 use crate::engine::{ExecOptions, exec_session};
 
 const PLUGIN: &str = "session-manager-plugin";

@@ -1,6 +1,8 @@
 //! Several deployspecs: one fleet release or plan, one summary.
 
-use super::*;
+use super::common::*;
+use super::planned::PlanCollector;
+use super::signals::install_signals;
 
 /// How to run a fleet: from `release` (or `release --dry-run`) or `plan` with several deployspecs.
 pub(crate) struct FleetRun<'a> {

@@ -1,6 +1,6 @@
 //! `history`: the service's deployments, newest first.
 
-use super::*;
+use super::common::*;
 
 pub(crate) async fn cmd_history(cli: &Cli, a: &HistoryArgs) -> Result<i32, Error> {
     let spec = load(&a.spec, &a.target).await?;

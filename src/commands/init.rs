@@ -1,6 +1,6 @@
 //! `init`: a deployspec and template from a live service.
 
-use super::*;
+use super::common::*;
 
 pub(crate) async fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<i32, Error> {
     let ports = crate::aws::connect(a.region.as_deref()).await?;

@@ -1,6 +1,6 @@
 //! `promote`: another tag for an image already in ECR.
 
-use super::*;
+use super::common::*;
 
 pub(crate) async fn cmd_promote(cli: &Cli, a: &PromoteArgs) -> Result<i32, Error> {
     let path = match &a.file {

@@ -1,6 +1,9 @@
 //! `release`: one service, with its summary file.
 
-use super::*;
+use super::common::*;
+use super::fleet::{FleetRun, run_fleet};
+use super::planned::plan_json;
+use super::signals::install_signals;
 
 pub(crate) async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error> {
     check_writable(a.summary_file.as_deref())?;

@@ -1,6 +1,7 @@
 //! `rollback`.
 
-use super::*;
+use super::common::*;
+use super::signals::install_signals;
 
 pub(crate) async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Error> {
     let spec = load(&a.spec, &a.target).await?;

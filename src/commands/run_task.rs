@@ -1,6 +1,7 @@
 //! `run`: a one-off task of the live revision.
 
-use super::*;
+use super::common::*;
+use super::signals::install_signals;
 
 pub(crate) async fn cmd_run(cli: &Cli, a: &RunArgs) -> Result<i32, Error> {
     let spec = load(&a.spec, &a.target).await?;

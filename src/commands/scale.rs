@@ -1,6 +1,7 @@
 //! `scale`: set the desired count and wait for it.
 
-use super::*;
+use super::common::*;
+use super::signals::install_signals;
 
 pub(crate) async fn cmd_scale(cli: &Cli, a: &ScaleArgs) -> Result<i32, Error> {
     let spec = load(&a.spec, &a.target).await?;

@@ -1,6 +1,6 @@
 //! Ctrl-C / SIGTERM: the first interrupts the engine, the second exits at once (130).
 
-use super::*;
+use super::common::*;
 
 /// Ctrl-C / SIGTERM: the first one interrupts the engine (rollback or detach, as configured),
 /// the second exits at once with 130.

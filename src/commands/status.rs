@@ -1,6 +1,7 @@
 //! `status`: one service or several.
 
-use super::*;
+use super::common::*;
+use super::fleet::fleet_ports;
 
 pub(crate) async fn cmd_status(cli: &Cli, a: &StatusArgs) -> Result<i32, Error> {
     let paths = expand_files(&a.files)?;

@@ -1,6 +1,6 @@
 //! `validate`: the deployspec and its template, offline.
 
-use super::*;
+use super::common::*;
 
 pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Error> {
     let spec = load(args, &TargetArgs { sandbox: false, scenario: Default::default() }).await?;

@@ -1,6 +1,6 @@
 //! `verify`: the account has what a release needs.
 
-use super::*;
+use super::common::*;
 
 pub(crate) async fn cmd_verify(cli: &Cli, a: &VerifyArgs) -> Result<i32, Error> {
     let spec = load(&a.spec, &a.target).await?;

@@ -1,7 +1,8 @@
 //! `wait`: follow the deployment in flight.
 
+use super::common::*;
 use super::release::SummaryFile;
-use super::*;
+use super::signals::install_signals;
 
 pub(crate) async fn cmd_wait(cli: &Cli, a: &WaitArgs) -> Result<i32, Error> {
     check_writable(a.summary_file.as_deref())?;
