@@ -1,7 +1,9 @@
 //! `verify`'s reads of the account: SSM, Secrets Manager, CloudWatch Logs, ELBv2 through the SDK; IAM,
 //! EC2 and CloudFormation through `query`. "Does not exist" is an answer (`false`), not an error.
 
-use super::{Aws, map_err, query};
+use super::client::Aws;
+use super::errors::map_err;
+use super::query;
 use crate::ports::*;
 use async_trait::async_trait;
 

@@ -1,6 +1,7 @@
 //! Application Auto Scaling through the SDK: the scalable target of a service's desired count.
 
-use super::{Aws, map_err};
+use super::client::Aws;
+use super::errors::map_err;
 use crate::ports::*;
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};

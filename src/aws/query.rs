@@ -45,7 +45,7 @@ impl Query {
         let region = conf.region().map(ToString::to_string).unwrap_or_else(|| "us-east-1".into());
         let overridden =
             |env: &str| std::env::var(format!("AWS_ENDPOINT_URL_{env}")).ok().or_else(|| conf.endpoint_url().map(str::to_string));
-        let suffix = super::dns_suffix(&region);
+        let suffix = super::endpoints::dns_suffix(&region);
         let regional = |service: &'static str, env: &str, version: &'static str| Endpoint {
             url: overridden(env).unwrap_or_else(|| format!("https://{service}.{region}.{suffix}")),
             signing_region: region.clone(),
@@ -135,8 +135,8 @@ fn iam_endpoint(region: &str) -> (String, String) {
     match region {
         r if r.starts_with("cn-") => ("https://iam.cn-north-1.amazonaws.com.cn".into(), "cn-north-1".into()),
         r if r.starts_with("us-gov-") => ("https://iam.us-gov.amazonaws.com".into(), "us-gov-west-1".into()),
-        r if super::dns_suffix(r) == "amazonaws.com" => ("https://iam.amazonaws.com".into(), "us-east-1".into()),
-        r => (format!("https://iam.{r}.{}", super::dns_suffix(r)), r.to_string()),
+        r if super::endpoints::dns_suffix(r) == "amazonaws.com" => ("https://iam.amazonaws.com".into(), "us-east-1".into()),
+        r => (format!("https://iam.{r}.{}", super::endpoints::dns_suffix(r)), r.to_string()),
     }
 }
 

@@ -538,13 +538,13 @@ pub(super) fn uncarried(raw: &serde_json::Value) -> Vec<String> {
     let mut paths = Vec::new();
     if let Some(m) = raw.as_object() {
         for (k, v) in m.iter().filter(|(k, _)| !SERVICE_STATE.contains(&k.as_str())) {
-            super::meaningful_paths(v, k, &mut paths);
+            super::json::meaningful_paths(v, k, &mut paths);
         }
     }
     let primary = raw["deployments"].as_array().into_iter().flatten().find(|d| d["status"] == "PRIMARY");
     if let Some(m) = primary.and_then(|d| d.as_object()) {
         for (k, v) in m.iter().filter(|(k, _)| !DEPLOYMENT_STATE.contains(&k.as_str())) {
-            super::meaningful_paths(v, k, &mut paths);
+            super::json::meaningful_paths(v, k, &mut paths);
         }
     }
     paths.retain(|p| !read_back(p));
