@@ -14,7 +14,6 @@
 //! so that `init` followed by `plan` shows no change.
 
 use crate::diff::{self, Change};
-use crate::ports::{LoadBalancer, Network};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -661,3 +660,29 @@ fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut Settin
 
 #[cfg(test)]
 mod tests;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LoadBalancer {
+    pub target_group_arn: Option<String>,
+    pub container_name: Option<String>,
+    pub container_port: Option<i32>,
+    /// `advancedConfiguration` (ECS-native blue/green).
+    pub advanced: Option<AdvancedLbConfig>,
+}
+
+/// A load balancer's `advancedConfiguration`: the alternate target group, the listener rules and
+/// the role ECS shifts traffic with.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+pub struct AdvancedLbConfig {
+    pub alternate_target_group_arn: String,
+    pub production_listener_rule: String,
+    pub test_listener_rule: Option<String>,
+    pub role_arn: String,
+}

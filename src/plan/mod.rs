@@ -538,7 +538,7 @@ fn volumes_match_their_configurations(spec: &Spec, live: &Live, desired: &TaskDe
 /// service's tags.
 fn hidden_values(spec: &Spec, desired: &TaskDefinition) -> Vec<String> {
     let mut hidden = spec.secret_values();
-    hidden.extend(crate::taint::plaintext_fields(desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
+    hidden.extend(crate::taskdef::plaintext_fields(desired).iter().flat_map(|(_, v)| crate::taint::credentials_in(v)));
     let tags = spec.file.service.definition.iter().flat_map(|d| d.tags.iter().flatten());
     hidden.extend(tags.flat_map(|(_, v)| crate::taint::credentials_in(v)));
     hidden

@@ -195,7 +195,7 @@ impl Spec {
     /// outside `task_definition.allow_plaintext` (see [`crate::taint`]).
     fn plaintext_secrets(&self, td: &TaskDefinition) -> Vec<InputError> {
         let (secrets, allowed) = (self.secret_values(), &self.file.task_definition.allow_plaintext);
-        let mut out = crate::taint::refuse_plaintext(&self.template_path, &crate::taint::plaintext_fields(td), &secrets, allowed);
+        let mut out = crate::taint::refuse_plaintext(&self.template_path, &crate::taskdef::plaintext_fields(td), &secrets, allowed);
         let tags: Vec<(String, String)> = self
             .file
             .service

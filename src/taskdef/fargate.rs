@@ -81,3 +81,8 @@ mod tests {
         }
     }
 }
+
+/// The task definition is for Fargate (`requiresCompatibilities` names FARGATE).
+pub fn is_fargate(td: &super::model::TaskDefinition) -> bool {
+    td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
+}

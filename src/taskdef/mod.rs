@@ -3,9 +3,12 @@
 
 pub mod fargate;
 pub mod model;
+pub mod plaintext;
 pub mod rules;
 
+pub use fargate::is_fargate;
 pub use model::TaskDefinition;
+pub use plaintext::plaintext_fields;
 
 use crate::error::InputError;
 use crate::vars::Vars;
@@ -82,10 +85,6 @@ pub fn set_image(td: &mut TaskDefinition, container: &str, image: &str) -> bool 
 /// The image of the container named `container`.
 pub fn image_of<'a>(td: &'a TaskDefinition, container: &str) -> Option<&'a str> {
     td.container_definitions.iter().find(|c| c.name == container).and_then(|c| c.image.as_deref())
-}
-
-pub fn is_fargate(td: &TaskDefinition) -> bool {
-    td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
 }
 
 /// Check locally what RegisterTaskDefinition / a Fargate service would reject (every problem

@@ -1,0 +1,19 @@
+//! The `Elb` port (ELBv2 listeners and rules).
+
+use super::error::PortResult;
+use async_trait::async_trait;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: Option<i32>,
+    pub protocol: Option<String>,
+    pub load_balancer_arn: Option<String>,
+}
+
+#[async_trait]
+pub trait Elb: Send + Sync {
+    async fn listener(&self, arn: &str) -> PortResult<Listener>;
+    async fn load_balancer_dns(&self, arn: &str) -> PortResult<String>;
+}

@@ -1,0 +1,55 @@
+//! The narrow interfaces ("ports") through which the engine sees AWS, and the plain data it gets
+//! back: one file per AWS service, with its own types; [`PortError`] in a leaf of its own. Two
+//! adapters implement them: `aws` (the SDK) and `sim` (the deterministic simulator). Nothing here
+//! names an SDK type.
+
+mod account;
+mod autoscaling;
+mod builder;
+mod calls;
+mod clock;
+mod codedeploy;
+mod ecr;
+mod ecs;
+mod elb;
+mod error;
+mod logs;
+
+pub use crate::servicedef::{
+    AdvancedLbConfig, AzRebalancing, CapacityProviderItem, Controller, LiveSettings, LoadBalancer, Network, PropagateTags, ServiceConnect,
+    ServiceDefinition, ServiceRegistry,
+};
+pub use account::Account;
+pub use autoscaling::{Autoscaling, ScalableTarget, scalable_resource_id};
+pub use builder::{BuildError, BuildRequest, Builder};
+pub use calls::CallCounter;
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, TaskSetInfo};
+pub use ecr::{Ecr, Manifest, RegistryAuth};
+pub use ecs::{
+    AdvancedLoadBalancer, Alarms, CircuitBreaker, ContainerState, CreateService, Deployment, DeploymentConfig, Ecs, ExecSession,
+    HookDetail, LifecycleHook, NativeDeployment, RegisteredTaskDefinition, RunTask, RunTaskResult, ServiceDeployment,
+    ServiceDeploymentCircuitBreaker, ServiceEvent, ServiceState, Task, UpdateService,
+};
+pub use elb::{Elb, Listener};
+pub use error::{PortError, PortResult};
+pub use logs::{LogPage, Logs};
+
+use std::sync::Arc;
+
+/// Everything the engine needs from the outside world.
+#[derive(Clone)]
+pub struct Ports {
+    pub ecs: Arc<dyn Ecs>,
+    pub ecr: Arc<dyn Ecr>,
+    pub logs: Arc<dyn Logs>,
+    pub builder: Arc<dyn Builder>,
+    pub codedeploy: Arc<dyn CodeDeploy>,
+    pub elb: Arc<dyn Elb>,
+    pub autoscaling: Arc<dyn Autoscaling>,
+    pub account: Arc<dyn Account>,
+    /// Registries other than this account's ECR (the registry v2 API).
+    pub registry: Arc<dyn crate::registry::Registry>,
+    pub clock: Arc<dyn Clock>,
+    pub calls: CallCounter,
+}
