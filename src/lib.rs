@@ -17,6 +17,7 @@ pub mod ports;
 pub mod redact;
 pub mod registry;
 pub mod render;
+pub mod rounding;
 pub mod sandbox;
 pub mod servicedef;
 pub mod sim;

@@ -1,49 +1,9 @@
 //! The images of a release: the release container's and each `[build.<container>]`'s — which
 //! exist, which this release builds, which it cannot find — and the build stage they make.
 
+use super::model::{ImageAction, PlannedImage};
 use super::{LiveImage, PlanOptions, StageAction};
-use serde::Serialize;
 use std::collections::BTreeMap;
-
-/// What the build stage does with one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ImageAction {
-    /// The tag is not in its registry: build and push it.
-    Build,
-    /// The ECR repository does not exist: create it, then build and push.
-    CreateRepositoryAndBuild,
-    /// The tag exists and `--force-build` builds it again.
-    Rebuild,
-    /// The tag exists: nothing to build.
-    Exists,
-    /// The tag is not there and nothing builds it: the release stops at the build stage.
-    Missing,
-    /// `--skip-build`: taken as it is.
-    Skipped,
-}
-
-impl ImageAction {
-    /// Whether the build stage builds this image.
-    pub fn builds(self) -> bool {
-        matches!(self, ImageAction::Build | ImageAction::CreateRepositoryAndBuild | ImageAction::Rebuild)
-    }
-}
-
-/// One image in the plan.
-#[derive(Debug, Clone, Serialize)]
-pub struct PlannedImage {
-    pub container: String,
-    /// What the task definition gets: `<repository>:<tag>`, or `<repository>@<digest>` with
-    /// `image.pin_digest` and a digest known.
-    pub image: String,
-    /// The tag's digest in its registry now (before any build).
-    pub digest: Option<String>,
-    pub action: ImageAction,
-    /// What was observed (for the build stage).
-    #[serde(skip)]
-    pub live: LiveImage,
-}
 
 /// Each image's action. `pin_digest` puts every known digest (the release's and the built
 /// sidecars') into the task definition instead of the tag.

@@ -3,193 +3,11 @@
 
 use crate::diff::{self, Change};
 use crate::error::InputError;
-use crate::ports::{
-    Alarms, CircuitBreaker, DeploymentConfig, Network, RegisteredTaskDefinition, ScalableTarget, ServiceState, UpdateService,
-};
+use crate::ports::{Alarms, CircuitBreaker, DeploymentConfig, Network, ServiceState, UpdateService};
+pub use crate::rounding::floor_ceiling;
 use crate::spec::{Spec, Strategy};
 use crate::taskdef::{self, TaskDefinition};
-pub use images::{ImageAction, PlannedImage};
-use serde::Serialize;
-
-/// What the engine observed before planning (read-only calls only).
-#[derive(Debug, Clone)]
-pub struct Live {
-    /// The service (a placeholder named as the spec when `service_missing`).
-    pub service: ServiceState,
-    /// The service does not exist: the release creates it from `[service.definition]`.
-    pub service_missing: bool,
-    pub task_definition: Option<RegisteredTaskDefinition>,
-    pub repository_uri: String,
-    /// Digest of the release tag in ECR, if it exists.
-    pub image_digest: Option<String>,
-    /// The ECR repository does not exist yet (and `image.create_repository` is set).
-    pub repository_missing: bool,
-    /// Application Auto Scaling's target for the service's desired count, if it scales it.
-    pub scalable: Option<ScalableTarget>,
-    /// The images of `[build.<container>]` (the release container's is above).
-    pub sidecars: Vec<LiveImage>,
-}
-
-/// One image in its registry, as observed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LiveImage {
-    pub target: crate::spec::ImageTarget,
-    pub repository_uri: String,
-    /// The tag's digest, if the image exists.
-    pub digest: Option<String>,
-    /// The ECR repository does not exist yet (and `create_repository` is set).
-    pub repository_missing: bool,
-}
-
-impl LiveImage {
-    /// `<repository URI>:<tag>`.
-    pub fn image(&self) -> String {
-        format!("{}:{}", self.repository_uri, self.target.tag)
-    }
-}
-
-impl Live {
-    /// Every image of the release, the release container's first.
-    pub fn images(&self, spec: &Spec) -> Vec<LiveImage> {
-        let release = spec.image_targets().into_iter().next().map(|target| LiveImage {
-            target,
-            repository_uri: self.repository_uri.clone(),
-            digest: self.image_digest.clone(),
-            repository_missing: self.repository_missing,
-        });
-        release.into_iter().chain(self.sidecars.iter().cloned()).collect()
-    }
-}
-
-/// Flags that change the plan.
-#[derive(Debug, Clone, Default)]
-pub struct PlanOptions {
-    pub skip_build: bool,
-    pub skip_migration: bool,
-    pub allow_downtime: bool,
-    /// Build even when the tag exists in ECR.
-    pub force_build: bool,
-    /// Release a `-dirty` tag (uncommitted changes).
-    pub allow_dirty: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Stage {
-    Build,
-    Migrate,
-    Register,
-    Deploy,
-    Verify,
-}
-
-impl Stage {
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Build => "build",
-            Stage::Migrate => "migrate",
-            Stage::Register => "register",
-            Stage::Deploy => "deploy",
-            Stage::Verify => "verify",
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum StageAction {
-    Run { detail: String },
-    Skip { reason: String },
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct StagePlan {
-    pub stage: Stage,
-    #[serde(flatten)]
-    pub action: StageAction,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MigrationPlan {
-    pub image: String,
-    pub container: String,
-    pub command: Vec<String>,
-    pub network: Option<Network>,
-    pub timeout_secs: u64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RollingSchedule {
-    pub desired: i32,
-    pub minimum_healthy_percent: i32,
-    pub maximum_percent: i32,
-    /// ceil(desired × min / 100): tasks that stay healthy throughout.
-    pub floor_tasks: i32,
-    /// floor(desired × max / 100): most tasks running or pending at once.
-    pub ceiling_tasks: i32,
-    /// The batches, assuming every new task turns healthy.
-    pub steps: Vec<String>,
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-#[serde(tag = "strategy", rename_all = "kebab-case")]
-pub enum Rollout {
-    Rolling(RollingSchedule),
-    BlueGreen { deployment_config: String, steps: Vec<String> },
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Plan {
-    pub cluster: String,
-    pub service: String,
-    pub image: String,
-    pub image_digest: Option<String>,
-    pub live_task_definition: Option<String>,
-    pub live_image: Option<String>,
-    pub task_definition_changes: Vec<Change>,
-    pub service_changes: Vec<Change>,
-    pub migration: Option<MigrationPlan>,
-    pub rollout: Rollout,
-    pub stages: Vec<StagePlan>,
-    pub has_changes: bool,
-    /// Application Auto Scaling's bounds, when it scales the service (the desired count is then
-    /// the autoscaler's, not the deployspec's).
-    pub scalable_target: Option<ScalableTarget>,
-    /// What the plan decided that the user should know (e.g. the desired count kept).
-    pub notes: Vec<String>,
-    /// The service does not exist: the deploy stage creates it (CreateService).
-    pub creates_service: bool,
-    /// Tags the deploy stage sets on the service (TagResource; UpdateService cannot).
-    #[serde(skip)]
-    pub service_tags: std::collections::BTreeMap<String, String>,
-    /// The same, as shown: a value holding a secret lookup's answer is `(redacted)`.
-    #[serde(rename = "service_tags")]
-    pub service_tags_shown: std::collections::BTreeMap<String, String>,
-    /// The account lookups the templates made, with their answers (secrets as `(secret)`).
-    pub lookups: Vec<crate::lookups::Resolved>,
-    /// Every image of the release (the release container's first) and what the build stage
-    /// does with it.
-    pub images: Vec<PlannedImage>,
-    /// The task definition that would be registered.
-    #[serde(skip)]
-    pub desired_task_definition: TaskDefinition,
-    /// The UpdateService call the deploy stage would make.
-    #[serde(skip)]
-    pub update: UpdateService,
-}
-
-impl Plan {
-    pub fn stage(&self, s: Stage) -> Option<&StageAction> {
-        self.stages.iter().find(|p| p.stage == s).map(|p| &p.action)
-    }
-    pub fn runs(&self, s: Stage) -> bool {
-        matches!(self.stage(s), Some(StageAction::Run { .. }))
-    }
-}
-
-/// Tags fgdeploy writes itself; they never count as a change.
-pub const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
+pub use model::*;
 
 fn without_own_tags(mut td: TaskDefinition) -> TaskDefinition {
     if let Some(tags) = &mut td.tags {
@@ -621,14 +439,6 @@ pub fn migration_network(m: &crate::spec::MigrationSection, live: Option<&Networ
     })
 }
 
-/// min rounds up, max rounds down (ECS).
-pub fn floor_ceiling(desired: i32, min_pct: i32, max_pct: i32) -> (i32, i32) {
-    let d = desired as i64;
-    let floor = (d * min_pct as i64 + 99) / 100;
-    let ceiling = d * max_pct as i64 / 100;
-    (floor as i32, ceiling as i32)
-}
-
 fn rolling_schedule(spec: &Spec, svc: &ServiceState, desired: i32, opts: &PlanOptions) -> Result<RollingSchedule, InputError> {
     let r = &spec.file.deploy.rolling;
     let (floor, ceiling) = floor_ceiling(desired, r.minimum_healthy_percent, r.maximum_percent);
@@ -739,6 +549,7 @@ pub fn traffic_steps(config: &str) -> Vec<String> {
 }
 
 pub mod images;
+mod model;
 pub mod settings;
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use crate::ports::{Controller, Network, ServiceState};
 use crate::servicedef::{self, SettingsChange};
 use crate::spec::{Spec, Strategy};
 
-use super::Live;
+use super::model::Live;
 
 const AT: &str = "service.definition";
 

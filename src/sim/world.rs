@@ -3,8 +3,8 @@
 use super::mutation::Mutation;
 use super::settings::{seed_definition, sim_settings};
 use crate::engine::Interrupt;
-use crate::plan::floor_ceiling;
 use crate::ports::*;
+use crate::rounding::floor_ceiling;
 use crate::states::ServiceStatus;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};

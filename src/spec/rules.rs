@@ -147,7 +147,7 @@ fn rolling(f: &SpecFile, p: &mut Problems) {
         _ => vec![],
     };
     for d in counts {
-        let (floor, ceiling) = crate::plan::floor_ceiling(d, min, max);
+        let (floor, ceiling) = crate::rounding::floor_ceiling(d, min, max);
         if floor >= d && ceiling <= d {
             p.at(
                 "deploy.rolling",

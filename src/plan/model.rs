@@ -1,0 +1,228 @@
+//! What a plan is made of: the live state it is computed from, the options, the stages and
+//! their actions, the schedules, and the plan itself.
+
+use crate::diff::Change;
+use crate::ports::{Network, RegisteredTaskDefinition, ScalableTarget, ServiceState, UpdateService};
+use crate::spec::Spec;
+use crate::taskdef::TaskDefinition;
+use serde::Serialize;
+
+/// What the engine observed before planning (read-only calls only).
+#[derive(Debug, Clone)]
+pub struct Live {
+    /// The service (a placeholder named as the spec when `service_missing`).
+    pub service: ServiceState,
+    /// The service does not exist: the release creates it from `[service.definition]`.
+    pub service_missing: bool,
+    pub task_definition: Option<RegisteredTaskDefinition>,
+    pub repository_uri: String,
+    /// Digest of the release tag in ECR, if it exists.
+    pub image_digest: Option<String>,
+    /// The ECR repository does not exist yet (and `image.create_repository` is set).
+    pub repository_missing: bool,
+    /// Application Auto Scaling's target for the service's desired count, if it scales it.
+    pub scalable: Option<ScalableTarget>,
+    /// The images of `[build.<container>]` (the release container's is above).
+    pub sidecars: Vec<LiveImage>,
+}
+
+/// One image in its registry, as observed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveImage {
+    pub target: crate::spec::ImageTarget,
+    pub repository_uri: String,
+    /// The tag's digest, if the image exists.
+    pub digest: Option<String>,
+    /// The ECR repository does not exist yet (and `create_repository` is set).
+    pub repository_missing: bool,
+}
+
+impl LiveImage {
+    /// `<repository URI>:<tag>`.
+    pub fn image(&self) -> String {
+        format!("{}:{}", self.repository_uri, self.target.tag)
+    }
+}
+
+impl Live {
+    /// Every image of the release, the release container's first.
+    pub fn images(&self, spec: &Spec) -> Vec<LiveImage> {
+        let release = spec.image_targets().into_iter().next().map(|target| LiveImage {
+            target,
+            repository_uri: self.repository_uri.clone(),
+            digest: self.image_digest.clone(),
+            repository_missing: self.repository_missing,
+        });
+        release.into_iter().chain(self.sidecars.iter().cloned()).collect()
+    }
+}
+
+/// Flags that change the plan.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub skip_build: bool,
+    pub skip_migration: bool,
+    pub allow_downtime: bool,
+    /// Build even when the tag exists in ECR.
+    pub force_build: bool,
+    /// Release a `-dirty` tag (uncommitted changes).
+    pub allow_dirty: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Build,
+    Migrate,
+    Register,
+    Deploy,
+    Verify,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Build => "build",
+            Stage::Migrate => "migrate",
+            Stage::Register => "register",
+            Stage::Deploy => "deploy",
+            Stage::Verify => "verify",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum StageAction {
+    Run { detail: String },
+    Skip { reason: String },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StagePlan {
+    pub stage: Stage,
+    #[serde(flatten)]
+    pub action: StageAction,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MigrationPlan {
+    pub image: String,
+    pub container: String,
+    pub command: Vec<String>,
+    pub network: Option<Network>,
+    pub timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RollingSchedule {
+    pub desired: i32,
+    pub minimum_healthy_percent: i32,
+    pub maximum_percent: i32,
+    /// ceil(desired × min / 100): tasks that stay healthy throughout.
+    pub floor_tasks: i32,
+    /// floor(desired × max / 100): most tasks running or pending at once.
+    pub ceiling_tasks: i32,
+    /// The batches, assuming every new task turns healthy.
+    pub steps: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "strategy", rename_all = "kebab-case")]
+pub enum Rollout {
+    Rolling(RollingSchedule),
+    BlueGreen { deployment_config: String, steps: Vec<String> },
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub cluster: String,
+    pub service: String,
+    pub image: String,
+    pub image_digest: Option<String>,
+    pub live_task_definition: Option<String>,
+    pub live_image: Option<String>,
+    pub task_definition_changes: Vec<Change>,
+    pub service_changes: Vec<Change>,
+    pub migration: Option<MigrationPlan>,
+    pub rollout: Rollout,
+    pub stages: Vec<StagePlan>,
+    pub has_changes: bool,
+    /// Application Auto Scaling's bounds, when it scales the service (the desired count is then
+    /// the autoscaler's, not the deployspec's).
+    pub scalable_target: Option<ScalableTarget>,
+    /// What the plan decided that the user should know (e.g. the desired count kept).
+    pub notes: Vec<String>,
+    /// The service does not exist: the deploy stage creates it (CreateService).
+    pub creates_service: bool,
+    /// Tags the deploy stage sets on the service (TagResource; UpdateService cannot).
+    #[serde(skip)]
+    pub service_tags: std::collections::BTreeMap<String, String>,
+    /// The same, as shown: a value holding a secret lookup's answer is `(redacted)`.
+    #[serde(rename = "service_tags")]
+    pub service_tags_shown: std::collections::BTreeMap<String, String>,
+    /// The account lookups the templates made, with their answers (secrets as `(secret)`).
+    pub lookups: Vec<crate::lookups::Resolved>,
+    /// Every image of the release (the release container's first) and what the build stage
+    /// does with it.
+    pub images: Vec<PlannedImage>,
+    /// The task definition that would be registered.
+    #[serde(skip)]
+    pub desired_task_definition: TaskDefinition,
+    /// The UpdateService call the deploy stage would make.
+    #[serde(skip)]
+    pub update: UpdateService,
+}
+
+impl Plan {
+    pub fn stage(&self, s: Stage) -> Option<&StageAction> {
+        self.stages.iter().find(|p| p.stage == s).map(|p| &p.action)
+    }
+    pub fn runs(&self, s: Stage) -> bool {
+        matches!(self.stage(s), Some(StageAction::Run { .. }))
+    }
+}
+
+/// Tags fgdeploy writes itself; they never count as a change.
+pub const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
+
+/// What the build stage does with one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageAction {
+    /// The tag is not in its registry: build and push it.
+    Build,
+    /// The ECR repository does not exist: create it, then build and push.
+    CreateRepositoryAndBuild,
+    /// The tag exists and `--force-build` builds it again.
+    Rebuild,
+    /// The tag exists: nothing to build.
+    Exists,
+    /// The tag is not there and nothing builds it: the release stops at the build stage.
+    Missing,
+    /// `--skip-build`: taken as it is.
+    Skipped,
+}
+
+impl ImageAction {
+    /// Whether the build stage builds this image.
+    pub fn builds(self) -> bool {
+        matches!(self, ImageAction::Build | ImageAction::CreateRepositoryAndBuild | ImageAction::Rebuild)
+    }
+}
+
+/// One image in the plan.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedImage {
+    pub container: String,
+    /// What the task definition gets: `<repository>:<tag>`, or `<repository>@<digest>` with
+    /// `image.pin_digest` and a digest known.
+    pub image: String,
+    /// The tag's digest in its registry now (before any build).
+    pub digest: Option<String>,
+    pub action: ImageAction,
+    /// What was observed (for the build stage).
+    #[serde(skip)]
+    pub live: LiveImage,
+}
