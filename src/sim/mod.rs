@@ -15,12 +15,15 @@ mod codedeploy;
 mod mutation;
 mod native;
 mod settings;
+mod state;
 mod world;
 
-pub use codedeploy::{CdGroupSeed, green_weight};
+pub use codedeploy::green_weight;
+pub use state::CdGroupSeed;
 
 pub use mutation::Mutation;
-pub use world::{EPOCH, Faults, Noise, SeedService, World, circuit_threshold};
+pub use state::{EPOCH, Faults, Noise, SeedService, World};
+pub use world::circuit_threshold;
 
 use crate::engine::Interrupt;
 use crate::ports::*;
@@ -320,7 +323,7 @@ impl Account for Sim {
     async fn log_group_exists(&self, region: Option<&str>, name: &str) -> PortResult<bool> {
         // A group in another region is missing when `missing` names it as `<region>:<name>`.
         let w = self.call("logs:DescribeLogGroups").await?;
-        Ok(match region.filter(|r| *r != world::REGION) {
+        Ok(match region.filter(|r| *r != state::REGION) {
             Some(r) => !w.faults.missing.contains(&format!("{r}:{name}")),
             None => !w.faults.missing.contains(name),
         })
@@ -406,7 +409,7 @@ impl Ecr for Sim {
         Ok(RegistryAuth {
             username: "AWS".into(),
             password: "sandbox-password".into(),
-            endpoint: format!("https://{}.dkr.ecr.{}.amazonaws.com", world::ACCOUNT, world::REGION),
+            endpoint: format!("https://{}.dkr.ecr.{}.amazonaws.com", state::ACCOUNT, state::REGION),
         })
     }
     async fn manifest(&self, repository: &str, tag: &str) -> PortResult<Option<Manifest>> {

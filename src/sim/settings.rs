@@ -2,8 +2,7 @@
 //! with, how DescribeServices shows them, and what UpdateService / CreateService accept — with
 //! the refusals AWS documents for them.
 
-use super::world::{ACCOUNT, REGION};
-use super::world::{Faults, SeedService};
+use super::state::{ACCOUNT, Faults, REGION, SeedService};
 use crate::ports::{Controller, LoadBalancer, Network, PortError, PortResult, ServiceDefinition, ServiceState};
 use crate::servicedef::{AzRebalancing, NetworkDef, PropagateTags};
 

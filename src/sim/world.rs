@@ -2,358 +2,13 @@
 
 use super::mutation::Mutation;
 use super::settings::{seed_definition, sim_settings};
+use super::state::*;
 use crate::engine::Interrupt;
 use crate::ports::*;
 use crate::rounding::floor_ceiling;
 use crate::states::ServiceStatus;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
-
-pub(super) const ACCOUNT: &str = "123456789012";
-pub(super) const REGION: &str = "us-east-1";
-/// The virtual epoch: 2026-01-01T00:00:00Z.
-pub const EPOCH: f64 = 1_767_225_600.0;
-const ROLLBACK_BAKE: f64 = 120.0;
-
-/// Injected faults and timing. Images are matched by substring of the container image.
-#[derive(Debug, Clone)]
-pub struct Faults {
-    /// Tasks whose image contains one of these never start (CannotPullContainerError).
-    pub fail_start: BTreeSet<String>,
-    /// Tasks whose image contains one of these run but fail their health checks.
-    pub unhealthy: BTreeSet<String>,
-    /// Seconds from launch to RUNNING.
-    pub start_secs: f64,
-    /// Seconds from RUNNING to healthy (or to the failed health check).
-    pub health_secs: f64,
-    /// The next N calls of an operation (`ecs:DescribeServices`) answer ThrottlingException.
-    pub throttle: BTreeMap<String, u32>,
-    /// About one call in k, of any operation, is throttled (a throttling storm).
-    pub throttle_every: Option<u64>,
-    /// The next N calls of an operation answer HTTP 500.
-    pub server_error: BTreeMap<String, u32>,
-    /// The next N calls of an operation answer a malformed response.
-    pub malformed: BTreeMap<String, u32>,
-    /// A deployment alarm goes into ALARM this many seconds after the start.
-    pub alarm_at: Option<f64>,
-    /// Someone else deploys a new revision this many seconds after the start.
-    pub foreign_deploy_at: Option<f64>,
-    /// The endpoint has no service-deployment API (older regions, emulators).
-    pub no_service_deployments_api: bool,
-    /// Operations the caller's IAM policy does not allow (`ecs:DescribeServiceDeployments`):
-    /// they answer AccessDeniedException, as AWS does for a hand-written policy.
-    pub denied: BTreeSet<String>,
-    /// The next N DescribeServices answer the service under `failures` (MISSING): AWS is
-    /// eventually consistent.
-    pub service_missing_reads: u32,
-    /// From this many seconds after the start, the next N DescribeServices answer MISSING.
-    pub service_missing_after: Option<(f64, u32)>,
-    /// Service deployments that end SUCCESSFUL report this status instead, as a status newer
-    /// than the SDK would arrive (`Unknown`).
-    pub sd_success_status: Option<String>,
-    /// UpdateService's answer names the previous service deployment in
-    /// `currentServiceDeployment`, not the one it started.
-    pub answer_names_previous_sd: bool,
-    /// A person answers the team's own PAUSE hooks (not fgdeploy's) CONTINUE this many seconds
-    /// after they start waiting.
-    pub person_answers_after: Option<f64>,
-    /// One-off tasks: exit code per container name (others exit 0).
-    pub task_exit: BTreeMap<String, i32>,
-    /// One-off tasks never start: stopped with TaskFailedToStart and this reason.
-    pub run_never_starts: Option<String>,
-    /// Seconds a one-off task runs before its containers exit.
-    pub run_secs: f64,
-    /// The next N RunTask calls answer `failures[]` with "Capacity is unavailable at this time".
-    pub run_capacity_failures: u32,
-    /// The next N calls of an operation take effect but their answer is lost (a timeout).
-    pub lost_responses: BTreeMap<String, u32>,
-    /// DescribeTasks does not know a new task for this long (eventual consistency: MISSING).
-    pub describe_lag_secs: f64,
-    /// The image build fails.
-    pub build_fails: bool,
-    /// The builds of images whose reference contains one of these fail (the others succeed).
-    pub build_fails_for: BTreeSet<String>,
-    /// The account's rate limits (`budget::ACCOUNT_LIMITS`) answer ThrottlingException when
-    /// exceeded, as AWS does.
-    pub account_limits: bool,
-    /// Someone continues a gated blue/green deployment before fgdeploy does: a CodeDeploy
-    /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
-    /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
-    pub gate_bypassed: bool,
-    /// Someone answers the gate a moment before fgdeploy does, while fgdeploy's checks run:
-    /// "Reroute traffic" on a Ready CodeDeploy deployment, CONTINUE on an ECS-native PAUSE hook.
-    /// fgdeploy's own ContinueDeployment / ContinueServiceDeployment is then refused.
-    pub answered_first: bool,
-    /// ECS Exec is off on the service (`enableExecuteCommand` false).
-    pub exec_disabled: bool,
-    /// Account resources (parameters, secrets, roles, subnets, security groups, log groups,
-    /// target groups — by the id the task definition or service names) that do not exist.
-    pub missing: BTreeSet<String>,
-    /// IAM roles that exist but do not trust `ecs-tasks.amazonaws.com`.
-    pub untrusted_roles: BTreeSet<String>,
-    /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
-    /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
-    pub noise: Option<Noise>,
-}
-
-/// How real rollouts vary: per task (image pulls, AZ capacity), per rollout (a slower or faster
-/// release than the last one), and in what the service's history says.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Noise {
-    pub seed: u64,
-    /// Each task's start and health times vary uniformly by up to ± this fraction.
-    pub per_task: f64,
-    /// This fraction of tasks pulls its image slowly and starts `slow_pull_factor` × later.
-    pub slow_pull_fraction: f64,
-    pub slow_pull_factor: f64,
-    /// This release's tasks run at this pace (2.0: twice as slow as `start_secs`/`health_secs`).
-    pub pace: f64,
-    /// The seeded history (the service's previous rollout) ran at this pace, drawn apart.
-    pub history_pace: f64,
-    /// The history is aged out: no events say how the last rollout went.
-    pub no_history: bool,
-}
-
-impl Default for Noise {
-    fn default() -> Self {
-        Noise { seed: 1, per_task: 0.0, slow_pull_fraction: 0.0, slow_pull_factor: 1.0, pace: 1.0, history_pace: 1.0, no_history: false }
-    }
-}
-
-/// A small seeded generator (SplitMix64): the simulator's draws must be reproducible from the seed
-/// alone, whatever version of a random-number crate is around.
-#[derive(Debug, Clone)]
-pub(super) struct Draws(u64);
-
-impl Draws {
-    /// Uniform in [0, 1).
-    pub(super) fn unit(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        (z >> 11) as f64 / (1u64 << 53) as f64
-    }
-    /// Uniform in [1 - spread, 1 + spread].
-    pub(super) fn spread(&mut self, spread: f64) -> f64 {
-        1.0 + spread * (2.0 * self.unit() - 1.0)
-    }
-}
-
-impl Default for Faults {
-    fn default() -> Self {
-        Faults {
-            fail_start: BTreeSet::new(),
-            unhealthy: BTreeSet::new(),
-            start_secs: 15.0,
-            health_secs: 20.0,
-            throttle: BTreeMap::new(),
-            throttle_every: None,
-            server_error: BTreeMap::new(),
-            malformed: BTreeMap::new(),
-            alarm_at: None,
-            foreign_deploy_at: None,
-            no_service_deployments_api: false,
-            denied: BTreeSet::new(),
-            service_missing_reads: 0,
-            service_missing_after: None,
-            sd_success_status: None,
-            answer_names_previous_sd: false,
-            person_answers_after: None,
-            task_exit: BTreeMap::new(),
-            run_never_starts: None,
-            run_secs: 30.0,
-            run_capacity_failures: 0,
-            lost_responses: BTreeMap::new(),
-            describe_lag_secs: 0.0,
-            build_fails: false,
-            build_fails_for: BTreeSet::new(),
-            account_limits: true,
-            gate_bypassed: false,
-            answered_first: false,
-            exec_disabled: false,
-            missing: BTreeSet::new(),
-            untrusted_roles: BTreeSet::new(),
-            noise: None,
-        }
-    }
-}
-
-/// How to seed a running service.
-#[derive(Debug, Clone)]
-pub struct SeedService {
-    pub cluster: String,
-    pub name: String,
-    pub desired: i32,
-    pub task_definition: TaskDefinition,
-    pub config: DeploymentConfig,
-    pub load_balanced: bool,
-    /// An earlier revision that served before `task_definition` (registered first, deployed two
-    /// days ago; the live revision carries fgdeploy's previous-revision tag pointing at it), so
-    /// that `rollback` and `status` have the history a real account has.
-    pub history: Option<TaskDefinition>,
-}
-
-#[derive(Debug, Clone)]
-struct SimDeployment {
-    id: String,
-    td: String,
-    primary: bool,
-    desired: i32,
-    rollout_state: String,
-    reason: Option<String>,
-    failed_tasks: i32,
-    had_healthy: bool,
-    created_at: f64,
-    steady_at: Option<f64>,
-    sd_arn: String,
-    /// This deployment is a rollback performed for this service deployment.
-    rollback_of: Option<String>,
-}
-
-impl SimDeployment {
-    /// A new PRIMARY deployment, IN_PROGRESS, no task started yet.
-    fn started(id: String, td: &str, desired: i32, now: f64, sd_arn: &str) -> SimDeployment {
-        SimDeployment {
-            id,
-            td: td.to_string(),
-            primary: true,
-            desired,
-            rollout_state: "IN_PROGRESS".into(),
-            reason: Some("ECS deployment in progress.".into()),
-            failed_tasks: 0,
-            had_healthy: false,
-            created_at: now,
-            steady_at: None,
-            sd_arn: sd_arn.to_string(),
-            rollback_of: None,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct SimSd {
-    arn: String,
-    status: String,
-    status_reason: Option<String>,
-    target: String,
-    sources: Vec<String>,
-    created_at: f64,
-    finished_at: Option<f64>,
-    rollback_reason: Option<String>,
-    native: Option<super::native::NativeState>,
-}
-
-impl SimSd {
-    fn in_progress(arn: String, target: String, sources: Vec<String>, now: f64, native: Option<super::native::NativeState>) -> SimSd {
-        SimSd {
-            arn,
-            status: "IN_PROGRESS".into(),
-            status_reason: None,
-            target,
-            sources,
-            created_at: now,
-            finished_at: None,
-            rollback_reason: None,
-            native,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-struct SimTask {
-    arn: String,
-    cluster: String,
-    service: String,
-    td: String,
-    image: String,
-    containers: Vec<String>,
-    started_by: String,
-    last_status: String,
-    desired_stopped: bool,
-    healthy: bool,
-    created_at: f64,
-    running_at: Option<f64>,
-    /// Seconds from creation to RUNNING, and from RUNNING to healthy, for this task.
-    start_delay: f64,
-    health_delay: f64,
-    stop_code: Option<String>,
-    stopped_reason: Option<String>,
-    exit_code: Option<i32>,
-    /// A one-off task (RunTask), with its RunTask details.
-    one_off: Option<OneOff>,
-}
-
-#[derive(Debug, Clone)]
-struct OneOff {
-    client_token: String,
-    /// The container RunTask's override names (the migration's).
-    container: String,
-    command: Vec<String>,
-    /// Per container: exit code once stopped.
-    exits: Vec<(String, Option<i32>)>,
-    /// awslogs group and stream prefix of each container, when configured.
-    logs: Vec<(String, String, String)>,
-}
-
-#[derive(Debug, Clone)]
-struct SimService {
-    arn: String,
-    cluster: String,
-    name: String,
-    /// ACTIVE, or DRAINING while being deleted (DeleteService).
-    status: ServiceStatus,
-    desired: i32,
-    td: String,
-    config: DeploymentConfig,
-    /// The service's settings, every field present (what `[service.definition]` manages).
-    def: ServiceDefinition,
-    deployments: Vec<SimDeployment>,
-    sds: Vec<SimSd>,
-    events: Vec<ServiceEvent>,
-    stuck_reported: bool,
-}
-
-/// The whole simulated account.
-pub struct World {
-    now: f64,
-    pub faults: Faults,
-    draws: Draws,
-    services: Vec<SimService>,
-    families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
-    tasks: Vec<SimTask>,
-    repos: BTreeSet<String>,
-    images: BTreeMap<(String, String), String>,
-    seq: u64,
-    calls_seen: u64,
-    interrupt: Option<(f64, Interrupt)>,
-    alarm_fired: bool,
-    foreign_done: bool,
-    /// Every mutating call, in order, with its virtual time (for invariant tests).
-    pub mutations: Vec<(f64, Mutation)>,
-    /// Application Auto Scaling's scalable targets, by `service/<cluster>/<service>`.
-    pub scalable_targets: BTreeMap<String, crate::ports::ScalableTarget>,
-    /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
-    /// 100 % on green), for the benchmark's detection latency.
-    pub terminal_log: Vec<(f64, String)>,
-    /// The account's token buckets, and how many calls they throttled.
-    account: crate::budget::RateBudget,
-    pub throttled_by_account: u64,
-    /// CloudWatch Logs: (group, stream) → lines.
-    logs: BTreeMap<(String, String), Vec<String>>,
-    pub(super) cd: super::codedeploy::CdWorld,
-}
-
-impl Default for World {
-    fn default() -> Self {
-        World::new(Faults::default())
-    }
-}
-
-fn td_arn(family: &str, rev: usize) -> String {
-    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{rev}")
-}
 
 impl World {
     pub fn new(faults: Faults) -> World {
@@ -1070,8 +725,7 @@ impl World {
         let ready = now + self.task_set_ready_secs(tasks, false);
         let s = &mut self.services[i];
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{hex}", s.cluster, s.name);
-        let mut state =
-            super::native::NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
+        let mut state = NativeState::new(cfg, now, if unhealthy { f64::INFINITY } else { ready }, unhealthy.then_some(now + 300.0));
         state.someone_continues = self.faults.gate_bypassed;
         state.person_answers_after = self.faults.person_answers_after;
         let sources = vec![s.td.clone()];
@@ -1091,7 +745,7 @@ impl World {
         }
     }
 
-    pub(super) fn native_state(&self, arn: &str) -> Option<&super::native::NativeState> {
+    pub(super) fn native_state(&self, arn: &str) -> Option<&NativeState> {
         self.services.iter().flat_map(|s| s.sds.iter()).find(|sd| sd.arn == arn).and_then(|sd| sd.native.as_ref())
     }
 
@@ -1151,21 +805,21 @@ impl World {
                     continue;
                 }
                 match super::native::step(n, &status, now) {
-                    super::native::Outcome::Continue => {}
-                    super::native::Outcome::Shifted => {
+                    Outcome::Continue => {}
+                    Outcome::Shifted => {
                         let target = sd.target.clone();
                         self.relabel_primary(i, &target);
                     }
-                    super::native::Outcome::Succeeded => {
+                    Outcome::Succeeded => {
                         sd.status = "SUCCESSFUL".into();
                         sd.finished_at = Some(now);
                     }
-                    super::native::Outcome::RollingBack(why) => {
+                    Outcome::RollingBack(why) => {
                         sd.status = "ROLLBACK_IN_PROGRESS".into();
                         sd.rollback_reason = Some(why);
                         n.rollback_until = Some(now + 30.0);
                     }
-                    super::native::Outcome::RolledBack => {
+                    Outcome::RolledBack => {
                         sd.status = "ROLLBACK_SUCCESSFUL".into();
                         sd.finished_at = Some(now);
                         let source = sd.sources.first().cloned().unwrap_or_default();

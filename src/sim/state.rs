@@ -1,0 +1,609 @@
+//! The simulated account's state: the services, their deployments and tasks, task definitions,
+//! images, logs, CodeDeploy and ECS-native deployments, the faults to inject and the noise. Data
+//! only; the step functions live beside it (`world` for ECS, `codedeploy`, `native`).
+
+use super::mutation::Mutation;
+use crate::engine::Interrupt;
+use crate::ports::*;
+use crate::states::ServiceStatus;
+use crate::taskdef::TaskDefinition;
+use std::collections::{BTreeMap, BTreeSet};
+
+pub(super) const ACCOUNT: &str = "123456789012";
+
+pub(super) const REGION: &str = "us-east-1";
+
+/// The virtual epoch: 2026-01-01T00:00:00Z.
+pub const EPOCH: f64 = 1_767_225_600.0;
+
+pub(super) const ROLLBACK_BAKE: f64 = 120.0;
+
+/// Injected faults and timing. Images are matched by substring of the container image.
+#[derive(Debug, Clone)]
+pub struct Faults {
+    /// Tasks whose image contains one of these never start (CannotPullContainerError).
+    pub fail_start: BTreeSet<String>,
+    /// Tasks whose image contains one of these run but fail their health checks.
+    pub unhealthy: BTreeSet<String>,
+    /// Seconds from launch to RUNNING.
+    pub start_secs: f64,
+    /// Seconds from RUNNING to healthy (or to the failed health check).
+    pub health_secs: f64,
+    /// The next N calls of an operation (`ecs:DescribeServices`) answer ThrottlingException.
+    pub throttle: BTreeMap<String, u32>,
+    /// About one call in k, of any operation, is throttled (a throttling storm).
+    pub throttle_every: Option<u64>,
+    /// The next N calls of an operation answer HTTP 500.
+    pub server_error: BTreeMap<String, u32>,
+    /// The next N calls of an operation answer a malformed response.
+    pub malformed: BTreeMap<String, u32>,
+    /// A deployment alarm goes into ALARM this many seconds after the start.
+    pub alarm_at: Option<f64>,
+    /// Someone else deploys a new revision this many seconds after the start.
+    pub foreign_deploy_at: Option<f64>,
+    /// The endpoint has no service-deployment API (older regions, emulators).
+    pub no_service_deployments_api: bool,
+    /// Operations the caller's IAM policy does not allow (`ecs:DescribeServiceDeployments`):
+    /// they answer AccessDeniedException, as AWS does for a hand-written policy.
+    pub denied: BTreeSet<String>,
+    /// The next N DescribeServices answer the service under `failures` (MISSING): AWS is
+    /// eventually consistent.
+    pub service_missing_reads: u32,
+    /// From this many seconds after the start, the next N DescribeServices answer MISSING.
+    pub service_missing_after: Option<(f64, u32)>,
+    /// Service deployments that end SUCCESSFUL report this status instead, as a status newer
+    /// than the SDK would arrive (`Unknown`).
+    pub sd_success_status: Option<String>,
+    /// UpdateService's answer names the previous service deployment in
+    /// `currentServiceDeployment`, not the one it started.
+    pub answer_names_previous_sd: bool,
+    /// A person answers the team's own PAUSE hooks (not fgdeploy's) CONTINUE this many seconds
+    /// after they start waiting.
+    pub person_answers_after: Option<f64>,
+    /// One-off tasks: exit code per container name (others exit 0).
+    pub task_exit: BTreeMap<String, i32>,
+    /// One-off tasks never start: stopped with TaskFailedToStart and this reason.
+    pub run_never_starts: Option<String>,
+    /// Seconds a one-off task runs before its containers exit.
+    pub run_secs: f64,
+    /// The next N RunTask calls answer `failures[]` with "Capacity is unavailable at this time".
+    pub run_capacity_failures: u32,
+    /// The next N calls of an operation take effect but their answer is lost (a timeout).
+    pub lost_responses: BTreeMap<String, u32>,
+    /// DescribeTasks does not know a new task for this long (eventual consistency: MISSING).
+    pub describe_lag_secs: f64,
+    /// The image build fails.
+    pub build_fails: bool,
+    /// The builds of images whose reference contains one of these fail (the others succeed).
+    pub build_fails_for: BTreeSet<String>,
+    /// The account's rate limits (`budget::ACCOUNT_LIMITS`) answer ThrottlingException when
+    /// exceeded, as AWS does.
+    pub account_limits: bool,
+    /// Someone continues a gated blue/green deployment before fgdeploy does: a CodeDeploy
+    /// deployment goes from green-healthy straight to shifting ("Reroute traffic" clicked; no
+    /// Ready phase, as some emulators do), an ECS-native PAUSE hook is answered CONTINUE at once.
+    pub gate_bypassed: bool,
+    /// Someone answers the gate a moment before fgdeploy does, while fgdeploy's checks run:
+    /// "Reroute traffic" on a Ready CodeDeploy deployment, CONTINUE on an ECS-native PAUSE hook.
+    /// fgdeploy's own ContinueDeployment / ContinueServiceDeployment is then refused.
+    pub answered_first: bool,
+    /// ECS Exec is off on the service (`enableExecuteCommand` false).
+    pub exec_disabled: bool,
+    /// Account resources (parameters, secrets, roles, subnets, security groups, log groups,
+    /// target groups — by the id the task definition or service names) that do not exist.
+    pub missing: BTreeSet<String>,
+    /// IAM roles that exist but do not trust `ecs-tasks.amazonaws.com`.
+    pub untrusted_roles: BTreeSet<String>,
+    /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
+    /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
+    pub noise: Option<Noise>,
+}
+
+/// How real rollouts vary: per task (image pulls, AZ capacity), per rollout (a slower or faster
+/// release than the last one), and in what the service's history says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Noise {
+    pub seed: u64,
+    /// Each task's start and health times vary uniformly by up to ± this fraction.
+    pub per_task: f64,
+    /// This fraction of tasks pulls its image slowly and starts `slow_pull_factor` × later.
+    pub slow_pull_fraction: f64,
+    pub slow_pull_factor: f64,
+    /// This release's tasks run at this pace (2.0: twice as slow as `start_secs`/`health_secs`).
+    pub pace: f64,
+    /// The seeded history (the service's previous rollout) ran at this pace, drawn apart.
+    pub history_pace: f64,
+    /// The history is aged out: no events say how the last rollout went.
+    pub no_history: bool,
+}
+
+impl Default for Noise {
+    fn default() -> Self {
+        Noise { seed: 1, per_task: 0.0, slow_pull_fraction: 0.0, slow_pull_factor: 1.0, pace: 1.0, history_pace: 1.0, no_history: false }
+    }
+}
+
+/// A small seeded generator (SplitMix64): the simulator's draws must be reproducible from the seed
+/// alone, whatever version of a random-number crate is around.
+#[derive(Debug, Clone)]
+pub(super) struct Draws(pub(super) u64);
+
+impl Draws {
+    /// Uniform in [0, 1).
+    pub(super) fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// Uniform in [1 - spread, 1 + spread].
+    pub(super) fn spread(&mut self, spread: f64) -> f64 {
+        1.0 + spread * (2.0 * self.unit() - 1.0)
+    }
+}
+
+impl Default for Faults {
+    fn default() -> Self {
+        Faults {
+            fail_start: BTreeSet::new(),
+            unhealthy: BTreeSet::new(),
+            start_secs: 15.0,
+            health_secs: 20.0,
+            throttle: BTreeMap::new(),
+            throttle_every: None,
+            server_error: BTreeMap::new(),
+            malformed: BTreeMap::new(),
+            alarm_at: None,
+            foreign_deploy_at: None,
+            no_service_deployments_api: false,
+            denied: BTreeSet::new(),
+            service_missing_reads: 0,
+            service_missing_after: None,
+            sd_success_status: None,
+            answer_names_previous_sd: false,
+            person_answers_after: None,
+            task_exit: BTreeMap::new(),
+            run_never_starts: None,
+            run_secs: 30.0,
+            run_capacity_failures: 0,
+            lost_responses: BTreeMap::new(),
+            describe_lag_secs: 0.0,
+            build_fails: false,
+            build_fails_for: BTreeSet::new(),
+            account_limits: true,
+            gate_bypassed: false,
+            answered_first: false,
+            exec_disabled: false,
+            missing: BTreeSet::new(),
+            untrusted_roles: BTreeSet::new(),
+            noise: None,
+        }
+    }
+}
+
+/// How to seed a running service.
+#[derive(Debug, Clone)]
+pub struct SeedService {
+    pub cluster: String,
+    pub name: String,
+    pub desired: i32,
+    pub task_definition: TaskDefinition,
+    pub config: DeploymentConfig,
+    pub load_balanced: bool,
+    /// An earlier revision that served before `task_definition` (registered first, deployed two
+    /// days ago; the live revision carries fgdeploy's previous-revision tag pointing at it), so
+    /// that `rollback` and `status` have the history a real account has.
+    pub history: Option<TaskDefinition>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct SimDeployment {
+    pub(super) id: String,
+    pub(super) td: String,
+    pub(super) primary: bool,
+    pub(super) desired: i32,
+    pub(super) rollout_state: String,
+    pub(super) reason: Option<String>,
+    pub(super) failed_tasks: i32,
+    pub(super) had_healthy: bool,
+    pub(super) created_at: f64,
+    pub(super) steady_at: Option<f64>,
+    pub(super) sd_arn: String,
+    /// This deployment is a rollback performed for this service deployment.
+    pub(super) rollback_of: Option<String>,
+}
+
+impl SimDeployment {
+    /// A new PRIMARY deployment, IN_PROGRESS, no task started yet.
+    pub(super) fn started(id: String, td: &str, desired: i32, now: f64, sd_arn: &str) -> SimDeployment {
+        SimDeployment {
+            id,
+            td: td.to_string(),
+            primary: true,
+            desired,
+            rollout_state: "IN_PROGRESS".into(),
+            reason: Some("ECS deployment in progress.".into()),
+            failed_tasks: 0,
+            had_healthy: false,
+            created_at: now,
+            steady_at: None,
+            sd_arn: sd_arn.to_string(),
+            rollback_of: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct SimSd {
+    pub(super) arn: String,
+    pub(super) status: String,
+    pub(super) status_reason: Option<String>,
+    pub(super) target: String,
+    pub(super) sources: Vec<String>,
+    pub(super) created_at: f64,
+    pub(super) finished_at: Option<f64>,
+    pub(super) rollback_reason: Option<String>,
+    pub(super) native: Option<NativeState>,
+}
+
+impl SimSd {
+    pub(super) fn in_progress(arn: String, target: String, sources: Vec<String>, now: f64, native: Option<NativeState>) -> SimSd {
+        SimSd {
+            arn,
+            status: "IN_PROGRESS".into(),
+            status_reason: None,
+            target,
+            sources,
+            created_at: now,
+            finished_at: None,
+            rollback_reason: None,
+            native,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct SimTask {
+    pub(super) arn: String,
+    pub(super) cluster: String,
+    pub(super) service: String,
+    pub(super) td: String,
+    pub(super) image: String,
+    pub(super) containers: Vec<String>,
+    pub(super) started_by: String,
+    pub(super) last_status: String,
+    pub(super) desired_stopped: bool,
+    pub(super) healthy: bool,
+    pub(super) created_at: f64,
+    pub(super) running_at: Option<f64>,
+    /// Seconds from creation to RUNNING, and from RUNNING to healthy, for this task.
+    pub(super) start_delay: f64,
+    pub(super) health_delay: f64,
+    pub(super) stop_code: Option<String>,
+    pub(super) stopped_reason: Option<String>,
+    pub(super) exit_code: Option<i32>,
+    /// A one-off task (RunTask), with its RunTask details.
+    pub(super) one_off: Option<OneOff>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct OneOff {
+    pub(super) client_token: String,
+    /// The container RunTask's override names (the migration's).
+    pub(super) container: String,
+    pub(super) command: Vec<String>,
+    /// Per container: exit code once stopped.
+    pub(super) exits: Vec<(String, Option<i32>)>,
+    /// awslogs group and stream prefix of each container, when configured.
+    pub(super) logs: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct SimService {
+    pub(super) arn: String,
+    pub(super) cluster: String,
+    pub(super) name: String,
+    /// ACTIVE, or DRAINING while being deleted (DeleteService).
+    pub(super) status: ServiceStatus,
+    pub(super) desired: i32,
+    pub(super) td: String,
+    pub(super) config: DeploymentConfig,
+    /// The service's settings, every field present (what `[service.definition]` manages).
+    pub(super) def: ServiceDefinition,
+    pub(super) deployments: Vec<SimDeployment>,
+    pub(super) sds: Vec<SimSd>,
+    pub(super) events: Vec<ServiceEvent>,
+    pub(super) stuck_reported: bool,
+}
+
+/// The whole simulated account.
+pub struct World {
+    pub(super) now: f64,
+    pub faults: Faults,
+    pub(super) draws: Draws,
+    pub(super) services: Vec<SimService>,
+    pub(super) families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
+    pub(super) tasks: Vec<SimTask>,
+    pub(super) repos: BTreeSet<String>,
+    pub(super) images: BTreeMap<(String, String), String>,
+    pub(super) seq: u64,
+    pub(super) calls_seen: u64,
+    pub(super) interrupt: Option<(f64, Interrupt)>,
+    pub(super) alarm_fired: bool,
+    pub(super) foreign_done: bool,
+    /// Every mutating call, in order, with its virtual time (for invariant tests).
+    pub mutations: Vec<(f64, Mutation)>,
+    /// Application Auto Scaling's scalable targets, by `service/<cluster>/<service>`.
+    pub scalable_targets: BTreeMap<String, crate::ports::ScalableTarget>,
+    /// When a deployment reached a state a deploy tool must react to (SUCCESSFUL, a rollback,
+    /// 100 % on green), for the benchmark's detection latency.
+    pub terminal_log: Vec<(f64, String)>,
+    /// The account's token buckets, and how many calls they throttled.
+    pub(super) account: crate::budget::RateBudget,
+    pub throttled_by_account: u64,
+    /// CloudWatch Logs: (group, stream) → lines.
+    pub(super) logs: BTreeMap<(String, String), Vec<String>>,
+    pub(super) cd: CdWorld,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        World::new(Faults::default())
+    }
+}
+
+pub(super) fn td_arn(family: &str, rev: usize) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{family}:{rev}")
+}
+
+/// How to seed a deployment group for a CODE_DEPLOY service.
+#[derive(Debug, Clone)]
+pub struct CdGroupSeed {
+    pub application: String,
+    pub group: String,
+    pub cluster: String,
+    pub service: String,
+    pub deployment_config: String,
+    /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
+    pub ready_action: String,
+    pub ready_wait_minutes: i32,
+    pub rollback_events: Vec<String>,
+    pub termination_wait_minutes: i32,
+    pub prod_port: u16,
+    pub test_port: Option<u16>,
+}
+
+pub(super) const LIFECYCLE: [&str; 8] = [
+    "BeforeInstall",
+    "Install",
+    "AfterInstall",
+    "AllowTestTraffic",
+    "AfterAllowTestTraffic",
+    "BeforeAllowTraffic",
+    "AllowTraffic",
+    "AfterAllowTraffic",
+];
+
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Phase {
+    Install { healthy_at: Option<f64>, fail_at: f64 },
+    Ready { since: f64 },
+    Shifting { since: f64 },
+    Terminating { until: f64 },
+    RollingBack { until: f64 },
+    Done,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct CdDep {
+    pub id: String,
+    pub group: usize,
+    pub td: String,
+    /// The revision serving when the deployment started.
+    pub blue: String,
+    pub config: String,
+    pub status: String,
+    pub events: Vec<(String, String)>,
+    pub green: f64,
+    pub max_green: f64,
+    pub phase: Phase,
+    pub error: Option<String>,
+    pub rollback_id: Option<String>,
+    pub rollback_message: Option<String>,
+    /// The blue termination wait has begun. CodeDeploy never reports it through
+    /// `instanceTerminationWaitTimeStarted` for ECS (aws/containers-roadmap#269): only the
+    /// deployment target's status (`Succeeded`) shows it.
+    pub term_started: bool,
+    pub is_rollback: bool,
+    /// The SHA-256 CreateDeployment carried (`revision.appSpecContent.sha256`).
+    pub appspec_sha256: Option<String>,
+    /// Lifecycle event → (start, end).
+    pub times: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
+}
+
+impl CdDep {
+    /// A deployment with every lifecycle event Pending, no traffic on green, no error.
+    pub(super) fn new(id: String, group: usize, td: String, blue: String, config: String, status: &str, phase: Phase) -> CdDep {
+        CdDep {
+            id,
+            group,
+            td,
+            blue,
+            config,
+            status: status.into(),
+            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            green: 0.0,
+            max_green: 0.0,
+            phase,
+            error: None,
+            rollback_id: None,
+            rollback_message: None,
+            term_started: false,
+            is_rollback: false,
+            appspec_sha256: None,
+            times: Default::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(super) struct CdWorld {
+    pub groups: Vec<CdGroupSeed>,
+    pub deps: Vec<CdDep>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct NativeState {
+    pub cfg: NativeDeployment,
+    pub stage: String,
+    pub since: f64,
+    /// Every hook instance so far, one per hook and stage entered.
+    pub hooks: Vec<SimHook>,
+    /// The hooks the deployment carries (the service's configuration as sent).
+    pub hook_cfg: Vec<LifecycleHook>,
+    /// Weight the next step moves to once PRE_PRODUCTION_TRAFFIC_SHIFT is over.
+    pub pending_weight: Option<f64>,
+    /// Someone answers the team's PAUSE hooks (not fgdeploy's) CONTINUE after this many
+    /// seconds (a person approving).
+    pub person_answers_after: Option<f64>,
+    /// How many hooks a person answered.
+    pub person_answers: u32,
+    pub weight: f64,
+    pub max_weight: f64,
+    pub green_ready_at: f64,
+    pub fail_at: Option<f64>,
+    pub rollback_until: Option<f64>,
+    pub step_started: f64,
+    /// Someone else answers the PAUSE hook CONTINUE as soon as it waits (fault).
+    pub someone_continues: bool,
+}
+
+/// One lifecycle hook at one stage of one deployment.
+#[derive(Debug, Clone)]
+pub(super) struct SimHook {
+    pub id: String,
+    pub stage: String,
+    pub pause: bool,
+    pub fgdeploys: bool,
+    pub status: String,
+    pub since: f64,
+    pub timeout_secs: f64,
+    pub timeout_action: String,
+}
+
+impl NativeState {
+    pub(super) fn new(cfg: NativeDeployment, now: f64, green_ready_at: f64, fail_at: Option<f64>) -> Self {
+        NativeState {
+            hook_cfg: cfg.hooks(),
+            cfg,
+            stage: "RECONCILE_SERVICE".into(),
+            since: now,
+            hooks: Vec::new(),
+            pending_weight: None,
+            person_answers_after: None,
+            person_answers: 0,
+            weight: 0.0,
+            max_weight: 0.0,
+            green_ready_at,
+            fail_at,
+            rollback_until: None,
+            step_started: now,
+            someone_continues: false,
+        }
+    }
+
+    pub(super) fn hook_details(&self) -> Vec<HookDetail> {
+        self.hooks
+            .iter()
+            .map(|h| HookDetail {
+                hook_id: h.id.clone(),
+                target_type: Some(if h.pause { "PAUSE" } else { "AWS_LAMBDA" }.into()),
+                status: Some(crate::states::HookStatus::parse(&h.status)),
+            })
+            .collect()
+    }
+
+    /// Enter `stage`: an instance of every hook configured for it (new ids each time).
+    pub(super) fn go(&mut self, stage: &str, now: f64) {
+        self.stage = stage.into();
+        self.since = now;
+        let n = self.hooks.len();
+        for (k, h) in self.hook_cfg.iter().filter(|h| h.stages.iter().any(|s| s == stage)).enumerate() {
+            let fgdeploys = h.is_fgdeploys();
+            let status = match (h.is_pause(), fgdeploys && self.someone_continues) {
+                (true, false) => "AWAITING_ACTION",
+                _ => "SUCCEEDED", // Lambda hooks succeed (not modelled); a bypassed gate was answered at once
+            };
+            self.hooks.push(SimHook {
+                id: format!("ecs-pause-{:x}-{}", now as u64, n + k),
+                stage: stage.into(),
+                pause: h.is_pause(),
+                fgdeploys,
+                status: status.into(),
+                since: now,
+                timeout_secs: f64::from(h.timeout_minutes.unwrap_or(1440)) * 60.0,
+                timeout_action: h.timeout_action.clone().unwrap_or_else(|| "ROLLBACK".into()),
+            });
+        }
+    }
+
+    /// Move the traffic of the step PRE_PRODUCTION_TRAFFIC_SHIFT announced, unless one of its
+    /// hooks still waits (the step counts from the move).
+    pub(super) fn move_pending_weight(&mut self, now: f64) {
+        let waiting = self.hooks.iter().any(|h| h.stage == self.stage && h.status == "AWAITING_ACTION");
+        if !waiting && let Some(w) = self.pending_weight.take() {
+            if now > self.step_started {
+                self.step_started = now;
+            }
+            self.weight = w;
+            self.max_weight = self.max_weight.max(w);
+        }
+    }
+
+    /// The hooks of the current stage that still wait: answered by a person, or timed out.
+    /// `Some(outcome)` when a timeout rolls the deployment back; `None` with `held` set while
+    /// any still waits.
+    pub(super) fn hold(&mut self, now: f64) -> (bool, Option<Outcome>) {
+        let mut held = false;
+        for h in self.hooks.iter_mut().filter(|h| h.stage == self.stage && h.status == "AWAITING_ACTION") {
+            if !h.fgdeploys && self.person_answers_after.is_some_and(|a| now >= h.since + a) {
+                h.status = "SUCCEEDED".into();
+                self.person_answers += 1;
+            } else if now >= h.since + h.timeout_secs {
+                h.status = "TIMED_OUT".into();
+                if h.timeout_action == "ROLLBACK" {
+                    return (true, Some(Outcome::RollingBack(format!("the PAUSE hook at {} timed out", h.stage))));
+                }
+            } else {
+                held = true;
+            }
+        }
+        (held, None)
+    }
+
+    /// Production weight to reach next, and how long to wait before it.
+    pub(super) fn next_step(&self) -> (f64, f64) {
+        match self.cfg.strategy {
+            crate::states::DeploymentStrategy::Linear => {
+                let (p, m) = self.cfg.linear.unwrap_or((10.0, 6));
+                ((self.weight + p).min(100.0), f64::from(m) * 60.0)
+            }
+            crate::states::DeploymentStrategy::Canary => {
+                let (p, m) = self.cfg.canary.unwrap_or((5.0, 10));
+                if self.weight <= 0.0 { (p, 0.0) } else { (100.0, f64::from(m) * 60.0) }
+            }
+            _ => (100.0, 0.0),
+        }
+    }
+}
+
+pub(super) enum Outcome {
+    Continue,
+    /// Production traffic is on the target revision.
+    Shifted,
+    Succeeded,
+    RollingBack(String),
+    RolledBack,
+}
