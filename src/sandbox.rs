@@ -227,17 +227,17 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
         canary: None,
         lifecycle_hooks: vec![
             LifecycleHook {
-                target_type: "AWS_LAMBDA".into(),
+                target_type: crate::states::HookTargetType::AwsLambda,
                 hook_target_arn: Some("arn:aws:lambda:us-east-1:123456789012:function:warm-caches".into()),
                 role_arn: Some("arn:aws:iam::123456789012:role/ecs-hooks".into()),
-                stages: vec!["POST_SCALE_UP".into()],
+                stages: vec![crate::states::LifecycleStage::PostScaleUp],
                 ..Default::default()
             },
             LifecycleHook {
-                target_type: "PAUSE".into(),
-                stages: vec!["PRE_PRODUCTION_TRAFFIC_SHIFT".into()],
+                target_type: crate::states::HookTargetType::Pause,
+                stages: vec![crate::states::LifecycleStage::PreProductionTrafficShift],
                 timeout_minutes: Some(60),
-                timeout_action: Some("ROLLBACK".into()),
+                timeout_action: Some(crate::states::HookAction::Rollback),
                 details: Some(serde_json::json!({"team": "payments", "approval": "release-manager"})),
                 ..Default::default()
             },
@@ -278,7 +278,7 @@ pub fn seed_deployment_group_waiting(sim: &Sim, spec: &Spec, (prod_port, test_po
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
         deployment_config: bg.deployment_config.clone().unwrap_or_else(|| "CodeDeployDefault.ECSAllAtOnce".into()),
-        ready_action: "STOP_DEPLOYMENT".into(),
+        ready_action: crate::states::ReadyAction::StopDeployment,
         ready_wait_minutes: 60,
         rollback_events: vec!["DEPLOYMENT_FAILURE".into(), "DEPLOYMENT_STOP_ON_REQUEST".into()],
         termination_wait_minutes,

@@ -7,7 +7,7 @@
 macro_rules! aws_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
         pub enum $name {
             $($(#[$vmeta])* $variant,)+
             /// A value this build does not know, as AWS sent it.
@@ -15,7 +15,9 @@ macro_rules! aws_enum {
         }
 
         impl $name {
-            pub fn parse(text: &str) -> Self {
+            /// AWS's text as the enum: for the adapters (`src/aws/`, the simulator's
+            /// constructors) only; everything else matches variants.
+            pub fn from_aws(text: &str) -> Self {
                 match text {
                     $($text => Self::$variant,)+
                     other => Self::Unknown(other.to_string()),
@@ -38,18 +40,6 @@ macro_rules! aws_enum {
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(text: &str) -> Self {
-                Self::parse(text)
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(text: String) -> Self {
-                Self::parse(&text)
             }
         }
 
@@ -78,7 +68,7 @@ impl DeploymentStrategy {
 /// with the fix).
 impl<'de> serde::Deserialize<'de> for DeploymentStrategy {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| Self::parse(&s))
+        String::deserialize(d).map(|s| Self::from_aws(&s))
     }
 }
 
@@ -105,8 +95,71 @@ aws_enum! {
 }
 
 aws_enum! {
-    /// A service's `status` (DescribeServices).
-    ServiceStatus { Active = "ACTIVE", Draining = "DRAINING", Inactive = "INACTIVE" }
+    /// A lifecycle hook's `targetType` (`deploymentConfiguration.lifecycleHooks[]`,
+    /// `lifecycleHookDetails[]`).
+    HookTargetType { AwsLambda = "AWS_LAMBDA", Pause = "PAUSE" }
+}
+
+aws_enum! {
+    /// The answer to a PAUSE hook (ContinueServiceDeployment `action`), and a hook's
+    /// `timeoutAction`.
+    HookAction { Continue = "CONTINUE", Rollback = "ROLLBACK" }
+}
+
+aws_enum! {
+    /// A CodeDeploy deployment group's `computePlatform`.
+    ComputePlatform { Ecs = "ECS", Server = "Server", Lambda = "Lambda" }
+}
+
+aws_enum! {
+    /// An ELBv2 listener's `protocol`.
+    ListenerProtocol { Http = "HTTP", Https = "HTTPS", Tcp = "TCP", Tls = "TLS", Udp = "UDP", TcpUdp = "TCP_UDP", Geneve = "GENEVE" }
+}
+
+aws_enum! {
+    /// A CodeDeploy deployment target's `status` (GetDeploymentTarget); AWS's own `Unknown` is
+    /// `Unreported`.
+    CdTargetStatus {
+        Pending = "Pending",
+        InProgress = "InProgress",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Skipped = "Skipped",
+        Ready = "Ready",
+        Unreported = "Unknown",
+    }
+}
+
+aws_enum! {
+    /// A CodeDeploy lifecycle event's `status`; AWS's own `Unknown` is `Unreported`.
+    CdEventStatus {
+        Pending = "Pending",
+        InProgress = "InProgress",
+        Succeeded = "Succeeded",
+        Failed = "Failed",
+        Skipped = "Skipped",
+        Unreported = "Unknown",
+    }
+}
+
+aws_enum! {
+    /// A CodeDeploy ECS deployment's lifecycle event (`lifecycleEventName`).
+    CdLifecycleEvent {
+        BeforeInstall = "BeforeInstall",
+        Install = "Install",
+        AfterInstall = "AfterInstall",
+        AllowTestTraffic = "AllowTestTraffic",
+        AfterAllowTestTraffic = "AfterAllowTestTraffic",
+        BeforeAllowTraffic = "BeforeAllowTraffic",
+        AllowTraffic = "AllowTraffic",
+        AfterAllowTraffic = "AfterAllowTraffic",
+    }
+}
+
+aws_enum! {
+    /// A service's `status` (DescribeServices). `MISSING` is DescribeServices' failure reason
+    /// for a service that does not exist, which fgdeploy shows as its status.
+    ServiceStatus { Active = "ACTIVE", Draining = "DRAINING", Inactive = "INACTIVE", Missing = "MISSING" }
 }
 
 aws_enum! {
@@ -209,14 +262,14 @@ mod tests {
 
     #[test]
     fn known_and_unknown_values_round_trip() {
-        assert_eq!(SdStatus::parse("ROLLBACK_FAILED"), SdStatus::RollbackFailed);
-        assert_eq!(SdStatus::parse("ROLLBACK_FAILED").as_str(), "ROLLBACK_FAILED");
-        assert_eq!(LifecycleStage::parse("PRE_PRODUCTION_TRAFFIC_SHIFT"), LifecycleStage::PreProductionTrafficShift);
-        let newer = LifecycleStage::parse("A_STAGE_NOT_YET_NAMED");
+        assert_eq!(SdStatus::from_aws("ROLLBACK_FAILED"), SdStatus::RollbackFailed);
+        assert_eq!(SdStatus::from_aws("ROLLBACK_FAILED").as_str(), "ROLLBACK_FAILED");
+        assert_eq!(LifecycleStage::from_aws("PRE_PRODUCTION_TRAFFIC_SHIFT"), LifecycleStage::PreProductionTrafficShift);
+        let newer = LifecycleStage::from_aws("A_STAGE_NOT_YET_NAMED");
         assert_eq!(newer, LifecycleStage::Unknown("A_STAGE_NOT_YET_NAMED".into()));
         assert_eq!(newer.to_string(), "A_STAGE_NOT_YET_NAMED", "shown as AWS sent it");
         assert_eq!(serde_json::to_string(&CdStatus::Ready).expect("json"), "\"Ready\"");
         assert!(SdStatus::Successful.is_terminal() && !SdStatus::InProgress.is_terminal());
-        assert_eq!(DeploymentStatus::parse("PRIMARY"), DeploymentStatus::Primary);
+        assert_eq!(DeploymentStatus::from_aws("PRIMARY"), DeploymentStatus::Primary);
     }
 }

@@ -31,8 +31,8 @@ impl CodeDeploy for Aws {
             application: g.application_name().unwrap_or(application).to_string(),
             name: g.deployment_group_name().unwrap_or(group).to_string(),
             deployment_config: g.deployment_config_name().map(str::to_string),
-            compute_platform: g.compute_platform().map(|p| p.as_str().to_string()),
-            ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| crate::states::ReadyAction::parse(a.as_str())),
+            compute_platform: g.compute_platform().map(|p| crate::states::ComputePlatform::from_aws(p.as_str())),
+            ready_action: ready.and_then(|r| r.action_on_timeout()).map(|a| crate::states::ReadyAction::from_aws(a.as_str())),
             ready_wait_minutes: ready.map_or(0, |r| r.wait_time_in_minutes()),
             auto_rollback_enabled: g.auto_rollback_configuration().is_some_and(|a| a.enabled()),
             auto_rollback_events: g
@@ -99,7 +99,7 @@ impl CodeDeploy for Aws {
         let d = out.deployment_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: id.into() })?;
         Ok(CdDeployment {
             id: d.deployment_id().unwrap_or(id).to_string(),
-            status: d.status().map_or(CdStatus::default(), |s| s.as_str().into()),
+            status: d.status().map_or(CdStatus::default(), |s| CdStatus::from_aws(&s.as_str())),
             error: d
                 .error_information()
                 .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("-"), e.message().unwrap_or_default())),
@@ -117,28 +117,34 @@ impl CodeDeploy for Aws {
         let out = self.codedeploy.get_deployment_target().deployment_id(id).target_id(target).send().await.map_err(|e| map_err(op, e))?;
         let Some(t) = out.deployment_target().and_then(|t| t.ecs_target()) else { return Ok(CdTarget::default()) };
         Ok(CdTarget {
-            status: t.status().map(|s| s.as_str().to_string()),
+            status: t.status().map(|s| crate::states::CdTargetStatus::from_aws(s.as_str())),
             lifecycle_events: t
                 .lifecycle_events()
                 .iter()
                 .map(|e| {
                     (
-                        e.lifecycle_event_name().unwrap_or_default().to_string(),
-                        e.status().map_or("Unknown".into(), |s| s.as_str().to_string()),
+                        crate::states::CdLifecycleEvent::from_aws(e.lifecycle_event_name().unwrap_or_default()),
+                        e.status().map_or(crate::states::CdEventStatus::Unreported, |s| crate::states::CdEventStatus::from_aws(s.as_str())),
                     )
                 })
                 .collect(),
             event_times: t
                 .lifecycle_events()
                 .iter()
-                .map(|e| (e.lifecycle_event_name().unwrap_or_default().to_string(), ts(e.start_time()), ts(e.end_time())))
+                .map(|e| {
+                    (
+                        crate::states::CdLifecycleEvent::from_aws(e.lifecycle_event_name().unwrap_or_default()),
+                        ts(e.start_time()),
+                        ts(e.end_time()),
+                    )
+                })
                 .collect(),
             task_sets: t
                 .task_sets_info()
                 .iter()
                 .map(|s| TaskSetInfo {
                     id: s.identifer().unwrap_or_default().to_string(),
-                    label: s.task_set_label().map(|l| crate::states::TaskSetLabel::parse(l.as_str())),
+                    label: s.task_set_label().map(|l| crate::states::TaskSetLabel::from_aws(l.as_str())),
                     status: s.status().map(str::to_string),
                     desired: s.desired_count(),
                     running: s.running_count(),

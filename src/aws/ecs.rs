@@ -355,14 +355,14 @@ impl Ecs for Aws {
         })
     }
 
-    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: crate::states::HookAction) -> PortResult<()> {
         let op = "ecs:ContinueServiceDeployment";
         self.gate(op).await;
         self.ecs
             .continue_service_deployment()
             .service_deployment_arn(arn)
             .hook_id(hook_id)
-            .action(t::DeploymentLifecycleHookAction::from(action))
+            .action(t::DeploymentLifecycleHookAction::from(action.as_str()))
             .send()
             .await
             .map_err(|e| map_err(op, e))?;

@@ -3,6 +3,8 @@
 use super::json::{document_to_json, json_to_document};
 use crate::ports::*;
 use crate::states::SdStatus;
+#[allow(unused_imports)]
+use crate::states::*;
 use aws_sdk_ecs::types as t;
 
 pub(super) fn ts(d: Option<&aws_smithy_types::DateTime>) -> Option<Timestamp> {
@@ -72,7 +74,7 @@ pub(super) fn hook_to_sdk(h: &LifecycleHook) -> t::DeploymentLifecycleHook {
     let timeout = (h.timeout_minutes.is_some() || h.timeout_action.is_some()).then(|| {
         t::DeploymentLifecycleHookTimeoutConfiguration::builder()
             .set_timeout_in_minutes(h.timeout_minutes)
-            .set_action(h.timeout_action.as_deref().map(t::DeploymentLifecycleHookAction::from))
+            .set_action(h.timeout_action.as_ref().map(|a| t::DeploymentLifecycleHookAction::from(a.as_str())))
             .build()
     });
     t::DeploymentLifecycleHook::builder()
@@ -87,12 +89,14 @@ pub(super) fn hook_to_sdk(h: &LifecycleHook) -> t::DeploymentLifecycleHook {
 
 pub(super) fn hook_from_sdk(h: &t::DeploymentLifecycleHook) -> LifecycleHook {
     LifecycleHook {
-        target_type: h.target_type().map_or("AWS_LAMBDA".into(), |t| t.as_str().to_string()),
+        target_type: h
+            .target_type()
+            .map_or(crate::states::HookTargetType::AwsLambda, |t| crate::states::HookTargetType::from_aws(t.as_str())),
         hook_target_arn: h.hook_target_arn().map(str::to_string),
         role_arn: h.role_arn().map(str::to_string),
-        stages: h.lifecycle_stages().iter().map(|s| s.as_str().to_string()).collect(),
+        stages: h.lifecycle_stages().iter().map(|s| crate::states::LifecycleStage::from_aws(s.as_str())).collect(),
         timeout_minutes: h.timeout_configuration().and_then(|c| c.timeout_in_minutes()),
-        timeout_action: h.timeout_configuration().and_then(|c| c.action()).map(|a| a.as_str().to_string()),
+        timeout_action: h.timeout_configuration().and_then(|c| c.action()).map(|a| crate::states::HookAction::from_aws(a.as_str())),
         details: h.hook_details().map(document_to_json),
     }
 }
@@ -143,7 +147,7 @@ pub(super) fn deployment_config_from(c: &t::DeploymentConfiguration) -> Deployme
         early_success: c
             .early_success_criteria()
             .map(|e| (e.enable(), e.healthy_percent(), e.source_service_revision_cleanup().map(|x| x.as_str().to_string()))),
-        strategy: c.strategy().map(|s| crate::states::DeploymentStrategy::parse(s.as_str())),
+        strategy: c.strategy().map(|s| crate::states::DeploymentStrategy::from_aws(s.as_str())),
         linear: c.linear_configuration().map(|l| (l.step_percent().unwrap_or(0.0), l.step_bake_time_in_minutes().unwrap_or(0))),
         canary: c.canary_configuration().map(|l| (l.canary_percent().unwrap_or(0.0), l.canary_bake_time_in_minutes().unwrap_or(0))),
     }
@@ -155,7 +159,7 @@ pub(super) fn service_from(s: &t::Service) -> ServiceState {
         arn: s.service_arn().unwrap_or_default().to_string(),
         name: s.service_name().unwrap_or_default().to_string(),
         cluster_arn: s.cluster_arn().unwrap_or_default().to_string(),
-        status: crate::states::ServiceStatus::parse(s.status().unwrap_or_default()),
+        status: crate::states::ServiceStatus::from_aws(s.status().unwrap_or_default()),
         desired_count: s.desired_count(),
         running_count: s.running_count(),
         pending_count: s.pending_count(),
@@ -191,13 +195,13 @@ pub(super) fn service_from(s: &t::Service) -> ServiceState {
 pub(super) fn deployment_from(d: &t::Deployment) -> Deployment {
     Deployment {
         id: d.id().unwrap_or_default().to_string(),
-        status: d.status().unwrap_or_default().into(),
+        status: DeploymentStatus::from_aws(&d.status().unwrap_or_default()),
         task_definition: d.task_definition().unwrap_or_default().to_string(),
         desired: d.desired_count(),
         running: d.running_count(),
         pending: d.pending_count(),
         failed_tasks: d.failed_tasks(),
-        rollout_state: d.rollout_state().map(|r| r.as_str().into()),
+        rollout_state: d.rollout_state().map(|r| RolloutState::from_aws(&r.as_str())),
         rollout_state_reason: d.rollout_state_reason().map(str::to_string),
         created_at: ts(d.created_at()),
     }
@@ -220,7 +224,7 @@ pub(super) fn load_balancer_from(l: &t::LoadBalancer) -> LoadBalancer {
 pub(super) fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
     ServiceDeployment {
         arn: sd.service_deployment_arn().unwrap_or_default().to_string(),
-        status: sd.status().map_or(SdStatus::default(), |s| s.as_str().into()),
+        status: sd.status().map_or(SdStatus::default(), |s| SdStatus::from_aws(&s.as_str())),
         status_reason: sd.status_reason().map(str::to_string),
         target_revision: sd.target_service_revision().and_then(|r| r.arn()).map(str::to_string),
         // A service revision names its task definition only through DescribeServiceRevisions:
@@ -235,14 +239,14 @@ pub(super) fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
             failure_count: c.failure_count(),
             threshold: c.threshold(),
         }),
-        lifecycle_stage: sd.lifecycle_stage().map(|s| s.as_str().into()),
+        lifecycle_stage: sd.lifecycle_stage().map(|s| LifecycleStage::from_aws(&s.as_str())),
         hooks: sd
             .lifecycle_hook_details()
             .iter()
             .map(|h| HookDetail {
                 hook_id: h.hook_id().unwrap_or_default().to_string(),
-                target_type: h.target_type().map(|x| x.as_str().to_string()),
-                status: h.status().map(|x| crate::states::HookStatus::parse(x.as_str())),
+                target_type: h.target_type().map(|x| crate::states::HookTargetType::from_aws(x.as_str())),
+                status: h.status().map(|x| crate::states::HookStatus::from_aws(x.as_str())),
             })
             .collect(),
     }
@@ -252,10 +256,10 @@ pub(super) fn task_from(task: &t::Task) -> Task {
     Task {
         arn: task.task_arn().unwrap_or_default().to_string(),
         task_definition: task.task_definition_arn().unwrap_or_default().to_string(),
-        last_status: task.last_status().unwrap_or_default().into(),
-        desired_status: task.desired_status().unwrap_or_default().into(),
+        last_status: TaskStatus::from_aws(&task.last_status().unwrap_or_default()),
+        desired_status: TaskStatus::from_aws(&task.desired_status().unwrap_or_default()),
         started_by: task.started_by().map(str::to_string),
-        stop_code: task.stop_code().map(|c| c.as_str().into()),
+        stop_code: task.stop_code().map(|c| StopCode::from_aws(&c.as_str())),
         stopped_reason: task.stopped_reason().map(str::to_string),
         containers: task
             .containers()

@@ -15,7 +15,7 @@ impl Elb for Aws {
         Ok(Listener {
             arn: l.listener_arn().unwrap_or(arn).to_string(),
             port: l.port(),
-            protocol: l.protocol().map(|p| p.as_str().to_string()),
+            protocol: l.protocol().map(|p| crate::states::ListenerProtocol::from_aws(p.as_str())),
             load_balancer_arn: l.load_balancer_arn().map(str::to_string),
         })
     }

@@ -97,7 +97,7 @@ mod tests {
     fn sd(status: &str, created: Option<f64>, finished: Option<f64>) -> ServiceDeployment {
         ServiceDeployment {
             arn: "arn:sd".into(),
-            status: SdStatus::parse(status),
+            status: SdStatus::from_aws(status),
             status_reason: Some("status reason".into()),
             target_revision: None,
             target_task_definition: Some("web:3".into()),

@@ -133,14 +133,14 @@ pub enum Event {
         how: String,
     },
     LifecycleStage {
-        stage: String,
-        status: String,
+        stage: crate::states::LifecycleStage,
+        status: crate::states::SdStatus,
     },
     Traffic {
         blue: f64,
         green: f64,
-        status: String,
-        lifecycle: Vec<(String, String)>,
+        status: crate::states::CdStatus,
+        lifecycle: Vec<(crate::states::CdLifecycleEvent, crate::states::CdEventStatus)>,
     },
     TaskStarted {
         task_id: String,

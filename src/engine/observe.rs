@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use crate::plan::Live;
 use crate::ports::{PortError, Ports};
 use crate::registry::{is_full_uri, repository_name};
+use crate::states::ServiceStatus;
 
 use crate::spec::Spec;
 
@@ -49,7 +50,7 @@ pub(super) async fn observe_with(spec: &Spec, ports: &Ports, warn: &(dyn Fn(Stri
     let service_missing = service.is_none();
     let service = service.unwrap_or_else(|| crate::ports::ServiceState {
         name: spec.service().to_string(),
-        status: "MISSING".into(),
+        status: ServiceStatus::Missing,
         ..Default::default()
     });
     let task_definition = if service.task_definition.is_empty() {

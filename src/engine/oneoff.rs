@@ -429,13 +429,15 @@ fn finish(t: &Task, (container, essential): (&str, &[String]), tail: &LogTail) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::states::*;
 
     fn result(stop: &str, codes: &[(&str, Option<i32>)]) -> OneOffResult {
         OneOffResult {
             task_arn: "arn:t/1".into(),
             container: "app".into(),
             reasons: vec![],
-            stop_code: Some(stop.into()),
+            stop_code: Some(StopCode::from_aws(&stop)),
             stopped_reason: None,
             exit_codes: codes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
             essential: vec!["app".into(), "sidecar".into()],

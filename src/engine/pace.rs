@@ -87,7 +87,8 @@ pub struct Seen {
 /// of AfterAllowTestTraffic), plus the second CodeDeploy takes to start one.
 pub fn ready_secs(t: &CdTarget) -> Option<f64> {
     let start = t.event_times.iter().filter_map(|(_, s, _)| *s).reduce(f64::min)?;
-    let ready = t.event_times.iter().find(|(n, _, _)| n == "AfterAllowTestTraffic").and_then(|(_, _, e)| *e)?;
+    let ready =
+        t.event_times.iter().find(|(n, _, _)| *n == crate::states::CdLifecycleEvent::AfterAllowTestTraffic).and_then(|(_, _, e)| *e)?;
     let secs = ready - start;
     (secs.is_finite() && secs > 0.0).then_some(secs + 1.0)
 }
@@ -315,6 +316,8 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[allow(unused_imports)]
+    use crate::states::*;
 
     fn walk(s: &mut Schedule, start: f64, change_at: &[f64], end: f64) -> Vec<f64> {
         // Poll from `start`; a poll sees a change when a change time passed since the last poll.
@@ -422,10 +425,10 @@ mod tests {
     fn ready_from_the_last_deployments_lifecycle_times() {
         let t = CdTarget {
             event_times: vec![
-                ("BeforeInstall".into(), Some(100.0), Some(101.0)),
-                ("Install".into(), Some(101.0), Some(135.0)),
-                ("AfterAllowTestTraffic".into(), Some(135.0), Some(135.0)),
-                ("AllowTraffic".into(), None, None),
+                (CdLifecycleEvent::BeforeInstall, Some(100.0), Some(101.0)),
+                (CdLifecycleEvent::Install, Some(101.0), Some(135.0)),
+                (CdLifecycleEvent::AfterAllowTestTraffic, Some(135.0), Some(135.0)),
+                (CdLifecycleEvent::AllowTraffic, None, None),
             ],
             ..Default::default()
         };
@@ -436,7 +439,7 @@ mod tests {
     #[test]
     fn native_stages() {
         let cfg = |strategy: &str| crate::ports::NativeDeployment {
-            strategy: strategy.into(),
+            strategy: DeploymentStrategy::from_aws(&strategy),
             bake_time_minutes: Some(3),
             linear: Some((25.0, 2)),
             canary: Some((10.0, 5)),
@@ -446,13 +449,13 @@ mod tests {
             gate_timeout_minutes: 20,
         };
         assert_eq!(
-            native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")),
+            native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")),
             vec![120.0, 240.0, 360.0]
         );
-        assert_eq!(native_stage_moments(&cfg("CANARY"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")), vec![300.0]);
-        assert!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
-        assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::parse("BAKE_TIME")), vec![180.0]);
-        assert!(native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::parse("SCALE_UP")).is_empty());
+        assert_eq!(native_stage_moments(&cfg("CANARY"), &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")), vec![300.0]);
+        assert!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
+        assert_eq!(native_stage_moments(&cfg("BLUE_GREEN"), &crate::states::LifecycleStage::from_aws("BAKE_TIME")), vec![180.0]);
+        assert!(native_stage_moments(&cfg("LINEAR"), &crate::states::LifecycleStage::from_aws("SCALE_UP")).is_empty());
     }
 
     fn service_with_history(created: Option<f64>, completed_at: Option<f64>, id: &str) -> ServiceState {
@@ -515,7 +518,7 @@ mod tests {
     #[test]
     fn ready_needs_a_start_and_the_test_traffic_end() {
         let t = |events: Vec<(&str, Option<f64>, Option<f64>)>| CdTarget {
-            event_times: events.into_iter().map(|(n, s, e)| (n.to_string(), s, e)).collect(),
+            event_times: events.into_iter().map(|(n, s, e)| (CdLifecycleEvent::from_aws(n), s, e)).collect(),
             ..Default::default()
         };
         // The earliest start counts, wherever it is listed.
@@ -533,7 +536,7 @@ mod tests {
     #[test]
     fn native_moments_default_and_zero_bakes() {
         let mut cfg = crate::ports::NativeDeployment {
-            strategy: "LINEAR".into(),
+            strategy: DeploymentStrategy::from_aws("LINEAR"),
             bake_time_minutes: Some(0),
             linear: Some((30.0, 1)),
             canary: None,
@@ -542,17 +545,20 @@ mod tests {
             base: Default::default(),
             gate_timeout_minutes: 20,
         };
-        assert_eq!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")), vec![60.0, 120.0, 180.0]);
-        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("BAKE_TIME")).is_empty(), "no bake");
+        assert_eq!(
+            native_stage_moments(&cfg, &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")),
+            vec![60.0, 120.0, 180.0]
+        );
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::from_aws("BAKE_TIME")).is_empty(), "no bake");
         cfg.linear = Some((0.0, 1));
-        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
-        cfg.strategy = "CANARY".into();
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")).is_empty());
+        cfg.strategy = DeploymentStrategy::from_aws("CANARY");
         assert!(
-            native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("PRODUCTION_TRAFFIC_SHIFT")).is_empty(),
+            native_stage_moments(&cfg, &crate::states::LifecycleStage::from_aws("PRODUCTION_TRAFFIC_SHIFT")).is_empty(),
             "a canary without its settings"
         );
         cfg.bake_time_minutes = None;
-        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::parse("BAKE_TIME")).is_empty());
+        assert!(native_stage_moments(&cfg, &crate::states::LifecycleStage::from_aws("BAKE_TIME")).is_empty());
     }
 
     #[test]

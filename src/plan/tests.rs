@@ -5,6 +5,8 @@
 use super::*;
 use crate::ports::ScalableTarget;
 use crate::spec::{BlueGreenSection, MigrationSection, Spec};
+#[allow(unused_imports)]
+use crate::states::*;
 use crate::taskdef::model::Tag;
 use std::path::Path;
 
@@ -462,7 +464,7 @@ fn native_steps_name_each_phase() {
     let mut bg: BlueGreenSection = bluegreen().file.deploy.blue_green.expect("bg");
     bg.checks.clear();
     bg.bake_time_minutes = 7;
-    bg.ecs_strategy = "BLUE_GREEN".into();
+    bg.ecs_strategy = DeploymentStrategy::from_aws("BLUE_GREEN");
     assert_eq!(
         native_steps(&bg),
         vec![
@@ -471,12 +473,12 @@ fn native_steps_name_each_phase() {
             "bake 7 min with blue kept, then blue is cleaned up"
         ]
     );
-    bg.ecs_strategy = "LINEAR".into();
+    bg.ecs_strategy = DeploymentStrategy::from_aws("LINEAR");
     (bg.linear_step_percent, bg.linear_step_bake_minutes) = (Some(30.0), Some(2));
     assert_eq!(native_steps(&bg)[1], "production traffic +30 % every 2 min (4 steps)");
     (bg.linear_step_percent, bg.linear_step_bake_minutes) = (None, None);
     assert_eq!(native_steps(&bg)[1], "production traffic +10 % every 6 min (10 steps)");
-    bg.ecs_strategy = "CANARY".into();
+    bg.ecs_strategy = DeploymentStrategy::from_aws("CANARY");
     (bg.canary_percent, bg.canary_bake_minutes) = (Some(15.0), Some(3));
     assert_eq!(native_steps(&bg)[1], "15 % of production traffic for 3 min, then 100 %");
     (bg.canary_percent, bg.canary_bake_minutes) = (None, None);

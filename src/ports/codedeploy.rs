@@ -27,7 +27,7 @@ pub struct DeploymentGroup {
     /// (cluster, service)
     pub ecs_services: Vec<(String, String)>,
     /// `computePlatform`: ECS, Server (EC2/on-premises) or Lambda.
-    pub compute_platform: Option<String>,
+    pub compute_platform: Option<crate::states::ComputePlatform>,
 }
 
 /// GetDeployment's deploymentInfo.
@@ -64,11 +64,11 @@ pub struct TaskSetInfo {
 /// GetDeploymentTarget's ecsTarget.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct CdTarget {
-    pub status: Option<String>,
+    pub status: Option<crate::states::CdTargetStatus>,
     /// (lifecycle event, status)
-    pub lifecycle_events: Vec<(String, String)>,
+    pub lifecycle_events: Vec<(crate::states::CdLifecycleEvent, crate::states::CdEventStatus)>,
     /// (lifecycle event, start, end), where CodeDeploy reports them.
-    pub event_times: Vec<(String, Option<Timestamp>, Option<Timestamp>)>,
+    pub event_times: Vec<(crate::states::CdLifecycleEvent, Option<Timestamp>, Option<Timestamp>)>,
     pub task_sets: Vec<TaskSetInfo>,
 }
 

@@ -91,32 +91,30 @@ impl DeploymentConfig {
 /// One `deploymentConfiguration.lifecycleHooks[]` entry, every member kept.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct LifecycleHook {
-    /// AWS_LAMBDA | PAUSE
-    pub target_type: String,
+    pub target_type: crate::states::HookTargetType,
     pub hook_target_arn: Option<String>,
     pub role_arn: Option<String>,
-    /// Lifecycle stages, as AWS spells them (PRE_PRODUCTION_TRAFFIC_SHIFT is newer than the SDK).
-    pub stages: Vec<String>,
+    /// Lifecycle stages (PRE_PRODUCTION_TRAFFIC_SHIFT is newer than the SDK).
+    pub stages: Vec<LifecycleStage>,
     pub timeout_minutes: Option<i32>,
-    /// CONTINUE | ROLLBACK
-    pub timeout_action: Option<String>,
+    pub timeout_action: Option<crate::states::HookAction>,
     /// `hookDetails`, a free JSON document (fgdeploy's own gate carries `{"createdBy":"fgdeploy"}`).
     pub details: Option<serde_json::Value>,
 }
 
 impl LifecycleHook {
     /// The stage fgdeploy's test gate pauses at.
-    pub const GATE_STAGE: &'static str = "POST_TEST_TRAFFIC_SHIFT";
+    pub const GATE_STAGE: LifecycleStage = LifecycleStage::PostTestTrafficShift;
 
     /// fgdeploy's own PAUSE hook for one release: at POST_TEST_TRAFFIC_SHIFT, marked in its
     /// details, timing out after `timeout_minutes` with ROLLBACK (a runner that never comes
     /// back does not leave the deployment paused for the 24-hour default).
     pub fn fgdeploy_gate(timeout_minutes: i32) -> LifecycleHook {
         LifecycleHook {
-            target_type: "PAUSE".into(),
-            stages: vec![Self::GATE_STAGE.into()],
+            target_type: crate::states::HookTargetType::Pause,
+            stages: vec![Self::GATE_STAGE],
             timeout_minutes: Some(timeout_minutes),
-            timeout_action: Some("ROLLBACK".into()),
+            timeout_action: Some(crate::states::HookAction::Rollback),
             details: Some(serde_json::json!({"createdBy": "fgdeploy"})),
             ..Default::default()
         }
@@ -128,7 +126,7 @@ impl LifecycleHook {
     }
 
     pub fn is_pause(&self) -> bool {
-        self.target_type == "PAUSE"
+        self.target_type == crate::states::HookTargetType::Pause
     }
 }
 
@@ -402,8 +400,7 @@ pub struct AdvancedLoadBalancer {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HookDetail {
     pub hook_id: String,
-    /// AWS_LAMBDA | PAUSE
-    pub target_type: Option<String>,
+    pub target_type: Option<crate::states::HookTargetType>,
     pub status: Option<crate::states::HookStatus>,
 }
 
@@ -465,5 +462,5 @@ pub trait Ecs: Send + Sync {
     async fn deregister_task_definition(&self, arn: &str) -> PortResult<()>;
     async fn stop_task(&self, cluster: &str, task: &str, reason: &str) -> PortResult<()>;
     /// ContinueServiceDeployment for a PAUSE hook: CONTINUE or ROLLBACK.
-    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()>;
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: crate::states::HookAction) -> PortResult<()>;
 }

@@ -8,7 +8,7 @@ use serde::Serialize;
 pub struct Listener {
     pub arn: String,
     pub port: Option<i32>,
-    pub protocol: Option<String>,
+    pub protocol: Option<crate::states::ListenerProtocol>,
     pub load_balancer_arn: Option<String>,
 }
 

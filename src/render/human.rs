@@ -95,7 +95,12 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
             Info,
             format!(
                 "traffic blue {blue:.0} % · green {green:.0} % · {status}{}",
-                lifecycle.iter().rev().find(|(_, s)| s != "Pending").map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default()
+                lifecycle
+                    .iter()
+                    .rev()
+                    .find(|(_, s)| *s != crate::states::CdEventStatus::Pending)
+                    .map(|(e, s)| format!(" · {e} {s}"))
+                    .unwrap_or_default()
             ),
         ),
         Event::BuildLog { line } => (Info, format!("  ┆ {line}")),
@@ -253,7 +258,7 @@ pub fn status_text(s: &StatusReport) -> String {
                 o,
                 "  hook {} ({}): {}",
                 h.hook_id,
-                h.target_type.as_deref().unwrap_or("-"),
+                h.target_type.as_ref().map_or("-", |t| t.as_str()),
                 h.status.as_ref().map_or("-", |s| s.as_str())
             );
         }

@@ -11,6 +11,9 @@
 use super::mutation::Mutation;
 use super::state::*;
 use crate::ports::*;
+#[allow(unused_imports)]
+use crate::states::*;
+use crate::states::{CdEventStatus, CdLifecycleEvent, CdStatus, CdTargetStatus, ComputePlatform, ListenerProtocol, ReadyAction};
 
 /// Green traffic % after `elapsed` seconds of shifting with a CodeDeploy ECS config.
 pub fn green_weight(config: &str, elapsed: f64) -> f64 {
@@ -38,19 +41,21 @@ impl World {
         let started = created + 1.0;
         let ready = started + self.task_set_ready_secs(0, true);
         let id = format!("d-{}", &self.next_hex()[..9].to_ascii_uppercase());
-        let mut d = CdDep::new(id, self.cd.groups.len() - 1, blue.clone(), blue, config, "Succeeded", Phase::Done);
+        let mut d = CdDep::new(id, self.cd.groups.len() - 1, blue.clone(), blue, config, CdStatus::Succeeded, Phase::Done);
         (d.green, d.max_green, d.term_started) = (100.0, 100.0, true);
         // Install runs from the start until green is healthy; the test-traffic hooks end then;
         // production traffic took the canary's five minutes.
         for e in LIFECYCLE {
             let (from, to) = match e {
-                "BeforeInstall" => (started, started),
-                "Install" => (started, ready),
-                "AfterInstall" | "AllowTestTraffic" | "AfterAllowTestTraffic" => (ready, ready),
+                CdLifecycleEvent::BeforeInstall => (started, started),
+                CdLifecycleEvent::Install => (started, ready),
+                CdLifecycleEvent::AfterInstall | CdLifecycleEvent::AllowTestTraffic | CdLifecycleEvent::AfterAllowTestTraffic => {
+                    (ready, ready)
+                }
                 _ => (ready, ready + 300.0),
             };
-            set_event(&mut d, e, "InProgress", from);
-            set_event(&mut d, e, "Succeeded", to);
+            set_event(&mut d, e.clone(), CdEventStatus::InProgress, from);
+            set_event(&mut d, e.clone(), CdEventStatus::Succeeded, to);
         }
         self.cd.deps.push(d);
     }
@@ -58,7 +63,13 @@ impl World {
     /// Succeeded deployments of a group, newest first.
     pub fn succeeded_cd_deployments(&self, app: &str, name: &str) -> Vec<String> {
         let Some(g) = self.cd_group(app, name) else { return Vec::new() };
-        self.cd.deps.iter().rev().filter(|d| d.group == g && d.status == "Succeeded" && !d.is_rollback).map(|d| d.id.clone()).collect()
+        self.cd
+            .deps
+            .iter()
+            .rev()
+            .filter(|d| d.group == g && d.status == CdStatus::Succeeded && !d.is_rollback)
+            .map(|d| d.id.clone())
+            .collect()
     }
 
     fn cd_group(&self, app: &str, name: &str) -> Option<usize> {
@@ -79,7 +90,7 @@ impl World {
             application: g.application.clone(),
             name: g.group.clone(),
             deployment_config: Some(g.deployment_config.clone()),
-            ready_action: Some(crate::states::ReadyAction::parse(&g.ready_action)),
+            ready_action: Some(g.ready_action.clone()),
             ready_wait_minutes: g.ready_wait_minutes,
             auto_rollback_enabled: !g.rollback_events.is_empty(),
             auto_rollback_events: g.rollback_events.clone(),
@@ -89,14 +100,14 @@ impl World {
             terminate_action: Some("TERMINATE".into()),
             termination_wait_minutes: g.termination_wait_minutes,
             ecs_services: vec![(g.cluster.clone(), g.service.clone())],
-            compute_platform: Some("ECS".into()),
+            compute_platform: Some(ComputePlatform::Ecs),
         })
     }
 
     /// Change a seeded group's deploymentReadyOption action (tests).
     pub fn set_ready_action(&mut self, app: &str, name: &str, action: &str) {
         if let Some(i) = self.cd_group(app, name) {
-            self.cd.groups[i].ready_action = action.to_string();
+            self.cd.groups[i].ready_action = ReadyAction::from_aws(action);
         }
     }
 
@@ -122,7 +133,7 @@ impl World {
                     return Ok(Listener {
                         arn: arn.into(),
                         port: port.map(i32::from),
-                        protocol: Some("HTTP".into()),
+                        protocol: Some(ListenerProtocol::Http),
                         load_balancer_arn: Some(format!(
                             "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{}/50dc6c495c0c9188",
                             g.service
@@ -139,7 +150,7 @@ impl World {
         self.cd
             .deps
             .iter()
-            .filter(|d| d.group == g && !matches!(d.status.as_str(), "Succeeded" | "Failed" | "Stopped"))
+            .filter(|d| d.group == g && !matches!(d.status, CdStatus::Succeeded | CdStatus::Failed | CdStatus::Stopped))
             .map(|d| d.id.clone())
             .collect()
     }
@@ -184,7 +195,7 @@ impl World {
         let (cluster, service) = (self.cd.groups[g].cluster.clone(), self.cd.groups[g].service.clone());
         let blue = self.service_td(&cluster, &service).unwrap_or_default();
         self.mutations.push((self.now(), Mutation::CreateDeployment { id: id.clone(), task_definition: td.to_string(), config: named }));
-        let mut d = CdDep::new(id.clone(), g, td, blue, config, "Created", Phase::Install { healthy_at: None, fail_at: 0.0 });
+        let mut d = CdDep::new(id.clone(), g, td, blue, config, CdStatus::Created, Phase::Install { healthy_at: None, fail_at: 0.0 });
         d.appspec_sha256 = Some(hex);
         self.cd.deps.push(d);
         Ok(id)
@@ -202,7 +213,7 @@ impl World {
         let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeployment")?];
         Ok(CdDeployment {
             id: d.id.clone(),
-            status: d.status.as_str().into(),
+            status: d.status.clone(),
             error: d.error.clone(),
             rollback_deployment_id: d.rollback_id.clone(),
             rollback_message: d.rollback_message.clone(),
@@ -220,12 +231,16 @@ impl World {
         let green_running = match &d.phase {
             Phase::Install { healthy_at: Some(h), .. } if self.now() >= *h => desired,
             Phase::Install { .. } => 0,
-            Phase::RollingBack { .. } | Phase::Done if d.is_rollback || d.status != "Succeeded" => 0,
+            Phase::RollingBack { .. } | Phase::Done if d.is_rollback || d.status != CdStatus::Succeeded => 0,
             _ => desired,
         };
         // The target turns Succeeded when the blue termination wait begins, while the deployment
         // is still InProgress (AWS's answer in aws/containers-roadmap#269).
-        let target_status = if d.term_started && d.status == "InProgress" { "Succeeded".to_string() } else { d.status.clone() };
+        let target_status = if d.term_started && d.status == CdStatus::InProgress {
+            CdTargetStatus::Succeeded
+        } else {
+            CdTargetStatus::from_aws(d.status.as_str())
+        };
         Ok(CdTarget {
             status: Some(target_status),
             lifecycle_events: d.events.clone(),
@@ -274,9 +289,9 @@ impl World {
         let d = &mut self.cd.deps[i];
         match (wait_type, &d.phase) {
             ("READY_WAIT", Phase::Ready { .. }) => {
-                d.status = "InProgress".into();
-                set_event(d, "BeforeAllowTraffic", "Succeeded", now);
-                set_event(d, "AllowTraffic", "InProgress", now);
+                d.status = CdStatus::InProgress;
+                set_event(d, CdLifecycleEvent::BeforeAllowTraffic, CdEventStatus::Succeeded, now);
+                set_event(d, CdLifecycleEvent::AllowTraffic, CdEventStatus::InProgress, now);
                 d.phase = Phase::Shifting { since: now };
             }
             ("READY_WAIT", _) => {
@@ -296,7 +311,7 @@ impl World {
     pub fn stop_cd(&mut self, id: &str, rollback: bool) -> PortResult<()> {
         let op = "codedeploy:StopDeployment";
         let i = self.dep(id, op)?;
-        if matches!(self.cd.deps[i].status.as_str(), "Succeeded" | "Failed" | "Stopped") {
+        if matches!(self.cd.deps[i].status, CdStatus::Succeeded | CdStatus::Failed | CdStatus::Stopped) {
             return Err(PortError::Rejected {
                 op: op.into(),
                 code: "DeploymentAlreadyCompletedException".into(),
@@ -305,7 +320,7 @@ impl World {
         }
         let now = self.now();
         self.mutations.push((now, Mutation::StopDeployment { id: id.to_string(), rollback }));
-        self.cd.deps[i].status = "Stopped".into();
+        self.cd.deps[i].status = CdStatus::Stopped;
         self.cd.deps[i].error = Some("DEPLOYMENT_STOPPED: the deployment was stopped by a request".into());
         self.cd.deps[i].phase = Phase::Done;
         if rollback {
@@ -327,7 +342,7 @@ impl World {
         // Traffic goes back to blue: the service keeps (or gets back) the blue revision.
         let g = self.cd.groups[group].clone();
         self.set_service_td(&g.cluster, &g.service, &blue);
-        let mut d = CdDep::new(id, group, td, blue, config, "InProgress", Phase::RollingBack { until: now + 30.0 });
+        let mut d = CdDep::new(id, group, td, blue, config, CdStatus::InProgress, Phase::RollingBack { until: now + 30.0 });
         d.green = green;
         d.is_rollback = true;
         self.cd.deps.push(d);
@@ -342,9 +357,9 @@ impl World {
         let tasks = self.desired_of(&g.cluster.clone(), &g.service.clone());
         let ready = now + self.task_set_ready_secs(tasks, false);
         let d = &mut self.cd.deps[i];
-        d.status = "InProgress".into();
-        set_event(d, "BeforeInstall", "Succeeded", now);
-        set_event(d, "Install", "InProgress", now);
+        d.status = CdStatus::InProgress;
+        set_event(d, CdLifecycleEvent::BeforeInstall, CdEventStatus::Succeeded, now);
+        set_event(d, CdLifecycleEvent::Install, CdEventStatus::InProgress, now);
         d.phase = if unhealthy {
             Phase::Install { healthy_at: Some(f64::INFINITY), fail_at: now + 300.0 }
         } else {
@@ -357,8 +372,8 @@ impl World {
     fn step_cd_install(&mut self, i: usize, g: &CdGroupSeed, (healthy_at, fail_at): (f64, f64), now: f64) {
         if now >= fail_at {
             let d = &mut self.cd.deps[i];
-            set_event(d, "Install", "Failed", now);
-            d.status = "Failed".into();
+            set_event(d, CdLifecycleEvent::Install, CdEventStatus::Failed, now);
+            d.status = CdStatus::Failed;
             d.error = Some(
                 "HEALTH_CONSTRAINTS: The deployment failed because a specified number of ECS tasks were unable to reach a healthy state."
                     .into(),
@@ -369,15 +384,20 @@ impl World {
             }
         } else if now >= healthy_at {
             let d = &mut self.cd.deps[i];
-            for e in ["Install", "AfterInstall", "AllowTestTraffic", "AfterAllowTestTraffic"] {
-                set_event(d, e, "Succeeded", now);
+            for e in [
+                CdLifecycleEvent::Install,
+                CdLifecycleEvent::AfterInstall,
+                CdLifecycleEvent::AllowTestTraffic,
+                CdLifecycleEvent::AfterAllowTestTraffic,
+            ] {
+                set_event(d, e, CdEventStatus::Succeeded, now);
             }
-            if g.ready_action == "STOP_DEPLOYMENT" && !self.faults.gate_bypassed {
-                d.status = "Ready".into();
+            if g.ready_action == ReadyAction::StopDeployment && !self.faults.gate_bypassed {
+                d.status = CdStatus::Ready;
                 d.phase = Phase::Ready { since: now };
             } else {
-                set_event(d, "BeforeAllowTraffic", "Succeeded", now);
-                set_event(d, "AllowTraffic", "InProgress", now);
+                set_event(d, CdLifecycleEvent::BeforeAllowTraffic, CdEventStatus::Succeeded, now);
+                set_event(d, CdLifecycleEvent::AllowTraffic, CdEventStatus::InProgress, now);
                 d.phase = Phase::Shifting { since: now };
             }
         }
@@ -389,11 +409,11 @@ impl World {
             let g = self.cd.groups[self.cd.deps[i].group].clone();
             let phase = self.cd.deps[i].phase.clone();
             match phase {
-                Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == "Created" => self.start_cd_install(i, now),
+                Phase::Install { healthy_at: None, .. } if self.cd.deps[i].status == CdStatus::Created => self.start_cd_install(i, now),
                 Phase::Install { healthy_at: Some(h), fail_at } => self.step_cd_install(i, &g, (h, fail_at), now),
                 Phase::Ready { since } if now >= since + f64::from(g.ready_wait_minutes) * 60.0 => {
                     let d = &mut self.cd.deps[i];
-                    d.status = "Stopped".into();
+                    d.status = CdStatus::Stopped;
                     d.error = Some("TIMEOUT: the deployment was not continued within the ready wait time".into());
                     d.phase = Phase::Done;
                     if g.rollback_events.iter().any(|e| e == "DEPLOYMENT_STOP_ON_REQUEST") {
@@ -406,8 +426,8 @@ impl World {
                     d.green = w;
                     d.max_green = d.max_green.max(w);
                     if w >= 100.0 {
-                        set_event(d, "AllowTraffic", "Succeeded", now);
-                        set_event(d, "AfterAllowTraffic", "Succeeded", now);
+                        set_event(d, CdLifecycleEvent::AllowTraffic, CdEventStatus::Succeeded, now);
+                        set_event(d, CdLifecycleEvent::AfterAllowTraffic, CdEventStatus::Succeeded, now);
                         d.term_started = true;
                         self.terminal_log.push((now, "GREEN_100".into()));
                         d.phase = Phase::Terminating { until: now + f64::from(g.termination_wait_minutes) * 60.0 };
@@ -417,13 +437,13 @@ impl World {
                 }
                 Phase::Terminating { until } if now >= until => {
                     let d = &mut self.cd.deps[i];
-                    d.status = "Succeeded".into();
+                    d.status = CdStatus::Succeeded;
                     d.phase = Phase::Done;
                 }
                 Phase::RollingBack { until } if now >= until => {
                     let d = &mut self.cd.deps[i];
                     d.green = 0.0;
-                    d.status = "Succeeded".into();
+                    d.status = CdStatus::Succeeded;
                     d.phase = Phase::Done;
                 }
                 _ => {}
@@ -432,14 +452,15 @@ impl World {
     }
 }
 
-fn set_event(d: &mut CdDep, name: &str, status: &str, now: f64) {
-    if let Some(e) = d.events.iter_mut().find(|(n, _)| n == name) {
-        e.1 = status.into();
+fn set_event(d: &mut CdDep, name: CdLifecycleEvent, status: CdEventStatus, now: f64) {
+    let ends = status != CdEventStatus::InProgress;
+    if let Some(e) = d.events.iter_mut().find(|(n, _)| *n == name) {
+        e.1 = status;
     }
     // Start and end times, as GetDeploymentTarget reports them.
-    let t = d.times.entry(name.to_string()).or_insert((None, None));
+    let t = d.times.entry(name).or_insert((None, None));
     t.0.get_or_insert(now);
-    if status != "InProgress" {
+    if ends {
         t.1 = Some(now);
     }
 }

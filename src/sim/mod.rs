@@ -177,7 +177,7 @@ impl Ecs for Sim {
         let mut sds = w.describe_service_deployments(arns)?;
         if let Some(text) = &w.faults.sd_success_status {
             for sd in sds.iter_mut().filter(|sd| sd.status == crate::states::SdStatus::Successful) {
-                sd.status = crate::states::SdStatus::parse(text);
+                sd.status = crate::states::SdStatus::from_aws(text);
             }
         }
         Ok(sds)
@@ -200,7 +200,7 @@ impl Ecs for Sim {
         w.lose_response("ecs:RunTask")?;
         Ok(r)
     }
-    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+    async fn continue_service_deployment(&self, arn: &str, hook_id: &str, action: crate::states::HookAction) -> PortResult<()> {
         self.call("ecs:ContinueServiceDeployment").await?.continue_service_deployment(arn, hook_id, action)
     }
     async fn list_task_definitions(&self, family: &str) -> PortResult<Vec<String>> {

@@ -6,10 +6,11 @@
 //! each time with new hook ids), bake time, and rollback.
 
 use super::state::*;
+use crate::states::{LifecycleStage as S, SdStatus};
 
 /// Advance one native deployment to `now`.
-pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
-    if status == "ROLLBACK_IN_PROGRESS" {
+pub(super) fn step(n: &mut NativeState, status: &SdStatus, now: f64) -> Outcome {
+    if *status == SdStatus::RollbackInProgress {
         n.weight = 0.0;
         return if n.rollback_until.is_some_and(|u| now >= u) { Outcome::RolledBack } else { Outcome::Continue };
     }
@@ -19,29 +20,29 @@ pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
         (false, None) => {}
     }
     let elapsed = now - n.since;
-    match n.stage.as_str() {
-        "RECONCILE_SERVICE" if elapsed >= 2.0 => n.go("PRE_SCALE_UP", now),
-        "PRE_SCALE_UP" if elapsed >= 2.0 => n.go("SCALE_UP", now),
-        "SCALE_UP" => {
+    match n.stage {
+        S::ReconcileService if elapsed >= 2.0 => n.go(S::PreScaleUp, now),
+        S::PreScaleUp if elapsed >= 2.0 => n.go(S::ScaleUp, now),
+        S::ScaleUp => {
             if n.fail_at.is_some_and(|f| now >= f) {
                 return Outcome::RollingBack("green tasks failed to reach a healthy state".into());
             }
             if now >= n.green_ready_at {
-                n.go("POST_SCALE_UP", now);
+                n.go(S::PostScaleUp, now);
             }
         }
-        "POST_SCALE_UP" if elapsed >= 2.0 => n.go("TEST_TRAFFIC_SHIFT", now),
-        "TEST_TRAFFIC_SHIFT" if elapsed >= 2.0 => n.go("POST_TEST_TRAFFIC_SHIFT", now),
-        "POST_TEST_TRAFFIC_SHIFT" => {
-            n.go("PRODUCTION_TRAFFIC_SHIFT", now);
+        S::PostScaleUp if elapsed >= 2.0 => n.go(S::TestTrafficShift, now),
+        S::TestTrafficShift if elapsed >= 2.0 => n.go(S::PostTestTrafficShift, now),
+        S::PostTestTrafficShift => {
+            n.go(S::ProductionTrafficShift, now);
             let (w, _) = n.next_step();
             n.weight = w;
             n.max_weight = n.max_weight.max(w);
             n.step_started = now;
         }
-        "PRODUCTION_TRAFFIC_SHIFT" => {
+        S::ProductionTrafficShift => {
             if n.weight >= 100.0 {
-                n.go("POST_PRODUCTION_TRAFFIC_SHIFT", now);
+                n.go(S::PostProductionTrafficShift, now);
                 return Outcome::Shifted;
             }
             let (w, wait) = n.next_step();
@@ -49,20 +50,20 @@ pub(super) fn step(n: &mut NativeState, status: &str, now: f64) -> Outcome {
                 // Before each later step: its hooks (new ids); the traffic moves once none waits.
                 n.pending_weight = Some(w);
                 n.step_started = now;
-                n.go("PRE_PRODUCTION_TRAFFIC_SHIFT", now);
+                n.go(S::PreProductionTrafficShift, now);
                 n.move_pending_weight(now);
             }
         }
-        "PRE_PRODUCTION_TRAFFIC_SHIFT" => {
+        S::PreProductionTrafficShift => {
             // Here only once the stage's hooks were answered (the hold above).
             n.move_pending_weight(now);
             if elapsed >= 30.0 {
-                n.go("PRODUCTION_TRAFFIC_SHIFT", now);
+                n.go(S::ProductionTrafficShift, now);
             }
         }
-        "POST_PRODUCTION_TRAFFIC_SHIFT" if elapsed >= 2.0 => n.go("BAKE_TIME", now),
-        "BAKE_TIME" if elapsed >= f64::from(n.cfg.bake_time_minutes.unwrap_or(0)) * 60.0 => n.go("CLEAN_UP", now),
-        "CLEAN_UP" if elapsed >= 2.0 => return Outcome::Succeeded,
+        S::PostProductionTrafficShift if elapsed >= 2.0 => n.go(S::BakeTime, now),
+        S::BakeTime if elapsed >= f64::from(n.cfg.bake_time_minutes.unwrap_or(0)) * 60.0 => n.go(S::CleanUp, now),
+        S::CleanUp if elapsed >= 2.0 => return Outcome::Succeeded,
         _ => {}
     }
     Outcome::Continue

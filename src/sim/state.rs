@@ -5,7 +5,10 @@
 use super::mutation::Mutation;
 use crate::engine::Interrupt;
 use crate::ports::*;
-use crate::states::ServiceStatus;
+use crate::states::{
+    CdEventStatus, CdLifecycleEvent, CdStatus, HookAction, HookStatus, HookTargetType, LifecycleStage, ReadyAction, RolloutState, SdStatus,
+    ServiceStatus, TaskStatus,
+};
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -204,7 +207,7 @@ pub(super) struct SimDeployment {
     pub(super) td: String,
     pub(super) primary: bool,
     pub(super) desired: i32,
-    pub(super) rollout_state: String,
+    pub(super) rollout_state: RolloutState,
     pub(super) reason: Option<String>,
     pub(super) failed_tasks: i32,
     pub(super) had_healthy: bool,
@@ -223,7 +226,7 @@ impl SimDeployment {
             td: td.to_string(),
             primary: true,
             desired,
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress,
             reason: Some("ECS deployment in progress.".into()),
             failed_tasks: 0,
             had_healthy: false,
@@ -238,7 +241,7 @@ impl SimDeployment {
 #[derive(Debug, Clone)]
 pub(super) struct SimSd {
     pub(super) arn: String,
-    pub(super) status: String,
+    pub(super) status: SdStatus,
     pub(super) status_reason: Option<String>,
     pub(super) target: String,
     pub(super) sources: Vec<String>,
@@ -252,7 +255,7 @@ impl SimSd {
     pub(super) fn in_progress(arn: String, target: String, sources: Vec<String>, now: f64, native: Option<NativeState>) -> SimSd {
         SimSd {
             arn,
-            status: "IN_PROGRESS".into(),
+            status: SdStatus::InProgress,
             status_reason: None,
             target,
             sources,
@@ -273,7 +276,7 @@ pub(super) struct SimTask {
     pub(super) image: String,
     pub(super) containers: Vec<String>,
     pub(super) started_by: String,
-    pub(super) last_status: String,
+    pub(super) last_status: TaskStatus,
     pub(super) desired_stopped: bool,
     pub(super) healthy: bool,
     pub(super) created_at: f64,
@@ -367,7 +370,7 @@ pub struct CdGroupSeed {
     pub service: String,
     pub deployment_config: String,
     /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
-    pub ready_action: String,
+    pub ready_action: ReadyAction,
     pub ready_wait_minutes: i32,
     pub rollback_events: Vec<String>,
     pub termination_wait_minutes: i32,
@@ -375,15 +378,15 @@ pub struct CdGroupSeed {
     pub test_port: Option<u16>,
 }
 
-pub(super) const LIFECYCLE: [&str; 8] = [
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "AllowTestTraffic",
-    "AfterAllowTestTraffic",
-    "BeforeAllowTraffic",
-    "AllowTraffic",
-    "AfterAllowTraffic",
+pub(super) const LIFECYCLE: [CdLifecycleEvent; 8] = [
+    CdLifecycleEvent::BeforeInstall,
+    CdLifecycleEvent::Install,
+    CdLifecycleEvent::AfterInstall,
+    CdLifecycleEvent::AllowTestTraffic,
+    CdLifecycleEvent::AfterAllowTestTraffic,
+    CdLifecycleEvent::BeforeAllowTraffic,
+    CdLifecycleEvent::AllowTraffic,
+    CdLifecycleEvent::AfterAllowTraffic,
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -404,8 +407,8 @@ pub(super) struct CdDep {
     /// The revision serving when the deployment started.
     pub blue: String,
     pub config: String,
-    pub status: String,
-    pub events: Vec<(String, String)>,
+    pub status: CdStatus,
+    pub events: Vec<(CdLifecycleEvent, CdEventStatus)>,
     pub green: f64,
     pub max_green: f64,
     pub phase: Phase,
@@ -420,20 +423,20 @@ pub(super) struct CdDep {
     /// The SHA-256 CreateDeployment carried (`revision.appSpecContent.sha256`).
     pub appspec_sha256: Option<String>,
     /// Lifecycle event → (start, end).
-    pub times: std::collections::BTreeMap<String, (Option<f64>, Option<f64>)>,
+    pub times: std::collections::BTreeMap<CdLifecycleEvent, (Option<f64>, Option<f64>)>,
 }
 
 impl CdDep {
     /// A deployment with every lifecycle event Pending, no traffic on green, no error.
-    pub(super) fn new(id: String, group: usize, td: String, blue: String, config: String, status: &str, phase: Phase) -> CdDep {
+    pub(super) fn new(id: String, group: usize, td: String, blue: String, config: String, status: CdStatus, phase: Phase) -> CdDep {
         CdDep {
             id,
             group,
             td,
             blue,
             config,
-            status: status.into(),
-            events: LIFECYCLE.iter().map(|e| (e.to_string(), "Pending".to_string())).collect(),
+            status,
+            events: LIFECYCLE.iter().map(|e| (e.clone(), CdEventStatus::Pending)).collect(),
             green: 0.0,
             max_green: 0.0,
             phase,
@@ -457,7 +460,7 @@ pub(super) struct CdWorld {
 #[derive(Debug, Clone)]
 pub(super) struct NativeState {
     pub cfg: NativeDeployment,
-    pub stage: String,
+    pub stage: LifecycleStage,
     pub since: f64,
     /// Every hook instance so far, one per hook and stage entered.
     pub hooks: Vec<SimHook>,
@@ -484,13 +487,13 @@ pub(super) struct NativeState {
 #[derive(Debug, Clone)]
 pub(super) struct SimHook {
     pub id: String,
-    pub stage: String,
+    pub stage: LifecycleStage,
     pub pause: bool,
     pub fgdeploys: bool,
-    pub status: String,
+    pub status: HookStatus,
     pub since: f64,
     pub timeout_secs: f64,
-    pub timeout_action: String,
+    pub timeout_action: HookAction,
 }
 
 impl NativeState {
@@ -498,7 +501,7 @@ impl NativeState {
         NativeState {
             hook_cfg: cfg.hooks(),
             cfg,
-            stage: "RECONCILE_SERVICE".into(),
+            stage: LifecycleStage::ReconcileService,
             since: now,
             hooks: Vec::new(),
             pending_weight: None,
@@ -519,32 +522,32 @@ impl NativeState {
             .iter()
             .map(|h| HookDetail {
                 hook_id: h.id.clone(),
-                target_type: Some(if h.pause { "PAUSE" } else { "AWS_LAMBDA" }.into()),
-                status: Some(crate::states::HookStatus::parse(&h.status)),
+                target_type: Some(if h.pause { HookTargetType::Pause } else { HookTargetType::AwsLambda }),
+                status: Some(h.status.clone()),
             })
             .collect()
     }
 
     /// Enter `stage`: an instance of every hook configured for it (new ids each time).
-    pub(super) fn go(&mut self, stage: &str, now: f64) {
-        self.stage = stage.into();
+    pub(super) fn go(&mut self, stage: LifecycleStage, now: f64) {
+        self.stage = stage.clone();
         self.since = now;
         let n = self.hooks.len();
-        for (k, h) in self.hook_cfg.iter().filter(|h| h.stages.iter().any(|s| s == stage)).enumerate() {
+        for (k, h) in self.hook_cfg.iter().filter(|h| h.stages.contains(&stage)).enumerate() {
             let fgdeploys = h.is_fgdeploys();
             let status = match (h.is_pause(), fgdeploys && self.someone_continues) {
-                (true, false) => "AWAITING_ACTION",
-                _ => "SUCCEEDED", // Lambda hooks succeed (not modelled); a bypassed gate was answered at once
+                (true, false) => HookStatus::AwaitingAction,
+                _ => HookStatus::Succeeded, // Lambda hooks succeed (not modelled); a bypassed gate was answered at once
             };
             self.hooks.push(SimHook {
                 id: format!("ecs-pause-{:x}-{}", now as u64, n + k),
-                stage: stage.into(),
+                stage: stage.clone(),
                 pause: h.is_pause(),
                 fgdeploys,
-                status: status.into(),
+                status,
                 since: now,
                 timeout_secs: f64::from(h.timeout_minutes.unwrap_or(1440)) * 60.0,
-                timeout_action: h.timeout_action.clone().unwrap_or_else(|| "ROLLBACK".into()),
+                timeout_action: h.timeout_action.clone().unwrap_or(HookAction::Rollback),
             });
         }
     }
@@ -552,7 +555,7 @@ impl NativeState {
     /// Move the traffic of the step PRE_PRODUCTION_TRAFFIC_SHIFT announced, unless one of its
     /// hooks still waits (the step counts from the move).
     pub(super) fn move_pending_weight(&mut self, now: f64) {
-        let waiting = self.hooks.iter().any(|h| h.stage == self.stage && h.status == "AWAITING_ACTION");
+        let waiting = self.hooks.iter().any(|h| h.stage == self.stage && h.status == HookStatus::AwaitingAction);
         if !waiting && let Some(w) = self.pending_weight.take() {
             if now > self.step_started {
                 self.step_started = now;
@@ -567,13 +570,13 @@ impl NativeState {
     /// any still waits.
     pub(super) fn hold(&mut self, now: f64) -> (bool, Option<Outcome>) {
         let mut held = false;
-        for h in self.hooks.iter_mut().filter(|h| h.stage == self.stage && h.status == "AWAITING_ACTION") {
+        for h in self.hooks.iter_mut().filter(|h| h.stage == self.stage && h.status == HookStatus::AwaitingAction) {
             if !h.fgdeploys && self.person_answers_after.is_some_and(|a| now >= h.since + a) {
-                h.status = "SUCCEEDED".into();
+                h.status = HookStatus::Succeeded;
                 self.person_answers += 1;
             } else if now >= h.since + h.timeout_secs {
-                h.status = "TIMED_OUT".into();
-                if h.timeout_action == "ROLLBACK" {
+                h.status = HookStatus::TimedOut;
+                if h.timeout_action == HookAction::Rollback {
                     return (true, Some(Outcome::RollingBack(format!("the PAUSE hook at {} timed out", h.stage))));
                 }
             } else {

@@ -7,6 +7,8 @@ use crate::engine::Interrupt;
 use crate::ports::*;
 use crate::rounding::floor_ceiling;
 use crate::states::ServiceStatus;
+#[allow(unused_imports)]
+use crate::states::*;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -236,7 +238,7 @@ impl World {
                 td: reg.arn.clone(),
                 primary: true,
                 desired: seed.desired,
-                rollout_state: "COMPLETED".into(),
+                rollout_state: RolloutState::Completed,
                 reason: Some("ECS deployment completed.".into()),
                 failed_tasks: 0,
                 had_healthy: true,
@@ -291,7 +293,7 @@ impl World {
         let mut tasks = Vec::new();
         for _ in 0..seed.desired {
             let mut t = self.new_task(&seed.cluster, &seed.name, td, dep_id);
-            t.last_status = "RUNNING".into();
+            t.last_status = TaskStatus::Running;
             t.created_at = launched;
             t.running_at = Some(running);
             t.healthy = true;
@@ -325,7 +327,7 @@ impl World {
             image,
             containers,
             started_by: started_by.into(),
-            last_status: "PENDING".into(),
+            last_status: TaskStatus::Pending,
             desired_stopped: false,
             healthy: false,
             created_at: self.now,
@@ -356,7 +358,7 @@ impl World {
     pub fn service_tasks(&self, cluster: &str, service: &str) -> Vec<String> {
         self.tasks
             .iter()
-            .filter(|t| t.cluster == cluster && t.service == service && !t.desired_stopped && t.last_status != "STOPPED")
+            .filter(|t| t.cluster == cluster && t.service == service && !t.desired_stopped && t.last_status != TaskStatus::Stopped)
             .map(|t| t.arn.clone())
             .collect()
     }
@@ -507,8 +509,8 @@ impl World {
         let counts = |dep: &str| {
             let mut running = 0;
             let mut pending = 0;
-            for t in self.tasks.iter().filter(|t| t.started_by == dep && !t.desired_stopped && t.last_status != "STOPPED") {
-                if t.last_status == "RUNNING" { running += 1 } else { pending += 1 }
+            for t in self.tasks.iter().filter(|t| t.started_by == dep && !t.desired_stopped && t.last_status != TaskStatus::Stopped) {
+                if t.last_status == TaskStatus::Running { running += 1 } else { pending += 1 }
             }
             (running, pending)
         };
@@ -519,13 +521,13 @@ impl World {
                 let (running, pending) = counts(&d.id);
                 Deployment {
                     id: d.id.clone(),
-                    status: if d.primary { "PRIMARY".into() } else { "ACTIVE".into() },
+                    status: if d.primary { DeploymentStatus::from_aws("PRIMARY") } else { DeploymentStatus::from_aws("ACTIVE") },
                     task_definition: d.td.clone(),
                     desired: d.desired,
                     running,
                     pending,
                     failed_tasks: d.failed_tasks,
-                    rollout_state: Some(d.rollout_state.as_str().into()),
+                    rollout_state: Some(RolloutState::from_aws(&d.rollout_state.as_str())),
                     rollout_state_reason: d.reason.clone(),
                     created_at: Some(d.created_at),
                 }
@@ -690,7 +692,7 @@ impl World {
                         s.config.circuit_breaker.as_ref().map_or_else(|| circuit_threshold(s.desired), |c| c.threshold_for(s.desired));
                     out.push(ServiceDeployment {
                         arn: sd.arn.clone(),
-                        status: sd.status.as_str().into(),
+                        status: SdStatus::from_aws(&sd.status.as_str()),
                         status_reason: sd.status_reason.clone(),
                         target_revision: None,
                         target_task_definition: Some(sd.target.clone()),
@@ -699,7 +701,7 @@ impl World {
                         finished_at: sd.finished_at,
                         rollback_reason: sd.rollback_reason.clone(),
                         circuit_breaker: s.config.circuit_breaker.as_ref().filter(|c| c.enable).map(|_| ServiceDeploymentCircuitBreaker {
-                            status: Some(if dep.is_some_and(|d| d.rollout_state == "FAILED") {
+                            status: Some(if dep.is_some_and(|d| d.rollout_state == RolloutState::Failed) {
                                 "TRIGGERED".into()
                             } else {
                                 "MONITORING".into()
@@ -707,7 +709,7 @@ impl World {
                             failure_count: dep.map_or(0, |d| d.failed_tasks),
                             threshold,
                         }),
-                        lifecycle_stage: sd.native.as_ref().map(|n| n.stage.as_str().into()),
+                        lifecycle_stage: sd.native.as_ref().map(|n| LifecycleStage::from_aws(&n.stage.as_str())),
                         hooks: sd.native.as_ref().map(|n| n.hook_details()).unwrap_or_default(),
                     });
                 }
@@ -749,7 +751,7 @@ impl World {
         self.services.iter().flat_map(|s| s.sds.iter()).find(|sd| sd.arn == arn).and_then(|sd| sd.native.as_ref())
     }
 
-    pub fn continue_service_deployment(&mut self, arn: &str, hook_id: &str, action: &str) -> PortResult<()> {
+    pub fn continue_service_deployment(&mut self, arn: &str, hook_id: &str, action: HookAction) -> PortResult<()> {
         let op = "ecs:ContinueServiceDeployment";
         let now = self.now;
         let sd = self
@@ -758,7 +760,7 @@ impl World {
             .flat_map(|s| s.sds.iter_mut())
             .find(|sd| sd.arn == arn)
             .ok_or_else(|| PortError::NotFound { op: op.into(), message: "ServiceDeploymentNotFoundException".into() })?;
-        if sd.status != "IN_PROGRESS" {
+        if sd.status != SdStatus::InProgress {
             return Err(PortError::Rejected {
                 op: op.into(),
                 code: "ConflictException".into(),
@@ -770,23 +772,24 @@ impl World {
             code: "InvalidParameterException".into(),
             message: "not a deployment with lifecycle hooks".into(),
         })?;
-        let hook = n.hooks.iter_mut().find(|h| h.id == hook_id && h.status == "AWAITING_ACTION").ok_or_else(|| PortError::Rejected {
-            op: op.into(),
-            code: "InvalidParameterException".into(),
-            message: format!("hook {hook_id} is not awaiting action"),
-        })?;
+        let hook =
+            n.hooks.iter_mut().find(|h| h.id == hook_id && h.status == HookStatus::AwaitingAction).ok_or_else(|| PortError::Rejected {
+                op: op.into(),
+                code: "InvalidParameterException".into(),
+                message: format!("hook {hook_id} is not awaiting action"),
+            })?;
         if self.faults.answered_first && !self.faults.gate_bypassed {
             // A colleague pressed CONTINUE a moment before fgdeploy's answer arrived.
-            hook.status = "SUCCEEDED".into();
+            hook.status = HookStatus::Succeeded;
             return Err(PortError::Rejected {
                 op: op.into(),
                 code: "InvalidParameterException".into(),
                 message: format!("hook {hook_id} is not awaiting action"),
             });
         }
-        hook.status = "SUCCEEDED".into();
-        if action == "ROLLBACK" {
-            sd.status = "ROLLBACK_IN_PROGRESS".into();
+        hook.status = HookStatus::Succeeded;
+        if action == HookAction::Rollback {
+            sd.status = SdStatus::RollbackInProgress;
             sd.rollback_reason = Some("rolled back at the PAUSE hook by ContinueServiceDeployment(ROLLBACK)".into());
             n.rollback_until = Some(now + 30.0);
         }
@@ -801,7 +804,7 @@ impl World {
                 let sd = &mut self.services[i].sds[j];
                 let status = sd.status.clone();
                 let Some(n) = sd.native.as_mut() else { continue };
-                if !matches!(status.as_str(), "IN_PROGRESS" | "ROLLBACK_IN_PROGRESS") {
+                if !matches!(status, SdStatus::InProgress | SdStatus::RollbackInProgress) {
                     continue;
                 }
                 match super::native::step(n, &status, now) {
@@ -811,16 +814,16 @@ impl World {
                         self.relabel_primary(i, &target);
                     }
                     Outcome::Succeeded => {
-                        sd.status = "SUCCESSFUL".into();
+                        sd.status = SdStatus::Successful;
                         sd.finished_at = Some(now);
                     }
                     Outcome::RollingBack(why) => {
-                        sd.status = "ROLLBACK_IN_PROGRESS".into();
+                        sd.status = SdStatus::RollbackInProgress;
                         sd.rollback_reason = Some(why);
                         n.rollback_until = Some(now + 30.0);
                     }
                     Outcome::RolledBack => {
-                        sd.status = "ROLLBACK_SUCCESSFUL".into();
+                        sd.status = SdStatus::RollbackSuccessful;
                         sd.finished_at = Some(now);
                         let source = sd.sources.first().cloned().unwrap_or_default();
                         self.relabel_primary(i, &source);
@@ -848,14 +851,14 @@ impl World {
         let op = "ecs:StopServiceDeployment";
         let now = self.now;
         if let Some(sd) = self.services.iter_mut().flat_map(|s| s.sds.iter_mut()).find(|sd| sd.arn == arn && sd.native.is_some()) {
-            if sd.status != "IN_PROGRESS" {
+            if sd.status != SdStatus::InProgress {
                 return Err(PortError::Rejected {
                     op: op.into(),
                     code: "ConflictException".into(),
                     message: format!("The service deployment is in status {} and cannot be stopped.", sd.status),
                 });
             }
-            sd.status = "ROLLBACK_IN_PROGRESS".into();
+            sd.status = SdStatus::RollbackInProgress;
             sd.rollback_reason = Some("Service deployment rolled back because of a stop request.".into());
             if let Some(n) = sd.native.as_mut() {
                 n.rollback_until = Some(now + 30.0);
@@ -872,7 +875,7 @@ impl World {
             .find(|sd| sd.arn == arn)
             .cloned()
             .ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })?;
-        if sd.status != "IN_PROGRESS" && sd.status != "PENDING" {
+        if sd.status != SdStatus::InProgress && sd.status != SdStatus::Pending {
             return Err(PortError::Rejected {
                 op: op.into(),
                 code: "ConflictException".into(),
@@ -890,21 +893,20 @@ impl World {
         let dep_id = format!("ecs-svc/{:019}", self.next());
         let s = &mut self.services[i];
         let Some(sd_pos) = s.sds.iter().position(|sd| sd.arn == sd_arn) else { return };
-        let previous = s.sds[..sd_pos]
-            .iter()
-            .rev()
-            .find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL"))
-            .map(|sd| if sd.status == "SUCCESSFUL" { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() });
+        let previous =
+            s.sds[..sd_pos].iter().rev().find(|sd| matches!(sd.status.as_str(), "SUCCESSFUL" | "ROLLBACK_SUCCESSFUL")).map(|sd| {
+                if sd.status == SdStatus::Successful { sd.target.clone() } else { sd.sources.first().cloned().unwrap_or_default() }
+            });
         let Some(previous) = previous.or_else(|| s.sds[sd_pos].sources.first().cloned()) else { return };
         self.terminal_log.push((now, "ROLLBACK_IN_PROGRESS".into()));
         let sd = &mut s.sds[sd_pos];
-        sd.status = "ROLLBACK_IN_PROGRESS".into();
+        sd.status = SdStatus::RollbackInProgress;
         sd.rollback_reason = Some(reason.into());
         for d in s.deployments.iter_mut() {
             if d.primary {
                 d.primary = false;
-                if d.rollout_state == "IN_PROGRESS" {
-                    d.rollout_state = "FAILED".into();
+                if d.rollout_state == RolloutState::InProgress {
+                    d.rollout_state = RolloutState::Failed;
                     d.reason = Some(reason.into());
                 }
             }
@@ -916,7 +918,7 @@ impl World {
             td: previous,
             primary: true,
             desired,
-            rollout_state: "IN_PROGRESS".into(),
+            rollout_state: RolloutState::InProgress,
             reason: Some("ECS deployment in progress (rollback).".into()),
             failed_tasks: 0,
             had_healthy: false,
@@ -933,7 +935,7 @@ impl World {
         let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
         self.tasks
             .iter()
-            .filter(|t| t.cluster == cluster && t.started_by == started_by && (t.last_status == "STOPPED") == stopped)
+            .filter(|t| t.cluster == cluster && t.started_by == started_by && (t.last_status == TaskStatus::Stopped) == stopped)
             .map(|t| t.arn.clone())
             .collect()
     }
@@ -947,10 +949,14 @@ impl World {
             .map(|t| Task {
                 arn: t.arn.clone(),
                 task_definition: t.td.clone(),
-                last_status: t.last_status.as_str().into(),
-                desired_status: if t.desired_stopped || t.last_status == "STOPPED" { "STOPPED".into() } else { "RUNNING".into() },
+                last_status: TaskStatus::from_aws(&t.last_status.as_str()),
+                desired_status: if t.desired_stopped || t.last_status == TaskStatus::Stopped {
+                    TaskStatus::from_aws("STOPPED")
+                } else {
+                    TaskStatus::from_aws("RUNNING")
+                },
                 started_by: Some(t.started_by.clone()),
-                stop_code: t.stop_code.as_deref().map(Into::into),
+                stop_code: t.stop_code.as_deref().map(StopCode::from_aws),
                 stopped_reason: t.stopped_reason.clone(),
                 containers: match &t.one_off {
                     Some(o) => o
@@ -960,7 +966,7 @@ impl World {
                             name: n.clone(),
                             exit_code: *code,
                             reason: None,
-                            last_status: Some(t.last_status.clone()),
+                            last_status: Some(t.last_status.to_string()),
                             runtime_id: t.running_at.map(|_| format!("{}-{}", t.arn.rsplit('/').next().unwrap_or_default(), n)),
                         })
                         .collect(),
@@ -971,7 +977,7 @@ impl World {
                             name: c.clone(),
                             exit_code: t.exit_code,
                             reason: None,
-                            last_status: Some(t.last_status.clone()),
+                            last_status: Some(t.last_status.to_string()),
                             runtime_id: t.running_at.map(|_| format!("{}-{}", t.arn.rsplit('/').next().unwrap_or_default(), c)),
                         })
                         .collect(),
@@ -1053,8 +1059,8 @@ impl World {
                 .map(|t| Task {
                     arn: t.arn.clone(),
                     task_definition: t.td.clone(),
-                    last_status: t.last_status.as_str().into(),
-                    desired_status: "RUNNING".into(),
+                    last_status: TaskStatus::from_aws(&t.last_status.as_str()),
+                    desired_status: TaskStatus::from_aws("RUNNING"),
                     started_by: Some(t.started_by.clone()),
                     stop_code: None,
                     stopped_reason: None,
@@ -1076,13 +1082,13 @@ impl World {
                 message: "The referenced task was not found.".into(),
             });
         };
-        if t.last_status != "STOPPED" {
+        if t.last_status != TaskStatus::Stopped {
             t.desired_stopped = true;
             t.stop_code = Some("UserInitiated".into());
             t.stopped_reason = Some(reason.to_string());
             if let Some(o) = &mut t.one_off {
                 for (_, code) in o.exits.iter_mut() {
-                    if t.last_status == "RUNNING" {
+                    if t.last_status == TaskStatus::Running {
                         *code = Some(143);
                     }
                 }
@@ -1120,32 +1126,32 @@ impl World {
         let f = self.faults.clone();
         for i in 0..self.tasks.len() {
             let t = &self.tasks[i];
-            if t.one_off.is_none() || t.last_status == "STOPPED" {
+            if t.one_off.is_none() || t.last_status == TaskStatus::Stopped {
                 continue;
             }
             if t.desired_stopped {
                 let t = &mut self.tasks[i];
-                t.last_status = "STOPPED".into();
+                t.last_status = TaskStatus::Stopped;
                 self.log(i, "received SIGTERM, exiting");
                 continue;
             }
-            if t.last_status == "PENDING" && now >= t.created_at + f.start_secs {
+            if t.last_status == TaskStatus::Pending && now >= t.created_at + f.start_secs {
                 let t = &mut self.tasks[i];
                 if let Some(reason) = &f.run_never_starts {
-                    t.last_status = "STOPPED".into();
+                    t.last_status = TaskStatus::Stopped;
                     t.stop_code = Some("TaskFailedToStart".into());
                     t.stopped_reason = Some(reason.clone());
                 } else {
-                    t.last_status = "RUNNING".into();
+                    t.last_status = TaskStatus::Running;
                     t.running_at = Some(now);
                     let cmd = t.one_off.as_ref().map(|o| o.command.join(" ")).unwrap_or_default();
                     self.log(i, &format!("$ {cmd}"));
                     self.log(i, "connecting to the database");
                 }
-            } else if t.last_status == "RUNNING" && t.running_at.is_some_and(|r| now >= r + f.run_secs) {
+            } else if t.last_status == TaskStatus::Running && t.running_at.is_some_and(|r| now >= r + f.run_secs) {
                 let mut lines = Vec::new();
                 let t = &mut self.tasks[i];
-                t.last_status = "STOPPED".into();
+                t.last_status = TaskStatus::Stopped;
                 t.stop_code = Some("EssentialContainerExited".into());
                 t.stopped_reason = Some("Essential container in task exited".into());
                 if let Some(o) = &mut t.one_off {
@@ -1238,15 +1244,15 @@ impl World {
         let f = self.faults.clone();
         let mut failures: Vec<(String, String)> = Vec::new();
         let mut healthy: Vec<String> = Vec::new();
-        for t in self.tasks.iter_mut().filter(|t| t.last_status != "STOPPED" && t.one_off.is_none()) {
+        for t in self.tasks.iter_mut().filter(|t| t.last_status != TaskStatus::Stopped && t.one_off.is_none()) {
             if t.desired_stopped {
-                t.last_status = "STOPPED".into();
+                t.last_status = TaskStatus::Stopped;
                 t.exit_code = Some(0);
                 continue;
             }
-            if t.last_status == "PENDING" && now >= t.created_at + t.start_delay {
+            if t.last_status == TaskStatus::Pending && now >= t.created_at + t.start_delay {
                 if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
-                    t.last_status = "STOPPED".into();
+                    t.last_status = TaskStatus::Stopped;
                     t.stop_code = Some("TaskFailedToStart".into());
                     t.stopped_reason = Some(format!(
                         "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found",
@@ -1254,12 +1260,12 @@ impl World {
                     ));
                     failures.push((t.started_by.clone(), t.arn.clone()));
                 } else {
-                    t.last_status = "RUNNING".into();
+                    t.last_status = TaskStatus::Running;
                     t.running_at = Some(now);
                 }
-            } else if t.last_status == "RUNNING" && !t.healthy && t.running_at.is_some_and(|r| now >= r + t.health_delay) {
+            } else if t.last_status == TaskStatus::Running && !t.healthy && t.running_at.is_some_and(|r| now >= r + t.health_delay) {
                 if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
-                    t.last_status = "STOPPED".into();
+                    t.last_status = TaskStatus::Stopped;
                     t.stop_code = Some("ServiceSchedulerInitiated".into());
                     t.stopped_reason = Some("Task failed ELB health checks in (target-group web-tg)".into());
                     t.exit_code = Some(137);
@@ -1291,7 +1297,7 @@ impl World {
         let d = s.desired;
         // Circuit breaker.
         let cb = s.config.circuit_breaker.clone().filter(|c| c.enable);
-        if primary.rollout_state == "IN_PROGRESS"
+        if primary.rollout_state == RolloutState::InProgress
             && let Some(cb) = &cb
             && primary.failed_tasks >= cb.threshold_for(d)
         {
@@ -1307,16 +1313,16 @@ impl World {
             let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
             {
                 let dep = &mut self.services[i].deployments[p];
-                dep.rollout_state = "FAILED".into();
+                dep.rollout_state = RolloutState::Failed;
                 dep.reason = Some(reason.clone());
             }
             self.event(i, format!("(service {}) (deployment {id}) deployment failed: tasks failed to start.", s.name));
             if is_rollback {
-                self.finish_sd(i, &sd_arn, "ROLLBACK_FAILED", Some("the rollback deployment failed too".into()));
+                self.finish_sd(i, &sd_arn, SdStatus::RollbackFailed, Some("the rollback deployment failed too".into()));
             } else if cb.rollback {
                 self.start_rollback(i, &sd_arn, &reason);
             } else {
-                self.finish_sd(i, &sd_arn, "STOPPED", Some(reason));
+                self.finish_sd(i, &sd_arn, SdStatus::Stopped, Some(reason));
             }
             return true;
         }
@@ -1333,7 +1339,7 @@ impl World {
         if let (Some(at), Some(a)) = (self.faults.alarm_at, &alarms)
             && !self.alarm_fired
             && now >= EPOCH + at
-            && primary.rollout_state == "IN_PROGRESS"
+            && primary.rollout_state == RolloutState::InProgress
             && primary.rollback_of.is_none()
         {
             self.alarm_fired = true;
@@ -1341,14 +1347,14 @@ impl World {
             let (id, sd_arn) = (primary.id.clone(), primary.sd_arn.clone());
             {
                 let dep = &mut self.services[i].deployments[p];
-                dep.rollout_state = "FAILED".into();
+                dep.rollout_state = RolloutState::Failed;
                 dep.reason = Some(reason.clone());
             }
             self.event(i, format!("(service {}) (deployment {id}) deployment failed: alarm detected.", s.name));
             if a.rollback {
                 self.start_rollback(i, &sd_arn, &reason)
             } else {
-                self.finish_sd(i, &sd_arn, "STOPPED", Some(reason))
+                self.finish_sd(i, &sd_arn, SdStatus::Stopped, Some(reason))
             }
             return true;
         }
@@ -1361,13 +1367,14 @@ impl World {
         let primary = &s.deployments[p];
         let d = s.desired;
         let (floor, ceiling) = floor_ceiling(d, s.config.minimum_healthy_percent.unwrap_or(100), s.config.maximum_percent.unwrap_or(200));
-        let live = |t: &&SimTask| t.cluster == s.cluster && t.service == s.name && !t.desired_stopped && t.last_status != "STOPPED";
+        let live =
+            |t: &&SimTask| t.cluster == s.cluster && t.service == s.name && !t.desired_stopped && t.last_status != TaskStatus::Stopped;
 
         if self.trip_circuit_breaker(i, p) || self.fire_alarm(i, p) {
             return;
         }
         let alarms = s.config.alarms.clone().filter(|a| a.enable && !a.names.is_empty());
-        if primary.rollout_state == "FAILED" {
+        if primary.rollout_state == RolloutState::Failed {
             return;
         }
         if self.scale_in(i, p) {
@@ -1403,11 +1410,11 @@ impl World {
             self.event(i, format!("(service {}) has started {} tasks: {}.", s.name, start, ids.join(" ")));
         }
         let stuck = start == 0 && to_stop.is_empty() && !others.is_empty() && d > 0 && mine.len() as i32 == mine_healthy;
-        if stuck && primary.rollout_state == "IN_PROGRESS" && !s.stuck_reported {
+        if stuck && primary.rollout_state == RolloutState::InProgress && !s.stuck_reported {
             self.report_stuck(i);
         }
         // Steady state.
-        if primary.rollout_state == "IN_PROGRESS" && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
+        if primary.rollout_state == RolloutState::InProgress && mine_healthy == d && others.is_empty() && to_stop.is_empty() {
             self.settle(i, p, alarms.is_some());
         }
     }
@@ -1428,7 +1435,7 @@ impl World {
         let mine: Vec<String> = self
             .tasks
             .iter()
-            .filter(|t| t.started_by == primary && !t.desired_stopped && t.last_status != "STOPPED")
+            .filter(|t| t.started_by == primary && !t.desired_stopped && t.last_status != TaskStatus::Stopped)
             .map(|t| t.arn.clone())
             .collect();
         let excess = mine.len().saturating_sub(usize::try_from(desired).unwrap_or(0));
@@ -1461,19 +1468,19 @@ impl World {
         if now >= steady + bake {
             let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
             let svc = &mut self.services[i];
-            svc.deployments[p].rollout_state = "COMPLETED".into();
+            svc.deployments[p].rollout_state = RolloutState::Completed;
             svc.deployments[p].reason = Some("ECS deployment completed.".into());
             svc.deployments.retain(|d| d.primary);
             self.event(i, format!("(service {name}) (deployment {id}) deployment completed."));
-            self.finish_sd(i, &sd_arn, if is_rollback { "ROLLBACK_SUCCESSFUL" } else { "SUCCESSFUL" }, None);
+            self.finish_sd(i, &sd_arn, if is_rollback { SdStatus::RollbackSuccessful } else { SdStatus::Successful }, None);
         }
     }
 
-    fn finish_sd(&mut self, i: usize, arn: &str, status: &str, reason: Option<String>) {
+    fn finish_sd(&mut self, i: usize, arn: &str, status: SdStatus, reason: Option<String>) {
         let now = self.now;
         self.terminal_log.push((now, status.to_string()));
         if let Some(sd) = self.services[i].sds.iter_mut().find(|sd| sd.arn == arn) {
-            sd.status = status.into();
+            sd.status = status;
             sd.status_reason = reason;
             sd.finished_at = Some(now);
         }
@@ -1483,7 +1490,7 @@ impl World {
     pub fn serving(&self, cluster: &str, name: &str) -> Option<(String, bool)> {
         let s = &self.services[self.svc_index(cluster, name)?];
         let p = s.deployments.iter().find(|d| d.primary)?;
-        Some((p.td.clone(), s.deployments.len() == 1 && p.rollout_state == "COMPLETED"))
+        Some((p.td.clone(), s.deployments.len() == 1 && p.rollout_state == RolloutState::Completed))
     }
 }
 
@@ -1497,7 +1504,7 @@ pub fn circuit_threshold(desired: i32) -> i32 {
 fn seeded_sds(earlier: Option<&str>, earlier_sd: &str, sd_arn: &str, target: &str, (created, completed): (f64, f64)) -> Vec<SimSd> {
     let sd = |arn: &str, target: &str, sources: Vec<String>, at: f64| SimSd {
         arn: arn.to_string(),
-        status: "SUCCESSFUL".into(),
+        status: SdStatus::Successful,
         status_reason: None,
         target: target.to_string(),
         sources,
@@ -1539,14 +1546,14 @@ fn supersede(s: &mut SimService, now: f64) {
     for sd in
         s.sds.iter_mut().filter(|sd| !matches!(sd.status.as_str(), "SUCCESSFUL" | "STOPPED" | "ROLLBACK_SUCCESSFUL" | "ROLLBACK_FAILED"))
     {
-        sd.status = "STOPPED".into();
+        sd.status = SdStatus::Stopped;
         sd.status_reason = Some("Service deployment was superseded by a newer deployment.".into());
         sd.finished_at = Some(now);
     }
     for d in s.deployments.iter_mut() {
         d.primary = false;
-        if d.rollout_state == "IN_PROGRESS" {
-            d.rollout_state = "FAILED".into();
+        if d.rollout_state == RolloutState::InProgress {
+            d.rollout_state = RolloutState::Failed;
             d.reason = Some("Deployment was replaced by a newer deployment.".into());
         }
     }

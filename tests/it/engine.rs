@@ -811,7 +811,7 @@ async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, Loopb
 }
 
 fn stages(r: &Run) -> Vec<String> {
-    r.events.iter().filter_map(|e| if let Event::LifecycleStage { stage, .. } = e { Some(stage.clone()) } else { None }).collect()
+    r.events.iter().filter_map(|e| if let Event::LifecycleStage { stage, .. } = e { Some(stage.to_string()) } else { None }).collect()
 }
 
 #[tokio::test]
@@ -986,7 +986,7 @@ async fn bluegreen_ready_and_the_canary_shift_are_seen_when_they_happen() {
     assert!(r.run.has(|e| matches!(e, Event::Info { message } if message.contains("ready for test traffic 36 s"))));
     let at = |f: &dyn Fn(&Event) -> bool| r.run.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).unwrap_or(f64::NAN);
     let created = at(&|e| matches!(e, Event::DeploymentStarted { .. }));
-    let ready = at(&|e| matches!(e, Event::Traffic { status, .. } if status == "Ready"));
+    let ready = at(&|e| matches!(e, Event::Traffic { status, .. } if *status == fgdeploy::states::CdStatus::Ready));
     assert!((ready - created - 36.0).abs() < 1e-9, "Ready seen {} s after CreateDeployment", ready - created);
     let continued = at(&|e| matches!(e, Event::Info { message } if message.starts_with("ContinueDeployment(READY_WAIT)")));
     let full = at(&|e| matches!(e, Event::Traffic { green, .. } if *green == 100.0));
@@ -1964,8 +1964,8 @@ async fn item2_a_team_pause_hook_at_the_gate_stage_is_refused_before_any_change(
     let (_dir, spec) = load(&extra);
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let hook = fgdeploy::ports::LifecycleHook {
-        target_type: "PAUSE".into(),
-        stages: vec!["POST_TEST_TRAFFIC_SHIFT".into()],
+        target_type: fgdeploy::states::HookTargetType::Pause,
+        stages: vec![fgdeploy::states::LifecycleStage::PostTestTrafficShift],
         ..Default::default()
     };
     sim.world().set_deployment_config(

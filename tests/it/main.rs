@@ -11,6 +11,7 @@ mod faults;
 mod fleet;
 mod fuzz;
 mod harness;
+mod house;
 mod images;
 mod moto;
 mod registry;

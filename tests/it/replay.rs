@@ -387,7 +387,11 @@ async fn a_paused_native_deployment_shows_its_stage_and_hook_even_for_stages_new
         assert_eq!(sd.lifecycle_stage.as_ref().map(|s| s.as_str()), Some(stage));
         assert_eq!(sd.hooks.len(), 1);
         assert_eq!(
-            (sd.hooks[0].hook_id.as_str(), sd.hooks[0].target_type.as_deref(), sd.hooks[0].status.as_ref().map(|s| s.as_str())),
+            (
+                sd.hooks[0].hook_id.as_str(),
+                sd.hooks[0].target_type.as_ref().map(|t| t.as_str()),
+                sd.hooks[0].status.as_ref().map(|s| s.as_str())
+            ),
             ("hook-1a2b3c", Some("PAUSE"), Some("AWAITING_ACTION"))
         );
         assert!(!sd.is_terminal());
@@ -439,8 +443,12 @@ async fn a_codedeploy_ecs_target_gives_weights_labels_and_lifecycle_times() {
     let blue = t.task_sets.iter().find(|s| s.label.as_ref().map(|l| l.as_str()) == Some("Blue")).expect("blue");
     assert_eq!((green.traffic_weight, blue.traffic_weight), (10.0, 90.0));
     assert_eq!((green.running, green.desired), (2, 2));
-    assert!(t.lifecycle_events.contains(&("AllowTraffic".to_string(), "InProgress".to_string())), "{:?}", t.lifecycle_events);
-    let install = t.event_times.iter().find(|(n, _, _)| n == "Install").expect("Install times");
+    assert!(
+        t.lifecycle_events.contains(&(fgdeploy::states::CdLifecycleEvent::AllowTraffic, fgdeploy::states::CdEventStatus::InProgress)),
+        "{:?}",
+        t.lifecycle_events
+    );
+    let install = t.event_times.iter().find(|(n, _, _)| *n == fgdeploy::states::CdLifecycleEvent::Install).expect("Install times");
     assert_eq!((install.1, install.2), (Some(1731000001.0), Some(1731000120.0)));
     let d = ports.codedeploy.deployment("d-A1B2C3D4E").await.expect("ok");
     assert_eq!(d.status, CdStatus::Ready);
@@ -982,16 +990,16 @@ fn every_deployment_config_member() -> fgdeploy::ports::DeploymentConfig {
         alarms: Some(Alarms { names: vec!["a".into()], enable: true, rollback: true }),
         bake_time_minutes: Some(5),
         lifecycle_hooks: vec![LifecycleHook {
-            target_type: "AWS_LAMBDA".into(),
+            target_type: fgdeploy::states::HookTargetType::AwsLambda,
             hook_target_arn: Some("arn:aws:lambda:us-east-1:1:function:f".into()),
             role_arn: Some("arn:aws:iam::1:role/r".into()),
-            stages: vec!["POST_SCALE_UP".into()],
+            stages: vec![fgdeploy::states::LifecycleStage::PostScaleUp],
             timeout_minutes: Some(10),
-            timeout_action: Some("CONTINUE".into()),
+            timeout_action: Some(fgdeploy::states::HookAction::Continue),
             details: Some(serde_json::json!({"team": "t"})),
         }],
         early_success: Some((true, Some(50), Some("DEFERRED".into()))),
-        strategy: Some("LINEAR".into()),
+        strategy: Some(fgdeploy::states::DeploymentStrategy::Linear),
         linear: Some((10.0, 1)),
         canary: Some((5.0, 1)),
     }
@@ -1053,7 +1061,7 @@ async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
     key_paths(&sample(&model, "UpdateServiceRequest", 0), "", &mut want);
     let base = every_deployment_config_member();
     let native = NativeDeployment {
-        strategy: "LINEAR".into(),
+        strategy: fgdeploy::states::DeploymentStrategy::Linear,
         bake_time_minutes: Some(5),
         linear: Some((10.0, 1)),
         canary: Some((5.0, 1)),

@@ -274,8 +274,11 @@ async fn the_paused_hook_example_reads_as_a_pause_hook_awaiting_action_with_no_s
     let r = Server::default().with("DescribeServiceDeployments", "ecs-DescribeServiceDeployments-3.json");
     let sd = r.ports().await.ecs.describe_service_deployments(&[SD_PAUSED.into()]).await.expect("parsed").remove(0);
     assert_eq!((sd.arn.as_str(), sd.status.clone(), sd.is_terminal()), (SD_PAUSED, SdStatus::InProgress, false));
-    let hooks: Vec<_> =
-        sd.hooks.iter().map(|h| (h.hook_id.as_str(), h.target_type.as_deref(), h.status.as_ref().map(|s| s.as_str()))).collect();
+    let hooks: Vec<_> = sd
+        .hooks
+        .iter()
+        .map(|h| (h.hook_id.as_str(), h.target_type.as_ref().map(|t| t.as_str()), h.status.as_ref().map(|s| s.as_str())))
+        .collect();
     assert_eq!(hooks, [("ecs-pause-Xk7rT2mP9sLwQn4vB8fYd3hJ6gA1cE5iO0uR_ZpWq", Some("PAUSE"), Some("AWAITING_ACTION"))]);
     assert_eq!(sd.lifecycle_stage, None, "no stage: never fgdeploy's gate stage POST_TEST_TRAFFIC_SHIFT");
 }
@@ -345,11 +348,14 @@ async fn list_service_deployments_example_gives_its_arn_and_sends_the_time_filte
 #[tokio::test]
 async fn continue_service_deployment_examples_are_accepted() {
     let hook = "ecs-pause-Xk7rT2mP9sLwQn4vB8fYd3hJ6gA1cE5iO0uR_ZpWq";
-    for (file, action) in [("ecs-ContinueServiceDeployment-1.json", "CONTINUE"), ("ecs-ContinueServiceDeployment-2.json", "ROLLBACK")] {
+    for (file, action) in [
+        ("ecs-ContinueServiceDeployment-1.json", fgdeploy::states::HookAction::Continue),
+        ("ecs-ContinueServiceDeployment-2.json", fgdeploy::states::HookAction::Rollback),
+    ] {
         let r = Server::default().with("ContinueServiceDeployment", file);
-        r.ports().await.ecs.continue_service_deployment(SD_PAUSED, hook, action).await.expect(file);
+        r.ports().await.ecs.continue_service_deployment(SD_PAUSED, hook, action.clone()).await.expect(file);
         let sent = &r.requests("ContinueServiceDeployment")[0];
-        assert_eq!((sent["hookId"].as_str(), sent["action"].as_str()), (Some(hook), Some(action)), "{file}");
+        assert_eq!((sent["hookId"].as_str(), sent["action"].as_str()), (Some(hook), Some(action.as_str())), "{file}");
     }
 }
 
@@ -432,8 +438,13 @@ async fn describe_services_examples_read_and_decide() {
     let hooks = r.ports().await.ecs.describe_service("my-cluster", "x").await.expect("ok").expect("svc").deployment_config.lifecycle_hooks;
     let [h] = &hooks[..] else { panic!("{hooks:?}") };
     assert_eq!(
-        (h.is_pause(), h.stages.as_slice(), h.timeout_minutes, h.timeout_action.as_deref()),
-        (true, &["POST_PRODUCTION_TRAFFIC_SHIFT".to_string()][..], Some(60), Some("ROLLBACK"))
+        (h.is_pause(), h.stages.as_slice(), h.timeout_minutes, h.timeout_action.as_ref()),
+        (
+            true,
+            &[fgdeploy::states::LifecycleStage::PostProductionTrafficShift][..],
+            Some(60),
+            Some(&fgdeploy::states::HookAction::Rollback)
+        )
     );
     assert!(!h.is_fgdeploys());
 }

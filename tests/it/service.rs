@@ -416,7 +416,7 @@ async fn init_writes_an_ecs_native_service_as_it_is_and_its_load_balancer_keeps_
     };
     set_live(&sim, ServiceDefinition { load_balancers: Some(vec![lb]), ..Default::default() }).await;
     let cfg = fgdeploy::ports::DeploymentConfig {
-        strategy: Some("LINEAR".into()),
+        strategy: Some(fgdeploy::states::DeploymentStrategy::Linear),
         linear: Some((25.0, 2)),
         bake_time_minutes: Some(3),
         minimum_healthy_percent: Some(100),

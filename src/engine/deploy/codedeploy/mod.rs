@@ -117,7 +117,7 @@ pub(crate) struct CdWatch {
     /// termination wait has begun (AWS's workaround for aws/containers-roadmap#269: CodeDeploy
     /// never sets `instanceTerminationWaitTimeStarted` for ECS).
     termination_wait: bool,
-    events_seen: Vec<(String, String)>,
+    events_seen: Vec<(crate::states::CdLifecycleEvent, crate::states::CdEventStatus)>,
     schedule: Option<Schedule>,
     shifts: Vec<f64>,
     shifting: bool,
@@ -128,11 +128,11 @@ pub(crate) struct CdWatch {
 /// service) that names it.
 fn group_deploys_the_service(spec: &Spec, group: &DeploymentGroup) -> Result<()> {
     let (application, group_name) = (&group.application, &group.name);
-    if group.compute_platform.as_deref().is_some_and(|p| p != "ECS") || group.ecs_services.is_empty() {
+    if group.compute_platform.as_ref().is_some_and(|p| *p != crate::states::ComputePlatform::Ecs) || group.ecs_services.is_empty() {
         return Err(Error::usage(
             format!(
                 "CodeDeploy deployment group {application}/{group_name} is not an ECS deployment group (compute platform {}, no ecsServices)",
-                group.compute_platform.as_deref().unwrap_or("not given")
+                group.compute_platform.as_ref().map_or("not given", |p| p.as_str())
             ),
             "name the ECS deployment group of the service (deploy.blue_green.application and deployment_group)",
         ));
@@ -307,7 +307,7 @@ impl CodeDeploy<'_> {
         let l = self.retry("elasticloadbalancing:DescribeListeners", || self.ports.elb.listener(arn)).await?;
         let lb = l.load_balancer_arn.clone().unwrap_or_default();
         let dns = self.retry("elasticloadbalancing:DescribeLoadBalancers", || self.ports.elb.load_balancer_dns(&lb)).await?;
-        let scheme = if l.protocol.as_deref() == Some("HTTPS") { "https" } else { "http" };
+        let scheme = if l.protocol == Some(crate::states::ListenerProtocol::Https) { "https" } else { "http" };
         Ok(format!("{scheme}://{dns}{}", l.port.map(|p| format!(":{p}")).unwrap_or_default()))
     }
 
@@ -483,11 +483,11 @@ impl CodeDeploy<'_> {
         {
             w.last_target_at = now;
             green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map_or(0.0, |s| s.traffic_weight);
-            w.termination_wait = green >= 100.0 && t.status.as_deref() == Some("Succeeded");
+            w.termination_wait = green >= 100.0 && t.status == Some(crate::states::CdTargetStatus::Succeeded);
             let blue =
                 t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Blue)).map_or(100.0 - green, |s| s.traffic_weight);
             if changed || green != w.last_green || t.lifecycle_events != w.events_seen {
-                self.emit(Event::Traffic { blue, green, status: d.status.to_string(), lifecycle: t.lifecycle_events.clone() });
+                self.emit(Event::Traffic { blue, green, status: d.status.clone(), lifecycle: t.lifecycle_events.clone() });
                 w.events_seen = t.lifecycle_events.clone();
             }
         }
@@ -887,7 +887,7 @@ mod tests {
             ("SomethingNew", true, false, false, CdStep::Wait),
         ];
         for (status, gated, done, passed, want) in cases {
-            let parsed = CdStatus::from(status);
+            let parsed = CdStatus::from_aws(status);
             assert_eq!(cd_decide(&parsed, gated, done, passed), want, "{status} gated={gated} done={done} passed={passed}");
         }
     }

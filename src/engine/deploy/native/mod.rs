@@ -40,7 +40,7 @@ pub(super) fn live_base(live: &DeploymentConfig) -> DeploymentConfig {
 /// in DescribeServiceDeployments, so fgdeploy could answer the team's approval. Refused before
 /// any change.
 fn refuse_a_team_hook_at_the_gate(spec: &Spec, base: &DeploymentConfig) -> Result<()> {
-    let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.iter().any(|s| s == LifecycleHook::GATE_STAGE)) else {
+    let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.contains(&LifecycleHook::GATE_STAGE)) else {
         return Ok(());
     };
     Err(Error::usage(
@@ -120,7 +120,7 @@ impl EcsNative<'_> {
                 let l = self.retry("elasticloadbalancing:DescribeListeners", || self.ports.elb.listener(&listener)).await?;
                 let lb = l.load_balancer_arn.clone().unwrap_or_default();
                 let dns = self.retry("elasticloadbalancing:DescribeLoadBalancers", || self.ports.elb.load_balancer_dns(&lb)).await?;
-                let scheme = if l.protocol.as_deref() == Some("HTTPS") { "https" } else { "http" };
+                let scheme = if l.protocol == Some(crate::states::ListenerProtocol::Https) { "https" } else { "http" };
                 Some(format!("{scheme}://{dns}{}", l.port.map(|p| format!(":{p}")).unwrap_or_default()))
             }
             _ => None,
@@ -308,7 +308,7 @@ impl EcsNative<'_> {
             && *s != w.stage
         {
             // Stages newer than this build (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT) are shown as is.
-            self.emit(Event::LifecycleStage { stage: s.to_string(), status: sd.status.to_string() });
+            self.emit(Event::LifecycleStage { stage: s.clone(), status: sd.status.clone() });
             if *s == LifecycleStage::BakeTime {
                 self.info(format!("bake time: blue and green run side by side for {} min", bg.bake_time_minutes));
             }
@@ -348,7 +348,7 @@ impl EcsNative<'_> {
         }
         let Some(h) = sd.hooks.iter().find(|h| {
             h.status == Some(crate::states::HookStatus::AwaitingAction)
-                && h.target_type.as_deref().is_none_or(|t| t == "PAUSE")
+                && h.target_type.as_ref().is_none_or(|t| *t == crate::states::HookTargetType::Pause)
                 && !w.handled.contains(&h.hook_id)
         }) else {
             return Ok(());
@@ -358,13 +358,17 @@ impl EcsNative<'_> {
         let url = n.test_url.clone().unwrap_or_default();
         self.info(format!("paused at {}: checking the test traffic at {url}", w.stage));
         let (action, failed) = match Checks(self.0).run_checks(spec, &url, "test-traffic").await {
-            Ok(()) => ("CONTINUE", None),
-            Err(e) => ("ROLLBACK", Some(Checks(self.0).checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?)),
+            Ok(()) => (crate::states::HookAction::Continue, None),
+            Err(e) => (
+                crate::states::HookAction::Rollback,
+                Some(Checks(self.0).checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?),
+            ),
         };
-        let answered =
-            self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action)).await;
+        let answered = self
+            .retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action.clone()))
+            .await;
         let Err(e) = answered else {
-            w.gate_passed |= action == "CONTINUE";
+            w.gate_passed |= action == crate::states::HookAction::Continue;
             if let Some(why) = failed {
                 self.emit(Event::RollbackStarted {
                     reason: why.clone(),
@@ -386,7 +390,7 @@ impl EcsNative<'_> {
         spec: &Spec,
         n: &Native,
         w: &mut NativeWatch,
-        (hook_id, action, failed): (&str, &str, Option<String>),
+        (hook_id, action, failed): (&str, crate::states::HookAction, Option<String>),
         e: Error,
     ) -> Result<()> {
         let arn = w.arn.clone();
@@ -587,7 +591,7 @@ mod tests {
             ("SOMETHING_NEW", true, None),
         ];
         for (status, passed, want) in cases {
-            assert_eq!(native_decide(&SdStatus::from(status), passed), want, "{status} gate_passed={passed}");
+            assert_eq!(native_decide(&SdStatus::from_aws(status), passed), want, "{status} gate_passed={passed}");
         }
     }
 
@@ -595,11 +599,11 @@ mod tests {
     fn only_stages_after_the_test_pause_pass_the_gate() {
         for stage in ["PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
         {
-            assert!(super::past_test_gate(&crate::states::LifecycleStage::parse(stage)), "{stage}");
+            assert!(super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
         }
         for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", ""]
         {
-            assert!(!super::past_test_gate(&crate::states::LifecycleStage::parse(stage)), "{stage}");
+            assert!(!super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
         }
     }
 }

@@ -151,17 +151,19 @@ fn decide_by_service_deployment(t: &Tracker, sd: &ServiceDeployment, primary: Op
 mod tests {
     use super::*;
     use crate::ports::Deployment;
+    #[allow(unused_imports)]
+    use crate::states::*;
 
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
         Deployment {
             id: id.into(),
-            status: status.into(),
+            status: DeploymentStatus::from_aws(&status),
             task_definition: td.into(),
             desired: 2,
             running: 2,
             pending: 0,
             failed_tasks: 0,
-            rollout_state: Some(rollout.into()),
+            rollout_state: Some(RolloutState::from_aws(&rollout)),
             rollout_state_reason: None,
             created_at: None,
         }
@@ -172,7 +174,7 @@ mod tests {
             arn: "s".into(),
             name: "web".into(),
             cluster_arn: "c".into(),
-            status: "ACTIVE".into(),
+            status: ServiceStatus::from_aws("ACTIVE"),
             desired_count: 2,
             running_count: 2,
             task_definition: "new".into(),
@@ -216,13 +218,13 @@ mod tests {
         let t = tracker();
         let mut s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Continue);
-        s.deployments[0].rollout_state = Some("COMPLETED".into());
+        s.deployments[0].rollout_state = Some(RolloutState::from_aws("COMPLETED"));
         assert_eq!(decide(&t, &s, None, 1.0), Verdict::Success);
         let mut sd = sd("IN_PROGRESS");
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Continue);
-        sd.status = "SUCCESSFUL".into();
+        sd.status = SdStatus::from_aws("SUCCESSFUL");
         assert_eq!(decide(&t, &s, Some(&sd), 1.0), Verdict::Success);
-        sd.status = "ROLLBACK_IN_PROGRESS".into();
+        sd.status = SdStatus::from_aws("ROLLBACK_IN_PROGRESS");
         assert!(matches!(decide(&t, &s, Some(&sd), 1.0), Verdict::Failed(FailKind::EcsRollingBack(_))));
     }
 
@@ -232,7 +234,7 @@ mod tests {
         let s = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS"), dep("d0", "ACTIVE", "old", "COMPLETED")]);
         assert_eq!(decide(&t, &s, None, 100.0), Verdict::Failed(FailKind::Timeout(TimeoutSetting::DeployTimeout)));
         let mut s2 = s.clone();
-        s2.deployments[0].rollout_state = Some("FAILED".into());
+        s2.deployments[0].rollout_state = Some(RolloutState::from_aws("FAILED"));
         let mut t2 = t.clone();
         t2.ecs_rolls_back = false;
         assert!(matches!(decide(&t2, &s2, None, 1.0), Verdict::Failed(FailKind::Failed(_))));
@@ -241,7 +243,7 @@ mod tests {
     fn sd(status: &str) -> ServiceDeployment {
         ServiceDeployment {
             arn: "a".into(),
-            status: status.into(),
+            status: SdStatus::from_aws(&status),
             status_reason: None,
             target_revision: None,
             target_task_definition: Some("new".into()),

@@ -273,11 +273,13 @@ pub(crate) fn in_flight_target(svc: &ServiceState, sd: Option<&crate::ports::Ser
 #[cfg(test)]
 mod tests {
     use crate::ports::{Deployment, ServiceState};
+    #[allow(unused_imports)]
+    use crate::states::*;
 
     fn dep(status: &str, td: &str, running: i32, created: f64) -> Deployment {
         Deployment {
             id: format!("ecs-svc/{td}"),
-            status: status.into(),
+            status: DeploymentStatus::from_aws(&status),
             task_definition: td.into(),
             desired: 2,
             running,
@@ -294,7 +296,7 @@ mod tests {
             arn: "s".into(),
             name: "web".into(),
             cluster_arn: "c".into(),
-            status: "ACTIVE".into(),
+            status: ServiceStatus::from_aws("ACTIVE"),
             desired_count: 2,
             running_count: 2,
             task_definition: "web:9".into(),
@@ -323,7 +325,7 @@ mod tests {
         let s = svc(vec![dep("PRIMARY", "web:9", 0, 30.0), dep("ACTIVE", "web:7", 2, 10.0)]);
         let sd = crate::ports::ServiceDeployment {
             arn: "sd".into(),
-            status: "IN_PROGRESS".into(),
+            status: SdStatus::from_aws("IN_PROGRESS"),
             status_reason: None,
             target_revision: None,
             target_task_definition: Some("web:9".into()),

@@ -277,17 +277,19 @@ impl Watched for RollingWatch<'_> {
 mod tests {
     use super::*;
     use crate::ports::Deployment;
+    #[allow(unused_imports)]
+    use crate::states::*;
 
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
         Deployment {
             id: id.into(),
-            status: status.into(),
+            status: DeploymentStatus::from_aws(&status),
             task_definition: td.into(),
             desired: 2,
             running: 2,
             pending: 0,
             failed_tasks: 0,
-            rollout_state: Some(rollout.into()),
+            rollout_state: Some(RolloutState::from_aws(&rollout)),
             rollout_state_reason: None,
             created_at: None,
         }
@@ -298,7 +300,7 @@ mod tests {
             arn: "s".into(),
             name: "web".into(),
             cluster_arn: "c".into(),
-            status: "ACTIVE".into(),
+            status: ServiceStatus::from_aws("ACTIVE"),
             desired_count: 2,
             running_count: 2,
             task_definition: "new".into(),
