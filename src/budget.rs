@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// (family, burst capacity, refill per second) for an operation like `ecs:DescribeServices`.
-pub fn family(op: &str) -> (&'static str, f64, f64) {
+pub(crate) fn family(op: &str) -> (&'static str, f64, f64) {
     let (service, action) = op.split_once(':').unwrap_or(("", op));
     let read = ["Describe", "List", "Get", "BatchGet", "BatchCheck"].iter().any(|p| action.starts_with(p));
     for (svc, pred, fam, burst, rate) in ACCOUNT_LIMITS {
@@ -27,7 +27,7 @@ pub fn family(op: &str) -> (&'static str, f64, f64) {
 }
 
 #[derive(Debug, Clone, Copy)]
-pub enum Pred {
+pub(crate) enum Pred {
     /// Any read action of the service.
     Read,
     /// Any other action of the service.
@@ -50,7 +50,7 @@ impl Pred {
 }
 
 /// The modelled account limits, first match wins: (service, which actions, family, burst, rate/s).
-pub const ACCOUNT_LIMITS: &[(&str, Pred, &str, f64, f64)] = &[
+pub(crate) const ACCOUNT_LIMITS: &[(&str, Pred, &str, f64, f64)] = &[
     ("ecs", Pred::Contains("Cluster"), "ecs-cluster-read", 50.0, 20.0),
     ("ecs", Pred::Named(&["RegisterTaskDefinition", "DeregisterTaskDefinition"]), "ecs-task-definition-change", 20.0, 5.0),
     ("ecs", Pred::Named(&["RunTask", "StopTask"]), "ecs-task-change", 100.0, 20.0),
@@ -67,7 +67,7 @@ pub const ACCOUNT_LIMITS: &[(&str, Pred, &str, f64, f64)] = &[
 
 /// The part of the account's limits one fgdeploy process allows itself (the rest is headroom
 /// for other tools and people in the account).
-pub const CLIENT_SHARE: f64 = 0.8;
+pub(crate) const CLIENT_SHARE: f64 = 0.8;
 
 /// Token buckets per family, scaled to `share` of [`ACCOUNT_LIMITS`]. Time is seconds on any
 /// clock (wall or virtual); cheap to clone, shared by clones.

@@ -12,7 +12,7 @@ const MAX_PROBLEMS: usize = 32;
 /// One problem: the path of the key (`deploy.rolling.maximum_percent`, `containerDefinitions[0].
 /// memory`; `.` for the whole input) and serde's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(crate) struct Found {
     pub path: String,
     pub message: String,
 }
@@ -20,7 +20,7 @@ pub struct Found {
 /// Deserialize `value`; on failure every problem found (in the order found). A required key
 /// taken out after a problem of its own is not reported again as missing, and the search stops
 /// there (nothing can stand in for it).
-pub fn deserialize_all<T: DeserializeOwned>(mut value: Value) -> Result<T, Vec<Found>> {
+pub(crate) fn deserialize_all<T: DeserializeOwned>(mut value: Value) -> Result<T, Vec<Found>> {
     let mut found: Vec<Found> = Vec::new();
     let mut removed: Vec<String> = Vec::new();
     while found.len() < MAX_PROBLEMS {

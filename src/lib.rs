@@ -1,30 +1,35 @@
 //! fgdeploy: release containerised services to Amazon ECS on Fargate.
 //!
 //! See ARCHITECTURE.md for where each concept lives.
+//!
+//! The library's surface is what the binary, the integration tests, the benchmark and the fuzz
+//! targets use: the public modules below and, in them, what is `pub`. Everything else is
+//! `pub(crate)` (the `unreachable_pub` lint keeps it so): the budget, the commands behind
+//! [`run`], the span and taint machinery, the rounding rule.
 
 pub mod aws;
-pub mod budget;
+mod budget;
 pub mod build;
 pub mod cli;
-pub mod commands;
-pub mod deser;
+mod commands;
+mod deser;
 pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod lookups;
 pub mod plan;
 pub mod ports;
-pub mod redact;
+mod redact;
 pub mod registry;
 pub mod render;
-pub mod rounding;
+mod rounding;
 pub mod sandbox;
 pub mod servicedef;
 pub mod sim;
-pub mod spans;
+mod spans;
 pub mod spec;
 pub mod states;
-pub mod taint;
+mod taint;
 pub mod taskdef;
 pub mod vars;
 

@@ -7,15 +7,15 @@ use crate::diff::Change;
 use serde_json::Value;
 
 /// Name fragments (case-insensitive) that make an environment variable's value secret.
-pub const DEFAULT_PATTERNS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "CERT", "DSN"];
+pub(crate) const DEFAULT_PATTERNS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "CERT", "DSN"];
 
 /// What is shown instead of a secret value.
-pub const REDACTED: &str = "(redacted)";
+pub(crate) const REDACTED: &str = "(redacted)";
 /// What is shown for a secret value that changed.
-pub const REDACTED_CHANGED: &str = "(changed, redacted)";
+pub(crate) const REDACTED_CHANGED: &str = "(changed, redacted)";
 
 #[derive(Debug, Clone)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     patterns: Vec<String>,
     /// Values that are secret wherever they appear (SSM SecureString lookups).
     values: Vec<String>,
@@ -23,14 +23,14 @@ pub struct Redactor {
 
 impl Redactor {
     /// The default patterns plus `extra`.
-    pub fn new(extra: &[String]) -> Redactor {
+    pub(crate) fn new(extra: &[String]) -> Redactor {
         let mut patterns: Vec<String> = DEFAULT_PATTERNS.iter().map(|p| p.to_string()).collect();
         patterns.extend(extra.iter().map(|p| p.to_ascii_uppercase()));
         Redactor { patterns, values: Vec::new() }
     }
 
     /// Also hide these values wherever they appear in a change.
-    pub fn with_values(mut self, values: Vec<String>) -> Redactor {
+    pub(crate) fn with_values(mut self, values: Vec<String>) -> Redactor {
         self.values = values.into_iter().filter(|v| !v.is_empty()).collect();
         self
     }
@@ -48,22 +48,22 @@ impl Redactor {
     }
 
     /// `v` as it may be shown: `(redacted)` when it holds a secret value.
-    pub fn value(&self, v: &str) -> String {
+    pub(crate) fn value(&self, v: &str) -> String {
         if self.values.iter().any(|x| v.contains(x.as_str())) { REDACTED.to_string() } else { v.to_string() }
     }
 
-    pub fn is_secret_name(&self, name: &str) -> bool {
+    pub(crate) fn is_secret_name(&self, name: &str) -> bool {
         let up = name.to_ascii_uppercase();
         self.patterns.iter().any(|p| !p.is_empty() && up.contains(p.as_str()))
     }
 
     /// Redact every change of a diff of normalized task definitions.
-    pub fn changes(&self, changes: Vec<Change>) -> Vec<Change> {
+    pub(crate) fn changes(&self, changes: Vec<Change>) -> Vec<Change> {
         changes.into_iter().map(|c| self.change(c)).map(|c| self.scrubbed(c)).collect()
     }
 
     /// The change with the secret values hidden (a changed secret stays visible as a change).
-    pub fn scrubbed(&self, c: Change) -> Change {
+    pub(crate) fn scrubbed(&self, c: Change) -> Change {
         if self.values.is_empty() {
             return c;
         }
@@ -125,7 +125,7 @@ impl Redactor {
     }
 
     /// Redact inside any JSON value: `environment` entries with secret names, all `secrets`.
-    pub fn tree(&self, v: &mut Value) {
+    pub(crate) fn tree(&self, v: &mut Value) {
         match v {
             Value::Object(m) => {
                 for (k, x) in m.iter_mut() {

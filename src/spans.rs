@@ -72,7 +72,7 @@ fn steps(path: &str) -> Vec<Step> {
 }
 
 /// The span of `path` in TOML `text`: the value's, or the deepest part of the path that exists.
-pub fn toml_field(text: &str, path: &str) -> Option<SourceSpan> {
+pub(crate) fn toml_field(text: &str, path: &str) -> Option<SourceSpan> {
     use toml::de::{DeTable, DeValue};
     let root = DeTable::parse(text).ok()?;
     let mut best = None;
@@ -98,7 +98,7 @@ pub fn toml_field(text: &str, path: &str) -> Option<SourceSpan> {
 /// The span of `path` in JSON `text` (a task-definition template; wrapped in `taskDefinition`
 /// as `describe-task-definition` prints it, or not): the value's, or the deepest part of the
 /// path that exists.
-pub fn json_field(text: &str, path: &str) -> Option<SourceSpan> {
+pub(crate) fn json_field(text: &str, path: &str) -> Option<SourceSpan> {
     use jsonc_parser::ast::Value;
     use jsonc_parser::common::Ranged;
     let parsed = jsonc_parser::parse_to_ast(text, &Default::default(), &Default::default()).ok()?;
@@ -133,7 +133,7 @@ fn json_prop<'v, 'a>(v: &'v jsonc_parser::ast::Value<'a>, key: &str) -> Option<&
 }
 
 /// The span at a 1-based line and column.
-pub fn line_col(text: &str, line: usize, col: usize) -> Option<SourceSpan> {
+pub(crate) fn line_col(text: &str, line: usize, col: usize) -> Option<SourceSpan> {
     let l = text.lines().nth(line.checked_sub(1)?)?;
     Some(SourceSpan { line, col, width: 1, text: l.to_string() })
 }

@@ -16,12 +16,12 @@ use crate::error::InputError;
 use std::path::Path;
 
 /// Whether `v` has the shape of a credential.
-pub fn token_shaped(v: &str) -> bool {
+pub(crate) fn token_shaped(v: &str) -> bool {
     !credentials_in(v).is_empty()
 }
 
 /// The credential-shaped parts of `v`: each token word, or the whole value for a PEM private key.
-pub fn credentials_in(v: &str) -> Vec<String> {
+pub(crate) fn credentials_in(v: &str) -> Vec<String> {
     if v.contains("-----BEGIN") && v.contains("PRIVATE KEY-----") {
         return vec![v.to_string()];
     }
@@ -46,14 +46,14 @@ fn token_word(w: &str) -> bool {
 /// The shortest value [`mark`] keeps: a shorter secret (`true`, `1234`) cannot be scrubbed from
 /// output text without mangling it; such values are still refused in plaintext fields and
 /// redacted field by field in plans, but not searched for in free text.
-pub const SCRUB_MIN_LEN: usize = 6;
+pub(crate) const SCRUB_MIN_LEN: usize = 6;
 
 /// Every tainted value this process has seen (secret lookups' answers, `task_definition.redact`
 /// variables' values), for [`scrub`]. Only grows.
 static MARKED: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
 
 /// Taint these values for the rest of the process: every output line is scrubbed of them.
-pub fn mark(values: impl IntoIterator<Item = String>) {
+pub(crate) fn mark(values: impl IntoIterator<Item = String>) {
     let Ok(mut m) = MARKED.write() else { return };
     for v in values {
         let v = v.trim().to_string();
@@ -74,7 +74,7 @@ pub fn mark(values: impl IntoIterator<Item = String>) {
 /// `text` as it may be shown anywhere (a terminal line, a JSON event, a log, a summary file):
 /// every marked value, every credential-shaped word and every PEM private-key block replaced by
 /// `(redacted)`.
-pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
     let mut out = std::borrow::Cow::Borrowed(text);
     if let Ok(marked) = MARKED.read() {
         for v in marked.iter().filter(|v| text.contains(v.as_str())) {
@@ -94,13 +94,13 @@ pub fn scrub(text: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// Whether `v` is tainted, given the secret lookups' answers.
-pub fn tainted(v: &str, secrets: &[String]) -> bool {
+pub(crate) fn tainted(v: &str, secrets: &[String]) -> bool {
     secrets.iter().any(|s| !s.is_empty() && v.contains(s.as_str())) || token_shaped(v)
 }
 
 /// The refusals: every tainted value in a plaintext field not listed in `allowed`. The message
 /// never shows the value.
-pub fn refuse_plaintext(file: &Path, fields: &[(String, String)], secrets: &[String], allowed: &[String]) -> Vec<InputError> {
+pub(crate) fn refuse_plaintext(file: &Path, fields: &[(String, String)], secrets: &[String], allowed: &[String]) -> Vec<InputError> {
     fields
         .iter()
         .filter(|(field, v)| tainted(v, secrets) && !allowed.iter().any(|a| a == field))

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// Each image's action. `pin_digest` puts every known digest (the release's and the built
 /// sidecars') into the task definition instead of the tag.
-pub fn plan_images(images: Vec<LiveImage>, opts: &PlanOptions, pin_digest: bool) -> Vec<PlannedImage> {
+pub(super) fn plan_images(images: Vec<LiveImage>, opts: &PlanOptions, pin_digest: bool) -> Vec<PlannedImage> {
     images
         .into_iter()
         .map(|live| {
@@ -29,7 +29,7 @@ pub fn plan_images(images: Vec<LiveImage>, opts: &PlanOptions, pin_digest: bool)
 }
 
 /// The images by container, as the task definition takes them.
-pub fn by_container(images: &[PlannedImage]) -> BTreeMap<String, String> {
+pub(super) fn by_container(images: &[PlannedImage]) -> BTreeMap<String, String> {
     images.iter().map(|i| (i.container.clone(), i.image.clone())).collect()
 }
 
@@ -62,7 +62,7 @@ fn phrase(i: &PlannedImage, several: bool) -> String {
 
 /// The build stage: skipped when nothing is to be built, else the images it builds (and, said
 /// to fail, any it cannot find).
-pub fn build_action(images: &[PlannedImage], opts: &PlanOptions) -> StageAction {
+pub(super) fn build_action(images: &[PlannedImage], opts: &PlanOptions) -> StageAction {
     let several = images.len() > 1;
     if opts.skip_build {
         return StageAction::Skip { reason: "--skip-build".into() };

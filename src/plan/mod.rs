@@ -548,9 +548,9 @@ pub fn traffic_steps(config: &str) -> Vec<String> {
     vec![format!("custom deployment config {config}: steps as defined in CodeDeploy")]
 }
 
-pub mod images;
+mod images;
 mod model;
-pub mod settings;
+pub(crate) mod settings;
 
 #[cfg(test)]
 mod tests;

@@ -97,7 +97,7 @@ pub(super) fn creation(spec: &Spec, desired_count: i32) -> Vec<Change> {
 }
 
 /// The service's network after the release: the definition's over the live one.
-pub fn service_network(spec: &Spec, svc: &ServiceState) -> Option<Network> {
+pub(crate) fn service_network(spec: &Spec, svc: &ServiceState) -> Option<Network> {
     match spec.file.service.definition.as_ref().and_then(|d| d.network.as_ref()) {
         Some(n) => Some(servicedef::merged_network(n, svc.network.as_ref())),
         None => svc.network.clone(),

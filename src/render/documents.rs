@@ -9,7 +9,7 @@ use std::path::Path;
 
 #[derive(Debug, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-pub enum Document<'a> {
+pub(crate) enum Document<'a> {
     Plan {
         plan: &'a Plan,
         exit_code: i32,
@@ -70,12 +70,12 @@ pub enum Document<'a> {
 
 impl Document<'_> {
     /// The document as JSON, with its `schema_version`.
-    pub fn to_value(&self) -> serde_json::Value {
+    pub(crate) fn to_value(&self) -> serde_json::Value {
         super::with_schema_version(serde_json::to_value(self).unwrap_or_default())
     }
 
     /// One line of `--output json`.
-    pub fn line(&self) -> String {
+    pub(crate) fn line(&self) -> String {
         self.to_value().to_string()
     }
 }

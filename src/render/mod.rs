@@ -7,7 +7,7 @@
 //!   (chosen when `GITHUB_ACTIONS=true`);
 //! - `json`: one JSON object per event (NDJSON), chosen by `--output json`.
 
-pub mod documents;
+pub(crate) mod documents;
 mod human;
 
 pub use human::{history_text, plan_text, rollback_plan_text, status_text, verify_text};

@@ -3,7 +3,7 @@
 //! everything that can be checked without AWS.
 
 mod file;
-pub mod rules;
+pub(crate) mod rules;
 mod service_rules;
 
 pub use file::*;

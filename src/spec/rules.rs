@@ -28,7 +28,7 @@ fn valid_cluster(s: &str) -> bool {
 /// ECR repository names (`API_CreateRepository`): 2–256 characters of lowercase path components
 /// `[a-z0-9]+(?:[._-][a-z0-9]+)*` separated by `/`. A full URI (`host[:port]/path`) has its
 /// path checked by the same rule (the OCI distribution spec's).
-pub fn valid_repository(s: &str) -> bool {
+pub(crate) fn valid_repository(s: &str) -> bool {
     let path = match s.split_once('/') {
         Some((host, rest)) if host.contains('.') || host.contains(':') || host == "localhost" => rest,
         _ => s,
@@ -54,7 +54,7 @@ fn positive(p: &mut Problems, field: &str, d: Duration) {
 }
 
 /// Rules on the deployspec alone.
-pub fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
+pub(crate) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     let mut p = Problems::new(path);
     names(f, &mut p);
     tag_rule("image.tag", &f.image.tag, &mut p);
@@ -190,7 +190,7 @@ fn migration(f: &SpecFile, p: &mut Problems) {
 /// The lifecycle events an ECS AppSpec may hook (CodeDeploy User Guide, "AppSpec 'hooks'
 /// section for an Amazon ECS deployment"): a name outside these fails at CreateDeployment, after
 /// the revision was registered, so it is refused offline.
-pub const ECS_APPSPEC_HOOKS: [&str; 5] =
+pub(crate) const ECS_APPSPEC_HOOKS: [&str; 5] =
     ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"];
 
 fn appspec_hooks(bg: &BlueGreenSection, p: &mut Problems) {
@@ -430,7 +430,7 @@ fn image_placeholder_rules(f: &SpecFile, td: &TaskDefinition, raw: &serde_json::
 
 /// Rules between the deployspec and its (rendered) template. `raw` is the template's JSON before
 /// variables were expanded (to see where `{{ image }}` stands).
-pub fn validate_with_template(
+pub(crate) fn validate_with_template(
     path: &Path,
     template_path: &Path,
     f: &SpecFile,

@@ -1,7 +1,7 @@
 //! Fargate task sizes (Linux): the valid cpu/memory combinations.
 
 /// CPU units from "256", "1024", "0.25 vCPU", "1 vCPU".
-pub fn parse_cpu(s: &str) -> Option<u32> {
+pub(crate) fn parse_cpu(s: &str) -> Option<u32> {
     let s = s.trim();
     if let Some(v) = s.strip_suffix("vCPU").or_else(|| s.strip_suffix("vcpu")) {
         let f: f64 = v.trim().parse().ok()?;
@@ -11,7 +11,7 @@ pub fn parse_cpu(s: &str) -> Option<u32> {
 }
 
 /// MiB from "512", "2048", "2 GB", "0.5GB".
-pub fn parse_memory(s: &str) -> Option<u32> {
+pub(crate) fn parse_memory(s: &str) -> Option<u32> {
     let s = s.trim();
     if let Some(v) = s.strip_suffix("GB").or_else(|| s.strip_suffix("gb")) {
         let f: f64 = v.trim().parse().ok()?;
@@ -35,12 +35,12 @@ fn table() -> Vec<(u32, Vec<u32>)> {
 }
 
 /// Whether `cpu` is a Fargate task cpu size at all.
-pub fn check_cpu(cpu: u32) -> bool {
+pub(crate) fn check_cpu(cpu: u32) -> bool {
     table().iter().any(|(c, _)| *c == cpu)
 }
 
 /// Ok, or Err with a fix text listing what is valid.
-pub fn check(cpu: u32, memory: u32) -> Result<(), String> {
+pub(crate) fn check(cpu: u32, memory: u32) -> Result<(), String> {
     let t = table();
     match t.iter().find(|(c, _)| *c == cpu) {
         None => Err(format!("Fargate cpu must be one of {}", t.iter().map(|(c, _)| c.to_string()).collect::<Vec<_>>().join(", "))),

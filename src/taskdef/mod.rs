@@ -1,10 +1,10 @@
 //! Task definitions: parsing the template with full fidelity, local validation of what AWS would
 //! reject, and the normal form used for semantic diffs.
 
-pub mod fargate;
-pub mod model;
-pub mod plaintext;
-pub mod rules;
+pub(crate) mod fargate;
+pub(crate) mod model;
+pub(crate) mod plaintext;
+pub(crate) mod rules;
 
 pub use fargate::is_fargate;
 pub use model::TaskDefinition;

@@ -10,15 +10,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// RegisterTaskDefinition's request limit: the task definition as registered, ≤ 64 KiB.
-pub const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_TASK_DEFINITION_BYTES: usize = 64 * 1024;
 
 /// Family, container, service and cluster names: 1–255 letters, digits, hyphens, underscores.
-pub fn valid_name(s: &str) -> bool {
+pub(crate) fn valid_name(s: &str) -> bool {
     !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 /// Check a task definition whose variables are expanded. `release` names the release container.
-pub fn validate(td: &TaskDefinition, release: &str, path: &Path) -> Result<(), InputError> {
+pub(crate) fn validate(td: &TaskDefinition, release: &str, path: &Path) -> Result<(), InputError> {
     let mut p = Problems::new(path);
     if !valid_name(&td.family) {
         p.at("family", format!("invalid family {:?}", td.family), "use 1-255 letters, digits, hyphens and underscores");
@@ -318,7 +318,7 @@ fn tags(td: &TaskDefinition, p: &mut Problems) {
 
 /// serde_json keeps the last of two equal keys silently; a template with one is an error (the
 /// first value would be lost). Returns the key and its 1-based line and column.
-pub fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
+pub(crate) fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
     use serde::de::{Deserialize, Deserializer, Error, MapAccess, SeqAccess, Visitor};
     struct Walk;
     impl<'de> Deserialize<'de> for Walk {
@@ -375,7 +375,7 @@ pub fn duplicate_key(text: &str) -> Option<(String, usize, usize)> {
 }
 
 /// Where `{{ image }}` appears in a template (JSON paths), before variables are expanded.
-pub fn image_placeholders(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+pub(crate) fn image_placeholders(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
     match v {
         serde_json::Value::String(s) => {
             let mut rest = s.as_str();
