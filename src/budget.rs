@@ -85,12 +85,12 @@ impl Default for RateBudget {
 }
 
 impl RateBudget {
-    pub fn with_share(share: f64) -> Self {
+    pub(crate) fn with_share(share: f64) -> Self {
         RateBudget { share, buckets: Arc::default() }
     }
 
     /// Take a token of `op`'s family at `now`; otherwise how many seconds until there is one.
-    pub fn try_take(&self, op: &str, now: f64) -> Option<f64> {
+    pub(crate) fn try_take(&self, op: &str, now: f64) -> Option<f64> {
         let (fam, burst, rate) = family(op);
         let (burst, rate) = ((burst * self.share).max(1.0), rate * self.share);
         let mut m = self.buckets.lock().unwrap_or_else(|e| e.into_inner());

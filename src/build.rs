@@ -10,9 +10,9 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// Drives the `docker` CLI (or another program with the same verbs).
 #[derive(Debug, Clone)]
 pub struct DockerBuilder {
-    pub program: String,
+    pub(crate) program: String,
     /// Extra environment for every invocation (a DOCKER_CONFIG here wins over the private one).
-    pub env: Vec<(String, String)>,
+    pub(crate) env: Vec<(String, String)>,
     /// A private DOCKER_CONFIG for this run: `docker login` stores the ECR token there, never in
     /// the user's `~/.docker/config.json`; removed when fgdeploy exits. The user's CLI plugins
     /// (buildx) stay reachable through a link to their `cli-plugins` folder.
@@ -35,7 +35,7 @@ impl DockerBuilder {
     }
 
     /// The DOCKER_CONFIG every invocation gets.
-    pub fn docker_config(&self) -> Option<std::path::PathBuf> {
+    pub(crate) fn docker_config(&self) -> Option<std::path::PathBuf> {
         match self.env.iter().find(|(k, _)| k == "DOCKER_CONFIG") {
             Some((_, v)) => Some(v.into()),
             None => self.config.as_ref().map(|d| d.path().to_path_buf()),
@@ -56,7 +56,7 @@ fn private_docker_config() -> Option<tempfile::TempDir> {
 }
 
 /// `X86_64` → `linux/amd64`, `ARM64` → `linux/arm64`.
-pub fn platform_for(cpu_architecture: Option<&str>, os_family: Option<&str>) -> Option<String> {
+pub(crate) fn platform_for(cpu_architecture: Option<&str>, os_family: Option<&str>) -> Option<String> {
     if os_family.is_some_and(|o| o != "LINUX") {
         return None;
     }
@@ -68,7 +68,7 @@ pub fn platform_for(cpu_architecture: Option<&str>, os_family: Option<&str>) -> 
 }
 
 /// The last `sha256:<64 hex>` in the text.
-pub fn find_digest(text: &str) -> Option<String> {
+pub(crate) fn find_digest(text: &str) -> Option<String> {
     let mut found = None;
     let mut rest = text;
     while let Some(i) = rest.find("sha256:") {

@@ -13,8 +13,8 @@ const MAX_PROBLEMS: usize = 32;
 /// memory`; `.` for the whole input) and serde's message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Found {
-    pub path: String,
-    pub message: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
 }
 
 /// Deserialize `value`; on failure every problem found (in the order found). A required key

@@ -20,7 +20,7 @@ impl Change {
     }
 
     /// The same change with its path under `p` (`p.path`).
-    pub fn under(self, p: &str) -> Change {
+    pub(crate) fn under(self, p: &str) -> Change {
         let at = |path: String| if path.is_empty() { p.to_string() } else { format!("{p}.{path}") };
         match self {
             Change::Add { path, value } => Change::Add { path: at(path), value },

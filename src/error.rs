@@ -11,7 +11,7 @@ pub mod exit {
     /// Success; for `plan` and `--dry-run`: nothing would change.
     pub const OK: i32 = 0;
     /// A bug in fgdeploy (please report it).
-    pub const INTERNAL: i32 = 1;
+    pub(crate) const INTERNAL: i32 = 1;
     /// `plan` / `--dry-run` only: the plan has changes.
     pub const CHANGES: i32 = 2;
     /// Bad input: flags, deployspec, task definition, unsafe settings. Nothing was changed.
@@ -39,7 +39,7 @@ pub mod exit {
 
 /// Where in an input file something is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     None,
     /// 1-based line and column.
     LineCol(usize, usize),
@@ -49,33 +49,33 @@ pub enum Location {
 
 /// One input problem as data (the JSON error document's `problems`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Problem {
-    pub file: String,
+pub(crate) struct Problem {
+    pub(crate) file: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
+    pub(crate) field: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<usize>,
+    pub(crate) line: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<usize>,
-    pub message: String,
-    pub fix: String,
+    pub(crate) column: Option<usize>,
+    pub(crate) message: String,
+    pub(crate) fix: String,
 }
 
 /// Bad input in a file or on the command line: names the file, the field and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputError {
-    pub file: PathBuf,
-    pub location: Location,
+    pub(crate) file: PathBuf,
+    pub(crate) location: Location,
     pub message: String,
     pub fix: Box<str>,
     /// Further problems found in the same check (every problem of a file is reported at once).
-    pub also: Vec<InputError>,
+    pub(crate) also: Vec<InputError>,
     /// The line of the file it stands on, for a snippet with a caret.
-    pub source: Option<Box<crate::spans::SourceSpan>>,
+    pub(crate) source: Option<Box<crate::spans::SourceSpan>>,
 }
 
 impl InputError {
-    pub fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn new(file: impl Into<PathBuf>, message: impl Into<String>, fix: impl Into<String>) -> Self {
         InputError {
             file: file.into(),
             location: Location::None,
@@ -88,7 +88,7 @@ impl InputError {
 
     /// Find this problem (and those attached) in `text`, the content of `file`: a field path in a
     /// TOML file through its spans, a line and column as they are.
-    pub fn located(mut self, file: &std::path::Path, text: &str) -> Self {
+    pub(crate) fn located(mut self, file: &std::path::Path, text: &str) -> Self {
         if self.file == file && self.source.is_none() {
             let toml = file.extension().is_some_and(|e| e == "toml");
             self.source = match &self.location {
@@ -108,7 +108,7 @@ impl InputError {
     }
 
     /// `Ok` when `problems` is empty, else the first with the others attached.
-    pub fn all(problems: Vec<InputError>) -> Result<(), InputError> {
+    pub(crate) fn all(problems: Vec<InputError>) -> Result<(), InputError> {
         let mut it = problems.into_iter();
         match it.next() {
             None => Ok(()),
@@ -120,7 +120,7 @@ impl InputError {
     }
 
     /// Every problem as data.
-    pub fn problems(&self) -> Vec<Problem> {
+    pub(crate) fn problems(&self) -> Vec<Problem> {
         self.clone()
             .flatten()
             .into_iter()
@@ -147,11 +147,11 @@ impl InputError {
         }
         out
     }
-    pub fn at_field(mut self, field: impl Into<String>) -> Self {
+    pub(crate) fn at_field(mut self, field: impl Into<String>) -> Self {
         self.location = Location::Field(field.into());
         self
     }
-    pub fn at_line_col(mut self, line: usize, col: usize) -> Self {
+    pub(crate) fn at_line_col(mut self, line: usize, col: usize) -> Self {
         self.location = Location::LineCol(line, col);
         self
     }
@@ -226,7 +226,7 @@ impl Error {
     }
 
     /// Bad input's problems as data (empty for other errors).
-    pub fn problems(&self) -> Vec<Problem> {
+    pub(crate) fn problems(&self) -> Vec<Problem> {
         match self {
             Error::Input(e) => e.problems(),
             _ => Vec::new(),
@@ -250,7 +250,7 @@ impl Error {
         }
     }
 
-    pub fn usage(message: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>, fix: impl Into<String>) -> Self {
         Error::Usage { message: message.into(), fix: fix.into() }
     }
 }
@@ -261,31 +261,24 @@ impl From<InputError> for Error {
     }
 }
 
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Collects every problem of one input file, so that all of them are reported at once.
 #[derive(Debug)]
-pub struct Problems {
+pub(crate) struct Problems {
     file: PathBuf,
     list: Vec<InputError>,
 }
 
 impl Problems {
-    pub fn new(file: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(file: impl Into<PathBuf>) -> Self {
         Problems { file: file.into(), list: Vec::new() }
     }
     /// A problem at a field (a deployspec key path or a JSON path of the template).
-    pub fn at(&mut self, field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
+    pub(crate) fn at(&mut self, field: impl Into<String>, message: impl Into<String>, fix: impl Into<String>) {
         self.list.push(InputError::new(&self.file, message, fix).at_field(field));
     }
-    /// A problem found by a check that returns `InputError` (all of its problems are kept).
-    pub fn push(&mut self, e: InputError) {
-        self.list.extend(e.flatten());
-    }
-    pub fn is_empty(&self) -> bool {
-        self.list.is_empty()
-    }
-    pub fn finish(self) -> Result<(), InputError> {
+    pub(crate) fn finish(self) -> Result<(), InputError> {
         InputError::all(self.list)
     }
 }

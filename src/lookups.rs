@@ -32,16 +32,16 @@ impl std::fmt::Display for Lookup {
 /// A resolved lookup.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
-    pub value: String,
+    pub(crate) value: String,
     /// An SSM SecureString (a Secrets Manager secret read through
     /// `/aws/reference/secretsmanager/` is one): used where the template needs it, never printed.
-    pub secret: bool,
+    pub(crate) secret: bool,
 }
 
 /// What the plan lists: the lookup and its value (a secret's shown as `(secret)`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resolved {
-    pub lookup: String,
+    pub(crate) lookup: String,
     pub value: String,
 }
 
@@ -56,11 +56,11 @@ pub struct LookupTable {
 }
 
 /// A stand-in value while recording (never reaches AWS: the real load replaces it).
-pub const PENDING: &str = "fgdeploy-lookup-pending";
+pub(crate) const PENDING: &str = "fgdeploy-lookup-pending";
 
 impl LookupTable {
     /// A table that records the lookups a render makes and answers each with a stand-in.
-    pub fn recording() -> LookupTable {
+    pub(crate) fn recording() -> LookupTable {
         LookupTable { recording: true, ..LookupTable::default() }
     }
 
@@ -71,7 +71,7 @@ impl LookupTable {
     }
 
     /// The value for `l`: the answer, a stand-in while recording, else an error.
-    pub fn get(&self, l: Lookup) -> Result<String, String> {
+    pub(crate) fn get(&self, l: Lookup) -> Result<String, String> {
         let mut m = self.answers.lock().map_err(|_| "lookup table poisoned".to_string())?;
         match m.get(&l) {
             Some(Some(a)) => Ok(a.value.clone()),
@@ -89,24 +89,24 @@ impl LookupTable {
     }
 
     /// While recording: what is being rendered now (a file and a field path).
-    pub fn rendering(&self, file: &std::path::Path, field: String) {
+    pub(crate) fn rendering(&self, file: &std::path::Path, field: String) {
         if let Ok(mut at) = self.at.lock() {
             *at = Some((file.to_path_buf(), field));
         }
     }
 
     /// Where a lookup was first seen (file and field), when recorded.
-    pub fn place(&self, l: &Lookup) -> Option<(std::path::PathBuf, String)> {
+    pub(crate) fn place(&self, l: &Lookup) -> Option<(std::path::PathBuf, String)> {
         self.places.lock().ok()?.get(l).cloned()
     }
 
     /// Every lookup the renders made.
-    pub fn lookups(&self) -> Vec<Lookup> {
+    pub(crate) fn lookups(&self) -> Vec<Lookup> {
         self.answers.lock().map(|m| m.keys().cloned().collect()).unwrap_or_default()
     }
 
     /// The answered lookups for the plan, secrets hidden.
-    pub fn resolved(&self) -> Vec<Resolved> {
+    pub(crate) fn resolved(&self) -> Vec<Resolved> {
         let m = self.answers.lock().map(|m| m.clone()).unwrap_or_default();
         m.into_iter()
             .filter_map(|(l, a)| {
@@ -117,7 +117,7 @@ impl LookupTable {
     }
 
     /// The values that must never be shown.
-    pub fn secrets(&self) -> Vec<String> {
+    pub(crate) fn secrets(&self) -> Vec<String> {
         let m = self.answers.lock().map(|m| m.clone()).unwrap_or_default();
         m.into_values().flatten().filter(|a| a.secret && !a.value.is_empty()).map(|a| a.value).collect()
     }
@@ -125,7 +125,7 @@ impl LookupTable {
 
 /// A value out of a Terraform state (format version 4): `type.name.attr…`, with `module.m.` and
 /// `data.` prefixes, `[0]` / `["key"]` instance keys, nested attributes, and `output.name`.
-pub fn tfstate_value(state: &serde_json::Value, address: &str) -> Result<String, String> {
+pub(crate) fn tfstate_value(state: &serde_json::Value, address: &str) -> Result<String, String> {
     if let Some(name) = address.strip_prefix("output.") {
         let v = state.get("outputs").and_then(|o| o.get(name)).and_then(|o| o.get("value"));
         return v.map(scalar).ok_or_else(|| format!("the state has no output {name:?}"));

@@ -7,7 +7,8 @@ use crate::diff::Change;
 use serde_json::Value;
 
 /// Name fragments (case-insensitive) that make an environment variable's value secret.
-pub(crate) const DEFAULT_PATTERNS: &[&str] = &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "CERT", "DSN"];
+pub(crate) const DEFAULT_PATTERNS: &[&str] =
+    &["PASSWORD", "PASSWD", "SECRET", "TOKEN", "KEY", "CREDENTIAL", "PRIVATE", "AUTH", "CERT", "DSN"];
 
 /// What is shown instead of a secret value.
 pub(crate) const REDACTED: &str = "(redacted)";

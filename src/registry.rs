@@ -15,19 +15,19 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageRef {
     /// The registry host (with port).
-    pub host: String,
-    pub repository: String,
+    pub(crate) host: String,
+    pub(crate) repository: String,
     /// A tag, or a digest (`sha256:…`).
-    pub reference: String,
+    pub(crate) reference: String,
 }
 
 /// Whether a repository is written as a full URI (`host/name`) rather than an ECR name.
-pub fn is_full_uri(repo: &str) -> bool {
+pub(crate) fn is_full_uri(repo: &str) -> bool {
     repo.split_once('/').is_some_and(|(h, _)| h.contains('.') || h.contains(':') || h == "localhost")
 }
 
 /// `123.dkr.ecr.us-east-1.amazonaws.com/team/web` → `team/web`; a bare name as is.
-pub fn repository_name(repo: &str) -> String {
+pub(crate) fn repository_name(repo: &str) -> String {
     match repo.split_once('/') {
         Some((host, name)) if host.contains('.') => name.to_string(),
         _ => repo.to_string(),
@@ -36,7 +36,7 @@ pub fn repository_name(repo: &str) -> String {
 
 /// Where an image lives, as far as checking it goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Location {
+pub(crate) enum Location {
     /// Private ECR: account (registry id), region.
     Ecr { account: String, region: String },
     /// Any registry reached through the v2 API.
@@ -64,7 +64,7 @@ impl ImageRef {
     }
 
     /// `<account>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]` is private ECR.
-    pub fn location(&self) -> Location {
+    pub(crate) fn location(&self) -> Location {
         let parts: Vec<&str> = self.host.split('.').collect();
         match parts.as_slice() {
             [account, "dkr", ecr, region, "amazonaws", "com", ..]
@@ -80,8 +80,8 @@ impl ImageRef {
 /// Basic credentials for a registry.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    pub username: String,
-    pub secret: String,
+    pub(crate) username: String,
+    pub(crate) secret: String,
 }
 
 impl std::fmt::Debug for Credentials {
@@ -97,7 +97,7 @@ fn docker_config_dir() -> Option<PathBuf> {
 
 /// The credentials Docker would use for `host` (from `<dir>/config.json`): a credential
 /// helper, else `auths`.
-pub fn credentials_for(dir: &std::path::Path, host: &str) -> Option<Credentials> {
+pub(crate) fn credentials_for(dir: &std::path::Path, host: &str) -> Option<Credentials> {
     let config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).ok()?).ok()?;
     let keys = if host == "registry-1.docker.io" { vec!["https://index.docker.io/v1/", "docker.io", host] } else { vec![host] };
     let helper = keys

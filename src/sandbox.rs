@@ -9,7 +9,7 @@ use clap::ValueEnum;
 
 /// Faults to rehearse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Scenario {
+pub(crate) enum Scenario {
     /// Everything works.
     #[default]
     Happy,
@@ -61,7 +61,7 @@ pub enum Scenario {
 impl Scenario {
     /// Why this scenario cannot happen to `spec` (it would silently play the happy path).
     /// `migration-fails` always applies: `run` starts one-off tasks without a [migration].
-    pub fn does_not_apply(self, spec: &Spec) -> Option<&'static str> {
+    pub(crate) fn does_not_apply(self, spec: &Spec) -> Option<&'static str> {
         let f = &spec.file;
         let blue_green = f.deploy.strategy == crate::spec::Strategy::BlueGreen;
         let checks = blue_green && f.deploy.blue_green.as_ref().is_some_and(|b| !b.checks.is_empty());
@@ -91,8 +91,8 @@ impl Scenario {
 #[derive(Clone, Debug)]
 pub struct LoopbackApp {
     pub port: u16,
-    pub status: std::sync::Arc<std::sync::atomic::AtomicU16>,
-    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub(crate) status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    pub(crate) requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl LoopbackApp {
@@ -101,7 +101,7 @@ impl LoopbackApp {
     }
 
     /// On a given loopback port (0: any free one).
-    pub fn start_on(port: u16, status: u16) -> std::io::Result<LoopbackApp> {
+    pub(crate) fn start_on(port: u16, status: u16) -> std::io::Result<LoopbackApp> {
         use std::io::{Read, Write};
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
@@ -136,7 +136,7 @@ impl LoopbackApp {
 
 /// The sandbox world for `spec`: the service runs the template with the image tag `previous`
 /// (revision 1), healthy; the release image exists in the sandbox's ECR.
-pub fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
+pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
     if let Some(why) = scenario.does_not_apply(spec) {
         let name = scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
         return Err(crate::error::Error::usage(
@@ -249,7 +249,7 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
 /// The deployment controller of the sandbox service: CODE_DEPLOY for a blue-green deployspec
 /// unless it uses ECS-native settings (a non-default `ecs_strategy`, linear/canary or
 /// advancedConfiguration keys) and names no CodeDeploy application or group.
-pub fn controller(spec: &Spec) -> &'static str {
+pub(crate) fn controller(spec: &Spec) -> &'static str {
     let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen) else {
         return "ECS";
     };
@@ -269,7 +269,7 @@ pub fn seed_deployment_group(sim: &Sim, spec: &Spec, prod_port: u16, test_port: 
 }
 
 /// As [`seed_deployment_group`], with a blue termination wait of `termination_wait_minutes`.
-pub fn seed_deployment_group_waiting(sim: &Sim, spec: &Spec, (prod_port, test_port): (u16, u16), termination_wait_minutes: i32) {
+pub(crate) fn seed_deployment_group_waiting(sim: &Sim, spec: &Spec, (prod_port, test_port): (u16, u16), termination_wait_minutes: i32) {
     let Some(bg) = &spec.file.deploy.blue_green else { return };
     let (app, group) = crate::engine::init_names(spec.cluster(), spec.service());
     sim.world().seed_deployment_group(crate::sim::CdGroupSeed {
@@ -319,7 +319,7 @@ pub fn seeded_fleet(specs: &[Spec], faults: Faults) -> Result<Sim> {
 }
 
 /// The fleet sandbox: every service, and a loopback listener for the blue/green ones.
-pub fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
+pub(crate) fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim> {
     let mut faults = Faults::default();
     if let Some(first) = specs.first() {
         let marker = format!(":{}", first.file.image.tag);

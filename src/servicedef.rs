@@ -314,14 +314,14 @@ pub enum Controller {
 }
 
 impl PropagateTags {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             PropagateTags::None => "NONE",
             PropagateTags::Service => "SERVICE",
             PropagateTags::TaskDefinition => "TASK_DEFINITION",
         }
     }
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::None, Self::Service, Self::TaskDefinition].into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -333,7 +333,7 @@ impl AzRebalancing {
             AzRebalancing::Disabled => "DISABLED",
         }
     }
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Enabled, Self::Disabled].into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -345,14 +345,14 @@ impl std::fmt::Display for Controller {
 }
 
 impl Controller {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Controller::Ecs => "ECS",
             Controller::CodeDeploy => "CODE_DEPLOY",
             Controller::External => "EXTERNAL",
         }
     }
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         [Self::Ecs, Self::CodeDeploy, Self::External].into_iter().find(|v| v.as_str() == s)
     }
 }
@@ -360,21 +360,21 @@ impl Controller {
 /// The live service's settings, every field present (what `init` writes, what `plan` compares to).
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveSettings<'a> {
-    pub network: Option<&'a Network>,
-    pub capacity_provider_strategy: &'a [CapacityProviderItem],
-    pub platform_version: Option<&'a str>,
-    pub load_balancers: &'a [LoadBalancer],
-    pub health_check_grace_period_seconds: Option<i32>,
-    pub service_registries: &'a [ServiceRegistry],
-    pub service_connect: Option<&'a ServiceConnect>,
-    pub enable_execute_command: bool,
-    pub enable_ecs_managed_tags: bool,
-    pub propagate_tags: Option<PropagateTags>,
-    pub availability_zone_rebalancing: Option<AzRebalancing>,
-    pub deployment_controller: Controller,
-    pub volume_configurations: &'a [VolumeConfiguration],
-    pub vpc_lattice: &'a [VpcLattice],
-    pub tags: &'a BTreeMap<String, String>,
+    pub(crate) network: Option<&'a Network>,
+    pub(crate) capacity_provider_strategy: &'a [CapacityProviderItem],
+    pub(crate) platform_version: Option<&'a str>,
+    pub(crate) load_balancers: &'a [LoadBalancer],
+    pub(crate) health_check_grace_period_seconds: Option<i32>,
+    pub(crate) service_registries: &'a [ServiceRegistry],
+    pub(crate) service_connect: Option<&'a ServiceConnect>,
+    pub(crate) enable_execute_command: bool,
+    pub(crate) enable_ecs_managed_tags: bool,
+    pub(crate) propagate_tags: Option<PropagateTags>,
+    pub(crate) availability_zone_rebalancing: Option<AzRebalancing>,
+    pub(crate) deployment_controller: Controller,
+    pub(crate) volume_configurations: &'a [VolumeConfiguration],
+    pub(crate) vpc_lattice: &'a [VpcLattice],
+    pub(crate) tags: &'a BTreeMap<String, String>,
 }
 
 impl ServiceDefinition {
@@ -450,9 +450,9 @@ fn live_load_balancers(lbs: &[LoadBalancer]) -> Vec<LoadBalancerDef> {
 pub struct SettingsChange {
     pub changes: Vec<Change>,
     /// The fields that differ (tags excluded: they are set with TagResource).
-    pub update: ServiceDefinition,
+    pub(crate) update: ServiceDefinition,
     /// Tags to set (new keys and changed values).
-    pub tags: BTreeMap<String, String>,
+    pub(crate) tags: BTreeMap<String, String>,
 }
 
 /// One field's normal form: ECS defaults equal their absence; sets are sorted.
@@ -482,7 +482,7 @@ fn normal_connect(c: &ServiceConnect) -> serde_json::Value {
 /// replaces the structure as a whole, so what the spec does not say (the proxy's log and access
 /// log configuration, a service's timeout and TLS, the namespace) is sent as it is live; services
 /// are matched by `port_name`.
-pub fn merged_connect(want: &ServiceConnect, live: Option<&ServiceConnect>) -> ServiceConnect {
+pub(crate) fn merged_connect(want: &ServiceConnect, live: Option<&ServiceConnect>) -> ServiceConnect {
     let Some(live) = live.filter(|l| l.enabled) else { return want.clone() };
     if !want.enabled {
         return want.clone();
@@ -516,7 +516,7 @@ pub fn merged_connect(want: &ServiceConnect, live: Option<&ServiceConnect>) -> S
 }
 
 /// The network the spec wants: its keys over the live ones.
-pub fn merged_network(want: &NetworkDef, live: Option<&Network>) -> Network {
+pub(crate) fn merged_network(want: &NetworkDef, live: Option<&Network>) -> Network {
     Network {
         subnets: want.subnets.clone().or_else(|| live.map(|n| n.subnets.clone())).unwrap_or_default(),
         security_groups: want.security_groups.clone().or_else(|| live.map(|n| n.security_groups.clone())).unwrap_or_default(),
@@ -670,9 +670,9 @@ pub struct Network {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadBalancer {
-    pub target_group_arn: Option<String>,
+    pub(crate) target_group_arn: Option<String>,
     pub container_name: Option<String>,
-    pub container_port: Option<i32>,
+    pub(crate) container_port: Option<i32>,
     /// `advancedConfiguration` (ECS-native blue/green).
     pub advanced: Option<AdvancedLbConfig>,
 }

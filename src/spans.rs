@@ -9,21 +9,21 @@ use serde::Serialize;
 
 /// A place in a file, with the text of its line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SourceSpan {
+pub(crate) struct SourceSpan {
     /// 1-based.
-    pub line: usize,
+    pub(crate) line: usize,
     /// 1-based, in characters.
-    pub col: usize,
+    pub(crate) col: usize,
     /// How many characters the caret underlines (at least 1).
-    pub width: usize,
+    pub(crate) width: usize,
     /// The line's text; empty when it is not shown (see [`SourceSpan::guarded`]).
     #[serde(skip)]
-    pub text: String,
+    pub(crate) text: String,
 }
 
 impl SourceSpan {
     /// The span without its line's text (the place alone).
-    pub fn hidden(mut self) -> SourceSpan {
+    pub(crate) fn hidden(mut self) -> SourceSpan {
         self.text.clear();
         self
     }
@@ -31,7 +31,7 @@ impl SourceSpan {
     /// The span without its text when the line could hold a secret (a name such as PASSWORD,
     /// TOKEN or KEY on it), and cut to 120 characters around the caret otherwise: a snippet never
     /// prints what the redaction would hide.
-    pub fn guarded(mut self) -> SourceSpan {
+    pub(crate) fn guarded(mut self) -> SourceSpan {
         if crate::redact::Redactor::new(&[]).is_secret_name(&self.text) {
             self.text.clear();
             return self;

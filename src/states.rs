@@ -17,7 +17,7 @@ macro_rules! aws_enum {
         impl $name {
             /// AWS's text as the enum: for the adapters (`src/aws/`, the simulator's
             /// constructors) only; everything else matches variants.
-            pub fn from_aws(text: &str) -> Self {
+            pub(crate) fn from_aws(text: &str) -> Self {
                 match text {
                     $($text => Self::$variant,)+
                     other => Self::Unknown(other.to_string()),
@@ -59,7 +59,7 @@ aws_enum! {
 
 impl DeploymentStrategy {
     /// One of ECS's blue/green strategies (not ROLLING, not a value this build does not know).
-    pub fn is_native(&self) -> bool {
+    pub(crate) fn is_native(&self) -> bool {
         matches!(self, Self::BlueGreen | Self::Linear | Self::Canary)
     }
 }
@@ -189,11 +189,11 @@ aws_enum! {
 
 impl SdStatus {
     /// The service deployment will not change any more.
-    pub fn is_terminal(&self) -> bool {
+    pub(crate) fn is_terminal(&self) -> bool {
         matches!(self, SdStatus::Successful | SdStatus::Stopped | SdStatus::RollbackSuccessful | SdStatus::RollbackFailed)
     }
     /// A rollback was asked for, runs, or ended.
-    pub fn is_rollback(&self) -> bool {
+    pub(crate) fn is_rollback(&self) -> bool {
         matches!(self, SdStatus::RollbackRequested | SdStatus::RollbackInProgress | SdStatus::RollbackSuccessful | SdStatus::RollbackFailed)
     }
 }

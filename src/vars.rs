@@ -17,9 +17,9 @@ use std::sync::{Arc, OnceLock};
 
 /// Why a variable could not be expanded; the caller adds file and field.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VarError {
-    pub message: String,
-    pub fix: String,
+pub(crate) struct VarError {
+    pub(crate) message: String,
+    pub(crate) fix: String,
 }
 
 /// git, asked once and only when a template uses it (a spec that does not works outside a
@@ -149,22 +149,17 @@ impl Vars {
     }
 
     /// Named values of one render (a build command's `context`, `dockerfile`, `platform`).
-    pub fn with_extra(mut self, extra: BTreeMap<String, String>) -> Self {
+    pub(crate) fn with_extra(mut self, extra: BTreeMap<String, String>) -> Self {
         self.extra = extra;
         self
     }
 
-    pub fn lookups(&self) -> &Arc<LookupTable> {
+    pub(crate) fn lookups(&self) -> &Arc<LookupTable> {
         &self.lookups
     }
 
-    pub fn env(&self) -> &BTreeMap<String, String> {
+    pub(crate) fn env(&self) -> &BTreeMap<String, String> {
         &self.env
-    }
-
-    /// The git commit if it was looked up (or given) already.
-    pub fn cached_git_sha(&self) -> Option<String> {
-        self.git.sha.get().and_then(|r| r.as_ref().ok().cloned())
     }
 
     pub fn set_image(&mut self, image: impl Into<String>) {
@@ -172,7 +167,7 @@ impl Vars {
     }
 
     /// `images.<container>`: the image of each container (built, or fixed).
-    pub fn set_images(&mut self, images: BTreeMap<String, String>) {
+    pub(crate) fn set_images(&mut self, images: BTreeMap<String, String>) {
         self.images = images;
     }
 
@@ -207,7 +202,7 @@ impl Vars {
     }
 
     /// Render `s` (a template when it holds `{{`, `{%` or `{#`).
-    pub fn expand(&self, s: &str) -> Result<String, VarError> {
+    pub(crate) fn expand(&self, s: &str) -> Result<String, VarError> {
         if !(s.contains("{{") || s.contains("{%") || s.contains("{#")) {
             return Ok(s.to_string());
         }
@@ -273,7 +268,7 @@ impl Vars {
 
     /// Render every string in a JSON value, ignoring errors: a recording render that must see
     /// every lookup, not stop at the first problem (the real load reports the problems).
-    pub fn record_json(&self, file: &Path, value: &serde_json::Value, path: &mut Vec<String>) {
+    pub(crate) fn record_json(&self, file: &Path, value: &serde_json::Value, path: &mut Vec<String>) {
         match value {
             serde_json::Value::String(s) => {
                 self.lookups.rendering(file, join_path(path));
@@ -298,7 +293,7 @@ impl Vars {
     }
 
     /// Expand every string in a JSON value; the error carries the JSON path of the string.
-    pub fn expand_json(&self, value: &mut serde_json::Value, path: &mut Vec<String>) -> Result<(), (String, VarError)> {
+    pub(crate) fn expand_json(&self, value: &mut serde_json::Value, path: &mut Vec<String>) -> Result<(), (String, VarError)> {
         match value {
             serde_json::Value::String(s) if s.contains("{{") || s.contains("{%") || s.contains("{#") => {
                 *s = self.expand(s).map_err(|e| (join_path(path), e))?;
@@ -365,7 +360,7 @@ fn referenced_word(s: &str, word: &str) -> bool {
 }
 
 /// `["a", "[0]", "b"]` → `a[0].b`.
-pub fn join_path(parts: &[String]) -> String {
+pub(crate) fn join_path(parts: &[String]) -> String {
     let mut out = String::new();
     for p in parts {
         if !p.starts_with('[') && !out.is_empty() {

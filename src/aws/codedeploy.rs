@@ -99,7 +99,7 @@ impl CodeDeploy for Aws {
         let d = out.deployment_info().ok_or_else(|| PortError::NotFound { op: op.into(), message: id.into() })?;
         Ok(CdDeployment {
             id: d.deployment_id().unwrap_or(id).to_string(),
-            status: d.status().map_or(CdStatus::default(), |s| CdStatus::from_aws(&s.as_str())),
+            status: d.status().map_or(CdStatus::default(), |s| CdStatus::from_aws(s.as_str())),
             error: d
                 .error_information()
                 .map(|e| format!("{}: {}", e.code().map(|c| c.as_str()).unwrap_or("-"), e.message().unwrap_or_default())),

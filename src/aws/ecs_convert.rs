@@ -195,13 +195,13 @@ pub(super) fn service_from(s: &t::Service) -> ServiceState {
 pub(super) fn deployment_from(d: &t::Deployment) -> Deployment {
     Deployment {
         id: d.id().unwrap_or_default().to_string(),
-        status: DeploymentStatus::from_aws(&d.status().unwrap_or_default()),
+        status: DeploymentStatus::from_aws(d.status().unwrap_or_default()),
         task_definition: d.task_definition().unwrap_or_default().to_string(),
         desired: d.desired_count(),
         running: d.running_count(),
         pending: d.pending_count(),
         failed_tasks: d.failed_tasks(),
-        rollout_state: d.rollout_state().map(|r| RolloutState::from_aws(&r.as_str())),
+        rollout_state: d.rollout_state().map(|r| RolloutState::from_aws(r.as_str())),
         rollout_state_reason: d.rollout_state_reason().map(str::to_string),
         created_at: ts(d.created_at()),
     }
@@ -224,7 +224,7 @@ pub(super) fn load_balancer_from(l: &t::LoadBalancer) -> LoadBalancer {
 pub(super) fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
     ServiceDeployment {
         arn: sd.service_deployment_arn().unwrap_or_default().to_string(),
-        status: sd.status().map_or(SdStatus::default(), |s| SdStatus::from_aws(&s.as_str())),
+        status: sd.status().map_or(SdStatus::default(), |s| SdStatus::from_aws(s.as_str())),
         status_reason: sd.status_reason().map(str::to_string),
         target_revision: sd.target_service_revision().and_then(|r| r.arn()).map(str::to_string),
         // A service revision names its task definition only through DescribeServiceRevisions:
@@ -239,7 +239,7 @@ pub(super) fn sd_from(sd: &t::ServiceDeployment) -> ServiceDeployment {
             failure_count: c.failure_count(),
             threshold: c.threshold(),
         }),
-        lifecycle_stage: sd.lifecycle_stage().map(|s| LifecycleStage::from_aws(&s.as_str())),
+        lifecycle_stage: sd.lifecycle_stage().map(|s| LifecycleStage::from_aws(s.as_str())),
         hooks: sd
             .lifecycle_hook_details()
             .iter()
@@ -256,10 +256,10 @@ pub(super) fn task_from(task: &t::Task) -> Task {
     Task {
         arn: task.task_arn().unwrap_or_default().to_string(),
         task_definition: task.task_definition_arn().unwrap_or_default().to_string(),
-        last_status: TaskStatus::from_aws(&task.last_status().unwrap_or_default()),
-        desired_status: TaskStatus::from_aws(&task.desired_status().unwrap_or_default()),
+        last_status: TaskStatus::from_aws(task.last_status().unwrap_or_default()),
+        desired_status: TaskStatus::from_aws(task.desired_status().unwrap_or_default()),
         started_by: task.started_by().map(str::to_string),
-        stop_code: task.stop_code().map(|c| StopCode::from_aws(&c.as_str())),
+        stop_code: task.stop_code().map(|c| StopCode::from_aws(c.as_str())),
         stopped_reason: task.stopped_reason().map(str::to_string),
         containers: task
             .containers()

@@ -5,7 +5,7 @@
 pub(super) static REGION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 /// The endpoint a service's calls go to: the `AWS_ENDPOINT_URL_<SERVICE>` / `AWS_ENDPOINT_URL`
 /// override, else the regional AWS endpoint.
-pub fn endpoint_of(service: &str) -> String {
+pub(crate) fn endpoint_of(service: &str) -> String {
     let env_name = match service {
         "elasticloadbalancing" => "ELASTIC_LOAD_BALANCING_V2".to_string(),
         "logs" => "CLOUDWATCH_LOGS".to_string(),
@@ -19,7 +19,7 @@ pub fn endpoint_of(service: &str) -> String {
 
 /// The DNS suffix of a region's partition (aws, aws-cn, aws-us-gov, the ISO partitions), as
 /// the SDK's partition table has it: `ssm.cn-north-1.amazonaws.com.cn`, not `.amazonaws.com`.
-pub fn dns_suffix(region: &str) -> &'static str {
+pub(crate) fn dns_suffix(region: &str) -> &'static str {
     match region {
         r if r.starts_with("cn-") => "amazonaws.com.cn",
         r if r.starts_with("us-isob-") => "sc2s.sgov.gov",

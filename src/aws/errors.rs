@@ -5,7 +5,7 @@ use crate::ports::*;
 use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Classify an SDK error for the engine.
-pub fn map_err<E, R>(op: &str, e: SdkError<E, R>) -> PortError
+pub(crate) fn map_err<E, R>(op: &str, e: SdkError<E, R>) -> PortError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,

@@ -19,6 +19,6 @@ mod servicedef;
 mod taskdef;
 
 pub use client::{Aws, connect, ports_from, ports_from_config, profile_name, region};
-pub use endpoints::{dns_suffix, endpoint_of};
-pub use errors::map_err;
-pub use taskdef::{from_sdk as task_definition_from_sdk, to_request as task_definition_to_request};
+#[cfg(test)]
+pub(crate) use endpoints::dns_suffix;
+pub(crate) use endpoints::endpoint_of;

@@ -16,32 +16,32 @@ use std::time::Duration;
 
 /// Where one service's Query calls go.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Endpoint {
-    pub url: String,
+pub(crate) struct Endpoint {
+    pub(crate) url: String,
     /// The region the signature is for (IAM's global endpoint signs for us-east-1).
-    pub signing_region: String,
-    pub service: &'static str,
-    pub version: &'static str,
+    pub(crate) signing_region: String,
+    pub(crate) service: &'static str,
+    pub(crate) version: &'static str,
 }
 
 pub struct Query {
     http: reqwest::Client,
     credentials: Option<SharedCredentialsProvider>,
-    pub ec2: Endpoint,
-    pub iam: Endpoint,
-    pub cloudformation: Endpoint,
+    pub(crate) ec2: Endpoint,
+    pub(crate) iam: Endpoint,
+    pub(crate) cloudformation: Endpoint,
 }
 
 /// An error answer, as the Query protocol spells it (`<Error><Code>…</Code><Message>…`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    pub status: u16,
-    pub code: Option<String>,
-    pub message: String,
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
 }
 
 impl Query {
-    pub fn new(conf: &aws_config::SdkConfig) -> Query {
+    pub(crate) fn new(conf: &aws_config::SdkConfig) -> Query {
         let region = conf.region().map(ToString::to_string).unwrap_or_else(|| "us-east-1".into());
         let overridden =
             |env: &str| std::env::var(format!("AWS_ENDPOINT_URL_{env}")).ok().or_else(|| conf.endpoint_url().map(str::to_string));
@@ -76,7 +76,7 @@ impl Query {
 
     /// One call: `Ok(Ok(xml))` on HTTP 200, `Ok(Err(refusal))` for an error answer; the
     /// transport's failures as `PortError::Unreachable`.
-    pub async fn call(&self, op: &str, ep: &Endpoint, action: &str, params: &[(&str, &str)]) -> PortResult<Result<String, Refusal>> {
+    pub(crate) async fn call(&self, op: &str, ep: &Endpoint, action: &str, params: &[(&str, &str)]) -> PortResult<Result<String, Refusal>> {
         let mut body = format!("Action={action}&Version={}", ep.version);
         for (k, v) in params {
             body.push_str(&format!("&{}={}", encode(k), encode(v)));

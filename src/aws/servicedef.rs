@@ -191,17 +191,17 @@ fn connect_from(c: &t::ServiceConnectConfiguration) -> ServiceConnect {
 /// The definition's settings as SDK values (only the fields it sets).
 #[derive(Default)]
 pub(super) struct Sdk {
-    pub network: Option<t::NetworkConfiguration>,
-    pub capacity_provider_strategy: Option<Vec<t::CapacityProviderStrategyItem>>,
-    pub load_balancers: Option<Vec<t::LoadBalancer>>,
-    pub service_registries: Option<Vec<t::ServiceRegistry>>,
-    pub service_connect: Option<t::ServiceConnectConfiguration>,
-    pub propagate_tags: Option<t::PropagateTags>,
-    pub az_rebalancing: Option<t::AvailabilityZoneRebalancing>,
-    pub controller: Option<t::DeploymentController>,
-    pub tags: Option<Vec<t::Tag>>,
-    pub volume_configurations: Option<Vec<t::ServiceVolumeConfiguration>>,
-    pub vpc_lattice: Option<Vec<t::VpcLatticeConfiguration>>,
+    pub(crate) network: Option<t::NetworkConfiguration>,
+    pub(crate) capacity_provider_strategy: Option<Vec<t::CapacityProviderStrategyItem>>,
+    pub(crate) load_balancers: Option<Vec<t::LoadBalancer>>,
+    pub(crate) service_registries: Option<Vec<t::ServiceRegistry>>,
+    pub(crate) service_connect: Option<t::ServiceConnectConfiguration>,
+    pub(crate) propagate_tags: Option<t::PropagateTags>,
+    pub(crate) az_rebalancing: Option<t::AvailabilityZoneRebalancing>,
+    pub(crate) controller: Option<t::DeploymentController>,
+    pub(crate) tags: Option<Vec<t::Tag>>,
+    pub(crate) volume_configurations: Option<Vec<t::ServiceVolumeConfiguration>>,
+    pub(crate) vpc_lattice: Option<Vec<t::VpcLatticeConfiguration>>,
 }
 
 fn invalid(op: &str, e: impl std::fmt::Display) -> PortError {

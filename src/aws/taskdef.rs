@@ -42,7 +42,7 @@ fn secret(s: &Secret) -> R<t::Secret> {
 }
 
 /// Fill a RegisterTaskDefinition request from the model.
-pub fn to_request(b: RegisterTaskDefinitionFluentBuilder, td: &TaskDefinition) -> R<RegisterTaskDefinitionFluentBuilder> {
+pub(crate) fn to_request(b: RegisterTaskDefinitionFluentBuilder, td: &TaskDefinition) -> R<RegisterTaskDefinitionFluentBuilder> {
     let containers = td.container_definitions.iter().map(container_to).collect::<R<Vec<_>>>()?;
     Ok(b.family(&td.family)
         .set_task_role_arn(td.task_role_arn.clone())
@@ -295,7 +295,7 @@ fn secret_from(s: &t::Secret) -> Secret {
 }
 
 /// The model from DescribeTaskDefinition's `taskDefinition` and `tags`.
-pub fn from_sdk(td: &t::TaskDefinition, tags: &[t::Tag]) -> TaskDefinition {
+pub(crate) fn from_sdk(td: &t::TaskDefinition, tags: &[t::Tag]) -> TaskDefinition {
     TaskDefinition {
         family: td.family().unwrap_or_default().to_string(),
         task_role_arn: td.task_role_arn().map(str::to_string),

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub use crate::engine::ReleaseOptions;
-pub use crate::plan::PlanOptions;
-pub use crate::sandbox::Scenario;
+pub(crate) use crate::plan::PlanOptions;
+pub(crate) use crate::sandbox::Scenario;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,28 +19,28 @@ pub use crate::sandbox::Scenario;
 pub struct Cli {
     /// Output: human (TTY progress, or plain lines in CI) or json (newline-delimited events).
     #[arg(long, global = true, value_enum, default_value_t = Output::Human, env = "FGDEPLOY_OUTPUT")]
-    pub output: Output,
+    pub(crate) output: Output,
     /// Only warnings, errors and the result.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
     /// More detail (AWS SDK debug logs on stderr).
     #[arg(short, long, global = true)]
-    pub verbose: bool,
+    pub(crate) verbose: bool,
     /// Colours: auto (a terminal, unless NO_COLOR is set or TERM=dumb), always or never.
     #[arg(long, global = true, value_enum, default_value_t = render::ColorChoice::Auto, env = "FGDEPLOY_COLOR")]
-    pub color: render::ColorChoice,
+    pub(crate) color: render::ColorChoice,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Output {
+pub(crate) enum Output {
     Human,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Show what a release would do, without one mutating AWS call. Exit 0: no changes, 2: changes.
     Plan(PlanArgs),
     /// Release: build/push → migrate → register → deploy → verify; roll back on failure.
@@ -85,107 +85,107 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct InitArgs {
+pub(crate) struct InitArgs {
     /// The ECS cluster.
     #[arg(long)]
-    pub cluster: String,
+    pub(crate) cluster: String,
     /// The ECS service.
     #[arg(long)]
-    pub service: String,
+    pub(crate) service: String,
     /// Where to write `<service>.toml` and `<service>.taskdef.json`.
     #[arg(long, default_value = "deployspecs")]
-    pub dir: PathBuf,
+    pub(crate) dir: PathBuf,
     /// Overwrite existing files.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// The container that gets the released image (default: the one whose image is in ECR).
     #[arg(long)]
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// CodeDeploy application (CODE_DEPLOY services; default AppECS-<cluster>-<service>).
     #[arg(long)]
-    pub application: Option<String>,
+    pub(crate) application: Option<String>,
     /// CodeDeploy deployment group (default DgpECS-<cluster>-<service>).
     #[arg(long)]
-    pub deployment_group: Option<String>,
+    pub(crate) deployment_group: Option<String>,
     /// AWS region (default: the AWS config).
     #[arg(long)]
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct PromoteArgs {
+pub(crate) struct PromoteArgs {
     /// The deployspec naming the ECR repository (default: found upward, see `discover`).
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// The tag that exists, e.g. the commit built in staging.
     #[arg(long)]
-    pub from_tag: String,
+    pub(crate) from_tag: String,
     /// The new tag, e.g. prod-2026-11-23.
     #[arg(long)]
-    pub to_tag: String,
+    pub(crate) to_tag: String,
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// The container whose command is overridden; default: task_definition.container.
     #[arg(long)]
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// Stop the task after this long.
     #[arg(long, value_parser = parse_timeout, default_value = "30m")]
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The command, after `--`.
     #[arg(last = true, required = true)]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct SpecArgs {
+pub(crate) struct SpecArgs {
     /// The deployspec (TOML), e.g. deployspecs/web.toml. Default: `fgdeploy.toml` or the one
     /// `deployspecs/*.toml`, found upward from the working directory to the repository root.
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE")]
-    pub file: Option<PathBuf>,
+    pub(crate) file: Option<PathBuf>,
     /// Use this image tag instead of the deployspec's `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
-    pub image_tag: Option<String>,
+    pub(crate) image_tag: Option<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct TargetArgs {
+pub(crate) struct TargetArgs {
     /// Rehearse against the built-in simulator instead of AWS (no account needed).
     #[arg(long, env = "FGDEPLOY_SANDBOX")]
-    pub sandbox: bool,
+    pub(crate) sandbox: bool,
     /// With --sandbox: the fault to rehearse.
     #[arg(long, value_enum, default_value_t = Scenario::Happy, requires = "sandbox")]
-    pub scenario: Scenario,
+    pub(crate) scenario: Scenario,
 }
 
 #[derive(Debug, Args)]
-pub struct PlanFlags {
+pub(crate) struct PlanFlags {
     /// Do not build or push; the image tag must exist.
     #[arg(long)]
-    pub skip_build: bool,
+    pub(crate) skip_build: bool,
     /// Do not run the migration.
     #[arg(long)]
-    pub skip_migration: bool,
+    pub(crate) skip_migration: bool,
     /// Allow rollout settings that can stop every task of a load-balanced service.
     #[arg(long)]
-    pub allow_downtime: bool,
+    pub(crate) allow_downtime: bool,
     /// Build and push even when the tag exists in ECR.
     #[arg(long, conflicts_with = "skip_build")]
-    pub force_build: bool,
+    pub(crate) force_build: bool,
     /// Release from a checkout with uncommitted changes (tag `<sha>-dirty`).
     #[arg(long)]
-    pub allow_dirty: bool,
+    pub(crate) allow_dirty: bool,
 }
 
 impl ReleaseArgs {
-    pub fn options(&self) -> ReleaseOptions {
+    pub(crate) fn options(&self) -> ReleaseOptions {
         ReleaseOptions {
             plan: self.flags.options(),
             force: self.force,
@@ -201,7 +201,7 @@ impl ReleaseArgs {
 }
 
 impl PlanFlags {
-    pub fn options(&self) -> PlanOptions {
+    pub(crate) fn options(&self) -> PlanOptions {
         PlanOptions {
             skip_build: self.skip_build,
             skip_migration: self.skip_migration,
@@ -213,188 +213,188 @@ impl PlanFlags {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to plan several services (a fleet).
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
-    pub image_tag: Option<String>,
+    pub(crate) image_tag: Option<String>,
     #[command(flatten)]
-    pub flags: PlanFlags,
+    pub(crate) flags: PlanFlags,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct ReleaseArgs {
+pub(crate) struct ReleaseArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to release several services (a fleet).
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
-    pub image_tag: Option<String>,
+    pub(crate) image_tag: Option<String>,
     /// Fleet: how many deployments run at once (1 or more).
     #[arg(long, default_value_t = 4, value_parser = parse_parallel)]
-    pub parallel: usize,
+    pub(crate) parallel: usize,
     /// Fleet: what a failure does to the other services.
     #[arg(long, value_enum, default_value_t = crate::engine::FleetPolicy::Independent)]
-    pub policy: crate::engine::FleetPolicy,
+    pub(crate) policy: crate::engine::FleetPolicy,
     #[command(flatten)]
-    pub flags: PlanFlags,
+    pub(crate) flags: PlanFlags,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// Print the plan and stop (same as `plan`).
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Start even when another deployment is in progress.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Start the deployment and exit without watching it.
     #[arg(long)]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// Override deploy.timeout, e.g. 15m.
     #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
     #[arg(long)]
-    pub summary_file: Option<PathBuf>,
+    pub(crate) summary_file: Option<PathBuf>,
     /// Blue/green: release even though the CodeDeploy group does not wait (CONTINUE_DEPLOYMENT),
     /// so the checks cannot gate production traffic.
     #[arg(long)]
-    pub no_test_gate: bool,
+    pub(crate) no_test_gate: bool,
     /// Blue/green: wait through the blue termination wait instead of finishing once all traffic
     /// is on green.
     #[arg(long)]
-    pub wait_termination: bool,
+    pub(crate) wait_termination: bool,
     /// Do not check the account first (secrets, roles, log groups, network, target groups).
     #[arg(long)]
-    pub skip_verify: bool,
+    pub(crate) skip_verify: bool,
     /// Create the service from [service.definition] if it does not exist (never implicit).
     #[arg(long)]
-    pub create: bool,
+    pub(crate) create: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct RollbackArgs {
+pub(crate) struct RollbackArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// The revision to restore: a number (same family), family:revision, or an ARN.
     #[arg(long)]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Allow `--to` to name a revision of another task-definition family than the one serving.
     #[arg(long)]
-    pub allow_family_change: bool,
+    pub(crate) allow_family_change: bool,
     /// Show what would be done.
     #[arg(long)]
-    pub dry_run: bool,
+    pub(crate) dry_run: bool,
     /// Start the rollback and exit without watching it.
     #[arg(long)]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// Override rollback.timeout.
     #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
-pub struct StatusArgs {
+pub(crate) struct StatusArgs {
     /// Deployspecs: a file, or a folder of them; repeat -f to see several services.
     #[arg(short = 'f', long = "file", env = "FGDEPLOY_FILE", value_delimiter = ',')]
-    pub files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
-    pub image_tag: Option<String>,
+    pub(crate) image_tag: Option<String>,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     #[command(flatten)]
-    pub flags: PlanFlags,
+    pub(crate) flags: PlanFlags,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The task (id or ARN); default: the service's first RUNNING task.
     #[arg(long)]
-    pub task: Option<String>,
+    pub(crate) task: Option<String>,
     /// The container; default: the deployspec's `task_definition.container`.
     #[arg(long)]
-    pub container: Option<String>,
+    pub(crate) container: Option<String>,
     /// Send the command as it is, not wrapped in `/bin/sh -c '…; echo fgdeploy-exit-status:$?'`
     /// (for images without /bin/sh); fgdeploy then exits with the plugin's code, which the
     /// Session Manager plugin does not take from the remote command.
     #[arg(long)]
-    pub raw: bool,
+    pub(crate) raw: bool,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
     /// The command (default: an interactive /bin/sh). Its exit status is fgdeploy's.
     #[arg(last = true)]
-    pub command: Vec<String>,
+    pub(crate) command: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct ScaleArgs {
+pub(crate) struct ScaleArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The desired count (0 to 5000).
     #[arg(long, value_parser = clap::value_parser!(i32).range(0..=5000))]
-    pub count: i32,
+    pub(crate) count: i32,
     /// Set it even outside the Application Auto Scaling target's min/max.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     /// Return after UpdateService, without waiting for the tasks.
     #[arg(long)]
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// How long to wait for the tasks (default: deploy.timeout).
     #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// The deployment to follow (`ecs-svc/…`, a service-deployment ARN, or a CodeDeploy `d-…`);
     /// default: the service's in-flight one.
     #[arg(long)]
-    pub deployment: Option<String>,
+    pub(crate) deployment: Option<String>,
     /// How long to wait from now (default: deploy.timeout); then fgdeploy detaches (exit 9), or
     /// with --rollback applies the deployspec's rollback policy.
     #[arg(long, value_parser = parse_timeout)]
-    pub timeout: Option<Duration>,
+    pub(crate) timeout: Option<Duration>,
     /// Apply the deployspec's rollback policy to the deployment followed (on failure, at the
     /// deadline, on Ctrl-C). Without it `wait` only reports and detaches: the deployment may be
     /// someone else's.
     #[arg(long)]
-    pub rollback: bool,
+    pub(crate) rollback: bool,
     /// Write the final JSON summary here (as `release --summary-file`).
     #[arg(long)]
-    pub summary_file: Option<PathBuf>,
+    pub(crate) summary_file: Option<PathBuf>,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
+pub(crate) struct HistoryArgs {
     #[command(flatten)]
-    pub spec: SpecArgs,
+    pub(crate) spec: SpecArgs,
     /// How many deployments to show, newest first.
     #[arg(long, default_value_t = 10, value_parser = parse_limit)]
-    pub limit: usize,
+    pub(crate) limit: usize,
     #[command(flatten)]
-    pub target: TargetArgs,
+    pub(crate) target: TargetArgs,
 }
 
 fn parse_limit(s: &str) -> Result<usize, String> {

@@ -71,7 +71,7 @@ async fn http_get(url: &str, timeout: Duration) -> Result<HttpAnswer, String> {
 
 /// The checks' client for a deployspec: with `deploy.blue_green.ca_file` (relative to the
 /// deployspec's folder) trusted as well.
-pub fn prober_for(spec: &Spec, bg: &BlueGreenSection) -> Result<Prober, String> {
+pub(crate) fn prober_for(spec: &Spec, bg: &BlueGreenSection) -> Result<Prober, String> {
     match &bg.ca_file {
         None => Prober::new(None),
         Some(f) => {
@@ -83,7 +83,7 @@ pub fn prober_for(spec: &Spec, bg: &BlueGreenSection) -> Result<Prober, String> 
 }
 
 /// Whether one answer passes one check; the reason when not.
-pub fn judge(c: &CheckSection, a: &HttpAnswer) -> Result<(), String> {
+pub(crate) fn judge(c: &CheckSection, a: &HttpAnswer) -> Result<(), String> {
     if a.status != c.status {
         return Err(format!("{} answered {} (expected {})", c.path, a.status, c.status));
     }

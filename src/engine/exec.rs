@@ -22,7 +22,7 @@ pub struct ExecOptions {
 /// An open ECS Exec session and the target the plugin connects it to.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExecHandoff {
-    pub session: ExecSession,
+    pub(crate) session: ExecSession,
     /// `ecs:<cluster>_<task id>_<container runtime id>`: Session Manager's target.
     pub target: String,
     pub task: String,

@@ -29,18 +29,18 @@ pub enum FleetPolicy {
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetOutcome {
     pub service: String,
-    pub deployspec: String,
+    pub(crate) deployspec: String,
     pub outcome: String,
-    pub exit_code: i32,
-    pub message: String,
-    pub task_definition: Option<String>,
+    pub(crate) exit_code: i32,
+    pub(crate) message: String,
+    pub(crate) task_definition: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetReport {
     pub outcomes: Vec<FleetOutcome>,
     pub exit_code: i32,
-    pub api_calls: BTreeMap<String, u64>,
+    pub(crate) api_calls: BTreeMap<String, u64>,
     pub api_calls_total: u64,
     pub secs: f64,
 }
@@ -143,22 +143,22 @@ pub struct FleetPorts {
 
 impl FleetPorts {
     /// The same ports for `n` services.
-    pub fn shared(ports: &Ports, n: usize) -> FleetPorts {
+    pub(crate) fn shared(ports: &Ports, n: usize) -> FleetPorts {
         FleetPorts { by_spec: vec![ports.clone(); n.max(1)] }
     }
     /// One entry per service, in the order of the specs.
-    pub fn per_spec(by_spec: Vec<Ports>) -> FleetPorts {
+    pub(crate) fn per_spec(by_spec: Vec<Ports>) -> FleetPorts {
         FleetPorts { by_spec }
     }
     /// The ports of the `i`-th service.
-    pub fn for_spec(&self, i: usize) -> &Ports {
+    pub(crate) fn for_spec(&self, i: usize) -> &Ports {
         &self.by_spec[i.min(self.by_spec.len() - 1)]
     }
     fn get(&self, i: usize) -> &Ports {
         self.for_spec(i)
     }
     /// Every call of every client (each counter once).
-    pub fn calls(&self) -> BTreeMap<String, u64> {
+    pub(crate) fn calls(&self) -> BTreeMap<String, u64> {
         let mut seen: Vec<&crate::ports::CallCounter> = Vec::new();
         let mut all = BTreeMap::new();
         for p in &self.by_spec {

@@ -20,7 +20,7 @@ pub struct HistoryEntry {
     /// The image of the deployspec's container in that revision.
     pub image: Option<String>,
     pub created_at: Option<f64>,
-    pub finished_at: Option<f64>,
+    pub(crate) finished_at: Option<f64>,
     /// `finished_at − created_at`, for finished deployments.
     pub duration_secs: Option<f64>,
     /// Why it ended as it did (the rollback's or the status's reason), when AWS says.
@@ -30,8 +30,8 @@ pub struct HistoryEntry {
 /// A service's deployment history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryReport {
-    pub cluster: String,
-    pub service: String,
+    pub(crate) cluster: String,
+    pub(crate) service: String,
     pub entries: Vec<HistoryEntry>,
 }
 

@@ -26,10 +26,10 @@ pub struct InitOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct InitReport {
     pub deployspec: PathBuf,
-    pub template: PathBuf,
-    pub container: String,
+    pub(crate) template: PathBuf,
+    pub(crate) container: String,
     pub strategy: String,
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `AppECS-<cluster>-<service>` / `DgpECS-…`, each part cut to 46 characters (as `aws ecs deploy`).

@@ -50,13 +50,13 @@ pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
 pub use lookups::answer_lookups;
 pub use observe::observe;
+pub(crate) use oneoff::OneOff;
 pub(crate) use oneoff::OneOffs;
-pub use oneoff::{OneOff, OneOffResult};
 pub use options::{CreateMode, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, WaitOptions, WaitReport};
 pub use promote::{PromoteReport, promote};
 pub use scale::{ScaleOptions, ScaleReport};
 pub use status::{CodeDeployStatus, StatusReport, status};
-pub use verify::{VerifyCheck, VerifyReport, secret_of, verify};
+pub(crate) use verify::{VerifyReport, verify};
 
 use crate::plan::{Plan, Stage};
 use crate::ports::Ports;
@@ -69,9 +69,9 @@ use std::time::Duration;
 /// Task counts of one side of a rollout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
 pub struct Counts {
-    pub running: i32,
-    pub pending: i32,
-    pub desired: i32,
+    pub(crate) running: i32,
+    pub(crate) pending: i32,
+    pub(crate) desired: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -211,14 +211,14 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    pub fn trigger(&self) {
+    pub(crate) fn trigger(&self) {
         self.flag.store(true, Ordering::SeqCst);
         self.notify.notify_waiters();
     }
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         self.flag.load(Ordering::SeqCst)
     }
-    pub async fn wait(&self) {
+    pub(crate) async fn wait(&self) {
         if !self.is_set() {
             self.notify.notified().await
         }
@@ -227,10 +227,10 @@ impl Interrupt {
 
 /// Polling: fast while things change, backing off when idle, never beyond `max`.
 #[derive(Debug, Clone, Copy)]
-pub struct PollConfig {
-    pub min: Duration,
-    pub max: Duration,
-    pub factor: f64,
+pub(crate) struct PollConfig {
+    pub(crate) min: Duration,
+    pub(crate) max: Duration,
+    pub(crate) factor: f64,
 }
 
 impl Default for PollConfig {
@@ -241,10 +241,10 @@ impl Default for PollConfig {
 
 /// The engine: ports, an event sink and an interrupt.
 pub struct Engine {
-    pub ports: Ports,
-    pub sink: Arc<dyn EventSink>,
-    pub interrupt: Interrupt,
-    pub poll: PollConfig,
+    pub(crate) ports: Ports,
+    pub(crate) sink: Arc<dyn EventSink>,
+    pub(crate) interrupt: Interrupt,
+    pub(crate) poll: PollConfig,
     service: String,
 }
 
@@ -302,7 +302,7 @@ pub enum TimeoutSetting {
 
 impl TimeoutSetting {
     /// The setting as the user writes it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TimeoutSetting::DeployTimeout => "deploy.timeout",
             TimeoutSetting::TimeoutFlag => "--timeout",
@@ -315,24 +315,24 @@ impl TimeoutSetting {
 /// A wait's length and the setting it came from, resolved once per command: `--timeout`, else
 /// the deployspec's value for that wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadline {
-    pub duration: std::time::Duration,
-    pub setting: TimeoutSetting,
+pub(crate) struct Deadline {
+    pub(crate) duration: std::time::Duration,
+    pub(crate) setting: TimeoutSetting,
 }
 
 impl Deadline {
     /// A deployment's wait (`release`, `wait`, `scale`): `--timeout`, else `deploy.timeout`.
-    pub fn deploy(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
+    pub(crate) fn deploy(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
         Deadline::resolve(flag, (spec.file.deploy.timeout, TimeoutSetting::DeployTimeout))
     }
 
     /// `rollback`'s wait: `--timeout`, else `rollback.timeout`.
-    pub fn rollback(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
+    pub(crate) fn rollback(flag: Option<std::time::Duration>, spec: &crate::spec::Spec) -> Deadline {
         Deadline::resolve(flag, (spec.file.rollback.timeout, TimeoutSetting::RollbackTimeout))
     }
 
     /// An automatic rollback's wait: `rollback.timeout`.
-    pub fn automatic_rollback(spec: &crate::spec::Spec) -> Deadline {
+    pub(crate) fn automatic_rollback(spec: &crate::spec::Spec) -> Deadline {
         Deadline { duration: spec.file.rollback.timeout, setting: TimeoutSetting::RollbackTimeout }
     }
 
@@ -344,7 +344,7 @@ impl Deadline {
     }
 
     /// As the (length, setting) pair the waits take.
-    pub fn pair(self) -> (std::time::Duration, TimeoutSetting) {
+    pub(crate) fn pair(self) -> (std::time::Duration, TimeoutSetting) {
         (self.duration, self.setting)
     }
 }

@@ -14,39 +14,39 @@ use std::time::Duration;
 
 /// What to run.
 #[derive(Debug, Clone)]
-pub struct OneOff {
-    pub cluster: String,
-    pub task_definition: String,
+pub(crate) struct OneOff {
+    pub(crate) cluster: String,
+    pub(crate) task_definition: String,
     /// The definition behind `task_definition` (essential containers, log configuration).
-    pub definition: TaskDefinition,
-    pub container: String,
-    pub command: Vec<String>,
-    pub network: Option<Network>,
-    pub capacity_providers: Vec<String>,
-    pub platform_version: Option<String>,
-    pub started_by: String,
-    pub client_token: String,
-    pub timeout: Duration,
+    pub(crate) definition: TaskDefinition,
+    pub(crate) container: String,
+    pub(crate) command: Vec<String>,
+    pub(crate) network: Option<Network>,
+    pub(crate) capacity_providers: Vec<String>,
+    pub(crate) platform_version: Option<String>,
+    pub(crate) started_by: String,
+    pub(crate) client_token: String,
+    pub(crate) timeout: Duration,
     /// Where `timeout` comes from (named when it passes).
-    pub timeout_setting: super::TimeoutSetting,
+    pub(crate) timeout_setting: super::TimeoutSetting,
     /// What to call it in messages ("migration", "task").
-    pub label: String,
+    pub(crate) label: String,
 }
 
 /// How a one-off task ended (it did run to STOPPED).
 #[derive(Debug, Clone)]
-pub struct OneOffResult {
-    pub task_arn: String,
+pub(crate) struct OneOffResult {
+    pub(crate) task_arn: String,
     /// The container the one-off runs (RunTask's override): its exit code is the verdict.
-    pub container: String,
-    pub stop_code: Option<crate::states::StopCode>,
-    pub stopped_reason: Option<String>,
-    pub exit_codes: Vec<(String, Option<i32>)>,
+    pub(crate) container: String,
+    pub(crate) stop_code: Option<crate::states::StopCode>,
+    pub(crate) stopped_reason: Option<String>,
+    pub(crate) exit_codes: Vec<(String, Option<i32>)>,
     /// Each container's `reason` (e.g. `OutOfMemoryError: Container killed due to memory usage`).
-    pub reasons: Vec<(String, String)>,
-    pub essential: Vec<String>,
+    pub(crate) reasons: Vec<(String, String)>,
+    pub(crate) essential: Vec<String>,
     /// The last log lines (for the failure summary).
-    pub last_lines: Vec<String>,
+    pub(crate) last_lines: Vec<String>,
 }
 
 impl OneOffResult {
@@ -55,7 +55,7 @@ impl OneOffResult {
     /// SIGKILL) to every other container, so an essential sidecar's 143 or 137 is the stop, not
     /// a failure. A sidecar that ended on its own — another non-zero code, or killed for memory —
     /// fails the task: it died before the named container ended, which then ended by the stop.
-    pub fn succeeded(&self) -> bool {
+    pub(crate) fn succeeded(&self) -> bool {
         self.stop_code == Some(crate::states::StopCode::EssentialContainerExited)
             && self.exit_code_of(&self.container) == Some(0)
             && self.essential.iter().filter(|e| **e != self.container).all(|e| self.sidecar_ended_by_the_stop(e))
@@ -68,12 +68,12 @@ impl OneOffResult {
         matches!(self.exit_code_of(name), Some(0 | 137 | 143)) && !oom
     }
 
-    pub fn exit_code_of(&self, container: &str) -> Option<i32> {
+    pub(crate) fn exit_code_of(&self, container: &str) -> Option<i32> {
         self.exit_codes.iter().find(|(n, _)| n == container).and_then(|(_, c)| *c)
     }
 
     /// One paragraph: why it failed, the exit codes, the last log lines.
-    pub fn summary(&self, label: &str) -> String {
+    pub(crate) fn summary(&self, label: &str) -> String {
         let codes: Vec<String> = self
             .exit_codes
             .iter()
@@ -437,7 +437,7 @@ mod tests {
             task_arn: "arn:t/1".into(),
             container: "app".into(),
             reasons: vec![],
-            stop_code: Some(StopCode::from_aws(&stop)),
+            stop_code: Some(StopCode::from_aws(stop)),
             stopped_reason: None,
             exit_codes: codes.iter().map(|(n, c)| (n.to_string(), *c)).collect(),
             essential: vec!["app".into(), "sidecar".into()],

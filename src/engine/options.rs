@@ -45,7 +45,7 @@ pub struct ReleaseReport {
     pub plan: Plan,
     /// `planned`, `unchanged`, `deployed`, `started` (with --no-wait).
     pub outcome: &'static str,
-    pub task_definition: Option<String>,
+    pub(crate) task_definition: Option<String>,
 }
 
 impl ReleaseReport {
@@ -74,7 +74,7 @@ pub struct WaitOptions {
 pub struct WaitReport {
     /// `rolling`, `codedeploy` or `ecs-native`.
     pub kind: &'static str,
-    pub deployment: String,
+    pub(crate) deployment: String,
     pub task_definition: String,
     /// `deployed`, or `already-finished` when it had succeeded before fgdeploy attached.
     pub outcome: &'static str,

@@ -20,7 +20,7 @@
 use crate::ports::{CdTarget, ServiceState};
 
 /// The longest fgdeploy goes without looking while it waits for a forecast moment.
-pub const HEARTBEAT_SECS: f64 = 20.0;
+pub(crate) const HEARTBEAT_SECS: f64 = 20.0;
 
 /// How long the service's current PRIMARY deployment took from creation to COMPLETED, read from
 /// its "(deployment ID) deployment completed." event. None when ECS no longer shows that event.
@@ -37,12 +37,12 @@ pub fn previous_rollout_secs(svc: &ServiceState) -> Option<f64> {
 /// COMPLETED (from DescribeServices alone: the PRIMARY's `createdAt` and its completion event).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RollingForecast {
-    pub completes: Option<f64>,
+    pub(crate) completes: Option<f64>,
 }
 
 impl RollingForecast {
     /// One line for the user: what the forecast is and where it comes from.
-    pub fn describe(&self) -> Option<String> {
+    pub(crate) fn describe(&self) -> Option<String> {
         let c = self.completes?;
         Some(format!(
             "pace: the last rollout completed in {c:.0} s; looking at fractions of that until tasks drain, then at most {ROLLING_ENDGAME_GAP:.0} s apart"
@@ -52,7 +52,7 @@ impl RollingForecast {
 
 /// Seconds after the first traffic shift at which a CodeDeploy ECS configuration shifts again,
 /// for the predefined configurations (custom ones are not forecast).
-pub fn codedeploy_shift_moments(config: &str) -> Vec<f64> {
+pub(crate) fn codedeploy_shift_moments(config: &str) -> Vec<f64> {
     let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config).to_ascii_lowercase();
     if !config.starts_with("CodeDeployDefault.") {
         return Vec::new();
@@ -73,14 +73,14 @@ pub fn codedeploy_shift_moments(config: &str) -> Vec<f64> {
 
 /// What one poll saw.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Anything new to show (counts, events): without a forecast, poll fast again.
-    pub changed: bool,
+    pub(crate) changed: bool,
     /// The deployment moved (tasks started or failed, a state changed): closes a forecast moment.
-    pub progressed: bool,
+    pub(crate) progressed: bool,
     /// Signs of trouble (failed tasks) that can turn into a failure at any moment: poll
     /// adaptively, fast while more tasks fail.
-    pub trouble: bool,
+    pub(crate) trouble: bool,
 }
 
 /// From a finished deployment's lifecycle-event times: seconds from its start to Ready (the end
@@ -96,7 +96,7 @@ pub fn ready_secs(t: &CdTarget) -> Option<f64> {
 /// ECS-native blue/green, linear and canary: seconds after entering `stage` at which the
 /// service deployment can next change — the traffic steps from the start of
 /// PRODUCTION_TRAFFIC_SHIFT, the end of the bake from the start of BAKE_TIME.
-pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &crate::states::LifecycleStage) -> Vec<f64> {
+pub(crate) fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &crate::states::LifecycleStage) -> Vec<f64> {
     use crate::states::{DeploymentStrategy, LifecycleStage};
     match stage {
         LifecycleStage::ProductionTrafficShift => match (&cfg.strategy, cfg.linear, cfg.canary) {
@@ -114,13 +114,13 @@ pub fn native_stage_moments(cfg: &crate::ports::NativeDeployment, stage: &crate:
 
 /// What one look (DescribeServices) showed of a rolling deployment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct RollingLook {
+pub(crate) struct RollingLook {
     /// Tasks of the old revisions still running: they stop as the new ones turn healthy.
-    pub old_running: i32,
+    pub(crate) old_running: i32,
     /// Anything new to show.
-    pub changed: bool,
+    pub(crate) changed: bool,
     /// Failed tasks while the rollout is in progress: the circuit breaker can trip at any look.
-    pub trouble: bool,
+    pub(crate) trouble: bool,
 }
 
 /// When to look at a rolling deployment, designed for rollouts that do not repeat the last one.
@@ -140,7 +140,7 @@ pub struct RollingLook {
 ///
 /// One DescribeServices per look; the service deployment is read only when a look is decisive.
 #[derive(Debug, Clone)]
-pub struct RollingPace {
+pub(crate) struct RollingPace {
     start: f64,
     /// The last rollout's duration, when the service's events still tell it.
     last_rollout: Option<f64>,
@@ -154,29 +154,29 @@ pub struct RollingPace {
 /// Longest gap between looks before a rollout drains.
 pub const ROLLING_MAX_GAP: f64 = 6.0;
 /// Gap between looks before a rollout drains when there is no history to scale by.
-pub const NO_HISTORY_GAP: f64 = 5.0;
+pub(crate) const NO_HISTORY_GAP: f64 = 5.0;
 /// Longest gap between looks while it drains.
 pub const ROLLING_ENDGAME_GAP: f64 = 6.0;
 /// Shortest gap between looks while it drains (the end is a distribution: looking every second
 /// buys less than it costs).
-pub const ROLLING_ENDGAME_MIN_GAP: f64 = 4.0;
+pub(crate) const ROLLING_ENDGAME_MIN_GAP: f64 = 4.0;
 
 impl RollingPace {
     /// `old_running`: tasks of the old revisions running when the deployment started.
-    pub fn new(start: f64, last_rollout: Option<f64>, old_running: i32) -> RollingPace {
+    pub(crate) fn new(start: f64, last_rollout: Option<f64>, old_running: i32) -> RollingPace {
         let fractions = [0.45, 0.7, 0.9, 1.05].into_iter().collect();
         let old_initial = (old_running > 0).then_some(old_running);
         RollingPace { start, last_rollout, fractions, old_initial, drain_started: None, prev_look: start, interval: 2.0 }
     }
 
     /// Seconds from `now` to the first look (the start call's answer was the look before).
-    pub fn first(&mut self, now: f64) -> f64 {
+    pub(crate) fn first(&mut self, now: f64) -> f64 {
         self.prev_look = now;
         self.before_drain(now)
     }
 
     /// After a look at `now`: seconds to the next.
-    pub fn next(&mut self, now: f64, look: RollingLook) -> f64 {
+    pub(crate) fn next(&mut self, now: f64, look: RollingLook) -> f64 {
         let prev = std::mem::replace(&mut self.prev_look, now);
         let old_initial = *self.old_initial.get_or_insert(look.old_running);
         self.old_initial = Some(old_initial.max(look.old_running));
@@ -227,7 +227,7 @@ struct Moment {
 
 /// When to poll next. Times are absolute seconds on the engine's clock.
 #[derive(Debug, Clone)]
-pub struct Schedule {
+pub(crate) struct Schedule {
     moments: Vec<Moment>,
     heartbeat: f64,
     min: f64,
@@ -240,29 +240,29 @@ pub struct Schedule {
 
 impl Schedule {
     /// Moments are seconds after `start`. `min`/`max`/`factor` are the adaptive back-off.
-    pub fn new(start: f64, moments: &[f64], heartbeat: f64, min: f64, max: f64, factor: f64) -> Schedule {
+    pub(crate) fn new(start: f64, moments: &[f64], heartbeat: f64, min: f64, max: f64, factor: f64) -> Schedule {
         let moments = moments.iter().map(|m| Moment { at: start + m, window: (m * 0.05).clamp(2.0, 30.0), late: false }).collect();
         Schedule { moments, heartbeat, min, max, factor, interval: min, late_interval: 1.0, last_poll: None }
     }
 
     /// Whether a forecast moment is still ahead or open.
-    pub fn forecasting(&self) -> bool {
+    pub(crate) fn forecasting(&self) -> bool {
         !self.moments.is_empty()
     }
 
     /// Whether a poll at `now` falls in a forecast window (or the deployment runs late).
-    pub fn due(&self, now: f64) -> bool {
+    pub(crate) fn due(&self, now: f64) -> bool {
         self.moments.first().is_some_and(|m| m.late || now >= m.at - 0.5)
     }
 
     /// Seconds to sleep before the first poll.
-    pub fn first(&mut self, now: f64) -> f64 {
+    pub(crate) fn first(&mut self, now: f64) -> f64 {
         self.last_poll = Some(now);
         self.plan(now)
     }
 
     /// After a poll at `now` and what it saw: seconds to sleep.
-    pub fn next(&mut self, now: f64, seen: Seen) -> f64 {
+    pub(crate) fn next(&mut self, now: f64, seen: Seen) -> f64 {
         let Seen { changed, progressed, trouble } = seen;
         let prev = self.last_poll.replace(now).unwrap_or(now);
         if let Some(first) = self.moments.first().cloned() {
@@ -439,7 +439,7 @@ mod tests {
     #[test]
     fn native_stages() {
         let cfg = |strategy: &str| crate::ports::NativeDeployment {
-            strategy: DeploymentStrategy::from_aws(&strategy),
+            strategy: DeploymentStrategy::from_aws(strategy),
             bake_time_minutes: Some(3),
             linear: Some((25.0, 2)),
             canary: Some((10.0, 5)),

@@ -14,11 +14,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Serialize)]
 pub struct PromoteReport {
     pub repository: String,
-    pub from_tag: String,
-    pub to_tag: String,
-    pub digest: Option<String>,
+    pub(crate) from_tag: String,
+    pub(crate) to_tag: String,
+    pub(crate) digest: Option<String>,
     /// False when `to_tag` already pointed at this manifest ("already exists" is success).
-    pub created: bool,
+    pub(crate) created: bool,
     /// The sidecar images promoted with it (`[build.<container>]` in ECR at the same tag).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<PromoteReport>,

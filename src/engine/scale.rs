@@ -27,7 +27,7 @@ pub struct ScaleOptions {
 pub struct ScaleReport {
     pub from: i32,
     pub to: i32,
-    pub scalable_target: Option<ScalableTarget>,
+    pub(crate) scalable_target: Option<ScalableTarget>,
     /// The service runs `to` tasks, steady (false with `--no-wait`).
     pub steady: bool,
 }
@@ -80,7 +80,7 @@ async fn scale_inner(e: &Engine, spec: &Spec, o: &ScaleOptions) -> Result<ScaleR
     }
     let super::Deadline { duration, setting } = super::Deadline::deploy(o.timeout, spec);
     let deadline = e.ports.clock.now() + duration.as_secs_f64();
-    let mut w = ScaleWait { e: e, spec, count: o.count, deadline, setting, last: None };
+    let mut w = ScaleWait { e, spec, count: o.count, deadline, setting, last: None };
     e.drive(&mut w, Duration::ZERO).await?;
     Ok(ScaleReport { steady: true, ..report })
 }

@@ -10,15 +10,15 @@ use serde::Serialize;
 pub struct StatusReport {
     pub service: ServiceState,
     pub service_deployment: Option<ServiceDeployment>,
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     /// CODE_DEPLOY services: the active deployment, its task sets and traffic weights.
     pub codedeploy: Option<CodeDeployStatus>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CodeDeployStatus {
-    pub application: String,
-    pub deployment_group: String,
+    pub(crate) application: String,
+    pub(crate) deployment_group: String,
     pub deployment: Option<CdDeployment>,
     pub target: Option<CdTarget>,
 }

@@ -18,25 +18,25 @@ use serde::Serialize;
 
 /// One thing `verify` looked at.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct VerifyCheck {
+pub(crate) struct VerifyCheck {
     /// What was checked, e.g. `secret arn:aws:secretsmanager:…`.
-    pub what: String,
+    pub(crate) what: String,
     /// `Some(true)`: exists; `Some(false)`: a problem; `None`: could not be checked.
-    pub ok: Option<bool>,
-    pub detail: String,
+    pub(crate) ok: Option<bool>,
+    pub(crate) detail: String,
 }
 
 /// Everything `verify` looked at, and the problems as one input error.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
-    pub checks: Vec<VerifyCheck>,
+    pub(crate) checks: Vec<VerifyCheck>,
     #[serde(skip)]
     problems: Vec<InputError>,
 }
 
 impl VerifyReport {
     /// `Err` with every problem (exit 3), else `Ok`.
-    pub fn into_result(self) -> std::result::Result<VerifyReport, InputError> {
+    pub(crate) fn into_result(self) -> std::result::Result<VerifyReport, InputError> {
         InputError::all(self.problems.clone()).map(|()| self)
     }
 }
@@ -65,7 +65,7 @@ impl Checks<'_> {
 /// The Secrets Manager secret a `valueFrom` names (`arn:…:secret:name-AbCdEf`, without the
 /// `:json-key:version-stage:version-id` suffix), or `None` for an SSM parameter.
 /// Any partition (`aws`, `aws-cn`, `aws-us-gov`, the ISO ones): `arn:<partition>:secretsmanager:…`.
-pub fn secret_of(value_from: &str) -> Option<String> {
+pub(crate) fn secret_of(value_from: &str) -> Option<String> {
     let mut parts = value_from.split(':');
     let is_secret =
         parts.next() == Some("arn") && parts.next().is_some_and(|p| p.starts_with("aws")) && parts.next() == Some("secretsmanager");
@@ -73,7 +73,7 @@ pub fn secret_of(value_from: &str) -> Option<String> {
 }
 
 /// Run every check; the report carries the problems (see [`VerifyReport::into_result`]).
-pub async fn verify(spec: &Spec, ports: &Ports, plan: &Plan, live: &Live) -> Result<VerifyReport> {
+pub(crate) async fn verify(spec: &Spec, ports: &Ports, plan: &Plan, live: &Live) -> Result<VerifyReport> {
     let mut c = Checks { spec, report: VerifyReport { checks: Vec::new(), problems: Vec::new() } };
     for i in &plan.images {
         let release = i.container == spec.container();

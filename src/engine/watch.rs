@@ -24,23 +24,23 @@ pub(super) const HEARTBEAT_EVERY_SECS: f64 = 15.0;
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Limit {
     /// The deadline (clock seconds).
-    pub at: f64,
+    pub(crate) at: f64,
     /// The setting the deadline comes from, as the user writes it (`--timeout`, …).
-    pub setting: &'static str,
+    pub(crate) setting: &'static str,
     /// What is waited for ("the deployment").
-    pub what: &'static str,
+    pub(crate) what: &'static str,
     /// An interrupt wakes the wait and goes to [`Watched::cut`]. A wait that must not be cut
     /// short (a rollback) is not interruptible; nor is one that already reacted to a cut.
-    pub interruptible: bool,
+    pub(crate) interruptible: bool,
 }
 
 /// How long to wait before the next look.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Pause {
     /// `None`: the driver's adaptive back-off (fast after a change, slower while idle).
-    pub after: Option<Duration>,
+    pub(crate) after: Option<Duration>,
     /// The look saw something new (the heartbeat restarts).
-    pub changed: bool,
+    pub(crate) changed: bool,
 }
 
 impl Pause {

@@ -4,7 +4,7 @@
 use crate::diff::{self, Change};
 use crate::error::InputError;
 use crate::ports::{Alarms, CircuitBreaker, DeploymentConfig, Network, ServiceState, UpdateService};
-pub use crate::rounding::floor_ceiling;
+pub(crate) use crate::rounding::floor_ceiling;
 use crate::spec::{Spec, Strategy};
 use crate::taskdef::{self, TaskDefinition};
 pub use model::*;
@@ -16,7 +16,7 @@ fn without_own_tags(mut td: TaskDefinition) -> TaskDefinition {
     td
 }
 
-pub fn desired_deployment_config(spec: &Spec) -> DeploymentConfig {
+pub(crate) fn desired_deployment_config(spec: &Spec) -> DeploymentConfig {
     let r = &spec.file.deploy.rolling;
     DeploymentConfig {
         minimum_healthy_percent: Some(r.minimum_healthy_percent),
@@ -403,7 +403,7 @@ fn native_deployment_config(spec: &Spec, live: &Live) -> Option<DeploymentConfig
 /// Auto Scaling scales the service — then the live count, kept within the scalable target's
 /// bounds, so that a release never fights the autoscaler. Returns the count, what UpdateService
 /// sets (`None`: leave it), and a note for the plan when the autoscaler decides.
-pub fn desired_count(spec: &Spec, live: &Live) -> (i32, Option<i32>, Option<String>) {
+pub(crate) fn desired_count(spec: &Spec, live: &Live) -> (i32, Option<i32>, Option<String>) {
     let svc = &live.service;
     let wanted = spec.file.service.desired_count;
     if live.service_missing {
@@ -427,7 +427,7 @@ pub fn desired_count(spec: &Spec, live: &Live) -> (i32, Option<i32>, Option<Stri
 }
 
 /// The migration's network: the spec's overrides over the service's own awsvpc settings.
-pub fn migration_network(m: &crate::spec::MigrationSection, live: Option<&Network>) -> Option<Network> {
+pub(crate) fn migration_network(m: &crate::spec::MigrationSection, live: Option<&Network>) -> Option<Network> {
     let subnets = m.subnets.clone().or_else(|| live.map(|n| n.subnets.clone())).unwrap_or_default();
     if subnets.is_empty() {
         return None;
@@ -501,7 +501,7 @@ fn rolling_schedule(spec: &Spec, svc: &ServiceState, desired: i32, opts: &PlanOp
 }
 
 /// Human schedule of an ECS-native blue/green, linear or canary deployment.
-pub fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
+pub(crate) fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
     let mut steps = vec!["green tasks start; test traffic moves to green".to_string()];
     if !bg.checks.is_empty() {
         steps.push("PAUSE at POST_TEST_TRAFFIC_SHIFT: fgdeploy checks the test traffic, then CONTINUE or ROLLBACK".into());
@@ -523,7 +523,7 @@ pub fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
 }
 
 /// Human traffic schedule for a CodeDeploy ECS deployment config.
-pub fn traffic_steps(config: &str) -> Vec<String> {
+pub(crate) fn traffic_steps(config: &str) -> Vec<String> {
     let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config);
     let lower = name.to_ascii_lowercase();
     if lower == "ecsallatonce" {

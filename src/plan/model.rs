@@ -13,40 +13,40 @@ pub struct Live {
     /// The service (a placeholder named as the spec when `service_missing`).
     pub service: ServiceState,
     /// The service does not exist: the release creates it from `[service.definition]`.
-    pub service_missing: bool,
-    pub task_definition: Option<RegisteredTaskDefinition>,
+    pub(crate) service_missing: bool,
+    pub(crate) task_definition: Option<RegisteredTaskDefinition>,
     pub repository_uri: String,
     /// Digest of the release tag in ECR, if it exists.
     pub image_digest: Option<String>,
     /// The ECR repository does not exist yet (and `image.create_repository` is set).
-    pub repository_missing: bool,
+    pub(crate) repository_missing: bool,
     /// Application Auto Scaling's target for the service's desired count, if it scales it.
-    pub scalable: Option<ScalableTarget>,
+    pub(crate) scalable: Option<ScalableTarget>,
     /// The images of `[build.<container>]` (the release container's is above).
-    pub sidecars: Vec<LiveImage>,
+    pub(crate) sidecars: Vec<LiveImage>,
 }
 
 /// One image in its registry, as observed.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LiveImage {
-    pub target: crate::spec::ImageTarget,
-    pub repository_uri: String,
+pub(crate) struct LiveImage {
+    pub(crate) target: crate::spec::ImageTarget,
+    pub(crate) repository_uri: String,
     /// The tag's digest, if the image exists.
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     /// The ECR repository does not exist yet (and `create_repository` is set).
-    pub repository_missing: bool,
+    pub(crate) repository_missing: bool,
 }
 
 impl LiveImage {
     /// `<repository URI>:<tag>`.
-    pub fn image(&self) -> String {
+    pub(crate) fn image(&self) -> String {
         format!("{}:{}", self.repository_uri, self.target.tag)
     }
 }
 
 impl Live {
     /// Every image of the release, the release container's first.
-    pub fn images(&self, spec: &Spec) -> Vec<LiveImage> {
+    pub(crate) fn images(&self, spec: &Spec) -> Vec<LiveImage> {
         let release = spec.image_targets().into_iter().next().map(|target| LiveImage {
             target,
             repository_uri: self.repository_uri.clone(),
@@ -80,7 +80,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Stage::Build => "build",
             Stage::Migrate => "migrate",
@@ -106,26 +106,26 @@ pub struct StagePlan {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct MigrationPlan {
-    pub image: String,
-    pub container: String,
-    pub command: Vec<String>,
-    pub network: Option<Network>,
-    pub timeout_secs: u64,
+pub(crate) struct MigrationPlan {
+    pub(crate) image: String,
+    pub(crate) container: String,
+    pub(crate) command: Vec<String>,
+    pub(crate) network: Option<Network>,
+    pub(crate) timeout_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RollingSchedule {
-    pub desired: i32,
-    pub minimum_healthy_percent: i32,
-    pub maximum_percent: i32,
+    pub(crate) desired: i32,
+    pub(crate) minimum_healthy_percent: i32,
+    pub(crate) maximum_percent: i32,
     /// ceil(desired × min / 100): tasks that stay healthy throughout.
-    pub floor_tasks: i32,
+    pub(crate) floor_tasks: i32,
     /// floor(desired × max / 100): most tasks running or pending at once.
-    pub ceiling_tasks: i32,
+    pub(crate) ceiling_tasks: i32,
     /// The batches, assuming every new task turns healthy.
-    pub steps: Vec<String>,
-    pub warnings: Vec<String>,
+    pub(crate) steps: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -137,21 +137,21 @@ pub enum Rollout {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
-    pub cluster: String,
-    pub service: String,
+    pub(crate) cluster: String,
+    pub(crate) service: String,
     pub image: String,
-    pub image_digest: Option<String>,
-    pub live_task_definition: Option<String>,
-    pub live_image: Option<String>,
+    pub(crate) image_digest: Option<String>,
+    pub(crate) live_task_definition: Option<String>,
+    pub(crate) live_image: Option<String>,
     pub task_definition_changes: Vec<Change>,
     pub service_changes: Vec<Change>,
-    pub migration: Option<MigrationPlan>,
+    pub(crate) migration: Option<MigrationPlan>,
     pub rollout: Rollout,
     pub stages: Vec<StagePlan>,
     pub has_changes: bool,
     /// Application Auto Scaling's bounds, when it scales the service (the desired count is then
     /// the autoscaler's, not the deployspec's).
-    pub scalable_target: Option<ScalableTarget>,
+    pub(crate) scalable_target: Option<ScalableTarget>,
     /// What the plan decided that the user should know (e.g. the desired count kept).
     pub notes: Vec<String>,
     /// The service does not exist: the deploy stage creates it (CreateService).
@@ -161,15 +161,15 @@ pub struct Plan {
     pub service_tags: std::collections::BTreeMap<String, String>,
     /// The same, as shown: a value holding a secret lookup's answer is `(redacted)`.
     #[serde(rename = "service_tags")]
-    pub service_tags_shown: std::collections::BTreeMap<String, String>,
+    pub(crate) service_tags_shown: std::collections::BTreeMap<String, String>,
     /// The account lookups the templates made, with their answers (secrets as `(secret)`).
-    pub lookups: Vec<crate::lookups::Resolved>,
+    pub(crate) lookups: Vec<crate::lookups::Resolved>,
     /// Every image of the release (the release container's first) and what the build stage
     /// does with it.
     pub images: Vec<PlannedImage>,
     /// The task definition that would be registered.
     #[serde(skip)]
-    pub desired_task_definition: TaskDefinition,
+    pub(crate) desired_task_definition: TaskDefinition,
     /// The UpdateService call the deploy stage would make.
     #[serde(skip)]
     pub update: UpdateService,
@@ -185,7 +185,7 @@ impl Plan {
 }
 
 /// Tags fgdeploy writes itself; they never count as a change.
-pub const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
+pub(crate) const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
 
 /// What the build stage does with one image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -207,7 +207,7 @@ pub enum ImageAction {
 
 impl ImageAction {
     /// Whether the build stage builds this image.
-    pub fn builds(self) -> bool {
+    pub(crate) fn builds(self) -> bool {
         matches!(self, ImageAction::Build | ImageAction::CreateRepositoryAndBuild | ImageAction::Rebuild)
     }
 }
@@ -218,11 +218,11 @@ pub struct PlannedImage {
     pub container: String,
     /// What the task definition gets: `<repository>:<tag>`, or `<repository>@<digest>` with
     /// `image.pin_digest` and a digest known.
-    pub image: String,
+    pub(crate) image: String,
     /// The tag's digest in its registry now (before any build).
-    pub digest: Option<String>,
+    pub(crate) digest: Option<String>,
     pub action: ImageAction,
     /// What was observed (for the build stage).
     #[serde(skip)]
-    pub live: LiveImage,
+    pub(crate) live: LiveImage,
 }

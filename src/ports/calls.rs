@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 pub struct CallCounter(Arc<Mutex<BTreeMap<String, u64>>>);
 
 impl CallCounter {
-    pub fn record(&self, op: &str) {
+    pub(crate) fn record(&self, op: &str) {
         if let Ok(mut m) = self.0.lock() {
             *m.entry(op.to_string()).or_default() += 1;
         }
@@ -23,7 +23,7 @@ impl CallCounter {
         self.snapshot().get(op).copied().unwrap_or(0)
     }
     /// Count calls made through other ports (the template lookups' before the load).
-    pub fn add_all(&self, calls: &BTreeMap<String, u64>) {
+    pub(crate) fn add_all(&self, calls: &BTreeMap<String, u64>) {
         if let Ok(mut m) = self.0.lock() {
             for (op, n) in calls {
                 *m.entry(op.clone()).or_default() += n;
@@ -31,7 +31,7 @@ impl CallCounter {
         }
     }
     /// Whether both count into the same table (clones of one counter).
-    pub fn same(&self, other: &CallCounter) -> bool {
+    pub(crate) fn same(&self, other: &CallCounter) -> bool {
         Arc::ptr_eq(&self.0, &other.0)
     }
 }

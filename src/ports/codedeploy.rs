@@ -27,7 +27,7 @@ pub struct DeploymentGroup {
     /// (cluster, service)
     pub ecs_services: Vec<(String, String)>,
     /// `computePlatform`: ECS, Server (EC2/on-premises) or Lambda.
-    pub compute_platform: Option<crate::states::ComputePlatform>,
+    pub(crate) compute_platform: Option<crate::states::ComputePlatform>,
 }
 
 /// GetDeployment's deploymentInfo.
@@ -37,7 +37,7 @@ pub struct CdDeployment {
     pub status: CdStatus,
     pub error: Option<String>,
     pub rollback_deployment_id: Option<String>,
-    pub rollback_message: Option<String>,
+    pub(crate) rollback_message: Option<String>,
     /// `instanceTerminationWaitTimeStarted`: CodeDeploy never sets it for ECS deployments
     /// (aws/containers-roadmap#269); the deployment target's status is what tells.
     pub termination_wait_started: bool,
@@ -50,21 +50,21 @@ pub struct CdDeployment {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct TaskSetInfo {
-    pub id: String,
+    pub(crate) id: String,
     pub label: Option<crate::states::TaskSetLabel>,
-    pub status: Option<String>,
+    pub(crate) status: Option<String>,
     pub desired: i64,
     pub running: i64,
-    pub pending: i64,
+    pub(crate) pending: i64,
     /// percent
     pub traffic_weight: f64,
-    pub target_group: Option<String>,
+    pub(crate) target_group: Option<String>,
 }
 
 /// GetDeploymentTarget's ecsTarget.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct CdTarget {
-    pub status: Option<crate::states::CdTargetStatus>,
+    pub(crate) status: Option<crate::states::CdTargetStatus>,
     /// (lifecycle event, status)
     pub lifecycle_events: Vec<(crate::states::CdLifecycleEvent, crate::states::CdEventStatus)>,
     /// (lifecycle event, start, end), where CodeDeploy reports them.

@@ -76,12 +76,12 @@ pub struct DeploymentConfig {
 
 impl DeploymentConfig {
     /// The ECS-native blue/green strategy the service is set to, if any (not ROLLING).
-    pub fn native_strategy(&self) -> Option<&crate::states::DeploymentStrategy> {
+    pub(crate) fn native_strategy(&self) -> Option<&crate::states::DeploymentStrategy> {
         self.strategy.as_ref().filter(|s| s.is_native())
     }
 
     /// The structure without a gate hook a killed fgdeploy run left behind: what a release keeps.
-    pub fn without_fgdeploys_hooks(&self) -> DeploymentConfig {
+    pub(crate) fn without_fgdeploys_hooks(&self) -> DeploymentConfig {
         let mut c = self.clone();
         c.lifecycle_hooks.retain(|h| !h.is_fgdeploys());
         c
@@ -104,12 +104,12 @@ pub struct LifecycleHook {
 
 impl LifecycleHook {
     /// The stage fgdeploy's test gate pauses at.
-    pub const GATE_STAGE: LifecycleStage = LifecycleStage::PostTestTrafficShift;
+    pub(crate) const GATE_STAGE: LifecycleStage = LifecycleStage::PostTestTrafficShift;
 
     /// fgdeploy's own PAUSE hook for one release: at POST_TEST_TRAFFIC_SHIFT, marked in its
     /// details, timing out after `timeout_minutes` with ROLLBACK (a runner that never comes
     /// back does not leave the deployment paused for the 24-hour default).
-    pub fn fgdeploy_gate(timeout_minutes: i32) -> LifecycleHook {
+    pub(crate) fn fgdeploy_gate(timeout_minutes: i32) -> LifecycleHook {
         LifecycleHook {
             target_type: crate::states::HookTargetType::Pause,
             stages: vec![Self::GATE_STAGE],
@@ -141,14 +141,14 @@ pub struct Deployment {
     pub failed_tasks: i32,
     /// Absent for some service kinds (classic load balancers).
     pub rollout_state: Option<RolloutState>,
-    pub rollout_state_reason: Option<String>,
+    pub(crate) rollout_state_reason: Option<String>,
     pub created_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServiceEvent {
-    pub id: String,
-    pub created_at: Option<Timestamp>,
+    pub(crate) id: String,
+    pub(crate) created_at: Option<Timestamp>,
     pub message: String,
 }
 
@@ -157,8 +157,8 @@ pub struct ServiceEvent {
 pub struct ServiceState {
     pub arn: String,
     pub name: String,
-    pub cluster_arn: String,
-    pub status: crate::states::ServiceStatus,
+    pub(crate) cluster_arn: String,
+    pub(crate) status: crate::states::ServiceStatus,
     pub desired_count: i32,
     pub running_count: i32,
     pub pending_count: i32,
@@ -171,24 +171,24 @@ pub struct ServiceState {
     pub load_balancers: Vec<LoadBalancer>,
     pub network: Option<Network>,
     pub launch_type: Option<String>,
-    pub platform_version: Option<String>,
+    pub(crate) platform_version: Option<String>,
     pub current_service_deployment: Option<String>,
     /// `enableExecuteCommand`: ECS Exec works on the tasks started since it was set.
     pub enable_execute_command: bool,
     /// `enableECSManagedTags`.
-    pub enable_ecs_managed_tags: bool,
+    pub(crate) enable_ecs_managed_tags: bool,
     /// Empty: the launch type.
-    pub capacity_provider_strategy: Vec<CapacityProviderItem>,
+    pub(crate) capacity_provider_strategy: Vec<CapacityProviderItem>,
     pub health_check_grace_period_seconds: Option<i32>,
-    pub service_registries: Vec<ServiceRegistry>,
+    pub(crate) service_registries: Vec<ServiceRegistry>,
     /// The PRIMARY deployment's Service Connect configuration (DescribeServices has it there).
     pub service_connect: Option<ServiceConnect>,
-    pub propagate_tags: Option<PropagateTags>,
+    pub(crate) propagate_tags: Option<PropagateTags>,
     pub availability_zone_rebalancing: Option<AzRebalancing>,
     /// The PRIMARY deployment's `volumeConfigurations` (DescribeServices has them there).
     pub volume_configurations: Vec<crate::servicedef::VolumeConfiguration>,
     /// The PRIMARY deployment's `vpcLatticeConfigurations`.
-    pub vpc_lattice: Vec<crate::servicedef::VpcLattice>,
+    pub(crate) vpc_lattice: Vec<crate::servicedef::VpcLattice>,
     /// The service's tags (DescribeServices with `include=TAGS`).
     pub tags: BTreeMap<String, String>,
     /// Live settings this build cannot carry (newer than its SDK), in UpdateService's spelling:
@@ -200,7 +200,7 @@ impl ServiceState {
     pub fn primary(&self) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.status == DeploymentStatus::Primary)
     }
-    pub fn deployment(&self, id: &str) -> Option<&Deployment> {
+    pub(crate) fn deployment(&self, id: &str) -> Option<&Deployment> {
         self.deployments.iter().find(|d| d.id == id)
     }
     /// The settings `[service.definition]` manages, as they are on the service.
@@ -237,7 +237,7 @@ pub struct ServiceDeploymentCircuitBreaker {
 pub struct ServiceDeployment {
     pub arn: String,
     pub status: SdStatus,
-    pub status_reason: Option<String>,
+    pub(crate) status_reason: Option<String>,
     /// The target service-revision ARN.
     pub target_revision: Option<String>,
     /// The target task definition, where the adapter knows it (the simulator does; the SDK
@@ -245,7 +245,7 @@ pub struct ServiceDeployment {
     pub target_task_definition: Option<String>,
     pub source_task_definitions: Vec<String>,
     pub created_at: Option<Timestamp>,
-    pub finished_at: Option<Timestamp>,
+    pub(crate) finished_at: Option<Timestamp>,
     pub rollback_reason: Option<String>,
     pub circuit_breaker: Option<ServiceDeploymentCircuitBreaker>,
     /// Stages newer than the SDK (PRE_PRODUCTION_TRAFFIC_SHIFT) arrive as `Unknown(text)`.
@@ -263,8 +263,8 @@ impl ServiceDeployment {
 pub struct ContainerState {
     pub name: String,
     pub exit_code: Option<i32>,
-    pub reason: Option<String>,
-    pub last_status: Option<String>,
+    pub(crate) reason: Option<String>,
+    pub(crate) last_status: Option<String>,
     /// The container runtime's id (ECS Exec's session target names it); set once it runs.
     pub runtime_id: Option<String>,
 }
@@ -273,11 +273,11 @@ pub struct ContainerState {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecSession {
-    pub session_id: String,
-    pub stream_url: String,
+    pub(crate) session_id: String,
+    pub(crate) stream_url: String,
     /// A secret: handed to the plugin only, never printed.
     #[serde(skip)]
-    pub token_value: String,
+    pub(crate) token_value: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -328,7 +328,7 @@ pub struct UpdateService {
 
 impl UpdateService {
     /// Only the task definition: the service's settings and deployment configuration as they are.
-    pub fn revision_only(cluster: &str, service: &str, task_definition: &str) -> UpdateService {
+    pub(crate) fn revision_only(cluster: &str, service: &str, task_definition: &str) -> UpdateService {
         UpdateService {
             cluster: cluster.into(),
             service: service.into(),
@@ -375,7 +375,7 @@ pub struct NativeDeployment {
 
 impl NativeDeployment {
     /// Every lifecycle hook the deployment carries: the service's own, and fgdeploy's gate.
-    pub fn hooks(&self) -> Vec<LifecycleHook> {
+    pub(crate) fn hooks(&self) -> Vec<LifecycleHook> {
         let mut hooks = self.base.lifecycle_hooks.clone();
         if self.pause_after_test_traffic {
             hooks.push(LifecycleHook::fgdeploy_gate(self.gate_timeout_minutes));

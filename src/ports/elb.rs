@@ -6,10 +6,10 @@ use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Listener {
-    pub arn: String,
-    pub port: Option<i32>,
-    pub protocol: Option<crate::states::ListenerProtocol>,
-    pub load_balancer_arn: Option<String>,
+    pub(crate) arn: String,
+    pub(crate) port: Option<i32>,
+    pub(crate) protocol: Option<crate::states::ListenerProtocol>,
+    pub(crate) load_balancer_arn: Option<String>,
 }
 
 #[async_trait]

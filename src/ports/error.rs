@@ -29,16 +29,6 @@ impl PortError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, PortError::Throttled { .. } | PortError::Transient { .. } | PortError::Unreachable { .. })
     }
-    pub fn op(&self) -> &str {
-        match self {
-            PortError::Throttled { op }
-            | PortError::Transient { op, .. }
-            | PortError::Unreachable { op, .. }
-            | PortError::NotFound { op, .. }
-            | PortError::Unsupported { op, .. }
-            | PortError::Rejected { op, .. } => op,
-        }
-    }
 }
 
 pub type PortResult<T> = Result<T, PortError>;

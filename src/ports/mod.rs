@@ -19,10 +19,10 @@ pub use crate::servicedef::{
     AdvancedLbConfig, AzRebalancing, CapacityProviderItem, Controller, LiveSettings, LoadBalancer, Network, PropagateTags, ServiceConnect,
     ServiceDefinition, ServiceRegistry,
 };
-pub use account::Account;
+pub(crate) use account::Account;
 pub use autoscaling::{Autoscaling, ScalableTarget, scalable_resource_id};
 pub use builder::{BuildError, BuildRequest, Builder};
-pub use calls::CallCounter;
+pub(crate) use calls::CallCounter;
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, TaskSetInfo};
 pub use ecr::{Ecr, Manifest, RegistryAuth};
@@ -31,9 +31,9 @@ pub use ecs::{
     HookDetail, LifecycleHook, NativeDeployment, RegisteredTaskDefinition, RunTask, RunTaskResult, ServiceDeployment,
     ServiceDeploymentCircuitBreaker, ServiceEvent, ServiceState, Task, UpdateService,
 };
-pub use elb::{Elb, Listener};
+pub(crate) use elb::{Elb, Listener};
 pub use error::{PortError, PortResult};
-pub use logs::{LogPage, Logs};
+pub(crate) use logs::{LogPage, Logs};
 
 use std::sync::Arc;
 

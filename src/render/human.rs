@@ -60,6 +60,17 @@ pub(super) fn esc(s: &str) -> String {
         .collect()
 }
 
+/// A CodeDeploy traffic step: the weights, the deployment's status and the latest lifecycle
+/// event that has begun.
+fn traffic_text(
+    (blue, green): (f64, f64),
+    status: &crate::states::CdStatus,
+    lifecycle: &[(crate::states::CdLifecycleEvent, crate::states::CdEventStatus)],
+) -> String {
+    let latest = lifecycle.iter().rev().find(|(_, s)| *s != crate::states::CdEventStatus::Pending);
+    format!("traffic blue {blue:.0} % · green {green:.0} % · {status}{}", latest.map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default())
+}
+
 fn event_text(e: &Event) -> Option<(Level, String)> {
     use Level::*;
     let color = false;
@@ -91,18 +102,7 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         }
         Event::TaskLog { line } => (Info, format!("  │ {line}")),
         Event::LifecycleStage { stage, status } => (Info, format!("stage {stage} ({status})")),
-        Event::Traffic { blue, green, status, lifecycle } => (
-            Info,
-            format!(
-                "traffic blue {blue:.0} % · green {green:.0} % · {status}{}",
-                lifecycle
-                    .iter()
-                    .rev()
-                    .find(|(_, s)| *s != crate::states::CdEventStatus::Pending)
-                    .map(|(e, s)| format!(" · {e} {s}"))
-                    .unwrap_or_default()
-            ),
-        ),
+        Event::Traffic { blue, green, status, lifecycle } => (Info, traffic_text((*blue, *green), status, lifecycle)),
         Event::BuildLog { line } => (Info, format!("  ┆ {line}")),
         Event::ImagePushed { image, digest } => {
             (Info, format!("pushed {image}{}", digest.as_ref().map(|d| format!(" ({d})")).unwrap_or_default()))

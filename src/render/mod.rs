@@ -19,7 +19,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(crate) enum Style {
     Tty,
     Plain,
     Github,
@@ -27,14 +27,14 @@ pub enum Style {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Verbosity {
+pub(crate) enum Verbosity {
     Quiet,
     Normal,
     Verbose,
 }
 
 /// Pick the style: `--output json` wins, then GitHub Actions, then a TTY, else plain.
-pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
+pub(crate) fn choose_style(json: bool, github: bool, tty: bool) -> Style {
     let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
     if json {
         Style::Json
@@ -49,12 +49,12 @@ pub fn choose_style(json: bool, github: bool, tty: bool) -> Style {
 
 /// A line on stdout, scrubbed of every tainted value ([`crate::taint::scrub`]): every command
 /// prints through here, [`outln!`] or the [`Renderer`].
-pub fn out(s: &str) {
+pub(crate) fn out(s: &str) {
     println!("{}", crate::taint::scrub(s));
 }
 
 /// A line on stderr, scrubbed like [`out`].
-pub fn err(s: &str) {
+pub(crate) fn err(s: &str) {
     eprintln!("{}", crate::taint::scrub(s));
 }
 
@@ -70,7 +70,7 @@ pub(crate) use {errln, outln};
 
 /// stderr for the `-v` logs (tracing), scrubbed like [`out`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct ScrubbedStderr;
+pub(crate) struct ScrubbedStderr;
 
 impl Write for ScrubbedStderr {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -87,10 +87,10 @@ impl Write for ScrubbedStderr {
 /// The version of the JSON contract: every event and document carries it as `schema_version`.
 /// Within one major version, changes are additive only (new fields, new events); the schemas are
 /// in `docs/schema/`.
-pub const SCHEMA_VERSION: u32 = 1;
+pub(crate) const SCHEMA_VERSION: u32 = 1;
 
 /// A JSON event or document with its `schema_version`.
-pub fn with_schema_version(mut v: serde_json::Value) -> serde_json::Value {
+pub(crate) fn with_schema_version(mut v: serde_json::Value) -> serde_json::Value {
     if let serde_json::Value::Object(m) = &mut v {
         m.insert("schema_version".into(), SCHEMA_VERSION.into());
     }
@@ -98,13 +98,13 @@ pub fn with_schema_version(mut v: serde_json::Value) -> serde_json::Value {
 }
 
 /// One line of JSON output (an event or a document), with its `schema_version`.
-pub fn json_line(v: serde_json::Value) -> String {
+pub(crate) fn json_line(v: serde_json::Value) -> String {
     with_schema_version(v).to_string()
 }
 
 /// `--color`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
-pub enum ColorChoice {
+pub(crate) enum ColorChoice {
     /// On a terminal, unless NO_COLOR is set or TERM=dumb.
     #[default]
     Auto,
@@ -113,7 +113,7 @@ pub enum ColorChoice {
 }
 
 impl ColorChoice {
-    pub fn resolve(self, tty: bool) -> bool {
+    pub(crate) fn resolve(self, tty: bool) -> bool {
         match self {
             ColorChoice::Auto => use_color(tty),
             ColorChoice::Always => true,
@@ -123,7 +123,7 @@ impl ColorChoice {
 }
 
 /// Colours: only on a TTY, never with NO_COLOR set or TERM=dumb.
-pub fn use_color(tty: bool) -> bool {
+pub(crate) fn use_color(tty: bool) -> bool {
     tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::env::var("TERM").is_ok_and(|t| t != "dumb")
 }
 
@@ -131,11 +131,11 @@ pub fn use_color(tty: bool) -> bool {
 /// not write an `error` event after it (one terminal event per stream).
 static FINISHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-pub fn finished_written() -> bool {
+pub(crate) fn finished_written() -> bool {
     FINISHED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-pub struct Renderer {
+pub(crate) struct Renderer {
     style: Style,
     verbosity: Verbosity,
     color: bool,
@@ -146,7 +146,7 @@ pub struct Renderer {
 }
 
 impl Renderer {
-    pub fn new(style: Style, verbosity: Verbosity, color: bool, out: Box<dyn Write + Send>) -> Renderer {
+    pub(crate) fn new(style: Style, verbosity: Verbosity, color: bool, out: Box<dyn Write + Send>) -> Renderer {
         let bar = (style == Style::Tty && verbosity != Verbosity::Quiet).then(|| {
             let pb = ProgressBar::new_spinner();
             pb.set_style(ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
@@ -157,7 +157,7 @@ impl Renderer {
     }
 
     /// Prefix every human line with its service (fleet releases).
-    pub fn prefix_service(&self) {
+    pub(crate) fn prefix_service(&self) {
         self.prefix_service.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
@@ -175,7 +175,7 @@ impl Renderer {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(pb) = &self.bar {
             pb.finish_and_clear();
         }

@@ -16,7 +16,7 @@ use crate::states::*;
 use crate::states::{CdEventStatus, CdLifecycleEvent, CdStatus, CdTargetStatus, ComputePlatform, ListenerProtocol, ReadyAction};
 
 /// Green traffic % after `elapsed` seconds of shifting with a CodeDeploy ECS config.
-pub fn green_weight(config: &str, elapsed: f64) -> f64 {
+pub(crate) fn green_weight(config: &str, elapsed: f64) -> f64 {
     let name = config.strip_prefix("CodeDeployDefault.").unwrap_or(config).to_ascii_lowercase();
     let num = |s: &str| -> Option<f64> { s.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok() };
     if let Some(rest) = name.strip_prefix("ecscanary") {
@@ -33,7 +33,7 @@ pub fn green_weight(config: &str, elapsed: f64) -> f64 {
 impl World {
     /// A deployment group, with the deployment that put the service's revision in place a day
     /// ago at the world's own pace (its lifecycle-event times are what fgdeploy's forecast reads).
-    pub fn seed_deployment_group(&mut self, g: CdGroupSeed) {
+    pub(crate) fn seed_deployment_group(&mut self, g: CdGroupSeed) {
         let blue = self.service_td(&g.cluster, &g.service).unwrap_or_default();
         let config = g.deployment_config.clone();
         self.cd.groups.push(g);
@@ -61,7 +61,7 @@ impl World {
     }
 
     /// Succeeded deployments of a group, newest first.
-    pub fn succeeded_cd_deployments(&self, app: &str, name: &str) -> Vec<String> {
+    pub(crate) fn succeeded_cd_deployments(&self, app: &str, name: &str) -> Vec<String> {
         let Some(g) = self.cd_group(app, name) else { return Vec::new() };
         self.cd
             .deps
@@ -122,11 +122,11 @@ impl World {
     }
 
     /// Someone clicks "Reroute traffic" on a Ready deployment (ContinueDeployment in the console).
-    pub fn reroute_traffic(&mut self, id: &str) -> PortResult<()> {
+    pub(crate) fn reroute_traffic(&mut self, id: &str) -> PortResult<()> {
         self.continue_cd(id, "READY_WAIT")
     }
 
-    pub fn listener(&self, arn: &str) -> PortResult<Listener> {
+    pub(crate) fn listener(&self, arn: &str) -> PortResult<Listener> {
         for g in &self.cd.groups {
             for (kind, port) in [("prod", Some(g.prod_port)), ("test", g.test_port)] {
                 if arn == Self::listener_arn(g, kind) {
@@ -209,7 +209,7 @@ impl World {
             .ok_or_else(|| PortError::NotFound { op: op.into(), message: format!("DeploymentDoesNotExistException: {id}") })
     }
 
-    pub fn cd_deployment(&self, id: &str) -> PortResult<CdDeployment> {
+    pub(crate) fn cd_deployment(&self, id: &str) -> PortResult<CdDeployment> {
         let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeployment")?];
         Ok(CdDeployment {
             id: d.id.clone(),
@@ -224,7 +224,7 @@ impl World {
         })
     }
 
-    pub fn cd_target(&self, id: &str) -> PortResult<CdTarget> {
+    pub(crate) fn cd_target(&self, id: &str) -> PortResult<CdTarget> {
         let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeploymentTarget")?];
         let g = &self.cd.groups[d.group];
         let desired = self.service_desired(&g.cluster, &g.service).unwrap_or(1) as i64;
@@ -282,7 +282,7 @@ impl World {
         self.cd.deps.iter().find(|d| d.id == id).map(|d| d.max_green)
     }
 
-    pub fn continue_cd(&mut self, id: &str, wait_type: &str) -> PortResult<()> {
+    pub(crate) fn continue_cd(&mut self, id: &str, wait_type: &str) -> PortResult<()> {
         let op = "codedeploy:ContinueDeployment";
         let i = self.dep(id, op)?;
         let now = self.now();
@@ -308,7 +308,7 @@ impl World {
         Ok(())
     }
 
-    pub fn stop_cd(&mut self, id: &str, rollback: bool) -> PortResult<()> {
+    pub(crate) fn stop_cd(&mut self, id: &str, rollback: bool) -> PortResult<()> {
         let op = "codedeploy:StopDeployment";
         let i = self.dep(id, op)?;
         if matches!(self.cd.deps[i].status, CdStatus::Succeeded | CdStatus::Failed | CdStatus::Stopped) {

@@ -18,12 +18,10 @@ mod settings;
 mod state;
 mod world;
 
-pub use codedeploy::green_weight;
-pub use state::CdGroupSeed;
+pub(crate) use state::CdGroupSeed;
 
 pub use mutation::Mutation;
 pub use state::{EPOCH, Faults, Noise, SeedService, World};
-pub use world::circuit_threshold;
 
 use crate::engine::Interrupt;
 use crate::ports::*;

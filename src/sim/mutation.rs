@@ -84,7 +84,7 @@ pub enum Mutation {
 
 impl Mutation {
     /// The API operation (or docker command) it stands for.
-    pub fn op(&self) -> &'static str {
+    pub(crate) fn op(&self) -> &'static str {
         match self {
             Mutation::PutImage { .. } => "PutImage",
             Mutation::CreateRepository { .. } => "CreateRepository",

@@ -189,16 +189,16 @@ impl Default for Faults {
 /// How to seed a running service.
 #[derive(Debug, Clone)]
 pub struct SeedService {
-    pub cluster: String,
-    pub name: String,
-    pub desired: i32,
-    pub task_definition: TaskDefinition,
-    pub config: DeploymentConfig,
-    pub load_balanced: bool,
+    pub(crate) cluster: String,
+    pub(crate) name: String,
+    pub(crate) desired: i32,
+    pub(crate) task_definition: TaskDefinition,
+    pub(crate) config: DeploymentConfig,
+    pub(crate) load_balanced: bool,
     /// An earlier revision that served before `task_definition` (registered first, deployed two
     /// days ago; the live revision carries fgdeploy's previous-revision tag pointing at it), so
     /// that `rollback` and `status` have the history a real account has.
-    pub history: Option<TaskDefinition>,
+    pub(crate) history: Option<TaskDefinition>,
 }
 
 #[derive(Debug, Clone)]
@@ -363,19 +363,19 @@ pub(super) fn td_arn(family: &str, rev: usize) -> String {
 
 /// How to seed a deployment group for a CODE_DEPLOY service.
 #[derive(Debug, Clone)]
-pub struct CdGroupSeed {
-    pub application: String,
-    pub group: String,
-    pub cluster: String,
-    pub service: String,
-    pub deployment_config: String,
+pub(crate) struct CdGroupSeed {
+    pub(crate) application: String,
+    pub(crate) group: String,
+    pub(crate) cluster: String,
+    pub(crate) service: String,
+    pub(crate) deployment_config: String,
     /// CONTINUE_DEPLOYMENT | STOP_DEPLOYMENT
-    pub ready_action: ReadyAction,
-    pub ready_wait_minutes: i32,
-    pub rollback_events: Vec<String>,
-    pub termination_wait_minutes: i32,
-    pub prod_port: u16,
-    pub test_port: Option<u16>,
+    pub(crate) ready_action: ReadyAction,
+    pub(crate) ready_wait_minutes: i32,
+    pub(crate) rollback_events: Vec<String>,
+    pub(crate) termination_wait_minutes: i32,
+    pub(crate) prod_port: u16,
+    pub(crate) test_port: Option<u16>,
 }
 
 pub(super) const LIFECYCLE: [CdLifecycleEvent; 8] = [
@@ -401,29 +401,29 @@ pub(super) enum Phase {
 
 #[derive(Debug, Clone)]
 pub(super) struct CdDep {
-    pub id: String,
-    pub group: usize,
-    pub td: String,
+    pub(crate) id: String,
+    pub(crate) group: usize,
+    pub(crate) td: String,
     /// The revision serving when the deployment started.
-    pub blue: String,
-    pub config: String,
-    pub status: CdStatus,
-    pub events: Vec<(CdLifecycleEvent, CdEventStatus)>,
-    pub green: f64,
-    pub max_green: f64,
-    pub phase: Phase,
-    pub error: Option<String>,
-    pub rollback_id: Option<String>,
-    pub rollback_message: Option<String>,
+    pub(crate) blue: String,
+    pub(crate) config: String,
+    pub(crate) status: CdStatus,
+    pub(crate) events: Vec<(CdLifecycleEvent, CdEventStatus)>,
+    pub(crate) green: f64,
+    pub(crate) max_green: f64,
+    pub(crate) phase: Phase,
+    pub(crate) error: Option<String>,
+    pub(crate) rollback_id: Option<String>,
+    pub(crate) rollback_message: Option<String>,
     /// The blue termination wait has begun. CodeDeploy never reports it through
     /// `instanceTerminationWaitTimeStarted` for ECS (aws/containers-roadmap#269): only the
     /// deployment target's status (`Succeeded`) shows it.
-    pub term_started: bool,
-    pub is_rollback: bool,
+    pub(crate) term_started: bool,
+    pub(crate) is_rollback: bool,
     /// The SHA-256 CreateDeployment carried (`revision.appSpecContent.sha256`).
-    pub appspec_sha256: Option<String>,
+    pub(crate) appspec_sha256: Option<String>,
     /// Lifecycle event → (start, end).
-    pub times: std::collections::BTreeMap<CdLifecycleEvent, (Option<f64>, Option<f64>)>,
+    pub(crate) times: std::collections::BTreeMap<CdLifecycleEvent, (Option<f64>, Option<f64>)>,
 }
 
 impl CdDep {
@@ -453,47 +453,47 @@ impl CdDep {
 
 #[derive(Debug, Clone, Default)]
 pub(super) struct CdWorld {
-    pub groups: Vec<CdGroupSeed>,
-    pub deps: Vec<CdDep>,
+    pub(crate) groups: Vec<CdGroupSeed>,
+    pub(crate) deps: Vec<CdDep>,
 }
 
 #[derive(Debug, Clone)]
 pub(super) struct NativeState {
-    pub cfg: NativeDeployment,
-    pub stage: LifecycleStage,
-    pub since: f64,
+    pub(crate) cfg: NativeDeployment,
+    pub(crate) stage: LifecycleStage,
+    pub(crate) since: f64,
     /// Every hook instance so far, one per hook and stage entered.
-    pub hooks: Vec<SimHook>,
+    pub(crate) hooks: Vec<SimHook>,
     /// The hooks the deployment carries (the service's configuration as sent).
-    pub hook_cfg: Vec<LifecycleHook>,
+    pub(crate) hook_cfg: Vec<LifecycleHook>,
     /// Weight the next step moves to once PRE_PRODUCTION_TRAFFIC_SHIFT is over.
-    pub pending_weight: Option<f64>,
+    pub(crate) pending_weight: Option<f64>,
     /// Someone answers the team's PAUSE hooks (not fgdeploy's) CONTINUE after this many
     /// seconds (a person approving).
-    pub person_answers_after: Option<f64>,
+    pub(crate) person_answers_after: Option<f64>,
     /// How many hooks a person answered.
-    pub person_answers: u32,
-    pub weight: f64,
-    pub max_weight: f64,
-    pub green_ready_at: f64,
-    pub fail_at: Option<f64>,
-    pub rollback_until: Option<f64>,
-    pub step_started: f64,
+    pub(crate) person_answers: u32,
+    pub(crate) weight: f64,
+    pub(crate) max_weight: f64,
+    pub(crate) green_ready_at: f64,
+    pub(crate) fail_at: Option<f64>,
+    pub(crate) rollback_until: Option<f64>,
+    pub(crate) step_started: f64,
     /// Someone else answers the PAUSE hook CONTINUE as soon as it waits (fault).
-    pub someone_continues: bool,
+    pub(crate) someone_continues: bool,
 }
 
 /// One lifecycle hook at one stage of one deployment.
 #[derive(Debug, Clone)]
 pub(super) struct SimHook {
-    pub id: String,
-    pub stage: LifecycleStage,
-    pub pause: bool,
-    pub fgdeploys: bool,
-    pub status: HookStatus,
-    pub since: f64,
-    pub timeout_secs: f64,
-    pub timeout_action: HookAction,
+    pub(crate) id: String,
+    pub(crate) stage: LifecycleStage,
+    pub(crate) pause: bool,
+    pub(crate) fgdeploys: bool,
+    pub(crate) status: HookStatus,
+    pub(crate) since: f64,
+    pub(crate) timeout_secs: f64,
+    pub(crate) timeout_action: HookAction,
 }
 
 impl NativeState {

@@ -38,13 +38,8 @@ impl World {
         }
     }
 
-    pub fn now(&self) -> f64 {
+    pub(crate) fn now(&self) -> f64 {
         self.now
-    }
-
-    /// Seconds since the world started.
-    pub fn elapsed(&self) -> f64 {
-        self.now - EPOCH
     }
 
     pub(super) fn next_hex(&mut self) -> String {
@@ -82,7 +77,7 @@ impl World {
     }
 
     /// A service with the CODE_DEPLOY controller: task sets, no ECS deployments.
-    pub fn seed_codedeploy_service(&mut self, seed: SeedService) -> String {
+    pub(crate) fn seed_codedeploy_service(&mut self, seed: SeedService) -> String {
         let arn = self.seed_service(seed);
         if let Some(s) = self.services.iter_mut().find(|s| s.arn == arn) {
             s.def.deployment_controller = Some(Controller::CodeDeploy);
@@ -177,11 +172,11 @@ impl World {
 
     // ----- seeding -------------------------------------------------------------------------
 
-    pub fn create_repository(&mut self, name: &str) {
+    pub(crate) fn create_repository(&mut self, name: &str) {
         self.repos.insert(name.to_string());
     }
 
-    pub fn put_image_digest(&mut self, repo: &str, tag: &str, digest: &str) {
+    pub(crate) fn put_image_digest(&mut self, repo: &str, tag: &str, digest: &str) {
         self.repos.insert(repo.to_string());
         self.mutations.push((self.now, Mutation::PutImage { repository: repo.to_string(), tag: tag.to_string() }));
         self.images.insert((repo.to_string(), tag.to_string()), digest.to_string());
@@ -195,7 +190,7 @@ impl World {
 
     /// A service that has been running `seed.task_definition` steadily (its one deployment
     /// COMPLETED, tasks healthy). Returns the service ARN.
-    pub fn seed_service(&mut self, seed: SeedService) -> String {
+    pub(crate) fn seed_service(&mut self, seed: SeedService) -> String {
         let earlier = seed.history.clone().map(|td| self.register_task_definition(td).arn);
         let mut live = seed.task_definition.clone();
         if let Some(prev) = &earlier {
@@ -355,7 +350,7 @@ impl World {
     }
 
     /// ListTasks(serviceName, RUNNING).
-    pub fn service_tasks(&self, cluster: &str, service: &str) -> Vec<String> {
+    pub(crate) fn service_tasks(&self, cluster: &str, service: &str) -> Vec<String> {
         self.tasks
             .iter()
             .filter(|t| t.cluster == cluster && t.service == service && !t.desired_stopped && t.last_status != TaskStatus::Stopped)
@@ -365,7 +360,7 @@ impl World {
 
     /// ExecuteCommand: a session for a RUNNING task's container of a service with ECS Exec on
     /// (the errors are AWS's own texts).
-    pub fn execute_command(&mut self, _cluster: &str, task: &str, container: &str) -> PortResult<crate::ports::ExecSession> {
+    pub(crate) fn execute_command(&mut self, _cluster: &str, task: &str, container: &str) -> PortResult<crate::ports::ExecSession> {
         let op = "ecs:ExecuteCommand";
         let reject =
             |message: &str| PortError::Rejected { op: op.into(), code: "InvalidParameterException".into(), message: message.into() };
@@ -391,7 +386,7 @@ impl World {
     }
 
     /// UpdateService with only a desired count: the PRIMARY deployment scales, no new one starts.
-    pub fn set_desired_count(&mut self, cluster: &str, name: &str, count: i32) -> PortResult<ServiceState> {
+    pub(crate) fn set_desired_count(&mut self, cluster: &str, name: &str, count: i32) -> PortResult<ServiceState> {
         let i = self.svc_index(cluster, name).ok_or_else(|| PortError::NotFound {
             op: "ecs:UpdateService".into(),
             message: "ServiceNotFoundException: Service not found.".into(),
@@ -442,13 +437,13 @@ impl World {
         Ok(RegisteredTaskDefinition { arn, family: td.family.clone(), revision, definition: td.clone() })
     }
 
-    pub fn list_task_definitions(&self, family: &str) -> Vec<String> {
+    pub(crate) fn list_task_definitions(&self, family: &str) -> Vec<String> {
         self.families.get(family).map_or_else(Vec::new, |revs| {
             revs.iter().enumerate().filter(|(_, (_, active))| *active).map(|(i, _)| td_arn(family, i + 1)).collect()
         })
     }
 
-    pub fn deregister_task_definition(&mut self, arn: &str) -> PortResult<()> {
+    pub(crate) fn deregister_task_definition(&mut self, arn: &str) -> PortResult<()> {
         let tail = arn.rsplit('/').next().unwrap_or(arn);
         let (family, rev) =
             tail.split_once(':').and_then(|(f, r)| Some((f.to_string(), r.parse::<usize>().ok()?))).ok_or_else(|| PortError::Rejected {
@@ -477,7 +472,7 @@ impl World {
         self.families.get(family).map_or(0, Vec::len)
     }
 
-    pub fn repository_uri(&self, repo: &str) -> PortResult<String> {
+    pub(crate) fn repository_uri(&self, repo: &str) -> PortResult<String> {
         if self.repos.contains(repo) {
             Ok(format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{repo}"))
         } else {
@@ -527,7 +522,7 @@ impl World {
                     running,
                     pending,
                     failed_tasks: d.failed_tasks,
-                    rollout_state: Some(RolloutState::from_aws(&d.rollout_state.as_str())),
+                    rollout_state: Some(RolloutState::from_aws(d.rollout_state.as_str())),
                     rollout_state_reason: d.reason.clone(),
                     created_at: Some(d.created_at),
                 }
@@ -620,7 +615,7 @@ impl World {
     }
 
     /// CreateService: the service with its first deployment IN_PROGRESS and no task yet.
-    pub fn create_service(&mut self, req: &CreateService) -> PortResult<ServiceState> {
+    pub(crate) fn create_service(&mut self, req: &CreateService) -> PortResult<ServiceState> {
         let op = "ecs:CreateService";
         if let Some(i) = self.svc_index(&req.cluster, &req.service) {
             // The same request again (a retry after a lost answer) gets the service back.
@@ -673,7 +668,7 @@ impl World {
         Ok(())
     }
 
-    pub fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<f64>) -> PortResult<Vec<String>> {
+    pub(crate) fn list_service_deployments(&self, cluster: &str, service: &str, created_after: Option<f64>) -> PortResult<Vec<String>> {
         let i = self
             .svc_index(cluster, service)
             .ok_or_else(|| PortError::NotFound { op: "ecs:ListServiceDeployments".into(), message: "ServiceNotFoundException".into() })?;
@@ -682,7 +677,7 @@ impl World {
         Ok(v.into_iter().map(|sd| sd.arn.clone()).collect())
     }
 
-    pub fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
+    pub(crate) fn describe_service_deployments(&self, arns: &[String]) -> PortResult<Vec<ServiceDeployment>> {
         let mut out = Vec::new();
         for arn in arns {
             for s in &self.services {
@@ -692,7 +687,7 @@ impl World {
                         s.config.circuit_breaker.as_ref().map_or_else(|| circuit_threshold(s.desired), |c| c.threshold_for(s.desired));
                     out.push(ServiceDeployment {
                         arn: sd.arn.clone(),
-                        status: SdStatus::from_aws(&sd.status.as_str()),
+                        status: SdStatus::from_aws(sd.status.as_str()),
                         status_reason: sd.status_reason.clone(),
                         target_revision: None,
                         target_task_definition: Some(sd.target.clone()),
@@ -709,7 +704,7 @@ impl World {
                             failure_count: dep.map_or(0, |d| d.failed_tasks),
                             threshold,
                         }),
-                        lifecycle_stage: sd.native.as_ref().map(|n| LifecycleStage::from_aws(&n.stage.as_str())),
+                        lifecycle_stage: sd.native.as_ref().map(|n| LifecycleStage::from_aws(n.stage.as_str())),
                         hooks: sd.native.as_ref().map(|n| n.hook_details()).unwrap_or_default(),
                     });
                 }
@@ -751,7 +746,7 @@ impl World {
         self.services.iter().flat_map(|s| s.sds.iter()).find(|sd| sd.arn == arn).and_then(|sd| sd.native.as_ref())
     }
 
-    pub fn continue_service_deployment(&mut self, arn: &str, hook_id: &str, action: HookAction) -> PortResult<()> {
+    pub(crate) fn continue_service_deployment(&mut self, arn: &str, hook_id: &str, action: HookAction) -> PortResult<()> {
         let op = "ecs:ContinueServiceDeployment";
         let now = self.now;
         let sd = self
@@ -847,7 +842,7 @@ impl World {
         }
     }
 
-    pub fn stop_service_deployment(&mut self, arn: &str) -> PortResult<()> {
+    pub(crate) fn stop_service_deployment(&mut self, arn: &str) -> PortResult<()> {
         let op = "ecs:StopServiceDeployment";
         let now = self.now;
         if let Some(sd) = self.services.iter_mut().flat_map(|s| s.sds.iter_mut()).find(|sd| sd.arn == arn && sd.native.is_some()) {
@@ -931,7 +926,7 @@ impl World {
         self.event(i, format!("(service {name}) rolling back to deployment {dep_id}: {reason}"));
     }
 
-    pub fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> Vec<String> {
+    pub(crate) fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> Vec<String> {
         let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
         self.tasks
             .iter()
@@ -940,7 +935,7 @@ impl World {
             .collect()
     }
 
-    pub fn describe_tasks(&self, _cluster: &str, arns: &[String]) -> Vec<Task> {
+    pub(crate) fn describe_tasks(&self, _cluster: &str, arns: &[String]) -> Vec<Task> {
         self.tasks
             .iter()
             // Full ARNs or bare task ids, as ECS takes them.
@@ -949,7 +944,7 @@ impl World {
             .map(|t| Task {
                 arn: t.arn.clone(),
                 task_definition: t.td.clone(),
-                last_status: TaskStatus::from_aws(&t.last_status.as_str()),
+                last_status: TaskStatus::from_aws(t.last_status.as_str()),
                 desired_status: if t.desired_stopped || t.last_status == TaskStatus::Stopped {
                     TaskStatus::from_aws("STOPPED")
                 } else {
@@ -991,7 +986,7 @@ impl World {
     // ----- one-off tasks and logs -----------------------------------------------------------
 
     /// RunTask: idempotent by client token; may answer capacity failures.
-    pub fn run_task(&mut self, req: &RunTask) -> PortResult<RunTaskResult> {
+    pub(crate) fn run_task(&mut self, req: &RunTask) -> PortResult<RunTaskResult> {
         let op = "ecs:RunTask";
         if let Some(t) = self.tasks.iter().find(|t| t.one_off.as_ref().is_some_and(|o| o.client_token == req.client_token)) {
             return Ok(RunTaskResult { tasks: self.describe_tasks_now(std::slice::from_ref(&t.arn)), failures: Vec::new() });
@@ -1059,7 +1054,7 @@ impl World {
                 .map(|t| Task {
                     arn: t.arn.clone(),
                     task_definition: t.td.clone(),
-                    last_status: TaskStatus::from_aws(&t.last_status.as_str()),
+                    last_status: TaskStatus::from_aws(t.last_status.as_str()),
                     desired_status: TaskStatus::from_aws("RUNNING"),
                     started_by: Some(t.started_by.clone()),
                     stop_code: None,
@@ -1073,7 +1068,7 @@ impl World {
         w
     }
 
-    pub fn stop_task(&mut self, task: &str, reason: &str) -> PortResult<()> {
+    pub(crate) fn stop_task(&mut self, task: &str, reason: &str) -> PortResult<()> {
         let now = self.now;
         let Some(t) = self.tasks.iter_mut().find(|t| t.arn == task || t.arn.ends_with(&format!("/{task}"))) else {
             return Err(PortError::Rejected {
@@ -1103,7 +1098,7 @@ impl World {
         self.tasks.iter().filter(|t| t.started_by.starts_with(started_by_prefix)).count()
     }
 
-    pub fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
+    pub(crate) fn log_events(&self, group: &str, stream: &str, token: Option<&str>) -> PortResult<LogPage> {
         let lines = self.logs.get(&(group.to_string(), stream.to_string())).ok_or_else(|| PortError::NotFound {
             op: "logs:GetLogEvents".into(),
             message: "ResourceNotFoundException: The specified log stream does not exist.".into(),
@@ -1495,7 +1490,7 @@ impl World {
 }
 
 /// clamp(ceil(desired / 2), 3, 200): the current ECS default threshold.
-pub fn circuit_threshold(desired: i32) -> i32 {
+pub(crate) fn circuit_threshold(desired: i32) -> i32 {
     ((desired + 1) / 2).clamp(3, 200)
 }
 

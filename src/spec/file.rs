@@ -432,12 +432,12 @@ pub struct BlueGreenSection {
 }
 
 /// An ECS-native traffic step: (percent, minutes).
-pub type NativeStep = (f64, i32);
+pub(crate) type NativeStep = (f64, i32);
 
 impl BlueGreenSection {
     /// ECS-native: the `linearConfiguration` and `canaryConfiguration` a release sends, for the
     /// strategy that uses each (defaults: 10 % every 6 minutes; 5 % for 10 minutes).
-    pub fn native_steps(&self) -> (Option<NativeStep>, Option<NativeStep>) {
+    pub(crate) fn native_steps(&self) -> (Option<NativeStep>, Option<NativeStep>) {
         use crate::states::DeploymentStrategy as S;
         let linear = (self.ecs_strategy == S::Linear)
             .then(|| (self.linear_step_percent.unwrap_or(10.0), self.linear_step_bake_minutes.unwrap_or(6)));

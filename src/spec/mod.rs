@@ -20,41 +20,41 @@ pub struct Spec {
     pub path: PathBuf,
     pub file: SpecFile,
     /// The task-definition template file and its text (variables not yet expanded).
-    pub template_path: PathBuf,
+    pub(crate) template_path: PathBuf,
     template_text: String,
     /// The variables the deployspec was rendered with (environment, git, lookups' answers).
     vars: Vars,
     /// The AWS calls the template lookups made before the load (they count in a run's totals).
-    pub lookup_calls: std::collections::BTreeMap<String, u64>,
+    pub(crate) lookup_calls: std::collections::BTreeMap<String, u64>,
 }
 
 /// One image a release puts into a container: where it lives and how it is built (if it is).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ImageTarget {
-    pub container: String,
+pub(crate) struct ImageTarget {
+    pub(crate) container: String,
     /// An ECR repository name, or a full repository URI.
-    pub repository: String,
-    pub tag: String,
-    pub create_repository: bool,
-    pub build: Option<BuildSection>,
+    pub(crate) repository: String,
+    pub(crate) tag: String,
+    pub(crate) create_repository: bool,
+    pub(crate) build: Option<BuildSection>,
     /// The deployspec field naming the repository (for errors).
-    pub field: String,
+    pub(crate) field: String,
 }
 
 /// What a first, recording render of a deployspec and its template found: the account lookups
 /// to answer before the real load, and where they read from.
 #[derive(Debug, Clone)]
 pub struct Scan {
-    pub path: PathBuf,
+    pub(crate) path: PathBuf,
     /// The variables of the scan (git asked once): the real load renders with them.
-    pub vars: Vars,
+    pub(crate) vars: Vars,
     pub lookups: Vec<crate::lookups::Lookup>,
     /// Where each lookup stands: the file and the field (for errors).
-    pub places: std::collections::BTreeMap<crate::lookups::Lookup, (PathBuf, String)>,
-    pub region: Option<String>,
+    pub(crate) places: std::collections::BTreeMap<crate::lookups::Lookup, (PathBuf, String)>,
+    pub(crate) region: Option<String>,
     /// `lookups.tfstate_file`, resolved against the deployspec's folder.
-    pub tfstate_file: Option<PathBuf>,
-    pub tfstate_url: Option<String>,
+    pub(crate) tfstate_file: Option<PathBuf>,
+    pub(crate) tfstate_url: Option<String>,
 }
 
 /// Render the deployspec and its template with a recording lookup table. Errors are the
@@ -137,7 +137,7 @@ impl Spec {
     }
 
     /// The real load after `scan`: its variables, with the answers to its lookups.
-    pub fn load_scanned(
+    pub(crate) fn load_scanned(
         scan: &Scan,
         image_tag: Option<&str>,
         answers: std::collections::BTreeMap<crate::lookups::Lookup, crate::lookups::Answer>,
@@ -210,7 +210,7 @@ impl Spec {
 
     /// The tainted values of this spec: the secret lookups' answers and the values of the
     /// environment variables named in `task_definition.redact` (marked for [`crate::taint::scrub`]).
-    pub fn secret_values(&self) -> Vec<String> {
+    pub(crate) fn secret_values(&self) -> Vec<String> {
         let mut out = self.vars.lookups().secrets();
         let env = self.vars.env();
         out.extend(self.file.task_definition.redact.iter().filter_map(|n| env.get(n)).filter(|v| !v.is_empty()).cloned());
@@ -224,7 +224,7 @@ impl Spec {
     pub fn service(&self) -> &str {
         &self.file.service.name
     }
-    pub fn container(&self) -> &str {
+    pub(crate) fn container(&self) -> &str {
         &self.file.task_definition.container
     }
 
@@ -241,7 +241,10 @@ impl Spec {
 
     /// The task definition to register with these images: the release container's (which must
     /// be there) and the built sidecars' (each put into its container, as the release image is).
-    pub fn render_task_definition_with(&self, images: &std::collections::BTreeMap<String, String>) -> Result<TaskDefinition, InputError> {
+    pub(crate) fn render_task_definition_with(
+        &self,
+        images: &std::collections::BTreeMap<String, String>,
+    ) -> Result<TaskDefinition, InputError> {
         let image = images.get(self.container()).cloned().unwrap_or_default();
         let mut vars = self.vars.clone();
         vars.set_image(&image);
@@ -256,7 +259,7 @@ impl Spec {
 
     /// Every image this release puts into a container: the release container's first (built
     /// when `[build]` says so), then each `[build.<container>]`.
-    pub fn image_targets(&self) -> Vec<ImageTarget> {
+    pub(crate) fn image_targets(&self) -> Vec<ImageTarget> {
         let i = &self.file.image;
         let release = ImageTarget {
             container: self.container().to_string(),
@@ -270,7 +273,7 @@ impl Spec {
     }
 
     /// The `[build.<container>]` images.
-    pub fn sidecar_targets(&self) -> Vec<ImageTarget> {
+    pub(crate) fn sidecar_targets(&self) -> Vec<ImageTarget> {
         self.file
             .sidecar_builds
             .iter()
@@ -286,7 +289,7 @@ impl Spec {
     }
 
     /// The variables for a later render (build commands).
-    pub fn vars(&self) -> &Vars {
+    pub(crate) fn vars(&self) -> &Vars {
         &self.vars
     }
 
@@ -296,7 +299,7 @@ impl Spec {
     }
 
     /// The full image reference for a repository URI.
-    pub fn image_ref(&self, repository_uri: &str) -> String {
+    pub(crate) fn image_ref(&self, repository_uri: &str) -> String {
         format!("{repository_uri}:{}", self.file.image.tag)
     }
 }

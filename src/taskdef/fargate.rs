@@ -54,6 +54,11 @@ pub(crate) fn check(cpu: u32, memory: u32) -> Result<(), String> {
     }
 }
 
+/// The task definition is for Fargate (`requiresCompatibilities` names FARGATE).
+pub(crate) fn is_fargate(td: &super::model::TaskDefinition) -> bool {
+    td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,9 +85,4 @@ mod tests {
             assert!(!check_cpu(cpu), "{cpu}");
         }
     }
-}
-
-/// The task definition is for Fargate (`requiresCompatibilities` names FARGATE).
-pub fn is_fargate(td: &super::model::TaskDefinition) -> bool {
-    td.requires_compatibilities.as_ref().is_some_and(|c| c.iter().any(|x| x == "FARGATE"))
 }

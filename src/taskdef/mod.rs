@@ -6,9 +6,9 @@ pub(crate) mod model;
 pub(crate) mod plaintext;
 pub(crate) mod rules;
 
-pub use fargate::is_fargate;
+pub(crate) use fargate::is_fargate;
 pub use model::TaskDefinition;
-pub use plaintext::plaintext_fields;
+pub(crate) use plaintext::plaintext_fields;
 
 use crate::error::InputError;
 use crate::vars::Vars;
@@ -72,7 +72,7 @@ pub fn from_value(path: &Path, value: Value) -> Result<TaskDefinition, InputErro
 }
 
 /// Put `image` into the container named `container`.
-pub fn set_image(td: &mut TaskDefinition, container: &str, image: &str) -> bool {
+pub(crate) fn set_image(td: &mut TaskDefinition, container: &str, image: &str) -> bool {
     match td.container_definitions.iter_mut().find(|c| c.name == container) {
         Some(c) => {
             c.image = Some(image.to_string());

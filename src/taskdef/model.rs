@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 /// the API, but `"cpu": 256` is a common way to write them).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
-pub enum StrOrNum {
+pub(crate) enum StrOrNum {
     Str(String),
     Num(i64),
 }
 
 impl StrOrNum {
-    pub fn as_string(&self) -> String {
+    pub(crate) fn as_string(&self) -> String {
         match self {
             StrOrNum::Str(s) => s.clone(),
             StrOrNum::Num(n) => n.to_string(),
@@ -33,182 +33,182 @@ type Map = BTreeMap<String, String>;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TaskDefinition {
-    pub family: String,
+    pub(crate) family: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub task_role_arn: Option<String>,
+    pub(crate) task_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub execution_role_arn: Option<String>,
+    pub(crate) execution_role_arn: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network_mode: Option<String>,
+    pub(crate) network_mode: Option<String>,
     pub container_definitions: Vec<ContainerDefinition>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volumes: Option<Vec<Volume>>,
+    pub(crate) volumes: Option<Vec<Volume>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub placement_constraints: Option<Vec<PlacementConstraint>>,
+    pub(crate) placement_constraints: Option<Vec<PlacementConstraint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub requires_compatibilities: Option<Vec<String>>,
+    pub(crate) requires_compatibilities: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<StrOrNum>,
+    pub(crate) cpu: Option<StrOrNum>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<StrOrNum>,
+    pub(crate) memory: Option<StrOrNum>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<Tag>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pid_mode: Option<String>,
+    pub(crate) pid_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ipc_mode: Option<String>,
+    pub(crate) ipc_mode: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub proxy_configuration: Option<ProxyConfiguration>,
+    pub(crate) proxy_configuration: Option<ProxyConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub inference_accelerators: Option<Vec<InferenceAccelerator>>,
+    pub(crate) inference_accelerators: Option<Vec<InferenceAccelerator>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ephemeral_storage: Option<EphemeralStorage>,
+    pub(crate) ephemeral_storage: Option<EphemeralStorage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub runtime_platform: Option<RuntimePlatform>,
+    pub(crate) runtime_platform: Option<RuntimePlatform>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub enable_fault_injection: Option<bool>,
+    pub(crate) enable_fault_injection: Option<bool>,
 
     // Read-only fields of DescribeTaskDefinition: accepted so that its output can be pasted,
     // never sent to RegisterTaskDefinition and never serialized back.
     #[serde(default, skip_serializing)]
-    pub task_definition_arn: Option<serde_json::Value>,
+    pub(crate) task_definition_arn: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub revision: Option<serde_json::Value>,
+    pub(crate) revision: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub status: Option<serde_json::Value>,
+    pub(crate) status: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub requires_attributes: Option<serde_json::Value>,
+    pub(crate) requires_attributes: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub compatibilities: Option<serde_json::Value>,
+    pub(crate) compatibilities: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub registered_at: Option<serde_json::Value>,
+    pub(crate) registered_at: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub registered_by: Option<serde_json::Value>,
+    pub(crate) registered_by: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub deregistered_at: Option<serde_json::Value>,
+    pub(crate) deregistered_at: Option<serde_json::Value>,
     #[serde(default, skip_serializing)]
-    pub delete_requested_at: Option<serde_json::Value>,
+    pub(crate) delete_requested_at: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ContainerDefinition {
-    pub name: String,
+    pub(crate) name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
+    pub(crate) image: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub repository_credentials: Option<RepositoryCredentials>,
+    pub(crate) repository_credentials: Option<RepositoryCredentials>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu: Option<i32>,
+    pub(crate) cpu: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory: Option<i32>,
+    pub(crate) memory: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub memory_reservation: Option<i32>,
+    pub(crate) memory_reservation: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub links: Option<Vec<String>>,
+    pub(crate) links: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub port_mappings: Option<Vec<PortMapping>>,
+    pub(crate) port_mappings: Option<Vec<PortMapping>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub essential: Option<bool>,
+    pub(crate) essential: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart_policy: Option<RestartPolicy>,
+    pub(crate) restart_policy: Option<RestartPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entry_point: Option<Vec<String>>,
+    pub(crate) entry_point: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<Vec<String>>,
+    pub(crate) command: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<Vec<KeyValuePair>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment_files: Option<Vec<EnvironmentFile>>,
+    pub(crate) environment_files: Option<Vec<EnvironmentFile>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount_points: Option<Vec<MountPoint>>,
+    pub(crate) mount_points: Option<Vec<MountPoint>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub volumes_from: Option<Vec<VolumeFrom>>,
+    pub(crate) volumes_from: Option<Vec<VolumeFrom>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub linux_parameters: Option<LinuxParameters>,
+    pub(crate) linux_parameters: Option<LinuxParameters>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<Vec<Secret>>,
+    pub(crate) secrets: Option<Vec<Secret>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub depends_on: Option<Vec<ContainerDependency>>,
+    pub(crate) depends_on: Option<Vec<ContainerDependency>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_timeout: Option<i32>,
+    pub(crate) start_timeout: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stop_timeout: Option<i32>,
+    pub(crate) stop_timeout: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version_consistency: Option<String>,
+    pub(crate) version_consistency: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hostname: Option<String>,
+    pub(crate) hostname: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub(crate) user: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_directory: Option<String>,
+    pub(crate) working_directory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disable_networking: Option<bool>,
+    pub(crate) disable_networking: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub privileged: Option<bool>,
+    pub(crate) privileged: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub readonly_root_filesystem: Option<bool>,
+    pub(crate) readonly_root_filesystem: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns_servers: Option<Vec<String>>,
+    pub(crate) dns_servers: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dns_search_domains: Option<Vec<String>>,
+    pub(crate) dns_search_domains: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub extra_hosts: Option<Vec<HostEntry>>,
+    pub(crate) extra_hosts: Option<Vec<HostEntry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_security_options: Option<Vec<String>>,
+    pub(crate) docker_security_options: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interactive: Option<bool>,
+    pub(crate) interactive: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pseudo_terminal: Option<bool>,
+    pub(crate) pseudo_terminal: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_labels: Option<Map>,
+    pub(crate) docker_labels: Option<Map>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ulimits: Option<Vec<Ulimit>>,
+    pub(crate) ulimits: Option<Vec<Ulimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub log_configuration: Option<LogConfiguration>,
+    pub(crate) log_configuration: Option<LogConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
+    pub(crate) health_check: Option<HealthCheck>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub system_controls: Option<Vec<SystemControl>>,
+    pub(crate) system_controls: Option<Vec<SystemControl>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resource_requirements: Option<Vec<ResourceRequirement>>,
+    pub(crate) resource_requirements: Option<Vec<ResourceRequirement>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub firelens_configuration: Option<FirelensConfiguration>,
+    pub(crate) firelens_configuration: Option<FirelensConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub credential_specs: Option<Vec<String>>,
+    pub(crate) credential_specs: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RepositoryCredentials {
-    pub credentials_parameter: String,
+pub(crate) struct RepositoryCredentials {
+    pub(crate) credentials_parameter: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PortMapping {
+pub(crate) struct PortMapping {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_port: Option<i32>,
+    pub(crate) container_port: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host_port: Option<i32>,
+    pub(crate) host_port: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub protocol: Option<String>,
+    pub(crate) protocol: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app_protocol: Option<String>,
+    pub(crate) app_protocol: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_port_range: Option<String>,
+    pub(crate) container_port_range: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RestartPolicy {
-    pub enabled: bool,
+pub(crate) struct RestartPolicy {
+    pub(crate) enabled: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ignored_exit_codes: Option<Vec<i32>>,
+    pub(crate) ignored_exit_codes: Option<Vec<i32>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub restart_attempt_period: Option<i32>,
+    pub(crate) restart_attempt_period: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -222,307 +222,307 @@ pub struct KeyValuePair {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EnvironmentFile {
-    pub value: String,
+pub(crate) struct EnvironmentFile {
+    pub(crate) value: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct MountPoint {
+pub(crate) struct MountPoint {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_volume: Option<String>,
+    pub(crate) source_volume: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_path: Option<String>,
+    pub(crate) container_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_only: Option<bool>,
+    pub(crate) read_only: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct VolumeFrom {
+pub(crate) struct VolumeFrom {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_container: Option<String>,
+    pub(crate) source_container: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub read_only: Option<bool>,
+    pub(crate) read_only: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LinuxParameters {
+pub(crate) struct LinuxParameters {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<KernelCapabilities>,
+    pub(crate) capabilities: Option<KernelCapabilities>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub devices: Option<Vec<Device>>,
+    pub(crate) devices: Option<Vec<Device>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub init_process_enabled: Option<bool>,
+    pub(crate) init_process_enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub shared_memory_size: Option<i32>,
+    pub(crate) shared_memory_size: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tmpfs: Option<Vec<Tmpfs>>,
+    pub(crate) tmpfs: Option<Vec<Tmpfs>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_swap: Option<i32>,
+    pub(crate) max_swap: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub swappiness: Option<i32>,
+    pub(crate) swappiness: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct KernelCapabilities {
+pub(crate) struct KernelCapabilities {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub add: Option<Vec<String>>,
+    pub(crate) add: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drop: Option<Vec<String>>,
+    pub(crate) drop: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Device {
-    pub host_path: String,
+pub(crate) struct Device {
+    pub(crate) host_path: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub container_path: Option<String>,
+    pub(crate) container_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub permissions: Option<Vec<String>>,
+    pub(crate) permissions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Tmpfs {
-    pub container_path: String,
-    pub size: i32,
+pub(crate) struct Tmpfs {
+    pub(crate) container_path: String,
+    pub(crate) size: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mount_options: Option<Vec<String>>,
+    pub(crate) mount_options: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Secret {
-    pub name: String,
-    pub value_from: String,
+pub(crate) struct Secret {
+    pub(crate) name: String,
+    pub(crate) value_from: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContainerDependency {
-    pub container_name: String,
-    pub condition: String,
+pub(crate) struct ContainerDependency {
+    pub(crate) container_name: String,
+    pub(crate) condition: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HostEntry {
-    pub hostname: String,
-    pub ip_address: String,
+pub(crate) struct HostEntry {
+    pub(crate) hostname: String,
+    pub(crate) ip_address: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Ulimit {
-    pub name: String,
-    pub soft_limit: i32,
-    pub hard_limit: i32,
+pub(crate) struct Ulimit {
+    pub(crate) name: String,
+    pub(crate) soft_limit: i32,
+    pub(crate) hard_limit: i32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct LogConfiguration {
-    pub log_driver: String,
+pub(crate) struct LogConfiguration {
+    pub(crate) log_driver: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Map>,
+    pub(crate) options: Option<Map>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_options: Option<Vec<Secret>>,
+    pub(crate) secret_options: Option<Vec<Secret>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HealthCheck {
-    pub command: Vec<String>,
+pub(crate) struct HealthCheck {
+    pub(crate) command: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub interval: Option<i32>,
+    pub(crate) interval: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timeout: Option<i32>,
+    pub(crate) timeout: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<i32>,
+    pub(crate) retries: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub start_period: Option<i32>,
+    pub(crate) start_period: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SystemControl {
+pub(crate) struct SystemControl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
+    pub(crate) value: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ResourceRequirement {
-    pub value: String,
+pub(crate) struct ResourceRequirement {
+    pub(crate) value: String,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sharing_strategy: Option<SharingStrategy>,
+    pub(crate) sharing_strategy: Option<SharingStrategy>,
 }
 
 /// GPU sharing (a union: exactly one member).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SharingStrategy {
+pub(crate) struct SharingStrategy {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub nvidia_mps: Option<NvidiaMps>,
+    pub(crate) nvidia_mps: Option<NvidiaMps>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct NvidiaMps {
-    pub memory: i32,
+pub(crate) struct NvidiaMps {
+    pub(crate) memory: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_compute_percent: Option<i32>,
+    pub(crate) max_compute_percent: Option<i32>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FirelensConfiguration {
+pub(crate) struct FirelensConfiguration {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub(crate) kind: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Map>,
+    pub(crate) options: Option<Map>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Volume {
+pub(crate) struct Volume {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub host: Option<HostVolumeProperties>,
+    pub(crate) host: Option<HostVolumeProperties>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub docker_volume_configuration: Option<DockerVolumeConfiguration>,
+    pub(crate) docker_volume_configuration: Option<DockerVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub efs_volume_configuration: Option<EfsVolumeConfiguration>,
+    pub(crate) efs_volume_configuration: Option<EfsVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub s3files_volume_configuration: Option<S3FilesVolumeConfiguration>,
+    pub(crate) s3files_volume_configuration: Option<S3FilesVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fsx_windows_file_server_volume_configuration: Option<FsxVolumeConfiguration>,
+    pub(crate) fsx_windows_file_server_volume_configuration: Option<FsxVolumeConfiguration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub configured_at_launch: Option<bool>,
+    pub(crate) configured_at_launch: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct HostVolumeProperties {
+pub(crate) struct HostVolumeProperties {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_path: Option<String>,
+    pub(crate) source_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct DockerVolumeConfiguration {
+pub(crate) struct DockerVolumeConfiguration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scope: Option<String>,
+    pub(crate) scope: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub autoprovision: Option<bool>,
+    pub(crate) autoprovision: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub driver: Option<String>,
+    pub(crate) driver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub driver_opts: Option<Map>,
+    pub(crate) driver_opts: Option<Map>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub labels: Option<Map>,
+    pub(crate) labels: Option<Map>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EfsVolumeConfiguration {
-    pub file_system_id: String,
+pub(crate) struct EfsVolumeConfiguration {
+    pub(crate) file_system_id: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root_directory: Option<String>,
+    pub(crate) root_directory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transit_encryption: Option<String>,
+    pub(crate) transit_encryption: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transit_encryption_port: Option<i32>,
+    pub(crate) transit_encryption_port: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub authorization_config: Option<EfsAuthorizationConfig>,
+    pub(crate) authorization_config: Option<EfsAuthorizationConfig>,
 }
 
 /// An Amazon S3 Files file system mounted as a volume.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct S3FilesVolumeConfiguration {
-    pub file_system_arn: String,
+pub(crate) struct S3FilesVolumeConfiguration {
+    pub(crate) file_system_arn: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub root_directory: Option<String>,
+    pub(crate) root_directory: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub transit_encryption_port: Option<i32>,
+    pub(crate) transit_encryption_port: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_point_arn: Option<String>,
+    pub(crate) access_point_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EfsAuthorizationConfig {
+pub(crate) struct EfsAuthorizationConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_point_id: Option<String>,
+    pub(crate) access_point_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iam: Option<String>,
+    pub(crate) iam: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FsxVolumeConfiguration {
-    pub file_system_id: String,
-    pub root_directory: String,
-    pub authorization_config: FsxAuthorizationConfig,
+pub(crate) struct FsxVolumeConfiguration {
+    pub(crate) file_system_id: String,
+    pub(crate) root_directory: String,
+    pub(crate) authorization_config: FsxAuthorizationConfig,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct FsxAuthorizationConfig {
-    pub credentials_parameter: String,
-    pub domain: String,
+pub(crate) struct FsxAuthorizationConfig {
+    pub(crate) credentials_parameter: String,
+    pub(crate) domain: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct PlacementConstraint {
+pub(crate) struct PlacementConstraint {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
+    pub(crate) kind: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expression: Option<String>,
+    pub(crate) expression: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ProxyConfiguration {
+pub(crate) struct ProxyConfiguration {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
-    pub kind: Option<String>,
-    pub container_name: String,
+    pub(crate) kind: Option<String>,
+    pub(crate) container_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub properties: Option<Vec<KeyValuePair>>,
+    pub(crate) properties: Option<Vec<KeyValuePair>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct InferenceAccelerator {
-    pub device_name: String,
-    pub device_type: String,
+pub(crate) struct InferenceAccelerator {
+    pub(crate) device_name: String,
+    pub(crate) device_type: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct EphemeralStorage {
-    pub size_in_gi_b: i32,
+pub(crate) struct EphemeralStorage {
+    pub(crate) size_in_gi_b: i32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct RuntimePlatform {
+pub(crate) struct RuntimePlatform {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_architecture: Option<String>,
+    pub(crate) cpu_architecture: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub operating_system_family: Option<String>,
+    pub(crate) operating_system_family: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

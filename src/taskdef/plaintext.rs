@@ -3,7 +3,7 @@
 use super::model::TaskDefinition;
 
 /// Every plaintext field of a task definition, as (field path, value).
-pub fn plaintext_fields(td: &TaskDefinition) -> Vec<(String, String)> {
+pub(crate) fn plaintext_fields(td: &TaskDefinition) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for c in &td.container_definitions {
         let at = |f: String| format!("containerDefinitions[{}].{f}", c.name);

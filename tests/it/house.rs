@@ -167,7 +167,7 @@ impl Graph {
     fn resolve(&self, m: &[String], path: &str, depth: u32) -> Option<Vec<String>> {
         let (mut cur, mut segs) = self.absolute(m, path)?;
         while let Some(s) = segs.first() {
-            let next = [&cur[..], &[s.clone()]].concat();
+            let next = [&cur[..], std::slice::from_ref(s)].concat();
             if !self.mods.contains_key(&next) {
                 break;
             }

@@ -12,17 +12,17 @@ pub(crate) enum Preflight {
 /// What the CodeDeploy preflight found out.
 #[derive(Debug, Clone)]
 pub(crate) struct BlueGreen {
-    pub application: String,
-    pub group: DeploymentGroup,
-    pub test_url: Option<String>,
-    pub production_url: Option<String>,
+    pub(crate) application: String,
+    pub(crate) group: DeploymentGroup,
+    pub(crate) test_url: Option<String>,
+    pub(crate) production_url: Option<String>,
     /// fgdeploy's checks gate the traffic shift (STOP_DEPLOYMENT group with checks).
-    pub gated: bool,
+    pub(crate) gated: bool,
 }
 
 /// What the ECS-native preflight found out.
 #[derive(Debug, Clone)]
 pub(crate) struct Native {
-    pub deployment: NativeDeployment,
-    pub test_url: Option<String>,
+    pub(crate) deployment: NativeDeployment,
+    pub(crate) test_url: Option<String>,
 }

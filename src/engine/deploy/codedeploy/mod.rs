@@ -82,22 +82,22 @@ pub fn appspec(spec: &Spec, bg: &BlueGreenSection, td: &str, svc: &ServiceState)
 /// How to watch a CodeDeploy deployment.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Watch {
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// Where `timeout` comes from (named when it passes).
-    pub setting: crate::engine::TimeoutSetting,
+    pub(crate) setting: crate::engine::TimeoutSetting,
     /// Return once the deployment is created.
-    pub no_wait: bool,
+    pub(crate) no_wait: bool,
     /// Wait through the blue termination wait.
-    pub wait_termination: bool,
+    pub(crate) wait_termination: bool,
 }
 
 /// What is known of a CodeDeploy deployment's pace when fgdeploy starts to follow it.
 pub(crate) struct Forecast {
     /// Seconds after `created_at` at which green was Ready last time.
-    pub ready_in: Option<f64>,
-    pub created_at: f64,
+    pub(crate) ready_in: Option<f64>,
+    pub(crate) created_at: f64,
     /// Already past Ready (traffic moving or done) when fgdeploy attached.
-    pub past_gate: bool,
+    pub(crate) past_gate: bool,
 }
 
 /// The state of one CodeDeploy watch, between looks.
@@ -831,68 +831,6 @@ impl Watched for CdRollbackWait<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sha256_is_hex_of_the_exact_bytes() {
-        assert_eq!(crate::engine::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
-
-    #[test]
-    fn progress_is_ready_or_an_end_before_the_shift_and_the_green_weight_after() {
-        use super::cd_progressed;
-        use crate::states::CdStatus::{self, *};
-        // (status, changed, shifting, green moved) → progressed
-        let cases: [(CdStatus, bool, bool, bool, bool); 12] = [
-            (Ready, true, false, false, true),
-            (Succeeded, true, false, false, true),
-            (Failed, true, false, false, true),
-            (Stopped, true, false, false, true),
-            (InProgress, true, false, false, false),
-            (Ready, false, false, false, false),
-            (Ready, false, false, true, false),
-            (InProgress, false, true, true, true),
-            (InProgress, true, true, false, false),
-            (Succeeded, true, true, false, true),
-            (Succeeded, false, true, false, false),
-            (Ready, true, true, false, false),
-        ];
-        for (status, changed, shifting, moved, want) in cases {
-            assert_eq!(
-                cd_progressed(&status, changed, shifting, moved),
-                want,
-                "{status:?} changed={changed} shifting={shifting} moved={moved}"
-            );
-        }
-    }
-
-    #[test]
-    fn every_codedeploy_status_has_its_step() {
-        use super::{CdStep, cd_decide};
-        use crate::states::CdStatus;
-        // (status, gated, gate_done, gate_passed) → step
-        let cases = [
-            ("Succeeded", true, true, true, CdStep::Succeeded),
-            ("Succeeded", true, true, false, CdStep::Bypassed),
-            ("Succeeded", false, true, true, CdStep::Succeeded),
-            ("Failed", true, true, true, CdStep::Failed),
-            ("Stopped", true, false, false, CdStep::Failed),
-            ("Ready", true, false, false, CdStep::RunGate),
-            ("Ready", true, true, true, CdStep::Wait),
-            ("Ready", false, true, true, CdStep::ContinueUngated),
-            ("Created", true, false, false, CdStep::Wait),
-            ("Queued", true, false, false, CdStep::Wait),
-            ("InProgress", true, false, false, CdStep::Wait),
-            ("Baking", true, true, true, CdStep::Wait),
-            ("SomethingNew", true, false, false, CdStep::Wait),
-        ];
-        for (status, gated, done, passed, want) in cases {
-            let parsed = CdStatus::from_aws(status);
-            assert_eq!(cd_decide(&parsed, gated, done, passed), want, "{status} gated={gated} done={done} passed={passed}");
-        }
-    }
-}
-
 impl CodeDeploy<'_> {
     /// CODE_DEPLOY services: stop the active deployment with rollback, or redeploy the previous
     /// revision through CodeDeploy (without the checks gate: a rollback is not held up).
@@ -1024,5 +962,67 @@ impl Deployer for CodeDeploy<'_> {
     async fn rollback(&self, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan> {
         let flags = (o.dry_run, o.no_wait, o.allow_family_change);
         self.rollback_codedeploy(spec, svc, o.to.as_deref(), flags, deadline.pair()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sha256_is_hex_of_the_exact_bytes() {
+        assert_eq!(crate::engine::sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn progress_is_ready_or_an_end_before_the_shift_and_the_green_weight_after() {
+        use super::cd_progressed;
+        use crate::states::CdStatus::{self, *};
+        // (status, changed, shifting, green moved) → progressed
+        let cases: [(CdStatus, bool, bool, bool, bool); 12] = [
+            (Ready, true, false, false, true),
+            (Succeeded, true, false, false, true),
+            (Failed, true, false, false, true),
+            (Stopped, true, false, false, true),
+            (InProgress, true, false, false, false),
+            (Ready, false, false, false, false),
+            (Ready, false, false, true, false),
+            (InProgress, false, true, true, true),
+            (InProgress, true, true, false, false),
+            (Succeeded, true, true, false, true),
+            (Succeeded, false, true, false, false),
+            (Ready, true, true, false, false),
+        ];
+        for (status, changed, shifting, moved, want) in cases {
+            assert_eq!(
+                cd_progressed(&status, changed, shifting, moved),
+                want,
+                "{status:?} changed={changed} shifting={shifting} moved={moved}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_codedeploy_status_has_its_step() {
+        use super::{CdStep, cd_decide};
+        use crate::states::CdStatus;
+        // (status, gated, gate_done, gate_passed) → step
+        let cases = [
+            ("Succeeded", true, true, true, CdStep::Succeeded),
+            ("Succeeded", true, true, false, CdStep::Bypassed),
+            ("Succeeded", false, true, true, CdStep::Succeeded),
+            ("Failed", true, true, true, CdStep::Failed),
+            ("Stopped", true, false, false, CdStep::Failed),
+            ("Ready", true, false, false, CdStep::RunGate),
+            ("Ready", true, true, true, CdStep::Wait),
+            ("Ready", false, true, true, CdStep::ContinueUngated),
+            ("Created", true, false, false, CdStep::Wait),
+            ("Queued", true, false, false, CdStep::Wait),
+            ("InProgress", true, false, false, CdStep::Wait),
+            ("Baking", true, true, true, CdStep::Wait),
+            ("SomethingNew", true, false, false, CdStep::Wait),
+        ];
+        for (status, gated, done, passed, want) in cases {
+            let parsed = CdStatus::from_aws(status);
+            assert_eq!(cd_decide(&parsed, gated, done, passed), want, "{status} gated={gated} done={done} passed={passed}");
+        }
     }
 }

@@ -562,52 +562,6 @@ pub(super) fn past_test_gate(stage: &LifecycleStage) -> bool {
     matches!(stage, S::ProductionTrafficShift | S::PreProductionTrafficShift | S::PostProductionTrafficShift | S::BakeTime | S::CleanUp)
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rule_to_listener() {
-        assert_eq!(
-            super::listener_of_rule("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/lb/50dc/f2f7/9683").as_deref(),
-            Some("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/50dc/f2f7")
-        );
-    }
-
-    #[test]
-    fn every_service_deployment_status_has_its_end() {
-        use super::{NativeEnd, native_decide};
-        use crate::states::SdStatus;
-        let cases = [
-            ("SUCCESSFUL", true, Some(NativeEnd::Succeeded)),
-            ("SUCCESSFUL", false, Some(NativeEnd::Bypassed)),
-            ("ROLLBACK_SUCCESSFUL", true, Some(NativeEnd::RolledBack)),
-            ("ROLLBACK_SUCCESSFUL", false, Some(NativeEnd::RolledBack)),
-            ("ROLLBACK_FAILED", false, Some(NativeEnd::Unresolved)),
-            ("STOPPED", true, Some(NativeEnd::Unresolved)),
-            ("PENDING", false, None),
-            ("IN_PROGRESS", true, None),
-            ("STOP_REQUESTED", true, None),
-            ("ROLLBACK_REQUESTED", false, None),
-            ("ROLLBACK_IN_PROGRESS", false, None),
-            ("SOMETHING_NEW", true, None),
-        ];
-        for (status, passed, want) in cases {
-            assert_eq!(native_decide(&SdStatus::from_aws(status), passed), want, "{status} gate_passed={passed}");
-        }
-    }
-
-    #[test]
-    fn only_stages_after_the_test_pause_pass_the_gate() {
-        for stage in ["PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
-        {
-            assert!(super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
-        }
-        for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", ""]
-        {
-            assert!(!super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
-        }
-    }
-}
-
 impl EcsNative<'_> {
     /// An ECS-native deployment: the current service deployment (or the one named).
     pub(crate) async fn wait_native(
@@ -676,5 +630,51 @@ impl Deployer for EcsNative<'_> {
     /// rolling one is; a finished one is rolled back by redeploying the revision before.
     async fn rollback(&self, spec: &Spec, svc: &ServiceState, o: &RollbackOptions, deadline: Deadline) -> Result<RollbackPlan> {
         Rolling(self.0).rollback(spec, svc, o, deadline).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rule_to_listener() {
+        assert_eq!(
+            super::listener_of_rule("arn:aws:elasticloadbalancing:us-east-1:1:listener-rule/app/lb/50dc/f2f7/9683").as_deref(),
+            Some("arn:aws:elasticloadbalancing:us-east-1:1:listener/app/lb/50dc/f2f7")
+        );
+    }
+
+    #[test]
+    fn every_service_deployment_status_has_its_end() {
+        use super::{NativeEnd, native_decide};
+        use crate::states::SdStatus;
+        let cases = [
+            ("SUCCESSFUL", true, Some(NativeEnd::Succeeded)),
+            ("SUCCESSFUL", false, Some(NativeEnd::Bypassed)),
+            ("ROLLBACK_SUCCESSFUL", true, Some(NativeEnd::RolledBack)),
+            ("ROLLBACK_SUCCESSFUL", false, Some(NativeEnd::RolledBack)),
+            ("ROLLBACK_FAILED", false, Some(NativeEnd::Unresolved)),
+            ("STOPPED", true, Some(NativeEnd::Unresolved)),
+            ("PENDING", false, None),
+            ("IN_PROGRESS", true, None),
+            ("STOP_REQUESTED", true, None),
+            ("ROLLBACK_REQUESTED", false, None),
+            ("ROLLBACK_IN_PROGRESS", false, None),
+            ("SOMETHING_NEW", true, None),
+        ];
+        for (status, passed, want) in cases {
+            assert_eq!(native_decide(&SdStatus::from_aws(status), passed), want, "{status} gate_passed={passed}");
+        }
+    }
+
+    #[test]
+    fn only_stages_after_the_test_pause_pass_the_gate() {
+        for stage in ["PRODUCTION_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT", "BAKE_TIME", "CLEAN_UP"]
+        {
+            assert!(super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
+        }
+        for stage in ["RECONCILE_SERVICE", "PRE_SCALE_UP", "SCALE_UP", "POST_SCALE_UP", "TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT", ""]
+        {
+            assert!(!super::past_test_gate(&crate::states::LifecycleStage::from_aws(stage)), "{stage}");
+        }
     }
 }

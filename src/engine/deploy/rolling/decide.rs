@@ -45,7 +45,7 @@ pub enum FailKind {
 }
 
 impl FailKind {
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             FailKind::EcsRollingBack(r) => format!("the deployment failed and ECS is rolling back: {r}"),
             FailKind::Failed(r) => format!("the deployment failed: {r}"),
@@ -157,13 +157,13 @@ mod tests {
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
         Deployment {
             id: id.into(),
-            status: DeploymentStatus::from_aws(&status),
+            status: DeploymentStatus::from_aws(status),
             task_definition: td.into(),
             desired: 2,
             running: 2,
             pending: 0,
             failed_tasks: 0,
-            rollout_state: Some(RolloutState::from_aws(&rollout)),
+            rollout_state: Some(RolloutState::from_aws(rollout)),
             rollout_state_reason: None,
             created_at: None,
         }
@@ -243,7 +243,7 @@ mod tests {
     fn sd(status: &str) -> ServiceDeployment {
         ServiceDeployment {
             arn: "a".into(),
-            status: SdStatus::from_aws(&status),
+            status: SdStatus::from_aws(status),
             status_reason: None,
             target_revision: None,
             target_task_definition: Some("new".into()),

@@ -279,7 +279,7 @@ mod tests {
     fn dep(status: &str, td: &str, running: i32, created: f64) -> Deployment {
         Deployment {
             id: format!("ecs-svc/{td}"),
-            status: DeploymentStatus::from_aws(&status),
+            status: DeploymentStatus::from_aws(status),
             task_definition: td.into(),
             desired: 2,
             running,

@@ -283,13 +283,13 @@ mod tests {
     fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
         Deployment {
             id: id.into(),
-            status: DeploymentStatus::from_aws(&status),
+            status: DeploymentStatus::from_aws(status),
             task_definition: td.into(),
             desired: 2,
             running: 2,
             pending: 0,
             failed_tasks: 0,
-            rollout_state: Some(RolloutState::from_aws(&rollout)),
+            rollout_state: Some(RolloutState::from_aws(rollout)),
             rollout_state_reason: None,
             created_at: None,
         }
