@@ -11,7 +11,7 @@ pub mod exit {
     /// Success; for `plan` and `--dry-run`: nothing would change.
     pub const OK: i32 = 0;
     /// A bug in fgdeploy (please report it).
-    pub(crate) const INTERNAL: i32 = 1;
+    pub const INTERNAL: i32 = 1;
     /// `plan` / `--dry-run` only: the plan has changes.
     pub const CHANGES: i32 = 2;
     /// Bad input: flags, deployspec, task definition, unsafe settings. Nothing was changed.

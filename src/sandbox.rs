@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::plan::desired_deployment_config;
+use crate::ports::Controller;
 use crate::sim::{Faults, SeedService, Sim, World};
 use crate::spec::Spec;
 use clap::ValueEnum;
@@ -74,8 +75,10 @@ impl Scenario {
                 Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
             }
             Scenario::ForeignDeploy if blue_green => Some("it plays a rolling deployment"),
-            Scenario::TerminationWait if controller(spec) != "CODE_DEPLOY" => Some("it needs a CodeDeploy blue/green deployspec"),
-            Scenario::ExistingHooks if !blue_green || controller(spec) != "ECS" => Some("it needs an ECS-native blue/green deployspec"),
+            Scenario::TerminationWait if controller(spec) != Controller::CodeDeploy => Some("it needs a CodeDeploy blue/green deployspec"),
+            Scenario::ExistingHooks if !blue_green || controller(spec) != Controller::Ecs => {
+                Some("it needs an ECS-native blue/green deployspec")
+            }
             Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
             Scenario::AnsweredFirst if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
             Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
@@ -178,7 +181,7 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         seed_team_hooks(&sim, spec);
     }
     serve_native_test_url(spec, scenario)?;
-    if controller(spec) == "CODE_DEPLOY" {
+    if controller(spec) == Controller::CodeDeploy {
         let app = LoopbackApp::start(if scenario == Scenario::ChecksFail { 503 } else { 200 })
             .map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
         let termination_wait = if scenario == Scenario::TerminationWait { 60 } else { 5 };
@@ -191,7 +194,7 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
 /// (503 with `checks-fail`), as the green tasks would behind the test listener rule. A port in
 /// use by something else is said, not ignored.
 fn serve_native_test_url(spec: &Spec, scenario: Scenario) -> Result<()> {
-    let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|b| !b.checks.is_empty() && controller(spec) == "ECS") else {
+    let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|b| !b.checks.is_empty() && controller(spec) == Controller::Ecs) else {
         return Ok(());
     };
     let Some(port) = bg.test_url.as_deref().and_then(loopback_port) else { return Ok(()) };
@@ -249,9 +252,9 @@ pub fn seed_team_hooks(sim: &Sim, spec: &Spec) {
 /// The deployment controller of the sandbox service: CODE_DEPLOY for a blue-green deployspec
 /// unless it uses ECS-native settings (a non-default `ecs_strategy`, linear/canary or
 /// advancedConfiguration keys) and names no CodeDeploy application or group.
-pub(crate) fn controller(spec: &Spec) -> &'static str {
+pub(crate) fn controller(spec: &Spec) -> Controller {
     let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == crate::spec::Strategy::BlueGreen) else {
-        return "ECS";
+        return Controller::Ecs;
     };
     let codedeploy = bg.application.is_some() || bg.deployment_group.is_some();
     let native = bg.ecs_strategy != crate::states::DeploymentStrategy::BlueGreen
@@ -259,7 +262,7 @@ pub(crate) fn controller(spec: &Spec) -> &'static str {
         || bg.canary_percent.is_some()
         || bg.alternate_target_group_arn.is_some()
         || bg.test_listener_rule.is_some();
-    if native && !codedeploy { "ECS" } else { "CODE_DEPLOY" }
+    if native && !codedeploy { Controller::Ecs } else { Controller::CodeDeploy }
 }
 
 /// The CodeDeploy group of a blue/green sandbox service: STOP_DEPLOYMENT for 60 min (so the
@@ -335,7 +338,7 @@ pub(crate) fn fleet_world_for(specs: &[Spec], scenario: Scenario) -> Result<Sim>
         }
     }
     let sim = seeded_fleet(specs, faults)?;
-    for s in specs.iter().filter(|s| controller(s) == "CODE_DEPLOY") {
+    for s in specs.iter().filter(|s| controller(s) == Controller::CodeDeploy) {
         let app = LoopbackApp::start(200).map_err(|e| crate::error::Error::Internal(format!("sandbox listener: {e}")))?;
         seed_deployment_group(&sim, s, app.port, app.port);
     }
@@ -379,7 +382,7 @@ fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
         load_balanced,
         history: if history { Some(spec.render_task_definition(&format!("{uri}:earlier"))?) } else { None },
     };
-    if controller(spec) == "CODE_DEPLOY" {
+    if controller(spec) == Controller::CodeDeploy {
         world.seed_codedeploy_service(seed);
     } else {
         world.seed_service(seed);

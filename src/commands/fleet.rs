@@ -66,7 +66,7 @@ pub(crate) async fn run_fleet(cli: &Cli, a: &FleetRun<'_>, paths: &[PathBuf]) ->
         crate::render::outln!("{doc}");
     } else {
         crate::render::outln!(
-            "Fleet: {} service(s) in {:.0}s{}, {} AWS calls (SDK retries included)",
+            "Fleet: {} service(s) in {:.0}s{}, {} AWS calls (every attempt)",
             report.outcomes.len(),
             report.secs,
             if a.target.sandbox { " (virtual, in the sandbox)" } else { "" },

@@ -197,20 +197,23 @@ impl Engine {
         rest(self.ports.clock.as_ref(), d, None).await
     }
 
-    /// A short read-back (eventual consistency: an answer a moment late): up to `tries` looks,
-    /// each after [`READ_BACK_EVERY`], until one answers `Some`.
-    pub(super) async fn read_back<T, F, Fut>(&self, tries: u32, mut look: F) -> Option<T>
+    /// A short read-back (eventual consistency: an answer a moment late), the one loop for
+    /// them all: up to `looks.count` looks, [`READ_BACK_EVERY`] apart (the first one now, or
+    /// after a pause), until one answers `Some`; an `Err` ends it at once.
+    pub(crate) async fn read_back<T, E, F, Fut>(&self, looks: Looks, mut look: F) -> std::result::Result<Option<T>, E>
     where
         F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Option<T>>,
+        Fut: std::future::Future<Output = std::result::Result<Option<T>, E>>,
     {
-        for _ in 0..tries {
-            self.pause(READ_BACK_EVERY).await;
-            if let Some(t) = look().await {
-                return Some(t);
+        for n in 0..looks.count {
+            if n > 0 || !looks.first_now {
+                self.pause(READ_BACK_EVERY).await;
+            }
+            if let Some(t) = look().await? {
+                return Ok(Some(t));
             }
         }
-        None
+        Ok(None)
     }
 }
 
@@ -239,6 +242,24 @@ where
 
 /// How far apart a short read-back's looks are.
 pub(super) const READ_BACK_EVERY: Duration = Duration::from_secs(2);
+
+/// How many looks a read-back takes, and whether the first is at once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Looks {
+    pub(crate) count: u32,
+    pub(crate) first_now: bool,
+}
+
+impl Looks {
+    /// `count` looks, the first at once (the answer may already be there).
+    pub(crate) fn now_then(count: u32) -> Looks {
+        Looks { count, first_now: true }
+    }
+    /// `count` looks, the first after a pause (what was just read said no).
+    pub(crate) fn after_pause(count: u32) -> Looks {
+        Looks { count, first_now: false }
+    }
+}
 
 /// How long an unreachable endpoint is retried before the call fails (DNS, refused, timeouts).
 pub(super) const UNREACHABLE_BUDGET_SECS: f64 = 20.0;

@@ -1,4 +1,5 @@
-//! Every AWS call counted, by operation (SDK retries included).
+//! Every AWS call attempt counted, by operation (the SDK makes one attempt per call; each of
+//! fgdeploy's retries is an attempt).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

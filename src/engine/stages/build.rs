@@ -5,6 +5,7 @@
 
 use crate::engine::Event;
 use crate::engine::StageTime;
+use crate::engine::watch::Looks;
 use crate::error::{Error, Result};
 use crate::plan::{ImageAction, Plan, PlannedImage, Stage, StageAction};
 use crate::registry::{ImageRef, Location};
@@ -155,22 +156,18 @@ impl Build<'_> {
         let target = &i.live.target;
         let oci =
             ImageRef::parse(&i.live.image()).filter(|r| crate::registry::is_full_uri(&target.repository) && r.location() == Location::Oci);
-        for attempt in 0..5 {
-            if attempt > 0 {
-                self.pause(Duration::from_secs(2)).await;
-            }
-            let digest = match &oci {
-                Some(r) => self.retry("registry:HEAD manifest", || self.ports.registry.manifest_digest(r)).await?,
+        let oci = &oci;
+        // The digest of what was just pushed, read back (a registry may answer a moment late).
+        self.read_back(Looks::now_then(5), || async move {
+            match oci {
+                Some(r) => self.retry("registry:HEAD manifest", || self.ports.registry.manifest_digest(r)).await,
                 None => {
                     let repo = crate::registry::repository_name(&target.repository);
-                    self.retry("ecr:BatchGetImage", || self.ports.ecr.image_digest(&repo, &target.tag)).await?
+                    self.retry("ecr:BatchGetImage", || self.ports.ecr.image_digest(&repo, &target.tag)).await
                 }
-            };
-            if digest.is_some() {
-                return Ok(digest);
             }
-        }
-        Ok(None)
+        })
+        .await
     }
 }
 

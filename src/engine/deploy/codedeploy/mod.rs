@@ -4,6 +4,7 @@
 //! GetDeploymentTarget, and the rollback deployment followed to its end.
 
 use crate::engine::pace::{HEARTBEAT_SECS, Schedule, Seen, codedeploy_shift_moments, ready_secs};
+use crate::engine::watch::Looks;
 use crate::engine::watch::{Cut, Limit, Next, Pause, Watched};
 use crate::engine::{Event, TimeoutSetting};
 use crate::error::{Error, Result};
@@ -677,10 +678,13 @@ impl CodeDeploy<'_> {
         if d.rollback_deployment_id.is_none() {
             let id = d.id.clone();
             let id = &id;
-            let started = self.read_back(5, || async move {
-                self.ports.codedeploy.deployment(id).await.ok().filter(|again| again.rollback_deployment_id.is_some())
+            let started = self.read_back(Looks::after_pause(5), || async move {
+                Ok::<_, std::convert::Infallible>(
+                    self.ports.codedeploy.deployment(id).await.ok().filter(|again| again.rollback_deployment_id.is_some()),
+                )
             });
-            if let Some(again) = started.await {
+            let Ok(started) = started.await;
+            if let Some(again) = started {
                 d = again;
             }
         }

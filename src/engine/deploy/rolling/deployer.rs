@@ -9,6 +9,7 @@ use crate::engine::deploy::deployer::gone;
 use crate::engine::deploy::deployer::{Deployer, ReadyRelease};
 use crate::engine::stages::register::Register;
 use crate::engine::stages::verify::serves;
+use crate::engine::watch::Looks;
 use crate::engine::{
     Deadline, Event, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, TimeoutSetting, WaitOptions, WaitReport,
 };
@@ -59,10 +60,13 @@ impl Rolling<'_> {
             return Some(id);
         }
         let find = &find;
-        self.read_back(3, || async move {
-            self.ports.ecs.describe_service(spec.cluster(), spec.service()).await.ok().flatten().and_then(|s| find(&s))
-        })
-        .await
+        let found = self.read_back(Looks::after_pause(3), || async move {
+            Ok::<_, std::convert::Infallible>(
+                self.ports.ecs.describe_service(spec.cluster(), spec.service()).await.ok().flatten().and_then(|s| find(&s)),
+            )
+        });
+        let Ok(found) = found.await;
+        found
     }
 
     /// The service deployment UpdateService named is ours; its target revision is checked when
@@ -112,28 +116,30 @@ impl Rolling<'_> {
                 Err(_) => {}
             }
         }
-        let matches = |sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && matches(sd);
-        for _ in 0..5 {
+        let matches = &|sd: &crate::ports::ServiceDeployment| !sd.is_terminal() && matches(sd);
+        // A refused API ends the search (Err); anything else is read again.
+        let found = self.read_back(Looks::now_then(5), || async move {
             match self.ports.ecs.list_service_deployments(spec.cluster(), spec.service(), Some(started_at - 60.0)).await {
                 Ok(arns) if !arns.is_empty() => {
                     let batch: Vec<String> = arns.into_iter().take(20).collect();
-                    if let Ok(sds) = self.ports.ecs.describe_service_deployments(&batch).await
-                        && let Some(sd) = sds.into_iter().find(|sd| matches(sd))
-                    {
-                        return Some(sd);
-                    }
+                    let sds = self.ports.ecs.describe_service_deployments(&batch).await.unwrap_or_default();
+                    Ok(sds.into_iter().find(|sd| matches(sd)))
                 }
-                Ok(_) => {}
-                Err(e) if sd_api_refused(&e) => {
-                    self.warn(sd_api_fallback_message(&e));
-                    return None;
-                }
-                Err(_) => {}
+                Err(e) if sd_api_refused(&e) => Err(e),
+                _ => Ok(None),
             }
-            self.pause(Duration::from_secs(2)).await;
+        });
+        match found.await {
+            Ok(Some(sd)) => Some(sd),
+            Ok(None) => {
+                self.warn("no service deployment found for this release; tracking the deployment by its id only");
+                None
+            }
+            Err(e) => {
+                self.warn(sd_api_fallback_message(&e));
+                None
+            }
         }
-        self.warn("no service deployment found for this release; tracking the deployment by its id only");
-        None
     }
 
     /// The verify stage of a rolling release: the new revision serves at its desired count, or
