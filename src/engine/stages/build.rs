@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::plan::{ImageAction, Plan, PlannedImage, Stage, StageAction};
 use crate::registry::{ImageRef, Location};
 use crate::spec::Spec;
-use std::time::Duration;
 
 crate::engine::engine_part!(
     /// The build stage (and the push).
