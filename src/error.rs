@@ -48,7 +48,7 @@ pub(crate) enum Location {
 }
 
 /// One input problem as data (the JSON error document's `problems`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub(crate) struct Problem {
     pub(crate) file: String,
     #[serde(skip_serializing_if = "Option::is_none")]

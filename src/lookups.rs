@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 /// One lookup, as the template wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Lookup {
     Ssm { name: String },
@@ -39,7 +39,7 @@ pub struct Answer {
 }
 
 /// What the plan lists: the lookup and its value (a secret's shown as `(secret)`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Resolved {
     pub(crate) lookup: String,
     pub value: String,

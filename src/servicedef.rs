@@ -17,7 +17,7 @@ use crate::diff::{self, Change};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceDefinition {
     /// awsvpc network: subnets, security groups, public IP (a key left out keeps the live value).
@@ -65,7 +65,7 @@ pub struct ServiceDefinition {
 }
 
 /// One `volumeConfigurations[]` entry.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeConfiguration {
     /// The task definition's volume (`configuredAtLaunch = true`) this configures.
@@ -76,7 +76,7 @@ pub struct VolumeConfiguration {
 
 /// `managedEBSVolume` (ServiceManagedEBSVolumeConfiguration): `role_arn` is required; a
 /// `size_in_gib` or a `snapshot_id`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManagedEbsVolume {
     pub role_arn: String,
@@ -107,7 +107,7 @@ pub struct ManagedEbsVolume {
 }
 
 /// `tagSpecifications[]` of a managed EBS volume.
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EbsTagSpecification {
     /// `volume`
@@ -120,7 +120,7 @@ pub struct EbsTagSpecification {
 }
 
 /// One `vpcLatticeConfigurations[]` entry (every member required).
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VpcLattice {
     pub role_arn: String,
@@ -136,7 +136,7 @@ pub struct VpcLattice {
     pub test_listener_rule: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkDef {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,7 +147,7 @@ pub struct NetworkDef {
     pub assign_public_ip: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapacityProviderItem {
     pub capacity_provider: String,
@@ -159,7 +159,7 @@ pub struct CapacityProviderItem {
     pub weight: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoadBalancerDef {
     pub target_group_arn: String,
@@ -172,7 +172,7 @@ pub struct LoadBalancerDef {
     pub advanced: Option<crate::ports::AdvancedLbConfig>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRegistry {
     pub registry_arn: String,
@@ -184,7 +184,7 @@ pub struct ServiceRegistry {
     pub container_port: Option<i32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConnect {
     pub enabled: bool,
@@ -201,7 +201,7 @@ pub struct ServiceConnect {
     pub access_log: Option<ConnectAccessLog>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectLog {
     pub log_driver: String,
@@ -212,14 +212,14 @@ pub struct ConnectLog {
     pub secret_options: Vec<ConnectSecret>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectSecret {
     pub name: String,
     pub value_from: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectAccessLog {
     /// TEXT | JSON
@@ -229,7 +229,7 @@ pub struct ConnectAccessLog {
     pub include_query_parameters: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectTimeout {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,7 +238,7 @@ pub struct ConnectTimeout {
     pub per_request_timeout_seconds: Option<i32>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectTls {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,7 +249,7 @@ pub struct ConnectTls {
     pub role_arn: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConnectService {
     /// A `portMappings[].name` of the task definition.
@@ -266,7 +266,7 @@ pub struct ServiceConnectService {
     pub tls: Option<ConnectTls>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientAlias {
     pub port: i32,
@@ -278,7 +278,7 @@ pub struct ClientAlias {
     pub test_traffic_header: Option<TestTrafficHeader>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestTrafficHeader {
     pub name: String,
@@ -287,7 +287,7 @@ pub struct TestTrafficHeader {
     pub exact: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum PropagateTags {
     #[default]
@@ -296,7 +296,7 @@ pub enum PropagateTags {
     TaskDefinition,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AzRebalancing {
     Enabled,
@@ -304,7 +304,7 @@ pub enum AzRebalancing {
     Disabled,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Controller {
     #[default]
@@ -661,14 +661,14 @@ fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut Settin
 #[cfg(test)]
 mod tests;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Network {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub assign_public_ip: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct LoadBalancer {
     pub(crate) target_group_arn: Option<String>,
     pub container_name: Option<String>,
@@ -679,7 +679,7 @@ pub struct LoadBalancer {
 
 /// A load balancer's `advancedConfiguration`: the alternate target group, the listener rules and
 /// the role ECS shifts traffic with.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Default, schemars::JsonSchema)]
 pub struct AdvancedLbConfig {
     pub alternate_target_group_arn: String,
     pub production_listener_rule: String,

@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 /// A place in a file, with the text of its line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub(crate) struct SourceSpan {
     /// 1-based.
     pub(crate) line: usize,

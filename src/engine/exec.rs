@@ -20,7 +20,7 @@ pub struct ExecOptions {
 }
 
 /// An open ECS Exec session and the target the plugin connects it to.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ExecHandoff {
     pub(crate) session: ExecSession,
     /// `ecs:<cluster>_<task id>_<container runtime id>`: Session Manager's target.

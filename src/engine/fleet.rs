@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum FleetPolicy {
     /// Each service stands alone: a failure rolls back that service only.
@@ -26,7 +26,7 @@ pub enum FleetPolicy {
     AllOrNothing,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FleetOutcome {
     pub service: String,
     pub(crate) deployspec: String,
@@ -36,7 +36,7 @@ pub struct FleetOutcome {
     pub(crate) task_definition: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FleetReport {
     pub outcomes: Vec<FleetOutcome>,
     pub exit_code: i32,

@@ -11,7 +11,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// One service deployment, as `history` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct HistoryEntry {
     pub service_deployment: String,
     pub status: SdStatus,
@@ -28,7 +28,7 @@ pub struct HistoryEntry {
 }
 
 /// A service's deployment history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct HistoryReport {
     pub(crate) cluster: String,
     pub(crate) service: String,

@@ -23,7 +23,7 @@ pub struct InitOptions {
     pub deployment_group: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InitReport {
     pub deployspec: PathBuf,
     pub(crate) template: PathBuf,
@@ -230,11 +230,11 @@ async fn codedeploy_section(
 /// `blue_green`: the load balancers are the `[deploy.blue_green]` section's (CodeDeploy's AppSpec
 /// or ECS-native's advancedConfiguration), not written here.
 fn definition_section(svc: &ServiceState, blue_green: bool) -> Result<String> {
-    #[derive(Serialize)]
+    #[derive(Serialize, schemars::JsonSchema)]
     struct File<'a> {
         service: Service<'a>,
     }
-    #[derive(Serialize)]
+    #[derive(Serialize, schemars::JsonSchema)]
     struct Service<'a> {
         definition: &'a crate::servicedef::ServiceDefinition,
     }

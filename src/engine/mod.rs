@@ -67,21 +67,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// Task counts of one side of a rollout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default, schemars::JsonSchema)]
 pub struct Counts {
     pub(crate) running: i32,
     pub(crate) pending: i32,
     pub(crate) desired: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StageTime {
     pub stage: Stage,
     pub secs: f64,
 }
 
 /// Everything the engine reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
     Plan {
@@ -288,7 +288,7 @@ pub(super) fn no_such_service(cluster: &str, service: &str) -> crate::error::Err
 }
 
 /// The setting or flag a wait's deadline comes from: a timeout message names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub enum TimeoutSetting {
     /// `deploy.timeout` in the deployspec.
     DeployTimeout,

@@ -70,7 +70,7 @@ pub struct WaitOptions {
 }
 
 /// The deployment `wait` followed, and how it ended (when it did not fail).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WaitReport {
     /// `rolling`, `codedeploy` or `ecs-native`.
     pub kind: &'static str,
@@ -94,7 +94,7 @@ pub struct RollbackOptions {
 }
 
 /// What `fgdeploy rollback` will do / did.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct RollbackPlan {
     pub current: String,
     pub target: String,

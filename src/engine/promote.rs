@@ -11,7 +11,7 @@ use crate::registry::{is_full_uri, repository_name};
 use crate::spec::Spec;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PromoteReport {
     pub repository: String,
     pub(crate) from_tag: String,

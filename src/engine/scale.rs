@@ -23,7 +23,7 @@ pub struct ScaleOptions {
 }
 
 /// What `scale` did.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct ScaleReport {
     pub from: i32,
     pub to: i32,

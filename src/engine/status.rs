@@ -6,7 +6,7 @@ use crate::spec::Spec;
 use crate::taskdef;
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StatusReport {
     pub service: ServiceState,
     pub service_deployment: Option<ServiceDeployment>,
@@ -15,7 +15,7 @@ pub struct StatusReport {
     pub codedeploy: Option<CodeDeployStatus>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CodeDeployStatus {
     pub(crate) application: String,
     pub(crate) deployment_group: String,

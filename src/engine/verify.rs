@@ -17,7 +17,7 @@ use crate::taskdef::TaskDefinition;
 use serde::Serialize;
 
 /// One thing `verify` looked at.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub(crate) struct VerifyCheck {
     /// What was checked, e.g. `secret arn:aws:secretsmanager:…`.
     pub(crate) what: String,
@@ -27,7 +27,7 @@ pub(crate) struct VerifyCheck {
 }
 
 /// Everything `verify` looked at, and the problems as one input error.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct VerifyReport {
     pub(crate) checks: Vec<VerifyCheck>,
     #[serde(skip)]

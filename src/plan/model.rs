@@ -69,7 +69,7 @@ pub struct PlanOptions {
     pub allow_dirty: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {
     Build,
@@ -91,21 +91,21 @@ impl Stage {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum StageAction {
     Run { detail: String },
     Skip { reason: String },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StagePlan {
     pub stage: Stage,
     #[serde(flatten)]
     pub action: StageAction,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub(crate) struct MigrationPlan {
     pub(crate) image: String,
     pub(crate) container: String,
@@ -114,7 +114,7 @@ pub(crate) struct MigrationPlan {
     pub(crate) timeout_secs: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RollingSchedule {
     pub(crate) desired: i32,
     pub(crate) minimum_healthy_percent: i32,
@@ -128,14 +128,14 @@ pub struct RollingSchedule {
     pub(crate) warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 #[serde(tag = "strategy", rename_all = "kebab-case")]
 pub enum Rollout {
     Rolling(RollingSchedule),
     BlueGreen { deployment_config: String, steps: Vec<String> },
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub(crate) cluster: String,
     pub(crate) service: String,
@@ -188,7 +188,7 @@ impl Plan {
 pub(crate) const TAG_PREVIOUS: &str = "fgdeploy:previous-task-definition";
 
 /// What the build stage does with one image.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImageAction {
     /// The tag is not in its registry: build and push it.
@@ -213,7 +213,7 @@ impl ImageAction {
 }
 
 /// One image in the plan.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PlannedImage {
     pub container: String,
     /// What the task definition gets: `<repository>:<tag>`, or `<repository>@<digest>` with

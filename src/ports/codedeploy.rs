@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 
 /// A CodeDeploy ECS deployment group, as far as fgdeploy needs it.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
 pub struct DeploymentGroup {
     pub application: String,
     pub name: String,
@@ -31,7 +31,7 @@ pub struct DeploymentGroup {
 }
 
 /// GetDeployment's deploymentInfo.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
 pub struct CdDeployment {
     pub id: String,
     pub status: CdStatus,
@@ -48,7 +48,7 @@ pub struct CdDeployment {
     pub appspec_sha256: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
 pub struct TaskSetInfo {
     pub(crate) id: String,
     pub label: Option<crate::states::TaskSetLabel>,
@@ -62,7 +62,7 @@ pub struct TaskSetInfo {
 }
 
 /// GetDeploymentTarget's ecsTarget.
-#[derive(Debug, Clone, PartialEq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
 pub struct CdTarget {
     pub(crate) status: Option<crate::states::CdTargetStatus>,
     /// (lifecycle event, status)

@@ -4,7 +4,7 @@ use super::error::PortResult;
 use async_trait::async_trait;
 use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Listener {
     pub(crate) arn: String,
     pub(crate) port: Option<i32>,

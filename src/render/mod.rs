@@ -9,6 +9,7 @@
 
 pub(crate) mod documents;
 mod human;
+pub mod schema;
 
 pub use human::{history_text, plan_text, rollback_plan_text, status_text, verify_text};
 

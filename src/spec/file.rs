@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpecFile {
     pub service: ServiceSection,
@@ -31,7 +31,7 @@ pub struct SpecFile {
     pub sidecar_builds: BTreeMap<String, BuildSection>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LookupsSection {
     /// A local Terraform state file for `tfstate()`, relative to the deployspec's folder.
@@ -42,7 +42,7 @@ pub struct LookupsSection {
     pub tfstate_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSection {
     /// ECS cluster name or ARN.
@@ -64,7 +64,7 @@ pub struct ServiceSection {
     pub definition: Option<crate::servicedef::ServiceDefinition>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ImageSection {
     /// ECR repository name (URI looked up in ECR) or full repository URI.
@@ -85,7 +85,7 @@ fn default_tag() -> String {
     "{{ git.sha }}".into()
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BuildSection {
     /// Build context, relative to the deployspec's folder.
@@ -190,7 +190,7 @@ fn default_dockerfile() -> String {
     "Dockerfile".into()
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskDefinitionSection {
     /// Path of the RegisterTaskDefinition JSON template, relative to the deployspec's folder.
@@ -221,7 +221,7 @@ pub struct TaskDefinitionSection {
     pub redact: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MigrationSection {
     /// Command override for the migration task, e.g. ["bin/migrate", "up"].
@@ -253,7 +253,7 @@ fn default_migration_timeout() -> Duration {
     Duration::from_secs(600)
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Strategy {
     #[default]
@@ -261,7 +261,7 @@ pub enum Strategy {
     BlueGreen,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeploySection {
     #[serde(default)]
@@ -295,7 +295,7 @@ fn default_deploy_timeout() -> Duration {
     Duration::from_secs(1200)
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollingSection {
     #[serde(default = "default_min")]
@@ -322,7 +322,7 @@ pub struct RollingSection {
     pub alarm_rollback: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ThresholdSection {
     #[serde(rename = "type")]
@@ -355,7 +355,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BlueGreenSection {
     /// CodeDeploy application; default `AppECS-<cluster>-<service>` (as `aws ecs deploy`).
@@ -457,7 +457,7 @@ fn default_check_budget() -> Duration {
     Duration::from_secs(300)
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CheckSection {
     pub path: String,
@@ -489,7 +489,7 @@ fn default_consecutive() -> u32 {
     3
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum OnInterrupt {
     #[default]
@@ -497,7 +497,7 @@ pub enum OnInterrupt {
     Detach,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackSection {
     /// Roll back automatically when the release fails.

@@ -618,3 +618,28 @@ fn only_the_watch_driver_sleeps() {
     let aws = read("src/aws/client.rs");
     assert_eq!(aws.matches("sleep(").count(), 1, "the adapter sleeps only in its rate-budget gate");
 }
+
+/// #25: the JSON Schemas in docs/schema/ are generated from the types that print the lines
+/// (`fgdeploy::render::schema::schemas`), so they cannot drift from the code. `UPDATE_SCHEMAS=1`
+/// rewrites them; without it, a difference fails and names the file.
+#[test]
+fn the_published_schemas_are_generated_from_the_types() {
+    let dir = root().join("docs/schema");
+    let mut stale = Vec::new();
+    for (name, schema) in fgdeploy::render::schema::schemas() {
+        let path = dir.join(format!("{name}.schema.json"));
+        let text = format!("{}\n", serde_json::to_string_pretty(&schema).expect("json"));
+        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+            std::fs::write(&path, &text).expect("write schema");
+        } else if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            stale.push(path.display().to_string());
+        }
+        // Not vacuous: every event and document kind is in the stream's schema.
+        if name == "events" {
+            for tag in ["plan", "stage_started", "finished", "traffic", "error", "status", "history", "fleet_finished"] {
+                assert!(text.contains(&format!("\"const\": \"{tag}\"")), "{tag} missing from events.schema.json");
+            }
+        }
+    }
+    assert!(stale.is_empty(), "out of date (run the tests with UPDATE_SCHEMAS=1 and commit): {stale:?}");
+}
