@@ -273,48 +273,8 @@ impl OneOffs<'_> {
     /// and back-off, inside the one-off's deadline, waking on Ctrl-C — after an interrupt no
     /// RunTask is sent.
     async fn start_one_off(&self, o: &OneOff, deadline: f64) -> Result<crate::ports::Task> {
-        let fail = |m: String| Error::MigrationFailed(m);
-        let mut capacity_tries: u32 = 0;
-        let mut capacity_backoff = super::backoff::Backoff::capacity();
-        loop {
-            if self.interrupt.is_set() {
-                return Err(fail(format!("interrupted before the {} task started; no task runs and nothing else was changed", o.label)));
-            }
-            let req = one_off_request(o, capacity_tries);
-            let res = self
-                .retry("ecs:RunTask", || self.ports.ecs.run_task(&req))
-                .await
-                .map_err(|e| fail(format!("RunTask for the {} failed: {e}", o.label)))?;
-            if let Some(t) = res.tasks.into_iter().next() {
-                return Ok(t);
-            }
-            let reasons: Vec<String> =
-                res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
-            let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
-            let left = deadline - self.ports.clock.now();
-            if capacity && left > 0.0 {
-                capacity_tries += 1;
-                // 20, 40, 80, 160 s, … at most 5 minutes (each jittered), never past the deadline.
-                let wait = capacity_backoff.next(self.ports.clock.now());
-                if wait.as_secs_f64() >= left {
-                    return Err(fail(format!(
-                        "RunTask started no {} task before its deadline ({}, {}): {}",
-                        o.label,
-                        o.timeout_setting,
-                        humantime::format_duration(o.timeout),
-                        reasons.join("; ")
-                    )));
-                }
-                self.warn(format!("RunTask: {}; retrying in {}s (within {})", reasons.join("; "), wait.as_secs(), o.timeout_setting));
-                super::watch::rest(self.ports.clock.as_ref(), wait, Some(&self.interrupt)).await;
-                continue;
-            }
-            return Err(fail(format!(
-                "RunTask started no {} task: {}",
-                o.label,
-                if reasons.is_empty() { "no task and no failure reported".into() } else { reasons.join("; ") }
-            )));
-        }
+        let mut w = CapacityWait { e: *self, o, deadline, tries: 0, backoff: super::backoff::Backoff::capacity() };
+        self.drive(&mut w, Duration::ZERO).await
     }
 
     /// The one-off task stopped: read the last log lines, and judge every essential container.
@@ -423,6 +383,78 @@ fn finish(t: &Task, (container, essential): (&str, &[String]), tail: &LogTail) -
         exit_codes: codes.into_iter().collect(),
         essential: essential.to_vec(),
         last_lines: tail.last.iter().cloned().collect(),
+    }
+}
+
+
+/// Starting a one-off task through the driver: RunTask a look; a capacity failure ("Capacity is
+/// unavailable", `RESOURCE:*`) is retried after the capacity back-off (20, 40, 80, 160 s, … at
+/// most 5 minutes, each jittered), inside the task's deadline (a retry whose wait would reach it
+/// ends the wait instead: a migration never starts at its deadline), with the driver's
+/// heartbeat, and ended by Ctrl-C with no RunTask after it.
+struct CapacityWait<'a> {
+    e: OneOffs<'a>,
+    o: &'a OneOff,
+    deadline: f64,
+    tries: u32,
+    backoff: super::backoff::Backoff,
+}
+
+impl CapacityWait<'_> {
+    fn fail(&self, m: String) -> Error {
+        Error::MigrationFailed(m)
+    }
+}
+
+impl Watched for CapacityWait<'_> {
+    type Out = Task;
+
+    fn limit(&self) -> Limit {
+        Limit { at: self.deadline, setting: self.o.timeout_setting.name(), what: "capacity to start the task", interruptible: true }
+    }
+
+    async fn look(&mut self, now: f64) -> Result<Next<Task>> {
+        let (e, o) = (self.e, self.o);
+        let req = one_off_request(o, self.tries);
+        let res = e
+            .retry("ecs:RunTask", || e.ports.ecs.run_task(&req))
+            .await
+            .map_err(|er| self.fail(format!("RunTask for the {} failed: {er}", o.label)))?;
+        if let Some(t) = res.tasks.into_iter().next() {
+            return Ok(Next::Done(t));
+        }
+        let reasons: Vec<String> = res.failures.iter().map(|(r, d)| if d.is_empty() { r.clone() } else { format!("{r} ({d})") }).collect();
+        let capacity = res.failures.iter().any(|(r, _)| r.contains("Capacity is unavailable") || r.starts_with("RESOURCE:"));
+        if !capacity {
+            let why = if reasons.is_empty() { "no task and no failure reported".into() } else { reasons.join("; ") };
+            return Err(self.fail(format!("RunTask started no {} task: {why}", o.label)));
+        }
+        self.tries += 1;
+        let wait = self.backoff.next(now);
+        if now + wait.as_secs_f64() >= self.deadline {
+            let budget = humantime::format_duration(o.timeout);
+            return Err(self.fail(format!(
+                "RunTask started no {} task before its deadline ({}, {budget}): {}",
+                o.label,
+                o.timeout_setting,
+                reasons.join("; ")
+            )));
+        }
+        e.warn(format!("RunTask: {}; retrying in {}s (within {})", reasons.join("; "), wait.as_secs(), o.timeout_setting));
+        Ok(Next::Again(Pause::after(wait, true)))
+    }
+
+    async fn cut(&mut self, why: Cut) -> Result<Next<Task>> {
+        let o = self.o;
+        Err(self.fail(match why {
+            Cut::Interrupt => format!("interrupted before the {} task started; no task runs and nothing else was changed", o.label),
+            Cut::Deadline => format!(
+                "RunTask started no {} task before its deadline ({}, {})",
+                o.label,
+                o.timeout_setting,
+                humantime::format_duration(o.timeout)
+            ),
+        }))
     }
 }
 
