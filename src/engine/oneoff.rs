@@ -386,7 +386,6 @@ fn finish(t: &Task, (container, essential): (&str, &[String]), tail: &LogTail) -
     }
 }
 
-
 /// Starting a one-off task through the driver: RunTask a look; a capacity failure ("Capacity is
 /// unavailable", `RESOURCE:*`) is retried after the capacity back-off (20, 40, 80, 160 s, … at
 /// most 5 minutes, each jittered), inside the task's deadline (a retry whose wait would reach it
