@@ -284,7 +284,7 @@ pub(super) struct SimTask {
     /// Seconds from creation to RUNNING, and from RUNNING to healthy, for this task.
     pub(super) start_delay: f64,
     pub(super) health_delay: f64,
-    pub(super) stop_code: Option<String>,
+    pub(super) stop_code: Option<crate::states::StopCode>,
     pub(super) stopped_reason: Option<String>,
     pub(super) exit_code: Option<i32>,
     /// A one-off task (RunTask), with its RunTask details.

@@ -951,7 +951,7 @@ impl World {
                     TaskStatus::from_aws("RUNNING")
                 },
                 started_by: Some(t.started_by.clone()),
-                stop_code: t.stop_code.as_deref().map(StopCode::from_aws),
+                stop_code: t.stop_code.clone(),
                 stopped_reason: t.stopped_reason.clone(),
                 containers: match &t.one_off {
                     Some(o) => o
@@ -1079,7 +1079,7 @@ impl World {
         };
         if t.last_status != TaskStatus::Stopped {
             t.desired_stopped = true;
-            t.stop_code = Some("UserInitiated".into());
+            t.stop_code = Some(StopCode::UserInitiated);
             t.stopped_reason = Some(reason.to_string());
             if let Some(o) = &mut t.one_off {
                 for (_, code) in o.exits.iter_mut() {
@@ -1134,7 +1134,7 @@ impl World {
                 let t = &mut self.tasks[i];
                 if let Some(reason) = &f.run_never_starts {
                     t.last_status = TaskStatus::Stopped;
-                    t.stop_code = Some("TaskFailedToStart".into());
+                    t.stop_code = Some(StopCode::TaskFailedToStart);
                     t.stopped_reason = Some(reason.clone());
                 } else {
                     t.last_status = TaskStatus::Running;
@@ -1147,7 +1147,7 @@ impl World {
                 let mut lines = Vec::new();
                 let t = &mut self.tasks[i];
                 t.last_status = TaskStatus::Stopped;
-                t.stop_code = Some("EssentialContainerExited".into());
+                t.stop_code = Some(StopCode::EssentialContainerExited);
                 t.stopped_reason = Some("Essential container in task exited".into());
                 if let Some(o) = &mut t.one_off {
                     // The overridden container ends; ECS then stops the task and every other
@@ -1248,7 +1248,7 @@ impl World {
             if t.last_status == TaskStatus::Pending && now >= t.created_at + t.start_delay {
                 if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = TaskStatus::Stopped;
-                    t.stop_code = Some("TaskFailedToStart".into());
+                    t.stop_code = Some(StopCode::TaskFailedToStart);
                     t.stopped_reason = Some(format!(
                         "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found",
                         t.image
@@ -1261,7 +1261,7 @@ impl World {
             } else if t.last_status == TaskStatus::Running && !t.healthy && t.running_at.is_some_and(|r| now >= r + t.health_delay) {
                 if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = TaskStatus::Stopped;
-                    t.stop_code = Some("ServiceSchedulerInitiated".into());
+                    t.stop_code = Some(StopCode::ServiceSchedulerInitiated);
                     t.stopped_reason = Some("Task failed ELB health checks in (target-group web-tg)".into());
                     t.exit_code = Some(137);
                     failures.push((t.started_by.clone(), t.arn.clone()));
@@ -1297,7 +1297,7 @@ impl World {
             && primary.failed_tasks >= cb.threshold_for(d)
         {
             let health = self.tasks.iter().any(|t| {
-                t.started_by == primary.id && t.stop_code.as_deref() == Some("ServiceSchedulerInitiated") && t.exit_code == Some(137)
+                t.started_by == primary.id && t.stop_code == Some(StopCode::ServiceSchedulerInitiated) && t.exit_code == Some(137)
             });
             let reason = if health {
                 "ECS deployment circuit breaker: tasks failed health checks."
@@ -1390,7 +1390,7 @@ impl World {
             let ids: Vec<String> = to_stop.iter().map(|a| format!("(task {})", a.rsplit('/').next().unwrap_or(a))).collect();
             for t in self.tasks.iter_mut().filter(|t| to_stop.contains(&t.arn)) {
                 t.desired_stopped = true;
-                t.stop_code = Some("ServiceSchedulerInitiated".into());
+                t.stop_code = Some(StopCode::ServiceSchedulerInitiated);
                 t.stopped_reason = Some(format!("Scaling activity initiated by (deployment {})", primary.id));
             }
             self.event(i, format!("(service {}) has stopped {} running tasks: {}.", s.name, to_stop.len(), ids.join(" ")));
@@ -1440,7 +1440,7 @@ impl World {
         let stop: Vec<String> = mine.into_iter().rev().take(excess).collect();
         for t in self.tasks.iter_mut().filter(|t| stop.contains(&t.arn)) {
             t.desired_stopped = true;
-            t.stop_code = Some("ServiceSchedulerInitiated".into());
+            t.stop_code = Some(StopCode::ServiceSchedulerInitiated);
             t.stopped_reason = Some(format!("Scaling activity initiated by (deployment {primary})"));
         }
         let ids: Vec<String> = stop.iter().map(|a| format!("(task {})", a.rsplit('/').next().unwrap_or(a))).collect();
