@@ -18,6 +18,12 @@ pub(crate) enum Scenario {
     FailStart,
     /// New tasks run but fail their health checks until the deploy timeout.
     Unhealthy,
+    /// New tasks cannot fetch a secret when they start (ResourceInitializationError): the
+    /// circuit breaker trips.
+    SecretFetch,
+    /// New tasks run, then their essential container is killed for memory (exit 137,
+    /// OutOfMemoryError): the circuit breaker trips.
+    OutOfMemory,
     /// A deployment alarm fires during the rollout (needs deploy.rolling.alarms).
     Alarm,
     /// Someone else deploys a new revision mid-release.
@@ -74,7 +80,7 @@ impl Scenario {
             Scenario::ChecksFail | Scenario::GateBypassed if !checks => {
                 Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
             }
-            Scenario::ForeignDeploy if blue_green => Some("it plays a rolling deployment"),
+            Scenario::ForeignDeploy | Scenario::SecretFetch | Scenario::OutOfMemory if blue_green => Some("it plays a rolling deployment"),
             Scenario::TerminationWait if controller(spec) != Controller::CodeDeploy => Some("it needs a CodeDeploy blue/green deployspec"),
             Scenario::ExistingHooks if !blue_green || controller(spec) != Controller::Ecs => {
                 Some("it needs an ECS-native blue/green deployspec")
@@ -157,6 +163,15 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         }
         Scenario::Unhealthy => {
             faults.unhealthy.insert(marker);
+        }
+        Scenario::SecretFetch => {
+            faults.fail_start.insert(marker);
+            faults.start_failure_reason = Some(
+                "ResourceInitializationError: unable to pull secrets or registry auth: execution resource retrieval failed: unable to retrieve secret from asm: AccessDeniedException: User is not authorized to perform: secretsmanager:GetSecretValue".into(),
+            );
+        }
+        Scenario::OutOfMemory => {
+            faults.oom.insert(marker);
         }
         Scenario::Alarm => faults.alarm_at = Some(60.0),
         Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(30.0),

@@ -34,6 +34,7 @@ mod options;
 pub mod pace;
 mod promote;
 mod release;
+pub mod report;
 mod rollback;
 mod scale;
 mod stages;
@@ -166,6 +167,10 @@ pub enum Event {
     RollbackFinished {
         ok: bool,
         serving: String,
+    },
+    /// Why a release failed (#26): the verdict and fix first, then the evidence collected.
+    Report {
+        report: Box<report::FailureReport>,
     },
     Finished {
         outcome: String,

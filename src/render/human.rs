@@ -34,7 +34,7 @@ pub(super) fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
     let (level, text) = event_text(e)?;
     // Names, messages and reasons come from input files and AWS answers: a control character or
     // a newline in them must not forge a line of its own. The plan escapes its values itself.
-    let text = if matches!(e, Event::Plan { .. }) { text } else { esc(&text) };
+    let text = if matches!(e, Event::Plan { .. } | Event::Report { .. }) { text } else { esc(&text) };
     let code = match e {
         Event::Finished { exit_code, .. } => Some(if *exit_code == 0 || *exit_code == 2 { "32" } else { "31" }),
         Event::RollbackFinished { ok: false, .. } => Some("31"),
@@ -111,6 +111,7 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
             (Info, task_stopped_text(task_id, stop_code.as_deref(), reason.as_deref(), exit_codes))
         }
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
+        Event::Report { report } => (Result, report_text(report)),
         Event::RollbackFinished { ok, serving } => {
             if *ok {
                 (Warn, paint(color, "33", &format!("rollback finished: serving {serving}")))
@@ -134,6 +135,49 @@ fn finished_text(outcome: &str, exit_code: i32, message: &str, (api_calls_total,
         if ok { format!(": {}", message.lines().next().unwrap_or("")) } else { String::new() }
     );
     paint(false, if ok { "32" } else { "31" }, &text)
+}
+
+/// The failure report (#26): the verdict and the fix first, then the stopped tasks with their
+/// exit codes and last log lines, the service's last events, and what could not be read. Every
+/// value from AWS is escaped on its own line.
+pub(crate) fn report_text(r: &crate::engine::report::FailureReport) -> String {
+    let d = &r.diagnosis;
+    let mut o = String::new();
+    let _ = writeln!(o, "why: {}", esc(&d.summary));
+    let _ = writeln!(o, "  fix: {}", esc(&d.fix));
+    let ev = &r.evidence;
+    if !ev.stopped_tasks.is_empty() {
+        let _ = writeln!(o, "  stopped tasks of {} ({}):", esc(&r.deployment), ev.stopped_tasks.len());
+    }
+    for t in ev.stopped_tasks.iter().take(5) {
+        let code = t.stop_code.as_ref().map_or("-", |c| c.as_str());
+        let _ = writeln!(o, "    {} {code}: {}", esc(&t.task_id), esc(t.stopped_reason.as_deref().unwrap_or("-")));
+        for c in &t.containers {
+            let exit = c.exit_code.map_or("no exit code".into(), |x| format!("exit {x}"));
+            let reason = c.reason.as_deref().map(|r| format!(" ({})", esc(r))).unwrap_or_default();
+            let _ = writeln!(o, "      {} {exit}{reason}", esc(&c.name));
+        }
+        for l in &t.logs {
+            match &l.elsewhere {
+                Some(w) => {
+                    let _ = writeln!(o, "      {} logs: {}", esc(&l.container), esc(w));
+                }
+                None => l.lines.iter().for_each(|line| {
+                    let _ = writeln!(o, "      │ {}: {}", esc(&l.container), esc(line));
+                }),
+            }
+        }
+    }
+    if !ev.timeline.is_empty() {
+        let _ = writeln!(o, "  service events (last {}):", ev.timeline.len().min(8));
+        for (_, e) in ev.timeline.iter().rev().take(8).rev() {
+            let _ = writeln!(o, "    {}", esc(e));
+        }
+    }
+    for u in &ev.unread {
+        let _ = writeln!(o, "  not read: {}", esc(u));
+    }
+    o.trim_end().to_string()
 }
 
 fn task_stopped_text(task_id: &str, stop_code: Option<&str>, reason: Option<&str>, exit_codes: &[(String, Option<i32>)]) -> String {

@@ -26,6 +26,11 @@ pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 pub struct Faults {
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
+    /// The stopped reason of those tasks (default: CannotPullContainerError, image not found).
+    pub start_failure_reason: Option<String>,
+    /// Tasks whose image contains one of these run, then their essential container is killed
+    /// for memory (exit 137, OutOfMemoryError).
+    pub oom: BTreeSet<String>,
     /// Tasks whose image contains one of these run but fail their health checks.
     pub unhealthy: BTreeSet<String>,
     /// Seconds from launch to RUNNING.
@@ -151,6 +156,8 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             fail_start: BTreeSet::new(),
+            start_failure_reason: None,
+            oom: BTreeSet::new(),
             unhealthy: BTreeSet::new(),
             start_secs: 15.0,
             health_secs: 20.0,
@@ -287,6 +294,8 @@ pub(super) struct SimTask {
     pub(super) stop_code: Option<crate::states::StopCode>,
     pub(super) stopped_reason: Option<String>,
     pub(super) exit_code: Option<i32>,
+    /// The containers' `reason` once stopped (OutOfMemoryError, …).
+    pub(super) container_reason: Option<String>,
     /// A one-off task (RunTask), with its RunTask details.
     pub(super) one_off: Option<OneOff>,
 }

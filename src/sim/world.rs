@@ -331,6 +331,7 @@ impl World {
             health_delay,
             stop_code: None,
             stopped_reason: None,
+            container_reason: None,
             exit_code: None,
             one_off: None,
         }
@@ -944,11 +945,11 @@ impl World {
             .map(|t| Task {
                 arn: t.arn.clone(),
                 task_definition: t.td.clone(),
-                last_status: TaskStatus::from_aws(t.last_status.as_str()),
+                last_status: t.last_status.clone(),
                 desired_status: if t.desired_stopped || t.last_status == TaskStatus::Stopped {
-                    TaskStatus::from_aws("STOPPED")
+                    TaskStatus::Stopped
                 } else {
-                    TaskStatus::from_aws("RUNNING")
+                    TaskStatus::Running
                 },
                 started_by: Some(t.started_by.clone()),
                 stop_code: t.stop_code.clone(),
@@ -971,7 +972,7 @@ impl World {
                         .map(|c| ContainerState {
                             name: c.clone(),
                             exit_code: t.exit_code,
-                            reason: None,
+                            reason: t.container_reason.clone(),
                             last_status: Some(t.last_status.to_string()),
                             runtime_id: t.running_at.map(|_| format!("{}-{}", t.arn.rsplit('/').next().unwrap_or_default(), c)),
                         })
@@ -1054,7 +1055,7 @@ impl World {
                 .map(|t| Task {
                     arn: t.arn.clone(),
                     task_definition: t.td.clone(),
-                    last_status: TaskStatus::from_aws(t.last_status.as_str()),
+                    last_status: t.last_status.clone(),
                     desired_status: TaskStatus::from_aws("RUNNING"),
                     started_by: Some(t.started_by.clone()),
                     stop_code: None,
@@ -1249,17 +1250,26 @@ impl World {
                 if f.fail_start.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = TaskStatus::Stopped;
                     t.stop_code = Some(StopCode::TaskFailedToStart);
-                    t.stopped_reason = Some(format!(
-                        "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found",
-                        t.image
-                    ));
+                    t.stopped_reason = Some(f.start_failure_reason.clone().unwrap_or_else(|| {
+                        format!(
+                            "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {}: not found",
+                            t.image
+                        )
+                    }));
                     failures.push((t.started_by.clone(), t.arn.clone()));
                 } else {
                     t.last_status = TaskStatus::Running;
                     t.running_at = Some(now);
                 }
             } else if t.last_status == TaskStatus::Running && !t.healthy && t.running_at.is_some_and(|r| now >= r + t.health_delay) {
-                if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
+                if f.oom.iter().any(|p| t.image.contains(p.as_str())) {
+                    t.last_status = TaskStatus::Stopped;
+                    t.stop_code = Some(StopCode::EssentialContainerExited);
+                    t.stopped_reason = Some("Essential container in task exited".into());
+                    t.exit_code = Some(137);
+                    t.container_reason = Some("OutOfMemoryError: Container killed due to memory usage".into());
+                    failures.push((t.started_by.clone(), t.arn.clone()));
+                } else if f.unhealthy.iter().any(|p| t.image.contains(p.as_str())) {
                     t.last_status = TaskStatus::Stopped;
                     t.stop_code = Some(StopCode::ServiceSchedulerInitiated);
                     t.stopped_reason = Some("Task failed ELB health checks in (target-group web-tg)".into());

@@ -636,3 +636,34 @@ fn a_gate_answered_first_by_someone_else_is_exit_11_in_both_blue_green_kinds() {
         assert!(!calls.contains_key("codedeploy:StopDeployment") && !calls.contains_key("ecs:StopServiceDeployment"), "{spec}: {f}");
     }
 }
+
+/// #26: a failed release ends with one page that says why: its first line names the cause, the
+/// next the fix, then the stopped tasks with their exit codes and the service's events. The
+/// JSON stream carries the same report (checked against the generated schema by the harness).
+#[test]
+fn a_failed_release_says_why_on_one_page() {
+    let cases = [
+        ("fail-start", "why: image pull failed: the image does not exist in its registry", "fix: push the image"),
+        ("secret-fetch", "why: a secret or parameter could not be fetched when the task started", "secretsmanager:GetSecretValue"),
+        ("out-of-memory", "why: container web ran out of memory", "fix: raise the task's (or the container's) memory"),
+        ("unhealthy", "why: the load balancer's health check failed", "health-check path"),
+    ];
+    for (scenario, cause, fix) in cases {
+        let args = ["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", scenario, "--image-tag", "v2"];
+        let out = Test::new().dir(root()).args(args).run();
+        assert!(out.code == exit::ROLLED_BACK || out.code == exit::MANUAL_ACTION, "{scenario}: exit {}\n{}", out.code, out.stdout);
+        let why = out.stdout.lines().position(|l| l.contains("why: ")).unwrap_or_else(|| panic!("{scenario}: no report\n{}", out.stdout));
+        let lines: Vec<&str> = out.stdout.lines().skip(why).collect();
+        assert!(lines[0].contains(cause), "{scenario}: the first line names the cause: {}", lines[0]);
+        assert!(lines[1].contains(fix), "{scenario}: the second the fix: {}", lines[1]);
+        assert!(lines.iter().any(|l| l.contains("stopped tasks of ecs-svc/")), "{scenario}: the evidence\n{}", out.stdout);
+        let json = Test::new().dir(root()).args(args).args(["--output", "json"]).run();
+        let report = json.events().into_iter().find(|e| e["event"] == "report").unwrap_or_else(|| panic!("{scenario}: no report event"));
+        assert!(report["report"]["evidence"]["calls"].as_u64().is_some_and(|c| c as usize <= fgdeploy::engine::report::MAX_CALLS));
+    }
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "out-of-memory", "--image-tag", "v2"])
+        .run();
+    snapshot("report-out-of-memory", &out.stdout);
+}

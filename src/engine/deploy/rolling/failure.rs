@@ -93,6 +93,17 @@ impl Rolling<'_> {
         {
             self.report_failed_tasks(t, ws).await;
         }
+        // React first, diagnose after: the report reads what the stopped tasks and the service
+        // say (AWS keeps stopped tasks about an hour), bounded, and never changes the outcome.
+        let evidence = self.collect_evidence(&t.cluster, &t.service, &t.deployment_id).await;
+        let diagnosis = crate::engine::report::diagnose(&ending(&kind), &evidence);
+        let report = crate::engine::report::FailureReport {
+            deployment: t.deployment_id.clone(),
+            task_definition: t.new_td.clone(),
+            diagnosis,
+            evidence,
+        };
+        self.emit(crate::engine::Event::Report { report: Box::new(report) });
         err
     }
 
@@ -109,6 +120,17 @@ impl Rolling<'_> {
                 next: format!("run `fgdeploy status -f {path}`, then `fgdeploy rollback -f {path} --to {}`", t.previous_td),
             },
         }
+    }
+}
+
+/// How the deployment ended, as the failure report reads it.
+fn ending(kind: &FailKind) -> crate::engine::report::Ending {
+    use crate::engine::report::Ending;
+    match kind {
+        FailKind::EcsRollingBack(r) | FailKind::Failed(r) | FailKind::RollbackFailed(r) => Ending::Failed(r.clone()),
+        FailKind::Replaced(td) => Ending::Replaced(td.clone()),
+        FailKind::Timeout(setting) => Ending::Deadline(setting.name().to_string()),
+        FailKind::Interrupted => Ending::Interrupted,
     }
 }
 

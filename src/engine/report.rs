@@ -1,0 +1,484 @@
+//! When a release fails, one page that says why (#26): what fgdeploy collects at failure time,
+//! before AWS forgets (stopped tasks are kept about an hour), and the one pure decision of what
+//! it means ([`diagnose`]).
+//!
+//! Collection is bounded: at most [`MAX_CALLS`] read calls per report — DescribeServices (the
+//! service's events), ListTasks (the deployment's stopped tasks), DescribeTasks (the newest
+//! [`MAX_TASKS`]), DescribeTaskDefinition (where the containers log) and GetLogEvents for the
+//! essential containers of the newest [`MAX_LOGGED_TASKS`] failed tasks (one page each, its last
+//! [`LOG_LINES`] lines). A read that fails is named in the report (`unread`); a report never
+//! changes the exit code of the release.
+
+use super::Engine;
+use crate::ports::{ServiceState, Task};
+use crate::states::StopCode;
+use serde::Serialize;
+
+/// The read calls one report may make.
+pub const MAX_CALLS: usize = 8;
+/// Stopped tasks described.
+pub const MAX_TASKS: usize = 20;
+/// Failed tasks whose logs are read.
+pub const MAX_LOGGED_TASKS: usize = 2;
+/// Log lines kept per container.
+pub const LOG_LINES: usize = 20;
+
+/// One container of a stopped task.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ContainerExit {
+    pub name: String,
+    pub exit_code: Option<i32>,
+    pub reason: Option<String>,
+}
+
+/// The last lines a container logged, or where its logs went.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ContainerLog {
+    pub container: String,
+    pub lines: Vec<String>,
+    /// Set when the lines could not be read here: where they are (another log driver, a
+    /// stream that does not exist, a refused read).
+    pub elsewhere: Option<String>,
+}
+
+/// One stopped task of the deployment.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct StoppedTask {
+    pub task_id: String,
+    pub stop_code: Option<StopCode>,
+    pub stopped_reason: Option<String>,
+    pub containers: Vec<ContainerExit>,
+    pub logs: Vec<ContainerLog>,
+}
+
+/// What fgdeploy collected at failure time.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Evidence {
+    /// The service's events, oldest first, with their times (seconds since the epoch).
+    pub timeline: Vec<(Option<f64>, String)>,
+    /// The deployment's stopped tasks, newest first.
+    pub stopped_tasks: Vec<StoppedTask>,
+    /// What could not be read (permissions, throttling), by call.
+    pub unread: Vec<String>,
+    /// Read calls made for the report.
+    pub calls: usize,
+}
+
+/// The class of a failure, from the evidence and how the deployment ended.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[serde(tag = "class", rename_all = "snake_case")]
+pub enum Cause {
+    /// `CannotPullContainerError`: the image does not exist, the role may not pull it, or the
+    /// task cannot reach the registry.
+    ImagePull { why: PullFailure, detail: String },
+    /// `ResourceInitializationError`: a secret or parameter could not be fetched (or the log
+    /// group, or the registry's credentials).
+    SecretFetch { detail: String },
+    /// An essential container was killed for memory (exit 137, `OutOfMemoryError`).
+    OutOfMemory { container: String, detail: String },
+    /// A container's own health check failed.
+    ContainerHealthCheck { detail: String },
+    /// The load balancer's health check failed.
+    LoadBalancerHealthCheck { detail: String },
+    /// An essential container exited.
+    EssentialExit { container: String, exit_code: Option<i32>, detail: String },
+    /// Fargate had no capacity (`RESOURCE:*`, "Capacity is unavailable").
+    Capacity { detail: String },
+    /// ECS's deployment circuit breaker stopped the deployment.
+    CircuitBreaker { detail: String },
+    /// A deployment alarm went into ALARM.
+    Alarm { detail: String },
+    /// The deadline passed.
+    Deadline { setting: String },
+    /// The operator interrupted the release.
+    Interrupted,
+    /// Another deployment replaced this one.
+    Replaced { by: String },
+    /// Nothing collected says more than the deployment's own reason.
+    Unknown { detail: String },
+}
+
+/// Why an image could not be pulled, from the registry's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PullFailure {
+    NotFound,
+    NotAuthorized,
+    NoRoute,
+    Other,
+}
+
+/// The verdict: the cause, said in one line, and the fix.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    /// The report's first line.
+    pub summary: String,
+    pub fix: String,
+}
+
+/// The report of a failed release: the verdict first, then the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct FailureReport {
+    pub deployment: String,
+    pub task_definition: String,
+    pub diagnosis: Diagnosis,
+    pub evidence: Evidence,
+}
+
+/// How the deployment ended, as the watch saw it (the report's other input).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Ending {
+    /// ECS rolled back or the deployment failed, with its reason.
+    Failed(String),
+    /// The deadline passed; the setting it came from.
+    Deadline(String),
+    Interrupted,
+    Replaced(String),
+}
+
+/// The first stopped task whose reason or containers say something, newest first.
+fn task_cause(t: &StoppedTask) -> Option<Cause> {
+    let reason = t.stopped_reason.clone().unwrap_or_default();
+    if reason.contains("CannotPullContainerError") {
+        return Some(Cause::ImagePull { why: pull_failure(&reason), detail: reason });
+    }
+    if reason.contains("ResourceInitializationError") {
+        return Some(Cause::SecretFetch { detail: reason });
+    }
+    if let Some(c) = t.containers.iter().find(|c| c.reason.as_deref().is_some_and(|r| r.contains("OutOfMemory"))) {
+        return Some(Cause::OutOfMemory { container: c.name.clone(), detail: c.reason.clone().unwrap_or_default() });
+    }
+    if reason.contains("failed container health checks") {
+        return Some(Cause::ContainerHealthCheck { detail: reason });
+    }
+    if reason.contains("ELB health checks") || reason.contains("Elastic Load Balancing") {
+        return Some(Cause::LoadBalancerHealthCheck { detail: reason });
+    }
+    if t.stop_code == Some(StopCode::EssentialContainerExited) || reason.contains("Essential container in task exited") {
+        let c = t.containers.iter().find(|c| c.exit_code.is_some_and(|x| x != 0));
+        return Some(Cause::EssentialExit {
+            container: c.map(|c| c.name.clone()).unwrap_or_default(),
+            exit_code: c.and_then(|c| c.exit_code),
+            detail: c.and_then(|c| c.reason.clone()).unwrap_or(reason),
+        });
+    }
+    None
+}
+
+fn pull_failure(reason: &str) -> PullFailure {
+    let r = reason.to_ascii_lowercase();
+    if ["not found", "manifest unknown", "does not exist"].iter().any(|w| r.contains(w)) {
+        PullFailure::NotFound
+    } else if ["no basic auth", "unauthorized", "accessdenied", "access denied", "403", "not authorized"].iter().any(|w| r.contains(w)) {
+        PullFailure::NotAuthorized
+    } else if ["i/o timeout", "dial tcp", "context deadline exceeded", "no route", "connection refused"].iter().any(|w| r.contains(w)) {
+        PullFailure::NoRoute
+    } else {
+        PullFailure::Other
+    }
+}
+
+/// What the failure was, from how the deployment ended and what was collected (pure). The
+/// tasks' own words come first (they say why the deployment could not succeed); then the
+/// service's events (capacity), then the deployment's reason (circuit breaker, alarm).
+pub fn diagnose(ending: &Ending, evidence: &Evidence) -> Diagnosis {
+    let cause = match ending {
+        Ending::Interrupted => Cause::Interrupted,
+        Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
+        _ => evidence.stopped_tasks.iter().find_map(task_cause).unwrap_or_else(|| from_ending(ending, evidence)),
+    };
+    let (summary, fix) = words(&cause);
+    Diagnosis { cause, summary, fix }
+}
+
+fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
+    if let Some((_, e)) = evidence.timeline.iter().rev().find(|(_, e)| e.contains("Capacity is unavailable") || e.contains("RESOURCE:")) {
+        return Cause::Capacity { detail: e.clone() };
+    }
+    match ending {
+        Ending::Deadline(setting) => Cause::Deadline { setting: setting.clone() },
+        Ending::Failed(r) if r.to_ascii_lowercase().contains("circuit breaker") => Cause::CircuitBreaker { detail: r.clone() },
+        Ending::Failed(r) if r.to_ascii_lowercase().contains("alarm") => Cause::Alarm { detail: r.clone() },
+        Ending::Failed(r) => Cause::Unknown { detail: r.clone() },
+        Ending::Interrupted => Cause::Interrupted,
+        Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
+    }
+}
+
+/// The verdict's line and the fix, for each cause.
+fn words(cause: &Cause) -> (String, String) {
+    match cause {
+        Cause::ImagePull { why, detail } => {
+            let (what, fix) = match why {
+                PullFailure::NotFound => ("the image does not exist in its registry", "push the image, or release a tag that exists"),
+                PullFailure::NotAuthorized => (
+                    "the task may not pull the image",
+                    "give the task execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (or repositoryCredentials for another registry)",
+                ),
+                PullFailure::NoRoute => (
+                    "the task cannot reach the registry",
+                    "private subnets need a NAT gateway or VPC endpoints (ecr.api, ecr.dkr and the S3 gateway); public subnets need assign_public_ip",
+                ),
+                PullFailure::Other => ("the image could not be pulled", "read the registry's words below"),
+            };
+            (format!("image pull failed: {what} ({detail})"), fix.to_string())
+        }
+        Cause::SecretFetch { detail } => (
+            format!("a secret or parameter could not be fetched when the task started ({detail})"),
+            "give the task execution role ssm:GetParameters / secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) on the ARNs in `secrets`, and a route to SSM / Secrets Manager (NAT or VPC endpoints)".into(),
+        ),
+        Cause::OutOfMemory { container, detail } => (
+            format!("container {container} ran out of memory ({detail})"),
+            "raise the task's (or the container's) memory, or find what grew".into(),
+        ),
+        Cause::ContainerHealthCheck { detail } => (
+            format!("a container's health check failed ({detail})"),
+            "run the health check's command in the image; check its interval, retries and startPeriod against the start-up time".into(),
+        ),
+        Cause::LoadBalancerHealthCheck { detail } => (
+            format!("the load balancer's health check failed ({detail})"),
+            "check the target group's health-check path, port and success codes against the new revision, and health_check_grace_period for a slow start".into(),
+        ),
+        Cause::EssentialExit { container, exit_code, detail } => (
+            format!(
+                "essential container {container} exited{} ({detail})",
+                exit_code.map(|c| format!(" with code {c}")).unwrap_or_default()
+            ),
+            "read its last log lines below; run the image with the task definition's command and environment".into(),
+        ),
+        Cause::Capacity { detail } => {
+            (format!("Fargate had no capacity ({detail})"), "retry later, or add subnets in other Availability Zones / a FARGATE capacity provider next to FARGATE_SPOT".into())
+        }
+        Cause::CircuitBreaker { detail } => {
+            (format!("ECS's circuit breaker stopped the deployment ({detail})"), "the stopped tasks below say why the new tasks kept failing".into())
+        }
+        Cause::Alarm { detail } => {
+            (format!("a deployment alarm went into ALARM ({detail})"), "see the alarm's history in CloudWatch; the new revision moved its metric".into())
+        }
+        Cause::Deadline { setting } => (
+            format!("the deployment did not finish within {setting}"),
+            format!("the timeline below shows where it stood; raise {setting} if the rollout is just slow"),
+        ),
+        Cause::Interrupted => ("interrupted (Ctrl-C / SIGTERM)".into(), "release again when ready".into()),
+        Cause::Replaced { by } => (format!("another deployment replaced this release ({by})"), "find out who deployed it".into()),
+        Cause::Unknown { detail } => (format!("the deployment failed: {detail}"), "the timeline and the stopped tasks below are what ECS said".into()),
+    }
+}
+
+impl Engine {
+    /// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
+    pub(crate) async fn collect_evidence(&self, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
+        let mut ev = Evidence::default();
+        ev.calls += 1;
+        match self.ports.ecs.describe_service(cluster, service).await {
+            Ok(Some(svc)) => ev.timeline = timeline(&svc),
+            Ok(None) => ev.unread.push("ecs:DescribeServices: the service does not exist".into()),
+            Err(e) => ev.unread.push(e.to_string()),
+        }
+        ev.calls += 1;
+        let arns = match self.ports.ecs.list_tasks(cluster, deployment_id, true).await {
+            Ok(a) => a,
+            Err(e) => {
+                ev.unread.push(e.to_string());
+                return ev;
+            }
+        };
+        if arns.is_empty() {
+            return ev;
+        }
+        let newest: Vec<String> = arns.into_iter().rev().take(MAX_TASKS).collect();
+        ev.calls += 1;
+        let mut tasks = match self.ports.ecs.describe_tasks(cluster, &newest).await {
+            Ok(t) => t,
+            Err(e) => {
+                ev.unread.push(e.to_string());
+                return ev;
+            }
+        };
+        tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
+        ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
+        self.read_logs(cluster, &tasks, &mut ev).await;
+        ev
+    }
+
+    /// The last lines of the essential containers of the newest failed tasks.
+    async fn read_logs(&self, _cluster: &str, tasks: &[Task], ev: &mut Evidence) {
+        let Some(first) = tasks.first() else { return };
+        ev.calls += 1;
+        let td = match self.ports.ecs.describe_task_definition(&first.task_definition).await {
+            Ok(r) => r.definition,
+            Err(e) => return ev.unread.push(e.to_string()),
+        };
+        for (i, t) in tasks.iter().take(MAX_LOGGED_TASKS).enumerate() {
+            let task_id = t.arn.rsplit('/').next().unwrap_or(&t.arn).to_string();
+            for c in td.container_definitions.iter().filter(|c| c.essential.unwrap_or(true)) {
+                let log = match c.log_configuration.as_ref() {
+                    Some(l) if l.log_driver == "awslogs" => {
+                        let o = l.options.clone().unwrap_or_default();
+                        match (o.get("awslogs-group"), o.get("awslogs-stream-prefix")) {
+                            (Some(g), Some(p)) if ev.calls < MAX_CALLS => {
+                                ev.calls += 1;
+                                match self.ports.logs.log_events(g, &format!("{p}/{}/{task_id}", c.name), None).await {
+                                    Ok(page) => ContainerLog { container: c.name.clone(), lines: last(&page.lines), elsewhere: None },
+                                    Err(e) => ContainerLog { container: c.name.clone(), lines: vec![], elsewhere: Some(e.to_string()) },
+                                }
+                            }
+                            (Some(g), _) => {
+                                ContainerLog { container: c.name.clone(), lines: vec![], elsewhere: Some(format!("awslogs group {g}")) }
+                            }
+                            _ => {
+                                ContainerLog { container: c.name.clone(), lines: vec![], elsewhere: Some("awslogs without a group".into()) }
+                            }
+                        }
+                    }
+                    Some(l) => ContainerLog {
+                        container: c.name.clone(),
+                        lines: vec![],
+                        elsewhere: Some(format!("log driver {} (see its destination)", l.log_driver)),
+                    },
+                    None => ContainerLog {
+                        container: c.name.clone(),
+                        lines: vec![],
+                        elsewhere: Some("no log configuration: the output was not kept".into()),
+                    },
+                };
+                if let Some(st) = ev.stopped_tasks.get_mut(i) {
+                    st.logs.push(log);
+                }
+            }
+        }
+    }
+}
+
+fn last(lines: &[String]) -> Vec<String> {
+    lines[lines.len().saturating_sub(LOG_LINES)..].to_vec()
+}
+
+fn timeline(svc: &ServiceState) -> Vec<(Option<f64>, String)> {
+    // ECS lists them newest first: the newest 30, oldest first.
+    svc.events.iter().take(30).rev().map(|e| (e.created_at, e.message.clone())).collect()
+}
+
+fn stopped_task(t: &Task) -> StoppedTask {
+    StoppedTask {
+        task_id: t.id().to_string(),
+        stop_code: t.stop_code.clone(),
+        stopped_reason: t.stopped_reason.clone(),
+        containers: t
+            .containers
+            .iter()
+            .map(|c| ContainerExit { name: c.name.clone(), exit_code: c.exit_code, reason: c.reason.clone() })
+            .collect(),
+        logs: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(code: Option<StopCode>, reason: &str, containers: &[(&str, Option<i32>, Option<&str>)]) -> StoppedTask {
+        StoppedTask {
+            task_id: "t1".into(),
+            stop_code: code,
+            stopped_reason: Some(reason.into()),
+            containers: containers
+                .iter()
+                .map(|(n, c, r)| ContainerExit { name: (*n).into(), exit_code: *c, reason: r.map(str::to_string) })
+                .collect(),
+            logs: vec![],
+        }
+    }
+
+    fn with(t: StoppedTask) -> Evidence {
+        Evidence { stopped_tasks: vec![t], ..Default::default() }
+    }
+
+    fn class(d: &Diagnosis) -> String {
+        serde_json::to_value(&d.cause).expect("json")["class"].as_str().unwrap_or_default().to_string()
+    }
+
+    /// What the tasks said, the class it means and a word of its fix.
+    fn task_cases() -> Vec<(StoppedTask, &'static str, &'static str)> {
+        let oom = [("web", Some(137), Some("OutOfMemoryError: Container killed due to memory usage"))];
+        vec![
+            (
+                task(
+                    Some(StopCode::TaskFailedToStart),
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref x: not found",
+                    &[],
+                ),
+                "image_pull",
+                "push the image",
+            ),
+            (
+                task(Some(StopCode::TaskFailedToStart), "CannotPullContainerError: dial tcp 52.1.2.3:443: i/o timeout", &[]),
+                "image_pull",
+                "NAT gateway",
+            ),
+            (
+                task(Some(StopCode::TaskFailedToStart), "CannotPullContainerError: no basic auth credentials", &[]),
+                "image_pull",
+                "ecr:BatchGetImage",
+            ),
+            (
+                task(Some(StopCode::TaskFailedToStart), "ResourceInitializationError: unable to pull secrets or registry auth", &[]),
+                "secret_fetch",
+                "secretsmanager:GetSecretValue",
+            ),
+            (task(Some(StopCode::EssentialContainerExited), "Essential container in task exited", &oom), "out_of_memory", "memory"),
+            (
+                task(Some(StopCode::ServiceSchedulerInitiated), "Task failed ELB health checks in (target-group web-tg)", &[]),
+                "load_balancer_health_check",
+                "health-check path",
+            ),
+            (
+                task(Some(StopCode::ServiceSchedulerInitiated), "Task failed container health checks", &[]),
+                "container_health_check",
+                "startPeriod",
+            ),
+            (
+                task(Some(StopCode::EssentialContainerExited), "Essential container in task exited", &[("web", Some(3), None)]),
+                "essential_exit",
+                "log lines",
+            ),
+        ]
+    }
+
+    /// #26: each class of failure is named from the tasks' own words (AWS's stopped reasons, as
+    /// the ECS troubleshooting guide lists them), with its fix; an interrupt is an interrupt.
+    #[test]
+    fn every_class_of_failed_task_is_named_with_its_fix() {
+        let failed = Ending::Failed("ECS deployment circuit breaker: tasks failed to start.".into());
+        for (t, want, fix) in task_cases() {
+            let d = diagnose(&failed, &with(t));
+            assert_eq!(class(&d), want, "{d:?}");
+            assert!(d.fix.contains(fix), "{want}: {}", d.fix);
+        }
+        let pull = task(None, "CannotPullContainerError: not found", &[]);
+        assert_eq!(class(&diagnose(&Ending::Interrupted, &with(pull))), "interrupted");
+    }
+
+    /// Without a task that says more: the service's events (capacity), then the ending.
+    #[test]
+    fn without_the_tasks_words_the_events_and_the_ending_decide() {
+        let failed = Ending::Failed("ECS deployment circuit breaker: tasks failed to start.".into());
+        let capacity = Evidence {
+            timeline: vec![(None, "(service web) was unable to place a task. Reason: Capacity is unavailable at this time.".into())],
+            ..Default::default()
+        };
+        let cases = [
+            (capacity, failed.clone(), "capacity", "Availability Zones"),
+            (Evidence::default(), failed, "circuit_breaker", "stopped tasks"),
+            (Evidence::default(), Ending::Failed("alarm web-5xx in ALARM".into()), "alarm", "CloudWatch"),
+            (Evidence::default(), Ending::Deadline("deploy.timeout".into()), "deadline", "deploy.timeout"),
+            (Evidence::default(), Ending::Replaced("web:9".into()), "replaced", "who deployed"),
+        ];
+        for (ev, ending, want, fix) in cases {
+            let d = diagnose(&ending, &ev);
+            assert_eq!(class(&d), want, "{d:?}");
+            assert!(d.fix.contains(fix), "{want}: {}", d.fix);
+        }
+    }
+}
