@@ -306,6 +306,10 @@ pub(crate) struct StatusArgs {
     /// Use this image tag instead of the deployspecs' `image.tag`.
     #[arg(long, env = "FGDEPLOY_IMAGE_TAG")]
     pub(crate) image_tag: Option<String>,
+    /// Why the latest deployment failed: the report a failed release prints (verdict and fix,
+    /// stopped tasks, exit codes, last log lines, service events), read now.
+    #[arg(long)]
+    pub(crate) why: bool,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
 }

@@ -9,8 +9,9 @@
 //! [`LOG_LINES`] lines). A read that fails is named in the report (`unread`); a report never
 //! changes the exit code of the release.
 
-use super::Engine;
-use crate::ports::{ServiceState, Task};
+use crate::error::{Error, Result};
+use crate::ports::{PortError, Ports, ServiceState, Task};
+use crate::spec::Spec;
 use crate::states::StopCode;
 use serde::Serialize;
 
@@ -96,6 +97,8 @@ pub enum Cause {
     Replaced { by: String },
     /// Nothing collected says more than the deployment's own reason.
     Unknown { detail: String },
+    /// `status --why` on a service whose latest deployment did not fail.
+    NoFailure { detail: String },
 }
 
 /// Why an image could not be pulled, from the registry's words.
@@ -135,6 +138,8 @@ pub enum Ending {
     Deadline(String),
     Interrupted,
     Replaced(String),
+    /// The latest deployment did not fail (`status --why`); ECS's reason.
+    Succeeded(String),
 }
 
 /// The first stopped task whose reason or containers say something, newest first.
@@ -186,6 +191,7 @@ pub fn diagnose(ending: &Ending, evidence: &Evidence) -> Diagnosis {
     let cause = match ending {
         Ending::Interrupted => Cause::Interrupted,
         Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
+        Ending::Succeeded(detail) => Cause::NoFailure { detail: detail.clone() },
         _ => evidence.stopped_tasks.iter().find_map(task_cause).unwrap_or_else(|| from_ending(ending, evidence)),
     };
     let (summary, fix) = words(&cause);
@@ -203,6 +209,7 @@ fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
         Ending::Failed(r) => Cause::Unknown { detail: r.clone() },
         Ending::Interrupted => Cause::Interrupted,
         Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
+        Ending::Succeeded(detail) => Cause::NoFailure { detail: detail.clone() },
     }
 }
 
@@ -262,22 +269,57 @@ fn words(cause: &Cause) -> (String, String) {
         ),
         Cause::Interrupted => ("interrupted (Ctrl-C / SIGTERM)".into(), "release again when ready".into()),
         Cause::Replaced { by } => (format!("another deployment replaced this release ({by})"), "find out who deployed it".into()),
+        Cause::NoFailure { detail } => (format!("the latest deployment did not fail ({detail})"), "nothing to fix".into()),
         Cause::Unknown { detail } => (format!("the deployment failed: {detail}"), "the timeline and the stopped tasks below are what ECS said".into()),
     }
 }
 
-impl Engine {
-    /// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
-    pub(crate) async fn collect_evidence(&self, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
+/// `status --why`: the report of the service's latest deployment — the newest one ECS's events
+/// say failed, else the PRIMARY one — read now (what AWS still keeps), with the same bounds.
+pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
+    let (cluster, service) = (spec.cluster(), spec.service());
+    let svc = ports.ecs.describe_service(cluster, service).await?.ok_or_else(|| {
+        Error::Aws(PortError::NotFound {
+            op: "ecs:DescribeServices".into(),
+            message: format!("service {service} not found in cluster {cluster}"),
+        })
+    })?;
+    // ECS names the deployment in its event: "(service web) (deployment ecs-svc/…) deployment failed: …".
+    let failed = svc.events.iter().find_map(|e| {
+        let id = e.message.split("(deployment ").nth(1)?.split(')').next()?;
+        e.message.contains("deployment failed").then(|| (id.to_string(), e.message.clone()))
+    });
+    let (deployment, ending, td) = match (failed, svc.primary()) {
+        (Some((id, why)), _) => {
+            let td = svc.deployment(&id).map(|d| d.task_definition.clone()).unwrap_or_default();
+            (id, Ending::Failed(why), td)
+        }
+        (None, Some(p)) if p.rollout_state == Some(crate::states::RolloutState::Failed) => {
+            (p.id.clone(), Ending::Failed(p.rollout_state_reason.clone().unwrap_or_default()), p.task_definition.clone())
+        }
+        (None, Some(p)) => {
+            let how = p.rollout_state_reason.clone().unwrap_or_else(|| "no failure on record".into());
+            (p.id.clone(), Ending::Succeeded(how), p.task_definition.clone())
+        }
+        (None, None) => return Err(Error::usage("the service has no deployment to explain", "see `fgdeploy history`")),
+    };
+    let evidence = collect_evidence(ports, cluster, service, &deployment).await;
+    let diagnosis = diagnose(&ending, &evidence);
+    Ok(FailureReport { deployment, task_definition: td, diagnosis, evidence })
+}
+
+/// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
+pub(crate) async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
+    {
         let mut ev = Evidence::default();
         ev.calls += 1;
-        match self.ports.ecs.describe_service(cluster, service).await {
+        match ports.ecs.describe_service(cluster, service).await {
             Ok(Some(svc)) => ev.timeline = timeline(&svc),
             Ok(None) => ev.unread.push("ecs:DescribeServices: the service does not exist".into()),
             Err(e) => ev.unread.push(e.to_string()),
         }
         ev.calls += 1;
-        let arns = match self.ports.ecs.list_tasks(cluster, deployment_id, true).await {
+        let arns = match ports.ecs.list_tasks(cluster, deployment_id, true).await {
             Ok(a) => a,
             Err(e) => {
                 ev.unread.push(e.to_string());
@@ -289,7 +331,7 @@ impl Engine {
         }
         let newest: Vec<String> = arns.into_iter().rev().take(MAX_TASKS).collect();
         ev.calls += 1;
-        let mut tasks = match self.ports.ecs.describe_tasks(cluster, &newest).await {
+        let mut tasks = match ports.ecs.describe_tasks(cluster, &newest).await {
             Ok(t) => t,
             Err(e) => {
                 ev.unread.push(e.to_string());
@@ -298,15 +340,17 @@ impl Engine {
         };
         tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
         ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
-        self.read_logs(cluster, &tasks, &mut ev).await;
+        read_logs(ports, &tasks, &mut ev).await;
         ev
     }
+}
 
-    /// The last lines of the essential containers of the newest failed tasks.
-    async fn read_logs(&self, _cluster: &str, tasks: &[Task], ev: &mut Evidence) {
+/// The last lines of the essential containers of the newest failed tasks.
+async fn read_logs(ports: &Ports, tasks: &[Task], ev: &mut Evidence) {
+    {
         let Some(first) = tasks.first() else { return };
         ev.calls += 1;
-        let td = match self.ports.ecs.describe_task_definition(&first.task_definition).await {
+        let td = match ports.ecs.describe_task_definition(&first.task_definition).await {
             Ok(r) => r.definition,
             Err(e) => return ev.unread.push(e.to_string()),
         };
@@ -319,7 +363,7 @@ impl Engine {
                         match (o.get("awslogs-group"), o.get("awslogs-stream-prefix")) {
                             (Some(g), Some(p)) if ev.calls < MAX_CALLS => {
                                 ev.calls += 1;
-                                match self.ports.logs.log_events(g, &format!("{p}/{}/{task_id}", c.name), None).await {
+                                match ports.logs.log_events(g, &format!("{p}/{}/{task_id}", c.name), None).await {
                                     Ok(page) => ContainerLog { container: c.name.clone(), lines: last(&page.lines), elsewhere: None },
                                     Err(e) => ContainerLog { container: c.name.clone(), lines: vec![], elsewhere: Some(e.to_string()) },
                                 }

@@ -21,6 +21,9 @@ pub(crate) enum Document<'a> {
         status: Option<&'a StatusReport>,
         #[serde(skip_serializing_if = "Option::is_none")]
         statuses: Option<&'a [StatusReport]>,
+        /// `status --why`: the latest deployment's failure report.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        report: Option<&'a crate::engine::report::FailureReport>,
         api_calls_total: u64,
     },
     Verified {

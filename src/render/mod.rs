@@ -11,6 +11,7 @@ pub(crate) mod documents;
 mod human;
 pub mod schema;
 
+pub(crate) use human::report_text;
 pub use human::{history_text, plan_text, rollback_plan_text, status_text, verify_text};
 
 use crate::engine::{Event, EventSink};

@@ -2029,3 +2029,30 @@ async fn status_redacts_a_live_tag_holding_a_credential() {
     assert_eq!(report.service.tags["team"], "payments");
     assert!(!serde_json::to_string(&report).expect("json").contains(token));
 }
+
+/// #26: `status --why` reads the report of the latest failed deployment afterwards, from what
+/// AWS keeps: ECS's event names the deployment, its stopped tasks say why; a service whose latest
+/// deployment succeeded says so instead of inventing a cause.
+#[tokio::test]
+async fn status_why_explains_the_latest_failed_deployment_afterwards() {
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults { fail_start: [marker()].into(), ..Default::default() }).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let released = engine.release(&spec, &ReleaseOptions::default()).await;
+    assert!(released.is_err(), "the release fails");
+    let before = sim.calls().total();
+    let why = fgdeploy::engine::report::why(&spec, &sim.ports()).await.expect("report");
+    let cause = serde_json::to_value(&why.diagnosis.cause).expect("json");
+    assert_eq!(cause["class"], "image_pull", "{why:?}");
+    assert!(why.diagnosis.summary.contains("does not exist"), "{}", why.diagnosis.summary);
+    assert!(!why.evidence.stopped_tasks.is_empty() && why.deployment.starts_with("ecs-svc/"), "{why:?}");
+    let made = sim.calls().total() - before;
+    assert!(made as usize <= fgdeploy::engine::report::MAX_CALLS + 1, "bounded: {made} calls");
+
+    let (_dir, spec) = load("");
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let why = fgdeploy::engine::report::why(&spec, &sim.ports()).await.expect("report");
+    assert!(why.evidence.stopped_tasks.is_empty(), "{why:?}");
+    assert!(why.diagnosis.summary.contains("did not fail"), "{}", why.diagnosis.summary);
+    assert_eq!(serde_json::to_value(&why.diagnosis.cause).expect("json")["class"], "no_failure");
+}

@@ -95,7 +95,7 @@ impl Rolling<'_> {
         }
         // React first, diagnose after: the report reads what the stopped tasks and the service
         // say (AWS keeps stopped tasks about an hour), bounded, and never changes the outcome.
-        let evidence = self.collect_evidence(&t.cluster, &t.service, &t.deployment_id).await;
+        let evidence = crate::engine::report::collect_evidence(&self.ports, &t.cluster, &t.service, &t.deployment_id).await;
         let diagnosis = crate::engine::report::diagnose(&ending(&kind), &evidence);
         let report = crate::engine::report::FailureReport {
             deployment: t.deployment_id.clone(),
