@@ -309,7 +309,7 @@ pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
 }
 
 /// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
-pub(crate) async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
+pub async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
     {
         let mut ev = Evidence::default();
         ev.calls += 1;

@@ -1298,3 +1298,72 @@ async fn a_service_with_every_field_moto_keeps_round_trips_through_init_plan_and
     }
     assert_eq!(after, was, "nothing but Service Connect changed (moto does not show it)");
 }
+
+/// #26: the failure report's reads on the wire: ListTasks (STOPPED, by the deployment's id),
+/// DescribeTasks of a stopped task (its stop code, reason and containers), DescribeTaskDefinition
+/// (where it logs) and GetLogEvents of its container, within the report's bound; a service that
+/// cannot be read is named, not fatal.
+#[tokio::test]
+async fn the_failure_report_reads_stopped_tasks_and_their_logs_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let cluster = unique("why");
+    let ecs = aws_sdk_ecs::Client::new(&m.conf);
+    ecs.create_cluster().cluster_name(&cluster).send().await.expect("cluster");
+    let group = format!("/ecs/{}", unique("why"));
+    let td: fgdeploy::taskdef::TaskDefinition = serde_json::from_value(serde_json::json!({
+        "family": unique("why"), "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+        "containerDefinitions": [{"name": "web", "image": "x:2", "memory": 512, "essential": true,
+            "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": group, "awslogs-stream-prefix": "web", "awslogs-region": "us-east-1"}}}]
+    }))
+    .expect("td");
+    let ports = m.ports();
+    let reg = ports.ecs.register_task_definition(&td).await.expect("register");
+    let subnet = default_subnet(&m.endpoint);
+    let deployment = "ecs-svc/0123456789012345678";
+    let run = ecs
+        .run_task()
+        .cluster(&cluster)
+        .task_definition(&reg.arn)
+        .started_by(deployment)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .network_configuration(
+            aws_sdk_ecs::types::NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    aws_sdk_ecs::types::AwsVpcConfiguration::builder().subnets(&subnet).security_groups("sg-12345").build().expect("vpc"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("run");
+    let task_arn = run.tasks()[0].task_arn().expect("arn").to_string();
+    let task_id = task_arn.rsplit('/').next().expect("id").to_string();
+    ecs.stop_task().cluster(&cluster).task(&task_arn).reason("Essential container in task exited").send().await.expect("stop");
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&m.conf);
+    logs.create_log_group().log_group_name(&group).send().await.expect("group");
+    let stream = format!("web/web/{task_id}");
+    logs.create_log_stream().log_group_name(&group).log_stream_name(&stream).send().await.expect("stream");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("time").as_millis() as i64;
+    let line =
+        |i: i64, m: &str| aws_sdk_cloudwatchlogs::types::InputLogEvent::builder().timestamp(now + i).message(m).build().expect("event");
+    logs.put_log_events()
+        .log_group_name(&group)
+        .log_stream_name(&stream)
+        .log_events(line(0, "listening on :8080"))
+        .log_events(line(1, "panic: DATABASE_URL is not set"))
+        .send()
+        .await
+        .expect("put");
+
+    let before = ports.calls.total();
+    let ev = fgdeploy::engine::report::collect_evidence(&ports, &cluster, "no-such-service", deployment).await;
+    assert!(ev.unread.iter().any(|u| u.contains("does not exist")), "the missing service is named: {:?}", ev.unread);
+    let [t] = &ev.stopped_tasks[..] else { panic!("one stopped task: {ev:?}") };
+    assert_eq!(t.task_id, task_id);
+    assert_eq!(t.stopped_reason.as_deref(), Some("Essential container in task exited"));
+    assert!(t.containers.iter().any(|c| c.name == "web"), "{t:?}");
+    let log = t.logs.iter().find(|l| l.container == "web").expect("the web container's log");
+    assert_eq!(log.lines, ["listening on :8080", "panic: DATABASE_URL is not set"], "{log:?}");
+    let made = (ports.calls.total() - before) as usize;
+    assert!(made == ev.calls && made <= fgdeploy::engine::report::MAX_CALLS, "{made} calls, counted {}", ev.calls);
+}
