@@ -18,6 +18,7 @@ mod run_task;
 mod scale;
 mod signals;
 mod status;
+mod step_summary;
 mod validate;
 mod verify;
 mod wait;

@@ -55,6 +55,7 @@ pub(crate) async fn release_one(
         Some(path) => Arc::new(SummaryFile { inner: c.renderer.clone(), path: path.to_path_buf() }),
         None => c.renderer.clone(),
     };
+    let sink = super::step_summary::StepSummary::wrap(sink);
     let mut engine = Engine::new(ports, sink, interrupt);
 
     let result = engine.release(spec, &opts).await;

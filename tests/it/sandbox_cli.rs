@@ -667,3 +667,93 @@ fn a_failed_release_says_why_on_one_page() {
         .run();
     snapshot("report-out-of-memory", &out.stdout);
 }
+
+/// (section, name, tags, start, seconds) of one gantt task.
+type GanttTask = (String, String, Vec<String>, i64, i64);
+
+/// The Mermaid gantt grammar fgdeploy writes, parsed (not read by eye): `gantt`, then `title`,
+/// `dateFormat X` (seconds), `axisFormat`, `section` lines, and tasks `name :tags, id, start,
+/// duration` with known tags, unique ids, a whole-second start and a duration with its unit,
+/// every task inside a section. Returns (section, name, tags, start, seconds) per task.
+fn parse_gantt(block: &str) -> Result<Vec<GanttTask>, String> {
+    let mut lines = block.lines().map(str::trim).filter(|l| !l.is_empty());
+    if lines.next() != Some("gantt") {
+        return Err("a gantt chart starts with `gantt`".into());
+    }
+    let (mut tasks, mut ids, mut section, mut date_format) = (Vec::new(), std::collections::BTreeSet::new(), None::<String>, None);
+    for l in lines {
+        if l.starts_with("title ") || l.starts_with("axisFormat ") {
+            continue;
+        }
+        if let Some(f) = l.strip_prefix("dateFormat ") {
+            date_format = Some(f.to_string());
+            continue;
+        }
+        if let Some(s) = l.strip_prefix("section ") {
+            section = Some(s.to_string());
+            continue;
+        }
+        let (name, rest) = l.split_once(':').ok_or(format!("not a task: {l}"))?;
+        let parts: Vec<&str> = rest.split(',').map(str::trim).collect();
+        let [tags @ .., id, start, len] = &parts[..] else { return Err(format!("a task needs id, start and duration: {l}")) };
+        if let Some(t) = tags.iter().find(|t| !["done", "active", "crit", "milestone"].contains(t)) {
+            return Err(format!("unknown tag {t}: {l}"));
+        }
+        if !id.chars().next().is_some_and(|c| c.is_ascii_alphabetic()) || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("bad id {id}"));
+        }
+        if !ids.insert(id.to_string()) {
+            return Err(format!("duplicate id {id}"));
+        }
+        let start: i64 = start.parse().map_err(|_| format!("start is not whole seconds: {l}"))?;
+        let unit = ["ms", "s", "m", "h", "d", "w"].iter().find(|u| len.ends_with(*u)).ok_or(format!("duration without a unit: {l}"))?;
+        let secs: i64 = len.trim_end_matches(unit).parse().map_err(|_| format!("bad duration: {l}"))?;
+        let sec = section.clone().ok_or(format!("a task outside a section: {l}"))?;
+        tasks.push((sec, name.trim().to_string(), tags.iter().map(|t| t.to_string()).collect(), start, secs));
+    }
+    if date_format.as_deref() != Some("X") {
+        return Err(format!("dateFormat must be X (seconds): {date_format:?}"));
+    }
+    Ok(tasks)
+}
+
+fn mermaid_block(markdown: &str) -> &str {
+    let start = markdown.find("```mermaid\n").expect("a mermaid block") + "```mermaid\n".len();
+    let len = markdown[start..].find("```").expect("the block ends");
+    &markdown[start..start + len]
+}
+
+/// #26: every release leaves a GitHub step summary when `GITHUB_STEP_SUMMARY` is set: a table of
+/// what was released and a Mermaid gantt of its stages (parsed here); a failed release adds the
+/// report's verdict and, folded, its evidence, with the failed stage and the rollback marked.
+#[test]
+fn every_release_leaves_a_step_summary_with_a_gantt_of_its_stages() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ok = dir.path().join("ok.md");
+    let args = ["release", "-f", "deployspecs/example.toml", "--sandbox", "--image-tag", "v2"];
+    Test::new().dir(root()).env("GITHUB_STEP_SUMMARY", ok.to_str().expect("utf-8")).args(args).status(exit::OK);
+    let md = std::fs::read_to_string(&ok).expect("summary written");
+    assert!(md.contains("| outcome | deployed (exit 0) |") && md.contains("| deployment | `ecs-svc/"), "{md}");
+    let tasks = parse_gantt(mermaid_block(&md)).unwrap_or_else(|e| panic!("{e}\n{md}"));
+    let names: Vec<&str> = tasks.iter().map(|t| t.1.as_str()).collect();
+    assert!(names.contains(&"deploy") && names.contains(&"verify"), "{names:?}");
+    assert!(tasks.iter().all(|t| t.2 == ["done"]), "a successful release has every stage done: {tasks:?}");
+    assert!(tasks.windows(2).all(|w| w[0].3 <= w[1].3), "stages in order: {tasks:?}");
+
+    let failed = dir.path().join("failed.md");
+    Test::new()
+        .dir(root())
+        .env("GITHUB_STEP_SUMMARY", failed.to_str().expect("utf-8"))
+        .args(args)
+        .args(["--scenario", "fail-start"])
+        .status(exit::ROLLED_BACK);
+    let md = std::fs::read_to_string(&failed).expect("summary written");
+    assert!(md.contains("**Why:** image pull failed") && md.contains("<details><summary>The evidence</summary>"), "{md}");
+    let tasks = parse_gantt(mermaid_block(&md)).unwrap_or_else(|e| panic!("{e}\n{md}"));
+    assert!(tasks.iter().any(|t| t.1 == "deploy" && t.2 == ["crit"]), "the failed stage is marked: {tasks:?}");
+    assert!(tasks.iter().any(|t| t.0 == "rollback"), "the rollback has its section: {tasks:?}");
+    // The parser is not vacuous.
+    assert!(parse_gantt("gantt\n    dateFormat X\n    build :done, s0, 0, 40s").is_err(), "a task outside a section");
+    assert!(parse_gantt("gantt\n    dateFormat X\n    section a\n    x :done, s0, 0, 40").is_err(), "a duration without unit");
+    assert!(parse_gantt("gantt\n    dateFormat X\n    section a\n    x :done, s0, 0, 4s\n    y :done, s0, 4, 4s").is_err(), "ids unique");
+}
