@@ -259,6 +259,10 @@ pub(crate) struct ReleaseArgs {
     /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
     #[arg(long)]
     pub(crate) summary_file: Option<PathBuf>,
+    /// When the release fails, also write its failure report (verdict, fix, evidence) as JSON
+    /// to this file (`docs/schema/report.schema.json`).
+    #[arg(long)]
+    pub(crate) report: Option<PathBuf>,
     /// Blue/green: release even though the CodeDeploy group does not wait (CONTINUE_DEPLOYMENT),
     /// so the checks cannot gate production traffic.
     #[arg(long)]

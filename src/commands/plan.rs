@@ -19,5 +19,5 @@ pub(crate) async fn cmd_plan(cli: &Cli, a: &PlanArgs) -> Result<i32, Error> {
         return run_fleet(cli, &how, &paths).await;
     }
     let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
-    release_one(cli, &spec, &a.flags, &a.target, opts, None).await
+    release_one(cli, &spec, &a.flags, &a.target, opts, (None, None)).await
 }

@@ -20,7 +20,7 @@ pub(crate) async fn cmd_release(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error
         return run_fleet(cli, &how, &paths).await;
     }
     let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
-    release_one(cli, &spec, &a.flags, &a.target, a.options(), a.summary_file.as_deref()).await
+    release_one(cli, &spec, &a.flags, &a.target, a.options(), (a.summary_file.as_deref(), a.report.as_deref())).await
 }
 
 /// `create`: `release` of a service that must not exist yet.
@@ -31,7 +31,7 @@ pub(crate) async fn cmd_create(cli: &Cli, a: &ReleaseArgs) -> Result<i32, Error>
     }
     let spec = load(&SpecArgs { file: Some(paths[0].clone()), image_tag: a.image_tag.clone() }, &a.target).await?;
     let opts = ReleaseOptions { create: crate::engine::CreateMode::Required, ..a.options() };
-    release_one(cli, &spec, &a.flags, &a.target, opts, a.summary_file.as_deref()).await
+    release_one(cli, &spec, &a.flags, &a.target, opts, (a.summary_file.as_deref(), a.report.as_deref())).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -41,7 +41,7 @@ pub(crate) async fn release_one(
     flags: &PlanFlags,
     target: &TargetArgs,
     opts: ReleaseOptions,
-    summary_file: Option<&std::path::Path>,
+    (summary_file, report_file): (Option<&std::path::Path>, Option<&std::path::Path>),
 ) -> Result<i32, Error> {
     let dry_run = opts.dry_run;
     let c = ctx(cli);
@@ -56,6 +56,10 @@ pub(crate) async fn release_one(
         None => c.renderer.clone(),
     };
     let sink = super::step_summary::StepSummary::wrap(sink);
+    let sink: Arc<dyn crate::engine::EventSink> = match report_file {
+        Some(path) => Arc::new(ReportFile { inner: sink, path: path.to_path_buf() }),
+        None => sink,
+    };
     let mut engine = Engine::new(ports, sink, interrupt);
 
     let result = engine.release(spec, &opts).await;
@@ -80,6 +84,24 @@ impl crate::engine::EventSink for SummaryFile {
             let v = render::with_schema_version(v);
             if let Err(e) = std::fs::write(&self.path, format!("{}\n", crate::taint::scrub(&format!("{v:#}")))) {
                 crate::render::errln!("warning: cannot write the summary to {}: {e}", self.path.display());
+            }
+        }
+    }
+}
+
+/// Passes events on, and writes the failure report as JSON to a file (`--report`).
+pub(crate) struct ReportFile {
+    pub(crate) inner: Arc<dyn crate::engine::EventSink>,
+    pub(crate) path: PathBuf,
+}
+
+impl crate::engine::EventSink for ReportFile {
+    fn emit(&self, at: f64, service: &str, event: &crate::engine::Event) {
+        self.inner.emit(at, service, event);
+        if let crate::engine::Event::Report { report } = event {
+            let v = render::with_schema_version(serde_json::to_value(report).unwrap_or_default());
+            if let Err(e) = std::fs::write(&self.path, format!("{}\n", crate::taint::scrub(&format!("{v:#}")))) {
+                crate::render::errln!("warning: cannot write the report to {}: {e}", self.path.display());
             }
         }
     }

@@ -41,6 +41,15 @@ struct EventLine {
     event: Event,
 }
 
+/// `release --report FILE`: the failure report, with its schema version.
+#[derive(JsonSchema)]
+#[allow(dead_code)]
+struct ReportLine {
+    schema_version: SchemaVersion,
+    #[serde(flatten)]
+    report: crate::engine::report::FailureReport,
+}
+
 /// One document (plan, status, history, …), as a command prints it.
 #[derive(JsonSchema)]
 #[allow(dead_code)]
@@ -127,6 +136,7 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
     let mut g = generator();
     let event = g.subschema_for::<EventLine>();
     let document = g.subschema_for::<DocumentLine<'static>>();
+    let report = g.subschema_for::<ReportLine>();
     g.subschema_for::<Event>();
     g.subschema_for::<Document<'static>>();
     let defs = g.take_definitions(true);
@@ -158,5 +168,6 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
         ("status", one("status", "fgdeploy status --output json", "Document", "status")),
         ("history", one("history", "fgdeploy history --output json", "Document", "history")),
         ("summary", summary),
+        ("report", root("report", "fgdeploy release --report FILE: why the release failed", "", report.to_value(), defs.clone())),
     ]
 }

@@ -661,11 +661,18 @@ fn a_failed_release_says_why_on_one_page() {
         let report = json.events().into_iter().find(|e| e["event"] == "report").unwrap_or_else(|| panic!("{scenario}: no report event"));
         assert!(report["report"]["evidence"]["calls"].as_u64().is_some_and(|c| c as usize <= fgdeploy::engine::report::MAX_CALLS));
     }
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("report.json");
     let out = Test::new()
         .dir(root())
         .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "out-of-memory", "--image-tag", "v2"])
+        .args(["--report", file.to_str().expect("utf-8")])
         .run();
     snapshot("report-out-of-memory", &out.stdout);
+    // `--report FILE`: the same report as JSON, valid against its generated schema.
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&file).expect("report written")).expect("json");
+    crate::harness::check_json(&doc, "report");
+    assert_eq!(doc["diagnosis"]["cause"]["class"], "out_of_memory", "{doc}");
 }
 
 /// (section, name, tags, start, seconds) of one gantt task.
