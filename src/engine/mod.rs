@@ -29,7 +29,7 @@ mod history;
 mod init;
 mod lookups;
 mod observe;
-mod oneoff;
+pub(crate) mod oneoff;
 mod options;
 pub mod pace;
 mod promote;

@@ -161,6 +161,8 @@ fn a_release_with_a_migration_runs_it_first_and_a_failed_one_stops_the_release()
     let out = Test::new().args(["release", "--sandbox", "--scenario", "migration-fails", "-f", f]).status(exit::MIGRATION_FAILED);
     assert!(!out.stdout.contains("▶ deploy"), "{}", out.stdout);
     out.stderr_has("the migration failed, so nothing else was changed").stderr_has("web=1");
+    // #26: the failed migration has its report too, from what its task said.
+    out.stdout_has("why: essential container web exited with code 1");
     Test::new().args(["release", "--sandbox", "--scenario", "migration-fails", "--skip-migration", "-f", f]).status(exit::OK);
 }
 

@@ -40,6 +40,7 @@ impl Migrate<'_> {
                 let oneoff = self.migration_task(spec, plan, &live.service, arn, definition)?;
                 let result = OneOffs(self.0).run_one_off(&oneoff).await?;
                 if !result.succeeded() {
+                    self.emit(crate::engine::Event::Report { report: Box::new(migration_report(&oneoff, &result)) });
                     return Err(Error::MigrationFailed(format!(
                         "the migration failed, so nothing else was changed: {}",
                         result.summary("migration")
@@ -94,4 +95,21 @@ impl Migrate<'_> {
             label: "migration".into(),
         })
     }
+}
+
+/// The failure report of a migration that failed: what its task said (no further call: the
+/// one-off's watch already read its exit codes, reasons and last log lines).
+fn migration_report(o: &crate::engine::OneOff, r: &crate::engine::oneoff::OneOffResult) -> crate::engine::report::FailureReport {
+    use crate::engine::report::{ContainerExit, ContainerLog, Ending, Evidence, FailureReport, StoppedTask, diagnose};
+    let reason = |n: &str| r.reasons.iter().find(|(c, _)| c == n).map(|(_, why)| why.clone());
+    let task = StoppedTask {
+        task_id: r.task_arn.rsplit('/').next().unwrap_or(&r.task_arn).to_string(),
+        stop_code: r.stop_code.clone(),
+        stopped_reason: r.stopped_reason.clone(),
+        containers: r.exit_codes.iter().map(|(n, c)| ContainerExit { name: n.clone(), exit_code: *c, reason: reason(n) }).collect(),
+        logs: vec![ContainerLog { container: r.container.clone(), lines: r.last_lines.clone(), elsewhere: None }],
+    };
+    let evidence = Evidence { stopped_tasks: vec![task], ..Default::default() };
+    let diagnosis = diagnose(&Ending::Failed(format!("the {} task failed", o.label)), &evidence);
+    FailureReport { deployment: format!("the {} task", o.label), task_definition: o.task_definition.clone(), diagnosis, evidence }
 }
