@@ -85,6 +85,12 @@ pub enum Cause {
     EssentialExit { container: String, exit_code: Option<i32>, detail: String },
     /// Fargate had no capacity (`RESOURCE:*`, "Capacity is unavailable").
     Capacity { detail: String },
+    /// fgdeploy's checks against the test listener failed at the gate.
+    GateChecks { detail: String },
+    /// Someone continued the deployment past fgdeploy's gate.
+    GateBypassed { detail: String },
+    /// A CodeDeploy lifecycle event failed (or CodeDeploy stopped the deployment).
+    CodeDeploy { detail: String },
     /// ECS's deployment circuit breaker stopped the deployment.
     CircuitBreaker { detail: String },
     /// A deployment alarm went into ALARM.
@@ -204,6 +210,9 @@ fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
     }
     match ending {
         Ending::Deadline(setting) => Cause::Deadline { setting: setting.clone() },
+        Ending::Failed(r) if r.starts_with("gate bypassed") => Cause::GateBypassed { detail: r.clone() },
+        Ending::Failed(r) if r.contains("checks failed") => Cause::GateChecks { detail: r.clone() },
+        Ending::Failed(r) if r.contains("CodeDeploy") => Cause::CodeDeploy { detail: r.clone() },
         Ending::Failed(r) if r.to_ascii_lowercase().contains("circuit breaker") => Cause::CircuitBreaker { detail: r.clone() },
         Ending::Failed(r) if r.to_ascii_lowercase().contains("alarm") => Cause::Alarm { detail: r.clone() },
         Ending::Failed(r) => Cause::Unknown { detail: r.clone() },
@@ -213,24 +222,27 @@ fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
     }
 }
 
+/// The verdict and the fix of an image that could not be pulled.
+fn pull_words(why: PullFailure, detail: &str) -> (String, String) {
+    let (what, fix) = match why {
+        PullFailure::NotFound => ("the image does not exist in its registry", "push the image, or release a tag that exists"),
+        PullFailure::NotAuthorized => (
+            "the task may not pull the image",
+            "give the task execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (or repositoryCredentials for another registry)",
+        ),
+        PullFailure::NoRoute => (
+            "the task cannot reach the registry",
+            "private subnets need a NAT gateway or VPC endpoints (ecr.api, ecr.dkr and the S3 gateway); public subnets need assign_public_ip",
+        ),
+        PullFailure::Other => ("the image could not be pulled", "read the registry's words below"),
+    };
+    (format!("image pull failed: {what} ({detail})"), fix.to_string())
+}
+
 /// The verdict's line and the fix, for each cause.
 fn words(cause: &Cause) -> (String, String) {
     match cause {
-        Cause::ImagePull { why, detail } => {
-            let (what, fix) = match why {
-                PullFailure::NotFound => ("the image does not exist in its registry", "push the image, or release a tag that exists"),
-                PullFailure::NotAuthorized => (
-                    "the task may not pull the image",
-                    "give the task execution role ecr:GetAuthorizationToken, ecr:BatchGetImage and ecr:GetDownloadUrlForLayer (or repositoryCredentials for another registry)",
-                ),
-                PullFailure::NoRoute => (
-                    "the task cannot reach the registry",
-                    "private subnets need a NAT gateway or VPC endpoints (ecr.api, ecr.dkr and the S3 gateway); public subnets need assign_public_ip",
-                ),
-                PullFailure::Other => ("the image could not be pulled", "read the registry's words below"),
-            };
-            (format!("image pull failed: {what} ({detail})"), fix.to_string())
-        }
+        Cause::ImagePull { why, detail } => pull_words(*why, detail),
         Cause::SecretFetch { detail } => (
             format!("a secret or parameter could not be fetched when the task started ({detail})"),
             "give the task execution role ssm:GetParameters / secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) on the ARNs in `secrets`, and a route to SSM / Secrets Manager (NAT or VPC endpoints)".into(),
@@ -257,6 +269,18 @@ fn words(cause: &Cause) -> (String, String) {
         Cause::Capacity { detail } => {
             (format!("Fargate had no capacity ({detail})"), "retry later, or add subnets in other Availability Zones / a FARGATE capacity provider next to FARGATE_SPOT".into())
         }
+        Cause::GateChecks { detail } => (
+            format!("fgdeploy's checks against the new revision failed at the gate ({detail})"),
+            "the URL, the status and the body excerpt above are what the new revision answered behind the test listener: fix the app or the check's expectation".into(),
+        ),
+        Cause::GateBypassed { detail } => (
+            format!("someone continued the deployment past fgdeploy's gate ({detail})"),
+            "find out who rerouted the traffic (CodeDeploy \"Reroute traffic\", a group set to CONTINUE_DEPLOYMENT, or the PAUSE hook answered); the new revision serves".into(),
+        ),
+        Cause::CodeDeploy { detail } => (
+            format!("CodeDeploy ended the deployment ({detail})"),
+            "the deployment's lifecycle events in the CodeDeploy console say which one failed; `fgdeploy status` shows the target".into(),
+        ),
         Cause::CircuitBreaker { detail } => {
             (format!("ECS's circuit breaker stopped the deployment ({detail})"), "the stopped tasks below say why the new tasks kept failing".into())
         }
@@ -518,6 +542,14 @@ mod tests {
             (Evidence::default(), Ending::Failed("alarm web-5xx in ALARM".into()), "alarm", "CloudWatch"),
             (Evidence::default(), Ending::Deadline("deploy.timeout".into()), "deadline", "deploy.timeout"),
             (Evidence::default(), Ending::Replaced("web:9".into()), "replaced", "who deployed"),
+            (
+                Evidence::default(),
+                Ending::Failed("the test-traffic checks failed: GET / answered 503".into()),
+                "gate_checks",
+                "test listener",
+            ),
+            (Evidence::default(), Ending::Failed("gate bypassed: someone rerouted".into()), "gate_bypassed", "rerouted"),
+            (Evidence::default(), Ending::Failed("CodeDeploy deployment d-1 is Failed".into()), "code_deploy", "lifecycle events"),
         ];
         for (ev, ending, want, fix) in cases {
             let d = diagnose(&ending, &ev);

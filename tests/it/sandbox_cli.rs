@@ -284,6 +284,13 @@ fn a_bypassed_test_gate_is_not_reported_as_success() {
         .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--scenario", "gate-bypassed"])
         .status(exit::GATE_BYPASSED);
     out.stderr_has("gate bypassed").stderr_has("checks run afterwards: passed");
+    out.stdout_has("why: someone continued the deployment past fgdeploy's gate");
+    // #26: a gate whose checks fail has its report, naming the checks.
+    let failed = Test::new()
+        .dir(root())
+        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2", "--scenario", "checks-fail"])
+        .run();
+    failed.stdout_has("why: fgdeploy's checks against the new revision failed at the gate");
     let json = Test::new()
         .dir(root())
         .args([

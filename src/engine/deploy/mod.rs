@@ -46,11 +46,41 @@ pub(crate) async fn release(
     stages: &mut Vec<StageTime>,
 ) -> Result<ReleaseReport> {
     let t = e.stage_start(crate::plan::Stage::Deploy);
-    match &ready.preflight {
-        Preflight::Rolling => rolling::Rolling(e).release(spec, opts, ready, (t, stages)).await,
+    let new_td = ready.new_td.clone();
+    let result = match &ready.preflight {
+        // The rolling deployer reports its own failures (it knows its deployment's tasks).
+        Preflight::Rolling => return rolling::Rolling(e).release(spec, opts, ready, (t, stages)).await,
         Preflight::CodeDeploy(_) => codedeploy::CodeDeploy(e).release(spec, opts, ready, (t, stages)).await,
         Preflight::Native(_) => native::EcsNative(e).release(spec, opts, ready, (t, stages)).await,
+    };
+    if let Err(err) = &result {
+        blue_green_report(e, spec, &new_td, err).await;
     }
+    result
+}
+
+/// The report of a failed blue/green release: how it ended (the gate's checks, a bypassed gate,
+/// CodeDeploy's or ECS's reason) and the service's events (one read call).
+async fn blue_green_report(e: &Engine, spec: &Spec, new_td: &str, err: &Error) {
+    let why = match err {
+        Error::RolledBack { reason, .. } | Error::ManualAction { reason, .. } => reason.clone(),
+        Error::GateBypassed { reason, checks, .. } => format!("gate bypassed: {reason}; checks: {checks}"),
+        _ => return,
+    };
+    let mut evidence = crate::engine::report::Evidence { calls: 1, ..Default::default() };
+    match e.ports.ecs.describe_service(spec.cluster(), spec.service()).await {
+        Ok(Some(svc)) => evidence.timeline = svc.events.iter().take(30).rev().map(|ev| (ev.created_at, ev.message.clone())).collect(),
+        Ok(None) => evidence.unread.push("ecs:DescribeServices: the service does not exist".into()),
+        Err(er) => evidence.unread.push(er.to_string()),
+    }
+    let diagnosis = crate::engine::report::diagnose(&crate::engine::report::Ending::Failed(why), &evidence);
+    let report = crate::engine::report::FailureReport {
+        deployment: "the blue/green deployment".into(),
+        task_definition: new_td.to_string(),
+        diagnosis,
+        evidence,
+    };
+    e.emit(crate::engine::Event::Report { report: Box::new(report) });
 }
 
 /// `wait`: the deployer of the service follows its deployment in flight.
