@@ -124,6 +124,19 @@ aws_enum! {
 }
 
 aws_enum! {
+    /// A load-balancer target's `state` (DescribeTargetHealth).
+    TargetHealthState {
+        Initial = "initial",
+        Healthy = "healthy",
+        Unhealthy = "unhealthy",
+        UnhealthyDraining = "unhealthy.draining",
+        Unused = "unused",
+        Draining = "draining",
+        Unavailable = "unavailable",
+    }
+}
+
+aws_enum! {
     /// A CodeDeploy deployment group's `computePlatform`.
     ComputePlatform { Ecs = "ECS", Server = "Server", Lambda = "Lambda" }
 }

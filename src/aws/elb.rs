@@ -3,6 +3,7 @@
 use super::client::Aws;
 use super::errors::map_err;
 use crate::ports::*;
+use crate::states::TargetHealthState;
 use async_trait::async_trait;
 
 #[async_trait]
@@ -29,5 +30,44 @@ impl Elb for Aws {
             .and_then(|l| l.dns_name())
             .map(str::to_string)
             .ok_or_else(|| PortError::NotFound { op: op.into(), message: arn.into() })
+    }
+
+    async fn target_health(&self, target_group_arn: &str) -> PortResult<Vec<TargetHealth>> {
+        let op = "elasticloadbalancing:DescribeTargetHealth";
+        self.gate(op).await;
+        let out = self.elb.describe_target_health().target_group_arn(target_group_arn).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out
+            .target_health_descriptions()
+            .iter()
+            .map(|d| {
+                let t = d.target();
+                let h = d.target_health();
+                TargetHealth {
+                    target: format!(
+                        "{}:{}",
+                        t.and_then(|t| t.id()).unwrap_or(""),
+                        t.and_then(|t| t.port()).map_or(String::new(), |p| p.to_string())
+                    ),
+                    state: h
+                        .and_then(|h| h.state())
+                        .map_or(TargetHealthState::Unknown(String::new()), |s| TargetHealthState::from_aws(s.as_str())),
+                    reason: h.and_then(|h| h.reason()).map(|r| r.as_str().to_string()),
+                    description: h.and_then(|h| h.description()).map(str::to_string),
+                }
+            })
+            .collect())
+    }
+
+    async fn health_check(&self, target_group_arn: &str) -> PortResult<HealthCheck> {
+        let op = "elasticloadbalancing:DescribeTargetGroups";
+        self.gate(op).await;
+        let out = self.elb.describe_target_groups().target_group_arns(target_group_arn).send().await.map_err(|e| map_err(op, e))?;
+        let g = out.target_groups().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: target_group_arn.into() })?;
+        Ok(HealthCheck {
+            protocol: g.health_check_protocol().map(|p| p.as_str().to_string()),
+            port: g.health_check_port().map(str::to_string),
+            path: g.health_check_path().map(str::to_string),
+            matcher: g.matcher().and_then(|m| m.http_code()).map(str::to_string),
+        })
     }
 }

@@ -16,7 +16,7 @@ use crate::states::StopCode;
 use serde::Serialize;
 
 /// The read calls one report may make.
-pub const MAX_CALLS: usize = 8;
+pub const MAX_CALLS: usize = 10;
 /// Stopped tasks described.
 pub const MAX_TASKS: usize = 20;
 /// Failed tasks whose logs are read.
@@ -59,6 +59,10 @@ pub struct Evidence {
     pub timeline: Vec<(Option<f64>, String)>,
     /// The deployment's stopped tasks, newest first.
     pub stopped_tasks: Vec<StoppedTask>,
+    /// The load balancer's view, when a task failed its health checks: the target group's
+    /// targets (DescribeTargetHealth) and what its health check asks (DescribeTargetGroups).
+    pub targets: Vec<crate::ports::TargetHealth>,
+    pub health_check: Option<crate::ports::HealthCheck>,
     /// What could not be read (permissions, throttling), by call.
     pub unread: Vec<String>,
     /// Read calls made for the report.
@@ -200,7 +204,25 @@ pub fn diagnose(ending: &Ending, evidence: &Evidence) -> Diagnosis {
         Ending::Succeeded(detail) => Cause::NoFailure { detail: detail.clone() },
         _ => evidence.stopped_tasks.iter().find_map(task_cause).unwrap_or_else(|| from_ending(ending, evidence)),
     };
-    let (summary, fix) = words(&cause);
+    let (mut summary, mut fix) = words(&cause);
+    if let Cause::LoadBalancerHealthCheck { .. } = cause {
+        // The load balancer's own words: the failing targets' reason code, and what it checks.
+        let failing = evidence.targets.iter().find(|t| t.reason.is_some() && t.state != crate::states::TargetHealthState::Healthy);
+        if let Some(t) = failing {
+            let why = [t.reason.as_deref(), t.description.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            summary = format!("{summary}; the target group says {why}");
+        }
+        if let Some(h) = &evidence.health_check {
+            let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string());
+            fix = format!(
+                "the target group checks {} {} on port {} and takes {} as healthy: make the new revision answer that (or change the check), and give a slow start health_check_grace_period",
+                or(&h.protocol, "HTTP"),
+                or(&h.path, "/"),
+                or(&h.port, "traffic-port"),
+                or(&h.matcher, "200")
+            );
+        }
+    }
     Diagnosis { cause, summary, fix }
 }
 
@@ -336,9 +358,13 @@ pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
 pub async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
     {
         let mut ev = Evidence::default();
+        let mut target_group = None;
         ev.calls += 1;
         match ports.ecs.describe_service(cluster, service).await {
-            Ok(Some(svc)) => ev.timeline = timeline(&svc),
+            Ok(Some(svc)) => {
+                ev.timeline = timeline(&svc);
+                target_group = svc.load_balancers.first().and_then(|l| l.target_group_arn.clone());
+            }
             Ok(None) => ev.unread.push("ecs:DescribeServices: the service does not exist".into()),
             Err(e) => ev.unread.push(e.to_string()),
         }
@@ -364,8 +390,25 @@ pub async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deplo
         };
         tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
         ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
+        let lb_failed = ev.stopped_tasks.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
+        if let Some(tg) = target_group.filter(|_| lb_failed) {
+            read_targets(ports, &tg, &mut ev).await;
+        }
         read_logs(ports, &tasks, &mut ev).await;
         ev
+    }
+}
+
+/// The load balancer's view of a target group: its targets' health and what it checks.
+async fn read_targets(ports: &Ports, target_group: &str, ev: &mut Evidence) {
+    ev.calls += 2;
+    match ports.elb.target_health(target_group).await {
+        Ok(t) => ev.targets = t,
+        Err(e) => ev.unread.push(e.to_string()),
+    }
+    match ports.elb.health_check(target_group).await {
+        Ok(h) => ev.health_check = Some(h),
+        Err(e) => ev.unread.push(e.to_string()),
     }
 }
 

@@ -12,8 +12,34 @@ pub struct Listener {
     pub(crate) load_balancer_arn: Option<String>,
 }
 
+/// One target of a target group, as DescribeTargetHealth says (`reason` is AWS's code:
+/// `Target.ResponseCodeMismatch`, `Target.Timeout`, `Target.FailedHealthChecks`, …).
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct TargetHealth {
+    /// `id:port`.
+    pub target: String,
+    pub state: crate::states::TargetHealthState,
+    pub reason: Option<String>,
+    pub description: Option<String>,
+}
+
+/// What a target group's health check asks (DescribeTargetGroups).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct HealthCheck {
+    pub protocol: Option<String>,
+    /// A port number, or `traffic-port`.
+    pub port: Option<String>,
+    pub path: Option<String>,
+    /// The HTTP codes it takes as healthy (`200`, `200-299`).
+    pub matcher: Option<String>,
+}
+
 #[async_trait]
 pub trait Elb: Send + Sync {
     async fn listener(&self, arn: &str) -> PortResult<Listener>;
     async fn load_balancer_dns(&self, arn: &str) -> PortResult<String>;
+    /// DescribeTargetHealth of a target group.
+    async fn target_health(&self, target_group_arn: &str) -> PortResult<Vec<TargetHealth>>;
+    /// DescribeTargetGroups: the target group's health check.
+    async fn health_check(&self, target_group_arn: &str) -> PortResult<HealthCheck>;
 }

@@ -31,7 +31,7 @@ pub use ecs::{
     HookDetail, LifecycleHook, NativeDeployment, RegisteredTaskDefinition, RunTask, RunTaskResult, ServiceDeployment,
     ServiceDeploymentCircuitBreaker, ServiceEvent, ServiceState, Task, UpdateService,
 };
-pub(crate) use elb::{Elb, Listener};
+pub(crate) use elb::{Elb, HealthCheck, Listener, TargetHealth};
 pub use error::{PortError, PortResult};
 pub(crate) use logs::{LogPage, Logs};
 

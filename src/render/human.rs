@@ -168,6 +168,13 @@ pub(crate) fn report_text(r: &crate::engine::report::FailureReport) -> String {
             }
         }
     }
+    if !ev.targets.is_empty() {
+        let _ = writeln!(o, "  load balancer targets ({}):", ev.targets.len());
+        for t in ev.targets.iter().take(6) {
+            let why = [t.reason.as_deref(), t.description.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+            let _ = writeln!(o, "    {} {} {}", esc(&t.target), t.state, esc(&why));
+        }
+    }
     if !ev.timeline.is_empty() {
         let _ = writeln!(o, "  service events (last {}):", ev.timeline.len().min(8));
         for (_, e) in ev.timeline.iter().rev().take(8).rev() {

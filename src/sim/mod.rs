@@ -365,6 +365,19 @@ impl Elb for Sim {
         let _w = self.call("elasticloadbalancing:DescribeLoadBalancers").await?;
         Ok("127.0.0.1".into())
     }
+    async fn target_health(&self, target_group_arn: &str) -> PortResult<Vec<TargetHealth>> {
+        Ok(self.call("elasticloadbalancing:DescribeTargetHealth").await?.target_health(target_group_arn))
+    }
+    async fn health_check(&self, _target_group_arn: &str) -> PortResult<HealthCheck> {
+        let _w = self.call("elasticloadbalancing:DescribeTargetGroups").await?;
+        // The simulator's target groups check HTTP GET / on the traffic port, 200 only.
+        Ok(HealthCheck {
+            protocol: Some("HTTP".into()),
+            port: Some("traffic-port".into()),
+            path: Some("/".into()),
+            matcher: Some("200".into()),
+        })
+    }
 }
 
 #[async_trait]

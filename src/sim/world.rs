@@ -7,10 +7,55 @@ use crate::engine::Interrupt;
 use crate::ports::*;
 use crate::rounding::floor_ceiling;
 use crate::states::ServiceStatus;
+use crate::states::TargetHealthState;
 #[allow(unused_imports)]
 use crate::states::*;
 use crate::taskdef::TaskDefinition;
 use std::collections::{BTreeMap, BTreeSet};
+
+impl World {
+    /// DescribeTargetHealth: the tasks of the services behind `target_group`, as the load
+    /// balancer sees them — healthy once their health check passed, `initial` before it, and
+    /// those an image fault keeps failing `unhealthy` with `Target.ResponseCodeMismatch` (the
+    /// app answers 503), while RUNNING, and `unhealthy.draining` once the scheduler stopped them.
+    pub(crate) fn target_health(&self, target_group: &str) -> Vec<TargetHealth> {
+        let behind = |t: &SimTask| {
+            self.services.iter().any(|s| {
+                s.cluster == t.cluster
+                    && s.name == t.service
+                    && s.def.load_balancers.iter().flatten().any(|l| l.target_group_arn == target_group)
+            })
+        };
+        let failing = |t: &SimTask| self.faults.unhealthy.iter().any(|p| t.image.contains(p.as_str()));
+        let mismatch =
+            || (Some("Target.ResponseCodeMismatch".to_string()), Some("Health checks failed with these codes: [503]".to_string()));
+        self.tasks
+            .iter()
+            .filter(|t| t.one_off.is_none() && behind(t))
+            .filter_map(|t| {
+                let ((reason, description), state) = match t.last_status {
+                    TaskStatus::Running if t.healthy => ((None, None), TargetHealthState::Healthy),
+                    TaskStatus::Running if failing(t) => (mismatch(), TargetHealthState::Unhealthy),
+                    TaskStatus::Running => (
+                        (Some("Elb.InitialHealthChecking".into()), Some("Initial health checks in progress".into())),
+                        TargetHealthState::Initial,
+                    ),
+                    TaskStatus::Stopped if failing(t) && t.stop_code == Some(StopCode::ServiceSchedulerInitiated) => {
+                        (mismatch(), TargetHealthState::UnhealthyDraining)
+                    }
+                    _ => return None,
+                };
+                let id = t.arn.rsplit('/').next().unwrap_or_default();
+                let ip = format!(
+                    "10.0.{}.{}:8080",
+                    u8::from_str_radix(id.get(..2).unwrap_or("0"), 16).unwrap_or(0),
+                    u8::from_str_radix(id.get(2..4).unwrap_or("0"), 16).unwrap_or(0)
+                );
+                Some(TargetHealth { target: ip, state, reason, description })
+            })
+            .collect()
+    }
+}
 
 impl World {
     pub fn new(faults: Faults) -> World {

@@ -1367,3 +1367,47 @@ async fn the_failure_report_reads_stopped_tasks_and_their_logs_on_the_wire() {
     let made = (ports.calls.total() - before) as usize;
     assert!(made == ev.calls && made <= fgdeploy::engine::report::MAX_CALLS, "{made} calls, counted {}", ev.calls);
 }
+
+/// #26: the load balancer's view in the failure report, on the wire: DescribeTargetHealth of a
+/// target group (each target's id:port and state) and DescribeTargetGroups (the health check's
+/// protocol, path, port and matcher), as `Elb::target_health` / `Elb::health_check` read them.
+#[tokio::test]
+async fn target_health_and_the_health_check_are_read_on_the_wire() {
+    use aws_sdk_elasticloadbalancingv2::types::{Matcher, ProtocolEnum, TargetDescription, TargetTypeEnum};
+    let Some(m) = moto().await else { return };
+    let vpc = xml_values(&ec2_query(&m.endpoint, "DescribeVpcs"), "vpcId").into_iter().next().expect("a VPC");
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&m.conf);
+    let tg = elb
+        .create_target_group()
+        .name(unique("th"))
+        .protocol(ProtocolEnum::Http)
+        .port(8080)
+        .vpc_id(&vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .health_check_path("/healthz")
+        .health_check_port("8081")
+        .matcher(Matcher::builder().http_code("200-299").build())
+        .send()
+        .await
+        .expect("target group");
+    let arn = tg.target_groups()[0].target_group_arn().expect("arn").to_string();
+    let ports = m.ports();
+    assert!(ports.elb.target_health(&arn).await.expect("no targets yet").is_empty());
+    elb.register_targets()
+        .target_group_arn(&arn)
+        .targets(TargetDescription::builder().id("10.0.0.5").port(8080).build())
+        .send()
+        .await
+        .expect("register");
+    let targets = ports.elb.target_health(&arn).await.expect("DescribeTargetHealth parses");
+    let [t] = &targets[..] else { panic!("one target: {targets:?}") };
+    assert_eq!(t.target, "10.0.0.5:8080");
+    assert!(!matches!(t.state, fgdeploy::states::TargetHealthState::Unknown(_)), "a state AWS documents: {t:?}");
+    let hc = ports.elb.health_check(&arn).await.expect("DescribeTargetGroups parses");
+    assert_eq!(
+        (hc.path.as_deref(), hc.port.as_deref(), hc.matcher.as_deref()),
+        (Some("/healthz"), Some("8081"), Some("200-299")),
+        "{hc:?}"
+    );
+    assert_eq!(hc.protocol.as_deref(), Some("HTTP"));
+}

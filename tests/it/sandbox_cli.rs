@@ -655,7 +655,11 @@ fn a_failed_release_says_why_on_one_page() {
         ("fail-start", "why: image pull failed: the image does not exist in its registry", "fix: push the image"),
         ("secret-fetch", "why: a secret or parameter could not be fetched when the task started", "secretsmanager:GetSecretValue"),
         ("out-of-memory", "why: container web ran out of memory", "fix: raise the task's (or the container's) memory"),
-        ("unhealthy", "why: the load balancer's health check failed", "health-check path"),
+        (
+            "unhealthy",
+            "the target group says Target.ResponseCodeMismatch",
+            "the target group checks HTTP / on port traffic-port and takes 200",
+        ),
     ];
     for (scenario, cause, fix) in cases {
         let args = ["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", scenario, "--image-tag", "v2"];
