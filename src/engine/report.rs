@@ -466,7 +466,7 @@ fn last(lines: &[String]) -> Vec<String> {
     lines[lines.len().saturating_sub(LOG_LINES)..].to_vec()
 }
 
-fn timeline(svc: &ServiceState) -> Vec<(Option<f64>, String)> {
+pub(crate) fn timeline(svc: &ServiceState) -> Vec<(Option<f64>, String)> {
     // ECS lists them newest first: the newest 30, oldest first.
     svc.events.iter().take(30).rev().map(|e| (e.created_at, e.message.clone())).collect()
 }

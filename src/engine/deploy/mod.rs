@@ -69,7 +69,7 @@ async fn blue_green_report(e: &Engine, spec: &Spec, new_td: &str, err: &Error) {
     };
     let mut evidence = crate::engine::report::Evidence { calls: 1, ..Default::default() };
     match e.ports.ecs.describe_service(spec.cluster(), spec.service()).await {
-        Ok(Some(svc)) => evidence.timeline = svc.events.iter().take(30).rev().map(|ev| (ev.created_at, ev.message.clone())).collect(),
+        Ok(Some(svc)) => evidence.timeline = crate::engine::report::timeline(&svc),
         Ok(None) => evidence.unread.push("ecs:DescribeServices: the service does not exist".into()),
         Err(er) => evidence.unread.push(er.to_string()),
     }

@@ -5,6 +5,8 @@
 mod decide;
 mod deployer;
 mod failure;
+#[cfg(test)]
+mod fixtures;
 mod rollback;
 mod watch;
 

@@ -275,39 +275,8 @@ impl Watched for RollingWatch<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{dep, svc};
     use super::*;
-    use crate::ports::Deployment;
-    #[allow(unused_imports)]
-    use crate::states::*;
-
-    fn dep(id: &str, status: &str, td: &str, rollout: &str) -> Deployment {
-        Deployment {
-            id: id.into(),
-            status: DeploymentStatus::from_aws(status),
-            task_definition: td.into(),
-            desired: 2,
-            running: 2,
-            pending: 0,
-            failed_tasks: 0,
-            rollout_state: Some(RolloutState::from_aws(rollout)),
-            rollout_state_reason: None,
-            created_at: None,
-        }
-    }
-
-    fn svc(deps: Vec<Deployment>) -> ServiceState {
-        ServiceState {
-            arn: "s".into(),
-            name: "web".into(),
-            cluster_arn: "c".into(),
-            status: ServiceStatus::from_aws("ACTIVE"),
-            desired_count: 2,
-            running_count: 2,
-            task_definition: "new".into(),
-            deployments: deps,
-            ..Default::default()
-        }
-    }
 
     #[test]
     fn a_watch_starts_from_what_was_already_shown() {
