@@ -1,4 +1,5 @@
 //! The deployments and services the rolling deployer's unit tests decide on.
+#![cfg(test)]
 
 use crate::ports::{Deployment, ServiceState};
 use crate::states::{DeploymentStatus, RolloutState, ServiceStatus};

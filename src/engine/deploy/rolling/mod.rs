@@ -5,7 +5,6 @@
 mod decide;
 mod deployer;
 mod failure;
-#[cfg(test)]
 mod fixtures;
 mod rollback;
 mod watch;
