@@ -20,6 +20,9 @@ struct Seen {
     registered: Option<String>,
     deployment: Option<String>,
     rollback: Option<(f64, Option<f64>)>,
+    /// The deployment's phases as they began: traffic steps (`green 10%`) and ECS-native
+    /// lifecycle stages (`BAKE_TIME`).
+    phases: Vec<(f64, String)>,
     report: Option<FailureReport>,
 }
 
@@ -61,6 +64,8 @@ impl EventSink for StepSummary {
                 }
             }
             Event::Report { report } => s.report = Some((**report).clone()),
+            Event::Traffic { green, .. } => s.phase(at, format!("green {green:.0}%")),
+            Event::LifecycleStage { stage, .. } => s.phase(at, stage.to_string()),
             Event::Finished { outcome, exit_code, task_definition, api_calls_total, secs, .. } => {
                 let text = markdown(service, &s, (outcome, *exit_code, task_definition.as_deref()), (*api_calls_total, *secs, at));
                 let text = crate::taint::scrub(&text).into_owned();
@@ -73,6 +78,15 @@ impl EventSink for StepSummary {
                 }
             }
             _ => {}
+        }
+    }
+}
+
+impl Seen {
+    /// A phase that begins, unless it is the one already running.
+    fn phase(&mut self, at: f64, label: String) {
+        if self.phases.last().is_none_or(|(_, l)| *l != label) {
+            self.phases.push((at, label));
         }
     }
 }
@@ -123,6 +137,14 @@ fn gantt(service: &str, s: &Seen, end: f64) -> String {
             None => ("crit", end - at),
         };
         let _ = writeln!(o, "    {} :{tag}, s{i}, {}, {}s", stage.name(), (at - t0).round() as i64, len.round().max(1.0) as i64);
+    }
+    if !s.phases.is_empty() {
+        o.push_str("    section deployment\n");
+    }
+    for (i, (at, label)) in s.phases.iter().enumerate() {
+        let until = s.phases.get(i + 1).map_or(end, |(next, _)| *next);
+        let name: String = label.chars().filter(|c| !matches!(c, ':' | '#' | ';')).collect();
+        let _ = writeln!(o, "    {name} :active, p{i}, {}, {}s", (at - t0).round() as i64, (until - at).round().max(1.0) as i64);
     }
     if let Some((at, secs)) = s.rollback {
         let len = secs.unwrap_or(end - at);

@@ -674,6 +674,10 @@ fn a_failed_release_says_why_on_one_page() {
         let report = json.events().into_iter().find(|e| e["event"] == "report").unwrap_or_else(|| panic!("{scenario}: no report event"));
         assert!(report["report"]["evidence"]["calls"].as_u64().is_some_and(|c| c as usize <= fgdeploy::engine::report::MAX_CALLS));
     }
+    // A deployment alarm: the tasks were healthy, so the ending says why.
+    let (_d, spec) = spec_dir("\n[deploy.rolling]\nalarms = [\"web-5xx\"]\n");
+    let out = Test::new().args(["release", "--sandbox", "--scenario", "alarm", "-f", spec.to_str().expect("utf-8")]).run();
+    out.stdout_has("why: a deployment alarm went into ALARM").stdout_has("web-5xx");
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("report.json");
     let out = Test::new()
@@ -772,6 +776,17 @@ fn every_release_leaves_a_step_summary_with_a_gantt_of_its_stages() {
     let tasks = parse_gantt(mermaid_block(&md)).unwrap_or_else(|e| panic!("{e}\n{md}"));
     assert!(tasks.iter().any(|t| t.1 == "deploy" && t.2 == ["crit"]), "the failed stage is marked: {tasks:?}");
     assert!(tasks.iter().any(|t| t.0 == "rollback"), "the rollback has its section: {tasks:?}");
+    // A blue/green release charts its traffic steps too.
+    let bg = dir.path().join("bg.md");
+    Test::new()
+        .dir(root())
+        .env("GITHUB_STEP_SUMMARY", bg.to_str().expect("utf-8"))
+        .args(["release", "-f", "deployspecs/bluegreen.toml", "--sandbox", "--image-tag", "v2"])
+        .status(exit::OK);
+    let md = std::fs::read_to_string(&bg).expect("summary written");
+    let tasks = parse_gantt(mermaid_block(&md)).unwrap_or_else(|e| panic!("{e}\n{md}"));
+    let steps: Vec<&str> = tasks.iter().filter(|t| t.0 == "deployment").map(|t| t.1.as_str()).collect();
+    assert!(steps.first().is_some_and(|s| s.starts_with("green ")) && steps.contains(&"green 100%"), "{steps:?}\n{md}");
     // The parser is not vacuous.
     assert!(parse_gantt("gantt\n    dateFormat X\n    build :done, s0, 0, 40s").is_err(), "a task outside a section");
     assert!(parse_gantt("gantt\n    dateFormat X\n    section a\n    x :done, s0, 0, 40").is_err(), "a duration without unit");
