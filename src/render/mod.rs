@@ -226,6 +226,16 @@ impl EventSink for Renderer {
                     return self.print("::endgroup::");
                 }
                 Event::Warning { message } => return self.print(&format!("::warning::{message}")),
+                // The failure report's verdict and fix as an error annotation (#26): it shows on
+                // the run's summary page, beside the line.
+                Event::Report { report } => {
+                    self.print(&line);
+                    let d = &report.diagnosis;
+                    return self.print(&format!(
+                        "::error title=Why the release failed::{}",
+                        annotation(&format!("{}\nfix: {}", d.summary, d.fix))
+                    ));
+                }
                 Event::Finished { exit_code, message, .. } if *exit_code != 0 && *exit_code != 2 => {
                     self.print(&line);
                     return self.print(&format!("::error::{}", message.replace('\n', "%0A")));
@@ -235,6 +245,11 @@ impl EventSink for Renderer {
         }
         self.print(&line);
     }
+}
+
+/// A workflow command's message: `%`, CR and LF escaped as GitHub's runner reads them.
+fn annotation(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
 }
 
 #[cfg(test)]

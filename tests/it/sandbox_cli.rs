@@ -105,6 +105,10 @@ fn github_actions_get_groups_and_annotations() {
         .args(["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "fail-start", "--image-tag", "v2"])
         .status(exit::ROLLED_BACK);
     out.stdout_has("::group::deploy").stdout_has("::endgroup::").stdout_has("::error::release failed and was rolled back");
+    // #26: the report's verdict and fix as an annotation of their own, escaped for the runner.
+    let why = out.stdout.lines().find(|l| l.starts_with("::error title=Why the release failed::")).expect("the report's annotation");
+    assert!(why.contains("image pull failed") && why.contains("%0Afix: push the image"), "{why}");
+    assert!(!why.contains('\n'), "one line");
 }
 
 #[test]
