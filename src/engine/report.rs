@@ -349,54 +349,60 @@ pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
         }
         (None, None) => return Err(Error::usage("the service has no deployment to explain", "see `fgdeploy history`")),
     };
-    let evidence = collect_evidence(ports, cluster, service, &deployment).await;
+    // The service just read is the report's first read: not read again.
+    let mut evidence = Evidence { calls: 1, timeline: timeline(&svc), ..Default::default() };
+    tasks_evidence(ports, cluster, Some(&svc), &deployment, &mut evidence).await;
     let diagnosis = diagnose(&ending, &evidence);
     Ok(FailureReport { deployment, task_definition: td, diagnosis, evidence })
 }
 
 /// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
 pub async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
-    {
-        let mut ev = Evidence::default();
-        let mut target_group = None;
-        ev.calls += 1;
-        match ports.ecs.describe_service(cluster, service).await {
-            Ok(Some(svc)) => {
-                ev.timeline = timeline(&svc);
-                target_group = svc.load_balancers.first().and_then(|l| l.target_group_arn.clone());
-            }
-            Ok(None) => ev.unread.push("ecs:DescribeServices: the service does not exist".into()),
-            Err(e) => ev.unread.push(e.to_string()),
+    let (mut ev, svc) = service_evidence(ports, cluster, service).await;
+    tasks_evidence(ports, cluster, svc.as_ref(), deployment_id, &mut ev).await;
+    ev
+}
+
+/// The report's first read: the service (one DescribeServices) and its events; a failed read is
+/// named in `unread`.
+pub(crate) async fn service_evidence(ports: &Ports, cluster: &str, service: &str) -> (Evidence, Option<ServiceState>) {
+    let mut ev = Evidence { calls: 1, ..Default::default() };
+    match ports.ecs.describe_service(cluster, service).await {
+        Ok(Some(svc)) => {
+            ev.timeline = timeline(&svc);
+            return (ev, Some(svc));
         }
-        ev.calls += 1;
-        let arns = match ports.ecs.list_tasks(cluster, deployment_id, true).await {
-            Ok(a) => a,
-            Err(e) => {
-                ev.unread.push(e.to_string());
-                return ev;
-            }
-        };
-        if arns.is_empty() {
-            return ev;
-        }
-        let newest: Vec<String> = arns.into_iter().rev().take(MAX_TASKS).collect();
-        ev.calls += 1;
-        let mut tasks = match ports.ecs.describe_tasks(cluster, &newest).await {
-            Ok(t) => t,
-            Err(e) => {
-                ev.unread.push(e.to_string());
-                return ev;
-            }
-        };
-        tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
-        ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
-        let lb_failed = ev.stopped_tasks.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
-        if let Some(tg) = target_group.filter(|_| lb_failed) {
-            read_targets(ports, &tg, &mut ev).await;
-        }
-        read_logs(ports, &tasks, &mut ev).await;
-        ev
+        Ok(None) => ev.unread.push("ecs:DescribeServices: the service does not exist".into()),
+        Err(e) => ev.unread.push(e.to_string()),
     }
+    (ev, None)
+}
+
+/// The deployment's stopped tasks, the load balancer's view when they failed its health checks,
+/// and their last log lines (the rest of the report's reads).
+async fn tasks_evidence(ports: &Ports, cluster: &str, svc: Option<&ServiceState>, deployment_id: &str, ev: &mut Evidence) {
+    ev.calls += 1;
+    let arns = match ports.ecs.list_tasks(cluster, deployment_id, true).await {
+        Ok(a) => a,
+        Err(e) => return ev.unread.push(e.to_string()),
+    };
+    if arns.is_empty() {
+        return;
+    }
+    let newest: Vec<String> = arns.into_iter().rev().take(MAX_TASKS).collect();
+    ev.calls += 1;
+    let mut tasks = match ports.ecs.describe_tasks(cluster, &newest).await {
+        Ok(t) => t,
+        Err(e) => return ev.unread.push(e.to_string()),
+    };
+    tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
+    ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
+    let lb_failed = ev.stopped_tasks.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
+    let target_group = svc.and_then(|s| s.load_balancers.first()).and_then(|l| l.target_group_arn.clone());
+    if let Some(tg) = target_group.filter(|_| lb_failed) {
+        read_targets(ports, &tg, ev).await;
+    }
+    read_logs(ports, &tasks, ev).await;
 }
 
 /// The load balancer's view of a target group: its targets' health and what it checks.
@@ -466,7 +472,7 @@ fn last(lines: &[String]) -> Vec<String> {
     lines[lines.len().saturating_sub(LOG_LINES)..].to_vec()
 }
 
-pub(crate) fn timeline(svc: &ServiceState) -> Vec<(Option<f64>, String)> {
+fn timeline(svc: &ServiceState) -> Vec<(Option<f64>, String)> {
     // ECS lists them newest first: the newest 30, oldest first.
     svc.events.iter().take(30).rev().map(|e| (e.created_at, e.message.clone())).collect()
 }

@@ -2047,7 +2047,11 @@ async fn status_why_explains_the_latest_failed_deployment_afterwards() {
     assert!(why.diagnosis.summary.contains("does not exist"), "{}", why.diagnosis.summary);
     assert!(!why.evidence.stopped_tasks.is_empty() && why.deployment.starts_with("ecs-svc/"), "{why:?}");
     let made = sim.calls().total() - before;
-    assert!(made as usize <= fgdeploy::engine::report::MAX_CALLS + 1, "bounded: {made} calls");
+    assert!(
+        made as usize == why.evidence.calls && made as usize <= fgdeploy::engine::report::MAX_CALLS,
+        "bounded and counted: {made} calls, {} counted",
+        why.evidence.calls
+    );
 
     let (_dir, spec) = load("");
     let sim = seeded(&spec, Faults::default()).expect("seed");

@@ -67,12 +67,7 @@ async fn blue_green_report(e: &Engine, spec: &Spec, new_td: &str, err: &Error) {
         Error::GateBypassed { reason, checks, .. } => format!("gate bypassed: {reason}; checks: {checks}"),
         _ => return,
     };
-    let mut evidence = crate::engine::report::Evidence { calls: 1, ..Default::default() };
-    match e.ports.ecs.describe_service(spec.cluster(), spec.service()).await {
-        Ok(Some(svc)) => evidence.timeline = crate::engine::report::timeline(&svc),
-        Ok(None) => evidence.unread.push("ecs:DescribeServices: the service does not exist".into()),
-        Err(er) => evidence.unread.push(er.to_string()),
-    }
+    let (evidence, _) = crate::engine::report::service_evidence(&e.ports, spec.cluster(), spec.service()).await;
     let diagnosis = crate::engine::report::diagnose(&crate::engine::report::Ending::Failed(why), &evidence);
     let report = crate::engine::report::FailureReport {
         deployment: "the blue/green deployment".into(),
