@@ -24,6 +24,9 @@ pub(crate) enum Scenario {
     /// New tasks run, then their essential container is killed for memory (exit 137,
     /// OutOfMemoryError): the circuit breaker trips.
     OutOfMemory,
+    /// Fargate has no capacity for the new tasks: ECS says so in its service events and keeps
+    /// trying until the deploy timeout.
+    NoCapacity,
     /// A deployment alarm fires during the rollout (needs deploy.rolling.alarms).
     Alarm,
     /// Someone else deploys a new revision mid-release.
@@ -80,7 +83,9 @@ impl Scenario {
             Scenario::ChecksFail | Scenario::GateBypassed if !checks => {
                 Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
             }
-            Scenario::ForeignDeploy | Scenario::SecretFetch | Scenario::OutOfMemory if blue_green => Some("it plays a rolling deployment"),
+            Scenario::ForeignDeploy | Scenario::SecretFetch | Scenario::OutOfMemory | Scenario::NoCapacity if blue_green => {
+                Some("it plays a rolling deployment")
+            }
             Scenario::TerminationWait if controller(spec) != Controller::CodeDeploy => Some("it needs a CodeDeploy blue/green deployspec"),
             Scenario::ExistingHooks if !blue_green || controller(spec) != Controller::Ecs => {
                 Some("it needs an ECS-native blue/green deployspec")
@@ -174,6 +179,9 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
             faults.oom.insert(marker);
         }
         Scenario::Alarm => faults.alarm_at = Some(60.0),
+        Scenario::NoCapacity => {
+            faults.no_capacity.insert(marker);
+        }
         Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(30.0),
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,

@@ -229,6 +229,11 @@ impl SdStatus {
 }
 
 aws_enum! {
+    /// A CloudWatch alarm's `StateValue` (DescribeAlarms).
+    AlarmStateValue { Ok = "OK", Alarm = "ALARM", InsufficientData = "INSUFFICIENT_DATA" }
+}
+
+aws_enum! {
     /// A CodeDeploy deployment's `status` (GetDeployment).
     CdStatus {
         Created = "Created",

@@ -158,6 +158,7 @@ pub fn ports_from(aws: Aws) -> Ports {
         codedeploy: aws.clone(),
         elb: aws.clone(),
         autoscaling: aws.clone(),
+        cloudwatch: aws.clone(),
         account: aws,
         registry: Arc::new(crate::registry::Oci::default()),
         builder: Arc::new(crate::build::DockerBuilder::default()),

@@ -153,7 +153,15 @@ impl CodeDeploy for Aws {
                     target_group: s.target_group().and_then(|g| g.name()).map(str::to_string),
                 })
                 .collect(),
+            failures: t.lifecycle_events().iter().filter_map(lifecycle_failure).collect(),
         })
+    }
+
+    async fn deployment_targets(&self, id: &str) -> PortResult<Vec<String>> {
+        let op = "codedeploy:ListDeploymentTargets";
+        self.gate(op).await;
+        let out = self.codedeploy.list_deployment_targets().deployment_id(id).send().await.map_err(|e| map_err(op, e))?;
+        Ok(out.target_ids().to_vec())
     }
 
     async fn continue_deployment(&self, id: &str, wait_type: &str) -> PortResult<()> {
@@ -210,4 +218,17 @@ impl Aws {
         }
         Ok(out)
     }
+}
+
+/// A lifecycle event that carries `diagnostics` (a failed hook, a script's error).
+fn lifecycle_failure(e: &cd::LifecycleEvent) -> Option<LifecycleFailure> {
+    let d = e.diagnostics()?;
+    Some(LifecycleFailure {
+        event: crate::states::CdLifecycleEvent::from_aws(e.lifecycle_event_name().unwrap_or_default()),
+        status: e.status().map_or(crate::states::CdEventStatus::Unreported, |s| crate::states::CdEventStatus::from_aws(s.as_str())),
+        error_code: d.error_code().map(|c| c.as_str().to_string()),
+        script_name: d.script_name().map(str::to_string),
+        message: d.message().map(str::to_string),
+        log_tail: d.log_tail().map(str::to_string),
+    })
 }

@@ -4,6 +4,7 @@
 mod account;
 mod autoscaling;
 mod client;
+mod cloudwatch;
 mod codedeploy;
 mod ecr;
 mod ecs;

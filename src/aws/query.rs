@@ -1,6 +1,6 @@
 //! The AWS Query protocol (form-encoded POST, XML answer) for the few read-only calls fgdeploy
 //! makes to EC2 (DescribeSubnets, DescribeSecurityGroups), IAM (GetRole) and CloudFormation
-//! (DescribeStacks), signed with AWS's own signer (`aws-sigv4`, the SDK's) and the same
+//! (DescribeStacks) and CloudWatch (DescribeAlarms, DescribeAlarmHistory), signed with AWS's own signer (`aws-sigv4`, the SDK's) and the same
 //! `SdkConfig`'s credentials, region and endpoint override as every SDK client.
 //!
 //! Why not `aws-sdk-ec2`, `aws-sdk-iam` and `aws-sdk-cloudformation`: measured on a 2-core
@@ -30,6 +30,8 @@ pub struct Query {
     pub(crate) ec2: Endpoint,
     pub(crate) iam: Endpoint,
     pub(crate) cloudformation: Endpoint,
+    /// CloudWatch (alarms): its Query protocol, for the same reason as EC2's.
+    pub(crate) monitoring: Endpoint,
 }
 
 /// An error answer, as the Query protocol spells it (`<Error><Code>…</Code><Message>…`).
@@ -65,6 +67,7 @@ impl Query {
             credentials: conf.credentials_provider(),
             ec2: regional("ec2", "EC2", "2016-11-15"),
             cloudformation: regional("cloudformation", "CLOUDFORMATION", "2010-05-15"),
+            monitoring: regional("monitoring", "CLOUDWATCH", "2010-08-01"),
             iam: Endpoint {
                 signing_region: if overridden("IAM").is_some() { region.clone() } else { iam_region },
                 url: overridden("IAM").unwrap_or(iam_url),

@@ -251,11 +251,14 @@ pub struct Engine {
     pub(crate) interrupt: Interrupt,
     pub(crate) poll: PollConfig,
     service: String,
+    /// The deployment this engine started last (its `DeploymentStarted`), for the report of a
+    /// release that failed after it.
+    started: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Engine {
     pub fn new(ports: Ports, sink: Arc<dyn EventSink>, interrupt: Interrupt) -> Engine {
-        Engine { ports, sink, interrupt, poll: PollConfig::default(), service: String::new() }
+        Engine { ports, sink, interrupt, poll: PollConfig::default(), service: String::new(), started: Arc::default() }
     }
 
     /// A poll schedule from `start` around `moments` (seconds after it), with this engine's
@@ -272,7 +275,15 @@ impl Engine {
     }
 
     fn emit(&self, e: Event) {
+        if let Event::DeploymentStarted { deployment_id, .. } = &e {
+            *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(deployment_id.clone());
+        }
         self.sink.emit(self.ports.clock.now(), &self.service, &e);
+    }
+
+    /// The deployment this engine started last.
+    pub(crate) fn started_deployment(&self) -> Option<String> {
+        self.started.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn info(&self, m: impl Into<String>) {

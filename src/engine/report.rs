@@ -2,21 +2,31 @@
 //! before AWS forgets (stopped tasks are kept about an hour), and the one pure decision of what
 //! it means ([`diagnose`]).
 //!
-//! Collection is bounded: at most [`MAX_CALLS`] read calls per report — DescribeServices (the
-//! service's events), ListTasks (the deployment's stopped tasks), DescribeTasks (the newest
-//! [`MAX_TASKS`]), DescribeTaskDefinition (where the containers log) and GetLogEvents for the
-//! essential containers of the newest [`MAX_LOGGED_TASKS`] failed tasks (one page each, its last
+//! Collection is bounded: at most [`MAX_CALLS`] read calls per report, in this order —
+//! DescribeServices (the service's events); for a CodeDeploy deployment ListDeploymentTargets
+//! and GetDeploymentTarget (its lifecycle events, a hook's answer, the green task set);
+//! DescribeAlarms of the service's deployment alarms and DescribeAlarmHistory of at most
+//! [`MAX_ALARM_HISTORIES`] of them in ALARM; ListTasks (the deployment's, or the green task
+//! set's, stopped tasks) and DescribeTasks (the newest [`MAX_TASKS`]); DescribeTargetHealth and
+//! DescribeTargetGroups when a task failed the load balancer's checks; DescribeTaskDefinition
+//! (where the containers log) and, with the calls left, GetLogEvents for the essential
+//! containers of the newest [`MAX_LOGGED_TASKS`] failed tasks (one page each, its last
 //! [`LOG_LINES`] lines). A read that fails is named in the report (`unread`); a report never
 //! changes the exit code of the release.
 
 use crate::error::{Error, Result};
-use crate::ports::{PortError, Ports, ServiceState, Task};
+use crate::ports::{AlarmChange, AlarmState, LifecycleFailure, PortError, Ports, ServiceState, Task};
 use crate::spec::Spec;
 use crate::states::StopCode;
+use crate::states::{AlarmStateValue, CdEventStatus, CdLifecycleEvent};
 use serde::Serialize;
 
 /// The read calls one report may make.
-pub const MAX_CALLS: usize = 10;
+pub const MAX_CALLS: usize = 14;
+/// Alarms in ALARM whose history is read.
+pub const MAX_ALARM_HISTORIES: usize = 2;
+/// History entries read per alarm.
+pub const ALARM_HISTORY: usize = 5;
 /// Stopped tasks described.
 pub const MAX_TASKS: usize = 20;
 /// Failed tasks whose logs are read.
@@ -63,10 +73,26 @@ pub struct Evidence {
     /// targets (DescribeTargetHealth) and what its health check asks (DescribeTargetGroups).
     pub targets: Vec<crate::ports::TargetHealth>,
     pub health_check: Option<crate::ports::HealthCheck>,
+    /// The service's deployment alarms (DescribeAlarms) and the state changes of those in ALARM
+    /// (DescribeAlarmHistory), newest first.
+    pub alarms: Vec<AlarmState>,
+    pub alarm_history: Vec<AlarmChange>,
+    /// A CodeDeploy deployment's target: its lifecycle events and what failed in them.
+    pub codedeploy: Option<CodeDeployEvidence>,
     /// What could not be read (permissions, throttling), by call.
     pub unread: Vec<String>,
     /// Read calls made for the report.
     pub calls: usize,
+}
+
+/// What GetDeploymentTarget says of a CodeDeploy deployment's ECS target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct CodeDeployEvidence {
+    pub deployment: String,
+    pub target: String,
+    pub lifecycle: Vec<(CdLifecycleEvent, CdEventStatus)>,
+    /// Events with diagnostics: the hook's Lambda function, its error code, message and log tail.
+    pub failures: Vec<LifecycleFailure>,
 }
 
 /// The class of a failure, from the evidence and how the deployment ended.
@@ -205,25 +231,75 @@ pub fn diagnose(ending: &Ending, evidence: &Evidence) -> Diagnosis {
         _ => evidence.stopped_tasks.iter().find_map(task_cause).unwrap_or_else(|| from_ending(ending, evidence)),
     };
     let (mut summary, mut fix) = words(&cause);
-    if let Cause::LoadBalancerHealthCheck { .. } = cause {
-        // The load balancer's own words: the failing targets' reason code, and what it checks.
-        let failing = evidence.targets.iter().find(|t| t.reason.is_some() && t.state != crate::states::TargetHealthState::Healthy);
-        if let Some(t) = failing {
-            let why = [t.reason.as_deref(), t.description.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
-            summary = format!("{summary}; the target group says {why}");
-        }
-        if let Some(h) = &evidence.health_check {
+    let sharper = match cause {
+        Cause::LoadBalancerHealthCheck { .. } => Some(lb_words(&summary, &fix, evidence)),
+        Cause::Alarm { .. } => alarm_words(evidence),
+        Cause::CodeDeploy { .. } => codedeploy_words(&summary, evidence),
+        _ => None,
+    };
+    if let Some((s, f)) = sharper {
+        (summary, fix) = (s, f);
+    }
+    Diagnosis { cause, summary, fix }
+}
+
+/// The load balancer's own words: the failing targets' reason code, and what it checks.
+fn lb_words(summary: &str, fix: &str, evidence: &Evidence) -> (String, String) {
+    let mut summary = summary.to_string();
+    let failing = evidence.targets.iter().find(|t| t.reason.is_some() && t.state != crate::states::TargetHealthState::Healthy);
+    if let Some(t) = failing {
+        let why = [t.reason.as_deref(), t.description.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
+        summary = format!("{summary}; the target group says {why}");
+    }
+    let fix = match &evidence.health_check {
+        Some(h) => {
             let or = |v: &Option<String>, d: &str| v.clone().unwrap_or_else(|| d.to_string());
-            fix = format!(
+            format!(
                 "the target group checks {} {} on port {} and takes {} as healthy: make the new revision answer that (or change the check), and give a slow start health_check_grace_period",
                 or(&h.protocol, "HTTP"),
                 or(&h.path, "/"),
                 or(&h.port, "traffic-port"),
                 or(&h.matcher, "200")
-            );
+            )
         }
+        None => fix.to_string(),
+    };
+    (summary, fix)
+}
+
+/// CloudWatch's own words for the alarm in ALARM: its name, metric, condition and reason.
+fn alarm_words(evidence: &Evidence) -> Option<(String, String)> {
+    let a = evidence.alarms.iter().find(|a| a.state == AlarmStateValue::Alarm)?;
+    let metric = a.metric.as_deref().unwrap_or("its metric");
+    let condition = a.condition.as_deref().map(|c| format!(", {c}")).unwrap_or_default();
+    let reason = a.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default();
+    Some((
+        format!("a deployment alarm went into ALARM: {} ({metric}{condition}){reason}", a.name),
+        format!(
+            "the new revision moved {metric}: compare it for the new tasks against the old ones; if the alarm fires on noise, tune its threshold or datapoints to alarm (its history is below)"
+        ),
+    ))
+}
+
+/// CodeDeploy's words: the lifecycle event that failed, and a hook's answer when it gave one.
+fn codedeploy_words(summary: &str, evidence: &Evidence) -> Option<(String, String)> {
+    let cd = evidence.codedeploy.as_ref()?;
+    if let Some(f) = cd.failures.iter().find(|f| f.status == CdEventStatus::Failed) {
+        let code = f.error_code.as_deref().unwrap_or("no error code");
+        let message = f.message.as_deref().unwrap_or("no message");
+        let hook = f.script_name.as_deref().map(|s| format!(" (hook {s})")).unwrap_or_default();
+        return Some((
+            format!("CodeDeploy lifecycle event {}{hook} failed: {code}: {message}", f.event),
+            "the hook answered Failed: its log tail is below; fix what it checks in the new revision, or the hook".into(),
+        ));
     }
-    Diagnosis { cause, summary, fix }
+    let (event, _) = cd.lifecycle.iter().find(|(_, s)| *s == CdEventStatus::Failed)?;
+    let fix = if evidence.stopped_tasks.is_empty() {
+        "Install fails when the green task set's tasks never become healthy; ECS lists none of them stopped now (it keeps them about an hour): the service's events below say what it saw"
+    } else {
+        "Install fails when the green task set's tasks never become healthy: the stopped tasks below say why"
+    };
+    Some((format!("{summary}; lifecycle event {event} failed"), fix.into()))
 }
 
 fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
@@ -234,9 +310,10 @@ fn from_ending(ending: &Ending, evidence: &Evidence) -> Cause {
         Ending::Deadline(setting) => Cause::Deadline { setting: setting.clone() },
         Ending::Failed(r) if r.starts_with("gate bypassed") => Cause::GateBypassed { detail: r.clone() },
         Ending::Failed(r) if r.contains("checks failed") => Cause::GateChecks { detail: r.clone() },
-        Ending::Failed(r) if r.contains("CodeDeploy") => Cause::CodeDeploy { detail: r.clone() },
+        Ending::Failed(r) if r.contains("CodeDeploy") || evidence.codedeploy.is_some() => Cause::CodeDeploy { detail: r.clone() },
         Ending::Failed(r) if r.to_ascii_lowercase().contains("circuit breaker") => Cause::CircuitBreaker { detail: r.clone() },
         Ending::Failed(r) if r.to_ascii_lowercase().contains("alarm") => Cause::Alarm { detail: r.clone() },
+        Ending::Failed(r) if evidence.alarms.iter().any(|a| a.state == AlarmStateValue::Alarm) => Cause::Alarm { detail: r.clone() },
         Ending::Failed(r) => Cause::Unknown { detail: r.clone() },
         Ending::Interrupted => Cause::Interrupted,
         Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
@@ -351,6 +428,7 @@ pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
     };
     // The service just read is the report's first read: not read again.
     let mut evidence = Evidence { calls: 1, timeline: timeline(&svc), ..Default::default() };
+    alarms_evidence(ports, &svc, &mut evidence).await;
     tasks_evidence(ports, cluster, Some(&svc), &deployment, &mut evidence).await;
     let diagnosis = diagnose(&ending, &evidence);
     Ok(FailureReport { deployment, task_definition: td, diagnosis, evidence })
@@ -359,8 +437,76 @@ pub async fn why(spec: &Spec, ports: &Ports) -> Result<FailureReport> {
 /// Collect the evidence of deployment `deployment_id` of `service` (bounded: [`MAX_CALLS`]).
 pub async fn collect_evidence(ports: &Ports, cluster: &str, service: &str, deployment_id: &str) -> Evidence {
     let (mut ev, svc) = service_evidence(ports, cluster, service).await;
+    if let Some(svc) = &svc {
+        alarms_evidence(ports, svc, &mut ev).await;
+    }
     tasks_evidence(ports, cluster, svc.as_ref(), deployment_id, &mut ev).await;
     ev
+}
+
+/// The evidence of a failed blue/green release of `new_td`: the service's events; for CodeDeploy
+/// deployment `started` its target's lifecycle events and the green task set's stopped tasks;
+/// for an ECS-native one the stopped tasks of the deployment that ran `new_td`; the alarms.
+pub async fn blue_green_evidence(ports: &Ports, cluster: &str, service: &str, new_td: &str, started: Option<&str>) -> Evidence {
+    let (mut ev, svc) = service_evidence(ports, cluster, service).await;
+    let Some(svc) = svc else { return ev };
+    let green = match (svc.deployment_controller, started) {
+        (crate::ports::Controller::CodeDeploy, Some(id)) => codedeploy_evidence(ports, id, &mut ev).await,
+        _ => svc.deployments.iter().find(|d| d.task_definition == new_td).map(|d| d.id.clone()),
+    };
+    alarms_evidence(ports, &svc, &mut ev).await;
+    match green {
+        Some(id) => tasks_evidence(ports, cluster, Some(&svc), &id, &mut ev).await,
+        None => ev.unread.push(format!("the stopped tasks of {new_td}: ECS no longer lists the deployment that ran it")),
+    }
+    ev
+}
+
+/// ListDeploymentTargets and GetDeploymentTarget of a CodeDeploy deployment: its lifecycle
+/// events into the evidence; the green task set's id (whose tasks it started) returned.
+async fn codedeploy_evidence(ports: &Ports, id: &str, ev: &mut Evidence) -> Option<String> {
+    ev.calls += 1;
+    let targets = match ports.codedeploy.deployment_targets(id).await {
+        Ok(t) => t,
+        Err(e) => {
+            ev.unread.push(e.to_string());
+            return None;
+        }
+    };
+    let target = targets.into_iter().next()?;
+    ev.calls += 1;
+    let t = match ports.codedeploy.deployment_target(id, &target).await {
+        Ok(t) => t,
+        Err(e) => {
+            ev.unread.push(e.to_string());
+            return None;
+        }
+    };
+    let green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map(|s| s.id.clone());
+    ev.codedeploy = Some(CodeDeployEvidence { deployment: id.to_string(), target, lifecycle: t.lifecycle_events, failures: t.failures });
+    green
+}
+
+/// The service's deployment alarms: their state (one DescribeAlarms) and the history of those
+/// in ALARM (at most [`MAX_ALARM_HISTORIES`] DescribeAlarmHistory).
+async fn alarms_evidence(ports: &Ports, svc: &ServiceState, ev: &mut Evidence) {
+    let names = match &svc.deployment_config.alarms {
+        Some(a) if a.enable && !a.names.is_empty() => a.names.clone(),
+        _ => return,
+    };
+    ev.calls += 1;
+    match ports.cloudwatch.alarms(&names).await {
+        Ok(a) => ev.alarms = a,
+        Err(e) => return ev.unread.push(e.to_string()),
+    }
+    let firing: Vec<String> = ev.alarms.iter().filter(|a| a.state == AlarmStateValue::Alarm).map(|a| a.name.clone()).collect();
+    for name in firing.iter().take(MAX_ALARM_HISTORIES) {
+        ev.calls += 1;
+        match ports.cloudwatch.alarm_history(name, ALARM_HISTORY).await {
+            Ok(h) => ev.alarm_history.extend(h),
+            Err(e) => ev.unread.push(e.to_string()),
+        }
+    }
 }
 
 /// The report's first read: the service (one DescribeServices) and its events; a failed read is
@@ -422,6 +568,9 @@ async fn read_targets(ports: &Ports, target_group: &str, ev: &mut Evidence) {
 async fn read_logs(ports: &Ports, tasks: &[Task], ev: &mut Evidence) {
     {
         let Some(first) = tasks.first() else { return };
+        if ev.calls >= MAX_CALLS {
+            return ev.unread.push(format!("the containers' logs: the report's {MAX_CALLS} read calls are spent"));
+        }
         ev.calls += 1;
         let td = match ports.ecs.describe_task_definition(&first.task_definition).await {
             Ok(r) => r.definition,

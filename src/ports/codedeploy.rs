@@ -70,6 +70,23 @@ pub struct CdTarget {
     /// (lifecycle event, start, end), where CodeDeploy reports them.
     pub event_times: Vec<(crate::states::CdLifecycleEvent, Option<Timestamp>, Option<Timestamp>)>,
     pub task_sets: Vec<TaskSetInfo>,
+    /// The lifecycle events that say why they failed (`diagnostics`): a hook's answer, a
+    /// script's error.
+    pub failures: Vec<LifecycleFailure>,
+}
+
+/// A lifecycle event's `diagnostics`, as GetDeploymentTarget reports them.
+#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+pub struct LifecycleFailure {
+    pub event: crate::states::CdLifecycleEvent,
+    pub status: crate::states::CdEventStatus,
+    /// `errorCode`: Success, ScriptMissing, ScriptNotExecutable, ScriptTimedOut, ScriptFailed, UnknownError.
+    pub error_code: Option<String>,
+    /// `scriptName`: for ECS, the hook's Lambda function.
+    pub script_name: Option<String>,
+    pub message: Option<String>,
+    /// `logTail`: the last 4 KB of the hook's log.
+    pub log_tail: Option<String>,
 }
 
 #[async_trait]
@@ -89,6 +106,8 @@ pub trait CodeDeploy: Send + Sync {
         sha256: &str,
     ) -> PortResult<String>;
     async fn deployment(&self, id: &str) -> PortResult<CdDeployment>;
+    /// ListDeploymentTargets: the deployment's target ids (one page; an ECS deployment has one).
+    async fn deployment_targets(&self, id: &str) -> PortResult<Vec<String>>;
     /// GetDeploymentTarget for `<cluster>:<service>`.
     async fn deployment_target(&self, id: &str, target: &str) -> PortResult<CdTarget>;
     /// ContinueDeployment: READY_WAIT (start production traffic) or TERMINATION_WAIT.

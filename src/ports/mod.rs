@@ -8,6 +8,7 @@ mod autoscaling;
 mod builder;
 mod calls;
 mod clock;
+mod cloudwatch;
 mod codedeploy;
 mod ecr;
 mod ecs;
@@ -24,7 +25,8 @@ pub use autoscaling::{Autoscaling, ScalableTarget, scalable_resource_id};
 pub use builder::{BuildError, BuildRequest, Builder};
 pub(crate) use calls::CallCounter;
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, TaskSetInfo};
+pub use cloudwatch::{AlarmChange, AlarmState, CloudWatch};
+pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, LifecycleFailure, TaskSetInfo};
 pub use ecr::{Ecr, Manifest, RegistryAuth};
 pub use ecs::{
     AdvancedLoadBalancer, Alarms, CircuitBreaker, ContainerState, CreateService, Deployment, DeploymentConfig, Ecs, ExecSession,
@@ -47,6 +49,7 @@ pub struct Ports {
     pub codedeploy: Arc<dyn CodeDeploy>,
     pub elb: Arc<dyn Elb>,
     pub autoscaling: Arc<dyn Autoscaling>,
+    pub cloudwatch: Arc<dyn CloudWatch>,
     pub account: Arc<dyn Account>,
     /// Registries other than this account's ECR (the registry v2 API).
     pub registry: Arc<dyn crate::registry::Registry>,

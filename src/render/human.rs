@@ -35,6 +35,9 @@ pub(super) fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
     // Names, messages and reasons come from input files and AWS answers: a control character or
     // a newline in them must not forge a line of its own. The plan escapes its values itself.
     let text = if matches!(e, Event::Plan { .. } | Event::Report { .. }) { text } else { esc(&text) };
+    if matches!(e, Event::Report { .. }) {
+        return Some((level, paint_report(color, &text)));
+    }
     let code = match e {
         Event::Finished { exit_code, .. } => Some(if *exit_code == 0 || *exit_code == 2 { "32" } else { "31" }),
         Event::RollbackFinished { ok: false, .. } => Some("31"),
@@ -42,6 +45,20 @@ pub(super) fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
         _ => None,
     };
     Some((level, code.map_or_else(|| text.clone(), |c| paint(color, c, &text))))
+}
+
+/// The failure report coloured by severity: the verdict red, the fix bold, what could not be
+/// read yellow; the evidence plain.
+fn paint_report(color: bool, text: &str) -> String {
+    text.lines()
+        .map(|l| match l.trim_start() {
+            t if t.starts_with("why: ") => paint(color, "1;31", l),
+            t if t.starts_with("fix: ") => paint(color, "1", l),
+            t if t.starts_with("not read: ") => paint(color, "33", l),
+            _ => l.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Control characters (newlines, escape sequences, carriage returns…) written visibly.
@@ -172,7 +189,20 @@ pub(crate) fn report_text(r: &crate::engine::report::FailureReport) -> String {
         let _ = writeln!(o, "  load balancer targets ({}):", ev.targets.len());
         for t in ev.targets.iter().take(6) {
             let why = [t.reason.as_deref(), t.description.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(": ");
-            let _ = writeln!(o, "    {} {} {}", esc(&t.target), t.state, esc(&why));
+            let line = format!("{} {} {}", esc(&t.target), t.state, esc(&why));
+            let _ = writeln!(o, "    {}", line.trim_end());
+        }
+    }
+    report_alarms_text(&mut o, ev);
+    if let Some(cd) = &ev.codedeploy {
+        let events: Vec<String> = cd.lifecycle.iter().map(|(e, s)| format!("{e} {s}")).collect();
+        let _ = writeln!(o, "  CodeDeploy {} target {}: {}", esc(&cd.deployment), esc(&cd.target), esc(&events.join(", ")));
+        for f in &cd.failures {
+            let what = [f.error_code.as_deref(), f.script_name.as_deref(), f.message.as_deref()].into_iter().flatten().collect::<Vec<_>>();
+            let _ = writeln!(o, "    {} {}: {}", f.event, f.status, esc(&what.join(": ")));
+            for line in f.log_tail.as_deref().unwrap_or_default().lines().rev().take(10).collect::<Vec<_>>().into_iter().rev() {
+                let _ = writeln!(o, "      │ {}", esc(line));
+            }
         }
     }
     if !ev.timeline.is_empty() {
@@ -185,6 +215,21 @@ pub(crate) fn report_text(r: &crate::engine::report::FailureReport) -> String {
         let _ = writeln!(o, "  not read: {}", esc(u));
     }
     o.trim_end().to_string()
+}
+
+/// The deployment alarms' state and the history of those in ALARM.
+fn report_alarms_text(o: &mut String, ev: &crate::engine::report::Evidence) {
+    if ev.alarms.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  deployment alarms ({}):", ev.alarms.len());
+    for a in &ev.alarms {
+        let metric = [a.metric.as_deref(), a.condition.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        let _ = writeln!(o, "    {} {} ({}): {}", esc(&a.name), a.state, esc(&metric), esc(a.reason.as_deref().unwrap_or("-")));
+    }
+    for h in &ev.alarm_history {
+        let _ = writeln!(o, "    {} {}", esc(&h.alarm), esc(&h.summary));
+    }
 }
 
 fn task_stopped_text(task_id: &str, stop_code: Option<&str>, reason: Option<&str>, exit_codes: &[(String, Option<i32>)]) -> String {

@@ -224,6 +224,12 @@ impl World {
         })
     }
 
+    pub(crate) fn cd_target_ids(&self, id: &str) -> PortResult<Vec<String>> {
+        let d = &self.cd.deps[self.dep(id, "codedeploy:ListDeploymentTargets")?];
+        let g = &self.cd.groups[d.group];
+        Ok(vec![format!("{}:{}", g.cluster, g.service)])
+    }
+
     pub(crate) fn cd_target(&self, id: &str) -> PortResult<CdTarget> {
         let d = &self.cd.deps[self.dep(id, "codedeploy:GetDeploymentTarget")?];
         let g = &self.cd.groups[d.group];
@@ -274,6 +280,8 @@ impl World {
                     target_group: Some(format!("{}-green", g.service)),
                 },
             ],
+            // The simulator's groups run no Lambda hooks: no event carries diagnostics.
+            failures: Vec::new(),
         })
     }
 

@@ -73,6 +73,7 @@ impl Sim {
             codedeploy: me.clone(),
             elb: me.clone(),
             autoscaling: me.clone(),
+            cloudwatch: me.clone(),
             account: me.clone(),
             registry: me.clone(),
             clock: me,
@@ -242,6 +243,10 @@ impl CodeDeploy for Sim {
     async fn deployment(&self, id: &str) -> PortResult<CdDeployment> {
         self.call("codedeploy:GetDeployment").await?.cd_deployment(id)
     }
+    /// An ECS deployment has one target: `<cluster>:<service>`.
+    async fn deployment_targets(&self, id: &str) -> PortResult<Vec<String>> {
+        self.call("codedeploy:ListDeploymentTargets").await?.cd_target_ids(id)
+    }
     async fn deployment_target(&self, id: &str, _target: &str) -> PortResult<CdTarget> {
         self.call("codedeploy:GetDeploymentTarget").await?.cd_target(id)
     }
@@ -377,6 +382,16 @@ impl Elb for Sim {
             path: Some("/".into()),
             matcher: Some("200".into()),
         })
+    }
+}
+
+#[async_trait]
+impl CloudWatch for Sim {
+    async fn alarms(&self, names: &[String]) -> PortResult<Vec<AlarmState>> {
+        Ok(self.call("cloudwatch:DescribeAlarms").await?.alarm_states(names))
+    }
+    async fn alarm_history(&self, name: &str, max: usize) -> PortResult<Vec<AlarmChange>> {
+        Ok(self.call("cloudwatch:DescribeAlarmHistory").await?.alarm_history(name, max))
     }
 }
 

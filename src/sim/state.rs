@@ -26,6 +26,9 @@ pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 pub struct Faults {
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
+    /// Image markers whose service tasks cannot be placed: Fargate has no capacity, ECS says so
+    /// in a service event and keeps trying (no task, so the circuit breaker counts nothing).
+    pub no_capacity: BTreeSet<String>,
     /// The stopped reason of those tasks (default: CannotPullContainerError, image not found).
     pub start_failure_reason: Option<String>,
     /// Tasks whose image contains one of these run, then their essential container is killed
@@ -156,6 +159,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             fail_start: BTreeSet::new(),
+            no_capacity: BTreeSet::new(),
             start_failure_reason: None,
             oom: BTreeSet::new(),
             unhealthy: BTreeSet::new(),
@@ -328,6 +332,8 @@ pub(super) struct SimService {
     pub(super) sds: Vec<SimSd>,
     pub(super) events: Vec<ServiceEvent>,
     pub(super) stuck_reported: bool,
+    /// When ECS last said it could not place a task (it repeats the event while it retries).
+    pub(super) capacity_reported_at: Option<f64>,
 }
 
 /// The whole simulated account.
@@ -344,6 +350,8 @@ pub struct World {
     pub(super) calls_seen: u64,
     pub(super) interrupt: Option<(f64, Interrupt)>,
     pub(super) alarm_fired: bool,
+    /// When the deployment alarms went into ALARM, and which (CloudWatch's view of them).
+    pub(super) alarms_in_alarm: Option<(f64, Vec<String>)>,
     pub(super) foreign_done: bool,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
     pub mutations: Vec<(f64, Mutation)>,

@@ -18,6 +18,50 @@ impl World {
     /// balancer sees them — healthy once their health check passed, `initial` before it, and
     /// those an image fault keeps failing `unhealthy` with `Target.ResponseCodeMismatch` (the
     /// app answers 503), while RUNNING, and `unhealthy.draining` once the scheduler stopped them.
+    /// DescribeAlarms: every alarm asked for exists; a deployment alarm that fired is in ALARM
+    /// over the target group's 5xx count, the others are OK.
+    pub(crate) fn alarm_states(&self, names: &[String]) -> Vec<crate::ports::AlarmState> {
+        use crate::states::AlarmStateValue;
+        names
+            .iter()
+            .map(|name| {
+                let fired = self.alarms_in_alarm.as_ref().filter(|(_, n)| n.contains(name));
+                let (state, reason) = match fired {
+                    Some(_) => (
+                        AlarmStateValue::Alarm,
+                        "Threshold Crossed: 1 datapoint [41.0 (05/12/26 06:00:00)] was greater than the threshold (5.0).",
+                    ),
+                    None => (
+                        AlarmStateValue::Ok,
+                        "Threshold Crossed: 1 datapoint [0.0 (05/12/26 06:00:00)] was not greater than the threshold (5.0).",
+                    ),
+                };
+                crate::ports::AlarmState {
+                    name: name.clone(),
+                    state,
+                    reason: Some(reason.into()),
+                    metric: Some("AWS/ApplicationELB HTTPCode_Target_5XX_Count".into()),
+                    condition: Some("GreaterThanThreshold 5.0".into()),
+                    changed_at: fired.map(|(at, _)| *at),
+                }
+            })
+            .collect()
+    }
+
+    /// DescribeAlarmHistory: the one state update of a deployment alarm that fired.
+    pub(crate) fn alarm_history(&self, name: &str, max: usize) -> Vec<crate::ports::AlarmChange> {
+        let fired = self.alarms_in_alarm.as_ref().filter(|(_, n)| n.iter().any(|x| x == name));
+        fired
+            .map(|(at, _)| crate::ports::AlarmChange {
+                alarm: name.to_string(),
+                at: Some(*at),
+                summary: "Alarm updated from OK to ALARM".into(),
+            })
+            .into_iter()
+            .take(max)
+            .collect()
+    }
+
     pub(crate) fn target_health(&self, target_group: &str) -> Vec<TargetHealth> {
         let behind = |t: &SimTask| {
             self.services.iter().any(|s| {
@@ -72,6 +116,7 @@ impl World {
             calls_seen: 0,
             interrupt: None,
             alarm_fired: false,
+            alarms_in_alarm: None,
             foreign_done: false,
             mutations: Vec::new(),
             scalable_targets: BTreeMap::new(),
@@ -290,6 +335,7 @@ impl World {
             sds: seeded_sds(earlier.as_deref(), &earlier_sd, &sd_arn, &reg.arn, (created, completed)),
             events,
             stuck_reported: false,
+            capacity_reported_at: None,
         });
         self.tasks.extend(tasks);
         arn
@@ -700,6 +746,7 @@ impl World {
             sds: vec![SimSd::in_progress(sd_arn, td, Vec::new(), now, None)],
             events: Vec::new(),
             stuck_reported: false,
+            capacity_reported_at: None,
         });
         Ok(self.service_state(self.services.len() - 1))
     }
@@ -1379,6 +1426,24 @@ impl World {
         false
     }
 
+    /// No Fargate capacity for the new tasks: ECS's service event (the developer guide's
+    /// "Amazon ECS service event messages": "unable to place a task … Capacity is unavailable at
+    /// this time"), repeated every minute while it retries.
+    fn no_capacity(&mut self, i: usize) {
+        let now = self.now;
+        if self.services[i].capacity_reported_at.is_some_and(|at| now - at < 60.0) {
+            return;
+        }
+        self.services[i].capacity_reported_at = Some(now);
+        let name = self.services[i].name.clone();
+        self.event(
+            i,
+            format!(
+                "(service {name}) was unable to place a task. Reason: Capacity is unavailable at this time. Please try again later or in a different availability zone."
+            ),
+        );
+    }
+
     /// A deployment alarm going into ALARM during the rollout: true when it fired.
     fn fire_alarm(&mut self, i: usize, p: usize) -> bool {
         let now = self.now;
@@ -1393,6 +1458,7 @@ impl World {
             && primary.rollback_of.is_none()
         {
             self.alarm_fired = true;
+            self.alarms_in_alarm = Some((now, a.names.clone()));
             let reason = format!("ECS deployment alarm(s) in ALARM state: {}", a.names.join(", "));
             let (id, sd_arn) = (primary.id.clone(), primary.sd_arn.clone());
             {
@@ -1450,7 +1516,10 @@ impl World {
             }
             self.event(i, format!("(service {}) has stopped {} running tasks: {}.", s.name, to_stop.len(), ids.join(" ")));
         }
-        if start > 0 {
+        let image = self.td_image(&primary.td);
+        if start > 0 && self.faults.no_capacity.iter().any(|m| image.contains(m.as_str())) {
+            self.no_capacity(i);
+        } else if start > 0 {
             let mut ids = Vec::new();
             for _ in 0..start {
                 let t = self.new_task(&s.cluster, &s.name, &primary.td, &primary.id);

@@ -661,6 +661,34 @@ async fn bluegreen_green_never_healthy_is_rolled_back_by_codedeploy() {
     assert_eq!(r.max_green(), 0.0);
 }
 
+/// #26: a failed CodeDeploy release's report reads the deployment's target (ListDeploymentTargets,
+/// GetDeploymentTarget), names the failed lifecycle event, and asks for the green task set's
+/// stopped tasks by its id; its calls are counted and bounded.
+#[tokio::test]
+async fn a_failed_blue_green_release_reads_its_codedeploy_target() {
+    let mut f = Faults::default();
+    f.unhealthy.insert(marker());
+    let r = bluegreen("", f, 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    assert_eq!(r.run.code(), exit::ROLLED_BACK, "{}", r.run.err_text());
+    let report = r
+        .run
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::Report { report } => Some(report.clone()),
+            _ => None,
+        })
+        .expect("a report");
+    assert_eq!(Some(&report.deployment), r.deployment.as_ref(), "the report is of this release's deployment");
+    let cd = report.evidence.codedeploy.as_ref().expect("the CodeDeploy target was read");
+    assert_eq!(cd.target, "demo:web");
+    assert!(cd.lifecycle.iter().any(|(e, s)| e.as_str() == "Install" && s.as_str() == "Failed"), "{cd:?}");
+    assert_eq!(serde_json::to_value(&report.diagnosis.cause).expect("json")["class"], "code_deploy");
+    assert!(report.diagnosis.summary.contains("lifecycle event Install failed"), "{}", report.diagnosis.summary);
+    assert_eq!(r.calls("codedeploy:ListDeploymentTargets"), 1);
+    assert!(report.evidence.calls <= fgdeploy::engine::report::MAX_CALLS);
+}
+
 #[tokio::test]
 async fn bluegreen_refuses_while_a_deployment_is_active() {
     let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |sim| {

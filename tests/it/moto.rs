@@ -499,9 +499,13 @@ fn query_call(endpoint: &str, (service, version): (&str, &str), action: &str, pa
             .collect()
     };
     let query: String = params.iter().map(|(k, v)| format!("&{k}={}", encode(v))).collect();
+    // A form-encoded POST, as the Query protocol sends it (moto picks the protocol by the
+    // content type: CloudWatch's model lists CBOR and JSON before Query).
+    let body = format!("Action={action}&Version={version}{query}");
     write!(
         s,
-        "GET /?Action={action}&Version={version}{query} HTTP/1.1\r\nHost: {host}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n"
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded; charset=utf-8\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("request");
     let mut body = String::new();
@@ -1410,4 +1414,43 @@ async fn target_health_and_the_health_check_are_read_on_the_wire() {
         "{hc:?}"
     );
     assert_eq!(hc.protocol.as_deref(), Some("HTTP"));
+}
+
+/// #26: the deployment alarms in the failure report, on the wire (CloudWatch's Query protocol,
+/// `src/aws/cloudwatch.rs`): DescribeAlarms of a metric alarm put into ALARM reads its state,
+/// reason, metric and condition, and names only the alarms that exist. moto has no
+/// DescribeAlarmHistory: the read fails with an error the report names (its `unread`), never a
+/// panic or an empty success.
+#[tokio::test]
+async fn alarms_are_read_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let name = unique("web-5xx");
+    let cw = ("monitoring", "2010-08-01");
+    let put = [
+        ("AlarmName", name.as_str()),
+        ("Namespace", "AWS/ApplicationELB"),
+        ("MetricName", "HTTPCode_Target_5XX_Count"),
+        ("Statistic", "Sum"),
+        ("Period", "60"),
+        ("EvaluationPeriods", "1"),
+        ("Threshold", "5"),
+        ("ComparisonOperator", "GreaterThanThreshold"),
+    ];
+    let answer = query_call(&m.endpoint, cw, "PutMetricAlarm", &put);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let reason = "Threshold Crossed: 1 datapoint [12.0] was greater than the threshold (5.0).";
+    let set = [("AlarmName", name.as_str()), ("StateValue", "ALARM"), ("StateReason", reason)];
+    let answer = query_call(&m.endpoint, cw, "SetAlarmState", &set);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let ports = m.ports();
+    let alarms = ports.cloudwatch.alarms(&[name.clone(), unique("absent")]).await.expect("DescribeAlarms parses");
+    let [a] = &alarms[..] else { panic!("the one alarm that exists: {alarms:?}") };
+    assert_eq!(a.name, name);
+    assert_eq!(a.state, fgdeploy::states::AlarmStateValue::Alarm);
+    assert_eq!(a.reason.as_deref(), Some(reason));
+    assert_eq!(a.metric.as_deref(), Some("AWS/ApplicationELB HTTPCode_Target_5XX_Count"));
+    assert!(a.condition.as_deref().is_some_and(|c| c.starts_with("GreaterThanThreshold 5")), "{a:?}");
+    let history = ports.cloudwatch.alarm_history(&name, 5).await;
+    assert!(history.is_err(), "moto does not implement DescribeAlarmHistory: {history:?}");
+    assert!(history.expect_err("err").to_string().contains("cloudwatch:DescribeAlarmHistory"));
 }

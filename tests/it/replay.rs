@@ -112,6 +112,11 @@ impl Replay {
             if reader.read_exact(&mut body).is_err() {
                 return;
             }
+            // The Query protocol (ELBv2, CloudWatch) names its operation in the form body.
+            if target.is_empty() {
+                let form = String::from_utf8_lossy(&body);
+                target = form.split('&').find_map(|kv| kv.strip_prefix("Action=")).unwrap_or_default().to_string();
+            }
             self.seen.lock().expect("lock").push((target.clone(), String::from_utf8_lossy(&body).into_owned(), std::time::Instant::now()));
             let (status, answer) = self.next(&target);
             let head = format!(
@@ -1340,4 +1345,112 @@ async fn live_settings_the_sdk_cannot_parse_are_named() {
         ]
     );
     assert_eq!(live.service_connect.as_ref().map(|c| c.services.len()), Some(1), "what the SDK parses is still read");
+}
+
+/// #26: every read of a blue/green failure report, replayed to the real SDK (and to fgdeploy's
+/// Query client for CloudWatch and ELBv2) with answers in the documented response syntax of
+/// each API Reference: ECS `API_DescribeServices` (a CODE_DEPLOY service with deployment
+/// alarms), CodeDeploy `API_ListDeploymentTargets` / `API_GetDeploymentTarget` (`ECSTarget`,
+/// `LifecycleEvent.diagnostics`, `ECSTaskSet` with its `identifer`), CloudWatch
+/// `API_DescribeAlarms` / `API_DescribeAlarmHistory` (XML), ECS `API_ListTasks` /
+/// `API_DescribeTasks` (a task stopped by its ELB health checks, the developer guide's stopped
+/// reason), ELBv2 `API_DescribeTargetHealth` / `API_DescribeTargetGroups` (XML, reason code
+/// `Target.ResponseCodeMismatch`), `API_DescribeTaskDefinition` and Logs `API_GetLogEvents`.
+#[tokio::test]
+async fn the_reports_reads_replayed() {
+    let tg = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web-green/1234567890123456";
+    let td = "arn:aws:ecs:us-west-2:123456789012:task-definition/web:8";
+    let task = "arn:aws:ecs:us-west-2:123456789012:task/example/0b69d5c0d3a447bfa1a3b8fb4f1f8bdc";
+    let services = format!(
+        r#"{{"failures": [], "services": [{{"serviceArn": "arn:aws:ecs:us-west-2:123456789012:service/example/web", "serviceName": "web",
+ "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/example", "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+ "launchType": "FARGATE", "taskDefinition": "arn:aws:ecs:us-west-2:123456789012:task-definition/web:7", "deploymentController": {{"type": "CODE_DEPLOY"}},
+ "deploymentConfiguration": {{"maximumPercent": 200, "minimumHealthyPercent": 100, "alarms": {{"alarmNames": ["web-5xx"], "enable": true, "rollback": true}}}},
+ "loadBalancers": [{{"targetGroupArn": "{tg}", "containerName": "web", "containerPort": 8080}}], "deployments": [],
+ "events": [{{"createdAt": 1733385700.0, "id": "e1", "message": "(service web, taskSet ecs-svc/green1) has begun draining connections on 1 tasks."}}]}}]}}"#
+    );
+    let target = r#"{"deploymentTarget": {"deploymentTargetType": "ECSTarget", "ecsTarget": {"deploymentId": "d-ABCDEF123", "targetId": "example:web",
+ "targetArn": "arn:aws:ecs:us-west-2:123456789012:service/example/web", "lastUpdatedAt": 1733385700.0, "status": "Failed",
+ "lifecycleEvents": [{"lifecycleEventName": "Install", "status": "Succeeded", "startTime": 1733385600.0, "endTime": 1733385650.0},
+  {"lifecycleEventName": "AfterAllowTestTraffic", "status": "Failed", "startTime": 1733385650.0, "endTime": 1733385690.0,
+   "diagnostics": {"errorCode": "ScriptFailed", "scriptName": "CodeDeployHook_AfterAllowTestTraffic", "message": "The hook answered Failed", "logTail": "GET /health answered 503\nchecks failed"}}],
+ "taskSetsInfo": [{"identifer": "ecs-svc/blue1", "desiredCount": 2, "pendingCount": 0, "runningCount": 2, "status": "PRIMARY", "trafficWeight": 100.0, "targetGroup": {"name": "web-blue"}, "taskSetLabel": "Blue"},
+  {"identifer": "ecs-svc/green1", "desiredCount": 2, "pendingCount": 0, "runningCount": 1, "status": "ACTIVE", "trafficWeight": 0.0, "targetGroup": {"name": "web-green"}, "taskSetLabel": "Green"}]}}}"#;
+    let alarms = r#"<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms><member>
+<AlarmName>web-5xx</AlarmName><StateValue>ALARM</StateValue><StateReason>Threshold Crossed: 1 datapoint [12.0 (05/12/24 08:00:00)] was greater than the threshold (5.0).</StateReason>
+<Namespace>AWS/ApplicationELB</Namespace><MetricName>HTTPCode_Target_5XX_Count</MetricName><ComparisonOperator>GreaterThanThreshold</ComparisonOperator><Threshold>5.0</Threshold>
+<StateUpdatedTimestamp>2024-12-05T08:01:40.000Z</StateUpdatedTimestamp></member></MetricAlarms><CompositeAlarms/></DescribeAlarmsResult>
+<ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeAlarmsResponse>"#;
+    let history = r#"<DescribeAlarmHistoryResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmHistoryResult><AlarmHistoryItems><member>
+<Timestamp>2024-12-05T08:01:40.000Z</Timestamp><HistoryItemType>StateUpdate</HistoryItemType><AlarmName>web-5xx</AlarmName>
+<HistoryData>{"version":"1.0","oldState":{"stateValue":"OK"},"newState":{"stateValue":"ALARM"}}</HistoryData><HistorySummary>Alarm updated from OK to ALARM</HistorySummary>
+</member></AlarmHistoryItems></DescribeAlarmHistoryResult></DescribeAlarmHistoryResponse>"#;
+    let tasks = format!(
+        r#"{{"failures": [], "tasks": [{{"taskArn": "{task}", "taskDefinitionArn": "{td}", "clusterArn": "arn:aws:ecs:us-west-2:123456789012:cluster/example",
+ "lastStatus": "STOPPED", "desiredStatus": "STOPPED", "startedBy": "ecs-svc/green1", "createdAt": 1733385610.0, "stopCode": "ServiceSchedulerInitiated",
+ "stoppedReason": "Task failed ELB health checks in (target-group {tg})",
+ "containers": [{{"name": "web", "lastStatus": "STOPPED", "exitCode": 143, "taskArn": "{task}"}}]}}]}}"#
+    );
+    let health = r#"<DescribeTargetHealthResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeTargetHealthResult><TargetHealthDescriptions><member>
+<HealthCheckPort>8080</HealthCheckPort><Target><Port>8080</Port><Id>10.0.1.23</Id></Target>
+<TargetHealth><State>unhealthy</State><Reason>Target.ResponseCodeMismatch</Reason><Description>Health checks failed with these codes: [503]</Description></TargetHealth>
+</member></TargetHealthDescriptions></DescribeTargetHealthResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></DescribeTargetHealthResponse>"#;
+    let groups = format!(
+        r#"<DescribeTargetGroupsResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><DescribeTargetGroupsResult><TargetGroups><member>
+<TargetGroupArn>{tg}</TargetGroupArn><TargetGroupName>web-green</TargetGroupName><Protocol>HTTP</Protocol><Port>8080</Port><VpcId>vpc-3ac0fb5f</VpcId>
+<HealthCheckProtocol>HTTP</HealthCheckProtocol><HealthCheckPort>traffic-port</HealthCheckPort><HealthCheckPath>/health</HealthCheckPath>
+<Matcher><HttpCode>200</HttpCode></Matcher><TargetType>ip</TargetType></member></TargetGroups></DescribeTargetGroupsResult>
+<ResponseMetadata><RequestId>r3</RequestId></ResponseMetadata></DescribeTargetGroupsResponse>"#
+    );
+    let taskdef = format!(
+        r#"{{"taskDefinition": {{"taskDefinitionArn": "{td}", "family": "web", "revision": 8, "status": "ACTIVE",
+ "containerDefinitions": [{{"name": "web", "image": "123456789012.dkr.ecr.us-west-2.amazonaws.com/web:v8", "essential": true,
+ "logConfiguration": {{"logDriver": "awslogs", "options": {{"awslogs-group": "/ecs/web", "awslogs-region": "us-west-2", "awslogs-stream-prefix": "ecs"}}}}}}]}}}}"#
+    );
+    let logs = r#"{"events": [{"timestamp": 1733385615000, "message": "listening on :8080", "ingestionTime": 1733385615100},
+ {"timestamp": 1733385620000, "message": "GET /health 503 (database not reachable)", "ingestionTime": 1733385620100}],
+ "nextForwardToken": "f/00000000000000000000000000000000000000000000000000000001", "nextBackwardToken": "b/00000000000000000000000000000000000000000000000000000000"}"#;
+    let replay = Replay::default()
+        .answer("DescribeServices", 200, &services)
+        .answer("ListDeploymentTargets", 200, r#"{"targetIds": ["example:web"]}"#)
+        .answer("GetDeploymentTarget", 200, target)
+        .answer("DescribeAlarms", 200, alarms)
+        .answer("DescribeAlarmHistory", 200, history)
+        .answer("ListTasks", 200, &format!(r#"{{"taskArns": ["{task}"]}}"#))
+        .answer("DescribeTasks", 200, &tasks)
+        .answer("DescribeTargetHealth", 200, health)
+        .answer("DescribeTargetGroups", 200, &groups)
+        .answer("DescribeTaskDefinition", 200, &taskdef)
+        .answer("GetLogEvents", 200, logs);
+    let ports = replay.ports().await;
+    let ev = fgdeploy::engine::report::blue_green_evidence(&ports, "example", "web", td, Some("d-ABCDEF123")).await;
+    assert!(ev.unread.is_empty(), "{:?}", ev.unread);
+    assert!(ev.calls <= fgdeploy::engine::report::MAX_CALLS, "{}", ev.calls);
+    // The green task set's stopped tasks, asked for by its id.
+    let list: serde_json::Value = serde_json::from_str(&replay.requests("ListTasks")[0]).expect("json");
+    assert_eq!((list["startedBy"].as_str(), list["desiredStatus"].as_str()), (Some("ecs-svc/green1"), Some("STOPPED")), "{list}");
+    assert!(replay.requests("DescribeAlarms")[0].contains("AlarmNames.member.1=web-5xx"));
+    let cd = ev.codedeploy.as_ref().expect("the CodeDeploy target");
+    assert_eq!(cd.target, "example:web");
+    let [f] = &cd.failures[..] else { panic!("one event with diagnostics: {cd:?}") };
+    assert_eq!((f.event.as_str(), f.error_code.as_deref()), ("AfterAllowTestTraffic", Some("ScriptFailed")));
+    assert_eq!(f.script_name.as_deref(), Some("CodeDeployHook_AfterAllowTestTraffic"));
+    assert_eq!(ev.alarms[0].state, fgdeploy::states::AlarmStateValue::Alarm);
+    assert_eq!(ev.alarm_history[0].summary, "Alarm updated from OK to ALARM");
+    assert_eq!(ev.stopped_tasks[0].containers[0].exit_code, Some(143));
+    assert_eq!(ev.stopped_tasks[0].logs[0].lines.last().map(String::as_str), Some("GET /health 503 (database not reachable)"));
+    assert_eq!(ev.targets[0].reason.as_deref(), Some("Target.ResponseCodeMismatch"));
+    // The verdict: the tasks' words first (the load balancer's check, in its own words) …
+    let ending = fgdeploy::engine::report::Ending::Failed("CodeDeploy deployment d-ABCDEF123 is Failed".into());
+    let d = fgdeploy::engine::report::diagnose(&ending, &ev);
+    assert!(d.summary.contains("Target.ResponseCodeMismatch: Health checks failed with these codes: [503]"), "{}", d.summary);
+    assert!(d.fix.contains("HTTP /health on port traffic-port and takes 200"), "{}", d.fix);
+    // … and without them, the hook's answer.
+    let hooks_only = fgdeploy::engine::report::Evidence { stopped_tasks: vec![], ..ev };
+    let d = fgdeploy::engine::report::diagnose(&ending, &hooks_only);
+    assert!(
+        d.summary.contains("lifecycle event AfterAllowTestTraffic (hook CodeDeployHook_AfterAllowTestTraffic) failed: ScriptFailed"),
+        "{}",
+        d.summary
+    );
 }

@@ -489,6 +489,12 @@ fn color_always_and_never() {
     let out =
         Test::new().args(["release", "--sandbox", "--scenario", "fail-start", "--color", "always", "-f", f]).status(exit::ROLLED_BACK);
     assert!(out.stdout.contains("\x1b["), "{}", out.stdout);
+    // #26: the report is coloured by severity: its verdict red, its fix bold, its evidence plain.
+    let why = out.stdout.lines().find(|l| l.contains("why: ")).expect("the report");
+    assert!(why.contains("\x1b[1;31m") && why.ends_with("\x1b[0m"), "{why:?}");
+    let fix = out.stdout.lines().find(|l| l.contains("fix: ")).expect("the fix");
+    assert!(fix.starts_with("\x1b[1m"), "{fix:?}");
+    assert!(out.stdout.lines().any(|l| l.contains("stopped tasks of") && !l.contains('\x1b')), "{}", out.stdout);
     let out = Test::new()
         .env("TERM", "xterm")
         .args(["release", "--sandbox", "--scenario", "fail-start", "--color", "never", "-f", f])
@@ -650,38 +656,62 @@ fn a_gate_answered_first_by_someone_else_is_exit_11_in_both_blue_green_kinds() {
     }
 }
 
+/// The report of a release's output: from its `why:` line to the release's summary line.
+fn report_of(scenario: &str, stdout: &str) -> Vec<String> {
+    let why = stdout.lines().position(|l| l.contains("why: ")).unwrap_or_else(|| panic!("{scenario}: no report\n{stdout}"));
+    stdout.lines().skip(why).take_while(|l| !l.contains(" (exit ")).map(str::to_string).collect()
+}
+
 /// #26: a failed release ends with one page that says why: its first line names the cause, the
-/// next the fix, then the stopped tasks with their exit codes and the service's events. The
-/// JSON stream carries the same report (checked against the generated schema by the harness).
+/// next the fix, then the evidence (stopped tasks with their exit codes, the load balancer's
+/// targets, the alarms, the service's events). The JSON stream carries the same report (checked
+/// against the generated schema by the harness). Each class's report is a snapshot.
 #[test]
 fn a_failed_release_says_why_on_one_page() {
+    let (_d, alarmed) = spec_dir("\n[deploy.rolling]\nalarms = [\"web-5xx\"]\n");
+    let alarmed = alarmed.to_str().expect("utf-8").to_string();
     let cases = [
-        ("fail-start", "why: image pull failed: the image does not exist in its registry", "fix: push the image"),
-        ("secret-fetch", "why: a secret or parameter could not be fetched when the task started", "secretsmanager:GetSecretValue"),
-        ("out-of-memory", "why: container web ran out of memory", "fix: raise the task's (or the container's) memory"),
+        (
+            "fail-start",
+            "why: image pull failed: the image does not exist in its registry",
+            "fix: push the image",
+            "stopped tasks of ecs-svc/",
+        ),
+        (
+            "secret-fetch",
+            "why: a secret or parameter could not be fetched when the task started",
+            "secretsmanager:GetSecretValue",
+            "stopped tasks of ecs-svc/",
+        ),
+        ("out-of-memory", "why: container web ran out of memory", "fix: raise the task's (or the container's) memory", "exit 137"),
         (
             "unhealthy",
             "the target group says Target.ResponseCodeMismatch",
             "the target group checks HTTP / on port traffic-port and takes 200",
+            "load balancer targets",
         ),
+        (
+            "alarm",
+            "why: a deployment alarm went into ALARM: web-5xx (AWS/ApplicationELB HTTPCode_Target_5XX_Count, GreaterThanThreshold 5.0): Threshold Crossed",
+            "fix: the new revision moved AWS/ApplicationELB HTTPCode_Target_5XX_Count",
+            "web-5xx Alarm updated from OK to ALARM",
+        ),
+        ("no-capacity", "why: Fargate had no capacity", "other Availability Zones", "Capacity is unavailable at this time"),
     ];
-    for (scenario, cause, fix) in cases {
-        let args = ["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", scenario, "--image-tag", "v2"];
+    for (scenario, cause, fix, evidence) in cases {
+        let spec = if scenario == "alarm" { alarmed.as_str() } else { "deployspecs/example.toml" };
+        let args = ["release", "-f", spec, "--sandbox", "--scenario", scenario, "--image-tag", "v2"];
         let out = Test::new().dir(root()).args(args).run();
         assert!(out.code == exit::ROLLED_BACK || out.code == exit::MANUAL_ACTION, "{scenario}: exit {}\n{}", out.code, out.stdout);
-        let why = out.stdout.lines().position(|l| l.contains("why: ")).unwrap_or_else(|| panic!("{scenario}: no report\n{}", out.stdout));
-        let lines: Vec<&str> = out.stdout.lines().skip(why).collect();
+        let lines = report_of(scenario, &out.stdout);
         assert!(lines[0].contains(cause), "{scenario}: the first line names the cause: {}", lines[0]);
         assert!(lines[1].contains(fix), "{scenario}: the second the fix: {}", lines[1]);
-        assert!(lines.iter().any(|l| l.contains("stopped tasks of ecs-svc/")), "{scenario}: the evidence\n{}", out.stdout);
+        assert!(lines.iter().any(|l| l.contains(evidence)), "{scenario}: the evidence\n{}", out.stdout);
+        snapshot(&format!("why-{scenario}"), &lines.join("\n"));
         let json = Test::new().dir(root()).args(args).args(["--output", "json"]).run();
         let report = json.events().into_iter().find(|e| e["event"] == "report").unwrap_or_else(|| panic!("{scenario}: no report event"));
         assert!(report["report"]["evidence"]["calls"].as_u64().is_some_and(|c| c as usize <= fgdeploy::engine::report::MAX_CALLS));
     }
-    // A deployment alarm: the tasks were healthy, so the ending says why.
-    let (_d, spec) = spec_dir("\n[deploy.rolling]\nalarms = [\"web-5xx\"]\n");
-    let out = Test::new().args(["release", "--sandbox", "--scenario", "alarm", "-f", spec.to_str().expect("utf-8")]).run();
-    out.stdout_has("why: a deployment alarm went into ALARM").stdout_has("web-5xx");
     let dir = tempfile::tempdir().expect("dir");
     let file = dir.path().join("report.json");
     let out = Test::new()

@@ -60,17 +60,18 @@ pub(crate) async fn release(
 }
 
 /// The report of a failed blue/green release: how it ended (the gate's checks, a bypassed gate,
-/// CodeDeploy's or ECS's reason) and the service's events (one read call).
+/// CodeDeploy's or ECS's reason) and its evidence (`report::blue_green_evidence`).
 async fn blue_green_report(e: &Engine, spec: &Spec, new_td: &str, err: &Error) {
     let why = match err {
         Error::RolledBack { reason, .. } | Error::ManualAction { reason, .. } => reason.clone(),
         Error::GateBypassed { reason, checks, .. } => format!("gate bypassed: {reason}; checks: {checks}"),
         _ => return,
     };
-    let (evidence, _) = crate::engine::report::service_evidence(&e.ports, spec.cluster(), spec.service()).await;
+    let started = e.started_deployment();
+    let evidence = crate::engine::report::blue_green_evidence(&e.ports, spec.cluster(), spec.service(), new_td, started.as_deref()).await;
     let diagnosis = crate::engine::report::diagnose(&crate::engine::report::Ending::Failed(why), &evidence);
     let report = crate::engine::report::FailureReport {
-        deployment: "the blue/green deployment".into(),
+        deployment: started.unwrap_or_else(|| "the blue/green deployment".into()),
         task_definition: new_td.to_string(),
         diagnosis,
         evidence,
