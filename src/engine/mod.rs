@@ -254,11 +254,21 @@ pub struct Engine {
     /// The deployment this engine started last (its `DeploymentStarted`), for the report of a
     /// release that failed after it.
     started: Arc<std::sync::Mutex<Option<String>>>,
+    /// What this engine decided and did, with times: the failure report's part of the timeline.
+    decisions: Arc<std::sync::Mutex<Vec<(f64, String)>>>,
 }
 
 impl Engine {
     pub fn new(ports: Ports, sink: Arc<dyn EventSink>, interrupt: Interrupt) -> Engine {
-        Engine { ports, sink, interrupt, poll: PollConfig::default(), service: String::new(), started: Arc::default() }
+        Engine {
+            ports,
+            sink,
+            interrupt,
+            poll: PollConfig::default(),
+            service: String::new(),
+            started: Arc::default(),
+            decisions: Arc::default(),
+        }
     }
 
     /// A poll schedule from `start` around `moments` (seconds after it), with this engine's
@@ -278,6 +288,21 @@ impl Engine {
         if let Event::DeploymentStarted { deployment_id, .. } = &e {
             *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(deployment_id.clone());
         }
+        let now = self.ports.clock.now();
+        let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(d) = decision(&e) {
+            decisions.push((now, d));
+        }
+        // A report carries the decisions that led to it.
+        let e = match e {
+            Event::Report { mut report } => {
+                let skip = decisions.len().saturating_sub(report::MAX_DECISIONS);
+                report.evidence.decisions = decisions[skip..].to_vec();
+                Event::Report { report }
+            }
+            other => other,
+        };
+        drop(decisions);
         self.sink.emit(self.ports.clock.now(), &self.service, &e);
     }
 
@@ -384,4 +409,24 @@ pub(super) fn sd_api_fallback_message(e: &crate::ports::PortError) -> String {
     format!(
         "the service-deployment API cannot be used here ({e}); following the deployment by its id through DescribeServices (allow ecs:ListServiceDeployments and ecs:DescribeServiceDeployments for the full picture)"
     )
+}
+
+/// The line an event leaves in fgdeploy's part of the timeline (None: progress, logs, chatter).
+fn decision(e: &Event) -> Option<String> {
+    use Event as E;
+    Some(match e {
+        E::StageStarted { stage } => format!("{} started", stage.name()),
+        E::StageFinished { stage, secs } => format!("{} finished in {secs:.0} s", stage.name()),
+        E::StageSkipped { stage, reason } => format!("{} skipped: {reason}", stage.name()),
+        E::Registered { arn, .. } => format!("registered {arn}"),
+        E::DeploymentStarted { deployment_id, .. } => format!("started deployment {deployment_id}"),
+        E::TaskFailed { task_id, reason } => format!("task {task_id} failed: {reason}"),
+        E::RollbackStarted { reason, to, how } => format!("rolling back to {to} ({how}): {reason}"),
+        E::RollbackFinished { ok, serving } => format!("rollback {}: serving {serving}", if *ok { "finished" } else { "failed" }),
+        E::LifecycleStage { stage, status } => format!("lifecycle stage {stage} ({status})"),
+        E::Traffic { blue, green, status, .. } => format!("traffic blue {blue:.0} % · green {green:.0} % ({status})"),
+        E::Warning { message } => format!("warning: {message}"),
+        E::TaskStopped { task_id, stop_code, .. } => format!("task {task_id} stopped ({})", stop_code.as_deref().unwrap_or("-")),
+        _ => return None,
+    })
 }

@@ -23,6 +23,8 @@ use serde::Serialize;
 
 /// The read calls one report may make.
 pub const MAX_CALLS: usize = 14;
+/// fgdeploy's own decisions kept in a report's timeline (the newest).
+pub const MAX_DECISIONS: usize = 30;
 /// Alarms in ALARM whose history is read.
 pub const MAX_ALARM_HISTORIES: usize = 2;
 /// History entries read per alarm.
@@ -67,6 +69,10 @@ pub struct StoppedTask {
 pub struct Evidence {
     /// The service's events, oldest first, with their times (seconds since the epoch).
     pub timeline: Vec<(Option<f64>, String)>,
+    /// fgdeploy's decisions and what it did, oldest first, with their times (seconds since the
+    /// epoch): stages, the revision, the deployment, traffic steps, failed tasks, warnings, the
+    /// rollback. No read call: the engine kept them as it went.
+    pub decisions: Vec<(f64, String)>,
     /// The deployment's stopped tasks, newest first.
     pub stopped_tasks: Vec<StoppedTask>,
     /// The load balancer's view, when a task failed its health checks: the target group's

@@ -205,16 +205,41 @@ pub(crate) fn report_text(r: &crate::engine::report::FailureReport) -> String {
             }
         }
     }
-    if !ev.timeline.is_empty() {
-        let _ = writeln!(o, "  service events (last {}):", ev.timeline.len().min(8));
-        for (_, e) in ev.timeline.iter().rev().take(8).rev() {
-            let _ = writeln!(o, "    {}", esc(e));
-        }
-    }
+    report_timeline_text(&mut o, ev);
     for u in &ev.unread {
         let _ = writeln!(o, "  not read: {}", esc(u));
     }
     o.trim_end().to_string()
+}
+
+/// Lines of the merged timeline the terminal report shows (the JSON has them all).
+const TIMELINE_LINES: usize = 14;
+
+/// The deployment's timeline: ECS's service events and fgdeploy's decisions, by time.
+fn report_timeline_text(o: &mut String, ev: &crate::engine::report::Evidence) {
+    let ecs = ev.timeline.iter().map(|(t, m)| (t.unwrap_or(f64::MIN), "ECS", m));
+    let mut lines: Vec<(f64, &str, &String)> = ecs.chain(ev.decisions.iter().map(|(t, m)| (*t, "fgdeploy", m))).collect();
+    lines.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    // A message ECS repeats while it retries (capacity, placement) is one line, counted.
+    let mut runs: Vec<(f64, f64, &str, &String, usize)> = Vec::new();
+    for (t, who, m) in lines {
+        match runs.last_mut() {
+            Some(last) if last.2 == who && last.3 == m => {
+                last.1 = t;
+                last.4 += 1;
+            }
+            _ => runs.push((t, t, who, m, 1)),
+        }
+    }
+    if runs.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "  timeline (last {} of {}):", runs.len().min(TIMELINE_LINES), runs.len());
+    let at = |t: f64| if t == f64::MIN { "--:--:--".to_string() } else { clock(t) };
+    for (from, to, who, m, n) in runs.iter().skip(runs.len().saturating_sub(TIMELINE_LINES)) {
+        let repeated = if *n > 1 { format!(" (×{n}, until {})", at(*to)) } else { String::new() };
+        let _ = writeln!(o, "    {} {who:<8} {}{repeated}", at(*from), esc(m));
+    }
 }
 
 /// The deployment alarms' state and the history of those in ALARM.

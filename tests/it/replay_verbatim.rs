@@ -772,6 +772,17 @@ async fn get_deployment_target_example_is_an_instance_target_fgdeploy_reads_as_e
     assert_eq!((sent["deploymentId"].as_str(), sent["targetId"].as_str()), (Some("d-A1B2C3111"), Some("i-a1b2c3d4e5f611111")));
 }
 
+/// `codedeploy-ListDeploymentTargets-1.json` (AWS CLI `deploy/list-deployment-targets.rst`):
+/// the target ids as listed (an EC2 instance here; an ECS deployment's is `<cluster>:<service>`),
+/// which the failure report then reads with GetDeploymentTarget (#26).
+#[tokio::test]
+async fn list_deployment_targets_example_gives_its_target_id() {
+    let r = Server::default().with("ListDeploymentTargets", "codedeploy-ListDeploymentTargets-1.json");
+    let ids = r.ports().await.codedeploy.deployment_targets("d-A1B2C3111").await.expect("parsed");
+    assert_eq!(ids, vec!["i-0f1558aaf90e5f1f9".to_string()]);
+    assert_eq!(r.requests("ListDeploymentTargets")[0]["deploymentId"], "d-A1B2C3111");
+}
+
 /// `codedeploy-CreateDeployment-1.json` (CodeDeploy API Reference `API_CreateDeployment`),
 /// `-2.json` and `-3.json` (AWS CLI `deploy/create-deployment.rst`): the deployment id; the
 /// request carries the AppSpec content and its sha256.

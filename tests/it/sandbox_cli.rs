@@ -707,6 +707,9 @@ fn a_failed_release_says_why_on_one_page() {
         assert!(lines[0].contains(cause), "{scenario}: the first line names the cause: {}", lines[0]);
         assert!(lines[1].contains(fix), "{scenario}: the second the fix: {}", lines[1]);
         assert!(lines.iter().any(|l| l.contains(evidence)), "{scenario}: the evidence\n{}", out.stdout);
+        // The timeline: ECS's events and fgdeploy's own decisions, with their times.
+        assert!(lines.iter().any(|l| l.contains(" fgdeploy started deployment ecs-svc/")), "{scenario}: decisions\n{}", out.stdout);
+        assert!(lines.iter().any(|l| l.contains(" ECS      (service web)")), "{scenario}: ECS's events\n{}", out.stdout);
         snapshot(&format!("why-{scenario}"), &lines.join("\n"));
         let json = Test::new().dir(root()).args(args).args(["--output", "json"]).run();
         let report = json.events().into_iter().find(|e| e["event"] == "report").unwrap_or_else(|| panic!("{scenario}: no report event"));
