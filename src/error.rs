@@ -35,6 +35,10 @@ pub mod exit {
     /// something) continued it before fgdeploy's checks passed. The new revision serves; the
     /// message says what the checks found against it afterwards.
     pub const GATE_BYPASSED: i32 = 11;
+    /// Another run holds the service's lease (`[lock]`): this run waited `lock.wait` /
+    /// `--lock-timeout` and changed nothing, or the lease was taken from it mid-run (broken, or
+    /// taken over after it expired) and it stopped changing anything.
+    pub const LOCKED: i32 = 12;
 }
 
 /// Where in an input file something is wrong.
@@ -207,6 +211,11 @@ pub enum Error {
         "the deployment completed outside fgdeploy's checks (gate bypassed): {reason}\n  checks run afterwards: {checks}\n  next: {next}"
     )]
     GateBypassed { reason: String, checks: String, next: String },
+    /// Another run holds the service's lease.
+    #[error(
+        "{message}\n  held by: {holder}\n  next: wait for it, see `fgdeploy lock status`, or (if its runner is dead) `fgdeploy lock break`"
+    )]
+    Locked { message: String, holder: String },
 }
 
 impl Error {
@@ -222,6 +231,7 @@ impl Error {
             Error::Build(_) => exit::BUILD_FAILED,
             Error::Internal(_) => exit::INTERNAL,
             Error::GateBypassed { .. } => exit::GATE_BYPASSED,
+            Error::Locked { .. } => exit::LOCKED,
         }
     }
 
@@ -247,6 +257,7 @@ impl Error {
             Error::Build(_) => "build_failed",
             Error::Internal(_) => "internal_error",
             Error::GateBypassed { .. } => "gate_bypassed",
+            Error::Locked { .. } => "locked",
         }
     }
 

@@ -133,6 +133,11 @@ impl Vars {
         }
     }
 
+    /// The checkout's commit, when the folder is a git checkout with one.
+    pub(crate) fn git_sha(&self) -> Option<String> {
+        self.git.sha().as_ref().ok().cloned()
+    }
+
     pub fn with_env(mut self, env: BTreeMap<String, String>) -> Self {
         self.env = Arc::new(env);
         self

@@ -159,6 +159,7 @@ pub fn ports_from(aws: Aws) -> Ports {
         elb: aws.clone(),
         autoscaling: aws.clone(),
         cloudwatch: aws.clone(),
+        leases: aws.clone(),
         account: aws,
         registry: Arc::new(crate::registry::Oci::default()),
         builder: Arc::new(crate::build::DockerBuilder::default()),

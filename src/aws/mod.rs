@@ -14,6 +14,7 @@ mod endpoints;
 mod errors;
 mod interceptors;
 mod json;
+mod lease;
 mod logs;
 mod query;
 mod servicedef;

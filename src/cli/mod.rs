@@ -75,6 +75,12 @@ pub(crate) enum Command {
     Promote(PromoteArgs),
     /// Check a deployspec and its task-definition template offline (no AWS call).
     Validate(SpecArgs),
+    /// The service's lease ([lock]): who holds it and what its run did (`status`), or release
+    /// it now when its runner is dead (`break`, asks for confirmation).
+    Lock {
+        #[command(subcommand)]
+        action: LockAction,
+    },
     /// Print a shell completion script: `fgdeploy completions bash > /etc/bash_completion.d/fgdeploy`.
     Completions {
         #[arg(value_enum)]
@@ -196,7 +202,49 @@ impl ReleaseArgs {
             wait_termination: self.wait_termination,
             skip_verify: self.skip_verify,
             create: if self.create { crate::engine::CreateMode::IfMissing } else { crate::engine::CreateMode::Refuse },
+            lock: self.lock.options(),
         }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LockAction {
+    /// Show the lease: free, held (by whom, at which phase, until when), expired or released,
+    /// with the journal of what its run created.
+    Status {
+        #[command(flatten)]
+        spec: SpecArgs,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+    /// Release the lease now, whoever holds it (its journal is kept). Only when its run is dead:
+    /// a live run that loses its lease stops changing the service (exit 12).
+    Break {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Do not ask for confirmation (CI).
+        #[arg(long)]
+        yes: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+/// The service's lease (`[lock]`), for the commands that change the service.
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// Do not take the service's lease ([lock]): this run is not serialised with other runs.
+    #[arg(long)]
+    pub(crate) no_lock: bool,
+    /// How long to wait for another run's lease before giving up with exit 12 (overrides
+    /// lock.wait).
+    #[arg(long, value_parser = parse_timeout, conflicts_with = "no_lock")]
+    pub(crate) lock_timeout: Option<Duration>,
+}
+
+impl LockArgs {
+    pub(crate) fn options(&self) -> crate::engine::LockOptions {
+        crate::engine::LockOptions { skip: self.no_lock, timeout: self.lock_timeout }
     }
 }
 
@@ -243,6 +291,8 @@ pub(crate) struct ReleaseArgs {
     #[command(flatten)]
     pub(crate) flags: PlanFlags,
     #[command(flatten)]
+    pub(crate) lock: LockArgs,
+    #[command(flatten)]
     pub(crate) target: TargetArgs,
     /// Print the plan and stop (same as `plan`).
     #[arg(long)]
@@ -283,6 +333,8 @@ pub(crate) struct ReleaseArgs {
 pub(crate) struct RollbackArgs {
     #[command(flatten)]
     pub(crate) spec: SpecArgs,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
     /// The revision to restore: a number (same family), family:revision, or an ARN.
@@ -366,6 +418,8 @@ pub(crate) struct ScaleArgs {
     /// How long to wait for the tasks (default: deploy.timeout).
     #[arg(long, value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
+    #[command(flatten)]
+    pub(crate) lock: LockArgs,
     #[command(flatten)]
     pub(crate) target: TargetArgs,
 }

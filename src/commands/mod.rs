@@ -9,6 +9,7 @@ mod exec;
 mod fleet;
 mod history;
 mod init;
+mod lock;
 mod plan;
 mod planned;
 mod promote;
@@ -101,6 +102,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Promote(a) => cmd_promote(cli, a).await,
         Command::Status(a) => cmd_status(cli, a).await,
         Command::History(a) => history::cmd_history(cli, a).await,
+        Command::Lock { action } => lock::cmd_lock(cli, action).await,
         Command::Wait(a) => wait::cmd_wait(cli, a).await,
         Command::Scale(a) => scale::cmd_scale(cli, a).await,
         Command::Exec(a) => exec::cmd_exec(cli, a).await,

@@ -19,6 +19,7 @@ pub(crate) async fn cmd_rollback(cli: &Cli, a: &RollbackArgs) -> Result<i32, Err
                 no_wait: a.no_wait,
                 timeout: a.timeout,
                 allow_family_change: a.allow_family_change,
+                lock: a.lock.options(),
             },
         )
         .await;

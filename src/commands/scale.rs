@@ -10,7 +10,8 @@ pub(crate) async fn cmd_scale(cli: &Cli, a: &ScaleArgs) -> Result<i32, Error> {
     let interrupt = Interrupt::default();
     install_signals(interrupt.clone());
     let mut engine = Engine::new(ports, c.renderer.clone(), interrupt);
-    let opts = crate::engine::ScaleOptions { count: a.count, force: a.force, no_wait: a.no_wait, timeout: a.timeout };
+    let opts =
+        crate::engine::ScaleOptions { count: a.count, force: a.force, no_wait: a.no_wait, timeout: a.timeout, lock: a.lock.options() };
     let result = engine.scale_command(&spec, &opts).await;
     c.renderer.finish();
     result?;

@@ -184,11 +184,27 @@ struct Turn {
     mine: Interrupt,
     outer: Interrupt,
     all: Interrupt,
+    /// The service's lease, taken before its preparation (phase 1).
+    lease: Option<super::lease::record::Held>,
+}
+
+/// A service made ready in phase 1, with the lease its preparation took.
+type ReadyService = (usize, Box<super::deploy::ReadyRelease>, Option<super::lease::record::Held>);
+
+/// Give back a lease taken for a service of the fleet (an engine of its own, for the call).
+async fn give_back(ports: &Ports, sink: &Arc<dyn EventSink>, spec: &Spec, lease: Option<super::lease::record::Held>, outcome: &str) {
+    if lease.is_none() {
+        return;
+    }
+    let mut engine = Engine::new(ports.clone(), sink.clone(), Interrupt::default());
+    engine.service = spec.service().to_string();
+    *engine.lease.lock().await = lease;
+    engine.give_back_lease(outcome).await;
 }
 
 /// One service's deployment in a fleet: wait for its turn, deploy, report its outcome.
 async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, turn: Turn) -> (usize, FleetOutcome) {
-    let Turn { ports, sink, opts, sem, early, mine, outer, all } = turn;
+    let Turn { ports, sink, opts, sem, early, mine, outer, all, lease } = turn;
     let permit = match early {
         Some(p) => Ok(p),
         None => {
@@ -200,10 +216,12 @@ async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, t
     if outer.is_set() || all.is_set() {
         ports.clock.leave();
         let why = if outer.is_set() { "interrupted" } else { "another service failed first" };
+        give_back(&ports, &sink, &spec, lease, "skipped").await;
         return (i, skipped(&spec, format!("registered, not deployed: {why} before its turn")));
     }
     let mut engine = Engine::new(ports.clone(), sink, mine.clone());
     engine.service = spec.service().to_string();
+    *engine.lease.lock().await = lease;
     // Ctrl-C and a fail-fast stop both reach this engine.
     let relay = tokio::spawn({
         let mine = mine.clone();
@@ -221,6 +239,7 @@ async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, t
         Err(Error::Internal("semaphore closed".into()))
     };
     relay.abort();
+    engine.give_back_lease(result.as_ref().map_or_else(|e| e.kind(), |r| r.outcome)).await;
     ports.clock.leave();
     (i, outcome_of(&spec, &result, false))
 }
@@ -289,7 +308,7 @@ async fn prepare_in_order(
     opts: &ReleaseOptions,
     policy: FleetPolicy,
     outcomes: &mut [Option<FleetOutcome>],
-) -> Result<(Vec<(usize, Box<super::deploy::ReadyRelease>)>, bool), Error> {
+) -> Result<(Vec<ReadyService>, bool), Error> {
     let mut ready = Vec::new();
     let mut failed = false;
     for i in order(specs)? {
@@ -301,10 +320,20 @@ async fn prepare_in_order(
         let mut engine = Engine::new(fleet.get(i).clone(), sink.clone(), interrupt.clone());
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
-        match super::release::Release(&engine).prepare(spec, opts, &mut stages).await {
-            Ok(super::release::Prepared::Done(rep)) => outcomes[i] = Some(outcome_of(spec, &Ok(*rep), opts.dry_run)),
-            Ok(super::release::Prepared::Ready(r)) => ready.push((i, r)),
+        // The service's lease, before its first mutating call; held until its deployment ends.
+        let leased = if opts.dry_run { Ok(()) } else { engine.take_lease(spec, "release", &opts.lock).await };
+        let prepared = match leased {
+            Ok(()) => super::release::Release(&engine).prepare(spec, opts, &mut stages).await,
+            Err(e) => Err(e),
+        };
+        match prepared {
+            Ok(super::release::Prepared::Ready(r)) => ready.push((i, r, engine.lease.lock().await.take())),
+            Ok(super::release::Prepared::Done(rep)) => {
+                engine.give_back_lease(rep.outcome).await;
+                outcomes[i] = Some(outcome_of(spec, &Ok(*rep), opts.dry_run));
+            }
             Err(e) => {
+                engine.give_back_lease(e.kind()).await;
                 failed = true;
                 outcomes[i] = Some(outcome_of(spec, &Err(e), opts.dry_run));
             }
@@ -334,10 +363,12 @@ pub async fn release_fleet_in(
     let mut set = tokio::task::JoinSet::new();
     let mut previous: BTreeMap<usize, String> = BTreeMap::new();
     if failed && policy != FleetPolicy::Independent {
-        let why = || "registered, not deployed: another service failed first".to_string();
-        ready.drain(..).for_each(|(i, _)| outcomes[i] = Some(skipped(&specs[i], why())));
+        for (i, _, lease) in ready.drain(..) {
+            give_back(fleet.get(i), &sink, &specs[i], lease, "skipped").await;
+            outcomes[i] = Some(skipped(&specs[i], "registered, not deployed: another service failed first".into()));
+        }
     }
-    for (i, r) in ready {
+    for (i, r, lease) in ready {
         previous.insert(i, r.previous_td.clone());
         let mut spec = specs[i].clone();
         if policy == FleetPolicy::FailFast {
@@ -353,7 +384,7 @@ pub async fn release_fleet_in(
         if early.is_some() {
             ports.clock.join();
         }
-        set.spawn(deploy_one(i, spec, r, Turn { ports, sink, opts, sem, early, mine, outer, all }));
+        set.spawn(deploy_one(i, spec, r, Turn { ports, sink, opts, sem, early, mine, outer, all, lease }));
     }
     while let Some(joined) = set.join_next().await {
         let (i, o) = joined.map_err(|e| Error::Internal(format!("a fleet task failed: {e}")))?;

@@ -27,6 +27,7 @@ mod exec;
 mod fleet;
 mod history;
 mod init;
+pub mod lease;
 mod lookups;
 mod observe;
 pub(crate) mod oneoff;
@@ -49,11 +50,12 @@ pub use exec::{ExecHandoff, ExecOptions, exec_session, exec_target};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
 pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};
+pub use lease::record::{LeaseRecord, LeaseState, LockStatus};
 pub use lookups::answer_lookups;
 pub use observe::observe;
 pub(crate) use oneoff::OneOff;
 pub(crate) use oneoff::OneOffs;
-pub use options::{CreateMode, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, WaitOptions, WaitReport};
+pub use options::{CreateMode, LockOptions, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, WaitOptions, WaitReport};
 pub use promote::{PromoteReport, promote};
 pub use scale::{ScaleOptions, ScaleReport};
 pub use status::{CodeDeployStatus, StatusReport, status};
@@ -256,6 +258,10 @@ pub struct Engine {
     started: Arc<std::sync::Mutex<Option<String>>>,
     /// What this engine decided and did, with times: the failure report's part of the timeline.
     decisions: Arc<std::sync::Mutex<Vec<(f64, String)>>>,
+    /// The service's lease, while this engine's command holds it (`lease`).
+    lease: Arc<tokio::sync::Mutex<Option<lease::record::Held>>>,
+    /// The stage reached and what the run created, for the lease's record.
+    progress: Arc<std::sync::Mutex<(String, lease::record::Journal)>>,
 }
 
 impl Engine {
@@ -268,6 +274,8 @@ impl Engine {
             service: String::new(),
             started: Arc::default(),
             decisions: Arc::default(),
+            lease: Arc::default(),
+            progress: Arc::default(),
         }
     }
 
@@ -288,6 +296,13 @@ impl Engine {
         if let Event::DeploymentStarted { deployment_id, .. } = &e {
             *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(deployment_id.clone());
         }
+        {
+            let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+            if let Event::StageStarted { stage } = &e {
+                p.0 = stage.name().to_string();
+            }
+            note(&mut p.1, &e);
+        }
         let now = self.ports.clock.now();
         let mut decisions = self.decisions.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = decision(&e) {
@@ -304,6 +319,11 @@ impl Engine {
         };
         drop(decisions);
         self.sink.emit(self.ports.clock.now(), &self.service, &e);
+    }
+
+    /// The stage reached and the journal, as the lease records them.
+    pub(crate) fn progress(&self) -> (String, lease::record::Journal) {
+        self.progress.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     /// The deployment this engine started last.
@@ -429,4 +449,21 @@ fn decision(e: &Event) -> Option<String> {
         E::TaskStopped { task_id, stop_code, .. } => format!("task {task_id} stopped ({})", stop_code.as_deref().unwrap_or("-")),
         _ => return None,
     })
+}
+
+/// What an event says the run created, into the lease's journal.
+fn note(j: &mut lease::record::Journal, e: &Event) {
+    match e {
+        Event::ImagePushed { image, digest } => {
+            j.image = Some(image.clone());
+            j.digest = digest.clone();
+        }
+        Event::TaskStarted { task_id, .. } => j.migration_task = Some(task_id.clone()),
+        Event::Registered { arn, .. } => j.revision = Some(arn.clone()),
+        Event::DeploymentStarted { deployment_id, service_deployment_arn, .. } => {
+            j.deployment = Some(deployment_id.clone());
+            j.service_deployment_arn = service_deployment_arn.clone();
+        }
+        _ => {}
+    }
 }

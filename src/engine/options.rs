@@ -25,6 +25,8 @@ pub struct ReleaseOptions {
     pub skip_verify: bool,
     /// Whether the service may (or must) be created from `[service.definition]`.
     pub create: CreateMode,
+    /// The service's lease (`--no-lock`, `--lock-timeout`).
+    pub lock: LockOptions,
 }
 
 /// Creating a missing service is never implicit: a typo in `service.name` must not create one.
@@ -91,6 +93,8 @@ pub struct RollbackOptions {
     pub timeout: Option<Duration>,
     /// `--allow-family-change`: `--to` may name another family.
     pub allow_family_change: bool,
+    /// The service's lease (`--no-lock`, `--lock-timeout`).
+    pub lock: LockOptions,
 }
 
 /// What `fgdeploy rollback` will do / did.
@@ -101,4 +105,13 @@ pub struct RollbackPlan {
     /// `stop-in-flight` or `redeploy-previous`
     pub action: String,
     pub source: String,
+}
+
+/// What a command does with the lease (`--no-lock`, `--lock-timeout`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LockOptions {
+    /// `--no-lock`: do not take the lease (the run is not serialised with others).
+    pub skip: bool,
+    /// `--lock-timeout`: overrides `lock.wait`.
+    pub timeout: Option<Duration>,
 }

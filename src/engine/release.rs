@@ -145,6 +145,18 @@ crate::engine::engine_part!(
 
 impl Release<'_> {
     pub(crate) async fn release_inner(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<ReleaseReport> {
+        if opts.dry_run {
+            return self.release_leased(spec, opts, stages).await;
+        }
+        let command = if opts.create == CreateMode::Required { "create" } else { "release" };
+        self.take_lease(spec, command, &opts.lock).await?;
+        let result = self.release_leased(spec, opts, stages).await;
+        self.give_back_lease(result.as_ref().map_or_else(|e| e.kind(), |r| r.outcome)).await;
+        result
+    }
+
+    /// A release under the service's lease (when `[lock]` is set).
+    async fn release_leased(&self, spec: &Spec, opts: &ReleaseOptions, stages: &mut Vec<StageTime>) -> Result<ReleaseReport> {
         let p = self.prepare(spec, opts, stages).await?;
         let suspended = match &p {
             Prepared::Ready(r) => self.suspend_scale_in(spec, &r.live, opts).await?,
@@ -224,8 +236,10 @@ impl Release<'_> {
         self.verify_first(spec, &live, &plan, opts).await?;
         let mut plan = plan;
         Build(self.0).build_stage(spec, &mut plan, stages).await?;
+        self.renew_lease(true).await?;
         let previous_td = live.service.task_definition.clone();
         let registered = Migrate(self.0).migrate_stage(spec, &plan, &live, stages).await?;
+        self.renew_lease(true).await?;
         // register
         let new_td = if let Some(arn) = registered {
             self.emit(Event::StageSkipped { stage: Stage::Register, reason: format!("registered for the migration: {arn}") });
@@ -241,6 +255,7 @@ impl Release<'_> {
             }
             previous_td.clone()
         };
+        self.renew_lease(true).await?;
         if !plan.runs(Stage::Deploy) {
             self.emit(Event::StageSkipped { stage: Stage::Deploy, reason: "nothing changed".into() });
             self.emit(Event::StageSkipped { stage: Stage::Verify, reason: "nothing deployed".into() });

@@ -20,7 +20,13 @@ impl Engine {
             .ok_or_else(|| super::no_such_service(spec.cluster(), spec.service()))?;
         // `--timeout`, else `rollback.timeout`, for every controller.
         let deadline = super::Deadline::rollback(o.timeout, spec);
-        super::deploy::rollback(self, spec, &svc, o, deadline).await
+        if o.dry_run {
+            return super::deploy::rollback(self, spec, &svc, o, deadline).await;
+        }
+        self.take_lease(spec, "rollback", &o.lock).await?;
+        let result = super::deploy::rollback(self, spec, &svc, o, deadline).await;
+        self.give_back_lease(result.as_ref().map_or_else(|e| e.kind(), |_| "rolled_back")).await;
+        result
     }
 }
 

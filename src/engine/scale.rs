@@ -20,6 +20,8 @@ pub struct ScaleOptions {
     pub no_wait: bool,
     /// `--timeout` (else `deploy.timeout`).
     pub timeout: Option<Duration>,
+    /// The service's lease (`--no-lock`, `--lock-timeout`).
+    pub lock: super::LockOptions,
 }
 
 /// What `scale` did.
@@ -37,7 +39,14 @@ impl Engine {
     pub async fn scale_command(&mut self, spec: &Spec, o: &ScaleOptions) -> Result<ScaleReport> {
         self.service = spec.service().to_string();
         let t0 = self.ports.clock.now();
-        let result = scale_inner(self, spec, o).await;
+        let result = match self.take_lease(spec, "scale", &o.lock).await {
+            Ok(()) => {
+                let r = scale_inner(self, spec, o).await;
+                self.give_back_lease(r.as_ref().map_or_else(|e| e.kind(), |_| "scaled")).await;
+                r
+            }
+            Err(e) => Err(e),
+        };
         let (outcome, exit_code, message) = match &result {
             Ok(r) if r.steady => ("scaled".to_string(), crate::error::exit::OK, format!("{} → {} tasks, steady", r.from, r.to)),
             Ok(r) => ("started".to_string(), crate::error::exit::OK, format!("desired count {} → {} (not waited for)", r.from, r.to)),

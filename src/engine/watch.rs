@@ -112,6 +112,8 @@ impl Engine {
                 }
             }
             let now = self.ports.clock.now();
+            // The service's lease lives as long as the run looks (renewed when a third of it passed).
+            self.renew_lease(false).await?;
             // After a retryable error: the back-off's step, which the next one doubles (the wait
             // itself is jittered).
             let mut step = None;

@@ -14,6 +14,7 @@ mod ecr;
 mod ecs;
 mod elb;
 mod error;
+mod lease;
 mod logs;
 
 pub use crate::servicedef::{
@@ -35,6 +36,7 @@ pub use ecs::{
 };
 pub(crate) use elb::{Elb, HealthCheck, Listener, TargetHealth};
 pub use error::{PortError, PortResult};
+pub use lease::{Leases, Stored};
 pub(crate) use logs::{LogPage, Logs};
 
 use std::sync::Arc;
@@ -50,6 +52,7 @@ pub struct Ports {
     pub elb: Arc<dyn Elb>,
     pub autoscaling: Arc<dyn Autoscaling>,
     pub cloudwatch: Arc<dyn CloudWatch>,
+    pub leases: Arc<dyn Leases>,
     pub account: Arc<dyn Account>,
     /// Registries other than this account's ECR (the registry v2 API).
     pub registry: Arc<dyn crate::registry::Registry>,

@@ -50,6 +50,12 @@ pub(crate) enum Document<'a> {
     Init {
         init: &'a InitReport,
     },
+    /// `fgdeploy lock status|break`: the service's lease.
+    Lock {
+        lock: &'a crate::engine::LockStatus,
+        /// `lock break`: whether this run broke it.
+        broken: bool,
+    },
     Promoted {
         promote: &'a PromoteReport,
         api_calls: BTreeMap<String, u64>,

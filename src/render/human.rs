@@ -448,6 +448,40 @@ fn rollout_text(o: &mut String, rollout: &Rollout) {
 }
 
 /// `history`: one line per deployment, newest first.
+/// `fgdeploy lock status|break`: the lease, its holder and its journal.
+pub fn lock_text(l: &crate::engine::LockStatus, now: f64) -> String {
+    use crate::engine::LeaseState;
+    let mut o = String::new();
+    let state = match l.state {
+        LeaseState::Free => "free (never taken)",
+        LeaseState::Held => "held",
+        LeaseState::Expired => "expired (its run stopped renewing it: the next run takes it over)",
+        LeaseState::Released => "released",
+    };
+    let _ = writeln!(o, "lease s3://{}/{}: {state}", esc(&l.bucket), esc(&l.key));
+    let Some(r) = &l.record else { return o.trim_end().to_string() };
+    let _ = writeln!(o, "  holder:  {}", esc(&r.holder.describe()));
+    let _ = writeln!(o, "  phase:   {}", esc(&r.phase));
+    let _ = writeln!(o, "  started: {} ({:.0} s ago)", rfc3339(r.started), now - r.started);
+    let _ = writeln!(o, "  expires: {} (in {:.0} s)", rfc3339(r.expires), r.expires - now);
+    if let Some(rel) = &r.released {
+        let _ = writeln!(o, "  released: {} ({})", rfc3339(rel.at), esc(&rel.how));
+    }
+    let j = &r.journal;
+    let entries = [
+        ("image", &j.image),
+        ("digest", &j.digest),
+        ("migration task", &j.migration_task),
+        ("revision", &j.revision),
+        ("deployment", &j.deployment),
+        ("outcome", &j.outcome),
+    ];
+    for (what, v) in entries.iter().filter_map(|(w, v)| v.as_ref().map(|v| (w, v))) {
+        let _ = writeln!(o, "  {what}: {}", esc(v));
+    }
+    o.trim_end().to_string()
+}
+
 pub fn history_text(h: &crate::engine::HistoryReport) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "Deployments of service {} in cluster {} (newest first)", esc(&h.service), esc(&h.cluster));

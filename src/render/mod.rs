@@ -12,7 +12,7 @@ mod human;
 pub mod schema;
 
 pub(crate) use human::report_text;
-pub use human::{history_text, plan_text, rollback_plan_text, status_text, verify_text};
+pub use human::{history_text, lock_text, plan_text, rollback_plan_text, status_text, verify_text};
 
 use crate::engine::{Event, EventSink};
 use indicatif::{ProgressBar, ProgressStyle};

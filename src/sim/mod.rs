@@ -74,6 +74,7 @@ impl Sim {
             elb: me.clone(),
             autoscaling: me.clone(),
             cloudwatch: me.clone(),
+            leases: me.clone(),
             account: me.clone(),
             registry: me.clone(),
             clock: me,
@@ -382,6 +383,19 @@ impl Elb for Sim {
             path: Some("/".into()),
             matcher: Some("200".into()),
         })
+    }
+}
+
+#[async_trait]
+impl Leases for Sim {
+    async fn read(&self, bucket: &str, key: &str) -> PortResult<Option<Stored>> {
+        self.call("s3:GetObject").await?.s3_object(bucket, key)
+    }
+    async fn create(&self, bucket: &str, key: &str, body: &[u8]) -> PortResult<Option<String>> {
+        self.call("s3:PutObject").await?.s3_put(bucket, key, body, None)
+    }
+    async fn replace(&self, bucket: &str, key: &str, body: &[u8], etag: &str) -> PortResult<Option<String>> {
+        self.call("s3:PutObject").await?.s3_put(bucket, key, body, Some(etag))
     }
 }
 

@@ -350,6 +350,8 @@ pub struct World {
     pub(super) calls_seen: u64,
     pub(super) interrupt: Option<(f64, Interrupt)>,
     pub(super) alarm_fired: bool,
+    /// S3 objects written through the `Leases` port: (bucket, key) → (body, version).
+    pub(super) objects: BTreeMap<(String, String), (Vec<u8>, u64)>,
     /// When the deployment alarms went into ALARM, and which (CloudWatch's view of them).
     pub(super) alarms_in_alarm: Option<(f64, Vec<String>)>,
     pub(super) foreign_done: bool,

@@ -18,6 +18,46 @@ impl World {
     /// balancer sees them — healthy once their health check passed, `initial` before it, and
     /// those an image fault keeps failing `unhealthy` with `Target.ResponseCodeMismatch` (the
     /// app answers 503), while RUNNING, and `unhealthy.draining` once the scheduler stopped them.
+    /// S3 with conditional writes, as the S3 User Guide describes them: every bucket exists
+    /// unless `Faults::missing` names `s3://<bucket>`; a write whose precondition fails changes
+    /// nothing and answers `None`. The world's lock makes each write atomic, as S3's are.
+    pub(crate) fn s3_object(&self, bucket: &str, key: &str) -> PortResult<Option<crate::ports::Stored>> {
+        self.s3_bucket(bucket, "s3:GetObject")?;
+        Ok(self
+            .objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .map(|(body, v)| crate::ports::Stored { body: body.clone(), etag: format!("\"{v:032x}\"") }))
+    }
+
+    pub(crate) fn s3_put(&mut self, bucket: &str, key: &str, body: &[u8], if_match: Option<&str>) -> PortResult<Option<String>> {
+        self.s3_bucket(bucket, "s3:PutObject")?;
+        let id = (bucket.to_string(), key.to_string());
+        let current = self.objects.get(&id).map(|(_, v)| format!("\"{v:032x}\""));
+        let allowed = match (if_match, &current) {
+            (None, None) => true,
+            (Some(want), Some(have)) => want.trim_matches('"') == have.trim_matches('"'),
+            _ => false,
+        };
+        if !allowed {
+            return Ok(None);
+        }
+        self.seq += 1;
+        let version = self.seq;
+        self.objects.insert(id, (body.to_vec(), version));
+        Ok(Some(format!("\"{version:032x}\"")))
+    }
+
+    fn s3_bucket(&self, bucket: &str, op: &str) -> PortResult<()> {
+        if self.faults.missing.contains(&format!("s3://{bucket}")) {
+            return Err(PortError::Rejected {
+                op: op.into(),
+                code: "NoSuchBucket".into(),
+                message: "The specified bucket does not exist".into(),
+            });
+        }
+        Ok(())
+    }
+
     /// DescribeAlarms: every alarm asked for exists; a deployment alarm that fired is in ALARM
     /// over the target group's 5xx count, the others are OK.
     pub(crate) fn alarm_states(&self, names: &[String]) -> Vec<crate::ports::AlarmState> {
@@ -116,6 +156,7 @@ impl World {
             calls_seen: 0,
             interrupt: None,
             alarm_fired: false,
+            objects: BTreeMap::new(),
             alarms_in_alarm: None,
             foreign_done: false,
             mutations: Vec::new(),

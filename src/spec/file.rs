@@ -21,6 +21,10 @@ pub struct SpecFile {
     pub deploy: DeploySection,
     #[serde(default)]
     pub rollback: RollbackSection,
+    /// A lease per service in an S3 bucket: one release (rollback, scale, create) of the service
+    /// at a time, across runners (#27). Without it, nothing serialises two pipelines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<LockSection>,
     /// Where the templates' account lookups read from (`tfstate()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookups: Option<LookupsSection>,
@@ -515,6 +519,38 @@ impl Default for RollbackSection {
     fn default() -> Self {
         RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: default_deploy_timeout() }
     }
+}
+
+/// `[lock]`: where the service's lease lives and how long it lasts.
+#[derive(Debug, Clone, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LockSection {
+    /// The S3 bucket that holds the leases (it must exist; fgdeploy writes one small object per
+    /// service, with conditional writes).
+    pub bucket: String,
+    /// The key prefix: the lease of service S in cluster C is `<prefix>/<C>/<S>.json`.
+    #[serde(default = "default_lock_prefix")]
+    pub prefix: String,
+    /// How long a lease lives after its last renewal: a dead runner's lease can be taken over
+    /// this long after it last renewed. fgdeploy renews it at each stage and while it waits.
+    #[serde(default = "default_lock_ttl", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub ttl: Duration,
+    /// How long a run waits for another run's lease before it gives up with exit 12
+    /// (`--lock-timeout` overrides).
+    #[serde(default = "default_lock_wait", deserialize_with = "de_duration", serialize_with = "ser_duration")]
+    pub wait: Duration,
+}
+
+fn default_lock_prefix() -> String {
+    "fgdeploy/locks".into()
+}
+
+fn default_lock_ttl() -> Duration {
+    Duration::from_secs(600)
+}
+
+fn default_lock_wait() -> Duration {
+    Duration::from_secs(900)
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -121,6 +121,11 @@ pub fn parse_text(path: &Path, text: &str, vars: &Vars) -> Result<SpecFile, Inpu
 }
 
 impl Spec {
+    /// The commit of the deployspec's checkout (`git rev-parse HEAD`), when it is one.
+    pub(crate) fn commit(&self) -> Option<String> {
+        self.vars.git_sha()
+    }
+
     /// Read and check a deployspec. `image_tag` overrides `image.tag` (`--image-tag`).
     pub fn load(path: &Path, image_tag: Option<&str>) -> Result<Spec, InputError> {
         let vars = Vars::from_process(path.parent().unwrap_or(Path::new(".")));

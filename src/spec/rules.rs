@@ -88,10 +88,34 @@ pub(crate) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     }
     positive(&mut p, "deploy.timeout", f.deploy.timeout);
     positive(&mut p, "rollback.timeout", f.rollback.timeout);
+    if let Some(l) = &f.lock {
+        lock(l, &mut p);
+    }
     if f.service.depends_on.contains(&f.service.name) {
         p.at("service.depends_on", "a service cannot depend on itself", "remove its own name");
     }
     p.finish()
+}
+
+/// `[lock]`: a bucket name S3 accepts, a lease that outlives a renewal interval.
+fn lock(l: &super::file::LockSection, p: &mut Problems) {
+    let b = &l.bucket;
+    let chars = b.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.');
+    let ends = b.starts_with(|c: char| c.is_ascii_alphanumeric()) && b.ends_with(|c: char| c.is_ascii_alphanumeric());
+    if !(3..=63).contains(&b.len()) || !chars || !ends {
+        p.at(
+            "lock.bucket",
+            format!("invalid bucket name {b:?}"),
+            "an S3 bucket name is 3-63 lowercase letters, digits, hyphens and dots, starting and ending with a letter or digit",
+        );
+    }
+    if l.prefix.starts_with('/') || l.prefix.ends_with('/') {
+        p.at("lock.prefix", format!("{:?} starts or ends with /", l.prefix), "write it without leading or trailing slashes");
+    }
+    if l.ttl < Duration::from_secs(60) {
+        p.at("lock.ttl", "a lease shorter than a minute would expire between renewals", "use 60s or more (default 10m)");
+    }
+    positive(p, "lock.wait", l.wait);
 }
 
 fn names(f: &SpecFile, p: &mut Problems) {

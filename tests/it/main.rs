@@ -13,6 +13,7 @@ mod fuzz;
 mod harness;
 mod house;
 mod images;
+mod lease;
 mod moto;
 mod registry;
 mod replay;

@@ -16,7 +16,7 @@
 use crate::harness::{Test, spec_dir_with};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use fgdeploy::error::exit;
-use fgdeploy::ports::{Ports, UpdateService};
+use fgdeploy::ports::{PortError, Ports, UpdateService};
 use fgdeploy::spec::Spec;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -1453,4 +1453,84 @@ async fn alarms_are_read_on_the_wire() {
     let history = ports.cloudwatch.alarm_history(&name, 5).await;
     assert!(history.is_err(), "moto does not implement DescribeAlarmHistory: {history:?}");
     assert!(history.expect_err("err").to_string().contains("cloudwatch:DescribeAlarmHistory"));
+}
+
+/// #27: the lease's primitive on the wire (S3 conditional writes, as moto implements them):
+/// create only when absent (`If-None-Match: *`), replace only the version read (`If-Match`), and
+/// under a race of two takers exactly one wins, every round.
+#[tokio::test]
+async fn the_lease_is_compare_and_swap_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let bucket = unique("locks");
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&m.conf).force_path_style(true).build());
+    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let leases = m.ports().leases;
+    let key = "fgdeploy/locks/c/s.json";
+    assert_eq!(leases.read(&bucket, key).await.expect("read"), None, "absent");
+    let first = leases.create(&bucket, key, b"{\"v\":1}").await.expect("create").expect("created");
+    assert_eq!(leases.create(&bucket, key, b"{\"v\":2}").await.expect("create again"), None, "a second create loses");
+    let stored = leases.read(&bucket, key).await.expect("read").expect("present");
+    assert_eq!((stored.body.as_slice(), stored.etag.as_str()), (&b"{\"v\":1}"[..], first.as_str()));
+    let second = leases.replace(&bucket, key, b"{\"v\":3}", &first).await.expect("replace").expect("replaced");
+    assert_eq!(leases.replace(&bucket, key, b"{\"v\":4}", &first).await.expect("stale"), None, "a stale version loses");
+    let mut etag = second;
+    for round in 0..3 {
+        // Each write's content is its own: S3's ETag of a plain PUT is the MD5 of the body, so
+        // rewriting identical bytes would keep the ETag (the lease records carry a write token).
+        let (ba, bb) = (format!("{{\"a\":{round}}}"), format!("{{\"b\":{round}}}"));
+        let (a, b) = tokio::join!(leases.replace(&bucket, key, ba.as_bytes(), &etag), leases.replace(&bucket, key, bb.as_bytes(), &etag));
+        let winners: Vec<String> = [a.expect("a"), b.expect("b")].into_iter().flatten().collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one taker wins");
+        etag = winners[0].clone();
+    }
+    let missing = leases.read(&unique("no-such-bucket"), key).await.expect_err("no bucket");
+    assert!(matches!(&missing, PortError::Rejected { code, .. } if code == "NoSuchBucket"), "{missing:?}");
+}
+
+/// #27 from the CLI on the wire: a release takes the lease before its first change and releases
+/// it with its journal; `lock status` shows it; a live holder makes a release give up with
+/// exit 12 naming it; `lock break --yes` frees it; a missing bucket is exit 4 with the fix.
+#[tokio::test]
+async fn the_lease_guards_releases_on_the_wire() {
+    let Some(m) = moto().await else { return };
+    let bucket = unique("locks");
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&m.conf).force_path_style(true).build());
+    s3.create_bucket().bucket(&bucket).send().await.expect("bucket");
+    let (dir, path) = moto_spec();
+    let text = std::fs::read_to_string(&path).expect("spec") + &format!("\n[lock]\nbucket = \"{bucket}\"\n");
+    std::fs::write(&path, text).expect("write");
+    let spec = Spec::load(&path, None).expect("spec");
+    m.service_for(&spec, "v1", &["v1", "v2"]).await;
+    let f = path.to_str().expect("utf-8 path");
+    m.cli()
+        .args(["release", "-f", f, "--force", "--no-wait"])
+        .status(exit::OK)
+        .stdout_has("took the lease")
+        .stdout_has("released the lease");
+    let status = m.cli().args(["lock", "status", "-f", f, "--output", "json"]).status(exit::OK);
+    let doc: serde_json::Value = serde_json::from_str(status.stdout.trim()).expect("json");
+    assert_eq!(doc["lock"]["state"], "released", "{doc}");
+    assert!(doc["lock"]["record"]["journal"]["revision"].as_str().is_some_and(|r| r.ends_with(":2")), "{doc}");
+    assert_eq!(doc["lock"]["record"]["journal"]["outcome"], "started");
+
+    // A live holder: its record, renewed a moment ago, expiring in an hour.
+    let mut held: fgdeploy::engine::LeaseRecord = serde_json::from_value(doc["lock"]["record"].clone()).expect("record");
+    (held.released, held.expires, held.holder.ci_url) = (None, held.renewed + 1e9, Some("https://ci.example/run/9".into()));
+    let key = doc["lock"]["key"].as_str().expect("key");
+    let body = serde_json::to_vec(&held).expect("json");
+    let etag = m.ports().leases.read(&bucket, key).await.expect("read").expect("lease").etag;
+    m.ports().leases.replace(&bucket, key, &body, &etag).await.expect("put").expect("written");
+    m.cli()
+        .args(["release", "-f", f, "--force", "--no-wait", "--lock-timeout", "2s"])
+        .status(exit::LOCKED)
+        .stderr_has("https://ci.example/run/9");
+    m.cli().args(["lock", "break", "-f", f]).status(exit::INPUT).stderr_has("--yes");
+    m.cli().args(["lock", "break", "-f", f, "--yes"]).status(exit::OK).stdout_has("released").stdout_has("broken by");
+    drop(dir);
+
+    let (_dir, path) = moto_spec();
+    let text = std::fs::read_to_string(&path).expect("spec") + &format!("\n[lock]\nbucket = \"{}\"\n", unique("absent"));
+    std::fs::write(&path, text).expect("write");
+    let f = path.to_str().expect("utf-8 path");
+    m.cli().args(["release", "-f", f, "--force", "--no-wait"]).status(exit::AWS).stderr_has("create the bucket named in [lock] bucket");
 }

@@ -1,0 +1,177 @@
+//! The lease's record and where it lives (#27): the data `engine::lease` reads and writes, and
+//! the engine keeps while it holds a lease (no engine behaviour here).
+
+use crate::error::{Error, Result};
+use crate::ports::Stored;
+use crate::spec::Spec;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Who holds a lease.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Holder {
+    /// The fgdeploy command (`release`, `rollback`, `scale`, `create`).
+    pub command: String,
+    /// The commit released, when the deployspec is in a git checkout.
+    pub commit: Option<String>,
+    /// GitHub Actions: `GITHUB_RUN_ID` and the run's URL.
+    pub run_id: Option<String>,
+    pub ci_url: Option<String>,
+    pub host: String,
+    pub user: String,
+    pub pid: u32,
+}
+
+impl Holder {
+    /// This process: the CI run from GitHub's variables, else the host and the user.
+    pub(crate) fn here(command: &str, commit: Option<String>) -> Holder {
+        let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let ci_url = match (env("GITHUB_SERVER_URL"), env("GITHUB_REPOSITORY"), env("GITHUB_RUN_ID")) {
+            (Some(s), Some(r), Some(id)) => Some(format!("{s}/{r}/actions/runs/{id}")),
+            _ => None,
+        };
+        Holder {
+            command: command.to_string(),
+            commit: commit.or_else(|| env("GITHUB_SHA")),
+            run_id: env("GITHUB_RUN_ID"),
+            ci_url,
+            host: env("HOSTNAME")
+                .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+                .unwrap_or_default(),
+            user: env("USER").or_else(|| env("USERNAME")).unwrap_or_default(),
+            pid: std::process::id(),
+        }
+    }
+
+    /// One line: the run, else the host, user and process.
+    pub fn describe(&self) -> String {
+        let who = match (&self.ci_url, &self.run_id) {
+            (Some(url), _) => url.clone(),
+            (None, Some(id)) => format!("run {id}"),
+            _ => format!("{}@{} (pid {})", self.user, self.host, self.pid),
+        };
+        let commit = self.commit.as_deref().map(|c| format!(" of {}", &c[..c.len().min(12)])).unwrap_or_default();
+        format!("`fgdeploy {}`{commit} by {who}", self.command)
+    }
+}
+
+/// What a run created, as it went: what a later run needs to know of it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Journal {
+    pub image: Option<String>,
+    pub digest: Option<String>,
+    pub migration_task: Option<String>,
+    pub revision: Option<String>,
+    pub deployment: Option<String>,
+    pub service_deployment_arn: Option<String>,
+    /// How the run ended (`released`, `rolled_back`, …), once it did.
+    pub outcome: Option<String>,
+}
+
+/// How a lease was given back.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Released {
+    pub at: f64,
+    /// `finished` (its run ended), or `broken by …` (`fgdeploy lock break`).
+    pub how: String,
+}
+
+/// The lease object.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct LeaseRecord {
+    /// `<cluster>/<service>`.
+    pub service: String,
+    pub holder: Holder,
+    /// The stage the run reached.
+    pub phase: String,
+    pub started: f64,
+    pub renewed: f64,
+    pub expires: f64,
+    pub released: Option<Released>,
+    pub journal: Journal,
+    /// A new value on every write. S3's ETag of a plain PUT is the MD5 of the body: two writes
+    /// of identical bytes would share an ETag, and a stale `If-Match` would still match.
+    #[serde(default)]
+    pub write: String,
+}
+
+/// A lease's state, as a reader at `now` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseState {
+    /// No lease was ever written for the service.
+    Free,
+    Held,
+    /// Its holder stopped renewing it (a dead runner): the next run takes it over.
+    Expired,
+    Released,
+}
+
+impl LeaseRecord {
+    pub fn state(&self, now: f64) -> LeaseState {
+        match (&self.released, self.expires <= now) {
+            (Some(_), _) => LeaseState::Released,
+            (None, true) => LeaseState::Expired,
+            (None, false) => LeaseState::Held,
+        }
+    }
+}
+
+/// Where a service's lease lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct LeaseKey {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) ttl: Duration,
+    pub(crate) wait: Duration,
+}
+
+impl LeaseKey {
+    /// The deployspec's `[lock]`, for its service (None: no `[lock]`).
+    pub(crate) fn of(spec: &Spec) -> Option<LeaseKey> {
+        let l = spec.file.lock.as_ref()?;
+        let cluster = spec.cluster().rsplit('/').next().unwrap_or(spec.cluster());
+        Some(LeaseKey {
+            bucket: l.bucket.clone(),
+            key: format!("{}/{cluster}/{}.json", l.prefix, spec.service()),
+            ttl: l.ttl,
+            wait: l.wait,
+        })
+    }
+}
+
+/// A lease this run holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Held {
+    pub(crate) at: LeaseKey,
+    pub(crate) etag: String,
+    pub(crate) record: LeaseRecord,
+}
+
+/// The lease's status (`fgdeploy lock status`).
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct LockStatus {
+    pub bucket: String,
+    pub key: String,
+    pub state: LeaseState,
+    pub record: Option<LeaseRecord>,
+}
+
+pub(crate) fn parse(at: &LeaseKey, s: &Stored) -> Result<LeaseRecord> {
+    serde_json::from_slice(&s.body).map_err(|e| {
+        Error::usage(
+            format!("s3://{}/{} is not an fgdeploy lease ({e})", at.bucket, at.key),
+            "remove that object (or point [lock] prefix elsewhere); fgdeploy writes only its own leases there",
+        )
+    })
+}
+
+/// The record as written: with a write token of its own (see [`LeaseRecord::write`]).
+pub(crate) fn body(r: &LeaseRecord) -> Vec<u8> {
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let mut r = r.clone();
+    r.write = format!("{}-{n}-{nanos}", std::process::id());
+    serde_json::to_vec_pretty(&r).unwrap_or_default()
+}

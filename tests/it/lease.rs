@@ -1,0 +1,177 @@
+//! #27: the lease per service, on the simulator (virtual time): two runs of one service never
+//! deploy at once; a live holder makes the next run wait and then give up with exit 12 naming
+//! it; a dead run's lease is taken over when it expires, and its journal is shown; a missing
+//! bucket or a refused access is exit 4 before any change. The primitive's compare-and-swap is
+//! shown on moto (`moto::the_lease_is_compare_and_swap_on_the_wire`).
+
+use crate::harness::spec_dir;
+use fgdeploy::engine::lease::record::{Holder, Journal, LeaseRecord};
+use fgdeploy::engine::{Engine, Event, Interrupt, LeaseState, LockOptions, Recorder, ReleaseOptions};
+use fgdeploy::error::exit;
+use fgdeploy::sandbox::seeded;
+use fgdeploy::sim::{Faults, Mutation, Sim};
+use fgdeploy::spec::Spec;
+use std::sync::Arc;
+use std::time::Duration;
+
+const LOCK: &str = "\n[lock]\nbucket = \"acme-deploy-locks\"\nttl = \"2m\"\nwait = \"10m\"\n";
+const KEY: &str = "fgdeploy/locks/demo/web.json";
+
+fn load(extra: &str) -> (tempfile::TempDir, Spec) {
+    let (dir, path) = spec_dir(extra);
+    (dir, Spec::load(&path, None).expect("spec loads"))
+}
+
+/// Someone else's lease on the service, written as its run left it.
+async fn someone_holds(sim: &Sim, expires_in: f64) {
+    let now = sim.ports().clock.now();
+    let record = LeaseRecord {
+        service: "demo/web".into(),
+        holder: Holder {
+            command: "release".into(),
+            commit: Some("0123456789abcdef0123".into()),
+            run_id: Some("4242".into()),
+            ci_url: Some("https://github.com/acme/web/actions/runs/4242".into()),
+            host: "runner-7".into(),
+            user: "runner".into(),
+            pid: 77,
+        },
+        phase: "deploy".into(),
+        started: now - 300.0,
+        renewed: now - 10.0,
+        expires: now + expires_in,
+        released: None,
+        journal: Journal { revision: Some("arn:aws:ecs:us-east-1:123456789012:task-definition/web:2".into()), ..Default::default() },
+        write: "77-0".into(),
+    };
+    let body = serde_json::to_vec(&record).expect("json");
+    sim.ports().leases.create("acme-deploy-locks", KEY, &body).await.expect("put").expect("created");
+}
+
+async fn record(sim: &Sim) -> LeaseRecord {
+    let stored = sim.ports().leases.read("acme-deploy-locks", KEY).await.expect("read").expect("a lease");
+    serde_json::from_slice(&stored.body).expect("a lease record")
+}
+
+fn updates(sim: &Sim) -> Vec<f64> {
+    sim.world().mutations.iter().filter(|(_, m)| matches!(m, Mutation::UpdateService { foreign: false, .. })).map(|(t, _)| *t).collect()
+}
+
+/// Two `release` runs of one service started together: one takes the lease and deploys; the
+/// other waits for it (saying who holds it), then finds the service already serving its
+/// revision and changes nothing. Never two deployments at once; no lease left behind.
+#[tokio::test]
+async fn two_releases_of_one_service_never_deploy_at_once() {
+    let (_dir, spec) = load(LOCK);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let clock = sim.ports().clock;
+    let run = |rec: Arc<Recorder>| {
+        let (sim, spec, clock) = (sim.clone(), spec.clone(), clock.clone());
+        async move {
+            let mut engine = Engine::new(sim.ports(), rec, Interrupt::default());
+            let r = engine.release(&spec, &ReleaseOptions::default()).await;
+            clock.leave();
+            r
+        }
+    };
+    let (a, b) = (Arc::new(Recorder::default()), Arc::new(Recorder::default()));
+    clock.join();
+    clock.join();
+    let (ra, rb) = tokio::join!(run(a.clone()), run(b.clone()));
+    let outcomes = [ra.expect("first").outcome, rb.expect("second").outcome];
+    assert!(outcomes.contains(&"deployed") && outcomes.contains(&"unchanged"), "one deploys, the other has nothing left: {outcomes:?}");
+    let waited = [a, b].iter().any(|r| {
+        r.events().iter().any(|e| matches!(e, Event::Info { message } if message.starts_with("waiting for the lease of demo/web: held by `fgdeploy release`")))
+    });
+    assert!(waited, "the second run said whose lease it waited for");
+    assert_eq!(updates(&sim).len(), 1, "one deployment");
+    let r = record(&sim).await;
+    assert_eq!(r.state(sim.ports().clock.now()), LeaseState::Released, "no lease left behind: {r:?}");
+}
+
+/// A live holder: the run waits `--lock-timeout`, then exits 12 naming the holder, having
+/// changed nothing. A dead run's lease (it stopped renewing): the run waits until it expires,
+/// takes it over (compare-and-swap), says what the dead run had done, and releases.
+#[tokio::test]
+async fn a_held_lease_is_waited_for_and_an_expired_one_taken_over() {
+    let (_dir, spec) = load(LOCK);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    someone_holds(&sim, 3600.0).await;
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let opts = ReleaseOptions { lock: LockOptions { skip: false, timeout: Some(Duration::from_secs(60)) }, ..Default::default() };
+    let t0 = sim.ports().clock.now();
+    let err = engine.release(&spec, &opts).await.expect_err("gave up");
+    assert_eq!(err.exit_code(), exit::LOCKED, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("after --lock-timeout") && text.contains("https://github.com/acme/web/actions/runs/4242"), "{text}");
+    assert!(sim.ports().clock.now() - t0 >= 60.0, "it waited the timeout");
+    assert!(sim.world().mutations.is_empty(), "nothing changed: {:?}", sim.world().mutations);
+    assert_eq!(record(&sim).await.holder.pid, 77, "the holder's lease is untouched");
+
+    let (_dir, spec) = load(LOCK);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    someone_holds(&sim, 90.0).await;
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let t0 = sim.ports().clock.now();
+    let report = engine.release(&spec, &ReleaseOptions::default()).await.expect("released after the takeover");
+    assert_eq!(report.outcome, "deployed");
+    let first_update = updates(&sim)[0];
+    assert!(first_update >= t0 + 90.0, "nothing was changed before the dead run's lease expired");
+    let took_over = rec.events().into_iter().find_map(|e| match e {
+        Event::Warning { message } if message.starts_with("took over the expired lease") => Some(message),
+        _ => None,
+    });
+    let took_over = took_over.expect("the takeover is said");
+    assert!(took_over.contains("phase deploy") && took_over.contains("task-definition/web:2"), "{took_over}");
+    let r = record(&sim).await;
+    assert_eq!((r.state(sim.ports().clock.now()), r.journal.outcome.as_deref()), (LeaseState::Released, Some("deployed")));
+    assert!(
+        r.journal.revision.is_some() && r.journal.deployment.as_deref().is_some_and(|d| d.starts_with("ecs-svc/")),
+        "the journal: {r:?}"
+    );
+    assert_eq!(r.holder.pid, std::process::id(), "this run's record replaced the dead run's");
+}
+
+/// The lease's bucket missing, or S3 refusing fgdeploy: exit 4 before any change, naming the
+/// lease and the fix. `--no-lock` releases without it.
+#[tokio::test]
+async fn a_missing_bucket_or_denied_access_stops_before_any_change() {
+    let cases = [
+        (
+            Faults { missing: ["s3://acme-deploy-locks".to_string()].into(), ..Default::default() },
+            "create the bucket named in [lock] bucket",
+        ),
+        (Faults { denied: ["s3:PutObject".to_string()].into(), ..Default::default() }, "allow s3:GetObject and s3:PutObject"),
+    ];
+    for (faults, fix) in cases {
+        let (_dir, spec) = load(LOCK);
+        let sim = seeded(&spec, faults.clone()).expect("seed");
+        let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+        let err = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("refused");
+        assert_eq!(err.exit_code(), exit::AWS, "{err}");
+        assert!(err.to_string().contains(fix) && err.to_string().contains(KEY), "{err}");
+        assert!(sim.world().mutations.is_empty(), "nothing changed");
+        assert_eq!(sim.calls().count("ecs:DescribeServices"), 0, "the lease comes first");
+        let sim = seeded(&spec, faults).expect("seed");
+        let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+        let opts = ReleaseOptions { lock: LockOptions { skip: true, timeout: None }, ..Default::default() };
+        assert_eq!(engine.release(&spec, &opts).await.expect("--no-lock").outcome, "deployed");
+    }
+}
+
+/// `rollback` and `scale` take the lease too, and give it back.
+#[tokio::test]
+async fn rollback_and_scale_take_and_give_back_the_lease() {
+    let (_dir, spec) = load(LOCK);
+    let sim = fgdeploy::sandbox::seeded_with(&spec, Faults::default(), true).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    engine.rollback_command(&spec, &fgdeploy::engine::RollbackOptions::default()).await.expect("rollback");
+    let r = record(&sim).await;
+    assert_eq!((r.holder.command.as_str(), r.state(sim.ports().clock.now())), ("rollback", LeaseState::Released));
+    let o = fgdeploy::engine::ScaleOptions { count: 3, ..Default::default() };
+    engine.scale_command(&spec, &o).await.expect("scale");
+    let r = record(&sim).await;
+    assert_eq!((r.holder.command.as_str(), r.journal.outcome.as_deref()), ("scale", Some("scaled")));
+}
