@@ -39,6 +39,10 @@ pub mod exit {
     /// `--lock-timeout` and changed nothing, or the lease was taken from it mid-run (broken, or
     /// taken over after it expired) and it stopped changing anything.
     pub const LOCKED: i32 = 12;
+    /// Superseded: another deployment (a colleague's UpdateService, a console deploy, another
+    /// pipeline without the lease) replaced this release's while fgdeploy watched it. fgdeploy
+    /// did not roll it back: the newer deployment is someone's.
+    pub const SUPERSEDED: i32 = 13;
 }
 
 /// Where in an input file something is wrong.
@@ -211,6 +215,9 @@ pub enum Error {
         "the deployment completed outside fgdeploy's checks (gate bypassed): {reason}\n  checks run afterwards: {checks}\n  next: {next}"
     )]
     GateBypassed { reason: String, checks: String, next: String },
+    /// Another deployment replaced this release's (not a failure of the release, not rolled back).
+    #[error("superseded: {by} replaced this release's deployment; fgdeploy does not roll back someone else's deployment\n  next: {next}")]
+    Superseded { by: String, next: String },
     /// Another run holds the service's lease.
     #[error(
         "{message}\n  held by: {holder}\n  next: wait for it, see `fgdeploy lock status`, or (if its runner is dead) `fgdeploy lock break`"
@@ -232,6 +239,7 @@ impl Error {
             Error::Internal(_) => exit::INTERNAL,
             Error::GateBypassed { .. } => exit::GATE_BYPASSED,
             Error::Locked { .. } => exit::LOCKED,
+            Error::Superseded { .. } => exit::SUPERSEDED,
         }
     }
 
@@ -258,6 +266,7 @@ impl Error {
             Error::Internal(_) => "internal_error",
             Error::GateBypassed { .. } => "gate_bypassed",
             Error::Locked { .. } => "locked",
+            Error::Superseded { .. } => "superseded",
         }
     }
 

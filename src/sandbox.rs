@@ -182,7 +182,7 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
         Scenario::NoCapacity => {
             faults.no_capacity.insert(marker);
         }
-        Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(30.0),
+        Scenario::ForeignDeploy => faults.foreign_deploy_at = Some(20.0),
         Scenario::ThrottleStorm => faults.throttle_every = Some(3),
         Scenario::SlowStart => faults.start_secs = 180.0,
         Scenario::BuildFails => faults.build_fails = true,

@@ -50,7 +50,8 @@ pub struct Faults {
     pub malformed: BTreeMap<String, u32>,
     /// A deployment alarm goes into ALARM this many seconds after the start.
     pub alarm_at: Option<f64>,
-    /// Someone else deploys a new revision this many seconds after the start.
+    /// Someone else deploys a new revision (UpdateService) this many seconds after fgdeploy's
+    /// first UpdateService that starts a deployment: mid-rollout, whatever the build took.
     pub foreign_deploy_at: Option<f64>,
     /// The endpoint has no service-deployment API (older regions, emulators).
     pub no_service_deployments_api: bool,
@@ -355,6 +356,8 @@ pub struct World {
     /// When the deployment alarms went into ALARM, and which (CloudWatch's view of them).
     pub(super) alarms_in_alarm: Option<(f64, Vec<String>)>,
     pub(super) foreign_done: bool,
+    /// When fgdeploy's first UpdateService that starts a deployment was answered.
+    pub(super) first_update_at: Option<f64>,
     /// Every mutating call, in order, with its virtual time (for invariant tests).
     pub mutations: Vec<(f64, Mutation)>,
     /// Application Auto Scaling's scalable targets, by `service/<cluster>/<service>`.

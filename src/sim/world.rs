@@ -159,6 +159,7 @@ impl World {
             objects: BTreeMap::new(),
             alarms_in_alarm: None,
             foreign_done: false,
+            first_update_at: None,
             mutations: Vec::new(),
             scalable_targets: BTreeMap::new(),
             logs: BTreeMap::new(),
@@ -702,6 +703,9 @@ impl World {
         })?;
         let controller = self.services[i].def.deployment_controller.unwrap_or_default();
         super::settings::check_update(controller, !req.task_definition.is_empty(), &req.settings)?;
+        if !foreign && !req.task_definition.is_empty() && self.first_update_at.is_none() {
+            self.first_update_at = Some(self.now);
+        }
         let td = match req.task_definition.as_str() {
             "" => String::new(),
             given => self.lookup_td(given).map(|(_, a)| a).ok_or_else(|| PortError::Rejected {
@@ -1329,9 +1333,9 @@ impl World {
             i.trigger();
             self.interrupt = None;
         }
-        if let Some(at) = self.faults.foreign_deploy_at
+        if let (Some(at), Some(first)) = (self.faults.foreign_deploy_at, self.first_update_at)
             && !self.foreign_done
-            && now >= EPOCH + at
+            && now >= first + at
         {
             self.foreign_done = true;
             self.foreign_deploy();

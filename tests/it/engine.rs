@@ -140,12 +140,24 @@ async fn alarm_during_bake_rolls_back() {
 }
 
 #[tokio::test]
-async fn someone_elses_deployment_mid_release_is_a_failure_not_rolled_back() {
+/// #27: a deployment replaced by someone else's mid-release is superseded (exit 13), naming the
+/// newer deployment; never reported as a circuit-breaker rollback, never rolled back.
+async fn someone_elses_deployment_mid_release_is_superseded_not_rolled_back() {
     let f = Faults { foreign_deploy_at: Some(20.0), ..Default::default() };
     let r = release("", f).await;
-    assert_eq!(r.code(), exit::MANUAL_ACTION, "{:?}", r.result.as_ref().err());
-    assert!(r.result.as_ref().err().is_some_and(|e| e.to_string().contains("another deployment")));
+    assert_eq!(r.code(), exit::SUPERSEDED, "{:?}", r.result.as_ref().err());
+    let text = r.result.as_ref().err().map(ToString::to_string).unwrap_or_default();
+    assert!(text.starts_with("superseded: ") && text.contains("(deployment ecs-svc/"), "{text}");
+    assert!(!text.contains("circuit breaker"), "{text}");
     assert_eq!(r.updates_to(TD1), 0, "fgdeploy does not fight the other deployment");
+    assert!(!r.has(|e| matches!(e, Event::RollbackStarted { .. })), "no rollback");
+    let report = r.events.iter().find_map(|e| match e {
+        Event::Report { report } => Some(report.clone()),
+        _ => None,
+    });
+    let cause = serde_json::to_value(&report.expect("a report").diagnosis.cause).expect("json");
+    assert_eq!(cause["class"], "replaced", "{cause}");
+    assert!(cause["by"].as_str().is_some_and(|b| b.contains("(deployment ecs-svc/")), "{cause}");
 }
 
 #[tokio::test]

@@ -431,6 +431,15 @@ async fn describe_services_examples_read_and_decide() {
         assert_eq!(decide(&tracker(&p.id, &p.task_definition, ""), &svc, None, 0.0), verdict, "{file}");
         assert_eq!(fgdeploy::engine::pace::previous_rollout_secs(&svc), None, "{file}: no completion event");
     }
+    // #27: a release tracking its own revision while the documented PRIMARY runs another is
+    // superseded, and the verdict names the newer deployment by its revision and id.
+    let r = Server::default().with("DescribeServices", "ecs-DescribeServices-5.json");
+    let svc = r.ports().await.ecs.describe_service("default", "my-http-service").await.expect("ok").expect("service");
+    let p = svc.primary().expect("PRIMARY");
+    let mine = "arn:aws:ecs:us-west-2:123456789012:task-definition/amazon-ecs-sample:2";
+    let want = FailKind::Replaced(format!("{} (deployment {})", p.task_definition, p.id));
+    let before = "arn:aws:ecs:us-west-2:123456789012:task-definition/amazon-ecs-sample:0";
+    assert_eq!(decide(&tracker("ecs-svc/mine", mine, before), &svc, None, 0.0), Verdict::Failed(want));
     let r = Server::default().with("DescribeServices", "ecs-DescribeServices-1.json");
     let svc = r.ports().await.ecs.describe_service("default", "x").await.expect("ok").expect("service");
     assert!(approx(svc.primary().and_then(|p| p.created_at), 1472487952.13) && svc.events[0].message.contains("unable to place a task"));

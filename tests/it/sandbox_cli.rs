@@ -829,3 +829,18 @@ fn every_release_leaves_a_step_summary_with_a_gantt_of_its_stages() {
     assert!(parse_gantt("gantt\n    dateFormat X\n    section a\n    x :done, s0, 0, 40").is_err(), "a duration without unit");
     assert!(parse_gantt("gantt\n    dateFormat X\n    section a\n    x :done, s0, 0, 4s\n    y :done, s0, 4, 4s").is_err(), "ids unique");
 }
+
+/// #27: someone else's deployment mid-release: exit 13 (superseded), naming the newer revision
+/// and deployment, in the terminal and in the JSON stream; no rollback.
+#[test]
+fn a_release_replaced_by_someone_elses_deployment_is_superseded() {
+    let args = ["release", "-f", "deployspecs/example.toml", "--sandbox", "--scenario", "foreign-deploy", "--image-tag", "v2"];
+    let out = Test::new().dir(root()).args(args).status(exit::SUPERSEDED);
+    out.stderr_has("superseded: arn:aws:ecs:")
+        .stderr_has("(deployment ecs-svc/")
+        .stderr_has("does not roll back someone else's deployment");
+    assert!(!out.stdout.contains("rolling back to"), "{}", out.stdout);
+    let json = Test::new().dir(root()).args(args).args(["--output", "json"]).status(exit::SUPERSEDED);
+    let finished = json.events().into_iter().find(|e| e["event"] == "finished").expect("finished");
+    assert_eq!((finished["outcome"].as_str(), finished["exit_code"].as_i64()), (Some("superseded"), Some(13)), "{finished}");
+}

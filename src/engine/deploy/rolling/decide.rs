@@ -90,7 +90,7 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
                     p.rollout_state_reason.clone().unwrap_or_else(|| "ECS started a rollback deployment".into()),
                 ));
             }
-            return Verdict::Failed(FailKind::Replaced(p.task_definition.clone()));
+            return Verdict::Failed(FailKind::Replaced(newer(p)));
         }
         None if !svc.deployments.is_empty() => return Verdict::Failed(FailKind::Replaced("(no PRIMARY deployment)".into())),
         _ => {}
@@ -124,6 +124,11 @@ pub fn decide(t: &Tracker, svc: &ServiceState, sd: Option<&ServiceDeployment>, n
     Verdict::Continue
 }
 
+/// The deployment that replaced the release, named: its revision and its id.
+fn newer(p: &crate::ports::Deployment) -> String {
+    format!("{} (deployment {})", p.task_definition, p.id)
+}
+
 /// What the service deployment alone says: it targets another revision, ECS rolls back (or
 /// failed to), or it was stopped. None: nothing decisive.
 fn decide_by_service_deployment(t: &Tracker, sd: &ServiceDeployment, primary: Option<&crate::ports::Deployment>) -> Option<FailKind> {
@@ -140,7 +145,7 @@ fn decide_by_service_deployment(t: &Tracker, sd: &ServiceDeployment, primary: Op
         }
         SdStatus::RollbackFailed => Some(FailKind::RollbackFailed(reason())),
         SdStatus::Stopped => Some(match primary {
-            Some(p) if p.task_definition != t.new_td => FailKind::Replaced(p.task_definition.clone()),
+            Some(p) if p.task_definition != t.new_td => FailKind::Replaced(newer(p)),
             _ => FailKind::Failed(reason()),
         }),
         SdStatus::Pending | SdStatus::InProgress | SdStatus::StopRequested | SdStatus::Successful | SdStatus::Unknown(_) => None,
@@ -258,7 +263,7 @@ mod tests {
     fn a_stopped_or_retargeted_service_deployment_names_the_replacement() {
         let t = tracker();
         let replaced = svc(vec![dep("d9", "PRIMARY", "other", "IN_PROGRESS")]);
-        assert_eq!(decide(&t, &replaced, Some(&sd("STOPPED")), 1.0), Verdict::Failed(FailKind::Replaced("other".into())));
+        assert_eq!(decide(&t, &replaced, Some(&sd("STOPPED")), 1.0), Verdict::Failed(FailKind::Replaced("other (deployment d9)".into())));
         let ours = svc(vec![dep("d1", "PRIMARY", "new", "IN_PROGRESS")]);
         let mut d = sd("IN_PROGRESS");
         d.target_task_definition = Some("someone-else".into());
@@ -279,7 +284,7 @@ mod tests {
     fn primary_replaced_or_missing_fails() {
         let t = tracker();
         let other = svc(vec![dep("d2", "PRIMARY", "new", "IN_PROGRESS"), dep("d1", "ACTIVE", "new", "IN_PROGRESS")]);
-        assert_eq!(decide(&t, &other, None, 1.0), Verdict::Failed(FailKind::Replaced("new".into())));
+        assert_eq!(decide(&t, &other, None, 1.0), Verdict::Failed(FailKind::Replaced("new (deployment d2)".into())));
         let mut rb = svc(vec![dep("d2", "PRIMARY", "old", "IN_PROGRESS")]);
         rb.deployments[0].rollout_state_reason = Some("why".into());
         assert_eq!(decide(&t, &rb, None, 1.0), Verdict::Failed(FailKind::EcsRollingBack("why".into())));

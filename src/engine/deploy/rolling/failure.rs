@@ -29,14 +29,11 @@ pub(crate) fn reaction(kind: &FailKind, t: &Tracker, rollback: &crate::spec::Rol
                 t.deployment_id, t.new_td
             ));
         }
-        FailKind::Replaced(td) => {
-            return report(
-                kind.describe(),
-                format!(
-                    "the service is now deploying {td}, which fgdeploy did not start; fgdeploy does not roll back someone else's deployment"
-                ),
-                format!("find out who deployed {td}; `fgdeploy status -f {path}` shows the service"),
-            );
+        FailKind::Replaced(by) => {
+            return Reaction::Report(Error::Superseded {
+                by: by.clone(),
+                next: format!("find out who deployed it; `fgdeploy status -f {path}` shows the service"),
+            });
         }
         FailKind::RollbackFailed(_) => {
             return report(
@@ -162,11 +159,13 @@ mod reaction_tests {
             Reaction::RollBack => "roll back".into(),
             Reaction::Report(Error::Detached(_)) => "detach".into(),
             Reaction::Report(Error::ManualAction { .. }) => "manual".into(),
+            Reaction::Report(Error::Superseded { .. }) => "superseded".into(),
             Reaction::Report(e) => format!("other: {e}"),
         }
     }
 
-    /// #25: what a failure leads to is one pure decision, from the failure's kind, the tracked
+    /// #25: what a failure leads to is one pure decision (#27: a replaced release is superseded,
+    /// never rolled back, whatever `[rollback]` says), from the failure's kind, the tracked
     /// deployment and `[rollback]`.
     #[test]
     fn a_failure_leads_to_a_rollback_a_detach_or_a_manual_action() {
@@ -179,7 +178,8 @@ mod reaction_tests {
             (timeout(), "web:1", &on, "roll back"),
             (FailKind::Interrupted, "web:1", &on, "roll back"),
             (FailKind::Interrupted, "web:1", &detach, "detach"),
-            (FailKind::Replaced("web:9".into()), "web:1", &on, "manual"),
+            (FailKind::Replaced("web:9".into()), "web:1", &on, "superseded"),
+            (FailKind::Replaced("web:9".into()), "web:1", &off, "superseded"),
             (FailKind::RollbackFailed("x".into()), "web:1", &on, "manual"),
             (FailKind::Failed("x".into()), "", &on, "manual"),
             (timeout(), "web:1", &off, "detach"),
