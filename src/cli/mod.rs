@@ -203,6 +203,7 @@ impl ReleaseArgs {
             skip_verify: self.skip_verify,
             create: if self.create { crate::engine::CreateMode::IfMissing } else { crate::engine::CreateMode::Refuse },
             lock: self.lock.options(),
+            resume: Default::default(),
         }
     }
 }

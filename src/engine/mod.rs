@@ -36,6 +36,7 @@ pub mod pace;
 mod promote;
 mod release;
 pub mod report;
+mod resume;
 mod rollback;
 mod scale;
 mod stages;

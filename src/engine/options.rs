@@ -27,6 +27,10 @@ pub struct ReleaseOptions {
     pub create: CreateMode,
     /// The service's lease (`--no-lock`, `--lock-timeout`).
     pub lock: LockOptions,
+    /// What this run resumes of a dead run's release (set by the engine from the lease it took
+    /// over, never by a flag).
+    #[doc(hidden)]
+    pub resume: super::lease::record::Resume,
 }
 
 /// Creating a missing service is never implicit: a typo in `service.name` must not create one.

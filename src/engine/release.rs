@@ -150,7 +150,12 @@ impl Release<'_> {
         }
         let command = if opts.create == CreateMode::Required { "create" } else { "release" };
         self.take_lease(spec, command, &opts.lock).await?;
-        let result = self.release_leased(spec, opts, stages).await;
+        let resume = self.resume(spec, command).await;
+        let result = match super::resume::Resuming(self.0).before_release(spec, opts, resume, stages).await {
+            Ok(super::resume::Step::Done(report)) => Ok(*report),
+            Ok(super::resume::Step::Release(resume)) => self.release_leased(spec, &ReleaseOptions { resume, ..opts.clone() }, stages).await,
+            Err(e) => Err(e),
+        };
         self.give_back_lease(result.as_ref().map_or_else(|e| e.kind(), |r| r.outcome)).await;
         result
     }
@@ -238,7 +243,7 @@ impl Release<'_> {
         Build(self.0).build_stage(spec, &mut plan, stages).await?;
         self.renew_lease(true).await?;
         let previous_td = live.service.task_definition.clone();
-        let registered = Migrate(self.0).migrate_stage(spec, &plan, &live, stages).await?;
+        let registered = Migrate(self.0).migrate_stage(spec, &plan, &live, stages, &opts.resume).await?;
         self.renew_lease(true).await?;
         // register
         let new_td = if let Some(arn) = registered {
@@ -246,7 +251,10 @@ impl Release<'_> {
             arn
         } else if plan.runs(Stage::Register) {
             let t = self.stage_start(Stage::Register);
-            let reg = Register(self.0).register_new(&plan, &previous_td).await?;
+            let reg = match Register(self.0).reusable(&plan, &opts.resume).await? {
+                Some(reg) => reg,
+                None => Register(self.0).register_new(&plan, &previous_td).await?,
+            };
             self.stage_end(Stage::Register, t, stages);
             reg.arn
         } else {

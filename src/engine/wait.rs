@@ -41,7 +41,7 @@ impl Engine {
     }
 }
 
-async fn wait_inner(e: &Engine, spec: &Spec, o: &WaitOptions, stages: &mut Vec<StageTime>) -> Result<WaitReport> {
+pub(super) async fn wait_inner(e: &Engine, spec: &Spec, o: &WaitOptions, stages: &mut Vec<StageTime>) -> Result<WaitReport> {
     let mut reporting = spec.clone();
     if !o.rollback {
         reporting.file.rollback.automatic = false;

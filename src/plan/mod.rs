@@ -165,6 +165,11 @@ fn desired_task_definition(spec: &Spec, live: &Live, images: &[PlannedImage]) ->
     Ok(desired)
 }
 
+/// Whether two task definitions are the same for a release (fgdeploy's own tags aside).
+pub(crate) fn same_task_definition(a: &TaskDefinition, b: &TaskDefinition) -> bool {
+    diff::diff(&taskdef::normalize(&without_own_tags(a.clone())), &taskdef::normalize(&without_own_tags(b.clone()))).is_empty()
+}
+
 /// The name-keyed diff of the live task definition (fgdeploy's own tags aside) to the desired one.
 fn td_changes(live: &Live, desired: &TaskDefinition) -> Vec<diff::Change> {
     match &live.task_definition {

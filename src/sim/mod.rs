@@ -100,9 +100,40 @@ impl Sim {
                 Clock::sleep(self, Duration::from_secs_f64(wait)).await;
             }
         }
+        let hung = self.world().hung;
+        if hung {
+            std::future::pending::<()>().await;
+        }
+        // The runner dies at `hang_after`: this call (n = 0) or the ones after its n-th answer.
+        let dies_now = {
+            let mut w = self.world();
+            match w.faults.hang_after.as_mut() {
+                Some((o, 0)) if o == op => {
+                    (w.hung, w.faults.hang_after) = (true, None);
+                    true
+                }
+                _ => false,
+            }
+        };
+        if dies_now {
+            std::future::pending::<()>().await;
+        }
         let mut w = self.world();
         w.gate(op)?;
+        if let Some((o, n)) = w.faults.hang_after.as_mut()
+            && o == op
+        {
+            *n -= 1;
+            if *n == 0 {
+                (w.hung, w.faults.hang_after) = (true, None);
+            }
+        }
         Ok(w)
+    }
+
+    /// A dead runner's world goes on without it: calls answer again (after `Faults::hang_after`).
+    pub fn revive(&self) {
+        self.world().hung = false;
     }
 
     /// Without fgdeploy's client-side budget (to show what the account's limits do then).

@@ -26,6 +26,10 @@ pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 pub struct Faults {
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
+    /// The runner dies: after this many answered calls of this operation (0: at its first
+    /// call, unanswered), no call answers any more (a test then drops the run, as SIGKILL
+    /// would; `Sim::revive` ends it).
+    pub hang_after: Option<(String, u32)>,
     /// Image markers whose service tasks cannot be placed: Fargate has no capacity, ECS says so
     /// in a service event and keeps trying (no task, so the circuit breaker counts nothing).
     pub no_capacity: BTreeSet<String>,
@@ -160,6 +164,7 @@ impl Default for Faults {
     fn default() -> Self {
         Faults {
             fail_start: BTreeSet::new(),
+            hang_after: None,
             no_capacity: BTreeSet::new(),
             start_failure_reason: None,
             oom: BTreeSet::new(),
@@ -351,6 +356,8 @@ pub struct World {
     pub(super) calls_seen: u64,
     pub(super) interrupt: Option<(f64, Interrupt)>,
     pub(super) alarm_fired: bool,
+    /// `Faults::hang_after` was reached: calls hang until `Sim::revive`.
+    pub(super) hung: bool,
     /// S3 objects written through the `Leases` port: (bucket, key) → (body, version).
     pub(super) objects: BTreeMap<(String, String), (Vec<u8>, u64)>,
     /// When the deployment alarms went into ALARM, and which (CloudWatch's view of them).

@@ -156,6 +156,7 @@ impl World {
             calls_seen: 0,
             interrupt: None,
             alarm_fired: false,
+            hung: false,
             objects: BTreeMap::new(),
             alarms_in_alarm: None,
             foreign_done: false,

@@ -539,6 +539,25 @@ pub struct LockSection {
     /// (`--lock-timeout` overrides).
     #[serde(default = "default_lock_wait", deserialize_with = "de_duration", serialize_with = "ser_duration")]
     pub wait: Duration,
+    /// What a release does when it finds another commit's release unfinished (its runner
+    /// died): follow that release's deployment to its end first, roll it back first, or refuse.
+    #[serde(default)]
+    pub on_stale: OnStale,
+}
+
+/// `lock.on_stale`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnStale {
+    /// Follow the unfinished deployment to its end (ECS's own circuit breaker and alarms still
+    /// judge it; fgdeploy rolls back nothing it did not start), then release.
+    #[default]
+    WaitForIt,
+    /// Roll the unfinished deployment back first (StopServiceDeployment / CodeDeploy's stop with
+    /// rollback), then release.
+    RollBackFirst,
+    /// Exit 5 naming it.
+    Refuse,
 }
 
 fn default_lock_prefix() -> String {

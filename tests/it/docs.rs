@@ -105,7 +105,13 @@ fn every_field() -> SpecFile {
             }),
         },
         rollback: RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: Duration::from_secs(1) },
-        lock: Some(LockSection { bucket: "b".into(), prefix: "p".into(), ttl: Duration::from_secs(60), wait: Duration::from_secs(60) }),
+        lock: Some(LockSection {
+            bucket: "b".into(),
+            prefix: "p".into(),
+            ttl: Duration::from_secs(60),
+            wait: Duration::from_secs(60),
+            on_stale: OnStale::WaitForIt,
+        }),
         lookups: Some(fgdeploy::spec::LookupsSection { tfstate_file: Some("s".into()), tfstate_url: Some("s3://b/k".into()) }),
     }
 }

@@ -175,3 +175,111 @@ async fn rollback_and_scale_take_and_give_back_the_lease() {
     let r = record(&sim).await;
     assert_eq!((r.holder.command.as_str(), r.journal.outcome.as_deref()), ("scale", Some("scaled")));
 }
+
+// ----- a dead runner, then a re-run ---------------------------------------------------------------
+
+/// A git checkout with one commit in `dir` (the lease records the commit; a re-run of the same
+/// commit resumes).
+fn commit(dir: &std::path::Path, message: &str) {
+    let git = |args: &[&str]| {
+        let ok = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.email=t@example.com", "-c", "user.name=t"])
+            .args(args)
+            .output()
+            .expect("git")
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    };
+    if !dir.join(".git").exists() {
+        git(&["init", "-q"]);
+    }
+    git(&["commit", "-q", "--allow-empty", "-m", message]);
+}
+
+fn count(sim: &Sim, what: &str) -> usize {
+    sim.world().mutations.iter().filter(|(_, m)| m.to_string().starts_with(what)).count()
+}
+
+/// The runner dies at `hang` (its calls stop being answered; the run is dropped as SIGKILL would
+/// leave it: no clean-up, its lease unreleased), then the same release runs again.
+async fn killed_then_rerun(
+    extra: &str,
+    hang: (&str, u32),
+    recommit: bool,
+) -> (Sim, Result<fgdeploy::engine::ReleaseReport, fgdeploy::error::Error>, Vec<Event>) {
+    let (dir, spec) = load(&format!("{LOCK}{extra}"));
+    commit(dir.path(), "first");
+    let spec = Spec::load(&spec.path, None).expect("spec");
+    let sim = seeded(&spec, Faults { hang_after: Some((hang.0.to_string(), hang.1)), ..Default::default() }).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let killed = tokio::time::timeout(Duration::from_millis(500), engine.release(&spec, &ReleaseOptions::default())).await;
+    assert!(killed.is_err(), "the run died at {hang:?}: {killed:?}");
+    drop(engine);
+    sim.revive();
+    assert_eq!(record(&sim).await.state(sim.ports().clock.now()), LeaseState::Held, "the dead run's lease stays");
+    if recommit {
+        commit(dir.path(), "second");
+    }
+    let spec = Spec::load(&spec.path, None).expect("spec");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let r = record(&sim).await;
+    assert_eq!(r.state(sim.ports().clock.now()), LeaseState::Released, "no lease left behind: {r:?}");
+    (sim, result, rec.events())
+}
+
+fn said(events: &[Event], text: &str) -> bool {
+    events.iter().any(|e| matches!(e, Event::Info { message } | Event::Warning { message } if message.contains(text)))
+}
+
+/// Killed mid-rollout (right after its UpdateService): the re-run of the same commit waits for
+/// the dead run's lease to expire, re-attaches to *its* deployment and follows it to the end:
+/// one deployment, one new revision.
+#[tokio::test]
+async fn a_release_killed_mid_rollout_is_resumed_not_repeated() {
+    let (sim, result, events) = killed_then_rerun("", ("ecs:UpdateService", 1), false).await;
+    assert_eq!(result.expect("resumed").outcome, "deployed");
+    assert!(said(&events, "resuming the release killed at phase") && said(&events, "re-attached to its deployment ecs-svc/"), "{events:?}");
+    assert_eq!(count(&sim, "UpdateService"), 1, "one deployment");
+    assert_eq!(count(&sim, "RegisterTaskDefinition"), 1, "one new revision");
+    assert!(sim.world().serving("demo", "web").expect("svc").0.ends_with("web:2"));
+}
+
+/// Killed after registering, before its UpdateService: the re-run deploys the revision the dead
+/// run registered and registers nothing new.
+#[tokio::test]
+async fn a_release_killed_after_register_deploys_its_revision() {
+    let (sim, result, events) = killed_then_rerun("", ("ecs:UpdateService", 0), false).await;
+    assert_eq!(result.expect("resumed").outcome, "deployed");
+    assert!(said(&events, "deploying the revision it registered"), "{events:?}");
+    assert_eq!((count(&sim, "RegisterTaskDefinition"), count(&sim, "UpdateService")), (1, 1));
+}
+
+/// Killed during its migration (RunTask answered): the re-run reads that task's verdict instead
+/// of running the migration twice, then deploys: one migration run, one revision, one deployment.
+#[tokio::test]
+async fn a_release_killed_during_its_migration_never_runs_it_twice() {
+    let migration = "\n[migration]\ncommand = [\"bin/migrate\", \"up\"]\ntimeout = \"30m\"\n";
+    let (sim, result, events) = killed_then_rerun(migration, ("ecs:RunTask", 1), false).await;
+    assert_eq!(result.expect("resumed").outcome, "deployed");
+    let passed =
+        events.iter().any(|e| matches!(e, Event::StageSkipped { reason, .. } if reason.contains("the killed run's migration task")));
+    assert!(passed, "{events:?}");
+    assert_eq!((count(&sim, "RunTask"), count(&sim, "RegisterTaskDefinition"), count(&sim, "UpdateService")), (1, 1, 1));
+}
+
+/// Another commit finds the dead run's release unfinished: by default (`on_stale =
+/// "wait-for-it"`) it follows that deployment to its end without rolling it back, then
+/// releases (here: nothing left to change).
+#[tokio::test]
+async fn another_commit_waits_for_the_dead_runs_deployment_first() {
+    let (sim, result, events) = killed_then_rerun("", ("ecs:UpdateService", 1), true).await;
+    assert!(said(&events, "following its deployment ecs-svc/"), "{events:?}");
+    assert!(said(&events, "did not finish (it stopped at phase"), "{events:?}");
+    assert_eq!(result.expect("released").outcome, "unchanged");
+    assert_eq!(count(&sim, "UpdateService"), 1);
+}

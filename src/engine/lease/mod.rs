@@ -48,7 +48,7 @@ impl LeaseWait<'_> {
             None => leases.create(&self.at.bucket, &self.at.key, &body(&mine)).await?,
             Some(s) => leases.replace(&self.at.bucket, &self.at.key, &body(&mine), &s.etag).await?,
         };
-        Ok(etag.map(|etag| Held { at: self.at.clone(), etag, record: mine }))
+        Ok(etag.map(|etag| Held { at: self.at.clone(), etag, record: mine, inherited: None }))
     }
 }
 
@@ -79,7 +79,9 @@ impl Watched for LeaseWait<'_> {
             return Ok(Next::Again(Pause::after(Duration::from_secs(5), false)));
         }
         match self.take(stored.as_ref(), now).await? {
-            Some(held) => {
+            Some(mut held) => {
+                // A run that ended without saying how: its lease expired, or was broken first.
+                held.inherited = record.clone().filter(|r| state == LeaseState::Expired || r.journal.outcome.is_none());
                 if let (LeaseState::Expired, Some(r)) = (state, &record) {
                     self.e.warn(format!(
                         "took over the expired lease of {} ({} stopped renewing it at phase {}); what it had done: {}",
@@ -143,19 +145,29 @@ impl Engine {
         Ok(())
     }
 
-    /// Renew the lease this run holds when a third of its lifetime has passed, or `now` (a stage
-    /// boundary): the phase and the journal go with it. A lease someone else took (broken, or
+    /// What this run does with an unfinished run's journal it took over.
+    pub(crate) async fn resume(&self, spec: &Spec, command: &str) -> record::Resume {
+        let guard = self.lease.lock().await;
+        record::Resume::of(guard.as_ref().and_then(|h| h.inherited.as_ref()), command, spec.commit().as_deref())
+    }
+
+    /// Renew the lease this run holds when a third of its lifetime has passed, when the journal
+    /// has news (a revision, a migration task, a deployment), or `force` (a stage boundary): the
+    /// phase and the journal go with it. A lease someone else took (broken, or
     /// taken over after it expired) ends the run: it must change nothing more.
     pub(crate) async fn renew_lease(&self, force: bool) -> Result<()> {
         let mut guard = self.lease.lock().await;
         let Some(held) = guard.as_mut() else { return Ok(()) };
         let now = self.ports.clock.now();
-        if !force && now - held.record.renewed < held.at.ttl.as_secs_f64() / 3.0 {
+        let (phase, journal) = self.progress();
+        // What the run created goes to the journal at the next look, not a third of a lease later.
+        let news = journal != held.record.journal;
+        if !force && !news && now - held.record.renewed < held.at.ttl.as_secs_f64() / 3.0 {
             return Ok(());
         }
         let mut next = held.record.clone();
         (next.renewed, next.expires) = (now, now + held.at.ttl.as_secs_f64());
-        (next.phase, next.journal) = self.progress();
+        (next.phase, next.journal) = (phase, journal);
         match self.ports.leases.replace(&held.at.bucket, &held.at.key, &body(&next), &held.etag).await {
             Ok(Some(etag)) => {
                 (held.etag, held.record) = (etag, next);

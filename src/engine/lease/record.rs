@@ -146,6 +146,65 @@ pub(crate) struct Held {
     pub(crate) at: LeaseKey,
     pub(crate) etag: String,
     pub(crate) record: LeaseRecord,
+    /// The record of a run that ended without finishing (its lease expired, or was broken
+    /// before it said how it ended): what this run may resume or must deal with.
+    pub(crate) inherited: Option<LeaseRecord>,
+}
+
+/// What a run does with an unfinished run's journal (`lock.on_stale` for another commit).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Resume {
+    /// Nothing unfinished: a release as usual.
+    #[default]
+    Fresh,
+    /// The same commit's release had started this deployment: re-attach to it by its id.
+    Deployment { id: String, phase: String },
+    /// The same commit's release had registered this revision (no deployment yet): deploy it,
+    /// register nothing new; the migration task it had started, if any, gives its verdict.
+    Revision { arn: String, migration_task: Option<String>, phase: String },
+    /// The same commit's release had started this migration task (nothing registered yet): its
+    /// verdict, not a second run.
+    Migration { task: String, phase: String },
+    /// Another commit's release did not finish: the deployment (or the revision) it had started.
+    Stale { holder: String, deployment: Option<String>, revision: Option<String>, phase: String },
+}
+
+impl Resume {
+    /// The revision the dead run registered, to deploy instead of registering another.
+    pub(crate) fn revision(&self) -> Option<&str> {
+        match self {
+            Resume::Revision { arn, .. } => Some(arn),
+            _ => None,
+        }
+    }
+
+    /// The migration task the dead run started, whose verdict stands for this run's migration.
+    pub(crate) fn migration_task(&self) -> Option<&str> {
+        match self {
+            Resume::Revision { migration_task, .. } => migration_task.as_deref(),
+            Resume::Migration { task, .. } => Some(task),
+            _ => None,
+        }
+    }
+
+    /// From the unfinished record this run took over (pure). `commit` is this run's.
+    pub(crate) fn of(inherited: Option<&LeaseRecord>, command: &str, commit: Option<&str>) -> Resume {
+        let Some(r) = inherited.filter(|r| r.journal.outcome.is_none() && matches!(r.holder.command.as_str(), "release" | "create")) else {
+            return Resume::Fresh;
+        };
+        let phase = r.phase.clone();
+        let j = &r.journal;
+        let same = command == r.holder.command && commit.is_some() && r.holder.commit.as_deref() == commit;
+        match (same, &j.deployment, &j.revision, &j.migration_task) {
+            (true, Some(id), _, _) => Resume::Deployment { id: id.clone(), phase },
+            (true, None, Some(arn), task) => Resume::Revision { arn: arn.clone(), migration_task: task.clone(), phase },
+            (true, None, None, Some(task)) => Resume::Migration { task: task.clone(), phase },
+            (true, None, None, None) => Resume::Fresh,
+            (false, deployment, revision, _) => {
+                Resume::Stale { holder: r.holder.describe(), deployment: deployment.clone(), revision: revision.clone(), phase }
+            }
+        }
+    }
 }
 
 /// The lease's status (`fgdeploy lock status`).

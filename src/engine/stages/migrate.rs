@@ -3,6 +3,7 @@
 
 use super::register::Register;
 
+use crate::engine::lease::record::Resume;
 use crate::engine::{Event, OneOffs, StageTime, TimeoutSetting};
 use crate::error::{Error, Result};
 use crate::plan::{Plan, Stage, StageAction};
@@ -23,6 +24,7 @@ impl Migrate<'_> {
         plan: &Plan,
         live: &crate::plan::Live,
         stages: &mut Vec<StageTime>,
+        resume: &Resume,
     ) -> Result<Option<String>> {
         let previous_td = &live.service.task_definition;
         match plan.stage(Stage::Migrate) {
@@ -30,7 +32,10 @@ impl Migrate<'_> {
                 let t = self.stage_start(Stage::Migrate);
                 let mut registered = None;
                 let (arn, definition) = if plan.runs(Stage::Register) {
-                    let reg = Register(self.0).register_new(plan, previous_td).await?;
+                    let reg = match Register(self.0).reusable(plan, resume).await? {
+                        Some(reg) => reg,
+                        None => Register(self.0).register_new(plan, previous_td).await?,
+                    };
                     registered = Some(reg.arn.clone());
                     (reg.arn, reg.definition)
                 } else {
@@ -38,6 +43,11 @@ impl Migrate<'_> {
                     (live_td.arn, live_td.definition)
                 };
                 let oneoff = self.migration_task(spec, plan, &live.service, arn, definition)?;
+                if let Some(task) = self.killed_runs_task(spec, resume, &oneoff.started_by).await? {
+                    self.killed_runs_migration(spec, &task).await?;
+                    self.stage_end(Stage::Migrate, t, stages);
+                    return Ok(registered);
+                }
                 let result = OneOffs(self.0).run_one_off(&oneoff).await?;
                 if !result.succeeded() {
                     self.emit(crate::engine::Event::Report { report: Box::new(migration_report(&oneoff, &result)) });
@@ -55,6 +65,56 @@ impl Migrate<'_> {
             }
             None => Ok(None),
         }
+    }
+
+    /// The migration task a killed run of this release started: from its journal, else (killed
+    /// between RunTask and its journal) the task started by this release's migration, running or
+    /// stopped (`startedBy`, the newest).
+    async fn killed_runs_task(&self, spec: &Spec, resume: &Resume, started_by: &str) -> Result<Option<String>> {
+        if let Some(task) = resume.migration_task() {
+            return Ok(Some(task.to_string()));
+        }
+        if resume.revision().is_none() {
+            return Ok(None);
+        }
+        for stopped in [false, true] {
+            let arns = self.retry("ecs:ListTasks", || self.ports.ecs.list_tasks(spec.cluster(), started_by, stopped)).await?;
+            if let Some(newest) = arns.last() {
+                return Ok(Some(newest.clone()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The verdict of the migration task a killed run of this release started, instead of a
+    /// second run: passed (exit 0 of the migration container), failed, or still running.
+    async fn killed_runs_migration(&self, spec: &Spec, task: &str) -> Result<()> {
+        let arns = [task.to_string()];
+        let tasks = self.retry("ecs:DescribeTasks", || self.ports.ecs.describe_tasks(spec.cluster(), &arns)).await?;
+        let container = spec.file.migration.as_ref().and_then(|m| m.container.clone()).unwrap_or_else(|| spec.container().to_string());
+        let Some(t) = tasks.first() else {
+            return Err(Error::MigrationFailed(format!(
+                "the killed run's migration task {task} is no longer known to ECS (it keeps stopped tasks about an hour): its verdict cannot be read, and fgdeploy does not run a migration twice; check its logs, then release with --skip-migration if it passed"
+            )));
+        };
+        if t.last_status != crate::states::TaskStatus::Stopped {
+            return Err(Error::Conflict(format!(
+                "the killed run's migration task {task} is still {}: wait for it (`fgdeploy status`), then release again; fgdeploy does not run a migration twice",
+                t.last_status
+            )));
+        }
+        let code = t.containers.iter().find(|c| c.name == container).and_then(|c| c.exit_code);
+        if code == Some(0) {
+            self.emit(Event::StageSkipped {
+                stage: Stage::Migrate,
+                reason: format!("the killed run's migration task {task} passed (exit 0)"),
+            });
+            return Ok(());
+        }
+        Err(Error::MigrationFailed(format!(
+            "the killed run's migration task {task} failed (container {container} exit {}); nothing else was changed",
+            code.map_or("unknown".to_string(), |c| c.to_string())
+        )))
     }
 
     /// The migration as a one-off task of `arn`, in the service's network.

@@ -22,7 +22,26 @@ impl Register<'_> {
         }
         let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
         self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
+        // The journal names the revision at once: a re-run deploys it, registering nothing new.
+        self.renew_lease(true).await?;
         Ok(reg)
+    }
+
+    /// The revision a dead run of this release registered, when it is the plan's task
+    /// definition (else `None`: register as usual, and say why).
+    pub(crate) async fn reusable(
+        &self,
+        plan: &Plan,
+        resume: &crate::engine::lease::record::Resume,
+    ) -> Result<Option<crate::ports::RegisteredTaskDefinition>> {
+        let Some(arn) = resume.revision() else { return Ok(None) };
+        let reg = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(arn)).await?;
+        if crate::plan::same_task_definition(&reg.definition, &plan.desired_task_definition) {
+            self.emit(Event::StageSkipped { stage: crate::plan::Stage::Register, reason: format!("the killed run registered it: {arn}") });
+            return Ok(Some(reg));
+        }
+        self.warn(format!("the killed run's revision {arn} is not this plan's task definition: registering a new one"));
+        Ok(None)
     }
 
     /// `keep_revisions`: deregister ACTIVE revisions of the family older than the one serving,

@@ -388,6 +388,8 @@ impl CodeDeploy<'_> {
             service_deployment_arn: None,
             task_definition: new_td.to_string(),
         });
+        // The journal says which deployment is this release's before anything else happens.
+        self.renew_lease(true).await?;
         if watch.no_wait {
             return Ok(None);
         }

@@ -178,6 +178,8 @@ impl EcsNative<'_> {
             service_deployment_arn: Some(arn.clone()),
             task_definition: new_td.to_string(),
         });
+        // The journal says which deployment is this release's before anything else happens.
+        self.renew_lease(true).await?;
         if no_wait {
             if n.deployment.pause_after_test_traffic {
                 self.warn(format!(

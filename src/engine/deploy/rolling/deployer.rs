@@ -275,6 +275,8 @@ impl Deployer for Rolling<'_> {
             task_definition: new_td.clone(),
         };
         self.emit(started);
+        // The journal says which deployment is this release's before anything else happens.
+        self.renew_lease(true).await?;
         if opts.no_wait {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
