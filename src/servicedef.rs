@@ -661,14 +661,14 @@ fn compare_flags(want: &ServiceDefinition, live: &LiveSettings, out: &mut Settin
 #[cfg(test)]
 mod tests;
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Network {
     pub subnets: Vec<String>,
     pub security_groups: Vec<String>,
     pub assign_public_ip: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LoadBalancer {
     pub(crate) target_group_arn: Option<String>,
     pub container_name: Option<String>,
@@ -679,7 +679,7 @@ pub struct LoadBalancer {
 
 /// A load balancer's `advancedConfiguration`: the alternate target group, the listener rules and
 /// the role ECS shifts traffic with.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct AdvancedLbConfig {
     pub alternate_target_group_arn: String,
     pub production_listener_rule: String,

@@ -65,6 +65,13 @@ macro_rules! aws_enum {
                 s.serialize_str(self.as_str())
             }
         }
+
+        /// AWS's text (the simulator's saved state reads it back).
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Ok(Self::from_aws(&String::deserialize(d)?))
+            }
+        }
     };
 }
 
@@ -81,13 +88,8 @@ impl DeploymentStrategy {
     }
 }
 
-/// A deployspec's `ecs_strategy`: any text (an unknown one is refused by the deployspec rules,
-/// with the fix).
-impl<'de> serde::Deserialize<'de> for DeploymentStrategy {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(|s| Self::from_aws(&s))
-    }
-}
+// A deployspec's `ecs_strategy` reads any text (the macro's Deserialize): an unknown one is
+// refused by the deployspec rules, with the fix.
 
 aws_enum! {
     /// A CodeDeploy group's `deploymentReadyOption.actionOnTimeout`: whether a deployment waits in

@@ -169,6 +169,15 @@ pub(crate) struct TargetArgs {
     /// With --sandbox: the fault to rehearse.
     #[arg(long, value_enum, default_value_t = Scenario::Happy, requires = "sandbox")]
     pub(crate) scenario: Scenario,
+    /// With --sandbox: keep the simulated account in FILE between runs (created on first use,
+    /// with --scenario; later runs continue it), so release → status → rollback rehearse one
+    /// account, and a killed run leaves its account behind.
+    #[arg(long, value_name = "FILE", requires = "sandbox")]
+    pub(crate) sandbox_state: Option<PathBuf>,
+    /// With --sandbox: run the virtual clock at MS real milliseconds per virtual second (0: as
+    /// fast as possible), so a kill can land in a chosen phase.
+    #[arg(long, value_name = "MS", default_value_t = 0, requires = "sandbox")]
+    pub(crate) sandbox_pace: u64,
 }
 
 #[derive(Debug, Args)]

@@ -76,7 +76,7 @@ pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Rende
                 },
             );
         }
-        let ports = sandbox::world_for(spec, target.scenario)?.ports();
+        let ports = sandbox_world(target, || sandbox::world_for(spec, target.scenario))?.ports();
         ports.calls.add_all(&spec.lookup_calls);
         Ok(ports)
     } else {
@@ -84,6 +84,23 @@ pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Rende
         ports.calls.add_all(&spec.lookup_calls);
         Ok(ports)
     }
+}
+
+/// The sandbox's world: the one `--sandbox-state` saved, else a new one from `seed` (saved there
+/// when the flag is given).
+pub(crate) fn sandbox_world(target: &TargetArgs, seed: impl FnOnce() -> Result<crate::sim::Sim, Error>) -> Result<crate::sim::Sim, Error> {
+    let Some(path) = &target.sandbox_state else { return seed() };
+    let unusable = |e: std::io::Error| {
+        Error::usage(
+            format!("--sandbox-state {}: {e}", path.display()),
+            "give a file fgdeploy may write (it creates it on first use), or remove a file it did not write",
+        )
+    };
+    let sim = match crate::sim::Sim::load(path).map_err(unusable)? {
+        Some(sim) => sim,
+        None => seed()?,
+    };
+    sim.persisted(path, target.sandbox_pace as f64 / 1000.0).map_err(unusable)
 }
 
 /// `-f` values: files as given; a folder means every `*.toml` in it, sorted.

@@ -3,7 +3,7 @@
 use super::common::*;
 
 pub(crate) async fn cmd_validate(cli: &Cli, args: &SpecArgs) -> Result<i32, Error> {
-    let spec = load(args, &TargetArgs { sandbox: false, scenario: Default::default() }).await?;
+    let spec = load(args, &TargetArgs { sandbox: false, scenario: Default::default(), sandbox_state: None, sandbox_pace: 0 }).await?;
     let td = spec.render_task_definition("validate.invalid/image:tag")?;
     if cli.output == Output::Json {
         crate::render::outln!(

@@ -58,6 +58,12 @@ impl Resuming<'_> {
                 self.info(format!("resuming the release killed at phase {phase}: reading its migration task {task}, not running it again"));
                 Ok(Step::Release(resume))
             }
+            Resume::Unjournaled { ref phase } => {
+                self.info(format!(
+                    "resuming the release killed at phase {phase}: its journal names nothing it created; a revision or migration task it made in its last call is reused, not repeated"
+                ));
+                Ok(Step::Release(resume))
+            }
             Resume::Fresh => Ok(Step::Release(resume)),
         }
     }

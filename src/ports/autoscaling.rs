@@ -6,7 +6,7 @@ use serde::Serialize;
 
 /// Application Auto Scaling's scalable target for a service's desired count: the bounds the
 /// autoscaler keeps it in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ScalableTarget {
     pub min: i32,
     pub max: i32,

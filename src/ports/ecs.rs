@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct CircuitBreaker {
     pub enable: bool,
     pub rollback: bool,
@@ -38,14 +38,14 @@ impl CircuitBreaker {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Alarms {
     pub names: Vec<String>,
     pub enable: bool,
     pub rollback: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct DeploymentConfig {
     pub minimum_healthy_percent: Option<i32>,
     pub maximum_percent: Option<i32>,
@@ -56,7 +56,7 @@ pub struct DeploymentConfig {
     pub bake_time_minutes: Option<i32>,
     /// `lifecycleHooks`: the team's Lambda and PAUSE hooks (and fgdeploy's own gate while a
     /// release runs). Always sent whole: UpdateService takes the structure as a whole.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lifecycle_hooks: Vec<LifecycleHook>,
     /// `earlySuccessCriteria` (rolling): (enable, healthyPercent, sourceServiceRevisionCleanup).
     /// Not set by a deployspec: kept as it is live.
@@ -89,7 +89,7 @@ impl DeploymentConfig {
 }
 
 /// One `deploymentConfiguration.lifecycleHooks[]` entry, every member kept.
-#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct LifecycleHook {
     pub target_type: crate::states::HookTargetType,
     pub hook_target_arn: Option<String>,
@@ -130,7 +130,7 @@ impl LifecycleHook {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct Deployment {
     pub id: String,
     pub status: DeploymentStatus,
@@ -145,7 +145,7 @@ pub struct Deployment {
     pub created_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ServiceEvent {
     pub(crate) id: String,
     pub(crate) created_at: Option<Timestamp>,
@@ -153,7 +153,7 @@ pub struct ServiceEvent {
 }
 
 /// What DescribeServices says about one service.
-#[derive(Debug, Clone, PartialEq, Serialize, Default, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, Default, schemars::JsonSchema)]
 pub struct ServiceState {
     pub arn: String,
     pub name: String,
@@ -225,7 +225,7 @@ impl ServiceState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ServiceDeploymentCircuitBreaker {
     pub status: Option<String>,
     pub failure_count: i32,
@@ -233,7 +233,7 @@ pub struct ServiceDeploymentCircuitBreaker {
 }
 
 /// What DescribeServiceDeployments says about one service deployment.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ServiceDeployment {
     pub arn: String,
     pub status: SdStatus,
@@ -259,7 +259,7 @@ impl ServiceDeployment {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ContainerState {
     pub name: String,
     pub exit_code: Option<i32>,
@@ -270,7 +270,7 @@ pub struct ContainerState {
 }
 
 /// An ECS Exec session, as ExecuteCommand opens it for the Session Manager plugin.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecSession {
     pub(crate) session_id: String,
@@ -280,7 +280,7 @@ pub struct ExecSession {
     pub(crate) token_value: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct Task {
     pub arn: String,
     pub task_definition: String,
@@ -312,7 +312,7 @@ pub struct RegisteredTaskDefinition {
 }
 
 /// UpdateService for an ECS-controller release: the one mutating call of a deploy.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct UpdateService {
     pub cluster: String,
     pub service: String,
@@ -342,7 +342,7 @@ impl UpdateService {
 }
 
 /// CreateService from the deployspec's `[service.definition]` (`release --create`, `create`).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CreateService {
     pub cluster: String,
     pub service: String,
@@ -354,7 +354,7 @@ pub struct CreateService {
 }
 
 /// `deploymentConfiguration.strategy` BLUE_GREEN | LINEAR | CANARY with its settings.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct NativeDeployment {
     pub strategy: crate::states::DeploymentStrategy,
     pub bake_time_minutes: Option<i32>,
@@ -385,7 +385,7 @@ impl NativeDeployment {
 }
 
 /// `loadBalancers[].advancedConfiguration`.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct AdvancedLoadBalancer {
     pub target_group_arn: String,
     pub container_name: String,
@@ -397,7 +397,7 @@ pub struct AdvancedLoadBalancer {
 }
 
 /// `lifecycleHookDetails[]` of a service deployment.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct HookDetail {
     pub hook_id: String,
     pub target_type: Option<crate::states::HookTargetType>,
@@ -405,7 +405,7 @@ pub struct HookDetail {
 }
 
 /// RunTask for a one-off task (migration, `fgdeploy run`).
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RunTask {
     pub cluster: String,
     pub task_definition: String,
@@ -422,7 +422,7 @@ pub struct RunTask {
 }
 
 /// RunTask's answer: it can succeed over HTTP with `failures` and no task.
-#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RunTaskResult {
     pub tasks: Vec<Task>,
     /// (reason, detail)

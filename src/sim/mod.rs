@@ -37,6 +37,46 @@ pub struct Sim {
     calls: CallCounter,
     clock: Arc<Mutex<VirtualClock>>,
     client_budget: Option<crate::budget::RateBudget>,
+    /// `--sandbox-state`: the file the world is saved to (before every call and after every sleep).
+    state_file: Option<Arc<std::path::PathBuf>>,
+    /// `--sandbox-pace`: real seconds per virtual second (0: as fast as possible).
+    pace: f64,
+}
+
+/// The world while a call changes it; with `--sandbox-state`, saved when the call is done (so the
+/// file holds every change an answer came from, even if the process is killed right after).
+pub(crate) struct Saved<'a> {
+    world: MutexGuard<'a, World>,
+    file: Option<&'a std::path::PathBuf>,
+}
+
+impl std::ops::Deref for Saved<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        &self.world
+    }
+}
+
+impl std::ops::DerefMut for Saved<'_> {
+    fn deref_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+}
+
+impl Drop for Saved<'_> {
+    fn drop(&mut self) {
+        if let Some(path) = self.file {
+            let _ = save_world(&self.world, path);
+        }
+    }
+}
+
+/// Write the world to `path` atomically (a temporary file renamed over it).
+fn save_world(world: &World, path: &std::path::Path) -> std::io::Result<()> {
+    let bytes = serde_json::to_vec(world).map_err(std::io::Error::other)?;
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 /// Engines sharing the virtual clock: time moves to the earliest wake-up once every
@@ -55,7 +95,34 @@ impl Sim {
             calls: CallCounter::default(),
             clock: Arc::new(Mutex::new(VirtualClock::default())),
             client_budget: Some(crate::budget::RateBudget::default()),
+            state_file: None,
+            pace: 0.0,
         }
+    }
+
+    /// A world saved by `--sandbox-state` (None: the file does not exist yet).
+    pub fn load(path: &std::path::Path) -> std::io::Result<Option<Sim>> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let world: World = serde_json::from_slice(&bytes).map_err(std::io::Error::other)?;
+        Ok(Some(Sim::new(world)))
+    }
+
+    /// The world survives this process in `path` (saved before every call and after every
+    /// sleep, atomically), and its clock runs at `pace` real seconds per virtual second.
+    pub fn persisted(mut self, path: &std::path::Path, pace: f64) -> std::io::Result<Sim> {
+        self.state_file = Some(Arc::new(path.to_path_buf()));
+        self.pace = pace;
+        self.save()?;
+        Ok(self)
+    }
+
+    fn save(&self) -> std::io::Result<()> {
+        let Some(path) = &self.state_file else { return Ok(()) };
+        save_world(&self.world(), path)
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -93,7 +160,7 @@ impl Sim {
 
     /// One call: counted, paced by the client-side budget (as the AWS adapter paces it), then
     /// answered by the world (which enforces the account's limits and the injected faults).
-    async fn call(&self, op: &str) -> PortResult<MutexGuard<'_, World>> {
+    async fn call(&self, op: &str) -> PortResult<Saved<'_>> {
         self.calls.record(op);
         if let Some(budget) = &self.client_budget {
             while let Some(wait) = budget.try_take(op, Clock::now(self)) {
@@ -128,7 +195,7 @@ impl Sim {
                 (w.hung, w.faults.hang_after) = (true, None);
             }
         }
-        Ok(w)
+        Ok(Saved { world: w, file: self.state_file.as_deref() })
     }
 
     /// A dead runner's world goes on without it: calls answer again (after `Faults::hang_after`).
@@ -552,7 +619,11 @@ impl Clock for Sim {
     async fn sleep(&self, d: Duration) {
         let shared = self.clock.lock().map(|c| c.participants > 1).unwrap_or(false);
         if !shared {
+            if self.pace > 0.0 {
+                tokio::time::sleep(d.mul_f64(self.pace)).await;
+            }
             self.world().advance(d.as_secs_f64());
+            let _ = self.save();
             return;
         }
         let deadline = self.world().now() + d.as_secs_f64();

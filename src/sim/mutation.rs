@@ -2,7 +2,7 @@
 //! than grep text. `Display` is the one-line form the sandbox and test messages show.
 
 /// One mutating call the simulated account accepted (or, for `docker`, the simulated registry).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Mutation {
     /// An image tag written to a repository (a seeded image or a promoted manifest).
     PutImage {
@@ -28,6 +28,8 @@ pub enum Mutation {
         task_definition: String,
         desired_count: Option<i32>,
         foreign: bool,
+        /// Not read back from a saved sandbox (the names are the binary's own strings).
+        #[serde(skip_deserializing, default)]
         settings: Vec<&'static str>,
     },
     CreateService {

@@ -22,7 +22,7 @@ pub const EPOCH: f64 = 1_767_225_600.0;
 pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 
 /// Injected faults and timing. Images are matched by substring of the container image.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Faults {
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
@@ -117,7 +117,7 @@ pub struct Faults {
 
 /// How real rollouts vary: per task (image pulls, AZ capacity), per rollout (a slower or faster
 /// release than the last one), and in what the service's history says.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Noise {
     pub seed: u64,
     /// Each task's start and health times vary uniformly by up to ± this fraction.
@@ -141,7 +141,7 @@ impl Default for Noise {
 
 /// A small seeded generator (SplitMix64): the simulator's draws must be reproducible from the seed
 /// alone, whatever version of a random-number crate is around.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct Draws(pub(super) u64);
 
 impl Draws {
@@ -204,7 +204,7 @@ impl Default for Faults {
 }
 
 /// How to seed a running service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct SeedService {
     pub(crate) cluster: String,
     pub(crate) name: String,
@@ -218,7 +218,7 @@ pub struct SeedService {
     pub(crate) history: Option<TaskDefinition>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct SimDeployment {
     pub(super) id: String,
     pub(super) td: String,
@@ -255,7 +255,7 @@ impl SimDeployment {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct SimSd {
     pub(super) arn: String,
     pub(super) status: SdStatus,
@@ -284,7 +284,7 @@ impl SimSd {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct SimTask {
     pub(super) arn: String,
     pub(super) cluster: String,
@@ -310,7 +310,7 @@ pub(super) struct SimTask {
     pub(super) one_off: Option<OneOff>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct OneOff {
     pub(super) client_token: String,
     /// The container RunTask's override names (the migration's).
@@ -322,7 +322,7 @@ pub(super) struct OneOff {
     pub(super) logs: Vec<(String, String, String)>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct SimService {
     pub(super) arn: String,
     pub(super) cluster: String,
@@ -343,6 +343,7 @@ pub(super) struct SimService {
 }
 
 /// The whole simulated account.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct World {
     pub(super) now: f64,
     pub faults: Faults,
@@ -351,14 +352,17 @@ pub struct World {
     pub(super) families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
     pub(super) tasks: Vec<SimTask>,
     pub(super) repos: BTreeSet<String>,
+    #[serde(with = "pairs")]
     pub(super) images: BTreeMap<(String, String), String>,
     pub(super) seq: u64,
     pub(super) calls_seen: u64,
+    #[serde(skip)]
     pub(super) interrupt: Option<(f64, Interrupt)>,
     pub(super) alarm_fired: bool,
     /// `Faults::hang_after` was reached: calls hang until `Sim::revive`.
     pub(super) hung: bool,
     /// S3 objects written through the `Leases` port: (bucket, key) → (body, version).
+    #[serde(with = "pairs")]
     pub(super) objects: BTreeMap<(String, String), (Vec<u8>, u64)>,
     /// When the deployment alarms went into ALARM, and which (CloudWatch's view of them).
     pub(super) alarms_in_alarm: Option<(f64, Vec<String>)>,
@@ -373,9 +377,11 @@ pub struct World {
     /// 100 % on green), for the benchmark's detection latency.
     pub terminal_log: Vec<(f64, String)>,
     /// The account's token buckets, and how many calls they throttled.
+    #[serde(skip, default = "account_budget")]
     pub(super) account: crate::budget::RateBudget,
     pub throttled_by_account: u64,
     /// CloudWatch Logs: (group, stream) → lines.
+    #[serde(with = "pairs")]
     pub(super) logs: BTreeMap<(String, String), Vec<String>>,
     pub(super) cd: CdWorld,
 }
@@ -391,7 +397,7 @@ pub(super) fn td_arn(family: &str, rev: usize) -> String {
 }
 
 /// How to seed a deployment group for a CODE_DEPLOY service.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CdGroupSeed {
     pub(crate) application: String,
     pub(crate) group: String,
@@ -418,7 +424,7 @@ pub(super) const LIFECYCLE: [CdLifecycleEvent; 8] = [
     CdLifecycleEvent::AfterAllowTraffic,
 ];
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub(super) enum Phase {
     Install { healthy_at: Option<f64>, fail_at: f64 },
     Ready { since: f64 },
@@ -428,7 +434,7 @@ pub(super) enum Phase {
     Done,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct CdDep {
     pub(crate) id: String,
     pub(crate) group: usize,
@@ -480,13 +486,13 @@ impl CdDep {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub(super) struct CdWorld {
     pub(crate) groups: Vec<CdGroupSeed>,
     pub(crate) deps: Vec<CdDep>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct NativeState {
     pub(crate) cfg: NativeDeployment,
     pub(crate) stage: LifecycleStage,
@@ -513,7 +519,7 @@ pub(super) struct NativeState {
 }
 
 /// One lifecycle hook at one stage of one deployment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct SimHook {
     pub(crate) id: String,
     pub(crate) stage: LifecycleStage,
@@ -638,4 +644,24 @@ pub(super) enum Outcome {
     Succeeded,
     RollingBack(String),
     RolledBack,
+}
+
+fn account_budget() -> crate::budget::RateBudget {
+    crate::budget::RateBudget::with_share(1.0)
+}
+
+/// A map with tuple keys as a list of pairs (JSON object keys are strings).
+mod pairs {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::collections::BTreeMap;
+
+    pub(super) fn serialize<K: Serialize, V: Serialize, S: Serializer>(m: &BTreeMap<K, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.iter())
+    }
+
+    pub(super) fn deserialize<'de, K: Deserialize<'de> + Ord, V: Deserialize<'de>, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<BTreeMap<K, V>, D::Error> {
+        Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
+    }
 }

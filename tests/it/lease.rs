@@ -283,3 +283,90 @@ async fn another_commit_waits_for_the_dead_runs_deployment_first() {
     assert_eq!(result.expect("released").outcome, "unchanged");
     assert_eq!(count(&sim, "UpdateService"), 1);
 }
+
+// ----- real processes, SIGKILL, a persistent sandbox ----------------------------------------------
+
+/// A checkout with one commit: `deployspecs/<name>.toml` (with `[lock]`) and its template, and
+/// the example image's build context.
+fn checkout(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().expect("dir");
+    let specs = dir.path().join("deployspecs");
+    std::fs::create_dir_all(&specs).expect("mkdir");
+    std::fs::create_dir_all(dir.path().join("examples/web")).expect("mkdir");
+    for f in std::fs::read_dir(root.join("examples/web")).expect("examples/web").flatten() {
+        std::fs::copy(f.path(), dir.path().join("examples/web").join(f.file_name())).expect("copy");
+    }
+    let text = std::fs::read_to_string(root.join(format!("deployspecs/{name}.toml"))).expect("spec") + LOCK;
+    std::fs::write(specs.join(format!("{name}.toml")), text).expect("write");
+    let template = format!("{name}.taskdef.json");
+    std::fs::copy(root.join("deployspecs").join(&template), specs.join(&template)).expect("template");
+    commit(dir.path(), "release");
+    let path = specs.join(format!("{name}.toml"));
+    (dir, path)
+}
+
+/// `fgdeploy release` of `spec` on the sandbox saved in `state`.
+fn release_cmd(spec: &std::path::Path, state: &std::path::Path, pace: &str) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_fgdeploy"));
+    c.args(["release", "--sandbox", "--image-tag", "v2", "--sandbox-pace", pace, "-f"]).arg(spec).arg("--sandbox-state").arg(state);
+    c.env("NO_COLOR", "1").env_remove("GITHUB_ACTIONS").env_remove("GITHUB_STEP_SUMMARY").env_remove("GITHUB_RUN_ID");
+    c
+}
+
+/// The saved account's mutations of one kind (`UpdateService` made by fgdeploy, not a colleague).
+fn saved_count(state: &serde_json::Value, kind: &str) -> usize {
+    let all = state["mutations"].as_array().expect("mutations");
+    all.iter().filter(|m| m[1].get(kind).is_some_and(|v| v.get("foreign").is_none_or(|f| f == false))).count()
+}
+
+/// #27 acceptance: `release` as a real OS process, SIGKILLed at a phase (during the build, the
+/// migration, after register, mid-rollout) against a persistent sandbox; the next process
+/// completes the release with exactly one deployment, one migration run and one new revision,
+/// and leaves no lease behind.
+#[test]
+fn a_release_process_killed_at_any_phase_is_completed_by_the_next() {
+    use std::io::BufRead;
+    let cases = [
+        ("example", "▶ build", false),
+        ("migration", "RUNNING", true),
+        ("example", "registered revision", false),
+        ("example", "new 0/", false),
+    ];
+    for (name, marker, migrates) in cases {
+        let (dir, spec) = checkout(name);
+        let state = dir.path().join("account.json");
+        let mut child = release_cmd(&spec, &state, "40")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let hit = line.contains(marker);
+            seen.push(line);
+            if hit {
+                break;
+            }
+        }
+        child.kill().expect("SIGKILL");
+        let status = child.wait().expect("wait");
+        assert!(!status.success(), "{name}/{marker}: killed, not finished:\n{}", seen.join("\n"));
+        assert!(seen.iter().any(|l| l.contains(marker)), "{name}: never reached {marker}:\n{}", seen.join("\n"));
+        let out = release_cmd(&spec, &state, "0").output().expect("re-run");
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}/{marker}: the re-run completes:\n{text}");
+        assert!(text.contains("took over the expired lease"), "{name}/{marker}: {text}");
+        let saved: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).expect("state")).expect("json");
+        assert_eq!(saved_count(&saved, "UpdateService"), 1, "{name}/{marker}: one deployment\n{text}");
+        assert_eq!(saved_count(&saved, "RegisterTaskDefinition"), 1, "{name}/{marker}: one new revision\n{text}");
+        assert_eq!(saved_count(&saved, "RunTask"), usize::from(migrates), "{name}/{marker}: one migration run\n{text}");
+        let objects = saved["objects"].as_array().expect("objects");
+        let lease = objects.iter().find(|o| o[0][1].as_str().is_some_and(|k| k.ends_with(".json"))).expect("the lease");
+        let body: Vec<u8> = serde_json::from_value(lease[1][0].clone()).expect("bytes");
+        let record: LeaseRecord = serde_json::from_slice(&body).expect("record");
+        assert_eq!(record.journal.outcome.as_deref(), Some("deployed"), "{name}/{marker}: {record:?}");
+        assert!(record.released.is_some(), "{name}/{marker}: no lease left behind");
+    }
+}

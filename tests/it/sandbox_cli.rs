@@ -844,3 +844,35 @@ fn a_release_replaced_by_someone_elses_deployment_is_superseded() {
     let finished = json.events().into_iter().find(|e| e["event"] == "finished").expect("finished");
     assert_eq!((finished["outcome"].as_str(), finished["exit_code"].as_i64()), (Some("superseded"), Some(13)), "{finished}");
 }
+
+/// #27: `--sandbox-state FILE` keeps the simulated account between processes: a release, then
+/// `status` sees it, then `rollback` returns to the revision before, on the same account.
+#[test]
+fn a_persistent_sandbox_rehearses_release_status_and_rollback() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("account.json");
+    let s = state.to_str().expect("utf-8");
+    let spec = ["-f", "deployspecs/example.toml", "--sandbox", "--sandbox-state", s];
+    Test::new().dir(root()).args(["release"]).args(spec).args(["--image-tag", "v2"]).status(exit::OK).stdout_has("task-definition/web:3");
+    assert!(state.is_file(), "the account is saved");
+    Test::new()
+        .dir(root())
+        .args(["status"])
+        .args(spec)
+        .status(exit::OK)
+        .stdout_has("task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:3");
+    Test::new()
+        .dir(root())
+        .args(["rollback"])
+        .args(spec)
+        .status(exit::OK)
+        .stdout_has("serving arn:aws:ecs:us-east-1:123456789012:task-definition/web:2");
+    Test::new()
+        .dir(root())
+        .args(["status"])
+        .args(spec)
+        .status(exit::OK)
+        .stdout_has("task definition: arn:aws:ecs:us-east-1:123456789012:task-definition/web:2");
+    std::fs::write(&state, "not json").expect("write");
+    Test::new().dir(root()).args(["status"]).args(spec).status(exit::INPUT).stderr_has("--sandbox-state");
+}

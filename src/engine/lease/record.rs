@@ -165,6 +165,10 @@ pub enum Resume {
     /// The same commit's release had started this migration task (nothing registered yet): its
     /// verdict, not a second run.
     Migration { task: String, phase: String },
+    /// The same commit's release died before its journal named anything it created: it may
+    /// have registered a revision (found as the family's newest, identical to the plan's) or
+    /// started its migration (found by `startedBy`) in the one call before the journal's write.
+    Unjournaled { phase: String },
     /// Another commit's release did not finish: the deployment (or the revision) it had started.
     Stale { holder: String, deployment: Option<String>, revision: Option<String>, phase: String },
 }
@@ -199,7 +203,7 @@ impl Resume {
             (true, Some(id), _, _) => Resume::Deployment { id: id.clone(), phase },
             (true, None, Some(arn), task) => Resume::Revision { arn: arn.clone(), migration_task: task.clone(), phase },
             (true, None, None, Some(task)) => Resume::Migration { task: task.clone(), phase },
-            (true, None, None, None) => Resume::Fresh,
+            (true, None, None, None) => Resume::Unjournaled { phase },
             (false, deployment, revision, _) => {
                 Resume::Stale { holder: r.holder.describe(), deployment: deployment.clone(), revision: revision.clone(), phase }
             }

@@ -74,7 +74,7 @@ impl Migrate<'_> {
         if let Some(task) = resume.migration_task() {
             return Ok(Some(task.to_string()));
         }
-        if resume.revision().is_none() {
+        if resume.revision().is_none() && !matches!(resume, Resume::Unjournaled { .. }) {
             return Ok(None);
         }
         for stopped in [false, true] {

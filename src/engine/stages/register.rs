@@ -34,7 +34,15 @@ impl Register<'_> {
         plan: &Plan,
         resume: &crate::engine::lease::record::Resume,
     ) -> Result<Option<crate::ports::RegisteredTaskDefinition>> {
-        let Some(arn) = resume.revision() else { return Ok(None) };
+        let arn = match (resume.revision(), resume) {
+            (Some(arn), _) => arn.to_string(),
+            (None, crate::engine::lease::record::Resume::Unjournaled { .. }) => match self.newest_revision(plan).await? {
+                Some(arn) => arn,
+                None => return Ok(None),
+            },
+            (None, _) => return Ok(None),
+        };
+        let arn = arn.as_str();
         let reg = self.retry("ecs:DescribeTaskDefinition", || self.ports.ecs.describe_task_definition(arn)).await?;
         if crate::plan::same_task_definition(&reg.definition, &plan.desired_task_definition) {
             self.emit(Event::StageSkipped { stage: crate::plan::Stage::Register, reason: format!("the killed run registered it: {arn}") });
@@ -42,6 +50,15 @@ impl Register<'_> {
         }
         self.warn(format!("the killed run's revision {arn} is not this plan's task definition: registering a new one"));
         Ok(None)
+    }
+
+    /// The family's newest ACTIVE revision, when it is newer than the one serving.
+    async fn newest_revision(&self, plan: &Plan) -> Result<Option<String>> {
+        let family = plan.desired_task_definition.family.clone();
+        let rev = |arn: &str| arn.rsplit(':').next().and_then(|r| r.parse::<i64>().ok()).unwrap_or(0);
+        let arns = self.retry("ecs:ListTaskDefinitions", || self.ports.ecs.list_task_definitions(&family)).await?;
+        let serving = plan.live_task_definition.as_deref().map_or(0, rev);
+        Ok(arns.into_iter().max_by_key(|a| rev(a)).filter(|a| rev(a) > serving))
     }
 
     /// `keep_revisions`: deregister ACTIVE revisions of the family older than the one serving,
