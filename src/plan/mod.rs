@@ -192,6 +192,23 @@ fn migrate_action(migration: Option<&MigrationPlan>, skip: bool, deploy: bool) -
     }
 }
 
+/// What happens to the deployment if the runner dies after starting it: the bound the plan
+/// shows (#27).
+fn dead_mans_switch(spec: &Spec, native: bool) -> String {
+    let bg = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == Strategy::BlueGreen);
+    match bg {
+        None => "if this runner dies mid-rollout: ECS finishes the deployment by itself (its circuit breaker and alarms still roll it back); with [lock], the next run resumes it".into(),
+        Some(b) if b.checks.is_empty() => {
+            "if this runner dies mid-deployment: the deployment goes on ungated (ECS's or CodeDeploy's own rollback settings apply); with [lock], the next run resumes it".into()
+        }
+        Some(b) if native => format!(
+            "if this runner dies at the test gate: fgdeploy's PAUSE hook times out after {} min and ECS rolls the deployment back (deploy.blue_green.gate_timeout)",
+            b.gate_timeout_minutes()
+        ),
+        Some(_) => "if this runner dies at the test gate: the CodeDeploy group's Ready wait ends it (STOP_DEPLOYMENT after its waitTimeInMinutes: stopped, and rolled back when the group's auto-rollback covers stops); a group that would continue by itself is refused unless --no-test-gate".into(),
+    }
+}
+
 /// Compute the plan. Errors are refusals of unsafe settings (deadlock, downtime).
 pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, InputError> {
     let image = spec.image_ref(&live.repository_uri);
@@ -242,7 +259,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         stages,
         has_changes,
         scalable_target: live.scalable,
-        notes: count_note.into_iter().chain(uncarried_notes).collect(),
+        notes: count_note.into_iter().chain(uncarried_notes).chain(std::iter::once(dead_mans_switch(spec, native_cfg.is_some()))).collect(),
         creates_service: live.service_missing,
         lookups: spec.lookups(),
         // The redactor hides the tags' credentials too (`hidden_values`).

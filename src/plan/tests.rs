@@ -556,7 +556,7 @@ fn an_autoscaled_service_keeps_its_live_count_within_the_bounds() {
     assert!(matches!(&p.rollout, Rollout::Rolling(r) if r.desired == 6));
     assert!(p.service_changes.is_empty(), "{:?}", p.service_changes);
     assert_eq!(p.update.desired_count, None);
-    assert_eq!(p.notes.len(), 1);
+    assert_eq!(p.notes.iter().filter(|n| !n.starts_with("if this runner dies")).count(), 1, "{:?}", p.notes);
     assert_eq!(p.scalable_target, l.scalable);
 }
 

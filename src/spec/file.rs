@@ -433,12 +433,26 @@ pub struct BlueGreenSection {
     pub test_listener_rule: Option<String>,
     #[serde(default)]
     pub load_balancer_role_arn: Option<String>,
+    /// ECS-native with checks: fgdeploy's PAUSE hook times out after this long with ROLLBACK, so
+    /// a runner that never comes back ends in a rollback, not a deployment paused for 24 hours
+    /// (the dead-man's switch). Default: `check_budget` + 15 minutes; 1 minute to 24 hours.
+    #[serde(default, deserialize_with = "de_opt_duration", serialize_with = "ser_opt_duration", skip_serializing_if = "Option::is_none")]
+    pub gate_timeout: Option<Duration>,
 }
 
 /// An ECS-native traffic step: (percent, minutes).
 pub(crate) type NativeStep = (f64, i32);
 
 impl BlueGreenSection {
+    /// The PAUSE hook's timeout, in whole minutes (`gate_timeout`, else `check_budget` + 15).
+    pub(crate) fn gate_timeout_minutes(&self) -> i32 {
+        let minutes = |d: Duration| i32::try_from(d.as_secs().div_ceil(60)).unwrap_or(i32::MAX);
+        match self.gate_timeout {
+            Some(t) => minutes(t).clamp(1, 1440),
+            None => minutes(self.check_budget).saturating_add(15).clamp(15, 1440),
+        }
+    }
+
     /// ECS-native: the `linearConfiguration` and `canaryConfiguration` a release sends, for the
     /// strategy that uses each (defaults: 10 % every 6 minutes; 5 % for 10 minutes).
     pub(crate) fn native_steps(&self) -> (Option<NativeStep>, Option<NativeStep>) {
@@ -570,6 +584,17 @@ fn default_lock_ttl() -> Duration {
 
 fn default_lock_wait() -> Duration {
     Duration::from_secs(900)
+}
+
+fn de_opt_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    de_duration(d).map(Some)
+}
+
+fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {

@@ -235,6 +235,11 @@ fn appspec_hooks(bg: &BlueGreenSection, p: &mut Problems) {
 }
 
 fn blue_green(bg: &BlueGreenSection, p: &mut Problems) {
+    if let Some(t) = bg.gate_timeout
+        && !(Duration::from_secs(60)..=Duration::from_secs(86400)).contains(&t)
+    {
+        p.at("deploy.blue_green.gate_timeout", "must be 1 minute to 24 hours (ECS's hook timeout range)", "write e.g. \"30m\"");
+    }
     if !(1..=65535).contains(&bg.container_port) {
         p.at("deploy.blue_green.container_port", format!("{} is not a port", bg.container_port), "use 1 to 65535");
     }

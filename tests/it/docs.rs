@@ -102,6 +102,7 @@ fn every_field() -> SpecFile {
                 production_listener_rule: Some("rule".into()),
                 test_listener_rule: Some("rule".into()),
                 load_balancer_role_arn: Some("role".into()),
+                gate_timeout: Some(Duration::from_secs(1800)),
             }),
         },
         rollback: RollbackSection { automatic: true, on_interrupt: OnInterrupt::Rollback, timeout: Duration::from_secs(1) },

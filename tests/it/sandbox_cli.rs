@@ -876,3 +876,14 @@ fn a_persistent_sandbox_rehearses_release_status_and_rollback() {
     std::fs::write(&state, "not json").expect("write");
     Test::new().dir(root()).args(["status"]).args(spec).status(exit::INPUT).stderr_has("--sandbox-state");
 }
+
+/// #27: the plan shows what happens if the runner dies: a rolling deployment goes on under ECS's
+/// own breaker; an ECS-native gated one ends in ROLLBACK when fgdeploy's PAUSE hook times out
+/// (`deploy.blue_green.gate_timeout`, sent as the hook's timeout); CodeDeploy's Ready wait.
+#[test]
+fn the_plan_shows_the_dead_mans_switch() {
+    let plan = |spec: &str| Test::new().dir(root()).args(["plan", "-f", spec, "--sandbox", "--image-tag", "v2"]).status(exit::CHANGES);
+    plan("deployspecs/example.toml").stdout_has("if this runner dies mid-rollout: ECS finishes the deployment by itself");
+    plan("deployspecs/native.toml").stdout_has("fgdeploy's PAUSE hook times out after").stdout_has("deploy.blue_green.gate_timeout");
+    plan("deployspecs/bluegreen.toml").stdout_has("the CodeDeploy group's Ready wait ends it");
+}

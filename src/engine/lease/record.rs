@@ -238,3 +238,45 @@ pub(crate) fn body(r: &LeaseRecord) -> Vec<u8> {
     r.write = format!("{}-{n}-{nanos}", std::process::id());
     serde_json::to_vec_pretty(&r).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(command: &str, commit: Option<&str>, journal: Journal) -> LeaseRecord {
+        LeaseRecord {
+            service: "demo/web".into(),
+            holder: Holder { command: command.into(), commit: commit.map(str::to_string), ..Default::default() },
+            phase: "deploy".into(),
+            started: 0.0,
+            renewed: 0.0,
+            expires: 0.0,
+            released: None,
+            journal,
+            write: String::new(),
+        }
+    }
+
+    /// #27: what a re-run resumes, from the dead run's journal: the same commit continues from
+    /// its last phase (deployment, revision, migration, or what its last call may have made);
+    /// another commit deals with it as stale; a finished run or another command leaves nothing.
+    #[test]
+    fn the_journal_says_what_a_rerun_resumes() {
+        let dep = Journal { deployment: Some("ecs-svc/1".into()), revision: Some("web:3".into()), ..Default::default() };
+        let rev = Journal { revision: Some("web:3".into()), migration_task: Some("t1".into()), ..Default::default() };
+        let mig = Journal { migration_task: Some("t1".into()), ..Default::default() };
+        let done = Journal { outcome: Some("deployed".into()), ..dep.clone() };
+        let of = |r: &LeaseRecord, commit: Option<&str>| Resume::of(Some(r), "release", commit);
+        let a = Some("aaa");
+        assert!(matches!(of(&record("release", a, dep.clone()), a), Resume::Deployment { id, .. } if id == "ecs-svc/1"));
+        let r = of(&record("release", a, rev), a);
+        assert_eq!((r.revision(), r.migration_task()), (Some("web:3"), Some("t1")));
+        assert_eq!(of(&record("release", a, mig), a).migration_task(), Some("t1"));
+        assert!(matches!(of(&record("release", a, Journal::default()), a), Resume::Unjournaled { .. }));
+        assert!(matches!(of(&record("release", a, dep.clone()), Some("bbb")), Resume::Stale { deployment: Some(_), .. }));
+        assert!(matches!(of(&record("release", None, dep.clone()), None), Resume::Stale { .. }), "no commit: never the same release");
+        assert_eq!(of(&record("release", a, done), a), Resume::Fresh, "a finished run");
+        assert_eq!(of(&record("scale", a, dep), a), Resume::Fresh, "not a release");
+        assert_eq!(Resume::of(None, "release", a), Resume::Fresh);
+    }
+}

@@ -54,13 +54,6 @@ fn refuse_a_team_hook_at_the_gate(spec: &Spec, base: &DeploymentConfig) -> Resul
     ))
 }
 
-/// fgdeploy's PAUSE hook times out (ECS then rolls back by itself) a while after the checks'
-/// budget: the bound on how long a deployment stays paused when the runner never comes back.
-pub(super) fn gate_timeout_minutes(check_budget: Duration) -> i32 {
-    let budget = i32::try_from(check_budget.as_secs().div_ceil(60)).unwrap_or(i32::MAX);
-    budget.saturating_add(15).clamp(15, 1440)
-}
-
 /// `…:listener-rule/app/lb/1/listener-id/rule-id` → `…:listener/app/lb/1/listener-id`.
 pub(super) fn listener_of_rule(rule: &str) -> Option<String> {
     let l = rule.replacen(":listener-rule/", ":listener/", 1);
@@ -137,7 +130,7 @@ impl EcsNative<'_> {
         }
         let deployment = NativeDeployment {
             base,
-            gate_timeout_minutes: gate_timeout_minutes(bg.check_budget),
+            gate_timeout_minutes: bg.gate_timeout_minutes(),
             strategy: bg.ecs_strategy.clone(),
             bake_time_minutes: Some(bg.bake_time_minutes),
             linear: bg.native_steps().0,
