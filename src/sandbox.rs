@@ -216,7 +216,7 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
 /// An ECS-native deployspec whose checks go to a loopback `test_url`: the sandbox answers there
 /// (503 with `checks-fail`), as the green tasks would behind the test listener rule. A port in
 /// use by something else is said, not ignored.
-fn serve_native_test_url(spec: &Spec, scenario: Scenario) -> Result<()> {
+pub(crate) fn serve_native_test_url(spec: &Spec, scenario: Scenario) -> Result<()> {
     let Some(bg) = spec.file.deploy.blue_green.as_ref().filter(|b| !b.checks.is_empty() && controller(spec) == Controller::Ecs) else {
         return Ok(());
     };

@@ -76,7 +76,7 @@ pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Rende
                 },
             );
         }
-        let ports = sandbox_world(target, || sandbox::world_for(spec, target.scenario))?.ports();
+        let ports = sandbox_world(target, Some(spec), || sandbox::world_for(spec, target.scenario))?.ports();
         ports.calls.add_all(&spec.lookup_calls);
         Ok(ports)
     } else {
@@ -88,7 +88,11 @@ pub(crate) async fn ports_for(spec: &Spec, target: &TargetArgs, renderer: &Rende
 
 /// The sandbox's world: the one `--sandbox-state` saved, else a new one from `seed` (saved there
 /// when the flag is given).
-pub(crate) fn sandbox_world(target: &TargetArgs, seed: impl FnOnce() -> Result<crate::sim::Sim, Error>) -> Result<crate::sim::Sim, Error> {
+pub(crate) fn sandbox_world(
+    target: &TargetArgs,
+    spec: Option<&Spec>,
+    seed: impl FnOnce() -> Result<crate::sim::Sim, Error>,
+) -> Result<crate::sim::Sim, Error> {
     let Some(path) = &target.sandbox_state else { return seed() };
     let unusable = |e: std::io::Error| {
         Error::usage(
@@ -97,7 +101,13 @@ pub(crate) fn sandbox_world(target: &TargetArgs, seed: impl FnOnce() -> Result<c
         )
     };
     let sim = match crate::sim::Sim::load(path).map_err(unusable)? {
-        Some(sim) => sim,
+        // A saved account's test listener is this process's to serve (ECS-native checks).
+        Some(sim) => {
+            if let Some(spec) = spec {
+                sandbox::serve_native_test_url(spec, target.scenario)?;
+            }
+            sim
+        }
         None => seed()?,
     };
     sim.persisted(path, target.sandbox_pace as f64 / 1000.0).map_err(unusable)

@@ -18,7 +18,7 @@ pub(crate) struct FleetRun<'a> {
 /// region the deployspecs name (a deployspec without `service.region` uses the AWS config's).
 pub(crate) async fn fleet_ports(specs: &[Spec], target: &TargetArgs) -> Result<crate::engine::FleetPorts, Error> {
     if target.sandbox {
-        let sim = sandbox_world(target, || sandbox::fleet_world_for(specs, target.scenario))?;
+        let sim = sandbox_world(target, None, || sandbox::fleet_world_for(specs, target.scenario))?;
         return Ok(crate::engine::FleetPorts::shared(&sim.ports(), specs.len()));
     }
     let mut clients: std::collections::BTreeMap<Option<String>, Ports> = Default::default();

@@ -207,3 +207,37 @@ fn parallel_zero_and_a_service_named_twice_are_refused() {
     let out = crate::harness::Test::new().args(["release", "--sandbox", "-f", &a, "-f", &copy.display().to_string()]).status(exit::INPUT);
     out.stderr_has("is also released by").stderr_has("a-again.toml");
 }
+
+/// #27: a fleet takes each service's lease before that service's first change and gives it
+/// back when its deployment ends; a service whose lease another run holds is not touched (exit
+/// 12 for it, naming the holder), the others release.
+#[tokio::test]
+async fn a_fleet_takes_each_services_lease() {
+    let lock = "[lock]\nbucket = \"acme-deploy-locks\"\nttl = \"2m\"\n";
+    let dir = tempfile::tempdir().expect("dir");
+    let s = specs(dir.path(), &[("a", "v2", lock), ("b", "v2", lock)]);
+    let sim = seeded_fleet(&s, Faults::default()).expect("seed");
+    let now = sim.ports().clock.now();
+    let held = serde_json::json!({
+        "service": "demo/b", "holder": {"command": "release", "commit": null, "run_id": "7", "ci_url": "https://ci.example/run/7", "host": "h", "user": "u", "pid": 1},
+        "phase": "deploy", "started": now, "renewed": now, "expires": now + 3600.0, "released": null, "journal": {}, "write": "x"
+    });
+    let body = serde_json::to_vec(&held).expect("json");
+    sim.ports().leases.create("acme-deploy-locks", "fgdeploy/locks/demo/b.json", &body).await.expect("put").expect("created");
+    let opts = ReleaseOptions {
+        lock: fgdeploy::engine::LockOptions { skip: false, timeout: Some(std::time::Duration::from_secs(30)) },
+        ..Default::default()
+    };
+    let report = release_fleet(&sim.ports(), Arc::new(Recorder::default()), &Interrupt::default(), &s, &opts, 4, FleetPolicy::Independent)
+        .await
+        .expect("fleet");
+    assert_eq!(outcome(&report, "a"), "deployed");
+    let b = serde_json::to_value(report.outcomes.iter().find(|o| o.service == "b").expect("b")).expect("json");
+    assert_eq!((b["outcome"].as_str(), b["exit_code"].as_i64()), (Some("locked"), Some(i64::from(exit::LOCKED))), "{b}");
+    assert!(b["message"].as_str().is_some_and(|m| m.contains("https://ci.example/run/7")), "{b}");
+    let touched_b = sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::UpdateService { service, .. } if service == "b"));
+    assert!(!touched_b, "b was not touched");
+    let a = sim.ports().leases.read("acme-deploy-locks", "fgdeploy/locks/demo/a.json").await.expect("read").expect("a's lease");
+    let a: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
+    assert!(!a["released"].is_null() && a["journal"]["outcome"] == "deployed", "{a}");
+}
