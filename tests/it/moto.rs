@@ -1512,6 +1512,7 @@ async fn the_lease_guards_releases_on_the_wire() {
     assert_eq!(doc["lock"]["state"], "released", "{doc}");
     assert!(doc["lock"]["record"]["journal"]["revision"].as_str().is_some_and(|r| r.ends_with(":2")), "{doc}");
     assert_eq!(doc["lock"]["record"]["journal"]["outcome"], "started");
+    let first_revision = doc["lock"]["record"]["journal"]["revision"].as_str().expect("revision").to_string();
 
     // A live holder: its record, renewed a moment ago, expiring in an hour.
     let mut held: fgdeploy::engine::LeaseRecord = serde_json::from_value(doc["lock"]["record"].clone()).expect("record");
@@ -1526,6 +1527,43 @@ async fn the_lease_guards_releases_on_the_wire() {
         .stderr_has("https://ci.example/run/9");
     m.cli().args(["lock", "break", "-f", f]).status(exit::INPUT).stderr_has("--yes");
     m.cli().args(["lock", "break", "-f", f, "--yes"]).status(exit::OK).stdout_has("released").stdout_has("broken by");
+
+    // A dead run's lease (expired an hour ago, never released): taken over by compare-and-swap.
+    (held.released, held.expires) = (None, held.renewed - 3600.0);
+    let etag = m.ports().leases.read(&bucket, key).await.expect("read").expect("lease").etag;
+    let body = serde_json::to_vec(&held).expect("json");
+    m.ports().leases.replace(&bucket, key, &body, &etag).await.expect("put").expect("written");
+    m.cli().args(["release", "-f", f, "--force", "--no-wait"]).status(exit::OK).stdout_has("took over the expired lease");
+
+    // Two release processes of the service at once: one takes the lease, the other waits for it
+    // (saying whose it is), then finds nothing left to release; one new revision in all.
+    let revisions = || async {
+        let first_revision = &first_revision;
+        let ecs = aws_sdk_ecs::Client::new(&m.conf);
+        let family = first_revision.rsplit('/').next().and_then(|r| r.split(':').next()).expect("family").to_string();
+        ecs.list_task_definitions().family_prefix(family).send().await.expect("list").task_definition_arns().len()
+    };
+    let before = revisions().await;
+    let f2 = f.to_string();
+    let image = "v1";
+    let endpoint = m.endpoint.clone();
+    let runs: Vec<_> = (0..2)
+        .map(|_| {
+            let (f, endpoint) = (f2.clone(), endpoint.clone());
+            std::thread::spawn(move || {
+                Test::new()
+                    .env("AWS_ENDPOINT_URL", &endpoint)
+                    .args(["release", "-f", &f, "--force", "--no-wait", "--image-tag", image])
+                    .run()
+            })
+        })
+        .collect();
+    let outs: Vec<_> = runs.into_iter().map(|t| t.join().expect("thread")).collect();
+    assert!(outs.iter().all(|o| o.code == exit::OK), "{:?}", outs.iter().map(|o| (&o.code, &o.stderr)).collect::<Vec<_>>());
+    let waited = outs.iter().filter(|o| o.stdout.contains("waiting for the lease")).count();
+    assert_eq!(waited, 1, "exactly one waited: {:?}", outs.iter().map(|o| &o.stdout).collect::<Vec<_>>());
+    assert!(outs.iter().any(|o| o.stdout.contains("nothing to release")), "the second found it released");
+    assert_eq!(revisions().await, before + 1, "one new revision");
     drop(dir);
 
     let (_dir, path) = moto_spec();
