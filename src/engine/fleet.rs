@@ -194,6 +194,20 @@ struct Turn {
 /// A service made ready in phase 1, with the lease its preparation took.
 type ReadyService = (usize, Box<super::deploy::ReadyRelease>, Option<super::lease::record::Held>);
 
+/// Renew the leases of the services already prepared while the next one prepares (a long build
+/// or migration must not let them expire before their deployments). A lease lost meanwhile is
+/// dropped: that service's deployment then stops at its start (exit 12), before any change.
+async fn renew_ready(fleet: &FleetPorts, sink: &Arc<dyn EventSink>, specs: &[Spec], ready: &mut [ReadyService]) {
+    for (i, _, lease) in ready.iter_mut() {
+        let Some(held) = lease.take() else { continue };
+        let mut engine = Engine::new(fleet.get(*i).clone(), sink.clone(), Interrupt::default());
+        engine.service = specs[*i].service().to_string();
+        *engine.lease.lock().await = Some(held);
+        let _ = engine.renew_lease(false).await;
+        *lease = engine.lease.lock().await.take();
+    }
+}
+
 /// Give back a lease taken for a service of the fleet (an engine of its own, for the call).
 async fn give_back(ports: &Ports, sink: &Arc<dyn EventSink>, spec: &Spec, lease: Option<super::lease::record::Held>, outcome: &str) {
     if lease.is_none() {
@@ -224,7 +238,11 @@ async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, t
     }
     let mut engine = Engine::new(ports.clone(), sink, mine.clone());
     engine.service = spec.service().to_string();
+    let leased = lease.is_some();
     *engine.lease.lock().await = lease;
+    // The lease must still be this run's before the deployment starts (it may have waited for
+    // its turn longer than `lock.ttl`).
+    let lost = if leased { engine.renew_lease(true).await.err() } else { None };
     // Ctrl-C and a fail-fast stop both reach this engine.
     let relay = tokio::spawn({
         let mine = mine.clone();
@@ -236,7 +254,9 @@ async fn deploy_one(i: usize, spec: Spec, r: Box<super::deploy::ReadyRelease>, t
         }
     });
     let mut stages = Vec::new();
-    let result = if permit.is_ok() {
+    let result = if let Some(e) = lost {
+        Err(e)
+    } else if permit.is_ok() {
         super::release::Release(&engine).deploy_prepared(&spec, &opts, super::release::Prepared::Ready(r), &mut stages).await
     } else {
         Err(Error::Internal("semaphore closed".into()))
@@ -316,6 +336,7 @@ async fn prepare_in_order(
     let mut failed = false;
     for i in order(specs)? {
         let spec = &specs[i];
+        renew_ready(fleet, sink, specs, &mut ready).await;
         if failed && policy != FleetPolicy::Independent {
             outcomes[i] = Some(skipped(spec, "skipped: another service failed first".into()));
             continue;
@@ -324,11 +345,15 @@ async fn prepare_in_order(
         engine.service = spec.service().to_string();
         let mut stages = Vec::new();
         // The service's lease, before its first mutating call; held until its deployment ends.
+        // Preparing, this engine is one of the virtual clock's participants (another fleet may
+        // run at the same time); a real clock ignores it.
+        engine.ports.clock.join();
         let leased = if opts.dry_run { Ok(()) } else { engine.take_lease(spec, "release", &opts.lock).await };
         let prepared = match leased {
             Ok(()) => super::release::Release(&engine).prepare(spec, opts, &mut stages).await,
             Err(e) => Err(e),
         };
+        engine.ports.clock.leave();
         match prepared {
             Ok(super::release::Prepared::Ready(r)) => ready.push((i, r, engine.lease.lock().await.take())),
             Ok(super::release::Prepared::Done(rep)) => {

@@ -465,6 +465,8 @@ fn note(j: &mut lease::record::Journal, e: &Event) {
             j.deployment = Some(deployment_id.clone());
             j.service_deployment_arn = service_deployment_arn.clone();
         }
+        Event::LifecycleStage { stage, status } => j.gate = Some(format!("{stage} {status}")),
+        Event::Traffic { blue, green, status, .. } => j.gate = Some(format!("{status}: blue {blue:.0} % · green {green:.0} %")),
         _ => {}
     }
 }

@@ -474,6 +474,7 @@ pub fn lock_text(l: &crate::engine::LockStatus, now: f64) -> String {
         ("migration task", &j.migration_task),
         ("revision", &j.revision),
         ("deployment", &j.deployment),
+        ("gate", &j.gate),
         ("outcome", &j.outcome),
     ];
     for (what, v) in entries.iter().filter_map(|(w, v)| v.as_ref().map(|v| (w, v))) {

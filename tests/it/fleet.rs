@@ -241,3 +241,48 @@ async fn a_fleet_takes_each_services_lease() {
     let a: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
     assert!(!a["released"].is_null() && a["journal"]["outcome"] == "deployed", "{a}");
 }
+
+/// #27: two fleets with an overlapping service ([a, b] and [b, c]) released at once: the shared
+/// service is released by one fleet while the other waits for its lease, then finds nothing left
+/// to release there; never two deployments of it.
+#[tokio::test]
+async fn overlapping_fleets_never_deploy_a_shared_service_twice() {
+    let lock = "[lock]\nbucket = \"acme-deploy-locks\"\nttl = \"2m\"\n";
+    let dir = tempfile::tempdir().expect("dir");
+    let all = specs(dir.path(), &[("a", "v2", lock), ("b", "v2", lock), ("c", "v2", lock)]);
+    let sim = seeded_fleet(&all, Faults::default()).expect("seed");
+    let (one, two) = (vec![all[0].clone(), all[1].clone()], vec![all[1].clone(), all[2].clone()]);
+    let run = |specs: Vec<Spec>| {
+        let sim = sim.clone();
+        async move {
+            release_fleet(
+                &sim.ports(),
+                Arc::new(Recorder::default()),
+                &Interrupt::default(),
+                &specs,
+                &ReleaseOptions::default(),
+                4,
+                FleetPolicy::Independent,
+            )
+            .await
+            .expect("fleet")
+        }
+    };
+    let (r1, r2) = tokio::join!(run(one), run(two));
+    for r in [&r1, &r2] {
+        assert!(r.exit_code == exit::OK || r.exit_code == exit::LOCKED, "{:?}", r.outcomes);
+    }
+    // One fleet deploys b; the other finds it released, or (its lease taken over while it waited
+    // past lock.ttl on the virtual clock) stops before b's deployment with exit 12.
+    let b = [outcome(&r1, "b"), outcome(&r2, "b")];
+    assert!(b.contains(&"deployed") && (b.contains(&"unchanged") || b.contains(&"locked")), "{b:?}");
+    let updates_of_b = sim
+        .world()
+        .mutations
+        .iter()
+        .filter(|(_, m)| matches!(m, Mutation::UpdateService { service, foreign: false, .. } if service == "b"))
+        .count();
+    assert_eq!(updates_of_b, 1, "one deployment of the shared service");
+    assert_eq!(outcome(&r1, "a"), "deployed");
+    assert_eq!(outcome(&r2, "c"), "deployed");
+}

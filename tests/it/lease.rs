@@ -381,5 +381,11 @@ fn a_release_process_killed_at_any_phase_is_completed_by_the_next() {
         let record: LeaseRecord = serde_json::from_slice(&body).expect("record");
         assert_eq!(record.journal.outcome.as_deref(), Some("deployed"), "{name}/{marker}: {record:?}");
         assert!(record.released.is_some(), "{name}/{marker}: no lease left behind");
+        if name == "native" {
+            assert!(
+                record.journal.gate.is_some() && record.journal.deployment.is_some(),
+                "{name}: the gate's state, the deployment: {record:?}"
+            );
+        }
     }
 }

@@ -148,7 +148,16 @@ impl Engine {
     /// What this run does with an unfinished run's journal it took over.
     pub(crate) async fn resume(&self, spec: &Spec, command: &str) -> record::Resume {
         let guard = self.lease.lock().await;
-        record::Resume::of(guard.as_ref().and_then(|h| h.inherited.as_ref()), command, spec.commit().as_deref())
+        let inherited = guard.as_ref().and_then(|h| h.inherited.as_ref());
+        let resume = record::Resume::of(inherited, command, spec.commit().as_deref());
+        // A run that continues the dead one's release carries its journal on.
+        if let (Some(r), record::Resume::Deployment { .. } | record::Resume::Revision { .. } | record::Resume::Migration { .. }) =
+            (inherited, &resume)
+        {
+            let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
+            p.1 = Journal { outcome: None, ..r.journal.clone() };
+        }
+        resume
     }
 
     /// Renew the lease this run holds when a third of its lifetime has passed, when the journal

@@ -64,6 +64,9 @@ pub struct Journal {
     pub revision: Option<String>,
     pub deployment: Option<String>,
     pub service_deployment_arn: Option<String>,
+    /// Blue/green: where the deployment stood at its gate, last seen (an ECS-native lifecycle
+    /// stage, or CodeDeploy's status and traffic split).
+    pub gate: Option<String>,
     /// How the run ended (`released`, `rolled_back`, …), once it did.
     pub outcome: Option<String>,
 }
