@@ -1454,3 +1454,81 @@ async fn the_reports_reads_replayed() {
         d.summary
     );
 }
+
+/// #27: S3 refusing the lease's write (403 AccessDenied, the error shape of the S3 API
+/// Reference's "Error responses") after GetObject's 404 NoSuchKey: the release stops with exit
+/// 4 before any ECS call, naming the lease's place and the IAM fix. moto does not enforce IAM,
+/// so this is shown here, replayed to the real SDK.
+#[tokio::test]
+async fn a_lease_write_s3_refuses_is_exit_4_before_any_change() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let Ok(mut out) = conn.try_clone() else { continue };
+            let mut reader = BufReader::new(conn);
+            loop {
+                let mut request = String::new();
+                if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                    break;
+                }
+                let mut length = 0usize;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim().is_empty() {
+                        break;
+                    }
+                    if let Some((k, v)) = line.split_once(':')
+                        && k.eq_ignore_ascii_case("content-length")
+                    {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                log.lock().expect("lock").push(request.trim().to_string());
+                let (status, xml) = if request.starts_with("GET") {
+                    (
+                        "404 Not Found",
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>",
+                    )
+                } else {
+                    (
+                        "403 Forbidden",
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>",
+                    )
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: application/xml\r\nx-amz-request-id: 4442587FB7D0A2F9\r\nContent-Length: {}\r\n\r\n",
+                    xml.len()
+                );
+                if out.write_all(head.as_bytes()).and_then(|()| out.write_all(xml.as_bytes())).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let conf = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&endpoint)
+        .region(Region::new("us-west-2"))
+        .credentials_provider(aws_sdk_ecs::config::Credentials::new("replay", "replay", None, None, "tests"))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    let ports = fgdeploy::aws::ports_from_config(&conf);
+    let (_dir, path) = crate::harness::spec_dir("\n[lock]\nbucket = \"acme-deploy-locks\"\n");
+    let spec = fgdeploy::spec::Spec::load(&path, None).expect("spec");
+    let mut engine = Engine::new(ports.clone(), Arc::new(Recorder::default()), Interrupt::default());
+    let err = engine.release(&spec, &fgdeploy::engine::ReleaseOptions::default()).await.expect_err("refused");
+    assert_eq!(err.exit_code(), fgdeploy::error::exit::AWS, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("s3:PutObject: AccessDenied") && text.contains("s3://acme-deploy-locks/fgdeploy/locks/demo/web.json"), "{text}");
+    assert!(text.contains("allow s3:GetObject and s3:PutObject"), "{text}");
+    let requests = seen.lock().expect("lock").clone();
+    assert_eq!(requests.len(), 2, "GetObject, then the conditional PutObject: {requests:?}");
+    assert!(requests[1].starts_with("PUT /acme-deploy-locks/fgdeploy/locks/demo/web.json"), "{requests:?}");
+    let ecs_calls: u64 = ports.calls.snapshot().iter().filter(|(op, _)| op.starts_with("ecs:")).map(|(_, n)| n).sum();
+    assert_eq!(ecs_calls, 0, "nothing else was called");
+}
