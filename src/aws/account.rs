@@ -28,12 +28,20 @@ fn exists<T>(r: PortResult<T>) -> PortResult<bool> {
     }
 }
 
+impl Aws {
+    /// SSM GetParameter over the JSON protocol (`query::json_call`).
+    async fn get_parameter(&self, name: &str, decrypt: bool) -> PortResult<serde_json::Value> {
+        let op = "ssm:GetParameter";
+        self.gate(op).await;
+        let body = serde_json::json!({ "Name": name, "WithDecryption": decrypt });
+        self.query.json_call(op, &self.query.ssm, "GetParameter", &body).await?.map_err(|r| query::refused(op, r))
+    }
+}
+
 #[async_trait]
 impl Account for Aws {
     async fn parameter_exists(&self, name: &str) -> PortResult<bool> {
-        let op = "ssm:GetParameter";
-        self.gate(op).await;
-        exists(self.ssm.get_parameter().name(name).with_decryption(false).send().await.map_err(|e| map_err(op, e)))
+        exists(self.get_parameter(name, false).await)
     }
 
     async fn secret_exists(&self, id: &str) -> PortResult<bool> {
@@ -97,14 +105,15 @@ impl Account for Aws {
     }
 
     async fn parameter_value(&self, name: &str) -> PortResult<(String, bool)> {
-        let op = "ssm:GetParameter";
-        self.gate(op).await;
-        let out = self.ssm.get_parameter().name(name).with_decryption(true).send().await.map_err(|e| map_err(op, e))?;
-        let p = out.parameter().ok_or_else(|| PortError::Transient { op: op.into(), message: "response without parameter".into() })?;
+        let answer = self.get_parameter(name, true).await?;
+        let p = &answer["Parameter"];
+        if !p.is_object() {
+            return Err(PortError::Transient { op: "ssm:GetParameter".into(), message: "response without parameter".into() });
+        }
         // A Secrets Manager secret read through Parameter Store's reference path is a secret
         // whatever type the answer names (AWS answers SecureString; docs/simulator.md).
-        let secret = p.r#type().is_some_and(|t| t.as_str() == "SecureString") || name.starts_with("/aws/reference/secretsmanager/");
-        Ok((p.value().unwrap_or_default().to_string(), secret))
+        let secret = p["Type"].as_str() == Some("SecureString") || name.starts_with("/aws/reference/secretsmanager/");
+        Ok((p["Value"].as_str().unwrap_or_default().to_string(), secret))
     }
 
     async fn secret_arn(&self, id: &str) -> PortResult<String> {

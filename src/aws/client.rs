@@ -17,7 +17,6 @@ pub struct Aws {
     pub codedeploy: aws_sdk_codedeploy::Client,
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
-    pub ssm: aws_sdk_ssm::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
     /// EC2, IAM and CloudFormation's read-only calls (the Query protocol, `query.rs`).
     pub query: super::query::Query,
@@ -52,7 +51,6 @@ impl Aws {
             autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
                 aws_sdk_applicationautoscaling::config::Builder::from(conf).interceptor(counter("application-autoscaling")).build(),
             ),
-            ssm: aws_sdk_ssm::Client::from_conf(aws_sdk_ssm::config::Builder::from(conf).interceptor(counter("ssm")).build()),
             secrets: aws_sdk_secretsmanager::Client::from_conf(
                 aws_sdk_secretsmanager::config::Builder::from(conf).interceptor(counter("secretsmanager")).build(),
             ),

@@ -1,6 +1,7 @@
 //! The AWS Query protocol (form-encoded POST, XML answer) for the few read-only calls fgdeploy
 //! makes to EC2 (DescribeSubnets, DescribeSecurityGroups), IAM (GetRole) and CloudFormation
-//! (DescribeStacks) and CloudWatch (DescribeAlarms, DescribeAlarmHistory), signed with AWS's own signer (`aws-sigv4`, the SDK's) and the same
+//! (DescribeStacks) and CloudWatch (DescribeAlarms, DescribeAlarmHistory), and SSM's one call
+//! (GetParameter) in the AWS JSON 1.1 protocol (`json_call`), signed with AWS's own signer (`aws-sigv4`, the SDK's) and the same
 //! `SdkConfig`'s credentials, region and endpoint override as every SDK client.
 //!
 //! Why not `aws-sdk-ec2`, `aws-sdk-iam` and `aws-sdk-cloudformation`: measured on a 2-core
@@ -32,6 +33,9 @@ pub struct Query {
     pub(crate) cloudformation: Endpoint,
     /// CloudWatch (alarms): its Query protocol, for the same reason as EC2's.
     pub(crate) monitoring: Endpoint,
+    /// SSM (GetParameter): its JSON protocol (`json_call`), for the same reason: `aws-sdk-ssm`
+    /// took 62 s of a cold build, on its critical path, for one operation.
+    pub(crate) ssm: Endpoint,
 }
 
 /// An error answer, as the Query protocol spells it (`<Error><Code>…</Code><Message>…`).
@@ -68,6 +72,7 @@ impl Query {
             ec2: regional("ec2", "EC2", "2016-11-15"),
             cloudformation: regional("cloudformation", "CLOUDFORMATION", "2010-05-15"),
             monitoring: regional("monitoring", "CLOUDWATCH", "2010-08-01"),
+            ssm: regional("ssm", "SSM", "AmazonSSM"),
             iam: Endpoint {
                 signing_region: if overridden("IAM").is_some() { region.clone() } else { iam_region },
                 url: overridden("IAM").unwrap_or(iam_url),
@@ -96,8 +101,37 @@ impl Query {
         Ok(Err(Refusal { status, code: tag(&text, "Code"), message: tag(&text, "Message").unwrap_or_default() }))
     }
 
+    /// One call of the AWS JSON 1.1 protocol (`X-Amz-Target: <prefix>.<action>`, JSON both ways):
+    /// `Ok(Ok(answer))` on HTTP 200, `Ok(Err(refusal))` for an error answer (`__type`, `message`).
+    pub(crate) async fn json_call(
+        &self,
+        op: &str,
+        ep: &Endpoint,
+        action: &str,
+        body: &serde_json::Value,
+    ) -> PortResult<Result<serde_json::Value, Refusal>> {
+        let target = format!("{}.{action}", ep.version);
+        let content_type = "application/x-amz-json-1.1";
+        let request = self.signed_with(op, ep, &body.to_string(), &[("content-type", content_type), ("x-amz-target", &target)]).await?;
+        let unreachable =
+            |e: reqwest::Error| PortError::Unreachable { op: op.into(), endpoint: ep.url.clone(), message: crate::error::chain(&e) };
+        let answer = request.send().await.map_err(unreachable)?;
+        let status = answer.status().as_u16();
+        let text = answer.text().await.map_err(unreachable)?;
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap_or(serde_json::Value::Null);
+        if status == 200 {
+            return Ok(Ok(json));
+        }
+        Ok(Err(json_refusal(status, &json)))
+    }
+
     /// The POST, signed with SigV4 for the endpoint's service and signing region.
     async fn signed(&self, op: &str, ep: &Endpoint, body: &str) -> PortResult<reqwest::RequestBuilder> {
+        self.signed_with(op, ep, body, &[("content-type", "application/x-www-form-urlencoded; charset=utf-8")]).await
+    }
+
+    /// A POST of `body` with `headers`, signed (the headers included) for the endpoint.
+    async fn signed_with(&self, op: &str, ep: &Endpoint, body: &str, headers: &[(&str, &str)]) -> PortResult<reqwest::RequestBuilder> {
         use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
         let no_credentials = |why: String| PortError::Rejected {
             op: op.into(),
@@ -118,12 +152,13 @@ impl Query {
             .build()
             .map_err(|e| construction(e.to_string()))?
             .into();
-        let content_type = "application/x-www-form-urlencoded; charset=utf-8";
-        let signable =
-            SignableRequest::new("POST", &ep.url, [("content-type", content_type)].into_iter(), SignableBody::Bytes(body.as_bytes()))
-                .map_err(|e| construction(e.to_string()))?;
+        let signable = SignableRequest::new("POST", &ep.url, headers.iter().copied(), SignableBody::Bytes(body.as_bytes()))
+            .map_err(|e| construction(e.to_string()))?;
         let (instructions, _) = sign(signable, &params).map_err(|e| construction(e.to_string()))?.into_parts();
-        let mut request = self.http.post(&ep.url).header("content-type", content_type).body(body.to_string());
+        let mut request = self.http.post(&ep.url).body(body.to_string());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
         for (name, value) in instructions.headers() {
             request = request.header(name, value);
         }
@@ -154,6 +189,14 @@ pub(super) fn refused(op: &str, r: Refusal) -> PortError {
         None if r.status >= 500 => PortError::Transient { op, message: format!("HTTP {}", r.status) },
         None => PortError::Unsupported { op, message: format!("HTTP {} without an AWS error body", r.status) },
     }
+}
+
+/// An AWS JSON error answer: `__type` (`ParameterNotFound`, or with its namespace before `#`)
+/// and `message` (or `Message`).
+fn json_refusal(status: u16, json: &serde_json::Value) -> Refusal {
+    let code = json["__type"].as_str().map(|t| t.rsplit('#').next().unwrap_or(t).split(':').next().unwrap_or(t).to_string());
+    let message = json["message"].as_str().or_else(|| json["Message"].as_str()).unwrap_or_default().to_string();
+    Refusal { status, code, message }
 }
 
 /// The text of the first `<name>…</name>` in `xml`, entities decoded.
@@ -263,5 +306,11 @@ mod tests {
         assert_eq!(iam_endpoint("cn-northwest-1").1, "cn-north-1");
         let throttled = refused("ec2:X", Refusal { status: 503, code: Some("RequestLimitExceeded".into()), message: String::new() });
         assert!(matches!(throttled, PortError::Throttled { .. }));
+        // The AWS JSON 1.1 error shape (SSM): `__type`, bare or namespaced, and `message`.
+        let missing = json_refusal(400, &serde_json::json!({"__type": "ParameterNotFound", "message": "Parameter /x not found."}));
+        assert_eq!((missing.code.as_deref(), missing.message.as_str()), (Some("ParameterNotFound"), "Parameter /x not found."));
+        let namespaced =
+            json_refusal(400, &serde_json::json!({"__type": "com.amazonaws.ssm#ThrottlingException", "Message": "Rate exceeded"}));
+        assert!(matches!(refused("ssm:GetParameter", namespaced), PortError::Throttled { .. }));
     }
 }

@@ -513,6 +513,24 @@ fn query_call(endpoint: &str, (service, version): (&str, &str), action: &str, pa
     body
 }
 
+/// SSM PutParameter on moto (the test's own setup, AWS JSON 1.1 as the SDK sends it; fgdeploy
+/// reads parameters over the same protocol without `aws-sdk-ssm`).
+fn ssm_put(endpoint: &str, name: &str, value: &str, kind: &str) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let body = serde_json::json!({ "Name": name, "Value": value, "Type": kind }).to_string();
+    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.PutParameter\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("response");
+    assert!(answer.starts_with("HTTP/1.1 200"), "PutParameter {name}: {answer}");
+}
+
 fn xml_values(body: &str, tag: &str) -> Vec<String> {
     body.split(&format!("<{tag}>")).skip(1).filter_map(|p| p.split(&format!("</{tag}>")).next()).map(str::to_string).collect()
 }
@@ -832,9 +850,8 @@ async fn scale_sets_the_desired_count_on_the_wire() {
 #[tokio::test]
 async fn verify_reads_parameters_secrets_roles_log_groups_and_network_on_the_wire() {
     let Some(m) = moto().await else { return };
-    let ssm = aws_sdk_ssm::Client::new(&m.conf);
-    ssm.put_parameter().name(unique("/p/db")).value("x").r#type(aws_sdk_ssm::types::ParameterType::String).send().await.expect("parameter");
-    let param = ssm.describe_parameters().send().await.expect("list").parameters()[0].name().expect("name").to_string();
+    let param = unique("/p/db");
+    ssm_put(&m.endpoint, &param, "x", "String");
     let secret =
         aws_sdk_secretsmanager::Client::new(&m.conf).create_secret().name(unique("db")).secret_string("pw").send().await.expect("secret");
     let secret_arn = secret.arn().expect("arn").to_string();
@@ -981,21 +998,8 @@ async fn lookups_answer_from_ssm_secrets_manager_cloudformation_and_s3() {
     let Some(m) = moto().await else { return };
     let (dir, path) = moto_spec();
     let id = unique("lk");
-    let ssm = aws_sdk_ssm::Client::new(&m.conf);
-    ssm.put_parameter()
-        .name(format!("/{id}/host"))
-        .value("db.internal")
-        .r#type(aws_sdk_ssm::types::ParameterType::String)
-        .send()
-        .await
-        .expect("param");
-    ssm.put_parameter()
-        .name(format!("/{id}/password"))
-        .value("hunter2-secret")
-        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
-        .send()
-        .await
-        .expect("secure param");
+    ssm_put(&m.endpoint, &format!("/{id}/host"), "db.internal", "String");
+    ssm_put(&m.endpoint, &format!("/{id}/password"), "hunter2-secret", "SecureString");
     let sm = aws_sdk_secretsmanager::Client::new(&m.conf);
     let secret = sm.create_secret().name(format!("{id}-api")).secret_string("x").send().await.expect("secret");
     let secret_arn = secret.arn().expect("arn").to_string();
