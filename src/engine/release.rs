@@ -245,6 +245,7 @@ impl Release<'_> {
         let previous_td = live.service.task_definition.clone();
         let registered = Migrate(self.0).migrate_stage(spec, &plan, &live, stages, &opts.resume).await?;
         self.renew_lease(true).await?;
+        self.guard_again(spec, &plan, opts).await?;
         // register
         let new_td = if let Some(arn) = registered {
             self.emit(Event::StageSkipped { stage: Stage::Register, reason: format!("registered for the migration: {arn}") });
@@ -287,6 +288,21 @@ impl Release<'_> {
     }
 
     /// Refuse to start while another deployment is in progress.
+    /// A build or a migration took time since the plan read the service: someone (a colleague,
+    /// the console) may have started a deployment meanwhile. It is theirs: refused (exit 5)
+    /// before fgdeploy's own deployment replaces it, unless `--force`. One DescribeServices,
+    /// only when a build or migration ran.
+    async fn guard_again(&self, spec: &Spec, plan: &Plan, opts: &ReleaseOptions) -> Result<()> {
+        if opts.force || plan.creates_service || !(plan.runs(Stage::Build) || plan.runs(Stage::Migrate)) {
+            return Ok(());
+        }
+        let svc = self.retry("ecs:DescribeServices", || self.ports.ecs.describe_service(spec.cluster(), spec.service())).await?;
+        match svc {
+            Some(svc) => self.guard(&svc).await,
+            None => Ok(()),
+        }
+    }
+
     pub(crate) async fn guard(&self, svc: &ServiceState) -> Result<()> {
         let busy: Vec<String> = svc
             .deployments

@@ -599,6 +599,13 @@ impl Builder for Sim {
             req.dockerfile.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default()
         ));
         self.sleep(Duration::from_secs(40)).await;
+        {
+            let mut w = self.world();
+            if w.faults.foreign_deploy_during_build {
+                w.faults.foreign_deploy_during_build = false;
+                w.foreign_deploy();
+            }
+        }
         progress(format!("#8 exporting to image; pushing {}", req.image));
         self.sleep(Duration::from_secs(5)).await;
         let (repo_ref, tag) = req.image.rsplit_once(':').ok_or_else(|| BuildError(format!("image {} has no tag", req.image)))?;

@@ -57,6 +57,8 @@ pub struct Faults {
     /// Someone else deploys a new revision (UpdateService) this many seconds after fgdeploy's
     /// first UpdateService that starts a deployment: mid-rollout, whatever the build took.
     pub foreign_deploy_at: Option<f64>,
+    /// Someone else deploys a new revision while fgdeploy's image builds (after its plan).
+    pub foreign_deploy_during_build: bool,
     /// The endpoint has no service-deployment API (older regions, emulators).
     pub no_service_deployments_api: bool,
     /// Operations the caller's IAM policy does not allow (`ecs:DescribeServiceDeployments`):
@@ -177,6 +179,7 @@ impl Default for Faults {
             malformed: BTreeMap::new(),
             alarm_at: None,
             foreign_deploy_at: None,
+            foreign_deploy_during_build: false,
             no_service_deployments_api: false,
             denied: BTreeSet::new(),
             service_missing_reads: 0,

@@ -1350,7 +1350,7 @@ impl World {
         }
     }
 
-    fn foreign_deploy(&mut self) {
+    pub(crate) fn foreign_deploy(&mut self) {
         let Some(s) = self.services.first() else { return };
         let (cluster, name, td) = (s.cluster.clone(), s.name.clone(), s.td.clone());
         let Some((def, _)) = self.lookup_td(&td) else { return };

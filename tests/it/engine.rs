@@ -558,6 +558,28 @@ async fn keep_revisions_never_removes_the_serving_or_the_last_deployed() {
     assert!(!w.is_active("web", 2) && !w.is_active("web", 1));
 }
 
+/// A colleague's deployment started while fgdeploy built its image (after the plan's guard) is
+/// theirs: the release stops with exit 5 before registering or deploying anything, naming it;
+/// `--force` would replace it.
+#[tokio::test]
+async fn a_deployment_started_during_the_build_is_not_replaced() {
+    let (dir, spec) = load("\n[build]\ncontext = \".\"\n");
+    std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").expect("dockerfile");
+    let spec = Spec::load(&spec.path, None).expect("spec");
+    let sim = seeded(&spec, Faults { foreign_deploy_during_build: true, ..Default::default() }).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let err = engine.release(&spec, &ReleaseOptions::default()).await.expect_err("refused");
+    assert_eq!(err.exit_code(), exit::CONFLICT, "{err}");
+    assert!(err.to_string().contains("already has a deployment in progress"), "{err}");
+    let mine = sim
+        .world()
+        .mutations
+        .iter()
+        .filter(|(_, m)| matches!(m, Mutation::UpdateService { foreign: false, .. } | Mutation::RegisterTaskDefinition { .. }))
+        .count();
+    assert_eq!(mine, 1, "only the colleague's revision was registered; fgdeploy registered and deployed nothing");
+}
+
 #[tokio::test]
 async fn pin_digest_deploys_the_pushed_digest() {
     let (dir, spec) = load("\n[build]\ncontext = \".\"\n");
