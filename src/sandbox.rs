@@ -148,16 +148,8 @@ impl LoopbackApp {
     }
 }
 
-/// The sandbox world for `spec`: the service runs the template with the image tag `previous`
-/// (revision 1), healthy; the release image exists in the sandbox's ECR.
-pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
-    if let Some(why) = scenario.does_not_apply(spec) {
-        let name = scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
-        return Err(crate::error::Error::usage(
-            format!("--scenario {name} does not apply to {}: {why}", spec.path.display()),
-            "pick a scenario this deployspec can meet (fgdeploy release --help lists them), or add what it needs",
-        ));
-    }
+/// The faults that play `scenario` for `spec` (its image tag marks the release's tasks).
+fn faults_for(spec: &Spec, scenario: Scenario) -> Faults {
     let tag = spec.file.image.tag.clone();
     let mut faults = Faults::default();
     let marker = format!(":{tag}");
@@ -199,6 +191,20 @@ pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
     }
+    faults
+}
+
+/// The sandbox world for `spec`: the service runs the template with the image tag `previous`
+/// (revision 1), healthy; the release image exists in the sandbox's ECR.
+pub(crate) fn world_for(spec: &Spec, scenario: Scenario) -> Result<Sim> {
+    if let Some(why) = scenario.does_not_apply(spec) {
+        let name = scenario.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        return Err(crate::error::Error::usage(
+            format!("--scenario {name} does not apply to {}: {why}", spec.path.display()),
+            "pick a scenario this deployspec can meet (fgdeploy release --help lists them), or add what it needs",
+        ));
+    }
+    let faults = faults_for(spec, scenario);
     let sim = seeded_with(spec, faults, true)?;
     if scenario == Scenario::ExistingHooks {
         seed_team_hooks(&sim, spec);
