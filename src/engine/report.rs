@@ -91,6 +91,15 @@ pub struct Evidence {
     pub calls: usize,
 }
 
+impl Evidence {
+    /// One read call of the report, counted: its answer, or `None` with the failure named in
+    /// `unread`.
+    fn read<T>(&mut self, answer: crate::ports::PortResult<T>) -> Option<T> {
+        self.calls += 1;
+        answer.map_err(|e| self.unread.push(e.to_string())).ok()
+    }
+}
+
 /// What GetDeploymentTarget says of a CodeDeploy deployment's ECS target.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CodeDeployEvidence {
@@ -471,23 +480,8 @@ pub async fn blue_green_evidence(ports: &Ports, cluster: &str, service: &str, ne
 /// ListDeploymentTargets and GetDeploymentTarget of a CodeDeploy deployment: its lifecycle
 /// events into the evidence; the green task set's id (whose tasks it started) returned.
 async fn codedeploy_evidence(ports: &Ports, id: &str, ev: &mut Evidence) -> Option<String> {
-    ev.calls += 1;
-    let targets = match ports.codedeploy.deployment_targets(id).await {
-        Ok(t) => t,
-        Err(e) => {
-            ev.unread.push(e.to_string());
-            return None;
-        }
-    };
-    let target = targets.into_iter().next()?;
-    ev.calls += 1;
-    let t = match ports.codedeploy.deployment_target(id, &target).await {
-        Ok(t) => t,
-        Err(e) => {
-            ev.unread.push(e.to_string());
-            return None;
-        }
-    };
+    let target = ev.read(ports.codedeploy.deployment_targets(id).await)?.into_iter().next()?;
+    let t = ev.read(ports.codedeploy.deployment_target(id, &target).await)?;
     let green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map(|s| s.id.clone());
     ev.codedeploy = Some(CodeDeployEvidence { deployment: id.to_string(), target, lifecycle: t.lifecycle_events, failures: t.failures });
     green
@@ -500,17 +494,12 @@ async fn alarms_evidence(ports: &Ports, svc: &ServiceState, ev: &mut Evidence) {
         Some(a) if a.enable && !a.names.is_empty() => a.names.clone(),
         _ => return,
     };
-    ev.calls += 1;
-    match ports.cloudwatch.alarms(&names).await {
-        Ok(a) => ev.alarms = a,
-        Err(e) => return ev.unread.push(e.to_string()),
-    }
+    let Some(alarms) = ev.read(ports.cloudwatch.alarms(&names).await) else { return };
+    ev.alarms = alarms;
     let firing: Vec<String> = ev.alarms.iter().filter(|a| a.state == AlarmStateValue::Alarm).map(|a| a.name.clone()).collect();
     for name in firing.iter().take(MAX_ALARM_HISTORIES) {
-        ev.calls += 1;
-        match ports.cloudwatch.alarm_history(name, ALARM_HISTORY).await {
-            Ok(h) => ev.alarm_history.extend(h),
-            Err(e) => ev.unread.push(e.to_string()),
+        if let Some(h) = ev.read(ports.cloudwatch.alarm_history(name, ALARM_HISTORY).await) {
+            ev.alarm_history.extend(h);
         }
     }
 }
@@ -533,20 +522,12 @@ pub(crate) async fn service_evidence(ports: &Ports, cluster: &str, service: &str
 /// The deployment's stopped tasks, the load balancer's view when they failed its health checks,
 /// and their last log lines (the rest of the report's reads).
 async fn tasks_evidence(ports: &Ports, cluster: &str, svc: Option<&ServiceState>, deployment_id: &str, ev: &mut Evidence) {
-    ev.calls += 1;
-    let arns = match ports.ecs.list_tasks(cluster, deployment_id, true).await {
-        Ok(a) => a,
-        Err(e) => return ev.unread.push(e.to_string()),
-    };
+    let Some(arns) = ev.read(ports.ecs.list_tasks(cluster, deployment_id, true).await) else { return };
     if arns.is_empty() {
         return;
     }
     let newest: Vec<String> = arns.into_iter().rev().take(MAX_TASKS).collect();
-    ev.calls += 1;
-    let mut tasks = match ports.ecs.describe_tasks(cluster, &newest).await {
-        Ok(t) => t,
-        Err(e) => return ev.unread.push(e.to_string()),
-    };
+    let Some(mut tasks) = ev.read(ports.ecs.describe_tasks(cluster, &newest).await) else { return };
     tasks.sort_by(|a, b| b.created_at.partial_cmp(&a.created_at).unwrap_or(std::cmp::Ordering::Equal));
     ev.stopped_tasks = tasks.iter().map(stopped_task).collect();
     let lb_failed = ev.stopped_tasks.iter().any(|t| t.stopped_reason.as_deref().is_some_and(|r| r.contains("ELB health checks")));
@@ -559,15 +540,8 @@ async fn tasks_evidence(ports: &Ports, cluster: &str, svc: Option<&ServiceState>
 
 /// The load balancer's view of a target group: its targets' health and what it checks.
 async fn read_targets(ports: &Ports, target_group: &str, ev: &mut Evidence) {
-    ev.calls += 2;
-    match ports.elb.target_health(target_group).await {
-        Ok(t) => ev.targets = t,
-        Err(e) => ev.unread.push(e.to_string()),
-    }
-    match ports.elb.health_check(target_group).await {
-        Ok(h) => ev.health_check = Some(h),
-        Err(e) => ev.unread.push(e.to_string()),
-    }
+    ev.targets = ev.read(ports.elb.target_health(target_group).await).unwrap_or_default();
+    ev.health_check = ev.read(ports.elb.health_check(target_group).await);
 }
 
 /// The last lines of the essential containers of the newest failed tasks.
@@ -577,11 +551,7 @@ async fn read_logs(ports: &Ports, tasks: &[Task], ev: &mut Evidence) {
         if ev.calls >= MAX_CALLS {
             return ev.unread.push(format!("the containers' logs: the report's {MAX_CALLS} read calls are spent"));
         }
-        ev.calls += 1;
-        let td = match ports.ecs.describe_task_definition(&first.task_definition).await {
-            Ok(r) => r.definition,
-            Err(e) => return ev.unread.push(e.to_string()),
-        };
+        let Some(td) = ev.read(ports.ecs.describe_task_definition(&first.task_definition).await).map(|r| r.definition) else { return };
         for (i, t) in tasks.iter().take(MAX_LOGGED_TASKS).enumerate() {
             let task_id = t.arn.rsplit('/').next().unwrap_or(&t.arn).to_string();
             for c in td.container_definitions.iter().filter(|c| c.essential.unwrap_or(true)) {
