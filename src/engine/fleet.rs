@@ -199,10 +199,10 @@ type ReadyService = (usize, Box<super::deploy::ReadyRelease>, Option<super::leas
 /// dropped: that service's deployment then stops at its start (exit 12), before any change.
 async fn renew_ready(fleet: &FleetPorts, sink: &Arc<dyn EventSink>, specs: &[Spec], ready: &mut [ReadyService]) {
     for (i, _, lease) in ready.iter_mut() {
-        let Some(held) = lease.take() else { continue };
-        let mut engine = Engine::new(fleet.get(*i).clone(), sink.clone(), Interrupt::default());
-        engine.service = specs[*i].service().to_string();
-        *engine.lease.lock().await = Some(held);
+        if lease.is_none() {
+            continue;
+        }
+        let engine = holding(fleet.get(*i), sink, &specs[*i], lease.take()).await;
         let _ = engine.renew_lease(false).await;
         *lease = engine.lease.lock().await.take();
     }
@@ -210,13 +210,17 @@ async fn renew_ready(fleet: &FleetPorts, sink: &Arc<dyn EventSink>, specs: &[Spe
 
 /// Give back a lease taken for a service of the fleet (an engine of its own, for the call).
 async fn give_back(ports: &Ports, sink: &Arc<dyn EventSink>, spec: &Spec, lease: Option<super::lease::record::Held>, outcome: &str) {
-    if lease.is_none() {
-        return;
+    if lease.is_some() {
+        holding(ports, sink, spec, lease).await.give_back_lease(outcome).await;
     }
+}
+
+/// An engine for `spec`'s service holding `lease` (to renew or give back a fleet's lease).
+async fn holding(ports: &Ports, sink: &Arc<dyn EventSink>, spec: &Spec, lease: Option<super::lease::record::Held>) -> Engine {
     let mut engine = Engine::new(ports.clone(), sink.clone(), Interrupt::default());
     engine.service = spec.service().to_string();
     *engine.lease.lock().await = lease;
-    engine.give_back_lease(outcome).await;
+    engine
 }
 
 /// One service's deployment in a fleet: wait for its turn, deploy, report its outcome.

@@ -254,14 +254,12 @@ pub struct Engine {
     pub(crate) interrupt: Interrupt,
     pub(crate) poll: PollConfig,
     service: String,
-    /// The deployment this engine started last (its `DeploymentStarted`), for the report of a
-    /// release that failed after it.
-    started: Arc<std::sync::Mutex<Option<String>>>,
     /// What this engine decided and did, with times: the failure report's part of the timeline.
     decisions: Arc<std::sync::Mutex<Vec<(f64, String)>>>,
     /// The service's lease, while this engine's command holds it (`lease`).
     lease: Arc<tokio::sync::Mutex<Option<lease::record::Held>>>,
-    /// The stage reached and what the run created, for the lease's record.
+    /// The stage reached and what the run created: the lease's journal, and the deployment a
+    /// failure report is about.
     progress: Arc<std::sync::Mutex<(String, lease::record::Journal)>>,
 }
 
@@ -273,7 +271,6 @@ impl Engine {
             interrupt,
             poll: PollConfig::default(),
             service: String::new(),
-            started: Arc::default(),
             decisions: Arc::default(),
             lease: Arc::default(),
             progress: Arc::default(),
@@ -294,9 +291,6 @@ impl Engine {
     }
 
     fn emit(&self, e: Event) {
-        if let Event::DeploymentStarted { deployment_id, .. } = &e {
-            *self.started.lock().unwrap_or_else(|p| p.into_inner()) = Some(deployment_id.clone());
-        }
         {
             let mut p = self.progress.lock().unwrap_or_else(|p| p.into_inner());
             if let Event::StageStarted { stage } = &e {
@@ -327,9 +321,9 @@ impl Engine {
         self.progress.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// The deployment this engine started last.
+    /// The deployment this run started (or, resuming, took over): the journal's.
     pub(crate) fn started_deployment(&self) -> Option<String> {
-        self.started.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.progress().1.deployment
     }
 
     fn info(&self, m: impl Into<String>) {
