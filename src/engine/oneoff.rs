@@ -248,7 +248,7 @@ impl OneOffs<'_> {
         let task_id = task.id().to_string();
         self.emit(Event::TaskStarted { task_id: task_id.clone(), task_definition: o.task_definition.clone(), command: o.command.clone() });
         // A release's journal names its migration task at once: a re-run reads its verdict.
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
 
         let started = self.ports.clock.now();
         let tail = LogTail {

@@ -241,10 +241,10 @@ impl Release<'_> {
         self.verify_first(spec, &live, &plan, opts).await?;
         let mut plan = plan;
         Build(self.0).build_stage(spec, &mut plan, stages).await?;
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         let previous_td = live.service.task_definition.clone();
         let registered = Migrate(self.0).migrate_stage(spec, &plan, &live, stages, &opts.resume).await?;
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         self.guard_again(spec, &plan, opts).await?;
         // register
         let new_td = if let Some(arn) = registered {
@@ -264,7 +264,7 @@ impl Release<'_> {
             }
             previous_td.clone()
         };
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         if !plan.runs(Stage::Deploy) {
             self.emit(Event::StageSkipped { stage: Stage::Deploy, reason: "nothing changed".into() });
             self.emit(Event::StageSkipped { stage: Stage::Verify, reason: "nothing deployed".into() });

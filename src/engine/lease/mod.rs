@@ -160,17 +160,17 @@ impl Engine {
         resume
     }
 
-    /// Renew the lease this run holds when a third of its lifetime has passed, when the journal
-    /// has news (a revision, a migration task, a deployment), or `force` (a stage boundary): the
-    /// phase and the journal go with it. A lease someone else took (broken, or
+    /// Renew the lease this run holds when a third of its lifetime has passed, when there is news
+    /// (a new stage; a revision, migration task, deployment or gate state in the journal), or
+    /// `force` (to learn that it is still this run's): the phase and the journal go with it. A lease someone else took (broken, or
     /// taken over after it expired) ends the run: it must change nothing more.
     pub(crate) async fn renew_lease(&self, force: bool) -> Result<()> {
         let mut guard = self.lease.lock().await;
         let Some(held) = guard.as_mut() else { return Ok(()) };
         let now = self.ports.clock.now();
         let (phase, journal) = self.progress();
-        // What the run created goes to the journal at the next look, not a third of a lease later.
-        let news = journal != held.record.journal;
+        // A new stage, or what the run created, is written at once, not a third of a lease later.
+        let news = journal != held.record.journal || phase != held.record.phase;
         if !force && !news && now - held.record.renewed < held.at.ttl.as_secs_f64() / 3.0 {
             return Ok(());
         }

@@ -23,7 +23,7 @@ impl Register<'_> {
         let reg = self.retry("ecs:RegisterTaskDefinition", || self.ports.ecs.register_task_definition(&td)).await?;
         self.emit(Event::Registered { arn: reg.arn.clone(), revision: reg.revision });
         // The journal names the revision at once: a re-run deploys it, registering nothing new.
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         Ok(reg)
     }
 

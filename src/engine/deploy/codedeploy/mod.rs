@@ -389,7 +389,7 @@ impl CodeDeploy<'_> {
             task_definition: new_td.to_string(),
         });
         // The journal says which deployment is this release's before anything else happens.
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         if watch.no_wait {
             return Ok(None);
         }

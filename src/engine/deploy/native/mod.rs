@@ -172,7 +172,7 @@ impl EcsNative<'_> {
             task_definition: new_td.to_string(),
         });
         // The journal says which deployment is this release's before anything else happens.
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         if no_wait {
             if n.deployment.pause_after_test_traffic {
                 self.warn(format!(

@@ -276,7 +276,7 @@ impl Deployer for Rolling<'_> {
         };
         self.emit(started);
         // The journal says which deployment is this release's before anything else happens.
-        self.renew_lease(true).await?;
+        self.renew_lease(false).await?;
         if opts.no_wait {
             self.stage_end(Stage::Deploy, t, stages);
             return Ok(ReleaseReport { plan, outcome: "started", task_definition: Some(new_td) });
