@@ -16,6 +16,7 @@ mod deser;
 pub mod diff;
 pub mod engine;
 pub mod error;
+pub mod eventpattern;
 pub mod lookups;
 pub mod plan;
 pub mod ports;

@@ -158,6 +158,8 @@ pub fn ports_from(aws: Aws) -> Ports {
         autoscaling: aws.clone(),
         cloudwatch: aws.clone(),
         leases: aws.clone(),
+        bus: aws.clone(),
+        queues: aws.clone(),
         account: aws,
         registry: Arc::new(crate::registry::Oci::default()),
         builder: Arc::new(crate::build::DockerBuilder::default()),

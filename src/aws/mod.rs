@@ -12,6 +12,7 @@ mod ecs_convert;
 mod elb;
 mod endpoints;
 mod errors;
+mod events;
 mod interceptors;
 mod json;
 mod lease;

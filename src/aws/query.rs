@@ -22,7 +22,10 @@ pub(crate) struct Endpoint {
     /// The region the signature is for (IAM's global endpoint signs for us-east-1).
     pub(crate) signing_region: String,
     pub(crate) service: &'static str,
+    /// The Query protocol's `Version`; for the JSON protocol, the `X-Amz-Target` prefix.
     pub(crate) version: &'static str,
+    /// The JSON protocol's version (`1.1`; SQS speaks `1.0`).
+    pub(crate) json: &'static str,
 }
 
 pub struct Query {
@@ -36,6 +39,10 @@ pub struct Query {
     /// SSM (GetParameter): its JSON protocol (`json_call`), for the same reason: `aws-sdk-ssm`
     /// took 62 s of a cold build, on its critical path, for one operation.
     pub(crate) ssm: Endpoint,
+    /// EventBridge (the watch's temporary rule, #28): JSON 1.1, for the same reason.
+    pub(crate) events: Endpoint,
+    /// SQS (the watch's temporary queue): JSON 1.0, for the same reason.
+    pub(crate) sqs: Endpoint,
 }
 
 /// An error answer, as the Query protocol spells it (`<Error><Code>…</Code><Message>…`).
@@ -57,6 +64,7 @@ impl Query {
             signing_region: region.clone(),
             service,
             version,
+            json: "1.1",
         };
         let (iam_url, iam_region) = iam_endpoint(&region);
         // As the SDK clients: 3 s to connect, 20 s for an answer, one attempt.
@@ -73,11 +81,14 @@ impl Query {
             cloudformation: regional("cloudformation", "CLOUDFORMATION", "2010-05-15"),
             monitoring: regional("monitoring", "CLOUDWATCH", "2010-08-01"),
             ssm: regional("ssm", "SSM", "AmazonSSM"),
+            events: regional("events", "EVENTBRIDGE", "AWSEvents"),
+            sqs: Endpoint { json: "1.0", ..regional("sqs", "SQS", "AmazonSQS") },
             iam: Endpoint {
                 signing_region: if overridden("IAM").is_some() { region.clone() } else { iam_region },
                 url: overridden("IAM").unwrap_or(iam_url),
                 service: "iam",
                 version: "2010-05-08",
+                json: "1.1",
             },
         }
     }
@@ -101,7 +112,7 @@ impl Query {
         Ok(Err(Refusal { status, code: tag(&text, "Code"), message: tag(&text, "Message").unwrap_or_default() }))
     }
 
-    /// One call of the AWS JSON 1.1 protocol (`X-Amz-Target: <prefix>.<action>`, JSON both ways):
+    /// One call of the AWS JSON protocol (1.1, or the endpoint's) (`X-Amz-Target: <prefix>.<action>`, JSON both ways):
     /// `Ok(Ok(answer))` on HTTP 200, `Ok(Err(refusal))` for an error answer (`__type`, `message`).
     pub(crate) async fn json_call(
         &self,
@@ -110,9 +121,25 @@ impl Query {
         action: &str,
         body: &serde_json::Value,
     ) -> PortResult<Result<serde_json::Value, Refusal>> {
+        self.json_call_within(op, ep, action, body, None).await
+    }
+
+    /// [`Query::json_call`] with its own answer timeout (a long poll waits longer than 20 s).
+    pub(crate) async fn json_call_within(
+        &self,
+        op: &str,
+        ep: &Endpoint,
+        action: &str,
+        body: &serde_json::Value,
+        timeout: Option<Duration>,
+    ) -> PortResult<Result<serde_json::Value, Refusal>> {
         let target = format!("{}.{action}", ep.version);
-        let content_type = "application/x-amz-json-1.1";
-        let request = self.signed_with(op, ep, &body.to_string(), &[("content-type", content_type), ("x-amz-target", &target)]).await?;
+        let content_type = format!("application/x-amz-json-{}", ep.json);
+        let mut request =
+            self.signed_with(op, ep, &body.to_string(), &[("content-type", &content_type), ("x-amz-target", &target)]).await?;
+        if let Some(t) = timeout {
+            request = request.timeout(t);
+        }
         let unreachable =
             |e: reqwest::Error| PortError::Unreachable { op: op.into(), endpoint: ep.url.clone(), message: crate::error::chain(&e) };
         let answer = request.send().await.map_err(unreachable)?;

@@ -212,6 +212,7 @@ impl ReleaseArgs {
             skip_verify: self.skip_verify,
             create: if self.create { crate::engine::CreateMode::IfMissing } else { crate::engine::CreateMode::Refuse },
             lock: self.lock.options(),
+            watch: self.watch,
             resume: Default::default(),
         }
     }
@@ -316,6 +317,11 @@ pub(crate) struct ReleaseArgs {
     /// Override deploy.timeout, e.g. 15m.
     #[arg(long, value_parser = parse_timeout)]
     pub(crate) timeout: Option<Duration>,
+    /// How to follow the deployment (overrides deploy.watch): by ECS and CodeDeploy events
+    /// through a temporary EventBridge rule and SQS queue, by polling, or events when the
+    /// permissions allow (auto).
+    #[arg(long, value_enum)]
+    pub(crate) watch: Option<crate::spec::WatchMode>,
     /// Also write the final JSON summary (outcome, exit code, stages, AWS calls) to this file.
     #[arg(long)]
     pub(crate) summary_file: Option<PathBuf>,

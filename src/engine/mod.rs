@@ -24,6 +24,7 @@ mod calls;
 pub mod checks;
 pub(crate) mod deploy;
 mod exec;
+mod feed;
 mod fleet;
 mod history;
 mod init;
@@ -261,6 +262,8 @@ pub struct Engine {
     /// The stage reached and what the run created: the lease's journal, and the deployment a
     /// failure report is about.
     progress: Arc<std::sync::Mutex<(String, lease::record::Journal)>>,
+    /// The watch's EventBridge rule and SQS queue, while the deploy stage has them (`feed`).
+    feed: Arc<std::sync::Mutex<Option<feed::Feed>>>,
 }
 
 impl Engine {
@@ -274,6 +277,7 @@ impl Engine {
             decisions: Arc::default(),
             lease: Arc::default(),
             progress: Arc::default(),
+            feed: Arc::default(),
         }
     }
 

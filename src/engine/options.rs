@@ -27,6 +27,8 @@ pub struct ReleaseOptions {
     pub create: CreateMode,
     /// The service's lease (`--no-lock`, `--lock-timeout`).
     pub lock: LockOptions,
+    /// Overrides `deploy.watch` (`--watch`).
+    pub watch: Option<crate::spec::WatchMode>,
     /// What this run resumes of a dead run's release (set by the engine from the lease it took
     /// over, never by a flag).
     #[doc(hidden)]

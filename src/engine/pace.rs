@@ -255,6 +255,17 @@ impl Schedule {
         self.moments.first().is_some_and(|m| m.late || now >= m.at - 0.5)
     }
 
+    /// For a wait that events wake: seconds from `now` to the look it must still make — `next`
+    /// (what [`Schedule::next`] said) when that falls in a forecast window, else the window's
+    /// start. `None` when no moment is ahead.
+    pub(crate) fn until_moment(&self, now: f64, next: f64) -> Option<f64> {
+        let m = self.moments.first()?;
+        if m.late || now + next >= m.at - 0.5 {
+            return Some(next);
+        }
+        Some((m.at - 0.5 - now).max(next))
+    }
+
     /// Seconds to sleep before the first poll.
     pub(crate) fn first(&mut self, now: f64) -> f64 {
         self.last_poll = Some(now);

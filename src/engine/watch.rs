@@ -41,14 +41,21 @@ pub(super) struct Pause {
     pub(crate) after: Option<Duration>,
     /// The look saw something new (the heartbeat restarts).
     pub(crate) changed: bool,
+    /// When a wait heard by events must still look: the next forecast moment no event
+    /// announces (a CodeDeploy traffic shift). `None`: events and the safety poll decide.
+    pub(crate) moment: Option<Duration>,
 }
 
 impl Pause {
     pub(super) fn after(d: Duration, changed: bool) -> Pause {
-        Pause { after: Some(d), changed }
+        Pause { after: Some(d), changed, moment: None }
     }
     pub(super) fn adaptive(changed: bool) -> Pause {
-        Pause { after: None, changed }
+        Pause { after: None, changed, moment: None }
+    }
+    /// This pause, and a forecast moment `m` away that an evented wait must not miss.
+    pub(super) fn with_moment(self, m: Option<Duration>) -> Pause {
+        Pause { moment: m, ..self }
     }
 }
 
@@ -80,6 +87,11 @@ pub(super) trait Watched {
     /// have moved its deadline (after a deadline) or stopped being interruptible (after an
     /// interrupt).
     async fn cut(&mut self, why: Cut) -> Result<Next<Self::Out>>;
+    /// A deployment's watch that events can wake (`feed`): while the run has a live event
+    /// queue, the driver listens between looks and looks at least every safety interval.
+    fn evented(&self) -> bool {
+        false
+    }
 }
 
 /// The driver's memory between looks.
@@ -96,7 +108,12 @@ impl Engine {
     /// or an error that is not retryable.
     pub(super) async fn drive<W: Watched>(&self, w: &mut W, first: Duration) -> Result<W::Out> {
         let mut p = Pacing { interval: self.poll.min, errors_in_row: 0, said_at: self.ports.clock.now() };
-        self.wait_until_next(first, &w.limit(), &mut p).await;
+        if w.evented() && self.feed_live() {
+            let now = self.ports.clock.now();
+            self.listen_until(self.feed_wait(None, now), &w.limit(), &mut p).await;
+        } else {
+            self.wait_until_next(first, &w.limit(), &mut p).await;
+        }
         loop {
             let limit = w.limit();
             if limit.interruptible && self.interrupt.is_set() {
@@ -144,7 +161,13 @@ impl Engine {
                 None if pause.changed => self.poll.min,
                 None => p.interval.mul_f64(self.poll.factor).min(self.poll.max),
             };
-            self.wait_until_next(p.interval, &w.limit(), &mut p).await;
+            if w.evented() && step.is_none() && self.feed_live() {
+                self.feed_looked(now);
+                let wait = self.feed_wait(Some(&pause), self.ports.clock.now());
+                self.listen_until(wait, &w.limit(), &mut p).await;
+            } else {
+                self.wait_until_next(p.interval, &w.limit(), &mut p).await;
+            }
             if let Some(s) = step {
                 p.interval = s;
             }
@@ -190,6 +213,21 @@ impl Engine {
             if now < until {
                 self.heartbeat(limit, false, now, p);
             }
+        }
+    }
+
+    /// An evented wait: listen to the event queue for `d` (never past the deadline), with the
+    /// heartbeat; an event wakes it at once.
+    async fn listen_until(&self, d: Duration, limit: &Limit, p: &mut Pacing) {
+        let until = (self.ports.clock.now() + d.as_secs_f64()).min(limit.at);
+        loop {
+            let next_beat = p.said_at.max(self.ports.clock.now() - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
+            let heard = self.listen(until.min(next_beat), limit).await;
+            let now = self.ports.clock.now();
+            if heard == super::feed::Heard::News || now >= until || (limit.interruptible && self.interrupt.is_set()) || !self.feed_live() {
+                return;
+            }
+            self.heartbeat(limit, false, now, p);
         }
     }
 

@@ -14,6 +14,7 @@ mod ecr;
 mod ecs;
 mod elb;
 mod error;
+mod events;
 mod lease;
 mod logs;
 
@@ -36,6 +37,7 @@ pub use ecs::{
 };
 pub(crate) use elb::{Elb, HealthCheck, Listener, TargetHealth};
 pub use error::{PortError, PortResult};
+pub use events::{Bus, QueuedMessage, Queues, Tag};
 pub use lease::{Leases, Stored};
 pub(crate) use logs::{LogPage, Logs};
 
@@ -53,6 +55,8 @@ pub struct Ports {
     pub autoscaling: Arc<dyn Autoscaling>,
     pub cloudwatch: Arc<dyn CloudWatch>,
     pub leases: Arc<dyn Leases>,
+    pub bus: Arc<dyn Bus>,
+    pub queues: Arc<dyn Queues>,
     pub account: Arc<dyn Account>,
     /// Registries other than this account's ECR (the registry v2 API).
     pub registry: Arc<dyn crate::registry::Registry>,

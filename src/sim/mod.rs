@@ -11,6 +11,7 @@
 //! Simplifications (documented so nobody mistakes them for AWS facts): tasks drain instantly;
 //! ECS launches at most one batch per simulated second; bake time after alarms is 120 s.
 
+mod bus;
 mod codedeploy;
 mod mutation;
 mod native;
@@ -20,6 +21,7 @@ mod world;
 
 pub(crate) use state::CdGroupSeed;
 
+pub use bus::EventDelivery;
 pub use mutation::Mutation;
 pub use state::{EPOCH, Faults, Noise, SeedService, World};
 
@@ -142,6 +144,8 @@ impl Sim {
             autoscaling: me.clone(),
             cloudwatch: me.clone(),
             leases: me.clone(),
+            bus: me.clone(),
+            queues: me.clone(),
             account: me.clone(),
             registry: me.clone(),
             clock: me,

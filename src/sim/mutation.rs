@@ -79,6 +79,19 @@ pub enum Mutation {
     DockerLogin {
         registry: String,
     },
+    /// The watch's temporary EventBridge rule and SQS queue (#28): created, and deleted.
+    PutRule {
+        name: String,
+    },
+    DeleteRule {
+        name: String,
+    },
+    CreateQueue {
+        name: String,
+    },
+    DeleteQueue {
+        name: String,
+    },
     DockerPush {
         image: String,
     },
@@ -104,6 +117,10 @@ impl Mutation {
             Mutation::StopDeployment { .. } => "StopDeployment",
             Mutation::SuspendScaleIn { .. } => "RegisterScalableTarget",
             Mutation::DockerLogin { .. } => "docker login",
+            Mutation::PutRule { .. } => "PutRule",
+            Mutation::DeleteRule { .. } => "DeleteRule",
+            Mutation::CreateQueue { .. } => "CreateQueue",
+            Mutation::DeleteQueue { .. } => "DeleteQueue",
             Mutation::DockerPush { .. } => "docker push",
         }
     }
@@ -140,6 +157,9 @@ impl std::fmt::Display for Mutation {
             Mutation::StopDeployment { id, rollback } => write!(f, "{op} {id} rollback={rollback}"),
             Mutation::SuspendScaleIn { resource_id, suspended } => write!(f, "{op} {resource_id} DynamicScalingInSuspended={suspended}"),
             Mutation::DockerLogin { registry } => write!(f, "{op} {registry}"),
+            Mutation::PutRule { name } | Mutation::DeleteRule { name } | Mutation::CreateQueue { name } | Mutation::DeleteQueue { name } => {
+                write!(f, "{op} {name}")
+            }
             Mutation::DockerPush { image } => write!(f, "{op} {image}"),
         }
     }

@@ -24,6 +24,10 @@ pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 /// Injected faults and timing. Images are matched by substring of the container image.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Faults {
+    /// How EventBridge delivers events to the watch's queue (latency, duplicates, loss, the
+    /// rule's activation).
+    #[serde(default)]
+    pub events: super::bus::EventDelivery,
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
     /// The runner dies: after this many answered calls of this operation (0: at its first
@@ -202,6 +206,7 @@ impl Default for Faults {
             missing: BTreeSet::new(),
             untrusted_roles: BTreeSet::new(),
             noise: None,
+            events: super::bus::EventDelivery::default(),
         }
     }
 }
@@ -387,6 +392,9 @@ pub struct World {
     #[serde(with = "pairs")]
     pub(super) logs: BTreeMap<(String, String), Vec<String>>,
     pub(super) cd: CdWorld,
+    /// EventBridge's default bus and SQS (the watch's rule and queue).
+    #[serde(default)]
+    pub(super) bus: super::bus::BusWorld,
 }
 
 impl Default for World {

@@ -168,6 +168,7 @@ impl World {
             account: crate::budget::RateBudget::with_share(1.0),
             throttled_by_account: 0,
             cd: Default::default(),
+            bus: Default::default(),
         }
     }
 
@@ -749,6 +750,7 @@ impl World {
         let desired = s.desired;
         s.deployments.push(SimDeployment::started(dep_id.clone(), &td, desired, now, &sd_arn));
         s.sds.push(SimSd::in_progress(sd_arn, td, sources, now, None));
+        self.ecs_deployment_event(i, "SERVICE_DEPLOYMENT_IN_PROGRESS", &dep_id, &format!("ECS deployment {dep_id} in progress."));
         Ok(self.service_state(i))
     }
 
@@ -1063,6 +1065,7 @@ impl World {
         });
         let name = s.name.clone();
         self.event(i, format!("(service {name}) rolling back to deployment {dep_id}: {reason}"));
+        self.ecs_deployment_event(i, "SERVICE_DEPLOYMENT_IN_PROGRESS", &dep_id, &format!("ECS deployment {dep_id} in progress."));
     }
 
     pub(crate) fn list_tasks(&self, cluster: &str, started_by: &str, stopped: bool) -> Vec<String> {
@@ -1348,6 +1351,7 @@ impl World {
         for i in 0..self.services.len() {
             self.step_service(i);
         }
+        self.announce_codedeploy_changes();
     }
 
     pub(crate) fn foreign_deploy(&mut self) {
@@ -1460,6 +1464,7 @@ impl World {
                 dep.reason = Some(reason.clone());
             }
             self.event(i, format!("(service {}) (deployment {id}) deployment failed: tasks failed to start.", s.name));
+            self.ecs_deployment_event(i, "SERVICE_DEPLOYMENT_FAILED", &id, &reason);
             if is_rollback {
                 self.finish_sd(i, &sd_arn, SdStatus::RollbackFailed, Some("the rollback deployment failed too".into()));
             } else if cb.rollback {
@@ -1513,6 +1518,7 @@ impl World {
                 dep.reason = Some(reason.clone());
             }
             self.event(i, format!("(service {}) (deployment {id}) deployment failed: alarm detected.", s.name));
+            self.ecs_deployment_event(i, "SERVICE_DEPLOYMENT_FAILED", &id, &reason);
             if a.rollback {
                 self.start_rollback(i, &sd_arn, &reason)
             } else {
@@ -1629,6 +1635,7 @@ impl World {
         if primary.steady_at.is_none() {
             self.services[i].deployments[p].steady_at = Some(now);
             self.event(i, format!("(service {name}) has reached a steady state."));
+            self.ecs_service_action(i, "SERVICE_STEADY_STATE");
         }
         if now >= steady + bake {
             let (id, sd_arn, is_rollback) = (primary.id.clone(), primary.sd_arn.clone(), primary.rollback_of.is_some());
@@ -1637,6 +1644,7 @@ impl World {
             svc.deployments[p].reason = Some("ECS deployment completed.".into());
             svc.deployments.retain(|d| d.primary);
             self.event(i, format!("(service {name}) (deployment {id}) deployment completed."));
+            self.ecs_deployment_event(i, "SERVICE_DEPLOYMENT_COMPLETED", &id, &format!("ECS deployment {id} completed."));
             self.finish_sd(i, &sd_arn, if is_rollback { SdStatus::RollbackSuccessful } else { SdStatus::Successful }, None);
         }
     }

@@ -281,6 +281,24 @@ pub struct DeploySection {
     /// afterwards, also after a failure or an interrupt).
     #[serde(default)]
     pub suspend_autoscaling: bool,
+    /// How the deployment is followed: `events` (ECS and CodeDeploy events through a temporary
+    /// EventBridge rule and SQS queue, with a look every minute besides), `poll`, or `auto`
+    /// (events when the permissions allow, else polling, said once).
+    #[serde(default)]
+    pub watch: WatchMode,
+}
+
+/// `deploy.watch` / `--watch`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum WatchMode {
+    /// Events when they can be set up, else polling (one warning).
+    #[default]
+    Auto,
+    /// Events (a set-up that fails still falls back to polling, with one warning).
+    Events,
+    /// Polling only: no rule, no queue.
+    Poll,
 }
 
 impl Default for DeploySection {
@@ -291,6 +309,7 @@ impl Default for DeploySection {
             rolling: RollingSection::default(),
             blue_green: None,
             suspend_autoscaling: false,
+            watch: WatchMode::Auto,
         }
     }
 }

@@ -47,16 +47,35 @@ pub(crate) async fn release(
 ) -> Result<ReleaseReport> {
     let t = e.stage_start(crate::plan::Stage::Deploy);
     let new_td = ready.new_td.clone();
+    open_feed(e, spec, opts, &ready).await;
+    let rolling = matches!(ready.preflight, Preflight::Rolling);
     let result = match &ready.preflight {
         // The rolling deployer reports its own failures (it knows its deployment's tasks).
-        Preflight::Rolling => return rolling::Rolling(e).release(spec, opts, ready, (t, stages)).await,
+        Preflight::Rolling => rolling::Rolling(e).release(spec, opts, ready, (t, stages)).await,
         Preflight::CodeDeploy(_) => codedeploy::CodeDeploy(e).release(spec, opts, ready, (t, stages)).await,
         Preflight::Native(_) => native::EcsNative(e).release(spec, opts, ready, (t, stages)).await,
     };
-    if let Err(err) = &result {
+    // Every way out of the deploy stage deletes the watch's rule and queue.
+    e.close_feed().await;
+    if !rolling && let Err(err) = &result {
         blue_green_report(e, spec, &new_td, err).await;
     }
     result
+}
+
+/// The watch's event rule and queue (`deploy.watch`, `--watch`), before the start call; none
+/// when the release does not watch (`--no-wait`) or creates the service.
+async fn open_feed(e: &Engine, spec: &Spec, opts: &ReleaseOptions, ready: &ReadyRelease) {
+    if opts.no_wait || ready.live.service_missing || ready.live.service.arn.is_empty() {
+        return;
+    }
+    let codedeploy = match &ready.preflight {
+        Preflight::CodeDeploy(b) => Some((b.application.as_str(), b.group.name.as_str())),
+        _ => None,
+    };
+    let src = crate::engine::feed::Source { service_arn: &ready.live.service.arn, service: spec.service(), codedeploy };
+    let deadline = e.ports.clock.now() + opts.timeout.unwrap_or(spec.file.deploy.timeout).as_secs_f64();
+    e.open_feed(opts.watch.unwrap_or(spec.file.deploy.watch), &src, deadline).await;
 }
 
 /// The report of a failed blue/green release: how it ended (the gate's checks, a bypassed gate,

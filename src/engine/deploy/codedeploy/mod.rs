@@ -726,6 +726,10 @@ impl Watched for CdRun<'_> {
         Limit { at: self.w.deadline, setting: self.w.watch.setting.name(), what: "the deployment", interruptible: true }
     }
 
+    fn evented(&self) -> bool {
+        true
+    }
+
     async fn look(&mut self, now: f64) -> Result<Next<Option<String>>> {
         let (e, spec, b) = (self.e, self.spec, self.b);
         let d = e.cd_read(spec, &self.w).await?;
@@ -742,7 +746,10 @@ impl Watched for CdRun<'_> {
         let progressed = cd_progressed(&d.status, changed, w.shifting, green != w.last_green);
         w.last_green = green;
         Ok(Next::Again(match w.schedule.as_mut() {
-            Some(s) => Pause::after(Duration::from_secs_f64(s.next(now, Seen { changed, progressed, trouble: false })), changed),
+            Some(s) => {
+                let next = s.next(now, Seen { changed, progressed, trouble: false });
+                Pause::after(Duration::from_secs_f64(next), changed).with_moment(s.until_moment(now, next).map(Duration::from_secs_f64))
+            }
             None => Pause::adaptive(changed),
         }))
     }

@@ -494,6 +494,10 @@ impl Watched for NativeRun<'_> {
         }
     }
 
+    fn evented(&self) -> bool {
+        self.w.our_reason.is_none()
+    }
+
     async fn look(&mut self, now: f64) -> Result<Next<bool>> {
         let (e, spec, n) = (self.e, self.spec, self.n);
         let Some(sd) = e.native_read(spec, &self.w.arn).await? else { return Ok(Next::Again(Pause::adaptive(false))) };
@@ -504,7 +508,10 @@ impl Watched for NativeRun<'_> {
         }
         let w = &mut self.w;
         Ok(Next::Again(match w.schedule.as_mut().filter(|s| s.forecasting()).filter(|_| w.our_reason.is_none()) {
-            Some(s) => Pause::after(Duration::from_secs_f64(s.next(now, Seen { changed, progressed: changed, trouble: false })), changed),
+            Some(s) => {
+                let next = s.next(now, Seen { changed, progressed: changed, trouble: false });
+                Pause::after(Duration::from_secs_f64(next), changed).with_moment(s.until_moment(now, next).map(Duration::from_secs_f64))
+            }
             None => Pause::adaptive(changed),
         }))
     }

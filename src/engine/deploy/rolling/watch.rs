@@ -100,7 +100,8 @@ impl Rolling<'_> {
     /// Watch until `decide` says success or failure. Returns the verdict and the last snapshot.
     pub(crate) async fn watch(&self, t: &Tracker, ws: &mut WatchState, target_td: &str) -> Result<(Verdict, Option<ServiceState>)> {
         let mut pace = RollingPace::new(t.started_at, t.forecast.completes, ws.old_running_at_start);
-        if let Some(d) = t.forecast.describe() {
+        // Watched by events, the forecast only matters if the events stop.
+        if let Some(d) = t.forecast.describe().filter(|_| !self.feed_live()) {
             self.info(d);
         }
         // The UpdateService answer is the first look; the next is worth a call at the forecast.
@@ -242,6 +243,10 @@ impl Watched for RollingWatch<'_> {
 
     fn limit(&self) -> Limit {
         Limit { at: self.t.deadline, setting: self.t.timeout_setting.name(), what: "the deployment", interruptible: true }
+    }
+
+    fn evented(&self) -> bool {
+        true
     }
 
     async fn look(&mut self, now: f64) -> Result<Next<Self::Out>> {

@@ -1,0 +1,366 @@
+//! Watching by events (#28): before the start call, a temporary EventBridge rule on the default
+//! bus matching this service's ECS events (and its CodeDeploy group's), and a temporary SQS queue
+//! whose policy admits only that rule (`aws:SourceArn`). While a deployment is watched the driver
+//! long-polls the queue (20 s receives) instead of sleeping, and looks as soon as an event
+//! arrives: an event only says *look now*; DescribeServices / the service deployment /
+//! GetDeployment stay the truth.
+//!
+//! - **At-least-once, unordered**: an event already seen (its id) or older than the last look
+//!   changes nothing. A lost event costs at most [`SAFETY_POLL_SECS`]: the watch still looks that
+//!   often. An event that says a deployment ended is followed by looks [`RELOOK_SECS`] apart
+//!   until the API shows it (eventual consistency), at most [`RELOOKS`].
+//! - **A new rule matches a moment later** (the EventBridge API Reference, PutRule): one look
+//!   [`ACTIVATION_LOOK_SECS`] after the rule was created catches what happened before it did.
+//! - **No DeleteMessage**: the queue's visibility timeout (12 h) is longer than any run, so a
+//!   received message never returns; the queue is deleted at the end.
+//! - **Clean-up**: on every way out of the deploy stage (success, failure, Ctrl-C). A killed
+//!   run's rule and queue carry `fgdeploy:expires`; the next run (or `fgdeploy cleanup`)
+//!   deletes those whose expiry passed — never a live one of another run.
+//! - **Fallback**: any failure to set up (permissions, quotas, an endpoint without the API)
+//!   means polling, said once; a queue that stops answering mid-watch, the same.
+
+use super::Engine;
+use super::watch::{Limit, Pause};
+use crate::eventpattern::{self, Notice};
+use crate::ports::{PortError, Tag};
+use crate::spec::WatchMode;
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+/// Every rule and queue fgdeploy creates for a watch starts with this.
+pub(crate) const NAME_PREFIX: &str = "fgdeploy-watch-";
+/// The watch looks at least this often, whatever the events say (a lost event's cost).
+pub(crate) const SAFETY_POLL_SECS: f64 = 60.0;
+/// The look that covers what happened before the rule matched: this long after PutRule.
+pub(crate) const ACTIVATION_LOOK_SECS: f64 = 12.0;
+/// After an event that says a deployment ended, looks this far apart until the API shows it.
+pub(crate) const RELOOK_SECS: f64 = 2.0;
+pub(crate) const RELOOKS: u32 = 3;
+/// The longest SQS long poll (ReceiveMessage `WaitTimeSeconds`).
+const LONG_POLL_SECS: u32 = 20;
+const TARGET_ID: &str = "fgdeploy-queue";
+/// The tag that says when a rule or queue may be deleted by anyone's fgdeploy.
+pub(crate) const EXPIRES_TAG: &str = "fgdeploy:expires";
+const RUN_TAG: &str = "fgdeploy:run";
+/// A rule and queue outlive their run's deadline by this much before others may delete them.
+const EXPIRY_MARGIN_SECS: f64 = 2.0 * 3600.0;
+
+/// The rule and queue of this run's watch.
+#[derive(Debug, Clone)]
+pub(crate) struct Feed {
+    rule: String,
+    queue_url: String,
+    opened_at: f64,
+    seen: BTreeSet<String>,
+    activation_looked: bool,
+    relooks: u32,
+    last_look: f64,
+    /// The queue stopped answering: the watch polls (the rule and queue are still deleted).
+    broken: bool,
+}
+
+/// What a listen heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Heard {
+    /// The time was up (or an interrupt came).
+    Nothing,
+    /// A new event: look now.
+    News,
+}
+
+/// Where the watch's events come from: the service and, for CodeDeploy, its group.
+pub(crate) struct Source<'a> {
+    pub(crate) service_arn: &'a str,
+    pub(crate) service: &'a str,
+    pub(crate) codedeploy: Option<(&'a str, &'a str)>,
+}
+
+fn rfc3339(secs: f64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs.floor() as i64).fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default()
+}
+
+fn parse_rfc3339(text: &str) -> Option<f64> {
+    aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok().map(|d| d.as_secs_f64())
+}
+
+/// A rule or queue name: the prefix, a run id, and as much of the service name as fits (rules:
+/// 64 characters of `[.-_A-Za-z0-9]`; queues: 80 of `[-_A-Za-z0-9]`).
+fn feed_name(run: &str, service: &str) -> String {
+    let clean: String = service.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64 - 15 - 11).collect();
+    format!("{NAME_PREFIX}{run}-{clean}")
+}
+
+/// The queue policy: EventBridge may send this rule's events, nobody else anything (the
+/// EventBridge User Guide, "Amazon SQS permissions").
+fn queue_policy(queue_arn: &str, rule_arn: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "EventsToMyQueue", "Effect": "Allow", "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "sqs:SendMessage", "Resource": queue_arn,
+            "Condition": { "ArnEquals": { "aws:SourceArn": rule_arn } },
+        }],
+    })
+    .to_string()
+}
+
+/// The queue's ARN, in the rule's partition, region and account.
+fn queue_arn(rule_arn: &str, name: &str) -> Option<String> {
+    let mut p = rule_arn.split(':');
+    let (_, partition, _, region, account) = (p.next()?, p.next()?, p.next()?, p.next()?, p.next()?);
+    Some(format!("arn:{partition}:sqs:{region}:{account}:{name}"))
+}
+
+fn expired(tags: &[Tag], now: f64) -> bool {
+    tags.iter().find(|(k, _)| k == EXPIRES_TAG).and_then(|(_, v)| parse_rfc3339(v)).is_some_and(|at| at < now)
+}
+
+impl Engine {
+    /// Set up the watch's rule and queue (after deleting expired leftovers), unless `mode` is
+    /// `poll`. Any failure: polling, said once; what was created is deleted.
+    pub(crate) async fn open_feed(&self, mode: WatchMode, src: &Source<'_>, deadline: f64) {
+        if mode == WatchMode::Poll {
+            return;
+        }
+        let _ = self.sweep_feeds(false).await;
+        match self.create_feed(src, deadline).await {
+            Ok(feed) => {
+                self.info(format!(
+                    "watching by events: EventBridge rule and SQS queue {} (and a look every {SAFETY_POLL_SECS:.0} s besides)",
+                    feed.rule
+                ));
+                *self.feed.lock().unwrap_or_else(|p| p.into_inner()) = Some(feed);
+            }
+            Err((e, made)) => {
+                self.warn(format!("watching by polling: the event rule and queue could not be set up ({e})"));
+                self.delete_feed(&made).await;
+            }
+        }
+    }
+
+    /// PutRule, CreateQueue (policy, tags), PutTargets. On an error, what exists so far.
+    async fn create_feed(&self, src: &Source<'_>, deadline: f64) -> Result<Feed, (PortError, Feed)> {
+        let now = self.ports.clock.now();
+        let run = crate::engine::sha256_hex(&format!("{}|{}", src.service_arn, now.to_bits()))[..10].to_string();
+        let name = feed_name(&run, src.service);
+        let dg = src.codedeploy.and_then(|(app, group)| eventpattern::deployment_group_arn(src.service_arn, app, group));
+        let pattern = eventpattern::pattern(src.service_arn, dg.as_deref()).to_string();
+        let tags: Vec<Tag> = vec![(RUN_TAG.into(), run.clone()), (EXPIRES_TAG.into(), rfc3339(deadline + EXPIRY_MARGIN_SECS))];
+        let mut feed = Feed {
+            rule: String::new(),
+            queue_url: String::new(),
+            opened_at: now,
+            seen: BTreeSet::new(),
+            activation_looked: false,
+            relooks: 0,
+            last_look: now,
+            broken: false,
+        };
+        let description = format!("fgdeploy's watch of {} (deleted when the run ends)", src.service_arn);
+        let rule_arn = match self.ports.bus.put_rule(&name, &pattern, &description, &tags).await {
+            Ok(arn) => arn,
+            Err(e) => return Err((e, feed)),
+        };
+        feed.rule = name.clone();
+        let Some(q_arn) = queue_arn(&rule_arn, &name) else {
+            let e = PortError::Transient { op: "events:PutRule".into(), message: format!("malformed rule ARN {rule_arn}") };
+            return Err((e, feed));
+        };
+        let attributes = [
+            ("Policy".to_string(), queue_policy(&q_arn, &rule_arn)),
+            ("VisibilityTimeout".to_string(), "43200".to_string()),
+            ("MessageRetentionPeriod".to_string(), "3600".to_string()),
+        ];
+        match self.ports.queues.create_queue(&name, &attributes, &tags).await {
+            Ok(url) => feed.queue_url = url,
+            Err(e) => return Err((e, feed)),
+        }
+        match self.ports.bus.put_target(&name, TARGET_ID, &q_arn).await {
+            Ok(()) => Ok(feed),
+            Err(e) => Err((e, feed)),
+        }
+    }
+
+    /// Delete this run's rule and queue (every way out of the deploy stage).
+    pub(crate) async fn close_feed(&self) {
+        let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(f) = feed {
+            self.delete_feed(&f).await;
+        }
+    }
+
+    async fn delete_feed(&self, f: &Feed) {
+        let mut failed = Vec::new();
+        if !f.rule.is_empty()
+            && let Err(e) = self.ports.bus.delete_rule(&f.rule, &[TARGET_ID.to_string()]).await
+        {
+            failed.push(format!("rule {}: {e}", f.rule));
+        }
+        if !f.queue_url.is_empty()
+            && let Err(e) = self.ports.queues.delete_queue(&f.queue_url).await
+        {
+            failed.push(format!("queue {}: {e}", f.queue_url));
+        }
+        if !failed.is_empty() {
+            self.warn(format!(
+                "the watch's {} could not be deleted; it expires with its tag {EXPIRES_TAG} and the next run (or `fgdeploy cleanup`) deletes it",
+                failed.join(", ")
+            ));
+        }
+    }
+
+    /// Delete the rules and queues named [`NAME_PREFIX`] whose `fgdeploy:expires` passed (or,
+    /// with `all`, every one that carries the tag). The names of what was deleted.
+    pub(crate) async fn sweep_feeds(&self, all: bool) -> crate::error::Result<Vec<String>> {
+        let now = self.ports.clock.now();
+        let mut deleted = Vec::new();
+        for (name, arn) in self.ports.bus.rules(NAME_PREFIX).await? {
+            let tags = self.ports.bus.rule_tags(&arn).await?;
+            let ours = tags.iter().any(|(k, _)| k == EXPIRES_TAG);
+            if ours && (all || expired(&tags, now)) {
+                self.ports.bus.delete_rule(&name, &[TARGET_ID.to_string()]).await?;
+                deleted.push(format!("rule {name}"));
+            }
+        }
+        for url in self.ports.queues.queues(NAME_PREFIX).await? {
+            let tags = self.ports.queues.queue_tags(&url).await?;
+            let ours = tags.iter().any(|(k, _)| k == EXPIRES_TAG);
+            if ours && (all || expired(&tags, now)) {
+                self.ports.queues.delete_queue(&url).await?;
+                deleted.push(format!("queue {url}"));
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Whether the watch hears events now.
+    pub(super) fn feed_live(&self) -> bool {
+        self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|f| !f.broken)
+    }
+
+    /// A look happened at `now`: the activation look is done once past its moment; a pending
+    /// re-look is spent.
+    pub(super) fn feed_looked(&self, now: f64) {
+        if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            f.last_look = now;
+            if now >= f.opened_at + ACTIVATION_LOOK_SECS {
+                f.activation_looked = true;
+            }
+            f.relooks = f.relooks.saturating_sub(1);
+        }
+    }
+
+    /// How long an evented watch waits for news before it looks anyway: the safety poll, a
+    /// re-look after an ending event, the activation look, or the wait's own forecast moment
+    /// (what no event announces, such as a CodeDeploy traffic shift).
+    pub(super) fn feed_wait(&self, pause: Option<&Pause>, now: f64) -> Duration {
+        let guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = guard.as_ref() else { return Duration::from_secs_f64(SAFETY_POLL_SECS) };
+        let mut d = if f.relooks > 0 { RELOOK_SECS } else { SAFETY_POLL_SECS - (now - f.last_look).clamp(0.0, SAFETY_POLL_SECS) };
+        if !f.activation_looked {
+            d = d.min((f.opened_at + ACTIVATION_LOOK_SECS - now).max(0.0));
+        }
+        if let Some(m) = pause.and_then(|p| p.moment) {
+            d = d.min(m.as_secs_f64());
+        }
+        Duration::from_secs_f64(d.max(0.0))
+    }
+
+    /// Long-poll the queue until `until` or news. A queue that fails (not a throttle or a
+    /// transient error) ends the events for this run: polling, said once.
+    pub(super) async fn listen(&self, until: f64, limit: &Limit) -> Heard {
+        let interrupt = limit.interruptible.then_some(&self.interrupt);
+        loop {
+            let now = self.ports.clock.now();
+            let left = until - now;
+            if left <= 0.0 || interrupt.is_some_and(|i| i.is_set()) {
+                return Heard::Nothing;
+            }
+            let url = match self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+                Some(f) if !f.broken => f.queue_url.clone(),
+                _ => return Heard::Nothing,
+            };
+            if left < 1.0 {
+                // Long polls are whole seconds: the rest of a second is slept.
+                super::watch::rest(self.ports.clock.as_ref(), Duration::from_secs_f64(left), interrupt).await;
+                return Heard::Nothing;
+            }
+            let wait = (left.floor() as u32).min(LONG_POLL_SECS);
+            let received = match interrupt {
+                Some(i) => tokio::select! {
+                    r = self.ports.queues.receive(&url, wait) => r,
+                    _ = i.wait() => return Heard::Nothing,
+                },
+                None => self.ports.queues.receive(&url, wait).await,
+            };
+            match received {
+                Ok(messages) => {
+                    if self.heard(messages.iter().filter_map(|m| Notice::parse(&m.body))) {
+                        return Heard::News;
+                    }
+                }
+                Err(e) if e.is_retryable() => super::watch::rest(self.ports.clock.as_ref(), Duration::from_secs(1), interrupt).await,
+                Err(e) => {
+                    if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                        f.broken = true;
+                    }
+                    self.warn(format!("watching by polling from now on: the event queue failed ({e})"));
+                    return Heard::Nothing;
+                }
+            }
+        }
+    }
+
+    /// Whether any of `notices` is news: not seen before (duplicates) and not older than the
+    /// last look (which already saw its state). An ending event asks for re-looks.
+    fn heard(&self, notices: impl Iterator<Item = Notice>) -> bool {
+        let mut guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(f) = guard.as_mut() else { return false };
+        let mut news = false;
+        for n in notices {
+            // Event times have one-second resolution: a second's grace.
+            let stale = n.time.is_some_and(|t| t + 1.0 < f.last_look);
+            if f.seen.insert(n.id.clone()) && !stale {
+                news = true;
+                if n.is_terminal() {
+                    f.relooks = RELOOKS;
+                }
+            }
+        }
+        news
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_both_services_limits() {
+        let long = "a".repeat(255);
+        let n = feed_name("0123456789", &long);
+        assert!(n.len() <= 64 && n.starts_with(NAME_PREFIX), "{n}");
+        let odd = feed_name("0123456789", "web.api:v2");
+        assert_eq!(odd, "fgdeploy-watch-0123456789-webapiv2", "only the characters SQS allows");
+    }
+
+    #[test]
+    fn the_policy_admits_only_the_rule() {
+        let p: serde_json::Value = serde_json::from_str(&queue_policy("arn:aws:sqs:eu-west-1:1:q", "arn:aws:events:eu-west-1:1:rule/r"))
+            .expect("json");
+        let s = &p["Statement"][0];
+        assert_eq!(s["Principal"]["Service"], "events.amazonaws.com");
+        assert_eq!(s["Condition"]["ArnEquals"]["aws:SourceArn"], "arn:aws:events:eu-west-1:1:rule/r");
+        assert_eq!(s["Resource"], "arn:aws:sqs:eu-west-1:1:q");
+        assert_eq!(queue_arn("arn:aws-cn:events:cn-north-1:1:rule/r", "q").as_deref(), Some("arn:aws-cn:sqs:cn-north-1:1:q"));
+    }
+
+    #[test]
+    fn only_expired_tags_are_leftovers() {
+        let tags = |at: &str| vec![(EXPIRES_TAG.to_string(), at.to_string())];
+        assert!(expired(&tags("2026-01-01T00:00:00Z"), parse_rfc3339("2026-01-01T00:00:01Z").expect("t")));
+        assert!(!expired(&tags("2026-01-01T00:00:00Z"), parse_rfc3339("2025-12-31T23:59:59Z").expect("t")));
+        assert!(!expired(&[], 1e12), "without the tag it is not fgdeploy's");
+        assert!(!expired(&tags("tomorrow"), 1e12), "an unreadable expiry is left alone");
+    }
+}
