@@ -25,10 +25,13 @@ pub fn deployment_group_arn(service_arn: &str, app: &str, group: &str) -> Option
 /// group's; the deployment's own id is not known before the start call, so deployments are told
 /// apart when an event arrives ([`Notice::deployment`]).
 pub fn pattern(service_arn: &str, deployment_group: Option<&str>) -> Value {
-    let mut resources = vec![service_arn.to_string()];
+    // Hook events name the service deployment (`…:service-deployment/<cluster>/<service>/<id>`),
+    // not the service: a prefix match ("Prefix matching", EventBridge User Guide).
+    let deployments = service_arn.replacen(":service/", ":service-deployment/", 1) + "/";
+    let mut resources = vec![json!(service_arn), json!({ "prefix": deployments })];
     let mut sources = vec!["aws.ecs"];
     if let Some(dg) = deployment_group {
-        resources.push(dg.to_string());
+        resources.push(json!(dg));
         sources.push("aws.codedeploy");
     }
     json!({ "source": sources, "detail-type": DETAIL_TYPES, "resources": resources })
@@ -36,8 +39,8 @@ pub fn pattern(service_arn: &str, deployment_group: Option<&str>) -> Value {
 
 /// Whether `event` matches `pattern`, as EventBridge matches: every field of the pattern must be
 /// in the event; a list of values matches when the event's value (or any of its values, for an
-/// array) is one of them; objects match field by field. Only exact-value matching (what
-/// [`pattern`] uses), no content filters.
+/// array) is one of them — equal, or a `prefix` filter; objects match field by field. Only
+/// what [`pattern`] uses: exact values and prefixes.
 pub fn matches(pattern: &Value, event: &Value) -> bool {
     let Some(fields) = pattern.as_object() else { return false };
     fields.iter().all(|(k, want)| {
@@ -45,11 +48,19 @@ pub fn matches(pattern: &Value, event: &Value) -> bool {
         match want {
             Value::Object(_) => matches(want, got),
             Value::Array(allowed) => match got {
-                Value::Array(values) => values.iter().any(|v| allowed.contains(v)),
-                v => allowed.contains(v),
+                Value::Array(values) => values.iter().any(|v| admitted(allowed, v)),
+                v => admitted(allowed, v),
             },
             _ => false,
         }
+    })
+}
+
+/// Whether one of a pattern's values admits `v`: equal, or `{"prefix": p}` of a string.
+fn admitted(allowed: &[Value], v: &Value) -> bool {
+    allowed.iter().any(|a| match a["prefix"].as_str() {
+        Some(p) => v.as_str().is_some_and(|s| s.starts_with(p)),
+        None => a == v,
     })
 }
 

@@ -45,16 +45,18 @@ fn tags_of(list: &Value) -> Vec<Tag> {
 }
 
 impl Aws {
-    async fn events_call(&self, action: &str, body: Value) -> PortResult<Value> {
-        let op = format!("events:{action}");
-        self.gate(&op).await;
-        self.query.json_call(&op, &self.query.events, action, &body).await?.map_err(|r| query::refused(&op, r))
+    /// One EventBridge call; `op` is `events:<Action>`.
+    async fn events_call(&self, op: &str, body: Value) -> PortResult<Value> {
+        let action = op.trim_start_matches("events:");
+        self.gate(op).await;
+        self.query.json_call(op, &self.query.events, action, &body).await?.map_err(|r| query::refused(op, r))
     }
 
-    async fn sqs_call(&self, action: &str, body: Value, timeout: Option<Duration>) -> PortResult<Value> {
-        let op = format!("sqs:{action}");
-        self.gate(&op).await;
-        self.query.json_call_within(&op, &self.query.sqs, action, &body, timeout).await?.map_err(|r| query::refused(&op, r))
+    /// One SQS call; `op` is `sqs:<Action>`.
+    async fn sqs_call(&self, op: &str, body: Value, timeout: Option<Duration>) -> PortResult<Value> {
+        let action = op.trim_start_matches("sqs:");
+        self.gate(op).await;
+        self.query.json_call_within(op, &self.query.sqs, action, &body, timeout).await?.map_err(|r| query::refused(op, r))
     }
 }
 
@@ -62,11 +64,13 @@ impl Aws {
 impl Bus for Aws {
     async fn put_rule(&self, name: &str, pattern: &str, description: &str, tags: &[Tag]) -> PortResult<String> {
         let body = json!({ "Name": name, "EventPattern": pattern, "State": "ENABLED", "Description": description, "Tags": tag_list(tags) });
-        text(&self.events_call("PutRule", body).await?, "RuleArn", "events:PutRule")
+        let op = "events:PutRule";
+        text(&self.events_call(op, body).await?, "RuleArn", op)
     }
 
     async fn put_target(&self, rule: &str, id: &str, arn: &str) -> PortResult<()> {
-        let answer = self.events_call("PutTargets", json!({ "Rule": rule, "Targets": [{ "Id": id, "Arn": arn }] })).await?;
+        let op = "events:PutTargets";
+        let answer = self.events_call(op, json!({ "Rule": rule, "Targets": [{ "Id": id, "Arn": arn }] })).await?;
         match answer["FailedEntries"].as_array().and_then(|f| f.first()) {
             None => Ok(()),
             Some(f) => Err(PortError::Rejected {
@@ -79,9 +83,11 @@ impl Bus for Aws {
 
     async fn delete_rule(&self, rule: &str, target_ids: &[String]) -> PortResult<()> {
         if !target_ids.is_empty() {
-            tolerate_gone(self.events_call("RemoveTargets", json!({ "Rule": rule, "Ids": target_ids })).await)?;
+            let op = "events:RemoveTargets";
+            tolerate_gone(self.events_call(op, json!({ "Rule": rule, "Ids": target_ids })).await)?;
         }
-        tolerate_gone(self.events_call("DeleteRule", json!({ "Name": rule })).await)
+        let op = "events:DeleteRule";
+        tolerate_gone(self.events_call(op, json!({ "Name": rule })).await)
     }
 
     async fn rules(&self, prefix: &str) -> PortResult<Vec<(String, String)>> {
@@ -92,7 +98,8 @@ impl Bus for Aws {
             if let Some(t) = &token {
                 body["NextToken"] = json!(t);
             }
-            let answer = self.events_call("ListRules", body).await?;
+            let op = "events:ListRules";
+            let answer = self.events_call(op, body).await?;
             for r in answer["Rules"].as_array().into_iter().flatten() {
                 if let (Some(n), Some(a)) = (r["Name"].as_str(), r["Arn"].as_str()) {
                     out.push((n.to_string(), a.to_string()));
@@ -106,7 +113,8 @@ impl Bus for Aws {
     }
 
     async fn rule_tags(&self, arn: &str) -> PortResult<Vec<Tag>> {
-        Ok(tags_of(&self.events_call("ListTagsForResource", json!({ "ResourceARN": arn })).await?["Tags"]))
+        let op = "events:ListTagsForResource";
+        Ok(tags_of(&self.events_call(op, json!({ "ResourceARN": arn })).await?["Tags"]))
     }
 }
 
@@ -116,14 +124,16 @@ impl Queues for Aws {
         let attributes: serde_json::Map<String, Value> = attributes.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         let tags: serde_json::Map<String, Value> = tags.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         let body = json!({ "QueueName": name, "Attributes": attributes, "tags": tags });
-        text(&self.sqs_call("CreateQueue", body, None).await?, "QueueUrl", "sqs:CreateQueue")
+        let op = "sqs:CreateQueue";
+        text(&self.sqs_call(op, body, None).await?, "QueueUrl", op)
     }
 
     async fn receive(&self, url: &str, wait_secs: u32) -> PortResult<Vec<QueuedMessage>> {
         let wait = wait_secs.min(20);
         let body = json!({ "QueueUrl": url, "WaitTimeSeconds": wait, "MaxNumberOfMessages": 10 });
         // The long poll answers after up to `wait` seconds: the answer timeout is that plus 10.
-        let answer = self.sqs_call("ReceiveMessage", body, Some(Duration::from_secs(u64::from(wait) + 10))).await?;
+        let op = "sqs:ReceiveMessage";
+        let answer = self.sqs_call(op, body, Some(Duration::from_secs(u64::from(wait) + 10))).await?;
         Ok(answer["Messages"]
             .as_array()
             .into_iter()
@@ -133,7 +143,8 @@ impl Queues for Aws {
     }
 
     async fn delete_queue(&self, url: &str) -> PortResult<()> {
-        tolerate_gone(self.sqs_call("DeleteQueue", json!({ "QueueUrl": url }), None).await)
+        let op = "sqs:DeleteQueue";
+        tolerate_gone(self.sqs_call(op, json!({ "QueueUrl": url }), None).await)
     }
 
     async fn queues(&self, prefix: &str) -> PortResult<Vec<String>> {
@@ -144,7 +155,8 @@ impl Queues for Aws {
             if let Some(t) = &token {
                 body["NextToken"] = json!(t);
             }
-            let answer = self.sqs_call("ListQueues", body, None).await?;
+            let op = "sqs:ListQueues";
+            let answer = self.sqs_call(op, body, None).await?;
             out.extend(answer["QueueUrls"].as_array().into_iter().flatten().filter_map(|u| u.as_str().map(str::to_string)));
             token = answer["NextToken"].as_str().filter(|t| !t.is_empty()).map(str::to_string);
             if token.is_none() {
@@ -154,7 +166,8 @@ impl Queues for Aws {
     }
 
     async fn queue_tags(&self, url: &str) -> PortResult<Vec<Tag>> {
-        let answer = self.sqs_call("ListQueueTags", json!({ "QueueUrl": url }), None).await?;
+        let op = "sqs:ListQueueTags";
+        let answer = self.sqs_call(op, json!({ "QueueUrl": url }), None).await?;
         Ok(answer["Tags"].as_object().map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default())
     }
 }

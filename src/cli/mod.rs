@@ -81,6 +81,19 @@ pub(crate) enum Command {
         #[command(subcommand)]
         action: LockAction,
     },
+    /// Delete the event watch's leftovers (#28): the EventBridge rules and SQS queues named
+    /// fgdeploy-watch-* whose `fgdeploy:expires` tag has passed (a killed run's). Another run's
+    /// live ones are kept unless `--all`.
+    Cleanup {
+        #[command(flatten)]
+        spec: SpecArgs,
+        /// Also delete the ones that have not expired (other runs' live watches: they fall back
+        /// to polling).
+        #[arg(long)]
+        all: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
     /// Print a shell completion script: `fgdeploy completions bash > /etc/bash_completion.d/fgdeploy`.
     Completions {
         #[arg(value_enum)]

@@ -1,4 +1,5 @@
-//! `lock status|break`: the service's lease (`[lock]`, #27).
+//! `lock status|break`: the service's lease (`[lock]`, #27); `cleanup`: the leftovers of the
+//! event watch (#28), the other thing a dead run leaves behind.
 
 use super::common::*;
 use crate::engine::{LeaseState, LockStatus};
@@ -50,4 +51,23 @@ fn confirm(status: &LockStatus, yes: bool) -> Result<(), Error> {
     } else {
         Err(Error::usage("the lease was not broken", "answer y to break it, or pass --yes"))
     }
+}
+
+/// `cleanup`: delete the watch's expired rules and queues (or every one, with `--all`).
+pub(crate) async fn cmd_cleanup(cli: &Cli, spec_args: &SpecArgs, all: bool, target: &TargetArgs) -> Result<i32, Error> {
+    let spec = load(spec_args, target).await?;
+    let c = ctx(cli);
+    let ports = ports_for(&spec, target, &c.renderer, c.style).await?;
+    let deleted = crate::engine::cleanup_feeds(&ports, all).await?;
+    c.renderer.finish();
+    if cli.output == Output::Json {
+        crate::render::outln!("{}", Document::Cleanup { deleted: &deleted, api_calls_total: ports.calls.total() }.line());
+    } else if deleted.is_empty() {
+        crate::render::outln!("nothing to clean up: no {}* rule or queue{}", crate::engine::FEED_PREFIX, if all { "" } else { " has expired" });
+    } else {
+        for d in &deleted {
+            crate::render::outln!("deleted {d}");
+        }
+    }
+    Ok(exit::OK)
 }

@@ -103,6 +103,7 @@ pub(crate) async fn dispatch(cli: &Cli) -> Result<i32, Error> {
         Command::Status(a) => cmd_status(cli, a).await,
         Command::History(a) => history::cmd_history(cli, a).await,
         Command::Lock { action } => lock::cmd_lock(cli, action).await,
+        Command::Cleanup { spec, all, target } => lock::cmd_cleanup(cli, spec, *all, target).await,
         Command::Wait(a) => wait::cmd_wait(cli, a).await,
         Command::Scale(a) => scale::cmd_scale(cli, a).await,
         Command::Exec(a) => exec::cmd_exec(cli, a).await,

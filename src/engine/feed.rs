@@ -19,8 +19,7 @@
 //! - **Fallback**: any failure to set up (permissions, quotas, an endpoint without the API)
 //!   means polling, said once; a queue that stops answering mid-watch, the same.
 
-use super::Engine;
-use super::watch::{Limit, Pause};
+use super::{Engine, Interrupt};
 use crate::eventpattern::{self, Notice};
 use crate::ports::{PortError, Tag};
 use crate::spec::WatchMode;
@@ -28,7 +27,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Every rule and queue fgdeploy creates for a watch starts with this.
-pub(crate) const NAME_PREFIX: &str = "fgdeploy-watch-";
+pub const NAME_PREFIX: &str = "fgdeploy-watch-";
 /// The watch looks at least this often, whatever the events say (a lost event's cost).
 pub(crate) const SAFETY_POLL_SECS: f64 = 60.0;
 /// The look that covers what happened before the rule matched: this long after PutRule.
@@ -59,14 +58,11 @@ pub(crate) struct Feed {
     broken: bool,
 }
 
-/// What a listen heard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Heard {
-    /// The time was up (or an interrupt came).
-    Nothing,
-    /// A new event: look now.
-    News,
-}
+engine_part!(
+    /// The watch's rule and queue: set up, listened to, deleted (the engine's context through
+    /// it; the driver in `watch` calls it between looks).
+    Feeds
+);
 
 /// Where the watch's events come from: the service and, for CodeDeploy, its group.
 pub(crate) struct Source<'a> {
@@ -115,14 +111,20 @@ fn expired(tags: &[Tag], now: f64) -> bool {
     tags.iter().find(|(k, _)| k == EXPIRES_TAG).and_then(|(_, v)| parse_rfc3339(v)).is_some_and(|at| at < now)
 }
 
-impl Engine {
+/// `fgdeploy cleanup`: delete the expired leftovers (every fgdeploy-tagged one with `all`).
+pub async fn cleanup_feeds(ports: &crate::ports::Ports, all: bool) -> crate::error::Result<Vec<String>> {
+    let e = Engine::new(ports.clone(), std::sync::Arc::new(super::Recorder::default()), super::Interrupt::default());
+    Feeds(&e).sweep(all).await
+}
+
+impl Feeds<'_> {
     /// Set up the watch's rule and queue (after deleting expired leftovers), unless `mode` is
     /// `poll`. Any failure: polling, said once; what was created is deleted.
-    pub(crate) async fn open_feed(&self, mode: WatchMode, src: &Source<'_>, deadline: f64) {
+    pub(crate) async fn open(&self, mode: WatchMode, src: &Source<'_>, deadline: f64) {
         if mode == WatchMode::Poll {
             return;
         }
-        let _ = self.sweep_feeds(false).await;
+        let _ = self.sweep(false).await;
         match self.create_feed(src, deadline).await {
             Ok(feed) => {
                 self.info(format!(
@@ -182,7 +184,7 @@ impl Engine {
     }
 
     /// Delete this run's rule and queue (every way out of the deploy stage).
-    pub(crate) async fn close_feed(&self) {
+    pub(crate) async fn close(&self) {
         let feed = self.feed.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(f) = feed {
             self.delete_feed(&f).await;
@@ -211,7 +213,7 @@ impl Engine {
 
     /// Delete the rules and queues named [`NAME_PREFIX`] whose `fgdeploy:expires` passed (or,
     /// with `all`, every one that carries the tag). The names of what was deleted.
-    pub(crate) async fn sweep_feeds(&self, all: bool) -> crate::error::Result<Vec<String>> {
+    pub(crate) async fn sweep(&self, all: bool) -> crate::error::Result<Vec<String>> {
         let now = self.ports.clock.now();
         let mut deleted = Vec::new();
         for (name, arn) in self.ports.bus.rules(NAME_PREFIX).await? {
@@ -234,13 +236,13 @@ impl Engine {
     }
 
     /// Whether the watch hears events now.
-    pub(super) fn feed_live(&self) -> bool {
+    pub(super) fn live(&self) -> bool {
         self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|f| !f.broken)
     }
 
     /// A look happened at `now`: the activation look is done once past its moment; a pending
     /// re-look is spent.
-    pub(super) fn feed_looked(&self, now: f64) {
+    pub(super) fn looked(&self, now: f64) {
         if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
             f.last_look = now;
             if now >= f.opened_at + ACTIVATION_LOOK_SECS {
@@ -253,61 +255,71 @@ impl Engine {
     /// How long an evented watch waits for news before it looks anyway: the safety poll, a
     /// re-look after an ending event, the activation look, or the wait's own forecast moment
     /// (what no event announces, such as a CodeDeploy traffic shift).
-    pub(super) fn feed_wait(&self, pause: Option<&Pause>, now: f64) -> Duration {
+    pub(super) fn wait(&self, moment: Option<Duration>, now: f64) -> Duration {
         let guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
         let Some(f) = guard.as_ref() else { return Duration::from_secs_f64(SAFETY_POLL_SECS) };
         let mut d = if f.relooks > 0 { RELOOK_SECS } else { SAFETY_POLL_SECS - (now - f.last_look).clamp(0.0, SAFETY_POLL_SECS) };
         if !f.activation_looked {
             d = d.min((f.opened_at + ACTIVATION_LOOK_SECS - now).max(0.0));
         }
-        if let Some(m) = pause.and_then(|p| p.moment) {
+        if let Some(m) = moment {
             d = d.min(m.as_secs_f64());
         }
         Duration::from_secs_f64(d.max(0.0))
     }
 
-    /// Long-poll the queue until `until` or news. A queue that fails (not a throttle or a
+    /// Long-poll the queue until `until` or news (`true`). A queue that fails (not a throttle or a
     /// transient error) ends the events for this run: polling, said once.
-    pub(super) async fn listen(&self, until: f64, limit: &Limit) -> Heard {
-        let interrupt = limit.interruptible.then_some(&self.interrupt);
+    pub(super) async fn listen(&self, until: f64, interrupt: Option<&Interrupt>) -> bool {
         loop {
             let now = self.ports.clock.now();
             let left = until - now;
             if left <= 0.0 || interrupt.is_some_and(|i| i.is_set()) {
-                return Heard::Nothing;
+                return false;
             }
             let url = match self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
                 Some(f) if !f.broken => f.queue_url.clone(),
-                _ => return Heard::Nothing,
+                _ => return false,
             };
             if left < 1.0 {
                 // Long polls are whole seconds: the rest of a second is slept.
-                super::watch::rest(self.ports.clock.as_ref(), Duration::from_secs_f64(left), interrupt).await;
-                return Heard::Nothing;
+                self.nap(Duration::from_secs_f64(left), interrupt).await;
+                return false;
             }
             let wait = (left.floor() as u32).min(LONG_POLL_SECS);
             let received = match interrupt {
                 Some(i) => tokio::select! {
                     r = self.ports.queues.receive(&url, wait) => r,
-                    _ = i.wait() => return Heard::Nothing,
+                    _ = i.wait() => return false,
                 },
                 None => self.ports.queues.receive(&url, wait).await,
             };
             match received {
                 Ok(messages) => {
                     if self.heard(messages.iter().filter_map(|m| Notice::parse(&m.body))) {
-                        return Heard::News;
+                        return true;
                     }
                 }
-                Err(e) if e.is_retryable() => super::watch::rest(self.ports.clock.as_ref(), Duration::from_secs(1), interrupt).await,
+                Err(e) if e.is_retryable() => self.nap(Duration::from_secs(1), interrupt).await,
                 Err(e) => {
                     if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
                         f.broken = true;
                     }
                     self.warn(format!("watching by polling from now on: the event queue failed ({e})"));
-                    return Heard::Nothing;
+                    return false;
                 }
             }
+        }
+    }
+
+    /// Sleep on the clock, woken by an interrupt (the rest of a second between long polls).
+    async fn nap(&self, d: Duration, interrupt: Option<&Interrupt>) {
+        match interrupt {
+            Some(i) => tokio::select! {
+                _ = self.ports.clock.sleep(d) => {}
+                _ = i.wait() => {}
+            },
+            None => self.ports.clock.sleep(d).await,
         }
     }
 

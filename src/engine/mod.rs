@@ -49,6 +49,7 @@ mod watch;
 pub use deploy::codedeploy::{appspec, sha256_hex};
 pub use deploy::rolling::{FailKind, Tracker, Verdict, decide};
 pub use exec::{ExecHandoff, ExecOptions, exec_session, exec_target};
+pub use feed::{NAME_PREFIX as FEED_PREFIX, cleanup_feeds};
 pub use fleet::{FleetOutcome, FleetPolicy, FleetPorts, FleetReport, release_fleet, release_fleet_in};
 pub use history::{HistoryEntry, HistoryReport, history};
 pub use init::{InitOptions, InitReport, default_codedeploy_names as init_names, init};

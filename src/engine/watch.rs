@@ -13,6 +13,7 @@
 
 use super::Engine;
 use super::backoff::Backoff;
+use super::feed::Feeds;
 use crate::error::{Error, Result};
 use crate::ports::{Clock, PortError, PortResult};
 use std::time::Duration;
@@ -108,11 +109,12 @@ impl Engine {
     /// or an error that is not retryable.
     pub(super) async fn drive<W: Watched>(&self, w: &mut W, first: Duration) -> Result<W::Out> {
         let mut p = Pacing { interval: self.poll.min, errors_in_row: 0, said_at: self.ports.clock.now() };
-        if w.evented() && self.feed_live() {
-            let now = self.ports.clock.now();
-            self.listen_until(self.feed_wait(None, now), &w.limit(), &mut p).await;
+        let feeds = Feeds(self);
+        if w.evented() && feeds.live() {
+            let wait = feeds.wait(None, self.ports.clock.now());
+            self.wait_until_next(wait, &w.limit(), &mut p, true).await;
         } else {
-            self.wait_until_next(first, &w.limit(), &mut p).await;
+            self.wait_until_next(first, &w.limit(), &mut p, false).await;
         }
         loop {
             let limit = w.limit();
@@ -123,7 +125,7 @@ impl Engine {
                         if w.limit().interruptible {
                             return Err(Error::Internal("a wait went on after an interrupt and is still interruptible".into()));
                         }
-                        self.wait_until_next(pause.after.unwrap_or(Duration::ZERO), &w.limit(), &mut p).await;
+                        self.wait_until_next(pause.after.unwrap_or(Duration::ZERO), &w.limit(), &mut p, false).await;
                         continue;
                     }
                 }
@@ -161,12 +163,12 @@ impl Engine {
                 None if pause.changed => self.poll.min,
                 None => p.interval.mul_f64(self.poll.factor).min(self.poll.max),
             };
-            if w.evented() && step.is_none() && self.feed_live() {
-                self.feed_looked(now);
-                let wait = self.feed_wait(Some(&pause), self.ports.clock.now());
-                self.listen_until(wait, &w.limit(), &mut p).await;
+            if w.evented() && step.is_none() && feeds.live() {
+                feeds.looked(now);
+                let wait = feeds.wait(pause.moment, self.ports.clock.now());
+                self.wait_until_next(wait, &w.limit(), &mut p, true).await;
             } else {
-                self.wait_until_next(p.interval, &w.limit(), &mut p).await;
+                self.wait_until_next(p.interval, &w.limit(), &mut p, false).await;
             }
             if let Some(s) = step {
                 p.interval = s;
@@ -198,36 +200,29 @@ impl Engine {
     }
 
     /// Wait `d` but never past the deadline, with a heartbeat whenever nothing was shown for
-    /// [`HEARTBEAT_EVERY_SECS`]; an interrupt wakes an interruptible wait.
-    async fn wait_until_next(&self, d: Duration, limit: &Limit, p: &mut Pacing) {
+    /// [`HEARTBEAT_EVERY_SECS`]; an interrupt wakes an interruptible wait. `listen`: the wait
+    /// long-polls the watch's event queue and ends at the first event (`feed`).
+    async fn wait_until_next(&self, d: Duration, limit: &Limit, p: &mut Pacing, listen: bool) {
         let until = (self.ports.clock.now() + d.as_secs_f64()).min(limit.at);
         let interrupt = limit.interruptible.then_some(&self.interrupt);
+        let feeds = Feeds(self);
         loop {
             let now = self.ports.clock.now();
             if now >= until || interrupt.is_some_and(|i| i.is_set()) {
                 return;
             }
             let next_beat = p.said_at.max(now - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
-            rest(self.ports.clock.as_ref(), Duration::from_secs_f64((until.min(next_beat) - now).max(0.001)), interrupt).await;
+            if listen && feeds.live() {
+                if feeds.listen(until.min(next_beat), interrupt).await {
+                    return;
+                }
+            } else {
+                rest(self.ports.clock.as_ref(), Duration::from_secs_f64((until.min(next_beat) - now).max(0.001)), interrupt).await;
+            }
             let now = self.ports.clock.now();
             if now < until {
                 self.heartbeat(limit, false, now, p);
             }
-        }
-    }
-
-    /// An evented wait: listen to the event queue for `d` (never past the deadline), with the
-    /// heartbeat; an event wakes it at once.
-    async fn listen_until(&self, d: Duration, limit: &Limit, p: &mut Pacing) {
-        let until = (self.ports.clock.now() + d.as_secs_f64()).min(limit.at);
-        loop {
-            let next_beat = p.said_at.max(self.ports.clock.now() - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
-            let heard = self.listen(until.min(next_beat), limit).await;
-            let now = self.ports.clock.now();
-            if heard == super::feed::Heard::News || now >= until || (limit.interruptible && self.interrupt.is_set()) || !self.feed_live() {
-                return;
-            }
-            self.heartbeat(limit, false, now, p);
         }
     }
 

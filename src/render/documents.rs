@@ -50,6 +50,11 @@ pub(crate) enum Document<'a> {
     Init {
         init: &'a InitReport,
     },
+    /// `fgdeploy cleanup`: the watch's rules and queues it deleted.
+    Cleanup {
+        deleted: &'a [String],
+        api_calls_total: u64,
+    },
     /// `fgdeploy lock status|break`: the service's lease.
     Lock {
         lock: &'a crate::engine::LockStatus,

@@ -57,6 +57,7 @@ fn every_field() -> SpecFile {
             strategy: Strategy::Rolling,
             timeout: Duration::from_secs(1),
             suspend_autoscaling: true,
+            watch: fgdeploy::spec::WatchMode::Events,
             rolling: RollingSection {
                 minimum_healthy_percent: 100,
                 maximum_percent: 200,

@@ -969,7 +969,9 @@ impl Run {
 async fn the_watch_looks_when_the_last_rollout_says_it_can_change() {
     // The seeded service rolled out before at the simulator's pace: COMPLETED 37 s after
     // UpdateService. fgdeploy reads that from DescribeServices alone (no extra call)...
-    let r = release("", Faults::default()).await;
+    // (The poller: `tests/it/events.rs` has the watch by events.)
+    let polling = ReleaseOptions { watch: Some(fgdeploy::spec::WatchMode::Poll), ..Default::default() };
+    let r = release_with("", Faults::default(), polling, None).await;
     assert_eq!(r.code(), exit::OK, "{:?}", r.result.as_ref().err());
     assert!(
         r.has(|e| matches!(e, Event::Info { message } if message.contains("the last rollout completed in 37 s"))),
@@ -1043,7 +1045,9 @@ async fn native_traffic_steps_and_the_bake_are_watched_at_their_ends() {
 async fn bluegreen_ready_and_the_canary_shift_are_seen_when_they_happen() {
     // The group's last deployment (seeded at the simulator's pace) was Ready 36 s after it was
     // created; the canary config moves 100 % five minutes after the first shift.
-    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", ReleaseOptions::default(), |_| {}).await;
+    // The poller's forecast (by events, Ready is heard a delivery's latency after it happens).
+    let polling = ReleaseOptions { watch: Some(fgdeploy::spec::WatchMode::Poll), ..Default::default() };
+    let r = bluegreen("", Faults::default(), 200, None, "STOP_DEPLOYMENT", polling, |_| {}).await;
     assert_eq!(r.run.code(), exit::OK, "{}", r.run.err_text());
     assert!(r.run.has(|e| matches!(e, Event::Info { message } if message.contains("ready for test traffic 36 s"))));
     let at = |f: &dyn Fn(&Event) -> bool| r.run.timed.iter().find(|(_, e)| f(e)).map(|(t, _)| *t).unwrap_or(f64::NAN);

@@ -7,6 +7,7 @@ mod bad_inputs;
 mod checks;
 mod docs;
 mod engine;
+mod events;
 mod faults;
 mod fleet;
 mod fuzz;

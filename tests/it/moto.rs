@@ -1576,3 +1576,89 @@ async fn the_lease_guards_releases_on_the_wire() {
     let f = path.to_str().expect("utf-8 path");
     m.cli().args(["release", "-f", f, "--force", "--no-wait"]).status(exit::AWS).stderr_has("create the bucket named in [lock] bucket");
 }
+
+/// PutEvents on moto's default bus: a documented example event, as ECS or CodeDeploy would put
+/// it (moto accepts an `aws.*` source, which AWS itself refuses to callers).
+fn put_event(endpoint: &str, event: &serde_json::Value) {
+    use std::io::{Read, Write};
+    let host = endpoint.trim_start_matches("http://");
+    let entry = serde_json::json!({
+        "Source": event["source"], "DetailType": event["detail-type"], "Resources": event["resources"],
+        "Detail": event["detail"].to_string(),
+    });
+    let body = serde_json::json!({ "Entries": [entry] }).to_string();
+    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
+    write!(
+        s,
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.PutEvents\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/events/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("request");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("response");
+    assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"FailedEntryCount\": 0"), "PutEvents: {answer}");
+}
+
+fn event_fixture(name: &str) -> serde_json::Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replay-verbatim").join(name);
+    serde_json::from_str(&std::fs::read_to_string(path).expect("fixture")).expect("JSON")
+}
+
+/// #28 on the wire: the watch's rule (pattern, tags), queue (policy, tags) and target as the
+/// adapter sends them (EventBridge JSON 1.1, SQS JSON 1.0); AWS's documented example events put
+/// on moto's bus reach the queue through the rule when they are the service's (moto's own
+/// pattern matching judges the pattern) and not when they are another service's; the listing by
+/// prefix and tags finds a killed run's leftovers, `cleanup` deletes the expired ones and keeps a
+/// live one; deleting twice is not an error.
+#[tokio::test]
+async fn the_watch_rule_and_queue_speak_the_wire_protocol() {
+    let Some(m) = moto().await else { return };
+    let ports = fgdeploy::aws::ports_from_config(&m.conf);
+    let service = "arn:aws:ecs:us-west-2:111122223333:service/default/servicetest";
+    let dead = unique("fgdeploy-watch-dead");
+    let live = unique("fgdeploy-watch-live");
+    let expired = vec![("fgdeploy:expires".to_string(), "2001-01-01T00:00:00Z".to_string()), ("fgdeploy:run".to_string(), "abc".to_string())];
+    let pattern = fgdeploy::eventpattern::pattern(service, None).to_string();
+    let rule_arn = ports.bus.put_rule(&dead, &pattern, "fgdeploy test", &expired).await.expect("PutRule");
+    assert!(rule_arn.ends_with(&format!(":rule/{dead}")), "{rule_arn}");
+    let (partition_region_account, _) = rule_arn.split_once(":rule/").expect("a rule ARN");
+    let queue_arn = partition_region_account.replacen(":events:", ":sqs:", 1) + ":" + &dead;
+    let policy = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sqs:SendMessage", "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]});
+    let attributes = [("Policy".to_string(), policy.to_string()), ("VisibilityTimeout".to_string(), "43200".to_string())];
+    let url = ports.queues.create_queue(&dead, &attributes, &expired).await.expect("CreateQueue");
+    assert!(url.ends_with(&format!("/{dead}")), "{url}");
+    ports.bus.put_target(&dead, "fgdeploy-queue", &queue_arn).await.expect("PutTargets");
+    put_event(&m.endpoint, &event_fixture("event-ecs-deployment-completed.json"));
+    let mut other = event_fixture("event-ecs-deployment-failed.json");
+    other["resources"] = serde_json::json!(["arn:aws:ecs:us-west-2:111122223333:service/default/another"]);
+    put_event(&m.endpoint, &other);
+    let got = ports.queues.receive(&url, 1).await.expect("ReceiveMessage");
+    let names: Vec<String> = got.iter().filter_map(|g| fgdeploy::eventpattern::Notice::parse(&g.body)).map(|n| n.name).collect();
+    assert_eq!(names, vec!["SERVICE_DEPLOYMENT_COMPLETED"], "the service's event only: {got:?}");
+    assert!(ports.queues.receive(&url, 0).await.expect("again").is_empty(), "a received message stays invisible");
+    // A live run's rule, and the listing by prefix and tags.
+    let future = vec![("fgdeploy:expires".to_string(), "2999-01-01T00:00:00Z".to_string())];
+    let live_arn = ports.bus.put_rule(&live, &pattern, "fgdeploy test", &future).await.expect("PutRule");
+    let live_url = ports.queues.create_queue(&live, &[], &future).await.expect("CreateQueue");
+    let rules = ports.bus.rules("fgdeploy-watch-").await.expect("ListRules");
+    assert!(rules.contains(&(dead.clone(), rule_arn.clone())) && rules.contains(&(live.clone(), live_arn.clone())), "{rules:?}");
+    let mut tags = ports.bus.rule_tags(&rule_arn).await.expect("ListTagsForResource");
+    tags.sort();
+    assert_eq!(tags, expired);
+    let mut qtags = ports.queues.queue_tags(&url).await.expect("ListQueueTags");
+    qtags.sort();
+    assert_eq!(qtags, expired);
+    assert!(ports.queues.queues("fgdeploy-watch-").await.expect("ListQueues").contains(&url));
+    // `cleanup`: the dead run's rule and queue, not the live one's.
+    let deleted = fgdeploy::engine::cleanup_feeds(&ports, false).await.expect("cleanup");
+    assert!(deleted.contains(&format!("rule {dead}")) && deleted.contains(&format!("queue {url}")), "{deleted:?}");
+    assert!(!deleted.iter().any(|d| d.contains(&live)), "a live run's watch is not a leftover: {deleted:?}");
+    let rules = ports.bus.rules("fgdeploy-watch-").await.expect("ListRules");
+    assert!(!rules.iter().any(|(n, _)| n == &dead) && rules.iter().any(|(n, _)| n == &live));
+    // Deleting what is gone is not an error; the live one goes too (the test's own).
+    ports.bus.delete_rule(&dead, &["fgdeploy-queue".to_string()]).await.expect("DeleteRule again");
+    ports.queues.delete_queue(&url).await.expect("DeleteQueue again");
+    ports.bus.delete_rule(&live, &[]).await.expect("DeleteRule");
+    ports.queues.delete_queue(&live_url).await.expect("DeleteQueue");
+}

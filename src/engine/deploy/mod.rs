@@ -56,7 +56,7 @@ pub(crate) async fn release(
         Preflight::Native(_) => native::EcsNative(e).release(spec, opts, ready, (t, stages)).await,
     };
     // Every way out of the deploy stage deletes the watch's rule and queue.
-    e.close_feed().await;
+    crate::engine::feed::Feeds(e).close().await;
     if !rolling && let Err(err) = &result {
         blue_green_report(e, spec, &new_td, err).await;
     }
@@ -75,7 +75,7 @@ async fn open_feed(e: &Engine, spec: &Spec, opts: &ReleaseOptions, ready: &Ready
     };
     let src = crate::engine::feed::Source { service_arn: &ready.live.service.arn, service: spec.service(), codedeploy };
     let deadline = e.ports.clock.now() + opts.timeout.unwrap_or(spec.file.deploy.timeout).as_secs_f64();
-    e.open_feed(opts.watch.unwrap_or(spec.file.deploy.watch), &src, deadline).await;
+    crate::engine::feed::Feeds(e).open(opts.watch.unwrap_or(spec.file.deploy.watch), &src, deadline).await;
 }
 
 /// The report of a failed blue/green release: how it ended (the gate's checks, a bypassed gate,

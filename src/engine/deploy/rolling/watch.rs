@@ -101,7 +101,7 @@ impl Rolling<'_> {
     pub(crate) async fn watch(&self, t: &Tracker, ws: &mut WatchState, target_td: &str) -> Result<(Verdict, Option<ServiceState>)> {
         let mut pace = RollingPace::new(t.started_at, t.forecast.completes, ws.old_running_at_start);
         // Watched by events, the forecast only matters if the events stop.
-        if let Some(d) = t.forecast.describe().filter(|_| !self.feed_live()) {
+        if let Some(d) = t.forecast.describe().filter(|_| !crate::engine::feed::Feeds(self.0).live()) {
             self.info(d);
         }
         // The UpdateService answer is the first look; the next is worth a call at the forecast.
