@@ -30,7 +30,10 @@ fn tolerate_gone(r: PortResult<Value>) -> PortResult<()> {
 }
 
 fn text(v: &Value, key: &str, op: &str) -> PortResult<String> {
-    v[key].as_str().map(str::to_string).ok_or_else(|| PortError::Transient { op: op.into(), message: format!("malformed answer: no {key}") })
+    v[key]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| PortError::Transient { op: op.into(), message: format!("malformed answer: no {key}") })
 }
 
 /// EventBridge's `[{Key, Value}]` tag list, both ways.
@@ -168,6 +171,9 @@ impl Queues for Aws {
     async fn queue_tags(&self, url: &str) -> PortResult<Vec<Tag>> {
         let op = "sqs:ListQueueTags";
         let answer = self.sqs_call(op, json!({ "QueueUrl": url }), None).await?;
-        Ok(answer["Tags"].as_object().map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect()).unwrap_or_default())
+        Ok(answer["Tags"]
+            .as_object()
+            .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+            .unwrap_or_default())
     }
 }

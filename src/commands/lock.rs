@@ -63,7 +63,11 @@ pub(crate) async fn cmd_cleanup(cli: &Cli, spec_args: &SpecArgs, all: bool, targ
     if cli.output == Output::Json {
         crate::render::outln!("{}", Document::Cleanup { deleted: &deleted, api_calls_total: ports.calls.total() }.line());
     } else if deleted.is_empty() {
-        crate::render::outln!("nothing to clean up: no {}* rule or queue{}", crate::engine::FEED_PREFIX, if all { "" } else { " has expired" });
+        crate::render::outln!(
+            "nothing to clean up: no {}* rule or queue{}",
+            crate::engine::FEED_PREFIX,
+            if all { "" } else { " has expired" }
+        );
     } else {
         for d in &deleted {
             crate::render::outln!("deleted {d}");

@@ -110,12 +110,8 @@ impl Engine {
     pub(super) async fn drive<W: Watched>(&self, w: &mut W, first: Duration) -> Result<W::Out> {
         let mut p = Pacing { interval: self.poll.min, errors_in_row: 0, said_at: self.ports.clock.now() };
         let feeds = Feeds(self);
-        if w.evented() && feeds.live() {
-            let wait = feeds.wait(None, self.ports.clock.now());
-            self.wait_until_next(wait, &w.limit(), &mut p, true).await;
-        } else {
-            self.wait_until_next(first, &w.limit(), &mut p, false).await;
-        }
+        let (d, listen) = feeds.plan_wait(w.evented(), None, None, first);
+        self.wait_until_next(d, &w.limit(), &mut p, listen).await;
         loop {
             let limit = w.limit();
             if limit.interruptible && self.interrupt.is_set() {
@@ -163,13 +159,9 @@ impl Engine {
                 None if pause.changed => self.poll.min,
                 None => p.interval.mul_f64(self.poll.factor).min(self.poll.max),
             };
-            if w.evented() && step.is_none() && feeds.live() {
-                feeds.looked(now);
-                let wait = feeds.wait(pause.moment, self.ports.clock.now());
-                self.wait_until_next(wait, &w.limit(), &mut p, true).await;
-            } else {
-                self.wait_until_next(p.interval, &w.limit(), &mut p, false).await;
-            }
+            // A back-off after an error is the poller's; otherwise events may wake the wait.
+            let (d, listen) = feeds.plan_wait(w.evented() && step.is_none(), Some(now), pause.moment, p.interval);
+            self.wait_until_next(d, &w.limit(), &mut p, listen).await;
             if let Some(s) = step {
                 p.interval = s;
             }
@@ -212,9 +204,13 @@ impl Engine {
                 return;
             }
             let next_beat = p.said_at.max(now - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
-            if listen && feeds.live() {
-                if feeds.listen(until.min(next_beat), interrupt).await {
-                    return;
+            let left = until.min(next_beat) - now;
+            if listen && feeds.live() && left >= 1.0 {
+                // Long polls are whole seconds (at most 20); the rest of a second is slept.
+                match feeds.hear(left.floor() as u32, interrupt).await {
+                    super::feed::Heard::News => return,
+                    super::feed::Heard::Quiet => {}
+                    super::feed::Heard::Retry => rest(self.ports.clock.as_ref(), Duration::from_secs(1), interrupt).await,
                 }
             } else {
                 rest(self.ports.clock.as_ref(), Duration::from_secs_f64((until.min(next_beat) - now).max(0.001)), interrupt).await;

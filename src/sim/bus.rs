@@ -5,64 +5,11 @@
 //! their sources are in docs/simulator.md (register rows 94–99).
 
 use super::World;
-use super::state::{ACCOUNT, Draws, REGION};
+use super::state::{ACCOUNT, Draws, REGION, SimQueue, SimRule};
 use crate::eventpattern;
 use crate::ports::{PortError, PortResult, QueuedMessage, Tag};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-
-/// How EventBridge delivers the events a rule matched to its SQS target.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EventDelivery {
-    pub seed: u64,
-    /// Median seconds from the event to the message being receivable (log-normal).
-    pub latency_median_secs: f64,
-    /// The log-normal's σ: the tail (σ 0.8: p99 ≈ 6.4 × the median).
-    pub latency_sigma: f64,
-    /// Chance that an event is delivered twice (at-least-once).
-    pub duplicate: f64,
-    /// Chance that an event never arrives.
-    pub loss: f64,
-    /// A new rule starts matching uniformly within this many seconds of PutRule.
-    pub activation_max_secs: f64,
-}
-
-impl Default for EventDelivery {
-    fn default() -> Self {
-        EventDelivery { seed: 7, latency_median_secs: 0.5, latency_sigma: 0.8, duplicate: 0.01, loss: 0.0, activation_max_secs: 10.0 }
-    }
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(super) struct SimRule {
-    arn: String,
-    pattern: Value,
-    tags: Vec<Tag>,
-    /// (target id, ARN)
-    targets: Vec<(String, String)>,
-    live_at: f64,
-}
-
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(super) struct SimQueue {
-    url: String,
-    arn: String,
-    attributes: BTreeMap<String, String>,
-    tags: Vec<Tag>,
-    /// (receivable at, message id, body)
-    messages: Vec<(f64, String, String)>,
-}
-
-/// The bus, its rules, and the queues.
-#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
-pub(crate) struct BusWorld {
-    rules: BTreeMap<String, SimRule>,
-    queues: BTreeMap<String, SimQueue>,
-    draws: Option<Draws>,
-    events_sent: u64,
-    /// CodeDeploy deployment id → the state last announced for it.
-    cd_announced: BTreeMap<String, String>,
-}
 
 fn rule_arn(name: &str) -> String {
     format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/{name}")
@@ -248,7 +195,8 @@ impl World {
         let updated = aws_smithy_types::DateTime::from_secs(self.now.floor() as i64)
             .fmt(aws_smithy_types::date_time::Format::DateTime)
             .unwrap_or_default();
-        let detail = json!({ "eventType": event_type, "eventName": name, "deploymentId": deployment, "updatedAt": updated, "reason": reason });
+        let detail =
+            json!({ "eventType": event_type, "eventName": name, "deploymentId": deployment, "updatedAt": updated, "reason": reason });
         self.announce("aws.ecs", "ECS Deployment State Change", vec![arn], detail);
     }
 

@@ -21,9 +21,8 @@ mod world;
 
 pub(crate) use state::CdGroupSeed;
 
-pub use bus::EventDelivery;
 pub use mutation::Mutation;
-pub use state::{EPOCH, Faults, Noise, SeedService, World};
+pub use state::{EPOCH, EventDelivery, Faults, Noise, SeedService, World};
 
 use crate::engine::Interrupt;
 use crate::ports::*;

@@ -157,7 +157,10 @@ impl std::fmt::Display for Mutation {
             Mutation::StopDeployment { id, rollback } => write!(f, "{op} {id} rollback={rollback}"),
             Mutation::SuspendScaleIn { resource_id, suspended } => write!(f, "{op} {resource_id} DynamicScalingInSuspended={suspended}"),
             Mutation::DockerLogin { registry } => write!(f, "{op} {registry}"),
-            Mutation::PutRule { name } | Mutation::DeleteRule { name } | Mutation::CreateQueue { name } | Mutation::DeleteQueue { name } => {
+            Mutation::PutRule { name }
+            | Mutation::DeleteRule { name }
+            | Mutation::CreateQueue { name }
+            | Mutation::DeleteQueue { name } => {
                 write!(f, "{op} {name}")
             }
             Mutation::DockerPush { image } => write!(f, "{op} {image}"),

@@ -27,7 +27,7 @@ pub struct Faults {
     /// How EventBridge delivers events to the watch's queue (latency, duplicates, loss, the
     /// rule's activation).
     #[serde(default)]
-    pub events: super::bus::EventDelivery,
+    pub events: EventDelivery,
     /// Tasks whose image contains one of these never start (CannotPullContainerError).
     pub fail_start: BTreeSet<String>,
     /// The runner dies: after this many answered calls of this operation (0: at its first
@@ -206,7 +206,7 @@ impl Default for Faults {
             missing: BTreeSet::new(),
             untrusted_roles: BTreeSet::new(),
             noise: None,
-            events: super::bus::EventDelivery::default(),
+            events: EventDelivery::default(),
         }
     }
 }
@@ -394,7 +394,7 @@ pub struct World {
     pub(super) cd: CdWorld,
     /// EventBridge's default bus and SQS (the watch's rule and queue).
     #[serde(default)]
-    pub(super) bus: super::bus::BusWorld,
+    pub(super) bus: BusWorld,
 }
 
 impl Default for World {
@@ -675,4 +675,59 @@ mod pairs {
     ) -> Result<BTreeMap<K, V>, D::Error> {
         Ok(Vec::<(K, V)>::deserialize(d)?.into_iter().collect())
     }
+}
+
+// ----- EventBridge and SQS (the watch's rule and queue, #28; behaviour in `bus`) -----------------
+
+/// How EventBridge delivers the events a rule matched to its SQS target.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EventDelivery {
+    pub seed: u64,
+    /// Median seconds from the event to the message being receivable (log-normal).
+    pub latency_median_secs: f64,
+    /// The log-normal's σ: the tail (σ 0.8: p99 ≈ 6.4 × the median).
+    pub latency_sigma: f64,
+    /// Chance that an event is delivered twice (at-least-once).
+    pub duplicate: f64,
+    /// Chance that an event never arrives.
+    pub loss: f64,
+    /// A new rule starts matching uniformly within this many seconds of PutRule.
+    pub activation_max_secs: f64,
+}
+
+impl Default for EventDelivery {
+    fn default() -> Self {
+        EventDelivery { seed: 7, latency_median_secs: 0.5, latency_sigma: 0.8, duplicate: 0.01, loss: 0.0, activation_max_secs: 10.0 }
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct SimRule {
+    pub(super) arn: String,
+    pub(super) pattern: serde_json::Value,
+    pub(super) tags: Vec<crate::ports::Tag>,
+    /// (target id, ARN)
+    pub(super) targets: Vec<(String, String)>,
+    pub(super) live_at: f64,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(super) struct SimQueue {
+    pub(super) url: String,
+    pub(super) arn: String,
+    pub(super) attributes: BTreeMap<String, String>,
+    pub(super) tags: Vec<crate::ports::Tag>,
+    /// (receivable at, message id, body)
+    pub(super) messages: Vec<(f64, String, String)>,
+}
+
+/// The bus, its rules, and the queues.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(super) struct BusWorld {
+    pub(super) rules: BTreeMap<String, SimRule>,
+    pub(super) queues: BTreeMap<String, SimQueue>,
+    pub(super) draws: Option<Draws>,
+    pub(super) events_sent: u64,
+    /// CodeDeploy deployment id → the state last announced for it.
+    pub(super) cd_announced: BTreeMap<String, String>,
 }

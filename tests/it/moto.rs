@@ -1617,7 +1617,8 @@ async fn the_watch_rule_and_queue_speak_the_wire_protocol() {
     let service = "arn:aws:ecs:us-west-2:111122223333:service/default/servicetest";
     let dead = unique("fgdeploy-watch-dead");
     let live = unique("fgdeploy-watch-live");
-    let expired = vec![("fgdeploy:expires".to_string(), "2001-01-01T00:00:00Z".to_string()), ("fgdeploy:run".to_string(), "abc".to_string())];
+    let expired =
+        vec![("fgdeploy:expires".to_string(), "2001-01-01T00:00:00Z".to_string()), ("fgdeploy:run".to_string(), "abc".to_string())];
     let pattern = fgdeploy::eventpattern::pattern(service, None).to_string();
     let rule_arn = ports.bus.put_rule(&dead, &pattern, "fgdeploy test", &expired).await.expect("PutRule");
     assert!(rule_arn.ends_with(&format!(":rule/{dead}")), "{rule_arn}");

@@ -7,10 +7,10 @@
 //!
 //! - **At-least-once, unordered**: an event already seen (its id) or older than the last look
 //!   changes nothing. A lost event costs at most [`SAFETY_POLL_SECS`]: the watch still looks that
-//!   often. An event that says a deployment ended is followed by looks [`RELOOK_SECS`] apart
-//!   until the API shows it (eventual consistency), at most [`RELOOKS`].
+//!   often. An event that says a deployment ended is followed by looks `RELOOK_SECS` apart
+//!   until the API shows it (eventual consistency), at most `RELOOKS`.
 //! - **A new rule matches a moment later** (the EventBridge API Reference, PutRule): one look
-//!   [`ACTIVATION_LOOK_SECS`] after the rule was created catches what happened before it did.
+//!   `ACTIVATION_LOOK_SECS` after the rule was created catches what happened before it did.
 //! - **No DeleteMessage**: the queue's visibility timeout (12 h) is longer than any run, so a
 //!   received message never returns; the queue is deleted at the end.
 //! - **Clean-up**: on every way out of the deploy stage (success, failure, Ctrl-C). A killed
@@ -19,22 +19,18 @@
 //! - **Fallback**: any failure to set up (permissions, quotas, an endpoint without the API)
 //!   means polling, said once; a queue that stops answering mid-watch, the same.
 
+mod record;
+
+pub(crate) use record::{Feed, Heard, SAFETY_POLL_SECS};
+
 use super::{Engine, Interrupt};
 use crate::eventpattern::{self, Notice};
 use crate::ports::{PortError, Tag};
 use crate::spec::WatchMode;
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// Every rule and queue fgdeploy creates for a watch starts with this.
 pub const NAME_PREFIX: &str = "fgdeploy-watch-";
-/// The watch looks at least this often, whatever the events say (a lost event's cost).
-pub(crate) const SAFETY_POLL_SECS: f64 = 60.0;
-/// The look that covers what happened before the rule matched: this long after PutRule.
-pub(crate) const ACTIVATION_LOOK_SECS: f64 = 12.0;
-/// After an event that says a deployment ended, looks this far apart until the API shows it.
-pub(crate) const RELOOK_SECS: f64 = 2.0;
-pub(crate) const RELOOKS: u32 = 3;
 /// The longest SQS long poll (ReceiveMessage `WaitTimeSeconds`).
 const LONG_POLL_SECS: u32 = 20;
 const TARGET_ID: &str = "fgdeploy-queue";
@@ -43,20 +39,6 @@ pub(crate) const EXPIRES_TAG: &str = "fgdeploy:expires";
 const RUN_TAG: &str = "fgdeploy:run";
 /// A rule and queue outlive their run's deadline by this much before others may delete them.
 const EXPIRY_MARGIN_SECS: f64 = 2.0 * 3600.0;
-
-/// The rule and queue of this run's watch.
-#[derive(Debug, Clone)]
-pub(crate) struct Feed {
-    rule: String,
-    queue_url: String,
-    opened_at: f64,
-    seen: BTreeSet<String>,
-    activation_looked: bool,
-    relooks: u32,
-    last_look: f64,
-    /// The queue stopped answering: the watch polls (the rule and queue are still deleted).
-    broken: bool,
-}
 
 engine_part!(
     /// The watch's rule and queue: set up, listened to, deleted (the engine's context through
@@ -77,6 +59,13 @@ fn rfc3339(secs: f64) -> String {
 
 fn parse_rfc3339(text: &str) -> Option<f64> {
     aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok().map(|d| d.as_secs_f64())
+}
+
+/// Ten hex digits that tell this run's rule and queue from another run's.
+fn run_id(service_arn: &str, now: f64) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("{service_arn}|{}", now.to_bits()).as_bytes());
+    digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
 
 /// A rule or queue name: the prefix, a run id, and as much of the service name as fits (rules:
@@ -143,21 +132,12 @@ impl Feeds<'_> {
     /// PutRule, CreateQueue (policy, tags), PutTargets. On an error, what exists so far.
     async fn create_feed(&self, src: &Source<'_>, deadline: f64) -> Result<Feed, (PortError, Feed)> {
         let now = self.ports.clock.now();
-        let run = crate::engine::sha256_hex(&format!("{}|{}", src.service_arn, now.to_bits()))[..10].to_string();
+        let run = run_id(src.service_arn, now);
         let name = feed_name(&run, src.service);
         let dg = src.codedeploy.and_then(|(app, group)| eventpattern::deployment_group_arn(src.service_arn, app, group));
         let pattern = eventpattern::pattern(src.service_arn, dg.as_deref()).to_string();
         let tags: Vec<Tag> = vec![(RUN_TAG.into(), run.clone()), (EXPIRES_TAG.into(), rfc3339(deadline + EXPIRY_MARGIN_SECS))];
-        let mut feed = Feed {
-            rule: String::new(),
-            queue_url: String::new(),
-            opened_at: now,
-            seen: BTreeSet::new(),
-            activation_looked: false,
-            relooks: 0,
-            last_look: now,
-            broken: false,
-        };
+        let mut feed = Feed::new(now);
         let description = format!("fgdeploy's watch of {} (deleted when the run ends)", src.service_arn);
         let rule_arn = match self.ports.bus.put_rule(&name, &pattern, &description, &tags).await {
             Ok(arn) => arn,
@@ -236,110 +216,63 @@ impl Feeds<'_> {
     }
 
     /// Whether the watch hears events now.
-    pub(super) fn live(&self) -> bool {
+    pub(in crate::engine) fn live(&self) -> bool {
         self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|f| !f.broken)
     }
 
-    /// A look happened at `now`: the activation look is done once past its moment; a pending
-    /// re-look is spent.
-    pub(super) fn looked(&self, now: f64) {
-        if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-            f.last_look = now;
-            if now >= f.opened_at + ACTIVATION_LOOK_SECS {
-                f.activation_looked = true;
-            }
-            f.relooks = f.relooks.saturating_sub(1);
-        }
-    }
-
-    /// How long an evented watch waits for news before it looks anyway: the safety poll, a
-    /// re-look after an ending event, the activation look, or the wait's own forecast moment
-    /// (what no event announces, such as a CodeDeploy traffic shift).
-    pub(super) fn wait(&self, moment: Option<Duration>, now: f64) -> Duration {
-        let guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(f) = guard.as_ref() else { return Duration::from_secs_f64(SAFETY_POLL_SECS) };
-        let mut d = if f.relooks > 0 { RELOOK_SECS } else { SAFETY_POLL_SECS - (now - f.last_look).clamp(0.0, SAFETY_POLL_SECS) };
-        if !f.activation_looked {
-            d = d.min((f.opened_at + ACTIVATION_LOOK_SECS - now).max(0.0));
-        }
-        if let Some(m) = moment {
-            d = d.min(m.as_secs_f64());
-        }
-        Duration::from_secs_f64(d.max(0.0))
-    }
-
-    /// Long-poll the queue until `until` or news (`true`). A queue that fails (not a throttle or a
-    /// transient error) ends the events for this run: polling, said once.
-    pub(super) async fn listen(&self, until: f64, interrupt: Option<&Interrupt>) -> bool {
-        loop {
-            let now = self.ports.clock.now();
-            let left = until - now;
-            if left <= 0.0 || interrupt.is_some_and(|i| i.is_set()) {
-                return false;
-            }
-            let url = match self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-                Some(f) if !f.broken => f.queue_url.clone(),
-                _ => return false,
-            };
-            if left < 1.0 {
-                // Long polls are whole seconds: the rest of a second is slept.
-                self.nap(Duration::from_secs_f64(left), interrupt).await;
-                return false;
-            }
-            let wait = (left.floor() as u32).min(LONG_POLL_SECS);
-            let received = match interrupt {
-                Some(i) => tokio::select! {
-                    r = self.ports.queues.receive(&url, wait) => r,
-                    _ = i.wait() => return false,
-                },
-                None => self.ports.queues.receive(&url, wait).await,
-            };
-            match received {
-                Ok(messages) => {
-                    if self.heard(messages.iter().filter_map(|m| Notice::parse(&m.body))) {
-                        return true;
-                    }
-                }
-                Err(e) if e.is_retryable() => self.nap(Duration::from_secs(1), interrupt).await,
-                Err(e) => {
-                    if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
-                        f.broken = true;
-                    }
-                    self.warn(format!("watching by polling from now on: the event queue failed ({e})"));
-                    return false;
-                }
-            }
-        }
-    }
-
-    /// Sleep on the clock, woken by an interrupt (the rest of a second between long polls).
-    async fn nap(&self, d: Duration, interrupt: Option<&Interrupt>) {
-        match interrupt {
-            Some(i) => tokio::select! {
-                _ = self.ports.clock.sleep(d) => {}
-                _ = i.wait() => {}
-            },
-            None => self.ports.clock.sleep(d).await,
-        }
-    }
-
-    /// Whether any of `notices` is news: not seen before (duplicates) and not older than the
-    /// last look (which already saw its state). An ending event asks for re-looks.
-    fn heard(&self, notices: impl Iterator<Item = Notice>) -> bool {
+    /// The driver's next wait: for a wait events can wake (`evented`) while the run hears
+    /// events, listen until the look it must make anyway ([`Feed::wait`]; `looked_at`: the look
+    /// that just happened); otherwise the poller's `poll`. Whether to listen.
+    pub(in crate::engine) fn plan_wait(
+        &self,
+        evented: bool,
+        looked_at: Option<f64>,
+        moment: Option<Duration>,
+        poll: Duration,
+    ) -> (Duration, bool) {
         let mut guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
-        let Some(f) = guard.as_mut() else { return false };
-        let mut news = false;
-        for n in notices {
-            // Event times have one-second resolution: a second's grace.
-            let stale = n.time.is_some_and(|t| t + 1.0 < f.last_look);
-            if f.seen.insert(n.id.clone()) && !stale {
-                news = true;
-                if n.is_terminal() {
-                    f.relooks = RELOOKS;
+        match guard.as_mut().filter(|f| evented && !f.broken) {
+            Some(f) => {
+                if let Some(at) = looked_at {
+                    f.looked(at);
                 }
+                (f.wait(moment, self.ports.clock.now()), true)
+            }
+            None => (poll, false),
+        }
+    }
+
+    /// One long poll of the queue for up to `wait_secs` (at most 20): whether an event that is
+    /// news arrived. A queue that fails (not a throttle or a transient error) ends the events
+    /// for this run: polling, said once. An interrupt ends the poll.
+    pub(in crate::engine) async fn hear(&self, wait_secs: u32, interrupt: Option<&Interrupt>) -> Heard {
+        let url = match self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            Some(f) if !f.broken => f.queue_url.clone(),
+            _ => return Heard::Quiet,
+        };
+        let wait = wait_secs.min(LONG_POLL_SECS);
+        let received = match interrupt {
+            Some(i) => tokio::select! {
+                r = self.ports.queues.receive(&url, wait) => r,
+                _ = i.wait() => return Heard::Quiet,
+            },
+            None => self.ports.queues.receive(&url, wait).await,
+        };
+        match received {
+            Ok(messages) => {
+                let mut guard = self.feed.lock().unwrap_or_else(|p| p.into_inner());
+                let news = guard.as_mut().is_some_and(|f| f.heard(messages.iter().filter_map(|m| Notice::parse(&m.body))));
+                if news { Heard::News } else { Heard::Quiet }
+            }
+            Err(e) if e.is_retryable() => Heard::Retry,
+            Err(e) => {
+                if let Some(f) = self.feed.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                    f.broken = true;
+                }
+                self.warn(format!("watching by polling from now on: the event queue failed ({e})"));
+                Heard::Quiet
             }
         }
-        news
     }
 }
 
@@ -358,8 +291,8 @@ mod tests {
 
     #[test]
     fn the_policy_admits_only_the_rule() {
-        let p: serde_json::Value = serde_json::from_str(&queue_policy("arn:aws:sqs:eu-west-1:1:q", "arn:aws:events:eu-west-1:1:rule/r"))
-            .expect("json");
+        let p: serde_json::Value =
+            serde_json::from_str(&queue_policy("arn:aws:sqs:eu-west-1:1:q", "arn:aws:events:eu-west-1:1:rule/r")).expect("json");
         let s = &p["Statement"][0];
         assert_eq!(s["Principal"]["Service"], "events.amazonaws.com");
         assert_eq!(s["Condition"]["ArnEquals"]["aws:SourceArn"], "arn:aws:events:eu-west-1:1:rule/r");
