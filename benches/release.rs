@@ -26,8 +26,8 @@
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::ports::{Ports, UpdateService};
 use fgdeploy::sandbox::{LoopbackApp, seed_deployment_group, seeded};
-use fgdeploy::sim::{Faults, Noise, Sim};
-use fgdeploy::spec::Spec;
+use fgdeploy::sim::{EventDelivery, Faults, Noise, Sim};
+use fgdeploy::spec::{Spec, WatchMode};
 use fgdeploy::states::{CdStatus, RolloutState};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -44,6 +44,8 @@ struct Scenario {
     /// This release's tasks start and turn healthy this much slower than the service's last
     /// rollout did (the forecast is off; 1.0: the same pace).
     slower: f64,
+    /// Deployspec lines added (deployment alarms).
+    extra: &'static str,
 }
 
 /// Records events, and the call count when the deploy stage starts (before UpdateService or
@@ -56,7 +58,7 @@ struct Sink {
 }
 
 fn is_reaction(event: &Event) -> bool {
-    matches!(event, Event::RollbackStarted { .. })
+    matches!(event, Event::RollbackStarted { .. } | Event::Report { .. } | Event::Finished { .. })
         || matches!(event, Event::StageFinished { stage, .. } if *stage == fgdeploy::plan::Stage::Deploy)
 }
 
@@ -110,6 +112,7 @@ fn spec_for(dir: &std::path::Path, s: &Scenario) -> Spec {
         text = text.replace("[deploy]\n", "[deploy]\nstrategy = \"blue-green\"\n")
             + "[deploy.blue_green]\ncontainer_port = 8080\ndeployment_config = \"CodeDeployDefault.ECSCanary10Percent5Minutes\"\n[[deploy.blue_green.checks]]\npath = \"/health\"\nconsecutive = 1\n";
     }
+    text.push_str(s.extra);
     std::fs::write(dir.join("web.taskdef.json"), TEMPLATE).expect("template");
     std::fs::write(dir.join("web.toml"), text).expect("spec");
     Spec::load(&dir.join("web.toml"), None).expect("spec loads")
@@ -133,13 +136,13 @@ fn terminal(sim: &Sim, after: f64) -> Option<(f64, String)> {
     sim.world().terminal_log.iter().find(|(t, _)| *t >= after).cloned()
 }
 
-async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
+async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, watch: WatchMode) -> Row {
     let sim = world(spec, s, app);
     let sink = Arc::new(Sink { rec: Recorder::default(), sim: sim.clone(), marks: Default::default() });
     let mut engine = Engine::new(sim.ports(), sink.clone(), Interrupt::default());
     let (cpu0, _) = rusage();
     let wall = Instant::now();
-    let result = engine.release(spec, &ReleaseOptions::default()).await;
+    let result = engine.release(spec, &ReleaseOptions { watch: Some(watch), ..Default::default() }).await;
     let _ = wall.elapsed();
     let (cpu1, rss) = rusage();
     let events = sink.rec.0.lock().expect("events").clone();
@@ -152,7 +155,10 @@ async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp) -> Row {
     let rollout = reaction.unwrap_or(start) - start;
     Row {
         scenario: s.name.into(),
-        tool: "fgdeploy".into(),
+        tool: match watch {
+            WatchMode::Poll => "fgdeploy poll".into(),
+            _ => "fgdeploy events".into(),
+        },
         outcome: result.as_ref().map_or_else(|e| e.kind().to_string(), |r| r.outcome.to_string()),
         latency_s: term.zip(reaction).map(|((t, _), r)| r - t),
         calls,
@@ -318,25 +324,54 @@ fn draw(seed: u64, k: u64) -> f64 {
     (z >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// A noise case: its name, and what varies as a function of the seed.
-type NoiseCase = (&'static str, fn(u64) -> Noise);
+/// A noise case: its name, and the simulated account's behaviour as a function of the seed.
+type NoiseCase = (&'static str, fn(u64) -> Faults);
 
-/// The noise cases.
+/// The noise, and the event delivery drawn from the same seed (the default delivery model).
+fn noisy(noise: Noise) -> Faults {
+    Faults { events: EventDelivery { seed: noise.seed, ..EventDelivery::default() }, noise: Some(noise), ..Faults::default() }
+}
+
+/// The noise cases: per-task spread, a release faster or slower than its history, bimodal and
+/// heavy-tailed task times, one straggler, a delay the history did not have, no history, a
+/// realistic mix, a circuit breaker under noise, and (for the event watch) slow, lossy and
+/// duplicating event delivery.
 fn noise_cases() -> Vec<NoiseCase> {
     vec![
-        ("per-task ±10 %", |seed| Noise { seed, per_task: 0.1, ..Noise::default() }),
-        ("per-task ±30 %", |seed| Noise { seed, per_task: 0.3, ..Noise::default() }),
-        ("per-task ±60 %", |seed| Noise { seed, per_task: 0.6, ..Noise::default() }),
-        ("slower ×2", |seed| Noise { seed, per_task: 0.1, pace: 2.0, ..Noise::default() }),
-        ("faster ×2", |seed| Noise { seed, per_task: 0.1, pace: 0.5, ..Noise::default() }),
-        ("bimodal pulls", |seed| Noise { seed, per_task: 0.1, slow_pull_fraction: 0.25, slow_pull_factor: 3.0, ..Noise::default() }),
-        ("no history", |seed| Noise { seed, per_task: 0.3, no_history: true, ..Noise::default() }),
-        ("realistic mix", |seed| Noise {
-            seed,
-            per_task: 0.3,
-            pace: 0.7 + 0.6 * draw(seed, 1),
-            history_pace: 0.7 + 0.6 * draw(seed, 2),
-            ..Noise::default()
+        ("per-task ±10 %", |seed| noisy(Noise { seed, per_task: 0.1, ..Noise::default() })),
+        ("per-task ±30 %", |seed| noisy(Noise { seed, per_task: 0.3, ..Noise::default() })),
+        ("per-task ±60 %", |seed| noisy(Noise { seed, per_task: 0.6, ..Noise::default() })),
+        ("slower ×2", |seed| noisy(Noise { seed, per_task: 0.1, pace: 2.0, ..Noise::default() })),
+        ("faster ×2", |seed| noisy(Noise { seed, per_task: 0.1, pace: 0.5, ..Noise::default() })),
+        ("bimodal pulls", |seed| noisy(Noise { seed, per_task: 0.1, slow_pull_fraction: 0.25, slow_pull_factor: 3.0, ..Noise::default() })),
+        ("heavy tail σ0.6", |seed| noisy(Noise { seed, per_task: 0.1, tail_sigma: 0.6, ..Noise::default() })),
+        ("one straggler ×4", |seed| noisy(Noise { seed, per_task: 0.1, straggler: 4.0, ..Noise::default() })),
+        ("new delay +25 s", |seed| noisy(Noise { seed, per_task: 0.1, added_start_secs: 25.0, ..Noise::default() })),
+        ("no history", |seed| noisy(Noise { seed, per_task: 0.3, no_history: true, ..Noise::default() })),
+        ("realistic mix", |seed| {
+            noisy(Noise {
+                seed,
+                per_task: 0.3,
+                tail_sigma: 0.3,
+                pace: 0.7 + 0.6 * draw(seed, 1),
+                history_pace: 0.7 + 0.6 * draw(seed, 2),
+                ..Noise::default()
+            })
+        }),
+        ("breaker ±30 %", |seed| {
+            let mut f = noisy(Noise { seed, per_task: 0.3, tail_sigma: 0.3, ..Noise::default() });
+            f.fail_start.insert(":v2".into());
+            f
+        }),
+        ("events slow σ1.2", |seed| {
+            let mut f = noisy(Noise { seed, per_task: 0.3, ..Noise::default() });
+            f.events = EventDelivery { seed, latency_median_secs: 1.0, latency_sigma: 1.2, ..EventDelivery::default() };
+            f
+        }),
+        ("events 10 % lost/dup", |seed| {
+            let mut f = noisy(Noise { seed, per_task: 0.3, ..Noise::default() });
+            f.events = EventDelivery { seed, loss: 0.1, duplicate: 0.1, ..EventDelivery::default() };
+            f
         }),
     ]
 }
@@ -348,22 +383,28 @@ struct Summary {
     runs: usize,
     mean_s: f64,
     p90_s: f64,
+    p99_s: f64,
     max_s: f64,
     mean_watch_calls: f64,
+    /// Watch calls per minute of rollout (queue receives included), mean over the runs.
+    calls_per_min: f64,
 }
 
 fn summarize(case: &str, tool: &str, rows: &[Row]) -> Summary {
     let mut l: Vec<f64> = rows.iter().filter_map(|r| r.latency_s).collect();
     l.sort_by(f64::total_cmp);
     let n = l.len().max(1) as f64;
+    let pct = |q: f64| l.get(((l.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN);
     Summary {
         case: case.into(),
         tool: tool.into(),
         runs: rows.len(),
         mean_s: l.iter().sum::<f64>() / n,
-        p90_s: l.get(((l.len() as f64 * 0.9).ceil() as usize).saturating_sub(1)).copied().unwrap_or(f64::NAN),
+        p90_s: pct(0.9),
+        p99_s: pct(0.99),
         max_s: l.last().copied().unwrap_or(f64::NAN),
         mean_watch_calls: rows.iter().map(|r| r.watch_calls as f64).sum::<f64>() / rows.len().max(1) as f64,
+        calls_per_min: rows.iter().map(|r| r.calls_per_min).sum::<f64>() / rows.len().max(1) as f64,
     }
 }
 
@@ -374,15 +415,16 @@ async fn noise_table(app: &LoopbackApp, seeds: u64) -> Vec<Summary> {
     for (case, noise) in noise_cases() {
         let mut by_tool: BTreeMap<String, Vec<Row>> = BTreeMap::new();
         for seed in 1..=seeds {
-            let faults = Faults { noise: Some(noise(seed)), ..Faults::default() };
-            let s = Scenario { name: "noise", desired: 10, faults, blue_green: false, slower: 1.0 };
+            let s = Scenario { name: "noise", desired: 10, faults: noise(seed), blue_green: false, slower: 1.0, extra: "" };
             let dir = tempfile::tempdir().expect("dir");
             let spec = spec_for(dir.path(), &s);
-            let r = fgdeploy_run(&spec, &s, app).await;
-            if std::env::var_os("FGDEPLOY_BENCH_DEBUG").is_some() {
-                eprintln!("{case} seed {seed}: latency {:?} watch {} {:?}", r.latency_s, r.watch_calls, r.by_op);
+            for watch in [WatchMode::Poll, WatchMode::Events] {
+                let r = fgdeploy_run(&spec, &s, app, watch).await;
+                if std::env::var_os("FGDEPLOY_BENCH_DEBUG").is_some() {
+                    eprintln!("{case} seed {seed} {}: latency {:?} watch {} {:?}", r.tool, r.latency_s, r.watch_calls, r.by_op);
+                }
+                by_tool.entry(r.tool.clone()).or_default().push(r);
             }
-            by_tool.entry(r.tool.clone()).or_default().push(r);
             for (k, (every, kind)) in
                 [(10.0, Poller::Ecspresso), (15.0, Poller::ServicesStable), (5.0, Poller::DescribeServicesOnly)].into_iter().enumerate()
             {
@@ -396,9 +438,15 @@ async fn noise_table(app: &LoopbackApp, seeds: u64) -> Vec<Summary> {
         }
     }
     println!("\nnoise: 10 tasks, {seeds} seeds per case (latency in virtual seconds; calls from the start call to the reaction)");
-    println!("{:<16} {:<20} {:>7} {:>7} {:>7} {:>8}", "case", "tool", "mean s", "p90 s", "max s", "calls");
+    println!(
+        "{:<20} {:<20} {:>7} {:>7} {:>7} {:>7} {:>8} {:>9}",
+        "case", "tool", "mean s", "p90 s", "p99 s", "max s", "calls", "calls/min"
+    );
     for x in &out {
-        println!("{:<16} {:<20} {:>7.1} {:>7.1} {:>7.1} {:>8.1}", x.case, x.tool, x.mean_s, x.p90_s, x.max_s, x.mean_watch_calls);
+        println!(
+            "{:<20} {:<20} {:>7.1} {:>7.1} {:>7.1} {:>7.1} {:>8.1} {:>9.2}",
+            x.case, x.tool, x.mean_s, x.p90_s, x.p99_s, x.max_s, x.mean_watch_calls, x.calls_per_min
+        );
     }
     out
 }
@@ -409,13 +457,29 @@ fn main() {
         let mut fail_start = Faults::default();
         fail_start.fail_start.insert(":v2".into());
         let scenarios = [
-            Scenario { name: "rolling-4", desired: 4, faults: Faults::default(), blue_green: false, slower: 1.0 },
-            Scenario { name: "rolling-10", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.0 },
-            Scenario { name: "rolling-100", desired: 100, faults: Faults::default(), blue_green: false, slower: 1.0 },
-            Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false, slower: 1.0 },
-            Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true, slower: 1.0 },
-            Scenario { name: "rolling-10-slower", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.5 },
-            Scenario { name: "rolling-10-faster", desired: 10, faults: Faults::default(), blue_green: false, slower: 0.6 },
+            Scenario { name: "rolling-4", desired: 4, faults: Faults::default(), blue_green: false, slower: 1.0, extra: "" },
+            Scenario { name: "rolling-10", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.0, extra: "" },
+            Scenario { name: "rolling-100", desired: 100, faults: Faults::default(), blue_green: false, slower: 1.0, extra: "" },
+            Scenario { name: "circuit-breaker", desired: 10, faults: fail_start, blue_green: false, slower: 1.0, extra: "" },
+            Scenario {
+                name: "alarm",
+                desired: 10,
+                faults: Faults { alarm_at: Some(60.0), ..Faults::default() },
+                blue_green: false,
+                slower: 1.0,
+                extra: "[deploy.rolling]\nalarms = [\"web-5xx\"]\n",
+            },
+            Scenario {
+                name: "foreign-deploy",
+                desired: 10,
+                faults: Faults { foreign_deploy_at: Some(20.0), ..Faults::default() },
+                blue_green: false,
+                slower: 1.0,
+                extra: "",
+            },
+            Scenario { name: "bluegreen-canary", desired: 4, faults: Faults::default(), blue_green: true, slower: 1.0, extra: "" },
+            Scenario { name: "rolling-10-slower", desired: 10, faults: Faults::default(), blue_green: false, slower: 1.5, extra: "" },
+            Scenario { name: "rolling-10-faster", desired: 10, faults: Faults::default(), blue_green: false, slower: 0.6, extra: "" },
         ];
         let app = LoopbackApp::start(200).expect("listener");
         let mut rows = Vec::new();
@@ -427,13 +491,14 @@ fn main() {
             // The engine's own CPU time and peak memory, measured in a process of its own (this
             // one's getrusage would count cargo and every earlier run).
             if std::env::var("FGDEPLOY_BENCH_CHILD").ok().as_deref() == Some(s.name) {
-                let r = fgdeploy_run(&spec, s, &app).await;
+                let r = fgdeploy_run(&spec, s, &app, WatchMode::Events).await;
                 println!("{}", serde_json::json!({"cpu_ms": r.cpu_ms, "rss_mb": r.peak_rss_mb}));
                 return;
             }
-            let mut row = fgdeploy_run(&spec, s, &app).await;
+            let mut row = fgdeploy_run(&spec, s, &app, WatchMode::Events).await;
             (row.cpu_ms, row.peak_rss_mb) = measured_alone(s.name);
             rows.push(row);
+            rows.push(fgdeploy_run(&spec, s, &app, WatchMode::Poll).await);
             rows.push(reference_run(&spec, s, &app, 10, false).await);
             rows.push(reference_run(&spec, s, &app, 15, true).await);
         }

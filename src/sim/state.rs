@@ -137,11 +137,37 @@ pub struct Noise {
     pub history_pace: f64,
     /// The history is aged out: no events say how the last rollout went.
     pub no_history: bool,
+    /// Heavy tails: each task's start time is also multiplied by a log-normal draw of this σ
+    /// (0: none; 0.5: p99 ≈ 3.2 × the median).
+    #[serde(default)]
+    pub tail_sigma: f64,
+    /// One straggler: this release's first new task starts this many times later (1: none).
+    #[serde(default = "one")]
+    pub straggler: f64,
+    /// A delay this release has and the history did not: seconds added to every task's start
+    /// (an image pull from a cold cache, a slower dependency).
+    #[serde(default)]
+    pub added_start_secs: f64,
+}
+
+fn one() -> f64 {
+    1.0
 }
 
 impl Default for Noise {
     fn default() -> Self {
-        Noise { seed: 1, per_task: 0.0, slow_pull_fraction: 0.0, slow_pull_factor: 1.0, pace: 1.0, history_pace: 1.0, no_history: false }
+        Noise {
+            seed: 1,
+            per_task: 0.0,
+            slow_pull_fraction: 0.0,
+            slow_pull_factor: 1.0,
+            pace: 1.0,
+            history_pace: 1.0,
+            no_history: false,
+            tail_sigma: 0.0,
+            straggler: 1.0,
+            added_start_secs: 0.0,
+        }
     }
 }
 
@@ -163,6 +189,14 @@ impl Draws {
     /// Uniform in [1 - spread, 1 + spread].
     pub(super) fn spread(&mut self, spread: f64) -> f64 {
         1.0 + spread * (2.0 * self.unit() - 1.0)
+    }
+    /// A log-normal multiplier of median 1 and this σ (Box–Muller; 1 when σ is 0).
+    pub(super) fn lognormal(&mut self, sigma: f64) -> f64 {
+        if sigma <= 0.0 {
+            return 1.0;
+        }
+        let (u1, u2) = (self.unit().max(1e-12), self.unit());
+        (sigma * (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()).exp()
     }
 }
 
@@ -356,6 +390,9 @@ pub struct World {
     pub(super) now: f64,
     pub faults: Faults,
     pub(super) draws: Draws,
+    /// Task delays drawn for releases so far (the noise's straggler is the first).
+    #[serde(default)]
+    pub(super) delays_drawn: u64,
     pub(super) services: Vec<SimService>,
     pub(super) families: BTreeMap<String, Vec<(TaskDefinition, bool)>>,
     pub(super) tasks: Vec<SimTask>,

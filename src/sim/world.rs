@@ -146,6 +146,7 @@ impl World {
         World {
             now: EPOCH,
             draws: Draws(faults.noise.as_ref().map_or(1, |n| n.seed)),
+            delays_drawn: 0,
             faults,
             services: Vec::new(),
             families: BTreeMap::new(),
@@ -389,9 +390,12 @@ impl World {
     fn task_delays(&mut self) -> (f64, f64) {
         let (start, health) = (self.faults.start_secs, self.faults.health_secs);
         let Some(n) = self.faults.noise.clone() else { return (start, health) };
+        self.delays_drawn += 1;
+        let straggler = if self.delays_drawn == 1 { n.straggler } else { 1.0 };
         let d = &mut self.draws;
         let slow = if d.unit() < n.slow_pull_fraction { n.slow_pull_factor } else { 1.0 };
-        (start * n.pace * d.spread(n.per_task) * slow, health * n.pace * d.spread(n.per_task))
+        let start = start * n.pace * d.spread(n.per_task) * slow * d.lognormal(n.tail_sigma) * straggler + n.added_start_secs;
+        (start, health * n.pace * d.spread(n.per_task))
     }
 
     /// Seconds until a whole new task set of `tasks` tasks is healthy (a blue/green green set):
@@ -707,6 +711,8 @@ impl World {
         super::settings::check_update(controller, !req.task_definition.is_empty(), &req.settings)?;
         if !foreign && !req.task_definition.is_empty() && self.first_update_at.is_none() {
             self.first_update_at = Some(self.now);
+            // The release's own tasks come next: the noise's straggler is the first of them.
+            self.delays_drawn = 0;
         }
         let td = match req.task_definition.as_str() {
             "" => String::new(),
@@ -1342,6 +1348,7 @@ impl World {
             && now >= first + at
         {
             self.foreign_done = true;
+            self.terminal_log.push((now, "FOREIGN_DEPLOY".into()));
             self.foreign_deploy();
         }
         self.step_one_offs();
