@@ -119,8 +119,13 @@ pub(crate) struct RollingLook {
     pub(crate) old_running: i32,
     /// Anything new to show.
     pub(crate) changed: bool,
-    /// Failed tasks while the rollout is in progress: the circuit breaker can trip at any look.
-    pub(crate) trouble: bool,
+    /// The new deployment's failed tasks while it is in progress (what the breaker counts).
+    pub(crate) failed: i32,
+    /// The failed-task count that trips the circuit breaker, when it is on.
+    pub(crate) breaker: Option<i32>,
+    /// The new deployment's tasks RUNNING (healthy or not yet) and PENDING.
+    pub(crate) new_running: i32,
+    pub(crate) new_pending: i32,
 }
 
 /// When to look at a rolling deployment, designed for rollouts that do not repeat the last one.
@@ -132,11 +137,20 @@ pub(crate) struct RollingLook {
 /// - **Before the rollout drains** (no old task stopped yet), looks fall on fractions of the
 ///   last rollout's duration (45 %, 70 %, 90 %, 105 %, then every 15 % more; at most
 ///   [`ROLLING_MAX_GAP`] apart): a rollout twice as fast as the last one is seen draining at
-///   its half, one twice as slow at its double. Without a history, every [`ROLLING_MAX_GAP`].
+///   its half, one twice as slow at its double. Without a history, every [`NO_HISTORY_GAP`].
 /// - **While it drains** (old tasks stopping as new ones turn healthy), the end is extrapolated
-///   from the drain rate so far (linear in the fraction stopped), and looks come at most
+///   from the drain so far (linear in the fraction stopped), and looks come at most
 ///   [`ROLLING_ENDGAME_GAP`] apart, closer as the extrapolated end nears.
-/// - **Failed tasks**: adaptive, fast while more fail (the circuit breaker's moment).
+/// - **Once every new task has started** (DescribeServices: none PENDING), the end is the last
+///   one's start plus the health time the finished tasks took (each task's start and healthy
+///   moments from the counts, first started paired with first healthy; the shortest such time,
+///   to be early rather than late): the next look is then, at most [`STALL_MAX_GAP`] away, then
+///   every [`ROLLING_ENDGAME_MIN_GAP`]. A straggler or a heavy tail is waited for at its own
+///   pace, not guessed at from the others'.
+/// - **Failed tasks**: the circuit breaker trips when the failed count reaches its threshold
+///   (known from the service's configuration), and failures come in waves one task-failing time
+///   apart (ECS replaces a failed task at once). The next look is when the next wave can have
+///   come, not sooner; past it, every 2 s.
 ///
 /// One DescribeServices per look; the service deployment is read only when a look is decisive.
 #[derive(Debug, Clone)]
@@ -146,9 +160,14 @@ pub(crate) struct RollingPace {
     last_rollout: Option<f64>,
     fractions: std::collections::VecDeque<f64>,
     old_initial: Option<i32>,
-    drain_started: Option<f64>,
+    /// When each old task stopped (the middle of the looks around it): a new task turned healthy.
+    healthy_at: Vec<f64>,
     prev_look: f64,
-    interval: f64,
+    /// When the failed count rose (the middle of the looks around it), and the count.
+    fail_waves: Vec<f64>,
+    last_failed: i32,
+    /// When each new task started RUNNING (the middle of the looks around it).
+    started_at: Vec<f64>,
 }
 
 /// Longest gap between looks before a rollout drains.
@@ -156,17 +175,31 @@ pub const ROLLING_MAX_GAP: f64 = 6.0;
 /// Gap between looks before a rollout drains when there is no history to scale by.
 pub(crate) const NO_HISTORY_GAP: f64 = 5.0;
 /// Longest gap between looks while it drains.
-pub const ROLLING_ENDGAME_GAP: f64 = 6.0;
+pub const ROLLING_ENDGAME_GAP: f64 = 9.0;
 /// Shortest gap between looks while it drains (the end is a distribution: looking every second
 /// buys less than it costs).
 pub(crate) const ROLLING_ENDGAME_MIN_GAP: f64 = 4.0;
+/// Longest gap while every new task has started and the last one cannot be healthy yet.
+pub(crate) const STALL_MAX_GAP: f64 = 15.0;
+/// Longest gap while failures build up towards the breaker's threshold.
+pub(crate) const TROUBLE_MAX_GAP: f64 = 12.0;
 
 impl RollingPace {
     /// `old_running`: tasks of the old revisions running when the deployment started.
     pub(crate) fn new(start: f64, last_rollout: Option<f64>, old_running: i32) -> RollingPace {
         let fractions = [0.45, 0.7, 0.9, 1.05].into_iter().collect();
         let old_initial = (old_running > 0).then_some(old_running);
-        RollingPace { start, last_rollout, fractions, old_initial, drain_started: None, prev_look: start, interval: 2.0 }
+        RollingPace {
+            start,
+            last_rollout,
+            fractions,
+            old_initial,
+            healthy_at: Vec::new(),
+            prev_look: start,
+            fail_waves: Vec::new(),
+            last_failed: 0,
+            started_at: Vec::new(),
+        }
     }
 
     /// Seconds from `now` to the first look (the start call's answer was the look before).
@@ -180,24 +213,61 @@ impl RollingPace {
         let prev = std::mem::replace(&mut self.prev_look, now);
         let old_initial = *self.old_initial.get_or_insert(look.old_running);
         self.old_initial = Some(old_initial.max(look.old_running));
-        if look.trouble {
-            self.interval = if look.changed { 2.0 } else { (self.interval * 1.5).min(15.0) };
-            return self.interval;
-        }
         let stopped = (old_initial - look.old_running).max(0);
-        if stopped > 0 && self.drain_started.is_none() {
-            // The first old task stopped between the two looks.
-            self.drain_started = Some((prev + now) / 2.0);
+        while (self.started_at.len() as i32) < look.new_running {
+            self.started_at.push((prev + now) / 2.0);
         }
-        // A drain has started only when an old task stopped, so `old_initial` is above 0 here.
-        match self.drain_started {
-            Some(t0) => {
-                let done = f64::from(stopped) / f64::from(old_initial);
-                let end = t0 + (now - t0).max(1.0) / done.max(0.1);
-                ((end - now) * 0.75).clamp(ROLLING_ENDGAME_MIN_GAP, ROLLING_ENDGAME_GAP)
-            }
-            _ => self.before_drain(now),
+        while (self.healthy_at.len() as i32) < stopped {
+            // Old tasks stopped between the two looks: new ones turned healthy, in the middle.
+            self.healthy_at.push((prev + now) / 2.0);
         }
+        if look.failed > 0 {
+            return self.trouble(now, prev, look);
+        }
+        match self.healthy_at.first() {
+            Some(_) => self.endgame(now, old_initial, stopped, look.new_pending),
+            None => self.before_drain(now),
+        }
+    }
+
+    /// While it drains: the end extrapolated from the drain so far; once every new task has
+    /// started, the last one's start plus the shortest health time seen.
+    fn endgame(&mut self, now: f64, old_initial: i32, stopped: i32, pending: i32) -> f64 {
+        if pending == 0
+            && let Some(end) = self.last_start_plus_health()
+        {
+            return if end > now { (end - now + 0.5).clamp(1.0, STALL_MAX_GAP) } else { ROLLING_ENDGAME_MIN_GAP };
+        }
+        let t0 = self.healthy_at[0];
+        let done = f64::from(stopped) / f64::from(old_initial.max(1));
+        let end = t0 + (now - t0).max(1.0) / done.max(0.1);
+        ((end - now) * 0.75).clamp(ROLLING_ENDGAME_MIN_GAP, ROLLING_ENDGAME_GAP)
+    }
+
+    /// The last started task's start plus the shortest health time (healthy − started) of the
+    /// tasks that turned healthy, pairing the first started with the first healthy.
+    fn last_start_plus_health(&self) -> Option<f64> {
+        let pairs = self.healthy_at.len().min(self.started_at.len());
+        let health = (0..pairs).map(|i| self.healthy_at[i] - self.started_at[i]).filter(|h| *h > 0.0).reduce(f64::min)?;
+        Some(self.started_at.last()? + health)
+    }
+
+    /// Failed tasks: the breaker trips at its threshold. While the count rises (a batch is
+    /// failing), it can reach it at any moment: every 2 s. Once it stops rising, nothing more can
+    /// fail before the replacements have had a task-failing time: the next look is then.
+    fn trouble(&mut self, now: f64, prev: f64, look: RollingLook) -> f64 {
+        let rising = look.failed > self.last_failed;
+        if rising {
+            self.fail_waves.push((prev + now) / 2.0);
+            self.last_failed = look.failed;
+        }
+        if rising || look.breaker.is_some_and(|t| look.failed >= t) {
+            return 2.0;
+        }
+        let (first, last) = (self.fail_waves[0], self.fail_waves[self.fail_waves.len() - 1]);
+        let period = (first - self.start).max(2.0);
+        let next_wave = last + period;
+        if next_wave > now { (next_wave - now + 0.5).clamp(1.0, TROUBLE_MAX_GAP) } else { 3.0 }
     }
 
     fn before_drain(&mut self, now: f64) -> f64 {
@@ -384,7 +454,7 @@ mod tests {
     }
 
     fn look(old_running: i32) -> RollingLook {
-        RollingLook { old_running, changed: false, trouble: false }
+        RollingLook { old_running, changed: false, failed: 0, breaker: None, new_running: 0, new_pending: 1 }
     }
 
     #[test]
@@ -419,9 +489,45 @@ mod tests {
         let mut p = RollingPace::new(0.0, None, 4);
         assert_eq!(p.first(0.0), NO_HISTORY_GAP);
         assert_eq!(p.next(5.0, look(4)), NO_HISTORY_GAP);
-        let failing = RollingLook { old_running: 4, changed: true, trouble: true };
-        assert_eq!(p.next(10.0, failing), 2.0, "fast while tasks fail");
-        assert_eq!(p.next(12.0, RollingLook { changed: false, ..failing }), 3.0, "backing off while nothing changes");
+        // 4 tasks failed between 5 and 10 s (at 7.5 s after the start): the next wave can come
+        // 7.5 s after that, at 15 s; the breaker (threshold 5) cannot trip before it.
+        let failing = RollingLook { failed: 4, breaker: Some(5), changed: true, ..look(4) };
+        assert_eq!(p.next(10.0, failing), 2.0, "rising: every 2 s");
+        // No more at 12 s: the replacements fail 7.5 s after the wave (at 7.5 s), from 15 s on.
+        assert_eq!(p.next(12.0, RollingLook { changed: false, ..failing }), 3.5, "at the next wave");
+        assert_eq!(p.next(15.5, RollingLook { changed: false, ..failing }), 3.0, "the wave is late");
+        // 8 failed: at the threshold, the breaker trips now.
+        assert_eq!(p.next(18.5, RollingLook { failed: 8, ..failing }), 2.0);
+    }
+
+    #[test]
+    fn failure_waves_far_apart_are_not_looked_for_in_between() {
+        let mut p = RollingPace::new(0.0, Some(40.0), 10);
+        p.first(0.0);
+        p.next(18.0, look(10));
+        // 5 failed between 18 and 24 s (21 s after the start): the next wave is due at 42 s.
+        let failing = RollingLook { failed: 5, breaker: Some(10), changed: true, ..look(10) };
+        assert_eq!(p.next(24.0, failing), 2.0, "rising");
+        assert_eq!(p.next(26.0, RollingLook { changed: false, ..failing }), TROUBLE_MAX_GAP, "at most the trouble gap");
+        assert_eq!(p.next(38.0, RollingLook { changed: false, ..failing }), 4.5);
+    }
+
+    #[test]
+    fn once_every_task_started_the_end_is_the_last_start_plus_the_health_time() {
+        let mut p = RollingPace::new(0.0, Some(35.0), 10);
+        p.first(0.0);
+        let at = |old_running, new_running, new_pending| RollingLook { old_running, new_running, new_pending, ..look(old_running) };
+        // 9 started between 10 and 14 s (at 12 s), one still PENDING (a straggler).
+        p.next(10.0, at(10, 0, 10));
+        p.next(14.0, at(10, 9, 1));
+        p.next(30.0, at(10, 9, 1));
+        // 9 healthy between 30 and 34 s (at 32 s): a health time of 20 s.
+        assert_eq!(p.next(34.0, at(1, 9, 1)), ROLLING_ENDGAME_MIN_GAP, "one PENDING: the drain's extrapolation");
+        // The straggler started between 58 and 64 s (at 61 s): healthy at 81 s at the earliest.
+        p.next(58.0, at(1, 9, 1));
+        assert_eq!(p.next(64.0, at(1, 10, 0)), STALL_MAX_GAP, "at most the stall gap");
+        assert_eq!(p.next(79.0, at(1, 10, 0)), 2.5, "at 81 s, and half a second");
+        assert_eq!(p.next(81.5, at(1, 10, 0)), ROLLING_ENDGAME_MIN_GAP, "late: the endgame's pace");
     }
 
     #[test]
@@ -507,7 +613,7 @@ mod tests {
         let f = RollingForecast { completes: Some(37.4) };
         assert_eq!(
             f.describe().as_deref(),
-            Some("pace: the last rollout completed in 37 s; looking at fractions of that until tasks drain, then at most 6 s apart")
+            Some("pace: the last rollout completed in 37 s; looking at fractions of that until tasks drain, then at most 9 s apart")
         );
         assert_eq!(RollingForecast::default().describe(), None);
     }

@@ -238,6 +238,22 @@ impl Rolling<'_> {
     }
 }
 
+/// What the pace needs of one DescribeServices: old tasks running, the new deployment's tasks
+/// running, pending and failed while it is in progress, and the breaker's threshold.
+fn rolling_look(t: &Tracker, svc: &ServiceState, changed: bool) -> RollingLook {
+    let old_running = svc.deployments.iter().filter(|d| d.id != t.deployment_id).map(|d| d.running).sum();
+    let ours = svc.deployment(&t.deployment_id).filter(|d| d.rollout_state == Some(RolloutState::InProgress));
+    let failed = ours.map_or(0, |d| d.failed_tasks);
+    let breaker = svc
+        .deployment_config
+        .circuit_breaker
+        .as_ref()
+        .filter(|c| c.enable)
+        .map(|c| c.threshold_for(ours.map_or(svc.desired_count, |d| d.desired)));
+    let (new_running, new_pending) = ours.map_or((0, 0), |d| (d.running, d.pending));
+    RollingLook { old_running, changed, failed, breaker, new_running, new_pending }
+}
+
 impl Watched for RollingWatch<'_> {
     type Out = (Verdict, Option<ServiceState>);
 
@@ -254,18 +270,15 @@ impl Watched for RollingWatch<'_> {
         let (svc, sd) = e.observe_once(t, self.ws).await.map_err(Error::Aws)?;
         let changed = e.report_progress(self.ws, &svc, sd.as_ref(), self.target_td);
         self.ws.last_progress = progress_key(&svc, sd.as_ref(), self.target_td);
-        let old_running = svc.deployments.iter().filter(|d| d.id != t.deployment_id).map(|d| d.running).sum();
-        let trouble =
-            svc.deployment(&t.deployment_id).is_some_and(|d| d.failed_tasks > 0 && d.rollout_state == Some(RolloutState::InProgress));
+        let look = rolling_look(t, &svc, changed);
         let verdict = decide(t, &svc, sd.as_ref(), now);
         self.last = Some(svc);
         if verdict != Verdict::Continue {
             return Ok(Next::Done((verdict, self.last.take())));
         }
-        if self.ws.failed_unreported {
-            e.report_failed_tasks(t, self.ws).await;
-        }
-        let secs = self.pace.next(now, RollingLook { old_running, changed, trouble });
+        // Failed tasks' reasons (ListTasks + DescribeTasks) are read after the reaction: while
+        // the rollout goes on, the breaker decides, and the progress line counts them.
+        let secs = self.pace.next(now, look);
         Ok(Next::Again(Pause::after(Duration::from_secs_f64(secs), changed)))
     }
 
