@@ -549,7 +549,9 @@ fn main() {
         // modelled by the simulator either way).
         let mut fleet = Vec::new();
         let mut alone = 0.0;
-        for (budget, n) in [(true, 1), (true, 50), (false, 50)] {
+        for (budget, n, watch) in
+            [(true, 1, WatchMode::Auto), (true, 50, WatchMode::Auto), (true, 50, WatchMode::Poll), (false, 50, WatchMode::Auto)]
+        {
             let specs = &specs[..n];
             let sim = fgdeploy::sandbox::seeded_fleet(specs, Faults::default()).expect("seed");
             let sim = if budget { sim } else { sim.without_client_budget() };
@@ -560,7 +562,7 @@ fn main() {
                 rec.clone(),
                 &Interrupt::default(),
                 specs,
-                &ReleaseOptions::default(),
+                &ReleaseOptions { watch: Some(watch), ..Default::default() },
                 50,
                 fgdeploy::engine::FleetPolicy::Independent,
             )
@@ -575,14 +577,18 @@ fn main() {
                 continue;
             }
             println!(
-                "fleet-50 {:<19} {ok}/50 deployed in {:.0} virtual s (one of them alone: {alone:.0} s), {} AWS calls, {answered} ThrottlingException answered by the account, {surfaced} throttling warnings surfaced, cpu {:.0} ms, rss {rss:.0} MB",
+                "fleet-50 {:<19} {:<6} {ok}/50 deployed in {:.0} virtual s (one of them alone: {alone:.0} s), {} AWS calls, {answered} ThrottlingException answered by the account, {surfaced} throttling warnings surfaced, cpu {:.0} ms, rss {rss:.0} MB",
                 if budget { "(client budget)" } else { "(no client budget)" },
+                if watch == WatchMode::Poll { "poll" } else { "events" },
                 report.secs,
                 report.api_calls_total,
                 cpu1 - cpu0
             );
+            if std::env::var_os("FGDEPLOY_BENCH_DEBUG").is_some() {
+                eprintln!("fleet calls by operation: {:?}", sim.calls().snapshot());
+            }
             fleet.push(serde_json::json!({
-                "client_budget": budget, "deployed": ok, "secs": report.secs, "one_alone_secs": alone,
+                "client_budget": budget, "watch": format!("{watch:?}"), "deployed": ok, "secs": report.secs, "one_alone_secs": alone,
                 "calls": report.api_calls_total, "account_throttles": answered, "throttling_warnings": surfaced,
             }));
         }

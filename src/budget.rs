@@ -63,6 +63,14 @@ pub(crate) const ACCOUNT_LIMITS: &[(&str, Pred, &str, f64, f64)] = &[
     ("codedeploy", Pred::Write, "codedeploy-write", 10.0, 2.0),
     ("elasticloadbalancing", Pred::Read, "elb-read", 20.0, 10.0),
     ("logs", Pred::Read, "logs-read", 10.0, 5.0),
+    // The watch's queue (#28): SQS standard queues take "a nearly unlimited number of API calls
+    // per second, per API action" (SQS Developer Guide, quotas); the queue's own life and the
+    // rule's (EventBridge control plane) are assumptions of the same order as ECS's writes.
+    ("sqs", Pred::Named(&["ReceiveMessage"]), "sqs-message", 3000.0, 3000.0),
+    ("sqs", Pred::Read, "sqs-read", 50.0, 20.0),
+    ("sqs", Pred::Write, "sqs-queue-change", 50.0, 10.0),
+    ("events", Pred::Read, "events-read", 50.0, 20.0),
+    ("events", Pred::Write, "events-rule-change", 50.0, 10.0),
 ];
 
 /// The part of the account's limits one fgdeploy process allows itself (the rest is headroom

@@ -68,11 +68,19 @@ fn run_id(service_arn: &str, now: f64) -> String {
     digest.iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
 
-/// A rule or queue name: the prefix, a run id, and as much of the service name as fits (rules:
-/// 64 characters of `[.-_A-Za-z0-9]`; queues: 80 of `[-_A-Za-z0-9]`).
-fn feed_name(run: &str, service: &str) -> String {
-    let clean: String = service.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64 - 15 - 11).collect();
-    format!("{NAME_PREFIX}{run}-{clean}")
+/// A rule or queue name: the prefix, its expiry (epoch seconds: the sweep passes over another
+/// run's live watch without reading its tags), a run id, and as much of the service name as fits
+/// (rules: 64 characters of `[.-_A-Za-z0-9]`; queues: 80 of `[-_A-Za-z0-9]`).
+fn feed_name(expires: f64, run: &str, service: &str) -> String {
+    let head = format!("{NAME_PREFIX}{}-{run}-", expires.max(0.0).floor() as u64);
+    let clean: String = service.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').take(64 - head.len()).collect();
+    head + &clean
+}
+
+/// The expiry a name carries (`None`: not one of [`feed_name`]'s; its tags decide).
+fn name_expiry(name: &str) -> Option<f64> {
+    let rest = name.rsplit('/').next()?.strip_prefix(NAME_PREFIX)?;
+    rest.split('-').next()?.parse::<u64>().ok().map(|s| s as f64)
 }
 
 /// The queue policy: EventBridge may send this rule's events, nobody else anything (the
@@ -133,10 +141,11 @@ impl Feeds<'_> {
     async fn create_feed(&self, src: &Source<'_>, deadline: f64) -> Result<Feed, (PortError, Feed)> {
         let now = self.ports.clock.now();
         let run = run_id(src.service_arn, now);
-        let name = feed_name(&run, src.service);
+        let expires = deadline + EXPIRY_MARGIN_SECS;
+        let name = feed_name(expires, &run, src.service);
         let dg = src.codedeploy.and_then(|(app, group)| eventpattern::deployment_group_arn(src.service_arn, app, group));
         let pattern = eventpattern::pattern(src.service_arn, dg.as_deref()).to_string();
-        let tags: Vec<Tag> = vec![(RUN_TAG.into(), run.clone()), (EXPIRES_TAG.into(), rfc3339(deadline + EXPIRY_MARGIN_SECS))];
+        let tags: Vec<Tag> = vec![(RUN_TAG.into(), run.clone()), (EXPIRES_TAG.into(), rfc3339(expires))];
         let mut feed = Feed::new(now);
         let description = format!("fgdeploy's watch of {} (deleted when the run ends)", src.service_arn);
         let rule_arn = match self.ports.bus.put_rule(&name, &pattern, &description, &tags).await {
@@ -196,7 +205,12 @@ impl Feeds<'_> {
     pub(crate) async fn sweep(&self, all: bool) -> crate::error::Result<Vec<String>> {
         let now = self.ports.clock.now();
         let mut deleted = Vec::new();
+        // Another run's live watch says so in its name: its tags are not read.
+        let candidate = |name: &str| all || name_expiry(name).is_none_or(|at| at < now);
         for (name, arn) in self.ports.bus.rules(NAME_PREFIX).await? {
+            if !candidate(&name) {
+                continue;
+            }
             let tags = self.ports.bus.rule_tags(&arn).await?;
             let ours = tags.iter().any(|(k, _)| k == EXPIRES_TAG);
             if ours && (all || expired(&tags, now)) {
@@ -205,6 +219,9 @@ impl Feeds<'_> {
             }
         }
         for url in self.ports.queues.queues(NAME_PREFIX).await? {
+            if !candidate(&url) {
+                continue;
+            }
             let tags = self.ports.queues.queue_tags(&url).await?;
             let ours = tags.iter().any(|(k, _)| k == EXPIRES_TAG);
             if ours && (all || expired(&tags, now)) {
@@ -283,10 +300,13 @@ mod tests {
     #[test]
     fn names_fit_both_services_limits() {
         let long = "a".repeat(255);
-        let n = feed_name("0123456789", &long);
-        assert!(n.len() <= 64 && n.starts_with(NAME_PREFIX), "{n}");
-        let odd = feed_name("0123456789", "web.api:v2");
-        assert_eq!(odd, "fgdeploy-watch-0123456789-webapiv2", "only the characters SQS allows");
+        let n = feed_name(1_800_000_000.0, "0123456789", &long);
+        assert!(n.len() == 64 && n.starts_with(NAME_PREFIX), "{n}");
+        let odd = feed_name(1_800_000_000.5, "0123456789", "web.api:v2");
+        assert_eq!(odd, "fgdeploy-watch-1800000000-0123456789-webapiv2", "only the characters SQS allows");
+        assert_eq!(name_expiry(&odd), Some(1_800_000_000.0));
+        assert_eq!(name_expiry(&format!("https://sqs.eu-west-1.amazonaws.com/1/{odd}")), Some(1_800_000_000.0), "a queue URL");
+        assert_eq!(name_expiry("fgdeploy-watch-dead"), None, "not a name fgdeploy wrote: the tags decide");
     }
 
     #[test]
