@@ -153,6 +153,9 @@ async fn fgdeploy_run(spec: &Spec, s: &Scenario, app: &LoopbackApp, watch: Watch
     let (from, to) = sink.marks.lock().map(|m| *m).unwrap_or_default();
     let watch_calls = to.unwrap_or(calls) - from.unwrap_or(0);
     let rollout = reaction.unwrap_or(start) - start;
+    if std::env::var_os("FGDEPLOY_BENCH_DEBUG").is_some() {
+        eprintln!("{} {watch:?}: {:?}", s.name, sim.calls().snapshot());
+    }
     Row {
         scenario: s.name.into(),
         tool: match watch {
