@@ -135,7 +135,7 @@ pub(crate) struct RollingLook {
 /// distribution, and a rollout can run at another pace than the last one, so:
 ///
 /// - **Before the rollout drains** (no old task stopped yet), looks fall on fractions of the
-///   last rollout's duration (45 %, 70 %, 90 %, 105 %, then every 15 % more; at most
+///   last rollout's duration (45 % and 90 %, then every 15 % more; at most
 ///   [`ROLLING_MAX_GAP`] apart): a rollout twice as fast as the last one is seen draining at
 ///   its half, one twice as slow at its double. Without a history, every [`NO_HISTORY_GAP`].
 /// - **While it drains** (old tasks stopping as new ones turn healthy), the end is extrapolated
@@ -148,9 +148,11 @@ pub(crate) struct RollingLook {
 ///   every [`ROLLING_ENDGAME_MIN_GAP`]. A straggler or a heavy tail is waited for at its own
 ///   pace, not guessed at from the others'.
 /// - **Failed tasks**: the circuit breaker trips when the failed count reaches its threshold
-///   (known from the service's configuration), and failures come in waves one task-failing time
-///   apart (ECS replaces a failed task at once). The next look is when the next wave can have
-///   come, not sooner; past it, every 2 s.
+///   (known from the service's configuration). While the count rises (a batch is failing), the
+///   next look is when it can reach the threshold at the rate it rose (2 s to [`ROLLING_MAX_GAP`]).
+///   Once it stops rising, failures come in waves one task-failing time apart (ECS replaces a
+///   failed task at once): the next look is when the next wave can have come (at most
+///   [`TROUBLE_MAX_GAP`]); past it, every 3 s.
 ///
 /// One DescribeServices per look; the service deployment is read only when a look is decisive.
 #[derive(Debug, Clone)]
@@ -173,7 +175,7 @@ pub(crate) struct RollingPace {
 /// Longest gap between looks before a rollout drains.
 pub const ROLLING_MAX_GAP: f64 = 6.0;
 /// Gap between looks before a rollout drains when there is no history to scale by.
-pub(crate) const NO_HISTORY_GAP: f64 = 5.0;
+pub(crate) const NO_HISTORY_GAP: f64 = 6.0;
 /// Longest gap between looks while it drains.
 pub const ROLLING_ENDGAME_GAP: f64 = 9.0;
 /// Shortest gap between looks while it drains (the end is a distribution: looking every second
@@ -187,7 +189,7 @@ pub(crate) const TROUBLE_MAX_GAP: f64 = 12.0;
 impl RollingPace {
     /// `old_running`: tasks of the old revisions running when the deployment started.
     pub(crate) fn new(start: f64, last_rollout: Option<f64>, old_running: i32) -> RollingPace {
-        let fractions = [0.45, 0.7, 0.9, 1.05].into_iter().collect();
+        let fractions = [0.45, 0.9].into_iter().collect();
         let old_initial = (old_running > 0).then_some(old_running);
         RollingPace {
             start,
@@ -257,12 +259,20 @@ impl RollingPace {
     /// fail before the replacements have had a task-failing time: the next look is then.
     fn trouble(&mut self, now: f64, prev: f64, look: RollingLook) -> f64 {
         let rising = look.failed > self.last_failed;
+        let rose_by = look.failed - self.last_failed;
         if rising {
             self.fail_waves.push((prev + now) / 2.0);
             self.last_failed = look.failed;
         }
-        if rising || look.breaker.is_some_and(|t| look.failed >= t) {
+        if look.breaker.is_some_and(|t| look.failed >= t) {
             return 2.0;
+        }
+        if rising {
+            // At the rate the count rose since the last look, when it can reach the threshold
+            // (every 2 s without a breaker, between 2 s and the pre-drain gap with one).
+            let Some(t) = look.breaker else { return 2.0 };
+            let rate = f64::from(rose_by) / (now - prev).max(1.0);
+            return (f64::from(t - look.failed) / rate).clamp(2.0, ROLLING_MAX_GAP);
         }
         let (first, last) = (self.fail_waves[0], self.fail_waves[self.fail_waves.len() - 1]);
         let period = (first - self.start).max(2.0);
@@ -463,10 +473,10 @@ mod tests {
         assert_eq!(p.first(100.0), 6.0, "0.45 × 40 = 18 s away, but never more than the pre-drain gap");
         assert_eq!(p.next(106.0, look(10)), 6.0);
         assert_eq!(p.next(112.0, look(10)), 6.0);
-        assert!((p.next(118.0, look(10)) - 6.0).abs() < 1e-9, "toward 0.7 × 40 = 128");
-        assert!((p.next(124.0, look(10)) - 4.0).abs() < 1e-9, "the look at 128");
-        // Past the whole list (1.05 × 40 = 142): every 15 % of the last rollout (6 s).
-        assert!((p.next(143.0, look(10)) - 6.0).abs() < 1e-9);
+        assert!((p.next(118.0, look(10)) - 6.0).abs() < 1e-9, "toward 0.9 × 40 = 136");
+        assert!((p.next(130.0, look(10)) - 6.0).abs() < 1e-9, "the look at 136");
+        // Past the whole list (0.9 × 40 = 136): every 15 % of the last rollout (6 s).
+        assert!((p.next(137.0, look(10)) - 6.0).abs() < 1e-9);
     }
 
     #[test]
@@ -507,7 +517,8 @@ mod tests {
         p.next(18.0, look(10));
         // 5 failed between 18 and 24 s (21 s after the start): the next wave is due at 42 s.
         let failing = RollingLook { failed: 5, breaker: Some(10), changed: true, ..look(10) };
-        assert_eq!(p.next(24.0, failing), 2.0, "rising");
+        // 5 more at 5 in 6 s would take 6 s: the pre-drain gap.
+        assert_eq!(p.next(24.0, failing), ROLLING_MAX_GAP, "rising: when the rate can reach the threshold");
         assert_eq!(p.next(26.0, RollingLook { changed: false, ..failing }), TROUBLE_MAX_GAP, "at most the trouble gap");
         assert_eq!(p.next(38.0, RollingLook { changed: false, ..failing }), 4.5);
     }
@@ -779,19 +790,21 @@ mod tests {
     #[test]
     fn before_the_drain_the_next_fraction_is_at_least_half_a_second_ahead() {
         let mut p = RollingPace::new(0.0, Some(20.0), 4);
-        // Fractions at 9, 14, 18, 21 s. A look at 8.6 is within 0.5 s of 9: the next is 14.
-        assert!((p.first(8.6) - 5.4).abs() < 1e-9);
-        // At 13.4 the look at 14 is still 0.6 s ahead: it stays, clamped to at least 1 s.
-        assert_eq!(p.next(13.4, look(4)), 1.0);
-        // Past 21 (1.05 × 20): every 15 % of 20 = 3 s.
-        assert!((p.next(21.0, look(4)) - 3.0).abs() < 1e-9);
+        // Fractions at 9 and 18 s. A look at 8.6 is within 0.5 s of 9: the next is 18 (6 s at most).
+        assert!((p.first(8.6) - 6.0).abs() < 1e-9);
+        // At 17.4 the look at 18 is still 0.6 s ahead: it stays, clamped to at least 1 s.
+        assert_eq!(p.next(17.4, look(4)), 1.0);
+        // Past 18 (0.9 × 20): every 15 % of 20 = 3 s.
+        assert!((p.next(18.5, look(4)) - 3.0).abs() < 1e-9);
     }
 
     #[test]
     fn a_fraction_exactly_half_a_second_ahead_is_passed() {
-        // 0.45 × 20 = 9 s is exactly 0.5 s after a look at 8.5: passed, the next is 14 s.
+        // 0.45 × 20 = 9 s is exactly 0.5 s after a look at 8.5: passed, the next is 18 s (at
+        // most 6 s away).
         let mut p = RollingPace::new(0.0, Some(20.0), 4);
-        assert_eq!(p.first(8.5), 5.5);
+        assert_eq!(p.first(8.5), 6.0);
+        assert_eq!(p.first(12.5), 5.5);
     }
 
     #[test]

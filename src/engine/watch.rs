@@ -204,9 +204,9 @@ impl Engine {
                 return;
             }
             let next_beat = p.said_at.max(now - HEARTBEAT_EVERY_SECS) + HEARTBEAT_EVERY_SECS;
-            // A long poll is not cut for the heartbeat (it comes after the poll, at most 20 s
-            // late): every receive counts against the calls a minute.
-            let left = until - now;
+            // A long poll ends at the heartbeat: a wait shows it is alive every 15 s, listening
+            // or not (a fourth receive a minute).
+            let left = until.min(next_beat) - now;
             if listen && feeds.live() && left >= 1.0 {
                 // Long polls are whole seconds (at most 20); the rest of a second is slept.
                 match feeds.hear(left.floor() as u32, interrupt).await {
