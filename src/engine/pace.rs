@@ -134,8 +134,9 @@ pub(crate) struct RollingLook {
 /// rollout: the moment its slowest new task turns healthy. Per-task spread makes that moment a
 /// distribution, and a rollout can run at another pace than the last one, so:
 ///
-/// - **Before the rollout drains** (no old task stopped yet), looks fall on fractions of the
-///   last rollout's duration (45 % and 90 %, then every 15 % more; at most
+/// - **Before the rollout drains** (no old task stopped yet), the first look comes at a quarter
+///   of the last rollout's duration (at most [`FIRST_LOOK_MAX`]), then looks fall on fractions
+///   of it (45 % and 90 %, then the longest gap; at most
 ///   [`ROLLING_MAX_GAP`] apart): a rollout twice as fast as the last one is seen draining at
 ///   its half, one twice as slow at its double. Without a history, every [`NO_HISTORY_GAP`].
 /// - **While it drains** (old tasks stopping as new ones turn healthy), the end is extrapolated
@@ -174,6 +175,8 @@ pub(crate) struct RollingPace {
 
 /// Longest gap between looks before a rollout drains.
 pub const ROLLING_MAX_GAP: f64 = 6.0;
+/// Longest wait for the first look (a quarter of the last rollout).
+pub(crate) const FIRST_LOOK_MAX: f64 = 10.0;
 /// Gap between looks before a rollout drains when there is no history to scale by.
 pub(crate) const NO_HISTORY_GAP: f64 = 6.0;
 /// Longest gap between looks while it drains.
@@ -207,7 +210,13 @@ impl RollingPace {
     /// Seconds from `now` to the first look (the start call's answer was the look before).
     pub(crate) fn first(&mut self, now: f64) -> f64 {
         self.prev_look = now;
-        self.before_drain(now)
+        // Nothing can start, fail or turn healthy in the first quarter of the last rollout's
+        // duration even at twice its pace (its tasks start at about 40 % of it): the first look
+        // waits that long, at most [`FIRST_LOOK_MAX`] (later looks are at most 6 s apart).
+        match self.last_rollout {
+            Some(c) if now < self.start + 0.25 * c => (self.start + 0.25 * c - now).clamp(1.0, FIRST_LOOK_MAX),
+            _ => self.before_drain(now),
+        }
     }
 
     /// After a look at `now`: seconds to the next.
@@ -290,8 +299,8 @@ impl RollingPace {
         }
         let next = match self.fractions.front() {
             Some(f) => self.start + f * c,
-            // Later than the last rollout: every 15 % of it.
-            None => now + 0.15 * c,
+            // Past the list: the longest pre-drain gap (a rollout this late gives no moment).
+            None => now + ROLLING_MAX_GAP,
         };
         (next - now).clamp(1.0, ROLLING_MAX_GAP)
     }
@@ -470,13 +479,18 @@ mod tests {
     #[test]
     fn before_the_drain_looks_fall_on_fractions_of_the_last_rollout() {
         let mut p = RollingPace::new(100.0, Some(40.0), 10);
-        assert_eq!(p.first(100.0), 6.0, "0.45 × 40 = 18 s away, but never more than the pre-drain gap");
-        assert_eq!(p.next(106.0, look(10)), 6.0);
-        assert_eq!(p.next(112.0, look(10)), 6.0);
+        assert_eq!(p.first(100.0), 10.0, "a quarter of the last rollout: nothing happens before");
+        assert_eq!(p.first(108.0), 2.0, "the first look at 110 still");
+        assert_eq!(p.next(110.0, look(10)), 6.0, "0.45 × 40 = 18 s: at most 6 s apart");
+        assert_eq!(p.next(116.0, look(10)), 2.0, "the look at 118");
         assert!((p.next(118.0, look(10)) - 6.0).abs() < 1e-9, "toward 0.9 × 40 = 136");
         assert!((p.next(130.0, look(10)) - 6.0).abs() < 1e-9, "the look at 136");
-        // Past the whole list (0.9 × 40 = 136): every 15 % of the last rollout (6 s).
-        assert!((p.next(137.0, look(10)) - 6.0).abs() < 1e-9);
+        // Past the whole list: the longest pre-drain gap.
+        assert!((p.next(137.0, look(10)) - ROLLING_MAX_GAP).abs() < 1e-9);
+        let mut short = RollingPace::new(0.0, Some(20.0), 10);
+        assert_eq!(short.first(0.0), 5.0, "a quarter of a 20 s rollout");
+        let mut long = RollingPace::new(0.0, Some(200.0), 10);
+        assert_eq!(long.first(0.0), FIRST_LOOK_MAX, "at most 10 s");
     }
 
     #[test]
@@ -736,7 +750,7 @@ mod tests {
     #[test]
     fn the_drain_starts_between_the_two_looks_that_saw_it() {
         let mut p = RollingPace::new(0.0, Some(60.0), 10);
-        assert_eq!(p.first(0.0), 6.0);
+        assert_eq!(p.first(0.0), FIRST_LOOK_MAX, "a quarter of 60 s is 15 s: 10 at most");
         assert_eq!(p.next(20.0, look(10)), 6.0);
         // 5 of 10 stopped at 30: the drain began at 25 (between 20 and 30), half done in 5 s,
         // so it ends at 35; 0.75 × 5 s clamps to the endgame minimum.
@@ -794,8 +808,8 @@ mod tests {
         assert!((p.first(8.6) - 6.0).abs() < 1e-9);
         // At 17.4 the look at 18 is still 0.6 s ahead: it stays, clamped to at least 1 s.
         assert_eq!(p.next(17.4, look(4)), 1.0);
-        // Past 18 (0.9 × 20): every 15 % of 20 = 3 s.
-        assert!((p.next(18.5, look(4)) - 3.0).abs() < 1e-9);
+        // Past 18 (0.9 × 20): the longest pre-drain gap.
+        assert!((p.next(18.5, look(4)) - ROLLING_MAX_GAP).abs() < 1e-9);
     }
 
     #[test]
