@@ -1532,3 +1532,38 @@ async fn a_lease_write_s3_refuses_is_exit_4_before_any_change() {
     let ecs_calls: u64 = ports.calls.snapshot().iter().filter(|(op, _)| op.starts_with("ecs:")).map(|(_, n)| n).sum();
     assert_eq!(ecs_calls, 0, "nothing else was called");
 }
+
+/// #28: the watch's SQS answers through the adapter (AWS JSON 1.0): a message whose body is
+/// AWS's documented example event (the verbatim fixture) is read back as that event; the
+/// documented NonExistentQueue answer ("Interpreting Amazon SQS JSON API responses": `__type`
+/// `com.amazonaws.sqs#QueueDoesNotExist`) to DeleteQueue is not an error (deleting twice); an
+/// AccessDeniedException to CreateQueue is a refusal under that name (what makes `auto` poll).
+#[tokio::test]
+async fn the_watch_reads_sqs_answers_as_aws_documents_them() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/replay-verbatim/event-ecs-deployment-completed.json");
+    let event = std::fs::read_to_string(path).expect("fixture");
+    let messages = serde_json::json!({"Messages": [{"MessageId": "m-1", "ReceiptHandle": "rh-1", "MD5OfBody": "0", "Body": event}]});
+    let r = Replay::default()
+        .answer("ReceiveMessage", 200, &messages.to_string())
+        .answer("DeleteQueue", 400, r#"{"__type": "com.amazonaws.sqs#QueueDoesNotExist", "message": "The specified queue does not exist."}"#)
+        .answer(
+            "CreateQueue",
+            400,
+            r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sqs:createqueue on resource: arn:aws:sqs:us-west-2:123456789012:fgdeploy-watch-x because no identity-based policy allows the sqs:createqueue action"}"#,
+        );
+    let ports = r.ports().await;
+    let url = "https://sqs.us-west-2.amazonaws.com/123456789012/fgdeploy-watch-x";
+    let got = ports.queues.receive(url, 1).await.expect("ReceiveMessage");
+    let notice = fgdeploy::eventpattern::Notice::parse(&got[0].body).expect("the documented event");
+    assert_eq!((notice.name.as_str(), notice.id.as_str()), ("SERVICE_DEPLOYMENT_COMPLETED", "ddca6449-b258-46c0-8653-e0e3aEXAMPLE"));
+    let sent: serde_json::Value = serde_json::from_str(&r.requests("ReceiveMessage")[0]).expect("JSON request");
+    assert_eq!(
+        (sent["QueueUrl"].as_str(), sent["WaitTimeSeconds"].as_u64(), sent["MaxNumberOfMessages"].as_u64()),
+        (Some(url), Some(1), Some(10))
+    );
+    ports.queues.delete_queue(url).await.expect("a queue already gone is not an error");
+    match ports.queues.create_queue("fgdeploy-watch-x", &[], &[]).await {
+        Err(PortError::Rejected { code, op, .. }) => assert_eq!((code.as_str(), op.as_str()), ("AccessDeniedException", "sqs:CreateQueue")),
+        other => panic!("a refusal: {other:?}"),
+    }
+}
