@@ -251,6 +251,44 @@ impl World {
     }
 }
 
+impl World {
+    /// Announce every PAUSE hook instance that started waiting since the last tick as ECS does
+    /// ("ECS Hook State Change", HOOK_AWAITING_ACTION; `resources` the service deployment, the
+    /// documented example's shape).
+    pub(super) fn announce_hook_changes(&mut self) {
+        if self.bus.rules.is_empty() {
+            return;
+        }
+        let mut news = Vec::new();
+        for (i, svc) in self.services.iter().enumerate() {
+            for sd in &svc.sds {
+                let Some(n) = &sd.native else { continue };
+                for h in n.hooks.iter().filter(|h| h.pause && h.status == crate::states::HookStatus::AwaitingAction) {
+                    if !self.bus.hooks_announced.contains(&h.id) {
+                        news.push((i, sd.arn.clone(), h.id.clone(), h.stage.to_string(), h.since + h.timeout_secs));
+                    }
+                }
+            }
+        }
+        for (i, sd_arn, hook, stage, expires) in news {
+            self.bus.hooks_announced.insert(hook.clone());
+            let (service_arn, cluster) = (self.services[i].arn.clone(), self.services[i].cluster.clone());
+            let at = |t: f64| {
+                aws_smithy_types::DateTime::from_secs(t.floor() as i64)
+                    .fmt(aws_smithy_types::date_time::Format::DateTime)
+                    .unwrap_or_default()
+            };
+            let detail = json!({
+                "eventType": "INFO", "eventName": "HOOK_AWAITING_ACTION", "hookId": hook, "hookType": "PAUSE",
+                "expiresAt": at(expires), "lifecycleStage": stage,
+                "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{cluster}"),
+                "serviceArn": service_arn, "serviceDeploymentArn": sd_arn, "updatedAt": at(self.now),
+            });
+            self.announce("aws.ecs", "ECS Hook State Change", vec![sd_arn], detail);
+        }
+    }
+}
+
 fn rule_gone(op: &str, rule: &str) -> PortError {
     PortError::Rejected { op: op.into(), code: "ResourceNotFoundException".into(), message: format!("Rule {rule} does not exist.") }
 }

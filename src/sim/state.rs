@@ -767,4 +767,7 @@ pub(super) struct BusWorld {
     pub(super) events_sent: u64,
     /// CodeDeploy deployment id → the state last announced for it.
     pub(super) cd_announced: BTreeMap<String, String>,
+    /// PAUSE hook instances already announced as awaiting action.
+    #[serde(default)]
+    pub(super) hooks_announced: BTreeSet<String>,
 }

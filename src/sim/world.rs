@@ -1359,6 +1359,7 @@ impl World {
             self.step_service(i);
         }
         self.announce_codedeploy_changes();
+        self.announce_hook_changes();
     }
 
     pub(crate) fn foreign_deploy(&mut self) {

@@ -872,6 +872,52 @@ async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, Loopb
     (Run::new(result, &rec, sim), test)
 }
 
+/// #28: the simulator announces an ECS-native PAUSE hook that starts waiting as ECS does
+/// ("ECS Hook State Change", HOOK_AWAITING_ACTION, `resources` the service deployment): a rule
+/// with the watch's pattern, made before the release (which itself polls here), hears each one.
+#[tokio::test]
+async fn native_pause_hooks_are_announced_on_the_bus() {
+    let test = LoopbackApp::start(200).expect("test traffic");
+    let extra = format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"LINEAR\"\nbake_time_minutes = 3\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
+        test.port
+    );
+    let (_dir, spec) = load(&extra);
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let p = sim.ports();
+    let service_arn = p.ecs.describe_service("demo", "web").await.expect("read").expect("a service").arn;
+    let pattern = fgdeploy::eventpattern::pattern(&service_arn, None);
+    let rule_arn = p.bus.put_rule("listener", &pattern.to_string(), "", &[]).await.expect("rule");
+    let queue_arn = rule_arn.replacen(":events:", ":sqs:", 1).replace(":rule/", ":");
+    let policy = serde_json::json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+        "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}]});
+    let url = p.queues.create_queue("listener", &[("Policy".into(), policy.to_string())], &[]).await.expect("queue");
+    p.bus.put_target("listener", "q", &queue_arn).await.expect("target");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let polling = ReleaseOptions { watch: Some(fgdeploy::spec::WatchMode::Poll), ..Default::default() };
+    let r = Run::new(engine.release(&spec, &polling).await, &rec, sim.clone());
+    assert_eq!(r.code(), exit::OK, "{}", r.err_text());
+    let mut hooks = Vec::new();
+    loop {
+        let got = p.queues.receive(&url, 0).await.expect("receive");
+        if got.is_empty() {
+            break;
+        }
+        for m in got {
+            let event: serde_json::Value = serde_json::from_str(&m.body).expect("an event");
+            if event["detail-type"] == "ECS Hook State Change" {
+                assert!(fgdeploy::eventpattern::matches(&pattern, &event), "{event}");
+                assert!(event["resources"][0].as_str().is_some_and(|r| r.contains(":service-deployment/demo/web/")), "{event}");
+                assert_eq!(event["detail"]["hookType"], "PAUSE");
+                hooks.push(event["detail"]["hookId"].as_str().unwrap_or_default().to_string());
+            }
+        }
+    }
+    // fgdeploy's test-traffic gate (a PAUSE hook at POST_TEST_TRAFFIC_SHIFT), announced once.
+    assert_eq!(hooks.len(), 1, "the gate's hook, once: {hooks:?}");
+}
+
 fn stages(r: &Run) -> Vec<String> {
     r.events.iter().filter_map(|e| if let Event::LifecycleStage { stage, .. } = e { Some(stage.to_string()) } else { None }).collect()
 }
