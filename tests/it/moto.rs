@@ -1651,9 +1651,12 @@ async fn the_watch_rule_and_queue_speak_the_wire_protocol() {
     qtags.sort();
     assert_eq!(qtags, expired);
     assert!(ports.queues.queues("fgdeploy-watch-").await.expect("ListQueues").contains(&url));
-    // `cleanup`: the dead run's rule and queue, not the live one's.
-    let deleted = fgdeploy::engine::cleanup_feeds(&ports, false).await.expect("cleanup");
-    assert!(deleted.contains(&format!("rule {dead}")) && deleted.contains(&format!("queue {url}")), "{deleted:?}");
+    // `fgdeploy cleanup`: the dead run's rule and queue, not the live one's.
+    let (_dir, path) = moto_spec();
+    let out = m.cli().args(["cleanup", "-f", path.to_str().expect("utf-8"), "--output", "json"]).status(exit::OK);
+    let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("json");
+    let deleted: Vec<String> = doc["deleted"].as_array().expect("deleted").iter().filter_map(|d| d.as_str().map(str::to_string)).collect();
+    assert!(deleted.contains(&format!("rule {dead}")) && deleted.contains(&format!("queue {url}")), "{doc}");
     assert!(!deleted.iter().any(|d| d.contains(&live)), "a live run's watch is not a leftover: {deleted:?}");
     let rules = ports.bus.rules("fgdeploy-watch-").await.expect("ListRules");
     assert!(!rules.iter().any(|(n, _)| n == &dead) && rules.iter().any(|(n, _)| n == &live));
