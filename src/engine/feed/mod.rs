@@ -5,9 +5,9 @@
 //! arrives: an event only says *look now*; DescribeServices / the service deployment /
 //! GetDeployment stay the truth.
 //!
-//! - **At-least-once, unordered**: an event already seen (its id) or older than the last look
-//!   changes nothing. A lost event costs at most [`SAFETY_POLL_SECS`]: the watch still looks that
-//!   often. An event that says a deployment ended is followed by looks `RELOOK_SECS` apart
+//! - **At-least-once, unordered**: an event already seen (its id) or clearly older than the
+//!   last look (by 30 s: AWS's clock against the runner's) changes nothing. A lost event costs
+//!   at most [`SAFETY_POLL_SECS`]: the watch still looks that often. An event that says a deployment ended is followed by looks `RELOOK_SECS` apart
 //!   until the API shows it (eventual consistency), at most `RELOOKS`.
 //! - **A new rule matches a moment later** (the EventBridge API Reference, PutRule): one look
 //!   `ACTIVATION_LOOK_SECS` after the rule was created catches what happened before it did.

@@ -12,6 +12,9 @@ pub(crate) const ACTIVATION_LOOK_SECS: f64 = 12.0;
 /// After an event that says a deployment ended, looks this far apart until the API shows it.
 pub(crate) const RELOOK_SECS: f64 = 2.0;
 pub(crate) const RELOOKS: u32 = 3;
+/// An event counts as older than the last look only when it is this much older (clock skew
+/// between AWS and the runner; one-second event times).
+pub(crate) const STALE_GRACE_SECS: f64 = 30.0;
 
 /// What one long poll heard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,13 +79,15 @@ impl Feed {
         Duration::from_secs_f64(d.max(0.0))
     }
 
-    /// Whether any of `notices` is news: not seen before (a duplicate) and not older than the
-    /// last look (which already saw its state; event times have one-second resolution, so a
-    /// second's grace). An ending event asks for re-looks.
+    /// Whether any of `notices` is news: not seen before (a duplicate) and not clearly older than
+    /// the last look, which already saw its state. "Clearly": [`STALE_GRACE_SECS`] — event times
+    /// are AWS's clock and the look's the runner's, and a runner a few seconds ahead must not
+    /// take a fresh event for a stale one (that would cost a safety interval; an extra look costs
+    /// one call). An ending event asks for re-looks.
     pub(super) fn heard(&mut self, notices: impl Iterator<Item = Notice>) -> bool {
         let mut news = false;
         for n in notices {
-            let stale = n.time.is_some_and(|t| t + 1.0 < self.last_look);
+            let stale = n.time.is_some_and(|t| t + STALE_GRACE_SECS < self.last_look);
             if self.seen.insert(n.id.clone()) && !stale {
                 news = true;
                 if n.is_terminal() {
@@ -108,8 +113,8 @@ mod tests {
         f.looked(130.0);
         assert!(f.heard([notice("a", 131.0, "SERVICE_DEPLOYMENT_IN_PROGRESS")].into_iter()));
         assert!(!f.heard([notice("a", 131.0, "SERVICE_DEPLOYMENT_IN_PROGRESS")].into_iter()), "a duplicate");
-        assert!(!f.heard([notice("b", 120.0, "SERVICE_DEPLOYMENT_IN_PROGRESS")].into_iter()), "older than the last look");
-        assert!(f.heard([notice("c", 129.5, "SERVICE_DEPLOYMENT_COMPLETED")].into_iter()), "within a second of it");
+        assert!(!f.heard([notice("b", 90.0, "SERVICE_DEPLOYMENT_IN_PROGRESS")].into_iter()), "clearly older than the last look");
+        assert!(f.heard([notice("c", 105.0, "SERVICE_DEPLOYMENT_COMPLETED")].into_iter()), "within the clocks' grace of it");
         assert_eq!(f.wait(None, 131.0), Duration::from_secs_f64(RELOOK_SECS), "an ending: look again soon");
         for _ in 0..RELOOKS {
             f.looked(132.0);
