@@ -86,7 +86,7 @@ impl Notice {
         let name = detail["eventName"].as_str().or_else(|| detail["state"].as_str()).unwrap_or_default();
         Some(Notice {
             id: v["id"].as_str()?.to_string(),
-            time: v["time"].as_str().and_then(seconds),
+            time: v["time"].as_str().and_then(epoch_seconds),
             detail_type: v["detail-type"].as_str()?.to_string(),
             name: name.to_string(),
             deployment: detail["deploymentId"].as_str().map(str::to_string),
@@ -100,7 +100,12 @@ impl Notice {
     }
 }
 
+/// An event's time as it writes it: RFC 3339, whole seconds (`2020-05-23T12:31:14Z`).
+pub fn rfc3339(secs: f64) -> String {
+    aws_smithy_types::DateTime::from_secs(secs.floor() as i64).fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default()
+}
+
 /// An RFC 3339 time (`2020-05-23T12:31:14Z`) in seconds since the epoch.
-fn seconds(text: &str) -> Option<f64> {
+pub fn epoch_seconds(text: &str) -> Option<f64> {
     aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok().map(|d| d.as_secs_f64())
 }

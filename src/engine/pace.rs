@@ -166,8 +166,9 @@ pub(crate) struct RollingPace {
     /// When each old task stopped (the middle of the looks around it): a new task turned healthy.
     healthy_at: Vec<f64>,
     prev_look: f64,
-    /// When the failed count rose (the middle of the looks around it), and the count.
-    fail_waves: Vec<f64>,
+    /// The first and the latest moment the failed count rose (the middle of the looks around it).
+    fail_waves: Option<(f64, f64)>,
+    /// The failed count at the last look.
     last_failed: i32,
     /// When each new task started RUNNING (the middle of the looks around it).
     started_at: Vec<f64>,
@@ -201,7 +202,7 @@ impl RollingPace {
             old_initial,
             healthy_at: Vec::new(),
             prev_look: start,
-            fail_waves: Vec::new(),
+            fail_waves: None,
             last_failed: 0,
             started_at: Vec::new(),
         }
@@ -270,7 +271,8 @@ impl RollingPace {
         let rising = look.failed > self.last_failed;
         let rose_by = look.failed - self.last_failed;
         if rising {
-            self.fail_waves.push((prev + now) / 2.0);
+            let at = (prev + now) / 2.0;
+            self.fail_waves = Some((self.fail_waves.map_or(at, |(first, _)| first), at));
             self.last_failed = look.failed;
         }
         if look.breaker.is_some_and(|t| look.failed >= t) {
@@ -283,7 +285,8 @@ impl RollingPace {
             let rate = f64::from(rose_by) / (now - prev).max(1.0);
             return (f64::from(t - look.failed) / rate).clamp(2.0, ROLLING_MAX_GAP);
         }
-        let (first, last) = (self.fail_waves[0], self.fail_waves[self.fail_waves.len() - 1]);
+        // `trouble` runs only with failed tasks, so a rise was seen (the count starts at 0).
+        let (first, last) = self.fail_waves.unwrap_or((now, now));
         let period = (first - self.start).max(2.0);
         let next_wave = last + period;
         if next_wave > now { (next_wave - now + 0.5).clamp(1.0, TROUBLE_MAX_GAP) } else { 3.0 }

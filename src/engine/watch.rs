@@ -215,7 +215,7 @@ impl Engine {
                     super::feed::Heard::Retry => rest(self.ports.clock.as_ref(), Duration::from_secs(1), interrupt).await,
                 }
             } else {
-                rest(self.ports.clock.as_ref(), Duration::from_secs_f64((until.min(next_beat) - now).max(0.001)), interrupt).await;
+                rest(self.ports.clock.as_ref(), Duration::from_secs_f64(left.max(0.001)), interrupt).await;
             }
             let now = self.ports.clock.now();
             if now < until {

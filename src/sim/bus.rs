@@ -141,9 +141,7 @@ impl World {
             return;
         }
         self.bus.events_sent += 1;
-        let time = aws_smithy_types::DateTime::from_secs(self.now.floor() as i64)
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default();
+        let time = eventpattern::rfc3339(self.now);
         let event = json!({
             "version": "0", "id": format!("{:08x}-0000-4000-8000-{:012x}", self.bus.events_sent, self.seq),
             "detail-type": detail_type, "source": source, "account": ACCOUNT, "time": time, "region": REGION,
@@ -171,20 +169,13 @@ impl World {
         }
         let copies = if self.bus_draw() < d.duplicate { 2 } else { 1 };
         for _ in 0..copies {
-            // Box–Muller: a standard normal from two uniform draws.
-            let (u1, u2) = (self.bus_draw().max(1e-12), self.bus_draw());
-            let z = (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos();
-            let at = self.now + d.latency_median_secs * (d.latency_sigma * z).exp();
-            let id = format!("msg-{}", self.next_seq());
+            let spread = self.bus.draws.get_or_insert(Draws(d.seed)).lognormal(d.latency_sigma);
+            let at = self.now + d.latency_median_secs * spread;
+            let id = format!("msg-{}", self.next());
             if let Some(q) = self.bus.queues.get_mut(queue) {
                 q.messages.push((at, id, body.to_string()));
             }
         }
-    }
-
-    fn next_seq(&mut self) -> u64 {
-        self.seq += 1;
-        self.seq
     }
 
     /// ECS's "ECS Deployment State Change" for service `i` (the ECS Developer Guide's example:
@@ -192,9 +183,7 @@ impl World {
     pub(super) fn ecs_deployment_event(&mut self, i: usize, name: &str, deployment: &str, reason: &str) {
         let arn = self.services[i].arn.clone();
         let event_type = if name == "SERVICE_DEPLOYMENT_FAILED" { "ERROR" } else { "INFO" };
-        let updated = aws_smithy_types::DateTime::from_secs(self.now.floor() as i64)
-            .fmt(aws_smithy_types::date_time::Format::DateTime)
-            .unwrap_or_default();
+        let updated = eventpattern::rfc3339(self.now);
         let detail =
             json!({ "eventType": event_type, "eventName": name, "deploymentId": deployment, "updatedAt": updated, "reason": reason });
         self.announce("aws.ecs", "ECS Deployment State Change", vec![arn], detail);
@@ -273,11 +262,7 @@ impl World {
         for (i, sd_arn, hook, stage, expires) in news {
             self.bus.hooks_announced.insert(hook.clone());
             let (service_arn, cluster) = (self.services[i].arn.clone(), self.services[i].cluster.clone());
-            let at = |t: f64| {
-                aws_smithy_types::DateTime::from_secs(t.floor() as i64)
-                    .fmt(aws_smithy_types::date_time::Format::DateTime)
-                    .unwrap_or_default()
-            };
+            let at = eventpattern::rfc3339;
             let detail = json!({
                 "eventType": "INFO", "eventName": "HOOK_AWAITING_ACTION", "hookId": hook, "hookType": "PAUSE",
                 "expiresAt": at(expires), "lifecycleStage": stage,

@@ -222,7 +222,7 @@ impl World {
         arn
     }
 
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.seq += 1;
         self.seq
     }

@@ -24,7 +24,7 @@ mod record;
 pub(crate) use record::{Feed, Heard, SAFETY_POLL_SECS};
 
 use super::{Engine, Interrupt};
-use crate::eventpattern::{self, Notice};
+use crate::eventpattern::{self, Notice, epoch_seconds, rfc3339};
 use crate::ports::{PortError, Tag};
 use crate::spec::WatchMode;
 use std::time::Duration;
@@ -51,14 +51,6 @@ pub(crate) struct Source<'a> {
     pub(crate) service_arn: &'a str,
     pub(crate) service: &'a str,
     pub(crate) codedeploy: Option<(&'a str, &'a str)>,
-}
-
-fn rfc3339(secs: f64) -> String {
-    aws_smithy_types::DateTime::from_secs(secs.floor() as i64).fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default()
-}
-
-fn parse_rfc3339(text: &str) -> Option<f64> {
-    aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok().map(|d| d.as_secs_f64())
 }
 
 /// Ten hex digits that tell this run's rule and queue from another run's.
@@ -105,7 +97,7 @@ fn queue_arn(rule_arn: &str, name: &str) -> Option<String> {
 }
 
 fn expired(tags: &[Tag], now: f64) -> bool {
-    tags.iter().find(|(k, _)| k == EXPIRES_TAG).and_then(|(_, v)| parse_rfc3339(v)).is_some_and(|at| at < now)
+    tags.iter().find(|(k, _)| k == EXPIRES_TAG).and_then(|(_, v)| epoch_seconds(v)).is_some_and(|at| at < now)
 }
 
 /// `fgdeploy cleanup`: delete the expired leftovers (every fgdeploy-tagged one with `all`).
@@ -323,8 +315,8 @@ mod tests {
     #[test]
     fn only_expired_tags_are_leftovers() {
         let tags = |at: &str| vec![(EXPIRES_TAG.to_string(), at.to_string())];
-        assert!(expired(&tags("2026-01-01T00:00:00Z"), parse_rfc3339("2026-01-01T00:00:01Z").expect("t")));
-        assert!(!expired(&tags("2026-01-01T00:00:00Z"), parse_rfc3339("2025-12-31T23:59:59Z").expect("t")));
+        assert!(expired(&tags("2026-01-01T00:00:00Z"), epoch_seconds("2026-01-01T00:00:01Z").expect("t")));
+        assert!(!expired(&tags("2026-01-01T00:00:00Z"), epoch_seconds("2025-12-31T23:59:59Z").expect("t")));
         assert!(!expired(&[], 1e12), "without the tag it is not fgdeploy's");
         assert!(!expired(&tags("tomorrow"), 1e12), "an unreadable expiry is left alone");
     }
