@@ -858,13 +858,16 @@ async fn codedeploy_rollback_honours_the_timeout_flag_then_rollback_timeout() {
 
 // ----- ECS-native blue/green, linear, canary ------------------------------------------------------
 
+/// An ECS-native blue/green deployspec's `[deploy]` for `strategy`, its test traffic on `port`.
+fn native_extra(strategy: &str, port: u16) -> String {
+    format!(
+        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"{strategy}\"\nbake_time_minutes = 3\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{port}\"\ncheck_budget = \"1m\"\n{CHECKS}"
+    )
+}
+
 async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, LoopbackApp) {
     let test = LoopbackApp::start(test_status).expect("test traffic");
-    let extra = format!(
-        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"{strategy}\"\nbake_time_minutes = 3\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
-        test.port
-    );
-    let (_dir, spec) = load(&extra);
+    let (_dir, spec) = load(&native_extra(strategy, test.port));
     let sim = seeded(&spec, faults).expect("seed");
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
@@ -878,11 +881,7 @@ async fn native(strategy: &str, faults: Faults, test_status: u16) -> (Run, Loopb
 #[tokio::test]
 async fn native_pause_hooks_are_announced_on_the_bus() {
     let test = LoopbackApp::start(200).expect("test traffic");
-    let extra = format!(
-        "\n[deploy]\nstrategy = \"blue-green\"\ntimeout = \"60m\"\n[deploy.blue_green]\ncontainer_port = 8080\necs_strategy = \"LINEAR\"\nbake_time_minutes = 3\nlinear_step_percent = 25\nlinear_step_bake_minutes = 2\ntest_url = \"http://127.0.0.1:{}\"\ncheck_budget = \"1m\"\n{CHECKS}",
-        test.port
-    );
-    let (_dir, spec) = load(&extra);
+    let (_dir, spec) = load(&native_extra("LINEAR", test.port));
     let sim = seeded(&spec, Faults::default()).expect("seed");
     let p = sim.ports();
     let service_arn = p.ecs.describe_service("demo", "web").await.expect("read").expect("a service").arn;

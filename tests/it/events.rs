@@ -112,10 +112,12 @@ impl Run {
     }
 }
 
-async fn release(spec: &Spec, faults: Faults, watch: WatchMode, prepare: impl FnOnce(&Sim, &Interrupt)) -> Run {
-    let sim = seeded(spec, faults).expect("seed");
-    let interrupt = Interrupt::default();
-    prepare(&sim, &interrupt);
+async fn release(spec: &Spec, faults: Faults, watch: WatchMode) -> Run {
+    run(seeded(spec, faults).expect("seed"), spec, watch, Interrupt::default()).await
+}
+
+/// A release on a world the test has prepared (its own rules and queues, an interrupt).
+async fn run(sim: Sim, spec: &Spec, watch: WatchMode, interrupt: Interrupt) -> Run {
     let rec = Arc::new(Recorder::default());
     let mut engine = Engine::new(sim.ports(), rec.clone(), interrupt);
     let opts = ReleaseOptions { watch: Some(watch), ..Default::default() };
@@ -134,8 +136,8 @@ fn outcome(r: &Run) -> String {
 #[tokio::test]
 async fn events_wake_the_watch_sooner_with_fewer_looks_and_leave_nothing_behind() {
     let (_dir, spec) = load("");
-    let polled = release(&spec, Faults::default(), WatchMode::Poll, |_, _| {}).await;
-    let heard = release(&spec, Faults::default(), WatchMode::Events, |_, _| {}).await;
+    let polled = release(&spec, Faults::default(), WatchMode::Poll).await;
+    let heard = release(&spec, Faults::default(), WatchMode::Events).await;
     assert_eq!((outcome(&polled).as_str(), outcome(&heard).as_str()), ("deployed", "deployed"));
     assert!(heard.latency() <= 3.0 && heard.latency() <= polled.latency(), "events {} s, polling {} s", heard.latency(), polled.latency());
     assert!(heard.calls("ecs:DescribeServices") < polled.calls("ecs:DescribeServices"), "{:?}", heard.sim.calls().snapshot());
@@ -153,15 +155,15 @@ async fn events_wake_the_watch_sooner_with_fewer_looks_and_leave_nothing_behind(
 #[tokio::test]
 async fn duplicates_change_nothing_and_a_lost_event_costs_at_most_the_safety_poll() {
     let (_dir, spec) = load("");
-    let once = release(&spec, Faults::default(), WatchMode::Events, |_, _| {}).await;
+    let once = release(&spec, Faults::default(), WatchMode::Events).await;
     let mut twice = Faults::default();
     twice.events.duplicate = 1.0;
-    let twice = release(&spec, twice, WatchMode::Events, |_, _| {}).await;
+    let twice = release(&spec, twice, WatchMode::Events).await;
     assert_eq!(outcome(&twice), "deployed");
     assert_eq!(twice.calls("ecs:DescribeServices"), once.calls("ecs:DescribeServices"), "duplicates are not news");
     let mut lost = Faults::default();
     lost.events.loss = 1.0;
-    let lost = release(&spec, lost, WatchMode::Events, |_, _| {}).await;
+    let lost = release(&spec, lost, WatchMode::Events).await;
     assert_eq!(outcome(&lost), "deployed");
     assert!(lost.latency() <= 60.0 + 1e-6 && lost.latency() > once.latency(), "lost: {} s, heard: {} s", lost.latency(), once.latency());
 }
@@ -174,7 +176,7 @@ async fn refused_permissions_fall_back_to_polling_said_once() {
     for denied in ["events:PutRule", "sqs:CreateQueue", "events:PutTargets", "sqs:ReceiveMessage"] {
         let mut f = Faults::default();
         f.denied.insert(denied.into());
-        let r = release(&spec, f, WatchMode::Auto, |_, _| {}).await;
+        let r = release(&spec, f, WatchMode::Auto).await;
         assert_eq!(outcome(&r), "deployed", "{denied}");
         assert_eq!(r.warnings("watching by polling"), 1, "{denied}: said once");
         assert_eq!(r.leftovers().await, (vec![], vec![]), "{denied}: nothing left");
@@ -188,16 +190,16 @@ async fn every_way_out_deletes_the_rule_and_queue() {
     let (_dir, spec) = load("");
     let mut f = Faults::default();
     f.fail_start.insert(":v2".into());
-    let heard = release(&spec, f.clone(), WatchMode::Events, |_, _| {}).await;
-    let polled = release(&spec, f, WatchMode::Poll, |_, _| {}).await;
+    let heard = release(&spec, f.clone(), WatchMode::Events).await;
+    let polled = release(&spec, f, WatchMode::Poll).await;
     assert_eq!(outcome(&heard), outcome(&polled));
     assert!(heard.result.is_err(), "the breaker fails the release");
     assert!(heard.latency() <= polled.latency(), "events {} s, polling {} s", heard.latency(), polled.latency());
     assert_eq!(heard.leftovers().await, (vec![], vec![]));
-    let interrupted = release(&spec, Faults::default(), WatchMode::Events, |sim, i| {
-        sim.interrupt_at(20.0, i.clone());
-    })
-    .await;
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let interrupt = Interrupt::default();
+    sim.interrupt_at(20.0, interrupt.clone());
+    let interrupted = run(sim, &spec, WatchMode::Events, interrupt).await;
     assert!(interrupted.result.is_err(), "interrupted: {}", outcome(&interrupted));
     assert_eq!(interrupted.leftovers().await, (vec![], vec![]));
 }
@@ -208,18 +210,15 @@ async fn every_way_out_deletes_the_rule_and_queue() {
 #[tokio::test]
 async fn a_killed_runs_leftovers_are_deleted_but_not_a_live_run_or_someone_elses() {
     let (_dir, spec) = load("");
-    let seed = |sim: &Sim, _: &Interrupt| {
-        let p = sim.ports();
-        let expired = vec![("fgdeploy:expires".to_string(), "2001-01-01T00:00:00Z".to_string())];
-        let live = vec![("fgdeploy:expires".to_string(), "2999-01-01T00:00:00Z".to_string())];
-        futures_executor(async {
-            for (name, tags) in [("fgdeploy-watch-dead", &expired), ("fgdeploy-watch-live", &live), ("fgdeploy-watch-theirs", &vec![])] {
-                p.bus.put_rule(name, "{\"source\":[\"aws.ecs\"]}", "", tags).await.expect("rule");
-                p.queues.create_queue(name, &[], tags).await.expect("queue");
-            }
-        });
-    };
-    let r = release(&spec, Faults::default(), WatchMode::Events, seed).await;
+    let sim = seeded(&spec, Faults::default()).expect("seed");
+    let p = sim.ports();
+    let expired = vec![("fgdeploy:expires".to_string(), "2001-01-01T00:00:00Z".to_string())];
+    let live = vec![("fgdeploy:expires".to_string(), "2999-01-01T00:00:00Z".to_string())];
+    for (name, tags) in [("fgdeploy-watch-dead", &expired), ("fgdeploy-watch-live", &live), ("fgdeploy-watch-theirs", &vec![])] {
+        p.bus.put_rule(name, "{\"source\":[\"aws.ecs\"]}", "", tags).await.expect("rule");
+        p.queues.create_queue(name, &[], tags).await.expect("queue");
+    }
+    let r = run(sim, &spec, WatchMode::Events, Interrupt::default()).await;
     assert_eq!(outcome(&r), "deployed");
     let (rules, queues) = r.leftovers().await;
     let names: Vec<&str> = rules.iter().map(|(n, _)| n.as_str()).collect();
@@ -230,11 +229,4 @@ async fn a_killed_runs_leftovers_are_deleted_but_not_a_live_run_or_someone_elses
     let (rules, _) = r.leftovers().await;
     assert_eq!(rules.len(), 1, "a rule without fgdeploy's tag is not fgdeploy's");
     assert!(r.sim.world().mutations.iter().any(|(_, m)| matches!(m, Mutation::DeleteRule { name } if name == "fgdeploy-watch-dead")));
-}
-
-/// Runs a future to completion on a fresh single-threaded runtime (the seeding closure is sync).
-fn futures_executor<F: std::future::Future<Output = ()> + Send>(f: F) {
-    std::thread::scope(|s| {
-        s.spawn(|| tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt").block_on(f));
-    });
 }

@@ -513,21 +513,28 @@ fn query_call(endpoint: &str, (service, version): (&str, &str), action: &str, pa
     body
 }
 
-/// SSM PutParameter on moto (the test's own setup, AWS JSON 1.1 as the SDK sends it; fgdeploy
-/// reads parameters over the same protocol without `aws-sdk-ssm`).
-fn ssm_put(endpoint: &str, name: &str, value: &str, kind: &str) {
+/// One AWS JSON 1.1 call to moto for `service` (`X-Amz-Target: <target>`), as the SDK sends
+/// it: the raw HTTP answer. The tests' own set-up for services fgdeploy has no SDK client for.
+fn json11_call(endpoint: &str, service: &str, target: &str, body: &str) -> String {
     use std::io::{Read, Write};
     let host = endpoint.trim_start_matches("http://");
-    let body = serde_json::json!({ "Name": name, "Value": value, "Type": kind }).to_string();
     let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
     write!(
         s,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AmazonSSM.PutParameter\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/ssm/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
+        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: {target}\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .expect("request");
     let mut answer = String::new();
     s.read_to_string(&mut answer).expect("response");
+    answer
+}
+
+/// SSM PutParameter on moto (the test's own setup, AWS JSON 1.1 as the SDK sends it; fgdeploy
+/// reads parameters over the same protocol without `aws-sdk-ssm`).
+fn ssm_put(endpoint: &str, name: &str, value: &str, kind: &str) {
+    let body = serde_json::json!({ "Name": name, "Value": value, "Type": kind }).to_string();
+    let answer = json11_call(endpoint, "ssm", "AmazonSSM.PutParameter", &body);
     assert!(answer.starts_with("HTTP/1.1 200"), "PutParameter {name}: {answer}");
 }
 
@@ -1580,22 +1587,12 @@ async fn the_lease_guards_releases_on_the_wire() {
 /// PutEvents on moto's default bus: a documented example event, as ECS or CodeDeploy would put
 /// it (moto accepts an `aws.*` source, which AWS itself refuses to callers).
 fn put_event(endpoint: &str, event: &serde_json::Value) {
-    use std::io::{Read, Write};
-    let host = endpoint.trim_start_matches("http://");
     let entry = serde_json::json!({
         "Source": event["source"], "DetailType": event["detail-type"], "Resources": event["resources"],
         "Detail": event["detail"].to_string(),
     });
     let body = serde_json::json!({ "Entries": [entry] }).to_string();
-    let mut s = std::net::TcpStream::connect(host).expect("connect to moto");
-    write!(
-        s,
-        "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amz-Target: AWSEvents.PutEvents\r\nContent-Length: {}\r\nAuthorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/events/aws4_request, SignedHeaders=host, Signature=0\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .expect("request");
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).expect("response");
+    let answer = json11_call(endpoint, "events", "AWSEvents.PutEvents", &body);
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"FailedEntryCount\": 0"), "PutEvents: {answer}");
 }
 
