@@ -1,5 +1,5 @@
-//! The canary judge's statistics (#29, groundwork: not yet wired to a release): is green worse
-//! than blue on the same live traffic? Pure functions, no I/O.
+//! The canary judge's statistics (#29): is green worse than blue on the same live traffic?
+//! Pure functions, no I/O; `engine/judge.rs` reads the metrics and drives the steps.
 //!
 //! - **Error rates** are proportions with their uncertainty: each side's rate has the posterior
 //!   Beta(errors + 1, requests − errors + 1) (a uniform prior), and the probability that green's
@@ -14,8 +14,14 @@
 //! Both return the numbers behind the verdict, for the progress line, the JSON events and the
 //! step summary.
 
+/// The evidence from which a metric is not passed but held for more data: green's best
+/// estimate is beyond the tolerance (a probability of being worse of one half or more), yet
+/// below the confidence a FAIL needs. A sequential judge: PASS when green looks no worse,
+/// FAIL when it is worse with confidence, INCONCLUSIVE (the step is extended) in between.
+pub const LOOKS_WORSE: f64 = 0.5;
+
 /// A step's verdict on one metric.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Verdict {
     Pass,
@@ -51,7 +57,8 @@ pub struct RateComparison {
 
 /// Green's `(errors, requests)` against blue's: FAIL when the probability that green is worse
 /// beyond `tol` reaches `confidence`; INCONCLUSIVE while either side has fewer than
-/// `min_requests` requests; PASS otherwise.
+/// `min_requests` requests or while that probability is between [`LOOKS_WORSE`] and the
+/// confidence; PASS otherwise.
 pub fn compare_rates(green: (u64, u64), blue: (u64, u64), tol: Tolerance, confidence: f64, min_requests: u64) -> RateComparison {
     let (mg, vg) = beta_moments(green);
     let (mb, vb) = beta_moments(blue);
@@ -62,11 +69,103 @@ pub fn compare_rates(green: (u64, u64), blue: (u64, u64), tol: Tolerance, confid
         Verdict::Inconclusive
     } else if p_worse >= confidence {
         Verdict::Fail
+    } else if p_worse >= LOOKS_WORSE {
+        // Green's best estimate is beyond the tolerance, not yet with the confidence: more data.
+        Verdict::Inconclusive
     } else {
         Verdict::Pass
     };
     let rate = |(e, n): (u64, u64)| if n == 0 { 0.0 } else { e as f64 / n as f64 };
     RateComparison { verdict, green_rate: rate(green), blue_rate: rate(blue), p_worse, green_requests: green.1, blue_requests: blue.1 }
+}
+
+/// One metric's verdict on one step, with the numbers behind it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
+pub struct MetricJudgement {
+    /// The metric's name (`[[analysis.metrics]] name`, else its kind).
+    pub name: String,
+    pub critical: bool,
+    pub verdict: Verdict,
+    /// `two-proportion (Beta posteriors)` or `Mann-Whitney U (per minute)`.
+    pub test: String,
+    /// Green's and blue's value: the rates, or the medians of the per-minute values.
+    pub green: f64,
+    pub blue: f64,
+    /// Sample sizes: requests (rates) or minutes (per-minute values).
+    pub green_n: u64,
+    pub blue_n: u64,
+    /// The evidence: the probability that green is worse beyond the tolerance (rates), or 1 −
+    /// the one-sided p-value (ranks); a FAIL needs it to reach the confidence.
+    pub certainty: f64,
+}
+
+impl MetricJudgement {
+    pub fn from_rates(name: &str, critical: bool, r: &RateComparison) -> Self {
+        MetricJudgement {
+            name: name.to_string(),
+            critical,
+            verdict: r.verdict,
+            test: "two-proportion (Beta posteriors)".into(),
+            green: r.green_rate,
+            blue: r.blue_rate,
+            green_n: r.green_requests,
+            blue_n: r.blue_requests,
+            certainty: r.p_worse,
+        }
+    }
+
+    /// `negated`: the values were negated (lower is worse); the medians are shown as measured.
+    pub fn from_ranks(name: &str, critical: bool, r: &RankComparison, negated: bool) -> Self {
+        let sign = if negated { -1.0 } else { 1.0 };
+        MetricJudgement {
+            name: name.to_string(),
+            critical,
+            verdict: r.verdict,
+            test: "Mann-Whitney U (per minute)".into(),
+            green: sign * r.green_median,
+            blue: sign * r.blue_median,
+            green_n: r.green_points as u64,
+            blue_n: r.blue_points as u64,
+            certainty: 1.0 - r.p_value,
+        }
+    }
+
+    /// `5xx-rate: green 2.10 % vs blue 1.00 % (5120 vs 45210 requests, P(worse) 0.998) FAIL`.
+    pub fn line(&self) -> String {
+        let rates = self.test.starts_with("two-proportion");
+        let (g, b, unit) = if rates {
+            (format!("{:.2} %", self.green * 100.0), format!("{:.2} %", self.blue * 100.0), "requests")
+        } else {
+            (format!("{:.4}", self.green), format!("{:.4}", self.blue), "minutes")
+        };
+        let evidence = if rates { "P(worse)" } else { "1 - p" };
+        format!(
+            "{}: green {g} vs blue {b} ({} vs {} {unit}, {evidence} {:.3}) {:?}",
+            self.name, self.green_n, self.blue_n, self.certainty, self.verdict
+        )
+        .replace("Pass", "PASS")
+        .replace("Fail", "FAIL")
+        .replace("Inconclusive", "INCONCLUSIVE")
+    }
+}
+
+/// A step's verdict from its metrics: FAIL when a critical metric fails or the judged
+/// non-critical metrics' pass share is below `pass_score` (percent); otherwise INCONCLUSIVE
+/// while any metric lacks evidence; otherwise PASS. Returns the verdict and the score (None
+/// when no non-critical metric was judged).
+pub fn combine(metrics: &[MetricJudgement], pass_score: f64) -> (Verdict, Option<f64>) {
+    let scored: Vec<&MetricJudgement> = metrics.iter().filter(|m| !m.critical && m.verdict != Verdict::Inconclusive).collect();
+    let score =
+        (!scored.is_empty()).then(|| 100.0 * scored.iter().filter(|m| m.verdict == Verdict::Pass).count() as f64 / scored.len() as f64);
+    let critical_fail = metrics.iter().any(|m| m.critical && m.verdict == Verdict::Fail);
+    let verdict = if critical_fail || score.is_some_and(|s| s < pass_score) {
+        Verdict::Fail
+    } else if metrics.iter().any(|m| m.verdict == Verdict::Inconclusive) {
+        Verdict::Inconclusive
+    } else {
+        Verdict::Pass
+    };
+    (verdict, score)
 }
 
 /// Mean and variance of Beta(errors + 1, requests − errors + 1).
@@ -93,7 +192,8 @@ pub struct RankComparison {
 
 /// Per-minute values of green against blue's (higher is worse): FAIL when the one-sided
 /// Mann–Whitney test says green is above blue's tolerance bound at level `alpha`;
-/// INCONCLUSIVE while either side has fewer than `min_points` values; PASS otherwise.
+/// INCONCLUSIVE while either side has fewer than `min_points` values or while green looks
+/// worse without the confidence (1 − p of [`LOOKS_WORSE`] or more); PASS otherwise.
 pub fn compare_ranks(green: &[f64], blue: &[f64], tol: Tolerance, alpha: f64, min_points: usize) -> RankComparison {
     let bounds: Vec<f64> = blue.iter().map(|b| tol.bound(*b)).collect();
     let (n1, n2) = (green.len() as f64, bounds.len() as f64);
@@ -121,6 +221,8 @@ pub fn compare_ranks(green: &[f64], blue: &[f64], tol: Tolerance, alpha: f64, mi
         Verdict::Inconclusive
     } else if p_value <= alpha {
         Verdict::Fail
+    } else if 1.0 - p_value > LOOKS_WORSE {
+        Verdict::Inconclusive
     } else {
         Verdict::Pass
     };
@@ -212,10 +314,13 @@ mod tests {
     fn low_traffic_is_inconclusive_and_noise_is_no_regression() {
         // Two errors in 40 requests against none in 40: below the minimum sample.
         assert_eq!(compare_rates((2, 40), (0, 40), NONE, 0.95, 100).verdict, Verdict::Inconclusive);
-        // 3 against 1 in 300 each: more errors, but well within what chance gives (p_worse < 0.95).
+        // 3 against 1 in 300 each: green looks worse, but well within what chance gives
+        // (0.5 < p_worse < 0.95): held for more data, neither passed nor failed.
         let r = compare_rates((3, 300), (1, 300), NONE, 0.95, 100);
-        assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{r:?}");
         assert!(r.p_worse > 0.5 && r.p_worse < 0.95, "{r:?}");
+        // 1 against 3: green looks better: a pass.
+        assert_eq!(compare_rates((1, 300), (3, 300), NONE, 0.95, 100).verdict, Verdict::Pass);
         // No traffic at all on blue: the prior alone, never a regression.
         assert_ne!(compare_rates((0, 1000), (0, 0), NONE, 0.95, 0).verdict, Verdict::Fail);
     }
@@ -235,6 +340,31 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Pass, "{r:?}");
         assert_eq!(compare_ranks(&slower[..3], &blue, NONE, 0.05, 5).verdict, Verdict::Inconclusive);
         assert_eq!((r.green_median, r.blue_median), (100.0, 100.0));
+    }
+
+    #[test]
+    fn a_critical_failure_or_a_low_score_fails_the_step_and_missing_evidence_holds_it() {
+        let m = |name: &str, critical, verdict| MetricJudgement {
+            name: name.into(),
+            critical,
+            verdict,
+            test: "Mann-Whitney U (per minute)".into(),
+            green: 1.0,
+            blue: 1.0,
+            green_n: 5,
+            blue_n: 5,
+            certainty: 0.5,
+        };
+        use Verdict::*;
+        assert_eq!(combine(&[m("a", true, Pass), m("b", false, Pass)], 75.0), (Pass, Some(100.0)));
+        assert_eq!(combine(&[m("a", true, Fail), m("b", false, Pass)], 75.0).0, Fail);
+        // One of two scored metrics fails: 50 % < 75 %.
+        assert_eq!(combine(&[m("a", true, Pass), m("b", false, Fail), m("c", false, Pass)], 75.0), (Fail, Some(50.0)));
+        assert_eq!(combine(&[m("a", true, Pass), m("b", false, Fail), m("c", false, Pass)], 50.0), (Pass, Some(50.0)));
+        assert_eq!(combine(&[m("a", true, Inconclusive), m("b", false, Pass)], 75.0), (Inconclusive, Some(100.0)));
+        assert_eq!(combine(&[m("a", true, Inconclusive), m("b", true, Fail)], 75.0).0, Fail);
+        let line = MetricJudgement::from_rates("5xx-rate", true, &compare_rates((100, 5000), (50, 5000), NONE, 0.95, 500)).line();
+        assert!(line.starts_with("5xx-rate: green 2.00 % vs blue 1.00 % (5000 vs 5000 requests, P(worse) 1.000) FAIL"), "{line}");
     }
 
     #[test]

@@ -66,6 +66,15 @@ pub(crate) enum Scenario {
     /// before fgdeploy, while its checks run: fgdeploy's own answer is refused, it reads the
     /// deployment again and exits 11, never rolling back their shift.
     AnsweredFirst,
+    /// Canary analysis: green's 5xx rate is twice blue's (1 % → 2 %): the judge fails a step and
+    /// the release rolls back (needs [analysis]).
+    GreenRegresses,
+    /// Canary analysis: green's latency percentiles are 30 % above blue's.
+    GreenSlower,
+    /// Canary analysis: the service takes 20 requests a minute, green equal to blue: too little
+    /// traffic for a verdict, so steps are held up to `analysis.max_extension`, then follow
+    /// `analysis.on_inconclusive`.
+    LowTraffic,
 }
 
 impl Scenario {
@@ -92,6 +101,11 @@ impl Scenario {
             }
             Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
             Scenario::AnsweredFirst if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
+            Scenario::GreenRegresses | Scenario::GreenSlower | Scenario::LowTraffic
+                if f.analysis.is_none() || controller(spec) != Controller::Ecs || !blue_green =>
+            {
+                Some("it needs an ECS-native LINEAR or CANARY deployspec with [analysis]")
+            }
             Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
                 Some("its task definition has no sidecar container beside the migration's")
             }
@@ -187,6 +201,9 @@ fn faults_for(spec: &Spec, scenario: Scenario) -> Faults {
             faults.denied.insert("ecs:ListServiceDeployments".into());
         }
         Scenario::AnsweredFirst => faults.answered_first = true,
+        Scenario::GreenRegresses => faults.traffic.green_error_factor = 2.0,
+        Scenario::GreenSlower => faults.traffic.green_latency_factor = 1.3,
+        Scenario::LowTraffic => faults.traffic.requests_per_minute = 20.0,
         Scenario::MigrationFails => {
             faults.task_exit.insert(spec.container().to_string(), 1);
         }
@@ -415,6 +432,19 @@ fn seed_into(world: &mut World, spec: &Spec, history: bool) -> Result<()> {
         world.seed_codedeploy_service(seed);
     } else {
         world.seed_service(seed);
+        // A service set up for ECS-native blue/green carries its advancedConfiguration.
+        if let Some(bg) = spec.file.deploy.blue_green.as_ref()
+            && let (Some(alternate), Some(rule), Some(role)) =
+                (&bg.alternate_target_group_arn, &bg.production_listener_rule, &bg.load_balancer_role_arn)
+        {
+            let advanced = crate::ports::AdvancedLbConfig {
+                alternate_target_group_arn: alternate.clone(),
+                production_listener_rule: rule.clone(),
+                test_listener_rule: bg.test_listener_rule.clone(),
+                role_arn: role.clone(),
+            };
+            world.set_advanced_load_balancer(spec.cluster(), spec.service(), advanced);
+        }
     }
     Ok(())
 }

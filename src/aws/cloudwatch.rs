@@ -1,6 +1,8 @@
-//! CloudWatch alarms over the Query protocol (`query`): DescribeAlarms and DescribeAlarmHistory,
-//! for the failure report. `aws-sdk-cloudwatch` is not used for two reads, for the same reason
-//! as EC2 (see `query`'s module comment): build time.
+//! CloudWatch over the Query protocol (`query`): DescribeAlarms and DescribeAlarmHistory for the
+//! failure report, GetMetricData for the canary judge. `aws-sdk-cloudwatch` is not used for
+//! three reads, for the same reason as EC2 (see `query`'s module comment): build time.
+//! CloudWatch still takes the Query protocol beside its newer JSON and CBOR ones (botocore's
+//! model lists `"protocols": ["smithy-rpc-v2-cbor", "json", "query"]`).
 
 use super::client::Aws;
 use super::query::{self, members, tag};
@@ -48,8 +50,79 @@ pub(super) fn change(member: &str) -> AlarmChange {
     }
 }
 
+/// Epoch seconds as the Query protocol's timestamps (`2026-12-05T11:18:00Z`).
+fn iso(t: Timestamp) -> String {
+    aws_smithy_types::DateTime::from_secs(t.floor() as i64).fmt(aws_smithy_types::date_time::Format::DateTime).unwrap_or_default()
+}
+
+/// The form parameters of `MetricDataQueries`, one-minute periods.
+pub(super) fn metric_params(queries: &[MetricQuery]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (i, q) in queries.iter().enumerate() {
+        let at = format!("MetricDataQueries.member.{}", i + 1);
+        out.push((format!("{at}.Id"), q.id.clone()));
+        match &q.source {
+            MetricSource::Stat { namespace, metric, dimensions, stat } => {
+                out.push((format!("{at}.MetricStat.Metric.Namespace"), namespace.clone()));
+                out.push((format!("{at}.MetricStat.Metric.MetricName"), metric.clone()));
+                for (k, (name, value)) in dimensions.iter().enumerate() {
+                    let d = format!("{at}.MetricStat.Metric.Dimensions.member.{}", k + 1);
+                    out.push((format!("{d}.Name"), name.clone()));
+                    out.push((format!("{d}.Value"), value.clone()));
+                }
+                out.push((format!("{at}.MetricStat.Period"), METRIC_PERIOD_SECS.to_string()));
+                out.push((format!("{at}.MetricStat.Stat"), stat.clone()));
+            }
+            MetricSource::Expression(e) => {
+                out.push((format!("{at}.Expression"), e.clone()));
+                out.push((format!("{at}.Period"), METRIC_PERIOD_SECS.to_string()));
+            }
+        }
+        out.push((format!("{at}.ReturnData"), "true".into()));
+    }
+    out
+}
+
+/// One `MetricDataResults` member; values whose timestamp or number cannot be read are dropped.
+pub(super) fn series(member: &str) -> MetricSeries {
+    let times = members(member, "Timestamps").into_iter().map(|t| epoch(Some(t.trim().to_string())));
+    let values = members(member, "Values").into_iter().map(|v| v.trim().parse::<f64>().ok());
+    let mut points: Vec<(Timestamp, f64)> = times.zip(values).filter_map(|(t, v)| Some((t?, v?))).filter(|(_, v)| v.is_finite()).collect();
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    MetricSeries { id: tag(member, "Id").unwrap_or_default(), points, complete: tag(member, "StatusCode").is_none_or(|c| c == "Complete") }
+}
+
 #[async_trait]
 impl CloudWatch for Aws {
+    async fn metric_data(&self, queries: &[MetricQuery], start: Timestamp, end: Timestamp) -> PortResult<Vec<MetricSeries>> {
+        let op = "cloudwatch:GetMetricData";
+        let mut params = metric_params(queries);
+        params.extend([("StartTime".into(), iso(start)), ("EndTime".into(), iso(end)), ("ScanBy".into(), "TimestampAscending".into())]);
+        let mut out: Vec<MetricSeries> = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            self.gate(op).await;
+            let mut page = params.clone();
+            page.extend(token.take().map(|t| ("NextToken".to_string(), t)));
+            let borrowed: Vec<(&str, &str)> = page.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let xml = self.query.call(op, &self.query.monitoring, "GetMetricData", &borrowed).await?.map_err(|r| query::refused(op, r))?;
+            for s in members(&xml, "MetricDataResults").into_iter().map(series) {
+                match out.iter_mut().find(|o| o.id == s.id) {
+                    Some(o) => {
+                        o.points.extend(s.points);
+                        o.complete &= s.complete;
+                    }
+                    None => out.push(s),
+                }
+            }
+            // The result's own NextToken (not a member's).
+            token = xml.rsplit_once("<NextToken>").and_then(|(_, t)| t.split_once("</NextToken>")).map(|(t, _)| t.to_string());
+            if token.as_deref().is_none_or(str::is_empty) {
+                return Ok(out);
+            }
+        }
+    }
+
     async fn alarms(&self, names: &[String]) -> PortResult<Vec<AlarmState>> {
         let op = "cloudwatch:DescribeAlarms";
         self.gate(op).await;

@@ -70,4 +70,22 @@ impl Elb for Aws {
             matcher: g.matcher().and_then(|m| m.http_code()).map(str::to_string),
         })
     }
+
+    async fn forward_weights(&self, rule_arn: &str) -> PortResult<Vec<(String, i32)>> {
+        let op = "elasticloadbalancing:DescribeRules";
+        self.gate(op).await;
+        let out = self.elb.describe_rules().rule_arns(rule_arn).send().await.map_err(|e| map_err(op, e))?;
+        let rule = out.rules().first().ok_or_else(|| PortError::NotFound { op: op.into(), message: rule_arn.into() })?;
+        Ok(rule
+            .actions()
+            .iter()
+            .flat_map(|a| match a.forward_config() {
+                Some(f) => {
+                    f.target_groups().iter().filter_map(|t| Some((t.target_group_arn()?.to_string(), t.weight().unwrap_or(1)))).collect()
+                }
+                // A forward action to one target group, without ForwardConfig.
+                None => a.target_group_arn().map(|t| vec![(t.to_string(), 1)]).unwrap_or_default(),
+            })
+            .collect())
+    }
 }

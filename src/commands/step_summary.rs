@@ -24,6 +24,8 @@ struct Seen {
     /// lifecycle stages (`BAKE_TIME`).
     phases: Vec<(f64, String)>,
     report: Option<FailureReport>,
+    /// The canary judge's verdicts (#29): step, green %, verdict, action, metric lines.
+    judged: Vec<(u32, f64, String, String, Vec<String>)>,
 }
 
 /// Passes events on and writes the step summary when the release finishes.
@@ -64,6 +66,13 @@ impl EventSink for StepSummary {
                 }
             }
             Event::Report { report } => s.report = Some((**report).clone()),
+            Event::StepJudged { step, green_percent, verdict, action, metrics, .. } => s.judged.push((
+                *step,
+                *green_percent,
+                format!("{verdict:?}").to_uppercase(),
+                action.clone(),
+                metrics.iter().map(crate::analysis::MetricJudgement::line).collect(),
+            )),
             Event::Traffic { green, .. } => s.phase(at, format!("green {green:.0}%")),
             Event::LifecycleStage { stage, .. } => s.phase(at, stage.to_string()),
             Event::Finished { outcome, exit_code, task_definition, api_calls_total, secs, .. } => {
@@ -113,6 +122,17 @@ fn markdown(service: &str, s: &Seen, (outcome, code, td): (&str, i32, Option<&st
     }
     let _ = writeln!(o, "| duration | {secs:.0} s |\n| AWS calls | {calls} |\n");
     o.push_str(&gantt(service, s, end));
+    if !s.judged.is_empty() {
+        let _ = writeln!(o, "\n| step | green | verdict | action | metrics (green vs blue) |\n| --- | --- | --- | --- | --- |");
+        for (step, green, verdict, action, lines) in &s.judged {
+            let _ = writeln!(
+                o,
+                "| {step} | {green:.0} % | {verdict} | {} | {} |",
+                cell(action),
+                lines.iter().map(|l| cell(l)).collect::<Vec<_>>().join("<br>")
+            );
+        }
+    }
     if let Some(r) = &s.report {
         let _ = writeln!(o, "\n**Why:** {}\n\n**Fix:** {}\n", cell(&r.diagnosis.summary), cell(&r.diagnosis.fix));
         let _ = writeln!(

@@ -28,6 +28,7 @@ mod feed;
 mod fleet;
 mod history;
 mod init;
+pub(crate) mod judge;
 pub mod lease;
 mod lookups;
 mod observe;
@@ -172,6 +173,21 @@ pub enum Event {
     RollbackFinished {
         ok: bool,
         serving: String,
+    },
+    /// A traffic step judged by the canary analysis (#29): green's metrics against blue's.
+    StepJudged {
+        /// 1 for the first step judged.
+        step: u32,
+        /// Green's share of production traffic during the judged minutes, percent.
+        green_percent: f64,
+        verdict: crate::analysis::Verdict,
+        /// What fgdeploy does: `continue`, `rollback`, or `hold` (INCONCLUSIVE: more minutes).
+        action: String,
+        /// The judged non-critical metrics' pass share, percent.
+        score: Option<f64>,
+        /// The judged minutes (epoch seconds): [from, to).
+        window: (f64, f64),
+        metrics: Vec<crate::analysis::MetricJudgement>,
     },
     /// Why a release failed (#26): the verdict and fix first, then the evidence collected.
     Report {
@@ -446,6 +462,7 @@ fn decision(e: &Event) -> Option<String> {
         E::LifecycleStage { stage, status } => format!("lifecycle stage {stage} ({status})"),
         E::Traffic { blue, green, status, .. } => format!("traffic blue {blue:.0} % · green {green:.0} % ({status})"),
         E::Warning { message } => format!("warning: {message}"),
+        E::StepJudged { step, verdict, action, .. } => format!("step {step} judged {verdict:?}: {action}"),
         E::TaskStopped { task_id, stop_code, .. } => format!("task {task_id} stopped ({})", stop_code.as_deref().unwrap_or("-")),
         _ => return None,
     })

@@ -584,6 +584,7 @@ mod tests {
     #[test]
     fn native_stages() {
         let cfg = |strategy: &str| crate::ports::NativeDeployment {
+            judge_timeout_minutes: None,
             strategy: DeploymentStrategy::from_aws(strategy),
             bake_time_minutes: Some(3),
             linear: Some((25.0, 2)),
@@ -681,6 +682,7 @@ mod tests {
     #[test]
     fn native_moments_default_and_zero_bakes() {
         let mut cfg = crate::ports::NativeDeployment {
+            judge_timeout_minutes: None,
             strategy: DeploymentStrategy::from_aws("LINEAR"),
             bake_time_minutes: Some(0),
             linear: Some((30.0, 1)),

@@ -1,4 +1,5 @@
-//! The `CloudWatch` port: the deployment alarms' state and history, read for a failure report.
+//! The `CloudWatch` port: the deployment alarms' state and history, read for a failure report,
+//! and metric data for the canary judge (#29).
 
 use super::clock::Timestamp;
 use super::error::PortResult;
@@ -29,8 +30,40 @@ pub struct AlarmChange {
     pub summary: String,
 }
 
+/// One `MetricDataQueries` member: a metric with a statistic, or an expression. Every query asks
+/// for one-minute values (ALB metrics' granularity).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricQuery {
+    pub id: String,
+    pub source: MetricSource,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricSource {
+    /// `MetricStat`: namespace, metric name, its dimensions (all of them: CloudWatch matches the
+    /// set exactly), and the statistic (`Sum`, `p99`, …).
+    Stat { namespace: String, metric: String, dimensions: Vec<(String, String)>, stat: String },
+    /// `Expression`: metric math or a Metrics Insights query.
+    Expression(String),
+}
+
+/// One `MetricDataResults` member: its values by minute, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct MetricSeries {
+    pub id: String,
+    pub points: Vec<(Timestamp, f64)>,
+    /// `StatusCode` was `Complete` (not `PartialData`, `Forbidden`, `InternalError`).
+    pub complete: bool,
+}
+
+/// One-minute periods: the granularity of the load balancer's metrics.
+pub const METRIC_PERIOD_SECS: u32 = 60;
+
 #[async_trait]
 pub trait CloudWatch: Send + Sync {
+    /// GetMetricData of these queries (at most 500) from `start` to `end` (whole minutes), every
+    /// page (one call each).
+    async fn metric_data(&self, queries: &[MetricQuery], start: Timestamp, end: Timestamp) -> PortResult<Vec<MetricSeries>>;
     /// DescribeAlarms of these names (at most 100; one call).
     async fn alarms(&self, names: &[String]) -> PortResult<Vec<AlarmState>>;
     /// DescribeAlarmHistory of one alarm: its newest `max` state updates, newest first.

@@ -120,6 +120,19 @@ impl LifecycleHook {
         }
     }
 
+    /// The stage fgdeploy's step judge pauses at: before every linear/canary traffic step.
+    pub(crate) const JUDGE_STAGE: LifecycleStage = LifecycleStage::PreProductionTrafficShift;
+
+    /// fgdeploy's step judge: a PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT, marked as
+    /// fgdeploy's, timing out with ROLLBACK (the dead-man's switch, as the gate's).
+    pub(crate) fn fgdeploy_judge(timeout_minutes: i32) -> LifecycleHook {
+        LifecycleHook {
+            stages: vec![Self::JUDGE_STAGE],
+            details: Some(serde_json::json!({"createdBy": "fgdeploy", "purpose": "canary-analysis"})),
+            ..Self::fgdeploy_gate(timeout_minutes)
+        }
+    }
+
     /// A hook fgdeploy added (this release's, or one a killed run left behind).
     pub fn is_fgdeploys(&self) -> bool {
         self.details.as_ref().and_then(|d| d.get("createdBy")).and_then(|v| v.as_str()) == Some("fgdeploy")
@@ -371,16 +384,29 @@ pub struct NativeDeployment {
     pub base: DeploymentConfig,
     /// Minutes fgdeploy's PAUSE hook waits before ECS rolls back by itself.
     pub gate_timeout_minutes: i32,
+    /// The canary judge (#29): fgdeploy's PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT, before
+    /// every traffic step, timing out after this many minutes with ROLLBACK.
+    #[serde(default)]
+    pub judge_timeout_minutes: Option<i32>,
 }
 
 impl NativeDeployment {
-    /// Every lifecycle hook the deployment carries: the service's own, and fgdeploy's gate.
+    /// Every lifecycle hook the deployment carries: the service's own, fgdeploy's gate, and
+    /// fgdeploy's step judge.
     pub(crate) fn hooks(&self) -> Vec<LifecycleHook> {
         let mut hooks = self.base.lifecycle_hooks.clone();
         if self.pause_after_test_traffic {
             hooks.push(LifecycleHook::fgdeploy_gate(self.gate_timeout_minutes));
         }
+        if let Some(t) = self.judge_timeout_minutes {
+            hooks.push(LifecycleHook::fgdeploy_judge(t));
+        }
         hooks
+    }
+
+    /// fgdeploy adds a PAUSE hook of its own (the gate, the judge).
+    pub(crate) fn pauses(&self) -> bool {
+        self.pause_after_test_traffic || self.judge_timeout_minutes.is_some()
     }
 }
 

@@ -42,4 +42,6 @@ pub trait Elb: Send + Sync {
     async fn target_health(&self, target_group_arn: &str) -> PortResult<Vec<TargetHealth>>;
     /// DescribeTargetGroups: the target group's health check.
     async fn health_check(&self, target_group_arn: &str) -> PortResult<HealthCheck>;
+    /// DescribeRules of one rule: its forward action's target groups and their weights.
+    async fn forward_weights(&self, rule_arn: &str) -> PortResult<Vec<(String, i32)>>;
 }

@@ -27,7 +27,7 @@ pub use autoscaling::{Autoscaling, ScalableTarget, scalable_resource_id};
 pub use builder::{BuildError, BuildRequest, Builder};
 pub(crate) use calls::CallCounter;
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use cloudwatch::{AlarmChange, AlarmState, CloudWatch};
+pub use cloudwatch::{AlarmChange, AlarmState, CloudWatch, METRIC_PERIOD_SECS, MetricQuery, MetricSeries, MetricSource};
 pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, LifecycleFailure, TaskSetInfo};
 pub use ecr::{Ecr, Manifest, RegistryAuth};
 pub use ecs::{

@@ -34,7 +34,8 @@ pub(super) fn event_line(e: &Event, color: bool) -> Option<(Level, String)> {
     let (level, text) = event_text(e)?;
     // Names, messages and reasons come from input files and AWS answers: a control character or
     // a newline in them must not forge a line of its own. The plan escapes its values itself.
-    let text = if matches!(e, Event::Plan { .. } | Event::Report { .. }) { text } else { esc(&text) };
+    // A judged step's lines are escaped one by one (its metric names come from the deployspec).
+    let text = if matches!(e, Event::Plan { .. } | Event::Report { .. } | Event::StepJudged { .. }) { text } else { esc(&text) };
     if matches!(e, Event::Report { .. }) {
         return Some((level, paint_report(color, &text)));
     }
@@ -88,6 +89,14 @@ fn traffic_text(
     format!("traffic blue {blue:.0} % · green {green:.0} % · {status}{}", latest.map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default())
 }
 
+fn verdict_text(v: crate::analysis::Verdict) -> &'static str {
+    match v {
+        crate::analysis::Verdict::Pass => "PASS",
+        crate::analysis::Verdict::Fail => "FAIL",
+        crate::analysis::Verdict::Inconclusive => "INCONCLUSIVE",
+    }
+}
+
 fn event_text(e: &Event) -> Option<(Level, String)> {
     use Level::*;
     let color = false;
@@ -129,6 +138,20 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         }
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::Report { report } => (Result, report_text(report)),
+        Event::StepJudged { step, green_percent, verdict, action, score, metrics, .. } => {
+            let level = if *verdict == crate::analysis::Verdict::Fail { Warn } else { Info };
+            let score = score.map(|s| format!(" · score {s:.0} %")).unwrap_or_default();
+            let lines: Vec<String> = metrics.iter().map(|m| format!("\n    {}", esc(&m.line()))).collect();
+            (
+                level,
+                format!(
+                    "step {step} (green {green_percent:.0} %) judged {}{score}: {}{}",
+                    verdict_text(*verdict),
+                    esc(action),
+                    lines.concat()
+                ),
+            )
+        }
         Event::RollbackFinished { ok, serving } => {
             if *ok {
                 (Warn, paint(color, "33", &format!("rollback finished: serving {serving}")))

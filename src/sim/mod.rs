@@ -17,12 +17,13 @@ mod mutation;
 mod native;
 mod settings;
 mod state;
+mod traffic;
 mod world;
 
 pub(crate) use state::CdGroupSeed;
 
 pub use mutation::Mutation;
-pub use state::{EPOCH, EventDelivery, Faults, Noise, SeedService, World};
+pub use state::{EPOCH, EventDelivery, Faults, Noise, SeedService, Traffic, World};
 
 use crate::engine::Interrupt;
 use crate::ports::*;
@@ -485,6 +486,9 @@ impl Elb for Sim {
             matcher: Some("200".into()),
         })
     }
+    async fn forward_weights(&self, rule_arn: &str) -> PortResult<Vec<(String, i32)>> {
+        self.call("elasticloadbalancing:DescribeRules").await?.forward_weights(rule_arn)
+    }
 }
 
 #[async_trait]
@@ -502,6 +506,9 @@ impl Leases for Sim {
 
 #[async_trait]
 impl CloudWatch for Sim {
+    async fn metric_data(&self, queries: &[MetricQuery], start: Timestamp, end: Timestamp) -> PortResult<Vec<MetricSeries>> {
+        self.call("cloudwatch:GetMetricData").await?.metric_data(queries, start, end)
+    }
     async fn alarms(&self, names: &[String]) -> PortResult<Vec<AlarmState>> {
         Ok(self.call("cloudwatch:DescribeAlarms").await?.alarm_states(names))
     }

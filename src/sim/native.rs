@@ -2,8 +2,9 @@
 //! strategy on the ECS controller): lifecycle stages, every lifecycle hook the service carries
 //! at each of its stages (a PAUSE hook waits for ContinueServiceDeployment or its timeout; a
 //! Lambda hook succeeds), production traffic steps (with PRE_PRODUCTION_TRAFFIC_SHIFT before
-//! each later step, a stage newer than the SDK's enum, held for 30 s and while its hooks wait,
-//! each time with new hook ids), bake time, and rollback.
+//! every step, the first included — "invoked before every traffic shift step", as the API
+//! model says of the stage — a stage newer than the SDK's enum, held for 30 s and while its
+//! hooks wait, each time with new hook ids), bake time, and rollback.
 
 use super::state::*;
 use crate::states::{LifecycleStage as S, SdStatus};
@@ -11,7 +12,7 @@ use crate::states::{LifecycleStage as S, SdStatus};
 /// Advance one native deployment to `now`.
 pub(super) fn step(n: &mut NativeState, status: &SdStatus, now: f64) -> Outcome {
     if *status == SdStatus::RollbackInProgress {
-        n.weight = 0.0;
+        n.set_weight(0.0, now);
         return if n.rollback_until.is_some_and(|u| now >= u) { Outcome::RolledBack } else { Outcome::Continue };
     }
     match n.hold(now) {
@@ -34,11 +35,12 @@ pub(super) fn step(n: &mut NativeState, status: &SdStatus, now: f64) -> Outcome 
         S::PostScaleUp if elapsed >= 2.0 => n.go(S::TestTrafficShift, now),
         S::TestTrafficShift if elapsed >= 2.0 => n.go(S::PostTestTrafficShift, now),
         S::PostTestTrafficShift => {
-            n.go(S::ProductionTrafficShift, now);
+            // The first step, announced by PRE_PRODUCTION_TRAFFIC_SHIFT like every later one.
             let (w, _) = n.next_step();
-            n.weight = w;
-            n.max_weight = n.max_weight.max(w);
+            n.pending_weight = Some(w);
             n.step_started = now;
+            n.go(S::PreProductionTrafficShift, now);
+            n.move_pending_weight(now);
         }
         S::ProductionTrafficShift => {
             if n.weight >= 100.0 {

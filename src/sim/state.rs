@@ -119,6 +119,46 @@ pub struct Faults {
     /// Timing noise, seeded and reproducible. None: every task takes exactly `start_secs` and
     /// `health_secs` and a rollout repeats the seeded history's pace (the deterministic tests).
     pub noise: Option<Noise>,
+    /// Production traffic and what CloudWatch publishes of it (the canary judge's metrics).
+    #[serde(default)]
+    pub traffic: Traffic,
+}
+
+/// The service's production traffic, split between blue's and green's target groups by the
+/// traffic weights, and the load balancer's one-minute metrics of it (`sim/traffic.rs`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Traffic {
+    /// Requests a minute to the service (Poisson), all target groups together.
+    pub requests_per_minute: f64,
+    /// Blue's 5xx rate (each request fails independently).
+    pub error_rate: f64,
+    /// Green's 5xx rate is blue's times this.
+    pub green_error_factor: f64,
+    /// TargetResponseTime p50 / p95 / p99 of blue, in seconds.
+    pub latency: (f64, f64, f64),
+    /// Green's latency percentiles are blue's times this.
+    pub green_latency_factor: f64,
+    /// Each minute's percentiles vary by a log-normal factor of this σ (and by sampling: a
+    /// minute with few requests varies more).
+    pub latency_sigma: f64,
+    /// A minute's datapoint is published this long after the minute ended.
+    pub publication_delay: f64,
+    pub seed: u64,
+}
+
+impl Default for Traffic {
+    fn default() -> Self {
+        Traffic {
+            requests_per_minute: 1000.0,
+            error_rate: 0.01,
+            green_error_factor: 1.0,
+            latency: (0.05, 0.12, 0.25),
+            green_latency_factor: 1.0,
+            latency_sigma: 0.08,
+            publication_delay: 60.0,
+            seed: 29,
+        }
+    }
 }
 
 /// How real rollouts vary: per task (image pulls, AZ capacity), per rollout (a slower or faster
@@ -203,6 +243,7 @@ impl Draws {
 impl Default for Faults {
     fn default() -> Self {
         Faults {
+            traffic: Traffic::default(),
             fail_start: BTreeSet::new(),
             hang_after: None,
             no_capacity: BTreeSet::new(),
@@ -558,6 +599,9 @@ pub(super) struct NativeState {
     pub(crate) person_answers: u32,
     pub(crate) weight: f64,
     pub(crate) max_weight: f64,
+    /// Green's production weight from each moment on: (time, percent).
+    #[serde(default)]
+    pub(crate) weights: Vec<(f64, f64)>,
     pub(crate) green_ready_at: f64,
     pub(crate) fail_at: Option<f64>,
     pub(crate) rollback_until: Option<f64>,
@@ -592,6 +636,7 @@ impl NativeState {
             person_answers: 0,
             weight: 0.0,
             max_weight: 0.0,
+            weights: vec![(now, 0.0)],
             green_ready_at,
             fail_at,
             rollback_until: None,
@@ -635,6 +680,20 @@ impl NativeState {
         }
     }
 
+    /// Green takes `w` percent of production traffic from `now`.
+    pub(super) fn set_weight(&mut self, w: f64, now: f64) {
+        if self.weight != w {
+            self.weights.push((now, w));
+        }
+        self.weight = w;
+        self.max_weight = self.max_weight.max(w);
+    }
+
+    /// Green's weight at `t`.
+    pub(super) fn weight_at(&self, t: f64) -> f64 {
+        self.weights.iter().take_while(|(at, _)| *at <= t).last().map_or(0.0, |(_, w)| *w)
+    }
+
     /// Move the traffic of the step PRE_PRODUCTION_TRAFFIC_SHIFT announced, unless one of its
     /// hooks still waits (the step counts from the move).
     pub(super) fn move_pending_weight(&mut self, now: f64) {
@@ -643,8 +702,7 @@ impl NativeState {
             if now > self.step_started {
                 self.step_started = now;
             }
-            self.weight = w;
-            self.max_weight = self.max_weight.max(w);
+            self.set_weight(w, now);
         }
     }
 

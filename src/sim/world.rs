@@ -629,7 +629,7 @@ impl World {
 
     // ----- services ------------------------------------------------------------------------
 
-    fn svc_index(&self, cluster: &str, name: &str) -> Option<usize> {
+    pub(super) fn svc_index(&self, cluster: &str, name: &str) -> Option<usize> {
         let cluster = cluster.rsplit('/').next().unwrap_or(cluster);
         let name = name.rsplit('/').next().unwrap_or(name);
         self.services.iter().position(|s| s.cluster == cluster && s.name == name)

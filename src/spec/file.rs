@@ -25,6 +25,9 @@ pub struct SpecFile {
     /// at a time, across runners (#27). Without it, nothing serialises two pipelines.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<LockSection>,
+    /// The canary judge (#29): each traffic step judged on green's metrics against blue's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<super::analysis::AnalysisSection>,
     /// Where the templates' account lookups read from (`tfstate()`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lookups: Option<LookupsSection>,
@@ -616,13 +619,13 @@ fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<
     }
 }
 
-fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(super) fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     let s = String::deserialize(d)?;
     humantime::parse_duration(&s)
         .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"")))
 }
 
-fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
@@ -658,6 +661,8 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
     }
     // A build command is rendered when it runs (it uses `image`, `context`, … of that build).
     let commands = take_build_commands(&mut value);
+    // An analysis query is rendered per side when a step is judged (`{{ target_group }}`, …).
+    let queries = take_analysis_queries(&mut value);
     let mut p = Vec::new();
     vars.expand_json(&mut value, &mut p).map_err(|(field, e)| InputError::new(path, e.message, e.fix).at_field(field))?;
     if let Some(serde_json::Value::Object(b)) = value.get_mut("build") {
@@ -668,6 +673,7 @@ pub(super) fn parse(path: &Path, text: &str, vars: &Vars, image_tag: Option<&str
             };
         }
     }
+    put_analysis_queries(&mut value, queries);
     let sidecars = split_builds(path, &mut value)?;
     // Every problem of the file and of each `[build.<container>]` at once.
     let mut problems = Vec::new();
@@ -714,4 +720,20 @@ fn take_build_commands(value: &mut serde_json::Value) -> Vec<(Option<String>, se
         }
     }
     out
+}
+
+/// The `query` of each `[[analysis.metrics]]`, taken out before the render: it is rendered for
+/// each side when a step is judged (its `{{ target_group }}`, `{{ revision }}`, …).
+fn take_analysis_queries(value: &mut serde_json::Value) -> Vec<(usize, serde_json::Value)> {
+    let Some(serde_json::Value::Array(metrics)) = value.get_mut("analysis").and_then(|a| a.get_mut("metrics")) else { return Vec::new() };
+    metrics.iter_mut().enumerate().filter_map(|(i, m)| Some((i, m.as_object_mut()?.remove("query")?))).collect()
+}
+
+fn put_analysis_queries(value: &mut serde_json::Value, queries: Vec<(usize, serde_json::Value)>) {
+    let Some(serde_json::Value::Array(metrics)) = value.get_mut("analysis").and_then(|a| a.get_mut("metrics")) else { return };
+    for (i, q) in queries {
+        if let Some(m) = metrics.get_mut(i).and_then(|m| m.as_object_mut()) {
+            m.insert("query".into(), q);
+        }
+    }
 }

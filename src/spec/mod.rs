@@ -2,10 +2,12 @@
 //! reference). Loading expands variables, deserializes with field paths in errors, and checks
 //! everything that can be checked without AWS.
 
+pub(crate) mod analysis;
 mod file;
 pub(crate) mod rules;
 mod service_rules;
 
+pub use analysis::{AnalysisSection, Direction, MetricKind, MetricSection, OnInconclusive};
 pub use file::*;
 
 use crate::error::InputError;
@@ -190,6 +192,9 @@ impl Spec {
             }
             Err(e) => problems.extend(e.flatten()),
         }
+        // Each analysis query renders for a side (stand-ins for the side's names).
+        let stand_in = analysis::QUERY_VARS.map(|k| (k, format!("stand-in-{k}")));
+        problems.extend((0..spec.analysis_metrics().len()).filter_map(|i| spec.render_analysis_query(i, &stand_in).err()));
         let template_text = spec.template_text.clone();
         let problems = problems.into_iter().map(|p| p.located(path, &text).located(&spec.template_path, &template_text)).collect();
         InputError::all(problems)?;
@@ -221,6 +226,26 @@ impl Spec {
         out.extend(self.file.task_definition.redact.iter().filter_map(|n| env.get(n)).filter(|v| !v.is_empty()).cloned());
         crate::taint::mark(out.clone());
         out
+    }
+
+    /// The metrics of `[analysis]` (none without it).
+    pub fn analysis_metrics(&self) -> &[MetricSection] {
+        self.file.analysis.as_ref().map_or(&[], |a| a.metrics.as_slice())
+    }
+
+    /// The query of analysis metric `i` for one side: `side` names its `target_group`,
+    /// `load_balancer` and `revision`. An empty string for a built-in metric.
+    pub(crate) fn render_analysis_query(&self, i: usize, side: &[(&str, String)]) -> Result<String, InputError> {
+        let Some(q) = self.analysis_metrics().get(i).and_then(|m| m.query.as_deref()) else { return Ok(String::new()) };
+        let extra = side.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        self.vars.clone().with_extra(extra).expand(q).map_err(|e| {
+            InputError::new(
+                &self.path,
+                e.message,
+                format!("{}; a query also knows {{{{ target_group }}}}, {{{{ load_balancer }}}} and {{{{ revision }}}}", e.fix),
+            )
+            .at_field(format!("analysis.metrics[{i}].query"))
+        })
     }
 
     pub fn cluster(&self) -> &str {

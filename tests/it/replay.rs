@@ -1066,6 +1066,7 @@ async fn every_update_service_member_is_sent_or_refused_with_a_reason() {
     key_paths(&sample(&model, "UpdateServiceRequest", 0), "", &mut want);
     let base = every_deployment_config_member();
     let native = NativeDeployment {
+        judge_timeout_minutes: None,
         strategy: fgdeploy::states::DeploymentStrategy::Linear,
         bake_time_minutes: Some(5),
         linear: Some((10.0, 1)),

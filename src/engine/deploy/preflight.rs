@@ -25,4 +25,15 @@ pub(crate) struct BlueGreen {
 pub(crate) struct Native {
     pub(crate) deployment: NativeDeployment,
     pub(crate) test_url: Option<String>,
+    /// The canary judge's sides, with `[analysis]` (#29).
+    pub(crate) judge: Option<NativeJudge>,
+}
+
+/// The load balancer and the two target groups of an ECS-native release, in CloudWatch's names
+/// (green is the one not serving production when the release starts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct NativeJudge {
+    pub(crate) load_balancer: String,
+    pub(crate) green_target_group: String,
+    pub(crate) blue_target_group: String,
 }

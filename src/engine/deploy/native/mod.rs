@@ -25,6 +25,8 @@ use crate::engine::stages::verify::Verify;
 use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, RollbackPlan, StageTime, WaitOptions, WaitReport};
 use crate::plan::Stage;
 
+mod steps;
+
 crate::engine::engine_part!(
     /// The ECS-native deployer (BLUE_GREEN, LINEAR, CANARY).
     EcsNative
@@ -39,18 +41,18 @@ pub(super) fn live_base(live: &DeploymentConfig) -> DeploymentConfig {
 /// A team's PAUSE hook at the stage fgdeploy's gate pauses at: ECS names neither hook's owner
 /// in DescribeServiceDeployments, so fgdeploy could answer the team's approval. Refused before
 /// any change.
-fn refuse_a_team_hook_at_the_gate(spec: &Spec, base: &DeploymentConfig) -> Result<()> {
-    let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.contains(&LifecycleHook::GATE_STAGE)) else {
+fn refuse_a_team_hook_at_the_gate(spec: &Spec, base: &DeploymentConfig, stage: LifecycleStage, fix: &str) -> Result<()> {
+    let Some(h) = base.lifecycle_hooks.iter().find(|h| h.is_pause() && h.stages.contains(&stage)) else {
         return Ok(());
     };
+    let what = if stage == LifecycleHook::GATE_STAGE { "test gate" } else { "canary judge" };
     Err(Error::usage(
         format!(
-            "service {} already has a PAUSE hook at {} ({}); fgdeploy's test gate pauses there too, and ECS names neither hook's owner, so fgdeploy could answer the team's approval",
+            "service {} already has a PAUSE hook at {stage} ({}); fgdeploy's {what} pauses there too, and ECS names neither hook's owner, so fgdeploy could answer the team's approval",
             spec.service(),
-            LifecycleHook::GATE_STAGE,
             h.details.as_ref().map_or("no hookDetails".to_string(), ToString::to_string)
         ),
-        "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]",
+        fix.to_string(),
     ))
 }
 
@@ -126,7 +128,13 @@ impl EcsNative<'_> {
         }
         let base = live_base(&svc.deployment_config);
         if gated {
-            refuse_a_team_hook_at_the_gate(spec, &base)?;
+            let fix = "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]";
+            refuse_a_team_hook_at_the_gate(spec, &base, LifecycleHook::GATE_STAGE, fix)?;
+        }
+        let judge = self.judge_preflight(spec, svc).await?;
+        if judge.is_some() {
+            let fix = "move the team's PAUSE hook to another stage (e.g. POST_SCALE_UP), or release without [analysis]";
+            refuse_a_team_hook_at_the_gate(spec, &base, LifecycleHook::JUDGE_STAGE, fix)?;
         }
         let deployment = NativeDeployment {
             base,
@@ -137,8 +145,9 @@ impl EcsNative<'_> {
             canary: bg.native_steps().1,
             pause_after_test_traffic: gated,
             load_balancer,
+            judge_timeout_minutes: spec.file.analysis.as_ref().filter(|_| judge.is_some()).map(steps::judge_timeout_minutes),
         };
-        Ok(Native { deployment, test_url })
+        Ok(Native { deployment, test_url, judge })
     }
 
     /// Ok(true) when the deployment succeeded, Ok(false) when started and not watched.
@@ -174,6 +183,9 @@ impl EcsNative<'_> {
         // The journal says which deployment is this release's before anything else happens.
         self.renew_lease(false).await?;
         if no_wait {
+            if n.deployment.judge_timeout_minutes.is_some() {
+                self.warn("--no-wait: nobody judges the traffic steps until `fgdeploy wait` follows the deployment; fgdeploy's step hook rolls the deployment back when it times out unanswered");
+            }
             if n.deployment.pause_after_test_traffic {
                 self.warn(format!(
                     "--no-wait: fgdeploy's PAUSE hook stays on the service until `fgdeploy wait` follows the deployment to its end (it times out after {} min with ROLLBACK if nobody answers it)",
@@ -193,7 +205,7 @@ impl EcsNative<'_> {
     /// another pipeline) does not pause at fgdeploy's gate. A failure is a warning: the hook
     /// times out by itself, and the next fgdeploy release removes it.
     pub(crate) async fn remove_gate_hook(&self, spec: &Spec, n: &Native) {
-        if !n.deployment.pause_after_test_traffic {
+        if !n.deployment.pauses() {
             return;
         }
         // Only deploymentConfiguration: no task definition, no loadBalancers (sending those again
@@ -204,7 +216,12 @@ impl EcsNative<'_> {
             task_definition: String::new(),
             desired_count: None,
             deployment_config: None,
-            native: Some(NativeDeployment { pause_after_test_traffic: false, load_balancer: None, ..n.deployment.clone() }),
+            native: Some(NativeDeployment {
+                pause_after_test_traffic: false,
+                judge_timeout_minutes: None,
+                load_balancer: None,
+                ..n.deployment.clone()
+            }),
             settings: Default::default(),
         };
         match self.retry("ecs:UpdateService", || self.ports.ecs.update_service(&settings_only)).await {
@@ -230,6 +247,10 @@ impl EcsNative<'_> {
     ) -> Result<bool> {
         let bg = spec.file.deploy.blue_green.as_ref().ok_or_else(|| Error::Internal("no [deploy.blue_green]".into()))?;
         let w = NativeWatch {
+            started: self.ports.clock.now(),
+            judged_steps: 0,
+            traffic_seen: false,
+            holding: None,
             arn,
             setting,
             deadline,
@@ -315,6 +336,7 @@ impl EcsNative<'_> {
                 w.shifting_forecast |= shift;
                 w.schedule = Some(self.schedule(now, &moments));
             }
+            w.traffic_seen |= shift;
             w.stage = s.clone();
             changed = true;
         }
@@ -456,6 +478,14 @@ impl EcsNative<'_> {
 
 /// The state of one ECS-native watch, between looks.
 pub(crate) struct NativeWatch {
+    /// When fgdeploy began following: the judge reads the minutes from here on.
+    started: f64,
+    /// Traffic steps the canary judge answered (#29).
+    judged_steps: u32,
+    /// PRODUCTION_TRAFFIC_SHIFT was seen: green serves production traffic.
+    traffic_seen: bool,
+    /// The judge hook held INCONCLUSIVE, and since when.
+    holding: Option<(String, f64)>,
     arn: String,
     setting: crate::engine::TimeoutSetting,
     deadline: f64,
@@ -503,8 +533,12 @@ impl Watched for NativeRun<'_> {
         let Some(sd) = e.native_read(spec, &self.w.arn).await? else { return Ok(Next::Again(Pause::adaptive(false))) };
         let changed = e.native_stage(n, self.bg, &mut self.w, &sd, now);
         e.native_hook(spec, n, &mut self.w, &sd).await?;
+        let held = e.native_judge(spec, n, &mut self.w, &sd, now).await?;
         if let Some(end) = e.native_status(spec, n, &mut self.w, sd).await {
             return end.map(Next::Done);
+        }
+        if let Some(pause) = held {
+            return Ok(Next::Again(pause));
         }
         let w = &mut self.w;
         Ok(Next::Again(match w.schedule.as_mut().filter(|s| s.forecasting()).filter(|_| w.our_reason.is_none()) {

@@ -1,0 +1,211 @@
+//! The canary judge in a release (#29): green's metrics against blue's, read from CloudWatch
+//! (one GetMetricData call a judgement), judged by [`crate::analysis`]. The deployers decide
+//! when a step is judged and what a verdict does (`deploy/native/steps.rs`).
+
+use crate::analysis::{MetricJudgement, Tolerance, Verdict, combine, compare_ranks, compare_rates};
+use crate::error::{Error, Result};
+use crate::ports::{MetricQuery, MetricSeries, MetricSource, Timestamp};
+use crate::spec::{AnalysisSection, Direction, MetricKind, Spec};
+use std::collections::BTreeMap;
+
+crate::engine::engine_part!(
+    /// Reads the two sides' metrics and judges a step.
+    Judge
+);
+
+/// Green and blue in CloudWatch's names: the load balancer's and target groups' dimensions
+/// (`app/<name>/<id>`, `targetgroup/<name>/<id>`), and the revisions (`family:revision`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Sides {
+    pub(crate) load_balancer: String,
+    pub(crate) green_target_group: String,
+    pub(crate) blue_target_group: String,
+    pub(crate) green_revision: String,
+    pub(crate) blue_revision: String,
+}
+
+/// The last part of an ARN (`…:targetgroup/web/73e2d6bc24d8a067` → `targetgroup/web/73e2d6bc24d8a067`).
+pub(crate) fn arn_resource(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// The load balancer's dimension from a listener or listener-rule ARN
+/// (`…:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee` → `app/web/50dc6c495c0c9188`).
+pub(crate) fn load_balancer_dimension(arn: &str) -> Option<String> {
+    let resource = arn_resource(arn);
+    let (_, path) = resource.split_once('/')?;
+    let parts: Vec<&str> = path.split('/').take(3).collect();
+    (parts.len() == 3).then(|| parts.join("/"))
+}
+
+/// `family:revision` of a task-definition ARN.
+pub(crate) fn revision(td: &str) -> String {
+    td.rsplit('/').next().unwrap_or(td).to_string()
+}
+
+/// A step's verdict, its metrics, and the minutes judged.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct StepJudgement {
+    pub(crate) verdict: Verdict,
+    pub(crate) metrics: Vec<MetricJudgement>,
+    pub(crate) score: Option<f64>,
+    /// The judged minutes: [from, to).
+    pub(crate) window: (Timestamp, Timestamp),
+}
+
+/// What a query reads for a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Role {
+    GreenRequests,
+    GreenErrors,
+    BlueRequests,
+    BlueErrors,
+    Green,
+    Blue,
+}
+
+const ALB: &str = "AWS/ApplicationELB";
+
+/// The queries of every metric (ids `m<metric>_<role>`), one-minute periods.
+fn queries(spec: &Spec, sides: &Sides) -> Result<Vec<(usize, Role, MetricQuery)>> {
+    let stat = |tg: &str, metric: &str, stat: &str| MetricSource::Stat {
+        namespace: ALB.into(),
+        metric: metric.into(),
+        dimensions: vec![("TargetGroup".into(), tg.to_string()), ("LoadBalancer".into(), sides.load_balancer.clone())],
+        stat: stat.into(),
+    };
+    let mut out = Vec::new();
+    for (i, m) in spec.analysis_metrics().iter().enumerate() {
+        let mut push =
+            |role: Role, source: MetricSource| out.push((i, role, MetricQuery { id: format!("m{i}_{}", role_id(role)), source }));
+        match m.kind() {
+            MetricKind::FiveXxRate => {
+                push(Role::GreenRequests, stat(&sides.green_target_group, "RequestCount", "Sum"));
+                push(Role::GreenErrors, stat(&sides.green_target_group, "HTTPCode_Target_5XX_Count", "Sum"));
+                push(Role::BlueRequests, stat(&sides.blue_target_group, "RequestCount", "Sum"));
+                push(Role::BlueErrors, stat(&sides.blue_target_group, "HTTPCode_Target_5XX_Count", "Sum"));
+            }
+            MetricKind::Latency(p) => {
+                push(Role::Green, stat(&sides.green_target_group, "TargetResponseTime", &format!("p{p}")));
+                push(Role::Blue, stat(&sides.blue_target_group, "TargetResponseTime", &format!("p{p}")));
+            }
+            MetricKind::Custom => {
+                for (role, tg, rev) in [
+                    (Role::Green, &sides.green_target_group, &sides.green_revision),
+                    (Role::Blue, &sides.blue_target_group, &sides.blue_revision),
+                ] {
+                    let vars = [("target_group", tg.clone()), ("load_balancer", sides.load_balancer.clone()), ("revision", rev.clone())];
+                    let q = spec.render_analysis_query(i, &vars).map_err(Error::from)?;
+                    push(role, MetricSource::Expression(q));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn role_id(r: Role) -> &'static str {
+    match r {
+        Role::GreenRequests => "green_requests",
+        Role::GreenErrors => "green_5xx",
+        Role::BlueRequests => "blue_requests",
+        Role::BlueErrors => "blue_5xx",
+        Role::Green => "green",
+        Role::Blue => "blue",
+    }
+}
+
+/// Minute → value of one query's series.
+type ByMinute = BTreeMap<i64, f64>;
+
+fn by_minute(s: Option<&MetricSeries>) -> ByMinute {
+    s.map(|s| s.points.iter().map(|(t, v)| ((t / 60.0).floor() as i64, *v)).collect()).unwrap_or_default()
+}
+
+/// Every metric judged on the series read (pure). Rates: the requests and 5xx of the minutes in
+/// which both sides served (a minute without a 5xx datapoint had none). Per-minute values: the
+/// minutes in which both sides have one.
+fn evaluate(a: &AnalysisSection, spec: &Spec, read: &BTreeMap<(usize, Role), ByMinute>) -> Vec<MetricJudgement> {
+    let get = |i: usize, r: Role| read.get(&(i, r)).cloned().unwrap_or_default();
+    spec.analysis_metrics()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let tol = Tolerance { relative: m.tolerance.relative, absolute: m.tolerance.absolute };
+            match m.kind() {
+                MetricKind::FiveXxRate => {
+                    let (gr, ge, br, be) =
+                        (get(i, Role::GreenRequests), get(i, Role::GreenErrors), get(i, Role::BlueRequests), get(i, Role::BlueErrors));
+                    let both: Vec<i64> =
+                        gr.iter().filter(|(k, v)| **v > 0.0 && br.get(k).is_some_and(|b| *b > 0.0)).map(|(k, _)| *k).collect();
+                    let sum = |s: &ByMinute| both.iter().map(|k| s.get(k).copied().unwrap_or(0.0)).sum::<f64>().round() as u64;
+                    let r = compare_rates((sum(&ge), sum(&gr)), (sum(&be), sum(&br)), tol, a.confidence, a.min_requests);
+                    MetricJudgement::from_rates(m.label(), m.critical, &r)
+                }
+                MetricKind::Latency(_) | MetricKind::Custom => {
+                    let (g, b) = (get(i, Role::Green), get(i, Role::Blue));
+                    let lower = m.direction == Direction::LowerIsWorse;
+                    let sign = if lower { -1.0 } else { 1.0 };
+                    let both: Vec<(f64, f64)> = g.iter().filter_map(|(k, gv)| Some((sign * gv, sign * b.get(k)?))).collect();
+                    let (gv, bv): (Vec<f64>, Vec<f64>) = both.into_iter().unzip();
+                    let tol = Tolerance { relative: sign * tol.relative, absolute: tol.absolute };
+                    let r = compare_ranks(&gv, &bv, tol, 1.0 - a.confidence, a.min_minutes);
+                    MetricJudgement::from_ranks(m.label(), m.critical, &r, lower)
+                }
+            }
+        })
+        .collect()
+}
+
+impl Judge<'_> {
+    /// DescribeRules of the production listener rule: (blue, green) target-group ARNs — blue is
+    /// the one production traffic goes to now (read before the deployment starts).
+    pub(crate) async fn target_groups(&self, rule: &str) -> Result<(String, String)> {
+        let weights = self.retry("elasticloadbalancing:DescribeRules", || self.ports.elb.forward_weights(rule)).await?;
+        let mut sorted = weights.clone();
+        sorted.sort_by_key(|(_, w)| -w);
+        match sorted.as_slice() {
+            [(blue, b), (green, g)] if b > g => Ok((blue.clone(), green.clone())),
+            _ => Err(Error::usage(
+                format!(
+                    "the production listener rule {rule} forwards to {weights:?}: the canary judge needs two target groups, production traffic on one of them"
+                ),
+                "finish or roll back the deployment in flight, or set deploy.blue_green's production_listener_rule to the rule ECS shifts",
+            )),
+        }
+    }
+
+    /// Judge the minutes from `from` to `now` − the publication delay (whole minutes): one
+    /// GetMetricData call. No whole minute yet: INCONCLUSIVE without a call.
+    pub(crate) async fn judge(&self, spec: &Spec, sides: &Sides, from: Timestamp, now: Timestamp) -> Result<StepJudgement> {
+        let a = spec.file.analysis.as_ref().ok_or_else(|| Error::Internal("a judged step without [analysis]".into()))?;
+        let start = (from / 60.0).floor() * 60.0;
+        let end = ((now - a.publication_delay.as_secs_f64()) / 60.0).floor() * 60.0;
+        let qs = queries(spec, sides)?;
+        let mut read = BTreeMap::new();
+        if end > start {
+            let only: Vec<MetricQuery> = qs.iter().map(|(_, _, q)| q.clone()).collect();
+            let series = self.retry("cloudwatch:GetMetricData", || self.ports.cloudwatch.metric_data(&only, start, end)).await?;
+            for (i, role, q) in &qs {
+                read.insert((*i, *role), by_minute(series.iter().find(|s| s.id == q.id)));
+            }
+        }
+        let metrics = evaluate(a, spec, &read);
+        let (verdict, score) = combine(&metrics, a.pass_score);
+        Ok(StepJudgement { verdict, metrics, score, window: (start, end.max(start)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn dimensions_come_from_the_arns() {
+        let rule =
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+        assert_eq!(super::load_balancer_dimension(rule).as_deref(), Some("app/web/50dc6c495c0c9188"));
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
+        assert_eq!(super::arn_resource(tg), "targetgroup/web/73e2d6bc24d8a067");
+        assert_eq!(super::revision("arn:aws:ecs:us-east-1:1:task-definition/web:42"), "web:42");
+        assert_eq!(super::load_balancer_dimension("not-an-arn"), None);
+    }
+}
