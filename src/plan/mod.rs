@@ -129,7 +129,10 @@ fn later_stages(
     };
     let deploy_detail = match spec.file.deploy.strategy {
         Strategy::Rolling => "UpdateService (rolling), then watch the deployment to its end".to_string(),
-        Strategy::BlueGreen => "CodeDeploy blue/green deployment".to_string(),
+        Strategy::BlueGreen if live.service.deployment_controller == crate::ports::Controller::CodeDeploy => {
+            "CodeDeploy blue/green deployment".to_string()
+        }
+        Strategy::BlueGreen => "ECS-native blue/green deployment (UpdateService with deploymentConfiguration.strategy)".to_string(),
     };
     let deploy_detail = if live.service_missing {
         format!(
@@ -196,6 +199,12 @@ fn migrate_action(migration: Option<&MigrationPlan>, skip: bool, deploy: bool) -
 /// shows (#27).
 fn dead_mans_switch(spec: &Spec, native: bool) -> String {
     let bg = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == Strategy::BlueGreen);
+    if let Some(a) = spec.file.analysis.as_ref().filter(|_| native && bg.is_some()) {
+        return format!(
+            "if this runner dies mid-deployment: fgdeploy's PAUSE hook before the next traffic step times out after {} min and ECS rolls the deployment back (no step goes on unjudged)",
+            a.judge_timeout_minutes()
+        );
+    }
     match bg {
         None => "if this runner dies mid-rollout: ECS finishes the deployment by itself (its circuit breaker and alarms still roll it back); with [lock], the next run resumes it".into(),
         Some(b) if b.checks.is_empty() => {
@@ -256,6 +265,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         service_changes,
         migration,
         rollout,
+        analysis: analysis_plan(spec),
         stages,
         has_changes,
         scalable_target: live.scalable,
@@ -542,6 +552,66 @@ pub(crate) fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
     }
     steps.push(format!("bake {} min with blue kept, then blue is cleaned up", bg.bake_time_minutes));
     steps
+}
+
+/// The canary judge's plan: the steps it judges (ECS-native LINEAR/CANARY) and each metric's
+/// test, from `[analysis]`.
+pub(crate) fn analysis_plan(spec: &crate::spec::Spec) -> Option<AnalysisPlan> {
+    use crate::spec::{Direction, MetricKind};
+    let a = spec.file.analysis.as_ref()?;
+    let bg = spec.file.deploy.blue_green.as_ref();
+    let judged = match bg.map(|b| (b.ecs_strategy.clone(), b.native_steps())) {
+        Some((crate::states::DeploymentStrategy::Linear, (Some((p, m)), _))) => {
+            let n = (100.0 / p).ceil() as u32;
+            let at: Vec<String> = (1..n).map(|k| format!("{:.0} %", (p * f64::from(k)).min(100.0))).collect();
+            format!("after each of the first {} steps ({}; {m} min each), before the next moves", n.saturating_sub(1), at.join(", "))
+        }
+        Some((crate::states::DeploymentStrategy::Canary, (_, Some((p, m))))) => {
+            format!("after the canary ({p} % for {m} min), before the rest moves")
+        }
+        _ => "no step to judge: the release is refused before any change (analysis needs ECS-native LINEAR or CANARY)".into(),
+    };
+    let steps = vec![
+        format!("PAUSE at PRE_PRODUCTION_TRAFFIC_SHIFT: judged {judged}, on every minute green served beside blue so far"),
+        format!(
+            "PASS → CONTINUE · FAIL → ROLLBACK · INCONCLUSIVE → hold, judged again each minute for up to {}, then {}",
+            humantime::format_duration(a.max_extension),
+            match a.on_inconclusive {
+                crate::spec::OnInconclusive::Continue => "CONTINUE",
+                crate::spec::OnInconclusive::Rollback => "ROLLBACK",
+            }
+        ),
+        format!("a minute is read {} after it ended (CloudWatch's publication delay)", humantime::format_duration(a.publication_delay)),
+        "the last step (100 %) is not judged: blue then serves no production traffic to compare with".into(),
+    ];
+    let metrics = spec
+        .analysis_metrics()
+        .iter()
+        .map(|m| {
+            let role = if m.critical { "critical" } else { "scored" };
+            let (r, x) = (m.tolerance.relative, m.tolerance.absolute);
+            let worse = match m.direction {
+                Direction::HigherIsWorse => format!("green > blue × {:.2} + {x}", 1.0 + r),
+                Direction::LowerIsWorse => format!("green < blue × {:.2} − {x}", 1.0 - r),
+            };
+            let read = match m.kind() {
+                MetricKind::FiveXxRate => format!(
+                    "HTTPCode_Target_5XX_Count / RequestCount of each target group; two-proportion test; FAIL when P({worse}) ≥ {}; at least {} requests a side",
+                    a.confidence, a.min_requests
+                ),
+                MetricKind::Latency(p) => format!(
+                    "TargetResponseTime p{p} of each target group, per minute; Mann-Whitney U; FAIL when 1 − p ≥ {} that {worse}; at least {} minutes a side",
+                    a.confidence, a.min_minutes
+                ),
+                MetricKind::Custom => format!(
+                    "the query for each side, per minute; Mann-Whitney U; FAIL when 1 − p ≥ {} that {worse}; at least {} minutes a side",
+                    a.confidence, a.min_minutes
+                ),
+            };
+            format!("{} ({role}): {read}", m.label())
+        })
+        .collect();
+    Some(AnalysisPlan { steps, metrics })
 }
 
 /// Human traffic schedule for a CodeDeploy ECS deployment config.

@@ -135,6 +135,15 @@ pub enum Rollout {
     BlueGreen { deployment_config: String, steps: Vec<String> },
 }
 
+/// What the canary judge will do: the steps it judges and each metric's test.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct AnalysisPlan {
+    /// When the judge runs and what each verdict does.
+    pub steps: Vec<String>,
+    /// One line a metric: what is read, the test, and when it fails.
+    pub metrics: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Plan {
     pub(crate) cluster: String,
@@ -147,6 +156,9 @@ pub struct Plan {
     pub service_changes: Vec<Change>,
     pub(crate) migration: Option<MigrationPlan>,
     pub rollout: Rollout,
+    /// The canary judge (#29): when each step is judged, and on what.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<AnalysisPlan>,
     pub stages: Vec<StagePlan>,
     pub has_changes: bool,
     /// Application Auto Scaling's bounds, when it scales the service (the desired count is then

@@ -89,6 +89,22 @@ fn traffic_text(
     format!("traffic blue {blue:.0} % · green {green:.0} % · {status}{}", latest.map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default())
 }
 
+/// A judged step: its verdict and action, then one line a metric (each escaped on its own:
+/// metric names come from the deployspec).
+fn step_judged_text(
+    step: u32,
+    green_percent: f64,
+    verdict: crate::analysis::Verdict,
+    action: &str,
+    score: Option<f64>,
+    metrics: &[crate::analysis::MetricJudgement],
+) -> (Level, String) {
+    let level = if verdict == crate::analysis::Verdict::Fail { Level::Warn } else { Level::Info };
+    let score = score.map(|s| format!(" · score {s:.0} %")).unwrap_or_default();
+    let lines: Vec<String> = metrics.iter().map(|m| format!("\n    {}", esc(&m.line()))).collect();
+    (level, format!("step {step} (green {green_percent:.0} %) judged {}{score}: {}{}", verdict_text(verdict), esc(action), lines.concat()))
+}
+
 fn verdict_text(v: crate::analysis::Verdict) -> &'static str {
     match v {
         crate::analysis::Verdict::Pass => "PASS",
@@ -139,18 +155,7 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::Report { report } => (Result, report_text(report)),
         Event::StepJudged { step, green_percent, verdict, action, score, metrics, .. } => {
-            let level = if *verdict == crate::analysis::Verdict::Fail { Warn } else { Info };
-            let score = score.map(|s| format!(" · score {s:.0} %")).unwrap_or_default();
-            let lines: Vec<String> = metrics.iter().map(|m| format!("\n    {}", esc(&m.line()))).collect();
-            (
-                level,
-                format!(
-                    "step {step} (green {green_percent:.0} %) judged {}{score}: {}{}",
-                    verdict_text(*verdict),
-                    esc(action),
-                    lines.concat()
-                ),
-            )
+            step_judged_text(*step, *green_percent, *verdict, action, *score, metrics)
         }
         Event::RollbackFinished { ok, serving } => {
             if *ok {
@@ -321,6 +326,12 @@ pub fn plan_text(p: &Plan) -> String {
     changes_text(&mut o, "Task definition", &p.task_definition_changes);
     changes_text(&mut o, "Service", &p.service_changes);
     rollout_text(&mut o, &p.rollout);
+    if let Some(a) = &p.analysis {
+        let _ = writeln!(o, "Canary analysis (green against blue, on the same traffic):");
+        for s in a.steps.iter().chain(&a.metrics) {
+            let _ = writeln!(o, "  {}", esc(s));
+        }
+    }
     if !p.lookups.is_empty() {
         let _ = writeln!(o, "Lookups:");
         for l in &p.lookups {

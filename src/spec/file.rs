@@ -1,5 +1,6 @@
 //! The deployspec file format (TOML, snake_case keys). Unknown keys are errors.
 
+use super::duration::{de_duration, ser_duration};
 use crate::error::InputError;
 use crate::vars::Vars;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -617,16 +618,6 @@ fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<
         Some(d) => ser_duration(d, s),
         None => s.serialize_none(),
     }
-}
-
-pub(super) fn de_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let s = String::deserialize(d)?;
-    humantime::parse_duration(&s)
-        .map_err(|e| serde::de::Error::custom(format!("invalid duration {s:?} ({e}); write e.g. \"90s\", \"10m\", \"1h\"")))
-}
-
-pub(super) fn ser_duration<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&humantime::format_duration(*d).to_string())
 }
 
 fn line_col(text: &str, offset: usize) -> (usize, usize) {

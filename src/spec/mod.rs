@@ -3,11 +3,13 @@
 //! everything that can be checked without AWS.
 
 pub(crate) mod analysis;
+mod analysis_rules;
+mod duration;
 mod file;
 pub(crate) mod rules;
 mod service_rules;
 
-pub use analysis::{AnalysisSection, Direction, MetricKind, MetricSection, OnInconclusive};
+pub use analysis::{AnalysisSection, Direction, MetricKind, MetricSection, OnInconclusive, ToleranceSection};
 pub use file::*;
 
 use crate::error::InputError;

@@ -66,7 +66,7 @@ pub(crate) fn validate(path: &Path, f: &SpecFile) -> Result<(), InputError> {
     rolling(f, &mut p);
     migration(f, &mut p);
     super::service_rules::definition(f, &mut p);
-    super::analysis::analysis(f, &mut p);
+    super::analysis_rules::analysis(f, &mut p);
     builds(f, &mut p);
     match (f.deploy.strategy, &f.deploy.blue_green) {
         (Strategy::BlueGreen, None) => p.at(

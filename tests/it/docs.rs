@@ -115,6 +115,23 @@ fn every_field() -> SpecFile {
             on_stale: OnStale::WaitForIt,
         }),
         lookups: Some(fgdeploy::spec::LookupsSection { tfstate_file: Some("s".into()), tfstate_url: Some("s3://b/k".into()) }),
+        analysis: Some(AnalysisSection {
+            metrics: vec![MetricSection {
+                metric: "custom".into(),
+                name: Some("n".into()),
+                query: Some("q".into()),
+                direction: Direction::LowerIsWorse,
+                tolerance: ToleranceSection { relative: 0.1, absolute: 0.0 },
+                critical: false,
+            }],
+            confidence: 0.99,
+            min_requests: 1,
+            min_minutes: 1,
+            pass_score: 75.0,
+            publication_delay: Duration::from_secs(60),
+            max_extension: Duration::from_secs(60),
+            on_inconclusive: OnInconclusive::Rollback,
+        }),
     }
 }
 

@@ -3,6 +3,7 @@
 #![allow(clippy::too_many_lines, unreachable_pub)]
 
 mod action;
+mod analysis;
 mod bad_inputs;
 mod checks;
 mod docs;

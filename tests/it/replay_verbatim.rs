@@ -230,7 +230,7 @@ mod shape_only {
 #[test]
 fn every_fixture_loads_unchanged_but_for_its_iso_timestamps() {
     let all = sources();
-    assert_eq!(all.len(), 83);
+    assert_eq!(all.len(), 84);
     for e in &all {
         let file = e["file"].as_str().expect("file");
         let raw: serde_json::Value =

@@ -259,7 +259,7 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
     let mut services: Vec<&str> = doc["plans"].as_array().expect("plans").iter().filter_map(|p| p["service"].as_str()).collect();
     services.sort();
-    assert_eq!(services, ["api", "checkout", "orders", "web"]);
+    assert_eq!(services, ["api", "checkout", "orders", "payments", "web"]);
     for p in doc["plans"].as_array().expect("plans") {
         assert_eq!(p["plan"]["has_changes"], true, "every service would change: {p}");
     }
@@ -271,12 +271,17 @@ fn a_folder_is_planned_and_released_as_a_fleet() {
     }
     // `release` on the same folder: both services, one summary.
     let out = Test::new().dir(root()).args(["release", "-f", "deployspecs/", "--sandbox", "--image-tag", "v2"]).status(exit::OK);
-    out.stdout_has("Fleet: 4 service(s)").stdout_has("api").stdout_has("web").stdout_has("checkout").stdout_has("orders");
+    out.stdout_has("Fleet: 5 service(s)")
+        .stdout_has("api")
+        .stdout_has("web")
+        .stdout_has("checkout")
+        .stdout_has("orders")
+        .stdout_has("payments");
     // `status` on the folder: one status per service.
     let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox", "--output", "json"]).status(exit::OK);
     let doc: serde_json::Value = serde_json::from_str(out.stdout.trim()).expect("one JSON document");
     let statuses = doc["statuses"].as_array().expect("statuses");
-    assert_eq!(statuses.len(), 4, "{doc}");
+    assert_eq!(statuses.len(), 5, "{doc}");
     let out = Test::new().dir(root()).args(["status", "-f", "deployspecs/", "--sandbox"]).status(exit::OK);
     out.stdout_has("Service api").stdout_has("Service web");
 }

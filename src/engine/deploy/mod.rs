@@ -28,7 +28,19 @@ pub(crate) async fn preflight(e: &Engine, spec: &Spec, live: &Live, opts: &Relea
             "set deploy.strategy = \"blue-green\" for CODE_DEPLOY services",
         ));
     }
-    Ok(match Kind::of(controller, spec.file.deploy.strategy) {
+    let kind = Kind::of(controller, spec.file.deploy.strategy);
+    if spec.file.analysis.is_some() && kind != Kind::Native {
+        // Not silently ignored: the judge drives ECS-native steps only, so far.
+        return Err(Error::usage(
+            format!(
+                "[analysis] judges the traffic steps of ECS-native LINEAR and CANARY releases; this build does not yet judge a {} release of service {}",
+                kind.name(),
+                spec.service()
+            ),
+            "release with the ECS controller and deploy.blue_green.ecs_strategy = \"CANARY\" or \"LINEAR\", or remove [analysis] (alarms in deploy.rolling.alarms still stop a bad release)",
+        ));
+    }
+    Ok(match kind {
         Kind::Rolling => Preflight::Rolling,
         Kind::Native => Preflight::Native(Box::new(native::EcsNative(e).preflight(spec, &live.service).await?)),
         Kind::CodeDeploy => {

@@ -145,7 +145,12 @@ impl EcsNative<'_> {
             canary: bg.native_steps().1,
             pause_after_test_traffic: gated,
             load_balancer,
-            judge_timeout_minutes: spec.file.analysis.as_ref().filter(|_| judge.is_some()).map(steps::judge_timeout_minutes),
+            judge_timeout_minutes: spec
+                .file
+                .analysis
+                .as_ref()
+                .filter(|_| judge.is_some())
+                .map(crate::spec::AnalysisSection::judge_timeout_minutes),
         };
         Ok(Native { deployment, test_url, judge })
     }

@@ -20,14 +20,6 @@ use std::time::Duration;
 /// How often a held (INCONCLUSIVE) step is judged again: CloudWatch's granularity.
 const HOLD_LOOK: Duration = Duration::from_secs(60);
 
-/// The judge hook's timeout: a held step's longest wait, the publication delay, and 15 minutes
-/// for a runner to come back — then ECS rolls back by itself (a dead runner does not leave the
-/// deployment paused for a day).
-pub(crate) fn judge_timeout_minutes(a: &AnalysisSection) -> i32 {
-    let secs = a.max_extension.as_secs() + a.publication_delay.as_secs();
-    i32::try_from(secs.div_ceil(60)).unwrap_or(1440).saturating_add(15).clamp(1, 1440)
-}
-
 /// The production listener rule ECS shifts: `deploy.blue_green`'s, else the service's.
 fn production_rule(bg: &crate::spec::BlueGreenSection, svc: &ServiceState) -> Option<String> {
     bg.production_listener_rule
@@ -236,6 +228,6 @@ mod tests {
         a.on_inconclusive = OnInconclusive::Rollback;
         assert_eq!(step_action(Verdict::Inconclusive, 300.0, &a), StepAction::Rollback);
         // 5 min extension + 2 min delay + 15 min for a runner to come back.
-        assert_eq!(judge_timeout_minutes(&a), 22);
+        assert_eq!(a.judge_timeout_minutes(), 22);
     }
 }

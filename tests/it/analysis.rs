@@ -1,0 +1,120 @@
+//! The canary judge (#29) end to end on the sandbox: `deployspecs/canary.toml` deploys when green
+//! equals blue, rolls back when green's 5xx rate doubles or its p99 grows 30 %, holds and then
+//! goes on at very low traffic; the plan, the JSON events and the step summary carry the
+//! verdicts with their numbers; a team's PAUSE hook where the judge pauses, and kinds of release
+//! the judge cannot drive yet, are refused before any change.
+
+use crate::harness::{Test, check_json, spec_dir};
+use fgdeploy::error::exit;
+use std::path::Path;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn canary(args: &[&str]) -> Test {
+    Test::new().dir(root()).args(["release", "-f", "deployspecs/canary.toml", "--sandbox", "--image-tag", "v2"]).args(args)
+}
+
+/// The simulated account after a run (`--sandbox-state`): green's highest traffic weight and
+/// the hook answers fgdeploy sent.
+fn account_after(args: &[&str], code: i32) -> (crate::harness::Output, f64, Vec<String>) {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("account.json");
+    let out = canary(args).args(["--sandbox-state", state.to_str().expect("utf-8")]).status(code);
+    let world: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&state).expect("state")).expect("state JSON");
+    let natives: Vec<&serde_json::Value> = world["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .flat_map(|s| s["sds"].as_array().into_iter().flatten())
+        .filter_map(|sd| sd.get("native").filter(|n| !n.is_null()))
+        .collect();
+    let max = natives.iter().filter_map(|n| n["max_weight"].as_f64()).fold(0.0, f64::max);
+    let answers = world["mutations"]
+        .as_array()
+        .expect("mutations")
+        .iter()
+        .filter_map(|m| m[1].get("ContinueServiceDeployment").and_then(|c| c["action"].as_str()).map(str::to_string))
+        .collect();
+    (out, max, answers)
+}
+
+#[test]
+fn the_canary_rehearsal_deploys_when_green_equals_blue() {
+    let (out, max, answers) = account_after(&[], exit::OK);
+    out.stdout_has("judged PASS").stdout_has("5xx-rate: green").stdout_has("vs blue").stdout_has("deployed (exit 0)");
+    assert_eq!(max, 100.0, "all traffic moved to green");
+    // The pause before the first step (nothing to judge yet), then the canary's verdict.
+    assert_eq!(answers, ["CONTINUE", "CONTINUE"], "{}", out.stdout);
+}
+
+#[test]
+fn a_doubled_error_rate_is_held_then_fails_and_rolls_back_with_its_numbers() {
+    let (out, max, answers) = account_after(&["--scenario", "green-regresses"], exit::ROLLED_BACK);
+    // The metric, both values and the verdict, in the reason the release ends with.
+    let reason = out.stderr.lines().find(|l| l.contains("rolled back:")).unwrap_or_else(|| panic!("no reason: {}", out.stderr));
+    assert!(reason.contains("5xx-rate: green ") && reason.contains("% vs blue ") && reason.contains("FAIL"), "{reason}");
+    out.stdout_has("judged INCONCLUSIVE").stdout_has(": hold").stdout_has("judged FAIL");
+    assert_eq!(max, 25.0, "green never took more than the canary's share: {max}");
+    assert_eq!(answers, ["CONTINUE", "ROLLBACK"], "{}", out.stdout);
+}
+
+#[test]
+fn a_slower_green_fails_on_latency_and_low_traffic_is_held_then_continued() {
+    let out = canary(&["--scenario", "green-slower"]).status(exit::ROLLED_BACK);
+    out.stderr_has("latency-p99: green").stderr_has("FAIL");
+    let (out, max, answers) = account_after(&["--scenario", "low-traffic"], exit::OK);
+    out.stdout_has("judged INCONCLUSIVE").stdout_has("still INCONCLUSIVE after 900 s");
+    assert!(!out.stdout.contains("judged FAIL"), "{}", out.stdout);
+    assert_eq!((max, answers.len()), (100.0, 2));
+}
+
+#[test]
+fn verdicts_reach_the_json_events_the_step_summary_and_the_plan() {
+    let dir = tempfile::tempdir().expect("dir");
+    let summary = dir.path().join("summary.md");
+    let out = canary(&["--scenario", "green-regresses", "--output", "json"])
+        .env("GITHUB_STEP_SUMMARY", summary.to_str().expect("utf-8"))
+        .status(exit::ROLLED_BACK);
+    let events = out.events();
+    let judged: Vec<&serde_json::Value> = events.iter().filter(|e| e["event"] == "step_judged").collect();
+    assert!(judged.len() >= 2, "held at least once before the FAIL");
+    for e in &events {
+        check_json(e, "events");
+    }
+    let last = judged.last().expect("a verdict");
+    assert_eq!((last["step"].as_u64(), last["verdict"].as_str(), last["action"].as_str()), (Some(1), Some("FAIL"), Some("rollback")));
+    let rate = &last["metrics"][0];
+    assert_eq!(rate["name"], "5xx-rate");
+    let (g, b) = (rate["green"].as_f64().expect("green"), rate["blue"].as_f64().expect("blue"));
+    assert!(g > b * 1.1 && rate["certainty"].as_f64().expect("certainty") >= 0.99, "{rate}");
+    assert!(rate["green_n"].as_u64().expect("n") >= 200 && rate["blue_n"].as_u64().expect("n") > rate["green_n"].as_u64().expect("n"));
+    let md = std::fs::read_to_string(&summary).expect("summary");
+    assert!(md.contains("| step | green | verdict |") && md.contains("| 1 | 25 % | FAIL | rollback |"), "{md}");
+
+    let plan =
+        Test::new().dir(root()).args(["plan", "-f", "deployspecs/canary.toml", "--sandbox", "--image-tag", "v2"]).status(exit::CHANGES);
+    plan.stdout_has("Canary analysis")
+        .stdout_has("judged after the canary (25 % for 10 min)")
+        .stdout_has("5xx-rate (critical): HTTPCode_Target_5XX_Count / RequestCount")
+        .stdout_has("latency-p99 (scored): TargetResponseTime p99")
+        .stdout_has("fgdeploy's PAUSE hook before the next traffic step times out after 32 min");
+}
+
+#[test]
+fn a_team_hook_where_the_judge_pauses_and_an_unjudgeable_release_are_refused_before_any_change() {
+    // existing-hooks: the team's approval PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT.
+    let out = canary(&["--scenario", "existing-hooks"]).status(exit::INPUT);
+    out.stderr_has("PRE_PRODUCTION_TRAFFIC_SHIFT").stderr_has("canary judge").stderr_has("fix:");
+    assert!(!out.stdout.contains("▶ deploy"), "refused before the deploy stage: {}", out.stdout);
+    // A rolling release whose custom metric tells the revisions apart passes the offline rules,
+    // and is refused before any change: the judge drives ECS-native steps only, so far.
+    let (_d, spec) = spec_dir(
+        "[[analysis.metrics]]\nmetric = \"custom\"\nquery = \"SUM(SEARCH('{App,Revision} Revision=\\\"{{ revision }}\\\"', 'Sum', 60))\"\n",
+    );
+    Test::new().args(["validate", "-f", spec.to_str().expect("utf-8")]).status(exit::OK);
+    let out = Test::new().args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")]).status(exit::INPUT);
+    out.stderr_has("does not yet judge a rolling release").stderr_has("fix:");
+    assert!(!out.stdout.contains("registered revision"), "{}", out.stdout);
+}
