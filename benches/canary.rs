@@ -65,8 +65,18 @@ struct Case {
 fn cases() -> Vec<Case> {
     let t = Traffic::default();
     vec![
-        Case { name: "5xx ×2", premise: "green's 5xx rate 2 % against 1 %", regression: true, traffic: Traffic { green_error_factor: 2.0, ..t.clone() } },
-        Case { name: "p99 +30 %", premise: "green's latency ×1.3", regression: true, traffic: Traffic { green_latency_factor: 1.3, ..t.clone() } },
+        Case {
+            name: "5xx ×2",
+            premise: "green's 5xx rate 2 % against 1 %",
+            regression: true,
+            traffic: Traffic { green_error_factor: 2.0, ..t.clone() },
+        },
+        Case {
+            name: "p99 +30 %",
+            premise: "green's latency ×1.3",
+            regression: true,
+            traffic: Traffic { green_latency_factor: 1.3, ..t.clone() },
+        },
         Case {
             name: "5xx ×2, 300 rpm",
             premise: "300 requests a minute: green takes 30 at the first step",

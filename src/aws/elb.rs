@@ -88,4 +88,15 @@ impl Elb for Aws {
             })
             .collect())
     }
+
+    async fn target_group_arn(&self, name: &str) -> PortResult<String> {
+        let op = "elasticloadbalancing:DescribeTargetGroups";
+        self.gate(op).await;
+        let out = self.elb.describe_target_groups().names(name).send().await.map_err(|e| map_err(op, e))?;
+        out.target_groups()
+            .first()
+            .and_then(|g| g.target_group_arn())
+            .map(str::to_string)
+            .ok_or_else(|| PortError::NotFound { op: op.into(), message: name.into() })
+    }
 }

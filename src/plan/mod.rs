@@ -265,7 +265,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         service_changes,
         migration,
         rollout,
-        analysis: analysis_plan(spec),
+        analysis: analysis_plan(spec, live.service.deployment_controller == crate::ports::Controller::CodeDeploy),
         stages,
         has_changes,
         scalable_target: live.scalable,
@@ -556,10 +556,34 @@ pub(crate) fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
 
 /// The canary judge's plan: the steps it judges (ECS-native LINEAR/CANARY) and each metric's
 /// test, from `[analysis]`.
-pub(crate) fn analysis_plan(spec: &crate::spec::Spec) -> Option<AnalysisPlan> {
-    use crate::spec::{Direction, MetricKind};
+pub(crate) fn analysis_plan(spec: &crate::spec::Spec, codedeploy: bool) -> Option<AnalysisPlan> {
     let a = spec.file.analysis.as_ref()?;
     let bg = spec.file.deploy.blue_green.as_ref();
+    let steps = if codedeploy { codedeploy_judged_steps(bg, a) } else { native_judged_steps(bg, a) };
+    Some(AnalysisPlan { steps, metrics: judged_metrics(spec, a) })
+}
+
+/// When CodeDeploy's steps are judged: during each step's bake (CodeDeploy has no pause).
+fn codedeploy_judged_steps(bg: Option<&crate::spec::BlueGreenSection>, a: &crate::spec::AnalysisSection) -> Vec<String> {
+    let config = bg.and_then(|b| b.deployment_config.clone()).unwrap_or_else(|| "the deployment group's config".into());
+    vec![
+        format!(
+            "judged every minute while green serves part of production traffic ({config}), on every minute green served beside blue so far"
+        ),
+        format!(
+            "FAIL → StopDeployment with rollback at once · PASS and INCONCLUSIVE → CodeDeploy's timer moves the step (it cannot be held); a step that ends INCONCLUSIVE → {}",
+            match a.on_inconclusive {
+                crate::spec::OnInconclusive::Continue => "go on",
+                crate::spec::OnInconclusive::Rollback => "StopDeployment with rollback",
+            }
+        ),
+        format!("a minute is read {} after it ended (CloudWatch's publication delay)", humantime::format_duration(a.publication_delay)),
+        "at 100 % blue serves no production traffic to compare with: not judged".into(),
+    ]
+}
+
+/// When ECS-native steps are judged: at fgdeploy's PAUSE hook before every step.
+fn native_judged_steps(bg: Option<&crate::spec::BlueGreenSection>, a: &crate::spec::AnalysisSection) -> Vec<String> {
     let judged = match bg.map(|b| (b.ecs_strategy.clone(), b.native_steps())) {
         Some((crate::states::DeploymentStrategy::Linear, (Some((p, m)), _))) => {
             let n = (100.0 / p).ceil() as u32;
@@ -569,9 +593,10 @@ pub(crate) fn analysis_plan(spec: &crate::spec::Spec) -> Option<AnalysisPlan> {
         Some((crate::states::DeploymentStrategy::Canary, (_, Some((p, m))))) => {
             format!("after the canary ({p} % for {m} min), before the rest moves")
         }
-        _ => "no step to judge: the release is refused before any change (analysis needs ECS-native LINEAR or CANARY)".into(),
+        _ => "nowhere: BLUE_GREEN moves all traffic at once, so the release is refused before any change (analysis needs LINEAR or CANARY)"
+            .into(),
     };
-    let steps = vec![
+    vec![
         format!("PAUSE at PRE_PRODUCTION_TRAFFIC_SHIFT: judged {judged}, on every minute green served beside blue so far"),
         format!(
             "PASS → CONTINUE · FAIL → ROLLBACK · INCONCLUSIVE → hold, judged again each minute for up to {}, then {}",
@@ -583,9 +608,13 @@ pub(crate) fn analysis_plan(spec: &crate::spec::Spec) -> Option<AnalysisPlan> {
         ),
         format!("a minute is read {} after it ended (CloudWatch's publication delay)", humantime::format_duration(a.publication_delay)),
         "the last step (100 %) is not judged: blue then serves no production traffic to compare with".into(),
-    ];
-    let metrics = spec
-        .analysis_metrics()
+    ]
+}
+
+/// One line a metric: what is read, the test, and when it fails.
+fn judged_metrics(spec: &crate::spec::Spec, a: &crate::spec::AnalysisSection) -> Vec<String> {
+    use crate::spec::{Direction, MetricKind};
+    spec.analysis_metrics()
         .iter()
         .map(|m| {
             let role = if m.critical { "critical" } else { "scored" };
@@ -610,8 +639,7 @@ pub(crate) fn analysis_plan(spec: &crate::spec::Spec) -> Option<AnalysisPlan> {
             };
             format!("{} ({role}): {read}", m.label())
         })
-        .collect();
-    Some(AnalysisPlan { steps, metrics })
+        .collect()
 }
 
 /// Human traffic schedule for a CodeDeploy ECS deployment config.

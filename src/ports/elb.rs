@@ -44,4 +44,7 @@ pub trait Elb: Send + Sync {
     async fn health_check(&self, target_group_arn: &str) -> PortResult<HealthCheck>;
     /// DescribeRules of one rule: its forward action's target groups and their weights.
     async fn forward_weights(&self, rule_arn: &str) -> PortResult<Vec<(String, i32)>>;
+    /// DescribeTargetGroups by name: the target group's ARN (a CodeDeploy group names its
+    /// target groups by name only).
+    async fn target_group_arn(&self, name: &str) -> PortResult<String>;
 }

@@ -30,6 +30,23 @@ pub(crate) fn green_weight(config: &str, elapsed: f64) -> f64 {
     100.0
 }
 
+/// Green's weights from the moment shifting begins (`since`), as `green_weight` moves them:
+/// (time, percent) at each change, sampled every 15 s, up to 100 % (or 6 hours).
+pub(crate) fn shift_history(config: &str, since: f64) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::new();
+    for k in 0..1440 {
+        let t = f64::from(k) * 15.0;
+        let w = green_weight(config, t);
+        if out.last().is_none_or(|(_, last)| *last != w) {
+            out.push((since + t, w));
+        }
+        if w >= 100.0 {
+            break;
+        }
+    }
+    out
+}
+
 impl World {
     /// A deployment group, with the deployment that put the service's revision in place a day
     /// ago at the world's own pace (its lifecycle-event times are what fgdeploy's forecast reads).
@@ -347,6 +364,9 @@ impl World {
         self.cd.deps[i].rollback_id = Some(id.clone());
         self.cd.deps[i].rollback_message = Some(message.into());
         self.cd.deps[i].green = 0.0;
+        // Production traffic is back on blue from now on.
+        self.cd.deps[i].weights.retain(|(t, _)| *t < now);
+        self.cd.deps[i].weights.push((now, 0.0));
         // Traffic goes back to blue: the service keeps (or gets back) the blue revision.
         let g = self.cd.groups[group].clone();
         self.set_service_td(&g.cluster, &g.service, &blue);
@@ -431,6 +451,9 @@ impl World {
                 Phase::Shifting { since } => {
                     let w = green_weight(&self.cd.deps[i].config, now - since);
                     let d = &mut self.cd.deps[i];
+                    if d.weights.is_empty() {
+                        d.weights = shift_history(&d.config, since);
+                    }
                     d.green = w;
                     d.max_green = d.max_green.max(w);
                     if w >= 100.0 {

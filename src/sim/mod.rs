@@ -17,7 +17,7 @@ mod mutation;
 mod native;
 mod settings;
 mod state;
-mod traffic;
+pub(crate) mod traffic;
 mod world;
 
 pub(crate) use state::CdGroupSeed;
@@ -488,6 +488,10 @@ impl Elb for Sim {
     }
     async fn forward_weights(&self, rule_arn: &str) -> PortResult<Vec<(String, i32)>> {
         self.call("elasticloadbalancing:DescribeRules").await?.forward_weights(rule_arn)
+    }
+    async fn target_group_arn(&self, name: &str) -> PortResult<String> {
+        let _w = self.call("elasticloadbalancing:DescribeTargetGroups").await?;
+        Ok(crate::sim::traffic::target_group_arn(name))
     }
 }
 

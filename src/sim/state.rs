@@ -544,6 +544,9 @@ pub(super) struct CdDep {
     /// deployment target's status (`Succeeded`) shows it.
     pub(crate) term_started: bool,
     pub(crate) is_rollback: bool,
+    /// Green's production weight from each moment on: (time, percent).
+    #[serde(default)]
+    pub(crate) weights: Vec<(f64, f64)>,
     /// The SHA-256 CreateDeployment carried (`revision.appSpecContent.sha256`).
     pub(crate) appspec_sha256: Option<String>,
     /// Lifecycle event → (start, end).
@@ -569,6 +572,7 @@ impl CdDep {
             rollback_message: None,
             term_started: false,
             is_rollback: false,
+            weights: Vec::new(),
             appspec_sha256: None,
             times: Default::default(),
         }

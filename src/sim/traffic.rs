@@ -94,7 +94,7 @@ impl World {
     /// every ECS-native deployment's blue (the service's target group) and green (its
     /// alternate target group), with that deployment's weights.
     fn sides_named(&self, name: &str) -> Vec<(String, Side)> {
-        let mut out = Vec::new();
+        let mut out = self.codedeploy_sides(name);
         for s in &self.services {
             let Some(blue_tg) = s.def.load_balancers.iter().flatten().next().map(|l| l.target_group_arn.clone()) else { continue };
             for sd in &s.sds {
@@ -106,6 +106,22 @@ impl World {
                     if names_it(dimension_of(tg)) || names_it(revision_of(rev)) {
                         out.push((dimension_of(tg).to_string(), Side { green, weights: n.weights.clone() }));
                     }
+                }
+            }
+        }
+        out
+    }
+
+    /// The sides of every CodeDeploy deployment (not a rollback): the group's `<service>-blue`
+    /// and `<service>-green` target groups, as its deployment target names them.
+    fn codedeploy_sides(&self, name: &str) -> Vec<(String, Side)> {
+        let mut out = Vec::new();
+        for d in self.cd.deps.iter().filter(|d| !d.is_rollback && !d.weights.is_empty()) {
+            let Some(g) = self.cd.groups.get(d.group) else { continue };
+            for (color, rev, green) in [("blue", &d.blue, false), ("green", &d.td, true)] {
+                let arn = target_group_arn(&format!("{}-{color}", g.service));
+                if names(name, dimension_of(&arn)) || names(name, revision_of(rev)) {
+                    out.push((dimension_of(&arn).to_string(), Side { green, weights: d.weights.clone() }));
                 }
             }
         }
@@ -180,6 +196,11 @@ impl World {
         }
         Err(PortError::NotFound { op: "elasticloadbalancing:DescribeRules".into(), message: format!("RuleNotFound: {rule}") })
     }
+}
+
+/// The simulated account's ARN of a target group named `name`.
+pub(crate) fn target_group_arn(name: &str) -> String {
+    format!("arn:aws:elasticloadbalancing:{}:{}:targetgroup/{name}/0123456789abcdef", super::state::REGION, super::state::ACCOUNT)
 }
 
 /// `text` names `x` whole (`checkout:1` is not named by `checkout:12`).

@@ -118,3 +118,33 @@ fn a_team_hook_where_the_judge_pauses_and_an_unjudgeable_release_are_refused_bef
     out.stderr_has("does not yet judge a rolling release").stderr_has("fix:");
     assert!(!out.stdout.contains("registered revision"), "{}", out.stdout);
 }
+
+/// A CodeDeploy linear release with `[analysis]`: judged every minute while green serves part of
+/// production traffic; a doubled error rate stops the deployment with rollback (exit 7) before
+/// all traffic moved; green equal to blue deploys.
+#[test]
+fn a_codedeploy_linear_release_is_judged_during_each_step_and_stopped_on_a_fail() {
+    let spec = format!(
+        "{}[deploy]\nstrategy = \"blue-green\"\ntimeout = \"1h\"\n[deploy.blue_green]\napplication = \"AppECS-demo-web\"\ndeployment_group = \"DgpECS-demo-web\"\ndeployment_config = \"CodeDeployDefault.ECSLinear10PercentEvery3Minutes\"\ncontainer_port = 8080\n[[analysis.metrics]]\nmetric = \"5xx-rate\"\n",
+        crate::harness::base_spec("demo", "web")
+    );
+    let (_d, path) = crate::harness::spec_dir_with(&spec, crate::harness::TEMPLATE);
+    let release = |scenario: &str| Test::new().args(["release", "--sandbox", "--scenario", scenario, "-f", path.to_str().expect("utf-8")]);
+    let out = release("green-regresses").status(exit::ROLLED_BACK);
+    out.stdout_has("canary analysis: 1 metric(s) judged every minute").stdout_has("judged FAIL").stdout_has("StopDeployment(");
+    let reason = out.stderr.lines().find(|l| l.contains("rolled back:")).unwrap_or_else(|| panic!("{}", out.stderr));
+    assert!(
+        reason.contains("canary analysis failed at step") && reason.contains("5xx-rate: green ") && reason.contains("FAIL"),
+        "{reason}"
+    );
+    assert!(!out.stdout.contains("green 100 %"), "stopped before all traffic moved: {}", out.stdout);
+    release("happy").status(exit::OK).stdout_has("judged PASS").stdout_has("green 100 %");
+    // All traffic at once leaves nothing to judge: refused before any change.
+    let all_at_once = spec.replace("ECSLinear10PercentEvery3Minutes", "ECSAllAtOnce");
+    let (_d2, p2) = crate::harness::spec_dir_with(&all_at_once, crate::harness::TEMPLATE);
+    Test::new()
+        .args(["validate", "-f", p2.to_str().expect("utf-8")])
+        .status(exit::INPUT)
+        .stderr_has("deploy.blue_green.deployment_config")
+        .stderr_has("no step to judge");
+}

@@ -18,6 +18,18 @@ pub(crate) struct BlueGreen {
     pub(crate) production_url: Option<String>,
     /// fgdeploy's checks gate the traffic shift (STOP_DEPLOYMENT group with checks).
     pub(crate) gated: bool,
+    /// The canary judge's names, with `[analysis]` (#29).
+    pub(crate) judge: Option<CdJudge>,
+}
+
+/// The load balancer and the group's target groups of a CodeDeploy release in CloudWatch's
+/// names (target-group name → `targetgroup/<name>/<id>`), and the two revisions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CdJudge {
+    pub(crate) load_balancer: String,
+    pub(crate) target_groups: std::collections::BTreeMap<String, String>,
+    pub(crate) blue_revision: String,
+    pub(crate) green_revision: String,
 }
 
 /// What the ECS-native preflight found out.

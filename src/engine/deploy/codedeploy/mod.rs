@@ -23,6 +23,8 @@ use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, Ro
 use crate::plan::Stage;
 use crate::ports::UpdateService;
 
+mod steps;
+
 crate::engine::engine_part!(
     /// The CodeDeploy deployer (CODE_DEPLOY controller, blue/green).
     CodeDeploy
@@ -122,6 +124,8 @@ pub(crate) struct CdWatch {
     schedule: Option<Schedule>,
     shifts: Vec<f64>,
     shifting: bool,
+    /// The canary judge's state (#29).
+    judging: steps::CdJudging,
 }
 
 /// The deployment group deploys this ECS service: an ECS group (CreateDeploymentGroup requires
@@ -301,7 +305,8 @@ impl CodeDeploy<'_> {
             (None, Some(l), true) => Some(self.listener_url(l).await?),
             _ => None,
         };
-        Ok(BlueGreen { application, group, test_url, production_url, gated })
+        let judge = self.cd_judge_preflight(spec, &group, svc).await?;
+        Ok(BlueGreen { application, group, test_url, production_url, gated, judge })
     }
 
     pub(crate) async fn listener_url(&self, arn: &str) -> Result<String> {
@@ -382,6 +387,15 @@ impl CodeDeploy<'_> {
         // Read before CreateDeployment: afterwards the newest deployment of the group is ours.
         let ready_in = if b.gated { self.codedeploy_ready_forecast(b, &target).await } else { None };
         let created_at = self.ports.clock.now();
+        // The judge compares the revision this release registers with the live one.
+        let judged = BlueGreen {
+            judge: b
+                .judge
+                .clone()
+                .map(|j| crate::engine::deploy::preflight::CdJudge { green_revision: crate::engine::judge::revision(new_td), ..j }),
+            ..b.clone()
+        };
+        let b = &judged;
         let id = self.create_cd_deployment(b, bg.deployment_config.as_deref(), &content).await?;
         self.emit(Event::DeploymentStarted {
             deployment_id: id.clone(),
@@ -428,6 +442,7 @@ impl CodeDeploy<'_> {
             ),
             termination_wait: false,
             shifting: f.past_gate,
+            judging: steps::CdJudging { since: f.created_at, ..Default::default() },
         };
         let first = self.cd_first_look(&mut w, f.ready_in);
         self.drive(&mut CdRun { e: *self, spec, b, w }, first).await
@@ -485,6 +500,7 @@ impl CodeDeploy<'_> {
             && let Ok(t) = self.ports.codedeploy.deployment_target(&w.id, &w.target).await
         {
             w.last_target_at = now;
+            w.judging.target_groups = steps::task_set_target_groups(&t).or(w.judging.target_groups.take());
             green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map_or(0.0, |s| s.traffic_weight);
             w.termination_wait = green >= 100.0 && t.status == Some(crate::states::CdTargetStatus::Succeeded);
             let blue =
@@ -743,13 +759,20 @@ impl Watched for CdRun<'_> {
         if let Some(end) = e.cd_after_look(spec, b, w, (&d, green, now)).await? {
             return end.map(Next::Done);
         }
+        if let Some(stopped) = e.cd_judge(spec, b, w, (green, now)).await? {
+            return Err(stopped);
+        }
+        // While green serves part of production traffic, the judge looks every minute.
+        let judging = b.judge.is_some() && green > 0.0 && green < 100.0;
         let progressed = cd_progressed(&d.status, changed, w.shifting, green != w.last_green);
         w.last_green = green;
         Ok(Next::Again(match w.schedule.as_mut() {
             Some(s) => {
                 let next = s.next(now, Seen { changed, progressed, trouble: false });
+                let next = if judging { next.min(60.0) } else { next };
                 Pause::after(Duration::from_secs_f64(next), changed).with_moment(s.until_moment(now, next).map(Duration::from_secs_f64))
             }
+            None if judging => Pause::after(Duration::from_secs(60), changed),
             None => Pause::adaptive(changed),
         }))
     }
@@ -882,7 +905,8 @@ impl CodeDeploy<'_> {
                 self.ports.codedeploy.deployment_group(&status.application, &status.deployment_group)
             })
             .await?;
-        let b = BlueGreen { application: status.application.clone(), group, test_url: None, production_url: None, gated: false };
+        let b =
+            BlueGreen { application: status.application.clone(), group, test_url: None, production_url: None, gated: false, judge: None };
         self.emit(Event::RollbackStarted {
             reason: "manual rollback".into(),
             to: target.clone(),
