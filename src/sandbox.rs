@@ -101,9 +101,7 @@ impl Scenario {
             }
             Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
             Scenario::AnsweredFirst if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
-            Scenario::GreenRegresses | Scenario::GreenSlower | Scenario::LowTraffic if f.analysis.is_none() || !blue_green => {
-                Some("it needs a blue/green deployspec (ECS-native LINEAR/CANARY, or a CodeDeploy canary/linear config) with [analysis]")
-            }
+            Scenario::GreenRegresses | Scenario::GreenSlower | Scenario::LowTraffic if f.analysis.is_none() => Some("it needs [analysis]"),
             Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
                 Some("its task definition has no sidecar container beside the migration's")
             }

@@ -265,7 +265,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         service_changes,
         migration,
         rollout,
-        analysis: analysis_plan(spec, live.service.deployment_controller == crate::ports::Controller::CodeDeploy),
+        analysis: analysis_plan(spec, &live.service),
         stages,
         has_changes,
         scalable_target: live.scalable,
@@ -556,11 +556,30 @@ pub(crate) fn native_steps(bg: &crate::spec::BlueGreenSection) -> Vec<String> {
 
 /// The canary judge's plan: the steps it judges (ECS-native LINEAR/CANARY) and each metric's
 /// test, from `[analysis]`.
-pub(crate) fn analysis_plan(spec: &crate::spec::Spec, codedeploy: bool) -> Option<AnalysisPlan> {
+pub(crate) fn analysis_plan(spec: &crate::spec::Spec, svc: &ServiceState) -> Option<AnalysisPlan> {
     let a = spec.file.analysis.as_ref()?;
-    let bg = spec.file.deploy.blue_green.as_ref();
-    let steps = if codedeploy { codedeploy_judged_steps(bg, a) } else { native_judged_steps(bg, a) };
+    let bg = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == Strategy::BlueGreen);
+    let steps = match (bg, svc.deployment_controller) {
+        (_, crate::ports::Controller::CodeDeploy) => codedeploy_judged_steps(bg, a),
+        (Some(_), _) => native_judged_steps(bg, a),
+        (None, _) => rolling_judged_steps(a),
+    };
     Some(AnalysisPlan { steps, metrics: judged_metrics(spec, a) })
+}
+
+/// When a rolling rollout is judged: while both revisions serve.
+fn rolling_judged_steps(a: &crate::spec::AnalysisSection) -> Vec<String> {
+    vec![
+        "judged every minute while both revisions serve: the new revision's minutes against the old one's, as the queries tell them apart ({{ revision }}); both serve behind one target group, so built-in metrics cannot be compared".into(),
+        format!(
+            "FAIL → the deployment fails and is rolled back · INCONCLUSIVE cannot hold ECS's rollout; still INCONCLUSIVE when the old tasks are gone → {}",
+            match a.on_inconclusive {
+                crate::spec::OnInconclusive::Continue => "go on",
+                crate::spec::OnInconclusive::Rollback => "roll back",
+            }
+        ),
+        format!("a minute is read {} after it ended (CloudWatch's publication delay)", humantime::format_duration(a.publication_delay)),
+    ]
 }
 
 /// When CodeDeploy's steps are judged: during each step's bake (CodeDeploy has no pause).

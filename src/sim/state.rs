@@ -21,6 +21,10 @@ pub const EPOCH: f64 = 1_767_225_600.0;
 
 pub(super) const ROLLBACK_BAKE: f64 = 120.0;
 
+/// A service's serving tasks by revision from a moment on: (time, `cluster/service`,
+/// [(task definition, tasks)]).
+pub(super) type Serving = (f64, String, Vec<(String, u32)>);
+
 /// Injected faults and timing. Images are matched by substring of the container image.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Faults {
@@ -429,6 +433,11 @@ pub(super) struct SimService {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct World {
     pub(super) now: f64,
+    /// Each service's serving (RUNNING and healthy) tasks by revision, at every change:
+    /// (time, `cluster/service`, [(task definition, tasks)]) — the traffic model's split of a
+    /// rolling service's requests between its revisions.
+    #[serde(default)]
+    pub(super) serving: Vec<Serving>,
     pub faults: Faults,
     pub(super) draws: Draws,
     /// Task delays drawn for releases so far (the noise's straggler is the first).

@@ -22,9 +22,11 @@ pub(crate) fn dimension_of(arn: &str) -> &str {
 
 /// One side of the traffic as the simulator sees it.
 struct Side {
-    /// Green's share (0–1) at a moment; blue's is the rest.
+    /// The weights are this side's own (green's); else the side takes the rest.
     green: bool,
     weights: Vec<(f64, f64)>,
+    /// The side serves the new revision (green's error and latency factors apply).
+    newest: bool,
 }
 
 impl Side {
@@ -94,7 +96,8 @@ impl World {
     /// every ECS-native deployment's blue (the service's target group) and green (its
     /// alternate target group), with that deployment's weights.
     fn sides_named(&self, name: &str) -> Vec<(String, Side)> {
-        let mut out = self.codedeploy_sides(name);
+        let mut out = self.rolling_sides(name);
+        out.extend(self.codedeploy_sides(name));
         for s in &self.services {
             let Some(blue_tg) = s.def.load_balancers.iter().flatten().next().map(|l| l.target_group_arn.clone()) else { continue };
             for sd in &s.sds {
@@ -104,9 +107,51 @@ impl World {
                 for (tg, rev, green) in [(&blue_tg, &blue_rev, false), (&green_tg, &sd.target, true)] {
                     let names_it = |x: &str| names(name, x);
                     if names_it(dimension_of(tg)) || names_it(revision_of(rev)) {
-                        out.push((dimension_of(tg).to_string(), Side { green, weights: n.weights.clone() }));
+                        out.push((dimension_of(tg).to_string(), Side { green, weights: n.weights.clone(), newest: green }));
                     }
                 }
+            }
+        }
+        out
+    }
+
+    /// Record each service's serving tasks by revision when they change (every tick).
+    pub(crate) fn record_serving(&mut self) {
+        let mut now: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>> = Default::default();
+        for t in self.tasks.iter().filter(|t| t.one_off.is_none() && t.healthy && t.last_status == crate::states::TaskStatus::Running) {
+            *now.entry(format!("{}/{}", t.cluster, t.service)).or_default().entry(t.td.clone()).or_default() += 1;
+        }
+        for s in &self.services {
+            let key = format!("{}/{}", s.cluster, s.name);
+            let counts: Vec<(String, u32)> = now.remove(&key).unwrap_or_default().into_iter().collect();
+            let last = self.serving.iter().rev().find(|(_, k, _)| *k == key).map(|(_, _, c)| c);
+            if last != Some(&counts) {
+                self.serving.push((self.now, key, counts));
+            }
+        }
+    }
+
+    /// A rolling service's revision named by `name` (`family:revision`): its share of the
+    /// service's requests is its share of the serving tasks; green is the newest revision served.
+    fn rolling_sides(&self, name: &str) -> Vec<(String, Side)> {
+        let mut out = Vec::new();
+        for s in &self.services {
+            let key = format!("{}/{}", s.cluster, s.name);
+            let records: Vec<&super::state::Serving> = self.serving.iter().filter(|(_, k, _)| *k == key).collect();
+            let mut tds: Vec<&String> = records.iter().flat_map(|(_, _, c)| c.iter().map(|(td, _)| td)).collect();
+            tds.sort_by_key(|td| revision_number(td));
+            tds.dedup();
+            let newest = tds.last().copied().cloned();
+            for td in tds.iter().filter(|td| names(name, revision_of(td))) {
+                let weights = records
+                    .iter()
+                    .map(|(at, _, c)| {
+                        let total: u32 = c.iter().map(|(_, n)| n).sum();
+                        let mine = c.iter().find(|(t, _)| t == *td).map_or(0, |(_, n)| *n);
+                        (*at, if total == 0 { 0.0 } else { 100.0 * f64::from(mine) / f64::from(total) })
+                    })
+                    .collect();
+                out.push((revision_of(td).to_string(), Side { green: true, weights, newest: newest.as_ref() == Some(*td) }));
             }
         }
         out
@@ -121,7 +166,7 @@ impl World {
             for (color, rev, green) in [("blue", &d.blue, false), ("green", &d.td, true)] {
                 let arn = target_group_arn(&format!("{}-{color}", g.service));
                 if names(name, dimension_of(&arn)) || names(name, revision_of(rev)) {
-                    out.push((dimension_of(&arn).to_string(), Side { green, weights: d.weights.clone() }));
+                    out.push((dimension_of(&arn).to_string(), Side { green, weights: d.weights.clone(), newest: green }));
                 }
             }
         }
@@ -159,7 +204,7 @@ impl World {
                         minutes
                             .iter()
                             .filter_map(|m| {
-                                let minute = t.minute(key, *m, side.minute_share(*m), side.green);
+                                let minute = t.minute(key, *m, side.minute_share(*m), side.newest);
                                 (minute.requests > 0).then_some(()).and_then(|()| value(&minute)).map(|v| (*m, v))
                             })
                             .collect()
@@ -206,6 +251,11 @@ pub(crate) fn target_group_arn(name: &str) -> String {
 /// `text` names `x` whole (`checkout:1` is not named by `checkout:12`).
 fn names(text: &str, x: &str) -> bool {
     !x.is_empty() && text.match_indices(x).any(|(i, _)| !text[i + x.len()..].starts_with(|c: char| c.is_ascii_alphanumeric()))
+}
+
+/// The revision number of a task-definition ARN (`…/web:12` → 12).
+fn revision_number(td: &str) -> u64 {
+    td.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
 }
 
 /// `family:revision` of a task-definition ARN.

@@ -145,6 +145,7 @@ impl World {
     pub fn new(faults: Faults) -> World {
         World {
             now: EPOCH,
+            serving: Vec::new(),
             draws: Draws(faults.noise.as_ref().map_or(1, |n| n.seed)),
             delays_drawn: 0,
             faults,
@@ -1360,6 +1361,7 @@ impl World {
         }
         self.announce_codedeploy_changes();
         self.announce_hook_changes();
+        self.record_serving();
     }
 
     pub(crate) fn foreign_deploy(&mut self) {

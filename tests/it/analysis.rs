@@ -1,8 +1,8 @@
 //! The canary judge (#29) end to end on the sandbox: `deployspecs/canary.toml` deploys when green
 //! equals blue, rolls back when green's 5xx rate doubles or its p99 grows 30 %, holds and then
 //! goes on at very low traffic; the plan, the JSON events and the step summary carry the
-//! verdicts with their numbers; a team's PAUSE hook where the judge pauses, and kinds of release
-//! the judge cannot drive yet, are refused before any change.
+//! verdicts with their numbers; a team's PAUSE hook where the judge pauses is refused before
+//! any change; CodeDeploy steps are judged during their bake and rolling rollouts by revision.
 
 use crate::harness::{Test, check_json, spec_dir};
 use fgdeploy::error::exit;
@@ -103,20 +103,22 @@ fn verdicts_reach_the_json_events_the_step_summary_and_the_plan() {
 }
 
 #[test]
-fn a_team_hook_where_the_judge_pauses_and_an_unjudgeable_release_are_refused_before_any_change() {
+fn a_team_hook_where_the_judge_pauses_is_refused_and_a_rolling_plan_says_what_it_compares() {
     // existing-hooks: the team's approval PAUSE hook at PRE_PRODUCTION_TRAFFIC_SHIFT.
     let out = canary(&["--scenario", "existing-hooks"]).status(exit::INPUT);
     out.stderr_has("PRE_PRODUCTION_TRAFFIC_SHIFT").stderr_has("canary judge").stderr_has("fix:");
     assert!(!out.stdout.contains("▶ deploy"), "refused before the deploy stage: {}", out.stdout);
-    // A rolling release whose custom metric tells the revisions apart passes the offline rules,
-    // and is refused before any change: the judge drives ECS-native steps only, so far.
+    // A rolling deployspec: built-in metrics cannot tell the revisions apart (one target group),
+    // a custom metric that selects the revision can; the plan says what is compared.
     let (_d, spec) = spec_dir(
         "[[analysis.metrics]]\nmetric = \"custom\"\nquery = \"SUM(SEARCH('{App,Revision} Revision=\\\"{{ revision }}\\\"', 'Sum', 60))\"\n",
     );
     Test::new().args(["validate", "-f", spec.to_str().expect("utf-8")]).status(exit::OK);
-    let out = Test::new().args(["release", "--sandbox", "-f", spec.to_str().expect("utf-8")]).status(exit::INPUT);
-    out.stderr_has("does not yet judge a rolling release").stderr_has("fix:");
-    assert!(!out.stdout.contains("registered revision"), "{}", out.stdout);
+    Test::new()
+        .args(["plan", "--sandbox", "-f", spec.to_str().expect("utf-8")])
+        .status(exit::CHANGES)
+        .stdout_has("judged every minute while both revisions serve")
+        .stdout_has("built-in metrics cannot be compared");
 }
 
 /// A CodeDeploy linear release with `[analysis]`: judged every minute while green serves part of
@@ -147,4 +149,43 @@ fn a_codedeploy_linear_release_is_judged_during_each_step_and_stopped_on_a_fail(
         .status(exit::INPUT)
         .stderr_has("deploy.blue_green.deployment_config")
         .stderr_has("no step to judge");
+}
+
+/// A rolling release with a custom metric that tells the revisions apart (`{{ revision }}`):
+/// while both serve, the new revision's minutes are judged against the old one's; green's
+/// doubled error rate fails the deployment and the rolling deployer rolls it back. Tasks take
+/// 4 minutes to start here, so both revisions serve for minutes, as in a real rollout.
+#[tokio::test]
+async fn a_rolling_rollout_is_judged_by_revision_while_both_serve() {
+    let spec = format!(
+        "{}[deploy]\ntimeout = \"1h\"\n[deploy.rolling]\nmaximum_percent = 125\n[analysis]\nmin_minutes = 2\n[[analysis.metrics]]\nname = \"app-errors\"\nmetric = \"custom\"\nquery = \"SUM(SEARCH('{{Orders,Revision}} MetricName=\\\"ErrorRate\\\" Revision=\\\"{{{{ revision }}}}\\\"', 'Average', 60))\"\n",
+        crate::harness::base_spec("demo", "web")
+    );
+    let (_d, path) = crate::harness::spec_dir_with(&spec, crate::harness::TEMPLATE);
+    let spec = fgdeploy::spec::Spec::load(&path, None).expect("spec");
+    for (factor, want_rollback) in [(3.0, true), (1.0, false)] {
+        let traffic = fgdeploy::sim::Traffic { green_error_factor: factor, ..Default::default() };
+        let faults = fgdeploy::sim::Faults { start_secs: 240.0, traffic, ..Default::default() };
+        let sim = fgdeploy::sandbox::seeded(&spec, faults).expect("seed");
+        let rec = std::sync::Arc::new(fgdeploy::engine::Recorder::default());
+        let mut engine = fgdeploy::engine::Engine::new(sim.ports(), rec.clone(), fgdeploy::engine::Interrupt::default());
+        let result = engine.release(&spec, &fgdeploy::engine::ReleaseOptions::default()).await;
+        let judged: Vec<(String, String)> = rec
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                fgdeploy::engine::Event::StepJudged { verdict, metrics, .. } => Some((format!("{verdict:?}"), metrics[0].line())),
+                _ => None,
+            })
+            .collect();
+        assert!(!judged.is_empty(), "judged while both served (factor {factor})");
+        assert!(judged.iter().all(|(_, l)| l.starts_with("app-errors: green ")), "{judged:?}");
+        match result {
+            Err(fgdeploy::error::Error::RolledBack { reason, .. }) if want_rollback => {
+                assert!(reason.contains("canary analysis failed while both revisions served") && reason.contains("app-errors"), "{reason}");
+            }
+            Ok(r) if !want_rollback => assert_eq!(r.outcome, "deployed"),
+            other => panic!("factor {factor}: {other:?}; judged {judged:?}"),
+        }
+    }
 }

@@ -29,17 +29,6 @@ pub(crate) async fn preflight(e: &Engine, spec: &Spec, live: &Live, opts: &Relea
         ));
     }
     let kind = Kind::of(controller, spec.file.deploy.strategy);
-    if spec.file.analysis.is_some() && kind == Kind::Rolling {
-        // Not silently ignored: the judge drives ECS-native steps only, so far.
-        return Err(Error::usage(
-            format!(
-                "[analysis] judges the traffic steps of ECS-native LINEAR/CANARY and CodeDeploy canary/linear releases; this build does not yet judge a {} release of service {}",
-                kind.name(),
-                spec.service()
-            ),
-            "release with strategy = \"blue-green\" (ECS-native CANARY/LINEAR or a CodeDeploy canary/linear config), or remove [analysis] (alarms in deploy.rolling.alarms still stop a bad release)",
-        ));
-    }
     Ok(match kind {
         Kind::Rolling => Preflight::Rolling,
         Kind::Native => Preflight::Native(Box::new(native::EcsNative(e).preflight(spec, &live.service).await?)),

@@ -283,6 +283,7 @@ impl Deployer for Rolling<'_> {
         }
         let tracker = self.rolling_tracker(spec, opts, &live, (deployment_id, sd_arn, &new_td, &previous_td), started_at).await;
         let mut ws = WatchState::baseline(&live.service, &new_td).started(&svc, sd, &new_td, self.ports.clock.now());
+        ws.judge = spec.file.analysis.is_some().then(|| (Box::new(spec.clone()), Default::default()));
         let (verdict, _) = self.watch(&tracker, &mut ws, &new_td).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
         match verdict {
             // A failed deploy stage is never shown as done.

@@ -7,6 +7,7 @@ mod deployer;
 mod failure;
 mod fixtures;
 mod rollback;
+mod steps;
 mod watch;
 
 pub use decide::{FailKind, Tracker, Verdict, decide};

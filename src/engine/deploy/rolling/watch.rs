@@ -38,6 +38,8 @@ pub(crate) struct WatchState {
     unknown_status_warned: bool,
     /// Tasks of the old revisions running when the deployment started.
     old_running_at_start: i32,
+    /// The canary judge (#29) of a release with `[analysis]`: its deployspec and state.
+    pub(crate) judge: Option<(Box<crate::spec::Spec>, super::steps::RollingJudging)>,
 }
 
 impl WatchState {
@@ -272,13 +274,23 @@ impl Watched for RollingWatch<'_> {
         self.ws.last_progress = progress_key(&svc, sd.as_ref(), self.target_td);
         let look = rolling_look(t, &svc, changed);
         let verdict = decide(t, &svc, sd.as_ref(), now);
-        self.last = Some(svc);
         if verdict != Verdict::Continue {
-            return Ok(Next::Done((verdict, self.last.take())));
+            return Ok(Next::Done((verdict, Some(svc))));
         }
+        // With a judge, a rollout in progress is looked at every minute (the minutes in which
+        // both revisions serve are the only ones it can judge).
+        let judging = self.ws.judge.is_some() && look.old_running > 0;
+        if let Some((spec, j)) = self.ws.judge.as_mut()
+            && let Some(why) = e.judge_rollout(spec, (t, &svc, &look), j, now).await?
+        {
+            return Ok(Next::Done((Verdict::Failed(FailKind::Failed(why)), Some(svc))));
+        }
+        self.last = Some(svc);
         // Failed tasks' reasons (ListTasks + DescribeTasks) are read after the reaction: while
         // the rollout goes on, the breaker decides, and the progress line counts them.
         let secs = self.pace.next(now, look);
+        // While both revisions serve, the judge looks every minute.
+        let secs = if judging { secs.min(60.0) } else { secs };
         Ok(Next::Again(Pause::after(Duration::from_secs_f64(secs), changed)))
     }
 
