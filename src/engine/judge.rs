@@ -43,6 +43,16 @@ pub(crate) fn revision(td: &str) -> String {
     td.rsplit('/').next().unwrap_or(td).to_string()
 }
 
+/// (blue, green) of a production rule's forward weights: two target groups, all production
+/// traffic on one (blue, serving when the release starts) and none on the other (green).
+pub(crate) fn blue_and_green(weights: &[(String, i32)]) -> Option<(String, String)> {
+    match weights {
+        [(a, wa), (b, wb)] if *wa > 0 && *wb == 0 => Some((a.clone(), b.clone())),
+        [(a, wa), (b, wb)] if *wb > 0 && *wa == 0 => Some((b.clone(), a.clone())),
+        _ => None,
+    }
+}
+
 /// A step's verdict, its metrics, and the minutes judged.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct StepJudgement {
@@ -158,21 +168,9 @@ fn evaluate(a: &AnalysisSection, spec: &Spec, read: &BTreeMap<(usize, Role), ByM
 }
 
 impl Judge<'_> {
-    /// DescribeRules of the production listener rule: (blue, green) target-group ARNs — blue is
-    /// the one production traffic goes to now (read before the deployment starts).
-    pub(crate) async fn target_groups(&self, rule: &str) -> Result<(String, String)> {
-        let weights = self.retry("elasticloadbalancing:DescribeRules", || self.ports.elb.forward_weights(rule)).await?;
-        let mut sorted = weights.clone();
-        sorted.sort_by_key(|(_, w)| -w);
-        match sorted.as_slice() {
-            [(blue, b), (green, g)] if b > g => Ok((blue.clone(), green.clone())),
-            _ => Err(Error::usage(
-                format!(
-                    "the production listener rule {rule} forwards to {weights:?}: the canary judge needs two target groups, production traffic on one of them"
-                ),
-                "finish or roll back the deployment in flight, or set deploy.blue_green's production_listener_rule to the rule ECS shifts",
-            )),
-        }
+    /// DescribeRules of the production listener rule: its target groups and weights.
+    pub(crate) async fn forward_weights(&self, rule: &str) -> Result<Vec<(String, i32)>> {
+        self.retry("elasticloadbalancing:DescribeRules", || self.ports.elb.forward_weights(rule)).await
     }
 
     /// Judge the minutes from `from` to `now` − the publication delay (whole minutes): one
@@ -207,5 +205,10 @@ mod tests {
         assert_eq!(super::arn_resource(tg), "targetgroup/web/73e2d6bc24d8a067");
         assert_eq!(super::revision("arn:aws:ecs:us-east-1:1:task-definition/web:42"), "web:42");
         assert_eq!(super::load_balancer_dimension("not-an-arn"), None);
+        let w = |a: i32, b: i32| vec![("blue".to_string(), a), ("green".to_string(), b)];
+        assert_eq!(super::blue_and_green(&w(1, 0)), Some(("blue".into(), "green".into())));
+        assert_eq!(super::blue_and_green(&w(0, 100)), Some(("green".into(), "blue".into())));
+        assert_eq!(super::blue_and_green(&w(90, 10)), None, "mid-shift: green cannot be told");
+        assert_eq!(super::blue_and_green(&[("one".to_string(), 1)]), None);
     }
 }

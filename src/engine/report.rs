@@ -134,6 +134,8 @@ pub enum Cause {
     GateChecks { detail: String },
     /// Someone continued the deployment past fgdeploy's gate.
     GateBypassed { detail: String },
+    /// fgdeploy's canary judge found green worse than blue on the same traffic (#29).
+    CanaryAnalysis { detail: String },
     /// A CodeDeploy lifecycle event failed (or CodeDeploy stopped the deployment).
     CodeDeploy { detail: String },
     /// ECS's deployment circuit breaker stopped the deployment.
@@ -243,6 +245,8 @@ pub fn diagnose(ending: &Ending, evidence: &Evidence) -> Diagnosis {
         Ending::Interrupted => Cause::Interrupted,
         Ending::Replaced(by) => Cause::Replaced { by: by.clone() },
         Ending::Succeeded(detail) => Cause::NoFailure { detail: detail.clone() },
+        // The judge's verdict is the cause: the tasks it rolled back were stopped for it.
+        Ending::Failed(r) if r.contains("canary analysis") => Cause::CanaryAnalysis { detail: r.clone() },
         _ => evidence.stopped_tasks.iter().find_map(task_cause).unwrap_or_else(|| from_ending(ending, evidence)),
     };
     let (mut summary, mut fix) = words(&cause);
@@ -383,6 +387,10 @@ fn words(cause: &Cause) -> (String, String) {
         Cause::Capacity { detail } => {
             (format!("Fargate had no capacity ({detail})"), "retry later, or add subnets in other Availability Zones / a FARGATE capacity provider next to FARGATE_SPOT".into())
         }
+        Cause::CanaryAnalysis { detail } => (
+            detail.clone(),
+            "the new revision did worse than the old one on the same live traffic, on the metric named above (green against blue, with the test's certainty): find what changed for it; if the difference is expected, widen that metric's tolerance in [analysis] or make it non-critical".into(),
+        ),
         Cause::GateChecks { detail } => (
             format!("fgdeploy's checks against the new revision failed at the gate ({detail})"),
             "the URL, the status and the body excerpt above are what the new revision answered behind the test listener: fix the app or the check's expectation".into(),

@@ -23,6 +23,7 @@ use crate::engine::{Deadline, ReleaseOptions, ReleaseReport, RollbackOptions, Ro
 use crate::plan::Stage;
 use crate::ports::UpdateService;
 
+mod judging;
 mod steps;
 
 crate::engine::engine_part!(
@@ -125,7 +126,7 @@ pub(crate) struct CdWatch {
     shifts: Vec<f64>,
     shifting: bool,
     /// The canary judge's state (#29).
-    judging: steps::CdJudging,
+    judging: judging::CdJudging,
 }
 
 /// The deployment group deploys this ECS service: an ECS group (CreateDeploymentGroup requires
@@ -442,7 +443,7 @@ impl CodeDeploy<'_> {
             ),
             termination_wait: false,
             shifting: f.past_gate,
-            judging: steps::CdJudging { since: f.created_at, ..Default::default() },
+            judging: judging::CdJudging { since: f.created_at, ..Default::default() },
         };
         let first = self.cd_first_look(&mut w, f.ready_in);
         self.drive(&mut CdRun { e: *self, spec, b, w }, first).await
@@ -500,7 +501,7 @@ impl CodeDeploy<'_> {
             && let Ok(t) = self.ports.codedeploy.deployment_target(&w.id, &w.target).await
         {
             w.last_target_at = now;
-            w.judging.target_groups = steps::task_set_target_groups(&t).or(w.judging.target_groups.take());
+            w.judging.target_groups = judging::task_set_target_groups(&t).or(w.judging.target_groups.take());
             green = t.task_sets.iter().find(|s| s.label == Some(crate::states::TaskSetLabel::Green)).map_or(0.0, |s| s.traffic_weight);
             w.termination_wait = green >= 100.0 && t.status == Some(crate::states::CdTargetStatus::Succeeded);
             let blue =

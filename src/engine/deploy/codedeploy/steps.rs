@@ -15,21 +15,6 @@ use crate::error::{Error, Result};
 use crate::ports::{DeploymentGroup, ServiceState};
 use crate::spec::{OnInconclusive, Spec};
 
-/// The judge's state during one CodeDeploy watch.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct CdJudging {
-    /// When the deployment started: the judged minutes begin here.
-    pub(crate) since: f64,
-    pub(crate) last_at: Option<f64>,
-    /// The judged step (1-based) and green's weight during it.
-    pub(crate) step: u32,
-    pub(crate) step_green: f64,
-    /// The step's newest verdict, with its reason when it was not PASS.
-    pub(crate) last: Option<(Verdict, String)>,
-    /// The task sets' target-group names: (green, blue).
-    pub(crate) target_groups: Option<(String, String)>,
-}
-
 /// How often a step is judged: CloudWatch's granularity.
 const EVERY_SECS: f64 = 60.0;
 
@@ -127,12 +112,4 @@ impl CodeDeploy<'_> {
         }
         Ok(None)
     }
-}
-
-/// The green and blue task sets' target-group names of a deployment target, when both are named.
-pub(crate) fn task_set_target_groups(t: &crate::ports::CdTarget) -> Option<(String, String)> {
-    let named = |label: crate::states::TaskSetLabel| {
-        t.task_sets.iter().find(|s| s.label.as_ref() == Some(&label)).and_then(|s| s.target_group.clone())
-    };
-    Some((named(crate::states::TaskSetLabel::Green)?, named(crate::states::TaskSetLabel::Blue)?))
 }

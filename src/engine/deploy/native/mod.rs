@@ -99,7 +99,8 @@ fn advanced_load_balancer(spec: &Spec, bg: &crate::spec::BlueGreenSection, svc: 
 }
 
 impl EcsNative<'_> {
-    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Native> {
+    /// `attached`: `wait` follows a deployment already in flight (its traffic may be mid-shift).
+    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState, attached: bool) -> Result<Native> {
         let bg = spec
             .file
             .deploy
@@ -131,7 +132,7 @@ impl EcsNative<'_> {
             let fix = "move the team's PAUSE hook to another stage (e.g. PRE_PRODUCTION_TRAFFIC_SHIFT), or release without [[deploy.blue_green.checks]]";
             refuse_a_team_hook_at_the_gate(spec, &base, LifecycleHook::GATE_STAGE, fix)?;
         }
-        let judge = self.judge_preflight(spec, svc).await?;
+        let judge = self.judge_preflight(spec, svc, attached).await?;
         if judge.is_some() {
             let fix = "move the team's PAUSE hook to another stage (e.g. POST_SCALE_UP), or release without [analysis]";
             refuse_a_team_hook_at_the_gate(spec, &base, LifecycleHook::JUDGE_STAGE, fix)?;
@@ -612,7 +613,7 @@ impl EcsNative<'_> {
         o: &WaitOptions,
         (timeout, setting): (Duration, TimeoutSetting),
     ) -> Result<WaitReport> {
-        let n = self.preflight(spec, svc).await?;
+        let n = self.preflight(spec, svc, true).await?;
         let arn = o.deployment.clone().or_else(|| svc.current_service_deployment.clone()).ok_or_else(|| {
             Error::usage("the service has no service deployment to wait for", "see `fgdeploy history` for the ones that ended")
         })?;

@@ -71,7 +71,7 @@ fn step_percent(n: &Native, k: u32) -> f64 {
 impl EcsNative<'_> {
     /// The judge's preflight: the production rule's two target groups (blue is the one serving)
     /// and the load balancer; refused before any change when there is nothing to judge with.
-    pub(crate) async fn judge_preflight(&self, spec: &Spec, svc: &ServiceState) -> Result<Option<NativeJudge>> {
+    pub(crate) async fn judge_preflight(&self, spec: &Spec, svc: &ServiceState, attached: bool) -> Result<Option<NativeJudge>> {
         let (Some(a), Some(bg)) = (&spec.file.analysis, &spec.file.deploy.blue_green) else { return Ok(None) };
         if bg.ecs_strategy == crate::states::DeploymentStrategy::BlueGreen {
             return Err(Error::usage(
@@ -91,7 +91,21 @@ impl EcsNative<'_> {
         let load_balancer = crate::engine::judge::load_balancer_dimension(&rule).ok_or_else(|| {
             Error::usage(format!("{rule} is not a listener rule ARN"), "set deploy.blue_green.production_listener_rule to the rule's ARN")
         })?;
-        let (blue, green) = Judge(self.0).target_groups(&rule).await?;
+        let weights = Judge(self.0).forward_weights(&rule).await?;
+        let Some((blue, green)) = crate::engine::judge::blue_and_green(&weights) else {
+            let seen = format!("the production listener rule {rule} forwards {weights:?}");
+            if attached {
+                // Mid-shift, the rule cannot say which target group green is.
+                self.warn(format!(
+                    "{seen}: traffic is mid-shift, so fgdeploy cannot tell green from blue; the steps of this deployment are not judged"
+                ));
+                return Ok(None);
+            }
+            return Err(Error::usage(
+                format!("{seen}: the canary judge needs its two target groups with all production traffic on one of them"),
+                "finish or roll back the deployment in flight, or set deploy.blue_green's production_listener_rule to the rule ECS shifts",
+            ));
+        };
         self.info(format!(
             "canary analysis: {} metric(s) judged before every traffic step, green {} against blue {}",
             a.metrics.len(),
