@@ -12,8 +12,10 @@
 //! `latency-p99` scored. A run's seed draws its requests, errors and latencies.
 //!
 //! Figures: share of runs rolled back by the judge (all runs, and within the first 3 judged
-//! steps); the judged step of the FAIL; per judged step, the seconds from the pause to the
-//! answer (the hold) — mean and p95; GetMetricData calls per judged step; AWS calls per run.
+//! steps); the judged step of the FAIL; per judged step, the time to verdict — the simulator's
+//! seconds from fgdeploy's PAUSE hook starting to wait to ContinueServiceDeployment answering it
+//! (the pause before the first step included: answered at once) — mean and p95; GetMetricData
+//! calls per judged step; AWS calls per run (mean/max).
 #![allow(clippy::too_many_lines)]
 
 use fgdeploy::analysis::Verdict;
@@ -128,21 +130,18 @@ async fn run(spec: &Spec, traffic: &Traffic) -> Run {
     let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
     let _ = engine.release(spec, &ReleaseOptions::default()).await;
     let events = rec.0.lock().expect("events").clone();
-    let mut pause_at = None;
-    let (mut holds, mut failed_at, mut judged_steps) = (Vec::new(), None, 0);
-    for (at, e) in &events {
-        match e {
-            Event::LifecycleStage { stage, .. } if stage.to_string() == "PRE_PRODUCTION_TRAFFIC_SHIFT" => pause_at = Some(*at),
-            Event::StepJudged { step, verdict, action, .. } if action != "hold" => {
-                judged_steps = *step;
-                holds.push(at - pause_at.unwrap_or(*at));
-                if *verdict == Verdict::Fail || action == "rollback" {
-                    failed_at = Some(*step);
-                }
+    let (mut failed_at, mut judged_steps) = (None, 0);
+    for (_, e) in &events {
+        if let Event::StepJudged { step, verdict, action, .. } = e
+            && action != "hold"
+        {
+            judged_steps = *step;
+            if *verdict == Verdict::Fail || action == "rollback" {
+                failed_at = Some(*step);
             }
-            _ => {}
         }
     }
+    let holds = sim.world().judge_waits();
     let by_op = sim.calls().snapshot();
     Run {
         failed_at,
@@ -173,7 +172,7 @@ fn main() {
         println!("canary judge over {seeds} seeds a case (premises: benches/canary.rs)");
         println!(
             "{:<18} {:<10} {:>9} {:>10} {:>12} {:>10} {:>10} {:>10} {:>9}  premise",
-            "case", "expect", "rolled", "≤ 3 steps", "fail step", "hold mean", "hold p95", "GMD/step", "calls"
+            "case", "expect", "rolled", "≤ 3 steps", "fail step", "verdict s", "p95 s", "GMD/step", "calls"
         );
         let mut doc = Vec::new();
         for c in cases().iter().filter(|c| only.as_deref().is_none_or(|o| o == c.name)) {

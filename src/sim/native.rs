@@ -72,6 +72,19 @@ pub(super) fn step(n: &mut NativeState, status: &SdStatus, now: f64) -> Outcome 
 }
 
 impl World {
+    /// How long each of fgdeploy's PAUSE hooks at PRE_PRODUCTION_TRAFFIC_SHIFT waited for its
+    /// answer, in seconds (the canary bench's time to verdict), oldest first.
+    pub fn judge_waits(&self) -> Vec<f64> {
+        self.services
+            .iter()
+            .flat_map(|s| s.sds.iter())
+            .filter_map(|sd| sd.native.as_ref())
+            .flat_map(|n| n.hooks.iter())
+            .filter(|h| h.fgdeploys && h.stage == S::PreProductionTrafficShift)
+            .filter_map(|h| Some(h.answered_at? - h.since))
+            .collect()
+    }
+
     /// The most production traffic a native deployment sent to green (tests).
     pub fn native_max_weight(&self, arn: &str) -> Option<f64> {
         self.native_state(arn).map(|n| n.max_weight)

@@ -634,6 +634,9 @@ pub(super) struct SimHook {
     pub(crate) since: f64,
     pub(crate) timeout_secs: f64,
     pub(crate) timeout_action: HookAction,
+    /// When ContinueServiceDeployment answered it.
+    #[serde(default)]
+    pub(crate) answered_at: Option<f64>,
 }
 
 impl NativeState {
@@ -689,6 +692,7 @@ impl NativeState {
                 since: now,
                 timeout_secs: f64::from(h.timeout_minutes.unwrap_or(1440)) * 60.0,
                 timeout_action: h.timeout_action.clone().unwrap_or(HookAction::Rollback),
+                answered_at: None,
             });
         }
     }

@@ -931,6 +931,7 @@ impl World {
             });
         }
         hook.status = HookStatus::Succeeded;
+        hook.answered_at = Some(now);
         if action == HookAction::Rollback {
             sd.status = SdStatus::RollbackInProgress;
             sd.rollback_reason = Some("rolled back at the PAUSE hook by ContinueServiceDeployment(ROLLBACK)".into());
