@@ -387,22 +387,11 @@ impl EcsNative<'_> {
                 Some(Checks(self.0).checks_failure(spec, &format!("service deployment {arn}"), "test-traffic", &e)?),
             ),
         };
-        let answered = self
-            .retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, &h.hook_id, action.clone()))
-            .await;
-        let Err(e) = answered else {
+        let hook = h.hook_id.clone();
+        if self.answer_hook(spec, n, w, &hook, action.clone(), failed).await? {
             w.gate_passed |= action == crate::states::HookAction::Continue;
-            if let Some(why) = failed {
-                self.emit(Event::RollbackStarted {
-                    reason: why.clone(),
-                    to: "the source revision".into(),
-                    how: "ContinueServiceDeployment(ROLLBACK)".into(),
-                });
-                w.our_reason = Some(why);
-            }
-            return Ok(());
-        };
-        self.native_answer_refused(spec, n, w, (&h.hook_id, action, failed), e).await
+        }
+        Ok(())
     }
 
     /// fgdeploy's answer to its hook was refused: read the deployment again. Someone else

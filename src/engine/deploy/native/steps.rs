@@ -142,7 +142,7 @@ impl EcsNative<'_> {
         let hook = h.hook_id.clone();
         if w.judged_steps == 0 && !w.traffic_seen && w.holding.is_none() {
             self.info("before the first traffic step: green serves no production traffic yet, nothing to judge");
-            return self.answer_judge_hook(spec, n, w, &hook, HookAction::Continue, None).await.map(|()| None);
+            return self.answer_hook(spec, n, w, &hook, HookAction::Continue, None).await.map(|_| None);
         }
         let since = w.holding.as_ref().filter(|(id, _)| *id == hook).map_or(now, |(_, s)| *s);
         let sides = Sides {
@@ -170,7 +170,7 @@ impl EcsNative<'_> {
             ));
         }
         let answer = if why.is_some() { HookAction::Rollback } else { HookAction::Continue };
-        self.answer_judge_hook(spec, n, w, &hook, answer, why).await.map(|()| None)
+        self.answer_hook(spec, n, w, &hook, answer, why).await.map(|_| None)
     }
 
     fn emit_judgement(&self, step: u32, green_percent: f64, j: &StepJudgement, action: StepAction) {
@@ -185,9 +185,10 @@ impl EcsNative<'_> {
         });
     }
 
-    /// ContinueServiceDeployment on fgdeploy's judge hook; a refusal is read again as the
-    /// gate's is (someone else's answer stands).
-    async fn answer_judge_hook(
+    /// ContinueServiceDeployment on one of fgdeploy's hooks (the gate's, the judge's), with
+    /// `why` when the answer is ROLLBACK; a refusal is read again (someone else's answer
+    /// stands). Ok(true) when fgdeploy's own answer was taken.
+    pub(super) async fn answer_hook(
         &self,
         spec: &Spec,
         n: &Native,
@@ -195,8 +196,10 @@ impl EcsNative<'_> {
         hook: &str,
         action: HookAction,
         why: Option<String>,
-    ) -> Result<()> {
-        w.handled.push(hook.to_string());
+    ) -> Result<bool> {
+        if !w.handled.iter().any(|h| h == hook) {
+            w.handled.push(hook.to_string());
+        }
         let arn = w.arn.clone();
         let answered =
             self.retry("ecs:ContinueServiceDeployment", || self.ports.ecs.continue_service_deployment(&arn, hook, action.clone())).await;
@@ -210,9 +213,9 @@ impl EcsNative<'_> {
                     });
                     w.our_reason = Some(why);
                 }
-                Ok(())
+                Ok(true)
             }
-            Err(e) => self.native_answer_refused(spec, n, w, (hook, action, why), e).await,
+            Err(e) => self.native_answer_refused(spec, n, w, (hook, action, why), e).await.map(|()| false),
         }
     }
 }
