@@ -71,6 +71,11 @@ pub(crate) const ACCOUNT_LIMITS: &[(&str, Pred, &str, f64, f64)] = &[
     ("sqs", Pred::Write, "sqs-queue-change", 50.0, 10.0),
     ("events", Pred::Read, "events-read", 50.0, 20.0),
     ("events", Pred::Write, "events-rule-change", 50.0, 10.0),
+    // The canary judge (#29): one GetMetricData a judged minute. CloudWatch's quota "Rate of
+    // GetMetricData requests" (Service Quotas L-5E141212) is per second and adjustable; 50/s
+    // is an assumption of its order, as DescribeAlarms' 9/s is for the other reads.
+    ("cloudwatch", Pred::Named(&["GetMetricData"]), "cloudwatch-metric-data", 50.0, 50.0),
+    ("cloudwatch", Pred::Read, "cloudwatch-read", 9.0, 9.0),
 ];
 
 /// The part of the account's limits one fgdeploy process allows itself (the rest is headroom

@@ -199,9 +199,14 @@ fn migrate_action(migration: Option<&MigrationPlan>, skip: bool, deploy: bool) -
 /// shows (#27).
 fn dead_mans_switch(spec: &Spec, native: bool) -> String {
     let bg = spec.file.deploy.blue_green.as_ref().filter(|_| spec.file.deploy.strategy == Strategy::BlueGreen);
-    if let Some(a) = spec.file.analysis.as_ref().filter(|_| native && bg.is_some()) {
+    if let (Some(a), Some(b)) = (spec.file.analysis.as_ref().filter(|_| native), bg) {
+        let gate = if b.checks.is_empty() {
+            String::new()
+        } else {
+            format!("at the test gate, fgdeploy's PAUSE hook there times out after {} min; ", b.gate_timeout_minutes())
+        };
         return format!(
-            "if this runner dies mid-deployment: fgdeploy's PAUSE hook before the next traffic step times out after {} min and ECS rolls the deployment back (no step goes on unjudged)",
+            "if this runner dies mid-deployment: {gate}before a traffic step, fgdeploy's PAUSE hook there times out after {} min; either way ECS rolls the deployment back (no step goes on unjudged)",
             a.judge_timeout_minutes()
         );
     }

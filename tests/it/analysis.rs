@@ -99,7 +99,7 @@ fn verdicts_reach_the_json_events_the_step_summary_and_the_plan() {
         .stdout_has("judged after the canary (25 % for 10 min)")
         .stdout_has("5xx-rate (critical): HTTPCode_Target_5XX_Count / RequestCount")
         .stdout_has("latency-p99 (scored): TargetResponseTime p99")
-        .stdout_has("fgdeploy's PAUSE hook before the next traffic step times out after 32 min");
+        .stdout_has("before a traffic step, fgdeploy's PAUSE hook there times out after 32 min");
 }
 
 #[test]

@@ -1664,10 +1664,10 @@ async fn the_watch_rule_and_queue_speak_the_wire_protocol() {
     ports.queues.delete_queue(&live_url).await.expect("DeleteQueue");
 }
 
-/// The canary judge's two reads (#29) on the wire: GetMetricData over the Query protocol (the
-/// form fields of MetricDataQueries with MetricStat and its exact dimension set, StartTime and
-/// EndTime, the XML answer's Timestamps and Values) against metrics put into moto, and
-/// DescribeRules' forward weights through the SDK. moto answers Sum (not percentiles: its
+/// The canary judge's reads (#29) on the wire: GetMetricData over the Query protocol (the form
+/// fields of MetricDataQueries with MetricStat and its exact dimension set, StartTime and
+/// EndTime, the XML answer's Timestamps and Values) against metrics put into moto, DescribeRules'
+/// forward weights and DescribeTargetGroups by name through the SDK. moto answers Sum (not percentiles: its
 /// `p99` is an error 500), so the latency queries are shown on the replay tier.
 #[tokio::test]
 async fn the_judges_metric_and_rule_reads_speak_the_wire_protocol() {
@@ -1742,7 +1742,9 @@ async fn the_judges_metric_and_rule_reads_speak_the_wire_protocol() {
         elb.create_load_balancer().name(unique("judge")).set_subnets(Some(subnets.into_iter().take(2).collect())).send().await.expect("lb");
     let lb_arn = lb.load_balancers()[0].load_balancer_arn().expect("arn").to_string();
     let (blue_tg, _) = m.ip_target_group("jblue", &vpc).await;
-    let (green_tg, _) = m.ip_target_group("jgreen", &vpc).await;
+    let (green_tg, green_name) = m.ip_target_group("jgreen", &vpc).await;
+    // DescribeTargetGroups by name (a CodeDeploy group names its target groups by name only).
+    assert_eq!(m.ports().elb.target_group_arn(&green_name).await.expect("DescribeTargetGroups by name"), green_tg);
     let forward = |weights: &[(&str, i32)]| {
         let groups = weights.iter().map(|(t, w)| TargetGroupTuple::builder().target_group_arn(*t).weight(*w).build()).collect();
         Action::builder()
