@@ -117,13 +117,15 @@ impl MetricJudgement {
     /// `negated`: the values were negated (lower is worse); the medians are shown as measured.
     pub fn from_ranks(name: &str, critical: bool, r: &RankComparison, negated: bool) -> Self {
         let sign = if negated { -1.0 } else { 1.0 };
+        // No minutes, no median: 0 (JSON has no NaN), shown as "-".
+        let shown = |m: f64| if m.is_finite() { sign * m } else { 0.0 };
         MetricJudgement {
             name: name.to_string(),
             critical,
             verdict: r.verdict,
             test: "Mann-Whitney U (per minute)".into(),
-            green: sign * r.green_median,
-            blue: sign * r.blue_median,
+            green: shown(r.green_median),
+            blue: shown(r.blue_median),
             green_n: r.green_points as u64,
             blue_n: r.blue_points as u64,
             certainty: 1.0 - r.p_value,
@@ -133,11 +135,13 @@ impl MetricJudgement {
     /// `5xx-rate: green 2.10 % vs blue 1.00 % (5120 vs 45210 requests, P(worse) 0.998) FAIL`.
     pub fn line(&self) -> String {
         let rates = self.test.starts_with("two-proportion");
-        let (g, b, unit) = if rates {
-            (format!("{:.2} %", self.green * 100.0), format!("{:.2} %", self.blue * 100.0), "requests")
-        } else {
-            (format!("{:.4}", self.green), format!("{:.4}", self.blue), "minutes")
+        let value = |v: f64, n: u64| match (rates, n) {
+            (_, 0) => "-".to_string(),
+            (true, _) => format!("{:.2} %", v * 100.0),
+            (false, _) => format!("{v:.4}"),
         };
+        let (g, b) = (value(self.green, self.green_n), value(self.blue, self.blue_n));
+        let unit = if rates { "requests" } else { "minutes" };
         let evidence = if rates { "P(worse)" } else { "1 - p" };
         format!(
             "{}: green {g} vs blue {b} ({} vs {} {unit}, {evidence} {:.3}) {:?}",

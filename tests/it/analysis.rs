@@ -108,6 +108,19 @@ fn a_team_hook_where_the_judge_pauses_is_refused_and_a_rolling_plan_says_what_it
     let out = canary(&["--scenario", "existing-hooks"]).status(exit::INPUT);
     out.stderr_has("PRE_PRODUCTION_TRAFFIC_SHIFT").stderr_has("canary judge").stderr_has("fix:");
     assert!(!out.stdout.contains("▶ deploy"), "refused before the deploy stage: {}", out.stdout);
+    // ECS-native BLUE_GREEN moves all traffic at once: nothing to judge, refused before any change.
+    let text =
+        std::fs::read_to_string(root().join("deployspecs/canary.toml")).expect("canary.toml").replace("\"CANARY\"", "\"BLUE_GREEN\"");
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("canary.toml"), text).expect("write");
+    std::fs::copy(root().join("deployspecs/example.taskdef.json"), dir.path().join("example.taskdef.json")).expect("copy");
+    let out = Test::new()
+        .dir(root())
+        .args(["release", "--sandbox", "--image-tag", "v2", "-f", dir.path().join("canary.toml").to_str().expect("utf-8")])
+        .env("GIT_DIR", root().join(".git").to_str().expect("utf-8"))
+        .status(exit::INPUT);
+    out.stderr_has("BLUE_GREEN").stderr_has("no step to judge").stderr_has("fix:");
+    assert!(!out.stdout.contains("registered revision"), "{}", out.stdout);
     // A rolling deployspec: built-in metrics cannot tell the revisions apart (one target group),
     // a custom metric that selects the revision can; the plan says what is compared.
     let (_d, spec) = spec_dir(
