@@ -196,6 +196,56 @@ impl Judge<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    fn spec(analysis: &str) -> (tempfile::TempDir, Spec) {
+        let dir = tempfile::tempdir().expect("dir");
+        let template = r#"{"family": "web", "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
+  "containerDefinitions": [{"name": "web", "image": "{{ image }}", "memory": 512, "portMappings": [{"containerPort": 80}]}]}"#;
+        std::fs::write(dir.path().join("web.taskdef.json"), template).expect("template");
+        let text = format!(
+            "[service]\ncluster = \"c\"\nname = \"web\"\n[image]\nrepository = \"web\"\ntag = \"v1\"\n[task_definition]\ntemplate = \"web.taskdef.json\"\ncontainer = \"web\"\n[deploy]\nstrategy = \"blue-green\"\n[deploy.blue_green]\ncontainer_port = 80\necs_strategy = \"CANARY\"\n{analysis}"
+        );
+        std::fs::write(dir.path().join("web.toml"), text).expect("spec");
+        let spec = Spec::load(&dir.path().join("web.toml"), None).expect("spec loads");
+        (dir, spec)
+    }
+
+    fn minutes(values: &[(i64, f64)]) -> ByMinute {
+        values.iter().copied().collect()
+    }
+
+    /// Rates count only the minutes both sides served, a missing 5xx minute as zero; per-minute
+    /// values pair the minutes both have; lower-is-worse turns the comparison round.
+    #[test]
+    fn evaluate_pairs_the_minutes_both_sides_served() {
+        let (_d, s) = spec(
+            "[analysis]\nmin_requests = 100\nmin_minutes = 3\n[[analysis.metrics]]\nmetric = \"5xx-rate\"\n[[analysis.metrics]]\nname = \"orders\"\nmetric = \"custom\"\nquery = \"q\"\ndirection = \"lower-is-worse\"\ncritical = false\n",
+        );
+        let a = s.file.analysis.clone().expect("analysis");
+        let mut read = BTreeMap::new();
+        // Minute 1 only green served (blue had no requests): left out.
+        read.insert((0, Role::GreenRequests), minutes(&[(1, 50.0), (2, 100.0), (3, 100.0), (4, 100.0)]));
+        read.insert((0, Role::GreenErrors), minutes(&[(1, 50.0), (3, 6.0)]));
+        read.insert((0, Role::BlueRequests), minutes(&[(2, 900.0), (3, 900.0), (4, 900.0)]));
+        read.insert((0, Role::BlueErrors), minutes(&[(2, 9.0), (3, 9.0), (4, 9.0)]));
+        // Orders a minute: green's fell by half.
+        read.insert((1, Role::Green), minutes(&[(2, 50.0), (3, 52.0), (4, 49.0), (5, 51.0), (6, 50.0)]));
+        read.insert((1, Role::Blue), minutes(&[(2, 100.0), (3, 101.0), (4, 99.0), (5, 100.0), (6, 102.0), (7, 100.0)]));
+        let got = evaluate(&a, &s, &read);
+        assert_eq!((got[0].green_n, got[0].blue_n), (300, 2700), "minute 1 is not judged: {got:?}");
+        assert!((got[0].green - 0.02).abs() < 1e-12 && (got[0].blue - 0.01).abs() < 1e-12, "{got:?}");
+        assert_eq!((got[1].green_n, got[1].blue_n), (5, 5), "minute 7 has no green value");
+        assert_eq!(got[1].verdict, Verdict::Fail, "fewer orders is worse: {got:?}");
+        assert_eq!((got[1].green, got[1].blue), (50.0, 100.0), "medians shown as measured");
+        // The same values with higher-is-worse: green is not worse.
+        let (_d2, s2) = spec("[[analysis.metrics]]\nmetric = \"custom\"\nquery = \"q\"\n");
+        let mut read2 = BTreeMap::new();
+        read2.insert((0, Role::Green), read[&(1, Role::Green)].clone());
+        read2.insert((0, Role::Blue), read[&(1, Role::Blue)].clone());
+        assert_eq!(evaluate(&s2.file.analysis.clone().expect("analysis"), &s2, &read2)[0].verdict, Verdict::Pass);
+    }
+
     #[test]
     fn dimensions_come_from_the_arns() {
         let rule =

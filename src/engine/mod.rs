@@ -483,6 +483,9 @@ fn note(j: &mut lease::record::Journal, e: &Event) {
         }
         Event::LifecycleStage { stage, status } => j.gate = Some(format!("{stage} {status}")),
         Event::Traffic { blue, green, status, .. } => j.gate = Some(format!("{status}: blue {blue:.0} % · green {green:.0} %")),
+        Event::StepJudged { step, green_percent, verdict, action, .. } => {
+            j.gate = Some(format!("step {step} (green {green_percent:.0} %) judged {verdict:?}: {action}"));
+        }
         _ => {}
     }
 }

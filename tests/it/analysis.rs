@@ -68,6 +68,20 @@ fn a_slower_green_fails_on_latency_and_low_traffic_is_held_then_continued() {
     out.stdout_has("judged INCONCLUSIVE").stdout_has("still INCONCLUSIVE after 900 s");
     assert!(!out.stdout.contains("judged FAIL"), "{}", out.stdout);
     assert_eq!((max, answers.len()), (100.0, 2));
+    // With on_inconclusive = "rollback", no evidence is no release.
+    let text = std::fs::read_to_string(root().join("deployspecs/canary.toml"))
+        .expect("canary.toml")
+        .replace("on_inconclusive = \"continue\"", "on_inconclusive = \"rollback\"");
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("canary.toml"), text).expect("write");
+    std::fs::copy(root().join("deployspecs/example.taskdef.json"), dir.path().join("example.taskdef.json")).expect("copy");
+    let spec = dir.path().join("canary.toml");
+    Test::new()
+        .dir(root())
+        .args(["release", "--sandbox", "--image-tag", "v2", "--scenario", "low-traffic", "-f", spec.to_str().expect("utf-8")])
+        .env("GIT_DIR", root().join(".git").to_str().expect("utf-8"))
+        .status(exit::ROLLED_BACK)
+        .stderr_has("canary analysis stayed INCONCLUSIVE (analysis.on_inconclusive = \"rollback\") at step 1");
 }
 
 #[test]
