@@ -216,3 +216,20 @@ async fn a_rolling_rollout_is_judged_by_revision_while_both_serve() {
         }
     }
 }
+
+/// `release --no-wait`, then `wait` on the same (persisted) sandbox account: the follower judges
+/// the steps fgdeploy's hook pauses, from the deployment's start, and rolls back the regression.
+#[test]
+fn wait_judges_a_canary_started_without_waiting() {
+    let dir = tempfile::tempdir().expect("dir");
+    let state = dir.path().join("account.json");
+    let s = state.to_str().expect("utf-8");
+    canary(&["--scenario", "green-regresses", "--no-wait", "--sandbox-state", s])
+        .status(exit::OK)
+        .stdout_has("nobody judges the traffic steps until `fgdeploy wait`");
+    let out = Test::new()
+        .dir(root())
+        .args(["wait", "-f", "deployspecs/canary.toml", "--sandbox", "--sandbox-state", s])
+        .status(exit::ROLLED_BACK);
+    out.stdout_has("judged FAIL").stderr_has("canary analysis failed at step 1: 5xx-rate: green ");
+}

@@ -97,7 +97,8 @@ impl EcsNative<'_> {
             if attached {
                 // Mid-shift, the rule cannot say which target group green is.
                 self.warn(format!(
-                    "{seen}: traffic is mid-shift, so fgdeploy cannot tell green from blue; the steps of this deployment are not judged"
+                    "{seen}: traffic is mid-shift, so fgdeploy cannot tell green from blue and does not judge the remaining steps; fgdeploy's step hook (the release's) is left unanswered: answer it in the ECS console, or it rolls the deployment back at its timeout ({} min after it starts waiting)",
+                    a.judge_timeout_minutes()
                 ));
                 return Ok(None);
             }
@@ -152,7 +153,9 @@ impl EcsNative<'_> {
             green_revision: revision(sd.target_task_definition.as_deref().unwrap_or_default()),
             blue_revision: revision(sd.source_task_definitions.first().map_or("", String::as_str)),
         };
-        let j = Judge(self.0).judge(spec, &sides, w.started, now).await?;
+        // Every minute since the deployment began (`wait` may attach later than that).
+        let from = sd.created_at.map_or(w.started, |c| c.min(w.started));
+        let j = Judge(self.0).judge(spec, &sides, from, now).await?;
         let action = step_action(j.verdict, now - since, a);
         let step = w.judged_steps + 1;
         self.emit_judgement(step, step_percent(n, step), &j, action);
