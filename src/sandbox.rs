@@ -43,7 +43,9 @@ pub(crate) enum Scenario {
     ChecksFail,
     /// Blue/green with checks: someone continues the deployment past fgdeploy's test gate
     /// (CodeDeploy: "Reroute traffic" before Ready; ECS-native: the PAUSE hook answered by
-    /// someone else). fgdeploy exits 11 and runs the checks once against production.
+    /// someone else). fgdeploy exits 11 and runs the checks once against production. With
+    /// [analysis] (ECS-native), fgdeploy's step hooks are answered by someone else too: no step
+    /// is judged, and fgdeploy exits 11.
     GateBypassed,
     /// CodeDeploy blue/green with a 60-minute blue termination wait, as AWS behaves:
     /// `instanceTerminationWaitTimeStarted` is never set (aws/containers-roadmap#269). The
@@ -89,9 +91,10 @@ impl Scenario {
                 Some("it needs a rolling deployment with deploy.rolling.alarms")
             }
             Scenario::BuildFails if f.build.is_none() => Some("the deployspec has no [build]"),
-            Scenario::ChecksFail | Scenario::GateBypassed if !checks => {
-                Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]")
+            Scenario::GateBypassed if !checks && f.analysis.is_none() => {
+                Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]] or [analysis]")
             }
+            Scenario::ChecksFail if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
             Scenario::ForeignDeploy | Scenario::SecretFetch | Scenario::OutOfMemory | Scenario::NoCapacity if blue_green => {
                 Some("it plays a rolling deployment")
             }

@@ -233,3 +233,12 @@ fn wait_judges_a_canary_started_without_waiting() {
         .status(exit::ROLLED_BACK);
     out.stdout_has("judged FAIL").stderr_has("canary analysis failed at step 1: 5xx-rate: green ");
 }
+
+/// Someone answers fgdeploy's step hooks before it judges (`gate-bypassed`): the deployment
+/// completes, but not judged, and fgdeploy says so with exit 11 rather than "deployed".
+#[test]
+fn steps_answered_outside_fgdeploy_are_a_bypassed_gate() {
+    canary(&["--scenario", "gate-bypassed"])
+        .status(exit::GATE_BYPASSED)
+        .stderr_has("with 0 of its 1 traffic step(s) judged by fgdeploy: its step hooks were answered outside fgdeploy");
+}

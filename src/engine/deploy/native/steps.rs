@@ -59,6 +59,16 @@ fn step_action(verdict: Verdict, held: f64, a: &AnalysisSection) -> StepAction {
     }
 }
 
+/// The traffic steps fgdeploy's judge answers in a whole deployment: every step but the last
+/// (at 100 % nothing is compared) — CANARY one, LINEAR p % ⌈100 / p⌉ − 1.
+pub(super) fn expected_judged_steps(d: &crate::ports::NativeDeployment) -> u32 {
+    match (d.linear, d.canary) {
+        (Some((p, _)), _) if p > 0.0 => ((100.0 / p).ceil() as u32).saturating_sub(1),
+        (_, Some(_)) => 1,
+        _ => 0,
+    }
+}
+
 /// Green's share of production traffic during step `k` (1-based) of the deployment.
 fn step_percent(n: &Native, k: u32) -> f64 {
     match (n.deployment.linear, n.deployment.canary) {
@@ -130,6 +140,16 @@ impl EcsNative<'_> {
         now: f64,
     ) -> Result<Option<Pause>> {
         let (Some(t), Some(a)) = (&n.judge, &spec.file.analysis) else { return Ok(None) };
+        // A held step's hook answered by someone else: their answer stands; say so once.
+        if let Some((held, _)) = w.holding.clone()
+            && sd.hooks.iter().any(|h| h.hook_id == held && h.status != Some(HookStatus::AwaitingAction))
+        {
+            w.holding = None;
+            w.handled.push(held.clone());
+            self.warn(format!(
+                "fgdeploy's step hook {held} was answered outside fgdeploy while the judge held the step (INCONCLUSIVE): that answer stands, the step was not judged to its end"
+            ));
+        }
         if w.stage != LifecycleHook::JUDGE_STAGE || w.our_reason.is_some() {
             return Ok(None);
         }
@@ -249,5 +269,19 @@ mod tests {
         assert_eq!(step_action(Verdict::Inconclusive, 300.0, &a), StepAction::Rollback);
         // 5 min extension + 2 min delay + 15 min for a runner to come back.
         assert_eq!(a.judge_timeout_minutes(), 22);
+        let d = |linear, canary| crate::ports::NativeDeployment {
+            strategy: crate::states::DeploymentStrategy::Linear,
+            bake_time_minutes: None,
+            linear,
+            canary,
+            pause_after_test_traffic: false,
+            load_balancer: None,
+            base: Default::default(),
+            gate_timeout_minutes: 1,
+            judge_timeout_minutes: Some(22),
+        };
+        assert_eq!(expected_judged_steps(&d(Some((10.0, 5)), None)), 9, "10 % steps: 10 %, 20 % … 90 % judged, 100 % not");
+        assert_eq!(expected_judged_steps(&d(Some((30.0, 5)), None)), 3, "30, 60, 90, then 100");
+        assert_eq!(expected_judged_steps(&d(None, Some((25.0, 10)))), 1);
     }
 }
