@@ -404,6 +404,16 @@ impl NativeDeployment {
         hooks
     }
 
+    /// The traffic steps fgdeploy's judge answers in a whole deployment: every step but the last
+    /// (at 100 % nothing is compared) — CANARY one, LINEAR p % ⌈100 / p⌉ − 1.
+    pub(crate) fn judged_steps(&self) -> u32 {
+        match (self.linear, self.canary) {
+            (Some((p, _)), _) if p > 0.0 => ((100.0 / p).ceil() as u32).saturating_sub(1),
+            (_, Some(_)) => 1,
+            _ => 0,
+        }
+    }
+
     /// fgdeploy adds a PAUSE hook of its own (the gate, the judge).
     pub(crate) fn pauses(&self) -> bool {
         self.pause_after_test_traffic || self.judge_timeout_minutes.is_some()

@@ -453,11 +453,11 @@ impl EcsNative<'_> {
                 let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
                 Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await)
             }
-            NativeEnd::Succeeded if n.judge.is_some() && w.judged_steps < steps::expected_judged_steps(&n.deployment) => {
+            NativeEnd::Succeeded if n.judge.is_some() && w.judged_steps < n.deployment.judged_steps() => {
                 let why = format!(
                     "service deployment {arn} reached SUCCESSFUL with {} of its {} traffic step(s) judged by fgdeploy: its step hooks were answered outside fgdeploy",
                     w.judged_steps,
-                    steps::expected_judged_steps(&n.deployment)
+                    n.deployment.judged_steps()
                 );
                 let url = spec.file.deploy.blue_green.as_ref().and_then(|b| b.production_url.clone()).or_else(|| n.test_url.clone());
                 Err(Checks(self.0).gate_bypassed(spec, why, url.as_deref()).await)

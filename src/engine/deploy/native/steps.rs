@@ -59,16 +59,6 @@ fn step_action(verdict: Verdict, held: f64, a: &AnalysisSection) -> StepAction {
     }
 }
 
-/// The traffic steps fgdeploy's judge answers in a whole deployment: every step but the last
-/// (at 100 % nothing is compared) — CANARY one, LINEAR p % ⌈100 / p⌉ − 1.
-pub(super) fn expected_judged_steps(d: &crate::ports::NativeDeployment) -> u32 {
-    match (d.linear, d.canary) {
-        (Some((p, _)), _) if p > 0.0 => ((100.0 / p).ceil() as u32).saturating_sub(1),
-        (_, Some(_)) => 1,
-        _ => 0,
-    }
-}
-
 /// Green's share of production traffic during step `k` (1-based) of the deployment.
 fn step_percent(n: &Native, k: u32) -> f64 {
     match (n.deployment.linear, n.deployment.canary) {
@@ -280,8 +270,8 @@ mod tests {
             gate_timeout_minutes: 1,
             judge_timeout_minutes: Some(22),
         };
-        assert_eq!(expected_judged_steps(&d(Some((10.0, 5)), None)), 9, "10 % steps: 10 %, 20 % … 90 % judged, 100 % not");
-        assert_eq!(expected_judged_steps(&d(Some((30.0, 5)), None)), 3, "30, 60, 90, then 100");
-        assert_eq!(expected_judged_steps(&d(None, Some((25.0, 10)))), 1);
+        assert_eq!(d(Some((10.0, 5)), None).judged_steps(), 9, "10 % steps: 10 %, 20 % … 90 % judged, 100 % not");
+        assert_eq!(d(Some((30.0, 5)), None).judged_steps(), 3, "30, 60, 90, then 100");
+        assert_eq!(d(None, Some((25.0, 10))).judged_steps(), 1);
     }
 }
