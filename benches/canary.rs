@@ -18,7 +18,7 @@
 //! calls per judged step; AWS calls per run (mean/max).
 #![allow(clippy::too_many_lines)]
 
-use fgdeploy::analysis::Verdict;
+use fgdeploy::analysis::{StepAction, Verdict};
 use fgdeploy::engine::{Engine, Event, Interrupt, Recorder, ReleaseOptions};
 use fgdeploy::sim::{Faults, Traffic};
 use fgdeploy::spec::Spec;
@@ -133,10 +133,10 @@ async fn run(spec: &Spec, traffic: &Traffic) -> Run {
     let (mut failed_at, mut judged_steps) = (None, 0);
     for (_, e) in &events {
         if let Event::StepJudged { step, verdict, action, .. } = e
-            && action != "hold"
+            && *action != StepAction::Hold
         {
             judged_steps = *step;
-            if *verdict == Verdict::Fail || action == "rollback" {
+            if *verdict == Verdict::Fail || *action == StepAction::Rollback {
                 failed_at = Some(*step);
             }
         }

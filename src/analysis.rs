@@ -30,6 +30,38 @@ pub enum Verdict {
     Inconclusive,
 }
 
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Inconclusive => "INCONCLUSIVE",
+        })
+    }
+}
+
+/// What fgdeploy does with a judged step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StepAction {
+    /// The next step moves (CONTINUE; CodeDeploy's and ECS's own pace for the others).
+    Continue,
+    /// The deployment is rolled back.
+    Rollback,
+    /// INCONCLUSIVE: the step is held and judged again (ECS-native).
+    Hold,
+}
+
+impl std::fmt::Display for StepAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            StepAction::Continue => "continue",
+            StepAction::Rollback => "rollback",
+            StepAction::Hold => "hold",
+        })
+    }
+}
+
 /// How much worse green may be before it counts: `green ≤ blue × (1 + relative) + absolute`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Tolerance {
@@ -144,12 +176,9 @@ impl MetricJudgement {
         let unit = if rates { "requests" } else { "minutes" };
         let evidence = if rates { "P(worse)" } else { "1 - p" };
         format!(
-            "{}: green {g} vs blue {b} ({} vs {} {unit}, {evidence} {:.3}) {:?}",
+            "{}: green {g} vs blue {b} ({} vs {} {unit}, {evidence} {:.3}) {}",
             self.name, self.green_n, self.blue_n, self.certainty, self.verdict
         )
-        .replace("Pass", "PASS")
-        .replace("Fail", "FAIL")
-        .replace("Inconclusive", "INCONCLUSIVE")
     }
 }
 

@@ -69,8 +69,8 @@ impl EventSink for StepSummary {
             Event::StepJudged { step, green_percent, verdict, action, metrics, .. } => s.judged.push((
                 *step,
                 *green_percent,
-                format!("{verdict:?}").to_uppercase(),
-                action.clone(),
+                verdict.to_string(),
+                action.to_string(),
                 metrics.iter().map(crate::analysis::MetricJudgement::line).collect(),
             )),
             Event::Traffic { green, .. } => s.phase(at, format!("green {green:.0}%")),

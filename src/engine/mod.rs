@@ -182,7 +182,7 @@ pub enum Event {
         green_percent: f64,
         verdict: crate::analysis::Verdict,
         /// What fgdeploy does: `continue`, `rollback`, or `hold` (INCONCLUSIVE: more minutes).
-        action: String,
+        action: crate::analysis::StepAction,
         /// The judged non-critical metrics' pass share, percent.
         score: Option<f64>,
         /// The judged minutes (epoch seconds): [from, to).
@@ -462,7 +462,7 @@ fn decision(e: &Event) -> Option<String> {
         E::LifecycleStage { stage, status } => format!("lifecycle stage {stage} ({status})"),
         E::Traffic { blue, green, status, .. } => format!("traffic blue {blue:.0} % · green {green:.0} % ({status})"),
         E::Warning { message } => format!("warning: {message}"),
-        E::StepJudged { step, verdict, action, .. } => format!("step {step} judged {verdict:?}: {action}"),
+        E::StepJudged { step, verdict, action, .. } => format!("step {step} judged {verdict}: {action}"),
         E::TaskStopped { task_id, stop_code, .. } => format!("task {task_id} stopped ({})", stop_code.as_deref().unwrap_or("-")),
         _ => return None,
     })
@@ -484,7 +484,7 @@ fn note(j: &mut lease::record::Journal, e: &Event) {
         Event::LifecycleStage { stage, status } => j.gate = Some(format!("{stage} {status}")),
         Event::Traffic { blue, green, status, .. } => j.gate = Some(format!("{status}: blue {blue:.0} % · green {green:.0} %")),
         Event::StepJudged { step, green_percent, verdict, action, .. } => {
-            j.gate = Some(format!("step {step} (green {green_percent:.0} %) judged {verdict:?}: {action}"));
+            j.gate = Some(format!("step {step} (green {green_percent:.0} %) judged {verdict}: {action}"));
         }
         _ => {}
     }

@@ -95,22 +95,14 @@ fn step_judged_text(
     step: u32,
     green_percent: f64,
     verdict: crate::analysis::Verdict,
-    action: &str,
+    action: crate::analysis::StepAction,
     score: Option<f64>,
     metrics: &[crate::analysis::MetricJudgement],
 ) -> (Level, String) {
     let level = if verdict == crate::analysis::Verdict::Fail { Level::Warn } else { Level::Info };
     let score = score.map(|s| format!(" · score {s:.0} %")).unwrap_or_default();
     let lines: Vec<String> = metrics.iter().map(|m| format!("\n    {}", esc(&m.line()))).collect();
-    (level, format!("step {step} (green {green_percent:.0} %) judged {}{score}: {}{}", verdict_text(verdict), esc(action), lines.concat()))
-}
-
-fn verdict_text(v: crate::analysis::Verdict) -> &'static str {
-    match v {
-        crate::analysis::Verdict::Pass => "PASS",
-        crate::analysis::Verdict::Fail => "FAIL",
-        crate::analysis::Verdict::Inconclusive => "INCONCLUSIVE",
-    }
+    (level, format!("step {step} (green {green_percent:.0} %) judged {verdict}{score}: {action}{}", lines.concat()))
 }
 
 fn event_text(e: &Event) -> Option<(Level, String)> {
@@ -155,7 +147,7 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::Report { report } => (Result, report_text(report)),
         Event::StepJudged { step, green_percent, verdict, action, score, metrics, .. } => {
-            step_judged_text(*step, *green_percent, *verdict, action, *score, metrics)
+            step_judged_text(*step, *green_percent, *verdict, *action, *score, metrics)
         }
         Event::RollbackFinished { ok, serving } => {
             if *ok {

@@ -7,7 +7,7 @@
 //! INCONCLUSIVE, `analysis.on_inconclusive = "rollback"` stops the deployment then.
 
 use super::{CdWatch, CodeDeploy};
-use crate::analysis::Verdict;
+use crate::analysis::{StepAction, Verdict};
 use crate::engine::Event;
 use crate::engine::deploy::preflight::{BlueGreen, CdJudge};
 use crate::engine::judge::{Judge, Sides, arn_resource, load_balancer_dimension};
@@ -93,12 +93,12 @@ impl CodeDeploy<'_> {
         let since = j.since;
         let judged = Judge(self.0).judge(spec, &sides, since, now).await?;
         let step = w.judging.step;
-        let action = if judged.verdict == Verdict::Fail { "rollback" } else { "continue" };
+        let action = if judged.verdict == Verdict::Fail { StepAction::Rollback } else { StepAction::Continue };
         self.emit(Event::StepJudged {
             step,
             green_percent: green,
             verdict: judged.verdict,
-            action: action.into(),
+            action,
             score: judged.score,
             window: judged.window,
             metrics: judged.metrics.clone(),

@@ -6,7 +6,7 @@
 //! production traffic moved: nothing to judge, CONTINUE.
 
 use super::{EcsNative, NativeWatch};
-use crate::analysis::Verdict;
+use crate::analysis::{StepAction, Verdict};
 use crate::engine::Event;
 use crate::engine::deploy::preflight::{Native, NativeJudge};
 use crate::engine::judge::{Judge, Sides, StepJudgement, arn_resource, revision};
@@ -26,24 +26,6 @@ fn production_rule(bg: &crate::spec::BlueGreenSection, svc: &ServiceState) -> Op
         .clone()
         .or_else(|| svc.load_balancers.iter().find_map(|l| l.advanced.as_ref().map(|a| a.production_listener_rule.clone())))
         .filter(|r| !r.is_empty())
-}
-
-/// What each of fgdeploy's judged steps does, for the step summary and the JSON events.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepAction {
-    Continue,
-    Rollback,
-    Hold,
-}
-
-impl StepAction {
-    fn name(self) -> &'static str {
-        match self {
-            StepAction::Continue => "continue",
-            StepAction::Rollback => "rollback",
-            StepAction::Hold => "hold",
-        }
-    }
 }
 
 /// What a verdict does after `held` seconds of holding (pure).
@@ -191,7 +173,7 @@ impl EcsNative<'_> {
             step,
             green_percent,
             verdict: j.verdict,
-            action: action.name().into(),
+            action,
             score: j.score,
             window: j.window,
             metrics: j.metrics.clone(),

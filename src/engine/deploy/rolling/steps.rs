@@ -9,7 +9,7 @@
 
 use super::Rolling;
 use super::decide::Tracker;
-use crate::analysis::{MetricJudgement, Verdict};
+use crate::analysis::{MetricJudgement, StepAction, Verdict};
 use crate::engine::Event;
 use crate::engine::judge::{Judge, Sides, arn_resource, revision};
 use crate::engine::pace::RollingLook;
@@ -66,7 +66,7 @@ impl Rolling<'_> {
             step: j.judged,
             green_percent: share,
             verdict: judged.verdict,
-            action: if fail { "rollback" } else { "continue" }.into(),
+            action: if fail { StepAction::Rollback } else { StepAction::Continue },
             score: judged.score,
             window: judged.window,
             metrics: judged.metrics.clone(),
