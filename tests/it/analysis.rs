@@ -16,6 +16,26 @@ fn canary(args: &[&str]) -> Test {
     Test::new().dir(root()).args(["release", "-f", "deployspecs/canary.toml", "--sandbox", "--image-tag", "v2"]).args(args)
 }
 
+/// `release --sandbox` of `deployspecs/canary.toml` with `from` replaced by `to`, from a copy in
+/// a temporary folder (the template's `{{ git.sha }}` reads this checkout).
+fn canary_variant(from: &str, to: &str) -> (tempfile::TempDir, Test) {
+    let text = std::fs::read_to_string(root().join("deployspecs/canary.toml")).expect("canary.toml");
+    assert!(text.contains(from), "canary.toml has no {from}");
+    let dir = tempfile::tempdir().expect("dir");
+    std::fs::write(dir.path().join("canary.toml"), text.replace(from, to)).expect("write");
+    std::fs::copy(root().join("deployspecs/example.taskdef.json"), dir.path().join("example.taskdef.json")).expect("copy");
+    let spec = dir.path().join("canary.toml").to_str().expect("utf-8").to_string();
+    let test = Test::new().dir(root()).env("GIT_DIR", root().join(".git").to_str().expect("utf-8")).args([
+        "release",
+        "--sandbox",
+        "--image-tag",
+        "v2",
+        "-f",
+        spec.as_str(),
+    ]);
+    (dir, test)
+}
+
 /// The simulated account after a run (`--sandbox-state`): green's highest traffic weight and
 /// the hook answers fgdeploy sent.
 fn account_after(args: &[&str], code: i32) -> (crate::harness::Output, f64, Vec<String>) {
@@ -69,17 +89,9 @@ fn a_slower_green_fails_on_latency_and_low_traffic_is_held_then_continued() {
     assert!(!out.stdout.contains("judged FAIL"), "{}", out.stdout);
     assert_eq!((max, answers.len()), (100.0, 2));
     // With on_inconclusive = "rollback", no evidence is no release.
-    let text = std::fs::read_to_string(root().join("deployspecs/canary.toml"))
-        .expect("canary.toml")
-        .replace("on_inconclusive = \"continue\"", "on_inconclusive = \"rollback\"");
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("canary.toml"), text).expect("write");
-    std::fs::copy(root().join("deployspecs/example.taskdef.json"), dir.path().join("example.taskdef.json")).expect("copy");
-    let spec = dir.path().join("canary.toml");
-    Test::new()
-        .dir(root())
-        .args(["release", "--sandbox", "--image-tag", "v2", "--scenario", "low-traffic", "-f", spec.to_str().expect("utf-8")])
-        .env("GIT_DIR", root().join(".git").to_str().expect("utf-8"))
+    let (_d, variant) = canary_variant("on_inconclusive = \"continue\"", "on_inconclusive = \"rollback\"");
+    variant
+        .args(["--scenario", "low-traffic"])
         .status(exit::ROLLED_BACK)
         .stderr_has("canary analysis stayed INCONCLUSIVE (analysis.on_inconclusive = \"rollback\") at step 1");
 }
@@ -123,16 +135,8 @@ fn a_team_hook_where_the_judge_pauses_is_refused_and_a_rolling_plan_says_what_it
     out.stderr_has("PRE_PRODUCTION_TRAFFIC_SHIFT").stderr_has("canary judge").stderr_has("fix:");
     assert!(!out.stdout.contains("▶ deploy"), "refused before the deploy stage: {}", out.stdout);
     // ECS-native BLUE_GREEN moves all traffic at once: nothing to judge, refused before any change.
-    let text =
-        std::fs::read_to_string(root().join("deployspecs/canary.toml")).expect("canary.toml").replace("\"CANARY\"", "\"BLUE_GREEN\"");
-    let dir = tempfile::tempdir().expect("dir");
-    std::fs::write(dir.path().join("canary.toml"), text).expect("write");
-    std::fs::copy(root().join("deployspecs/example.taskdef.json"), dir.path().join("example.taskdef.json")).expect("copy");
-    let out = Test::new()
-        .dir(root())
-        .args(["release", "--sandbox", "--image-tag", "v2", "-f", dir.path().join("canary.toml").to_str().expect("utf-8")])
-        .env("GIT_DIR", root().join(".git").to_str().expect("utf-8"))
-        .status(exit::INPUT);
+    let (_d, variant) = canary_variant("\"CANARY\"", "\"BLUE_GREEN\"");
+    let out = variant.status(exit::INPUT);
     out.stderr_has("BLUE_GREEN").stderr_has("no step to judge").stderr_has("fix:");
     assert!(!out.stdout.contains("registered revision"), "{}", out.stdout);
     // A rolling deployspec: built-in metrics cannot tell the revisions apart (one target group),
