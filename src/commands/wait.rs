@@ -16,7 +16,8 @@ pub(crate) async fn cmd_wait(cli: &Cli, a: &WaitArgs) -> Result<i32, Error> {
         None => c.renderer.clone(),
     };
     let mut engine = Engine::new(ports, sink, interrupt);
-    let opts = crate::engine::WaitOptions { deployment: a.deployment.clone(), timeout: a.timeout, rollback: a.rollback };
+    let opts =
+        crate::engine::WaitOptions { deployment: a.deployment.clone(), timeout: a.timeout, rollback: a.rollback, canary_green: None };
     let result = engine.wait_command(&spec, &opts).await;
     c.renderer.finish();
     result?;

@@ -174,6 +174,11 @@ pub enum Event {
         ok: bool,
         serving: String,
     },
+    /// The canary judge's sides (#29), read before the release: the target groups compared.
+    CanarySides {
+        green_target_group: String,
+        blue_target_group: String,
+    },
     /// A traffic step judged by the canary analysis (#29): green's metrics against blue's.
     StepJudged {
         /// 1 for the first step judged.
@@ -483,6 +488,7 @@ fn note(j: &mut lease::record::Journal, e: &Event) {
         }
         Event::LifecycleStage { stage, status } => j.gate = Some(format!("{stage} {status}")),
         Event::Traffic { blue, green, status, .. } => j.gate = Some(format!("{status}: blue {blue:.0} % · green {green:.0} %")),
+        Event::CanarySides { green_target_group, .. } => j.canary_green = Some(green_target_group.clone()),
         Event::StepJudged { step, green_percent, verdict, action, .. } => {
             j.gate = Some(format!("step {step} (green {green_percent:.0} %) judged {verdict}: {action}"));
         }

@@ -75,6 +75,9 @@ pub struct WaitOptions {
     /// failure is reported, never rolled back by fgdeploy (ECS's or CodeDeploy's own rollback
     /// is still followed).
     pub rollback: bool,
+    /// The green target group the release recorded in its lease's journal (a resumed release):
+    /// the canary judge's sides when the listener rule is mid-shift and cannot say them.
+    pub canary_green: Option<String>,
 }
 
 /// The deployment `wait` followed, and how it ended (when it did not fail).

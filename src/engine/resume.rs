@@ -33,7 +33,9 @@ impl Resuming<'_> {
         stages: &mut Vec<StageTime>,
     ) -> Result<Step> {
         match resume {
-            Resume::Deployment { id, phase } => Ok(Step::Done(Box::new(self.reattach(spec, opts, &id, &phase, stages).await?))),
+            Resume::Deployment { id, phase, canary_green } => {
+                Ok(Step::Done(Box::new(self.reattach(spec, opts, (&id, canary_green), &phase, stages).await?)))
+            }
             Resume::Stale { holder, deployment, revision, phase } => {
                 // Killed after its UpdateService but before its journal said so: the deployment
                 // of its own fresh revision is its deployment.
@@ -49,7 +51,7 @@ impl Resuming<'_> {
                 // Killed after its UpdateService but before its journal said so: the deployment
                 // of its own fresh revision is its deployment.
                 if let Some(id) = self.deployment_of(spec, arn).await? {
-                    return Ok(Step::Done(Box::new(self.reattach(spec, opts, &id, phase, stages).await?)));
+                    return Ok(Step::Done(Box::new(self.reattach(spec, opts, (&id, None), phase, stages).await?)));
                 }
                 self.info(format!("resuming the release killed at phase {phase}: deploying the revision it registered, {arn}"));
                 Ok(Step::Release(resume))
@@ -80,7 +82,7 @@ impl Resuming<'_> {
         &self,
         spec: &Spec,
         opts: &ReleaseOptions,
-        id: &str,
+        (id, canary_green): (&str, Option<String>),
         phase: &str,
         stages: &mut Vec<StageTime>,
     ) -> Result<ReleaseReport> {
@@ -88,7 +90,7 @@ impl Resuming<'_> {
         let live = super::observe::observe_with(spec, &self.ports, &|m| self.warn(m)).await?;
         let plan = crate::plan::build(spec, &live, &opts.plan)?;
         self.emit(Event::Plan { plan: Box::new(plan.clone()) });
-        let o = WaitOptions { deployment: Some(id.to_string()), timeout: opts.timeout, rollback: true };
+        let o = WaitOptions { deployment: Some(id.to_string()), timeout: opts.timeout, rollback: true, canary_green: canary_green.clone() };
         let report = super::wait::wait_inner(self.0, spec, &o, stages).await?;
         Ok(ReleaseReport { plan, outcome: "deployed", task_definition: Some(report.task_definition) })
     }
@@ -110,7 +112,7 @@ impl Resuming<'_> {
                 self.warn(format!(
                     "{what}; following its deployment {id} to its end first (lock.on_stale = \"wait-for-it\"), without rolling it back"
                 ));
-                let o = WaitOptions { deployment: Some(id.to_string()), timeout: None, rollback: false };
+                let o = WaitOptions { deployment: Some(id.to_string()), ..Default::default() };
                 match super::wait::wait_inner(self.0, spec, &o, &mut Vec::new()).await {
                     Ok(r) => self.info(format!("its deployment {id} ended: {} ({})", r.outcome, r.task_definition)),
                     Err(e) if matches!(e, Error::Detached(_)) => return Err(e),

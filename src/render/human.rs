@@ -89,6 +89,12 @@ fn traffic_text(
     format!("traffic blue {blue:.0} % · green {green:.0} % · {status}{}", latest.map(|(e, s)| format!(" · {e} {s}")).unwrap_or_default())
 }
 
+/// The target groups the canary judge compares, in CloudWatch's names.
+fn canary_sides_text(green: &str, blue: &str) -> String {
+    use crate::engine::judge::arn_resource;
+    format!("canary analysis compares green {} with blue {}", arn_resource(green), arn_resource(blue))
+}
+
 /// A judged step: its verdict and action, then one line a metric (each escaped on its own:
 /// metric names come from the deployspec).
 fn step_judged_text(
@@ -146,6 +152,7 @@ fn event_text(e: &Event) -> Option<(Level, String)> {
         }
         Event::RollbackStarted { reason, to, how } => (Warn, paint(color, "33", &format!("rolling back to {to} ({how}): {reason}"))),
         Event::Report { report } => (Result, report_text(report)),
+        Event::CanarySides { green_target_group: g, blue_target_group: b } => (Info, canary_sides_text(g, b)),
         Event::StepJudged { step, green_percent, verdict, action, score, metrics, .. } => {
             step_judged_text(*step, *green_percent, *verdict, *action, *score, metrics)
         }

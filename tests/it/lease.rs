@@ -389,3 +389,38 @@ fn a_release_process_killed_at_any_phase_is_completed_by_the_next() {
         }
     }
 }
+
+/// #29: killed at the canary step's first judgement (traffic already on green), the resumed
+/// release reads green's target group from the dead run's journal — the listener rule is
+/// mid-shift and cannot say which is which — and goes on judging the held step: a doubled
+/// error rate is rolled back, not released unjudged.
+#[tokio::test]
+async fn a_canary_killed_mid_shift_is_judged_by_the_resumed_release() {
+    let canary = "[deploy]\nstrategy = \"blue-green\"\ntimeout = \"1h\"\n[deploy.blue_green]\necs_strategy = \"CANARY\"\ncanary_percent = 25\ncanary_bake_minutes = 10\nbake_time_minutes = 1\ncontainer_port = 8080\nalternate_target_group_arn = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/73e2d6bc24d8a067\"\nproduction_listener_rule = \"arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee\"\nload_balancer_role_arn = \"arn:aws:iam::123456789012:role/lb\"\n[analysis]\nmax_extension = \"15m\"\n[[analysis.metrics]]\nmetric = \"5xx-rate\"\n";
+    let (dir, spec) = load(&format!("{LOCK}{canary}"));
+    commit(dir.path(), "first");
+    let spec = Spec::load(&spec.path, None).expect("spec");
+    let traffic = fgdeploy::sim::Traffic { green_error_factor: 2.0, ..Default::default() };
+    let faults = Faults { hang_after: Some(("cloudwatch:GetMetricData".into(), 0)), traffic, ..Default::default() };
+    let sim = seeded(&spec, faults).expect("seed");
+    let mut engine = Engine::new(sim.ports(), Arc::new(Recorder::default()), Interrupt::default());
+    let killed = tokio::time::timeout(Duration::from_millis(500), engine.release(&spec, &ReleaseOptions::default())).await;
+    assert!(killed.is_err(), "the run died at its first judgement: {killed:?}");
+    drop(engine);
+    sim.revive();
+    let journal = record(&sim).await.journal;
+    assert!(journal.canary_green.as_deref().is_some_and(|g| g.ends_with("targetgroup/web-green/73e2d6bc24d8a067")), "{journal:?}");
+    let rec = Arc::new(Recorder::default());
+    let mut engine = Engine::new(sim.ports(), rec.clone(), Interrupt::default());
+    let result = engine.release(&spec, &ReleaseOptions::default()).await;
+    let events = rec.events();
+    assert!(said(&events, "re-attached to its deployment"), "{events:?}");
+    assert!(!said(&events, "cannot tell green from blue"), "the journal said which is green");
+    let failed = events.iter().any(|e| matches!(e, Event::StepJudged { verdict: fgdeploy::analysis::Verdict::Fail, .. }));
+    assert!(failed, "judged by the resumed run: {events:?}");
+    match result {
+        Err(fgdeploy::error::Error::RolledBack { reason, .. }) => assert!(reason.contains("canary analysis failed at step 1"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(count(&sim, "UpdateService"), 2, "the release's deployment, then fgdeploy's hook removed; no second deployment");
+}

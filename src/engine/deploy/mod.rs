@@ -31,7 +31,7 @@ pub(crate) async fn preflight(e: &Engine, spec: &Spec, live: &Live, opts: &Relea
     let kind = Kind::of(controller, spec.file.deploy.strategy);
     Ok(match kind {
         Kind::Rolling => Preflight::Rolling,
-        Kind::Native => Preflight::Native(Box::new(native::EcsNative(e).preflight(spec, &live.service, false).await?)),
+        Kind::Native => Preflight::Native(Box::new(native::EcsNative(e).preflight(spec, &live.service, (false, None)).await?)),
         Kind::CodeDeploy => {
             Preflight::CodeDeploy(Box::new(codedeploy::CodeDeploy(e).preflight(spec, &live.service, opts.no_test_gate, opts.force).await?))
         }

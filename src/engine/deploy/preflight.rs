@@ -48,4 +48,7 @@ pub(crate) struct NativeJudge {
     pub(crate) load_balancer: String,
     pub(crate) green_target_group: String,
     pub(crate) blue_target_group: String,
+    /// Green already took production traffic when fgdeploy attached (a resumed or `wait` run):
+    /// the next pause is not the one before the first step.
+    pub(crate) green_serves: bool,
 }

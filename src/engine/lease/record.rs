@@ -69,6 +69,10 @@ pub struct Journal {
     pub gate: Option<String>,
     /// How the run ended (`released`, `rolled_back`, …), once it did.
     pub outcome: Option<String>,
+    /// The canary judge's green target group (#29), as read before the release: a resumed run
+    /// finds the listener rule mid-shift and could not tell it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_green: Option<String>,
 }
 
 /// How a lease was given back.
@@ -161,7 +165,7 @@ pub enum Resume {
     #[default]
     Fresh,
     /// The same commit's release had started this deployment: re-attach to it by its id.
-    Deployment { id: String, phase: String },
+    Deployment { id: String, phase: String, canary_green: Option<String> },
     /// The same commit's release had registered this revision (no deployment yet): deploy it,
     /// register nothing new; the migration task it had started, if any, gives its verdict.
     Revision { arn: String, migration_task: Option<String>, phase: String },
@@ -203,7 +207,7 @@ impl Resume {
         let j = &r.journal;
         let same = command == r.holder.command && commit.is_some() && r.holder.commit.as_deref() == commit;
         match (same, &j.deployment, &j.revision, &j.migration_task) {
-            (true, Some(id), _, _) => Resume::Deployment { id: id.clone(), phase },
+            (true, Some(id), _, _) => Resume::Deployment { id: id.clone(), phase, canary_green: j.canary_green.clone() },
             (true, None, Some(arn), task) => Resume::Revision { arn: arn.clone(), migration_task: task.clone(), phase },
             (true, None, None, Some(task)) => Resume::Migration { task: task.clone(), phase },
             (true, None, None, None) => Resume::Unjournaled { phase },

@@ -100,7 +100,7 @@ fn advanced_load_balancer(spec: &Spec, bg: &crate::spec::BlueGreenSection, svc: 
 
 impl EcsNative<'_> {
     /// `attached`: `wait` follows a deployment already in flight (its traffic may be mid-shift).
-    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState, attached: bool) -> Result<Native> {
+    pub(crate) async fn preflight(&self, spec: &Spec, svc: &ServiceState, attached: (bool, Option<&str>)) -> Result<Native> {
         let bg = spec
             .file
             .deploy
@@ -255,7 +255,8 @@ impl EcsNative<'_> {
         let w = NativeWatch {
             started: self.ports.clock.now(),
             judged_steps: 0,
-            traffic_seen: false,
+            // Attached after traffic moved (the rule said so): no pause ahead is the first one.
+            traffic_seen: n.judge.as_ref().is_some_and(|j| j.green_serves),
             holding: None,
             arn,
             setting,
@@ -611,7 +612,7 @@ impl EcsNative<'_> {
         o: &WaitOptions,
         (timeout, setting): (Duration, TimeoutSetting),
     ) -> Result<WaitReport> {
-        let n = self.preflight(spec, svc, true).await?;
+        let n = self.preflight(spec, svc, (true, o.canary_green.as_deref())).await?;
         let arn = o.deployment.clone().or_else(|| svc.current_service_deployment.clone()).ok_or_else(|| {
             Error::usage("the service has no service deployment to wait for", "see `fgdeploy history` for the ones that ended")
         })?;

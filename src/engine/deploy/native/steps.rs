@@ -53,7 +53,13 @@ fn step_percent(n: &Native, k: u32) -> f64 {
 impl EcsNative<'_> {
     /// The judge's preflight: the production rule's two target groups (blue is the one serving)
     /// and the load balancer; refused before any change when there is nothing to judge with.
-    pub(crate) async fn judge_preflight(&self, spec: &Spec, svc: &ServiceState, attached: bool) -> Result<Option<NativeJudge>> {
+    /// `known_green`: the green target group a resumed release's journal recorded.
+    pub(crate) async fn judge_preflight(
+        &self,
+        spec: &Spec,
+        svc: &ServiceState,
+        (attached, known_green): (bool, Option<&str>),
+    ) -> Result<Option<NativeJudge>> {
         let (Some(a), Some(bg)) = (&spec.file.analysis, &spec.file.deploy.blue_green) else { return Ok(None) };
         if bg.ecs_strategy == crate::states::DeploymentStrategy::BlueGreen {
             return Err(Error::usage(
@@ -74,7 +80,11 @@ impl EcsNative<'_> {
             Error::usage(format!("{rule} is not a listener rule ARN"), "set deploy.blue_green.production_listener_rule to the rule's ARN")
         })?;
         let weights = Judge(self.0).forward_weights(&rule).await?;
-        let Some((blue, green)) = crate::engine::judge::blue_and_green(&weights) else {
+        let recorded = known_green.and_then(|g| {
+            let other = weights.iter().find(|(t, _)| t != g)?;
+            (weights.len() == 2 && weights.iter().any(|(t, _)| t == g)).then(|| (other.0.clone(), g.to_string()))
+        });
+        let Some((blue, green)) = crate::engine::judge::blue_and_green(&weights).or(recorded) else {
             let seen = format!("the production listener rule {rule} forwards {weights:?}");
             if attached {
                 // Mid-shift, the rule cannot say which target group green is.
@@ -89,16 +99,15 @@ impl EcsNative<'_> {
                 "finish or roll back the deployment in flight, or set deploy.blue_green's production_listener_rule to the rule ECS shifts",
             ));
         };
-        self.info(format!(
-            "canary analysis: {} metric(s) judged before every traffic step, green {} against blue {}",
-            a.metrics.len(),
-            arn_resource(&green),
-            arn_resource(&blue)
-        ));
+        self.info(format!("canary analysis: {} metric(s) judged before every traffic step", a.metrics.len()));
+        // In the journal too: a release resumed mid-shift reads green from there.
+        self.emit(Event::CanarySides { green_target_group: green.clone(), blue_target_group: blue.clone() });
+        let green_serves = weights.iter().any(|(t, w)| *t == green && *w > 0);
         Ok(Some(NativeJudge {
             load_balancer,
             green_target_group: arn_resource(&green).to_string(),
             blue_target_group: arn_resource(&blue).to_string(),
+            green_serves,
         }))
     }
 
