@@ -219,6 +219,18 @@ async fn a_rolling_rollout_is_judged_by_revision_while_both_serve() {
             other => panic!("factor {factor}: {other:?}; judged {judged:?}"),
         }
     }
+    // `release --no-wait`, then `wait --rollback`: the attached watch judges the rollout too.
+    let traffic = fgdeploy::sim::Traffic { green_error_factor: 3.0, ..Default::default() };
+    let sim = fgdeploy::sandbox::seeded(&spec, fgdeploy::sim::Faults { start_secs: 240.0, traffic, ..Default::default() }).expect("seed");
+    let rec = std::sync::Arc::new(fgdeploy::engine::Recorder::default());
+    let mut engine = fgdeploy::engine::Engine::new(sim.ports(), rec.clone(), fgdeploy::engine::Interrupt::default());
+    let started = engine.release(&spec, &fgdeploy::engine::ReleaseOptions { no_wait: true, ..Default::default() }).await;
+    assert_eq!(started.expect("started").outcome, "started");
+    let o = fgdeploy::engine::WaitOptions { rollback: true, ..Default::default() };
+    let waited = engine.wait_command(&spec, &o).await;
+    let e = waited.expect_err("the judge fails the rollout");
+    assert_eq!(e.exit_code(), exit::ROLLED_BACK, "{e}");
+    assert!(e.to_string().contains("canary analysis failed while both revisions served"), "{e}");
 }
 
 /// `release --no-wait`, then `wait` on the same (persisted) sandbox account: the follower judges

@@ -181,6 +181,8 @@ impl Rolling<'_> {
         let tracker = self.attach_tracker(spec, svc, dep, budget).await;
         self.info(format!("attached to deployment {} of {}", dep.id, dep.task_definition));
         let mut ws = WatchState::baseline(svc, &dep.task_definition);
+        // Attached (`wait`, a resumed release), the rollout is judged as a release's is.
+        ws.judge = spec.file.analysis.is_some().then(|| (Box::new(spec.clone()), Default::default()));
         let (verdict, _) = self.watch(&tracker, &mut ws, &dep.task_definition).await.map_err(|e| self.lost_track(spec, &tracker, e))?;
         match verdict {
             Verdict::Success => Ok(report("deployed")),
