@@ -16,6 +16,8 @@ pub(crate) struct CdJudging {
     pub(crate) last: Option<(Verdict, String)>,
     /// The task sets' target-group names: (green, blue).
     pub(crate) target_groups: Option<(String, String)>,
+    /// The judge cannot run here (said once).
+    pub(crate) off: bool,
 }
 
 /// The green and blue task sets' target-group names of a deployment target, when both are named.

@@ -6,6 +6,7 @@
 //! (CodeDeploy's timer goes on): it is judged again each minute, and when the step ends still
 //! INCONCLUSIVE, `analysis.on_inconclusive = "rollback"` stops the deployment then.
 
+use super::judging::CdJudging;
 use super::{CdWatch, CodeDeploy};
 use crate::analysis::{StepAction, Verdict};
 use crate::engine::Event;
@@ -57,9 +58,24 @@ impl CodeDeploy<'_> {
         }))
     }
 
+    /// `wait` attached to a deployment it did not create knows no green revision: a query that
+    /// selects the revision would select nothing, or everything — the steps are not judged
+    /// (said once).
+    fn cd_judge_off(&self, spec: &Spec, t: &CdJudge, j: &mut CdJudging) -> bool {
+        let selects_revision = spec.analysis_metrics().iter().any(|m| m.query.as_deref().is_some_and(|q| q.contains("revision")));
+        if !j.off && t.green_revision.is_empty() && selects_revision {
+            j.off = true;
+            self.warn("canary analysis: this deployment's green revision is not known here (this run did not start it), so queries that select {{ revision }} cannot be judged: the steps are not judged");
+        }
+        j.off
+    }
+
     /// Judge the step green is in; `Some(error)` when the deployment was stopped with rollback.
     pub(crate) async fn cd_judge(&self, spec: &Spec, b: &BlueGreen, w: &mut CdWatch, (green, now): (f64, f64)) -> Result<Option<Error>> {
         let (Some(t), Some(a)) = (&b.judge, &spec.file.analysis) else { return Ok(None) };
+        if self.cd_judge_off(spec, t, &mut w.judging) {
+            return Ok(None);
+        }
         let j = &mut w.judging;
         if j.step_green > 0.0 && green != j.step_green {
             // The step ended (CodeDeploy's timer): still INCONCLUSIVE, the policy decides.
