@@ -172,6 +172,19 @@ fn a_codedeploy_linear_release_is_judged_during_each_step_and_stopped_on_a_fail(
     );
     assert!(!out.stdout.contains("green 100 %"), "stopped before all traffic moved: {}", out.stdout);
     release("happy").status(exit::OK).stdout_has("judged PASS").stdout_has("green 100 %");
+    // `wait` on a deployment this run did not start cannot know green's revision: a query that
+    // selects it is not judged, and that is said.
+    let custom = spec.replace(
+        "[[analysis.metrics]]\nmetric = \"5xx-rate\"\n",
+        "[[analysis.metrics]]\nmetric = \"custom\"\nquery = \"SEARCH('{App,Revision} Revision=\\\"{{ revision }}\\\"', 'Sum', 60)\"\n",
+    );
+    let (d3, p3) = crate::harness::spec_dir_with(&custom, crate::harness::TEMPLATE);
+    let state = d3.path().join("account.json");
+    let with_state = |cmd: &str| {
+        Test::new().args([cmd, "--sandbox", "-f", p3.to_str().expect("utf-8"), "--sandbox-state", state.to_str().expect("utf-8")])
+    };
+    with_state("release").args(["--no-wait"]).status(exit::OK);
+    with_state("wait").status(exit::OK).stdout_has("green revision is not known here");
     // All traffic at once leaves nothing to judge: refused before any change.
     let all_at_once = spec.replace("ECSLinear10PercentEvery3Minutes", "ECSAllAtOnce");
     let (_d2, p2) = crate::harness::spec_dir_with(&all_at_once, crate::harness::TEMPLATE);
