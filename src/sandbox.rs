@@ -64,9 +64,9 @@ pub(crate) enum Scenario {
     /// ecs:ListServiceDeployments (AccessDeniedException): the release follows its deployment by
     /// id through DescribeServices and says so once.
     AccessDenied,
-    /// Someone reroutes traffic (CodeDeploy) or answers the PAUSE hook (ECS-native) a moment
-    /// before fgdeploy, while its checks run: fgdeploy's own answer is refused, it reads the
-    /// deployment again and exits 11, never rolling back their shift.
+    /// Someone reroutes traffic (CodeDeploy) or answers the PAUSE hook (ECS-native, the gate's or
+    /// the canary judge's) a moment before fgdeploy, while its checks run: fgdeploy's own answer
+    /// is refused, it reads the deployment again and exits 11, never rolling back their shift.
     AnsweredFirst,
     /// Canary analysis: green's 5xx rate is twice blue's (1 % → 2 %): the judge fails a step and
     /// the release rolls back (needs [analysis]).
@@ -103,7 +103,9 @@ impl Scenario {
                 Some("it needs an ECS-native blue/green deployspec")
             }
             Scenario::SidecarSigterm if f.migration.is_none() => Some("it needs a [migration]"),
-            Scenario::AnsweredFirst if !checks => Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]]"),
+            Scenario::AnsweredFirst if !checks && f.analysis.is_none() => {
+                Some("it needs a blue/green deployspec with [[deploy.blue_green.checks]] or [analysis]")
+            }
             Scenario::GreenRegresses | Scenario::GreenSlower | Scenario::LowTraffic if f.analysis.is_none() => Some("it needs [analysis]"),
             Scenario::SidecarSigterm if spec.render_task_definition("sandbox").map_or(0, |t| t.container_definitions.len()) < 2 => {
                 Some("its task definition has no sidecar container beside the migration's")

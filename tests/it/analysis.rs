@@ -270,4 +270,9 @@ fn steps_answered_outside_fgdeploy_are_a_bypassed_gate() {
     canary(&["--scenario", "gate-bypassed"])
         .status(exit::GATE_BYPASSED)
         .stderr_has("with 0 of its 1 traffic step(s) judged by fgdeploy: its step hooks were answered outside fgdeploy");
+    // A colleague answers fgdeploy's step hook a moment before fgdeploy: fgdeploy's answer is
+    // refused, it reads the deployment again, and their answer stands (exit 11).
+    canary(&["--scenario", "answered-first"])
+        .status(exit::GATE_BYPASSED)
+        .stderr_has("was answered outside fgdeploy; fgdeploy's verdict was CONTINUE (its canary judge passed)");
 }

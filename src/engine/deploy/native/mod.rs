@@ -413,7 +413,9 @@ impl EcsNative<'_> {
                 && sd.hooks.iter().any(|x| x.hook_id == hook_id && x.status != Some(crate::states::HookStatus::AwaitingAction))
         });
         if answered_elsewhere {
-            let checks = failed.map_or("fgdeploy's checks had passed".to_string(), |f| format!("fgdeploy's verdict was ROLLBACK ({f})"));
+            let ours = if w.stage == LifecycleHook::JUDGE_STAGE { "its canary judge" } else { "its checks" };
+            let checks = failed
+                .map_or(format!("fgdeploy's verdict was CONTINUE ({ours} passed)"), |f| format!("fgdeploy's verdict was ROLLBACK ({f})"));
             let why = format!(
                 "ContinueServiceDeployment({action}) was refused ({e}): the PAUSE hook of service deployment {arn} was answered outside fgdeploy; {checks}. The deployment goes on under whoever answered it"
             );
