@@ -357,6 +357,14 @@ fn pull_words(why: PullFailure, detail: &str) -> (String, String) {
     (format!("image pull failed: {what} ({detail})"), fix.to_string())
 }
 
+/// The canary judge's verdict (it names the metric, both values and the test) and its fix.
+fn canary_words(detail: &str) -> (String, String) {
+    (
+        detail.to_string(),
+        "the new revision did worse than the old one on the same live traffic, on the metric named above (green against blue, with the test's certainty): find what changed for it; if the difference is expected, widen that metric's tolerance in [analysis] or make it non-critical".into(),
+    )
+}
+
 /// The verdict's line and the fix, for each cause.
 fn words(cause: &Cause) -> (String, String) {
     match cause {
@@ -387,10 +395,7 @@ fn words(cause: &Cause) -> (String, String) {
         Cause::Capacity { detail } => {
             (format!("Fargate had no capacity ({detail})"), "retry later, or add subnets in other Availability Zones / a FARGATE capacity provider next to FARGATE_SPOT".into())
         }
-        Cause::CanaryAnalysis { detail } => (
-            detail.clone(),
-            "the new revision did worse than the old one on the same live traffic, on the metric named above (green against blue, with the test's certainty): find what changed for it; if the difference is expected, widen that metric's tolerance in [analysis] or make it non-critical".into(),
-        ),
+        Cause::CanaryAnalysis { detail } => canary_words(detail),
         Cause::GateChecks { detail } => (
             format!("fgdeploy's checks against the new revision failed at the gate ({detail})"),
             "the URL, the status and the body excerpt above are what the new revision answered behind the test listener: fix the app or the check's expectation".into(),

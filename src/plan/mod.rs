@@ -253,12 +253,7 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
     stages.extend(later_stages(spec, live, (register, deploy, desired_count), (&desired.family, td_changes.len())));
     let has_changes = deploy || matches!(stages[0].action, StageAction::Run { .. });
     let uncarried_notes = refuse_dropping_uncarried(spec, live, &settings.update, rolling || native_cfg.is_some())?;
-    let update = UpdateService {
-        desired_count: update_count,
-        deployment_config: rolling.then_some(want_cfg),
-        settings: settings.update,
-        ..UpdateService::revision_only(spec.cluster(), spec.service(), "")
-    };
+    let update = update_call(spec, update_count, rolling.then_some(want_cfg), settings.update);
     Ok(Plan {
         cluster: spec.cluster().to_string(),
         service: spec.service().to_string(),
@@ -284,6 +279,17 @@ pub fn build(spec: &Spec, live: &Live, opts: &PlanOptions) -> Result<Plan, Input
         desired_task_definition: desired,
         update,
     })
+}
+
+/// The UpdateService call the deploy stage would make (its task definition is set when the
+/// revision is registered).
+fn update_call(
+    spec: &Spec,
+    desired_count: Option<i32>,
+    deployment_config: Option<DeploymentConfig>,
+    settings: crate::ports::ServiceDefinition,
+) -> UpdateService {
+    UpdateService { desired_count, deployment_config, settings, ..UpdateService::revision_only(spec.cluster(), spec.service(), "") }
 }
 
 /// The migration's one-off task: the image, container, command and network it runs with.

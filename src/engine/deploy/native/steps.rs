@@ -121,16 +121,7 @@ impl EcsNative<'_> {
         now: f64,
     ) -> Result<Option<Pause>> {
         let (Some(t), Some(a)) = (&n.judge, &spec.file.analysis) else { return Ok(None) };
-        // A held step's hook answered by someone else: their answer stands; say so once.
-        if let Some((held, _)) = w.holding.clone()
-            && sd.hooks.iter().any(|h| h.hook_id == held && h.status != Some(HookStatus::AwaitingAction))
-        {
-            w.holding = None;
-            w.handled.push(held.clone());
-            self.warn(format!(
-                "fgdeploy's step hook {held} was answered outside fgdeploy while the judge held the step (INCONCLUSIVE): that answer stands, the step was not judged to its end"
-            ));
-        }
+        self.held_hook_answered_elsewhere(w, sd);
         if w.stage != LifecycleHook::JUDGE_STAGE || w.our_reason.is_some() {
             return Ok(None);
         }
@@ -175,6 +166,18 @@ impl EcsNative<'_> {
         }
         let answer = if why.is_some() { HookAction::Rollback } else { HookAction::Continue };
         self.answer_hook(spec, n, w, &hook, answer, why).await.map(|_| None)
+    }
+
+    /// A held step's hook answered by someone else: their answer stands; said once.
+    fn held_hook_answered_elsewhere(&self, w: &mut NativeWatch, sd: &ServiceDeployment) {
+        let Some((held, _)) = w.holding.clone() else { return };
+        if sd.hooks.iter().any(|h| h.hook_id == held && h.status != Some(HookStatus::AwaitingAction)) {
+            w.holding = None;
+            w.handled.push(held.clone());
+            self.warn(format!(
+                "fgdeploy's step hook {held} was answered outside fgdeploy while the judge held the step (INCONCLUSIVE): that answer stands, the step was not judged to its end"
+            ));
+        }
     }
 
     fn emit_judgement(&self, step: u32, green_percent: f64, j: &StepJudgement, action: StepAction) {
