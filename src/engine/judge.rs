@@ -4,7 +4,7 @@
 
 use crate::analysis::{MetricJudgement, Tolerance, Verdict, combine, compare_ranks, compare_rates};
 use crate::error::{Error, Result};
-use crate::ports::{MetricQuery, MetricSeries, MetricSource, Timestamp};
+use crate::ports::{MetricQuery, MetricSeries, MetricSource, Timestamp, arn_resource};
 use crate::spec::{AnalysisSection, Direction, MetricKind, Spec};
 use std::collections::BTreeMap;
 
@@ -24,11 +24,6 @@ pub(crate) struct Sides {
     pub(crate) blue_revision: String,
 }
 
-/// The last part of an ARN (`…:targetgroup/web/73e2d6bc24d8a067` → `targetgroup/web/73e2d6bc24d8a067`).
-pub(crate) fn arn_resource(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
-
 /// The load balancer's dimension from a listener or listener-rule ARN
 /// (`…:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee` → `app/web/50dc6c495c0c9188`).
 pub(crate) fn load_balancer_dimension(arn: &str) -> Option<String> {
@@ -36,11 +31,6 @@ pub(crate) fn load_balancer_dimension(arn: &str) -> Option<String> {
     let (_, path) = resource.split_once('/')?;
     let parts: Vec<&str> = path.split('/').take(3).collect();
     (parts.len() == 3).then(|| parts.join("/"))
-}
-
-/// `family:revision` of a task-definition ARN.
-pub(crate) fn revision(td: &str) -> String {
-    td.rsplit('/').next().unwrap_or(td).to_string()
 }
 
 /// (blue, green) of a production rule's forward weights: two target groups, all production
@@ -252,8 +242,8 @@ mod tests {
             "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
         assert_eq!(super::load_balancer_dimension(rule).as_deref(), Some("app/web/50dc6c495c0c9188"));
         let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/73e2d6bc24d8a067";
-        assert_eq!(super::arn_resource(tg), "targetgroup/web/73e2d6bc24d8a067");
-        assert_eq!(super::revision("arn:aws:ecs:us-east-1:1:task-definition/web:42"), "web:42");
+        assert_eq!(crate::ports::arn_resource(tg), "targetgroup/web/73e2d6bc24d8a067");
+        assert_eq!(crate::ports::revision_of("arn:aws:ecs:us-east-1:1:task-definition/web:42"), "web:42");
         assert_eq!(super::load_balancer_dimension("not-an-arn"), None);
         let w = |a: i32, b: i32| vec![("blue".to_string(), a), ("green".to_string(), b)];
         assert_eq!(super::blue_and_green(&w(1, 0)), Some(("blue".into(), "green".into())));

@@ -56,6 +56,17 @@ pub struct MetricSeries {
     pub complete: bool,
 }
 
+/// The last part of an ARN: a target group's or load balancer's CloudWatch dimension value
+/// (`…:targetgroup/web/73e2d6bc24d8a067` → `targetgroup/web/73e2d6bc24d8a067`).
+pub(crate) fn arn_resource(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}
+
+/// `family:revision` of a task-definition ARN (a custom query's `{{ revision }}`).
+pub(crate) fn revision_of(td: &str) -> &str {
+    td.rsplit('/').next().unwrap_or(td)
+}
+
 /// One-minute periods: the granularity of the load balancer's metrics.
 pub const METRIC_PERIOD_SECS: u32 = 60;
 

@@ -28,6 +28,7 @@ pub use builder::{BuildError, BuildRequest, Builder};
 pub(crate) use calls::CallCounter;
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use cloudwatch::{AlarmChange, AlarmState, CloudWatch, METRIC_PERIOD_SECS, MetricQuery, MetricSeries, MetricSource};
+pub(crate) use cloudwatch::{arn_resource, revision_of};
 pub use codedeploy::{CdDeployment, CdTarget, CodeDeploy, DeploymentGroup, LifecycleFailure, TaskSetInfo};
 pub use ecr::{Ecr, Manifest, RegistryAuth};
 pub use ecs::{

@@ -91,7 +91,7 @@ fn traffic_text(
 
 /// The target groups the canary judge compares, in CloudWatch's names.
 fn canary_sides_text(green: &str, blue: &str) -> String {
-    use crate::engine::judge::arn_resource;
+    use crate::ports::arn_resource;
     format!("canary analysis compares green {} with blue {}", arn_resource(green), arn_resource(blue))
 }
 

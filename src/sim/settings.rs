@@ -2,7 +2,7 @@
 //! with, how DescribeServices shows them, and what UpdateService / CreateService accept — with
 //! the refusals AWS documents for them.
 
-use super::state::{ACCOUNT, Faults, REGION, SeedService};
+use super::state::{Faults, SeedService};
 use crate::ports::{Controller, LoadBalancer, Network, PortError, PortResult, ServiceDefinition, ServiceState};
 use crate::servicedef::{AzRebalancing, NetworkDef, PropagateTags};
 
@@ -16,7 +16,7 @@ pub(super) fn seed_definition(seed: &SeedService) -> ServiceDefinition {
         .find_map(|c| Some((c.name.clone(), c.port_mappings.as_ref()?.first()?.container_port?)));
     let load_balancers = match (seed.load_balanced, port) {
         (true, Some((container_name, container_port))) => vec![crate::servicedef::LoadBalancerDef {
-            target_group_arn: format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef", seed.name),
+            target_group_arn: super::traffic::target_group_arn(&seed.name),
             container_name,
             container_port,
             advanced: None,

@@ -12,13 +12,7 @@
 //! target group or revision it names (the model of "the application's own error metric").
 
 use super::state::{Draws, Traffic, World};
-use crate::ports::{MetricQuery, MetricSeries, MetricSource, PortError, PortResult};
-
-/// The last part of an ARN after `:` (a target group's CloudWatch dimension,
-/// `targetgroup/<name>/<id>`).
-pub(crate) fn dimension_of(arn: &str) -> &str {
-    arn.rsplit(':').next().unwrap_or(arn)
-}
+use crate::ports::{MetricQuery, MetricSeries, MetricSource, PortError, PortResult, arn_resource, revision_of};
 
 /// One side of the traffic as the simulator sees it.
 struct Side {
@@ -106,8 +100,8 @@ impl World {
                 let blue_rev = sd.sources.first().cloned().unwrap_or_default();
                 for (tg, rev, green) in [(&blue_tg, &blue_rev, false), (&green_tg, &sd.target, true)] {
                     let names_it = |x: &str| names(name, x);
-                    if names_it(dimension_of(tg)) || names_it(revision_of(rev)) {
-                        out.push((dimension_of(tg).to_string(), Side { green, weights: n.weights.clone(), newest: green }));
+                    if names_it(arn_resource(tg)) || names_it(revision_of(rev)) {
+                        out.push((arn_resource(tg).to_string(), Side { green, weights: n.weights.clone(), newest: green }));
                     }
                 }
             }
@@ -165,8 +159,8 @@ impl World {
             let Some(g) = self.cd.groups.get(d.group) else { continue };
             for (color, rev, green) in [("blue", &d.blue, false), ("green", &d.td, true)] {
                 let arn = target_group_arn(&format!("{}-{color}", g.service));
-                if names(name, dimension_of(&arn)) || names(name, revision_of(rev)) {
-                    out.push((dimension_of(&arn).to_string(), Side { green, weights: d.weights.clone(), newest: green }));
+                if names(name, arn_resource(&arn)) || names(name, revision_of(rev)) {
+                    out.push((arn_resource(&arn).to_string(), Side { green, weights: d.weights.clone(), newest: green }));
                 }
             }
         }
@@ -256,11 +250,6 @@ fn names(text: &str, x: &str) -> bool {
 /// The revision number of a task-definition ARN (`…/web:12` → 12).
 fn revision_number(td: &str) -> u64 {
     td.rsplit(':').next().and_then(|n| n.parse().ok()).unwrap_or(0)
-}
-
-/// `family:revision` of a task-definition ARN.
-fn revision_of(td: &str) -> &str {
-    td.rsplit('/').next().unwrap_or(td)
 }
 
 /// The value a metric and statistic read from a minute.

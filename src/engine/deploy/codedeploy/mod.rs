@@ -393,7 +393,7 @@ impl CodeDeploy<'_> {
             judge: b
                 .judge
                 .clone()
-                .map(|j| crate::engine::deploy::preflight::CdJudge { green_revision: crate::engine::judge::revision(new_td), ..j }),
+                .map(|j| crate::engine::deploy::preflight::CdJudge { green_revision: crate::ports::revision_of(new_td).to_string(), ..j }),
             ..b.clone()
         };
         let b = &judged;

@@ -11,8 +11,9 @@ use super::{CdWatch, CodeDeploy};
 use crate::analysis::{StepAction, Verdict};
 use crate::engine::Event;
 use crate::engine::deploy::preflight::{BlueGreen, CdJudge};
-use crate::engine::judge::{Judge, Sides, arn_resource, load_balancer_dimension};
+use crate::engine::judge::{Judge, Sides, load_balancer_dimension};
 use crate::error::{Error, Result};
+use crate::ports::arn_resource;
 use crate::ports::{DeploymentGroup, ServiceState};
 use crate::spec::{OnInconclusive, Spec};
 
@@ -53,7 +54,7 @@ impl CodeDeploy<'_> {
         Ok(Some(CdJudge {
             load_balancer,
             target_groups,
-            blue_revision: crate::engine::judge::revision(&svc.task_definition),
+            blue_revision: crate::ports::revision_of(&svc.task_definition).to_string(),
             green_revision: String::new(),
         }))
     }

@@ -9,10 +9,11 @@ use super::{EcsNative, NativeWatch};
 use crate::analysis::{StepAction, Verdict};
 use crate::engine::Event;
 use crate::engine::deploy::preflight::{Native, NativeJudge};
-use crate::engine::judge::{Judge, Sides, StepJudgement, arn_resource, revision};
+use crate::engine::judge::{Judge, Sides, StepJudgement};
 use crate::engine::watch::Pause;
 use crate::error::{Error, Result};
 use crate::ports::{LifecycleHook, ServiceDeployment, ServiceState};
+use crate::ports::{arn_resource, revision_of};
 use crate::spec::{AnalysisSection, OnInconclusive, Spec};
 use crate::states::{HookAction, HookStatus, HookTargetType};
 use std::time::Duration;
@@ -142,8 +143,8 @@ impl EcsNative<'_> {
             load_balancer: t.load_balancer.clone(),
             green_target_group: t.green_target_group.clone(),
             blue_target_group: t.blue_target_group.clone(),
-            green_revision: revision(sd.target_task_definition.as_deref().unwrap_or_default()),
-            blue_revision: revision(sd.source_task_definitions.first().map_or("", String::as_str)),
+            green_revision: revision_of(sd.target_task_definition.as_deref().unwrap_or_default()).to_string(),
+            blue_revision: revision_of(sd.source_task_definitions.first().map_or("", String::as_str)).to_string(),
         };
         // Every minute since the deployment began (`wait` may attach later than that).
         let from = sd.created_at.map_or(w.started, |c| c.min(w.started));

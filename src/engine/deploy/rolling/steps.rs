@@ -11,10 +11,11 @@ use super::Rolling;
 use super::decide::Tracker;
 use crate::analysis::{MetricJudgement, StepAction, Verdict};
 use crate::engine::Event;
-use crate::engine::judge::{Judge, Sides, arn_resource, revision};
+use crate::engine::judge::{Judge, Sides};
 use crate::engine::pace::RollingLook;
 use crate::error::Result;
 use crate::ports::ServiceState;
+use crate::ports::{arn_resource, revision_of};
 use crate::spec::{OnInconclusive, Spec};
 
 /// The judge's state during one rolling watch.
@@ -55,8 +56,8 @@ impl Rolling<'_> {
             load_balancer: String::new(),
             green_target_group: target_group.to_string(),
             blue_target_group: target_group.to_string(),
-            green_revision: revision(&t.new_td),
-            blue_revision: revision(&t.previous_td),
+            green_revision: revision_of(&t.new_td).to_string(),
+            blue_revision: revision_of(&t.previous_td).to_string(),
         };
         let judged = Judge(self.0).judge(spec, &sides, t.started_at, now).await?;
         j.judged += 1;
